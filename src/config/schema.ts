@@ -1,0 +1,135 @@
+/**
+ * The configuration file's schema. Strict: an unknown or misspelt key is an
+ * error that names it, because a silently ignored "aprovers" would be a
+ * security bug.
+ */
+import { z } from 'zod';
+
+const upn = z
+  .string()
+  .min(3)
+  .regex(/^[^\s@]+@[^\s@]+$/, 'must be a user principal name such as alice@contoso.com');
+
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
+
+const httpsUrl = z.string().url().refine((value) => value.startsWith('https://'), 'must be an https:// URL');
+
+export const autoApprovalSchema = z
+  .object({
+    /** Requests of at most this many hours are approved by the sweep without a human. */
+    maxHours: z.number().positive().max(24),
+    /** Who may be auto-approved; empty means every eligible requester. */
+    requesters: z.array(upn).default([]),
+  })
+  .strict();
+
+export const groupSchema = z
+  .object({
+    /** The name used on the command line (`--group`), usually the Entra group's display name. */
+    name: z.string().min(1),
+    entraGroupId: guid,
+    /** The OCI group that SCIM/JIT keep in step with the Entra group. */
+    ociGroupName: z.string().min(1),
+    maxHours: z.number().positive().max(168),
+    defaultHours: z.number().positive().optional(),
+    eligibleRequesters: z.array(upn).min(1),
+    approvers: z.array(upn).min(1),
+    /** Break-glass members: never removed by sweep, always reported. */
+    standingMembers: z.array(upn).default([]),
+    autoApproval: autoApprovalSchema.nullable().default(null),
+    /** Pending requests older than this are closed by sweep. */
+    pendingTimeoutHours: z.number().positive().default(24),
+  })
+  .strict()
+  .superRefine((group, issue) => {
+    if (group.defaultHours !== undefined && group.defaultHours > group.maxHours) {
+      issue.addIssue({ code: 'custom', path: ['defaultHours'], message: `must not exceed maxHours (${group.maxHours})` });
+    }
+    if (group.autoApproval && group.autoApproval.maxHours > group.maxHours) {
+      issue.addIssue({ code: 'custom', path: ['autoApproval', 'maxHours'], message: `must not exceed maxHours (${group.maxHours})` });
+    }
+  });
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1),
+    tenantId: guid,
+    /** The public client (device code / browser sign-in) used by people. */
+    clientId: guid,
+    cloud: z
+      .object({
+        /** Authority host, e.g. https://login.microsoftonline.com (sovereign clouds and the emulator differ). */
+        authorityHost: httpsUrl.default('https://login.microsoftonline.com'),
+        graphBaseUrl: httpsUrl.default('https://graph.microsoft.com'),
+      })
+      .strict()
+      .default({ authorityHost: 'https://login.microsoftonline.com', graphBaseUrl: 'https://graph.microsoft.com' }),
+    tls: z
+      .object({
+        /** Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's or the emulator's. */
+        caFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    automation: z
+      .object({
+        clientId: guid,
+        clientSecretFile: z.string().min(1).optional(),
+        clientSecretEnv: z.string().min(1).optional(),
+        certificateFile: z.string().min(1).optional(),
+        certificateKeyFile: z.string().min(1).optional(),
+        certificateThumbprintSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 64-digit hex SHA-256 thumbprint').optional(),
+      })
+      .strict()
+      .optional(),
+    defaultGroup: z.string().min(1).optional(),
+    groups: z.array(groupSchema).min(1),
+    oci: z
+      .object({
+        /** The identity domain URL, e.g. https://idcs-abc123.identity.oraclecloud.com */
+        domainUrl: z.string().url(),
+        configFile: z.string().min(1),
+        profile: z.string().min(1).default('DEFAULT'),
+      })
+      .strict(),
+    provisioning: z
+      .object({
+        /** Object id of the OCI enterprise application's service principal. */
+        servicePrincipalId: guid,
+        jobId: z.string().min(1),
+        ruleId: z.string().min(1).optional(),
+        /** Ask Entra to provision on demand after every change. */
+        provisionOnDemand: z.boolean().default(false),
+        cycleMinutes: z.number().positive().default(40),
+      })
+      .strict()
+      .optional(),
+    sweep: z
+      .object({
+        /** A removal still pending in OCI after this many minutes is removed in OCI directly (0 = never). */
+        forceOciAfterMinutes: z.number().nonnegative().default(0),
+        concurrency: z.number().int().min(1).max(16).default(4),
+      })
+      .strict()
+      .default({ forceOciAfterMinutes: 0, concurrency: 4 }),
+    /** Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock. */
+    emulator: z.object({ controlUrl: z.string().url() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((config, issue) => {
+    const names = new Set<string>();
+    config.groups.forEach((group, index) => {
+      if (names.has(group.name)) issue.addIssue({ code: 'custom', path: ['groups', index, 'name'], message: `duplicate group name "${group.name}"` });
+      names.add(group.name);
+    });
+    if (config.defaultGroup && !names.has(config.defaultGroup)) {
+      issue.addIssue({ code: 'custom', path: ['defaultGroup'], message: `names no group in "groups" (have: ${[...names].join(', ')})` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type GroupConfig = z.infer<typeof groupSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,128 @@
+/**
+ * Starts the emulator and writes what a client needs beside it: the CA
+ * certificate, a ready ociaccess config, an OCI config file with its API key,
+ * and the automation's client secret (as a 0600 file, never in argv).
+ */
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { EmulatorServer } from './server.js';
+import { World } from './state.js';
+import { SEED, seedDefault, type SeedSecrets } from './seed.js';
+import type { ConfigInput } from '../config/schema.js';
+
+export interface StartEmulatorOptions {
+  /** Directory for the files a client needs; a fresh temporary one by default. */
+  dir?: string;
+  host?: string;
+  port?: number;
+  /** Provisioning cycle length in virtual milliseconds (default 40 minutes). */
+  cycleMs?: number;
+  /** 'empty' starts with no tenant content at all. */
+  seed?: 'default' | 'empty';
+}
+
+export interface RunningEmulator {
+  server: EmulatorServer;
+  world: World;
+  baseUrl: string;
+  dir: string;
+  caFile: string;
+  configFile: string;
+  ociConfigFile: string;
+  automationSecretFile: string;
+  secrets: SeedSecrets | null;
+  /** Environment a client process needs (the CA to trust, the config to read). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export function clientConfig(baseUrl: string, files: { caFile: string; ociConfigFile: string; automationSecretFile: string }): ConfigInput {
+  const upn = (name: string) => `${name}@${SEED.domain}`;
+  return {
+    version: 1,
+    tenantId: SEED.tenantId,
+    clientId: SEED.cliAppId,
+    cloud: { authorityHost: baseUrl, graphBaseUrl: baseUrl },
+    tls: { caFile: files.caFile },
+    automation: { clientId: SEED.automationAppId, clientSecretFile: files.automationSecretFile },
+    defaultGroup: SEED.tempGroupName,
+    groups: [
+      {
+        name: SEED.tempGroupName,
+        entraGroupId: SEED.tempGroupId,
+        ociGroupName: SEED.tempGroupName,
+        maxHours: 8,
+        defaultHours: 2,
+        eligibleRequesters: [upn('alice'), upn('bob'), upn('carol')],
+        approvers: [upn('bob'), upn('carol')],
+        standingMembers: [upn('breakglass')],
+        autoApproval: { maxHours: 1, requesters: [upn('alice')] },
+        pendingTimeoutHours: 24,
+      },
+    ],
+    oci: { domainUrl: baseUrl, configFile: files.ociConfigFile, profile: 'DEFAULT' },
+    provisioning: {
+      servicePrincipalId: SEED.ociServicePrincipalId,
+      jobId: SEED.syncJobId,
+      ruleId: SEED.syncRuleId,
+      provisionOnDemand: false,
+      cycleMinutes: 40,
+    },
+    emulator: { controlUrl: `${baseUrl}/_emulator` },
+  };
+}
+
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const world = new World(SEED.tenantId);
+  const secrets = options.seed === 'empty' ? null : seedDefault(world);
+  if (options.cycleMs !== undefined) {
+    for (const sp of world.servicePrincipals.values()) {
+      for (const job of sp.synchronizationJobs) {
+        job.intervalMs = options.cycleMs;
+        job.nextCycleAt = world.now() + options.cycleMs;
+      }
+    }
+  }
+  const server = await new EmulatorServer({ world, host: options.host, port: options.port }).start();
+  const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ociaccess-emulator-')));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const caFile = path.join(dir, 'ca.pem');
+  const configFile = path.join(dir, 'config.json');
+  const ociConfigFile = path.join(dir, 'oci-config');
+  const ociKeyFile = path.join(dir, 'oci-api-key.pem');
+  const automationSecretFile = path.join(dir, 'automation-secret');
+  await writeFile(caFile, server.tls.caCertPem, { mode: 0o644 });
+  if (secrets) {
+    await writeFile(automationSecretFile, secrets.automationClientSecret, { mode: 0o600 });
+    await writeFile(ociKeyFile, secrets.ociApiKey.privateKeyPem, { mode: 0o600 });
+    await writeFile(
+      ociConfigFile,
+      [
+        '[DEFAULT]',
+        `user=${secrets.ociApiKey.userOcid}`,
+        `fingerprint=${secrets.ociApiKey.fingerprint}`,
+        `tenancy=${secrets.ociApiKey.tenancyOcid}`,
+        'region=us-ashburn-1',
+        `key_file=${ociKeyFile}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+  }
+  const config = clientConfig(server.baseUrl, { caFile, ociConfigFile, automationSecretFile });
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  return {
+    server,
+    world,
+    baseUrl: server.baseUrl,
+    dir,
+    caFile,
+    configFile,
+    ociConfigFile,
+    automationSecretFile,
+    secrets,
+    env: { NODE_EXTRA_CA_CERTS: caFile, OCIACCESS_CONFIG: configFile },
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * The emulator's HTTPS server: one loopback port serving Entra sign-in,
+ * Microsoft Graph v1.0, an OCI identity domain's SCIM API and the control
+ * endpoints, told apart by path as the real hosts are told apart by name.
+ * Cross-cutting behaviour lives here: request log, latency, fault and
+ * throttling injection, and 501 for anything not implemented.
+ */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { World } from './state.js';
+import { generateTls, type EmulatorTls } from './tls.js';
+import type { EmuRequest, EmuResponse, EmulatorApi, Route, Service } from './http.js';
+import { entraRoutes } from './entra.js';
+import { graphRoutes, graphError } from './graph/index.js';
+import { ociRoutes, scimError } from './oci/index.js';
+import { controlRoutes } from './control.js';
+import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
+
+export interface EmulatorServerOptions {
+  host?: string;
+  port?: number;
+  world?: World;
+  tls?: EmulatorTls;
+  /** Real-time interval at which due provisioning cycles are checked (ms). */
+  tickMs?: number;
+}
+
+export function serviceOf(path: string): Service {
+  if (path.startsWith('/_emulator/')) return 'control';
+  if (path.startsWith('/v1.0/') || path === '/v1.0' || path.startsWith('/beta/')) return 'graph';
+  if (path.startsWith('/admin/v1/')) return 'oci';
+  if (/^\/[^/]+\/(oauth2\/|v2\.0\/|discovery\/)/.test(path) || path.startsWith('/common/')) return 'entra';
+  return 'unknown';
+}
+
+function unimplemented(service: Service, method: string, path: string): EmuResponse {
+  const message = `The emulator does not implement ${method} ${path}.`;
+  if (service === 'graph') return graphError(501, 'NotImplemented', message);
+  if (service === 'oci') return scimError(501, message);
+  return { status: 501, body: { error: 'not_implemented', error_description: message } };
+}
+
+function faultResponse(service: Service, status: number, retryAfterSeconds?: number): EmuResponse {
+  const headers: Record<string, string> = {};
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  if (service === 'graph') {
+    const code = status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException';
+    const message = status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.';
+    const response = graphError(status, code, message);
+    return { ...response, headers: { ...response.headers, ...headers } };
+  }
+  if (service === 'oci') {
+    const response = scimError(status, status === 429 ? 'Too many requests.' : 'Internal error.');
+    return { ...response, headers: { ...response.headers, ...headers } };
+  }
+  return { status, headers, body: { error: 'temporarily_unavailable', error_description: `Injected ${status}.` } };
+}
+
+export class EmulatorServer implements EmulatorApi {
+  readonly world: World;
+  readonly tls: EmulatorTls;
+  private readonly server: https.Server;
+  private readonly routes: Route[];
+  private readonly options: EmulatorServerOptions;
+  private ticker: NodeJS.Timeout | undefined;
+  private port = 0;
+  private readonly sockets = new Set<import('node:stream').Duplex>();
+
+  constructor(options: EmulatorServerOptions = {}) {
+    this.options = options;
+    this.world = options.world ?? new World();
+    this.tls = options.tls ?? generateTls();
+    this.routes = [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()];
+    this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'emulator_failure', message: String(error) }));
+        }
+      });
+    });
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  get baseUrl(): string {
+    const host = this.options.host ?? '127.0.0.1';
+    return `https://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    const tickMs = this.options.tickMs ?? 100;
+    this.ticker = setInterval(() => this.runDueCycles(), tickMs);
+    this.ticker.unref();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  runDueCycles(): void {
+    runDueProvisioningCycles(this.world);
+  }
+
+  runCycleNow(): void {
+    runProvisioningCycleNow(this.world);
+  }
+
+  async dispatch(request: EmuRequest): Promise<EmuResponse> {
+    const match = this.match(request.method, request.path);
+    if (!match) {
+      return unimplemented(request.service, request.method, request.path);
+    }
+    request.params = match.params;
+    return match.route.handler(request, this);
+  }
+
+  private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+    for (const candidate of this.routes) {
+      if (candidate.method !== method) continue;
+      const found = candidate.pattern.exec(path);
+      if (found) return { route: candidate, params: { ...(found.groups ?? {}) } };
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const rawUrl = req.url ?? '/';
+    const url = new URL(rawUrl, 'https://emulator.invalid');
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      path = url.pathname;
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    const service = serviceOf(path);
+    const request: EmuRequest = {
+      service,
+      method,
+      path,
+      rawUrl,
+      query: url.searchParams,
+      headers: req.headers,
+      body: Buffer.concat(chunks),
+      params: {},
+    };
+
+    // Let time-driven work (provisioning cycles) catch up before answering, so a
+    // client never sees a state older than the virtual clock says.
+    this.runDueCycles();
+
+    if (service !== 'control') {
+      const delay = (this.world.latencyMs[service] ?? 0) + (this.world.latencyMs['*'] ?? 0);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      const fault = this.takeFault(service, method, path);
+      if (fault) {
+        this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0 });
+        if (fault.kind === 'reset') {
+          req.socket.destroy();
+          return;
+        }
+        if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
+        return this.send(res, faultResponse(service, fault.status, fault.retryAfterSeconds));
+      }
+      const throttled = this.takeThrottle(service);
+      if (throttled !== undefined) {
+        this.world.log({ service, method, path: rawUrl, status: 429 });
+        return this.send(res, faultResponse(service, 429, throttled));
+      }
+    }
+
+    const match = this.match(method, path);
+    let response: EmuResponse;
+    if (!match) {
+      response = unimplemented(service, method, path);
+      this.world.log({ service, method, path: rawUrl, status: response.status, unimplemented: true });
+    } else {
+      request.params = match.params;
+      try {
+        response = await match.route.handler(request, this);
+      } catch (error) {
+        response = { status: 500, body: { error: 'emulator_failure', message: String((error as Error)?.stack ?? error) } };
+      }
+      if (service !== 'control' || path !== '/_emulator/requests') {
+        const entry = this.world.log({ service, method, path: rawUrl, status: response.status, principal: request.principal });
+        const items = (response as EmuResponse & { batchItems?: typeof entry.batchItems }).batchItems;
+        if (items) entry.batchItems = items;
+      }
+    }
+    this.send(res, response);
+  }
+
+  private send(res: ServerResponse, response: EmuResponse): void {
+    const headers: Record<string, string> = { ...(response.headers ?? {}) };
+    let payload: Buffer | undefined;
+    if (response.body === undefined || response.status === 204) {
+      payload = undefined;
+    } else if (Buffer.isBuffer(response.body)) {
+      payload = response.body;
+    } else if (typeof response.body === 'string') {
+      payload = Buffer.from(response.body, 'utf8');
+      headers['content-type'] ??= 'text/plain; charset=utf-8';
+    } else {
+      payload = Buffer.from(JSON.stringify(response.body), 'utf8');
+      headers['content-type'] ??= 'application/json';
+    }
+    headers['request-id'] ??= randomUUID();
+    if (payload) headers['content-length'] = String(payload.length);
+    res.writeHead(response.status, headers);
+    res.end(payload);
+  }
+
+  private takeFault(service: Service, method: string, path: string) {
+    for (const rule of this.world.faults) {
+      if (rule.remaining <= 0) continue;
+      if (rule.service && rule.service !== service) continue;
+      if (rule.method && rule.method.toUpperCase() !== method) continue;
+      if (rule.pathPattern && !new RegExp(rule.pathPattern).test(path)) continue;
+      rule.remaining -= 1;
+      return rule;
+    }
+    return undefined;
+  }
+
+  /** Returns the Retry-After (seconds) when this call is to be throttled. */
+  private takeThrottle(service: Service): number | undefined {
+    for (const plan of this.world.throttles) {
+      if (plan.service && plan.service !== service) continue;
+      if (Math.random() >= plan.rate) continue;
+      const [low, high] = Array.isArray(plan.retryAfterSeconds)
+        ? plan.retryAfterSeconds
+        : [plan.retryAfterSeconds, plan.retryAfterSeconds];
+      return low + Math.floor(Math.random() * (high - low + 1));
+    }
+    return undefined;
+  }
+}

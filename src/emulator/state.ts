@@ -1,0 +1,248 @@
+/**
+ * The emulator's in-memory world: one Entra tenant (users, groups, apps,
+ * service principals, the provisioning job), one OCI identity domain, a
+ * virtual clock, a request log and the fault plan. Every service module reads
+ * and writes this object; nothing is persisted.
+ */
+import { randomUUID } from 'node:crypto';
+
+/** Graph open extension (microsoft.graph.openTypeExtension) as stored. */
+export interface OpenExtension {
+  extensionName: string;
+  /** The app that created it: the 2-per-app-per-object limit counts by creator. */
+  creatorAppId: string;
+  properties: Record<string, unknown>;
+}
+
+export interface EntraUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  mail: string | null;
+  givenName?: string;
+  surname?: string;
+  accountEnabled: boolean;
+  /** Directory roles by display name, e.g. "Groups Administrator". */
+  directoryRoles: Set<string>;
+  extensions: Map<string, OpenExtension>;
+}
+
+export interface EntraGroup {
+  id: string;
+  displayName: string;
+  description: string | null;
+  mailNickname: string;
+  securityEnabled: boolean;
+  mailEnabled: boolean;
+  /** Member object ids in insertion order (users or groups: nested groups are allowed in Entra). */
+  members: Set<string>;
+  owners: Set<string>;
+  extensions: Map<string, OpenExtension>;
+}
+
+export interface AppRegistration {
+  appId: string;
+  displayName: string;
+  /** Confidential client credentials: secrets (plain) and certificates (SHA-256 thumbprint hex upper → SPKI PEM). */
+  secrets: string[];
+  certificates: { thumbprintSha256: string; publicKeyPem: string }[];
+  /** Application permissions granted with admin consent (app-only tokens carry them as roles). */
+  applicationPermissions: string[];
+  /** Delegated permissions consented (user tokens carry them as scp). */
+  delegatedPermissions: string[];
+  /** Public client flows (device code) allowed. */
+  isPublicClient: boolean;
+}
+
+export type SyncStatusCode = 'NotConfigured' | 'NotRun' | 'Active' | 'Paused' | 'Quarantine';
+
+export interface SynchronizationJob {
+  id: string;
+  templateId: string;
+  /** Rule id accepted by provisionOnDemand. */
+  ruleId: string;
+  status: {
+    code: SyncStatusCode;
+    quarantine: null | { reason: string; currentBegan: string; nextAttempt: string };
+    lastSuccessfulExecution: null | { timeBegan: string; timeEnded: string; state: string };
+  };
+  /** Cycle length in virtual milliseconds (Entra's is ~40 minutes; the emulator can be faster). */
+  intervalMs: number;
+  /** Virtual time of the next scheduled cycle. */
+  nextCycleAt: number;
+}
+
+export interface ServicePrincipal {
+  id: string;
+  appId: string;
+  displayName: string;
+  /** Groups assigned to the enterprise application (only these are provisioned). */
+  assignedGroupIds: Set<string>;
+  synchronizationJobs: SynchronizationJob[];
+}
+
+export interface OciUser {
+  id: string;
+  ocid: string;
+  userName: string;
+  displayName: string;
+  active: boolean;
+  /** Set when the Entra provisioning engine created/manages the user (its Entra object id). */
+  externalId: string | null;
+  createdBy: 'scim' | 'jit' | 'console';
+}
+
+export interface OciGroup {
+  id: string;
+  ocid: string;
+  displayName: string;
+  externalId: string | null;
+  members: Set<string>;
+}
+
+export interface OciIdentityProvider {
+  id: string;
+  partnerName: string;
+  enabled: boolean;
+  jitUserProvEnabled: boolean;
+  jitUserProvCreateUserEnabled: boolean;
+  jitUserProvGroupAssertionAttributeEnabled: boolean;
+  jitUserProvGroupAssignmentMethod: 'Overwrite' | 'Merge';
+  jitUserProvGroupMappingMode: 'implicit' | 'explicit';
+  /** idpGroup: the Entra group's name or id as sent in the assertion; ociGroupId: the OCI group. */
+  jitUserProvGroupMappings: { idpGroup: string; ociGroupId: string }[];
+}
+
+export interface OciApiKey {
+  tenancyOcid: string;
+  userOcid: string;
+  fingerprint: string;
+  publicKeyPem: string;
+}
+
+export interface LoggedRequest {
+  seq: number;
+  at: string;
+  service: 'entra' | 'graph' | 'oci' | 'control' | 'unknown';
+  method: string;
+  path: string;
+  status: number;
+  /** Who called (user id / app id), when known. */
+  principal?: string;
+  /** True when the route is not implemented by the emulator (501). */
+  unimplemented?: boolean;
+  /** For $batch: the status of each item, in answer order. */
+  batchItems?: { method: string; url: string; status: number }[];
+}
+
+export interface FaultRule {
+  service?: LoggedRequest['service'];
+  method?: string;
+  /** Matched against the path without query string. */
+  pathPattern?: string;
+  status: number;
+  /** How many matching calls fail; Infinity for all. */
+  remaining: number;
+  retryAfterSeconds?: number;
+  /** 'reset' destroys the socket instead of answering; 'timeout' never answers. */
+  kind?: 'status' | 'reset' | 'timeout';
+}
+
+export interface ThrottlePlan {
+  service?: LoggedRequest['service'];
+  /** Fraction of matching calls answered with 429, 0..1. */
+  rate: number;
+  retryAfterSeconds: number | [number, number];
+}
+
+export interface IssuedToken {
+  token: string;
+  kind: 'access' | 'refresh';
+  /** 'user' tokens are delegated (scp); 'app' tokens are app-only (roles). */
+  principalType: 'user' | 'app';
+  userId?: string;
+  appId: string;
+  scopes: string[];
+  roles: string[];
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface DeviceCodeGrant {
+  deviceCode: string;
+  userCode: string;
+  clientId: string;
+  scopes: string[];
+  expiresAt: number;
+  /** Set by the control endpoint /_emulator/devicecode/complete. */
+  completedByUserId: string | null;
+  denied: boolean;
+  consumed: boolean;
+}
+
+export class World {
+  readonly tenantId: string;
+  users = new Map<string, EntraUser>();
+  groups = new Map<string, EntraGroup>();
+  apps = new Map<string, AppRegistration>();
+  servicePrincipals = new Map<string, ServicePrincipal>();
+  ociUsers = new Map<string, OciUser>();
+  ociGroups = new Map<string, OciGroup>();
+  identityProviders = new Map<string, OciIdentityProvider>();
+  ociApiKeys: OciApiKey[] = [];
+  tokens = new Map<string, IssuedToken>();
+  deviceCodes = new Map<string, DeviceCodeGrant>();
+  requestLog: LoggedRequest[] = [];
+  faults: FaultRule[] = [];
+  throttles: ThrottlePlan[] = [];
+  /** Added to every answer, in real milliseconds, per service ('*' for all). */
+  latencyMs: Partial<Record<LoggedRequest['service'] | '*', number>> = {};
+  /** Virtual clock: real time plus this offset. */
+  clockOffsetMs = 0;
+  /** Request rate limit for provisionOnDemand: virtual times of recent calls. */
+  provisionOnDemandCalls: number[] = [];
+  private seq = 0;
+
+  constructor(tenantId: string = randomUUID()) {
+    this.tenantId = tenantId;
+  }
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  nowIso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  log(entry: Omit<LoggedRequest, 'seq' | 'at'>): LoggedRequest {
+    this.seq += 1;
+    const logged = { seq: this.seq, at: this.nowIso(), ...entry };
+    this.requestLog.push(logged);
+    return logged;
+  }
+
+  userByIdOrUpn(idOrUpn: string): EntraUser | undefined {
+    const direct = this.users.get(idOrUpn);
+    if (direct) return direct;
+    const wanted = idOrUpn.toLowerCase();
+    for (const user of this.users.values()) if (user.userPrincipalName.toLowerCase() === wanted) return user;
+    return undefined;
+  }
+
+  groupByName(displayName: string): EntraGroup | undefined {
+    for (const group of this.groups.values()) if (group.displayName === displayName) return group;
+    return undefined;
+  }
+
+  ociUserByUserName(userName: string): OciUser | undefined {
+    const wanted = userName.toLowerCase();
+    for (const user of this.ociUsers.values()) if (user.userName.toLowerCase() === wanted) return user;
+    return undefined;
+  }
+
+  ociGroupByName(displayName: string): OciGroup | undefined {
+    for (const group of this.ociGroups.values()) if (group.displayName === displayName) return group;
+    return undefined;
+  }
+}

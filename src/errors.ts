@@ -1,0 +1,88 @@
+/**
+ * Typed errors. Every failure a person can act on is an OciAccessError with a
+ * stable code, a message that names the problem and a hint that names the fix.
+ * Only cli/main.ts turns one into output and an exit code.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  refused: 3,
+  auth: 4,
+  upstream: 5,
+  pendingInOci: 6,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface ErrorOptions {
+  hint?: string;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class OciAccessError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCodeValue;
+  readonly hint?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, exitCode: ExitCodeValue, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  toJSON(): { code: string; message: string; hint?: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+/** A bad flag, a bad value, a missing argument: exit 2, nothing touched. */
+export class UsageError extends OciAccessError {
+  constructor(message: string, options: ErrorOptions & { code?: string } = {}) {
+    super(options.code ?? 'USAGE', ExitCode.usage, message, options);
+  }
+}
+
+/** The configuration file is missing or does not validate: exit 2. */
+export class ConfigError extends OciAccessError {
+  constructor(code: 'CONFIG_MISSING' | 'CONFIG_INVALID', message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.usage, message, options);
+  }
+}
+
+/** Refused by policy or by the state of a request: exit 3. */
+export class PolicyError extends OciAccessError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.refused, message, options);
+  }
+}
+
+/** Not signed in, session expired, or a missing permission: exit 4. */
+export class AuthError extends OciAccessError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.auth, message, { hint: 'Run `ociaccess login`.', ...options });
+  }
+}
+
+/** Graph, Entra or OCI still failing after retries: exit 5. */
+export class UpstreamError extends OciAccessError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.upstream, message, options);
+  }
+}
+
+/** Local state or audit log that cannot be read or written safely: exit 1 with a precise code. */
+export class StateError extends OciAccessError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.unexpected, message, options);
+  }
+}
+
+export function isOciAccessError(value: unknown): value is OciAccessError {
+  return value instanceof OciAccessError;
+}

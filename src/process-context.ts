@@ -1,0 +1,60 @@
+/** Builds the Context from the real process. The only module allowed to touch process.* and the TTY. */
+import os from 'node:os';
+import { defaultPaths, randomIds, systemClock, type Context, type Prompter } from './context.js';
+import { UsageError } from './errors.js';
+
+function inquirerPrompter(interactive: boolean): Prompter {
+  const refuse = (message: string): never => {
+    throw new UsageError(`Cannot ask "${message}": no terminal to prompt on.`, {
+      code: 'PROMPT_UNAVAILABLE',
+      hint: 'Pass the value as a flag (see --help), or use --yes.',
+    });
+  };
+  return {
+    interactive,
+    async select(message, choices) {
+      if (!interactive) return refuse(message);
+      const { select } = await import('@inquirer/prompts');
+      return select({ message, choices });
+    },
+    async confirm(message, defaultValue = false) {
+      if (!interactive) return refuse(message);
+      const { confirm } = await import('@inquirer/prompts');
+      return confirm({ message, default: defaultValue });
+    },
+    async input(message, options = {}) {
+      if (!interactive) return refuse(message);
+      const { input } = await import('@inquirer/prompts');
+      return input({ message, default: options.default, validate: options.validate });
+    },
+  };
+}
+
+export function processContext(): Context {
+  const env = { ...process.env };
+  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !env.CI;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    env,
+    cwd: process.cwd(),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    clock: systemClock,
+    ids: randomIds,
+    paths: defaultPaths(env),
+    prompter: inquirerPrompter(interactive),
+    platform: process.platform,
+    pid: process.pid,
+    hostname: os.hostname(),
+    abortSignal: controller.signal,
+  };
+}
