@@ -1,0 +1,440 @@
+/**
+ * DirectoryPort over Microsoft Graph v1.0 with the official graph client.
+ * Whole requests are retried by the SDK's RetryHandler (429/503/504 with
+ * Retry-After); batch items by runBatched. Graph's quirks are absorbed here:
+ * "already a member" (400) and "not a member" (404) are successes.
+ */
+import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../../context.js';
+import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
+import type {
+  AddResult, DirectoryPort, DirectoryUser, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
+} from '../../core/ports.js';
+import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
+
+export interface GraphDirectoryOptions {
+  graphBaseUrl: string;
+  /** Returns a bearer token; forceRefresh after a 401 (e.g. a token revoked or expired early). */
+  getToken: (forceRefresh: boolean) => Promise<string>;
+  dispatcher?: Dispatcher;
+  clock: Clock;
+  /** The identity the calls run as, for error hints: 'user' (delegated) or 'app'. */
+  identity: 'user' | 'app';
+  concurrency?: number;
+  /** Use $batch for bulk reads and removals (off = one request at a time, for comparison). */
+  batching?: boolean;
+  provisioning?: { servicePrincipalId: string; jobId: string; ruleId?: string };
+  /** Counts every HTTP call made (benchmarks and tests read it). */
+  onRequest?: (method: string, url: string, status: number) => void;
+  /** Redacted trace lines for --debug. */
+  trace?: (line: string) => void;
+}
+
+const USER_FIELDS = 'id,userPrincipalName,displayName';
+const MAX_ITEM_ATTEMPTS = 6;
+/** provisionOnDemand: at most 5 members a call and 5 calls per 10 seconds. */
+const POD_MEMBERS_PER_CALL = 5;
+const POD_CALLS_PER_WINDOW = 5;
+const POD_WINDOW_MS = 10_000;
+
+const PERMISSION_FOR: Record<string, string> = {
+  members: 'GroupMember.ReadWrite.All',
+  membersRead: 'GroupMember.Read.All',
+  users: 'User.Read.All',
+  records: 'User.ReadWrite (own record) / User.Read.All (others)',
+  groupRecords: 'Group.ReadWrite.All',
+  sync: 'Synchronization.ReadWrite.All',
+};
+
+function toUser(raw: any): DirectoryUser {
+  return { id: String(raw.id), userPrincipalName: String(raw.userPrincipalName ?? ''), displayName: String(raw.displayName ?? '') };
+}
+
+function ownerPath(owner: RecordOwner): string {
+  return `/${owner.kind === 'user' ? 'users' : 'groups'}/${encodeURIComponent(owner.id)}`;
+}
+
+function graphCodeOf(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof GraphError) {
+    return { status: error.statusCode, code: error.code ?? '', message: error.message };
+  }
+  const anyError = error as { statusCode?: number; code?: string; message?: string };
+  return { status: anyError?.statusCode ?? 0, code: String(anyError?.code ?? ''), message: String(anyError?.message ?? error) };
+}
+
+export class GraphDirectory implements DirectoryPort {
+  private readonly client: Client;
+  private readonly options: GraphDirectoryOptions;
+  private readonly podCalls: number[] = [];
+  private forceRefresh = false;
+
+  constructor(options: GraphDirectoryOptions) {
+    this.options = options;
+    const base = options.graphBaseUrl.replace(/\/+$/, '');
+    const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
+    this.client = Client.initWithMiddleware({
+      baseUrl: `${base}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set([host]),
+      fetchOptions: options.dispatcher ? ({ dispatcher: options.dispatcher } as any) : undefined,
+      authProvider: {
+        getAccessToken: async () => {
+          const force = this.forceRefresh;
+          this.forceRefresh = false;
+          return options.getToken(force);
+        },
+      },
+    });
+  }
+
+  /** Runs a call; after a 401 asks once for a fresh token, then maps errors to typed ones. */
+  private async call<T>(what: string, permission: string, run: (client: Client) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await run(this.client);
+      } catch (error) {
+        if (error instanceof OciAccessError) throw error;
+        const { status, code, message } = graphCodeOf(error);
+        if (status === 401 && attempt === 1) {
+          this.forceRefresh = true;
+          continue;
+        }
+        throw this.mapError(what, permission, status, code, message, error);
+      }
+    }
+  }
+
+  private mapError(what: string, permission: string, status: number, code: string, message: string, cause: unknown): OciAccessError {
+    if (status === 401) {
+      return new AuthError('SESSION_EXPIRED', `Microsoft Graph refused the sign-in while trying to ${what} (${code || 'HTTP 401'}).`, {
+        hint: this.options.identity === 'user' ? 'Run `ociaccess login`.' : 'Check the automation credentials (client secret or certificate) in the config.',
+        cause,
+      });
+    }
+    if (status === 403) {
+      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}`, {
+        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members && this.options.identity === 'user' ? ' and must own the group (or be a Groups Administrator)' : ''}. Run \`ociaccess doctor\` to check every permission.`,
+        cause,
+      });
+    }
+    if (status === 0 || status === 429 || status >= 500) {
+      return new UpstreamError('GRAPH_UNAVAILABLE', `Microsoft Graph did not answer successfully while trying to ${what} (${status || 'no answer'}: ${message}).`, {
+        hint: 'Try again in a few minutes; Graph may be throttling or unavailable.',
+        cause,
+      });
+    }
+    return new UpstreamError('GRAPH_ERROR', `Microsoft Graph answered ${status} ${code} while trying to ${what}: ${message}`, {
+      cause,
+      details: { status, graphCode: code },
+    });
+  }
+
+  private note(method: string, url: string, status: number): void {
+    this.options.onRequest?.(method, url, status);
+    this.options.trace?.(`graph ${method} ${url} -> ${status}`);
+  }
+
+  private async get(url: string, what: string, permission: string): Promise<any> {
+    return this.call(what, permission, async (client) => {
+      try {
+        const result = await client.api(url).get();
+        this.note('GET', url, 200);
+        return result;
+      } catch (error) {
+        this.note('GET', url, graphCodeOf(error).status);
+        throw error;
+      }
+    });
+  }
+
+  async me(): Promise<DirectoryUser> {
+    return toUser(await this.get(`/me?$select=${USER_FIELDS}`, 'read your user profile', 'User.Read'));
+  }
+
+  async getUser(idOrUpn: string): Promise<DirectoryUser | null> {
+    try {
+      return toUser(await this.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${USER_FIELDS}`, `read user ${idOrUpn}`, PERMISSION_FOR.users));
+    } catch (error) {
+      if (error instanceof UpstreamError && error.details?.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async getUsers(idsOrUpns: string[]): Promise<Map<string, DirectoryUser>> {
+    const unique = [...new Set(idsOrUpns)];
+    const found = new Map<string, DirectoryUser>();
+    if (!this.batching) {
+      for (const key of unique) {
+        const user = await this.getUser(key);
+        if (user) found.set(key, user);
+      }
+      return found;
+    }
+    const items: BatchItemRequest[] = unique.map((key, index) => ({ id: String(index), method: 'GET', url: `/users/${encodeURIComponent(key)}?$select=${USER_FIELDS}` }));
+    const answers = await this.batch(items, 'read users', PERMISSION_FOR.users);
+    unique.forEach((key, index) => {
+      const answer = answers.get(String(index));
+      if (answer && answer.status === 200) found.set(key, toUser(answer.body));
+      else if (answer && answer.status !== 404) throw this.itemError(answer, `read user ${key}`, PERMISSION_FOR.users);
+    });
+    return found;
+  }
+
+  async listGroupMembers(groupId: string): Promise<DirectoryUser[]> {
+    const members: DirectoryUser[] = [];
+    let url: string | undefined = `/groups/${encodeURIComponent(groupId)}/members/microsoft.graph.user?$select=${USER_FIELDS}&$top=999`;
+    // Bounded: a group of 10 million members would need 10,000 pages.
+    for (let page = 0; url && page < 10_000; page += 1) {
+      const body: any = await this.get(url, 'list the group members', PERMISSION_FOR.membersRead);
+      for (const raw of body.value ?? []) members.push(toUser(raw));
+      url = body['@odata.nextLink'];
+    }
+    return members;
+  }
+
+  async addGroupMember(groupId: string, userId: string): Promise<AddResult> {
+    const base = this.options.graphBaseUrl.replace(/\/+$/, '');
+    const url = `/groups/${encodeURIComponent(groupId)}/members/$ref`;
+    return this.call('add the member to the group', PERMISSION_FOR.members, async (client) => {
+      try {
+        await client.api(url).post({ '@odata.id': `${base}/v1.0/directoryObjects/${userId}` });
+        this.note('POST', url, 204);
+        return 'added';
+      } catch (error) {
+        const { status, message } = graphCodeOf(error);
+        this.note('POST', url, status);
+        if (status === 400 && /already exist/i.test(message)) return 'already-member';
+        throw error;
+      }
+    });
+  }
+
+  async removeGroupMember(groupId: string, userId: string): Promise<RemoveResult> {
+    const url = `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`;
+    return this.call('remove the member from the group', PERMISSION_FOR.members, async (client) => {
+      try {
+        await client.api(url).delete();
+        this.note('DELETE', url, 204);
+        return 'removed';
+      } catch (error) {
+        const { status } = graphCodeOf(error);
+        this.note('DELETE', url, status);
+        if (status === 404) return 'not-member';
+        throw error;
+      }
+    });
+  }
+
+  async removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, RemoveResult | Error>> {
+    const results = new Map<string, RemoveResult | Error>();
+    if (!this.batching) {
+      for (const userId of userIds) {
+        try {
+          results.set(userId, await this.removeGroupMember(groupId, userId));
+        } catch (error) {
+          results.set(userId, error as Error);
+        }
+      }
+      return results;
+    }
+    const items: BatchItemRequest[] = userIds.map((userId) => ({
+      id: userId,
+      method: 'DELETE',
+      url: `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`,
+    }));
+    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members);
+    for (const userId of userIds) {
+      const answer = answers.get(userId);
+      if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
+      else if (answer.status === 204 || answer.status === 200) results.set(userId, 'removed');
+      else if (answer.status === 404) results.set(userId, 'not-member');
+      else results.set(userId, this.itemError(answer, `remove member ${userId}`, PERMISSION_FOR.members));
+    }
+    return results;
+  }
+
+  async readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null> {
+    const url = `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`;
+    return this.call('read an access record', owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.records, async (client) => {
+      try {
+        const body = await client.api(url).get();
+        this.note('GET', url, 200);
+        return stripExtensionEnvelope(body);
+      } catch (error) {
+        const { status } = graphCodeOf(error);
+        this.note('GET', url, status);
+        if (status === 404) return null;
+        throw error;
+      }
+    });
+  }
+
+  async readRecords(owners: RecordOwner[], extensionName: string): Promise<Map<string, RecordPayload | null>> {
+    const results = new Map<string, RecordPayload | null>();
+    if (!this.batching) {
+      for (const owner of owners) results.set(owner.id, await this.readRecord(owner, extensionName));
+      return results;
+    }
+    const items: BatchItemRequest[] = owners.map((owner, index) => ({
+      id: String(index),
+      method: 'GET',
+      url: `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`,
+    }));
+    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users);
+    owners.forEach((owner, index) => {
+      const answer = answers.get(String(index));
+      if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
+      else if (answer?.status === 404) results.set(owner.id, null);
+      else throw this.itemError(answer, `read the access record of ${owner.id}`, PERMISSION_FOR.users);
+    });
+    return results;
+  }
+
+  async writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void> {
+    const url = `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`;
+    const permission = owner.kind === 'group' ? PERMISSION_FOR.groupRecords : PERMISSION_FOR.records;
+    await this.call('write an access record', permission, async (client) => {
+      try {
+        await client.api(url).patch({ '@odata.type': 'microsoft.graph.openTypeExtension', ...payload });
+        this.note('PATCH', url, 204);
+      } catch (error) {
+        const { status } = graphCodeOf(error);
+        this.note('PATCH', url, status);
+        if (status !== 404) throw error;
+        const createUrl = `${ownerPath(owner)}/extensions`;
+        await client.api(createUrl).post({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName, ...payload });
+        this.note('POST', createUrl, 201);
+      }
+    });
+  }
+
+  async provisionOnDemand(groupId: string, userIds: string[]): Promise<void> {
+    const provisioning = this.options.provisioning;
+    if (!provisioning || userIds.length === 0) return;
+    for (let start = 0; start < userIds.length; start += POD_MEMBERS_PER_CALL) {
+      await this.waitForProvisionOnDemandSlot();
+      const members = userIds.slice(start, start + POD_MEMBERS_PER_CALL).map((objectId) => ({ objectId, objectTypeName: 'User' }));
+      const url = `/servicePrincipals/${provisioning.servicePrincipalId}/synchronization/jobs/${encodeURIComponent(provisioning.jobId)}/provisionOnDemand`;
+      const body = {
+        parameters: [
+          {
+            ruleId: provisioning.ruleId ?? '',
+            subjects: [{ objectId: groupId, objectTypeName: 'Group', links: { members } }],
+          },
+        ],
+      };
+      await this.call('ask Entra to provision on demand', PERMISSION_FOR.sync, async (client) => {
+        try {
+          await client.api(url).post(body);
+          this.note('POST', url, 200);
+        } catch (error) {
+          this.note('POST', url, graphCodeOf(error).status);
+          throw error;
+        }
+      });
+    }
+  }
+
+  async provisioningJob(): Promise<ProvisioningJobStatus | null> {
+    const provisioning = this.options.provisioning;
+    if (!provisioning) return null;
+    const body = await this.get(
+      `/servicePrincipals/${provisioning.servicePrincipalId}/synchronization/jobs/${encodeURIComponent(provisioning.jobId)}`,
+      'read the provisioning job',
+      'Synchronization.Read.All',
+    );
+    const status = body?.status ?? {};
+    return {
+      code: String(status.code ?? 'NotConfigured'),
+      quarantineReason: status.quarantine?.reason ?? null,
+      nextAttempt: status.quarantine?.nextAttempt ?? null,
+      lastSuccessfulRun: status.lastSuccessfulExecution?.timeEnded ?? null,
+    };
+  }
+
+  private get batching(): boolean {
+    return this.options.batching !== false;
+  }
+
+  /** Client-side queue for provisionOnDemand's 5-calls-per-10-seconds limit. */
+  private async waitForProvisionOnDemandSlot(): Promise<void> {
+    for (;;) {
+      const now = this.options.clock.now().getTime();
+      while (this.podCalls.length && now - this.podCalls[0]! >= POD_WINDOW_MS) this.podCalls.shift();
+      if (this.podCalls.length < POD_CALLS_PER_WINDOW) {
+        this.podCalls.push(now);
+        return;
+      }
+      await this.options.clock.sleep(POD_WINDOW_MS - (now - this.podCalls[0]!) + 10);
+    }
+  }
+
+  private async batch(items: BatchItemRequest[], what: string, permission: string): Promise<Map<string, BatchItemResponse>> {
+    return runBatched(items, (chunk) => this.sendBatch(chunk, what, permission), {
+      concurrency: this.options.concurrency ?? 4,
+      maxAttempts: MAX_ITEM_ATTEMPTS,
+      clock: this.options.clock,
+    });
+  }
+
+  /** One $batch call. Whole-call failures that are worth retrying come back as per-item 503s so runBatched retries them. */
+  private async sendBatch(chunk: BatchItemRequest[], what: string, permission: string): Promise<BatchItemResponse[]> {
+    const requests = chunk.map((item) => ({
+      id: item.id,
+      method: item.method,
+      url: item.url,
+      ...(item.body !== undefined ? { body: item.body, headers: { 'content-type': 'application/json', ...(item.headers ?? {}) } } : item.headers ? { headers: item.headers } : {}),
+    }));
+    try {
+      const answer: any = await this.call(what, permission, async (client) => {
+        try {
+          const result = await client.api('/$batch').post({ requests });
+          this.note('POST', '/$batch', 200);
+          return result;
+        } catch (error) {
+          this.note('POST', '/$batch', graphCodeOf(error).status);
+          throw error;
+        }
+      });
+      const responses: BatchItemResponse[] = (answer?.responses ?? []).map((response: any) => ({
+        id: String(response.id),
+        status: Number(response.status),
+        headers: lowerCaseKeys(response.headers ?? {}),
+        body: response.body,
+      }));
+      for (const response of responses) {
+        const item = chunk.find((candidate) => candidate.id === response.id);
+        this.options.trace?.(`graph  batch item ${item?.method ?? '?'} ${item?.url ?? response.id} -> ${response.status}`);
+        // Items are HTTP requests too: count them with their status for the request tally.
+      }
+      return responses;
+    } catch (error) {
+      if (error instanceof UpstreamError) {
+        return chunk.map((item) => ({ id: item.id, status: 503, headers: {}, body: { error: { code: 'BatchFailed', message: error.message } } }));
+      }
+      throw error;
+    }
+  }
+
+  private itemError(answer: BatchItemResponse | undefined, what: string, permission: string): OciAccessError {
+    const status = answer?.status ?? 0;
+    const code = String(answer?.body?.error?.code ?? '');
+    const message = String(answer?.body?.error?.message ?? 'no answer');
+    return this.mapError(what, permission, status, code, message, undefined);
+  }
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), String(value)]));
+}
+
+/** An extension as Graph returns it carries @odata fields, id and extensionName beside the custom properties. */
+function stripExtensionEnvelope(body: any): RecordPayload {
+  const payload: RecordPayload = {};
+  for (const [key, value] of Object.entries(body ?? {})) {
+    if (key.startsWith('@odata') || key === 'id' || key === 'extensionName') continue;
+    payload[key] = value;
+  }
+  return payload;
+}

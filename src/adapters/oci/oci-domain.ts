@@ -1,0 +1,137 @@
+/**
+ * OciPort over the identity domain's SCIM API with the official SDK
+ * (oci-identitydomains). The SDK does not URI-encode query values and its
+ * retrier prints to stderr by itself, so filters are built carefully here and
+ * retries are configured explicitly.
+ */
+import * as common from 'oci-common';
+import * as identitydomains from 'oci-identitydomains';
+import type { Dispatcher } from 'undici';
+import { AuthError, ConfigError, OciAccessError, UpstreamError } from '../../errors.js';
+import type { OciPort, OciUserRef } from '../../core/ports.js';
+
+export interface OciDomainOptions {
+  domainUrl: string;
+  configFile: string;
+  profile: string;
+  dispatcher?: Dispatcher;
+  onRequest?: (operation: string) => void;
+}
+
+/** getGroup with attributes=members fails above this many members; page through Users instead. */
+const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
+const PAGE_SIZE = 1000;
+
+/** SCIM string literal: quotes and backslashes escaped, so a user name cannot break out of the filter. */
+export function scimString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export class OciDomain implements OciPort {
+  private clientPromise: Promise<identitydomains.IdentityDomainsClient> | undefined;
+  private readonly options: OciDomainOptions;
+
+  constructor(options: OciDomainOptions) {
+    this.options = options;
+  }
+
+  private client(): Promise<identitydomains.IdentityDomainsClient> {
+    this.clientPromise ??= (async () => {
+      let provider: common.ConfigFileAuthenticationDetailsProvider;
+      try {
+        provider = new common.ConfigFileAuthenticationDetailsProvider(this.options.configFile, this.options.profile);
+      } catch (error) {
+        throw new ConfigError('CONFIG_INVALID', `The OCI config file ${this.options.configFile} (profile ${this.options.profile}) cannot be used: ${(error as Error).message}`, {
+          hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
+        });
+      }
+      const client = new identitydomains.IdentityDomainsClient(
+        { authenticationDetailsProvider: provider },
+        {
+          httpOptions: this.options.dispatcher ? { dispatcher: this.options.dispatcher } : undefined,
+          retryConfiguration: {
+            terminationStrategy: new common.MaxAttemptsTerminationStrategy(4),
+            delayStrategy: new common.ExponentialBackoffDelayStrategy(8),
+          },
+        },
+      );
+      client.endpoint = this.options.domainUrl.replace(/\/+$/, '');
+      return client;
+    })();
+    return this.clientPromise;
+  }
+
+  private async call<T>(operation: string, run: (client: identitydomains.IdentityDomainsClient) => Promise<T>): Promise<T> {
+    const client = await this.client();
+    this.options.onRequest?.(operation);
+    try {
+      return await run(client);
+    } catch (error) {
+      if (error instanceof OciAccessError) throw error;
+      const status = (error as { statusCode?: number }).statusCode ?? 0;
+      const message = (error as Error).message ?? String(error);
+      if (status === 401 || status === 403) {
+        throw new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, {
+          hint: 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
+          cause: error,
+        });
+      }
+      throw new UpstreamError(status === 429 || status >= 500 || status === 0 ? 'OCI_UNAVAILABLE' : 'OCI_ERROR', `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`, {
+        hint: status === 429 || status >= 500 || status === 0 ? 'Try again later; the domain may be throttling or unreachable.' : undefined,
+        cause: error,
+        details: { status },
+      });
+    }
+  }
+
+  async findUser(userName: string): Promise<OciUserRef | null> {
+    const response = await this.call('find a user', (client) =>
+      client.listUsers({ filter: `userName eq ${scimString(userName)}`, attributes: 'userName', count: 2 }),
+    );
+    const user = response.users?.resources?.[0];
+    return user?.id ? { id: user.id, userName: user.userName ?? userName } : null;
+  }
+
+  async findGroup(displayName: string): Promise<{ id: string; displayName: string } | null> {
+    const response = await this.call('find a group', (client) =>
+      client.listGroups({ filter: `displayName eq ${scimString(displayName)}`, attributes: 'displayName', count: 2 }),
+    );
+    const group = response.groups?.resources?.[0];
+    return group?.id ? { id: group.id, displayName: group.displayName ?? displayName } : null;
+  }
+
+  async groupMemberIds(groupId: string): Promise<Set<string>> {
+    try {
+      const response = await this.call('read the group members', (client) => client.getGroup({ groupId, attributes: 'members' }));
+      const members = response.group?.members ?? [];
+      if (members.length < GROUP_MEMBERS_INLINE_LIMIT) return new Set(members.map((member) => member.value));
+    } catch (error) {
+      // Too many members to inline: fall through to paging through Users.
+      if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
+    }
+    const ids = new Set<string>();
+    for (let startIndex = 1, page = 0; page < 10_000; page += 1) {
+      const response = await this.call('page through the group members', (client) =>
+        client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'id', startIndex, count: PAGE_SIZE }),
+      );
+      const resources = response.users?.resources ?? [];
+      for (const user of resources) if (user.id) ids.add(user.id);
+      const total = response.users?.totalResults ?? 0;
+      startIndex += resources.length;
+      if (resources.length === 0 || startIndex > total) break;
+    }
+    return ids;
+  }
+
+  async removeGroupMember(groupId: string, userId: string): Promise<void> {
+    await this.call('remove the member from the OCI group', (client) =>
+      client.patchGroup({
+        groupId,
+        patchOp: {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
+        },
+      }),
+    );
+  }
+}

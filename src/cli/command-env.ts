@@ -1,0 +1,43 @@
+/**
+ * What every command handler receives: the context, the output, the global
+ * flags, and lazy access to the config and the services (so `--help` and
+ * flag validation never load an SDK or touch the network).
+ */
+import path from 'node:path';
+import type { Context } from '../context.js';
+import type { Output, GlobalOptions } from './output.js';
+import type { Config } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
+import type { Services } from './services.js';
+
+export interface CommandEnv {
+  ctx: Context;
+  out: Output;
+  globals: GlobalOptions & { config?: string };
+  config(): Promise<Config>;
+  services(): Promise<Services>;
+}
+
+export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv['globals']): CommandEnv {
+  let configPromise: Promise<Config> | undefined;
+  let servicesPromise: Promise<Services> | undefined;
+  const configFile = globals.config ? path.resolve(ctx.cwd, globals.config) : ctx.paths.configFile;
+  const env: CommandEnv = {
+    ctx,
+    out,
+    globals,
+    config() {
+      configPromise ??= loadConfig(configFile);
+      return configPromise;
+    },
+    services() {
+      servicesPromise ??= (async () => {
+        const config = await env.config();
+        const { createServices } = await import('./services.js');
+        return createServices(ctx, out, config, { debug: globals.debug });
+      })();
+      return servicesPromise;
+    },
+  };
+  return env;
+}

@@ -1,0 +1,116 @@
+/**
+ * The program's entry: parses argv with commander, runs one command, and is
+ * the only place that turns an error into output and an exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import type { Context } from '../context.js';
+import { ExitCode, OciAccessError, isOciAccessError } from '../errors.js';
+import { createOutput, type GlobalOptions, type Output } from './output.js';
+import { createCommandEnv, type CommandEnv } from './command-env.js';
+import { registerCommands } from './commands/index.js';
+import { VERSION } from '../version.js';
+
+export type Handler = (env: CommandEnv) => Promise<number | void>;
+/** Wraps a command's action: builds the CommandEnv from the global flags and records the exit code. */
+export type Runner = (command: Command, handler: Handler) => Promise<void>;
+
+function globalsOf(command: Command): CommandEnv['globals'] {
+  const options = command.optsWithGlobals() as Partial<GlobalOptions> & { config?: string };
+  return {
+    json: Boolean(options.json),
+    color: options.color !== false,
+    debug: Boolean(options.debug),
+    quiet: Boolean(options.quiet),
+    config: options.config,
+  };
+}
+
+function renderError(ctx: Context, out: Output, error: OciAccessError, debug: boolean): void {
+  if (out.json) {
+    ctx.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } }, null, 2)}\n`);
+  } else {
+    const style = out.style;
+    ctx.stderr.write(`${style.red('error:')} ${error.message} ${style.dim(`[${error.code}]`)}\n`);
+    if (error.hint) ctx.stderr.write(`${style.dim('hint:')} ${error.hint}\n`);
+  }
+  if (debug && error.cause) ctx.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+}
+
+export function buildProgram(ctx: Context, onResult: (code: number, out: Output | undefined) => void, runHandler: Runner): Command {
+  const program = new Command('ociaccess')
+    .description('Time-bound administrator access to Oracle Cloud (OCI) through Microsoft Entra ID.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('--json', 'print one JSON document on stdout (errors too)')
+    .option('--no-color', 'no colour (also NO_COLOR=1)')
+    .option('--config <file>', 'config file (default: $OCIACCESS_CONFIG or ~/.config/ociaccess/config.json)')
+    .option('-q, --quiet', 'only data and warnings')
+    .option('--debug', 'stack traces and redacted HTTP traces on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.stdout.write(text),
+      writeErr: (text) => ctx.stderr.write(text),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ociaccess login
+  $ ociaccess request --hours 2 --justification "INC-123: restart the DB node"
+  $ ociaccess approve                 # pick a pending request
+  $ ociaccess status
+  $ ociaccess revoke
+  $ ociaccess sweep --json            # from cron, as the automation app
+  $ ociaccess demo                    # the whole story on the embedded emulator
+
+Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
+4 sign-in/permission, 5 upstream unavailable, 6 sweep pending in OCI.`,
+    );
+  program.addOption(new Option('--no-input', 'never prompt (same as no terminal)').hideHelp());
+  registerCommands(program, runHandler);
+  for (const command of program.commands) {
+    command.exitOverride();
+    command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text) });
+    command.showHelpAfterError('(run with --help for usage)');
+  }
+  void onResult;
+  return program;
+}
+
+export async function main(argv: string[], ctx: Context): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let lastOut: Output | undefined;
+  let lastDebug = false;
+  const runHandler: Runner = async (command, handler) => {
+    const globals = globalsOf(command);
+    const out = createOutput(ctx, globals);
+    lastOut = out;
+    lastDebug = globals.debug;
+    const env = createCommandEnv(ctx, out, globals);
+    const result = await handler(env);
+    exitCode = typeof result === 'number' ? result : ExitCode.ok;
+  };
+  const program = buildProgram(ctx, () => undefined, runHandler);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      // commander already printed its message; usage errors exit 2.
+      return ExitCode.usage;
+    }
+    const jsonWanted = argv.includes('--json');
+    const out = lastOut ?? createOutput(ctx, { json: jsonWanted, color: !argv.includes('--no-color'), debug: false, quiet: false });
+    if (isOciAccessError(error)) {
+      renderError(ctx, out, error, lastDebug || argv.includes('--debug'));
+      return error.exitCode;
+    }
+    const unexpected = new OciAccessError('UNEXPECTED', ExitCode.unexpected, `Unexpected failure: ${(error as Error)?.message ?? String(error)}`, {
+      hint: 'Run again with --debug for the stack trace, and report it if it persists.',
+      cause: error,
+    });
+    renderError(ctx, out, unexpected, true && (lastDebug || argv.includes('--debug')));
+    return ExitCode.unexpected;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * What a request has become, derived from the records alone (never stored):
+ * pending, approved (live grant), expired, denied, revoked, cancelled or
+ * timed out. The same derivation serves `status`, `list`, `approve` and
+ * `sweep`, so every machine reaches the same answer from the same records.
+ */
+import type { GroupConfig } from '../config/schema.js';
+import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
+
+export type RequestState = 'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out';
+
+export interface GrantView {
+  state: RequestState;
+  /** The decision that settled the request, if any. */
+  decision?: Decision;
+  /** For approved/expired: when the grant ends (the earliest of every bound). */
+  expiresAt?: Date;
+}
+
+export interface PolicyContext {
+  group: GroupConfig;
+  /** Object ids of the group's configured approvers (resolved from their UPNs). */
+  approverIds: ReadonlySet<string>;
+  /** Object ids allowed by the auto-approval rule (empty set = every eligible requester). */
+  autoApprovableIds: ReadonlySet<string> | null;
+}
+
+const HOUR = 3600_000;
+
+/** Whether a decision was taken by someone allowed to take it, for this group, not about themselves. */
+export function isTrustedDecision(decision: Decision, policy: PolicyContext): boolean {
+  if (decision.groupId !== policy.group.entraGroupId) return false;
+  if (decision.approverId === AUTO_APPROVER) {
+    const rule = policy.group.autoApproval;
+    if (!rule || decision.kind === 'denied') return decision.kind === 'revoked';
+    if (decision.kind === 'approved') {
+      if ((decision.hours ?? Infinity) > rule.maxHours) return false;
+      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(decision.requesterId)) return false;
+    }
+    return true;
+  }
+  if (decision.approverId === decision.requesterId) return false;
+  return policy.approverIds.has(decision.approverId);
+}
+
+/**
+ * When an approval ends: the earliest of the recorded expiry, the approval
+ * time plus the group's maximum (plus the rule's maximum for auto-approvals),
+ * and any local expiry this machine recorded. The earlier one always wins.
+ */
+export function approvalExpiry(decision: Decision, group: GroupConfig, localExpiry?: Date): Date {
+  const bounds = [decision.decidedAt.getTime() + group.maxHours * HOUR];
+  if (decision.expiresAt) bounds.push(decision.expiresAt.getTime());
+  if (decision.hours !== undefined) bounds.push(decision.decidedAt.getTime() + decision.hours * HOUR);
+  if (decision.approverId === AUTO_APPROVER && group.autoApproval) bounds.push(decision.decidedAt.getTime() + group.autoApproval.maxHours * HOUR);
+  if (localExpiry) bounds.push(localExpiry.getTime());
+  return new Date(Math.min(...bounds));
+}
+
+export function deriveGrant(
+  request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>,
+  decisions: readonly Decision[],
+  policy: PolicyContext,
+  now: Date,
+  localExpiry?: Date,
+): GrantView {
+  const mine = decisions
+    .filter((d) => d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy))
+    .sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime());
+  const revoked = mine.find((d) => d.kind === 'revoked');
+  if (revoked) return { state: 'revoked', decision: revoked };
+  if (request.withdrawn?.kind === 'revoked') return { state: 'revoked' };
+  // The first decision settles the request: a later contrary one (a race between two approvers) is ignored.
+  const settling = mine.find((d) => d.kind === 'approved' || d.kind === 'denied');
+  if (settling?.kind === 'denied') return { state: 'denied', decision: settling };
+  if (settling?.kind === 'approved') {
+    const expiresAt = approvalExpiry(settling, policy.group, localExpiry);
+    return { state: expiresAt.getTime() > now.getTime() ? 'approved' : 'expired', decision: settling, expiresAt };
+  }
+  if (request.withdrawn?.kind === 'cancelled') return { state: 'cancelled' };
+  if (now.getTime() - request.requestedAt.getTime() >= policy.group.pendingTimeoutHours * HOUR) return { state: 'timed-out' };
+  return { state: 'pending' };
+}
+
+export const isOpenState = (state: RequestState) => state === 'pending' || state === 'approved';

@@ -1,0 +1,65 @@
+/**
+ * The core sees the outside world only through these small interfaces.
+ * Adapters (src/adapters) implement them over Graph and OCI; tests of the core
+ * use in-memory versions.
+ */
+
+export interface DirectoryUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+}
+
+/** Where a remote record document lives: an open extension on a user or a group. */
+export interface RecordOwner {
+  kind: 'user' | 'group';
+  id: string;
+}
+
+/** The raw content of one record extension (see core/records.ts for the codec). */
+export type RecordPayload = Record<string, unknown>;
+
+export type AddResult = 'added' | 'already-member';
+export type RemoveResult = 'removed' | 'not-member';
+
+export interface ProvisioningJobStatus {
+  code: 'NotConfigured' | 'NotRun' | 'Active' | 'Paused' | 'Quarantine' | string;
+  quarantineReason: string | null;
+  nextAttempt: string | null;
+  lastSuccessfulRun: string | null;
+}
+
+/** Microsoft Graph, as the core needs it. */
+export interface DirectoryPort {
+  /** The signed-in user (delegated sessions only). */
+  me(): Promise<DirectoryUser>;
+  /** By object id or user principal name; null when not found. */
+  getUser(idOrUpn: string): Promise<DirectoryUser | null>;
+  /** Many users at once (batched); missing ones are absent from the map. Keys are the inputs as given. */
+  getUsers(idsOrUpns: string[]): Promise<Map<string, DirectoryUser>>;
+  listGroupMembers(groupId: string): Promise<DirectoryUser[]>;
+  addGroupMember(groupId: string, userId: string): Promise<AddResult>;
+  removeGroupMember(groupId: string, userId: string): Promise<RemoveResult>;
+  /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
+  removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, RemoveResult | Error>>;
+  readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
+  readRecords(owners: RecordOwner[], extensionName: string): Promise<Map<string, RecordPayload | null>>;
+  /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
+  writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
+  provisionOnDemand(groupId: string, userIds: string[]): Promise<void>;
+  provisioningJob(): Promise<ProvisioningJobStatus | null>;
+}
+
+export interface OciUserRef {
+  id: string;
+  userName: string;
+}
+
+/** The OCI identity domain, as the core needs it. */
+export interface OciPort {
+  findUser(userName: string): Promise<OciUserRef | null>;
+  findGroup(displayName: string): Promise<{ id: string; displayName: string } | null>;
+  /** Every member's OCI user id (paged, works above 10,000 members). */
+  groupMemberIds(groupId: string): Promise<Set<string>>;
+  removeGroupMember(groupId: string, userId: string): Promise<void>;
+}

@@ -1,0 +1,117 @@
+/**
+ * The sweep's rule, deny by default. A member keeps the membership only if
+ * they are a configured standing member, or hold a live approval by a trusted
+ * approver (or the group's auto-approval rule) — and have not been in the
+ * group longer than the group's maximum since that approval began. Everyone
+ * else is removed: expired, denied, revoked, forged, and hand-added members.
+ * Pure: the same inputs always give the same plan.
+ */
+import type { DirectoryUser } from './ports.js';
+import type { AccessRequest, Decision } from './records.js';
+import { deriveGrant, type PolicyContext } from './grants.js';
+
+export type KeepReason = 'standing' | 'grant';
+export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
+
+export interface PlannedKeep { user: DirectoryUser; reason: KeepReason; requestId?: string; expiresAt?: Date }
+export interface PlannedRemoval { user: DirectoryUser; reason: RemoveReason; requestId?: string }
+
+export interface GroupSweepInput {
+  policy: PolicyContext;
+  members: readonly DirectoryUser[];
+  standingIds: ReadonlySet<string>;
+  /** Object ids of eligible requesters (resolved from the config's UPNs). */
+  eligibleIds: ReadonlySet<string>;
+  requestsByUser: ReadonlyMap<string, readonly AccessRequest[]>;
+  decisions: readonly Decision[];
+  /** The sweep's ledger for this group: userId → when first seen as a member (ISO). */
+  firstSeen: Readonly<Record<string, string>>;
+  now: Date;
+}
+
+export interface GroupSweepPlan {
+  keep: PlannedKeep[];
+  remove: PlannedRemoval[];
+  autoApprove: AccessRequest[];
+  timedOut: AccessRequest[];
+  /** The ledger after this sweep: current members only. */
+  firstSeen: Record<string, string>;
+}
+
+const HOUR = 3600_000;
+
+export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
+  const { policy, now } = input;
+  const group = policy.group;
+  const keep: PlannedKeep[] = [];
+  const remove: PlannedRemoval[] = [];
+  const firstSeen: Record<string, string> = {};
+
+  for (const member of input.members) {
+    const seenAt = input.firstSeen[member.id] ?? now.toISOString();
+    firstSeen[member.id] = seenAt;
+    if (input.standingIds.has(member.id)) {
+      keep.push({ user: member, reason: 'standing' });
+      continue;
+    }
+    // Any live grant keeps the member: an older grant expiring must not remove
+    // someone whose newer grant (an extension or a re-approval) is still valid.
+    let best: PlannedKeep | undefined;
+    let why: PlannedRemoval | undefined;
+    for (const request of input.requestsByUser.get(member.id) ?? []) {
+      if (request.groupId !== group.entraGroupId) continue;
+      const view = deriveGrant(request, input.decisions, policy, now);
+      if (view.state === 'approved' && view.decision && view.expiresAt) {
+        const since = Math.max(new Date(seenAt).getTime(), view.decision.decidedAt.getTime());
+        if (now.getTime() - since >= group.maxHours * HOUR) {
+          why ??= { user: member, reason: 'max-duration', requestId: request.id };
+          continue;
+        }
+        if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
+          best = { user: member, reason: 'grant', requestId: request.id, expiresAt: view.expiresAt };
+        }
+      } else if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
+        if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: request.id };
+      }
+    }
+    // Approvals whose request record the requester deleted still count (the
+    // approver's record is the proof); approvals for unknown requests are
+    // checked the same way through a stand-in request.
+    if (!best) {
+      const knownIds = new Set((input.requestsByUser.get(member.id) ?? []).map((r) => r.id));
+      for (const decision of input.decisions) {
+        if (decision.requesterId !== member.id || decision.kind !== 'approved' || knownIds.has(decision.requestId)) continue;
+        const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, input.decisions, policy, now);
+        if (view.state !== 'approved' || !view.expiresAt) continue;
+        const since = Math.max(new Date(seenAt).getTime(), decision.decidedAt.getTime());
+        if (now.getTime() - since >= group.maxHours * HOUR) continue;
+        if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
+          best = { user: member, reason: 'grant', requestId: decision.requestId, expiresAt: view.expiresAt };
+        }
+      }
+    }
+    if (best) keep.push(best);
+    else remove.push(why ?? { user: member, reason: 'no-grant' });
+  }
+
+  const memberIds = new Set(input.members.map((m) => m.id));
+  const autoApprove: AccessRequest[] = [];
+  const timedOut: AccessRequest[] = [];
+  const rule = group.autoApproval;
+  for (const [userId, requests] of input.requestsByUser) {
+    for (const request of requests) {
+      if (request.groupId !== group.entraGroupId) continue;
+      const view = deriveGrant(request, input.decisions, policy, now);
+      if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
+        timedOut.push(request);
+      }
+      if (view.state !== 'pending' || !rule) continue;
+      if (!input.eligibleIds.has(userId)) continue;
+      if (request.hours > rule.maxHours) continue;
+      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId)) continue;
+      autoApprove.push(request);
+    }
+  }
+  void memberIds;
+  return { keep, remove, autoApprove, timedOut, firstSeen };
+}
