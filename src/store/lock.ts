@@ -1,0 +1,368 @@
+/**
+ * Advisory lock files: one holder per path across all processes of a host (and,
+ * with a shared home directory, across hosts).
+ *
+ * Protocol
+ * - Acquire: create the lock file with O_CREAT|O_EXCL and write
+ *   {pid, hostname, acquiredAt, nonce, purpose}. Exactly one creator wins.
+ * - Stale: a lock is stale when its owner is on this host and its pid is not alive,
+ *   or it is older than staleAfterMs (covers other hosts and pid reuse), or its
+ *   content is unreadable (a crash between create and write) and its mtime is older
+ *   than unreadableGraceMs.
+ * - Takeover: a stale lock is removed only by a taker that holds the takeover
+ *   guard (`<lock>.takeover`, itself O_EXCL), after re-reading the lock and finding
+ *   the very file it judged stale (same inode, same bytes — the nonce makes the
+ *   bytes unique). The removal is a rename to a unique name followed by a check of
+ *   what was moved, so a lock that changed in between is put back rather than
+ *   deleted. Then the taker competes with everyone else through O_EXCL again. Two
+ *   takers therefore cannot both win: only one holds the guard, and the one that
+ *   comes later finds a different file (or none) and re-judges it.
+ * - Release: the same rename-and-check, so a holder whose lock was taken over (it
+ *   stalled past staleAfterMs) never deletes its successor's lock.
+ *
+ * Lock files are not fsynced: a lock protects running processes, and after a power
+ * loss its content may be empty, which is handled as "unreadable" above.
+ */
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../context.js';
+import { StateError } from '../errors.js';
+import { errnoCode, shellQuote } from './atomic-file.js';
+
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+
+export interface LockOwner {
+  pid: number;
+  hostname: string;
+  /** ISO 8601 time at which the lock was taken (the owner's clock). */
+  acquiredAt: string;
+  /** Random; makes every lock file's bytes unique so a takeover can tell two locks apart. */
+  nonce: string;
+  /** What the holder is doing, e.g. "a sweep"; used in messages for whoever waits. */
+  purpose?: string;
+}
+
+export interface LockOptions {
+  clock: Clock;
+  /** This process (from Context.pid / Context.hostname). */
+  pid: number;
+  hostname: string;
+  /** Keep retrying until timeoutMs (default false: one attempt). */
+  wait?: boolean;
+  timeoutMs?: number;
+  /** A lock older than this is stale whoever holds it. */
+  staleAfterMs?: number;
+  /** Pause between attempts (jittered ±50%). */
+  retryMs?: number;
+  /** How long an unreadable lock file (owner died between create and write) is given before it counts as stale. */
+  unreadableGraceMs?: number;
+  /** Whether a pid on this host is running; injected in tests. */
+  isProcessAlive?: (pid: number) => boolean;
+  /** Written into the lock so a waiter can say e.g. "a sweep is running (pid 12 since …)". */
+  purpose?: string;
+}
+
+export interface LockHandle {
+  readonly path: string;
+  readonly owner: LockOwner;
+  /** True while the lock file on disk is still ours (false after a takeover by someone else). */
+  isHeld(): Promise<boolean>;
+  /** Removes the lock if it is still ours; returns whether it was. Safe to call twice. */
+  release(): Promise<boolean>;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+export const DEFAULT_LOCK_STALE_AFTER_MS = 60_000;
+export const DEFAULT_LOCK_RETRY_MS = 50;
+export const DEFAULT_UNREADABLE_GRACE_MS = 5_000;
+/** The takeover guard is held for a few file operations; anything older is a crashed taker. */
+const GUARD_STALE_AFTER_MS = 5_000;
+
+/**
+ * The one place in src/ outside the context that reaches `process`: signal 0
+ * checks that a pid exists without touching it. EPERM means it exists but
+ * belongs to someone else, which still counts as alive.
+ */
+export function defaultIsProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === 'EPERM';
+  }
+}
+
+interface LockFileSnapshot {
+  raw: string;
+  ino: number;
+  mtimeMs: number;
+  owner: LockOwner | undefined;
+}
+
+export function parseLockOwner(raw: string): LockOwner | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (!Number.isInteger(v.pid) || typeof v.hostname !== 'string' || typeof v.acquiredAt !== 'string') return undefined;
+  if (Number.isNaN(Date.parse(v.acquiredAt)) || typeof v.nonce !== 'string') return undefined;
+  if (v.purpose !== undefined && typeof v.purpose !== 'string') return undefined;
+  return {
+    pid: v.pid as number,
+    hostname: v.hostname,
+    acquiredAt: v.acquiredAt,
+    nonce: v.nonce,
+    ...(v.purpose === undefined ? {} : { purpose: v.purpose }),
+  };
+}
+
+async function snapshot(file: string): Promise<LockFileSnapshot | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, fsConstants.O_RDONLY | O_NOFOLLOW);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw lockError(file, error);
+  }
+  try {
+    const stats = await handle.stat();
+    const raw = await handle.readFile('utf8');
+    return { raw, ino: stats.ino, mtimeMs: stats.mtimeMs, owner: parseLockOwner(raw) };
+  } finally {
+    await handle.close();
+  }
+}
+
+function lockError(file: string, error: unknown): StateError {
+  return new StateError('LOCK_UNAVAILABLE', `Cannot use the lock file ${file}: ${(error as Error).message}`, {
+    hint: `Check that you own ${shellQuote(path.dirname(file))} and that it is not a symbolic link.`,
+    details: { path: file },
+    cause: error,
+  });
+}
+
+/** Who holds the lock at `file`, or null when nobody does (or the holder has not finished writing it). */
+export async function readLockOwner(file: string): Promise<LockOwner | null> {
+  return (await snapshot(file))?.owner ?? null;
+}
+
+/** "pid 123 on host build-7 since 2025-01-02T03:04:05.000Z" */
+export function describeLockOwner(owner: LockOwner): string {
+  return `pid ${owner.pid} on host ${owner.hostname} since ${owner.acquiredAt}`;
+}
+
+async function createExclusive(file: string, content: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false;
+    throw lockError(file, error);
+  }
+  try {
+    await handle.writeFile(content);
+  } catch (error) {
+    await handle.close();
+    await fs.unlink(file).catch(() => undefined);
+    throw lockError(file, error);
+  }
+  await handle.close();
+  return true;
+}
+
+/**
+ * Removes `file` only if it is still the file we expect (bytes and, if given,
+ * inode): rename it aside atomically, look at what we moved, and put it back if it
+ * turned out to be someone else's.
+ */
+async function removeIfUnchanged(file: string, expectedRaw: string, expectedIno?: number): Promise<boolean> {
+  const aside = `${file}.removing-${randomBytes(6).toString('hex')}`;
+  try {
+    await fs.rename(file, aside);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw lockError(file, error);
+  }
+  const moved = await snapshot(aside);
+  if (moved !== undefined && moved.raw === expectedRaw && (expectedIno === undefined || moved.ino === expectedIno)) {
+    await fs.unlink(aside).catch(() => undefined);
+    return true;
+  }
+  // We displaced a lock that changed after we looked. link() restores it without
+  // clobbering a lock created in the meantime (then its owner sees isHeld() false).
+  try {
+    await fs.link(aside, file);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') {
+      // A file system without hard links: restore by rename when the name is free.
+      if ((await snapshot(file)) === undefined) await fs.rename(aside, file).catch(() => undefined);
+    }
+  }
+  await fs.unlink(aside).catch(() => undefined);
+  return false;
+}
+
+interface Resolved {
+  clock: Clock;
+  pid: number;
+  hostname: string;
+  staleAfterMs: number;
+  unreadableGraceMs: number;
+  isProcessAlive: (pid: number) => boolean;
+  purpose?: string;
+}
+
+function resolve(options: LockOptions): Resolved {
+  return {
+    clock: options.clock,
+    pid: options.pid,
+    hostname: options.hostname,
+    staleAfterMs: options.staleAfterMs ?? DEFAULT_LOCK_STALE_AFTER_MS,
+    unreadableGraceMs: options.unreadableGraceMs ?? DEFAULT_UNREADABLE_GRACE_MS,
+    isProcessAlive: options.isProcessAlive ?? defaultIsProcessAlive,
+    purpose: options.purpose,
+  };
+}
+
+function isStale(current: LockFileSnapshot, o: Resolved, staleAfterMs: number): boolean {
+  const now = o.clock.now().getTime();
+  const owner = current.owner;
+  if (owner === undefined) return now - current.mtimeMs > o.unreadableGraceMs;
+  if (owner.hostname === o.hostname && !o.isProcessAlive(owner.pid)) return true;
+  return now - Date.parse(owner.acquiredAt) > staleAfterMs;
+}
+
+function newOwner(o: Resolved): LockOwner {
+  return {
+    pid: o.pid,
+    hostname: o.hostname,
+    acquiredAt: o.clock.now().toISOString(),
+    nonce: randomBytes(8).toString('hex'),
+    ...(o.purpose === undefined ? {} : { purpose: o.purpose }),
+  };
+}
+
+/** Serializes takeovers of `file`; returns a release function, or null if another taker is at work. */
+async function enterTakeoverGuard(file: string, o: Resolved): Promise<(() => Promise<unknown>) | null> {
+  const guardFile = `${file}.takeover`;
+  for (let round = 0; round < 2; round += 1) {
+    const content = `${JSON.stringify(newOwner(o))}\n`;
+    if (await createExclusive(guardFile, content)) return () => removeIfUnchanged(guardFile, content);
+    const guard = await snapshot(guardFile);
+    if (guard === undefined) continue;
+    if (!isStale(guard, o, GUARD_STALE_AFTER_MS)) return null;
+    await removeIfUnchanged(guardFile, guard.raw, guard.ino);
+  }
+  return null;
+}
+
+type Attempt = { handle: LockHandle } | { heldBy: LockOwner | undefined };
+
+async function attemptOnce(file: string, o: Resolved): Promise<Attempt> {
+  let lastSeen: LockOwner | undefined;
+  // A few rounds: the lock may vanish or be taken over between our steps.
+  for (let round = 0; round < 3; round += 1) {
+    const owner = newOwner(o);
+    const content = `${JSON.stringify(owner)}\n`;
+    if (await createExclusive(file, content)) return { handle: makeHandle(file, owner, content) };
+    const current = await snapshot(file);
+    if (current === undefined) continue;
+    lastSeen = current.owner;
+    if (!isStale(current, o, o.staleAfterMs)) return { heldBy: current.owner };
+    const leaveGuard = await enterTakeoverGuard(file, o);
+    if (leaveGuard === null) return { heldBy: current.owner };
+    try {
+      const again = await snapshot(file);
+      // Only the exact file we judged stale may go; anything else is re-judged next round.
+      if (again !== undefined && again.raw === current.raw && again.ino === current.ino) {
+        await removeIfUnchanged(file, current.raw, current.ino);
+      }
+    } finally {
+      await leaveGuard();
+    }
+  }
+  return { heldBy: lastSeen };
+}
+
+function makeHandle(file: string, owner: LockOwner, content: string): LockHandle {
+  let released = false;
+  return {
+    path: file,
+    owner,
+    async isHeld() {
+      return !released && (await snapshot(file))?.raw === content;
+    },
+    async release() {
+      if (released) return false;
+      released = true;
+      if ((await snapshot(file))?.raw !== content) return false;
+      return removeIfUnchanged(file, content);
+    },
+  };
+}
+
+function heldMessage(file: string, owner: LockOwner | undefined): string {
+  if (owner === undefined) return `The lock ${file} is being taken by another process.`;
+  const who = describeLockOwner(owner);
+  return owner.purpose === undefined
+    ? `Another ociaccess process holds the lock ${file} (${who}).`
+    : `${owner.purpose.charAt(0).toUpperCase()}${owner.purpose.slice(1)} is running (${who}).`;
+}
+
+function heldError(code: 'LOCK_HELD' | 'LOCK_TIMEOUT', file: string, owner: LockOwner | undefined, o: Resolved, waitedMs?: number): StateError {
+  const waited = waitedMs === undefined ? '' : ` Gave up after waiting ${Math.round(waitedMs / 100) / 10}s.`;
+  const sameHost = owner !== undefined && owner.hostname === o.hostname;
+  const hint =
+    owner === undefined
+      ? 'Run the command again in a moment.'
+      : sameHost
+        ? `Wait for pid ${owner.pid} to finish and try again. If it is stuck, stop it (kill ${owner.pid}); a lock whose process is gone is taken over automatically.`
+        : `Wait for it to finish on ${owner.hostname} and try again; a lock older than ${Math.round(o.staleAfterMs / 1000)}s is taken over automatically.`;
+  const { nonce: _nonce, ...shown } = owner ?? ({} as Partial<LockOwner>);
+  return new StateError(code, `${heldMessage(file, owner)}${waited}`, { hint, details: { path: file, ...shown } });
+}
+
+/** One attempt (including the takeover of a stale lock); null when someone else holds it. */
+export async function tryAcquire(file: string, options: LockOptions): Promise<LockHandle | null> {
+  const result = await attemptOnce(file, resolve(options));
+  return 'handle' in result ? result.handle : null;
+}
+
+/**
+ * Takes the lock, waiting up to timeoutMs when `wait` is set. Throws StateError
+ * LOCK_HELD (no wait) or LOCK_TIMEOUT, whose message names the holder.
+ * Waiting is measured on options.clock, whose sleep() must advance now().
+ */
+export async function acquireLock(file: string, options: LockOptions): Promise<LockHandle> {
+  const o = resolve(options);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const retryMs = Math.max(1, options.retryMs ?? DEFAULT_LOCK_RETRY_MS);
+  const started = o.clock.now().getTime();
+  // Backstop against a clock whose sleep does not move time.
+  const maxAttempts = 2 * Math.ceil(timeoutMs / retryMs) + 1;
+  for (let attempt = 1; ; attempt += 1) {
+    const result = await attemptOnce(file, o);
+    if ('handle' in result) return result.handle;
+    if (!options.wait) throw heldError('LOCK_HELD', file, result.heldBy, o);
+    const waited = o.clock.now().getTime() - started;
+    if (waited >= timeoutMs || attempt >= maxAttempts) throw heldError('LOCK_TIMEOUT', file, result.heldBy, o, waited);
+    await o.clock.sleep(Math.min(retryMs * (0.5 + Math.random()), Math.max(1, timeoutMs - waited)));
+  }
+}
+
+/** Runs `fn` while holding the lock; always releases it. */
+export async function withLock<T>(file: string, options: LockOptions, fn: (lock: LockHandle) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(file, options);
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
