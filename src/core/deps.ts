@@ -1,0 +1,64 @@
+/** What the use cases need from the world, injected (see cli/services.ts for the real wiring). */
+import type { Clock, IdSource } from '../context.js';
+import type { Config, GroupConfig } from '../config/schema.js';
+import type { DirectoryPort, DirectoryUser, OciPort } from './ports.js';
+import type { LocalState } from '../store/state-store.js';
+import type { PolicyContext } from './grants.js';
+
+export interface AuditInput {
+  actor: { id: string; upn: string; kind: 'user' | 'app' };
+  action: string;
+  target: { groupId?: string; groupName?: string; userId?: string; upn?: string; requestId?: string };
+  reason?: string;
+  result: 'ok' | 'failed' | 'pending';
+  details?: Record<string, unknown>;
+}
+
+export interface StatePort {
+  read(): Promise<LocalState>;
+  update(mutator: (state: LocalState) => void | Promise<void>): Promise<LocalState>;
+}
+
+export interface CoreDeps {
+  config: Config;
+  clock: Clock;
+  ids: IdSource;
+  directory: DirectoryPort;
+  oci(): Promise<OciPort>;
+  state: StatePort;
+  audit(entry: AuditInput): Promise<void>;
+}
+
+/** Resolves the group's configured people (UPNs) to directory users, in one batched read. */
+export async function resolvePeople(directory: DirectoryPort, group: GroupConfig): Promise<{
+  byUpn: Map<string, DirectoryUser>;
+  policy: PolicyContext;
+  eligibleIds: Set<string>;
+  standingIds: Set<string>;
+  approvers: DirectoryUser[];
+  eligible: DirectoryUser[];
+}> {
+  const upns = [...new Set([...group.eligibleRequesters, ...group.approvers, ...group.standingMembers, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase()))];
+  const found = await directory.getUsers(upns);
+  const byUpn = new Map<string, DirectoryUser>();
+  for (const [key, user] of found) byUpn.set(key.toLowerCase(), user);
+  const idsOf = (list: string[]) => new Set(list.map((upn) => byUpn.get(upn.toLowerCase())?.id).filter((id): id is string => Boolean(id)));
+  const approverIds = idsOf(group.approvers);
+  const eligibleIds = idsOf(group.eligibleRequesters);
+  return {
+    byUpn,
+    policy: { group, approverIds, autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null },
+    eligibleIds,
+    standingIds: idsOf(group.standingMembers),
+    approvers: group.approvers.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
+    eligible: group.eligibleRequesters.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
+  };
+}
+
+/**
+ * User principal names are compared case-insensitively (as Entra does) but
+ * never after Unicode folding: "аlice" with a Cyrillic "а" is another person.
+ */
+export function sameUpn(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}

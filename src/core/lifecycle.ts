@@ -1,0 +1,382 @@
+/**
+ * The access lifecycle as use cases: request, approve, deny, revoke, and the
+ * views behind status and list. Each one reads the remote records, decides
+ * with the pure rules (grants.ts), writes the remote record first and the
+ * local state and audit log after, so a crash in between leaves something the
+ * next run or the sweep completes — never a grant without a record.
+ */
+import type { GroupConfig } from '../config/schema.js';
+import { PolicyError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { resolvePeople, sameUpn } from './deps.js';
+import type { DirectoryUser } from './ports.js';
+import { deriveGrant, isOpenState, type GrantView } from './grants.js';
+import { findRequest, loadRecordBook, type RecordBook } from './record-book.js';
+import {
+  DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
+} from './records.js';
+import { checkOciMembership, type OciMembership } from './oci-check.js';
+
+const HOUR = 3600_000;
+
+export interface RequestView {
+  request: AccessRequest;
+  requester: DirectoryUser | { id: string; userPrincipalName: string; displayName: string };
+  group: GroupConfig;
+  grant: GrantView;
+}
+
+function view(book: RecordBook, policy: Parameters<typeof deriveGrant>[2], group: GroupConfig, request: AccessRequest, requester: RequestView['requester'], now: Date): RequestView {
+  return { request, requester, group, grant: deriveGrant(request, book.decisions, policy, now) };
+}
+
+// ---------------------------------------------------------------- request
+
+export interface RequestAccessInput { group: GroupConfig; hours: number; justification: string; ticket?: string }
+export interface RequestAccessResult {
+  request: AccessRequest;
+  requester: DirectoryUser;
+  autoApprovable: boolean;
+  /** A grant the requester already holds in this group (the new request would extend it). */
+  activeGrant?: { requestId: string; expiresAt: Date };
+}
+
+export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): Promise<RequestAccessResult> {
+  const { group } = input;
+  const me = await deps.directory.me();
+  if (!group.eligibleRequesters.some((upn) => sameUpn(upn, me.userPrincipalName))) {
+    throw new PolicyError('NOT_ELIGIBLE', `${me.userPrincipalName} may not request access to ${group.name}.`, {
+      hint: `Ask an admin to add you to groups[].eligibleRequesters for ${group.name}.`,
+    });
+  }
+  if (input.hours > group.maxHours) {
+    throw new PolicyError('DURATION_TOO_LONG', `${input.hours} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
+      hint: `Use --hours ${group.maxHours} or less.`,
+    });
+  }
+  const people = await resolvePeople(deps.directory, group);
+  const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
+  const now = deps.clock.now();
+  const mine = book.requestsByUser.get(me.id) ?? [];
+  const views = mine.map((request) => ({ request, grant: deriveGrant(request, book.decisions, people.policy, now) }));
+  const pending = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'pending');
+  if (pending) {
+    throw new PolicyError('REQUEST_ALREADY_PENDING', `You already have a pending request ${pending.request.id} for ${group.name}.`, {
+      hint: `Wait for an approver, or cancel it with \`ociaccess revoke --request ${pending.request.id}\` and request again.`,
+    });
+  }
+  const active = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'approved');
+  const request: AccessRequest = {
+    id: deps.ids.requestId(),
+    groupId: group.entraGroupId,
+    requesterId: me.id,
+    hours: input.hours,
+    justification: input.justification,
+    ...(input.ticket ? { ticket: input.ticket } : {}),
+    requestedAt: now,
+  };
+  const isLive = (r: AccessRequest) => r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
+  const payload = encodeRequests([...mine, request], isLive, now);
+  await deps.audit({
+    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
+    action: 'request',
+    target: { groupId: group.entraGroupId, groupName: group.name, userId: me.id, upn: me.userPrincipalName, requestId: request.id },
+    reason: input.justification,
+    result: 'pending',
+    details: { hours: input.hours, ticket: input.ticket ?? null },
+  });
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
+  await deps.state.update((state) => {
+    state.requests[request.id] = {
+      id: request.id,
+      groupId: group.entraGroupId,
+      groupName: group.name,
+      userId: me.id,
+      upn: me.userPrincipalName,
+      hours: input.hours,
+      justification: input.justification,
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+      requestedAt: now.toISOString(),
+      status: 'pending',
+    };
+  });
+  await deps.audit({
+    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
+    action: 'request',
+    target: { groupId: group.entraGroupId, groupName: group.name, userId: me.id, upn: me.userPrincipalName, requestId: request.id },
+    reason: input.justification,
+    result: 'ok',
+    details: { hours: input.hours },
+  });
+  const rule = group.autoApproval;
+  const autoApprovable = Boolean(
+    rule && input.hours <= rule.maxHours && (people.policy.autoApprovableIds?.size ? people.policy.autoApprovableIds.has(me.id) : true),
+  );
+  return {
+    request,
+    requester: me,
+    autoApprovable,
+    ...(active?.grant.expiresAt ? { activeGrant: { requestId: active.request.id, expiresAt: active.grant.expiresAt } } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- listing
+
+export interface ListInput { groups: GroupConfig[]; states?: Set<GrantView['state']> }
+
+export async function listRequests(deps: CoreDeps, input: ListInput): Promise<RequestView[]> {
+  const now = deps.clock.now();
+  const out: RequestView[] = [];
+  for (const group of input.groups) {
+    const people = await resolvePeople(deps.directory, group);
+    const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
+    const byId = new Map([...people.byUpn.values()].map((user) => [user.id, user]));
+    for (const [userId, requests] of book.requestsByUser) {
+      for (const request of requests) {
+        if (request.groupId !== group.entraGroupId) continue;
+        const requester = byId.get(userId) ?? { id: userId, userPrincipalName: userId, displayName: userId };
+        const v = view(book, people.policy, group, request, requester, now);
+        if (!input.states || input.states.has(v.grant.state)) out.push(v);
+      }
+    }
+  }
+  return out.sort((a, b) => a.request.requestedAt.getTime() - b.request.requestedAt.getTime());
+}
+
+export interface StatusEntry extends RequestView { oci?: OciMembership }
+
+/** The signed-in user's own requests and grants, with whether OCI shows the membership yet. */
+export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: { checkOci: boolean }): Promise<{ me: DirectoryUser; entries: StatusEntry[] }> {
+  const me = await deps.directory.me();
+  const now = deps.clock.now();
+  const entries: StatusEntry[] = [];
+  for (const group of groups) {
+    const people = await resolvePeople(deps.directory, group);
+    const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
+    const local = await deps.state.read();
+    for (const request of book.requestsByUser.get(me.id) ?? []) {
+      if (request.groupId !== group.entraGroupId) continue;
+      const localExpiry = local.requests[request.id]?.expiresAt;
+      const grant = deriveGrant(request, book.decisions, people.policy, now, localExpiry ? new Date(localExpiry) : undefined);
+      entries.push({ request, requester: me, group, grant });
+    }
+    if (options.checkOci && entries.some((e) => e.group === group && (e.grant.state === 'approved' || e.grant.state === 'expired' || e.grant.state === 'revoked'))) {
+      const oci = await checkOciMembership(await deps.oci(), group, me.userPrincipalName);
+      for (const entry of entries) if (entry.group === group) entry.oci = oci;
+    }
+  }
+  return { me, entries: entries.sort((a, b) => b.request.requestedAt.getTime() - a.request.requestedAt.getTime()) };
+}
+
+// ---------------------------------------------------------------- approve / deny
+
+export interface DecideInput {
+  groups: GroupConfig[];
+  requestId: string;
+  reason?: string;
+  provisionNow?: boolean;
+}
+
+export interface DecideResult {
+  request: AccessRequest;
+  requester: RequestView['requester'];
+  group: GroupConfig;
+  decision: Decision;
+  membership?: 'added' | 'already-member';
+  provisionedOnDemand?: boolean;
+}
+
+async function locate(deps: CoreDeps, groups: GroupConfig[], requestId: string) {
+  for (const group of groups) {
+    const people = await resolvePeople(deps.directory, group);
+    const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
+    const request = findRequest(book, requestId);
+    if (request && request.groupId === group.entraGroupId) return { group, people, book, request };
+  }
+  throw new PolicyError('REQUEST_NOT_FOUND', `No request with id "${requestId}".`, {
+    hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
+  });
+}
+
+async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied'): Promise<DecideResult> {
+  const me = await deps.directory.me();
+  const { group, people, book, request } = await locate(deps, input.groups, input.requestId);
+  const requester = [...people.byUpn.values()].find((user) => user.id === request.requesterId) ?? {
+    id: request.requesterId, userPrincipalName: request.requesterId, displayName: request.requesterId,
+  };
+  const verb = kind === 'approved' ? 'approve' : 'deny';
+  if (request.requesterId === me.id) {
+    throw new PolicyError('SELF_APPROVAL', `You cannot ${verb} your own request ${request.id}.`, {
+      hint: `Ask another approver of ${group.name} (${group.approvers.filter((upn) => !sameUpn(upn, me.userPrincipalName)).join(', ') || 'none configured'}).`,
+    });
+  }
+  if (!people.policy.approverIds.has(me.id)) {
+    throw new PolicyError('NOT_AN_APPROVER', `${me.userPrincipalName} is not an approver of ${group.name}.`, {
+      hint: `Approvers of ${group.name}: ${group.approvers.join(', ')}.`,
+    });
+  }
+  const now = deps.clock.now();
+  const grant = deriveGrant(request, book.decisions, people.policy, now);
+  if (grant.state !== 'pending') {
+    const by = grant.decision ? ` by ${grant.decision.approverId === me.id ? 'you' : grant.decision.approverId === 'auto' ? 'the auto-approval rule' : 'another approver'}` : '';
+    throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${grant.state}${by}; only pending requests can be ${kind}.`, {
+      hint: grant.state === 'approved' ? 'To end it early use `ociaccess revoke --user ' + requester.userPrincipalName + '`.' : 'The requester can make a new request.',
+    });
+  }
+  if (!group.eligibleRequesters.some((upn) => sameUpn(upn, requester.userPrincipalName))) {
+    throw new PolicyError('NOT_ELIGIBLE', `${requester.userPrincipalName} is not an eligible requester of ${group.name}.`);
+  }
+  if (kind === 'approved' && request.hours > group.maxHours) {
+    throw new PolicyError('DURATION_TOO_LONG', `Request ${request.id} asks for ${request.hours} hours; ${group.name} allows at most ${group.maxHours}.`, {
+      hint: 'Deny it and ask the requester for a shorter one.',
+    });
+  }
+  const decision: Decision = {
+    requestId: request.id,
+    requesterId: request.requesterId,
+    groupId: group.entraGroupId,
+    kind,
+    approverId: me.id,
+    decidedAt: now,
+    ...(kind === 'approved' ? { expiresAt: new Date(now.getTime() + request.hours * HOUR), hours: request.hours } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+  };
+  const actor = { id: me.id, upn: me.userPrincipalName, kind: 'user' as const };
+  const target = { groupId: group.entraGroupId, groupName: group.name, userId: requester.id, upn: requester.userPrincipalName, requestId: request.id };
+  // Fail closed: a grant that cannot be audited is not made.
+  await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'pending' });
+  const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now));
+  await deps.state.update((state) => {
+    state.decisions[request.id] = {
+      requestId: request.id,
+      requesterId: requester.id,
+      requesterUpn: requester.userPrincipalName,
+      groupId: group.entraGroupId,
+      decision: kind,
+      decidedAt: now.toISOString(),
+      ...(decision.expiresAt ? { expiresAt: decision.expiresAt.toISOString() } : {}),
+      ...(input.reason ? { reason: input.reason } : {}),
+      approverId: me.id,
+    };
+  });
+  const result: DecideResult = { request, requester, group, decision };
+  if (kind === 'approved') {
+    result.membership = await deps.directory.addGroupMember(group.entraGroupId, requester.id);
+    if (input.provisionNow) {
+      await deps.directory.provisionOnDemand(group.entraGroupId, [requester.id]);
+      result.provisionedOnDemand = true;
+    }
+  }
+  await deps.audit({
+    actor, action: verb, target, reason: input.reason, result: 'ok',
+    details: { expiresAt: decision.expiresAt?.toISOString() ?? null, membership: result.membership ?? null },
+  });
+  return result;
+}
+
+export const approveRequest = (deps: CoreDeps, input: DecideInput) => decide(deps, input, 'approved');
+export const denyRequest = (deps: CoreDeps, input: DecideInput) => decide(deps, input, 'denied');
+
+// ---------------------------------------------------------------- revoke
+
+export interface RevokeInput {
+  group: GroupConfig;
+  /** Someone else's grant (approvers only); default: the signed-in user's own. */
+  userUpn?: string;
+  reason?: string;
+  provisionNow?: boolean;
+}
+
+export interface RevokeResult {
+  user: DirectoryUser;
+  group: GroupConfig;
+  revokedRequestIds: string[];
+  membership: 'removed' | 'not-member' | 'left-for-sweep';
+  oci: OciMembership;
+}
+
+export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
+  const me = await deps.directory.me();
+  const { group } = input;
+  const people = await resolvePeople(deps.directory, group);
+  const own = !input.userUpn || sameUpn(input.userUpn, me.userPrincipalName);
+  let user: DirectoryUser = me;
+  if (!own) {
+    if (!people.policy.approverIds.has(me.id)) {
+      throw new PolicyError('NOT_AN_APPROVER', `Only approvers of ${group.name} can revoke someone else's access.`, {
+        hint: `Approvers of ${group.name}: ${group.approvers.join(', ')}.`,
+      });
+    }
+    const found = await deps.directory.getUser(input.userUpn!);
+    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user "${input.userUpn}" in the directory.`, { hint: 'Check the user principal name.' });
+    user = found;
+  }
+  if (people.standingIds.has(user.id)) {
+    throw new PolicyError('STANDING_MEMBER', `${user.userPrincipalName} is a standing (break-glass) member of ${group.name}; revoke does not remove standing members.`, {
+      hint: 'Remove them from groups[].standingMembers in the config first if this is intended.',
+    });
+  }
+  const now = deps.clock.now();
+  const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
+  const open = (book.requestsByUser.get(user.id) ?? []).filter(
+    (request) => request.groupId === group.entraGroupId && isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
+  );
+  const actor = { id: me.id, upn: me.userPrincipalName, kind: 'user' as const };
+  const target = { groupId: group.entraGroupId, groupName: group.name, userId: user.id, upn: user.userPrincipalName };
+  // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
+  let auditFailure: unknown;
+  const audit = async (entry: Parameters<CoreDeps['audit']>[0]) => {
+    try {
+      await deps.audit(entry);
+    } catch (error) {
+      auditFailure ??= error;
+    }
+  };
+  await audit({ actor, action: 'revoke', target, reason: input.reason, result: 'pending', details: { requests: open.map((r) => r.id) } });
+  if (open.length > 0) {
+    if (own) {
+      const mine = book.requestsByUser.get(user.id) ?? [];
+      for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
+      const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
+      await deps.directory.writeRecord({ kind: 'user', id: user.id }, REQUESTS_EXTENSION, encodeRequests(mine, isLive, now));
+    } else {
+      const revocations: Decision[] = open.map((request) => ({
+        requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
+        ...(input.reason ? { reason: input.reason } : {}),
+      }));
+      const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
+      await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, ...revocations], now));
+    }
+  }
+  let membership: RevokeResult['membership'];
+  try {
+    membership = await deps.directory.removeGroupMember(group.entraGroupId, user.id);
+  } catch (error) {
+    // A requester who does not own the group cannot remove themselves in Graph;
+    // their record now says "revoked", so the next sweep removes them.
+    if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') membership = 'left-for-sweep';
+    else throw error;
+  }
+  if (membership !== 'left-for-sweep' && input.provisionNow) await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
+  const oci = await checkOciMembership(await deps.oci(), group, user.userPrincipalName);
+  await deps.state.update((state) => {
+    for (const request of open) if (state.requests[request.id]) state.requests[request.id]!.status = 'revoked';
+    const key = `${group.entraGroupId}:${user.id}`;
+    if (membership !== 'left-for-sweep') {
+      state.sweep.pendingRemovals[key] = {
+        groupId: group.entraGroupId,
+        userId: user.id,
+        upn: user.userPrincipalName,
+        removedInEntraAt: now.toISOString(),
+        reason: 'revoked',
+        attempts: 1,
+        lastCheckedAt: now.toISOString(),
+        status: oci.state === 'member' ? 'pending-oci' : 'confirmed',
+      };
+    }
+  });
+  await audit({ actor, action: 'revoke', target, reason: input.reason, result: oci.state === 'member' ? 'pending' : 'ok', details: { membership, oci: oci.state } });
+  if (auditFailure) throw auditFailure;
+  return { user, group, revokedRequestIds: open.map((r) => r.id), membership, oci };
+}
