@@ -1,0 +1,359 @@
+/**
+ * This machine's local state: `state.json` in the state directory.
+ *
+ * It is bookkeeping, not the truth: requests, decisions and expiries live in
+ * Entra (see design.md, "Where the truth lives"). What only this file knows is the
+ * sweep's ledger (when each member was first seen, removals awaiting OCI).
+ *
+ * Guarantees
+ * - Readers never see a half-written file: every write replaces the file
+ *   atomically (atomic-file.ts).
+ * - Concurrent updates from several processes never lose each other's changes:
+ *   update() holds `state.json.lock` across read–modify–write, and re-checks that
+ *   it still holds it just before the rename.
+ * - A file that does not parse, has an unknown version or the wrong shape is never
+ *   overwritten: read() and update() throw STATE_CORRUPT / STATE_VERSION and keep
+ *   a byte-for-byte copy as `state.json.corrupt-<time>`.
+ * - Unknown fields inside known objects are preserved (loose objects), so a newer
+ *   minor release's additions survive an older release's update.
+ */
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { z } from 'zod';
+import type { Clock } from '../context.js';
+import { StateError } from '../errors.js';
+import {
+  ensureStateDir,
+  inspectStateDir,
+  readPrivateFile,
+  removeOrphanedTempFiles,
+  shellQuote,
+  writeFileAtomic,
+  writeNewPrivateFile,
+} from './atomic-file.js';
+import { acquireLock, type LockOptions } from './lock.js';
+
+export const STATE_FILE = 'state.json';
+export const STATE_VERSION = 1;
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'revoked' | 'cancelled' | 'expired';
+
+export interface LocalRequest {
+  id: string;
+  groupId: string;
+  groupName: string;
+  userId: string;
+  upn: string;
+  hours: number;
+  justification: string;
+  ticket?: string;
+  requestedAt: string;
+  status: RequestStatus;
+  expiresAt?: string;
+}
+
+export interface LocalDecision {
+  requestId: string;
+  requesterId: string;
+  requesterUpn: string;
+  groupId: string;
+  decision: 'approved' | 'denied' | 'revoked';
+  decidedAt: string;
+  expiresAt?: string;
+  reason?: string;
+  approverId: string;
+}
+
+export interface PendingRemoval {
+  groupId: string;
+  userId: string;
+  upn: string;
+  removedInEntraAt: string;
+  reason: string;
+  attempts: number;
+  lastCheckedAt?: string;
+  status: 'pending-oci' | 'confirmed' | 'irrevocable';
+  forcedInOciAt?: string;
+}
+
+export interface FailedRemoval {
+  groupId: string;
+  userId: string;
+  upn: string;
+  attempts: number;
+  lastError: string;
+  firstFailedAt: string;
+}
+
+export interface SweepLedger {
+  /** groupId → userId → ISO time the sweep first saw the member in the group. */
+  firstSeen: Record<string, Record<string, string>>;
+  /** Keyed by removalKey(groupId, userId). */
+  pendingRemovals: Record<string, PendingRemoval>;
+  /** Keyed by removalKey(groupId, userId). */
+  failedRemovals: Record<string, FailedRemoval>;
+}
+
+export interface LocalState {
+  version: 1;
+  requests: Record<string, LocalRequest>;
+  decisions: Record<string, LocalDecision>;
+  sweep: SweepLedger;
+}
+
+/** The key of pendingRemovals / failedRemovals. */
+export function removalKey(groupId: string, userId: string): string {
+  return `${groupId}:${userId}`;
+}
+
+export function emptyState(): LocalState {
+  return { version: 1, requests: {}, decisions: {}, sweep: { firstSeen: {}, pendingRemovals: {}, failedRemovals: {} } };
+}
+
+const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'not an ISO 8601 time' });
+const nonEmpty = z.string().min(1);
+
+const requestSchema = z.looseObject({
+  id: nonEmpty,
+  groupId: nonEmpty,
+  groupName: z.string(),
+  userId: nonEmpty,
+  upn: z.string(),
+  hours: z.number().positive().finite(),
+  justification: z.string(),
+  ticket: z.string().optional(),
+  requestedAt: isoTime,
+  status: z.enum(['pending', 'approved', 'denied', 'revoked', 'cancelled', 'expired']),
+  expiresAt: isoTime.optional(),
+});
+
+const decisionSchema = z.looseObject({
+  requestId: nonEmpty,
+  requesterId: nonEmpty,
+  requesterUpn: z.string(),
+  groupId: nonEmpty,
+  decision: z.enum(['approved', 'denied', 'revoked']),
+  decidedAt: isoTime,
+  expiresAt: isoTime.optional(),
+  reason: z.string().optional(),
+  approverId: nonEmpty,
+});
+
+const pendingRemovalSchema = z.looseObject({
+  groupId: nonEmpty,
+  userId: nonEmpty,
+  upn: z.string(),
+  removedInEntraAt: isoTime,
+  reason: z.string(),
+  attempts: z.number().int().nonnegative(),
+  lastCheckedAt: isoTime.optional(),
+  status: z.enum(['pending-oci', 'confirmed', 'irrevocable']),
+  forcedInOciAt: isoTime.optional(),
+});
+
+const failedRemovalSchema = z.looseObject({
+  groupId: nonEmpty,
+  userId: nonEmpty,
+  upn: z.string(),
+  attempts: z.number().int().nonnegative(),
+  lastError: z.string(),
+  firstFailedAt: isoTime,
+});
+
+const stateSchema = z
+  .looseObject({
+    version: z.literal(1),
+    requests: z.record(z.string(), requestSchema),
+    decisions: z.record(z.string(), decisionSchema),
+    sweep: z.looseObject({
+      firstSeen: z.record(z.string(), z.record(z.string(), isoTime)),
+      pendingRemovals: z.record(z.string(), pendingRemovalSchema),
+      failedRemovals: z.record(z.string(), failedRemovalSchema),
+    }),
+  })
+  .superRefine((state, ctx) => {
+    // Keys that disagree with their record mean a bug or a hand edit; catching
+    // them here keeps the sweep from acting on the wrong member.
+    for (const [key, request] of Object.entries(state.requests)) {
+      if (request.id !== key) ctx.addIssue({ code: 'custom', path: ['requests', key, 'id'], message: `id "${request.id}" does not match its key` });
+    }
+    for (const table of ['pendingRemovals', 'failedRemovals'] as const) {
+      for (const [key, removal] of Object.entries(state.sweep[table])) {
+        const expected = removalKey(removal.groupId, removal.userId);
+        if (key !== expected) ctx.addIssue({ code: 'custom', path: ['sweep', table, key], message: `key should be "${expected}"` });
+      }
+    }
+  });
+
+type Validation =
+  | { ok: true; state: LocalState }
+  | { ok: false; code: 'STATE_CORRUPT' | 'STATE_VERSION'; problem: string; newerVersion?: boolean };
+
+/** Checks a parsed document against version 1 of the format. */
+export function validateLocalState(value: unknown): Validation {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'STATE_CORRUPT', problem: 'it is not a JSON object' };
+  }
+  const version = (value as { version?: unknown }).version;
+  if (version === undefined) return { ok: false, code: 'STATE_CORRUPT', problem: 'it has no "version" field' };
+  if (version !== STATE_VERSION) {
+    const newerVersion = typeof version === 'number' && Number.isInteger(version) && version > STATE_VERSION;
+    const problem = newerVersion
+      ? `it has format version ${version}, written by a newer ociaccess (this one reads version ${STATE_VERSION})`
+      : `it has format version ${JSON.stringify(version)}, which no ociaccess release writes (this one reads version ${STATE_VERSION})`;
+    return { ok: false, code: 'STATE_VERSION', problem, newerVersion };
+  }
+  const parsed = stateSchema.safeParse(value);
+  if (!parsed.success) {
+    const first = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return { ok: false, code: 'STATE_CORRUPT', problem: `it does not have the expected shape (${first.join('; ')})` };
+  }
+  return { ok: true, state: parsed.data as LocalState };
+}
+
+export interface StateStoreHost {
+  clock: Clock;
+  pid: number;
+  hostname: string;
+  platform?: NodeJS.Platform;
+}
+
+export interface StateStoreOptions {
+  /** How long update() waits for another process's update (default 15 s). */
+  lockTimeoutMs?: number;
+  /** An update lock older than this is abandoned (default 60 s; updates take milliseconds). */
+  lockStaleAfterMs?: number;
+  isProcessAlive?: (pid: number) => boolean;
+}
+
+export interface StateStore {
+  readonly file: string;
+  /** The current state; an empty state when the file does not exist yet. */
+  read(): Promise<LocalState>;
+  /**
+   * Read–modify–write under the lock. The mutator edits the draft in place; its
+   * result is validated before it is written (an invalid result throws
+   * STATE_INVALID_UPDATE and leaves the file as it was). Returns the written state.
+   */
+  update(mutator: (state: LocalState) => void | Promise<void>): Promise<LocalState>;
+}
+
+function timestampForFileName(date: Date): string {
+  return date.toISOString().replace(/:/g, '-');
+}
+
+async function sha256File(file: string): Promise<string | undefined> {
+  try {
+    return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps a copy of a bad state file. If an identical copy already exists (the same
+ * bad file read again), that copy is reused instead of piling up duplicates.
+ */
+async function keepCorruptCopy(file: string, bytes: Buffer, now: Date): Promise<string> {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.corrupt-`;
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.startsWith(prefix)).sort()) {
+    if ((await sha256File(path.join(dir, name))) === digest) return path.join(dir, name);
+  }
+  return writeNewPrivateFile(`${file}.corrupt-${timestampForFileName(now)}`, bytes);
+}
+
+function parseStateBytes(bytes: Buffer): Validation {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    const what = bytes.length === 0 ? 'it is empty' : `it is not valid JSON (${(error as Error).message})`;
+    return { ok: false, code: 'STATE_CORRUPT', problem: what };
+  }
+  return validateLocalState(value);
+}
+
+export function openStateStore(stateDir: string, host: StateStoreHost, options: StateStoreOptions = {}): StateStore {
+  const file = path.join(stateDir, STATE_FILE);
+  const lockFile = `${file}.lock`;
+  const fsOptions = { platform: host.platform };
+  const lockOptions: LockOptions = {
+    clock: host.clock,
+    pid: host.pid,
+    hostname: host.hostname,
+    wait: true,
+    timeoutMs: options.lockTimeoutMs ?? 15_000,
+    staleAfterMs: options.lockStaleAfterMs ?? 60_000,
+    retryMs: 20,
+    purpose: 'a state update',
+    ...(options.isProcessAlive ? { isProcessAlive: options.isProcessAlive } : {}),
+  };
+  // Updates from this process queue here instead of polling the lock file.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function load(): Promise<LocalState> {
+    const bytes = await readPrivateFile(file, fsOptions);
+    if (bytes === undefined) return emptyState();
+    const result = parseStateBytes(bytes);
+    if (result.ok) return result.state;
+    const copy = await keepCorruptCopy(file, bytes, host.clock.now()).catch(() => undefined);
+    const kept = copy === undefined ? 'Could not save a copy of it.' : `A copy was kept as ${copy}.`;
+    const hint =
+      result.newerVersion
+        ? `Upgrade ociaccess on this machine. ${kept}`
+        : `Restore ${shellQuote(file)} from a backup, or move it aside (mv ${shellQuote(file)} ${shellQuote(`${file}.bad`)}) to start an empty one. ` +
+          'Requests and decisions live in Entra, so moving it aside loses only this machine\'s ledger: the sweep then counts current members as first seen now, ' +
+          `and removals still awaiting OCI are re-discovered by the next sweep. ${kept}`;
+    throw new StateError(result.code, `The local state file ${file} cannot be used: ${result.problem}.`, {
+      hint,
+      details: { path: file, ...(copy === undefined ? {} : { copy }) },
+    });
+  }
+
+  async function read(): Promise<LocalState> {
+    if (!(await inspectStateDir(stateDir, fsOptions))) return emptyState();
+    return load();
+  }
+
+  async function updateNow(mutator: (state: LocalState) => void | Promise<void>): Promise<LocalState> {
+    await ensureStateDir(stateDir, fsOptions);
+    const lock = await acquireLock(lockFile, lockOptions);
+    try {
+      // Any temp file present while we hold the lock belongs to a writer that died.
+      await removeOrphanedTempFiles(file);
+      const draft = structuredClone(await load());
+      await mutator(draft);
+      const checked = validateLocalState(draft);
+      if (!checked.ok) {
+        throw new StateError('STATE_INVALID_UPDATE', `Refusing to write ${file}: the updated state is invalid (${checked.problem}).`, {
+          hint: 'This is a bug in ociaccess; the file was left unchanged. Please report it with --debug output.',
+          details: { path: file },
+        });
+      }
+      if (!(await lock.isHeld())) {
+        throw new StateError('STATE_LOCK_LOST', `Lost the lock on ${file} while updating it (this process stalled past ${lockOptions.staleAfterMs} ms); the update was not written.`, {
+          hint: 'Run the command again.',
+          details: { path: file },
+        });
+      }
+      await writeFileAtomic(file, `${JSON.stringify(checked.state, null, 2)}\n`, fsOptions);
+      return checked.state;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  return {
+    file,
+    read,
+    update(mutator) {
+      const run = queue.then(() => updateNow(mutator));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
