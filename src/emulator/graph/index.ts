@@ -1,23 +1,21 @@
-/** Microsoft Graph v1.0 subset. (To be filled in.) */
-import type { EmuResponse, Route } from '../http.js';
-import { randomUUID } from 'node:crypto';
+/**
+ * Microsoft Graph v1.0, the subset ociaccess uses: users and /me, groups with
+ * paged members and owners and $ref membership changes, open extensions on
+ * users and groups, JSON $batch, and the provisioning (synchronization) jobs
+ * of the OCI enterprise application. Every route checks the bearer token and
+ * the documented permissions, and answers with Graph's status codes and
+ * error bodies. One module per area; this file only assembles the routes.
+ */
+import type { Route } from '../http.js';
+import { batchRoutes } from './batch.js';
+import { extensionRoutes } from './extensions.js';
+import { groupRoutes } from './groups.js';
+import { synchronizationRoutes } from './synchronization.js';
+import { userRoutes } from './users.js';
 
-/** Graph's error body: {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}. */
-export function graphError(status: number, code: string, message: string, clientRequestId?: string): EmuResponse {
-  const requestId = randomUUID();
-  return {
-    status,
-    headers: { 'request-id': requestId, 'client-request-id': clientRequestId ?? requestId },
-    body: {
-      error: {
-        code,
-        message,
-        innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, ''), 'request-id': requestId, 'client-request-id': clientRequestId ?? requestId },
-      },
-    },
-  };
-}
+export { graphError } from './errors.js';
 
 export function graphRoutes(): Route[] {
-  return [];
+  // Extension routes first: /users/{id}/extensions must not be taken for a user id.
+  return [...extensionRoutes(), ...userRoutes(), ...groupRoutes(), ...batchRoutes(), ...synchronizationRoutes()];
 }

@@ -1,0 +1,161 @@
+/**
+ * Groups: read, list by name, members and owners (paged), and membership
+ * changes through $ref, with Graph's answers for the repeated add (400) and
+ * the repeated remove (404).
+ */
+import { json, parseJsonBody, route, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
+import type { EntraGroup } from '../state.js';
+import { authenticate, GROUP_EXTENSION_READ, GROUP_MEMBER_WRITE, GROUP_READ, hasAny, isResponse, mayManageGroup } from './auth.js';
+import { badRequest, errorFor, forbidden, resourceNotFound } from './errors.js';
+import {
+  directoryObjectExists,
+  directoryObjectJson,
+  expandedExtensions,
+  groupJson,
+  GROUP_FILTERABLE,
+  GROUP_PROPERTIES,
+  shapeGroup,
+  USER_PROPERTIES,
+} from './objects.js';
+import { collection, matchesFilter, odataContext, pageOf, parseExpand, parseFilter, parseSelect, wantsCount, type Json } from './odata.js';
+
+const GROUP_TYPE = 'microsoft.graph.group';
+/** $select on member listings may name properties of any member type. */
+const DIRECTORY_OBJECT_PROPERTIES = [...new Set([...USER_PROPERTIES, ...GROUP_PROPERTIES])].filter((name) => name !== 'extensions');
+
+function renderGroup(req: EmuRequest, emu: EmulatorApi, group: EntraGroup, permissions: { extensions: boolean }): Json | EmuResponse {
+  const selected = parseSelect(req, GROUP_TYPE, GROUP_PROPERTIES);
+  if (isResponse(selected)) return selected;
+  const expand = parseExpand(req, GROUP_TYPE);
+  if (isResponse(expand)) return expand;
+  const body = shapeGroup(group, selected);
+  if (expand) {
+    if (!permissions.extensions) return forbidden(req);
+    body.extensions = expandedExtensions(group.extensions, expand);
+  }
+  return body;
+}
+
+function getGroup(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = authenticate(req, emu.world);
+  if (isResponse(caller)) return caller;
+  if (!hasAny(caller, ...GROUP_READ)) return forbidden(req);
+  const group = emu.world.groups.get(req.params.id!);
+  if (!group) return resourceNotFound(req, req.params.id!);
+  const body = renderGroup(req, emu, group, { extensions: hasAny(caller, ...GROUP_EXTENSION_READ) });
+  if (isResponse(body)) return body;
+  return json(200, { '@odata.context': odataContext(emu, 'groups/$entity'), ...body });
+}
+
+function listGroups(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = authenticate(req, emu.world);
+  if (isResponse(caller)) return caller;
+  // Listing all groups needs a group-wide read permission; GroupMember.* reads suffice in Graph too.
+  if (!hasAny(caller, ...GROUP_READ)) return forbidden(req);
+  const filter = parseFilter(req, GROUP_FILTERABLE);
+  if (isResponse(filter)) return filter;
+  const count = wantsCount(req);
+  if (isResponse(count)) return count;
+  const matching = [...emu.world.groups.values()].filter((group) => matchesFilter(groupJson(group), filter));
+  const page = pageOf(req, emu, matching);
+  if (isResponse(page)) return page;
+  const value: Json[] = [];
+  for (const group of page.items) {
+    const rendered = renderGroup(req, emu, group, { extensions: hasAny(caller, ...GROUP_EXTENSION_READ) });
+    if (isResponse(rendered)) return rendered;
+    value.push(rendered);
+  }
+  return json(200, collection(odataContext(emu, 'groups'), value, page.nextLink, count ? matching.length : undefined));
+}
+
+/** Members or owners, optionally cast to users only (/members/microsoft.graph.user). */
+function listRelation(relation: 'members' | 'owners', usersOnly: boolean) {
+  return (req: EmuRequest, emu: EmulatorApi): EmuResponse => {
+    const caller = authenticate(req, emu.world);
+    if (isResponse(caller)) return caller;
+    if (!hasAny(caller, ...GROUP_READ)) return forbidden(req);
+    const group = emu.world.groups.get(req.params.id!);
+    if (!group) return resourceNotFound(req, req.params.id!);
+    const selected = parseSelect(req, usersOnly ? 'microsoft.graph.user' : 'microsoft.graph.directoryObject', usersOnly ? USER_PROPERTIES.filter((name) => name !== 'extensions') : DIRECTORY_OBJECT_PROPERTIES);
+    if (isResponse(selected)) return selected;
+    const count = wantsCount(req);
+    if (isResponse(count)) return count;
+    const ids = [...group[relation]].filter((id) => (usersOnly ? emu.world.users.has(id) : directoryObjectExists(emu.world, id)));
+    const page = pageOf(req, emu, ids.map((id) => ({ id })));
+    if (isResponse(page)) return page;
+    const value = page.items.map((item) => directoryObjectJson(emu.world, item.id, selected)!);
+    const context = usersOnly ? 'users' : 'directoryObjects';
+    return json(200, collection(odataContext(emu, context), value, page.nextLink, count ? ids.length : undefined));
+  };
+}
+
+/** The object id in an @odata.id reference: .../directoryObjects/{id}, .../users/{id}, .../groups/{id}. */
+function referencedId(emu: EmulatorApi, reference: unknown): string | undefined {
+  if (typeof reference !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(reference);
+  } catch {
+    return undefined;
+  }
+  const allowedHosts = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'microsoftgraph.chinacloudapi.cn', new URL(emu.baseUrl).host]);
+  if (url.protocol !== 'https:' || !allowedHosts.has(url.host)) return undefined;
+  const match = /^\/(?:v1\.0|beta)\/(?:directoryObjects|users|groups|servicePrincipals)\/(?<id>[^/]+)$/.exec(decodeURIComponent(url.pathname));
+  return match?.groups?.id;
+}
+
+function addMember(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = authenticate(req, emu.world);
+  if (isResponse(caller)) return caller;
+  if (!hasAny(caller, ...GROUP_MEMBER_WRITE)) return forbidden(req);
+  const group = emu.world.groups.get(req.params.id!);
+  if (!group) return resourceNotFound(req, req.params.id!);
+  if (!mayManageGroup(caller, group)) return forbidden(req);
+  if (req.body.length === 0) return badRequest(req, 'Empty Payload. JSON content expected.');
+  const body = parseJsonBody<Record<string, unknown>>(req);
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return badRequest(req, 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+  }
+  const reference = body['@odata.id'];
+  const memberId = referencedId(emu, reference);
+  if (!memberId) return errorFor(req, 400, 'Request_BadRequest', `Invalid object identifier '${String(reference ?? '')}'.`);
+  // Users and groups can be members; the emulator's memberships hold those two kinds.
+  if (!emu.world.users.has(memberId) && !emu.world.groups.has(memberId)) return resourceNotFound(req, memberId);
+  if (memberId === group.id) return errorFor(req, 400, 'Request_BadRequest', 'A group cannot be a member of itself.');
+  if (group.members.has(memberId)) {
+    return errorFor(
+      req,
+      400,
+      'Request_BadRequest',
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    );
+  }
+  group.members.add(memberId);
+  return { status: 204 };
+}
+
+function removeMember(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = authenticate(req, emu.world);
+  if (isResponse(caller)) return caller;
+  if (!hasAny(caller, ...GROUP_MEMBER_WRITE)) return forbidden(req);
+  const group = emu.world.groups.get(req.params.id!);
+  if (!group) return resourceNotFound(req, req.params.id!);
+  if (!mayManageGroup(caller, group)) return forbidden(req);
+  const memberId = req.params.memberId!;
+  if (!group.members.has(memberId)) return resourceNotFound(req, memberId);
+  group.members.delete(memberId);
+  return { status: 204 };
+}
+
+export function groupRoutes(): Route[] {
+  const group = String.raw`\/v1\.0\/groups\/(?<id>[^/]+)`;
+  return [
+    route('graph', 'GET', /^\/v1\.0\/groups$/, listGroups),
+    route('graph', 'GET', new RegExp(`^${group}$`), getGroup),
+    route('graph', 'GET', new RegExp(`^${group}\\/members$`), listRelation('members', false)),
+    route('graph', 'GET', new RegExp(`^${group}\\/members\\/microsoft\\.graph\\.user$`), listRelation('members', true)),
+    route('graph', 'GET', new RegExp(`^${group}\\/owners$`), listRelation('owners', false)),
+    route('graph', 'POST', new RegExp(`^${group}\\/members\\/\\$ref$`), addMember),
+    route('graph', 'DELETE', new RegExp(`^${group}\\/members\\/(?<memberId>[^/]+)\\/\\$ref$`), removeMember),
+  ];
+}
