@@ -1,20 +1,18 @@
-/** OCI identity domain SCIM API subset. (To be filled in.) */
-import type { EmuResponse, Route } from '../http.js';
+/**
+ * The OCI IAM identity domain's SCIM API, the subset oci-identitydomains
+ * 2.139.1 calls: /admin/v1/Users, /admin/v1/Groups, /admin/v1/IdentityProviders
+ * (each request signed with an OCI API key), plus the control routes of the
+ * OCI side and of the provisioning engine that feeds it.
+ */
+import type { Route } from '../http.js';
+import { provisioningControlRoutes } from '../provisioning.js';
+import { ociControlRoutes } from './control.js';
+import { groupRoutes } from './groups.js';
+import { identityProviderRoutes } from './identity-providers.js';
+import { userRoutes } from './users.js';
 
-/** SCIM error body as the identity domain answers it. */
-export function scimError(status: number, detail: string, scimType?: string): EmuResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/scim+json' },
-    body: {
-      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
-      status: String(status),
-      detail,
-      ...(scimType ? { scimType } : {}),
-    },
-  };
-}
+export { scimError } from './scim.js';
 
 export function ociRoutes(): Route[] {
-  return [];
+  return [...userRoutes(), ...groupRoutes(), ...identityProviderRoutes(), ...ociControlRoutes(), ...provisioningControlRoutes()];
 }
