@@ -1,0 +1,83 @@
+/** Validation of flag values, done before any config, sign-in or network work (usage errors, exit 2). */
+import { UsageError } from '../errors.js';
+import { MAX_JUSTIFICATION_LENGTH, MAX_REASON_LENGTH } from '../core/records.js';
+
+/**
+ * Hours as people type them: "2", "1.5", "0.25". Zero, negative, non-numeric
+ * and values that are not a whole number of minutes are refused.
+ */
+export function parseHours(raw: string | undefined, flag = '--hours'): number {
+  if (raw === undefined || raw.trim() === '') {
+    throw new UsageError(`${flag} needs a number of hours, e.g. ${flag} 2.`, { code: 'HOURS_REQUIRED' });
+  }
+  const text = raw.trim();
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) {
+    throw new UsageError(`${flag} "${raw}" is not a number of hours.`, { code: 'INVALID_HOURS', hint: `Use a number such as ${flag} 2 or ${flag} 1.5.` });
+  }
+  const hours = Number(text);
+  if (!(hours > 0)) {
+    throw new UsageError(`${flag} must be more than 0 (got ${raw}).`, { code: 'INVALID_HOURS', hint: `Use a positive number such as ${flag} 2.` });
+  }
+  const minutes = hours * 60;
+  if (Math.abs(minutes - Math.round(minutes)) > 1e-9) {
+    throw new UsageError(`${flag} ${raw} is not a whole number of minutes.`, {
+      code: 'INVALID_HOURS',
+      hint: `Round it to the minute, e.g. ${flag} ${(Math.round(minutes) / 60).toFixed(2).replace(/\.?0+$/, '')}.`,
+    });
+  }
+  return hours;
+}
+
+/** Durations such as "30m", "2h", "1h30m", "45s", "90" (minutes). */
+export function parseDuration(raw: string, flag: string): number {
+  const text = raw.trim().toLowerCase();
+  if (/^\d+$/.test(text)) return Number(text) * 60_000;
+  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!match || text === '' || (!match[1] && !match[2] && !match[3])) {
+    throw new UsageError(`${flag} "${raw}" is not a duration.`, { code: 'INVALID_DURATION', hint: `Use e.g. ${flag} 30m, ${flag} 2h or ${flag} 1h30m.` });
+  }
+  return (Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0)) * 1000;
+}
+
+export function checkText(value: string | undefined, flag: string, options: { required: boolean; max: number; code: string }): string | undefined {
+  const text = value?.trim();
+  if (!text) {
+    if (options.required) {
+      throw new UsageError(`${flag} is required.`, { code: options.code, hint: `Say why, e.g. ${flag} "INC-1234: restart the database".` });
+    }
+    return undefined;
+  }
+  if (text.length > options.max) {
+    throw new UsageError(`${flag} is ${text.length} characters; at most ${options.max} fit in the Entra record.`, {
+      code: options.code,
+      hint: 'Shorten it, and put details in the ticket (--ticket).',
+    });
+  }
+  // Control characters would garble tables and logs on other people's terminals.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) {
+    throw new UsageError(`${flag} contains control characters.`, { code: options.code, hint: 'Use plain text on one line.' });
+  }
+  return text;
+}
+
+export const checkJustification = (value: string | undefined) =>
+  checkText(value, '--justification', { required: true, max: MAX_JUSTIFICATION_LENGTH, code: 'JUSTIFICATION_REQUIRED' })!;
+export const checkReason = (value: string | undefined, required = false) =>
+  checkText(value, '--reason', { required, max: MAX_REASON_LENGTH, code: 'INVALID_REASON' });
+
+export function checkTicket(value: string | undefined): string | undefined {
+  return checkText(value, '--ticket', { required: false, max: 64, code: 'INVALID_TICKET' });
+}
+
+export function checkRequestId(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const id = value.trim();
+  if (!/^r-[0-9a-z]{4,16}$/i.test(id)) {
+    throw new UsageError(`"${value}" is not a request id (they look like r-7k2m9q3a).`, {
+      code: 'INVALID_REQUEST_ID',
+      hint: 'Run `ociaccess list --pending` to see the ids.',
+    });
+  }
+  return id;
+}

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
+import { checkReason, checkRequestId } from '../args.js';
+import { findGroup } from '../../config/load.js';
+import { UsageError } from '../../errors.js';
+import { approveRequest, denyRequest, listRequests, type DecideResult } from '../../core/lifecycle.js';
+import { formatDuration } from '../output.js';
+import { waitForOci } from './wait.js';
+
+interface DecideOptions { group?: string; reason?: string; yes?: boolean; provisionNow?: boolean; wait?: boolean; timeout?: string }
+
+/** Without an id, offers the pending requests to pick from (terminal only). */
+async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string): Promise<string> {
+  if (options.yes || !env.ctx.prompter.interactive) {
+    throw new UsageError(`Which request? Give its id: \`ociaccess ${verb} <id>\`.`, {
+      code: 'REQUEST_ID_REQUIRED',
+      hint: 'Run `ociaccess list --pending` to see the ids (no prompt is shown without a terminal or with --yes).',
+    });
+  }
+  const config = await env.config();
+  const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+  const services = await env.services();
+  const now = services.clock.now();
+  const pending = await listRequests(await services.userDeps(), { groups, states: new Set(['pending']) });
+  if (pending.length === 0) {
+    throw new UsageError('There are no pending requests.', { code: 'NO_PENDING_REQUESTS', hint: 'Nothing to do.' });
+  }
+  return env.ctx.prompter.select(
+    `Which request do you want to ${verb}?`,
+    pending.map((p) => ({
+      value: p.request.id,
+      name: `${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`,
+    })),
+  );
+}
+
+function render(env: CommandEnv, result: DecideResult) {
+  return {
+    id: result.request.id,
+    group: result.group.name,
+    requester: result.requester.userPrincipalName,
+    decision: result.decision.kind,
+    hours: result.request.hours,
+    decidedAt: result.decision.decidedAt.toISOString(),
+    expiresAt: result.decision.expiresAt?.toISOString() ?? null,
+    reason: result.decision.reason ?? null,
+    membership: result.membership ?? null,
+    provisionedOnDemand: result.provisionedOnDemand ?? false,
+  };
+}
+
+export function registerDecide(program: Command, run: Runner): void {
+  for (const verb of ['approve', 'deny'] as const) {
+    const command = program
+      .command(`${verb} [id]`)
+      .description(verb === 'approve' ? 'approve a pending request: adds the member and records the expiry' : 'deny a pending request')
+      .option('-g, --group <name>', 'only requests of this group (for the pick list)')
+      .option('-r, --reason <text>', verb === 'deny' ? 'why (required, shown to the requester)' : 'a note for the record')
+      .option('-y, --yes', 'never prompt; the id is then required');
+    if (verb === 'approve') {
+      command
+        .option('--provision-now', 'ask Entra to provision the member to OCI at once (provision on demand)')
+        .option('--wait', 'wait until OCI shows the membership')
+        .option('--timeout <duration>', 'how long --wait waits (default 10m)', '10m');
+    }
+    command.addHelpText('after', verb === 'approve'
+      ? `
+Examples:
+  $ ociaccess approve                      # pick from the pending requests
+  $ ociaccess approve r-7k2m9q3a --provision-now --wait
+  $ ociaccess approve r-7k2m9q3a --yes --json`
+      : `
+Examples:
+  $ ociaccess deny r-7k2m9q3a --reason "use the read-only group"`);
+    command.action(async (id: string | undefined, options: DecideOptions, cmd: Command) =>
+      run(cmd, async (env) => {
+        let requestId = checkRequestId(id);
+        const reason = checkReason(options.reason, verb === 'deny');
+        const timeoutMs = verb === 'approve' && options.wait ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout') : 0;
+        const config = await env.config();
+        if (options.group) findGroup(config, options.group);
+        requestId ??= await pickRequest(env, options, verb);
+        const services = await env.services();
+        const deps = await services.userDeps();
+        const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
+        const input = { groups: config.groups, requestId, reason, provisionNow };
+        const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);
+        const data: Record<string, unknown> = render(env, result);
+        if (verb === 'approve') {
+          env.out.success(
+            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} until ${result.decision.expiresAt!.toISOString()} (${formatDuration(result.request.hours * 3600_000)}).`,
+          );
+          if (options.wait) data.oci = await waitForOci(env, deps, result.group, result.requester.userPrincipalName, 'member', timeoutMs);
+          else env.out.info(provisionNow ? 'Asked Entra to provision it to OCI now.' : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).');
+        } else {
+          env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);
+        }
+        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${result.decision.expiresAt?.toISOString() ?? '-'}`);
+      }),
+    );
+  }
+}

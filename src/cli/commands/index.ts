@@ -1,0 +1,24 @@
+/** Every command, registered in the order `--help` lists them. */
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import { registerAuth } from './auth.js';
+import { registerRequest } from './request.js';
+import { registerDecide } from './decide.js';
+import { registerStatus } from './status.js';
+import { registerRevoke } from './revoke.js';
+import { registerSweep } from './sweep.js';
+import { registerAudit } from './audit.js';
+import { registerDemo } from './demo.js';
+import { registerEmulator } from './emulator.js';
+
+export function registerCommands(program: Command, run: Runner): void {
+  registerAuth(program, run);
+  registerRequest(program, run);
+  registerDecide(program, run);
+  registerStatus(program, run);
+  registerRevoke(program, run);
+  registerSweep(program, run);
+  registerAudit(program, run);
+  registerDemo(program, run);
+  registerEmulator(program, run);
+}

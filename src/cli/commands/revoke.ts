@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import { checkReason } from '../args.js';
+import { findGroup } from '../../config/load.js';
+import { revokeGrant } from '../../core/lifecycle.js';
+import { describeOci } from '../../core/oci-check.js';
+import { ExitCode, UsageError } from '../../errors.js';
+
+export function registerRevoke(program: Command, run: Runner): void {
+  program
+    .command('revoke')
+    .description('end a grant early: removes the membership, records it, checks OCI')
+    .option('-u, --user <upn>', "someone else's grant (approvers only)")
+    .option('-g, --group <name>', 'managed group (default: defaultGroup)')
+    .option('-r, --reason <text>', 'why, for the record')
+    .option('--provision-now', 'ask Entra to push the removal to OCI at once')
+    .addHelpText('after', `
+Examples:
+  $ ociaccess revoke                                   # your own grant
+  $ ociaccess revoke --user alice@contoso.com --reason "done early"
+
+Exit code 6 when the removal has not reached OCI yet (the sweep keeps checking).`)
+    .action(async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
+      run(command, async (env) => {
+        const reason = checkReason(options.reason);
+        if (options.user !== undefined && !/^[^\s@]+@[^\s@]+$/.test(options.user.trim())) {
+          throw new UsageError(`--user "${options.user}" is not a user principal name.`, { code: 'INVALID_USER', hint: 'Use e.g. --user alice@contoso.com.' });
+        }
+        const config = await env.config();
+        const group = findGroup(config, options.group);
+        const services = await env.services();
+        const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
+        const result = await revokeGrant(await services.userDeps(), { group, userUpn: options.user?.trim(), reason, provisionNow });
+        env.out.data(
+          {
+            user: result.user.userPrincipalName,
+            group: group.name,
+            revokedRequests: result.revokedRequestIds,
+            membership: result.membership,
+            oci: result.oci.state,
+          },
+          () => `${result.user.userPrincipalName}\t${result.membership}\t${result.oci.state}`,
+        );
+        const what = result.membership === 'removed' ? 'removed from' : result.membership === 'not-member' ? 'was not a member of' : 'is marked revoked in';
+        env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in Entra.`);
+        if (result.membership === 'left-for-sweep') env.out.info('You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.');
+        if (result.oci.state === 'member') {
+          env.out.warn(`OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`);
+          return ExitCode.pendingInOci;
+        }
+        env.out.info(`OCI: ${describeOci(result.oci)}.`);
+        return ExitCode.ok;
+      }),
+    );
+}

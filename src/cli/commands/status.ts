@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import { findGroup } from '../../config/load.js';
+import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
+import { describeOci } from '../../core/oci-check.js';
+import type { RequestState } from '../../core/grants.js';
+import { table, type Output } from '../output.js';
+import { UsageError } from '../../errors.js';
+
+function entryJson(entry: StatusEntry | RequestView) {
+  return {
+    id: entry.request.id,
+    group: entry.group.name,
+    requester: entry.requester.userPrincipalName,
+    state: entry.grant.state,
+    hours: entry.request.hours,
+    justification: entry.request.justification,
+    ticket: entry.request.ticket ?? null,
+    requestedAt: entry.request.requestedAt.toISOString(),
+    decidedBy: entry.grant.decision?.approverId ?? null,
+    expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
+    ...('oci' in entry ? { oci: entry.oci?.state ?? null } : {}),
+  };
+}
+
+function colourState(out: Output, state: RequestState): string {
+  const s = out.style;
+  return state === 'approved' ? s.green(state) : state === 'pending' ? s.yellow(state) : state === 'denied' || state === 'revoked' ? s.red(state) : s.dim(state);
+}
+
+export function registerStatus(program: Command, run: Runner): void {
+  program
+    .command('status')
+    .description('your requests and grants: state, time left, and whether OCI has caught up')
+    .option('-g, --group <name>', 'only this group')
+    .option('--no-oci', 'skip the OCI check (faster)')
+    .addHelpText('after', `
+Examples:
+  $ ociaccess status
+  $ ociaccess status --json | jq '.requests[] | select(.state=="approved")'`)
+    .action(async (options: { group?: string; oci: boolean }, command: Command) =>
+      run(command, async (env) => {
+        const config = await env.config();
+        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const services = await env.services();
+        const { me, entries } = await myStatus(await services.userDeps(), groups, { checkOci: options.oci });
+        const now = services.clock.now();
+        env.out.data({ user: me.userPrincipalName, requests: entries.map(entryJson) }, () => {
+          if (entries.length === 0) return '';
+          return table(env.out, ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'], entries.map((e) => [
+            e.request.id, e.group.name, colourState(env.out, e.grant.state), String(e.request.hours),
+            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOci(e.oci) : '-', e.request.justification,
+          ]));
+        });
+        if (entries.length === 0) env.out.info(`No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`);
+      }),
+    );
+
+  program
+    .command('list')
+    .description('for approvers: pending and active requests of the managed groups')
+    .option('-g, --group <name>', 'only this group')
+    .option('--pending', 'only pending requests')
+    .option('--active', 'only live grants')
+    .option('--all', 'also closed ones (denied, expired, revoked, …)')
+    .addHelpText('after', `
+Examples:
+  $ ociaccess list --pending
+  $ ociaccess list --active --json`)
+    .action(async (options: { group?: string; pending?: boolean; active?: boolean; all?: boolean }, command: Command) =>
+      run(command, async (env) => {
+        if (options.all && (options.pending || options.active)) {
+          throw new UsageError('--all cannot be combined with --pending or --active.', { code: 'CONFLICTING_FLAGS' });
+        }
+        const config = await env.config();
+        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const states = new Set<RequestState>();
+        if (options.pending) states.add('pending');
+        if (options.active) states.add('approved');
+        if (!options.pending && !options.active && !options.all) { states.add('pending'); states.add('approved'); }
+        const services = await env.services();
+        const views = await listRequests(await services.userDeps(), { groups, states: options.all ? undefined : states });
+        const now = services.clock.now();
+        env.out.data({ requests: views.map(entryJson) }, () =>
+          views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'JUSTIFICATION'], views.map((v) => [
+            v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), String(v.request.hours),
+            env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-', v.request.justification,
+          ])),
+        );
+        if (views.length === 0) env.out.info('Nothing to show.');
+      }),
+    );
+}
