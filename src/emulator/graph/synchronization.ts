@@ -2,11 +2,11 @@
  * Service principals and their provisioning (synchronization) jobs: read the
  * app, the groups assigned to it and the job's status (quarantine included),
  * and provision on demand with Graph's validation and rate limit (5 calls per
- * 10 seconds). The provisioning itself belongs to the emulator's provisioning
- * engine (../provisioning.ts).
+ * 10 seconds). The provisioning itself is the emulator's provisioning engine's
+ * (../provisioning.ts); this module does Graph's checks and answer.
  */
 import { json, parseJsonBody, route, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
-import * as provisioning from '../provisioning.js';
+import { onDemandResponseBody, provisionOnDemand as provisionGroupOnDemand } from '../provisioning.js';
 import type { ServicePrincipal, SynchronizationJob, World } from '../state.js';
 import {
   authenticate,
@@ -25,14 +25,6 @@ import { applySelect, collection, matchesFilter, odataContext, pageOf, parseFilt
 
 export const PROVISION_ON_DEMAND_LIMIT = { calls: 5, windowMs: 10_000 } as const;
 export const PROVISION_ON_DEMAND_MAX_MEMBERS = 5;
-
-type ProvisionOnDemand = (world: World, request: { groupId: string; userIds: string[] }) => unknown;
-
-/** The engine's entry point, looked up at call time so the route works whether or not it is there yet. */
-function provisioningEngine(): ProvisionOnDemand | undefined {
-  const candidate = (provisioning as unknown as { provisionOnDemand?: unknown }).provisionOnDemand;
-  return typeof candidate === 'function' ? (candidate as ProvisionOnDemand) : undefined;
-}
 
 /** ISO 8601 duration of a cycle, e.g. PT40M. */
 function isoDuration(ms: number): string {
@@ -222,68 +214,22 @@ function provisionOnDemand(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (members.length > PROVISION_ON_DEMAND_MAX_MEMBERS) {
     return badRequest(req, `At most ${PROVISION_ON_DEMAND_MAX_MEMBERS} group members can be provisioned on demand in one request.`);
   }
-  const group = emu.world.groups.get(subject.objectId);
-  if (!group) return resourceNotFound(req, subject.objectId);
-  if (!sp.assignedGroupIds.has(group.id)) {
-    return badRequest(req, `The group '${group.displayName}' is not assigned to the application '${sp.displayName}', so it is out of provisioning scope.`);
-  }
   const userIds: string[] = [];
   for (const member of members) {
     if (String(member.objectTypeName).toLowerCase() !== 'user' || typeof member.objectId !== 'string') {
       return badRequest(req, "Each entry in 'links.members' must be a User with an objectId.");
     }
-    if (!emu.world.users.has(member.objectId)) return resourceNotFound(req, member.objectId);
     userIds.push(member.objectId);
   }
-
-  const engine = provisioningEngine();
-  if (!engine) return errorFor(req, 501, 'NotImplemented', 'The emulator has no provisioning engine (provisionOnDemand is missing).');
-  const startTime = emu.world.nowIso();
-  engine(emu.world, { groupId: group.id, userIds });
-  const endTime = emu.world.nowIso();
-  const steps = [
-    {
-      name: 'EntryImport',
-      type: 'Import',
-      status: 'Success',
-      description: `Retrieved Group '${group.displayName}' from Microsoft Entra ID`,
-      timestamp: startTime,
-      details: { objectId: group.id, displayName: group.displayName },
-    },
-    {
-      name: 'EntrySynchronizationScoping',
-      type: 'Scoping',
-      status: 'Success',
-      description: 'Determine if Group in scope by evaluating against each scoping filter',
-      timestamp: startTime,
-      details: { Assigned: 'True', IsActive: 'True', IsEffectivelyEntitledForProvisioning: 'True' },
-    },
-    {
-      name: 'EntryExportUpdate',
-      type: 'Export',
-      status: 'Success',
-      description: `Group '${group.displayName}' was updated in the target system for ${userIds.length} member(s)`,
-      timestamp: endTime,
-      details: { members: userIds.join(',') },
-    },
-  ];
-  const value = {
-    action: 'Update',
-    changeId: Buffer.from(`${found.id}:${startTime}`).toString('base64url').slice(0, 36),
-    startTime,
-    endTime,
-    provisioningSteps: steps,
-    reportableIdentifier: group.displayName,
-    sourceIdentity: { id: group.id, type: 'Group', displayName: group.displayName, details: null },
-    sourceSystem: { id: null, name: 'Azure Active Directory', details: null },
-    statusInfo: { status: 'Success', errorCode: null, reason: null, additionalDetails: null, errorCategory: null, recommendedAction: null },
-    targetSystem: { id: null, name: found.templateId, details: null },
-  };
+  // Scoping (a group not assigned to the app) is reported like Graph does: 200 with result "Skipped".
+  const result = provisionGroupOnDemand(emu.world, { groupId: subject.objectId, userIds, servicePrincipalId: sp.id, jobId: found.id });
+  if (!result.ok) {
+    return result.status === 404 ? resourceNotFound(req, subject.objectId) : badRequest(req, result.message, result.code);
+  }
   return json(200, {
+    ...onDemandResponseBody(result),
     '@odata.context': odataContext(emu, 'microsoft.graph.stringKeyStringValuePair'),
     '@odata.type': '#microsoft.graph.stringKeyStringValuePair',
-    key: JSON.stringify({ result: 'Success', details: {} }),
-    value: JSON.stringify(value),
   });
 }
 
