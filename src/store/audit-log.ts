@@ -219,7 +219,8 @@ export function verifyAuditContent(content: string, head?: AuditHead): AuditVeri
     }
     if (entry.seq !== expectedSeq) {
       if (entry.seq < expectedSeq) {
-        return bad('inserted', expectedSeq, `Line ${lineNo} repeats seq ${entry.seq}, which an earlier line already has: an entry was inserted or duplicated.`);
+        // Which of the two lines with this seq is the original cannot be told, so trust neither.
+        return bad('inserted', entry.seq, `Line ${lineNo} repeats seq ${entry.seq}, which an earlier line already has: an entry was inserted or duplicated.`);
       }
       const later = parsed.slice(index + 1).some((p) => p.kind === 'entry' && p.entry.seq === expectedSeq);
       return later
