@@ -146,7 +146,11 @@ async function sweepGroup(
   });
 
   progress('checking OCI');
-  await checkOci(deps, group, options, now, audit, target, report, new Set(members.map((m) => m.id)));
+  // Who is in the Entra group now: before the sweep, less those it removed, plus those it added.
+  const memberIdsNow = new Set(members.map((m) => m.id));
+  for (const removed of report.removed) memberIdsNow.delete(removed.userId);
+  for (const added of report.autoApproved) memberIdsNow.add(added.userId);
+  await checkOci(deps, group, options, now, audit, target, report, memberIdsNow);
   return report;
 }
 

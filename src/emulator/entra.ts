@@ -623,9 +623,9 @@ function authenticateClient(req: EmuRequest, emu: EmulatorApi, form: URLSearchPa
       ),
     };
   }
-  const secret = form.get('client_secret') ?? basic?.secret;
+  const secret = form.get('client_secret') ?? basic?.secret ?? null;
   const assertion = form.get('client_assertion');
-  if (secret === null && assertion === null && basic === undefined) return { ok: true, app, authenticated: false };
+  if (secret === null && assertion === null) return { ok: true, app, authenticated: false };
   if (app.isPublicClient) {
     return {
       ok: false,

@@ -16,11 +16,14 @@ export interface OciDomainOptions {
   profile: string;
   dispatcher?: Dispatcher;
   onRequest?: (operation: string) => void;
+  sleep: (ms: number) => Promise<void>;
 }
 
 /** getGroup with attributes=members fails above this many members; page through Users instead. */
 const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
 const PAGE_SIZE = 1000;
+/** Attempts per call for throttling (429), server errors and lost connections. */
+const MAX_ATTEMPTS = 4;
 
 /** SCIM string literal: quotes and backslashes escaped, so a user name cannot break out of the filter. */
 export function scimString(value: string): string {
@@ -49,9 +52,13 @@ export class OciDomain implements OciPort {
         { authenticationDetailsProvider: provider },
         {
           httpOptions: this.options.dispatcher ? { dispatcher: this.options.dispatcher } : undefined,
+          // oci-common 2.139.1 does not unwrap its circuit breaker's {response} when
+          // httpOptions are set ("response.text is not a function"): no client breaker.
+          circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+          // The SDK's retrier prints to stderr by itself; retries are done in call() instead.
           retryConfiguration: {
-            terminationStrategy: new common.MaxAttemptsTerminationStrategy(4),
-            delayStrategy: new common.ExponentialBackoffDelayStrategy(8),
+            terminationStrategy: new common.MaxAttemptsTerminationStrategy(1),
+            delayStrategy: new common.ExponentialBackoffDelayStrategy(0),
           },
         },
       );
@@ -63,25 +70,36 @@ export class OciDomain implements OciPort {
 
   private async call<T>(operation: string, run: (client: identitydomains.IdentityDomainsClient) => Promise<T>): Promise<T> {
     const client = await this.client();
-    this.options.onRequest?.(operation);
-    try {
-      return await run(client);
-    } catch (error) {
-      if (error instanceof OciAccessError) throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      this.options.onRequest?.(operation);
+      try {
+        return await run(client);
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode ?? 0;
+        const retriable = status === 429 || status === 0 || status >= 500;
+        if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
+        // Exponential backoff with jitter: 0.5–1 s, 1–2 s, 2–4 s, …
+        const ceiling = 1000 * 2 ** (attempt - 1);
+        await this.options.sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  }
+
+  private mapError(operation: string, error: unknown): Error {
+      if (error instanceof OciAccessError) return error;
       const status = (error as { statusCode?: number }).statusCode ?? 0;
       const message = (error as Error).message ?? String(error);
       if (status === 401 || status === 403) {
-        throw new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, {
+        return new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, {
           hint: 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
           cause: error,
         });
       }
-      throw new UpstreamError(status === 429 || status >= 500 || status === 0 ? 'OCI_UNAVAILABLE' : 'OCI_ERROR', `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`, {
+      return new UpstreamError(status === 429 || status >= 500 || status === 0 ? 'OCI_UNAVAILABLE' : 'OCI_ERROR', `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`, {
         hint: status === 429 || status >= 500 || status === 0 ? 'Try again later; the domain may be throttling or unreachable.' : undefined,
         cause: error,
         details: { status },
       });
-    }
   }
 
   async findUser(userName: string): Promise<OciUserRef | null> {

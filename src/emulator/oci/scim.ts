@@ -12,8 +12,16 @@ import { verifyOciSignature } from './signature.js';
 
 const SCIM_JSON = 'application/scim+json';
 
-/** SCIM error body as the identity domain answers it. */
+/**
+ * SCIM error body as the identity domain answers it. Throttling (429) is the
+ * exception: it comes from OCI's API front door in OCI's own error format
+ * ({code:"TooManyRequests", message}), which is also what oci-common's retry
+ * condition looks for (it retries a 429 only when serviceCode is TooManyRequests).
+ */
 export function scimError(status: number, detail: string, scimType?: string): EmuResponse {
+  if (status === 429) {
+    return { status, headers: { 'content-type': 'application/json' }, body: { code: 'TooManyRequests', message: detail } };
+  }
   return {
     status,
     headers: { 'content-type': SCIM_JSON },

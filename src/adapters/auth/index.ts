@@ -1,0 +1,9 @@
+/** Sign-in for ociaccess: the session API commands use, and the pieces it is built from. */
+export { AuthSession, authSessionFromContext, entraReason, type AccessToken, type AuthSessionDeps, type DevicePrompt, type SignedInAccount } from './session.js';
+export { CLI_SCOPES, appOnlyGraphScope } from './scopes.js';
+export { createMsalConfidentialClient, createMsalPublicClient, type AuthAdapterConfig, type MsalClientDeps } from './msal.js';
+export { TOKEN_STORE_ENV, openTokenStore, osKeyring, type KeyringBackend, type TokenStore, type TokenStoreKind } from './token-store.js';
+export { authorityMetadata, authorityUrl, fetchOpenIdConfiguration, msalAuthorityOptions } from './authority.js';
+export { describeAutomationCredential, loadAutomationCredential, type AutomationCredential } from './credentials.js';
+export { generateClientCertificate, thumbprintOf, type ClientCertificate } from './certificate.js';
+export { caAwareNetworkClient, type NetworkObserver } from './network.js';

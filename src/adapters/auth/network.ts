@@ -1,0 +1,76 @@
+/**
+ * MSAL's HTTP layer, rebuilt on our CA-aware fetch. msal-node's own client
+ * calls the global fetch, which on Node 20 cannot be taught an extra CA after
+ * start-up; the emulator, a TLS-inspecting proxy or a private cloud all need
+ * one. So every MSAL request goes through fetchWithCa(tls.caFile).
+ *
+ * Failures are thrown as MSAL AuthErrors (MSAL rethrows those unchanged and
+ * would replace anything else with a bare "network_error"), and never carry a
+ * request body: it holds client secrets, assertions and refresh tokens.
+ */
+import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { fetchWithCa } from '../http/tls.js';
+
+export interface NetworkObserver {
+  /** Called before each request with its method and URL (no headers, no body). */
+  onRequest?(method: 'GET' | 'POST', url: string): void;
+}
+
+/** MSAL's network code for a failed connection; session.ts maps it to ENTRA_UNREACHABLE. */
+export const MSAL_NETWORK_ERROR = 'network_error';
+
+function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    record[key] = value;
+  });
+  return record;
+}
+
+export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: typeof fetch): INetworkModule {
+  const doFetch = fetchImpl ?? fetchWithCa(caFile);
+
+  async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions = {}, timeoutMs?: number): Promise<NetworkResponse<T>> {
+    observer.onRequest?.(method, url);
+    const controller = new AbortController();
+    const timer = timeoutMs ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        method,
+        headers: options.headers ?? {},
+        body: method === 'POST' ? (options.body ?? '') : undefined,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      const reason = controller.signal.aborted ? 'request timed out' : describeFetchFailure(error);
+      throw new MsalAuthError(MSAL_NETWORK_ERROR, `Network request to ${new URL(url).origin} failed: ${reason}`);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    const text = await response.text();
+    let body: T;
+    try {
+      body = (text === '' ? {} : JSON.parse(text)) as T;
+    } catch {
+      throw new MsalAuthError(
+        'token_parsing_error',
+        `The sign-in service at ${new URL(url).origin} answered HTTP ${response.status} with a body that is not JSON.`,
+      );
+    }
+    return { headers: headerRecord(response.headers), body, status: response.status };
+  }
+
+  return {
+    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) => send<T>('GET', url, options, timeout),
+    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>('POST', url, options),
+  };
+}
+
+/** undici hides the useful part (ECONNREFUSED, certificate errors) in error.cause. */
+function describeFetchFailure(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  if (cause?.code && cause.message) return `${cause.code}: ${cause.message}`;
+  if (cause?.message) return cause.message;
+  return (error as Error)?.message ?? String(error);
+}

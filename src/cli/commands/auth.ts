@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import { CLI_SCOPES } from '../../adapters/auth/scopes.js';
+import { AuthError } from '../../errors.js';
+
+export function registerAuth(program: Command, run: Runner): void {
+  program
+    .command('login')
+    .description('sign in to Entra ID (device code by default; --browser for this machine\'s browser)')
+    .option('--browser', 'sign in through the local browser (loopback redirect) instead of a device code')
+    .addHelpText('after', `
+Examples:
+  $ ociaccess login              # prints a code to enter at the sign-in page
+  $ ociaccess login --browser`)
+    .action(async (options: { browser?: boolean }, command: Command) =>
+      run(command, async (env) => {
+        const services = await env.services();
+        const account = options.browser
+          ? await services.session.loginInteractive()
+          : await services.session.loginWithDeviceCode((message) => env.out.info(message));
+        const store = await services.session.tokenStore();
+        const warning = await store.takeFallbackWarning();
+        if (warning) env.out.warn(warning);
+        env.out.data({ user: account.username, name: account.name ?? null, tenantId: account.tenantId, objectId: account.objectId, tokenStore: store.kind }, () => account.username);
+        env.out.success(`Signed in as ${account.username}${account.name ? ` (${account.name})` : ''}.`);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('forget the cached sign-in on this machine')
+    .action(async (_options: unknown, command: Command) =>
+      run(command, async (env) => {
+        const services = await env.services();
+        const account = await services.session.logout();
+        env.out.data({ signedOut: account?.username ?? null }, () => '');
+        env.out.success(account ? `Signed out ${account.username}.` : 'Nobody was signed in.');
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('who is signed in, to which tenant, until when, and where the tokens are kept')
+    .action(async (_options: unknown, command: Command) =>
+      run(command, async (env) => {
+        const services = await env.services();
+        const account = await services.session.currentAccount();
+        if (!account) throw new AuthError('NOT_SIGNED_IN', 'Nobody is signed in on this machine.');
+        // A silent token refresh proves the session still works (and renews it).
+        const token = await services.session.getAccessToken(CLI_SCOPES);
+        const store = await services.session.tokenStore();
+        const now = services.clock.now();
+        env.out.data(
+          {
+            user: account.username,
+            name: account.name ?? null,
+            objectId: account.objectId,
+            tenantId: account.tenantId,
+            tokenExpiresAt: token.expiresOn.toISOString(),
+            tokenStore: store.kind,
+            tokenStoreDescription: store.description,
+            ...(store.fallbackReason ? { tokenStoreFallbackReason: store.fallbackReason } : {}),
+          },
+          () =>
+            [
+              `user:        ${account.username}${account.name ? ` (${account.name})` : ''}`,
+              `tenant:      ${account.tenantId}`,
+              `token:       expires ${env.out.time(token.expiresOn, now)}`,
+              `token store: ${store.description}`,
+            ].join('\n'),
+        );
+        if (store.fallbackReason) env.out.warn(`tokens are in a plain file because no keychain is reachable (${store.fallbackReason}).`);
+      }),
+    );
+}

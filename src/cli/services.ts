@@ -1,0 +1,160 @@
+/**
+ * Wires the real adapters into the ports the core uses. Loaded lazily (only
+ * by commands that need the network), so `--help`, `--version` and flag
+ * validation never import an SDK.
+ */
+import path from 'node:path';
+import { offsetClock, type Clock, type Context } from '../context.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError, UpstreamError } from '../errors.js';
+import type { Output } from './output.js';
+import type { CoreDeps } from '../core/deps.js';
+import { dispatcherForCaFile, fetchWithCa } from '../adapters/http/tls.js';
+import { GraphDirectory } from '../adapters/graph/graph-directory.js';
+import { OciDomain } from '../adapters/oci/oci-domain.js';
+import { AuthSession, CLI_SCOPES, authSessionFromContext } from '../adapters/auth/index.js';
+import { openStateStore, type StateStore } from '../store/state-store.js';
+import { openAuditLog, type AuditLog } from '../store/audit-log.js';
+import { readLockOwner, describeLockOwner, tryAcquire } from '../store/lock.js';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  session: AuthSession;
+  state: StateStore;
+  auditLog: AuditLog;
+  /** Core dependencies acting as the signed-in user (delegated). */
+  userDeps(): Promise<CoreDeps>;
+  /** Core dependencies acting as the automation app (app-only), for sweep. */
+  appDeps(options?: { concurrency?: number; batching?: boolean }): Promise<CoreDeps>;
+  /** Runs fn holding this host's sweep lock; returns null (and says so) when another sweep holds it. */
+  withSweepLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /** HTTP calls made so far through the Graph and OCI adapters (benchmarks and --debug). */
+  requestCounts: { graph: number; oci: number };
+}
+
+/**
+ * In a config written by `ociaccess emulator`, time is the emulator's virtual
+ * time, so that the CLI and the emulator agree on expiries when a test or the
+ * demo moves the clock forward.
+ */
+async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
+  const controlUrl = config.emulator?.controlUrl;
+  if (!controlUrl) return base;
+  try {
+    const response = await fetchWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
+    const body = (await response.json()) as { offsetMs?: number };
+    return offsetClock(Number(body.offsetMs ?? 0), base);
+  } catch (error) {
+    throw new UpstreamError('EMULATOR_UNREACHABLE', `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`, {
+      hint: 'Start it with `ociaccess emulator`, or use a config without the "emulator" section.',
+    });
+  }
+}
+
+export async function createServices(ctx: Context, out: Output, config: Config, options: { debug: boolean }): Promise<Services> {
+  ctx.clock = await emulatorClock(config, ctx.clock);
+  const clock = ctx.clock;
+  const dispatcher = dispatcherForCaFile(config.tls.caFile);
+  const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
+  const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
+  const requestCounts = { graph: 0, oci: 0 };
+  const session = authSessionFromContext(ctx, config, {
+    observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
+  });
+  const state = openStateStore(ctx.paths.stateDir, host);
+  const auditLog = openAuditLog(ctx.paths.stateDir, host);
+  let ociDomain: OciDomain | undefined;
+  const oci = async () => {
+    ociDomain ??= new OciDomain({
+      domainUrl: config.oci.domainUrl,
+      configFile: path.resolve(ctx.cwd, config.oci.configFile),
+      profile: config.oci.profile,
+      dispatcher,
+      sleep: (ms) => clock.sleep(ms),
+      onRequest: (operation) => {
+        requestCounts.oci += 1;
+        trace?.(`oci ${operation}`);
+      },
+    });
+    return ociDomain;
+  };
+  const graph = (identity: 'user' | 'app', getToken: (force: boolean) => Promise<string>, extra: { concurrency?: number; batching?: boolean } = {}) =>
+    new GraphDirectory({
+      graphBaseUrl: config.cloud.graphBaseUrl,
+      getToken,
+      dispatcher,
+      clock,
+      identity,
+      concurrency: extra.concurrency ?? config.sweep.concurrency,
+      batching: extra.batching,
+      provisioning: config.provisioning,
+      onRequest: () => {
+        requestCounts.graph += 1;
+      },
+      trace,
+    });
+  const deps = (directory: GraphDirectory): CoreDeps => ({
+    config,
+    clock,
+    ids: ctx.ids,
+    directory,
+    oci,
+    state,
+    audit: async (entry) => {
+      await auditLog.append(entry);
+    },
+  });
+  let warned = false;
+  return {
+    config,
+    clock,
+    session,
+    state,
+    auditLog,
+    requestCounts,
+    async userDeps() {
+      const directory = graph('user', async (force) => {
+        const token = await session.getAccessToken(CLI_SCOPES, { forceRefresh: force });
+        if (!warned) {
+          warned = true;
+          const warning = await (await session.tokenStore()).takeFallbackWarning();
+          if (warning) out.warn(warning);
+        }
+        return token.token;
+      });
+      return deps(directory);
+    },
+    async appDeps(extra = {}) {
+      if (!config.automation) {
+        throw new ConfigError('CONFIG_INVALID', 'This command runs as the automation app, but the config has no "automation" section.', {
+          hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
+        });
+      }
+      return deps(graph('app', async (force) => (await session.getAppToken({ forceRefresh: force })).token, extra));
+    },
+    async withSweepLock(fn) {
+      const file = path.join(ctx.paths.stateDir, 'sweep.lock');
+      const { ensureStateDir } = await import('../store/atomic-file.js');
+      await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform });
+      const lock = await tryAcquire(file, {
+        clock: clock,
+        pid: ctx.pid,
+        hostname: ctx.hostname,
+        // A sweep may run for minutes; a dead owner is detected by its pid, a hung one after 6 hours.
+        staleAfterMs: 6 * 3600_000,
+        purpose: 'a sweep',
+      });
+      if (!lock) {
+        const owner = await readLockOwner(file);
+        out.info(`A sweep is already running on this host${owner ? ` (${describeLockOwner(owner)})` : ''}; nothing to do.`);
+        return null;
+      }
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    },
+  };
+}
