@@ -24,7 +24,7 @@ let emu: RunningEmulator;
 let dispatcher: Dispatcher;
 let client: identitydomains.IdentityDomainsClient;
 
-function makeClient(configFile: string): identitydomains.IdentityDomainsClient {
+function makeClient(configFile: string, attempts = 1): identitydomains.IdentityDomainsClient {
   const provider = new common.ConfigFileAuthenticationDetailsProvider(configFile, 'DEFAULT');
   const result = new identitydomains.IdentityDomainsClient(
     { authenticationDetailsProvider: provider },
@@ -33,8 +33,11 @@ function makeClient(configFile: string): identitydomains.IdentityDomainsClient {
       // oci-common 2.139.1 does not unwrap its circuit breaker's {response} when httpOptions are set
       // (FetchHttpClient.send): with the default breaker on, every call fails with "response.text is not a function".
       circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
-      // One attempt: the tests assert the first answer, and the retrier would only add noise.
-      retryConfiguration: { terminationStrategy: new common.MaxAttemptsTerminationStrategy(1) },
+      // One attempt by default: the tests assert the first answer. Retries, when asked for, wait 0 s.
+      retryConfiguration: {
+        terminationStrategy: new common.MaxAttemptsTerminationStrategy(attempts),
+        delayStrategy: new common.ExponentialBackoffDelayStrategy(0),
+      },
     },
   );
   result.endpoint = emu.baseUrl;
@@ -110,6 +113,26 @@ describe('Users', () => {
     expect(both.users.totalResults).toBe(0);
     const either = await client.listUsers({ filter: `(id eq "${breakglass.id}") or userName eq "${upn('nobody')}"` });
     expect(either.users.totalResults).toBe(1);
+  });
+
+  test('listUsers filters by group membership (groups.value), the way to page a large group', async () => {
+    const group = await tempGroup();
+    const members = await client.listUsers({ filter: `groups.value eq "${group.id}"`, attributes: 'id', count: 1000 });
+    expect(members.users.totalResults).toBe(1);
+    expect(members.users.resources[0]!.userName).toBe(upn('breakglass'));
+    const none = await client.listUsers({ filter: 'groups.value eq "ffffffffffffffffffffffffffffffff"' });
+    expect(none.users.totalResults).toBe(0);
+  });
+
+  test('an injected 429 is OCI\'s TooManyRequests, which the SDK retries when configured to', async () => {
+    expect((await control('faults', { service: 'oci', status: 429, count: 1, retryAfterSeconds: 1 })).status).toBe(201);
+    const throttled = await expectOciError(client.listUsers({}), 429);
+    expect(throttled.serviceCode).toBe('TooManyRequests');
+    await control('faults', { service: 'oci', status: 429, count: 1, retryAfterSeconds: 1 });
+    const retrying = makeClient(emu.ociConfigFile, 2);
+    expect((await retrying.listUsers({ filter: `userName eq "${upn('breakglass')}"` })).users.totalResults).toBe(1);
+    const statuses = emu.world.requestLog.filter((entry) => entry.service === 'oci').map((entry) => entry.status);
+    expect(statuses).toEqual([429, 429, 200]);
   });
 
   test('an invalid filter is a 400', async () => {
