@@ -72,6 +72,7 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
       profile: config.oci.profile,
       dispatcher,
       sleep: (ms) => clock.sleep(ms),
+      trace,
       onRequest: (operation) => {
         requestCounts.oci += 1;
         trace?.(`oci ${operation}`);

@@ -7,6 +7,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorServer } from './server.js';
+import { generateTls, type EmulatorTls } from './tls.js';
 import { World } from './state.js';
 import { SEED, seedDefault, type SeedSecrets } from './seed.js';
 import type { ConfigInput } from '../config/schema.js';
@@ -20,7 +21,11 @@ export interface StartEmulatorOptions {
   cycleMs?: number;
   /** 'empty' starts with no tenant content at all. */
   seed?: 'default' | 'empty';
+  /** A new CA even if this process already made one (tests share one per process: key generation is slow). */
+  freshTls?: boolean;
 }
+
+let processTls: EmulatorTls | undefined;
 
 export interface RunningEmulator {
   server: EmulatorServer;
@@ -84,7 +89,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       }
     }
   }
-  const server = await new EmulatorServer({ world, host: options.host, port: options.port }).start();
+  const tls = options.freshTls ? generateTls() : (processTls ??= generateTls());
+  const server = await new EmulatorServer({ world, host: options.host, port: options.port, tls }).start();
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ociaccess-emulator-')));
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const caFile = path.join(dir, 'ca.pem');

@@ -17,6 +17,28 @@ export interface OciDomainOptions {
   dispatcher?: Dispatcher;
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
+  trace?: (line: string) => void;
+}
+
+/**
+ * oci-common's retrier calls console.warn on every failed call, even ones it
+ * does not retry (a 404 included), which would garble our stderr and break
+ * --json consumers. Those lines (and only those) go to the --debug trace.
+ */
+const SDK_RETRIER_NOISE = /^(Request cannot be retried|All retry attempts have exhausted|Request failed with Exception)/;
+let sdkTrace: ((line: string) => void) | undefined;
+let consoleFiltered = false;
+function filterSdkConsoleNoise(trace: ((line: string) => void) | undefined): void {
+  sdkTrace = trace;
+  if (consoleFiltered) return;
+  consoleFiltered = true;
+  // eslint-disable-next-line no-console
+  const original = console.warn.bind(console);
+  // eslint-disable-next-line no-console
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && SDK_RETRIER_NOISE.test(args[0])) sdkTrace?.(`oci sdk: ${args[0].split('\n')[0]}`);
+    else original(...args);
+  };
 }
 
 /** getGroup with attributes=members fails above this many members; page through Users instead. */
@@ -27,7 +49,10 @@ const MAX_ATTEMPTS = 4;
 
 /** SCIM string literal: quotes and backslashes escaped, so a user name cannot break out of the filter. */
 export function scimString(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const literal = `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  // The SDK puts query values into the URL as they are: characters that mean
+  // something in a query string must be percent-encoded here.
+  return literal.replace(/[%+&#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 export class OciDomain implements OciPort {
@@ -36,6 +61,7 @@ export class OciDomain implements OciPort {
 
   constructor(options: OciDomainOptions) {
     this.options = options;
+    filterSdkConsoleNoise(options.trace);
   }
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
