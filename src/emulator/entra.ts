@@ -458,7 +458,7 @@ function userTokenResponse(req: EmuRequest, emu: EmulatorApi, grant: UserGrant):
   const { user, app } = grant;
   const state = stateOf(emu.world);
   if (!user.accountEnabled) {
-    return entraError(req, emu, 'invalid_grant', 50057, 'The user account is disabled.', { suberror: 'user_account_disabled' });
+    return entraError(req, emu, 'invalid_grant', 50057, 'The user account is disabled. The user object in Active Directory backing this account has been disabled.');
   }
   const scopes = resolveDelegatedScopes(grant.scope, app, emu);
   if (!scopes.ok) return entraError(req, emu, scopes.error, scopes.aadsts, scopes.description);

@@ -350,6 +350,14 @@ describe('signing in and delegated tokens', () => {
     expect(error.code).toBe('LOGIN_CANCELLED');
   });
 
+  test('a client id whose app does not allow public client flows is LOGIN_FAILED with that fix', async () => {
+    const { session } = await newSession({ config: { ...baseConfig, clientId: SEED.automationAppId } });
+    const error = await rejection(session.loginWithDeviceCode((_message, userCode) => void control('devicecode/complete', { userCode, user: ALICE })));
+    expect(error.code).toBe('LOGIN_FAILED');
+    expect(error.message).toContain('invalid_client');
+    expect(error.hint).toContain('Allow public client flows');
+  });
+
   test('browser login through the loopback redirect', async () => {
     signInBrowser(emu.world, `carol@${SEED.domain}`);
     try {

@@ -451,6 +451,25 @@ describe('Entra emulator: device code', () => {
     expect(h.emu.world.tokens.get(first.accessToken)!.revoked).toBe(true);
   });
 
+  test('a disabled user can neither complete a sign-in nor refresh (AADSTS50057)', async () => {
+    const pca = publicClient(h);
+    const first = (await pca.acquireTokenByDeviceCode({ scopes: CLI_SCOPES, deviceCodeCallback: (r) => completeDeviceCode(h.emu.world, r.userCode, 'dave@contoso.example') }))!;
+    const dave = h.emu.world.users.get(SEED.users.dave)!;
+    dave.accountEnabled = false;
+    try {
+      const error = await expectRejection(pca.acquireTokenSilent({ account: first.account!, scopes: CLI_SCOPES, forceRefresh: true }));
+      // Not "interaction required": signing in again will not help a disabled account.
+      expect(error).toBeInstanceOf(ServerError);
+      expect(error).not.toBeInstanceOf(InteractionRequiredAuthError);
+      expect(error.errorCode).toBe('invalid_grant');
+      expect(error.errorMessage).toContain('AADSTS50057');
+      const device = await postForm(h, DEVICECODE_PATH, { client_id: SEED.cliAppId, scope: 'openid' });
+      expect((await control(h, 'devicecode/complete', { userCode: device.body.user_code, user: 'dave@contoso.example' })).status).toBe(403);
+    } finally {
+      dave.accountEnabled = true;
+    }
+  });
+
   test('a confidential app must authenticate to redeem a device code (AADSTS7000218)', async () => {
     const error = await expectRejection(deviceCodeLogin(h, (r) => completeDeviceCode(h.emu.world, r.userCode, ALICE), SEED.automationAppId, ['openid']));
     expect(`${error.errorCode} ${error.errorMessage}`).toContain('invalid_client');

@@ -217,7 +217,9 @@ export class AuthSession {
       return new AuthError('LOGIN_DECLINED', 'The sign-in was declined in the browser.', { hint: LOGIN_HINT, cause: error });
     }
     const reason = entraReason(error);
-    return new AuthError('LOGIN_FAILED', `Sign-in failed: ${reason.summary ?? error.errorCode}.`, {
+    // Device code polling keeps only Entra's error string (e.g. "invalid_grant"), no AADSTS description.
+    const said = reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`;
+    return new AuthError('LOGIN_FAILED', `Sign-in failed: ${said}.`, {
       hint: /\binvalid_client\b/.test(text)
         ? `The app registration ${this.config.clientId} must allow public client flows ("Allow public client flows" = Yes).`
         : LOGIN_HINT,
