@@ -7,7 +7,6 @@ import path from 'node:path';
 import type { Context } from '../context.js';
 import type { Output, GlobalOptions } from './output.js';
 import type { Config } from '../config/schema.js';
-import { loadConfig } from '../config/load.js';
 import type { Services } from './services.js';
 
 export interface CommandEnv {
@@ -27,7 +26,8 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
     out,
     globals,
     config() {
-      configPromise ??= loadConfig(configFile);
+      // Imported here: the schema validator is not needed for --help or flag errors.
+      configPromise ??= import('../config/load.js').then(({ loadConfig }) => loadConfig(configFile));
       return configPromise;
     },
     services() {

@@ -2,7 +2,7 @@
  * The program's entry: parses argv with commander, runs one command, and is
  * the only place that turns an error into output and an exit code.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
 import { ExitCode, OciAccessError, isOciAccessError } from '../errors.js';
 import { createOutput, type GlobalOptions, type Output } from './output.js';
@@ -36,7 +36,7 @@ function renderError(ctx: Context, out: Output, error: OciAccessError, debug: bo
   if (debug && error.cause) ctx.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
 }
 
-export function buildProgram(ctx: Context, onResult: (code: number, out: Output | undefined) => void, runHandler: Runner): Command {
+export function buildProgram(ctx: Context, runHandler: Runner): Command {
   const program = new Command('ociaccess')
     .description('Time-bound administrator access to Oracle Cloud (OCI) through Microsoft Entra ID.')
     .version(VERSION, '-V, --version', 'print the version')
@@ -66,14 +66,12 @@ Examples:
 Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
 4 sign-in/permission, 5 upstream unavailable, 6 sweep pending in OCI.`,
     );
-  program.addOption(new Option('--no-input', 'never prompt (same as no terminal)').hideHelp());
   registerCommands(program, runHandler);
   for (const command of program.commands) {
     command.exitOverride();
     command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text) });
     command.showHelpAfterError('(run with --help for usage)');
   }
-  void onResult;
   return program;
 }
 
@@ -90,7 +88,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const result = await handler(env);
     exitCode = typeof result === 'number' ? result : ExitCode.ok;
   };
-  const program = buildProgram(ctx, () => undefined, runHandler);
+  const program = buildProgram(ctx, runHandler);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -110,7 +108,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       hint: 'Run again with --debug for the stack trace, and report it if it persists.',
       cause: error,
     });
-    renderError(ctx, out, unexpected, true && (lastDebug || argv.includes('--debug')));
+    renderError(ctx, out, unexpected, lastDebug || argv.includes('--debug'));
     return ExitCode.unexpected;
   }
 }

@@ -1,7 +1,8 @@
 /** Reads and validates the configuration file; every problem names the field and the fix. */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, UsageError } from '../errors.js';
-import { configSchema, type Config, type GroupConfig } from './schema.js';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+export { findGroup } from './groups.js';
 
 function describePath(path: PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
@@ -50,20 +51,3 @@ export async function loadConfig(file: string): Promise<Config> {
   return parseConfig(text, file);
 }
 
-export function findGroup(config: Config, name: string | undefined): GroupConfig {
-  const wanted = name ?? config.defaultGroup ?? (config.groups.length === 1 ? config.groups[0]!.name : undefined);
-  if (!wanted) {
-    throw new UsageError('Several groups are configured and no --group was given.', {
-      code: 'GROUP_REQUIRED',
-      hint: `Pass --group with one of: ${config.groups.map((g) => g.name).join(', ')}; or set defaultGroup in the config.`,
-    });
-  }
-  const group = config.groups.find((candidate) => candidate.name.toLowerCase() === wanted.toLowerCase() || candidate.entraGroupId === wanted);
-  if (!group) {
-    throw new UsageError(`Unknown group "${wanted}".`, {
-      code: 'UNKNOWN_GROUP',
-      hint: `Configured groups: ${config.groups.map((g) => g.name).join(', ')}.`,
-    });
-  }
-  return group;
-}

@@ -9,7 +9,6 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../actor-context.js';
-import type { OutputStream } from '../context.js';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { completeDeviceCode, configureEntra, pendingDeviceCodes } from '../emulator/entra.js';
 import { SEED } from '../emulator/seed.js';
@@ -51,7 +50,6 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
   const cron = actor('cron-host');
 
   const indent = (text: string) => text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1).map((line) => `    ${line}`).join('\n');
-  const echo = (stream: 'out' | 'err'): OutputStream => new CapturedStream({ echo: (chunk) => write(stream === 'out' ? chunk : style.dim(chunk)) });
 
   async function ociaccess(who: Actor, args: string[], expectExit: number, during?: () => Promise<void>): Promise<string> {
     write(`\n${style.cyan(`${who.name}$`)} ociaccess ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);

@@ -234,6 +234,8 @@ function resolve(options: LockOptions): Resolved {
 function isStale(current: LockFileSnapshot, o: Resolved, staleAfterMs: number): boolean {
   const now = o.clock.now().getTime();
   const owner = current.owner;
+  // The file's mtime is on the system clock; an offset clock (emulator time) only
+  // shifts this grace period for the rare unreadable lock.
   if (owner === undefined) return now - current.mtimeMs > o.unreadableGraceMs;
   if (owner.hostname === o.hostname && !o.isProcessAlive(owner.pid)) return true;
   return now - Date.parse(owner.acquiredAt) > staleAfterMs;

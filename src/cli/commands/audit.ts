@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import { openAuditLog } from '../../store/audit-log.js';
 import { table } from '../output.js';
 import type { CommandEnv } from '../command-env.js';
 
@@ -17,7 +16,8 @@ function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   }
 }
 
-function auditLogOf(env: CommandEnv) {
+async function auditLogOf(env: CommandEnv) {
+  const { openAuditLog } = await import('../../store/audit-log.js');
   return openAuditLog(env.ctx.paths.stateDir, { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform });
 }
 
@@ -34,7 +34,7 @@ Examples:
     .action(async (options: { since?: string }, command: Command) =>
       run(command, async (env) => {
         const from = since(env, options.since);
-        const entries = await auditLogOf(env).read(from ? { since: from } : {});
+        const entries = await (await auditLogOf(env)).read(from ? { since: from } : {});
         env.out.data({ entries }, () =>
           entries.length === 0 ? '' : table(env.out, ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'REASON'], entries.map((e) => [
             String(e.seq), e.at.replace(/\.\d{3}Z$/, 'Z'), e.actor.upn, e.action,
@@ -49,7 +49,7 @@ Examples:
     .description('check the hash chain: detects edited, deleted, inserted and reordered entries')
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
-        const result = await auditLogOf(env).verify();
+        const result = await (await auditLogOf(env)).verify();
         env.out.data(result, () => (result.ok ? `ok: ${result.entries} entries verified` : `BROKEN at seq ${result.firstBadSeq}: ${result.problem} — ${result.message ?? ''}`));
         if (!result.ok) {
           env.out.warn(`The audit log does not verify (${result.problem}); entries from seq ${result.firstBadSeq} on cannot be trusted.`);

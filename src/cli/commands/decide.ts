@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { checkReason, checkRequestId } from '../args.js';
-import { findGroup } from '../../config/load.js';
+import { findGroup } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
 import { approveRequest, denyRequest, listRequests, type DecideResult } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';

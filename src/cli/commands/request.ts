@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { checkJustification, checkTicket, parseHours } from '../args.js';
-import { findGroup } from '../../config/load.js';
+import { findGroup } from '../../config/groups.js';
 import { PolicyError } from '../../errors.js';
 import { requestAccess } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { checkReason } from '../args.js';
-import { findGroup } from '../../config/load.js';
+import { findGroup } from '../../config/groups.js';
 import { revokeGrant } from '../../core/lifecycle.js';
 import { describeOci } from '../../core/oci-check.js';
 import { ExitCode, UsageError } from '../../errors.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { findGroup } from '../../config/load.js';
+import { findGroup } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
 import { describeOci } from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
-import { findGroup } from '../../config/load.js';
+import { findGroup } from '../../config/groups.js';
 import { runSweep, type SweepReport } from '../../core/sweep.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { Output } from '../output.js';

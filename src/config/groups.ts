@@ -1,0 +1,21 @@
+/** Picking a managed group by name; kept apart from the schema so commands load no validator at start-up. */
+import { UsageError } from '../errors.js';
+import type { Config, GroupConfig } from './schema.js';
+
+export function findGroup(config: Config, name: string | undefined): GroupConfig {
+  const wanted = name ?? config.defaultGroup ?? (config.groups.length === 1 ? config.groups[0]!.name : undefined);
+  if (!wanted) {
+    throw new UsageError('Several groups are configured and no --group was given.', {
+      code: 'GROUP_REQUIRED',
+      hint: `Pass --group with one of: ${config.groups.map((g) => g.name).join(', ')}; or set defaultGroup in the config.`,
+    });
+  }
+  const group = config.groups.find((candidate) => candidate.name.toLowerCase() === wanted.toLowerCase() || candidate.entraGroupId === wanted);
+  if (!group) {
+    throw new UsageError(`Unknown group "${wanted}".`, {
+      code: 'UNKNOWN_GROUP',
+      hint: `Configured groups: ${config.groups.map((g) => g.name).join(', ')}.`,
+    });
+  }
+  return group;
+}
