@@ -52,6 +52,21 @@ async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
   }
 }
 
+/** Best effort: the URL is printed too, for machines without a desktop. */
+async function openInBrowser(ctx: Context, url: string): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const [command, args] =
+    ctx.platform === 'darwin' ? ['open', [url]] : ctx.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+  await new Promise<void>((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore', detached: true });
+    child.on('error', () => resolve());
+    child.on('spawn', () => {
+      child.unref();
+      resolve();
+    });
+  });
+}
+
 export async function createServices(ctx: Context, out: Output, config: Config, options: { debug: boolean }): Promise<Services> {
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
@@ -60,6 +75,10 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
   const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };
   const session = authSessionFromContext(ctx, config, {
+    openBrowser: async (url) => {
+      out.info(`Opening the sign-in page in your browser. If it does not open, visit:\n  ${url}`);
+      await openInBrowser(ctx, url);
+    },
     observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
   });
   const state = openStateStore(ctx.paths.stateDir, host);
