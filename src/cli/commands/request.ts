@@ -23,9 +23,10 @@ Examples:
         // Flags first: nothing is read or sent when they are wrong.
         const justification = checkJustification(options.justification);
         const ticket = checkTicket(options.ticket);
+        const hoursFlag = options.hours === undefined ? undefined : parseHours(options.hours);
         const config = await env.config();
         const group = findGroup(config, options.group);
-        const hours = options.hours === undefined && group.defaultHours ? group.defaultHours : parseHours(options.hours);
+        const hours = hoursFlag ?? (group.defaultHours || parseHours(undefined));
         if (hours > group.maxHours) {
           throw new PolicyError('DURATION_TOO_LONG', `${hours} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
             hint: `Use --hours ${group.maxHours} or less.`,
