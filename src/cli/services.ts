@@ -134,6 +134,10 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
     auditLog,
     requestCounts,
     async userDeps() {
+      // Ask for the token before the first Graph call: a missing, expired or
+      // revoked sign-in then fails as itself (exit 4, hint `ociaccess login`)
+      // instead of inside the Graph client, which wraps it as an unknown error.
+      await session.getAccessToken(CLI_SCOPES);
       const directory = graph('user', async (force) => {
         const token = await session.getAccessToken(CLI_SCOPES, { forceRefresh: force });
         if (!warned) {
