@@ -60,7 +60,8 @@ function parseList(payload: RecordPayload | null): unknown[] {
   if (!payload || typeof payload.records !== 'string') return [];
   try {
     const parsed = JSON.parse(payload.records);
-    return Array.isArray(parsed) ? parsed : [];
+    // Anyone can write their own record: keep only objects, so a null or a number cannot crash a reader.
+    return Array.isArray(parsed) ? parsed.filter((item) => typeof item === 'object' && item !== null && !Array.isArray(item)) : [];
   } catch {
     // A record that does not parse is treated as empty: it grants nothing (deny by default).
     return [];
@@ -93,7 +94,7 @@ export function decodeDecisions(payload: RecordPayload | null, approverId: strin
   for (const item of parseList(payload)) {
     const d = item as Partial<CompactDecision>;
     const decidedAt = fromSeconds(d.a);
-    if (typeof d.r !== 'string' || typeof d.u !== 'string' || typeof d.g !== 'string' || !decidedAt || !d.d || !(d.d in CODE_TO_KIND)) continue;
+    if (typeof d.r !== 'string' || typeof d.u !== 'string' || typeof d.g !== 'string' || !decidedAt || !d.d || !Object.hasOwn(CODE_TO_KIND, d.d)) continue;
     const decision: Decision = { requestId: d.r, requesterId: d.u, groupId: d.g, kind: CODE_TO_KIND[d.d], approverId, decidedAt };
     const expiresAt = fromSeconds(d.e);
     if (expiresAt) decision.expiresAt = expiresAt;

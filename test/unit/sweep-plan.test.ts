@@ -1,0 +1,155 @@
+import { planGroupSweep, type GroupSweepInput } from '../../src/core/sweep-plan.js';
+import { deriveGrant, approvalExpiry, type PolicyContext } from '../../src/core/grants.js';
+import { AUTO_APPROVER, type AccessRequest, type Decision } from '../../src/core/records.js';
+import type { GroupConfig } from '../../src/config/schema.js';
+
+const HOUR = 3600_000;
+const T0 = new Date('2026-11-29T08:00:00Z');
+const at = (hours: number) => new Date(T0.getTime() + hours * HOUR);
+
+const GROUP: GroupConfig = {
+  name: 'OCI-Temp-Admins',
+  entraGroupId: '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
+  ociGroupName: 'OCI-Temp-Admins',
+  maxHours: 8,
+  defaultHours: 2,
+  eligibleRequesters: ['alice@x.example', 'eve@x.example'],
+  approvers: ['bob@x.example', 'carol@x.example'],
+  standingMembers: ['glass@x.example'],
+  autoApproval: { maxHours: 1, requesters: [] },
+  pendingTimeoutHours: 24,
+};
+const user = (id: string) => ({ id, userPrincipalName: `${id}@x.example`, displayName: id });
+const POLICY: PolicyContext = { group: GROUP, approverIds: new Set(['bob', 'carol']), autoApprovableIds: new Set() };
+
+function request(id: string, requesterId: string, hours: number, requestedAt = T0): AccessRequest {
+  return { id, groupId: GROUP.entraGroupId, requesterId, hours, justification: 'j', requestedAt };
+}
+function approval(requestId: string, requesterId: string, approverId: string, decidedAt: Date, hours: number): Decision {
+  return {
+    requestId, requesterId, groupId: GROUP.entraGroupId, kind: 'approved', approverId, decidedAt,
+    expiresAt: new Date(decidedAt.getTime() + hours * HOUR), hours,
+  };
+}
+function plan(over: Partial<GroupSweepInput>) {
+  return planGroupSweep({
+    policy: POLICY,
+    members: [],
+    standingIds: new Set(['glass']),
+    eligibleIds: new Set(['alice', 'eve']),
+    requestsByUser: new Map(),
+    decisions: [],
+    firstSeen: {},
+    now: at(1),
+    ...over,
+  });
+}
+const removedIds = (p: ReturnType<typeof plan>) => p.remove.map((r) => `${r.user.id}:${r.reason}`).sort();
+const keptIds = (p: ReturnType<typeof plan>) => p.keep.map((k) => `${k.user.id}:${k.reason}`).sort();
+
+describe('the sweep rule (deny by default)', () => {
+  test('standing members stay, hand-added members go', () => {
+    const p = plan({ members: [user('glass'), user('mallory')] });
+    expect(keptIds(p)).toEqual(['glass:standing']);
+    expect(removedIds(p)).toEqual(['mallory:no-grant']);
+  });
+
+  test('a live approval by an eligible approver keeps the member until it expires', () => {
+    const input = {
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions: [approval('r-1', 'alice', 'bob', T0, 2)],
+    };
+    expect(keptIds(plan({ ...input, now: at(1.99) }))).toEqual(['alice:grant']);
+    expect(removedIds(plan({ ...input, now: at(2) }))).toEqual(['alice:expired']);
+  });
+
+  test('self-approval, unknown approvers and other groups grant nothing', () => {
+    const decisions = [
+      approval('r-1', 'alice', 'alice', T0, 2),
+      approval('r-1', 'alice', 'mallory', T0, 2),
+      { ...approval('r-1', 'alice', 'bob', T0, 2), groupId: '00000000-0000-4000-8000-000000000000' },
+    ];
+    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions });
+    expect(removedIds(p)).toEqual(['alice:no-grant']);
+  });
+
+  test('a lengthened approval is bounded by the group maximum and by the hours approved', () => {
+    const forged = { ...approval('r-1', 'alice', 'bob', T0, 2), expiresAt: at(100) };
+    expect(approvalExpiry(forged, GROUP)).toEqual(at(2));
+    const noHours: Decision = { ...forged, hours: undefined };
+    expect(approvalExpiry(noHours, GROUP)).toEqual(at(8));
+    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions: [noHours], now: at(8) });
+    expect(removedIds(p)).toEqual(['alice:expired']);
+  });
+
+  test('the local expiry wins when it is earlier than the remote one', () => {
+    expect(approvalExpiry(approval('r-1', 'alice', 'bob', T0, 4), GROUP, at(1))).toEqual(at(1));
+    expect(approvalExpiry(approval('r-1', 'alice', 'bob', T0, 4), GROUP, at(6))).toEqual(at(4));
+  });
+
+  test('an extension keeps the member while the older grant expires (regression: peer tool removed them)', () => {
+    const requests = [request('r-1', 'alice', 2), request('r-2', 'alice', 2, at(1.5))];
+    const decisions = [approval('r-1', 'alice', 'bob', T0, 2), approval('r-2', 'alice', 'carol', at(1.6), 2)];
+    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', requests]]), decisions, now: at(2.5) });
+    expect(keptIds(p)).toEqual(['alice:grant']);
+    expect(p.keep[0]!.requestId).toBe('r-2');
+    expect(p.keep[0]!.expiresAt).toEqual(at(3.6));
+  });
+
+  test('membership longer than the maximum since the approval began is cut', () => {
+    const decisions = [approval('r-1', 'alice', 'bob', T0, 8)];
+    const requests = new Map([['alice', [request('r-1', 'alice', 8)]]]);
+    // First seen long before the approval: the approval's start counts.
+    expect(keptIds(plan({ members: [user('alice')], requestsByUser: requests, decisions, firstSeen: { alice: at(-20).toISOString() }, now: at(7) }))).toEqual(['alice:grant']);
+    // First seen after the approval: max duration counts from first seen, and both end at the max.
+    expect(removedIds(plan({ members: [user('alice')], requestsByUser: requests, decisions, firstSeen: { alice: at(0).toISOString() }, now: at(8) }))).toEqual(['alice:expired']);
+  });
+
+  test('a revocation by an approver ends the grant; a requester revocation too', () => {
+    const decisions: Decision[] = [
+      approval('r-1', 'alice', 'bob', T0, 4),
+      { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'revoked', approverId: 'carol', decidedAt: at(1) },
+    ];
+    expect(removedIds(plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 4)]]]), decisions, now: at(2) }))).toEqual(['alice:revoked']);
+    const withdrawn = { ...request('r-1', 'alice', 4), withdrawn: { kind: 'revoked' as const, at: at(1) } };
+    expect(removedIds(plan({ members: [user('alice')], requestsByUser: new Map([['alice', [withdrawn]]]), decisions: [approval('r-1', 'alice', 'bob', T0, 4)], now: at(2) }))).toEqual(['alice:revoked']);
+  });
+
+  test('an approval survives the requester deleting their own request record', () => {
+    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', []]]), decisions: [approval('r-1', 'alice', 'bob', T0, 2)], now: at(1) });
+    expect(keptIds(p)).toEqual(['alice:grant']);
+  });
+
+  test('auto-approval: pending, eligible, within the rule; not over it, not after timeout', () => {
+    const requests = new Map([
+      ['alice', [request('r-1', 'alice', 1)]],
+      ['eve', [request('r-2', 'eve', 2)]],
+      ['mallory', [request('r-3', 'mallory', 1)]],
+    ]);
+    const p = plan({ requestsByUser: requests, now: at(0.5) });
+    expect(p.autoApprove.map((r) => r.id)).toEqual(['r-1']);
+    const late = plan({ requestsByUser: requests, now: at(25) });
+    expect(late.autoApprove).toEqual([]);
+    expect(late.timedOut.map((r) => r.id).sort()).toEqual(['r-1', 'r-2', 'r-3']);
+  });
+
+  test('auto-approval decisions above the rule maximum are not trusted', () => {
+    const auto = { ...approval('r-1', 'alice', AUTO_APPROVER, T0, 4) };
+    const view = deriveGrant(request('r-1', 'alice', 4), [auto], POLICY, at(0.5));
+    expect(view.state).toBe('pending');
+  });
+
+  test('first decision settles a race between approvers', () => {
+    const decisions: Decision[] = [
+      { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'denied', approverId: 'carol', decidedAt: at(0.1) },
+      approval('r-1', 'alice', 'bob', at(0.2), 2),
+    ];
+    expect(deriveGrant(request('r-1', 'alice', 2), decisions, POLICY, at(1)).state).toBe('denied');
+  });
+
+  test('the ledger keeps only current members and their first-seen time', () => {
+    const p = plan({ members: [user('glass')], firstSeen: { glass: at(-5).toISOString(), gone: at(-1).toISOString() } });
+    expect(p.firstSeen).toEqual({ glass: at(-5).toISOString() });
+  });
+});
