@@ -47,6 +47,9 @@ Examples:
   audit
     .command('verify')
     .description('check the hash chain: detects edited, deleted, inserted and reordered entries')
+    .addHelpText('after', `
+Example:
+  $ ociaccess audit verify && echo intact     # exit 1 when the chain is broken`)
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const result = await (await auditLogOf(env)).verify();

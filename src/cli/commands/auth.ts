@@ -29,6 +29,9 @@ Examples:
   program
     .command('logout')
     .description('forget the cached sign-in on this machine')
+    .addHelpText('after', `
+Example:
+  $ ociaccess logout`)
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
@@ -41,6 +44,10 @@ Examples:
   program
     .command('whoami')
     .description('who is signed in, to which tenant, until when, and where the tokens are kept')
+    .addHelpText('after', `
+Examples:
+  $ ociaccess whoami
+  $ ociaccess whoami --json | jq -r .tokenExpiresAt`)
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();

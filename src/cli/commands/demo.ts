@@ -10,7 +10,11 @@ export function registerDemo(program: Command, run: Runner): void {
     .addHelpText('after', `
 Starts the emulator, then runs real commands as alice (requester), bob
 (approver) and a cron host (sweep), checking each outcome. Exit 0 only if
-every step's outcome was as expected.`)
+every step's outcome was as expected.
+
+Examples:
+  $ npx ociaccess demo
+  $ ociaccess demo --dir ./demo-run    # keep the files to look at afterwards`)
     .action(async (options: { dir?: string }, command: Command) =>
       run(command, async (env) => {
         const { playStory } = await import('../../demo/story.js');
