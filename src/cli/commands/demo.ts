@@ -19,7 +19,9 @@ Examples:
       run(command, async (env) => {
         const { playStory } = await import('../../demo/story.js');
         const style = env.out.style;
-        const result = await playStory({ write: (text) => env.ctx.stdout.write(text), style, dir: options.dir });
+        // With --json the narration goes to stderr so stdout holds only the JSON document.
+        const narrate = env.out.json ? env.ctx.stderr : env.ctx.stdout;
+        const result = await playStory({ write: (text) => narrate.write(text), style, dir: options.dir });
         if (env.out.json) env.out.data(result, () => '');
         return result.ok ? ExitCode.ok : ExitCode.unexpected;
       }),
