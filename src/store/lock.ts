@@ -181,8 +181,20 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
  * inode): rename it aside atomically, look at what we moved, and put it back if it
  * turned out to be someone else's.
  */
-async function removeIfUnchanged(file: string, expectedRaw: string, expectedIno?: number): Promise<boolean> {
-  const aside = `${file}.removing-${randomBytes(6).toString('hex')}`;
+interface Me {
+  pid: number;
+  hostname: string;
+}
+
+const ASIDE = '.removing.';
+
+/** `<file>.removing.<host>.<pid>.<random>`: whoever finds one whose process died may delete it. */
+function asidePath(file: string, me: Me): string {
+  return `${file}${ASIDE}${encodeURIComponent(me.hostname)}.${me.pid}.${randomBytes(6).toString('hex')}`;
+}
+
+async function removeIfUnchanged(file: string, me: Me, expectedRaw: string, expectedIno?: number): Promise<boolean> {
+  const aside = asidePath(file, me);
   try {
     await fs.rename(file, aside);
   } catch (error) {
@@ -256,13 +268,40 @@ async function enterTakeoverGuard(file: string, o: Resolved): Promise<(() => Pro
   const guardFile = `${file}.takeover`;
   for (let round = 0; round < 2; round += 1) {
     const content = `${JSON.stringify(newOwner(o))}\n`;
-    if (await createExclusive(guardFile, content)) return () => removeIfUnchanged(guardFile, content);
+    if (await createExclusive(guardFile, content)) return () => removeIfUnchanged(guardFile, o, content);
     const guard = await snapshot(guardFile);
     if (guard === undefined) continue;
     if (!isStale(guard, o, GUARD_STALE_AFTER_MS)) return null;
-    await removeIfUnchanged(guardFile, guard.raw, guard.ino);
+    await removeIfUnchanged(guardFile, o, guard.raw, guard.ino);
   }
   return null;
+}
+
+/**
+ * A process killed in the middle of a takeover or a release leaves a renamed-aside
+ * file or a takeover guard behind. They block nothing, but they should not pile up:
+ * the next holder removes those whose process is gone from this host.
+ */
+async function removeLeftovers(file: string, o: Resolved): Promise<void> {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}${ASIDE}`) && !name.startsWith(`${base}.takeover${ASIDE}`)) continue;
+    const parts = name.slice(name.lastIndexOf(ASIDE) + ASIDE.length).split('.');
+    const pid = Number(parts[parts.length - 2]);
+    const hostname = decodeURIComponent(parts.slice(0, -2).join('.'));
+    if (hostname === o.hostname && !o.isProcessAlive(pid)) await fs.unlink(path.join(dir, name)).catch(() => undefined);
+  }
+  const guard = await snapshot(`${file}.takeover`);
+  if (guard !== undefined && isStale(guard, o, GUARD_STALE_AFTER_MS)) {
+    await removeIfUnchanged(`${file}.takeover`, o, guard.raw, guard.ino);
+  }
 }
 
 type Attempt = { handle: LockHandle } | { heldBy: LockOwner | undefined };
@@ -273,7 +312,10 @@ async function attemptOnce(file: string, o: Resolved): Promise<Attempt> {
   for (let round = 0; round < 3; round += 1) {
     const owner = newOwner(o);
     const content = `${JSON.stringify(owner)}\n`;
-    if (await createExclusive(file, content)) return { handle: makeHandle(file, owner, content) };
+    if (await createExclusive(file, content)) {
+      await removeLeftovers(file, o);
+      return { handle: makeHandle(file, owner, content) };
+    }
     const current = await snapshot(file);
     if (current === undefined) continue;
     lastSeen = current.owner;
@@ -284,7 +326,7 @@ async function attemptOnce(file: string, o: Resolved): Promise<Attempt> {
       const again = await snapshot(file);
       // Only the exact file we judged stale may go; anything else is re-judged next round.
       if (again !== undefined && again.raw === current.raw && again.ino === current.ino) {
-        await removeIfUnchanged(file, current.raw, current.ino);
+        await removeIfUnchanged(file, o, current.raw, current.ino);
       }
     } finally {
       await leaveGuard();
@@ -305,7 +347,7 @@ function makeHandle(file: string, owner: LockOwner, content: string): LockHandle
       if (released) return false;
       released = true;
       if ((await snapshot(file))?.raw !== content) return false;
-      return removeIfUnchanged(file, content);
+      return removeIfUnchanged(file, owner, content);
     },
   };
 }

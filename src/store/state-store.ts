@@ -93,6 +93,8 @@ export interface SweepLedger {
   pendingRemovals: Record<string, PendingRemoval>;
   /** Keyed by removalKey(groupId, userId). */
   failedRemovals: Record<string, FailedRemoval>;
+  /** groupId → OCI user id → ISO time the sweep first saw that OCI member without an Entra membership or grant (drift). */
+  driftSeen?: Record<string, Record<string, string>>;
 }
 
 export interface LocalState {
@@ -170,6 +172,7 @@ const stateSchema = z
       firstSeen: z.record(z.string(), z.record(z.string(), isoTime)),
       pendingRemovals: z.record(z.string(), pendingRemovalSchema),
       failedRemovals: z.record(z.string(), failedRemovalSchema),
+      driftSeen: z.record(z.string(), z.record(z.string(), isoTime)).optional(),
     }),
   })
   .superRefine((state, ctx) => {

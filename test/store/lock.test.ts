@@ -147,4 +147,17 @@ describe('stale locks', () => {
     expect((await readLockOwner(lockFile))?.pid).toBe(200);
     expect(await successor!.isHeld()).toBe(true);
   });
+
+  it('cleans up what a process killed mid-takeover or mid-release left, but only if that process is gone', async () => {
+    const stateDir = path.dirname(lockFile);
+    const deadAside = `sweep.lock.removing.${HOST}.999.aaaaaaaaaaaa`;
+    const liveAside = `sweep.lock.removing.${HOST}.100.bbbbbbbbbbbb`;
+    const otherHostAside = `sweep.lock.removing.other-host.999.cccccccccccc`;
+    const deadGuardAside = `sweep.lock.takeover.removing.${HOST}.998.dddddddddddd`;
+    for (const name of [deadAside, liveAside, otherHostAside, deadGuardAside]) await fs.writeFile(path.join(stateDir, name), '{}');
+    await fs.writeFile(`${lockFile}.takeover`, JSON.stringify({ pid: 998, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'g' }));
+    const lock = await tryAcquire(lockFile, opts(200));
+    expect(lock).not.toBeNull();
+    expect((await fs.readdir(stateDir)).sort()).toEqual([liveAside, otherHostAside, 'sweep.lock'].sort());
+  });
 });

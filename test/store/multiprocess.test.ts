@@ -171,5 +171,8 @@ describe('kill -9 at arbitrary instants', () => {
     const log = openAuditLog(dir, host, { lockTimeoutMs: 5_000 });
     await log.append({ actor: { id: 'u-1', upn: 'a@example.com', kind: 'user' }, action: 'check', result: 'ok' });
     expect((await log.verify()).ok).toBe(true);
+    // Nothing left behind but the log, its head and any torn lines that were moved aside.
+    const leftovers = (await fs.readdir(dir)).filter((n) => !/^audit\.jsonl(\.head|\.torn-.*)?$/.test(n));
+    expect(leftovers).toEqual([]);
   });
 });
