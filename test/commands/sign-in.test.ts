@@ -1,0 +1,113 @@
+/**
+ * Missing, expired and revoked sign-ins: exit 4 with the hint `ociaccess
+ * login`, in text and JSON, and nothing changes anywhere. Signing in again
+ * is the fix. People whose sessions a test breaks sign in inside that test,
+ * so the sign-ins shared by the file stay good.
+ */
+import { configureEntra } from '../../src/emulator/entra.js';
+import { upnOf, useHarness } from '../support/harness.js';
+
+const h = useHarness({ logins: ['alice', 'bob'] });
+const LOGIN_HINT = 'Run `ociaccess login`.';
+
+describe('nobody signed in on this machine', () => {
+  test.each([
+    ['status', ['status']],
+    ['list', ['list', '--pending']],
+    ['request', ['request', '--hours', '2', '--justification', 'INC-7: x']],
+    ['approve', ['approve', 'r-abcd2345', '--yes']],
+    ['deny', ['deny', 'r-abcd2345', '--reason', 'no', '--yes']],
+    ['revoke', ['revoke']],
+    ['whoami', ['whoami']],
+  ])('%s: exit 4 NOT_SIGNED_IN with the login hint, nothing sent to Graph or OCI', async (_name, argv) => {
+    const H = h();
+    const result = await H.expectNoChange(async () => {
+      const mark = H.mark();
+      const run = await H.run('carol', [...argv, '--json']);
+      expect(H.requestsSince(mark).filter((e) => e.service === 'graph' || e.service === 'oci')).toEqual([]);
+      return run;
+    });
+    expect(result.code).toBe(4);
+    expect(result.json).toEqual({ error: { code: 'NOT_SIGNED_IN', message: expect.stringMatching(/not signed in|Nobody is signed in/), hint: LOGIN_HINT } });
+  });
+
+  test('in text mode the error and the hint go to stderr, nothing to stdout', async () => {
+    const result = await h().run('carol', ['status']);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('error: You are not signed in. [NOT_SIGNED_IN]\nhint: Run `ociaccess login`.\n');
+  });
+
+  test('following the hint works: login, then the same command succeeds as that person', async () => {
+    const H = h();
+    expect((await H.run('carol', ['list', '--pending'])).code).toBe(4);
+    const login = await H.login('carol');
+    expect(login.code).toBe(0);
+    expect(login.stdout.trim()).toBe(upnOf('carol'));
+    expect(login.stderr).toContain('enter the code');
+    const whoami = await H.run('carol', ['whoami', '--json']);
+    expect(whoami.code).toBe(0);
+    expect(whoami.json).toMatchObject({ user: upnOf('carol'), tokenStore: 'file' });
+    expect((await H.run('carol', ['list', '--pending'])).code).toBe(0);
+  });
+
+  test('after logout the machine is signed out again (exit 4), other machines are not', async () => {
+    const H = h();
+    const logout = await H.run('alice', ['logout', '--json']);
+    expect(logout.code).toBe(0);
+    expect(logout.json).toEqual({ signedOut: upnOf('alice') });
+    expect((await H.run('alice', ['status', '--json'])).json.error.code).toBe('NOT_SIGNED_IN');
+    expect((await H.run('bob', ['status'])).code).toBe(0);
+  });
+});
+
+describe('a sign-in that no longer works', () => {
+  test('sessions revoked by an admin: once the access token has expired, exit 4 SESSION_EXPIRED and nothing changes', async () => {
+    const H = h();
+    expect((await H.login('carol')).code).toBe(0);
+    await H.control('tokens/revoke', { user: upnOf('carol') });
+    // Access tokens already issued stay valid until they expire, as in Entra.
+    expect((await H.run('carol', ['list', '--pending'])).code).toBe(0);
+    await H.advance({ minutes: 61 });
+    const result = await H.expectNoChange(() => H.run('carol', ['list', '--pending', '--json']));
+    expect(result.code).toBe(4);
+    expect(result.json.error).toMatchObject({ code: 'SESSION_EXPIRED', hint: LOGIN_HINT });
+    expect(result.json.error.message).toContain('has expired or was revoked');
+    // A new sign-in is the fix.
+    expect((await H.login('carol')).code).toBe(0);
+    expect((await H.run('carol', ['list', '--pending'])).code).toBe(0);
+  });
+
+  test('the refresh token outlived: exit 4 SESSION_EXPIRED for a request, which is not recorded anywhere', async () => {
+    const H = h();
+    configureEntra(H.emu.world, { refreshTokenLifetimeSeconds: 2 * 3600 });
+    try {
+      expect((await H.login('carol')).code).toBe(0);
+    } finally {
+      configureEntra(H.emu.world, { refreshTokenLifetimeSeconds: 90 * 24 * 3600 });
+    }
+    await H.advance({ hours: 3 });
+    const result = await H.expectNoChange(() => H.run('carol', ['request', '--hours', '2', '--justification', 'INC-8: x', '--json']));
+    expect(result.code).toBe(4);
+    expect(result.json.error).toMatchObject({ code: 'SESSION_EXPIRED', hint: LOGIN_HINT });
+    // The people signed in for the whole file are unaffected by carol's expiry.
+    expect((await H.run('alice', ['status'])).code).toBe(0);
+  });
+
+  // Known bug, in src/adapters/graph/: when Graph answers 401 (access token
+  // revoked with continuous access evaluation) and the forced refresh then
+  // fails, the Graph client wraps our AuthError as GraphError -1 and the
+  // adapter maps it to GRAPH_ERROR (exit 5); inside $batch the -1 is even
+  // retried as transient for ~13 s before GRAPH_UNAVAILABLE. The adapter
+  // should keep the error its getToken threw and rethrow it. Flip to `test`
+  // once fixed (`status` is used because its first Graph call is not a batch).
+  test.failing('access token revoked mid-session (continuous access evaluation): exit 4, not 5', async () => {
+    const H = h();
+    expect((await H.login('carol')).code).toBe(0);
+    expect((await H.run('carol', ['status'])).code).toBe(0);
+    await H.control('tokens/revoke', { user: upnOf('carol'), accessTokens: true });
+    const result = await H.expectNoChange(() => H.run('carol', ['status', '--json']));
+    expect(result.json.error).toMatchObject({ hint: LOGIN_HINT });
+    expect(result.code).toBe(4);
+  });
+});
