@@ -166,11 +166,21 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
   let original: string[];
   let originalHead: AuditHead;
 
-  beforeEach(async () => {
+  // Built once: the mutations below work on copies of the text.
+  beforeAll(async () => {
+    const ownRoot = await tempRoot();
+    dir = path.join(ownRoot, 'state');
+    file = path.join(dir, 'audit.jsonl');
+    clock = fakeClock();
     await appendMany(30);
     original = lines(await content());
     originalHead = await head();
-    expect(verifyAuditContent(join(original), originalHead)).toMatchObject({ ok: true, entries: 30 });
+    await removeTree(ownRoot);
+  });
+
+  it('starts from a log that verifies', () => {
+    expect(original).toHaveLength(30);
+    expect(verifyAuditContent(join(original), originalHead)).toMatchObject({ ok: true, entries: 30, lastSeq: 30, lastHash: originalHead.hash });
   });
 
   function leafPaths(value: unknown, prefix: string[] = []): string[][] {
@@ -326,7 +336,9 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
   it('verify() on the file reports the same as the pure check', async () => {
     const ls = [...original];
     ls.splice(12, 1);
-    await fs.writeFile(file, join(ls));
+    await fs.mkdir(dir, { mode: 0o700 });
+    await fs.writeFile(file, join(ls), { mode: 0o600 });
+    await fs.writeFile(`${file}.head`, JSON.stringify(originalHead), { mode: 0o600 });
     expect(await log().verify()).toMatchObject({ ok: false, problem: 'deleted', firstBadSeq: 13, entries: 12 });
   });
 });
