@@ -10,6 +10,7 @@ import { registerSweep } from './sweep.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerEmulator } from './emulator.js';
+import { registerDoctor } from './doctor.js';
 
 export function registerCommands(program: Command, run: Runner): void {
   registerAuth(program, run);
@@ -19,6 +20,7 @@ export function registerCommands(program: Command, run: Runner): void {
   registerRevoke(program, run);
   registerSweep(program, run);
   registerAudit(program, run);
+  registerDoctor(program, run);
   registerDemo(program, run);
   registerEmulator(program, run);
 }

@@ -1,0 +1,152 @@
+/**
+ * Read-only Graph calls for setting up and checking a tenant (`init`,
+ * `doctor`): find a group by name, its nested groups, the groups assigned to
+ * the OCI enterprise application, and the provisioning job's full status.
+ * Kept apart from GraphDirectory (what the core uses day to day) so that
+ * neither grows the other's concerns.
+ *
+ * Failures come back as GraphReadError with the HTTP status, because doctor
+ * turns each one into a check result (403 → "needs permission X") rather
+ * than stopping at the first.
+ */
+import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import type { Dispatcher } from 'undici';
+import { OciAccessError } from '../../errors.js';
+import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
+
+export type { AppAssignment, NamedObject, SyncJobInfo };
+
+export interface GraphInspectOptions {
+  graphBaseUrl: string;
+  getToken: () => Promise<string>;
+  dispatcher?: Dispatcher;
+}
+
+export class GraphReadError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'GraphReadError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A single-quoted OData string literal. */
+function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export class GraphInspector {
+  private readonly client: Client;
+
+  constructor(options: GraphInspectOptions) {
+    const base = options.graphBaseUrl.replace(/\/+$/, '');
+    const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
+    this.client = Client.initWithMiddleware({
+      baseUrl: `${base}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set([host]),
+      fetchOptions: options.dispatcher ? ({ dispatcher: options.dispatcher } as any) : undefined,
+      authProvider: { getAccessToken: options.getToken },
+    });
+  }
+
+  private async get(url: string): Promise<any> {
+    try {
+      return await this.client.api(url).get();
+    } catch (error) {
+      if (error instanceof OciAccessError) throw error;
+      if (error instanceof GraphError) throw new GraphReadError(error.statusCode, error.code ?? '', error.message);
+      const anyError = error as { statusCode?: number; code?: string; message?: string };
+      throw new GraphReadError(anyError?.statusCode ?? 0, String(anyError?.code ?? ''), String(anyError?.message ?? error));
+    }
+  }
+
+  /** Every page of a collection (bounded). */
+  private async all(url: string): Promise<any[]> {
+    const items: any[] = [];
+    let next: string | undefined = url;
+    for (let page = 0; next && page < 100; page += 1) {
+      const body: any = await this.get(next);
+      items.push(...(body?.value ?? []));
+      next = body?.['@odata.nextLink'];
+    }
+    return items;
+  }
+
+  async me(): Promise<NamedObject & { userPrincipalName: string }> {
+    const body = await this.get('/me?$select=id,displayName,userPrincipalName');
+    return { id: String(body.id), displayName: String(body.displayName ?? ''), userPrincipalName: String(body.userPrincipalName ?? '') };
+  }
+
+  /** The group, or null when no group has that id. */
+  async getGroup(id: string): Promise<NamedObject | null> {
+    try {
+      const body = await this.get(`/groups/${encodeURIComponent(id)}?$select=id,displayName`);
+      return { id: String(body.id), displayName: String(body.displayName ?? '') };
+    } catch (error) {
+      if (error instanceof GraphReadError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /** Groups whose display name is exactly `name` (display names are not unique in Entra). */
+  async findGroupsByName(name: string): Promise<NamedObject[]> {
+    const filter = encodeURIComponent(`displayName eq ${odataString(name)}`);
+    const items = await this.all(`/groups?$filter=${filter}&$select=id,displayName`);
+    return items.map((item) => ({ id: String(item.id), displayName: String(item.displayName ?? '') }));
+  }
+
+  /** Members of the group that are groups themselves (provisioning does not follow them). */
+  async nestedGroups(groupId: string): Promise<NamedObject[]> {
+    const items = await this.all(`/groups/${encodeURIComponent(groupId)}/members?$select=id,displayName&$top=999`);
+    return items
+      .filter((item) => String(item['@odata.type'] ?? '').toLowerCase() === '#microsoft.graph.group')
+      .map((item) => ({ id: String(item.id), displayName: String(item.displayName ?? '') }));
+  }
+
+  /** Whether a user exists (by UPN or id). */
+  async userExists(idOrUpn: string): Promise<boolean> {
+    try {
+      await this.get(`/users/${encodeURIComponent(idOrUpn)}?$select=id`);
+      return true;
+    } catch (error) {
+      if (error instanceof GraphReadError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Users and groups assigned to the enterprise application (its service principal). */
+  async appAssignments(servicePrincipalId: string): Promise<AppAssignment[]> {
+    const items = await this.all(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignedTo?$top=999`);
+    return items.map((item) => ({
+      principalId: String(item.principalId),
+      principalType: String(item.principalType ?? ''),
+      principalDisplayName: item.principalDisplayName ?? null,
+    }));
+  }
+
+  async syncJob(servicePrincipalId: string, jobId: string): Promise<SyncJobInfo | null> {
+    let body: any;
+    try {
+      body = await this.get(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/synchronization/jobs/${encodeURIComponent(jobId)}`);
+    } catch (error) {
+      if (error instanceof GraphReadError && error.status === 404) return null;
+      throw error;
+    }
+    const status = body?.status ?? {};
+    const quarantine = status.quarantine
+      ? { reason: status.quarantine.reason ?? null, nextAttempt: status.quarantine.nextAttempt ?? null, since: status.quarantine.currentBegan ?? null }
+      : null;
+    return {
+      id: String(body.id ?? jobId),
+      code: String(status.code ?? 'NotConfigured'),
+      quarantine,
+      lastSuccessfulRun: status.lastSuccessfulExecution?.timeEnded ?? null,
+      lastRun: status.lastExecution ? { ended: status.lastExecution.timeEnded ?? null, state: status.lastExecution.state ?? null } : null,
+      interval: body?.schedule?.interval ?? null,
+    };
+  }
+}

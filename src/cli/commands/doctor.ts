@@ -1,0 +1,111 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
+import { table, type Output } from '../output.js';
+import { UsageError } from '../../errors.js';
+import type { Config } from '../../config/schema.js';
+import type { CheckStatus, DoctorProbes, DoctorReport } from '../../core/doctor.js';
+
+const MARK: Record<CheckStatus, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+function render(out: Output, report: DoctorReport): string {
+  const paint = (status: CheckStatus) =>
+    status === 'pass' ? out.style.green(MARK[status]) : status === 'warn' ? out.style.yellow(MARK[status]) : status === 'fail' ? out.style.red(MARK[status]) : out.style.dim(MARK[status]);
+  const lines = [table(out, ['STATUS', 'CHECK', 'DETAIL'], report.checks.map((check) => [paint(check.status), check.title, check.detail]))];
+  const fixes = report.checks.filter((check) => check.fix && (check.status === 'fail' || check.status === 'warn'));
+  if (fixes.length) {
+    lines.push('', out.style.bold('What to do:'));
+    for (const check of fixes) lines.push(`  ${check.status === 'fail' ? out.style.red('✗') : out.style.yellow('!')} ${check.title}: ${check.fix}`);
+  }
+  const { pass, warn, fail, skip } = report.summary;
+  lines.push('', `${pass} passed, ${warn} warning(s), ${fail} failed, ${skip} skipped (checked as ${report.identity === 'app' ? 'the automation app' : 'the signed-in user'})`);
+  return lines.join('\n');
+}
+
+/** The real probes: the adapters, wired from the config, loaded only when doctor runs. */
+async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<DoctorProbes> {
+  let accessToken = '';
+  const services = async () => env.services();
+  const { dispatcherForCaFile } = await import('../../adapters/http/tls.js');
+  return {
+    identity,
+    now: () => env.ctx.clock.now(),
+    config: () => env.config(),
+    async authority(config) {
+      const { authorityMetadata, fetchOpenIdConfiguration } = await import('../../adapters/auth/authority.js');
+      const published = await fetchOpenIdConfiguration(config);
+      return { tokenEndpoint: String(published.token_endpoint ?? ''), expectedTokenEndpoint: authorityMetadata(config).token_endpoint };
+    },
+    async token(config) {
+      const { session } = await services();
+      if (identity === 'app') {
+        const { describeAutomationCredential } = await import('../../adapters/auth/credentials.js');
+        const { ConfigError } = await import('../../errors.js');
+        if (!config.automation) {
+          throw new ConfigError('CONFIG_INVALID', 'The config has no "automation" section, so there is no app to check.', {
+            hint: 'Add automation.clientId and a credential (docs/setup-entra.md), or run doctor without --as app.',
+          });
+        }
+        const token = await session.getAppToken();
+        accessToken = token.token;
+        return { token: token.token, expiresOn: token.expiresOn, who: `app ${config.automation.clientId} with its ${describeAutomationCredential(config.automation)}` };
+      }
+      const { CLI_SCOPES } = await import('../../adapters/auth/scopes.js');
+      const token = await session.getAccessToken(CLI_SCOPES);
+      accessToken = token.token;
+      return { token: token.token, expiresOn: token.expiresOn, who: `signed in as ${token.account?.username ?? 'unknown'}` };
+    },
+    graph(config: Config) {
+      // Imported eagerly below (see loadAdapters) so this stays synchronous.
+      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, dispatcher: dispatcherForCaFile(config.tls.caFile) });
+    },
+    async oci(config) {
+      const configFile = path.resolve(env.ctx.cwd, config.oci.configFile);
+      const dispatcher = dispatcherForCaFile(config.tls.caFile);
+      const inspector = new adapters.OciInspector({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher });
+      const domain = new adapters.OciDomain({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher, sleep: (ms) => env.ctx.clock.sleep(ms) });
+      return { domain, identityProviders: () => inspector.identityProviders() };
+    },
+  };
+}
+
+let adapters: Awaited<ReturnType<typeof loadAdapters>>;
+async function loadAdapters() {
+  const [{ GraphInspector }, { OciInspector }, { OciDomain }] = await Promise.all([
+    import('../../adapters/graph/graph-inspect.js'),
+    import('../../adapters/oci/oci-inspect.js'),
+    import('../../adapters/oci/oci-domain.js'),
+  ]);
+  return { GraphInspector, OciInspector, OciDomain };
+}
+
+export function registerDoctor(program: Command, run: Runner): void {
+  program
+    .command('doctor')
+    .description('check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix')
+    .option('--as <identity>', 'whose access to check: "user" (the signed-in person) or "app" (the automation that runs sweep)', 'user')
+    .addHelpText('after', `
+Read-only: changes nothing in Entra or OCI.
+
+Examples:
+  $ ociaccess doctor
+  $ ociaccess doctor --as app --json      # on the host that runs sweep
+
+Exit codes: 0 nothing failed (warnings allowed); otherwise the first failed
+check decides: 2 config, 4 sign-in/permission/OCI key, 1 anything else.`)
+    .action(async (options: { as: string }, command: Command) =>
+      run(command, async (env) => {
+        if (options.as !== 'user' && options.as !== 'app') {
+          throw new UsageError(`--as "${options.as}" is not an identity.`, { code: 'INVALID_IDENTITY', hint: 'Use --as user (default) or --as app.' });
+        }
+        adapters ??= await loadAdapters();
+        const { runDoctor } = await import('../../core/doctor.js');
+        // The services set the emulator-aware clock; load them first when the config allows.
+        await env.services().catch(() => undefined);
+        const report = await runDoctor(await probesFor(env, options.as));
+        env.out.data(report, () => render(env.out, report));
+        return report.exitCode;
+      }),
+    );
+}

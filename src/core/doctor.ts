@@ -1,0 +1,364 @@
+/**
+ * `doctor`: checks the whole chain, in the order the data flows — config,
+ * sign-in, Graph permissions, the Entra groups, their assignment to the OCI
+ * enterprise application, the provisioning job, the OCI domain and group,
+ * JIT — and says for each failure what to do. Every check runs even when an
+ * earlier one warned; a check whose input is missing (no sign-in, no OCI
+ * client) is skipped and says why. The probes are the only I/O.
+ */
+import type { Config } from '../config/schema.js';
+import { ExitCode, OciAccessError } from '../errors.js';
+import type { OciPort } from './ports.js';
+import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, missingPermissions, type NeedsOptions } from './permissions.js';
+
+export interface NamedObject {
+  id: string;
+  displayName: string;
+}
+
+/** A user or group assigned to an enterprise application (appRoleAssignedTo). */
+export interface AppAssignment {
+  principalId: string;
+  principalType: string;
+  principalDisplayName: string | null;
+}
+
+/** A provisioning (synchronization) job's state, as doctor needs it. */
+export interface SyncJobInfo {
+  id: string;
+  code: string;
+  quarantine: { reason: string | null; nextAttempt: string | null; since: string | null } | null;
+  lastSuccessfulRun: string | null;
+  lastRun: { ended: string | null; state: string | null } | null;
+  interval: string | null;
+}
+
+/** How one SAML identity provider of the OCI domain does JIT provisioning. */
+export interface JitSettings {
+  id: string;
+  name: string;
+  enabled: boolean;
+  jitEnabled: boolean;
+  createUsers: boolean;
+  groupAssignmentMethod: string | null;
+  mappingMode: string | null;
+  /** OCI group ids that the assertion's groups are mapped to (explicit mapping mode). */
+  mappedOciGroupIds: string[];
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+/** What a failure means for the exit code: config → 2, auth (sign-in, permissions, OCI key) → 4, anything else → 1. */
+export type CheckCategory = 'config' | 'auth' | 'entra' | 'oci';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  category: CheckCategory;
+  detail: string;
+  fix: string | null;
+}
+
+export interface DoctorReport {
+  identity: 'user' | 'app';
+  ok: boolean;
+  exitCode: number;
+  summary: Record<CheckStatus, number>;
+  checks: CheckResult[];
+}
+
+export interface DoctorGraph {
+  getGroup(id: string): Promise<NamedObject | null>;
+  nestedGroups(groupId: string): Promise<NamedObject[]>;
+  userExists(upn: string): Promise<boolean>;
+  appAssignments(servicePrincipalId: string): Promise<AppAssignment[]>;
+  syncJob(servicePrincipalId: string, jobId: string): Promise<SyncJobInfo | null>;
+}
+
+export interface DoctorProbes {
+  identity: 'user' | 'app';
+  now(): Date;
+  /** The validated config; throws a ConfigError when it is missing or invalid. */
+  config(): Promise<Config>;
+  /** The authority's published token endpoint (OpenID configuration). */
+  authority(config: Config): Promise<{ tokenEndpoint: string; expectedTokenEndpoint: string }>;
+  /** A Graph access token for the identity being checked, and who it is. */
+  token(config: Config): Promise<{ token: string; expiresOn: Date; who: string }>;
+  graph(config: Config): DoctorGraph;
+  /** The OCI port and the JIT reader; throws when the OCI config profile cannot be used. */
+  oci(config: Config): Promise<{ domain: OciPort; identityProviders(): Promise<JitSettings[]> }>;
+}
+
+/** A Graph failure as a check result: 403 names the permission the check needs. */
+function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'detail' | 'fix' | 'category'> {
+  const status = (error as { status?: number }).status;
+  if (status === 403) {
+    return { category: 'auth', detail: `Graph denied the read (403): ${(error as Error).message}`, fix: `Grant ${permission} to this identity (admin consent), then run doctor again.` };
+  }
+  if (error instanceof OciAccessError) return { category: error.exitCode === ExitCode.auth ? 'auth' : 'entra', detail: error.message, fix: error.hint ?? null };
+  return { category: 'entra', detail: `Graph answered ${status || 'nothing'}: ${(error as Error).message}`, fix: 'Try again; if it persists, run with --debug.' };
+}
+
+function ago(now: Date, iso: string): string {
+  const minutes = Math.round((now.getTime() - new Date(iso).getTime()) / 60_000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 120) return `${minutes}m ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours}h ago` : `${Math.round(hours / 24)}d ago`;
+}
+
+export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
+  const checks: CheckResult[] = [];
+  const add = (id: string, title: string, category: CheckCategory, status: CheckStatus, detail: string, fix: string | null = null) => {
+    checks.push({ id, title, category, status, detail, fix });
+  };
+  const skipRest = (reason: string, ids: [string, string, CheckCategory][]) => {
+    for (const [id, title, category] of ids) add(id, title, category, 'skip', reason);
+  };
+  const who = probes.identity === 'app' ? 'the automation app' : 'you';
+
+  let config: Config;
+  try {
+    config = await probes.config();
+    add('config', 'config', 'config', 'pass', `valid: ${config.groups.length} group(s), tenant ${config.tenantId}`);
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('config', 'config', 'config', 'fail', e.message, e.hint ?? 'Run `ociaccess init`.');
+    skipRest('needs a valid config', [
+      ['authority', 'sign-in service', 'auth'], ['sign-in', 'sign-in', 'auth'], ['permissions', 'Graph permissions', 'auth'],
+      ['groups', 'Entra groups', 'entra'], ['people', 'requesters and approvers', 'entra'], ['nested-groups', 'nested groups', 'entra'],
+      ['app-assignment', 'OCI app assignment', 'entra'], ['provisioning-job', 'provisioning job', 'entra'], ['oci-config', 'OCI config and key', 'oci'],
+      ['oci-domain', 'OCI identity domain', 'oci'], ['oci-group', 'OCI groups', 'oci'], ['jit', 'JIT provisioning', 'oci'],
+    ]);
+    return finish(probes.identity, checks);
+  }
+  const now = probes.now();
+
+  try {
+    const { tokenEndpoint, expectedTokenEndpoint } = await probes.authority(config);
+    if (tokenEndpoint === expectedTokenEndpoint) add('authority', 'sign-in service', 'auth', 'pass', `${config.cloud.authorityHost} publishes tenant ${config.tenantId}`);
+    else add('authority', 'sign-in service', 'auth', 'warn', `the authority publishes token endpoint ${tokenEndpoint}, not ${expectedTokenEndpoint}`, 'Check cloud.authorityHost (sovereign clouds use their own host).');
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('authority', 'sign-in service', 'auth', 'fail', e.message, e.hint ?? null);
+  }
+
+  // Sign-in and permissions.
+  let token: { token: string; expiresOn: Date; who: string } | undefined;
+  try {
+    token = await probes.token(config);
+  } catch (error) {
+    const e = error as OciAccessError;
+    const category = e.exitCode === ExitCode.usage ? 'config' : e.exitCode === ExitCode.auth ? 'auth' : 'entra';
+    add('sign-in', 'sign-in', category, 'fail', e.message ?? String(error), e.hint ?? null);
+  }
+  const needsOptions: NeedsOptions = {
+    autoApproval: config.groups.some((group) => group.autoApproval),
+    provisionOnDemand: config.provisioning?.provisionOnDemand ?? false,
+    provisioning: Boolean(config.provisioning),
+  };
+  if (token) {
+    const claims = decodeTokenClaims(token.token);
+    if (claims?.tid && claims.tid !== config.tenantId) {
+      add('sign-in', 'sign-in', 'auth', 'fail', `the token is for tenant ${claims.tid}, the config names ${config.tenantId}`, probes.identity === 'app' ? 'Check tenantId and automation.clientId.' : 'Run `ociaccess logout`, then `ociaccess login` with an account of the configured tenant.');
+    } else {
+      add('sign-in', 'sign-in', 'auth', 'pass', `${token.who}; token valid until ${token.expiresOn.toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+    }
+    if (!claims) {
+      add('permissions', 'Graph permissions', 'auth', 'warn', 'the access token is opaque, so its permissions cannot be read', 'Nothing to do if the commands work; otherwise check the API permissions in the app registration.');
+    } else {
+      const granted = grantedPermissions(claims);
+      const needs = probes.identity === 'app' ? applicationNeeds(needsOptions) : delegatedNeeds(needsOptions);
+      const missing = missingPermissions(needs, granted);
+      const required = missing.filter((need) => need.required);
+      const optional = missing.filter((need) => !need.required);
+      const describe = (list: typeof missing) => list.map((need) => `${need.permission} (${need.command}: ${need.why})`).join('; ');
+      const kind = probes.identity === 'app' ? 'application permission' : 'delegated permission';
+      const where = probes.identity === 'app'
+        ? `the automation app ${config.automation?.clientId ?? ''}`.trim()
+        : `the CLI app ${config.clientId}`;
+      if (required.length > 0) {
+        add('permissions', 'Graph permissions', 'auth', 'fail', `missing: ${describe(required)}`,
+          `Add the ${kind}${required.length > 1 ? 's' : ''} ${[...new Set(required.map((n) => n.permission))].join(', ')} to ${where} and grant admin consent${probes.identity === 'user' ? ', then `ociaccess login` again' : ''} (docs/setup-entra.md).`);
+      } else if (optional.length > 0) {
+        add('permissions', 'Graph permissions', 'auth', 'warn', `optional features unavailable: ${describe(optional)}`, `Add ${[...new Set(optional.map((n) => n.permission))].join(', ')} to ${where} if you want them.`);
+      } else {
+        add('permissions', 'Graph permissions', 'auth', 'pass', `${who === 'you' ? 'your token' : 'the app token'} carries what ${probes.identity === 'app' ? 'sweep needs' : 'every command needs'} (${granted.length} permission(s))`);
+      }
+    }
+  } else {
+    add('permissions', 'Graph permissions', 'auth', 'skip', 'needs a sign-in');
+  }
+
+  await entraChecks(probes, config, token !== undefined, now, add);
+  await ociChecks(probes, config, add);
+  return finish(probes.identity, checks);
+}
+
+type Add = (id: string, title: string, category: CheckCategory, status: CheckStatus, detail: string, fix?: string | null) => void;
+
+async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boolean, now: Date, add: Add): Promise<void> {
+  const ids: [string, string][] = [['groups', 'Entra groups'], ['people', 'requesters and approvers'], ['nested-groups', 'nested groups'], ['app-assignment', 'OCI app assignment'], ['provisioning-job', 'provisioning job']];
+  if (!signedIn) {
+    for (const [id, title] of ids) add(id, title, 'entra', 'skip', 'needs a sign-in');
+    return;
+  }
+  const graph = probes.graph(config);
+
+  const existing: NamedObject[] = [];
+  try {
+    const problems: string[] = [];
+    const renamed: string[] = [];
+    for (const group of config.groups) {
+      const found = await graph.getGroup(group.entraGroupId);
+      if (!found) problems.push(`"${group.name}": no Entra group has id ${group.entraGroupId}`);
+      else {
+        existing.push(found);
+        if (found.displayName !== group.name) renamed.push(`"${group.name}" is called "${found.displayName}" in Entra`);
+      }
+    }
+    if (problems.length) add('groups', 'Entra groups', 'entra', 'fail', problems.join('; '), 'Fix groups[].entraGroupId (`ociaccess init` looks the group up by name), or create the group (docs/setup-entra.md).');
+    else if (renamed.length) add('groups', 'Entra groups', 'entra', 'warn', renamed.join('; '), 'Rename one or the other so that people and the OCI group mapping agree.');
+    else add('groups', 'Entra groups', 'entra', 'pass', existing.map((g) => `${g.displayName} (${g.id})`).join(', '));
+  } catch (error) {
+    add('groups', 'Entra groups', ...statusOf('fail', graphFailure(error, 'GroupMember.Read.All')));
+  }
+
+  try {
+    const unknown: string[] = [];
+    const upns = [...new Set(config.groups.flatMap((g) => [...g.eligibleRequesters, ...g.approvers, ...g.standingMembers]))];
+    for (const upn of upns.slice(0, 200)) if (!(await graph.userExists(upn))) unknown.push(upn);
+    if (unknown.length) add('people', 'requesters and approvers', 'entra', 'warn', `not found in Entra: ${unknown.join(', ')}`, 'Correct the user principal names in the config (a renamed user keeps their id, not their UPN).');
+    else add('people', 'requesters and approvers', 'entra', 'pass', `${upns.length} user(s) found`);
+  } catch (error) {
+    add('people', 'requesters and approvers', ...statusOf('warn', graphFailure(error, 'User.Read.All')));
+  }
+
+  try {
+    const nested: string[] = [];
+    for (const group of existing) {
+      const inner = await graph.nestedGroups(group.id);
+      if (inner.length) nested.push(`${group.displayName} contains ${inner.map((g) => `"${g.displayName}"`).join(', ')}`);
+    }
+    if (nested.length) {
+      add('nested-groups', 'nested groups', 'entra', 'warn', `${nested.join('; ')}: provisioning to OCI does not follow nested groups, and sweep manages direct members only`, 'Remove the nested groups and add the people directly (approvals do this for you).');
+    } else add('nested-groups', 'nested groups', 'entra', 'pass', 'no group has groups as members');
+  } catch (error) {
+    add('nested-groups', 'nested groups', ...statusOf('warn', graphFailure(error, 'GroupMember.Read.All')));
+  }
+
+  const provisioning = config.provisioning;
+  if (!provisioning) {
+    const fix = 'Add provisioning.servicePrincipalId and provisioning.jobId to the config (`ociaccess init --service-principal … --job …`).';
+    add('app-assignment', 'OCI app assignment', 'entra', 'warn', 'no "provisioning" section: the assignment cannot be checked', fix);
+    add('provisioning-job', 'provisioning job', 'entra', 'warn', 'no "provisioning" section: quarantine goes unnoticed and provision-on-demand is off', fix);
+    return;
+  }
+  try {
+    const assigned = new Set((await graph.appAssignments(provisioning.servicePrincipalId)).map((a) => a.principalId));
+    const missing = config.groups.filter((group) => !assigned.has(group.entraGroupId));
+    if (missing.length) {
+      add('app-assignment', 'OCI app assignment', 'entra', 'fail', `not assigned to the OCI enterprise application: ${missing.map((g) => g.name).join(', ')} — neither SCIM nor SAML sign-in will carry the membership to OCI`, 'Entra admin center → Enterprise applications → the OCI app → Users and groups → Add user/group → the group.');
+    } else add('app-assignment', 'OCI app assignment', 'entra', 'pass', `every group is assigned to service principal ${provisioning.servicePrincipalId}`);
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) {
+      add('app-assignment', 'OCI app assignment', 'entra', 'fail', `no service principal ${provisioning.servicePrincipalId}`, 'provisioning.servicePrincipalId is the OCI enterprise application\'s object id (Enterprise applications → the app → Overview → Object ID).');
+    } else add('app-assignment', 'OCI app assignment', ...statusOf('warn', graphFailure(error, 'Application.Read.All')));
+  }
+
+  try {
+    const job = await graph.syncJob(provisioning.servicePrincipalId, provisioning.jobId);
+    if (!job) {
+      add('provisioning-job', 'provisioning job', 'entra', 'fail', `no provisioning job ${provisioning.jobId} on service principal ${provisioning.servicePrincipalId}`, 'Copy the job id from GET /servicePrincipals/{id}/synchronization/jobs (docs/setup-entra.md).');
+    } else if (job.code === 'Quarantine') {
+      const q = job.quarantine;
+      add('provisioning-job', 'provisioning job', 'entra', 'fail',
+        `in quarantine${q?.since ? ` since ${q.since}` : ''}: ${q?.reason ?? 'no reason given'}${q?.nextAttempt ? `; next attempt ${q.nextAttempt}` : ''} — no change reaches OCI until it leaves quarantine`,
+        'Open the OCI app\'s Provisioning logs, fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s token), then "Restart provisioning".');
+    } else if (job.code !== 'Active') {
+      add('provisioning-job', 'provisioning job', 'entra', 'fail', `state ${job.code}: changes are not provisioned to OCI`, job.code === 'Paused' ? 'Start provisioning on the OCI enterprise application (Provisioning → Start provisioning).' : 'Configure and start provisioning on the OCI enterprise application (docs/setup-entra.md).');
+    } else {
+      const cycleMs = provisioning.cycleMinutes * 60_000;
+      const last = job.lastSuccessfulRun;
+      if (!last) add('provisioning-job', 'provisioning job', 'entra', 'warn', 'Active, but it has not completed a cycle yet', 'Wait for the first cycle (up to 40 minutes), then run doctor again.');
+      else if (now.getTime() - new Date(last).getTime() > 3 * cycleMs) {
+        add('provisioning-job', 'provisioning job', 'entra', 'warn', `Active, but its last successful cycle was ${ago(now, last)} (cycle ~${provisioning.cycleMinutes}m)`, 'Check the Provisioning logs of the OCI enterprise application.');
+      } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${ago(now, last)}`);
+    }
+  } catch (error) {
+    add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
+  }
+}
+
+async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promise<void> {
+  let oci: Awaited<ReturnType<DoctorProbes['oci']>>;
+  try {
+    oci = await probes.oci(config);
+    add('oci-config', 'OCI config and key', 'oci', 'pass', `profile ${config.oci.profile} of ${config.oci.configFile}`);
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('oci-config', 'OCI config and key', e.exitCode === ExitCode.usage ? 'config' : 'oci', 'fail', e.message ?? String(error), e.hint ?? null);
+    for (const [id, title] of [['oci-domain', 'OCI identity domain'], ['oci-group', 'OCI groups'], ['jit', 'JIT provisioning']] as const) add(id, title, 'oci', 'skip', 'needs a usable OCI config profile');
+    return;
+  }
+  const ociGroups = new Map<string, string>();
+  let reached = false;
+  try {
+    for (const group of config.groups) {
+      const found = await oci.domain.findGroup(group.ociGroupName);
+      reached = true;
+      if (found) ociGroups.set(group.ociGroupName, found.id);
+    }
+    add('oci-domain', 'OCI identity domain', 'oci', 'pass', `${config.oci.domainUrl} answers signed requests`);
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('oci-domain', 'OCI identity domain', e.exitCode === ExitCode.auth ? 'auth' : 'oci', 'fail', e.message ?? String(error), e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).');
+  }
+  if (!reached) add('oci-group', 'OCI groups', 'oci', 'skip', 'needs the identity domain');
+  else {
+    const missing = config.groups.filter((group) => !ociGroups.has(group.ociGroupName));
+    if (missing.length) {
+      add('oci-group', 'OCI groups', 'oci', 'fail', `not in the identity domain: ${missing.map((g) => g.ociGroupName).join(', ')}`, 'Provisioning creates the OCI group at its first cycle once the Entra group is assigned; check groups[].ociGroupName and the provisioning logs (docs/setup-oci.md).');
+    } else add('oci-group', 'OCI groups', 'oci', 'pass', config.groups.map((g) => g.ociGroupName).join(', '));
+  }
+
+  try {
+    const providers = (await oci.identityProviders()).filter((idp) => idp.enabled);
+    const jit = providers.filter((idp) => idp.jitEnabled);
+    if (providers.length === 0) {
+      add('jit', 'JIT provisioning', 'oci', 'warn', 'no enabled SAML identity provider in the domain', 'Set up Entra ID as the domain\'s SAML identity provider (docs/setup-oci.md).');
+    } else if (jit.length === 0) {
+      add('jit', 'JIT provisioning', 'oci', 'warn', `JIT is off on ${providers.map((p) => p.name).join(', ')}: access starts only at the next provisioning cycle (~40 minutes)`, 'Enable JIT provisioning with group mapping on the identity provider (docs/setup-oci.md).');
+    } else {
+      const merge = jit.filter((idp) => idp.groupAssignmentMethod === 'Merge');
+      const unmapped = jit.filter((idp) => idp.mappingMode === 'explicit' && [...ociGroups.values()].some((id) => !idp.mappedOciGroupIds.includes(id)));
+      if (merge.length) {
+        add('jit', 'JIT provisioning', 'oci', 'warn', `${merge.map((p) => p.name).join(', ')} assigns groups with Merge: a sign-in never removes an OCI group, so removals rely on provisioning alone`, 'Set "Assign groups" to Overwrite (jitUserProvGroupAssignmentMethod) on the identity provider.');
+      } else if (unmapped.length) {
+        add('jit', 'JIT provisioning', 'oci', 'warn', `${unmapped.map((p) => p.name).join(', ')} maps no Entra group to ${config.groups.map((g) => g.ociGroupName).join(', ')}: JIT will not grant the group at sign-in`, 'Map the Entra group (its object id) to the OCI group in the identity provider\'s JIT group mapping.');
+      } else add('jit', 'JIT provisioning', 'oci', 'pass', `on (${jit.map((p) => `${p.name}: ${p.groupAssignmentMethod ?? 'default'}`).join(', ')})`);
+    }
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('jit', 'JIT provisioning', e.exitCode === ExitCode.auth ? 'auth' : 'oci', 'warn', e.message ?? String(error), e.hint ?? null);
+  }
+}
+
+function statusOf(status: CheckStatus, failure: Pick<CheckResult, 'detail' | 'fix' | 'category'>): [CheckCategory, CheckStatus, string, string | null] {
+  return [failure.category, status, failure.detail, failure.fix];
+}
+
+/** The exit code is the first failure's, in chain order: the root cause, not its echoes. */
+function finish(identity: 'user' | 'app', checks: CheckResult[]): DoctorReport {
+  const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  for (const check of checks) summary[check.status] += 1;
+  const firstFailure = checks.find((check) => check.status === 'fail');
+  const exitCode = !firstFailure
+    ? ExitCode.ok
+    : firstFailure.category === 'config'
+      ? ExitCode.usage
+      : firstFailure.category === 'auth'
+        ? ExitCode.auth
+        : ExitCode.unexpected;
+  return { identity, ok: !firstFailure, exitCode, summary, checks };
+}

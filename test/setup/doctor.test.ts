@@ -1,0 +1,249 @@
+/**
+ * `doctor` against emulator states built to fail each check: the right check
+ * fails (or warns) with its fix, the others still run, the exit code follows
+ * the first failure, and doctor never changes anything.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { SEED } from '../../src/emulator/seed.js';
+import { useHarness, type Harness, type RunResult } from '../support/harness.js';
+
+const h = useHarness({ logins: ['alice'] });
+
+function check(result: RunResult, id: string): { status: string; detail: string; fix: string | null; category: string } {
+  const found = result.json?.checks?.find((c: { id: string }) => c.id === id);
+  if (!found) throw new Error(`no check "${id}" in ${result.stdout}`);
+  return found;
+}
+
+const statuses = (result: RunResult) => Object.fromEntries(result.json.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
+
+/** A copy of the emulator's config with `change` applied; returns its path. */
+async function configWith(H: Harness, name: string, change: (config: any) => void): Promise<string> {
+  const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
+  change(config);
+  const file = path.join(H.root, `${name}.json`);
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
+}
+
+async function doctor(H: Harness, who: 'alice' | 'carol' | 'cron', args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+  return H.expectNoChange(() => H.run(who, ['doctor', ...args, '--json'], { env }));
+}
+
+test('a healthy tenant: every check passes, exit 0, nothing written, and the text table has a summary', async () => {
+  const H = h();
+  const result = await doctor(H, 'alice');
+  expect(result.code).toBe(0);
+  expect(result.json.ok).toBe(true);
+  expect(Object.values(statuses(result)).every((s) => s === 'pass')).toBe(true);
+  expect(Object.keys(statuses(result))).toEqual([
+    'config', 'authority', 'sign-in', 'permissions', 'groups', 'people', 'nested-groups', 'app-assignment', 'provisioning-job',
+    'oci-config', 'oci-domain', 'oci-group', 'jit',
+  ]);
+  const text = await H.run('alice', ['doctor']);
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/^STATUS\tCHECK\tDETAIL\n/);
+  expect(text.stdout).toMatch(/pass\tJIT provisioning\ton \(EntraID: Overwrite\)/);
+  expect(text.stdout).toContain('13 passed, 0 warning(s), 0 failed, 0 skipped (checked as the signed-in user)');
+});
+
+test('no config: config fails with the init hint, everything else is skipped, exit 2', async () => {
+  const H = h();
+  const result = await H.run('alice', ['doctor', '--json'], { env: { OCIACCESS_CONFIG: path.join(H.root, 'none.json') } });
+  expect(result.code).toBe(2);
+  expect(check(result, 'config')).toMatchObject({ status: 'fail', fix: expect.stringContaining('ociaccess init') });
+  expect(result.json.summary).toEqual({ pass: 0, warn: 0, fail: 1, skip: 12 });
+});
+
+test('not signed in: sign-in fails with `ociaccess login`, Entra checks are skipped, OCI checks still run, exit 4', async () => {
+  const H = h();
+  const result = await doctor(H, 'carol');
+  expect(result.code).toBe(4);
+  expect(check(result, 'sign-in')).toMatchObject({ status: 'fail', detail: 'You are not signed in.', fix: 'Run `ociaccess login`.' });
+  expect(statuses(result)).toMatchObject({ permissions: 'skip', groups: 'skip', 'provisioning-job': 'skip', 'oci-domain': 'pass', jit: 'pass' });
+  const text = await H.run('carol', ['doctor']);
+  expect(text.stdout).toMatch(/FAIL\tsign-in\tYou are not signed in\./);
+  expect(text.stdout).toContain('What to do:\n  ✗ sign-in: Run `ociaccess login`.');
+});
+
+test('--as app: the automation token lacks the group write permissions → permissions fail naming them and sweep, exit 4', async () => {
+  const H = h();
+  const app = H.emu.world.apps.get(SEED.automationAppId)!;
+  const granted = [...app.applicationPermissions];
+  // Group.ReadWrite.All alone would also allow membership changes: remove both.
+  app.applicationPermissions = granted.filter((p) => p !== 'GroupMember.ReadWrite.All' && p !== 'Group.ReadWrite.All');
+  try {
+    const result = await doctor(H, 'cron', ['--as', 'app']);
+    expect(result.code).toBe(4);
+    expect(result.json.identity).toBe('app');
+    const permissions = check(result, 'permissions');
+    expect(permissions.status).toBe('fail');
+    expect(permissions.detail).toContain('GroupMember.ReadWrite.All (sweep:');
+    expect(permissions.detail).toContain("Group.ReadWrite.All (sweep: record auto-approvals on the group's object)");
+    expect(permissions.fix).toContain(`Add the application permissions GroupMember.ReadWrite.All, Group.ReadWrite.All to the automation app ${SEED.automationAppId} and grant admin consent`);
+  } finally {
+    app.applicationPermissions = granted;
+  }
+});
+
+test('--as app: without User.Read.All only that one is named', async () => {
+  const H = h();
+  const app = H.emu.world.apps.get(SEED.automationAppId)!;
+  const granted = [...app.applicationPermissions];
+  app.applicationPermissions = granted.filter((p) => p !== 'User.Read.All');
+  try {
+    const result = await doctor(H, 'cron', ['--as', 'app']);
+    expect(result.code).toBe(4);
+    expect(check(result, 'permissions').detail).toBe('missing: User.Read.All (sweep: resolve members and read request and decision records)');
+  } finally {
+    app.applicationPermissions = granted;
+  }
+});
+
+test('--as app without an "automation" section: exit 2 naming the section', async () => {
+  const H = h();
+  const file = await configWith(H, 'no-automation', (config) => delete config.automation);
+  const result = await doctor(H, 'cron', ['--as', 'app'], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(2);
+  expect(check(result, 'sign-in')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no "automation" section') });
+});
+
+test('the configured Entra group does not exist: groups fail, exit 1', async () => {
+  const H = h();
+  const file = await configWith(H, 'wrong-group', (config) => {
+    config.groups[0].entraGroupId = '99999999-9999-4999-8999-999999999999';
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(1);
+  expect(check(result, 'groups')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no Entra group has id 99999999-'), fix: expect.stringContaining('ociaccess init') });
+  expect(check(result, 'app-assignment').status).toBe('fail');
+});
+
+test('the temp group is not assigned to the OCI enterprise app: app-assignment fails with the portal steps', async () => {
+  const H = h();
+  const sp = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!;
+  sp.assignedGroupIds.delete(SEED.tempGroupId);
+  try {
+    const result = await doctor(H, 'alice');
+    expect(result.code).toBe(1);
+    expect(check(result, 'app-assignment')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('not assigned to the OCI enterprise application: OCI-Temp-Admins'),
+      fix: expect.stringContaining('Users and groups'),
+    });
+  } finally {
+    sp.assignedGroupIds.add(SEED.tempGroupId);
+  }
+});
+
+test('the provisioning job is in quarantine: fails with the reason and the next attempt', async () => {
+  const H = h();
+  await H.control('provisioning/quarantine', { on: true, reason: 'EncounteredQuarantineException: the OCI SCIM token expired' });
+  const result = await doctor(H, 'alice');
+  expect(result.code).toBe(1);
+  const job = check(result, 'provisioning-job');
+  expect(job.status).toBe('fail');
+  expect(job.detail).toMatch(/^in quarantine since \S+: EncounteredQuarantineException: the OCI SCIM token expired; next attempt \d{4}-\d\d-\d\dT/);
+  expect(job.fix).toContain('Restart provisioning');
+  // The same through the app's eyes.
+  const app = await doctor(H, 'cron', ['--as', 'app']);
+  expect(check(app, 'provisioning-job').status).toBe('fail');
+});
+
+test('a paused provisioning job fails; one that has not run for hours warns', async () => {
+  const H = h();
+  const job = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!.synchronizationJobs[0]!;
+  job.status.code = 'Paused';
+  const paused = await doctor(H, 'alice');
+  expect(check(paused, 'provisioning-job')).toMatchObject({ status: 'fail', detail: expect.stringContaining('state Paused'), fix: expect.stringContaining('Start provisioning') });
+  job.status.code = 'Active';
+  const saved = job.status.lastSuccessfulExecution;
+  job.status.lastSuccessfulExecution = { timeBegan: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(), timeEnded: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(), state: 'Succeeded' };
+  try {
+    const stale = await doctor(H, 'alice');
+    expect(stale.code).toBe(0);
+    expect(check(stale, 'provisioning-job')).toMatchObject({ status: 'warn', detail: expect.stringContaining('last successful cycle was 5h ago') });
+  } finally {
+    job.status.lastSuccessfulExecution = saved;
+  }
+});
+
+test('JIT with Merge warns (exit 0); JIT off warns that access waits for the cycle', async () => {
+  const H = h();
+  const idp = [...H.emu.world.identityProviders.values()][0]!;
+  try {
+    idp.jitUserProvGroupAssignmentMethod = 'Merge';
+    const merge = await doctor(H, 'alice');
+    expect(merge.code).toBe(0);
+    expect(check(merge, 'jit')).toMatchObject({ status: 'warn', detail: expect.stringContaining('Merge'), fix: expect.stringContaining('Overwrite') });
+    idp.jitUserProvEnabled = false;
+    const off = await doctor(H, 'alice');
+    expect(check(off, 'jit')).toMatchObject({ status: 'warn', detail: expect.stringContaining('JIT is off on EntraID') });
+  } finally {
+    idp.jitUserProvGroupAssignmentMethod = 'Overwrite';
+    idp.jitUserProvEnabled = true;
+  }
+});
+
+test('a group nested in the temp group warns: provisioning does not follow it', async () => {
+  const H = h();
+  const nestedId = 'abababab-abab-4bab-8bab-abababababab';
+  H.emu.world.groups.set(nestedId, {
+    id: nestedId, displayName: 'DBA-Team', description: null, mailNickname: 'DBATeam', securityEnabled: true, mailEnabled: false,
+    members: new Set([SEED.users.dave]), owners: new Set(), extensions: new Map(),
+  });
+  H.emu.world.groups.get(SEED.tempGroupId)!.members.add(nestedId);
+  try {
+    const result = await doctor(H, 'alice');
+    expect(result.code).toBe(0);
+    expect(check(result, 'nested-groups')).toMatchObject({ status: 'warn', detail: expect.stringContaining('OCI-Temp-Admins contains "DBA-Team"') });
+  } finally {
+    H.emu.world.groups.get(SEED.tempGroupId)!.members.delete(nestedId);
+    H.emu.world.groups.delete(nestedId);
+  }
+});
+
+test('the OCI group does not exist in the domain: oci-group fails, exit 1', async () => {
+  const H = h();
+  const file = await configWith(H, 'wrong-oci-group', (config) => {
+    config.groups[0].ociGroupName = 'OCI-Nope';
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(1);
+  expect(check(result, 'oci-group')).toMatchObject({ status: 'fail', detail: 'not in the identity domain: OCI-Nope' });
+});
+
+test('an unknown OCI config profile: oci-config fails, the OCI checks are skipped, exit 2', async () => {
+  const H = h();
+  const file = await configWith(H, 'wrong-profile', (config) => {
+    config.oci.profile = 'NOPE';
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(2);
+  expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', detail: expect.stringContaining('profile NOPE') });
+  expect(statuses(result)).toMatchObject({ 'oci-domain': 'skip', 'oci-group': 'skip', jit: 'skip', groups: 'pass' });
+});
+
+test('an OCI API key the domain does not know: oci-domain fails as an auth problem, exit 4', async () => {
+  const H = h();
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const keyFile = path.join(H.root, 'other-key.pem');
+  await writeFile(keyFile, privateKey, { mode: 0o600 });
+  const ociConfig = (await readFile(H.emu.ociConfigFile, 'utf8')).replace(/^key_file=.*$/m, `key_file=${keyFile}`);
+  const ociConfigFile = path.join(H.root, 'oci-config-other-key');
+  await writeFile(ociConfigFile, ociConfig, { mode: 0o600 });
+  const file = await configWith(H, 'other-key', (config) => {
+    config.oci.configFile = ociConfigFile;
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(4);
+  expect(check(result, 'oci-domain')).toMatchObject({ status: 'fail', category: 'auth', fix: expect.stringContaining('API key') });
+});
+
+test('--as with an unknown identity is a usage error', async () => {
+  const result = await h().run('alice', ['doctor', '--as', 'robot']);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('--as "robot" is not an identity.');
+});

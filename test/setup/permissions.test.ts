@@ -1,0 +1,47 @@
+/** Reading a token's permissions and naming what each command still lacks. */
+import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, isSatisfied, missingPermissions } from '../../src/core/permissions.js';
+
+const jwt = (claims: object) => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+const options = { autoApproval: true, provisionOnDemand: false, provisioning: true };
+
+test('claims come out of a JWT-shaped token; an opaque token gives null', () => {
+  expect(decodeTokenClaims(jwt({ scp: 'User.ReadWrite User.Read.All', tid: 't' }))).toEqual({ scp: 'User.ReadWrite User.Read.All', tid: 't' });
+  expect(decodeTokenClaims('EwBwA8l6BAAU…opaque')).toBeNull();
+  expect(decodeTokenClaims('a.!!!.c')).toBeNull();
+  expect(decodeTokenClaims(`a.${Buffer.from('[1]').toString('base64url')}.c`)).toBeNull();
+});
+
+test('delegated scp and application roles are both read', () => {
+  expect(grantedPermissions({ scp: ' User.Read  Group.Read.All ' })).toEqual(['User.Read', 'Group.Read.All']);
+  expect(grantedPermissions({ roles: ['User.Read.All', 7 as unknown as string] })).toEqual(['User.Read.All']);
+});
+
+test.each([
+  ['GroupMember.Read.All', ['GroupMember.ReadWrite.All'], true],
+  ['GroupMember.ReadWrite.All', ['Group.ReadWrite.All'], true],
+  ['GroupMember.ReadWrite.All', ['Group.Read.All'], false],
+  ['User.ReadWrite', ['user.readwrite'], true],
+  ['User.ReadWrite', ['User.Read.All'], false],
+  ['Synchronization.Read.All', ['Synchronization.ReadWrite.All'], true],
+  ['Synchronization.ReadWrite.All', ['Directory.ReadWrite.All'], false],
+  ['User.Read.All', ['Directory.Read.All'], true],
+])('%s is satisfied by %j: %s', (permission, granted, expected) => {
+  expect(isSatisfied(permission, granted)).toBe(expected);
+});
+
+test("the CLI's own scopes satisfy every required delegated need", async () => {
+  const { CLI_SCOPES } = await import('../../src/adapters/auth/scopes.js');
+  expect(missingPermissions(delegatedNeeds({ ...options, provisionOnDemand: true }), CLI_SCOPES)).toEqual([]);
+});
+
+test('a token without GroupMember.ReadWrite.All misses it for approve and revoke, and nothing else', () => {
+  const missing = missingPermissions(delegatedNeeds(options), ['User.ReadWrite', 'User.Read.All', 'Group.Read.All', 'Synchronization.ReadWrite.All']);
+  expect(missing.map((need) => `${need.command}:${need.permission}`)).toEqual(['approve:GroupMember.ReadWrite.All', 'revoke:GroupMember.ReadWrite.All']);
+});
+
+test('provision on demand is optional unless the config turns it on', () => {
+  const granted = ['User.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Synchronization.Read.All'];
+  expect(missingPermissions(applicationNeeds(options), granted).map((n) => [n.permission, n.required])).toEqual([['Synchronization.ReadWrite.All', false]]);
+  expect(missingPermissions(applicationNeeds({ ...options, provisionOnDemand: true }), granted).map((n) => [n.permission, n.required])).toEqual([['Synchronization.ReadWrite.All', true]]);
+  expect(applicationNeeds({ autoApproval: false, provisionOnDemand: false, provisioning: false }).map((n) => n.permission)).not.toContain('Group.ReadWrite.All');
+});
