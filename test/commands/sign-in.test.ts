@@ -94,14 +94,11 @@ describe('a sign-in that no longer works', () => {
     expect((await H.run('alice', ['status'])).code).toBe(0);
   });
 
-  // Known bug, in src/adapters/graph/: when Graph answers 401 (access token
-  // revoked with continuous access evaluation) and the forced refresh then
-  // fails, the Graph client wraps our AuthError as GraphError -1 and the
-  // adapter maps it to GRAPH_ERROR (exit 5); inside $batch the -1 is even
-  // retried as transient for ~13 s before GRAPH_UNAVAILABLE. The adapter
-  // should keep the error its getToken threw and rethrow it. Flip to `test`
-  // once fixed (`status` is used because its first Graph call is not a batch).
-  test.failing('access token revoked mid-session (continuous access evaluation): exit 4, not 5', async () => {
+  // Regression: when Graph answers 401 (access token revoked with continuous
+  // access evaluation) and the forced refresh then fails, the Graph client
+  // wraps our AuthError as GraphError -1; the adapter must rethrow the sign-in
+  // error itself (exit 4), not a Graph failure (exit 5).
+  test('access token revoked mid-session (continuous access evaluation): exit 4, not 5', async () => {
     const H = h();
     expect((await H.login('carol')).code).toBe(0);
     expect((await H.run('carol', ['status'])).code).toBe(0);

@@ -9,9 +9,10 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../../context.js';
 import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryPort, DirectoryUser, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
+  AddResult, DirectoryPort, DirectoryUser, Progress, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
+import { limiter, type Limiter } from '../../core/concurrent.js';
 
 export interface GraphDirectoryOptions {
   graphBaseUrl: string;
@@ -67,10 +68,15 @@ export class GraphDirectory implements DirectoryPort {
   private readonly client: Client;
   private readonly options: GraphDirectoryOptions;
   private readonly podCalls: number[] = [];
+  /** Shared by every $batch call of this directory: bulk reads running side by side still keep `concurrency` calls in flight at most. */
+  private readonly batchSlots: Limiter;
   private forceRefresh = false;
+  /** The graph client wraps errors thrown by the token provider into a GraphError -1; the original is kept here. */
+  private tokenError: unknown;
 
   constructor(options: GraphDirectoryOptions) {
     this.options = options;
+    this.batchSlots = limiter(options.concurrency ?? 4);
     const base = options.graphBaseUrl.replace(/\/+$/, '');
     const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
     this.client = Client.initWithMiddleware({
@@ -82,7 +88,12 @@ export class GraphDirectory implements DirectoryPort {
         getAccessToken: async () => {
           const force = this.forceRefresh;
           this.forceRefresh = false;
-          return options.getToken(force);
+          try {
+            return await options.getToken(force);
+          } catch (error) {
+            this.tokenError = error;
+            throw error;
+          }
         },
       },
     });
@@ -95,6 +106,12 @@ export class GraphDirectory implements DirectoryPort {
         return await run(this.client);
       } catch (error) {
         if (error instanceof OciAccessError) throw error;
+        if (this.tokenError !== undefined) {
+          // Signing in failed (e.g. the session was revoked): that is the error, not Graph's wrapper of it.
+          const tokenError = this.tokenError;
+          this.tokenError = undefined;
+          throw tokenError;
+        }
         const { status, code, message } = graphCodeOf(error);
         if (status === 401 && attempt === 1) {
           this.forceRefresh = true;
@@ -226,7 +243,7 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, RemoveResult | Error>> {
+  async removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>> {
     const results = new Map<string, RemoveResult | Error>();
     if (!this.batching) {
       for (const userId of userIds) {
@@ -235,6 +252,7 @@ export class GraphDirectory implements DirectoryPort {
         } catch (error) {
           results.set(userId, error as Error);
         }
+        onProgress?.(results.size);
       }
       return results;
     }
@@ -243,7 +261,7 @@ export class GraphDirectory implements DirectoryPort {
       method: 'DELETE',
       url: `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`,
     }));
-    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members);
+    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members, onProgress);
     for (const userId of userIds) {
       const answer = answers.get(userId);
       if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
@@ -270,10 +288,13 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async readRecords(owners: RecordOwner[], extensionName: string): Promise<Map<string, RecordPayload | null>> {
+  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
     if (!this.batching) {
-      for (const owner of owners) results.set(owner.id, await this.readRecord(owner, extensionName));
+      for (const owner of owners) {
+        results.set(owner.id, await this.readRecord(owner, extensionName));
+        onProgress?.(results.size);
+      }
       return results;
     }
     const items: BatchItemRequest[] = owners.map((owner, index) => ({
@@ -281,7 +302,7 @@ export class GraphDirectory implements DirectoryPort {
       method: 'GET',
       url: `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`,
     }));
-    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users);
+    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress);
     owners.forEach((owner, index) => {
       const answer = answers.get(String(index));
       if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
@@ -370,11 +391,13 @@ export class GraphDirectory implements DirectoryPort {
     }
   }
 
-  private async batch(items: BatchItemRequest[], what: string, permission: string): Promise<Map<string, BatchItemResponse>> {
-    return runBatched(items, (chunk) => this.sendBatch(chunk, what, permission), {
+  private async batch(items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress): Promise<Map<string, BatchItemResponse>> {
+    let settled = 0;
+    return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission)), {
       concurrency: this.options.concurrency ?? 4,
       maxAttempts: MAX_ITEM_ATTEMPTS,
       clock: this.options.clock,
+      ...(onProgress ? { onResult: () => onProgress((settled += 1)) } : {}),
     });
   }
 
