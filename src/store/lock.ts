@@ -176,11 +176,6 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
   return true;
 }
 
-/**
- * Removes `file` only if it is still the file we expect (bytes and, if given,
- * inode): rename it aside atomically, look at what we moved, and put it back if it
- * turned out to be someone else's.
- */
 interface Me {
   pid: number;
   hostname: string;
@@ -193,6 +188,11 @@ function asidePath(file: string, me: Me): string {
   return `${file}${ASIDE}${encodeURIComponent(me.hostname)}.${me.pid}.${randomBytes(6).toString('hex')}`;
 }
 
+/**
+ * Removes `file` only if it is still the file we expect (bytes and, if given,
+ * inode): rename it aside atomically, look at what we moved, and put it back if it
+ * turned out to be someone else's.
+ */
 async function removeIfUnchanged(file: string, me: Me, expectedRaw: string, expectedIno?: number): Promise<boolean> {
   const aside = asidePath(file, me);
   try {
