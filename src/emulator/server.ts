@@ -17,6 +17,7 @@ import { graphRoutes, graphError } from './graph/index.js';
 import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
+import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
 
 export interface EmulatorServerOptions {
   host?: string;
@@ -165,23 +166,32 @@ export class EmulatorServer implements EmulatorApi {
     // client never sees a state older than the virtual clock says.
     this.runDueCycles();
 
+    // Did this client come back before the Retry-After it was given for this request?
+    const client = clientOf(req.headers);
+    const key = retryKey(client, method, rawUrl);
+    const early = service === 'control' ? undefined : earlyBy(this.world, key);
+    const marks = { client, ...(early !== undefined ? { early } : {}) };
+
     if (service !== 'control') {
       const delay = (this.world.latencyMs[service] ?? 0) + (this.world.latencyMs['*'] ?? 0);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const fault = this.takeFault(service, method, path);
       if (fault) {
-        this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0 });
+        this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0, ...marks });
         if (fault.kind === 'reset') {
           req.socket.destroy();
           return;
         }
         if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
-        return this.send(res, faultResponse(service, fault.status, fault.retryAfterSeconds));
+        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds);
+        noteRetryAfter(this.world, key, retryAfterHeader(answer.headers));
+        return this.send(res, answer);
       }
       // Graph throttles the items of a $batch one by one (the batch module does that), not the batch call itself.
       const throttled = service === 'graph' && path === '/v1.0/$batch' ? undefined : this.takeThrottle(service);
       if (throttled !== undefined) {
-        this.world.log({ service, method, path: rawUrl, status: 429 });
+        this.world.log({ service, method, path: rawUrl, status: 429, ...marks });
+        noteRetryAfter(this.world, key, String(throttled));
         return this.send(res, faultResponse(service, 429, throttled));
       }
     }
@@ -199,7 +209,8 @@ export class EmulatorServer implements EmulatorApi {
         response = { status: 500, body: { error: 'emulator_failure', message: String((error as Error)?.stack ?? error) } };
       }
       if (service !== 'control' || path !== '/_emulator/requests') {
-        const entry = this.world.log({ service, method, path: rawUrl, status: response.status, principal: request.principal });
+        const entry = this.world.log({ service, method, path: rawUrl, status: response.status, principal: request.principal, ...marks });
+        if (service !== 'control') noteRetryAfter(this.world, key, retryAfterHeader(response.headers));
         const items = (response as EmuResponse & { batchItems?: typeof entry.batchItems }).batchItems;
         if (items) entry.batchItems = items;
       }

@@ -132,7 +132,11 @@ export interface LoggedRequest {
   /** True when the route is not implemented by the emulator (501). */
   unimplemented?: boolean;
   /** For $batch: the status of each item, in answer order. */
-  batchItems?: { method: string; url: string; status: number }[];
+  batchItems?: { method: string; url: string; status: number; early?: number }[];
+  /** Who sent it, as told apart for Retry-After (see retry-after.ts). */
+  client?: string;
+  /** Set when the same client sent this request this many ms before the Retry-After it was given. */
+  early?: number;
 }
 
 export interface FaultRule {
@@ -195,6 +199,8 @@ export class World {
   requestLog: LoggedRequest[] = [];
   faults: FaultRule[] = [];
   throttles: ThrottlePlan[] = [];
+  /** Retry-After given per client and request: "client METHOD url" → monotonic ms (see retry-after.ts). */
+  retryNotBefore = new Map<string, number>();
   /** Added to every answer, in real milliseconds, per service ('*' for all). */
   latencyMs: Partial<Record<LoggedRequest['service'] | '*', number>> = {};
   /** Virtual clock: real time plus this offset. */

@@ -11,6 +11,7 @@ import { json, parseJsonBody, route } from '../http.js';
 import type { FaultRule, ThrottlePlan, World } from '../state.js';
 import { authenticate, isResponse } from './auth.js';
 import { badRequest, errorFor, graphError } from './errors.js';
+import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from '../retry-after.js';
 
 export const MAX_BATCH_REQUESTS = 20;
 
@@ -32,7 +33,7 @@ interface ItemAnswer {
 
 export interface BatchResponse extends EmuResponse {
   /** Recorded by the server in the request log: one entry per item, in answer order. */
-  batchItems: { method: string; url: string; status: number }[];
+  batchItems: { method: string; url: string; status: number; early?: number }[];
 }
 
 /**
@@ -198,10 +199,20 @@ function itemRequest(batch: EmuRequest, item: BatchItem): EmuRequest | undefined
   };
 }
 
-async function runItem(batch: EmuRequest, emu: EmulatorApi, item: BatchItem): Promise<EmuResponse> {
+async function runItem(batch: EmuRequest, emu: EmulatorApi, item: BatchItem, early: Map<string, number>): Promise<EmuResponse> {
   const request = itemRequest(batch, item);
   if (!request) return errorFor(batch, 400, 'BadRequest', `Invalid request URI '${item.url}'.`);
   if (/^\/v1\.0\/\$batch$/i.test(request.path)) return errorFor(batch, 400, 'BadRequest', 'A batch request cannot contain another batch request.');
+  // Items keep their own Retry-After, per client and item (see retry-after.ts).
+  const key = retryKey(clientOf(batch.headers), request.method, request.rawUrl);
+  const earlyMs = earlyBy(emu.world, key);
+  if (earlyMs !== undefined) early.set(item.id, earlyMs);
+  const answer = await answerItem(batch, emu, request);
+  noteRetryAfter(emu.world, key, retryAfterHeader(answer.headers));
+  return answer;
+}
+
+async function answerItem(batch: EmuRequest, emu: EmulatorApi, request: EmuRequest): Promise<EmuResponse> {
   const fault = itemFault(emu.world, request.method, request.path);
   if (fault) {
     const status = fault.kind === 'reset' || fault.kind === 'timeout' ? 504 : fault.status;
@@ -234,12 +245,13 @@ async function batch(req: EmuRequest, emu: EmulatorApi): Promise<EmuResponse> {
   if (isResponse(order)) return order;
 
   const statusById = new Map<string, number>();
+  const early = new Map<string, number>();
   const answers: ItemAnswer[] = [];
   for (const item of order) {
     const failedDependency = item.dependsOn.some((dep) => (statusById.get(dep.toLowerCase()) ?? 0) >= 400);
     const response = failedDependency
       ? errorFor(req, 424, 'FailedDependency', 'The request depends on another request in the batch that failed.')
-      : await runItem(req, emu, item);
+      : await runItem(req, emu, item, early);
     statusById.set(item.id.toLowerCase(), response.status);
     const answer: ItemAnswer = { id: item.id, status: response.status, headers: itemHeaders(response) };
     const body = itemBody(response);
@@ -251,7 +263,12 @@ async function batch(req: EmuRequest, emu: EmulatorApi): Promise<EmuResponse> {
   const byId = new Map(items.map((item) => [item.id, item]));
   const response: BatchResponse = {
     ...json(200, { responses: shuffled }),
-    batchItems: shuffled.map((answer) => ({ method: byId.get(answer.id)!.method, url: byId.get(answer.id)!.url, status: answer.status })),
+    batchItems: shuffled.map((answer) => ({
+      method: byId.get(answer.id)!.method,
+      url: byId.get(answer.id)!.url,
+      status: answer.status,
+      ...(early.has(answer.id) ? { early: early.get(answer.id) } : {}),
+    })),
   };
   return response;
 }
