@@ -379,7 +379,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
         const parsed = parseLine(tail.lastLine);
         if (parsed.kind !== 'entry' || computeEntryHash(parsed.entry) !== parsed.entry.hash) {
           throw new StateError('AUDIT_UNWRITABLE', `The last entry of the audit log ${file} is damaged, so a new entry cannot be chained to it.`, {
-            hint: `Run \`ociaccess audit --verify\` and keep the file as evidence; to start a new log, move it and ${path.basename(headFile)} aside.`,
+            hint: `Run \`ociaccess audit verify\` and keep the file as evidence; to start a new log, move it and ${path.basename(headFile)} aside.`,
             details: { path: file },
           });
         }
@@ -389,7 +389,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       const head = await readHead();
       if (head === 'invalid' || (head !== undefined && (head.seq > lastSeq || (head.seq === lastSeq && head.hash !== lastHash)))) {
         throw new StateError('AUDIT_UNWRITABLE', `The audit log ${file} does not reach or match its head record ${headFile}: entries were removed or rewritten.`, {
-          hint: `Run \`ociaccess audit --verify\` and keep both files as evidence; to start a new log, move ${shellQuote(file)} and ${shellQuote(headFile)} aside.`,
+          hint: `Run \`ociaccess audit verify\` and keep both files as evidence; to start a new log, move ${shellQuote(file)} and ${shellQuote(headFile)} aside.`,
           details: { path: file },
         });
       }
@@ -472,7 +472,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       const parsed = parseLine(line);
       if (parsed.kind !== 'entry') {
         throw new StateError('AUDIT_CORRUPT', `Line ${index + 1} of the audit log ${file} is not an audit entry.`, {
-          hint: 'Run `ociaccess audit --verify` to see what changed.',
+          hint: 'Run `ociaccess audit verify` to see what changed.',
           details: { path: file, line: index + 1 },
         });
       }
