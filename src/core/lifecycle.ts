@@ -13,7 +13,7 @@ import type { DirectoryUser } from './ports.js';
 import { deriveGrant, isOpenState, type GrantView } from './grants.js';
 import { findRequest, loadRecordBook, type RecordBook } from './record-book.js';
 import {
-  DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
+  AUTO_APPROVER, DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
 } from './records.js';
 import { checkOciMembership, type OciMembership } from './oci-check.js';
 
@@ -77,14 +77,14 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   };
   const isLive = (r: AccessRequest) => r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
   const payload = encodeRequests([...mine, request], isLive, now);
-  await deps.audit({
-    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
+  const entry = {
+    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' as const },
     action: 'request',
     target: { groupId: group.entraGroupId, groupName: group.name, userId: me.id, upn: me.userPrincipalName, requestId: request.id },
     reason: input.justification,
-    result: 'pending',
     details: { hours: input.hours, ticket: input.ticket ?? null },
-  });
+  };
+  await deps.audit({ ...entry, result: 'pending' });
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
   await deps.state.update((state) => {
     state.requests[request.id] = {
@@ -100,14 +100,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
       status: 'pending',
     };
   });
-  await deps.audit({
-    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
-    action: 'request',
-    target: { groupId: group.entraGroupId, groupName: group.name, userId: me.id, upn: me.userPrincipalName, requestId: request.id },
-    reason: input.justification,
-    result: 'ok',
-    details: { hours: input.hours },
-  });
+  await deps.audit({ ...entry, result: 'ok' });
   const rule = group.autoApproval;
   const autoApprovable = Boolean(
     rule && input.hours <= rule.maxHours && (people.policy.autoApprovableIds?.size ? people.policy.autoApprovableIds.has(me.id) : true),
@@ -247,6 +240,7 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'pending' });
   const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now));
+  await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, actor, target, verb });
   await deps.state.update((state) => {
     state.decisions[request.id] = {
       requestId: request.id,
@@ -273,6 +267,38 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     details: { expiresAt: decision.expiresAt?.toISOString() ?? null, membership: result.membership ?? null },
   });
   return result;
+}
+
+/**
+ * Each approver writes only their own record, so nothing stops two approvers
+ * deciding the same request at the same moment. After writing, read every
+ * decision back: the one the grant derivation takes as settling (the earliest;
+ * the same answer on every machine) stands. Any other withdraws its record
+ * and is refused as REQUEST_NOT_PENDING, before any membership or local state
+ * changes. Records keep whole seconds, so in one narrow case (same second, and
+ * one approver read back before the other wrote) both go ahead; the records
+ * still settle on one decision, so every machine derives the same outcome.
+ */
+async function refuseIfAnotherDecisionSettled(
+  deps: CoreDeps,
+  context: {
+    group: GroupConfig; people: Awaited<ReturnType<typeof resolvePeople>>; request: AccessRequest; me: DirectoryUser;
+    actor: { id: string; upn: string; kind: 'user' }; target: { groupId: string; groupName: string; userId: string; upn: string; requestId: string };
+    verb: 'approve' | 'deny';
+  },
+): Promise<void> {
+  const { group, people, request, me, actor, target, verb } = context;
+  const now = deps.clock.now();
+  const after = await loadRecordBook(deps.directory, group, [], people.policy.approverIds);
+  const settled = deriveGrant(request, after.decisions, people.policy, now);
+  if (!settled.decision || settled.decision.approverId === me.id) return;
+  const mine = after.decisionsByApprover.get(me.id) ?? [];
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions(mine.filter((d) => d.requestId !== request.id), now));
+  const by = settled.decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : 'another approver';
+  await deps.audit({ actor, action: verb, target, result: 'failed', details: { refused: 'REQUEST_NOT_PENDING', settledBy: settled.decision.approverId } });
+  throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${settled.state} by ${by}; only pending requests can be ${verb === 'approve' ? 'approved' : 'denied'}.`, {
+    hint: 'Another decision on it was recorded at the same moment; nothing was changed by yours.',
+  });
 }
 
 export const approveRequest = (deps: CoreDeps, input: DecideInput) => decide(deps, input, 'approved');
