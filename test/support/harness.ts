@@ -46,6 +46,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Extra or replaced environment variables for this run. */
   env?: Record<string, string | undefined>;
+  /** Pretend stdout is a terminal (tables aligned, relative times). */
+  tty?: boolean;
   /** Runs while the command is running (e.g. completes a device code sign-in). */
   during?: (stderr: CapturedStream) => Promise<void>;
 }
@@ -204,8 +206,8 @@ export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {
 
   async function run(who: Actor | ActorName, argv: string[], runOptions: RunOptions = {}): Promise<RunResult> {
     const actor = resolve(who);
-    const stdout = new CapturedStream();
-    const stderr = new CapturedStream();
+    const stdout = new CapturedStream({ isTTY: runOptions.tty });
+    const stderr = new CapturedStream({ isTTY: runOptions.tty });
     const ctx = actorContext({ env: { ...actor.env, ...runOptions.env }, stdout, stderr });
     const running = main(argv, ctx);
     if (runOptions.during) await Promise.all([running, runOptions.during(stderr)]);
