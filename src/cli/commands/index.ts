@@ -11,8 +11,10 @@ import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerEmulator } from './emulator.js';
 import { registerDoctor } from './doctor.js';
+import { registerInit } from './init.js';
 
 export function registerCommands(program: Command, run: Runner): void {
+  registerInit(program, run);
   registerAuth(program, run);
   registerRequest(program, run);
   registerDecide(program, run);

@@ -1,0 +1,220 @@
+/**
+ * `init`: every question as a flag (non-interactive), the missing ones named
+ * together, the group looked up by name when signed in, validation, 0600,
+ * no overwrite without --force, and the wizard through a scripted prompter.
+ * The config it writes for the emulator passes `doctor`.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { actorContext, CapturedStream } from '../../src/actor-context.js';
+import { main } from '../../src/cli/main.js';
+import type { Prompter } from '../../src/context.js';
+import { SEED } from '../../src/emulator/seed.js';
+import { upnOf, useHarness, type Harness } from '../support/harness.js';
+
+const h = useHarness({ logins: ['alice'] });
+
+/** Flags that describe the emulator's tenant, as an administrator would type them. */
+function emulatorFlags(H: Harness): string[] {
+  return [
+    '--tenant', SEED.tenantId,
+    '--client-id', SEED.cliAppId,
+    '--authority-host', H.emu.baseUrl,
+    '--graph-url', H.emu.baseUrl,
+    '--ca-file', H.emu.caFile,
+    '--requesters', `${upnOf('alice')},${upnOf('bob')}`,
+    '--approvers', upnOf('bob'),
+    '--standing', upnOf('breakglass'),
+    '--oci-domain-url', H.emu.baseUrl,
+    '--oci-config', H.emu.ociConfigFile,
+    '--service-principal', SEED.ociServicePrincipalId,
+    '--job', SEED.syncJobId,
+    '--automation-client-id', SEED.automationAppId,
+    '--automation-secret-file', H.emu.automationSecretFile,
+  ];
+}
+
+const target = (H: Harness, name: string) => path.join(H.root, `init-${name}`, 'config.json');
+
+test('without a terminal, every missing required flag is named at once (exit 2), and nothing is written', async () => {
+  const H = h();
+  const file = target(H, 'missing');
+  const result = await H.run('carol', ['--config', file, 'init', '--json']);
+  expect(result.code).toBe(2);
+  expect(result.json.error.code).toBe('MISSING_FLAGS');
+  expect(result.json.error.message).toBe('init needs --tenant, --client-id, --requesters, --approvers, --oci-domain-url, --oci-config (there is no terminal to ask on).');
+  await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+});
+
+test('with flags: writes a valid config, mode 0600, prints the path; doctor then passes on it', async () => {
+  const H = h();
+  const file = target(H, 'flags');
+  const result = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId, '--max-hours', '4', '--auto-approve-hours', '1']);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toBe(`${file}\n`);
+  expect(result.stderr).toContain(`Wrote ${file} (mode 0600).`);
+  expect((await stat(file)).mode & 0o777).toBe(0o600);
+  const config = JSON.parse(await readFile(file, 'utf8'));
+  expect(config).toMatchObject({
+    version: 1,
+    tenantId: SEED.tenantId,
+    clientId: SEED.cliAppId,
+    cloud: { authorityHost: H.emu.baseUrl, graphBaseUrl: H.emu.baseUrl },
+    tls: { caFile: H.emu.caFile },
+    automation: { clientId: SEED.automationAppId, clientSecretFile: H.emu.automationSecretFile },
+    defaultGroup: 'OCI-Temp-Admins',
+    groups: [{
+      name: 'OCI-Temp-Admins', entraGroupId: SEED.tempGroupId, ociGroupName: 'OCI-Temp-Admins', maxHours: 4, defaultHours: 2,
+      eligibleRequesters: [upnOf('alice'), upnOf('bob')], approvers: [upnOf('bob')], standingMembers: [upnOf('breakglass')],
+      autoApproval: { maxHours: 1, requesters: [] },
+    }],
+    oci: { domainUrl: H.emu.baseUrl, configFile: H.emu.ociConfigFile, profile: 'DEFAULT' },
+    provisioning: { servicePrincipalId: SEED.ociServicePrincipalId, jobId: SEED.syncJobId, provisionOnDemand: false },
+  });
+  // The written config works: alice (signed in to this tenant and app) and the automation both pass doctor.
+  const user = await H.run('alice', ['--config', file, 'doctor', '--json']);
+  expect(user.json.summary).toEqual({ pass: 13, warn: 0, fail: 0, skip: 0 });
+  const app = await H.run('cron', ['--config', file, 'doctor', '--as', 'app', '--json']);
+  expect(app.code).toBe(0);
+});
+
+test('signed in, the group is looked up by name; not signed in, --group-id is required', async () => {
+  const H = h();
+  const file = target(H, 'lookup');
+  const found = await H.run('alice', ['--config', file, 'init', ...emulatorFlags(H), '--group', 'OCI-Temp-Admins']);
+  expect(found.code).toBe(0);
+  expect(found.stderr).toContain(`Found the Entra group "OCI-Temp-Admins": ${SEED.tempGroupId}.`);
+  expect(JSON.parse(await readFile(file, 'utf8')).groups[0].entraGroupId).toBe(SEED.tempGroupId);
+
+  const unknown = await H.run('alice', ['--config', target(H, 'unknown'), 'init', ...emulatorFlags(H), '--group', 'No-Such-Group', '--json']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.json.error).toMatchObject({ code: 'GROUP_NOT_FOUND', message: 'No Entra group is called "No-Such-Group".' });
+
+  const anonymous = await H.run('carol', ['--config', target(H, 'anonymous'), 'init', ...emulatorFlags(H), '--json']);
+  expect(anonymous.code).toBe(2);
+  expect(anonymous.json.error.code).toBe('MISSING_FLAGS');
+  expect(anonymous.json.error.message).toContain('init needs --group-id');
+});
+
+test('an existing file is not overwritten without --force (exit 2, unchanged); with --force it is replaced', async () => {
+  const H = h();
+  const file = target(H, 'exists');
+  await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId]);
+  await writeFile(file, '{"keep": "me"}\n');
+  const refused = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain(`error: ${file} already exists; init does not overwrite it. [CONFIG_EXISTS]`);
+  expect(refused.stderr).toContain('hint: Pass --force to replace it');
+  expect(await readFile(file, 'utf8')).toBe('{"keep": "me"}\n');
+  const forced = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId, '--force']);
+  expect(forced.code).toBe(0);
+  expect(JSON.parse(await readFile(file, 'utf8')).version).toBe(1);
+});
+
+test.each([
+  [['--tenant', 'contoso'], '--tenant "contoso": must be a GUID'],
+  [['--approvers', 'bob'], '--approvers "bob": "bob" is not a user principal name'],
+  [['--default-hours', '9'], '--default-hours "9": must be at most 8'],
+  [['--oci-domain-url', 'http://idcs.example'], '--oci-domain-url "http://idcs.example": must be an https:// URL'],
+  [['--cloud', 'mars'], '--cloud "mars" must be one of public, usgov, usgov-dod, china, custom.'],
+  [['--auto-approve-hours', '30'], '--auto-approve-hours "30": must be at most 8'],
+])('a bad value is a usage error naming the flag: %j', async (extra, message) => {
+  const H = h();
+  const file = target(H, 'bad');
+  const argv = [...emulatorFlags(H), '--group-id', SEED.tempGroupId];
+  // Later flags win in commander, so the bad value replaces the good one.
+  const result = await H.run('carol', ['--config', file, 'init', ...argv, ...extra, '--json']);
+  expect(result.code).toBe(2);
+  expect(result.json.error.message).toContain(message);
+  await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+});
+
+test('--cloud usgov picks the US Government hosts; --dry-run prints the config and writes nothing', async () => {
+  const H = h();
+  const file = target(H, 'dry');
+  const flags = emulatorFlags(H).filter((_v, i, all) => !['--authority-host', '--graph-url'].includes(all[i]!) && !['--authority-host', '--graph-url'].includes(all[i - 1]!));
+  const result = await H.run('carol', ['--config', file, 'init', ...flags, '--cloud', 'usgov', '--group-id', SEED.tempGroupId, '--dry-run']);
+  expect(result.code).toBe(0);
+  expect(JSON.parse(result.stdout).cloud).toEqual({ authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://graph.microsoft.us' });
+  await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+});
+
+/** Answers prompts by matching their message; an unexpected prompt fails the test. */
+function scriptedPrompter(script: [RegExp, string | boolean][]): Prompter & { asked: string[] } {
+  const asked: string[] = [];
+  const answer = (message: string) => {
+    asked.push(message);
+    const index = script.findIndex(([pattern]) => pattern.test(message));
+    if (index < 0) throw new Error(`unexpected prompt: ${message}`);
+    const [, value] = script.splice(index, 1)[0]!;
+    return value;
+  };
+  return {
+    interactive: true,
+    asked,
+    async input(message, options) {
+      const value = String(answer(message));
+      const text = value === '' ? options?.default ?? '' : value;
+      const verdict = options?.validate?.(value);
+      if (verdict !== undefined && verdict !== true) throw new Error(`answer "${value}" to "${message}" was refused: ${verdict}`);
+      return text;
+    },
+    async confirm(message) {
+      return Boolean(answer(message));
+    },
+    async select(message, choices) {
+      const wanted = String(answer(message));
+      const choice = choices.find((c) => String(c.value) === wanted);
+      if (!choice) throw new Error(`no choice ${wanted} for ${message}`);
+      return choice.value;
+    },
+  };
+}
+
+test('the wizard: asks each question on a terminal, offers the defaults, looks the group up, writes the file', async () => {
+  const H = h();
+  const file = target(H, 'wizard');
+  const prompter = scriptedPrompter([
+    [/tenant/, SEED.tenantId],
+    [/client\) id/, SEED.cliAppId],
+    [/Which Microsoft cloud/, 'custom'],
+    [/authority host/, H.emu.baseUrl],
+    [/Graph base URL/, H.emu.baseUrl],
+    [/Extra CA/, H.emu.caFile],
+    [/Entra group that grants/, ''],
+    [/OCI group it is provisioned to/, ''],
+    [/Who may request/, `${upnOf('alice')}, ${upnOf('carol')}`],
+    [/Who may approve/, upnOf('bob')],
+    [/Break-glass/, ''],
+    [/Longest grant/, '6'],
+    [/Default grant/, ''],
+    [/Approve short requests automatically/, true],
+    [/Auto-approve requests of at most/, '1'],
+    [/Only for these requesters/, upnOf('alice')],
+    [/OCI identity domain URL/, H.emu.baseUrl],
+    [/OCI config file/, H.emu.ociConfigFile],
+    [/OCI config profile/, ''],
+    [/service principal/, SEED.ociServicePrincipalId],
+    [/Provisioning job id/, SEED.syncJobId],
+    [/rule id/, SEED.syncRuleId],
+    [/Provision each change/, true],
+    [/automation app that runs sweep/, SEED.automationAppId],
+    [/automation app's credential/, 'secret-env'],
+    [/Environment variable/, ''],
+  ]);
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const alice = H.actor('alice');
+  const code = await main(['--config', file, 'init'], actorContext({ env: alice.env, stdout, stderr, prompter }));
+  expect(stderr.text).toContain(`Found the Entra group "OCI-Temp-Admins": ${SEED.tempGroupId}.`);
+  expect(code).toBe(0);
+  expect(prompter.asked).toHaveLength(26);
+  const config = JSON.parse(await readFile(file, 'utf8'));
+  expect(config.groups[0]).toMatchObject({
+    name: 'OCI-Temp-Admins', entraGroupId: SEED.tempGroupId, maxHours: 6, defaultHours: 2,
+    eligibleRequesters: [upnOf('alice'), upnOf('carol')], autoApproval: { maxHours: 1, requesters: [upnOf('alice')] },
+  });
+  expect(config.provisioning).toEqual({ servicePrincipalId: SEED.ociServicePrincipalId, jobId: SEED.syncJobId, ruleId: SEED.syncRuleId, provisionOnDemand: true });
+  expect(config.automation).toEqual({ clientId: SEED.automationAppId, clientSecretEnv: 'OCIACCESS_CLIENT_SECRET' });
+  expect(config.oci.profile).toBe('DEFAULT');
+});
