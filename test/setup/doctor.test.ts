@@ -245,5 +245,5 @@ test('an OCI API key the domain does not know: oci-domain fails as an auth probl
 test('--as with an unknown identity is a usage error', async () => {
   const result = await h().run('alice', ['doctor', '--as', 'robot']);
   expect(result.code).toBe(2);
-  expect(result.stderr).toContain('--as "robot" is not an identity.');
+  expect(result.stderr).toContain("argument 'robot' is invalid. Allowed choices are user, app.");
 });

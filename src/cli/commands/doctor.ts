@@ -1,9 +1,8 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { table, type Output } from '../output.js';
-import { UsageError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { CheckStatus, DoctorProbes, DoctorReport } from '../../core/doctor.js';
 
@@ -84,7 +83,7 @@ export function registerDoctor(program: Command, run: Runner): void {
   program
     .command('doctor')
     .description('check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix')
-    .option('--as <identity>', 'whose access to check: "user" (the signed-in person) or "app" (the automation that runs sweep)', 'user')
+    .addOption(new Option('--as <identity>', 'whose access to check: the signed-in person, or the automation app that runs sweep').choices(['user', 'app']).default('user'))
     .addHelpText('after', `
 Read-only: changes nothing in Entra or OCI.
 
@@ -94,11 +93,8 @@ Examples:
 
 Exit codes: 0 nothing failed (warnings allowed); otherwise the first failed
 check decides: 2 config, 4 sign-in/permission/OCI key, 1 anything else.`)
-    .action(async (options: { as: string }, command: Command) =>
+    .action(async (options: { as: 'user' | 'app' }, command: Command) =>
       run(command, async (env) => {
-        if (options.as !== 'user' && options.as !== 'app') {
-          throw new UsageError(`--as "${options.as}" is not an identity.`, { code: 'INVALID_IDENTITY', hint: 'Use --as user (default) or --as app.' });
-        }
         adapters ??= await loadAdapters();
         const { runDoctor } = await import('../../core/doctor.js');
         // The services set the emulator-aware clock; load them first when the config allows.

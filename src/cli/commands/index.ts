@@ -12,6 +12,7 @@ import { registerDemo } from './demo.js';
 import { registerEmulator } from './emulator.js';
 import { registerDoctor } from './doctor.js';
 import { registerInit } from './init.js';
+import { registerCompletion } from './completion.js';
 
 export function registerCommands(program: Command, run: Runner): void {
   registerInit(program, run);
@@ -25,4 +26,5 @@ export function registerCommands(program: Command, run: Runner): void {
   registerDoctor(program, run);
   registerDemo(program, run);
   registerEmulator(program, run);
+  registerCompletion(program, run);
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { Asker, parseGuid, parseHoursUpTo, parseHttpsUrl, parseText, parseUpnList } from '../ask.js';
@@ -141,7 +141,7 @@ export function registerInit(program: Command, run: Runner): void {
     .description('write a config file: asks for the tenant, apps, group, people, limits, OCI domain and provisioning job (or takes flags)')
     .option('--tenant <id>', 'Entra tenant (directory) id')
     .option('--client-id <id>', 'application id of the public client app people sign in with')
-    .option('--cloud <name>', 'public, usgov, usgov-dod, china or custom')
+    .addOption(new Option('--cloud <name>', 'which Microsoft cloud').choices(['public', 'usgov', 'usgov-dod', 'china', 'custom']))
     .option('--authority-host <url>', 'sign-in host for --cloud custom')
     .option('--graph-url <url>', 'Microsoft Graph base URL for --cloud custom')
     .option('--ca-file <file>', 'extra CA certificate (PEM) to trust')

@@ -1,0 +1,110 @@
+/**
+ * `completion`: the scripts come from the commander program, so they know
+ * every command; the bash script is valid and actually completes (run in a
+ * real bash with COMP_WORDS set as bash sets them). zsh and fish are checked
+ * for syntax where those shells are installed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { actorContext, CapturedStream } from '../../src/actor-context.js';
+import { buildProgram, main } from '../../src/cli/main.js';
+
+async function script(shell: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const code = await main(['completion', shell], actorContext({ env: { NO_COLOR: '1' }, stdout, stderr }));
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const commandNames = () => buildProgram(actorContext({ env: {} }), async () => undefined).commands.map((c) => c.name());
+const has = (binary: string) => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-completion-'));
+});
+
+/** What bash offers for the words typed so far (the last one is being completed). */
+function bashComplete(file: string, typed: string[]): string[] {
+  const words = ['ociaccess', ...typed].map((w) => `'${w}'`).join(' ');
+  const out = execFileSync('bash', ['-c', `source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean);
+}
+
+describe('bash', () => {
+  let file: string;
+  beforeAll(async () => {
+    const result = await script('bash');
+    expect(result.code).toBe(0);
+    file = path.join(dir, 'ociaccess.bash');
+    await writeFile(file, result.stdout);
+  });
+
+  test('is valid bash (bash -n) and mentions every command', async () => {
+    expect(spawnSync('bash', ['-n', file]).status).toBe(0);
+    const { stdout } = await script('bash');
+    const names = commandNames();
+    expect(names).toEqual(expect.arrayContaining(['init', 'doctor', 'completion', 'login', 'request', 'approve', 'sweep']));
+    for (const name of names) expect(stdout).toContain(`    ${name})`);
+    expect(stdout).toContain('complete -F _ociaccess ociaccess');
+  });
+
+  test('completes commands, their options, global options, choices and files', async () => {
+    expect(bashComplete(file, ['do'])).toEqual(['doctor']);
+    expect(bashComplete(file, [''])).toEqual(expect.arrayContaining(commandNames()));
+    expect(bashComplete(file, ['doctor', '--a'])).toEqual(['--as']);
+    expect(bashComplete(file, ['doctor', '--as', ''])).toEqual(['user', 'app']);
+    expect(bashComplete(file, ['--json', 'sweep', '--dry'])).toEqual(['--dry-run']);
+    expect(bashComplete(file, ['request', '--j'])).toEqual(['--justification', '--json']);
+    expect(bashComplete(file, ['completion', ''])).toEqual(expect.arrayContaining(['bash', 'zsh', 'fish']));
+    expect(bashComplete(file, ['audit', 'v'])).toEqual(['verify']);
+    // After an option that takes a value, the value is not mistaken for the command.
+    expect(bashComplete(file, ['--config', 'x.json', 'in'])).toEqual(['init']);
+    await writeFile(path.join(dir, 'my-config.json'), '{}');
+    expect(bashComplete(file, ['--config', path.join(dir, 'my-con')])).toEqual([path.join(dir, 'my-config.json')]);
+  });
+});
+
+test('an unknown shell is a usage error (exit 2)', async () => {
+  const result = await script('powershell');
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain("value 'powershell' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.");
+});
+
+test('zsh: a #compdef script that lists every command (syntax-checked where zsh is installed)', async () => {
+  const { code, stdout } = await script('zsh');
+  expect(code).toBe(0);
+  expect(stdout.startsWith('#compdef ociaccess\n')).toBe(true);
+  for (const name of commandNames()) expect(stdout).toMatch(new RegExp(`'${name}:`));
+  if (has('zsh')) {
+    const file = path.join(dir, '_ociaccess');
+    await writeFile(file, stdout);
+    expect(spawnSync('zsh', ['-n', file], { encoding: 'utf8' }).stderr).toBe('');
+  }
+});
+
+test('fish: complete lines for every command (syntax-checked where fish is installed)', async () => {
+  const { code, stdout } = await script('fish');
+  expect(code).toBe(0);
+  for (const name of commandNames()) expect(stdout).toContain(`-n '__fish_use_subcommand' -a ${name} `);
+  expect(stdout).toContain("complete -c ociaccess -n '__fish_seen_subcommand_from doctor' -l as -x -a 'user app'");
+  if (has('fish')) {
+    const file = path.join(dir, 'ociaccess.fish');
+    await writeFile(file, stdout);
+    const checked = spawnSync('fish', ['--no-execute', file], { encoding: 'utf8' });
+    expect(checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+    const offered = (line: string) => spawnSync('fish', ['--no-config', '-c', `source '${file}'; complete -C '${line}'`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
+    expect(offered('ociaccess doc')).toEqual(['doctor']);
+    expect(offered('ociaccess doctor --as ')).toEqual(['app', 'user']);
+  }
+});
+
+test('--json wraps the script in a document', async () => {
+  const stdout = new CapturedStream();
+  const code = await main(['completion', 'bash', '--json'], actorContext({ env: {}, stdout }));
+  expect(code).toBe(0);
+  expect(JSON.parse(stdout.text)).toEqual({ shell: 'bash', script: expect.stringContaining('complete -F _ociaccess ociaccess') });
+});
