@@ -12,7 +12,7 @@ import type { CoreDeps } from '../core/deps.js';
 import { dispatcherForCaFile, fetchWithCa } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import { OciDomain } from '../adapters/oci/oci-domain.js';
-import { AuthSession, CLI_SCOPES, authSessionFromContext } from '../adapters/auth/index.js';
+import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
 import { readLockOwner, describeLockOwner, tryAcquire } from '../store/lock.js';
@@ -124,6 +124,9 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
     audit: async (entry) => {
       await auditLog.append(entry);
     },
+    auditMany: async (entries) => {
+      await auditLog.appendMany(entries);
+    },
   });
   let warned = false;
   return {
@@ -155,7 +158,20 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
           hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
         });
       }
-      return deps(graph('app', async (force) => (await session.getAppToken({ forceRefresh: force })).token, extra));
+      // A sweep makes hundreds of calls, side by side: one token serves them
+      // all until it is five minutes from expiry (asking MSAL's cache each
+      // time costs real CPU), and one request fetches it.
+      let current: AccessToken | undefined;
+      let inFlight: Promise<AccessToken> | undefined;
+      const appToken = async (force: boolean) => {
+        if (!force && current && current.expiresOn.getTime() - clock.now().getTime() > 5 * 60_000) return current.token;
+        inFlight ??= session.getAppToken({ forceRefresh: force }).finally(() => {
+          inFlight = undefined;
+        });
+        current = await inFlight;
+        return current.token;
+      };
+      return deps(graph('app', appToken, extra));
     },
     async withSweepLock(fn) {
       const file = path.join(ctx.paths.stateDir, 'sweep.lock');

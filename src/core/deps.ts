@@ -27,6 +27,18 @@ export interface CoreDeps {
   oci(): Promise<OciPort>;
   state: StatePort;
   audit(entry: AuditInput): Promise<void>;
+  /** Many entries in one durable write (a sweep of a big group audits thousands of actions). Falls back to audit() one by one. */
+  auditMany?(entries: AuditInput[]): Promise<void>;
+}
+
+/** Writes the entries in order, in one append when the deps allow it. */
+export async function auditAll(deps: CoreDeps, entries: AuditInput[]): Promise<void> {
+  if (entries.length === 0) return;
+  if (deps.auditMany) {
+    await deps.auditMany(entries);
+    return;
+  }
+  for (const entry of entries) await deps.audit(entry);
 }
 
 /** Resolves the group's configured people (UPNs) to directory users, in one batched read. */

@@ -19,6 +19,9 @@ export interface RecordOwner {
 /** The raw content of one record extension (see core/records.ts for the codec). */
 export type RecordPayload = Record<string, unknown>;
 
+/** Told after each item of a bulk call is settled (for a progress bar). */
+export type Progress = (settled: number) => void;
+
 export type AddResult = 'added' | 'already-member';
 export type RemoveResult = 'removed' | 'not-member';
 
@@ -41,9 +44,9 @@ export interface DirectoryPort {
   addGroupMember(groupId: string, userId: string): Promise<AddResult>;
   removeGroupMember(groupId: string, userId: string): Promise<RemoveResult>;
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
-  removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, RemoveResult | Error>>;
+  removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>>;
   readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
-  readRecords(owners: RecordOwner[], extensionName: string): Promise<Map<string, RecordPayload | null>>;
+  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
   provisionOnDemand(groupId: string, userIds: string[]): Promise<void>;
@@ -61,5 +64,7 @@ export interface OciPort {
   findGroup(displayName: string): Promise<{ id: string; displayName: string } | null>;
   /** Every member's OCI user id (paged, works above 10,000 members). */
   groupMemberIds(groupId: string): Promise<Set<string>>;
+  /** Every member with its user name, in as few calls as the domain allows (paged above 10,000 members). */
+  groupMembers(groupId: string): Promise<OciUserRef[]>;
   removeGroupMember(groupId: string, userId: string): Promise<void>;
 }

@@ -16,12 +16,18 @@ export async function loadRecordBook(
   group: GroupConfig,
   requesterIds: Iterable<string>,
   approverIds: Iterable<string>,
+  /** Told how many of the records have been read so far, out of how many. */
+  onProgress?: (settled: number, total: number) => void,
 ): Promise<RecordBook> {
   const requesters = [...new Set(requesterIds)];
   const approvers = [...new Set(approverIds)];
+  const total = requesters.length + approvers.length;
+  let requestsRead = 0;
+  let decisionsRead = 0;
+  const progress = onProgress ? () => onProgress(requestsRead + decisionsRead, total) : undefined;
   const [requestRecords, decisionRecords, autoRecord] = await Promise.all([
-    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION),
-    directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION),
+    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); })),
+    directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); })),
     group.autoApproval ? directory.readRecord({ kind: 'group', id: group.entraGroupId }, DECISIONS_EXTENSION) : Promise.resolve(null),
   ]);
   const requestsByUser = new Map<string, AccessRequest[]>();

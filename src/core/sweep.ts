@@ -1,34 +1,81 @@
 /**
  * The sweep: for every managed group, apply the deny-by-default rule, carry out
- * auto-approvals, note timed-out requests, and check OCI for every removal not
- * yet confirmed. Every action is idempotent and decided from Entra's current
- * state, so several hosts may sweep at once and a crashed sweep can re-run.
+ * auto-approvals, note timed-out requests, check OCI for every removal not yet
+ * confirmed, and report (or fix) drift: OCI members with neither an Entra
+ * membership nor a grant. Every action is idempotent and decided from Entra's
+ * current state, so several hosts may sweep at once and a crashed sweep can re-run.
+ *
+ * Scale: nothing here is a chain of one round trip per member. Entra is read
+ * in paged lists and $batch calls (the directory adapter bounds them), the OCI
+ * group is read once with its members' user names, and the OCI writes that are
+ * one call per member (direct removals) run a few at a time. Audit entries are
+ * written in one append per phase.
  */
 import type { GroupConfig } from '../config/schema.js';
 import type { AuditInput, CoreDeps } from './deps.js';
-import { resolvePeople } from './deps.js';
-import type { DirectoryUser, OciPort } from './ports.js';
-import { loadRecordBook } from './record-book.js';
+import { auditAll, resolvePeople } from './deps.js';
+import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
+import { loadRecordBook, type RecordBook } from './record-book.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
+import { deriveGrant, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
+import { mapLimit } from './concurrent.js';
 import type { PendingRemoval } from '../store/state-store.js';
 
 const HOUR = 3600_000;
 /** After this many failed attempts a removal is flagged irrevocable (still retried on every sweep). */
 export const IRREVOCABLE_AFTER_ATTEMPTS = 6;
+/** OCI calls made one per member (direct removals) run this many at a time by default. */
+const DEFAULT_OCI_CONCURRENCY = 4;
+/** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
+const UNAVAILABLE_CODES = new Set(['GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE']);
 
 export interface SweepOptions {
   dryRun: boolean;
   provisionNow: boolean;
   /** A removal still in OCI after this long is removed there directly (0 = never). */
   forceOciAfterMs: number;
-  /** Length of Entra's provisioning cycle; a removal pending for two cycles is reported as stuck. */
+  /** Remove drift (OCI members without an Entra membership or grant) in OCI directly. */
+  fixDrift?: boolean;
+  /** Length of Entra's provisioning cycle; a removal pending (or drift seen) for two cycles is a failure. */
   cycleMs: number;
+  /** OCI calls in flight at once for per-member writes (default 4). */
+  ociConcurrency?: number;
   actor: AuditInput['actor'];
+  /** Quiet one-line messages (what is happening now). */
   onProgress?: (message: string) => void;
+  /** Counted steps, for a progress bar. */
+  onStep?: (step: SweepStep) => void;
 }
 
-export interface SweepMemberAction { userId: string; upn: string; reason: string; requestId?: string; outcome?: string; expiresAt?: string }
+export interface SweepStep {
+  group: string;
+  phase: 'reading' | 'records' | 'removing' | 'oci';
+  done: number;
+  total: number;
+}
+
+export interface SweepMemberAction {
+  userId: string;
+  upn: string;
+  reason: string;
+  requestId?: string;
+  outcome?: string;
+  expiresAt?: string;
+  /** For failures: the error code (GRAPH_UNAVAILABLE, PERMISSION_DENIED, …). */
+  code?: string;
+}
+
+/** An OCI group member with neither an Entra membership nor a grant (added by hand in OCI, or left by JIT "Merge"). */
+export interface DriftAction {
+  ociUserId: string;
+  userName: string;
+  firstSeenAt: string;
+  /** reported: seen, left in place; stuck: reported for more than two cycles; removed / failed: --fix-drift; planned: --dry-run with --fix-drift. */
+  state: 'reported' | 'stuck' | 'removed' | 'failed' | 'planned';
+  outcome: string;
+  code?: string;
+}
 
 export interface GroupSweepReport {
   group: string;
@@ -43,6 +90,10 @@ export interface GroupSweepReport {
   forcedInOci: SweepMemberAction[];
   stuck: SweepMemberAction[];
   failed: SweepMemberAction[];
+  drift: DriftAction[];
+  /** UPNs Entra was asked to provision on demand in this sweep. */
+  provisionedOnDemand: string[];
+  ociGroupMembers: number | null;
   provisioning?: { code: string; quarantineReason: string | null } | null;
   problems: string[];
 }
@@ -52,64 +103,117 @@ export interface SweepReport {
   finishedAt: string;
   dryRun: boolean;
   groups: GroupSweepReport[];
-  outcome: 'clean' | 'pending' | 'failed';
+  /** clean (exit 0), pending in OCI (6), unavailable: only upstream failures (5), failed: anything else (1). */
+  outcome: 'clean' | 'pending' | 'unavailable' | 'failed';
 }
 
-function action(user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>, reason: string, extra: Partial<SweepMemberAction> = {}): SweepMemberAction {
+type Audit = Omit<AuditInput, 'actor'>;
+type Who = Pick<DirectoryUser, 'id' | 'userPrincipalName'>;
+
+function action(user: Who, reason: string, extra: Partial<SweepMemberAction> = {}): SweepMemberAction {
   return { userId: user.id, upn: user.userPrincipalName, reason, ...extra };
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: SweepOptions): Promise<SweepReport> {
   const startedAt = deps.clock.now();
-  const reports: GroupSweepReport[] = [];
-  let job: Awaited<ReturnType<CoreDeps['directory']['provisioningJob']>> | undefined;
-  try {
-    job = await deps.directory.provisioningJob();
-  } catch (error) {
-    job = undefined;
+  // Every group needs the job's state; it is read beside the first group's reads, not before them.
+  const job = deps.directory.provisioningJob().catch((error: unknown) => {
     options.onProgress?.(`could not read the provisioning job: ${(error as Error).message}`);
-  }
-  for (const group of groups) {
-    reports.push(await sweepGroup(deps, group, options, job));
-  }
-  const failed = reports.some((r) => r.failed.length > 0 || r.stuck.length > 0 || r.problems.length > 0);
-  const pending = reports.some((r) => r.pendingInOci.length > 0);
+    return undefined;
+  });
+  const reports: GroupSweepReport[] = [];
+  for (const group of groups) reports.push(await sweepGroup(deps, group, options, job));
   return {
     startedAt: startedAt.toISOString(),
     finishedAt: deps.clock.now().toISOString(),
     dryRun: options.dryRun,
     groups: reports,
-    outcome: failed ? 'failed' : pending ? 'pending' : 'clean',
+    outcome: outcomeOf(reports),
   };
 }
 
-async function sweepGroup(
-  deps: CoreDeps,
-  group: GroupConfig,
-  options: SweepOptions,
-  job: Awaited<ReturnType<CoreDeps['directory']['provisioningJob']>> | undefined,
-): Promise<GroupSweepReport> {
+export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
+  const failures = reports.flatMap((r) => [...r.failed, ...r.drift.filter((d) => d.state === 'failed')]);
+  const hardFailure =
+    reports.some((r) => r.stuck.length > 0 || r.problems.length > 0 || r.drift.some((d) => d.state === 'stuck')) ||
+    failures.some((f) => !f.code || !UNAVAILABLE_CODES.has(f.code));
+  if (hardFailure) return 'failed';
+  if (failures.length > 0) return 'unavailable';
+  const pending = reports.some((r) => r.pendingInOci.length > 0 || r.drift.some((d) => d.state === 'reported'));
+  return pending ? 'pending' : 'clean';
+}
+
+interface OciView {
+  oci: OciPort;
+  group: { id: string; displayName: string } | null;
+  members: OciUserRef[];
+}
+
+/** The OCI group and its members (with user names), or why they could not be read. Never rejects. */
+async function readOci(deps: CoreDeps, group: GroupConfig): Promise<OciView | { error: Error }> {
+  try {
+    const oci = await deps.oci();
+    const ociGroup = await oci.findGroup(group.ociGroupName);
+    return { oci, group: ociGroup, members: ociGroup ? await oci.groupMembers(ociGroup.id) : [] };
+  } catch (error) {
+    return { error: error as Error };
+  }
+}
+
+/** Who holds a live grant (member or not): their OCI membership is not drift. */
+function liveGrantHolders(book: RecordBook, policy: PolicyContext, now: Date): Set<string> {
+  const byRequest = new Map<string, Decision[]>();
+  for (const decision of book.decisions) {
+    const list = byRequest.get(decision.requestId);
+    if (list) list.push(decision);
+    else byRequest.set(decision.requestId, [decision]);
+  }
+  const holders = new Set<string>();
+  const live = (request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>) =>
+    deriveGrant(request, byRequest.get(request.id) ?? [], policy, now).state === 'approved';
+  for (const [userId, requests] of book.requestsByUser) {
+    if (requests.some((request) => request.groupId === policy.group.entraGroupId && live(request))) holders.add(userId);
+  }
+  for (const decision of book.decisions) {
+    if (decision.kind !== 'approved' || holders.has(decision.requesterId)) continue;
+    if (live({ id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt })) holders.add(decision.requesterId);
+  }
+  return holders;
+}
+
+async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions, jobPromise: Promise<ProvisioningJobStatus | null | undefined>): Promise<GroupSweepReport> {
   const now = deps.clock.now();
   const report: GroupSweepReport = {
     group: group.name, entraGroupId: group.entraGroupId, members: 0,
     kept: [], removed: [], autoApproved: [], timedOut: [], pendingInOci: [], confirmedInOci: [], forcedInOci: [], stuck: [], failed: [],
-    provisioning: job ? { code: job.code, quarantineReason: job.quarantineReason } : job === null ? null : undefined,
-    problems: [],
+    drift: [], provisionedOnDemand: [], ociGroupMembers: null, problems: [],
   };
-  if (job && job.code === 'Quarantine') {
-    report.problems.push(`The provisioning job is in quarantine (${job.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`);
-  }
   const progress = (message: string) => options.onProgress?.(`${group.name}: ${message}`);
-  const audit = (entry: Omit<AuditInput, 'actor'>) => deps.audit({ actor: options.actor, ...entry });
-  const target = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>, requestId?: string) => ({
+  const step = (phase: SweepStep['phase'], done: number, total: number) => options.onStep?.({ group: group.name, phase, done, total });
+  const audits: Audit[] = [];
+  // Entries are written in one append per phase: one fsync each would take minutes for a big group.
+  const flushAudits = async () => {
+    if (options.dryRun) return;
+    await auditAll(deps, audits.splice(0).map((entry) => ({ actor: options.actor, ...entry })));
+  };
+  const target = (user: Who, requestId?: string) => ({
     groupId: group.entraGroupId, groupName: group.name, userId: user.id, upn: user.userPrincipalName, ...(requestId ? { requestId } : {}),
   });
 
   progress('reading members and records');
-  const people = await resolvePeople(deps.directory, group);
-  const members = await deps.directory.listGroupMembers(group.entraGroupId);
+  step('reading', 0, 1);
+  // OCI does not depend on what Entra says: read both sides at once.
+  const ociRead = readOci(deps, group);
+  const [people, members] = await Promise.all([resolvePeople(deps.directory, group), deps.directory.listGroupMembers(group.entraGroupId)]);
   report.members = members.length;
-  const book = await loadRecordBook(deps.directory, group, [...people.eligibleIds, ...members.map((m) => m.id)], people.policy.approverIds);
+  const book = await loadRecordBook(deps.directory, group, [...people.eligibleIds, ...members.map((m) => m.id)], people.policy.approverIds, (done, total) =>
+    step('records', done, total),
+  );
   const state = await deps.state.read();
   const plan = planGroupSweep({
     policy: people.policy,
@@ -128,43 +232,58 @@ async function sweepGroup(
   report.timedOut = plan.timedOut.map((r) => action(userOf(r.requesterId), 'pending-timeout', { requestId: r.id }));
   for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: options.dryRun ? 'planned' : undefined }));
   for (const request of plan.autoApprove) report.autoApproved.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: options.dryRun ? 'planned' : undefined }));
-  if (options.dryRun) return report;
 
-  // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
-  if (plan.autoApprove.length > 0) {
-    await autoApprove(deps, group, plan.autoApprove, now, audit, target, userOf, report);
+  if (!options.dryRun) {
+    // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
+    if (plan.autoApprove.length > 0) await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
+    // Removals, batched; only a 204 or 404 counts as removed.
+    if (plan.remove.length > 0) {
+      progress(`removing ${plan.remove.length} member(s)`);
+      step('removing', 0, plan.remove.length);
+      await removeMembers(deps, group, plan.remove, now, audits, target, report, plan.firstSeen, (done) => step('removing', done, plan.remove.length));
+      await flushAudits();
+    } else {
+      await deps.state.update((s) => {
+        s.sweep.firstSeen[group.entraGroupId] = plan.firstSeen;
+      });
+    }
   }
-
-  // Removals, batched; only a 204 or 404 counts as removed.
-  if (plan.remove.length > 0) {
-    progress(`removing ${plan.remove.length} member(s)`);
-    await removeMembers(deps, group, plan.remove, now, audit, target, report);
-  }
-
-  await deps.state.update((s) => {
-    s.sweep.firstSeen[group.entraGroupId] = plan.firstSeen;
-  });
 
   progress('checking OCI');
-  // Who is in the Entra group now: before the sweep, less those it removed, plus those it added.
+  step('oci', 0, 1);
+  // Who is in the Entra group now: before the sweep, less those it removed, plus those it added (a dry run changes nothing).
   const memberIdsNow = new Set(members.map((m) => m.id));
-  for (const removed of report.removed) memberIdsNow.delete(removed.userId);
-  for (const added of report.autoApproved) memberIdsNow.add(added.userId);
-  await checkOci(deps, group, options, now, audit, target, report, memberIdsNow);
+  if (!options.dryRun) {
+    for (const removed of report.removed) memberIdsNow.delete(removed.userId);
+    for (const added of report.autoApproved) memberIdsNow.add(added.userId);
+  }
+  const entitled = new Set<string>(group.standingMembers.map((upn) => upn.toLowerCase()));
+  for (const id of [...memberIdsNow, ...liveGrantHolders(book, people.policy, now)]) {
+    const user = userById.get(id);
+    if (user) entitled.add(user.userPrincipalName.toLowerCase());
+  }
+  await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await ociRead);
+
+  const job = await jobPromise;
+  report.provisioning = job ? { code: job.code, quarantineReason: job.quarantineReason } : job === null ? null : undefined;
+  if (job && job.code === 'Quarantine') {
+    report.problems.unshift(`The provisioning job is in quarantine (${job.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`);
+  }
+  await flushAudits();
   return report;
 }
 
 async function autoApprove(
-  deps: CoreDeps, group: GroupConfig, requests: AccessRequest[], now: Date,
-  audit: (e: Omit<AuditInput, 'actor'>) => Promise<void>,
-  target: (u: Pick<DirectoryUser, 'id' | 'userPrincipalName'>, requestId?: string) => AuditInput['target'],
-  userOf: (id: string) => DirectoryUser, report: GroupSweepReport,
+  deps: CoreDeps, group: GroupConfig, requests: AccessRequest[], now: Date, audits: Audit[],
+  target: (u: Who, requestId?: string) => AuditInput['target'],
+  userOf: (id: string) => DirectoryUser, report: GroupSweepReport, actor: AuditInput['actor'],
 ): Promise<void> {
   const fresh: Decision[] = requests.map((request) => ({
     requestId: request.id, requesterId: request.requesterId, groupId: group.entraGroupId, kind: 'approved', approverId: AUTO_APPROVER,
     decidedAt: now, expiresAt: new Date(now.getTime() + request.hours * HOUR), hours: request.hours, reason: 'auto-approval rule',
   }));
-  for (const decision of fresh) await audit({ action: 'auto-approve', target: target(userOf(decision.requesterId), decision.requestId), result: 'pending' });
+  // Written before acting, so the log shows the intent even if the sweep dies halfway.
+  await auditAll(deps, fresh.map((decision) => ({ actor, action: 'auto-approve', target: target(userOf(decision.requesterId), decision.requestId), result: 'pending' as const })));
   const owner = { kind: 'group' as const, id: group.entraGroupId };
   // Another host may write the same record at the same time: write, read back, merge again if ours is missing.
   for (let attempt = 1; attempt <= 3; attempt += 1) {
@@ -174,29 +293,34 @@ async function autoApprove(
     await deps.directory.writeRecord(owner, DECISIONS_EXTENSION, encodeDecisions([...existing, ...missing], now));
   }
   report.autoApproved = [];
-  for (const decision of fresh) {
-    const user = userOf(decision.requesterId);
+  const outcomes = await mapLimit(fresh, DEFAULT_OCI_CONCURRENCY, async (decision) => {
     try {
-      const membership = await deps.directory.addGroupMember(group.entraGroupId, decision.requesterId);
-      report.autoApproved.push(action(user, 'auto-approval', { requestId: decision.requestId, outcome: membership, expiresAt: decision.expiresAt!.toISOString() }));
-      await audit({ action: 'auto-approve', target: target(user, decision.requestId), result: 'ok', details: { expiresAt: decision.expiresAt!.toISOString(), membership } });
+      return { decision, membership: await deps.directory.addGroupMember(group.entraGroupId, decision.requesterId) };
     } catch (error) {
-      report.failed.push(action(user, 'auto-approval', { requestId: decision.requestId, outcome: (error as Error).message }));
-      await audit({ action: 'auto-approve', target: target(user, decision.requestId), result: 'failed', details: { error: (error as Error).message } });
+      return { decision, error: error as Error };
+    }
+  });
+  for (const { decision, membership, error } of outcomes) {
+    const user = userOf(decision.requesterId);
+    if (membership) {
+      report.autoApproved.push(action(user, 'auto-approval', { requestId: decision.requestId, outcome: membership, expiresAt: decision.expiresAt!.toISOString() }));
+      audits.push({ action: 'auto-approve', target: target(user, decision.requestId), result: 'ok', details: { expiresAt: decision.expiresAt!.toISOString(), membership } });
+    } else {
+      report.failed.push(action(user, 'auto-approval', { requestId: decision.requestId, outcome: error?.message, code: errorCode(error) }));
+      audits.push({ action: 'auto-approve', target: target(user, decision.requestId), result: 'failed', details: { error: error?.message } });
     }
   }
 }
 
 async function removeMembers(
-  deps: CoreDeps, group: GroupConfig, removals: PlannedRemoval[], now: Date,
-  audit: (e: Omit<AuditInput, 'actor'>) => Promise<void>,
-  target: (u: Pick<DirectoryUser, 'id' | 'userPrincipalName'>, requestId?: string) => AuditInput['target'],
-  report: GroupSweepReport,
+  deps: CoreDeps, group: GroupConfig, removals: PlannedRemoval[], now: Date, audits: Audit[],
+  target: (u: Who, requestId?: string) => AuditInput['target'],
+  report: GroupSweepReport, firstSeen: Record<string, string>, onProgress: (done: number) => void,
 ): Promise<void> {
-  const results = await deps.directory.removeGroupMembers(group.entraGroupId, removals.map((r) => r.user.id));
+  const results = await deps.directory.removeGroupMembers(group.entraGroupId, removals.map((r) => r.user.id), onProgress);
   report.removed = [];
-  const entries: Omit<AuditInput, 'actor'>[] = [];
   await deps.state.update((s) => {
+    s.sweep.firstSeen[group.entraGroupId] = firstSeen;
     for (const removal of removals) {
       const key = `${group.entraGroupId}:${removal.user.id}`;
       const result = results.get(removal.user.id);
@@ -205,11 +329,12 @@ async function removeMembers(
         const previous = s.sweep.pendingRemovals[key];
         s.sweep.pendingRemovals[key] = {
           groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
-          removedInEntraAt: previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
+          // Removed now (204): they were a member again since any earlier removal, so OCI's clock starts now.
+          removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
           reason: removal.reason, attempts: 0, status: 'pending-oci',
         };
         report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: result }));
-        entries.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'ok', details: { entra: result } });
+        audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'ok', details: { entra: result } });
       } else {
         const failure = s.sweep.failedRemovals[key];
         const attempts = (failure?.attempts ?? 0) + 1;
@@ -219,87 +344,162 @@ async function removeMembers(
           attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? now.toISOString(),
         };
         const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
-        report.failed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${message}` }));
-        entries.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed', details: { error: message, attempts, irrevocable } });
+        report.failed.push(action(removal.user, removal.reason, {
+          requestId: removal.requestId,
+          outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${message}`,
+          code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
+        }));
+        audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed', details: { error: message, attempts, irrevocable } });
       }
     }
   });
-  for (const entry of entries) await audit(entry);
 }
 
+/**
+ * Proof in OCI, from one read of the OCI group: confirms removals that
+ * arrived, asks Entra to provision the others on demand (and looks again),
+ * removes in OCI directly those pending for longer than --force-oci-after,
+ * reports the rest (stuck after two cycles), and finds drift.
+ */
 async function checkOci(
-  deps: CoreDeps, group: GroupConfig, options: SweepOptions, now: Date,
-  audit: (e: Omit<AuditInput, 'actor'>) => Promise<void>,
-  target: (u: Pick<DirectoryUser, 'id' | 'userPrincipalName'>) => AuditInput['target'],
-  report: GroupSweepReport, entraMemberIds: Set<string>,
+  deps: CoreDeps, group: GroupConfig, options: SweepOptions, now: Date, audits: Audit[],
+  target: (u: Who) => AuditInput['target'],
+  report: GroupSweepReport, entraMemberIds: Set<string>, entitledUpns: Set<string>, view: OciView | { error: Error },
 ): Promise<void> {
   const state = await deps.state.read();
   const pending = Object.entries(state.sweep.pendingRemovals).filter(([, p]) => p.groupId === group.entraGroupId && p.status !== 'confirmed');
   // Someone re-added in Entra (a new grant) is no longer a pending removal.
-  const stillRelevant = pending.filter(([, p]) => !entraMemberIds.has(p.userId));
-  if (stillRelevant.length === 0) {
-    if (pending.length) await deps.state.update((s) => { for (const [key] of pending) delete s.sweep.pendingRemovals[key]; });
+  const reAdded = pending.filter(([, p]) => entraMemberIds.has(p.userId)).map(([key]) => key);
+  const relevant = pending.filter(([, p]) => !entraMemberIds.has(p.userId));
+  const who = (p: PendingRemoval): Who => ({ id: p.userId, userPrincipalName: p.upn });
+
+  if ('error' in view) {
+    report.problems.push(`OCI check failed: ${view.error.message}`);
+    for (const [, p] of relevant) report.pendingInOci.push(action(who(p), p.reason, { outcome: 'not checked' }));
+    if (!options.dryRun && reAdded.length > 0) await deps.state.update((s) => { for (const key of reAdded) delete s.sweep.pendingRemovals[key]; });
     return;
   }
-  let oci: OciPort;
-  let ociGroup: { id: string } | null;
-  let memberIds: Set<string>;
-  try {
-    oci = await deps.oci();
-    ociGroup = await oci.findGroup(group.ociGroupName);
-    memberIds = ociGroup ? await oci.groupMemberIds(ociGroup.id) : new Set();
-  } catch (error) {
-    report.problems.push(`OCI check failed: ${(error as Error).message}`);
-    for (const [, p] of stillRelevant) report.pendingInOci.push(action({ id: p.userId, userPrincipalName: p.upn }, p.reason, { outcome: 'not checked' }));
-    return;
-  }
+  const { oci, group: ociGroup } = view;
   if (!ociGroup) report.problems.push(`The OCI group "${group.ociGroupName}" does not exist in the identity domain.`);
-  const updates = new Map<string, PendingRemoval | null>();
-  const stillInOci: { key: string; removal: PendingRemoval; ociUserId: string }[] = [];
-  for (const [key, removal] of stillRelevant) {
-    const ociUser = await oci.findUser(removal.upn);
-    if (!ociUser || !memberIds.has(ociUser.id)) {
-      updates.set(key, { ...removal, status: 'confirmed', lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1 });
-      report.confirmedInOci.push(action({ id: removal.userId, userPrincipalName: removal.upn }, removal.reason, { outcome: ociUser ? 'not in OCI group' : 'no OCI user' }));
-      await audit({ action: 'confirm-oci', target: target({ id: removal.userId, userPrincipalName: removal.upn }), result: 'ok' });
-      continue;
-    }
-    stillInOci.push({ key, removal, ociUserId: ociUser.id });
+  report.ociGroupMembers = ociGroup ? view.members.length : null;
+  const byName = new Map(view.members.map((member) => [member.userName.toLowerCase(), member]));
+  const concurrency = options.ociConcurrency ?? DEFAULT_OCI_CONCURRENCY;
+  const updates = new Map<string, PendingRemoval>();
+  const confirm = (key: string, removal: PendingRemoval, outcome: string, extra: Partial<PendingRemoval> = {}) => {
+    updates.set(key, { ...removal, status: 'confirmed', lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1, ...extra });
+    report.confirmedInOci.push(action(who(removal), removal.reason, { outcome }));
+    audits.push({ action: 'confirm-oci', target: target(who(removal)), result: 'ok', details: { how: outcome } });
+  };
+
+  let stillInOci: { key: string; removal: PendingRemoval; ociUserId: string }[] = [];
+  for (const [key, removal] of relevant) {
+    const member = byName.get(removal.upn.toLowerCase());
+    if (member) stillInOci.push({ key, removal, ociUserId: member.id });
+    else confirm(key, removal, 'not in OCI group');
   }
-  if (options.provisionNow && stillInOci.length > 0) {
+
+  if (options.provisionNow && stillInOci.length > 0 && ociGroup && !options.dryRun) {
     try {
       await deps.directory.provisionOnDemand(group.entraGroupId, stillInOci.map((s) => s.removal.userId));
+      report.provisionedOnDemand = stillInOci.map((s) => s.removal.upn);
+      audits.push({ action: 'provision-on-demand', target: { groupId: group.entraGroupId, groupName: group.name }, result: 'ok', details: { users: report.provisionedOnDemand } });
+      // Provisioning on demand takes seconds: look again, so the report says what OCI says now.
+      const after = new Set((await oci.groupMembers(ociGroup.id)).map((member) => member.id));
+      for (const s of stillInOci) if (!after.has(s.ociUserId)) confirm(s.key, s.removal, 'gone after provision on demand');
+      stillInOci = stillInOci.filter((s) => after.has(s.ociUserId));
     } catch (error) {
       report.problems.push(`provision on demand failed: ${(error as Error).message}`);
     }
   }
-  for (const { key, removal, ociUserId } of stillInOci) {
-    const pendingFor = now.getTime() - new Date(removal.removedInEntraAt).getTime();
-    const who = { id: removal.userId, userPrincipalName: removal.upn };
-    if (options.forceOciAfterMs > 0 && pendingFor >= options.forceOciAfterMs && ociGroup) {
-      try {
-        await oci.removeGroupMember(ociGroup.id, ociUserId);
-        updates.set(key, { ...removal, status: 'confirmed', forcedInOciAt: now.toISOString(), lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1 });
-        report.forcedInOci.push(action(who, removal.reason, { outcome: 'removed in OCI directly' }));
-        await audit({ action: 'force-remove-oci', target: target(who), result: 'ok', details: { pendingForMs: pendingFor } });
-        continue;
-      } catch (error) {
-        report.problems.push(`direct OCI removal of ${removal.upn} failed: ${(error as Error).message}`);
+
+  const pendingFor = (removal: PendingRemoval) => now.getTime() - new Date(removal.removedInEntraAt).getTime();
+  const due = options.forceOciAfterMs > 0 && ociGroup ? stillInOci.filter((s) => pendingFor(s.removal) >= options.forceOciAfterMs) : [];
+  const forced = new Set<string>();
+  if (options.dryRun) {
+    for (const s of due) report.forcedInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'planned: remove in OCI directly' }));
+    for (const s of due) forced.add(s.key);
+  } else if (due.length > 0) {
+    const results = await mapLimit(due, concurrency, async (s) => oci.removeGroupMember(ociGroup!.id, s.ociUserId).then(() => null, (error: unknown) => error as Error));
+    due.forEach((s, index) => {
+      const error = results[index];
+      if (error) {
+        report.problems.push(`direct OCI removal of ${s.removal.upn} failed: ${error.message}`);
+        return;
       }
-    }
-    updates.set(key, { ...removal, lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1 });
-    if (pendingFor > 2 * options.cycleMs) {
-      report.stuck.push(action(who, removal.reason, { outcome: `still in OCI ${Math.round(pendingFor / 60000)} min after removal in Entra` }));
+      forced.add(s.key);
+      updates.set(s.key, { ...s.removal, status: 'confirmed', forcedInOciAt: now.toISOString(), lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1 });
+      report.forcedInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'removed in OCI directly' }));
+      audits.push({ action: 'force-remove-oci', target: target(who(s.removal)), result: 'ok', details: { pendingForMs: pendingFor(s.removal) } });
+    });
+  }
+  for (const s of stillInOci) {
+    if (forced.has(s.key)) continue;
+    const waited = pendingFor(s.removal);
+    updates.set(s.key, { ...s.removal, lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1 });
+    if (waited > 2 * options.cycleMs) {
+      report.stuck.push(action(who(s.removal), s.removal.reason, { outcome: `still in OCI ${Math.round(waited / 60000)} min after removal in Entra` }));
     } else {
-      report.pendingInOci.push(action(who, removal.reason, { outcome: 'removed in Entra, pending in OCI' }));
+      report.pendingInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'removed in Entra, pending in OCI' }));
     }
   }
 
+  const driftSeen = await findDrift(group, options, now, audits, report, view, entitledUpns, new Set(relevant.map(([, p]) => p.upn.toLowerCase())), state.sweep.driftSeen?.[group.entraGroupId] ?? {}, concurrency);
+
+  if (options.dryRun) return;
   await deps.state.update((s) => {
-    for (const [key, value] of updates) {
-      if (value === null) delete s.sweep.pendingRemovals[key];
-      else s.sweep.pendingRemovals[key] = value;
-    }
-    for (const [key, p] of pending) if (entraMemberIds.has(p.userId)) delete s.sweep.pendingRemovals[key];
+    for (const [key, value] of updates) s.sweep.pendingRemovals[key] = value;
+    for (const key of reAdded) delete s.sweep.pendingRemovals[key];
+    s.sweep.driftSeen ??= {};
+    if (Object.keys(driftSeen).length > 0) s.sweep.driftSeen[group.entraGroupId] = driftSeen;
+    else delete s.sweep.driftSeen[group.entraGroupId];
   });
+}
+
+/**
+ * Drift: OCI members that are neither entitled (an Entra member, a standing
+ * member, or the holder of a live grant) nor a removal this host is already
+ * waiting for. Reported (a failure once seen for two cycles), or removed in
+ * OCI directly with --fix-drift. Returns the drift ledger to keep.
+ */
+async function findDrift(
+  group: GroupConfig, options: SweepOptions, now: Date, audits: Audit[], report: GroupSweepReport, view: OciView,
+  entitledUpns: Set<string>, pendingUpns: Set<string>, seenBefore: Record<string, string>, concurrency: number,
+): Promise<Record<string, string>> {
+  const ociGroup = view.group;
+  const drifted = view.members.filter((m) => m.userName && !entitledUpns.has(m.userName.toLowerCase()) && !pendingUpns.has(m.userName.toLowerCase()));
+  const ledger: Record<string, string> = {};
+  if (!ociGroup || drifted.length === 0) return ledger;
+  const driftTarget = (m: OciUserRef) => ({ groupId: group.entraGroupId, groupName: group.name, upn: m.userName });
+  let removals: (Error | null)[] = [];
+  if (options.fixDrift && !options.dryRun) {
+    removals = await mapLimit(drifted, concurrency, async (m) => view.oci.removeGroupMember(ociGroup.id, m.id).then(() => null, (error: unknown) => error as Error));
+  }
+  drifted.forEach((m, index) => {
+    const firstSeenAt = seenBefore[m.id] ?? now.toISOString();
+    const base = { ociUserId: m.id, userName: m.userName, firstSeenAt };
+    if (options.fixDrift && options.dryRun) {
+      report.drift.push({ ...base, state: 'planned', outcome: 'planned: remove in OCI directly' });
+      return;
+    }
+    if (options.fixDrift) {
+      const error = removals[index];
+      if (!error) {
+        report.drift.push({ ...base, state: 'removed', outcome: 'removed in OCI directly' });
+        audits.push({ action: 'fix-drift', target: driftTarget(m), reason: 'in the OCI group without an Entra membership or grant', result: 'ok', details: { ociUserId: m.id } });
+        return;
+      }
+      ledger[m.id] = firstSeenAt;
+      report.drift.push({ ...base, state: 'failed', outcome: error.message, code: errorCode(error) });
+      audits.push({ action: 'fix-drift', target: driftTarget(m), result: 'failed', details: { ociUserId: m.id, error: error.message } });
+      return;
+    }
+    ledger[m.id] = firstSeenAt;
+    const age = now.getTime() - new Date(firstSeenAt).getTime();
+    if (age > 2 * options.cycleMs) {
+      report.drift.push({ ...base, state: 'stuck', outcome: `in the OCI group without an Entra membership or grant for ${Math.round(age / 60000)} min (use --fix-drift)` });
+    } else {
+      report.drift.push({ ...base, state: 'reported', outcome: 'in the OCI group without an Entra membership or grant' });
+    }
+  });
+  return ledger;
 }

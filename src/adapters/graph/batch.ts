@@ -35,6 +35,8 @@ export interface BatchOptions {
   random?: () => number;
   /** Called with the answer of each attempt (for tracing and counting). */
   onAttempt?: (item: BatchItemRequest, response: BatchItemResponse, attempt: number) => void;
+  /** Called once per item with its final answer (for progress). */
+  onResult?: (item: BatchItemRequest, response: BatchItemResponse) => void;
 }
 
 export type BatchSender = (items: BatchItemRequest[]) => Promise<BatchItemResponse[]>;
@@ -91,6 +93,7 @@ export async function runBatched(items: BatchItemRequest[], send: BatchSender, o
                 waiting.push({ item, notBefore: options.clock.now().getTime() + retryDelayMs(response, attempt, random) });
               } else {
                 results.set(item.id, response);
+                options.onResult?.(item, response);
               }
             }
           })

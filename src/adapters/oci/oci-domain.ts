@@ -9,6 +9,7 @@ import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
 import { AuthError, ConfigError, OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
+import { mapLimit } from '../../core/concurrent.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
@@ -44,6 +45,8 @@ function filterSdkConsoleNoise(trace: ((line: string) => void) | undefined): voi
 /** getGroup with attributes=members fails above this many members; page through Users instead. */
 const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
 const PAGE_SIZE = 1000;
+/** Pages read side by side after the first (OCI allows tens of requests per second per domain). */
+const PAGE_CONCURRENCY = 4;
 /** Attempts per call for throttling (429), server errors and lost connections. */
 const MAX_ATTEMPTS = 4;
 
@@ -145,26 +148,48 @@ export class OciDomain implements OciPort {
   }
 
   async groupMemberIds(groupId: string): Promise<Set<string>> {
+    return new Set((await this.readMembers(groupId, false)).map((member) => member.id));
+  }
+
+  async groupMembers(groupId: string): Promise<OciUserRef[]> {
+    return this.readMembers(groupId, true);
+  }
+
+  /**
+   * One getGroup when the group is small enough to list its members inline
+   * (their `name` is the user name); above 10,000 members (the domain refuses
+   * with 400), or when a member comes without its name, the group's users are
+   * paged through Users: the first page says how many there are, the rest are
+   * read a few at a time.
+   */
+  private async readMembers(groupId: string, needNames: boolean): Promise<OciUserRef[]> {
     try {
       const response = await this.call('read the group members', (client) => client.getGroup({ groupId, attributes: 'members' }));
       const members = response.group?.members ?? [];
-      if (members.length < GROUP_MEMBERS_INLINE_LIMIT) return new Set(members.map((member) => member.value));
+      const complete = !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
+      if (members.length < GROUP_MEMBERS_INLINE_LIMIT && complete) {
+        return members.map((member) => ({ id: member.value, userName: member.name ?? '' }));
+      }
     } catch (error) {
       // Too many members to inline: fall through to paging through Users.
       if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
     }
-    const ids = new Set<string>();
-    for (let startIndex = 1, page = 0; page < 10_000; page += 1) {
+    const page = async (startIndex: number) => {
       const response = await this.call('page through the group members', (client) =>
-        client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'id', startIndex, count: PAGE_SIZE }),
+        client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'userName', startIndex, count: PAGE_SIZE }),
       );
-      const resources = response.users?.resources ?? [];
-      for (const user of resources) if (user.id) ids.add(user.id);
-      const total = response.users?.totalResults ?? 0;
-      startIndex += resources.length;
-      if (resources.length === 0 || startIndex > total) break;
+      return { users: response.users?.resources ?? [], total: response.users?.totalResults ?? 0 };
+    };
+    const first = await page(1);
+    const starts: number[] = [];
+    // Bounded: 10,000 pages of 1,000 is ten million members.
+    for (let start = 1 + PAGE_SIZE; start <= first.total && starts.length < 10_000; start += PAGE_SIZE) starts.push(start);
+    const rest = await mapLimit(starts, PAGE_CONCURRENCY, page);
+    const byId = new Map<string, OciUserRef>();
+    for (const { users } of [first, ...rest]) {
+      for (const user of users) if (user.id) byId.set(user.id, { id: user.id, userName: user.userName ?? '' });
     }
-    return ids;
+    return [...byId.values()];
   }
 
   async removeGroupMember(groupId: string, userId: string): Promise<void> {

@@ -2,25 +2,55 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { findGroup } from '../../config/groups.js';
-import { runSweep, type SweepReport } from '../../core/sweep.js';
+import { runSweep, type SweepReport, type SweepStep } from '../../core/sweep.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { Output } from '../output.js';
+import { createProgress } from '../progress.js';
+
+interface SweepFlags {
+  group?: string;
+  dryRun?: boolean;
+  provisionNow?: boolean;
+  forceOciAfter?: string;
+  fixDrift?: boolean;
+  concurrency?: string;
+  batch?: boolean;
+}
+
+const PHASES: Record<SweepStep['phase'], string> = { reading: 'reading members', records: 'reading records', removing: 'removing', oci: 'checking OCI' };
 
 function summary(out: Output, report: SweepReport): string {
   const lines: string[] = [];
   for (const g of report.groups) {
-    lines.push(`${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}`);
+    lines.push(`${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}, drift ${g.drift.length}`);
     for (const r of g.removed) lines.push(`  removed    ${r.upn}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''})`);
     for (const a of g.autoApproved) lines.push(`  approved   ${a.upn}  (${a.requestId}, until ${a.expiresAt ?? '-'})`);
-    for (const c of g.confirmedInOci) lines.push(`  confirmed  ${c.upn}  gone from OCI`);
-    for (const c of g.forcedInOci) lines.push(`  forced     ${c.upn}  removed in OCI directly`);
+    for (const c of g.confirmedInOci) lines.push(`  confirmed  ${c.upn}  gone from OCI${c.outcome === 'gone after provision on demand' ? ' (provisioned on demand)' : ''}`);
+    for (const c of g.forcedInOci) lines.push(`  forced     ${c.upn}  ${c.outcome ?? 'removed in OCI directly'}`);
     for (const p of g.pendingInOci) lines.push(`  pending    ${p.upn}  ${p.outcome ?? ''}`);
     for (const s of g.stuck) lines.push(`  STUCK      ${s.upn}  ${s.outcome ?? ''}`);
     for (const f of g.failed) lines.push(`  FAILED     ${f.upn}  ${f.outcome ?? ''}`);
+    for (const d of g.drift) lines.push(`  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`);
     for (const problem of g.problems) lines.push(`  PROBLEM    ${problem}`);
   }
   lines.push(`outcome: ${report.outcome}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);
   return lines.join('\n');
+}
+
+const EXIT_FOR: Record<SweepReport['outcome'], number> = {
+  clean: ExitCode.ok,
+  pending: ExitCode.pendingInOci,
+  unavailable: ExitCode.upstream,
+  failed: ExitCode.unexpected,
+};
+
+function parseConcurrency(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < 1 || value > 16) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to 16, not "${raw}".`, { code: 'INVALID_CONCURRENCY', hint: 'The default is 4 (sweep.concurrency in the config).' });
+  }
+  return value;
 }
 
 export function registerSweep(program: Command, run: Runner): void {
@@ -29,38 +59,60 @@ export function registerSweep(program: Command, run: Runner): void {
     .description('remove expired and unapproved members, auto-approve, and confirm removals reached OCI (run from cron)')
     .option('-g, --group <name>', 'only this group (default: all managed groups)')
     .option('--dry-run', 'print the plan, change nothing')
-    .option('--provision-now', 'ask Entra to provision removals to OCI at once')
+    .option('--provision-now', 'ask Entra to provision removals to OCI at once (default: provisioning.provisionOnDemand)')
     .option('--force-oci-after <duration>', 'remove in OCI directly when still there this long after the Entra removal (e.g. 30m)')
+    .option('--fix-drift', 'remove OCI group members that have no Entra membership and no grant (otherwise only reported)')
+    .option('--concurrency <n>', 'Graph $batch calls in flight at once, 1-16 (default: sweep.concurrency, 4)')
+    .option('--no-batch', 'one Graph request per item instead of $batch (slow; for comparison and troubleshooting)')
     .addHelpText('after', `
 Runs as the automation app (automation.* in the config). Non-interactive.
+One sweep per host at a time: a second one exits 0 saying a sweep is running.
 
 Examples:
   $ ociaccess sweep
   $ ociaccess sweep --dry-run
-  $ ociaccess sweep --provision-now --force-oci-after 30m --json
+  $ ociaccess sweep --provision-now --force-oci-after 30m --fix-drift --json
 
-Exit codes: 0 clean, 6 removals still pending in OCI, 5 Graph/OCI unavailable, 1 failures (see the report).`)
-    .action(async (options: { group?: string; dryRun?: boolean; provisionNow?: boolean; forceOciAfter?: string }, command: Command) =>
+Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
+1 anything else (failures, stuck removals, quarantine, lasting drift; see the report).`)
+    .action(async (options: SweepFlags, command: Command) =>
       run(command, async (env) => {
         const forceMs = options.forceOciAfter !== undefined ? parseDuration(options.forceOciAfter, '--force-oci-after') : undefined;
         if (forceMs === 0) throw new UsageError('--force-oci-after must be more than 0.', { code: 'INVALID_DURATION' });
+        const concurrency = parseConcurrency(options.concurrency);
         const config = await env.config();
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
         const services = await env.services();
-        const deps = await services.appDeps();
-        const report = await services.withSweepLock(async () =>
-          runSweep(deps, groups, {
-            dryRun: Boolean(options.dryRun),
-            provisionNow: options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false,
-            forceOciAfterMs: forceMs ?? config.sweep.forceOciAfterMinutes * 60_000,
-            cycleMs: (config.provisioning?.cycleMinutes ?? 40) * 60_000,
-            actor: { id: config.automation?.clientId ?? 'automation', upn: 'automation', kind: 'app' },
-            onProgress: (message) => env.out.info(message),
-          }),
-        );
-        if (report === null) return ExitCode.ok;
-        env.out.data(report, () => summary(env.out, report));
-        return report.outcome === 'clean' ? ExitCode.ok : report.outcome === 'pending' ? ExitCode.pendingInOci : ExitCode.unexpected;
+        const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
+        const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
+        const startedMs = env.ctx.clock.now().getTime();
+        let report: SweepReport | null;
+        try {
+          report = await services.withSweepLock(async () =>
+            runSweep(deps, groups, {
+              dryRun: Boolean(options.dryRun),
+              provisionNow: options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false,
+              forceOciAfterMs: forceMs ?? config.sweep.forceOciAfterMinutes * 60_000,
+              fixDrift: Boolean(options.fixDrift),
+              cycleMs: (config.provisioning?.cycleMinutes ?? 40) * 60_000,
+              ociConcurrency: concurrency ?? config.sweep.concurrency,
+              actor: { id: config.automation?.clientId ?? 'automation', upn: 'automation', kind: 'app' },
+              onProgress: (message) => progress.message(message),
+              onStep: (step) => progress.step({ label: `${step.group}: ${PHASES[step.phase]}`, done: step.done, total: step.total }),
+            }),
+          );
+        } finally {
+          progress.stop();
+        }
+        if (report === null) {
+          // withSweepLock has said so on stderr; --json still gets its one document.
+          env.out.data({ skipped: true, reason: 'another sweep is running on this host' }, () => '');
+          return ExitCode.ok;
+        }
+        const finished = report;
+        const stats = { durationMs: env.ctx.clock.now().getTime() - startedMs, requests: { ...services.requestCounts } };
+        env.out.data({ ...finished, stats }, () => summary(env.out, finished));
+        return EXIT_FOR[finished.outcome];
       }),
     );
 }

@@ -1,0 +1,57 @@
+/**
+ * Progress for long work (sweep): a bar redrawn in place on a terminal's
+ * stderr, plain one-line messages otherwise (cron mail and CI logs stay
+ * readable). Never on stdout, which holds the data.
+ */
+import type { Context } from '../context.js';
+import type { Output } from './output.js';
+
+export interface ProgressStep {
+  /** What is being done, e.g. "OCI-Temp-Admins: removing". */
+  label: string;
+  done: number;
+  total: number;
+}
+
+export interface Progress {
+  /** A quiet line (only when no bar is drawn). */
+  message(text: string): void;
+  step(step: ProgressStep): void;
+  /** Clears the bar; call before printing anything else. */
+  stop(): void;
+}
+
+const WIDTH = 24;
+/** Redraws at most this often: a big sweep settles thousands of items. */
+const REDRAW_MS = 80;
+
+export function createProgress(ctx: Context, out: Output, options: { quiet: boolean }): Progress {
+  const bar = Boolean(ctx.stderr.isTTY) && !options.quiet;
+  let drawn = false;
+  let lastDraw = 0;
+  let lastLabel = '';
+  const clear = () => {
+    if (drawn) ctx.stderr.write('\r\u001b[K');
+    drawn = false;
+  };
+  return {
+    message(text) {
+      if (!bar) out.info(text);
+    },
+    step({ label, done, total }) {
+      if (!bar) return;
+      const now = ctx.clock.now().getTime();
+      if (label === lastLabel && done < total && now - lastDraw < REDRAW_MS) return;
+      lastDraw = now;
+      lastLabel = label;
+      const ratio = total > 0 ? Math.min(1, done / total) : 0;
+      const filled = Math.round(ratio * WIDTH);
+      const counts = total > 1 ? ` ${done}/${total}` : '';
+      const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${label}${counts}`;
+      const columns = ctx.stderr.columns ?? 80;
+      ctx.stderr.write(`\r\u001b[K${line.slice(0, Math.max(10, columns - 1))}`);
+      drawn = true;
+    },
+    stop: clear,
+  };
+}

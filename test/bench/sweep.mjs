@@ -1,0 +1,172 @@
+// Sweep benchmark (issue 4). Against the embedded emulator with 25 ms added
+// to every Graph and OCI request, a temp group of 2,000 members of which 1,000
+// hold expired grants:
+//   1. `ociaccess sweep`                                (batched, 4 in flight)
+//   2. `ociaccess sweep --concurrency 1 --no-batch`     (one request at a time, like a shell script)
+// each in a child process of its own on a freshly seeded world, then a
+// 10,000-member sweep for the memory target. Prints wall time, HTTP requests
+// and peak RSS of each, the speed-up, and the batched sweep against its own
+// critical-path lower bound (sequential round trips × latency). Asserts
+// nothing: timing claims live here, not in the tests.
+//
+// Targets: speed-up ≥ 20×; batched within 1.5× of its lower bound; peak RSS ≤ 200 MB at 10,000 members.
+// Knobs (env): BENCH_MEMBERS (2000), BENCH_EXPIRED (1000), BENCH_LATENCY_MS (25), BENCH_BIG (10000, 0 to skip), BENCH_SEQUENTIAL (1; 0 to skip).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { startEmulator } from '../../dist/emulator/index.js';
+import { seedScaleWorld } from '../../dist/demo/scale-world.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 2000);
+const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 1000);
+const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 25);
+const BIG = Number(process.env.BENCH_BIG ?? 10_000);
+const SEQUENTIAL = process.env.BENCH_SEQUENTIAL !== '0';
+const CONCURRENCY = 4;
+const BATCH = 20;
+const PAGE = 999;
+
+const ceilDiv = (a, b) => Math.ceil(a / b);
+const fmt = (n) => n.toLocaleString('en-US');
+const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
+/** A fresh emulator holding the scale world, and the config the cron host reads. */
+async function world(root, { members, expired, ociOnly = 0 }) {
+  const emu = await startEmulator({ dir: path.join(root, 'emulator') });
+  const seeded = seedScaleWorld(emu.world, { members, expired, ociOnly });
+  const config = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(emu.configFile, 'utf8')));
+  config.groups[0].approvers = [...config.groups[0].approvers, ...seeded.approverUpns];
+  await writeFile(emu.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+  emu.world.latencyMs.graph = LATENCY;
+  emu.world.latencyMs.oci = LATENCY;
+  return { emu, seeded, config };
+}
+
+function runChild(emu, home, args) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(here, 'sweep-child.mjs'), ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        NODE_EXTRA_CA_CERTS: emu.caFile,
+        OCIACCESS_CONFIG: emu.configFile,
+        OCIACCESS_HOME: home,
+        OCIACCESS_TOKEN_STORE: 'file',
+        NO_COLOR: '1',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`sweep child exited ${code}: ${out}`));
+      resolve({ ...JSON.parse(out.trim().split('\n').pop()), spawnMs: performance.now() - started });
+    });
+  });
+}
+
+/** HTTP requests the emulator answered for Graph and OCI since `mark`, and the items inside $batch calls. */
+function requestsSince(emu, mark) {
+  const entries = emu.world.requestLog.filter((e) => e.seq > mark && (e.service === 'graph' || e.service === 'oci'));
+  return {
+    graph: entries.filter((e) => e.service === 'graph').length,
+    oci: entries.filter((e) => e.service === 'oci').length,
+    batchItems: entries.reduce((sum, e) => sum + (e.batchItems?.length ?? 0), 0),
+    total: entries.length,
+  };
+}
+
+/**
+ * The batched sweep's critical path, from its structure (src/core/sweep.ts):
+ *   phase 1, side by side: the provisioning job (1), resolving the configured
+ *     people (⌈⌈P/20⌉/c⌉ rounds of $batch), the member list ($top=999 pages,
+ *     one after the other), and the OCI group (find it, read its members; above
+ *     10,000 members one refused read, one page, then the other pages c at a time);
+ *   phase 2: the records of R requesters and A approvers (⌈(⌈R/20⌉+⌈A/20⌉)/c⌉ rounds);
+ *   phase 3: the removals (⌈⌈K/20⌉/c⌉ rounds).
+ * Each round costs at least one latency. The sign-in (Entra, no latency added) is not counted.
+ */
+function criticalPath({ people, requesters, approvers, members, ociMembers, removals }) {
+  const ociPages = ociMembers > 10_000 ? 2 + 1 + ceilDiv(ceilDiv(ociMembers, 1000) - 1, CONCURRENCY) : 2;
+  const phase1 = Math.max(1, ceilDiv(ceilDiv(people, BATCH), CONCURRENCY), Math.max(1, ceilDiv(members, PAGE)), ociPages);
+  const phase2 = ceilDiv(ceilDiv(requesters, BATCH) + ceilDiv(approvers, BATCH), CONCURRENCY);
+  const phase3 = removals > 0 ? ceilDiv(ceilDiv(removals, BATCH), CONCURRENCY) : 0;
+  return { rounds: phase1 + phase2 + phase3, phase1, phase2, phase3 };
+}
+
+function shapeOf(config, seeded, members, expired, ociOnly) {
+  const group = config.groups[0];
+  const people = new Set([...group.eligibleRequesters, ...group.approvers, ...group.standingMembers, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase())).size;
+  const eligibleNotMembers = group.eligibleRequesters.length; // alice, bob, carol are not members of the seeded group
+  return {
+    people,
+    requesters: members + 1 /* break-glass */ + eligibleNotMembers,
+    approvers: group.approvers.length,
+    members: members + 1,
+    ociMembers: members + 1 + ociOnly,
+    removals: expired,
+  };
+}
+
+async function measure(label, sizes, args) {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-bench-'));
+  try {
+    const { emu, seeded, config } = await world(root, sizes);
+    const mark = emu.world.requestLog.at(-1)?.seq ?? 0;
+    const result = await runChild(emu, path.join(root, 'cron-home'), ['sweep', '--json', ...args]);
+    const requests = requestsSince(emu, mark);
+    await emu.stop();
+    if (result.removed !== sizes.expired) {
+      throw new Error(`${label}: expected ${sizes.expired} removals, the sweep reported ${result.removed} (exit ${result.exitCode}, failed ${result.failed})\n${result.stderr ?? ''}`);
+    }
+    return { label, result, requests, shape: shapeOf(config, seeded, sizes.members, sizes.expired, sizes.ociOnly ?? 0) };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function row(m) {
+  const r = m.result;
+  return `${m.label.padEnd(34)} ${secs(r.mainMs).padStart(9)} ${secs(r.processMs).padStart(9)} ${fmt(m.requests.total).padStart(8)} ${fmt(m.requests.batchItems).padStart(8)} ${`${r.peakRssMb.toFixed(0)} MB`.padStart(9)}   exit ${r.exitCode} (${r.outcome})`;
+}
+
+console.log(`sweep of ${fmt(MEMBERS)} members (+ break-glass), ${fmt(EXPIRED)} with expired grants; ${LATENCY} ms added to every Graph and OCI request`);
+console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`);
+const batched = await measure('ociaccess sweep', { members: MEMBERS, expired: EXPIRED }, []);
+console.log(row(batched));
+let sequential;
+if (SEQUENTIAL) {
+  sequential = await measure('sweep --concurrency 1 --no-batch', { members: MEMBERS, expired: EXPIRED }, ['--concurrency', '1', '--no-batch']);
+  console.log(row(sequential));
+}
+console.log('  wall: main() of the sweep, sign-in included; process: plus loading the CLI in the child; HTTP: Graph + OCI requests answered (a $batch counts once; "in batch": the items inside)');
+console.log('');
+if (sequential) {
+  const speedUp = sequential.result.mainMs / batched.result.mainMs;
+  console.log(`speed-up (wall):           ${speedUp.toFixed(1)}×   target ≥ 20×   ${speedUp >= 20 ? 'met' : 'NOT met'}`);
+  const seqBound = sequential.requests.total * LATENCY;
+  console.log(`sequential sweep bound:    ${fmt(sequential.requests.total)} round trips × ${LATENCY} ms = ${secs(seqBound)}; real/bound = ${(sequential.result.mainMs / seqBound).toFixed(2)}`);
+}
+const path1 = criticalPath(batched.shape);
+const bound = path1.rounds * LATENCY;
+const ratio = batched.result.mainMs / bound;
+console.log(`batched critical path:     ${path1.rounds} sequential rounds (start ${path1.phase1} + records ${path1.phase2} + removals ${path1.phase3}) × ${LATENCY} ms = ${secs(bound)}`);
+console.log(`batched real/bound:        ${ratio.toFixed(2)}   target ≤ 1.5   ${ratio <= 1.5 ? 'met' : 'NOT met'}`);
+console.log(`  (shape: ${batched.shape.people} configured people, ${fmt(batched.shape.requesters)} requester records, ${batched.shape.approvers} approver records, ${fmt(batched.shape.members)} members, ${fmt(batched.shape.removals)} removals)`);
+
+if (BIG > 0) {
+  console.log('');
+  const expiredBig = Math.round(BIG / 2);
+  const big = await measure(`sweep of ${fmt(BIG)} members`, { members: BIG, expired: expiredBig, ociOnly: 50 }, []);
+  console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`);
+  console.log(row(big));
+  const bigPath = criticalPath(big.shape);
+  console.log(`  ${fmt(expiredBig)} expired, OCI group of ${fmt(big.shape.ociMembers)} (paged; 50 drift members reported: ${big.result.drift}); critical path ${bigPath.rounds} rounds = ${secs(bigPath.rounds * LATENCY)}, real/bound ${(big.result.mainMs / (bigPath.rounds * LATENCY)).toFixed(2)}`);
+  console.log(`peak RSS at ${fmt(BIG)} members: ${big.result.peakRssMb.toFixed(0)} MB   target ≤ 200 MB   ${big.result.peakRssMb <= 200 ? 'met' : 'NOT met'}`);
+}
