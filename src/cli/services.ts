@@ -11,7 +11,7 @@ import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
 import { dispatcherForCaFile, fetchWithCa } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
-import { OciDomain } from '../adapters/oci/oci-domain.js';
+import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
@@ -83,9 +83,10 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
   });
   const state = openStateStore(ctx.paths.stateDir, host);
   const auditLog = openAuditLog(ctx.paths.stateDir, host);
-  let ociDomain: OciDomain | undefined;
+  let ociDomain: Promise<OciDomain> | undefined;
+  // The OCI SDK is large: loaded only by commands that talk to OCI.
   const oci = async () => {
-    ociDomain ??= new OciDomain({
+    ociDomain ??= import('../adapters/oci/oci-domain.js').then(({ OciDomain }) => new OciDomain({
       domainUrl: config.oci.domainUrl,
       configFile: path.resolve(ctx.cwd, config.oci.configFile),
       profile: config.oci.profile,
@@ -96,7 +97,7 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
         requestCounts.oci += 1;
         trace?.(`oci ${operation}`);
       },
-    });
+    }));
     return ociDomain;
   };
   const graph = (identity: 'user' | 'app', getToken: (force: boolean) => Promise<string>, extra: { concurrency?: number; batching?: boolean } = {}) =>

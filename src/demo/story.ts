@@ -69,7 +69,8 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
 
   /** What the person does in the browser: enter the code shown, sign in as themselves. */
   async function signInInBrowser(who: Actor): Promise<void> {
-    for (let i = 0; i < 200; i += 1) {
+    // Bounded wait (60 s): a loaded machine can take seconds to start the login.
+    for (let i = 0; i < 2400; i += 1) {
       const pending = pendingDeviceCodes(emulator.world);
       if (pending.length > 0) {
         completeDeviceCode(emulator.world, pending[0]!.userCode, who.upn);
