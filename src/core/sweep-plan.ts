@@ -46,6 +46,32 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   const keep: PlannedKeep[] = [];
   const remove: PlannedRemoval[] = [];
   const firstSeen: Record<string, string> = {};
+  // Indexed once: a group of thousands of members has thousands of decisions,
+  // and scanning them all for every request would be quadratic.
+  const byRequest = groupBy(input.decisions, (d) => d.requestId);
+  const byRequester = groupBy(input.decisions, (d) => d.requesterId);
+  const decisionsOf = (requestId: string) => byRequest.get(requestId) ?? [];
+
+  const autoApprove: AccessRequest[] = [];
+  const timedOut: AccessRequest[] = [];
+  const rule = group.autoApproval;
+  for (const [userId, requests] of input.requestsByUser) {
+    for (const request of requests) {
+      if (request.groupId !== group.entraGroupId) continue;
+      const view = deriveGrant(request, decisionsOf(request.id), policy, now);
+      if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
+        timedOut.push(request);
+      }
+      if (view.state !== 'pending' || !rule) continue;
+      if (!input.eligibleIds.has(userId)) continue;
+      if (request.hours > rule.maxHours) continue;
+      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId)) continue;
+      autoApprove.push(request);
+    }
+  }
+  // Whoever this sweep auto-approves holds a grant from now on: an older grant
+  // of theirs that has expired must not remove them in the same sweep.
+  const autoApprovedNow = new Map(autoApprove.map((request) => [request.requesterId, request]));
 
   for (const member of input.members) {
     const seenAt = input.firstSeen[member.id] ?? now.toISOString();
@@ -60,7 +86,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     let why: PlannedRemoval | undefined;
     for (const request of input.requestsByUser.get(member.id) ?? []) {
       if (request.groupId !== group.entraGroupId) continue;
-      const view = deriveGrant(request, input.decisions, policy, now);
+      const view = deriveGrant(request, decisionsOf(request.id), policy, now);
       if (view.state === 'approved' && view.decision && view.expiresAt) {
         const since = Math.max(new Date(seenAt).getTime(), view.decision.decidedAt.getTime());
         if (now.getTime() - since >= group.maxHours * HOUR) {
@@ -79,9 +105,9 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     // checked the same way through a stand-in request.
     if (!best) {
       const knownIds = new Set((input.requestsByUser.get(member.id) ?? []).map((r) => r.id));
-      for (const decision of input.decisions) {
-        if (decision.requesterId !== member.id || decision.kind !== 'approved' || knownIds.has(decision.requestId)) continue;
-        const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, input.decisions, policy, now);
+      for (const decision of byRequester.get(member.id) ?? []) {
+        if (decision.kind !== 'approved' || knownIds.has(decision.requestId)) continue;
+        const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, decisionsOf(decision.requestId), policy, now);
         if (view.state !== 'approved' || !view.expiresAt) continue;
         const since = Math.max(new Date(seenAt).getTime(), decision.decidedAt.getTime());
         if (now.getTime() - since >= group.maxHours * HOUR) continue;
@@ -90,28 +116,22 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
         }
       }
     }
+    const renewal = autoApprovedNow.get(member.id);
+    if (!best && renewal) best = { user: member, reason: 'grant', requestId: renewal.id, expiresAt: new Date(now.getTime() + renewal.hours * HOUR) };
     if (best) keep.push(best);
     else remove.push(why ?? { user: member, reason: 'no-grant' });
   }
 
-  const memberIds = new Set(input.members.map((m) => m.id));
-  const autoApprove: AccessRequest[] = [];
-  const timedOut: AccessRequest[] = [];
-  const rule = group.autoApproval;
-  for (const [userId, requests] of input.requestsByUser) {
-    for (const request of requests) {
-      if (request.groupId !== group.entraGroupId) continue;
-      const view = deriveGrant(request, input.decisions, policy, now);
-      if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
-        timedOut.push(request);
-      }
-      if (view.state !== 'pending' || !rule) continue;
-      if (!input.eligibleIds.has(userId)) continue;
-      if (request.hours > rule.maxHours) continue;
-      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId)) continue;
-      autoApprove.push(request);
-    }
-  }
-  void memberIds;
   return { keep, remove, autoApprove, timedOut, firstSeen };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
+  return map;
 }
