@@ -95,7 +95,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
-      // commander already printed its message; usage errors exit 2.
+      // commander already printed its message on stderr; with --json the
+      // promised error document still goes to stdout. Usage errors exit 2.
+      if (argv.includes('--json')) {
+        const message = error.message.replace(/^error:\s*/, '');
+        ctx.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message, hint: 'Run with --help for usage.' } }, null, 2)}\n`);
+      }
       return ExitCode.usage;
     }
     const jsonWanted = argv.includes('--json');

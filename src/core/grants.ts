@@ -66,7 +66,8 @@ export function deriveGrant(
 ): GrantView {
   const mine = decisions
     .filter((d) => d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy))
-    .sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime());
+    // Earliest first; an exact tie is broken by approver id so every machine picks the same one.
+    .sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime() || (a.approverId < b.approverId ? -1 : a.approverId > b.approverId ? 1 : 0));
   const revoked = mine.find((d) => d.kind === 'revoked');
   if (revoked) return { state: 'revoked', decision: revoked };
   if (request.withdrawn?.kind === 'revoked') return { state: 'revoked' };

@@ -62,7 +62,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   const pending = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'pending');
   if (pending) {
     throw new PolicyError('REQUEST_ALREADY_PENDING', `You already have a pending request ${pending.request.id} for ${group.name}.`, {
-      hint: `Wait for an approver, or cancel it with \`ociaccess revoke --request ${pending.request.id}\` and request again.`,
+      hint: 'Wait for an approver, or withdraw it with `ociaccess revoke` and request again.',
     });
   }
   const active = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'approved');
@@ -177,6 +177,8 @@ export interface DecideResult {
   decision: Decision;
   membership?: 'added' | 'already-member';
   provisionedOnDemand?: boolean;
+  /** Why provisioning on demand failed (the approval itself stands). */
+  provisionError?: string;
 }
 
 async function locate(deps: CoreDeps, groups: GroupConfig[], requestId: string) {
@@ -210,6 +212,15 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   }
   const now = deps.clock.now();
   const grant = deriveGrant(request, book.decisions, people.policy, now);
+  if (kind === 'approved' && grant.state === 'approved' && grant.decision?.approverId === me.id) {
+    // My approval is recorded but the member is missing: a previous approve
+    // stopped between the record and the membership (crash, Graph failure).
+    // Re-running approve completes it; otherwise approving twice is refused.
+    const members = await deps.directory.listGroupMembers(group.entraGroupId);
+    if (!members.some((member) => member.id === request.requesterId)) {
+      return completeApproval(deps, { request, requester, group, decision: grant.decision, me, reason: input.reason, provisionNow: input.provisionNow });
+    }
+  }
   if (grant.state !== 'pending') {
     const by = grant.decision ? ` by ${grant.decision.approverId === me.id ? 'you' : grant.decision.approverId === 'auto' ? 'the auto-approval rule' : 'another approver'}` : '';
     throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${grant.state}${by}; only pending requests can be ${kind}.`, {
@@ -254,17 +265,43 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
       approverId: me.id,
     };
   });
-  const result: DecideResult = { request, requester, group, decision };
   if (kind === 'approved') {
-    result.membership = await deps.directory.addGroupMember(group.entraGroupId, requester.id);
-    if (input.provisionNow) {
+    return completeApproval(deps, { request, requester, group, decision, me, reason: input.reason, provisionNow: input.provisionNow });
+  }
+  await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'ok' });
+  return { request, requester, group, decision };
+}
+
+/** The second half of an approval: the membership (idempotent), provisioning on demand if asked, the audit entry. */
+async function completeApproval(
+  deps: CoreDeps,
+  input: { request: AccessRequest; requester: RequestView['requester']; group: GroupConfig; decision: Decision; me: DirectoryUser; reason?: string; provisionNow?: boolean },
+): Promise<DecideResult> {
+  const { request, requester, group, decision, me } = input;
+  const result: DecideResult = { request, requester, group, decision };
+  result.membership = await deps.directory.addGroupMember(group.entraGroupId, requester.id);
+  if (input.provisionNow) {
+    // The grant stands even when provisioning on demand is refused (it needs an
+    // application-admin role): OCI then catches up at the next cycle or JIT sign-in.
+    try {
       await deps.directory.provisionOnDemand(group.entraGroupId, [requester.id]);
       result.provisionedOnDemand = true;
+    } catch (error) {
+      result.provisionedOnDemand = false;
+      result.provisionError = (error as Error).message;
     }
   }
   await deps.audit({
-    actor, action: verb, target, reason: input.reason, result: 'ok',
-    details: { expiresAt: decision.expiresAt?.toISOString() ?? null, membership: result.membership ?? null },
+    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
+    action: 'approve',
+    target: { groupId: group.entraGroupId, groupName: group.name, userId: requester.id, upn: requester.userPrincipalName, requestId: request.id },
+    reason: input.reason,
+    result: 'ok',
+    details: {
+      expiresAt: decision.expiresAt?.toISOString() ?? null,
+      membership: result.membership,
+      ...(result.provisionError ? { provisionOnDemandError: result.provisionError } : {}),
+    },
   });
   return result;
 }

@@ -48,7 +48,9 @@ export interface Decision {
 }
 
 const toSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
-const fromSeconds = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? new Date(value * 1000) : undefined);
+/** Decision times keep milliseconds: two approvers deciding in the same second must still be ordered. */
+const toMillisecondSeconds = (date: Date) => date.getTime() / 1000;
+const fromSeconds = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? new Date(Math.round(value * 1000)) : undefined);
 
 interface CompactRequest { i: string; g: string; h: number; j: string; t?: string; a: number; w?: 'c' | 'r'; wa?: number }
 interface CompactDecision { r: string; u: string; g: string; d: 'a' | 'n' | 'x'; a: number; e?: number; h?: number; y?: string }
@@ -116,7 +118,7 @@ function encodeRequest(request: AccessRequest): CompactRequest {
 }
 
 function encodeDecision(decision: Decision): CompactDecision {
-  const compact: CompactDecision = { r: decision.requestId, u: decision.requesterId, g: decision.groupId, d: KIND_TO_CODE[decision.kind], a: toSeconds(decision.decidedAt) };
+  const compact: CompactDecision = { r: decision.requestId, u: decision.requesterId, g: decision.groupId, d: KIND_TO_CODE[decision.kind], a: toMillisecondSeconds(decision.decidedAt) };
   if (decision.expiresAt) compact.e = toSeconds(decision.expiresAt);
   if (decision.hours !== undefined) compact.h = decision.hours;
   if (decision.reason) compact.y = decision.reason;

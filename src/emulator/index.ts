@@ -42,7 +42,7 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-export function clientConfig(baseUrl: string, files: { caFile: string; ociConfigFile: string; automationSecretFile: string }): ConfigInput {
+export function clientConfig(baseUrl: string, files: { caFile: string; ociConfigFile: string; automationSecretFile: string }, cycleMs = 40 * 60_000): ConfigInput {
   const upn = (name: string) => `${name}@${SEED.domain}`;
   return {
     version: 1,
@@ -72,7 +72,7 @@ export function clientConfig(baseUrl: string, files: { caFile: string; ociConfig
       jobId: SEED.syncJobId,
       ruleId: SEED.syncRuleId,
       provisionOnDemand: false,
-      cycleMinutes: 40,
+      cycleMinutes: cycleMs / 60_000,
     },
     emulator: { controlUrl: `${baseUrl}/_emulator` },
   };
@@ -116,7 +116,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       { mode: 0o600 },
     );
   }
-  const config = clientConfig(server.baseUrl, { caFile, ociConfigFile, automationSecretFile });
+  const config = clientConfig(server.baseUrl, { caFile, ociConfigFile, automationSecretFile }, options.cycleMs);
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return {
     server,

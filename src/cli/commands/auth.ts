@@ -17,7 +17,8 @@ Examples:
         const services = await env.services();
         const account = options.browser
           ? await services.session.loginInteractive()
-          : await services.session.loginWithDeviceCode((message) => env.out.info(message));
+          // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
+          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${message}\n`));
         const store = await services.session.tokenStore();
         const warning = await store.takeFallbackWarning();
         if (warning) env.out.warn(warning);

@@ -47,6 +47,7 @@ function render(env: CommandEnv, result: DecideResult) {
     reason: result.decision.reason ?? null,
     membership: result.membership ?? null,
     provisionedOnDemand: result.provisionedOnDemand ?? false,
+    provisionError: result.provisionError ?? null,
   };
 }
 
@@ -91,6 +92,7 @@ Examples:
           env.out.success(
             `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} until ${result.decision.expiresAt!.toISOString()} (${formatDuration(result.request.hours * 3600_000)}).`,
           );
+          if (result.provisionError) env.out.warn(`Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`);
           if (options.wait) data.oci = await waitForOci(env, deps, result.group, result.requester.userPrincipalName, 'member', timeoutMs);
           else env.out.info(provisionNow ? 'Asked Entra to provision it to OCI now.' : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).');
         } else {

@@ -19,7 +19,8 @@ Examples:
   $ ociaccess revoke                                   # your own grant
   $ ociaccess revoke --user alice@contoso.com --reason "done early"
 
-Exit code 6 when the removal has not reached OCI yet (the sweep keeps checking).`)
+Exit code 6 when the removal has not reached OCI yet: the next provisioning cycle
+removes it there, and the sweep reports it as drift until it does.`)
     .action(async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
       run(command, async (env) => {
         const reason = checkReason(options.reason);
