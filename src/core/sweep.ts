@@ -398,10 +398,12 @@ async function checkOci(
     else confirm(key, removal, 'not in OCI group');
   }
 
-  if (options.provisionNow && stillInOci.length > 0 && ociGroup && !options.dryRun) {
+  // Members this sweep added (auto-approvals) that OCI does not show yet go with the removals.
+  const additions = report.autoApproved.filter((a) => a.outcome === 'added' || a.outcome === 'already-member').filter((a) => !byName.has(a.upn.toLowerCase()));
+  if (options.provisionNow && stillInOci.length + additions.length > 0 && ociGroup && !options.dryRun) {
     try {
-      await deps.directory.provisionOnDemand(group.entraGroupId, stillInOci.map((s) => s.removal.userId));
-      report.provisionedOnDemand = stillInOci.map((s) => s.removal.upn);
+      await deps.directory.provisionOnDemand(group.entraGroupId, [...stillInOci.map((s) => s.removal.userId), ...additions.map((a) => a.userId)]);
+      report.provisionedOnDemand = [...stillInOci.map((s) => s.removal.upn), ...additions.map((a) => a.upn)];
       audits.push({ action: 'provision-on-demand', target: { groupId: group.entraGroupId, groupName: group.name }, result: 'ok', details: { users: report.provisionedOnDemand } });
       // Provisioning on demand takes seconds: look again, so the report says what OCI says now.
       const after = new Set((await oci.groupMembers(ociGroup.id)).map((member) => member.id));

@@ -87,13 +87,14 @@ function requestsSince(emu, mark) {
  *   phase 1, side by side: the provisioning job (1), resolving the configured
  *     people (⌈⌈P/20⌉/c⌉ rounds of $batch), the member list ($top=999 pages,
  *     one after the other), and the OCI group (find it, read its members; above
- *     10,000 members one refused read, one page, then the other pages c at a time);
+ *     10,000 members one refused read, then pages of 10,000);
  *   phase 2: the records of R requesters and A approvers (⌈(⌈R/20⌉+⌈A/20⌉)/c⌉ rounds);
  *   phase 3: the removals (⌈⌈K/20⌉/c⌉ rounds).
  * Each round costs at least one latency. The sign-in (Entra, no latency added) is not counted.
  */
 function criticalPath({ people, requesters, approvers, members, ociMembers, removals }) {
-  const ociPages = ociMembers > 10_000 ? 2 + 1 + ceilDiv(ceilDiv(ociMembers, 1000) - 1, CONCURRENCY) : 2;
+  // find the group, read its members inline; above 10,000: one refused read, then pages of 10,000 one after the other.
+  const ociPages = ociMembers > 10_000 ? 2 + ceilDiv(ociMembers + 1, 10_000) : 2;
   const phase1 = Math.max(1, ceilDiv(ceilDiv(people, BATCH), CONCURRENCY), Math.max(1, ceilDiv(members, PAGE)), ociPages);
   const phase2 = ceilDiv(ceilDiv(requesters, BATCH) + ceilDiv(approvers, BATCH), CONCURRENCY);
   const phase3 = removals > 0 ? ceilDiv(ceilDiv(removals, BATCH), CONCURRENCY) : 0;

@@ -42,7 +42,7 @@ function filterSdkConsoleNoise(trace: ((line: string) => void) | undefined): voi
   };
 }
 
-/** getGroup with attributes=members fails above this many members; page through Users instead. */
+/** getGroup with attributes=members fails above this many members: page the members (at most this many a page). */
 const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
 const PAGE_SIZE = 1000;
 /** Pages read side by side after the first (OCI allows tens of requests per second per domain). */
@@ -157,23 +157,40 @@ export class OciDomain implements OciPort {
 
   /**
    * One getGroup when the group is small enough to list its members inline
-   * (their `name` is the user name); above 10,000 members (the domain refuses
-   * with 400), or when a member comes without its name, the group's users are
-   * paged through Users: the first page says how many there are, the rest are
-   * read a few at a time.
+   * (their `name` is the user name). Above 10,000 members the domain refuses
+   * (400) and documents paging the members themselves:
+   * `attributes=members[startIndex=1%26count=10000]` (the SDK sends query
+   * values as they are, hence the encoded "&"). Should a member come without
+   * its name, the group's users are paged through Users instead.
    */
   private async readMembers(groupId: string, needNames: boolean): Promise<OciUserRef[]> {
+    const named = (members: { value: string; name?: string }[]) => !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
+    const refs = (members: { value: string; name?: string }[]) => members.map((member) => ({ id: member.value, userName: member.name ?? '' }));
+    let members: identitydomains.models.GroupMembers[] | undefined;
     try {
       const response = await this.call('read the group members', (client) => client.getGroup({ groupId, attributes: 'members' }));
-      const members = response.group?.members ?? [];
-      const complete = !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
-      if (members.length < GROUP_MEMBERS_INLINE_LIMIT && complete) {
-        return members.map((member) => ({ id: member.value, userName: member.name ?? '' }));
-      }
+      members = response.group?.members ?? [];
     } catch (error) {
-      // Too many members to inline: fall through to paging through Users.
       if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
     }
+    if (members === undefined) {
+      members = [];
+      // Bounded: 1,000 pages of 10,000 is ten million members.
+      for (let startIndex = 1, page = 0; page < 1000; page += 1, startIndex += GROUP_MEMBERS_INLINE_LIMIT) {
+        const response = await this.call('page through the group members', (client) =>
+          client.getGroup({ groupId, attributes: `members[startIndex=${startIndex}%26count=${GROUP_MEMBERS_INLINE_LIMIT}]` }),
+        );
+        const chunk = response.group?.members ?? [];
+        members.push(...chunk);
+        if (chunk.length < GROUP_MEMBERS_INLINE_LIMIT) break;
+      }
+    }
+    if (named(members)) return refs(members);
+    return this.membersThroughUsers(groupId);
+  }
+
+  /** The group's users, by paging Users filtered on the group: the first page says how many there are, the rest are read a few at a time. */
+  private async membersThroughUsers(groupId: string): Promise<OciUserRef[]> {
     const page = async (startIndex: number) => {
       const response = await this.call('page through the group members', (client) =>
         client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'userName', startIndex, count: PAGE_SIZE }),
@@ -182,7 +199,6 @@ export class OciDomain implements OciPort {
     };
     const first = await page(1);
     const starts: number[] = [];
-    // Bounded: 10,000 pages of 1,000 is ten million members.
     for (let start = 1 + PAGE_SIZE; start <= first.total && starts.length < 10_000; start += PAGE_SIZE) starts.push(start);
     const rest = await mapLimit(starts, PAGE_CONCURRENCY, page);
     const byId = new Map<string, OciUserRef>();

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { checkJustification, checkTicket, parseHours } from '../args.js';
+import { checkJustification, checkTicket, parseDuration, parseHours } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { PolicyError } from '../../errors.js';
 import { requestAccess } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
+import { waitForGrant } from './wait.js';
 
 export function registerRequest(program: Command, run: Runner): void {
   program
@@ -14,16 +15,20 @@ export function registerRequest(program: Command, run: Runner): void {
     .option('-H, --hours <n>', 'how long, in hours (e.g. 2 or 1.5); at most the group\'s maximum')
     .option('-j, --justification <text>', 'why you need it (required; shown to approvers)')
     .option('-t, --ticket <id>', 'a ticket or incident id')
+    .option('--wait', 'wait until the request is approved and OCI shows the membership')
+    .option('--timeout <duration>', 'how long --wait waits (default 10m)', '10m')
     .addHelpText('after', `
 Examples:
   $ ociaccess request --hours 2 --justification "INC-4711: rotate the DB wallet"
+  $ ociaccess request -H 1 -j "INC-4712: read the audit logs" --wait --timeout 30m
   $ ociaccess request -g OCI-Temp-Admins -H 0.5 -j "check a policy" -t CHG-99 --json`)
-    .action(async (options: { group?: string; hours?: string; justification?: string; ticket?: string }, command: Command) =>
+    .action(async (options: { group?: string; hours?: string; justification?: string; ticket?: string; wait?: boolean; timeout?: string }, command: Command) =>
       run(command, async (env) => {
         // Flags first: nothing is read or sent when they are wrong.
         const justification = checkJustification(options.justification);
         const ticket = checkTicket(options.ticket);
         const hoursFlag = options.hours === undefined ? undefined : parseHours(options.hours);
+        const timeoutMs = options.wait ? parseDuration(options.timeout ?? '10m', '--timeout') : 0;
         const config = await env.config();
         const group = findGroup(config, options.group);
         const hours = hoursFlag ?? (group.defaultHours || parseHours(undefined));
@@ -33,10 +38,15 @@ Examples:
           });
         }
         const services = await env.services();
-        const result = await requestAccess(await services.userDeps(), { group, hours, justification, ticket });
+        const deps = await services.userDeps();
+        const result = await requestAccess(deps, { group, hours, justification, ticket });
         const next = result.autoApprovable
           ? 'It is covered by the auto-approval rule: the next sweep approves it.'
           : `Next: an approver (${group.approvers.join(', ')}) runs \`ociaccess approve ${result.request.id}\`.`;
+        env.out.success(`Requested ${formatDuration(hours * 3600_000)} in ${group.name} as ${result.requester.userPrincipalName} (request ${result.request.id}).`);
+        if (result.activeGrant) env.out.info(`You already hold a grant until ${result.activeGrant.expiresAt.toISOString()}; this one would extend it.`);
+        env.out.info(next);
+        const waited = options.wait ? await waitForGrant(env, deps, group, result.request.id, timeoutMs) : undefined;
         env.out.data(
           {
             id: result.request.id,
@@ -48,12 +58,10 @@ Examples:
             state: 'pending',
             autoApprovable: result.autoApprovable,
             activeGrant: result.activeGrant ? { requestId: result.activeGrant.requestId, expiresAt: result.activeGrant.expiresAt.toISOString() } : null,
+            ...(waited ? { state: 'approved', oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs } } : {}),
           },
           () => result.request.id,
         );
-        env.out.success(`Requested ${formatDuration(hours * 3600_000)} in ${group.name} as ${result.requester.userPrincipalName} (request ${result.request.id}).`);
-        if (result.activeGrant) env.out.info(`You already hold a grant until ${result.activeGrant.expiresAt.toISOString()}; this one would extend it.`);
-        env.out.info(next);
       }),
     );
 }

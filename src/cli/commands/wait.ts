@@ -3,7 +3,8 @@ import type { CommandEnv } from '../command-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, describeOci, type OciMembership } from '../../core/oci-check.js';
-import { UpstreamError } from '../../errors.js';
+import { ExitCode, OciAccessError, PolicyError, UpstreamError } from '../../errors.js';
+import { myStatus } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -31,6 +32,48 @@ export async function waitForOci(
     }
     if (tty) env.ctx.stderr.write(`\r${FRAMES[frame++ % FRAMES.length]} waiting for OCI (${describeOci(membership)}, ${formatDuration(waitedMs)})`);
     else env.out.info(`waiting for OCI: ${describeOci(membership)}`);
+    await env.ctx.clock.sleep(pollMs);
+  }
+}
+
+/**
+ * `request --wait`: first until the request is decided (an approver, or the
+ * sweep's auto-approval rule), then until OCI shows the membership. A denial
+ * (or a cancellation, revocation or pending timeout) ends the wait at once.
+ */
+export async function waitForGrant(
+  env: CommandEnv, deps: CoreDeps, group: GroupConfig, requestId: string, timeoutMs: number, pollMs = 2000,
+): Promise<{ state: OciMembership['state']; waitedMs: number; approvedAfterMs: number }> {
+  const started = env.ctx.clock.now().getTime();
+  const tty = Boolean(env.ctx.stderr.isTTY) && !env.out.json;
+  let frame = 0;
+  let said = false;
+  for (;;) {
+    const { entries } = await myStatus(deps, [group], { checkOci: false });
+    const entry = entries.find((e) => e.request.id === requestId);
+    const state = entry?.grant.state ?? 'pending';
+    const waitedMs = env.ctx.clock.now().getTime() - started;
+    if (state === 'approved') {
+      if (tty) env.ctx.stderr.write('\r\u001b[K');
+      env.out.success(`${requestId} was approved (after ${formatDuration(waitedMs)}), until ${entry!.grant.expiresAt!.toISOString()}.`);
+      const oci = await waitForOci(env, deps, group, entry!.requester.userPrincipalName, 'member', Math.max(0, timeoutMs - waitedMs), pollMs);
+      return { ...oci, waitedMs: waitedMs + oci.waitedMs, approvedAfterMs: waitedMs };
+    }
+    if (state !== 'pending') {
+      if (tty) env.ctx.stderr.write('\r\u001b[K');
+      throw new PolicyError(state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING', `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` ("${entry.grant.decision.reason}")` : ''}.`, {
+        hint: 'See `ociaccess status`; ask again with `ociaccess request` if it still makes sense.',
+      });
+    }
+    if (waitedMs >= timeoutMs || env.ctx.abortSignal.aborted) {
+      if (tty) env.ctx.stderr.write('\r\u001b[K');
+      throw new OciAccessError('APPROVAL_WAIT_TIMEOUT', ExitCode.unexpected, `${requestId} is still waiting for approval after ${formatDuration(waitedMs)}.`, {
+        hint: `It stays pending: \`ociaccess status\` shows it, and \`ociaccess request --wait\` is not needed to keep it (approvers: ${group.approvers.join(', ')}).`,
+      });
+    }
+    if (tty) env.ctx.stderr.write(`\r${FRAMES[frame++ % FRAMES.length]} waiting for approval of ${requestId} (${formatDuration(waitedMs)})`);
+    else if (!said) env.out.info(`waiting for approval of ${requestId}`);
+    said = true;
     await env.ctx.clock.sleep(pollMs);
   }
 }
