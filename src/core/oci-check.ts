@@ -27,3 +27,44 @@ export const describeOci = (membership: OciMembership | undefined): string => {
     default: return '-';
   }
 };
+
+/**
+ * Many users' OCI membership from one read of the group (its members come
+ * with their user names), instead of a user lookup per person: what `list`
+ * needs for a whole group.
+ */
+export async function checkOciMemberships(oci: OciPort, group: GroupConfig, userNames: Iterable<string>): Promise<Map<string, OciMembership>> {
+  const out = new Map<string, OciMembership>();
+  const ociGroup = await oci.findGroup(group.ociGroupName);
+  const byName = new Map(ociGroup ? (await oci.groupMembers(ociGroup.id)).map((m) => [m.userName.toLowerCase(), m.id]) : []);
+  for (const userName of userNames) {
+    const id = byName.get(userName.toLowerCase());
+    if (!ociGroup) out.set(userName, { state: 'no-group' });
+    else if (id) out.set(userName, { state: 'member', ociUserId: id, ociGroupId: ociGroup.id });
+    // Not in the group; whether the OCI user exists does not matter here (and would cost a lookup each).
+    else out.set(userName, { state: 'not-member', ociUserId: '', ociGroupId: ociGroup.id });
+  }
+  return out;
+}
+
+/** Whether OCI agrees with the grant: the question `status` and `list` answer. */
+export type OciSync = 'in-oci' | 'not-yet-in-oci' | 'pending-in-oci' | 'gone-from-oci' | 'oci-group-missing';
+
+export function ociSyncOf(grantState: string, membership: OciMembership | undefined): OciSync | null {
+  if (!membership) return null;
+  if (membership.state === 'no-group') return 'oci-group-missing';
+  const inOci = membership.state === 'member';
+  if (grantState === 'approved') return inOci ? 'in-oci' : 'not-yet-in-oci';
+  if (grantState === 'expired' || grantState === 'revoked') return inOci ? 'pending-in-oci' : 'gone-from-oci';
+  return null;
+}
+
+/** The OCI column of `status` and `list`: what OCI says, read against the grant. */
+export function describeOciFor(grantState: string, membership: OciMembership | undefined): string {
+  switch (ociSyncOf(grantState, membership)) {
+    // The grant is over: removed in Entra (or about to be, at the next sweep), and OCI has not caught up yet.
+    case 'pending-in-oci': return 'ended, pending in OCI';
+    case 'gone-from-oci': return 'gone from OCI';
+    default: return describeOci(membership);
+  }
+}

@@ -250,3 +250,21 @@ test('request --wait: returns once the grant is approved and OCI shows it; a den
   expect(denied.code).toBe(3);
   expect(denied.json.error.code).toBe('REQUEST_DENIED');
 });
+
+test('status and list show an ended grant as pending in OCI until OCI agrees, then gone (list reads each OCI group once)', async () => {
+  const H = h();
+  const id = await expiredGrant(H);
+  await sweep(H, 6);
+  const status = await H.run('alice', ['status', '--json']);
+  expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' })]);
+  const mark = H.mark();
+  const listed = await H.run('bob', ['list', '--all', '--json']);
+  expect(listed.json.requests).toEqual([expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' })]);
+  expect(H.requestsSince(mark).filter((e) => e.service === 'oci').map((e) => e.path.split('?')[0]!.replace(/[0-9a-f]{32}/, '{id}'))).toEqual(['/admin/v1/Groups', '/admin/v1/Groups/{id}']);
+  expect((await H.run('bob', ['list', '--all'])).stdout).toMatch(new RegExp(`${id}.*expired.*ended, pending in OCI`));
+
+  await H.control('provisioning/cycle');
+  const after = await H.run('bob', ['list', '--all', '--json']);
+  expect(after.json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
+});

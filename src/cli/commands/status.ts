@@ -2,12 +2,14 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { findGroup } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
-import { describeOci } from '../../core/oci-check.js';
+import { checkOciMemberships, describeOciFor, ociSyncOf, type OciMembership } from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';
 import { table, type Output } from '../output.js';
 import { UsageError } from '../../errors.js';
+import type { CoreDeps } from '../../core/deps.js';
 
-function entryJson(entry: StatusEntry | RequestView) {
+function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView) => OciMembership | undefined) {
+  const oci = 'oci' in entry ? entry.oci : ociOf?.(entry);
   return {
     id: entry.request.id,
     group: entry.group.name,
@@ -19,7 +21,7 @@ function entryJson(entry: StatusEntry | RequestView) {
     requestedAt: entry.request.requestedAt.toISOString(),
     decidedBy: entry.grant.decision?.approverId ?? null,
     expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
-    ...('oci' in entry ? { oci: entry.oci?.state ?? null } : {}),
+    ...('oci' in entry || ociOf ? { oci: oci?.state ?? null, ociSync: ociSyncOf(entry.grant.state, oci) } : {}),
   };
 }
 
@@ -45,11 +47,11 @@ Examples:
         const services = await env.services();
         const { me, entries } = await myStatus(await services.userDeps(), groups, { checkOci: options.oci });
         const now = services.clock.now();
-        env.out.data({ user: me.userPrincipalName, requests: entries.map(entryJson) }, () => {
+        env.out.data({ user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) }, () => {
           if (entries.length === 0) return '';
           return table(env.out, ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'], entries.map((e) => [
             e.request.id, e.group.name, colourState(env.out, e.grant.state), String(e.request.hours),
-            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOci(e.oci) : '-', e.request.justification,
+            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOciFor(e.grant.state, e.oci) : '-', e.request.justification,
           ]));
         });
         if (entries.length === 0) env.out.info(`No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`);
@@ -63,11 +65,13 @@ Examples:
     .option('--pending', 'only pending requests')
     .option('--active', 'only live grants')
     .option('--all', 'also closed ones (denied, expired, revoked, …)')
+    .option('--no-oci', 'skip the OCI check (one read of each OCI group)')
     .addHelpText('after', `
 Examples:
   $ ociaccess list --pending
+  $ ociaccess list --all             # ended grants show "ended, pending in OCI" until OCI catches up
   $ ociaccess list --active --json`)
-    .action(async (options: { group?: string; pending?: boolean; active?: boolean; all?: boolean }, command: Command) =>
+    .action(async (options: { group?: string; pending?: boolean; active?: boolean; all?: boolean; oci: boolean }, command: Command) =>
       run(command, async (env) => {
         if (options.all && (options.pending || options.active)) {
           throw new UsageError('--all cannot be combined with --pending or --active.', { code: 'CONFLICTING_FLAGS' });
@@ -79,15 +83,36 @@ Examples:
         if (options.active) states.add('approved');
         if (!options.pending && !options.active && !options.all) { states.add('pending'); states.add('approved'); }
         const services = await env.services();
-        const views = await listRequests(await services.userDeps(), { groups, states: options.all ? undefined : states });
+        const deps = await services.userDeps();
+        const views = await listRequests(deps, { groups, states: options.all ? undefined : states });
         const now = services.clock.now();
-        env.out.data({ requests: views.map(entryJson) }, () =>
-          views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'JUSTIFICATION'], views.map((v) => [
+        const ociOf = options.oci ? await ociMemberships(deps, views, (message) => env.out.warn(message)) : undefined;
+        env.out.data({ requests: views.map((v) => entryJson(v, ociOf)) }, () =>
+          views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'], views.map((v) => [
             v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), String(v.request.hours),
-            env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-', v.request.justification,
+            env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
+            ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-', v.request.justification,
           ])),
         );
         if (views.length === 0) env.out.info('Nothing to show.');
       }),
     );
+}
+
+/**
+ * For `list`: the OCI membership of every requester whose grant is live or
+ * ended, from one read of each OCI group. OCI being unreachable (or this
+ * machine having no OCI key) only costs the column, with a warning.
+ */
+async function ociMemberships(deps: CoreDeps, views: RequestView[], warn: (message: string) => void): Promise<(view: RequestView) => OciMembership | undefined> {
+  const byGroup = new Map<string, Map<string, OciMembership>>();
+  const relevant = views.filter((v) => ['approved', 'expired', 'revoked'].includes(v.grant.state));
+  for (const group of new Set(relevant.map((v) => v.group))) {
+    try {
+      byGroup.set(group.entraGroupId, await checkOciMemberships(await deps.oci(), group, relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName)));
+    } catch (error) {
+      warn(`Could not read the OCI group ${group.ociGroupName}: ${(error as Error).message}`);
+    }
+  }
+  return (view) => byGroup.get(view.group.entraGroupId)?.get(view.requester.userPrincipalName);
 }
