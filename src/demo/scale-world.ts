@@ -97,7 +97,8 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
     result.memberUpns.push(upn);
     const grant = grantOf(i, now);
     if (!grant) continue;
-    const hours = Math.round(((grant.expiresAt - grant.decidedAt) / HOUR) * 100) / 100;
+    // Rounded up: the recorded expiry, not decidedAt + hours, must be the bound that ends the grant.
+    const hours = Math.ceil(((grant.expiresAt - grant.decidedAt) / HOUR) * 100) / 100;
     const request: AccessRequest = {
       id: requestIdOf(i), groupId, requesterId: id, hours, justification: 'bench', requestedAt: new Date(grant.decidedAt - 60_000),
     };
@@ -112,8 +113,12 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
   // As many approvals per approver record as fit in 2 KB (none may be dropped to make room).
   const fits = (count: number) => {
     const sample = decisions.approvals.slice(0, count).map((d) => ({ ...d, approverId: 'x' }));
-    const payload = encodeDecisions(sample, new Date(now));
-    return byteSize(payload) <= RECORD_BYTE_BUDGET && JSON.parse(String(payload.records)).length === sample.length;
+    try {
+      const payload = encodeDecisions(sample, new Date(now));
+      return byteSize(payload) <= RECORD_BYTE_BUDGET && JSON.parse(String(payload.records)).length === sample.length;
+    } catch {
+      return false; // live approvals alone do not fit (RECORD_FULL)
+    }
   };
   let perApprover = 16;
   while (perApprover > 1 && decisions.approvals.length >= perApprover && !fits(perApprover)) perApprover -= 1;
