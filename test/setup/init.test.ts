@@ -224,3 +224,25 @@ test('the wizard: asks each question on a terminal, offers the defaults, looks t
   expect(config.automation).toEqual({ clientId: SEED.automationAppId, clientSecretEnv: 'OCIACCESS_CLIENT_SECRET' });
   expect(config.oci.profile).toBe('DEFAULT');
 });
+
+test('the wizard without a sign-in: declining to sign in asks for the group id instead', async () => {
+  const H = h();
+  const file = target(H, 'wizard-anonymous');
+  const flags = [...emulatorFlags(H), '--max-hours', '8', '--default-hours', '2', '--oci-profile', 'DEFAULT'];
+  const prompter = scriptedPrompter([
+    [/Entra group that grants/, 'OCI-Temp-Admins'],
+    [/OCI group it is provisioned to/, ''],
+    [/Approve short requests automatically/, false],
+    [/rule id/, ''],
+    [/Provision each change/, false],
+    [/Sign in now to look up "OCI-Temp-Admins"/, false],
+    [/Object id of the Entra group "OCI-Temp-Admins"/, SEED.tempGroupId],
+  ]);
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const code = await main(['--config', file, 'init', ...flags], actorContext({ env: H.actor('carol').env, stdout, stderr, prompter }));
+  expect(stderr.text).not.toContain('error');
+  expect(code).toBe(0);
+  expect(prompter.asked.some((m) => /tenant/.test(m))).toBe(false); // answered by flags, not asked
+  expect(JSON.parse(await readFile(file, 'utf8')).groups[0]).toMatchObject({ entraGroupId: SEED.tempGroupId, autoApproval: null });
+});
