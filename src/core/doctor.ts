@@ -263,7 +263,12 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
   } catch (error) {
     if ((error as { status?: number }).status === 404) {
       add('app-assignment', 'OCI app assignment', 'entra', 'fail', `no service principal ${provisioning.servicePrincipalId}`, 'provisioning.servicePrincipalId is the OCI enterprise application\'s object id (Enterprise applications → the app → Overview → Object ID).');
-    } else add('app-assignment', 'OCI app assignment', ...statusOf('warn', graphFailure(error, 'Application.Read.All')));
+    } else {
+      const failure = graphFailure(error, 'Application.Read.All');
+      // Reading an app's assignments is the one thing only doctor does: a 403 here is not a problem for the other commands.
+      if ((error as { status?: number }).status === 403) failure.fix = 'Check it by hand (Enterprise applications → the OCI app → Users and groups), or grant Application.Read.All to this identity so doctor can.';
+      add('app-assignment', 'OCI app assignment', ...statusOf('warn', failure));
+    }
   }
 
   try {

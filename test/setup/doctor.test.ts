@@ -247,3 +247,15 @@ test('--as with an unknown identity is a usage error', async () => {
   expect(result.code).toBe(2);
   expect(result.stderr).toContain("argument 'robot' is invalid. Allowed choices are user, app.");
 });
+
+test('reading the app assignment is refused (403): that check only warns, with the manual check as the fix', async () => {
+  const H = h();
+  await H.control('faults', { service: 'graph', method: 'GET', pathPattern: 'appRoleAssignedTo$', status: 403 });
+  const result = await doctor(H, 'alice');
+  expect(result.code).toBe(0);
+  expect(check(result, 'app-assignment')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringContaining('Graph denied the read (403)'),
+    fix: expect.stringContaining('Enterprise applications → the OCI app → Users and groups'),
+  });
+});
