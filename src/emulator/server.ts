@@ -82,7 +82,12 @@ export class EmulatorServer implements EmulatorApi {
         }
       });
     });
-    this.server.keepAliveTimeout = 5_000;
+    // Longer than any client's idle timeout (undici drops idle sockets after 4 s), as
+    // Entra's and Graph's front ends are: the client then always closes an idle
+    // connection first. With 5 s, a test that blocks the event loop (RSA key
+    // generation) for ~5 s could send a request on a socket the server was just
+    // closing, and get ECONNRESET (seen on Node 24).
+    this.server.keepAliveTimeout = 65_000;
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
