@@ -172,6 +172,8 @@ export async function createServices(ctx: Context, out: Output, config: Config, 
         current = await inFlight;
         return current.token;
       };
+      // Asked for now, while the caller takes the sweep lock and reads its state; a failure shows at the first call.
+      appToken(false).catch(() => undefined);
       return deps(graph('app', appToken, extra));
     },
     async withSweepLock(fn) {

@@ -48,3 +48,20 @@ export function findRequest(book: RecordBook, requestId: string): AccessRequest 
   }
   return undefined;
 }
+
+/** Reads more requesters' records into the book (batched), for those it does not hold yet. */
+export async function addRequesterRecords(
+  directory: DirectoryPort,
+  book: RecordBook,
+  requesterIds: Iterable<string>,
+  onProgress?: (settled: number, total: number) => void,
+): Promise<void> {
+  const wanted = [...new Set(requesterIds)].filter((id) => !book.requestsByUser.has(id));
+  if (wanted.length === 0) return;
+  const records = await directory.readRecords(
+    wanted.map((id) => ({ kind: 'user' as const, id })),
+    REQUESTS_EXTENSION,
+    onProgress && ((settled) => onProgress(settled, wanted.length)),
+  );
+  for (const id of wanted) book.requestsByUser.set(id, decodeRequests(records.get(id) ?? null, id));
+}

@@ -106,9 +106,13 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     if (!best) {
       const knownIds = new Set((input.requestsByUser.get(member.id) ?? []).map((r) => r.id));
       for (const decision of byRequester.get(member.id) ?? []) {
-        if (decision.kind !== 'approved' || knownIds.has(decision.requestId)) continue;
+        if (knownIds.has(decision.requestId)) continue;
         const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, decisionsOf(decision.requestId), policy, now);
-        if (view.state !== 'approved' || !view.expiresAt) continue;
+        // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
+        if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
+          if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: decision.requestId };
+        }
+        if (decision.kind !== 'approved' || view.state !== 'approved' || !view.expiresAt) continue;
         const since = Math.max(new Date(seenAt).getTime(), decision.decidedAt.getTime());
         if (now.getTime() - since >= group.maxHours * HOUR) continue;
         if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {

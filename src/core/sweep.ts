@@ -15,12 +15,12 @@ import type { GroupConfig } from '../config/schema.js';
 import type { AuditInput, CoreDeps } from './deps.js';
 import { auditAll, resolvePeople } from './deps.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
-import { loadRecordBook, type RecordBook } from './record-book.js';
+import { addRequesterRecords, loadRecordBook, type RecordBook } from './record-book.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
 import { deriveGrant, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
 import { mapLimit } from './concurrent.js';
-import type { PendingRemoval } from '../store/state-store.js';
+import type { FailedRemoval, LocalState, PendingRemoval } from '../store/state-store.js';
 
 const HOUR = 3600_000;
 /** After this many failed attempts a removal is flagged irrevocable (still retried on every sweep). */
@@ -207,13 +207,20 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
 
   progress('reading members and records');
   step('reading', 0, 1);
-  // OCI does not depend on what Entra says: read both sides at once.
+  // OCI does not depend on what Entra says: read both sides at once. The
+  // decisions (approvers' records and the group's) and the eligible
+  // requesters' records need only the configured people, so they are read
+  // while the member list is still paging.
   const ociRead = readOci(deps, group);
-  const [people, members] = await Promise.all([resolvePeople(deps.directory, group), deps.directory.listGroupMembers(group.entraGroupId)]);
+  const peopleRead = resolvePeople(deps.directory, group);
+  const bookRead = peopleRead.then((p) => loadRecordBook(deps.directory, group, p.eligibleIds, p.policy.approverIds, (done, total) => step('records', done, total)));
+  const [people, members, book] = await Promise.all([peopleRead, deps.directory.listGroupMembers(group.entraGroupId), bookRead]);
   report.members = members.length;
-  const book = await loadRecordBook(deps.directory, group, [...people.eligibleIds, ...members.map((m) => m.id)], people.policy.approverIds, (done, total) =>
-    step('records', done, total),
-  );
+  // A member's own record can only end a grant (a withdrawal), never make
+  // one: it is read for members holding a live approval. Everyone else is
+  // removed whatever their record says (deny by default).
+  const holders = liveGrantHolders(book, people.policy, now);
+  await addRequesterRecords(deps.directory, book, members.filter((m) => holders.has(m.id)).map((m) => m.id), (done, total) => step('records', done, total));
   const state = await deps.state.read();
   const plan = planGroupSweep({
     policy: people.policy,
@@ -233,6 +240,9 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: options.dryRun ? 'planned' : undefined }));
   for (const request of plan.autoApprove) report.autoApproved.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: options.dryRun ? 'planned' : undefined }));
 
+  // What this sweep changes in the local ledger, written in one update at the end of the group.
+  const ledger: LedgerChanges = { pending: new Map(), failed: new Map(), clearedFailures: new Set(), deletedPending: new Set() };
+  let removalsAudited: Promise<void> = Promise.resolve();
   if (!options.dryRun) {
     // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
     if (plan.autoApprove.length > 0) await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
@@ -240,12 +250,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     if (plan.remove.length > 0) {
       progress(`removing ${plan.remove.length} member(s)`);
       step('removing', 0, plan.remove.length);
-      await removeMembers(deps, group, plan.remove, now, audits, target, report, plan.firstSeen, (done) => step('removing', done, plan.remove.length));
-      await flushAudits();
-    } else {
-      await deps.state.update((s) => {
-        s.sweep.firstSeen[group.entraGroupId] = plan.firstSeen;
-      });
+      await removeMembers(deps, group, plan.remove, now, audits, target, report, state, ledger, (done) => step('removing', done, plan.remove.length));
+      // Written while OCI is checked (the log keeps appends in order); awaited before the group ends.
+      removalsAudited = flushAudits();
+      removalsAudited.catch(() => undefined); // handled where it is awaited below
     }
   }
 
@@ -262,7 +270,22 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     const user = userById.get(id);
     if (user) entitled.add(user.userPrincipalName.toLowerCase());
   }
-  await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await ociRead);
+  const driftSeen = await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await ociRead, state, ledger)
+    .finally(() => removalsAudited);
+  await removalsAudited;
+  if (!options.dryRun) {
+    // One durable write for the whole group (the ledger of a big group is large, and each write is locked and fsynced).
+    await deps.state.update((s) => {
+      s.sweep.firstSeen[group.entraGroupId] = plan.firstSeen;
+      for (const key of ledger.clearedFailures) delete s.sweep.failedRemovals[key];
+      for (const [key, failure] of ledger.failed) s.sweep.failedRemovals[key] = failure;
+      for (const [key, removal] of ledger.pending) s.sweep.pendingRemovals[key] = removal;
+      for (const key of ledger.deletedPending) delete s.sweep.pendingRemovals[key];
+      s.sweep.driftSeen ??= {};
+      if (Object.keys(driftSeen).length > 0) s.sweep.driftSeen[group.entraGroupId] = driftSeen;
+      else delete s.sweep.driftSeen[group.entraGroupId];
+    });
+  }
 
   const job = await jobPromise;
   report.provisioning = job ? { code: job.code, quarantineReason: job.quarantineReason } : job === null ? null : undefined;
@@ -312,47 +335,50 @@ async function autoApprove(
   }
 }
 
+interface LedgerChanges {
+  pending: Map<string, PendingRemoval>;
+  failed: Map<string, FailedRemoval>;
+  clearedFailures: Set<string>;
+  deletedPending: Set<string>;
+}
+
 async function removeMembers(
   deps: CoreDeps, group: GroupConfig, removals: PlannedRemoval[], now: Date, audits: Audit[],
   target: (u: Who, requestId?: string) => AuditInput['target'],
-  report: GroupSweepReport, firstSeen: Record<string, string>, onProgress: (done: number) => void,
+  report: GroupSweepReport, state: LocalState, ledger: LedgerChanges, onProgress: (done: number) => void,
 ): Promise<void> {
   const results = await deps.directory.removeGroupMembers(group.entraGroupId, removals.map((r) => r.user.id), onProgress);
   report.removed = [];
-  await deps.state.update((s) => {
-    s.sweep.firstSeen[group.entraGroupId] = firstSeen;
-    for (const removal of removals) {
-      const key = `${group.entraGroupId}:${removal.user.id}`;
-      const result = results.get(removal.user.id);
-      if (result === 'removed' || result === 'not-member') {
-        delete s.sweep.failedRemovals[key];
-        const previous = s.sweep.pendingRemovals[key];
-        s.sweep.pendingRemovals[key] = {
-          groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
-          // Removed now (204): they were a member again since any earlier removal, so OCI's clock starts now.
-          removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
-          reason: removal.reason, attempts: 0, status: 'pending-oci',
-        };
-        report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: result }));
-        audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'ok', details: { entra: result } });
-      } else {
-        const failure = s.sweep.failedRemovals[key];
-        const attempts = (failure?.attempts ?? 0) + 1;
-        const message = result instanceof Error ? result.message : 'no answer';
-        s.sweep.failedRemovals[key] = {
-          groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
-          attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? now.toISOString(),
-        };
-        const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
-        report.failed.push(action(removal.user, removal.reason, {
-          requestId: removal.requestId,
-          outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${message}`,
-          code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
-        }));
-        audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed', details: { error: message, attempts, irrevocable } });
-      }
+  for (const removal of removals) {
+    const key = `${group.entraGroupId}:${removal.user.id}`;
+    const result = results.get(removal.user.id);
+    if (result === 'removed' || result === 'not-member') {
+      ledger.clearedFailures.add(key);
+      const previous = state.sweep.pendingRemovals[key];
+      ledger.pending.set(key, {
+        groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
+        removedInEntraAt: previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
+        reason: removal.reason, attempts: 0, status: 'pending-oci',
+      });
+      report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: result }));
+      audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'ok', details: { entra: result } });
+    } else {
+      const failure = state.sweep.failedRemovals[key];
+      const attempts = (failure?.attempts ?? 0) + 1;
+      const message = result instanceof Error ? result.message : 'no answer';
+      ledger.failed.set(key, {
+        groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
+        attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? now.toISOString(),
+      });
+      const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
+      report.failed.push(action(removal.user, removal.reason, {
+        requestId: removal.requestId,
+        outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${message}`,
+        code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
+      }));
+      audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed', details: { error: message, attempts, irrevocable } });
     }
-  });
+  }
 }
 
 /**
@@ -365,9 +391,12 @@ async function checkOci(
   deps: CoreDeps, group: GroupConfig, options: SweepOptions, now: Date, audits: Audit[],
   target: (u: Who) => AuditInput['target'],
   report: GroupSweepReport, entraMemberIds: Set<string>, entitledUpns: Set<string>, view: OciView | { error: Error },
-): Promise<void> {
-  const state = await deps.state.read();
-  const pending = Object.entries(state.sweep.pendingRemovals).filter(([, p]) => p.groupId === group.entraGroupId && p.status !== 'confirmed');
+  state: LocalState, ledger: LedgerChanges,
+): Promise<Record<string, string>> {
+  // The removals this host waits for: the ledger as read, plus those this sweep made.
+  const known = { ...state.sweep.pendingRemovals, ...Object.fromEntries(ledger.pending) };
+  const pending = Object.entries(known).filter(([, p]) => p.groupId === group.entraGroupId && p.status !== 'confirmed');
+  const driftBefore = state.sweep.driftSeen?.[group.entraGroupId] ?? {};
   // Someone re-added in Entra (a new grant) is no longer a pending removal.
   const reAdded = pending.filter(([, p]) => entraMemberIds.has(p.userId)).map(([key]) => key);
   const relevant = pending.filter(([, p]) => !entraMemberIds.has(p.userId));
@@ -376,15 +405,15 @@ async function checkOci(
   if ('error' in view) {
     report.problems.push(`OCI check failed: ${view.error.message}`);
     for (const [, p] of relevant) report.pendingInOci.push(action(who(p), p.reason, { outcome: 'not checked' }));
-    if (!options.dryRun && reAdded.length > 0) await deps.state.update((s) => { for (const key of reAdded) delete s.sweep.pendingRemovals[key]; });
-    return;
+    for (const key of reAdded) ledger.deletedPending.add(key);
+    return driftBefore;
   }
   const { oci, group: ociGroup } = view;
   if (!ociGroup) report.problems.push(`The OCI group "${group.ociGroupName}" does not exist in the identity domain.`);
   report.ociGroupMembers = ociGroup ? view.members.length : null;
   const byName = new Map(view.members.map((member) => [member.userName.toLowerCase(), member]));
   const concurrency = options.ociConcurrency ?? DEFAULT_OCI_CONCURRENCY;
-  const updates = new Map<string, PendingRemoval>();
+  const updates = ledger.pending;
   const confirm = (key: string, removal: PendingRemoval, outcome: string, extra: Partial<PendingRemoval> = {}) => {
     updates.set(key, { ...removal, status: 'confirmed', lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1, ...extra });
     report.confirmedInOci.push(action(who(removal), removal.reason, { outcome }));
@@ -445,16 +474,8 @@ async function checkOci(
     }
   }
 
-  const driftSeen = await findDrift(group, options, now, audits, report, view, entitledUpns, new Set(relevant.map(([, p]) => p.upn.toLowerCase())), state.sweep.driftSeen?.[group.entraGroupId] ?? {}, concurrency);
-
-  if (options.dryRun) return;
-  await deps.state.update((s) => {
-    for (const [key, value] of updates) s.sweep.pendingRemovals[key] = value;
-    for (const key of reAdded) delete s.sweep.pendingRemovals[key];
-    s.sweep.driftSeen ??= {};
-    if (Object.keys(driftSeen).length > 0) s.sweep.driftSeen[group.entraGroupId] = driftSeen;
-    else delete s.sweep.driftSeen[group.entraGroupId];
-  });
+  for (const key of reAdded) ledger.deletedPending.add(key);
+  return findDrift(group, options, now, audits, report, view, entitledUpns, new Set(relevant.map(([, p]) => p.upn.toLowerCase())), driftBefore, concurrency);
 }
 
 /**

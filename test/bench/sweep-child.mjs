@@ -15,6 +15,7 @@ const [{ main }, { processContext }, { CapturedStream }] = await Promise.all([
   import('../../dist/cli/services.js'),
   import('../../dist/cli/commands/sweep.js'),
   import('../../dist/config/load.js'),
+  import('../../dist/adapters/oci/oci-domain.js'),
 ]);
 const stdout = new CapturedStream();
 const stderr = new CapturedStream();

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
+import { DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, type Decision } from '../../src/core/records.js';
 import { upnOf, useHarness, type Harness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
@@ -267,4 +268,35 @@ test('status and list show an ended grant as pending in OCI until OCI agrees, th
   const after = await H.run('bob', ['list', '--all', '--json']);
   expect(after.json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
   expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
+});
+
+test('a member\'s own record is read only when they hold a live approval; the others are removed for what the decisions say', async () => {
+  const H = h();
+  const world = H.emu.world;
+  const now = world.now();
+  const bob = world.users.get(SEED.users.bob)!;
+  const approval = (requestId: string, requesterId: string, decidedAt: number, expiresAt: number): Decision => ({
+    requestId, requesterId, groupId: SEED.tempGroupId, kind: 'approved', approverId: bob.id, decidedAt: new Date(decidedAt), expiresAt: new Date(expiresAt), hours: 2,
+  });
+  // Mallory's approval (by bob) expired an hour ago; dave's is live. Neither is an eligible requester.
+  bob.extensions.set(DECISIONS_EXTENSION, {
+    extensionName: DECISIONS_EXTENSION,
+    creatorAppId: SEED.cliAppId,
+    properties: encodeDecisions([approval('r-mmmmmmmm', SEED.users.mallory, now - 3 * 3600_000, now - 3600_000), approval('r-dddddddd', SEED.users.dave, now - 600_000, now + 3600_000)], new Date(now)),
+  });
+  const group = world.groups.get(SEED.tempGroupId)!;
+  group.members.add(SEED.users.mallory);
+  group.members.add(SEED.users.dave);
+
+  const mark = H.mark();
+  const report = await sweep(H, 0);
+  expect(report.kept).toEqual(expect.arrayContaining([expect.objectContaining({ upn: upnOf('dave'), reason: 'grant', requestId: 'r-dddddddd' })]));
+  expect(report.removed).toEqual([expect.objectContaining({ upn: MALLORY, reason: 'expired', requestId: 'r-mmmmmmmm' })]);
+  const requestRecordsRead = H.requestsSince(mark)
+    .flatMap((e) => e.batchItems ?? [])
+    .filter((item) => item.url.endsWith(`/extensions/${REQUESTS_EXTENSION}`))
+    .map((item) => /\/users\/([^/]+)\//.exec(item.url)![1]!)
+    .sort();
+  // The eligible requesters (auto-approval, timeouts) and dave; not mallory, not the break-glass member.
+  expect(requestRecordsRead).toEqual([SEED.users.alice, SEED.users.bob, SEED.users.carol, SEED.users.dave].sort());
 });
