@@ -58,6 +58,9 @@ function ownerPath(owner: RecordOwner): string {
 
 function graphCodeOf(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof GraphError) {
+    // No HTTP answer at all (connection refused or reset, timed out): the SDK says -1 and
+    // keeps only the network error's message or stack. That is "unavailable", not an answer.
+    if (error.statusCode <= 0) return { status: 0, code: '', message: error.message || error.stack?.split('\n')[0] || 'no answer' };
     return { status: error.statusCode, code: error.code ?? '', message: error.message };
   }
   const anyError = error as { statusCode?: number; code?: string; message?: string };
