@@ -58,6 +58,12 @@ export interface Context {
   readonly hostname: string;
   /** Called when the process receives SIGINT/SIGTERM (long waits stop early). */
   readonly abortSignal: AbortSignal;
+  /**
+   * Asks the runtime to trade a little speed for memory, for bulk work such as
+   * a sweep of a big group (the real process sets V8's --optimize-for-size;
+   * in-process contexts leave it alone).
+   */
+  preferSmallMemory?(): void;
 }
 
 export const systemClock: Clock = {

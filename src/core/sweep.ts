@@ -211,10 +211,12 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   // decisions (approvers' records and the group's) and the eligible
   // requesters' records need only the configured people, so they are read
   // while the member list is still paging.
-  const ociRead = readOci(deps, group);
   const peopleRead = resolvePeople(deps.directory, group);
   const bookRead = peopleRead.then((p) => loadRecordBook(deps.directory, group, p.eligibleIds, p.policy.approverIds, (done, total) => step('records', done, total)));
-  const [people, members, book] = await Promise.all([peopleRead, deps.directory.listGroupMembers(group.entraGroupId), bookRead]);
+  const membersRead = deps.directory.listGroupMembers(group.entraGroupId);
+  // Started once the Entra requests are on their way: setting up the OCI client is CPU work that would delay them.
+  const ociRead = new Promise<void>((resolve) => setImmediate(resolve)).then(() => readOci(deps, group));
+  const [people, members, book] = await Promise.all([peopleRead, membersRead, bookRead]);
   report.members = members.length;
   // A member's own record can only end a grant (a withdrawal), never make
   // one: it is read for members holding a live approval. Everyone else is

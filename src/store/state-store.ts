@@ -328,7 +328,8 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
     try {
       // Any temp file present while we hold the lock belongs to a writer that died.
       await removeOrphanedTempFiles(file);
-      const draft = structuredClone(await load());
+      // load() parses the file afresh each time: the draft is nobody else's (no copy needed, and for a big ledger a copy costs memory).
+      const draft = await load();
       await mutator(draft);
       const checked = validateLocalState(draft);
       if (!checked.ok) {

@@ -2,7 +2,8 @@
 // its own: runs main() as the cron host would (same code as bin/ociaccess.js)
 // with stdout captured, and prints one JSON line of measurements.
 // Usage: node sweep-child.mjs <sweep args…>   (env: OCIACCESS_CONFIG, OCIACCESS_HOME, NODE_EXTRA_CA_CERTS)
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const started = performance.now();
@@ -17,18 +18,23 @@ const [{ main }, { processContext }, { CapturedStream }] = await Promise.all([
   import('../../dist/config/load.js'),
   import('../../dist/adapters/oci/oci-domain.js'),
 ]);
-const stdout = new CapturedStream();
+// The report goes to a file, as it would go to a pipe: not held in this process.
+const reportFile = path.join(process.env.OCIACCESS_HOME, 'report.json');
+mkdirSync(process.env.OCIACCESS_HOME, { recursive: true, mode: 0o700 });
+const fd = openSync(reportFile, 'w', 0o600);
+const stdout = { isTTY: false, write: (chunk) => writeSync(fd, chunk) };
 const stderr = new CapturedStream();
 const ctx = { ...processContext(), stdout, stderr };
 const mainStarted = performance.now();
 const exitCode = await main(process.argv.slice(2), ctx);
 const finished = performance.now();
-
-const status = readFileSync('/proc/self/status', 'utf8');
-const vmHwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+// The high-water mark before this script reads the report back.
+const vmHwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+const maxRssKb = process.resourceUsage().maxRSS;
+closeSync(fd);
 let report;
 try {
-  report = JSON.parse(stdout.text);
+  report = JSON.parse(readFileSync(reportFile, 'utf8'));
 } catch {
   report = undefined;
 }
@@ -38,7 +44,7 @@ process.stdout.write(`${JSON.stringify({
   exitCode,
   mainMs: finished - mainStarted,
   processMs: finished - started,
-  peakRssMb: Math.max(vmHwmKb / 1024, process.resourceUsage().maxRSS / 1024),
+  peakRssMb: Math.max(vmHwmKb, maxRssKb) / 1024,
   members: groups.reduce((sum, g) => sum + g.members, 0),
   removed: count('removed'),
   failed: count('failed'),

@@ -84,6 +84,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
         const services = await env.services();
         const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
+        env.ctx.preferSmallMemory?.();
         const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
         const startedMs = env.ctx.clock.now().getTime();
         let report: SweepReport | null;
