@@ -12,6 +12,8 @@ import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
 import { DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, type Decision } from '../../src/core/records.js';
 import { upnOf, useHarness, type Harness } from '../support/harness.js';
+import { actorContext, CapturedStream } from '../../src/actor-context.js';
+import { main } from '../../src/cli/main.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
 const ALICE = upnOf('alice');
@@ -299,4 +301,23 @@ test('a member\'s own record is read only when they hold a live approval; the ot
     .sort();
   // The eligible requesters (auto-approval, timeouts) and dave; not mallory, not the break-glass member.
   expect(requestRecordsRead).toEqual([SEED.users.alice, SEED.users.bob, SEED.users.carol, SEED.users.dave].sort());
+});
+
+test('progress: a bar redrawn in place on a terminal\'s stderr, quiet lines when piped; stdout holds only the report', async () => {
+  const H = h();
+  await expiredGrant(H);
+  const cron = H.actor('cron');
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream({ isTTY: true });
+  expect(await main(['sweep'], actorContext({ env: cron.env, stdout, stderr }))).toBe(6);
+  expect(stderr.text).toMatch(/\r\u001b\[K\[[#-]{24}\] OCI-Temp-Admins: removing/);
+  expect(stderr.text).toMatch(/\r\u001b\[K\[[#-]{24}\] OCI-Temp-Admins: checking OCI/);
+  expect(stderr.text).not.toMatch(/OCI-Temp-Admins: removing 1 member\(s\)\n/);
+  expect(stdout.text).not.toContain('\u001b');
+  expect(stdout.text).toMatch(/outcome: pending/);
+
+  await H.control('provisioning/cycle');
+  const piped = await H.run('cron', ['sweep']);
+  expect(piped.stderr).toContain('OCI-Temp-Admins: checking OCI\n');
+  expect(piped.stderr).not.toContain('\r');
 });
