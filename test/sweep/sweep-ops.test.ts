@@ -310,7 +310,9 @@ test('progress: a bar redrawn in place on a terminal\'s stderr, quiet lines when
   const stdout = new CapturedStream();
   const stderr = new CapturedStream({ isTTY: true });
   expect(await main(['sweep'], actorContext({ env: cron.env, stdout, stderr }))).toBe(6);
+  // eslint-disable-next-line no-control-regex
   expect(stderr.text).toMatch(/\r\u001b\[K\[[#-]{24}\] OCI-Temp-Admins: removing/);
+  // eslint-disable-next-line no-control-regex
   expect(stderr.text).toMatch(/\r\u001b\[K\[[#-]{24}\] OCI-Temp-Admins: checking OCI/);
   expect(stderr.text).not.toMatch(/OCI-Temp-Admins: removing 1 member\(s\)\n/);
   expect(stdout.text).not.toContain('\u001b');
