@@ -10,7 +10,8 @@
 // nothing: timing claims live here, not in the tests.
 //
 // Targets: speed-up ≥ 20×; batched within 1.5× of its lower bound; peak RSS ≤ 200 MB at 10,000 members.
-// Knobs (env): BENCH_MEMBERS (2000), BENCH_EXPIRED (1000), BENCH_LATENCY_MS (25), BENCH_BIG (10000, 0 to skip), BENCH_SEQUENTIAL (1; 0 to skip).
+// Knobs (env): BENCH_MEMBERS (2000), BENCH_EXPIRED (1000), BENCH_LATENCY_MS (25), BENCH_BIG (10000, 0 to skip),
+// BENCH_SEQUENTIAL (1; 0 to skip), BENCH_REPEAT (5: runs of the batched sweep, the median counts).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +27,7 @@ const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 1000);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 25);
 const BIG = Number(process.env.BENCH_BIG ?? 10_000);
 const SEQUENTIAL = process.env.BENCH_SEQUENTIAL !== '0';
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 5));
 const CONCURRENCY = 4;
 const BATCH = 20;
 const PAGE = 999;
@@ -141,9 +143,16 @@ function row(m) {
 }
 
 console.log(`sweep of ${fmt(MEMBERS)} members (+ break-glass), ${fmt(EXPIRED)} with expired grants; ${LATENCY} ms added to every Graph and OCI request`);
+console.log(`machine: ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (the emulator runs in this process, each sweep in a child)`);
 console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`);
-const batched = await measure('ociaccess sweep', { members: MEMBERS, expired: EXPIRED }, []);
+// The batched sweep takes seconds: it runs REPEAT times (each on a fresh world) and the median counts.
+const runs = [];
+for (let i = 0; i < REPEAT; i += 1) runs.push(await measure('ociaccess sweep', { members: MEMBERS, expired: EXPIRED }, []));
+runs.sort((a, b) => a.result.mainMs - b.result.mainMs);
+const batched = runs[Math.floor(runs.length / 2)];
+batched.label = REPEAT > 1 ? `ociaccess sweep (median of ${REPEAT})` : batched.label;
 console.log(row(batched));
+if (REPEAT > 1) console.log(`  ${''.padEnd(32)} runs: ${runs.map((r) => secs(r.result.mainMs)).join(', ')}`);
 let sequential;
 if (SEQUENTIAL) {
   sequential = await measure('sweep --concurrency 1 --no-batch', { members: MEMBERS, expired: EXPIRED }, ['--concurrency', '1', '--no-batch']);
@@ -174,3 +183,4 @@ if (BIG > 0) {
   console.log(`  ${fmt(expiredBig)} expired, OCI group of ${fmt(big.shape.ociMembers)} (paged; 50 drift members reported: ${big.result.drift}); critical path ${bigPath.rounds} rounds = ${secs(bigPath.rounds * LATENCY)}, real/bound ${(big.result.mainMs / (bigPath.rounds * LATENCY)).toFixed(2)}`);
   console.log(`peak RSS at ${fmt(BIG)} members: ${big.result.peakRssMb.toFixed(0)} MB   target ≤ 200 MB   ${big.result.peakRssMb <= 200 ? 'met' : 'NOT met'}`);
 }
+console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
