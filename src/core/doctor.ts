@@ -47,8 +47,24 @@ export interface JitSettings {
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-/** What a failure means for the exit code: config → 2, auth (sign-in, permissions, OCI key) → 4, anything else → 1. */
-export type CheckCategory = 'config' | 'auth' | 'entra' | 'oci';
+/**
+ * What a failure means for the exit code: config → 2, auth (sign-in,
+ * permissions, OCI key) → 4, upstream (a service that does not answer) → 5,
+ * anything else → 1.
+ */
+export type CheckCategory = 'config' | 'auth' | 'upstream' | 'entra' | 'oci';
+
+/** Codes of a service that did not answer (after retries), as opposed to one that answered "no". */
+const NO_ANSWER = new Set(['ENTRA_UNREACHABLE', 'GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'EMULATOR_UNREACHABLE']);
+
+/** The category of a typed error's failure, by its exit code; `fallback` for the rest. */
+function categoryOf(error: unknown, fallback: CheckCategory): CheckCategory {
+  if (!(error instanceof OciAccessError)) return fallback;
+  if (error.exitCode === ExitCode.usage) return 'config';
+  if (error.exitCode === ExitCode.auth) return 'auth';
+  if (NO_ANSWER.has(error.code)) return 'upstream';
+  return fallback;
+}
 
 export interface CheckResult {
   id: string;
@@ -95,7 +111,8 @@ function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'de
   if (status === 403) {
     return { category: 'auth', detail: `Graph denied the read (403): ${(error as Error).message}`, fix: `Grant ${permission} to this identity (admin consent), then run doctor again.` };
   }
-  if (error instanceof OciAccessError) return { category: error.exitCode === ExitCode.auth ? 'auth' : 'entra', detail: error.message, fix: error.hint ?? null };
+  if (error instanceof OciAccessError) return { category: categoryOf(error, 'entra'), detail: error.message, fix: error.hint ?? null };
+  if (!status) return { category: 'upstream', detail: `Graph did not answer: ${(error as Error).message}`, fix: 'Check the network, proxy and tls.caFile; try again.' };
   return { category: 'entra', detail: `Graph answered ${status || 'nothing'}: ${(error as Error).message}`, fix: 'Try again; if it persists, run with --debug.' };
 }
 
@@ -140,7 +157,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     else add('authority', 'sign-in service', 'auth', 'warn', `the authority publishes token endpoint ${tokenEndpoint}, not ${expectedTokenEndpoint}`, 'Check cloud.authorityHost (sovereign clouds use their own host).');
   } catch (error) {
     const e = error as OciAccessError;
-    add('authority', 'sign-in service', 'auth', 'fail', e.message, e.hint ?? null);
+    add('authority', 'sign-in service', categoryOf(error, 'auth'), 'fail', e.message ?? String(error), e.hint ?? null);
   }
 
   // Sign-in and permissions.
@@ -149,8 +166,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     token = await probes.token(config);
   } catch (error) {
     const e = error as OciAccessError;
-    const category = e.exitCode === ExitCode.usage ? 'config' : e.exitCode === ExitCode.auth ? 'auth' : 'entra';
-    add('sign-in', 'sign-in', category, 'fail', e.message ?? String(error), e.hint ?? null);
+    add('sign-in', 'sign-in', categoryOf(error, 'entra'), 'fail', e.message ?? String(error), e.hint ?? null);
   }
   const needsOptions: NeedsOptions = {
     autoApproval: config.groups.some((group) => group.autoApproval),
@@ -302,7 +318,7 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     add('oci-config', 'OCI config and key', 'oci', 'pass', `profile ${config.oci.profile} of ${config.oci.configFile}`);
   } catch (error) {
     const e = error as OciAccessError;
-    add('oci-config', 'OCI config and key', e.exitCode === ExitCode.usage ? 'config' : 'oci', 'fail', e.message ?? String(error), e.hint ?? null);
+    add('oci-config', 'OCI config and key', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? null);
     for (const [id, title] of [['oci-domain', 'OCI identity domain'], ['oci-group', 'OCI groups'], ['jit', 'JIT provisioning']] as const) add(id, title, 'oci', 'skip', 'needs a usable OCI config profile');
     return;
   }
@@ -317,7 +333,7 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     add('oci-domain', 'OCI identity domain', 'oci', 'pass', `${config.oci.domainUrl} answers signed requests`);
   } catch (error) {
     const e = error as OciAccessError;
-    add('oci-domain', 'OCI identity domain', e.exitCode === ExitCode.auth ? 'auth' : 'oci', 'fail', e.message ?? String(error), e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).');
+    add('oci-domain', 'OCI identity domain', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).');
   }
   if (!reached) add('oci-group', 'OCI groups', 'oci', 'skip', 'needs the identity domain');
   else {
@@ -345,7 +361,7 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     }
   } catch (error) {
     const e = error as OciAccessError;
-    add('jit', 'JIT provisioning', e.exitCode === ExitCode.auth ? 'auth' : 'oci', 'warn', e.message ?? String(error), e.hint ?? null);
+    add('jit', 'JIT provisioning', categoryOf(error, 'oci'), 'warn', e.message ?? String(error), e.hint ?? null);
   }
 }
 
@@ -364,6 +380,8 @@ function finish(identity: 'user' | 'app', checks: CheckResult[]): DoctorReport {
       ? ExitCode.usage
       : firstFailure.category === 'auth'
         ? ExitCode.auth
-        : ExitCode.unexpected;
+        : firstFailure.category === 'upstream'
+          ? ExitCode.upstream
+          : ExitCode.unexpected;
   return { identity, ok: !firstFailure, exitCode, summary, checks };
 }

@@ -259,3 +259,13 @@ test('reading the app assignment is refused (403): that check only warns, with t
     fix: expect.stringContaining('Enterprise applications → the OCI app → Users and groups'),
   });
 });
+
+test('a sign-in service that does not answer: the authority check fails first, exit 5 (upstream), with the network hint', async () => {
+  const H = h();
+  const file = await configWith(H, 'no-authority', (config) => {
+    config.cloud.authorityHost = 'https://127.0.0.1:9';
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(5);
+  expect(check(result, 'authority')).toMatchObject({ status: 'fail', category: 'upstream', fix: expect.stringContaining('network or proxy') });
+});

@@ -92,7 +92,8 @@ Examples:
   $ ociaccess doctor --as app --json      # on the host that runs sweep
 
 Exit codes: 0 nothing failed (warnings allowed); otherwise the first failed
-check decides: 2 config, 4 sign-in/permission/OCI key, 1 anything else.`)
+check decides: 2 config, 4 sign-in/permission/OCI key, 5 a service did not
+answer, 1 anything else.`)
     .action(async (options: { as: 'user' | 'app' }, command: Command) =>
       run(command, async (env) => {
         adapters ??= await loadAdapters();
