@@ -34,6 +34,12 @@ function inquirerPrompter(interactive: boolean): Prompter {
 export function processContext(): Context {
   const env = { ...process.env };
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !env.CI;
+  // `ociaccess list | head` closes the pipe early: that is the reader's choice, not a failure.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
