@@ -52,6 +52,8 @@ export interface Rig {
   /** A fresh machine (home) for `name`, holding a copy of their sign-in when they signed in. */
   machine(name: Person | 'cron', label?: string): Promise<Machine>;
   run(machine: Machine, argv: string[], options?: { env?: Record<string, string | undefined> }): Promise<RunResult>;
+  /** Signs `upn` in on this machine (device code completed through the emulator). */
+  login(machine: Machine, upn: string): Promise<RunResult>;
   /** `node bin/ociaccess.js …` as a child process (the rig must have been made with `cli: true`). */
   spawn(machine: Machine, argv: string[], options?: { env?: Record<string, string | undefined> }): Child;
   control(pathName: string, body?: unknown, method?: string): Promise<any>;
@@ -132,6 +134,13 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       return { name, home, env: envFor(home) };
     },
     run: (machine, argv, runOptions) => run(machine, argv, runOptions),
+    login: (machine, upn) =>
+      run(machine, ['login'], {
+        during: async (stderr) => {
+          const code = await waitFor(`the device code prompt for ${upn}`, () => /enter the code ([A-Z0-9-]+)/.exec(stderr.text)?.[1]);
+          completeDeviceCode(emu.world, code, upn);
+        },
+      }),
     spawn(machine, argv, spawnOptions = {}) {
       if (!bin) throw new Error('startRig({ cli: true }) builds the CLI for child processes');
       const child = spawnChild(process.execPath, [bin, ...argv], {
