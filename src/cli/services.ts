@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
-import { dispatcherForCaFile, fetchWithCa } from '../adapters/http/tls.js';
+import { dispatcherForCaFile, fetchWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -70,7 +70,7 @@ async function openInBrowser(ctx: Context, url: string): Promise<void> {
 export async function createServices(ctx: Context, out: Output, config: Config, options: { debug: boolean }): Promise<Services> {
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
-  const dispatcher = dispatcherForCaFile(config.tls.caFile);
+  const dispatcher = dispatcherForCaFile(config.tls.caFile, { timeoutMs: httpTimeoutMs(ctx.env) });
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
   const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };

@@ -15,11 +15,29 @@ import { ConfigError } from '../../errors.js';
 
 const dispatchers = new Map<string, Dispatcher>();
 
-/** A dispatcher trusting the system roots plus the PEM certificates in caFile; undefined when no file is configured. */
-export function dispatcherForCaFile(caFile: string | undefined): Dispatcher | undefined {
-  if (!caFile) return undefined;
-  const cached = dispatchers.get(caFile);
+/**
+ * How long a request waits for the answer's headers, and between two chunks
+ * of its body, before it fails as "no answer" (undici's own default is 5
+ * minutes, per attempt). OCIACCESS_HTTP_TIMEOUT_SECONDS changes it.
+ */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+export function httpTimeoutMs(env: Readonly<Record<string, string | undefined>>): number {
+  const seconds = Number(env.OCIACCESS_HTTP_TIMEOUT_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_HTTP_TIMEOUT_MS;
+}
+
+/** A dispatcher with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
+export function dispatcherForCaFile(caFile: string | undefined, options: { timeoutMs?: number } = {}): Dispatcher | undefined {
+  const timeouts = { headersTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, bodyTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS };
+  const key = `${caFile ?? ''}|${timeouts.headersTimeout}`;
+  const cached = dispatchers.get(key);
   if (cached) return cached;
+  if (!caFile) {
+    const plain = new Agent({ keepAliveTimeout: 4_000, ...timeouts });
+    dispatchers.set(key, plain);
+    return plain;
+  }
   let pem: string;
   try {
     pem = readFileSync(caFile, 'utf8');
@@ -37,8 +55,8 @@ export function dispatcherForCaFile(caFile: string | undefined): Dispatcher | un
   // certificates costs milliseconds of CPU, which a sweep opening many
   // connections would otherwise pay each time.
   const secureContext = tls.createSecureContext({ ca: [...tls.rootCertificates, pem] });
-  const dispatcher = new Agent({ connect: { secureContext }, keepAliveTimeout: 4_000 });
-  dispatchers.set(caFile, dispatcher);
+  const dispatcher = new Agent({ connect: { secureContext }, keepAliveTimeout: 4_000, ...timeouts });
+  dispatchers.set(key, dispatcher);
   return dispatcher;
 }
 
