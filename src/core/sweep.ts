@@ -96,6 +96,8 @@ export interface GroupSweepReport {
   ociGroupMembers: number | null;
   provisioning?: { code: string; quarantineReason: string | null } | null;
   problems: string[];
+  /** What could not be checked because Graph or OCI stayed unavailable (exit 5, not 1: try again later). */
+  unavailable?: string[];
 }
 
 export interface SweepReport {
@@ -143,7 +145,7 @@ export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
     reports.some((r) => r.stuck.length > 0 || r.problems.length > 0 || r.drift.some((d) => d.state === 'stuck')) ||
     failures.some((f) => !f.code || !UNAVAILABLE_CODES.has(f.code));
   if (hardFailure) return 'failed';
-  if (failures.length > 0) return 'unavailable';
+  if (failures.length > 0 || reports.some((r) => (r.unavailable?.length ?? 0) > 0)) return 'unavailable';
   const pending = reports.some((r) => r.pendingInOci.length > 0 || r.drift.some((d) => d.state === 'reported'));
   return pending ? 'pending' : 'clean';
 }
@@ -405,7 +407,9 @@ async function checkOci(
   const who = (p: PendingRemoval): Who => ({ id: p.userId, userPrincipalName: p.upn });
 
   if ('error' in view) {
-    report.problems.push(`OCI check failed: ${view.error.message}`);
+    const message = `OCI check failed: ${view.error.message}`;
+    if (UNAVAILABLE_CODES.has(errorCode(view.error) ?? '')) (report.unavailable ??= []).push(message);
+    else report.problems.push(message);
     for (const [, p] of relevant) report.pendingInOci.push(action(who(p), p.reason, { outcome: 'not checked' }));
     for (const key of reAdded) ledger.deletedPending.add(key);
     return driftBefore;

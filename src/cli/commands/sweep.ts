@@ -32,6 +32,7 @@ function summary(out: Output, report: SweepReport): string {
     for (const f of g.failed) lines.push(`  FAILED     ${f.upn}  ${f.outcome ?? ''}`);
     for (const d of g.drift) lines.push(`  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`);
     for (const problem of g.problems) lines.push(`  PROBLEM    ${problem}`);
+    for (const problem of g.unavailable ?? []) lines.push(`  UNAVAILABLE ${problem}`);
   }
   lines.push(`outcome: ${report.outcome}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);
   return lines.join('\n');
