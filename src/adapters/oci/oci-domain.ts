@@ -9,6 +9,7 @@ import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
 import { AuthError, ConfigError, OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
+import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import { mapLimit } from '../../core/concurrent.js';
 
 export interface OciDomainOptions {
@@ -61,9 +62,12 @@ export function scimString(value: string): string {
 export class OciDomain implements OciPort {
   private clientPromise: Promise<identitydomains.IdentityDomainsClient> | undefined;
   private readonly options: OciDomainOptions;
+  /** Retry-After of 429/503 answers, which the SDK's errors do not carry. */
+  private readonly retryAfter: RetryAfterWatch | undefined;
 
   constructor(options: OciDomainOptions) {
     this.options = options;
+    this.retryAfter = options.dispatcher ? watchRetryAfter(options.dispatcher, () => new Date().getTime()) : undefined;
     filterSdkConsoleNoise(options.trace);
   }
 
@@ -80,7 +84,7 @@ export class OciDomain implements OciPort {
       const client = new identitydomains.IdentityDomainsClient(
         { authenticationDetailsProvider: provider },
         {
-          httpOptions: this.options.dispatcher ? { dispatcher: this.options.dispatcher } : undefined,
+          httpOptions: this.retryAfter ? { dispatcher: this.retryAfter.dispatcher } : undefined,
           // oci-common 2.139.1 does not unwrap its circuit breaker's {response} when
           // httpOptions are set ("response.text is not a function"): no client breaker.
           circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
@@ -107,9 +111,9 @@ export class OciDomain implements OciPort {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
         const retriable = status === 429 || status === 0 || status >= 500;
         if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
-        // Exponential backoff with jitter: 0.5–1 s, 1–2 s, 2–4 s, …
+        // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
         const ceiling = 1000 * 2 ** (attempt - 1);
-        await this.options.sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+        await this.options.sleep(Math.max(ceiling / 2 + Math.random() * (ceiling / 2), this.retryAfter?.waitMs() ?? 0));
       }
     }
   }
