@@ -16,6 +16,7 @@ import {
   AUTO_APPROVER, DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
 } from './records.js';
 import { checkOciMembership, type OciMembership } from './oci-check.js';
+import type { LocalDecision } from '../store/state-store.js';
 
 const HOUR = 3600_000;
 
@@ -218,6 +219,11 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     // Re-running approve completes it; otherwise approving twice is refused.
     const members = await deps.directory.listGroupMembers(group.entraGroupId);
     if (!members.some((member) => member.id === request.requesterId)) {
+      // It may also have stopped before this machine's record of the decision.
+      const settled = grant.decision;
+      await deps.state.update((state) => {
+        state.decisions[request.id] ??= localDecision(request, requester, group, settled);
+      });
       return completeApproval(deps, { request, requester, group, decision: grant.decision, me, reason: input.reason, provisionNow: input.provisionNow });
     }
   }
@@ -253,23 +259,28 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now));
   await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, actor, target, verb });
   await deps.state.update((state) => {
-    state.decisions[request.id] = {
-      requestId: request.id,
-      requesterId: requester.id,
-      requesterUpn: requester.userPrincipalName,
-      groupId: group.entraGroupId,
-      decision: kind,
-      decidedAt: now.toISOString(),
-      ...(decision.expiresAt ? { expiresAt: decision.expiresAt.toISOString() } : {}),
-      ...(input.reason ? { reason: input.reason } : {}),
-      approverId: me.id,
-    };
+    state.decisions[request.id] = localDecision(request, requester, group, decision);
   });
   if (kind === 'approved') {
     return completeApproval(deps, { request, requester, group, decision, me, reason: input.reason, provisionNow: input.provisionNow });
   }
   await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'ok' });
   return { request, requester, group, decision };
+}
+
+/** This machine's record of a decision it took (local state). */
+function localDecision(request: AccessRequest, requester: RequestView['requester'], group: GroupConfig, decision: Decision): LocalDecision {
+  return {
+    requestId: request.id,
+    requesterId: requester.id,
+    requesterUpn: requester.userPrincipalName,
+    groupId: group.entraGroupId,
+    decision: decision.kind,
+    decidedAt: decision.decidedAt.toISOString(),
+    ...(decision.expiresAt ? { expiresAt: decision.expiresAt.toISOString() } : {}),
+    ...(decision.reason ? { reason: decision.reason } : {}),
+    approverId: decision.approverId,
+  };
 }
 
 /** The second half of an approval: the membership (idempotent), provisioning on demand if asked, the audit entry. */
