@@ -361,7 +361,8 @@ async function removeMembers(
       const previous = state.sweep.pendingRemovals[key];
       ledger.pending.set(key, {
         groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
-        removedInEntraAt: previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
+        // Removed now (204): they were a member again since any earlier removal, so OCI's clock starts now.
+        removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
         reason: removal.reason, attempts: 0, status: 'pending-oci',
       });
       report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: result }));
