@@ -15,6 +15,7 @@
  */
 import { jest } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { openAuditLog } from '../../src/store/audit-log.js';
 import { validateLocalState } from '../../src/store/state-store.js';
@@ -51,7 +52,7 @@ async function approveAs(machine: Machine, id: string): Promise<number> {
 async function checkLocalFiles(machine: Machine): Promise<void> {
   const text = await readFile(path.join(machine.home, 'state.json'), 'utf8').catch(() => undefined);
   if (text !== undefined) expect(validateLocalState(JSON.parse(text)).ok).toBe(true);
-  const verification = await openAuditLog(machine.home, { clock: systemClock, pid: process.pid, hostname: 'test' }).verify();
+  const verification = await openAuditLog(machine.home, { clock: systemClock, pid: process.pid, hostname: os.hostname() }).verify();
   expect(verification).toMatchObject({ ok: true });
 }
 
