@@ -7,7 +7,7 @@
  * Pure: the same inputs always give the same plan.
  */
 import type { DirectoryUser } from './ports.js';
-import type { AccessRequest, Decision } from './records.js';
+import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import { deriveGrant, type PolicyContext } from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
@@ -33,6 +33,12 @@ export interface GroupSweepPlan {
   keep: PlannedKeep[];
   remove: PlannedRemoval[];
   autoApprove: AccessRequest[];
+  /**
+   * Auto-approvals recorded by an earlier sweep, still live, whose member is
+   * not in the group (that sweep died or Graph failed between the record and
+   * the membership): the sweep adds them, or the grant would be lost.
+   */
+  completeAutoApprovals: { request: AccessRequest; expiresAt: Date }[];
   timedOut: AccessRequest[];
   /** The ledger after this sweep: current members only. */
   firstSeen: Record<string, string>;
@@ -53,6 +59,8 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   const decisionsOf = (requestId: string) => byRequest.get(requestId) ?? [];
 
   const autoApprove: AccessRequest[] = [];
+  const completeAuto = new Map<string, { request: AccessRequest; expiresAt: Date }>();
+  const memberIds = new Set(input.members.map((member) => member.id));
   const timedOut: AccessRequest[] = [];
   const rule = group.autoApproval;
   for (const [userId, requests] of input.requestsByUser) {
@@ -61,6 +69,10 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
       const view = deriveGrant(request, decisionsOf(request.id), policy, now);
       if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
         timedOut.push(request);
+      }
+      if (view.state === 'approved' && view.decision?.approverId === AUTO_APPROVER && view.expiresAt && !memberIds.has(userId) && input.eligibleIds.has(userId)) {
+        const known = completeAuto.get(userId);
+        if (!known || view.expiresAt > known.expiresAt) completeAuto.set(userId, { request, expiresAt: view.expiresAt });
       }
       if (view.state !== 'pending' || !rule) continue;
       if (!input.eligibleIds.has(userId)) continue;
@@ -72,6 +84,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   // Whoever this sweep auto-approves holds a grant from now on: an older grant
   // of theirs that has expired must not remove them in the same sweep.
   const autoApprovedNow = new Map(autoApprove.map((request) => [request.requesterId, request]));
+  for (const userId of autoApprovedNow.keys()) completeAuto.delete(userId);
 
   for (const member of input.members) {
     const seenAt = input.firstSeen[member.id] ?? now.toISOString();
@@ -126,7 +139,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     else remove.push(why ?? { user: member, reason: 'no-grant' });
   }
 
-  return { keep, remove, autoApprove, timedOut, firstSeen };
+  return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen };
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -243,6 +243,11 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   report.timedOut = plan.timedOut.map((r) => action(userOf(r.requesterId), 'pending-timeout', { requestId: r.id }));
   for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: options.dryRun ? 'planned' : undefined }));
   for (const request of plan.autoApprove) report.autoApproved.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: options.dryRun ? 'planned' : undefined }));
+  if (options.dryRun) {
+    for (const { request, expiresAt } of plan.completeAutoApprovals) {
+      report.autoApproved.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: 'planned', expiresAt: expiresAt.toISOString() }));
+    }
+  }
 
   // What this sweep changes in the local ledger, written in one update at the end of the group.
   const ledger: LedgerChanges = { pending: new Map(), failed: new Map(), clearedFailures: new Set(), deletedPending: new Set() };
@@ -250,6 +255,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   if (!options.dryRun) {
     // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
     if (plan.autoApprove.length > 0) await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
+    if (plan.completeAutoApprovals.length > 0) await completeAutoApprovals(deps, group, plan.completeAutoApprovals, audits, target, userOf, report);
     // Removals, batched; only a 204 or 404 counts as removed.
     if (plan.remove.length > 0) {
       progress(`removing ${plan.remove.length} member(s)`);
@@ -344,6 +350,31 @@ interface LedgerChanges {
   failed: Map<string, FailedRemoval>;
   clearedFailures: Set<string>;
   deletedPending: Set<string>;
+}
+
+/** Adds the members of live auto-approvals an earlier sweep recorded but could not add (it died, or Graph failed). */
+async function completeAutoApprovals(
+  deps: CoreDeps, group: GroupConfig, items: { request: AccessRequest; expiresAt: Date }[], audits: Audit[],
+  target: (u: Who, requestId?: string) => AuditInput['target'], userOf: (id: string) => DirectoryUser, report: GroupSweepReport,
+): Promise<void> {
+  const outcomes = await mapLimit(items, DEFAULT_OCI_CONCURRENCY, async (item) => {
+    try {
+      return { item, membership: await deps.directory.addGroupMember(group.entraGroupId, item.request.requesterId) };
+    } catch (error) {
+      return { item, error: error as Error };
+    }
+  });
+  for (const { item, membership, error } of outcomes) {
+    const user = userOf(item.request.requesterId);
+    const expiresAt = item.expiresAt.toISOString();
+    if (membership) {
+      report.autoApproved.push(action(user, 'auto-approval', { requestId: item.request.id, outcome: membership, expiresAt }));
+      audits.push({ action: 'auto-approve', target: target(user, item.request.id), result: 'ok', details: { expiresAt, membership, completed: true } });
+    } else {
+      report.failed.push(action(user, 'auto-approval', { requestId: item.request.id, outcome: error?.message, code: errorCode(error) }));
+      audits.push({ action: 'auto-approve', target: target(user, item.request.id), result: 'failed', details: { error: error?.message, completed: true } });
+    }
+  }
 }
 
 async function removeMembers(
