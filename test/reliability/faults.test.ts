@@ -210,3 +210,20 @@ describe('faults: a removal that keeps failing', () => {
     expect(state.sweep.failedRemovals).toEqual({});
   });
 });
+
+describe('faults: an auto-approval whose membership could not be added', () => {
+  it('is reported as failed, and the next sweep adds the member (the grant is not lost)', async () => {
+    const alice = await machine('alice');
+    const cron = await machine('cron');
+    const id = (await rig.run(alice, ['request', '--hours', '1', '--justification', 'auto'])).stdout.trim();
+    await rig.control('faults', { service: 'graph', method: 'POST', pathPattern: '/members/\\$ref$', status: 500, count: 1 });
+    const first = await rig.run(cron, ['sweep', '--json']);
+    expect(first.code).toBe(5); // Graph answered 500: unavailable
+    expect(first.json.groups[0].failed.map((f: any) => [f.upn, f.requestId, f.code])).toEqual([[upnOf('alice'), id, 'GRAPH_UNAVAILABLE']]);
+    expect(rig.members()).not.toContain(upnOf('alice'));
+    const second = await rig.run(cron, ['sweep', '--json']);
+    expect([0, 6]).toContain(second.code);
+    expect(rig.members()).toContain(upnOf('alice'));
+    expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
+  });
+});
