@@ -13,7 +13,14 @@ import { deriveGrant, type PolicyContext } from './grants.js';
 export type KeepReason = 'standing' | 'grant';
 export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
 
-export interface PlannedKeep { user: DirectoryUser; reason: KeepReason; requestId?: string; expiresAt?: Date }
+export interface PlannedKeep {
+  user: DirectoryUser;
+  reason: KeepReason;
+  requestId?: string;
+  expiresAt?: Date;
+  /** Kept only by this sweep's auto-approval: the removal that applies if that approval is not made. */
+  removeIfNotAutoApproved?: PlannedRemoval;
+}
 export interface PlannedRemoval { user: DirectoryUser; reason: RemoveReason; requestId?: string }
 
 export interface GroupSweepInput {
@@ -134,7 +141,9 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
       }
     }
     const renewal = autoApprovedNow.get(member.id);
-    if (!best && renewal) best = { user: member, reason: 'grant', requestId: renewal.id, expiresAt: new Date(now.getTime() + renewal.hours * HOUR) };
+    if (!best && renewal) {
+      best = { user: member, reason: 'grant', requestId: renewal.id, expiresAt: new Date(now.getTime() + renewal.hours * HOUR), removeIfNotAutoApproved: why ?? { user: member, reason: 'no-grant' } };
+    }
     if (best) keep.push(best);
     else remove.push(why ?? { user: member, reason: 'no-grant' });
   }

@@ -14,6 +14,7 @@
 import type { GroupConfig } from '../config/schema.js';
 import type { AuditInput, CoreDeps } from './deps.js';
 import { auditAll, resolvePeople } from './deps.js';
+import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
 import { addRequesterRecords, loadRecordBook, type RecordBook } from './record-book.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
@@ -199,9 +200,21 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const step = (phase: SweepStep['phase'], done: number, total: number) => options.onStep?.({ group: group.name, phase, done, total });
   const audits: Audit[] = [];
   // Entries are written in one append per phase: one fsync each would take minutes for a big group.
+  // An audit log that cannot be written stops grants (fail closed), never removals: the sweep
+  // goes on, reports the problem and fails (exit 1).
+  let auditFailed = false;
+  const noteAuditFailure = (error: unknown) => {
+    if (auditFailed) return;
+    auditFailed = true;
+    report.problems.push(`The audit log could not be written (${errorCode(error) ?? 'error'}): ${(error as Error).message} Removals went ahead; no grant was made.`);
+  };
   const flushAudits = async () => {
     if (options.dryRun) return;
-    await auditAll(deps, audits.splice(0).map((entry) => ({ actor: options.actor, ...entry })));
+    try {
+      await auditAll(deps, audits.splice(0).map((entry) => ({ actor: options.actor, ...entry })));
+    } catch (error) {
+      noteAuditFailure(error);
+    }
   };
   const target = (user: Who, requestId?: string) => ({
     groupId: group.entraGroupId, groupName: group.name, userId: user.id, upn: user.userPrincipalName, ...(requestId ? { requestId } : {}),
@@ -254,13 +267,29 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   let removalsAudited: Promise<void> = Promise.resolve();
   if (!options.dryRun) {
     // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
-    if (plan.autoApprove.length > 0) await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
+    let removals = plan.remove;
+    if (plan.autoApprove.length > 0) {
+      try {
+        await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
+      } catch (error) {
+        // Fail closed: approvals that could not be audited or recorded are not made, and whoever
+        // only they would have kept is removed; the removals still go ahead.
+        if (error instanceof StateError) noteAuditFailure(error); // the audit log (or local files); others are reported per approval below
+        report.autoApproved = [];
+        for (const request of plan.autoApprove) {
+          report.failed.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: `not approved: ${(error as Error).message}`, code: errorCode(error) }));
+        }
+        const fallbacks = plan.keep.flatMap((k) => (k.removeIfNotAutoApproved ? [k.removeIfNotAutoApproved] : []));
+        removals = [...plan.remove, ...fallbacks];
+        report.kept = report.kept.filter((k) => !fallbacks.some((r) => r.user.id === k.userId));
+      }
+    }
     if (plan.completeAutoApprovals.length > 0) await completeAutoApprovals(deps, group, plan.completeAutoApprovals, audits, target, userOf, report);
     // Removals, batched; only a 204 or 404 counts as removed.
-    if (plan.remove.length > 0) {
-      progress(`removing ${plan.remove.length} member(s)`);
-      step('removing', 0, plan.remove.length);
-      await removeMembers(deps, group, plan.remove, now, audits, target, report, state, ledger, (done) => step('removing', done, plan.remove.length));
+    if (removals.length > 0) {
+      progress(`removing ${removals.length} member(s)`);
+      step('removing', 0, removals.length);
+      await removeMembers(deps, group, removals, now, audits, target, report, state, ledger, (done) => step('removing', done, removals.length));
       // Written while OCI is checked (the log keeps appends in order); awaited before the group ends.
       removalsAudited = flushAudits();
       removalsAudited.catch(() => undefined); // handled where it is awaited below
