@@ -92,7 +92,9 @@ export class GraphDirectory implements DirectoryPort {
           const force = this.forceRefresh;
           this.forceRefresh = false;
           try {
-            return await options.getToken(force);
+            const token = await options.getToken(force);
+            this.tokenError = undefined;
+            return token;
           } catch (error) {
             this.tokenError = error;
             throw error;
@@ -111,9 +113,8 @@ export class GraphDirectory implements DirectoryPort {
         if (error instanceof OciAccessError) throw error;
         if (this.tokenError !== undefined) {
           // Signing in failed (e.g. the session was revoked): that is the error, not Graph's wrapper of it.
-          const tokenError = this.tokenError;
-          this.tokenError = undefined;
-          throw tokenError;
+          // Kept until a token is obtained again: calls running side by side all fail for this reason.
+          throw this.tokenError;
         }
         const { status, code, message } = graphCodeOf(error);
         if (status === 401 && attempt === 1) {
