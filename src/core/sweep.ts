@@ -532,10 +532,18 @@ async function checkOci(
   }
   for (const s of stillInOci) {
     if (forced.has(s.key)) continue;
-    const waited = pendingFor(s.removal);
-    updates.set(s.key, { ...s.removal, lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1 });
+    // "Stuck" takes two cycles of watching. After more than three cycles without a look (this host
+    // was down, or sweeps rarely) the member may have been re-added and removed again unseen, so
+    // the watch starts over instead of raising a false alarm.
+    const lastLook = new Date(s.removal.lastCheckedAt ?? s.removal.removedInEntraAt).getTime();
+    const watchingSince = now.getTime() - lastLook > 3 * options.cycleMs ? now.toISOString() : s.removal.watchingSince ?? s.removal.removedInEntraAt;
+    const waited = now.getTime() - new Date(watchingSince).getTime();
+    updates.set(s.key, {
+      ...s.removal, lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1,
+      ...(watchingSince !== s.removal.removedInEntraAt ? { watchingSince } : {}),
+    });
     if (waited > 2 * options.cycleMs) {
-      report.stuck.push(action(who(s.removal), s.removal.reason, { outcome: `still in OCI ${Math.round(waited / 60000)} min after removal in Entra` }));
+      report.stuck.push(action(who(s.removal), s.removal.reason, { outcome: `still in OCI ${Math.round(pendingFor(s.removal) / 60000)} min after removal in Entra` }));
     } else {
       report.pendingInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'removed in Entra, pending in OCI' }));
     }

@@ -75,6 +75,8 @@ export interface PendingRemoval {
   lastCheckedAt?: string;
   status: 'pending-oci' | 'confirmed' | 'irrevocable';
   forcedInOciAt?: string;
+  /** When the sweep started watching for two cycles (later than removedInEntraAt after a long gap without a look). */
+  watchingSince?: string;
 }
 
 export interface FailedRemoval {
@@ -152,6 +154,7 @@ const pendingRemovalSchema = z.looseObject({
   lastCheckedAt: isoTime.optional(),
   status: z.enum(['pending-oci', 'confirmed', 'irrevocable']),
   forcedInOciAt: isoTime.optional(),
+  watchingSince: isoTime.optional(),
 });
 
 const failedRemovalSchema = z.looseObject({
