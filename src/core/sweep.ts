@@ -290,6 +290,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
       progress(`removing ${removals.length} member(s)`);
       step('removing', 0, removals.length);
       await removeMembers(deps, group, removals, now, audits, target, report, state, ledger, (done) => step('removing', done, removals.length));
+      await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger);
       // Written while OCI is checked (the log keeps appends in order); awaited before the group ends.
       removalsAudited = flushAudits();
       removalsAudited.catch(() => undefined); // handled where it is awaited below
@@ -379,6 +380,54 @@ interface LedgerChanges {
   failed: Map<string, FailedRemoval>;
   clearedFailures: Set<string>;
   deletedPending: Set<string>;
+}
+
+/**
+ * A removal racing an approval: this sweep read the records just before an
+ * approver's decision was written, and the approver's add ("already a member")
+ * came before this removal. The decisions are read again for whoever was
+ * removed, and anyone who now holds a live grant is put back (Graph has no
+ * conditional removal that would avoid the moment out of the group).
+ */
+async function restoreRacedGrants(
+  deps: CoreDeps, group: GroupConfig, policy: PolicyContext, now: Date, audits: Audit[],
+  target: (u: Who, requestId?: string) => AuditInput['target'], report: GroupSweepReport, ledger: LedgerChanges,
+): Promise<void> {
+  const removed = report.removed.filter((r) => r.outcome === 'removed');
+  if (removed.length === 0) return;
+  // The decisions first; a removed member's own record only when a live approval names them (it can only end one).
+  const fresh = await loadRecordBook(deps.directory, group, [], policy.approverIds);
+  const approvedNow = (userId: string) => fresh.decisions.some((d) => d.requesterId === userId && d.kind === 'approved' &&
+    deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, fresh.decisions, policy, now).state === 'approved');
+  const candidates = removed.filter((r) => approvedNow(r.userId));
+  if (candidates.length === 0) return;
+  await addRequesterRecords(deps.directory, fresh, candidates.map((r) => r.userId));
+  const liveRequest = (userId: string): string | undefined => {
+    const requests = (fresh.requestsByUser.get(userId) ?? []).filter((r) => r.groupId === group.entraGroupId);
+    const known = requests.find((request) => deriveGrant(request, fresh.decisions, policy, now).state === 'approved');
+    if (known) return known.id;
+    // An approval whose request record is gone still counts, as in the plan.
+    const ids = new Set(requests.map((r) => r.id));
+    const standIn = fresh.decisions.find((d) => d.requesterId === userId && d.kind === 'approved' && !ids.has(d.requestId) &&
+      deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, fresh.decisions, policy, now).state === 'approved');
+    return standIn?.requestId;
+  };
+  for (const entry of candidates) {
+    const requestId = liveRequest(entry.userId);
+    if (!requestId) continue;
+    const who = { id: entry.userId, userPrincipalName: entry.upn };
+    try {
+      await deps.directory.addGroupMember(group.entraGroupId, entry.userId);
+    } catch (error) {
+      report.failed.push(action(who, 'approved while the sweep ran', { requestId, outcome: `removed, and could not be put back: ${(error as Error).message}`, code: errorCode(error) }));
+      continue;
+    }
+    report.removed = report.removed.filter((r) => r !== entry);
+    report.kept.push(action(who, 'grant', { requestId, outcome: 'approved while this sweep ran: put back' }));
+    const key = `${group.entraGroupId}:${entry.userId}`;
+    ledger.pending.delete(key);
+    audits.push({ action: 'restore', target: target(who, requestId), reason: 'approved while the sweep ran', result: 'ok' });
+  }
 }
 
 /** Adds the members of live auto-approvals an earlier sweep recorded but could not add (it died, or Graph failed). */
