@@ -34,6 +34,7 @@ afterAll(() => rig?.stop());
 beforeEach(() => rig.resetTenant());
 
 const U = SEED.users;
+const machineFor = (name: 'alice' | 'bob' | 'carol' | 'cron') => rig.machine(name);
 const nameOf = (id: string) => rig.emu.world.users.get(id)?.userPrincipalName ?? id;
 
 async function requestAs(machine: Machine, hours: number, justification = 'reliability'): Promise<string | null> {
@@ -119,6 +120,37 @@ describe('a grant extended or re-approved while an older grant expires is kept',
     expect([0, 6]).toContain(result.code);
     expect(result.json.groups[0].autoApproved.map((a: any) => a.requestId)).toEqual([renewal]);
     // The auto-approval is live, so the membership must survive the expired grant.
+    expect(liveGrantExpiry(rig.emu.world, U.alice)).not.toBeNull();
+    expect(rig.members()).toContain(upnOf('alice'));
+    expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
+  });
+});
+
+describe('a removal racing an approval', () => {
+  it('an approval recorded (and its add answered "already a member") between the sweep\'s read and its removal: the sweep puts the member back', async () => {
+    const alice = await machineFor('alice');
+    const bob = await machineFor('bob');
+    const cron = await machineFor('cron');
+    await approveAs(bob, (await requestAs(alice, 2))!);
+    await rig.advance({ minutes: 121 }); // expired, still a member
+    const renewal = (await requestAs(alice, 3))!; // not auto-approvable: needs bob
+    // Bob's approval lands after the sweep read the records and before its removal
+    // (his add then answered "already a member"): written here, at the removal.
+    let raced = false;
+    const stop = watchRemovals(rig.emu.world, (userId) => {
+      if (userId !== U.alice || raced) return;
+      raced = true;
+      const bobUser = rig.emu.world.users.get(U.bob)!;
+      const nowS = rig.emu.world.now() / 1000;
+      const extension = bobUser.extensions.get('com.ociaccess.decisions')!;
+      const records = JSON.parse(String(extension.properties.records));
+      records.push({ r: renewal, u: U.alice, g: SEED.tempGroupId, d: 'a', a: nowS, e: Math.floor(nowS) + 3 * 3600, h: 3 });
+      extension.properties = { ...extension.properties, records: JSON.stringify(records) };
+    });
+    const result = await rig.run(cron, ['sweep', '--json']);
+    stop();
+    expect(raced).toBe(true);
+    expect([0, 6]).toContain(result.code);
     expect(liveGrantExpiry(rig.emu.world, U.alice)).not.toBeNull();
     expect(rig.members()).toContain(upnOf('alice'));
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
