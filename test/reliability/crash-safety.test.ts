@@ -237,13 +237,17 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
     const calibration = await calibrate(cron, ['sweep']);
     for (let trial = 0; trial < count; trial += 1) {
       await setUp(trial);
-      const { outcome } = await runAndKill(cron, ['sweep'], planKill(calibration.requests, calibration.durationMs));
-      const linesAtKill = await checkAfterKill(cron);
-      const rerun = await rig.run(cron, ['sweep', '--json']);
+      // A fresh cron host per trial: resetTenant puts Entra and OCI back, and a host that
+      // kept its ledger from the previous trial would be watching removals of a tenant
+      // state that no longer exists (e.g. a removal 121 virtual minutes old: 'stuck').
+      const host = await rig.machine('cron', `cron-trial-${trial}`);
+      const { outcome } = await runAndKill(host, ['sweep'], planKill(calibration.requests, calibration.durationMs));
+      const linesAtKill = await checkAfterKill(host);
+      const rerun = await rig.run(host, ['sweep', '--json']);
       outcomes.add(`${outcome.replace(/-\d+$/, '')}/rerun-exit-${rerun.code}`);
       expect({ trial, outcome, ok: [0, 6].includes(rerun.code), out: rerun.code === 0 || rerun.code === 6 ? '' : rerun.stdout + rerun.stderr })
         .toEqual({ trial, outcome, ok: true, out: '' });
-      await checkAfterRerun(cron, linesAtKill);
+      await checkAfterRerun(host, linesAtKill);
       expect({ trial, outcome, members: memberIds(rig.emu.world).map(name) }).toEqual({ trial, outcome, members: expectedMembers(rig.emu.world).map(name) });
     }
     reportTrials('crash-safety/sweep', count, outcomes.counts);
