@@ -4,7 +4,8 @@
  * Retry-After); batch items by runBatched. Graph's quirks are absorbed here:
  * "already a member" (400) and "not a member" (404) are successes.
  */
-import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { createGraphClient } from './client.js';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../context.js';
 import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
@@ -80,27 +81,17 @@ export class GraphDirectory implements DirectoryPort {
   constructor(options: GraphDirectoryOptions) {
     this.options = options;
     this.batchSlots = limiter(options.concurrency ?? 4);
-    const base = options.graphBaseUrl.replace(/\/+$/, '');
-    const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
-    this.client = Client.initWithMiddleware({
-      baseUrl: `${base}/`,
-      defaultVersion: 'v1.0',
-      customHosts: new Set([host]),
-      fetchOptions: options.dispatcher ? ({ dispatcher: options.dispatcher } as any) : undefined,
-      authProvider: {
-        getAccessToken: async () => {
-          const force = this.forceRefresh;
-          this.forceRefresh = false;
-          try {
-            const token = await options.getToken(force);
-            this.tokenError = undefined;
-            return token;
-          } catch (error) {
-            this.tokenError = error;
-            throw error;
-          }
-        },
-      },
+    this.client = createGraphClient(options.graphBaseUrl, options.dispatcher, async () => {
+      const force = this.forceRefresh;
+      this.forceRefresh = false;
+      try {
+        const token = await options.getToken(force);
+        this.tokenError = undefined;
+        return token;
+      } catch (error) {
+        this.tokenError = error;
+        throw error;
+      }
     });
   }
 

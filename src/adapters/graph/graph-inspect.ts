@@ -9,7 +9,8 @@
  * turns each one into a check result (403 → "needs permission X") rather
  * than stopping at the first.
  */
-import { Client, GraphError } from '@microsoft/microsoft-graph-client';
+import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { createGraphClient } from './client.js';
 import type { Dispatcher } from 'undici';
 import { OciAccessError } from '../../errors.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
@@ -42,15 +43,7 @@ export class GraphInspector {
   private readonly client: Client;
 
   constructor(options: GraphInspectOptions) {
-    const base = options.graphBaseUrl.replace(/\/+$/, '');
-    const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
-    this.client = Client.initWithMiddleware({
-      baseUrl: `${base}/`,
-      defaultVersion: 'v1.0',
-      customHosts: new Set([host]),
-      fetchOptions: options.dispatcher ? ({ dispatcher: options.dispatcher } as any) : undefined,
-      authProvider: { getAccessToken: options.getToken },
-    });
+    this.client = createGraphClient(options.graphBaseUrl, options.dispatcher, options.getToken);
   }
 
   private async get(url: string): Promise<any> {

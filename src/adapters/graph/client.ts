@@ -1,0 +1,16 @@
+/** The one way we build a Graph client: base URL, our host trusted for the bearer token, our CA dispatcher. */
+import { Client } from '@microsoft/microsoft-graph-client';
+import type { Dispatcher } from 'undici';
+
+export function createGraphClient(graphBaseUrl: string, dispatcher: Dispatcher | undefined, getAccessToken: () => Promise<string>): Client {
+  const base = graphBaseUrl.replace(/\/+$/, '');
+  // The client attaches the token only to Graph hosts and customHosts (port and IPv6 brackets stripped).
+  const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
+  return Client.initWithMiddleware({
+    baseUrl: `${base}/`,
+    defaultVersion: 'v1.0',
+    customHosts: new Set([host]),
+    fetchOptions: dispatcher ? ({ dispatcher } as any) : undefined,
+    authProvider: { getAccessToken },
+  });
+}
