@@ -48,7 +48,7 @@ import {
   writeFileAtomic,
   writeNewPrivateFile,
 } from './atomic-file.js';
-import { acquireLock, type LockOptions } from './lock.js';
+import { acquireLock, storeLockOptions } from './lock.js';
 
 export const AUDIT_FILE = 'audit.jsonl';
 export const GENESIS_HASH = '0'.repeat(64);
@@ -333,17 +333,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
   const headFile = `${file}.head`;
   const lockFile = `${file}.lock`;
   const fsOptions = { platform: host.platform };
-  const lockOptions: LockOptions = {
-    clock: host.clock,
-    pid: host.pid,
-    hostname: host.hostname,
-    wait: true,
-    timeoutMs: options.lockTimeoutMs ?? 15_000,
-    staleAfterMs: options.lockStaleAfterMs ?? 60_000,
-    retryMs: 20,
-    purpose: 'an audit log append',
-    ...(options.isProcessAlive ? { isProcessAlive: options.isProcessAlive } : {}),
-  };
+  const lockOptions = storeLockOptions(host, options, 'an audit log append');
   let queue: Promise<unknown> = Promise.resolve();
 
   async function readHead(): Promise<AuditHead | undefined | 'invalid'> {

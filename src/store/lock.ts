@@ -410,3 +410,25 @@ export async function withLock<T>(file: string, options: LockOptions, fn: (lock:
     await lock.release();
   }
 }
+
+/**
+ * Lock options for the store's short read-modify-write sections (state
+ * updates, audit appends): wait up to 15 s, a lock older than 60 s is stale.
+ */
+export function storeLockOptions(
+  host: { clock: Clock; pid: number; hostname: string },
+  options: { lockTimeoutMs?: number; lockStaleAfterMs?: number; isProcessAlive?: (pid: number) => boolean },
+  purpose: string,
+): LockOptions {
+  return {
+    clock: host.clock,
+    pid: host.pid,
+    hostname: host.hostname,
+    wait: true,
+    timeoutMs: options.lockTimeoutMs ?? 15_000,
+    staleAfterMs: options.lockStaleAfterMs ?? 60_000,
+    retryMs: 20,
+    purpose,
+    ...(options.isProcessAlive ? { isProcessAlive: options.isProcessAlive } : {}),
+  };
+}

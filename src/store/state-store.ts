@@ -32,7 +32,7 @@ import {
   writeFileAtomic,
   writeNewPrivateFile,
 } from './atomic-file.js';
-import { acquireLock, type LockOptions } from './lock.js';
+import { acquireLock, storeLockOptions } from './lock.js';
 
 export const STATE_FILE = 'state.json';
 export const STATE_VERSION = 1;
@@ -287,17 +287,7 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
   const file = path.join(stateDir, STATE_FILE);
   const lockFile = `${file}.lock`;
   const fsOptions = { platform: host.platform };
-  const lockOptions: LockOptions = {
-    clock: host.clock,
-    pid: host.pid,
-    hostname: host.hostname,
-    wait: true,
-    timeoutMs: options.lockTimeoutMs ?? 15_000,
-    staleAfterMs: options.lockStaleAfterMs ?? 60_000,
-    retryMs: 20,
-    purpose: 'a state update',
-    ...(options.isProcessAlive ? { isProcessAlive: options.isProcessAlive } : {}),
-  };
+  const lockOptions = storeLockOptions(host, options, 'a state update');
   // Updates from this process queue here instead of polling the lock file.
   let queue: Promise<unknown> = Promise.resolve();
 
