@@ -96,17 +96,43 @@ interface EntraState {
 
 const states = new WeakMap<World, EntraState>();
 
-function stateOf(world: World): EntraState {
-  let state = states.get(world);
-  if (!state) {
+interface SigningKey {
+  privateKey: KeyObject;
+  kid: string;
+  publicJwk: Record<string, unknown>;
+}
+let processSigningKey: SigningKey | undefined;
+
+/**
+ * The key the emulated Entra signs ID tokens with: one per process, like the CA
+ * (tests start many emulators). Made on first use, which would otherwise be a
+ * client's first sign-in: an RSA key takes 0.1–1 s to generate, a delay Entra
+ * does not have, so startEmulator makes it up front (see prepareEntra).
+ */
+function signingKey(): SigningKey {
+  if (!processSigningKey) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
     const kid = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 27);
+    processSigningKey = { privateKey, kid, publicJwk: { kty: 'RSA', use: 'sig', kid, n: jwk.n, e: jwk.e } };
+  }
+  return processSigningKey;
+}
+
+/** Makes the emulated Entra's state (and its signing key) before the first client asks for a token. */
+export function prepareEntra(world: World): void {
+  stateOf(world);
+}
+
+function stateOf(world: World): EntraState {
+  let state = states.get(world);
+  if (!state) {
+    const key = signingKey();
     state = {
       settings: { ...DEFAULT_SETTINGS },
-      signingKey: privateKey,
-      signingKid: kid,
-      publicJwk: { kty: 'RSA', use: 'sig', kid, n: jwk.n, e: jwk.e },
+      signingKey: key.privateKey,
+      signingKid: key.kid,
+      publicJwk: key.publicJwk,
       authorizationCodes: new Map(),
       refreshTokens: new Map(),
       sha1Thumbprints: new Map(),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { EmulatorServer } from './server.js';
 import { generateTls, type EmulatorTls } from './tls.js';
 import { World } from './state.js';
+import { prepareEntra } from './entra.js';
 import { SEED, seedDefault, type SeedSecrets } from './seed.js';
 import type { ConfigInput } from '../config/schema.js';
 
@@ -81,6 +82,7 @@ export function clientConfig(baseUrl: string, files: { caFile: string; ociConfig
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const world = new World(SEED.tenantId);
   const secrets = options.seed === 'empty' ? null : seedDefault(world);
+  prepareEntra(world);
   if (options.cycleMs !== undefined) {
     for (const sp of world.servicePrincipals.values()) {
       for (const job of sp.synchronizationJobs) {
