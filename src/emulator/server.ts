@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { World } from './state.js';
 import { generateTls, type EmulatorTls } from './tls.js';
 import type { EmuRequest, EmuResponse, EmulatorApi, Route, Service } from './http.js';
@@ -144,6 +145,7 @@ export class EmulatorServer implements EmulatorApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const rawUrl = req.url ?? '/';
@@ -177,25 +179,37 @@ export class EmulatorServer implements EmulatorApi {
     const early = service === 'control' ? undefined : earlyBy(this.world, key);
     const marks = { client, ...(early !== undefined ? { early } : {}) };
 
+    // Latency: the answer leaves no sooner than this long after the request
+    // arrived. The emulator's own work happens within that time, as a real
+    // service's does on its own machines; here it runs on the client's CPU, and
+    // adding it on top would charge the client for the emulator.
+    const delay = service === 'control' ? 0 : (this.world.latencyMs[service] ?? 0) + (this.world.latencyMs['*'] ?? 0);
+    const answerAt = arrivedAt + delay;
+    const held = async () => {
+      const wait = answerAt - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    };
+
     if (service !== 'control') {
-      const delay = (this.world.latencyMs[service] ?? 0) + (this.world.latencyMs['*'] ?? 0);
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const fault = this.takeFault(service, method, path);
       if (fault) {
         this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0, ...marks });
+        if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
+        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds);
+        await held();
+        // Retry-After counts from when the answer leaves.
+        noteRetryAfter(this.world, key, retryAfterHeader(answer.headers));
         if (fault.kind === 'reset') {
           req.socket.destroy();
           return;
         }
-        if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
-        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds);
-        noteRetryAfter(this.world, key, retryAfterHeader(answer.headers));
         return this.send(res, answer);
       }
       // Graph throttles the items of a $batch one by one (the batch module does that), not the batch call itself.
       const throttled = service === 'graph' && path === '/v1.0/$batch' ? undefined : this.takeThrottle(service);
       if (throttled !== undefined) {
         this.world.log({ service, method, path: rawUrl, status: 429, ...marks });
+        await held();
         noteRetryAfter(this.world, key, String(throttled));
         return this.send(res, faultResponse(service, 429, throttled));
       }
@@ -215,11 +229,12 @@ export class EmulatorServer implements EmulatorApi {
       }
       if (service !== 'control' || path !== '/_emulator/requests') {
         const entry = this.world.log({ service, method, path: rawUrl, status: response.status, principal: request.principal, ...marks });
-        if (service !== 'control') noteRetryAfter(this.world, key, retryAfterHeader(response.headers));
         const items = (response as EmuResponse & { batchItems?: typeof entry.batchItems }).batchItems;
         if (items) entry.batchItems = items;
       }
     }
+    await held();
+    if (match && service !== 'control') noteRetryAfter(this.world, key, retryAfterHeader(response.headers));
     this.send(res, response);
   }
 
