@@ -151,7 +151,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen };
 }
 
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
   for (const item of items) {
     const k = key(item);

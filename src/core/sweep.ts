@@ -17,7 +17,7 @@ import { auditAll, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
 import { addRequesterRecords, loadRecordBook, type RecordBook } from './record-book.js';
-import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
+import { groupBy, planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
 import { deriveGrant, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
 import { mapLimit } from './concurrent.js';
@@ -170,12 +170,7 @@ async function readOci(deps: CoreDeps, group: GroupConfig): Promise<OciView | { 
 
 /** Who holds a live grant (member or not): their OCI membership is not drift. */
 function liveGrantHolders(book: RecordBook, policy: PolicyContext, now: Date): Set<string> {
-  const byRequest = new Map<string, Decision[]>();
-  for (const decision of book.decisions) {
-    const list = byRequest.get(decision.requestId);
-    if (list) list.push(decision);
-    else byRequest.set(decision.requestId, [decision]);
-  }
+  const byRequest = groupBy(book.decisions, (d) => d.requestId);
   const holders = new Set<string>();
   const live = (request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>) =>
     deriveGrant(request, byRequest.get(request.id) ?? [], policy, now).state === 'approved';
@@ -397,19 +392,22 @@ async function restoreRacedGrants(
   if (removed.length === 0) return;
   // The decisions first; a removed member's own record only when a live approval names them (it can only end one).
   const fresh = await loadRecordBook(deps.directory, group, [], policy.approverIds);
-  const approvedNow = (userId: string) => fresh.decisions.some((d) => d.requesterId === userId && d.kind === 'approved' &&
-    deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, fresh.decisions, policy, now).state === 'approved');
+  // Indexed by requester: a big sweep removes a thousand members, each checked against the decisions about them only.
+  const decisionsAbout = groupBy(fresh.decisions, (d) => d.requesterId);
+  const about = (userId: string) => decisionsAbout.get(userId) ?? [];
+  const approvedNow = (userId: string) => about(userId).some((d) => d.kind === 'approved' &&
+    deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, about(userId), policy, now).state === 'approved');
   const candidates = removed.filter((r) => approvedNow(r.userId));
   if (candidates.length === 0) return;
   await addRequesterRecords(deps.directory, fresh, candidates.map((r) => r.userId));
   const liveRequest = (userId: string): string | undefined => {
     const requests = (fresh.requestsByUser.get(userId) ?? []).filter((r) => r.groupId === group.entraGroupId);
-    const known = requests.find((request) => deriveGrant(request, fresh.decisions, policy, now).state === 'approved');
+    const known = requests.find((request) => deriveGrant(request, about(userId), policy, now).state === 'approved');
     if (known) return known.id;
     // An approval whose request record is gone still counts, as in the plan.
     const ids = new Set(requests.map((r) => r.id));
-    const standIn = fresh.decisions.find((d) => d.requesterId === userId && d.kind === 'approved' && !ids.has(d.requestId) &&
-      deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, fresh.decisions, policy, now).state === 'approved');
+    const standIn = about(userId).find((d) => d.kind === 'approved' && !ids.has(d.requestId) &&
+      deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, about(userId), policy, now).state === 'approved');
     return standIn?.requestId;
   };
   for (const entry of candidates) {
