@@ -19,13 +19,13 @@ import {
   AuthSession,
   CLI_SCOPES,
   appOnlyGraphScope,
-  generateClientCertificate,
   msalAuthorityOptions,
   openTokenStore,
   osKeyring,
   type AuthSessionDeps,
   type KeyringBackend,
 } from '../../src/adapters/auth/index.js';
+import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
 
 const ALICE = `alice@${SEED.domain}`;
 

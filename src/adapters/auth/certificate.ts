@@ -2,11 +2,14 @@
  * Self-signed client certificates for the automation's app registration.
  * Entra only needs the public certificate uploaded to the app and the private
  * key kept by whoever runs `sweep`; a self-signed one is what Microsoft's own
- * guides generate for this. Used by tests and available to `init`.
+ * guides generate for this. Used by tests and available to `init`. Kept out
+ * of the sign-in path (and of index.ts): node-forge takes ~30 ms to load, on
+ * every sweep.
  */
-import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import type { Clock } from '../../context.js';
+import { thumbprintOf } from './credentials.js';
 
 export interface ClientCertificate {
   certificatePem: string;
@@ -47,9 +50,4 @@ export function generateClientCertificate(options: ClientCertificateOptions): Cl
   certificate.sign(forgeKey, forge.md.sha256.create());
   const certificatePem = forge.pki.certificateToPem(certificate);
   return { certificatePem, privateKeyPem: privateKey, thumbprintSha256: thumbprintOf(certificatePem) };
-}
-
-/** SHA-256 thumbprint of the first certificate in a PEM, hex upper case. */
-export function thumbprintOf(certificatePem: string): string {
-  return new X509Certificate(certificatePem).fingerprint256.replace(/:/g, '').toUpperCase();
 }

@@ -4,12 +4,16 @@
  * argv, and never echoed: errors name the file or variable, not its content.
  */
 import { readFile } from 'node:fs/promises';
-import { createPrivateKey, randomUUID, sign, constants as cryptoConstants, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomUUID, sign, constants as cryptoConstants, type KeyObject } from 'node:crypto';
 import type { ClientAssertionCallback } from '@azure/msal-node';
 import type { Clock } from '../../context.js';
 import type { Config } from '../../config/schema.js';
 import { AuthError, ConfigError } from '../../errors.js';
-import { thumbprintOf } from './certificate.js';
+
+/** SHA-256 thumbprint of the first certificate in a PEM, hex upper case. */
+export function thumbprintOf(certificatePem: string): string {
+  return new X509Certificate(certificatePem).fingerprint256.replace(/:/g, '').toUpperCase();
+}
 
 export type AutomationConfig = NonNullable<Config['automation']>;
 

@@ -4,6 +4,6 @@ export { CLI_SCOPES, appOnlyGraphScope } from './scopes.js';
 export { createMsalConfidentialClient, createMsalPublicClient, type AuthAdapterConfig, type MsalClientDeps } from './msal.js';
 export { TOKEN_STORE_ENV, openTokenStore, osKeyring, type KeyringBackend, type TokenStore, type TokenStoreKind } from './token-store.js';
 export { authorityMetadata, authorityUrl, fetchOpenIdConfiguration, msalAuthorityOptions } from './authority.js';
-export { describeAutomationCredential, loadAutomationCredential, type AutomationCredential } from './credentials.js';
-export { generateClientCertificate, thumbprintOf, type ClientCertificate } from './certificate.js';
+export { describeAutomationCredential, loadAutomationCredential, thumbprintOf, type AutomationCredential } from './credentials.js';
+// generateClientCertificate (./certificate.js) is imported from there: it loads node-forge.
 export { caAwareNetworkClient, type NetworkObserver } from './network.js';
