@@ -102,7 +102,9 @@ export async function runBatched(items: BatchItemRequest[], send: BatchSender, o
           })
           .finally(() => {
             inFlight -= 1;
-            schedule();
+            // The next chunk goes out at once (a timer would add a tick to every round trip); retries wait for theirs.
+            if (ready.length > 0 && failure === undefined) pump();
+            else schedule();
           });
       }
       if (inFlight === 0 && ready.length === 0 && waiting.length === 0) resolve();
