@@ -16,7 +16,8 @@
  * headers, url, json()/text()/arrayBuffer()); a call that gets no answer
  * fails as fetch fails, TypeError("fetch failed") with the network error as
  * its cause, so errors read the same everywhere. Calls this does not handle
- * (a Request object, a streamed body) go to fetch as before.
+ * (a Request object, a streamed body) go to fetch as before. Unlike fetch,
+ * it asks for no compression (Graph then answers uncompressed) and decodes none.
  */
 import { request, type Dispatcher } from 'undici';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
@@ -34,26 +35,40 @@ function isPlainBody(body: unknown): body is PlainBody {
 function headerRecord(headers: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
+  // A name given twice (in any case) is sent once with both values, as fetch does.
+  const add = (name: string, value: unknown) => {
+    const key = name.toLowerCase();
+    out[key] = out[key] === undefined ? String(value) : `${out[key]}, ${String(value)}`;
+  };
   if (headers instanceof Headers) {
-    headers.forEach((value, name) => {
-      out[name] = value;
-    });
+    headers.forEach((value, name) => add(name, value));
   } else if (Array.isArray(headers)) {
-    for (const [name, value] of headers as [string, string][]) out[name.toLowerCase()] = String(value);
+    for (const [name, value] of headers as [string, string][]) add(name, value);
   } else {
     for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-      if (value !== undefined && value !== null) out[name.toLowerCase()] = String(value);
+      if (value !== undefined && value !== null) add(name, value);
     }
   }
   return out;
+}
+
+/**
+ * A header value as fetch reads it. fetch takes header bytes as Latin-1;
+ * undici's request() decodes them as UTF-8, and a Response refuses a value
+ * with characters above U+00FF. Re-encoding gives fetch's reading for UTF-8
+ * bytes (invalid ones stay replaced) instead of failing a good answer.
+ */
+function byteString(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\xff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
 /** Response headers as a Headers init (repeated headers kept as separate pairs). */
 function responseHeaders(headers: Record<string, string | string[] | undefined>): [string, string][] {
   const pairs: [string, string][] = [];
   for (const [name, value] of Object.entries(headers)) {
-    if (Array.isArray(value)) for (const one of value) pairs.push([name, one]);
-    else if (value !== undefined) pairs.push([name, value]);
+    if (Array.isArray(value)) for (const one of value) pairs.push([name, byteString(one)]);
+    else if (value !== undefined) pairs.push([name, byteString(value)]);
   }
   return pairs;
 }
@@ -64,7 +79,8 @@ export class UndiciMessageHandler implements Middleware {
   async execute(context: Context): Promise<void> {
     const options = (context.options ?? {}) as RequestInit & { dispatcher?: Dispatcher };
     if (typeof context.request !== 'string' || !isPlainBody(options.body)) {
-      context.response = await fetch(context.request, options);
+      const dispatcher = this.dispatcher ?? options.dispatcher;
+      context.response = await fetch(context.request, (dispatcher ? { ...options, dispatcher } : options) as RequestInit);
       return;
     }
     const url = context.request;
