@@ -2,7 +2,7 @@
  * Retry-After bookkeeping, so a test can tell whether a client came back
  * before it was told to. When the emulator answers with a Retry-After (429,
  * or a 503 carrying one), it remembers "not before" for that client and that
- * request (method and URL); a later identical request from the same client
+ * request (method, URL and body); a later identical request from the same client
  * that arrives earlier is flagged in the request log (`early`, in ms).
  *
  * A client is told apart by its credential: the bearer token for Graph (each
@@ -25,8 +25,15 @@ export function clientOf(headers: IncomingHttpHeaders): string {
   return 'anonymous';
 }
 
-export function retryKey(client: string, method: string, url: string): string {
-  return `${client} ${method.toUpperCase()} ${url}`;
+/**
+ * What makes two requests "the same request": client, method, URL and body.
+ * The body counts because calls to one URL may be different requests: two
+ * $batch calls with different items are not a retry of each other, while the
+ * SDK's retry of a throttled call resends the same bytes.
+ */
+export function retryKey(client: string, method: string, url: string, body?: Buffer): string {
+  const digest = body && body.length > 0 ? ` #${createHash('sha256').update(body).digest('hex').slice(0, 16)}` : '';
+  return `${client} ${method.toUpperCase()} ${url}${digest}`;
 }
 
 /** Remembers the Retry-After of an answer (seconds, as sent in the header). */

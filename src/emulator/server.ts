@@ -175,7 +175,7 @@ export class EmulatorServer implements EmulatorApi {
 
     // Did this client come back before the Retry-After it was given for this request?
     const client = clientOf(req.headers);
-    const key = retryKey(client, method, rawUrl);
+    const key = retryKey(client, method, rawUrl, request.body);
     const early = service === 'control' ? undefined : earlyBy(this.world, key);
     const marks = { client, ...(early !== undefined ? { early } : {}) };
 

@@ -204,7 +204,7 @@ async function runItem(batch: EmuRequest, emu: EmulatorApi, item: BatchItem, ear
   if (!request) return errorFor(batch, 400, 'BadRequest', `Invalid request URI '${item.url}'.`);
   if (/^\/v1\.0\/\$batch$/i.test(request.path)) return errorFor(batch, 400, 'BadRequest', 'A batch request cannot contain another batch request.');
   // Items keep their own Retry-After, per client and item (see retry-after.ts).
-  const key = retryKey(clientOf(batch.headers), request.method, request.rawUrl);
+  const key = retryKey(clientOf(batch.headers), request.method, request.rawUrl, request.body);
   const earlyMs = earlyBy(emu.world, key);
   if (earlyMs !== undefined) early.set(item.id, earlyMs);
   const answer = await answerItem(batch, emu, request);
