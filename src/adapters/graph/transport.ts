@@ -12,8 +12,9 @@
  * (issue 4: within 1.5× of the critical path). request() on the same
  * dispatcher does the same HTTP work for a fraction of it.
  *
- * What fetch did that this keeps: the answer is a WHATWG Response (status,
- * headers, url, json()/text()/arrayBuffer()); a call that gets no answer
+ * What fetch did that this keeps: the answer reads as a WHATWG Response
+ * (status, ok, headers, url, json()/text()/arrayBuffer()/blob(), body; see
+ * BufferedResponse); a call that gets no answer
  * fails as fetch fails, TypeError("fetch failed") with the network error as
  * its cause, so errors read the same everywhere. Calls this does not handle
  * (a Request object, a streamed body) go to fetch as before. Unlike fetch,
@@ -73,6 +74,67 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>)
   return pairs;
 }
 
+/**
+ * The answer, already read, with the part of the WHATWG Response interface the
+ * SDK's handlers and response parser use (status, ok, headers, url, json(),
+ * text(), arrayBuffer(), blob(), body). A real Response costs a ReadableStream
+ * per answer, which is most of what this transport saves; the stream is made
+ * only if someone asks for `body`.
+ */
+class BufferedResponse {
+  readonly ok: boolean;
+  readonly statusText = '';
+  readonly redirected = false;
+  readonly type = 'basic';
+  private used = false;
+
+  constructor(
+    private readonly bytes: Buffer | null,
+    readonly status: number,
+    readonly headers: Headers,
+    readonly url: string,
+  ) {
+    this.ok = status >= 200 && status <= 299;
+  }
+
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.bytes === null ? null : new Response(this.take()).body;
+  }
+
+  private take(): Buffer {
+    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
+    this.used = true;
+    return this.bytes ?? Buffer.alloc(0);
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = this.take();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  async text(): Promise<string> {
+    // As fetch's text(): UTF-8, a leading byte order mark dropped.
+    return new TextDecoder('utf-8').decode(this.take());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  async blob(): Promise<Blob> {
+    return new Blob([this.take()], { type: this.headers.get('content-type') ?? '' });
+  }
+
+  clone(): BufferedResponse {
+    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(this.bytes && Buffer.from(this.bytes), this.status, new Headers(this.headers), this.url);
+  }
+}
+
 export class UndiciMessageHandler implements Middleware {
   constructor(private readonly dispatcher: Dispatcher | undefined) {}
 
@@ -97,18 +159,14 @@ export class UndiciMessageHandler implements Middleware {
       if ((error as Error)?.name === 'AbortError') throw error;
       throw new TypeError('fetch failed', { cause: error });
     }
-    let bytes: ArrayBuffer;
+    const chunks: Buffer[] = [];
     try {
-      bytes = await answer.body.arrayBuffer();
+      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
     } catch (error) {
       throw new TypeError('fetch failed', { cause: error });
     }
-    const response = new Response(NULL_BODY_STATUSES.has(answer.statusCode) ? null : bytes, {
-      status: answer.statusCode,
-      headers: responseHeaders(answer.headers),
-    });
-    // The redirect handler compares the answer's URL with the Location it is sent to.
-    Object.defineProperty(response, 'url', { value: url });
-    context.response = response;
+    const bytes = NULL_BODY_STATUSES.has(answer.statusCode) ? null : Buffer.concat(chunks);
+    // The url: the redirect handler compares it with the Location it is sent to.
+    context.response = new BufferedResponse(bytes, answer.statusCode, new Headers(responseHeaders(answer.headers)), url) as unknown as Response;
   }
 }
