@@ -13,6 +13,7 @@ export interface DirectoryUser {
 /** Where a remote record document lives: an open extension on a user or a group. */
 export interface RecordOwner {
   kind: 'user' | 'group';
+  /** The object id; for a user, the user principal name works too (Graph takes either wherever it takes a user). */
   id: string;
 }
 

@@ -1,5 +1,5 @@
 /** Reads every remote record that matters for one group, in batched Graph calls. */
-import type { DirectoryPort } from './ports.js';
+import type { DirectoryPort, DirectoryUser, RecordPayload } from './ports.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, REQUESTS_EXTENSION, decodeDecisions, decodeRequests, type AccessRequest, type Decision } from './records.js';
 import type { GroupConfig } from '../config/schema.js';
 
@@ -21,6 +21,47 @@ export async function loadRecordBook(
 ): Promise<RecordBook> {
   const requesters = [...new Set(requesterIds)];
   const approvers = [...new Set(approverIds)];
+  const raw = await readBook(directory, group, requesters, approvers, onProgress);
+  return decodeBook(raw, requesters.map((id) => [id, id]), approvers.map((id) => [id, id]));
+}
+
+/**
+ * The same book, read before anyone's object id is known: Graph takes a user
+ * principal name wherever it takes a user id, so the records are read by UPN
+ * side by side with resolving the people (instead of one round of calls
+ * after the other), and decoded once the ids are in. Records of people who do
+ * not resolve are left out, as those people are.
+ */
+export async function loadRecordBookByUpn(
+  directory: DirectoryPort,
+  group: GroupConfig,
+  requesterUpns: Iterable<string>,
+  approverUpns: Iterable<string>,
+  people: Promise<ReadonlyMap<string, DirectoryUser>>,
+  onProgress?: (settled: number, total: number) => void,
+): Promise<RecordBook> {
+  const lower = (upns: Iterable<string>) => [...new Set([...upns].map((upn) => upn.toLowerCase()))];
+  const requesters = lower(requesterUpns);
+  const approvers = lower(approverUpns);
+  const [raw, byUpn] = await Promise.all([readBook(directory, group, requesters, approvers, onProgress), people]);
+  const resolved = (upns: string[]) => upns.flatMap((upn): [string, string][] => {
+    const user = byUpn.get(upn);
+    return user ? [[upn, user.id]] : [];
+  });
+  return decodeBook(raw, resolved(requesters), resolved(approvers));
+}
+
+interface RawBook {
+  requestRecords: Map<string, RecordPayload | null>;
+  decisionRecords: Map<string, RecordPayload | null>;
+  autoRecord: RecordPayload | null;
+}
+
+/** The requesters' and approvers' records (owners named by id or UPN) and the group's auto-approval record, side by side. */
+async function readBook(
+  directory: DirectoryPort, group: GroupConfig, requesters: string[], approvers: string[],
+  onProgress?: (settled: number, total: number) => void,
+): Promise<RawBook> {
   const total = requesters.length + approvers.length;
   let requestsRead = 0;
   let decisionsRead = 0;
@@ -30,12 +71,16 @@ export async function loadRecordBook(
     directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); })),
     group.autoApproval ? directory.readRecord({ kind: 'group', id: group.entraGroupId }, DECISIONS_EXTENSION) : Promise.resolve(null),
   ]);
+  return { requestRecords, decisionRecords, autoRecord };
+}
+
+/** Decodes the raw records; each pair is [the key the record was read under, the owner's object id]. */
+function decodeBook(raw: RawBook, requesters: [string, string][], approvers: [string, string][]): RecordBook {
   const requestsByUser = new Map<string, AccessRequest[]>();
-  for (const id of requesters) requestsByUser.set(id, decodeRequests(requestRecords.get(id) ?? null, id));
+  for (const [key, id] of requesters) requestsByUser.set(id, decodeRequests(raw.requestRecords.get(key) ?? null, id));
   const decisionsByApprover = new Map<string, Decision[]>();
-  for (const id of approvers) decisionsByApprover.set(id, decodeDecisions(decisionRecords.get(id) ?? null, id));
-  const autoDecisions = decodeDecisions(autoRecord, AUTO_APPROVER);
-  decisionsByApprover.set(AUTO_APPROVER, autoDecisions);
+  for (const [key, id] of approvers) decisionsByApprover.set(id, decodeDecisions(raw.decisionRecords.get(key) ?? null, id));
+  decisionsByApprover.set(AUTO_APPROVER, decodeDecisions(raw.autoRecord, AUTO_APPROVER));
   return { requestsByUser, decisions: [...decisionsByApprover.values()].flat(), decisionsByApprover };
 }
 

@@ -16,7 +16,7 @@ import type { AuditInput, CoreDeps } from './deps.js';
 import { auditAll, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
-import { addRequesterRecords, loadRecordBook, type RecordBook } from './record-book.js';
+import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from './record-book.js';
 import { groupBy, planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
 import { deriveGrant, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
@@ -111,6 +111,17 @@ export interface SweepReport {
 }
 
 type Audit = Omit<AuditInput, 'actor'>;
+
+/**
+ * Resolves once requests just started have gone out. A request's first steps
+ * run as promise callbacks, and undici writes on a reused connection from a
+ * setImmediate of its own; both wait while synchronous work (planning a big
+ * group) holds the thread, so requests started "before" that work would leave
+ * after it. Two turns of the check phase let them go first.
+ */
+function sentOff(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
 type Who = Pick<DirectoryUser, 'id' | 'userPrincipalName'>;
 
 function action(user: Who, reason: string, extra: Partial<SweepMemberAction> = {}): SweepMemberAction {
@@ -217,39 +228,77 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
 
   progress('reading members and records');
   step('reading', 0, 1);
-  // OCI does not depend on what Entra says: read both sides at once. The
-  // decisions (approvers' records and the group's) and the eligible
-  // requesters' records need only the configured people, so they are read
-  // while the member list is still paging.
+  // Phase 1, everything that needs only the config, side by side: the
+  // configured people's ids; the decisions (approvers' records) and the
+  // eligible requesters' records, read by UPN so that they need not wait for
+  // the ids; the member list; the local ledger; and OCI, which does not
+  // depend on what Entra says.
   const peopleRead = resolvePeople(deps.directory, group);
-  const bookRead = peopleRead.then((p) => loadRecordBook(deps.directory, group, p.eligibleIds, p.policy.approverIds, (done, total) => step('records', done, total)));
+  const bookRead = loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn), (done, total) => step('records', done, total));
   const membersRead = deps.directory.listGroupMembers(group.entraGroupId);
+  const stateRead = deps.state.read();
   // Started once the Entra requests are on their way: setting up the OCI client is CPU work that would delay them.
-  const ociRead = new Promise<void>((resolve) => setImmediate(resolve)).then(() => readOci(deps, group));
-  const [people, members, book] = await Promise.all([peopleRead, membersRead, bookRead]);
+  const ociRead = sentOff().then(() => readOci(deps, group));
+  const [people, members, book, state] = await Promise.all([peopleRead, membersRead, bookRead, stateRead]);
   report.members = members.length;
-  // A member's own record can only end a grant (a withdrawal), never make
-  // one: it is read for members holding a live approval. Everyone else is
-  // removed whatever their record says (deny by default).
-  const holders = liveGrantHolders(book, people.policy, now);
-  await addRequesterRecords(deps.directory, book, members.filter((m) => holders.has(m.id)).map((m) => m.id), (done, total) => step('records', done, total));
-  const state = await deps.state.read();
-  const plan = planGroupSweep({
+  const planInput = {
     policy: people.policy,
-    members,
     standingIds: people.standingIds,
     eligibleIds: people.eligibleIds,
-    requestsByUser: book.requestsByUser,
     decisions: book.decisions,
     firstSeen: state.sweep.firstSeen[group.entraGroupId] ?? {},
     now,
-  });
+  };
   const userById = new Map<string, DirectoryUser>([...people.byUpn.values(), ...members].map((u) => [u.id, u]));
   const userOf = (id: string): DirectoryUser => userById.get(id) ?? { id, userPrincipalName: id, displayName: id };
 
+  // Phase 2: a member's own record can only end a grant (a withdrawal), never
+  // make one, so it is read only for members holding a live approval. Everyone
+  // else is removed whatever their record says (deny by default): planned
+  // from what phase 1 read, and removed while those records are read.
+  const holders = liveGrantHolders(book, people.policy, now);
+  const holderRecords = addRequesterRecords(deps.directory, book, members.filter((m) => holders.has(m.id)).map((m) => m.id), (done, total) => step('records', done, total));
+  holderRecords.catch(() => undefined); // awaited below
+  await sentOff();
+  const ledger: LedgerChanges = { pending: new Map(), failed: new Map(), clearedFailures: new Set(), deletedPending: new Set() };
+  const removeNow = (removals: PlannedRemoval[]) => removeMembers(deps, group, removals, now, audits, target, report, state, ledger, (done) => step('removing', done, removals.length));
+  let early: PlannedRemoval[] = [];
+  let earlyRemoved: Promise<void> = Promise.resolve();
+  if (!options.dryRun) {
+    early = planGroupSweep({ ...planInput, members: members.filter((m) => !holders.has(m.id)), requestsByUser: book.requestsByUser }).remove;
+    if (early.length > 0) {
+      progress(`removing ${early.length} member(s)`);
+      earlyRemoved = removeNow(early);
+    }
+  }
+  const [holdersRead, earlyDone] = await Promise.allSettled([holderRecords, earlyRemoved]);
+  const phaseFailure = [holdersRead, earlyDone].find((outcome) => outcome.status === 'rejected');
+  if (phaseFailure) {
+    // Removals already made are written down (audit log, ledger) before the sweep fails: the next one goes on from there.
+    await flushAudits();
+    if (ledger.pending.size + ledger.failed.size > 0) await writeLedger(deps, group, ledger, {}).catch(() => undefined);
+    throw (phaseFailure as PromiseRejectedResult).reason;
+  }
+  // The decisions are read again for races with approvals (see restoreRacedGrants) as soon as
+  // the removals made so far are done: the read runs while the full plan is made.
+  const rereadDecisions = () => {
+    const read = loadRecordBook(deps.directory, group, [], people.policy.approverIds);
+    read.catch(() => undefined); // awaited by restoreRacedGrants
+    return read;
+  };
+  let decisionsReread = early.length > 0 ? rereadDecisions() : undefined;
+  await sentOff();
+  const plan = planGroupSweep({ ...planInput, members, requestsByUser: book.requestsByUser });
+  const removedEarly = new Set(early.map((r) => r.user.id));
+  // The early plan saw everything the full plan uses for those members; if it ever removed someone the full plan keeps, that is a bug to hear about.
+  const keptAfterAll = plan.keep.filter((k) => removedEarly.has(k.user.id));
+  if (keptAfterAll.length > 0) report.problems.push(`Internal error: removed ${keptAfterAll.map((k) => k.user.userPrincipalName).join(', ')} although the full plan keeps them; the next sweep re-checks them.`);
+
   report.kept = plan.keep.map((k) => action(k.user, k.reason, { requestId: k.requestId, expiresAt: k.expiresAt?.toISOString() }));
   report.timedOut = plan.timedOut.map((r) => action(userOf(r.requesterId), 'pending-timeout', { requestId: r.id }));
-  for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: options.dryRun ? 'planned' : undefined }));
+  if (options.dryRun) {
+    for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: 'planned' }));
+  }
   for (const request of plan.autoApprove) report.autoApproved.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: options.dryRun ? 'planned' : undefined }));
   if (options.dryRun) {
     for (const { request, expiresAt } of plan.completeAutoApprovals) {
@@ -257,12 +306,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     }
   }
 
-  // What this sweep changes in the local ledger, written in one update at the end of the group.
-  const ledger: LedgerChanges = { pending: new Map(), failed: new Map(), clearedFailures: new Set(), deletedPending: new Set() };
   let removalsAudited: Promise<void> = Promise.resolve();
   if (!options.dryRun) {
     // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
-    let removals = plan.remove;
+    let removals = plan.remove.filter((r) => !removedEarly.has(r.user.id));
     if (plan.autoApprove.length > 0) {
       try {
         await autoApprove(deps, group, plan.autoApprove, now, audits, target, userOf, report, options.actor);
@@ -275,20 +322,22 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
           report.failed.push(action(userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: `not approved: ${(error as Error).message}`, code: errorCode(error) }));
         }
         const fallbacks = plan.keep.flatMap((k) => (k.removeIfNotAutoApproved ? [k.removeIfNotAutoApproved] : []));
-        removals = [...plan.remove, ...fallbacks];
+        removals = [...removals, ...fallbacks];
         report.kept = report.kept.filter((k) => !fallbacks.some((r) => r.user.id === k.userId));
       }
     }
     if (plan.completeAutoApprovals.length > 0) await completeAutoApprovals(deps, group, plan.completeAutoApprovals, audits, target, userOf, report);
-    // Removals, batched; only a 204 or 404 counts as removed.
+    // The rest of the removals (withdrawn grants, fallbacks), batched; only a 204 or 404 counts as removed.
     if (removals.length > 0) {
       progress(`removing ${removals.length} member(s)`);
-      step('removing', 0, removals.length);
-      await removeMembers(deps, group, removals, now, audits, target, report, state, ledger, (done) => step('removing', done, removals.length));
-      await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger);
-      // Written while OCI is checked (the log keeps appends in order); awaited before the group ends.
+      await removeNow(removals);
+      decisionsReread = rereadDecisions(); // after these removals too
+    }
+    if (report.removed.length > 0) {
+      // Written while the decisions are read again and OCI is checked (the log keeps appends in order); awaited before the group ends.
       removalsAudited = flushAudits();
       removalsAudited.catch(() => undefined); // handled where it is awaited below
+      await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger, decisionsReread ?? rereadDecisions());
     }
   }
 
@@ -310,16 +359,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   await removalsAudited;
   if (!options.dryRun) {
     // One durable write for the whole group (the ledger of a big group is large, and each write is locked and fsynced).
-    await deps.state.update((s) => {
-      s.sweep.firstSeen[group.entraGroupId] = plan.firstSeen;
-      for (const key of ledger.clearedFailures) delete s.sweep.failedRemovals[key];
-      for (const [key, failure] of ledger.failed) s.sweep.failedRemovals[key] = failure;
-      for (const [key, removal] of ledger.pending) s.sweep.pendingRemovals[key] = removal;
-      for (const key of ledger.deletedPending) delete s.sweep.pendingRemovals[key];
-      s.sweep.driftSeen ??= {};
-      if (Object.keys(driftSeen).length > 0) s.sweep.driftSeen[group.entraGroupId] = driftSeen;
-      else delete s.sweep.driftSeen[group.entraGroupId];
-    });
+    await writeLedger(deps, group, ledger, { firstSeen: plan.firstSeen, driftSeen });
   }
 
   const job = await jobPromise;
@@ -329,6 +369,25 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   }
   await flushAudits();
   return report;
+}
+
+/** Applies one group's ledger changes in one locked, fsynced write; firstSeen and driftSeen are replaced when given. */
+async function writeLedger(
+  deps: CoreDeps, group: GroupConfig, ledger: LedgerChanges,
+  replace: { firstSeen?: Record<string, string>; driftSeen?: Record<string, string> },
+): Promise<void> {
+  await deps.state.update((s) => {
+    if (replace.firstSeen) s.sweep.firstSeen[group.entraGroupId] = replace.firstSeen;
+    for (const key of ledger.clearedFailures) delete s.sweep.failedRemovals[key];
+    for (const [key, failure] of ledger.failed) s.sweep.failedRemovals[key] = failure;
+    for (const [key, removal] of ledger.pending) s.sweep.pendingRemovals[key] = removal;
+    for (const key of ledger.deletedPending) delete s.sweep.pendingRemovals[key];
+    if (replace.driftSeen) {
+      s.sweep.driftSeen ??= {};
+      if (Object.keys(replace.driftSeen).length > 0) s.sweep.driftSeen[group.entraGroupId] = replace.driftSeen;
+      else delete s.sweep.driftSeen[group.entraGroupId];
+    }
+  });
 }
 
 async function autoApprove(
@@ -387,11 +446,13 @@ interface LedgerChanges {
 async function restoreRacedGrants(
   deps: CoreDeps, group: GroupConfig, policy: PolicyContext, now: Date, audits: Audit[],
   target: (u: Who, requestId?: string) => AuditInput['target'], report: GroupSweepReport, ledger: LedgerChanges,
+  /** The decisions, read again after the last removal (the caller starts the read early, to overlap it with other work). */
+  decisionsRead: Promise<RecordBook>,
 ): Promise<void> {
   const removed = report.removed.filter((r) => r.outcome === 'removed');
   if (removed.length === 0) return;
   // The decisions first; a removed member's own record only when a live approval names them (it can only end one).
-  const fresh = await loadRecordBook(deps.directory, group, [], policy.approverIds);
+  const fresh = await decisionsRead;
   // Indexed by requester: a big sweep removes a thousand members, each checked against the decisions about them only.
   const decisionsAbout = groupBy(fresh.decisions, (d) => d.requesterId);
   const about = (userId: string) => decisionsAbout.get(userId) ?? [];
@@ -459,7 +520,6 @@ async function removeMembers(
   report: GroupSweepReport, state: LocalState, ledger: LedgerChanges, onProgress: (done: number) => void,
 ): Promise<void> {
   const results = await deps.directory.removeGroupMembers(group.entraGroupId, removals.map((r) => r.user.id), onProgress);
-  report.removed = [];
   for (const removal of removals) {
     const key = `${group.entraGroupId}:${removal.user.id}`;
     const result = results.get(removal.user.id);

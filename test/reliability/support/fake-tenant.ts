@@ -99,7 +99,9 @@ export class FakeTenant {
   }
 
   private recordKey(owner: RecordOwner, name: string): string {
-    return `${owner.kind}:${owner.id}:${name}`;
+    // A user's record may be addressed by UPN, as Graph allows: it is the same record.
+    const id = owner.kind === 'user' ? (this.user(owner.id)?.id ?? owner.id) : owner.id;
+    return `${owner.kind}:${id}:${name}`;
   }
 
   private user(idOrUpn: string): DirectoryUser | undefined {
