@@ -272,15 +272,14 @@ test('status and list show an ended grant as pending in OCI until OCI agrees, th
   expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
 });
 
-test('a member\'s own record is read only when they hold a live approval; the others are removed for what the decisions say', async () => {
-  const H = h();
+/** Mallory's approval (by bob) expired an hour ago; dave's is live. Both are members; neither is an eligible requester. */
+function expiredAndLiveApprovals(H: Harness) {
   const world = H.emu.world;
   const now = world.now();
   const bob = world.users.get(SEED.users.bob)!;
   const approval = (requestId: string, requesterId: string, decidedAt: number, expiresAt: number): Decision => ({
     requestId, requesterId, groupId: SEED.tempGroupId, kind: 'approved', approverId: bob.id, decidedAt: new Date(decidedAt), expiresAt: new Date(expiresAt), hours: 2,
   });
-  // Mallory's approval (by bob) expired an hour ago; dave's is live. Neither is an eligible requester.
   bob.extensions.set(DECISIONS_EXTENSION, {
     extensionName: DECISIONS_EXTENSION,
     creatorAppId: SEED.cliAppId,
@@ -289,6 +288,12 @@ test('a member\'s own record is read only when they hold a live approval; the ot
   const group = world.groups.get(SEED.tempGroupId)!;
   group.members.add(SEED.users.mallory);
   group.members.add(SEED.users.dave);
+  return world;
+}
+
+test('a member\'s own record is read only when they hold a live approval; the others are removed for what the decisions say', async () => {
+  const H = h();
+  const world = expiredAndLiveApprovals(H);
 
   const mark = H.mark();
   const report = await sweep(H, 0);
@@ -302,6 +307,26 @@ test('a member\'s own record is read only when they hold a live approval; the ot
     .sort();
   // The eligible requesters (auto-approval, timeouts) and dave; not mallory, not the break-glass member.
   expect(requestRecordsRead).toEqual([SEED.users.alice, SEED.users.bob, SEED.users.carol, SEED.users.dave].sort());
+});
+
+test('removals made while the holders\' records are read are written down if that read fails; the next sweep goes on', async () => {
+  const H = h();
+  expiredAndLiveApprovals(H);
+  // Dave holds a live approval: his own record is read (phase 2) while mallory, who holds none, is removed.
+  await H.control('faults', { service: 'graph', method: 'GET', pathPattern: `users/${SEED.users.dave}/extensions/${REQUESTS_EXTENSION}`, status: 403 });
+  const failed = await H.run('cron', ['sweep', '--json']);
+  expect(failed.code).not.toBe(0);
+  expect(failed.json.error.code).toBe('PERMISSION_DENIED');
+  expect(H.entraMembers()).toEqual([BREAKGLASS, upnOf('dave')].sort());
+  // Mallory's removal happened, so it is in the audit log and the ledger watches it reach OCI.
+  expect(await auditActions(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'remove', result: 'ok', target: expect.objectContaining({ upn: MALLORY }) })]));
+  expect(Object.values((await localState(H)).sweep.pendingRemovals)).toEqual([expect.objectContaining({ upn: MALLORY, status: 'pending-oci' })]);
+
+  await H.control('faults', undefined, { method: 'DELETE' });
+  const report = await sweep(H, 0);
+  expect(report.kept).toEqual(expect.arrayContaining([expect.objectContaining({ upn: upnOf('dave'), reason: 'grant' })]));
+  expect(report.confirmedInOci).toEqual([expect.objectContaining({ upn: MALLORY })]);
+  expect(H.entraMembers()).toEqual([BREAKGLASS, upnOf('dave')].sort());
 });
 
 test('progress: a bar redrawn in place on a terminal\'s stderr, quiet lines when piped; stdout holds only the report', async () => {
