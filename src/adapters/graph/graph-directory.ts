@@ -72,7 +72,7 @@ export class GraphDirectory implements DirectoryPort {
   private readonly client: Client;
   private readonly options: GraphDirectoryOptions;
   private readonly podCalls: number[] = [];
-  /** Shared by every $batch call of this directory: bulk reads running side by side still keep `concurrency` calls in flight at most. */
+  /** Shared by all bulk work of this directory ($batch calls, or single calls with --no-batch): bulk work running side by side still keeps `concurrency` calls in flight at most. */
   private readonly batchSlots: Limiter;
   private forceRefresh = false;
   /** The graph client wraps errors thrown by the token provider into a GraphError -1; the original is kept here. */
@@ -177,10 +177,11 @@ export class GraphDirectory implements DirectoryPort {
     const unique = [...new Set(idsOrUpns)];
     const found = new Map<string, DirectoryUser>();
     if (!this.batching) {
-      for (const key of unique) {
-        const user = await this.getUser(key);
+      const users = await this.oneByOne(unique, (key) => this.getUser(key));
+      unique.forEach((key, index) => {
+        const user = users[index];
         if (user) found.set(key, user);
-      }
+      });
       return found;
     }
     const items: BatchItemRequest[] = unique.map((key, index) => ({ id: String(index), method: 'GET', url: `/users/${encodeURIComponent(key)}?$select=${USER_FIELDS}` }));
@@ -241,14 +242,14 @@ export class GraphDirectory implements DirectoryPort {
   async removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>> {
     const results = new Map<string, RemoveResult | Error>();
     if (!this.batching) {
-      for (const userId of userIds) {
+      await this.oneByOne(userIds, async (userId) => {
         try {
           results.set(userId, await this.removeGroupMember(groupId, userId));
         } catch (error) {
           results.set(userId, error as Error);
         }
         onProgress?.(results.size);
-      }
+      });
       return results;
     }
     const items: BatchItemRequest[] = userIds.map((userId) => ({
@@ -286,10 +287,10 @@ export class GraphDirectory implements DirectoryPort {
   async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
     if (!this.batching) {
-      for (const owner of owners) {
+      await this.oneByOne(owners, async (owner) => {
         results.set(owner.id, await this.readRecord(owner, extensionName));
         onProgress?.(results.size);
-      }
+      });
       return results;
     }
     const items: BatchItemRequest[] = owners.map((owner, index) => ({
@@ -384,6 +385,25 @@ export class GraphDirectory implements DirectoryPort {
       }
       await this.options.clock.sleep(POD_WINDOW_MS - (now - this.podCalls[0]!) + 10);
     }
+  }
+
+  /**
+   * Bulk work without $batch (--no-batch): one call per item, in the same
+   * slots $batch calls take, so `concurrency` bounds the calls in flight for
+   * all bulk work together (--concurrency 1 --no-batch: one at a time). After
+   * a failure the items not yet started are skipped, as a loop would stop.
+   */
+  private async oneByOne<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<(R | undefined)[]> {
+    let failed = false;
+    return Promise.all(items.map((item) => this.batchSlots.run(async () => {
+      if (failed) return undefined;
+      try {
+        return await run(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    })));
   }
 
   private async batch(items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress): Promise<Map<string, BatchItemResponse>> {
