@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
-import { dispatcherForCaFile, fetchWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
+import { dispatcherForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -42,8 +42,8 @@ async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
   const controlUrl = config.emulator?.controlUrl;
   if (!controlUrl) return base;
   try {
-    const response = await fetchWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
-    const body = (await response.json()) as { offsetMs?: number };
+    const response = await fetchTextWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
+    const body = JSON.parse(await response.text()) as { offsetMs?: number };
     return offsetClock(Number(body.offsetMs ?? 0), base);
   } catch (error) {
     throw new UpstreamError('EMULATOR_UNREACHABLE', `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`, {

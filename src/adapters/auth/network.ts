@@ -1,15 +1,15 @@
 /**
- * MSAL's HTTP layer, rebuilt on our CA-aware fetch. msal-node's own client
- * calls the global fetch, which on Node 20 cannot be taught an extra CA after
- * start-up; the emulator, a TLS-inspecting proxy or a private cloud all need
- * one. So every MSAL request goes through fetchWithCa(tls.caFile).
+ * MSAL's HTTP layer, rebuilt on our CA-aware dispatcher. msal-node's own
+ * client calls the global fetch, which on Node 20 cannot be taught an extra CA
+ * after start-up; the emulator, a TLS-inspecting proxy or a private cloud all
+ * need one. So every MSAL request goes through fetchTextWithCa(tls.caFile).
  *
  * Failures are thrown as MSAL AuthErrors (MSAL rethrows those unchanged and
  * would replace anything else with a bare "network_error"), and never carry a
  * request body: it holds client secrets, assertions and refresh tokens.
  */
 import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
-import { fetchWithCa } from '../http/tls.js';
+import { fetchTextWithCa, type FetchText } from '../http/tls.js';
 
 export interface NetworkObserver {
   /** Called before each request with its method and URL (no headers, no body). */
@@ -27,14 +27,14 @@ function headerRecord(headers: Headers): Record<string, string> {
   return record;
 }
 
-export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: typeof fetch): INetworkModule {
-  const doFetch = fetchImpl ?? fetchWithCa(caFile);
+export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: FetchText): INetworkModule {
+  const doFetch = fetchImpl ?? fetchTextWithCa(caFile);
 
   async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions = {}, timeoutMs?: number): Promise<NetworkResponse<T>> {
     observer.onRequest?.(method, url);
     const controller = new AbortController();
     const timer = timeoutMs ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
-    let response: Response;
+    let response: Awaited<ReturnType<FetchText>>;
     try {
       response = await doFetch(url, {
         method,

@@ -9,6 +9,7 @@
  * hours behind. So a token whose own `exp` is (nearly) past by our clock is
  * refreshed even when MSAL would still hand it out.
  */
+import type { FetchText } from '../http/tls.js';
 import {
   AuthError as MsalAuthError,
   InteractionRequiredAuthError,
@@ -60,7 +61,7 @@ export interface AuthSessionDeps {
   keyring?: () => Promise<KeyringBackend>;
   observer?: NetworkObserver;
   log?: (level: MsalLogLevel, message: string) => void;
-  fetch?: typeof fetch;
+  fetch?: FetchText;
 }
 
 export type DevicePrompt = (message: string, userCode: string, verificationUri: string) => void;
