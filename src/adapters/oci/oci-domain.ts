@@ -4,13 +4,13 @@
  * retrier prints to stderr by itself, so filters are built carefully here and
  * retries are configured explicitly.
  */
-import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
-import { AuthError, ConfigError, OciAccessError, UpstreamError } from '../../errors.js';
+import { AuthError, OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import { mapLimit } from '../../core/concurrent.js';
+import { createOciClient } from './client.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
@@ -72,32 +72,8 @@ export class OciDomain implements OciPort {
   }
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
-    this.clientPromise ??= (async () => {
-      let provider: common.ConfigFileAuthenticationDetailsProvider;
-      try {
-        provider = new common.ConfigFileAuthenticationDetailsProvider(this.options.configFile, this.options.profile);
-      } catch (error) {
-        throw new ConfigError('CONFIG_INVALID', `The OCI config file ${this.options.configFile} (profile ${this.options.profile}) cannot be used: ${(error as Error).message}`, {
-          hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
-        });
-      }
-      const client = new identitydomains.IdentityDomainsClient(
-        { authenticationDetailsProvider: provider },
-        {
-          httpOptions: this.retryAfter ? { dispatcher: this.retryAfter.dispatcher } : undefined,
-          // oci-common 2.139.1 does not unwrap its circuit breaker's {response} when
-          // httpOptions are set ("response.text is not a function"): no client breaker.
-          circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
-          // The SDK's retrier prints to stderr by itself; retries are done in call() instead.
-          retryConfiguration: {
-            terminationStrategy: new common.MaxAttemptsTerminationStrategy(1),
-            delayStrategy: new common.ExponentialBackoffDelayStrategy(0),
-          },
-        },
-      );
-      client.endpoint = this.options.domainUrl.replace(/\/+$/, '');
-      return client;
-    })();
+    this.clientPromise ??= (async () =>
+      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, dispatcher: this.retryAfter?.dispatcher }))();
     return this.clientPromise;
   }
 

@@ -4,48 +4,16 @@
  * JIT provisioning. Group and user look-ups go through OciDomain (the port the
  * core uses), so doctor checks exactly what the sweep will do.
  */
-import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
-import type { Dispatcher } from 'undici';
-import { AuthError, ConfigError, UpstreamError } from '../../errors.js';
+import { AuthError, UpstreamError } from '../../errors.js';
+import { createOciClient, type OciClientOptions } from './client.js';
 import type { JitSettings } from '../../core/doctor.js';
-
-export interface OciInspectOptions {
-  domainUrl: string;
-  configFile: string;
-  profile: string;
-  dispatcher?: Dispatcher;
-}
-
-/** Builds the provider from the config file; a bad file or profile is a config error naming both. */
-export function ociAuthProvider(configFile: string, profile: string): common.ConfigFileAuthenticationDetailsProvider {
-  try {
-    return new common.ConfigFileAuthenticationDetailsProvider(configFile, profile);
-  } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${configFile} (profile ${profile}) cannot be used: ${(error as Error).message}`, {
-      hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
-    });
-  }
-}
 
 export class OciInspector {
   private readonly client: identitydomains.IdentityDomainsClient;
 
-  constructor(options: OciInspectOptions) {
-    const provider = ociAuthProvider(options.configFile, options.profile);
-    this.client = new identitydomains.IdentityDomainsClient(
-      { authenticationDetailsProvider: provider },
-      {
-        httpOptions: options.dispatcher ? { dispatcher: options.dispatcher } : undefined,
-        // Same settings as OciDomain: no client circuit breaker (broken with httpOptions in 2.139.1), no SDK retries (noisy).
-        circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
-        retryConfiguration: {
-          terminationStrategy: new common.MaxAttemptsTerminationStrategy(1),
-          delayStrategy: new common.ExponentialBackoffDelayStrategy(0),
-        },
-      },
-    );
-    this.client.endpoint = options.domainUrl.replace(/\/+$/, '');
+  constructor(options: OciClientOptions) {
+    this.client = createOciClient(options);
   }
 
   async identityProviders(): Promise<JitSettings[]> {
