@@ -254,6 +254,19 @@ test('request --wait: returns once the grant is approved and OCI shows it; a den
   expect(denied.json.error.code).toBe('REQUEST_DENIED');
 });
 
+test('approve --wait that OCI does not catch up with exits 6 (OCI_WAIT_TIMEOUT): the approval stands, only OCI is behind', async () => {
+  const H = h();
+  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-11: slow OCI', '--json']);
+  expect(asked.code).toBe(0);
+  // No provisioning cycle and no --provision-now: OCI cannot show alice before the timeout.
+  const approved = await H.run('bob', ['approve', asked.json.id, '--yes', '--wait', '--timeout', '1s', '--json']);
+  expect(approved.code).toBe(6);
+  expect(approved.json.error.code).toBe('OCI_WAIT_TIMEOUT');
+  expect(H.entraMembers()).toContain(ALICE);
+  expect(H.ociMembers()).not.toContain(ALICE);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id: asked.json.id, state: 'approved' })]);
+});
+
 test('status and list show an ended grant as pending in OCI until OCI agrees, then gone (list reads each OCI group once)', async () => {
   const H = h();
   const id = await expiredGrant(H);

@@ -3,7 +3,7 @@ import type { CommandEnv } from '../command-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, describeOci, type OciMembership } from '../../core/oci-check.js';
-import { ExitCode, OciAccessError, PolicyError, UpstreamError } from '../../errors.js';
+import { ExitCode, OciAccessError, PolicyError } from '../../errors.js';
 import { myStatus } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 
@@ -26,7 +26,8 @@ export async function waitForOci(
     }
     if (waitedMs >= timeoutMs || env.ctx.abortSignal.aborted) {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      throw new UpstreamError('OCI_WAIT_TIMEOUT', `OCI still says "${describeOci(membership)}" for ${userName} after ${formatDuration(waitedMs)}.`, {
+      // Exit 6, as a sweep's: the change is made and only OCI is behind (5 would say Entra or OCI is down).
+      throw new OciAccessError('OCI_WAIT_TIMEOUT', ExitCode.pendingInOci, `OCI still says "${describeOci(membership)}" for ${userName} after ${formatDuration(waitedMs)}.`, {
         hint: 'The provisioning cycle may not have run yet; check with `ociaccess status`, or use --provision-now.',
       });
     }
