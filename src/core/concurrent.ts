@@ -6,21 +6,23 @@
  */
 
 export interface Limiter {
-  run<T>(task: () => Promise<T>): Promise<T>;
+  /** Runs task when a slot is free; `first` tasks take freed slots before ordinary ones waiting longer. */
+  run<T>(task: () => Promise<T>, options?: { first?: boolean }): Promise<T>;
 }
 
 export function limiter(concurrency: number): Limiter {
   const max = Math.max(1, Math.floor(concurrency));
   let active = 0;
+  const waitingFirst: (() => void)[] = [];
   const waiting: (() => void)[] = [];
   const release = () => {
     active -= 1;
-    const next = waiting.shift();
+    const next = waitingFirst.shift() ?? waiting.shift();
     if (next) next();
   };
   return {
-    async run<T>(task: () => Promise<T>): Promise<T> {
-      if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    async run<T>(task: () => Promise<T>, options: { first?: boolean } = {}): Promise<T> {
+      if (active >= max) await new Promise<void>((resolve) => (options.first ? waitingFirst : waiting).push(resolve));
       active += 1;
       try {
         return await task();

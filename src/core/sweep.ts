@@ -264,17 +264,24 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const removeNow = (removals: PlannedRemoval[]) => removeMembers(deps, group, removals, now, audits, target, report, state, ledger, (done) => step('removing', done, removals.length));
   let early: PlannedRemoval[] = [];
   let earlyRemoved: Promise<void> = Promise.resolve();
+  let removalsAudited: Promise<void> = Promise.resolve();
   if (!options.dryRun) {
     early = planGroupSweep({ ...planInput, members: members.filter((m) => !holders.has(m.id)), requestsByUser: book.requestsByUser }).remove;
     if (early.length > 0) {
       progress(`removing ${early.length} member(s)`);
-      earlyRemoved = removeNow(early);
+      // Removals take freed slots first, so they end halfway through the holders' reads: their
+      // audit entries are written then, while the reads go on, instead of after everything.
+      earlyRemoved = removeNow(early).then(() => {
+        removalsAudited = flushAudits();
+        removalsAudited.catch(() => undefined); // handled where it is awaited below
+      });
     }
   }
   const [holdersRead, earlyDone] = await Promise.allSettled([holderRecords, earlyRemoved]);
   const phaseFailure = [holdersRead, earlyDone].find((outcome) => outcome.status === 'rejected');
   if (phaseFailure) {
     // Removals already made are written down (audit log, ledger) before the sweep fails: the next one goes on from there.
+    await removalsAudited;
     await flushAudits();
     if (ledger.pending.size + ledger.failed.size > 0) await writeLedger(deps, group, ledger, {}).catch(() => undefined);
     throw (phaseFailure as PromiseRejectedResult).reason;
@@ -306,7 +313,6 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     }
   }
 
-  let removalsAudited: Promise<void> = Promise.resolve();
   if (!options.dryRun) {
     // Auto-approvals: record first (so no sweep elsewhere removes the member), then add.
     let removals = plan.remove.filter((r) => !removedEarly.has(r.user.id));
@@ -335,7 +341,8 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     }
     if (report.removed.length > 0) {
       // Written while the decisions are read again and OCI is checked (the log keeps appends in order); awaited before the group ends.
-      removalsAudited = flushAudits();
+      const earlier = removalsAudited;
+      removalsAudited = earlier.then(() => flushAudits());
       removalsAudited.catch(() => undefined); // handled where it is awaited below
       await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger, decisionsReread ?? rereadDecisions());
     }
