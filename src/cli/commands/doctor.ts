@@ -71,11 +71,13 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
 
 let adapters: Awaited<ReturnType<typeof loadAdapters>>;
 async function loadAdapters() {
-  const [{ GraphInspector }, { OciInspector }, { OciDomain }] = await Promise.all([
-    import('../../adapters/graph/graph-inspect.js'),
-    import('../../adapters/oci/oci-inspect.js'),
-    import('../../adapters/oci/oci-domain.js'),
-  ]);
+  const { GraphInspector } = await import('../../adapters/graph/graph-inspect.js');
+  // One after the other: both OCI modules share ./client.js, and importing a
+  // shared CommonJS dependency (oci-common) from two imports at once trips
+  // Jest's ESM loader ("request for 'oci-common' is not in cache"). Node does
+  // not mind; the cost is nil (the second import finds the SDK loaded).
+  const { OciDomain } = await import('../../adapters/oci/oci-domain.js');
+  const { OciInspector } = await import('../../adapters/oci/oci-inspect.js');
   return { GraphInspector, OciInspector, OciDomain };
 }
 
