@@ -1,7 +1,7 @@
 /**
  * The last link of the Graph SDK's middleware chain, in place of its
  * HTTPMessageHandler (which calls the global fetch): the same request, sent
- * with undici's request() on our dispatcher. Everything before it (the
+ * with undici's request() on our dispatcher (../http/request.ts). Everything before it (the
  * SDK's authentication, retry, redirect and telemetry handlers) and after it
  * (response parsing, GraphError) is the SDK's own; only the socket work
  * changes.
@@ -20,8 +20,9 @@
  * (a Request object, a streamed body) go to fetch as before. Unlike fetch,
  * it asks for no compression (Graph then answers uncompressed) and decodes none.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
+import { requestWhole } from '../http/request.js';
 
 /** Statuses whose Response must have no body (the constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -51,27 +52,6 @@ function headerRecord(headers: unknown): Record<string, string> {
     }
   }
   return out;
-}
-
-/**
- * A header value as fetch reads it. fetch takes header bytes as Latin-1;
- * undici's request() decodes them as UTF-8, and a Response refuses a value
- * with characters above U+00FF. Re-encoding gives fetch's reading for UTF-8
- * bytes (invalid ones stay replaced) instead of failing a good answer.
- */
-function byteString(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\x00-\xff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
-}
-
-/** Response headers as a Headers init (repeated headers kept as separate pairs). */
-function responseHeaders(headers: Record<string, string | string[] | undefined>): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (Array.isArray(value)) for (const one of value) pairs.push([name, byteString(one)]);
-    else if (value !== undefined) pairs.push([name, byteString(value)]);
-  }
-  return pairs;
 }
 
 /**
@@ -146,27 +126,15 @@ export class UndiciMessageHandler implements Middleware {
       return;
     }
     const url = context.request;
-    let answer: Dispatcher.ResponseData;
-    try {
-      answer = await request(url, {
-        method: (options.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod,
-        headers: headerRecord(options.headers),
-        body: options.body === null || options.body === undefined ? undefined : options.body instanceof ArrayBuffer ? Buffer.from(options.body) : options.body,
-        dispatcher: this.dispatcher ?? options.dispatcher,
-        signal: options.signal ?? undefined,
-      });
-    } catch (error) {
-      if ((error as Error)?.name === 'AbortError') throw error;
-      throw new TypeError('fetch failed', { cause: error });
-    }
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
-    } catch (error) {
-      throw new TypeError('fetch failed', { cause: error });
-    }
-    const bytes = NULL_BODY_STATUSES.has(answer.statusCode) ? null : Buffer.concat(chunks);
+    const answer = await requestWhole(url, {
+      method: options.method,
+      headers: headerRecord(options.headers),
+      body: options.body === null || options.body === undefined ? undefined : options.body instanceof ArrayBuffer ? Buffer.from(options.body) : options.body,
+      dispatcher: this.dispatcher ?? options.dispatcher,
+      signal: options.signal ?? undefined,
+    });
+    const bytes = NULL_BODY_STATUSES.has(answer.status) ? null : answer.bytes;
     // The url: the redirect handler compares it with the Location it is sent to.
-    context.response = new BufferedResponse(bytes, answer.statusCode, new Headers(responseHeaders(answer.headers)), url) as unknown as Response;
+    context.response = new BufferedResponse(bytes, answer.status, answer.headers, url) as unknown as Response;
   }
 }

@@ -10,7 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { requestWhole } from './request.js';
 import { ConfigError } from '../../errors.js';
 
 const dispatchers = new Map<string, Dispatcher>();
@@ -106,32 +107,9 @@ export type FetchText = (
 export function fetchTextWithCa(caFile: string | undefined): FetchText {
   const dispatcher = dispatcherForCaFile(caFile);
   return async (url, init = {}) => {
-    let answer: Dispatcher.ResponseData;
-    let text: string;
-    try {
-      answer = await request(url, {
-        method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: init.headers,
-        body: init.body,
-        dispatcher,
-        signal: init.signal,
-      });
-      text = await answer.body.text();
-    } catch (error) {
-      if ((error as Error)?.name === 'AbortError') throw error;
-      throw new TypeError('fetch failed', { cause: error });
-    }
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
-        // As fetch reads header bytes (Latin-1); undici decoded them as UTF-8.
-        try {
-          headers.append(name, one);
-        } catch {
-          headers.append(name, Buffer.from(one, 'utf8').toString('latin1'));
-        }
-      }
-    }
-    return { status: answer.statusCode, headers, text: async () => text };
+    const answer = await requestWhole(url, { ...init, dispatcher });
+    // As fetch's text(): UTF-8, a leading byte order mark dropped.
+    const text = new TextDecoder('utf-8').decode(answer.bytes);
+    return { status: answer.status, headers: answer.headers, text: async () => text };
   };
 }
