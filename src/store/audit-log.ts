@@ -118,7 +118,17 @@ export interface AuditHead {
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  return `{${canonicalMembers(value as Record<string, unknown>).map(([key, json]) => `${JSON.stringify(key)}:${json}`).join(',')}}`;
+  return joinMembers(canonicalMembers(value as Record<string, unknown>));
+}
+
+/** The object text of canonical members. */
+function joinMembers(members: [string, string][]): string {
+  return `{${members.map(([key, json]) => `${JSON.stringify(key)}:${json}`).join(',')}}`;
+}
+
+/** An entry's hash, from its prev and the canonical JSON of the entry without its hash. */
+function chainHash(prev: string, canonicalBody: string): string {
+  return createHash('sha256').update(prev + canonicalBody).digest('hex');
 }
 
 /** The members of canonicalJson(record), in order: [key, canonical JSON of the value]. */
@@ -137,12 +147,11 @@ function canonicalMembers(record: Record<string, unknown>): [string, string][] {
  */
 function sealEntry(body: Omit<AuditEntry, 'hash'>): { hash: string; line: string } {
   const members = canonicalMembers(body as unknown as Record<string, unknown>);
-  const joined = (list: [string, string][]) => `{${list.map(([key, json]) => `${JSON.stringify(key)}:${json}`).join(',')}}`;
-  const hash = createHash('sha256').update(body.prev + joined(members)).digest('hex');
+  const hash = chainHash(body.prev, joinMembers(members));
   const at = members.findIndex(([key]) => key > 'hash');
   const withHash: [string, string][] = [...members];
   withHash.splice(at === -1 ? members.length : at, 0, ['hash', JSON.stringify(hash)]);
-  return { hash, line: joined(withHash) };
+  return { hash, line: joinMembers(withHash) };
 }
 
 /** Lets other work (answers arriving, requests to send) run between slices of a long loop. */
@@ -153,7 +162,7 @@ const SLICE = 100;
 /** sha256 hex of prev + canonicalJson(entry without its hash). */
 export function computeEntryHash(entry: Omit<AuditEntry, 'hash'> | AuditEntry): string {
   const { hash: _hash, ...rest } = entry as AuditEntry;
-  return createHash('sha256').update(entry.prev + canonicalJson(rest)).digest('hex');
+  return chainHash(entry.prev, canonicalJson(rest));
 }
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
