@@ -26,6 +26,7 @@ import {
   type KeyringBackend,
 } from '../../src/adapters/auth/index.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
+import { caught } from '../store/support/helpers.js';
 
 const ALICE = `alice@${SEED.domain}`;
 
@@ -125,14 +126,7 @@ async function deviceLogin(session: AuthSession, user = ALICE) {
   return { account, prompts };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (promise: Promise<unknown>): Promise<any> => caught(() => promise);
 
 function modeOf(stats: { mode: number }): number {
   return stats.mode & 0o777;

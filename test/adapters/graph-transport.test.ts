@@ -27,6 +27,7 @@ import { SEED } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { issueToken } from '../../src/emulator/tokens.js';
 import { AuthError, UpstreamError } from '../../src/errors.js';
+import { caught } from '../store/support/helpers.js';
 
 const U = SEED.users;
 const GROUP = SEED.tempGroupId;
@@ -93,14 +94,7 @@ async function deadPort(): Promise<number> {
 }
 
 /** What a call rejects with (the test fails if it resolves). */
-async function rejection(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
+const rejection = (call: Promise<unknown>): Promise<unknown> => caught(() => call);
 
 async function graphFailure(call: Promise<unknown>): Promise<GraphError> {
   const error = await rejection(call);

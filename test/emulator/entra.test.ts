@@ -22,6 +22,7 @@ import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { caAwareNetworkClient } from '../../src/adapters/auth/network.js';
 import { msalAuthorityOptions } from '../../src/adapters/auth/authority.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
+import { caught } from '../store/support/helpers.js';
 
 const CLI_SCOPES = ['User.ReadWrite', 'GroupMember.ReadWrite.All', 'offline_access'];
 const ALICE = `alice@${SEED.domain}`;
@@ -82,14 +83,7 @@ function claimsOf(jwt: string): any {
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
 }
 
-async function expectRejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
+const expectRejection = (promise: Promise<unknown>): Promise<any> => caught(() => promise);
 
 /** Device code sign-in through msal, "completed in the browser" by `complete` when msal shows the code. */
 async function deviceCodeLogin(h: Harness, complete: DeviceCodeRequest['deviceCodeCallback'], clientId?: string, scopes = CLI_SCOPES): Promise<AuthenticationResult> {
