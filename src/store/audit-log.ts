@@ -114,11 +114,74 @@ export interface AuditHead {
   hash: string;
 }
 
-/** JSON with object keys sorted at every level and no whitespace; undefined members are left out, as JSON.stringify does. */
+/**
+ * JSON with object keys sorted at every level and no whitespace; undefined members are left out, as JSON.stringify does.
+ *
+ * Plain JSON data (what JSON.parse gives, which is everything the log hashes)
+ * takes one native JSON.stringify of a key-sorted copy; anything else (a Date,
+ * a function member, an array with holes, a key V8 would order first because
+ * it is an array index) takes the member-by-member path. Both give the same
+ * text where both apply; test/store/audit-log.test.ts checks that on random values.
+ */
 export function canonicalJson(value: unknown): string {
+  const sorted = sortedPlainCopy(value);
+  return sorted === NOT_PLAIN ? canonicalJsonByMembers(value) : (JSON.stringify(sorted) ?? 'null');
+}
+
+/** The member-by-member canonical JSON, for any value (exported for the test that it agrees with canonicalJson). */
+export function canonicalJsonByMembers(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  return joinMembers(canonicalMembers(value as Record<string, unknown>));
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJsonByMembers(item))).join(',')}]`;
+  return joinMembers(canonicalMembers(value as Record<string, unknown>, canonicalJsonByMembers));
+}
+
+const NOT_PLAIN = Symbol('not plain JSON data');
+/** An object key V8 keeps ahead of the others whatever the insertion order (an array index). */
+const INDEX_LIKE_KEY = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * A deep copy of plain JSON data with object keys inserted in sorted order and
+ * undefined members left out, so that one JSON.stringify gives the canonical
+ * text and JSON.parse of that text gives the copy back; NOT_PLAIN for anything
+ * JSON would change or V8 would order otherwise (functions, symbols, bigints,
+ * NaN, ±Infinity, -0, undefined or missing array items, objects that are not
+ * plain, "__proto__" and array-index keys).
+ */
+function sortedPlainCopy(value: unknown): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN;
+    case 'object':
+      break;
+    default:
+      return NOT_PLAIN; // undefined (outside an object member), functions, symbols, bigints
+  }
+  if (value === null) return null;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    for (let index = 0; index < value.length; index += 1) {
+      const item = index in value ? sortedPlainCopy(value[index]) : NOT_PLAIN;
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      copy.push(item);
+    }
+    return copy;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN; // a Date, a Map, a class instance
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(record).sort()) {
+    if (INDEX_LIKE_KEY.test(key) || key === '__proto__') return NOT_PLAIN;
+    const member = record[key];
+    if (member === undefined) continue;
+    const sorted = sortedPlainCopy(member);
+    if (sorted === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = sorted;
+  }
+  return copy;
 }
 
 /** The object text of canonical members. */
@@ -132,26 +195,40 @@ function chainHash(prev: string, canonicalBody: string): string {
 }
 
 /** The members of canonicalJson(record), in order: [key, canonical JSON of the value]. */
-function canonicalMembers(record: Record<string, unknown>): [string, string][] {
+function canonicalMembers(record: Record<string, unknown>, valueJson: (value: unknown) => string = canonicalJson): [string, string][] {
   return Object.keys(record)
     .filter((key) => record[key] !== undefined)
     .sort()
-    .map((key) => [key, canonicalJson(record[key])]);
+    .map((key) => [key, valueJson(record[key])]);
 }
 
 /**
- * An entry's hash and its line (canonicalJson of the entry with its hash) from
- * one canonical pass over the body: the same strings computeEntryHash and
- * canonicalJson would give, without serialising every entry twice (a sweep
- * writes a thousand entries at once).
+ * An entry (with its hash) and its line, canonicalJson of the entry. Plain data
+ * is copied once with sorted keys and stringified twice (without and with the
+ * hash); anything JSON would change (a Date, NaN) is first turned into what a
+ * reader will parse back. A sweep writes a thousand entries at once.
  */
-function sealEntry(body: Omit<AuditEntry, 'hash'>): { hash: string; line: string } {
-  const members = canonicalMembers(body as unknown as Record<string, unknown>);
-  const hash = chainHash(body.prev, joinMembers(members));
-  const at = members.findIndex(([key]) => key > 'hash');
-  const withHash: [string, string][] = [...members];
-  withHash.splice(at === -1 ? members.length : at, 0, ['hash', JSON.stringify(hash)]);
-  return { hash, line: joinMembers(withHash) };
+function sealEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; line: string } {
+  const sorted = sortedPlainCopy(draft);
+  if (sorted === NOT_PLAIN) {
+    const body = JSON.parse(JSON.stringify(draft)) as Omit<AuditEntry, 'hash'>;
+    const members = canonicalMembers(body as unknown as Record<string, unknown>);
+    const hash = chainHash(body.prev, joinMembers(members));
+    const at = members.findIndex(([key]) => key > 'hash');
+    const withHash: [string, string][] = [...members];
+    withHash.splice(at === -1 ? members.length : at, 0, ['hash', JSON.stringify(hash)]);
+    return { entry: { ...body, hash }, line: joinMembers(withHash) };
+  }
+  const body = sorted as Omit<AuditEntry, 'hash'>;
+  const hash = chainHash(body.prev, JSON.stringify(body));
+  // The same members with the hash in its sorted place (the entry's keys are fixed names, never array indexes).
+  const entry: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key > 'hash' && !('hash' in entry)) entry.hash = hash;
+    entry[key] = value;
+  }
+  if (!('hash' in entry)) entry.hash = hash;
+  return { entry: entry as unknown as AuditEntry, line: JSON.stringify(entry) };
 }
 
 /** Lets other work (answers arriving, requests to send) run between slices of a long loop. */
@@ -180,22 +257,51 @@ const entrySchema = z.looseObject({
   hash: hex64,
 });
 
-const inputSchema = z.object({
-  actor: z.object({ id: z.string(), upn: z.string(), kind: z.enum(['user', 'app']) }),
-  action: z.string().min(1),
-  target: z
-    .object({
-      groupId: z.string().optional(),
-      groupName: z.string().optional(),
-      userId: z.string().optional(),
-      upn: z.string().optional(),
-      requestId: z.string().optional(),
-    })
-    .optional(),
-  reason: z.string().optional(),
-  result: z.enum(['ok', 'failed', 'pending']),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
+const RESULTS: readonly AuditResult[] = ['ok', 'failed', 'pending'];
+const TARGET_FIELDS = ['groupId', 'groupName', 'userId', 'upn', 'requestId'] as const;
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * What a caller asked to append, checked and copied with only the known fields
+ * (a sweep appends a thousand at once; a schema library took a fifth of that
+ * append). Returns the problem as a sentence when the input is not an entry.
+ */
+function checkedInput(input: AuditInput): { ok: true; input: AuditInput } | { ok: false; problem: string } {
+  const given = input as unknown as Record<string, unknown>;
+  if (!isRecord(given)) return { ok: false, problem: 'it is not an object' };
+  const actor = given.actor;
+  if (!isRecord(actor) || typeof actor.id !== 'string' || typeof actor.upn !== 'string' || (actor.kind !== 'user' && actor.kind !== 'app')) {
+    return { ok: false, problem: 'actor needs id and upn (strings) and kind "user" or "app"' };
+  }
+  if (typeof given.action !== 'string' || given.action.length === 0) return { ok: false, problem: 'action must be a non-empty string' };
+  if (!RESULTS.includes(given.result as AuditResult)) return { ok: false, problem: `result must be one of ${RESULTS.join(', ')}` };
+  if (given.reason !== undefined && typeof given.reason !== 'string') return { ok: false, problem: 'reason must be a string' };
+  if (given.details !== undefined && !isRecord(given.details)) return { ok: false, problem: 'details must be an object' };
+  let target: AuditTarget | undefined;
+  if (given.target !== undefined) {
+    if (!isRecord(given.target)) return { ok: false, problem: 'target must be an object' };
+    const copy: Record<string, string> = {};
+    for (const field of TARGET_FIELDS) {
+      const value = given.target[field];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') return { ok: false, problem: `target.${field} must be a string` };
+      copy[field] = value;
+    }
+    target = copy;
+  }
+  return {
+    ok: true,
+    input: {
+      actor: { id: actor.id, upn: actor.upn, kind: actor.kind },
+      action: given.action,
+      ...(target === undefined ? {} : { target }),
+      ...(given.reason === undefined ? {} : { reason: given.reason }),
+      result: given.result as AuditResult,
+      ...(given.details === undefined ? {} : { details: given.details }),
+    },
+  };
+}
 
 type ParsedLine = { kind: 'entry'; entry: AuditEntry } | { kind: 'not-json' } | { kind: 'bad-shape' };
 
@@ -377,13 +483,13 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     const valid: AuditInput[] = [];
     for (const input of given) {
       if (valid.length > 0 && valid.length % SLICE === 0) await breather();
-      const checked = inputSchema.safeParse(input);
-      if (!checked.success) {
-        throw new StateError('AUDIT_INVALID_ENTRY', `Refusing to write an invalid audit entry: ${checked.error.issues[0]?.message ?? 'invalid'}.`, {
+      const checked = checkedInput(input);
+      if (!checked.ok) {
+        throw new StateError('AUDIT_INVALID_ENTRY', `Refusing to write an invalid audit entry: ${checked.problem}.`, {
           hint: 'This is a bug in ociaccess; please report it.',
         });
       }
-      valid.push(checked.data);
+      valid.push(checked.input);
     }
     if (valid.length === 0) return [];
     await ensureStateDir(stateDir, fsOptions);
@@ -440,23 +546,19 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       const at = now.toISOString();
       for (const item of inputs) {
         if (entries.length > 0 && entries.length % SLICE === 0) await breather();
-        // The JSON round trip makes the hashed value exactly what a reader parses back.
-        const body = JSON.parse(
-          JSON.stringify({
-            seq: lastSeq + 1,
-            at,
-            actor: item.actor,
-            host: host.hostname,
-            action: item.action,
-            target: item.target ?? {},
-            reason: item.reason,
-            result: item.result,
-            details: item.details,
-            prev: lastHash,
-          }),
-        ) as Omit<AuditEntry, 'hash'>;
-        const sealed = sealEntry(body);
-        const entry = { ...body, hash: sealed.hash } as AuditEntry;
+        const sealed = sealEntry({
+          seq: lastSeq + 1,
+          at,
+          actor: item.actor,
+          host: host.hostname,
+          action: item.action,
+          target: item.target ?? {},
+          reason: item.reason,
+          result: item.result,
+          details: item.details,
+          prev: lastHash,
+        });
+        const entry = sealed.entry;
         entries.push(entry);
         lines.push(`${sealed.line}\n`);
         lastSeq = entry.seq;

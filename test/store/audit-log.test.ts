@@ -2,9 +2,11 @@ import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import {
   GENESIS_HASH,
   canonicalJson,
+  canonicalJsonByMembers,
   computeEntryHash,
   openAuditLog,
   verifyAuditContent,
@@ -81,6 +83,22 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
     expect(canonicalJson({ x: 1, y: 2 })).toBe(canonicalJson({ y: 2, x: 1 }));
     expect(canonicalJson(['a', undefined, null])).toBe('["a",null,null]');
+  });
+
+  it('gives the member-by-member text for any value, whichever way it takes', () => {
+    // canonicalJson stringifies a sorted copy of plain data natively and falls back for the rest:
+    // array-index keys (V8 orders those first), "__proto__", Dates, NaN, -0, holes, functions.
+    const awkward = fc.constantFrom<unknown>(new Date(0), Number.NaN, -0, Infinity, () => 1, undefined, [1, , 3], { '10': 1, '2': 2, b: 3 }, JSON.parse('{"__proto__":{"x":1},"a":2}'));
+    const values = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 2 }),
+        awkward,
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('0', '7', '01', 'hash', 'toJSON')), tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    fc.assert(fc.property(values, (value) => canonicalJson(value) === canonicalJsonByMembers(value)), { numRuns: 2000 });
   });
 });
 
