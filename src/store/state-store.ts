@@ -20,7 +20,6 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { z } from 'zod';
 import type { Clock } from '../context.js';
 import { StateError } from '../errors.js';
 import {
@@ -115,82 +114,119 @@ export function emptyState(): LocalState {
   return { version: 1, requests: {}, decisions: {}, sweep: { firstSeen: {}, pendingRemovals: {}, failedRemovals: {} } };
 }
 
-const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'not an ISO 8601 time' });
-const nonEmpty = z.string().min(1);
+/*
+ * The shape of version 1, checked by hand: a sweep writes back a ledger of
+ * thousands of entries, and a schema library took tens of milliseconds of the
+ * sweep's critical path to check it. Objects are loose: unknown fields are
+ * left alone (a newer minor release's additions survive).
+ */
+interface Issue {
+  path: string[];
+  message: string;
+}
+type Check = (value: unknown, path: string[], issues: Issue[]) => void;
 
-const requestSchema = z.looseObject({
+const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const rule = (holds: (value: unknown) => boolean, expected: string): Check => (value, path, issues) => {
+  if (!holds(value)) issues.push({ path, message: `expected ${expected}, got ${kindOf(value)}` });
+};
+const optional = (check: Check): Check => (value, path, issues) => {
+  if (value !== undefined) check(value, path, issues);
+};
+const oneOf = (...allowed: string[]): Check => rule((value) => allowed.includes(value as string), `one of ${allowed.join(', ')}`);
+const anyString = rule((value) => typeof value === 'string', 'a string');
+const nonEmpty = rule((value) => typeof value === 'string' && value.length > 0, 'a non-empty string');
+const count = rule((value) => Number.isInteger(value) && (value as number) >= 0, 'a whole number ≥ 0');
+const isoTime: Check = (value, path, issues) => {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) issues.push({ path, message: 'not an ISO 8601 time' });
+};
+const object = (fields: Record<string, Check>): Check => (value, path, issues) => {
+  if (!isObject(value)) {
+    issues.push({ path, message: `expected an object, got ${kindOf(value)}` });
+    return;
+  }
+  for (const key in fields) fields[key]!(value[key], [...path, key], issues);
+};
+const recordOf = (check: Check): Check => (value, path, issues) => {
+  if (!isObject(value)) {
+    issues.push({ path, message: `expected an object, got ${kindOf(value)}` });
+    return;
+  }
+  for (const key of Object.keys(value)) check(value[key], [...path, key], issues);
+};
+
+const checkRequest = object({
   id: nonEmpty,
   groupId: nonEmpty,
-  groupName: z.string(),
+  groupName: anyString,
   userId: nonEmpty,
-  upn: z.string(),
-  hours: z.number().positive().finite(),
-  justification: z.string(),
-  ticket: z.string().optional(),
+  upn: anyString,
+  hours: rule((value) => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of hours > 0'),
+  justification: anyString,
+  ticket: optional(anyString),
   requestedAt: isoTime,
-  status: z.enum(['pending', 'approved', 'denied', 'revoked', 'cancelled', 'expired']),
-  expiresAt: isoTime.optional(),
+  status: oneOf('pending', 'approved', 'denied', 'revoked', 'cancelled', 'expired'),
+  expiresAt: optional(isoTime),
 });
 
-const decisionSchema = z.looseObject({
+const checkDecision = object({
   requestId: nonEmpty,
   requesterId: nonEmpty,
-  requesterUpn: z.string(),
+  requesterUpn: anyString,
   groupId: nonEmpty,
-  decision: z.enum(['approved', 'denied', 'revoked']),
+  decision: oneOf('approved', 'denied', 'revoked'),
   decidedAt: isoTime,
-  expiresAt: isoTime.optional(),
-  reason: z.string().optional(),
+  expiresAt: optional(isoTime),
+  reason: optional(anyString),
   approverId: nonEmpty,
 });
 
-const pendingRemovalSchema = z.looseObject({
+const checkPendingRemoval = object({
   groupId: nonEmpty,
   userId: nonEmpty,
-  upn: z.string(),
+  upn: anyString,
   removedInEntraAt: isoTime,
-  reason: z.string(),
-  attempts: z.number().int().nonnegative(),
-  lastCheckedAt: isoTime.optional(),
-  status: z.enum(['pending-oci', 'confirmed', 'irrevocable']),
-  forcedInOciAt: isoTime.optional(),
-  watchingSince: isoTime.optional(),
+  reason: anyString,
+  attempts: count,
+  lastCheckedAt: optional(isoTime),
+  status: oneOf('pending-oci', 'confirmed', 'irrevocable'),
+  forcedInOciAt: optional(isoTime),
+  watchingSince: optional(isoTime),
 });
 
-const failedRemovalSchema = z.looseObject({
+const checkFailedRemoval = object({
   groupId: nonEmpty,
   userId: nonEmpty,
-  upn: z.string(),
-  attempts: z.number().int().nonnegative(),
-  lastError: z.string(),
+  upn: anyString,
+  attempts: count,
+  lastError: anyString,
   firstFailedAt: isoTime,
 });
 
-const stateSchema = z
-  .looseObject({
-    version: z.literal(1),
-    requests: z.record(z.string(), requestSchema),
-    decisions: z.record(z.string(), decisionSchema),
-    sweep: z.looseObject({
-      firstSeen: z.record(z.string(), z.record(z.string(), isoTime)),
-      pendingRemovals: z.record(z.string(), pendingRemovalSchema),
-      failedRemovals: z.record(z.string(), failedRemovalSchema),
-      driftSeen: z.record(z.string(), z.record(z.string(), isoTime)).optional(),
-    }),
-  })
-  .superRefine((state, ctx) => {
-    // Keys that disagree with their record mean a bug or a hand edit; catching
-    // them here keeps the sweep from acting on the wrong member.
-    for (const [key, request] of Object.entries(state.requests)) {
-      if (request.id !== key) ctx.addIssue({ code: 'custom', path: ['requests', key, 'id'], message: `id "${request.id}" does not match its key` });
+const checkShape = object({
+  requests: recordOf(checkRequest),
+  decisions: recordOf(checkDecision),
+  sweep: object({
+    firstSeen: recordOf(recordOf(isoTime)),
+    pendingRemovals: recordOf(checkPendingRemoval),
+    failedRemovals: recordOf(checkFailedRemoval),
+    driftSeen: optional(recordOf(recordOf(isoTime))),
+  }),
+});
+
+/** Keys that disagree with their record mean a bug or a hand edit; catching them keeps the sweep from acting on the wrong member. */
+function checkKeys(state: LocalState, issues: Issue[]): void {
+  for (const [key, request] of Object.entries(state.requests)) {
+    if (request.id !== key) issues.push({ path: ['requests', key, 'id'], message: `id "${request.id}" does not match its key` });
+  }
+  for (const table of ['pendingRemovals', 'failedRemovals'] as const) {
+    for (const [key, removal] of Object.entries(state.sweep[table])) {
+      const expected = removalKey(removal.groupId, removal.userId);
+      if (key !== expected) issues.push({ path: ['sweep', table, key], message: `key should be "${expected}"` });
     }
-    for (const table of ['pendingRemovals', 'failedRemovals'] as const) {
-      for (const [key, removal] of Object.entries(state.sweep[table])) {
-        const expected = removalKey(removal.groupId, removal.userId);
-        if (key !== expected) ctx.addIssue({ code: 'custom', path: ['sweep', table, key], message: `key should be "${expected}"` });
-      }
-    }
-  });
+  }
+}
 
 type Validation =
   | { ok: true; state: LocalState }
@@ -210,12 +246,14 @@ export function validateLocalState(value: unknown): Validation {
       : `it has format version ${JSON.stringify(version)}, which no ociaccess release writes (this one reads version ${STATE_VERSION})`;
     return { ok: false, code: 'STATE_VERSION', problem, newerVersion };
   }
-  const parsed = stateSchema.safeParse(value);
-  if (!parsed.success) {
-    const first = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const issues: Issue[] = [];
+  checkShape(value, [], issues);
+  if (issues.length === 0) checkKeys(value as LocalState, issues);
+  if (issues.length > 0) {
+    const first = issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     return { ok: false, code: 'STATE_CORRUPT', problem: `it does not have the expected shape (${first.join('; ')})` };
   }
-  return { ok: true, state: parsed.data as LocalState };
+  return { ok: true, state: value as LocalState };
 }
 
 export interface StateStoreHost {

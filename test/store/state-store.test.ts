@@ -331,4 +331,19 @@ describe('validateLocalState', () => {
     s.sweep.failedRemovals['g-1:u-8']!.attempts = -1;
     expect(validateLocalState(s).ok).toBe(false);
   });
+
+  it('names the field in every table of the ledger', () => {
+    const problem = (mutate: (s: LocalState) => void) => {
+      const s = fullState();
+      mutate(s);
+      const checked = validateLocalState(s);
+      return checked.ok ? 'accepted' : checked.problem;
+    };
+    expect(problem((s) => delete (s.sweep.pendingRemovals['g-1:u-9'] as Partial<LocalState['sweep']['pendingRemovals'][string]>).userId)).toMatch(/sweep\.pendingRemovals\.g-1:u-9\.userId: expected a non-empty string, got undefined/);
+    expect(problem((s) => ((s.decisions as Record<string, unknown>)['d-1'] = { ...Object.values(s.decisions)[0], decision: 'maybe' }))).toMatch(/decisions\.d-1\.decision: expected one of approved, denied, revoked/);
+    expect(problem((s) => (s.sweep.driftSeen = { 'g-1': { 'oci-1': 'soon' } }))).toMatch(/sweep\.driftSeen\.g-1\.oci-1: not an ISO 8601 time/);
+    expect(problem((s) => ((s.sweep as unknown as Record<string, unknown>).failedRemovals = []))).toMatch(/sweep\.failedRemovals: expected an object, got an array/);
+    expect(problem((s) => ((s.requests['r-1'] as unknown as Record<string, unknown>).hours = '2'))).toMatch(/requests\.r-1\.hours: expected a number of hours > 0, got string/);
+    expect(problem((s) => ((s.sweep as unknown as Record<string, unknown>).futureTable = { x: 1 }))).toBe('accepted');
+  });
 });
