@@ -464,8 +464,11 @@ export class GraphDirectory implements DirectoryPort {
   }
 }
 
+/** Runs for every batch item (thousands in a sweep): a plain loop, as Object.fromEntries costs several times more. */
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), String(value)]));
+  const lowered: Record<string, string> = {};
+  for (const key in headers) lowered[key.toLowerCase()] = String(headers[key]);
+  return lowered;
 }
 
 /** An extension as Graph returns it carries @odata fields, id and extensionName beside the custom properties. */

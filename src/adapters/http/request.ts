@@ -4,7 +4,8 @@
  * our own small calls (tls.ts, fetchTextWithCa) both go through it, so they
  * fail and read headers the same way.
  */
-import { request, type Dispatcher } from 'undici';
+// undici's own Headers: the global one is Node's bundled copy of undici, about 20 ms to load on first use.
+import { Headers, request, type Dispatcher } from 'undici';
 
 export interface RequestOptions {
   method?: string;
