@@ -3,6 +3,12 @@ import { Client, MiddlewareFactory } from '@microsoft/microsoft-graph-client';
 import type { Dispatcher } from 'undici';
 import { UndiciMessageHandler } from './transport.js';
 
+// The SDK's middleware asks `request instanceof Request` and builds `new Headers`
+// on every call, and Node loads those classes (its bundled undici) on first
+// touch: about 20 ms. Loaded here, with the SDK, rather than inside the first
+// Graph call, where it held up every request queued behind it.
+void globalThis.Request;
+
 export function createGraphClient(graphBaseUrl: string, dispatcher: Dispatcher | undefined, getAccessToken: () => Promise<string>): Client {
   const base = graphBaseUrl.replace(/\/+$/, '');
   // The client attaches the token only to Graph hosts and customHosts (port and IPv6 brackets stripped).
