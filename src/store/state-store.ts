@@ -124,36 +124,38 @@ interface Issue {
   path: string[];
   message: string;
 }
-type Check = (value: unknown, path: string[], issues: Issue[]) => void;
+/** The problems with a value (paths relative to it), or undefined when it is fine: nothing is allocated for a good value. */
+type Check = (value: unknown) => Issue[] | undefined;
 
 const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const rule = (holds: (value: unknown) => boolean, expected: string): Check => (value, path, issues) => {
-  if (!holds(value)) issues.push({ path, message: `expected ${expected}, got ${kindOf(value)}` });
-};
-const optional = (check: Check): Check => (value, path, issues) => {
-  if (value !== undefined) check(value, path, issues);
-};
+const rule = (holds: (value: unknown) => boolean, expected: string): Check => (value) =>
+  holds(value) ? undefined : [{ path: [], message: `expected ${expected}, got ${kindOf(value)}` }];
+const optional = (check: Check): Check => (value) => (value === undefined ? undefined : check(value));
 const oneOf = (...allowed: string[]): Check => rule((value) => allowed.includes(value as string), `one of ${allowed.join(', ')}`);
 const anyString = rule((value) => typeof value === 'string', 'a string');
 const nonEmpty = rule((value) => typeof value === 'string' && value.length > 0, 'a non-empty string');
 const count = rule((value) => Number.isInteger(value) && (value as number) >= 0, 'a whole number ≥ 0');
-const isoTime: Check = (value, path, issues) => {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) issues.push({ path, message: 'not an ISO 8601 time' });
+const isoTime: Check = (value) => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? undefined : [{ path: [], message: 'not an ISO 8601 time' }]);
+/** Problems found under `key`, their paths prefixed with it. */
+const under = (key: string, found: Issue[] | undefined, issues: Issue[] | undefined): Issue[] | undefined => {
+  if (!found) return issues;
+  const all = issues ?? [];
+  for (const issue of found) all.push({ path: [key, ...issue.path], message: issue.message });
+  return all;
 };
-const object = (fields: Record<string, Check>): Check => (value, path, issues) => {
-  if (!isObject(value)) {
-    issues.push({ path, message: `expected an object, got ${kindOf(value)}` });
-    return;
-  }
-  for (const key in fields) fields[key]!(value[key], [...path, key], issues);
+const notAnObject = (value: unknown): Issue[] => [{ path: [], message: `expected an object, got ${kindOf(value)}` }];
+const object = (fields: Record<string, Check>): Check => (value) => {
+  if (!isObject(value)) return notAnObject(value);
+  let issues: Issue[] | undefined;
+  for (const key in fields) issues = under(key, fields[key]!(value[key]), issues);
+  return issues;
 };
-const recordOf = (check: Check): Check => (value, path, issues) => {
-  if (!isObject(value)) {
-    issues.push({ path, message: `expected an object, got ${kindOf(value)}` });
-    return;
-  }
-  for (const key of Object.keys(value)) check(value[key], [...path, key], issues);
+const recordOf = (check: Check): Check => (value) => {
+  if (!isObject(value)) return notAnObject(value);
+  let issues: Issue[] | undefined;
+  for (const key of Object.keys(value)) issues = under(key, check(value[key]), issues);
+  return issues;
 };
 
 const checkRequest = object({
@@ -246,8 +248,7 @@ export function validateLocalState(value: unknown): Validation {
       : `it has format version ${JSON.stringify(version)}, which no ociaccess release writes (this one reads version ${STATE_VERSION})`;
     return { ok: false, code: 'STATE_VERSION', problem, newerVersion };
   }
-  const issues: Issue[] = [];
-  checkShape(value, [], issues);
+  const issues: Issue[] = checkShape(value) ?? [];
   if (issues.length === 0) checkKeys(value as LocalState, issues);
   if (issues.length > 0) {
     const first = issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
