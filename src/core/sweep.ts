@@ -237,8 +237,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const bookRead = loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn), (done, total) => step('records', done, total));
   const membersRead = deps.directory.listGroupMembers(group.entraGroupId);
   const stateRead = deps.state.read();
-  // Started once the Entra requests are on their way: setting up the OCI client is CPU work that would delay them.
-  const ociRead = sentOff().then(() => readOci(deps, group));
+  // OCI is only needed at the end (the check after the removals). Setting up its client (key
+  // parsing, request signing) is CPU work that, at the start, delayed the Graph connections
+  // every round of the sweep waits on; it starts once the people are resolved, beside the rest.
+  const ociRead = peopleRead.then(() => undefined, () => undefined).then(() => readOci(deps, group));
   const [people, members, book, state] = await Promise.all([peopleRead, membersRead, bookRead, stateRead]);
   report.members = members.length;
   const planInput = {

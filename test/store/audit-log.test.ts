@@ -103,6 +103,39 @@ describe('canonicalJson', () => {
 });
 
 describe('appending', () => {
+  it('writes every entry as its canonical JSON, which verifies, whatever the strings, targets and details', async () => {
+    // appendNow writes lines member by member (sealEntry); the reference is the general member-by-member canonicalJson.
+    const text = fc.string({ maxLength: 6, unit: 'binary' });
+    const inputArb: fc.Arbitrary<AuditInput> = fc.record(
+      {
+        actor: fc.record({ id: text, upn: text, kind: fc.constantFrom('user' as const, 'app' as const) }),
+        action: fc.string({ minLength: 1, maxLength: 6, unit: 'binary' }),
+        target: fc.record({ groupId: text, groupName: text, userId: text, upn: text, requestId: text }, { requiredKeys: [] }),
+        reason: text,
+        result: fc.constantFrom('ok' as const, 'failed' as const, 'pending' as const),
+        details: fc.oneof(
+          fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+          fc.constant({ when: new Date(0), n: Number.NaN, '2': 'index-like', '10': 'keys' }),
+        ),
+      },
+      { requiredKeys: ['actor', 'action', 'result'] },
+    );
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(inputArb, { minLength: 1, maxLength: 4 }), async (inputs) => {
+        const logDir = path.join(root, `property-${(round += 1)}`);
+        const entries = await openAuditLog(logDir, { clock, pid: 4242, hostname: HOST }, { isProcessAlive: (p) => p === 4242 }).appendMany(inputs);
+        const written = lines(await fs.readFile(path.join(logDir, 'audit.jsonl'), 'utf8'));
+        for (const [index, line] of written.entries()) {
+          expect(line).toBe(canonicalJsonByMembers(JSON.parse(line)));
+          expect(JSON.parse(line)).toEqual(entries[index]);
+        }
+        expect(verifyAuditContent(written.map((l) => `${l}\n`).join('')).ok).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('writes one hash-chained JSON line per entry, 0600, and a matching head', async () => {
     const entries = await appendMany(3);
     expect(entries.map((e) => e.seq)).toEqual([1, 2, 3]);
