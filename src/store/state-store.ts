@@ -136,7 +136,10 @@ const oneOf = (...allowed: string[]): Check => rule((value) => allowed.includes(
 const anyString = rule((value) => typeof value === 'string', 'a string');
 const nonEmpty = rule((value) => typeof value === 'string' && value.length > 0, 'a non-empty string');
 const count = rule((value) => Number.isInteger(value) && (value as number) >= 0, 'a whole number ≥ 0');
-const isoTime: Check = (value) => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? undefined : [{ path: [], message: 'not an ISO 8601 time' }]);
+/** What toISOString writes, with field ranges checked: every such string is one Date.parse accepts, without the cost of parsing thousands of them. */
+const ISO_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$/;
+const isoTime: Check = (value) =>
+  typeof value === 'string' && (ISO_TIME.test(value) || !Number.isNaN(Date.parse(value))) ? undefined : [{ path: [], message: 'not an ISO 8601 time' }];
 /** Problems found under `key`, their paths prefixed with it. */
 const under = (key: string, found: Issue[] | undefined, issues: Issue[] | undefined): Issue[] | undefined => {
   if (!found) return issues;
