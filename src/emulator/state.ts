@@ -234,9 +234,19 @@ export class World {
     const direct = this.users.get(idOrUpn);
     if (direct) return direct;
     const wanted = idOrUpn.toLowerCase();
-    for (const user of this.users.values()) if (user.userPrincipalName.toLowerCase() === wanted) return user;
-    return undefined;
+    // Graph looks a user principal name up in an index; a scan of every user for each of a
+    // sweep's hundreds of lookups made the emulator, not the client, the slow side. Users are
+    // added, renamed and deleted directly in `users`, so a hit is checked and a miss rebuilds.
+    const hit = this.upnIndex.get(wanted);
+    if (hit && this.users.get(hit.id) === hit && hit.userPrincipalName.toLowerCase() === wanted) return hit;
+    this.upnIndex.clear();
+    for (const user of this.users.values()) {
+      const upn = user.userPrincipalName.toLowerCase();
+      if (!this.upnIndex.has(upn)) this.upnIndex.set(upn, user);
+    }
+    return this.upnIndex.get(wanted);
   }
+  private readonly upnIndex = new Map<string, EntraUser>();
 
   groupByName(displayName: string): EntraGroup | undefined {
     for (const group of this.groups.values()) if (group.displayName === displayName) return group;
