@@ -49,12 +49,14 @@ export function isTrustedDecision(decision: Decision, policy: PolicyContext): bo
  * and any local expiry this machine recorded. The earlier one always wins.
  */
 export function approvalExpiry(decision: Decision, group: GroupConfig, localExpiry?: Date): Date {
-  const bounds = [decision.decidedAt.getTime() + group.maxHours * HOUR];
-  if (decision.expiresAt) bounds.push(decision.expiresAt.getTime());
-  if (decision.hours !== undefined) bounds.push(decision.decidedAt.getTime() + decision.hours * HOUR);
-  if (decision.approverId === AUTO_APPROVER && group.autoApproval) bounds.push(decision.decidedAt.getTime() + group.autoApproval.maxHours * HOUR);
-  if (localExpiry) bounds.push(localExpiry.getTime());
-  return new Date(Math.min(...bounds));
+  // Math.min pair by pair (a NaN anywhere still gives NaN): a sweep derives thousands of grants.
+  const decidedMs = decision.decidedAt.getTime();
+  let end = decidedMs + group.maxHours * HOUR;
+  if (decision.expiresAt) end = Math.min(end, decision.expiresAt.getTime());
+  if (decision.hours !== undefined) end = Math.min(end, decidedMs + decision.hours * HOUR);
+  if (decision.approverId === AUTO_APPROVER && group.autoApproval) end = Math.min(end, decidedMs + group.autoApproval.maxHours * HOUR);
+  if (localExpiry) end = Math.min(end, localExpiry.getTime());
+  return new Date(end);
 }
 
 export function deriveGrant(

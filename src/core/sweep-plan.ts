@@ -93,8 +93,11 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   const autoApprovedNow = new Map(autoApprove.map((request) => [request.requesterId, request]));
   for (const userId of autoApprovedNow.keys()) completeAuto.delete(userId);
 
+  // Hoisted: this loop runs for every member of the group (thousands).
+  const nowIso = now.toISOString();
+  const nowMs = now.getTime();
   for (const member of input.members) {
-    const seenAt = input.firstSeen[member.id] ?? now.toISOString();
+    const seenAt = input.firstSeen[member.id] ?? nowIso;
     firstSeen[member.id] = seenAt;
     if (input.standingIds.has(member.id)) {
       keep.push({ user: member, reason: 'standing' });
@@ -104,12 +107,13 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     // someone whose newer grant (an extension or a re-approval) is still valid.
     let best: PlannedKeep | undefined;
     let why: PlannedRemoval | undefined;
-    for (const request of input.requestsByUser.get(member.id) ?? []) {
+    const memberRequests = input.requestsByUser.get(member.id) ?? [];
+    for (const request of memberRequests) {
       if (request.groupId !== group.entraGroupId) continue;
       const view = deriveGrant(request, decisionsOf(request.id), policy, now);
       if (view.state === 'approved' && view.decision && view.expiresAt) {
-        const since = Math.max(new Date(seenAt).getTime(), view.decision.decidedAt.getTime());
-        if (now.getTime() - since >= group.maxHours * HOUR) {
+        const since = Math.max(Date.parse(seenAt), view.decision.decidedAt.getTime());
+        if (nowMs - since >= group.maxHours * HOUR) {
           why ??= { user: member, reason: 'max-duration', requestId: request.id };
           continue;
         }
@@ -124,17 +128,17 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     // approver's record is the proof); approvals for unknown requests are
     // checked the same way through a stand-in request.
     if (!best) {
-      const knownIds = new Set((input.requestsByUser.get(member.id) ?? []).map((r) => r.id));
+      const knownIds = memberRequests.length > 0 ? new Set(memberRequests.map((r) => r.id)) : undefined;
       for (const decision of byRequester.get(member.id) ?? []) {
-        if (knownIds.has(decision.requestId)) continue;
+        if (knownIds?.has(decision.requestId)) continue;
         const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, decisionsOf(decision.requestId), policy, now);
         // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
         if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
           if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: decision.requestId };
         }
         if (decision.kind !== 'approved' || view.state !== 'approved' || !view.expiresAt) continue;
-        const since = Math.max(new Date(seenAt).getTime(), decision.decidedAt.getTime());
-        if (now.getTime() - since >= group.maxHours * HOUR) continue;
+        const since = Math.max(Date.parse(seenAt), decision.decidedAt.getTime());
+        if (nowMs - since >= group.maxHours * HOUR) continue;
         if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
           best = { user: member, reason: 'grant', requestId: decision.requestId, expiresAt: view.expiresAt };
         }

@@ -298,6 +298,9 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   let decisionsReread = early.length > 0 ? rereadDecisions() : undefined;
   await sentOff();
   const plan = planGroupSweep({ ...planInput, members, requestsByUser: book.requestsByUser });
+  // Who holds a live grant, for the OCI check at the end: the book is complete now, and working it
+  // out here, while the decisions are read again, keeps it off the end of the sweep.
+  const grantHolders = liveGrantHolders(book, people.policy, now);
   const removedEarly = new Set(early.map((r) => r.user.id));
   // The early plan saw everything the full plan uses for those members; if it ever removed someone the full plan keeps, that is a bug to hear about.
   const keptAfterAll = plan.keep.filter((k) => removedEarly.has(k.user.id));
@@ -359,7 +362,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     for (const added of report.autoApproved) memberIdsNow.add(added.userId);
   }
   const entitled = new Set<string>(group.standingMembers.map((upn) => upn.toLowerCase()));
-  for (const id of [...memberIdsNow, ...liveGrantHolders(book, people.policy, now)]) {
+  for (const id of [...memberIdsNow, ...grantHolders]) {
     const user = userById.get(id);
     if (user) entitled.add(user.userPrincipalName.toLowerCase());
   }
