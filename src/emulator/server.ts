@@ -233,28 +233,19 @@ export class EmulatorServer implements EmulatorApi {
         if (items) entry.batchItems = items;
       }
     }
+    // Serialised before the wait: it is the emulator's own work, and belongs inside the latency too.
+    const prepared = prepare(response);
     await held();
     if (match && service !== 'control') noteRetryAfter(this.world, key, retryAfterHeader(response.headers));
-    this.send(res, response);
+    this.write(res, prepared);
   }
 
   private send(res: ServerResponse, response: EmuResponse): void {
-    const headers: Record<string, string> = { ...(response.headers ?? {}) };
-    let payload: Buffer | undefined;
-    if (response.body === undefined || response.status === 204) {
-      payload = undefined;
-    } else if (Buffer.isBuffer(response.body)) {
-      payload = response.body;
-    } else if (typeof response.body === 'string') {
-      payload = Buffer.from(response.body, 'utf8');
-      headers['content-type'] ??= 'text/plain; charset=utf-8';
-    } else {
-      payload = Buffer.from(JSON.stringify(response.body), 'utf8');
-      headers['content-type'] ??= 'application/json';
-    }
-    headers['request-id'] ??= randomUUID();
-    if (payload) headers['content-length'] = String(payload.length);
-    res.writeHead(response.status, headers);
+    this.write(res, prepare(response));
+  }
+
+  private write(res: ServerResponse, { status, headers, payload }: PreparedResponse): void {
+    res.writeHead(status, headers);
     res.end(payload);
   }
 
@@ -282,4 +273,30 @@ export class EmulatorServer implements EmulatorApi {
     }
     return undefined;
   }
+}
+
+interface PreparedResponse {
+  status: number;
+  headers: Record<string, string>;
+  payload: Buffer | undefined;
+}
+
+/** An answer as bytes and headers, ready to write. */
+function prepare(response: EmuResponse): PreparedResponse {
+  const headers: Record<string, string> = { ...(response.headers ?? {}) };
+  let payload: Buffer | undefined;
+  if (response.body === undefined || response.status === 204) {
+    payload = undefined;
+  } else if (Buffer.isBuffer(response.body)) {
+    payload = response.body;
+  } else if (typeof response.body === 'string') {
+    payload = Buffer.from(response.body, 'utf8');
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  } else {
+    payload = Buffer.from(JSON.stringify(response.body), 'utf8');
+    headers['content-type'] ??= 'application/json';
+  }
+  headers['request-id'] ??= randomUUID();
+  if (payload) headers['content-length'] = String(payload.length);
+  return { status: response.status, headers, payload };
 }
