@@ -267,6 +267,16 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   let early: PlannedRemoval[] = [];
   let earlyRemoved: Promise<void> = Promise.resolve();
   let removalsAudited: Promise<void> = Promise.resolve();
+  // The decisions are read again for races with approvals (see restoreRacedGrants) as soon as
+  // the removals made so far are done: queued behind the holders' reads still waiting, so they
+  // take the slots those leave instead of starting a phase of their own after them, and run
+  // while the full plan is made.
+  const rereadDecisions = () => {
+    const read = loadRecordBook(deps.directory, group, [], people.policy.approverIds);
+    read.catch(() => undefined); // awaited by restoreRacedGrants
+    return read;
+  };
+  let decisionsReread: Promise<RecordBook> | undefined;
   if (!options.dryRun) {
     early = planGroupSweep({ ...planInput, members: members.filter((m) => !holders.has(m.id)), requestsByUser: book.requestsByUser }).remove;
     if (early.length > 0) {
@@ -274,6 +284,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
       // Removals take freed slots first, so they end halfway through the holders' reads: their
       // audit entries are written then, while the reads go on, instead of after everything.
       earlyRemoved = removeNow(early).then(() => {
+        decisionsReread = rereadDecisions();
         removalsAudited = flushAudits();
         removalsAudited.catch(() => undefined); // handled where it is awaited below
       });
@@ -288,15 +299,6 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     if (ledger.pending.size + ledger.failed.size > 0) await writeLedger(deps, group, ledger, {}).catch(() => undefined);
     throw (phaseFailure as PromiseRejectedResult).reason;
   }
-  // The decisions are read again for races with approvals (see restoreRacedGrants) as soon as
-  // the removals made so far are done: the read runs while the full plan is made.
-  const rereadDecisions = () => {
-    const read = loadRecordBook(deps.directory, group, [], people.policy.approverIds);
-    read.catch(() => undefined); // awaited by restoreRacedGrants
-    return read;
-  };
-  let decisionsReread = early.length > 0 ? rereadDecisions() : undefined;
-  await sentOff();
   const plan = planGroupSweep({ ...planInput, members, requestsByUser: book.requestsByUser });
   // Who holds a live grant, for the OCI check at the end: the book is complete now, and working it
   // out here, while the decisions are read again, keeps it off the end of the sweep.
