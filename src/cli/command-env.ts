@@ -14,7 +14,8 @@ export interface CommandEnv {
   out: Output;
   globals: GlobalOptions & { config?: string };
   config(): Promise<Config>;
-  services(): Promise<Services>;
+  /** The services, made on first call; `concurrency`: the $batch calls the command keeps in flight (default sweep.concurrency). */
+  services(options?: { concurrency?: number }): Promise<Services>;
 }
 
 export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv['globals']): CommandEnv {
@@ -30,11 +31,11 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
       configPromise ??= import('../config/load.js').then(({ loadConfig }) => loadConfig(configFile));
       return configPromise;
     },
-    services() {
+    services(options = {}) {
       servicesPromise ??= (async () => {
         const config = await env.config();
         const { createServices } = await import('./services.js');
-        return createServices(ctx, out, config, { debug: globals.debug });
+        return createServices(ctx, out, config, { debug: globals.debug, concurrency: options.concurrency });
       })();
       return servicesPromise;
     },

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
-import { dispatcherForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
+import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, dispatcherForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -67,10 +67,19 @@ async function openInBrowser(ctx: Context, url: string): Promise<void> {
   });
 }
 
-export async function createServices(ctx: Context, out: Output, config: Config, options: { debug: boolean }): Promise<Services> {
+export async function createServices(
+  ctx: Context, out: Output, config: Config,
+  options: { debug: boolean; /** $batch calls the command keeps in flight (default sweep.concurrency). */ concurrency?: number },
+): Promise<Services> {
+  // Connections per host: the $batch slots and the reads beside them, no more (each one more is
+  // only another TLS handshake in the calls' way); never fewer than the default, so that a default
+  // sweep shares its connections with sign-in.
+  const dispatcher = dispatcherForCaFile(config.tls.caFile, {
+    timeoutMs: httpTimeoutMs(ctx.env),
+    connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
+  });
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
-  const dispatcher = dispatcherForCaFile(config.tls.caFile, { timeoutMs: httpTimeoutMs(ctx.env) });
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
   const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };

@@ -8,11 +8,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requestWhole } from '../../src/adapters/http/request.js';
+import { dispatcherForCaFile } from '../../src/adapters/http/tls.js';
 import { caught } from '../store/support/helpers.js';
 
 let server: http.Server;
 let base: string;
 let received: string[];
+let connections = 0;
 
 beforeAll(async () => {
   received = [];
@@ -24,6 +26,8 @@ beforeAll(async () => {
       if (req.url === '/echo?x=1') {
         res.writeHead(201, [['Content-Type', 'application/json'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Raw', Buffer.from('€', 'utf8').toString('latin1')]]);
         res.end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString('utf8') }));
+      } else if (req.url === '/wait') {
+        setTimeout(() => res.end('done'), 100).unref();
       } else if (req.url === '/slow') {
         setTimeout(() => res.end('late'), 2_000).unref();
       } else if (req.url === '/cut') {
@@ -36,6 +40,7 @@ beforeAll(async () => {
       }
     });
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -93,4 +98,17 @@ it('nothing listening fails the same way', async () => {
   const error = await caught(() => requestWhole(`http://127.0.0.1:${port}/`));
   expect(error.message).toBe('fetch failed');
   expect(error.cause?.code).toBe('ECONNREFUSED');
+});
+
+it('a dispatcher with connectionsPerOrigin opens no more connections than that: further calls wait for one', async () => {
+  const dispatcher = dispatcherForCaFile(undefined, { timeoutMs: 5_000, connectionsPerOrigin: 2 })!;
+  const before = connections;
+  const answers = await Promise.all(Array.from({ length: 6 }, () => requestWhole(`${base}/wait`, { dispatcher })));
+  expect(answers.map((a) => a.bytes.toString('utf8'))).toEqual(Array(6).fill('done'));
+  expect(connections - before).toBe(2);
+  // Under the default limit (the default sweep's 4 $batch slots and 3 reads beside them), six calls at once open six.
+  const open = dispatcherForCaFile(undefined, { timeoutMs: 5_000 })!;
+  const beforeOpen = connections;
+  await Promise.all(Array.from({ length: 6 }, () => requestWhole(`${base}/wait`, { dispatcher: open })));
+  expect(connections - beforeOpen).toBe(6);
 });

@@ -28,14 +28,32 @@ export function httpTimeoutMs(env: Readonly<Record<string, string | undefined>>)
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_HTTP_TIMEOUT_MS;
 }
 
+/** A sweep reads the member list, the group's record and the provisioning job beside its $batch calls. */
+export const READS_BESIDE_BATCHES = 3;
+/** The default sweep's $batch slots (4) and the reads beside them. */
+export const DEFAULT_CONNECTIONS_PER_ORIGIN = 4 + READS_BESIDE_BATCHES;
+
+export interface DispatcherOptions {
+  timeoutMs?: number;
+  /**
+   * At most this many connections to one host (default DEFAULT_CONNECTIONS_PER_ORIGIN).
+   * Requests beyond it wait for a free connection instead of opening another:
+   * our calls' concurrency is bounded, and each connection more than they can
+   * use is only another TLS handshake in their way.
+   */
+  connectionsPerOrigin?: number;
+}
+
 /** A dispatcher with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
-export function dispatcherForCaFile(caFile: string | undefined, options: { timeoutMs?: number } = {}): Dispatcher | undefined {
+export function dispatcherForCaFile(caFile: string | undefined, options: DispatcherOptions = {}): Dispatcher | undefined {
   const timeouts = { headersTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, bodyTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS };
-  const key = `${caFile ?? ''}|${timeouts.headersTimeout}`;
+  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
+  const pool = { keepAliveTimeout: 4_000, ...timeouts, connections };
+  const key = `${caFile ?? ''}|${timeouts.headersTimeout}|${connections}`;
   const cached = dispatchers.get(key);
   if (cached) return cached;
   if (!caFile) {
-    const plain = new Agent({ keepAliveTimeout: 4_000, ...timeouts });
+    const plain = new Agent(pool);
     dispatchers.set(key, plain);
     return plain;
   }
@@ -54,7 +72,7 @@ export function dispatcherForCaFile(caFile: string | undefined, options: { timeo
   }
   // One secure context for every connection, built once.
   const secureContext = secureContextTrusting(pem);
-  const dispatcher = new Agent({ connect: { secureContext }, keepAliveTimeout: 4_000, ...timeouts });
+  const dispatcher = new Agent({ connect: { secureContext }, ...pool });
   dispatchers.set(key, dispatcher);
   return dispatcher;
 }

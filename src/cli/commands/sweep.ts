@@ -83,7 +83,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         const concurrency = parseConcurrency(options.concurrency);
         const config = await env.config();
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
-        const services = await env.services();
+        const services = await env.services({ concurrency: concurrency ?? config.sweep.concurrency });
         const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
         env.ctx.preferSmallMemory?.();
         const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
