@@ -534,6 +534,7 @@ async function removeMembers(
   report: GroupSweepReport, state: LocalState, ledger: LedgerChanges, onProgress: (done: number) => void,
 ): Promise<void> {
   const results = await deps.directory.removeGroupMembers(group.entraGroupId, removals.map((r) => r.user.id), onProgress);
+  const nowIso = now.toISOString(); // once: this loop runs for every removal (thousands)
   for (const removal of removals) {
     const key = `${group.entraGroupId}:${removal.user.id}`;
     const result = results.get(removal.user.id);
@@ -543,7 +544,7 @@ async function removeMembers(
       ledger.pending.set(key, {
         groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
         // Removed now (204): they were a member again since any earlier removal, so OCI's clock starts now.
-        removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : now.toISOString(),
+        removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : nowIso,
         reason: removal.reason, attempts: 0, status: 'pending-oci',
       });
       report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: result }));
@@ -554,7 +555,7 @@ async function removeMembers(
       const message = result instanceof Error ? result.message : 'no answer';
       ledger.failed.set(key, {
         groupId: group.entraGroupId, userId: removal.user.id, upn: removal.user.userPrincipalName,
-        attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? now.toISOString(),
+        attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? nowIso,
       });
       const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
       report.failed.push(action(removal.user, removal.reason, {
@@ -604,8 +605,10 @@ async function checkOci(
   const byName = new Map(view.members.map((member) => [member.userName.toLowerCase(), member]));
   const concurrency = options.ociConcurrency ?? DEFAULT_OCI_CONCURRENCY;
   const updates = ledger.pending;
+  const nowIso = now.toISOString(); // once: the loops below run for every pending removal (thousands)
+  const nowMs = now.getTime();
   const confirm = (key: string, removal: PendingRemoval, outcome: string, extra: Partial<PendingRemoval> = {}) => {
-    updates.set(key, { ...removal, status: 'confirmed', lastCheckedAt: now.toISOString(), attempts: removal.attempts + 1, ...extra });
+    updates.set(key, { ...removal, status: 'confirmed', lastCheckedAt: nowIso, attempts: removal.attempts + 1, ...extra });
     report.confirmedInOci.push(action(who(removal), removal.reason, { outcome }));
     audits.push({ action: 'confirm-oci', target: target(who(removal)), result: 'ok', details: { how: outcome } });
   };
@@ -633,7 +636,7 @@ async function checkOci(
     }
   }
 
-  const pendingFor = (removal: PendingRemoval) => now.getTime() - new Date(removal.removedInEntraAt).getTime();
+  const pendingFor = (removal: PendingRemoval) => nowMs - Date.parse(removal.removedInEntraAt);
   const due = options.forceOciAfterMs > 0 && ociGroup ? stillInOci.filter((s) => pendingFor(s.removal) >= options.forceOciAfterMs) : [];
   const forced = new Set<string>();
   if (options.dryRun) {
@@ -648,7 +651,7 @@ async function checkOci(
         return;
       }
       forced.add(s.key);
-      updates.set(s.key, { ...s.removal, status: 'confirmed', forcedInOciAt: now.toISOString(), lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1 });
+      updates.set(s.key, { ...s.removal, status: 'confirmed', forcedInOciAt: nowIso, lastCheckedAt: nowIso, attempts: s.removal.attempts + 1 });
       report.forcedInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'removed in OCI directly' }));
       audits.push({ action: 'force-remove-oci', target: target(who(s.removal)), result: 'ok', details: { pendingForMs: pendingFor(s.removal) } });
     });
@@ -658,11 +661,11 @@ async function checkOci(
     // "Stuck" takes two cycles of watching. After more than three cycles without a look (this host
     // was down, or sweeps rarely) the member may have been re-added and removed again unseen, so
     // the watch starts over instead of raising a false alarm.
-    const lastLook = new Date(s.removal.lastCheckedAt ?? s.removal.removedInEntraAt).getTime();
-    const watchingSince = now.getTime() - lastLook > 3 * options.cycleMs ? now.toISOString() : s.removal.watchingSince ?? s.removal.removedInEntraAt;
-    const waited = now.getTime() - new Date(watchingSince).getTime();
+    const lastLook = Date.parse(s.removal.lastCheckedAt ?? s.removal.removedInEntraAt);
+    const watchingSince = nowMs - lastLook > 3 * options.cycleMs ? nowIso : s.removal.watchingSince ?? s.removal.removedInEntraAt;
+    const waited = nowMs - Date.parse(watchingSince);
     updates.set(s.key, {
-      ...s.removal, lastCheckedAt: now.toISOString(), attempts: s.removal.attempts + 1,
+      ...s.removal, lastCheckedAt: nowIso, attempts: s.removal.attempts + 1,
       ...(watchingSince !== s.removal.removedInEntraAt ? { watchingSince } : {}),
     });
     if (waited > 2 * options.cycleMs) {
