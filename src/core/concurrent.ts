@@ -6,8 +6,11 @@
  */
 
 export interface Limiter {
-  /** Runs task when a slot is free; `first` tasks take freed slots before ordinary ones waiting longer. */
-  run<T>(task: () => Promise<T>, options?: { first?: boolean }): Promise<T>;
+  /**
+   * Runs task when a slot is free. `first` tasks take freed slots before
+   * ordinary ones waiting longer, `last` tasks only when no other is waiting.
+   */
+  run<T>(task: () => Promise<T>, options?: { first?: boolean; last?: boolean }): Promise<T>;
 }
 
 export function limiter(concurrency: number): Limiter {
@@ -15,14 +18,15 @@ export function limiter(concurrency: number): Limiter {
   let active = 0;
   const waitingFirst: (() => void)[] = [];
   const waiting: (() => void)[] = [];
+  const waitingLast: (() => void)[] = [];
   const release = () => {
     active -= 1;
-    const next = waitingFirst.shift() ?? waiting.shift();
+    const next = waitingFirst.shift() ?? waiting.shift() ?? waitingLast.shift();
     if (next) next();
   };
   return {
-    async run<T>(task: () => Promise<T>, options: { first?: boolean } = {}): Promise<T> {
-      if (active >= max) await new Promise<void>((resolve) => (options.first ? waitingFirst : waiting).push(resolve));
+    async run<T>(task: () => Promise<T>, options: { first?: boolean; last?: boolean } = {}): Promise<T> {
+      if (active >= max) await new Promise<void>((resolve) => (options.first ? waitingFirst : options.last ? waitingLast : waiting).push(resolve));
       active += 1;
       try {
         return await task();

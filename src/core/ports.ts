@@ -47,7 +47,8 @@ export interface DirectoryPort {
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
   removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>>;
   readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
-  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>>;
+  /** `behindOtherReads`: these reads take a free slot only when no other bulk call waits for one. */
+  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options?: { behindOtherReads?: boolean }): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
   provisionOnDemand(groupId: string, userIds: string[]): Promise<void>;

@@ -18,10 +18,12 @@ export async function loadRecordBook(
   approverIds: Iterable<string>,
   /** Told how many of the records have been read so far, out of how many. */
   onProgress?: (settled: number, total: number) => void,
+  /** Read only with slots no other bulk call waits for (the sweep's re-read of the decisions). */
+  options: { behindOtherReads?: boolean } = {},
 ): Promise<RecordBook> {
   const requesters = [...new Set(requesterIds)];
   const approvers = [...new Set(approverIds)];
-  const raw = await readBook(directory, group, requesters, approvers, onProgress);
+  const raw = await readBook(directory, group, requesters, approvers, onProgress, options);
   return decodeBook(raw, requesters.map((id) => [id, id]), approvers.map((id) => [id, id]));
 }
 
@@ -61,14 +63,15 @@ interface RawBook {
 async function readBook(
   directory: DirectoryPort, group: GroupConfig, requesters: string[], approvers: string[],
   onProgress?: (settled: number, total: number) => void,
+  options: { behindOtherReads?: boolean } = {},
 ): Promise<RawBook> {
   const total = requesters.length + approvers.length;
   let requestsRead = 0;
   let decisionsRead = 0;
   const progress = onProgress ? () => onProgress(requestsRead + decisionsRead, total) : undefined;
   const [requestRecords, decisionRecords, autoRecord] = await Promise.all([
-    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); })),
-    directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); })),
+    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); }), options),
+    directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); }), options),
     group.autoApproval ? directory.readRecord({ kind: 'group', id: group.entraGroupId }, DECISIONS_EXTENSION) : Promise.resolve(null),
   ]);
   return { requestRecords, decisionRecords, autoRecord };

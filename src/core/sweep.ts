@@ -268,11 +268,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   let earlyRemoved: Promise<void> = Promise.resolve();
   let removalsAudited: Promise<void> = Promise.resolve();
   // The decisions are read again for races with approvals (see restoreRacedGrants) as soon as
-  // the removals made so far are done: queued behind the holders' reads still waiting, so they
-  // take the slots those leave instead of starting a phase of their own after them, and run
-  // while the full plan is made.
+  // the removals made so far are done, in the slots the holders' reads leave: those come first,
+  // so the full plan (which needs them) is made while the last of the decisions are read.
   const rereadDecisions = () => {
-    const read = loadRecordBook(deps.directory, group, [], people.policy.approverIds);
+    const read = loadRecordBook(deps.directory, group, [], people.policy.approverIds, undefined, { behindOtherReads: true });
     read.catch(() => undefined); // awaited by restoreRacedGrants
     return read;
   };
@@ -299,6 +298,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     if (ledger.pending.size + ledger.failed.size > 0) await writeLedger(deps, group, ledger, {}).catch(() => undefined);
     throw (phaseFailure as PromiseRejectedResult).reason;
   }
+  await sentOff(); // the decisions' re-read takes the freed slots before the plan holds the CPU
   const plan = planGroupSweep({ ...planInput, members, requestsByUser: book.requestsByUser });
   // Who holds a live grant, for the OCI check at the end: the book is complete now, and working it
   // out here, while the decisions are read again, keeps it off the end of the sweep.

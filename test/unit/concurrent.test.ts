@@ -26,6 +26,23 @@ test('a limiter runs at most n tasks at once; freed slots go to `first` tasks be
   expect(order).toEqual(['a', 'c', 'd', 'b']);
 });
 
+test('`last` tasks take a freed slot only when no first or ordinary task is waiting, even one that came later', async () => {
+  const order: string[] = [];
+  const slots = limiter(1);
+  const tasks = Object.fromEntries(['a', 'late1', 'b', 'late2', 'c'].map((name) => [name, gate(order, name)]));
+  const runs = [
+    slots.run(tasks.a!.run),
+    slots.run(tasks.late1!.run, { last: true }),
+    slots.run(tasks.b!.run),
+    slots.run(tasks.late2!.run, { last: true }),
+  ];
+  await new Promise((resolve) => setImmediate(resolve));
+  runs.push(slots.run(tasks.c!.run, { first: true }));
+  for (const task of Object.values(tasks)) task.open();
+  await Promise.all(runs);
+  expect(order).toEqual(['a', 'c', 'b', 'late1', 'late2']);
+});
+
 test('mapLimit keeps the input order and never runs more than n at once', async () => {
   let running = 0;
   let most = 0;

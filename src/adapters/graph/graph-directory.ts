@@ -257,7 +257,7 @@ export class GraphDirectory implements DirectoryPort {
       method: 'DELETE',
       url: `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`,
     }));
-    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members, onProgress, true);
+    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members, onProgress, 'first');
     for (const userId of userIds) {
       const answer = answers.get(userId);
       if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
@@ -284,7 +284,7 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>> {
+  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options: { behindOtherReads?: boolean } = {}): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
     if (!this.batching) {
       await this.oneByOne(owners, async (owner) => {
@@ -298,7 +298,7 @@ export class GraphDirectory implements DirectoryPort {
       method: 'GET',
       url: `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`,
     }));
-    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress);
+    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress, options.behindOtherReads ? 'last' : 'normal');
     owners.forEach((owner, index) => {
       const answer = answers.get(String(index));
       if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
@@ -406,11 +406,19 @@ export class GraphDirectory implements DirectoryPort {
     })));
   }
 
-  /** `first`: these calls take freed slots before reads waiting longer (removals: what a sweep is for). */
-  private async batch(items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress, first = false): Promise<Map<string, BatchItemResponse>> {
+  /**
+   * `first`: these calls take freed slots before reads waiting longer (removals: what a sweep is for);
+   * `last`: only slots no other call waits for.
+   */
+  private async batch(
+    items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress, order: 'first' | 'normal' | 'last' = 'normal',
+  ): Promise<Map<string, BatchItemResponse>> {
     let settled = 0;
-    return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission), { first }), {
-      concurrency: this.options.concurrency ?? 4,
+    const slot = { first: order === 'first', last: order === 'last' };
+    return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission), slot), {
+      // Every chunk is handed to the shared slots at once: they bound the calls in flight, and their
+      // order (removals first, re-reads last) holds only if the chunks are all waiting in it.
+      concurrency: Number.POSITIVE_INFINITY,
       maxAttempts: MAX_ITEM_ATTEMPTS,
       clock: this.options.clock,
       ...(onProgress ? { onResult: () => onProgress((settled += 1)) } : {}),
