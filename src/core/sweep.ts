@@ -237,7 +237,6 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const bookRead = loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn), (done, total) => step('records', done, total));
   const membersRead = deps.directory.listGroupMembers(group.entraGroupId);
   const stateRead = deps.state.read();
-  let ociRead: Promise<OciView | { error: Error }> | undefined;
   const [people, members, book, state] = await Promise.all([peopleRead, membersRead, bookRead, stateRead]);
   report.members = members.length;
   const planInput = {
@@ -291,7 +290,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   // phase 1 the refill of the $batch slots. It starts once phase 2's calls are out: removals
   // answer with almost nothing to read, so the CPU has room while they are in flight.
   await sentOff();
-  ociRead = readOci(deps, group);
+  const ociRead = readOci(deps, group);
   const [holdersRead, earlyDone] = await Promise.allSettled([holderRecords, earlyRemoved]);
   const phaseFailure = [holdersRead, earlyDone].find((outcome) => outcome.status === 'rejected');
   if (phaseFailure) {
@@ -371,7 +370,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     const user = userById.get(id);
     if (user) entitled.add(user.userPrincipalName.toLowerCase());
   }
-  const driftSeen = await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await (ociRead ?? readOci(deps, group)), state, ledger)
+  const driftSeen = await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await ociRead, state, ledger)
     .finally(() => removalsAudited);
   await removalsAudited;
   if (!options.dryRun) {
