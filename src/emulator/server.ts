@@ -64,7 +64,8 @@ export class EmulatorServer implements EmulatorApi {
   readonly world: World;
   readonly tls: EmulatorTls;
   private readonly server: https.Server;
-  private readonly routes: Route[];
+  /** Routes by method, in their declared order (a sweep matches thousands of batch items). */
+  private readonly routes = new Map<string, Route[]>();
   private readonly options: EmulatorServerOptions;
   private ticker: NodeJS.Timeout | undefined;
   private port = 0;
@@ -74,7 +75,11 @@ export class EmulatorServer implements EmulatorApi {
     this.options = options;
     this.world = options.world ?? new World();
     this.tls = options.tls ?? generateTls();
-    this.routes = [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()];
+    for (const route of [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()]) {
+      const list = this.routes.get(route.method) ?? [];
+      list.push(route);
+      this.routes.set(route.method, list);
+    }
     this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
@@ -136,8 +141,7 @@ export class EmulatorServer implements EmulatorApi {
   }
 
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
-    for (const candidate of this.routes) {
-      if (candidate.method !== method) continue;
+    for (const candidate of this.routes.get(method) ?? []) {
       const found = candidate.pattern.exec(path);
       if (found) return { route: candidate, params: { ...(found.groups ?? {}) } };
     }
