@@ -27,6 +27,7 @@ import {
 } from '../../src/adapters/auth/index.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
 import { caught } from '../store/support/helpers.js';
+import { postControl } from '../support/emulator-control.js';
 
 const ALICE = `alice@${SEED.domain}`;
 
@@ -48,11 +49,7 @@ beforeAll(async () => {
 afterAll(async () => emu.stop());
 
 async function control(pathName: string, body: unknown): Promise<number> {
-  const response = await controlFetch(`${emu.baseUrl}/_emulator/${pathName}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const response = await postControl(controlFetch, emu.baseUrl, pathName, body);
   await response.arrayBuffer();
   return response.status;
 }

@@ -28,6 +28,7 @@ import type { LoggedRequest } from '../../src/emulator/state.js';
 import { issueToken } from '../../src/emulator/tokens.js';
 import { AuthError, UpstreamError } from '../../src/errors.js';
 import { caught } from '../store/support/helpers.js';
+import { postControl } from '../support/emulator-control.js';
 
 const U = SEED.users;
 const GROUP = SEED.tempGroupId;
@@ -176,11 +177,7 @@ afterEach(() => {
 });
 
 async function emulatorControl(pathName: string, body: unknown): Promise<void> {
-  const response = await control(`${emu.baseUrl}/_emulator/${pathName}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const response = await postControl(control, emu.baseUrl, pathName, body);
   await response.arrayBuffer();
   expect(response.status).toBe(201);
 }

@@ -19,6 +19,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { configureEntra } from '../../src/emulator/entra.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { isWrite, unimplementedRoutes, upnOf, userCodeIn } from '../support/harness.js';
+import { postControl } from '../support/emulator-control.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(REPO, 'bin', 'ociaccess.js');
@@ -120,9 +121,7 @@ beforeAll(async () => {
   configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
   const fetchCa = fetchWithCa(emu.caFile);
   control = async (pathName, body = {}) => {
-    const response = await fetchCa(`${emu.baseUrl}/_emulator/${pathName}`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
+    const response = await postControl(fetchCa, emu.baseUrl, pathName, body);
     const text = await response.text();
     if (!response.ok) throw new Error(`emulator control ${pathName} answered ${response.status}: ${text}`);
     return text ? JSON.parse(text) : undefined;

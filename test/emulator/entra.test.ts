@@ -23,6 +23,7 @@ import { caAwareNetworkClient } from '../../src/adapters/auth/network.js';
 import { msalAuthorityOptions } from '../../src/adapters/auth/authority.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
 import { caught } from '../store/support/helpers.js';
+import { postControl } from '../support/emulator-control.js';
 
 const CLI_SCOPES = ['User.ReadWrite', 'GroupMember.ReadWrite.All', 'offline_access'];
 const ALICE = `alice@${SEED.domain}`;
@@ -62,11 +63,7 @@ function confidentialClient(h: Harness, credential: { clientSecret?: string; cli
 }
 
 async function control(h: Harness, path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await h.fetch(`${h.emu.baseUrl}/_emulator/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const response = await postControl(h.fetch, h.emu.baseUrl, path, body);
   return { status: response.status, body: await response.json() };
 }
 
