@@ -135,6 +135,9 @@ export function canonicalJsonByMembers(value: unknown): string {
   return joinMembers(canonicalMembers(value as Record<string, unknown>, canonicalJsonByMembers));
 }
 
+/** The fields of an AuditTarget, in sorted key order (targetJson writes them in this order). */
+const TARGET_FIELDS = ['groupId', 'groupName', 'requestId', 'upn', 'userId'] as const;
+
 const NOT_PLAIN = Symbol('not plain JSON data');
 /** An object key V8 keeps ahead of the others whatever the insertion order (an array index). */
 const INDEX_LIKE_KEY = /^(?:0|[1-9][0-9]*)$/;
@@ -235,10 +238,9 @@ function sealEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; line: 
 }
 
 /** A target's canonical JSON: its string fields in sorted key order. */
-const SORTED_TARGET_FIELDS = ['groupId', 'groupName', 'requestId', 'upn', 'userId'] as const;
 function targetJson(target: AuditTarget): string {
   let members = '';
-  for (const field of SORTED_TARGET_FIELDS) {
+  for (const field of TARGET_FIELDS) {
     const value = target[field];
     if (value !== undefined) members += `${members === '' ? '' : ','}"${field}":${JSON.stringify(value)}`;
   }
@@ -283,7 +285,6 @@ const entrySchema = z.looseObject({
 });
 
 const RESULTS: readonly AuditResult[] = ['ok', 'failed', 'pending'];
-const TARGET_FIELDS = ['groupId', 'groupName', 'userId', 'upn', 'requestId'] as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
