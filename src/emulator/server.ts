@@ -19,6 +19,7 @@ import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
+import { groupBy } from '../core/sweep-plan.js';
 
 export interface EmulatorServerOptions {
   host?: string;
@@ -65,7 +66,7 @@ export class EmulatorServer implements EmulatorApi {
   readonly tls: EmulatorTls;
   private readonly server: https.Server;
   /** Routes by method, in their declared order (a sweep matches thousands of batch items). */
-  private readonly routes = new Map<string, Route[]>();
+  private readonly routes: Map<string, Route[]>;
   private readonly options: EmulatorServerOptions;
   private ticker: NodeJS.Timeout | undefined;
   private port = 0;
@@ -75,11 +76,7 @@ export class EmulatorServer implements EmulatorApi {
     this.options = options;
     this.world = options.world ?? new World();
     this.tls = options.tls ?? generateTls();
-    for (const route of [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()]) {
-      const list = this.routes.get(route.method) ?? [];
-      list.push(route);
-      this.routes.set(route.method, list);
-    }
+    this.routes = groupBy([...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()], (route) => route.method);
     this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
