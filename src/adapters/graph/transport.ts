@@ -1,7 +1,7 @@
 /**
  * The last link of the Graph SDK's middleware chain, in place of its
  * HTTPMessageHandler (which calls the global fetch): the same request, sent
- * with undici's request() on our dispatcher (../http/request.ts). Everything before it (the
+ * on our dispatcher with requestWhole (../http/request.ts). Everything before it (the
  * SDK's authentication, retry, redirect and telemetry handlers) and after it
  * (response parsing, GraphError) is the SDK's own; only the socket work
  * changes.
@@ -9,7 +9,7 @@
  * Why: Node's fetch runs each call through WHATWG streams and costs about
  * 2 ms of CPU per call on this kind of machine. A sweep makes hundreds of
  * $batch calls with four in flight, so that CPU sat on every round trip
- * (issue 4: within 1.5× of the critical path). request() on the same
+ * (issue 4: within 1.5× of the critical path). One undici call on the same
  * dispatcher does the same HTTP work for a fraction of it.
  *
  * What fetch did that this keeps: the answer reads as a WHATWG Response
@@ -22,7 +22,7 @@
  */
 import { Headers, type Dispatcher } from 'undici';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
-import { requestWhole } from '../http/request.js';
+import { requestWhole, textOf } from '../http/request.js';
 
 /** Statuses whose Response must have no body (the constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -98,8 +98,7 @@ class BufferedResponse {
   }
 
   async text(): Promise<string> {
-    // As fetch's text(): UTF-8, a leading byte order mark dropped.
-    return new TextDecoder('utf-8').decode(this.take());
+    return textOf(this.take());
   }
 
   async json(): Promise<unknown> {

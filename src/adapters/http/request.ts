@@ -94,6 +94,11 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
   });
 }
 
+/** The body as fetch's text() reads it: UTF-8, a leading byte order mark dropped. */
+export function textOf(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
 /**
  * Header name/value pairs as fetch reads them: bytes as Latin-1 (so UTF-8
  * bytes read as fetch reads them, and no value is refused by Headers),

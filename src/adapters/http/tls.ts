@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-import { requestWhole } from './request.js';
+import { requestWhole, textOf } from './request.js';
 import { ConfigError } from '../../errors.js';
 
 const dispatchers = new Map<string, Dispatcher>();
@@ -116,7 +116,7 @@ export type FetchText = (
 ) => Promise<TextResponse>;
 
 /**
- * fetch's shape over undici's request() on our dispatcher, for the few calls
+ * fetch's shape over requestWhole on our dispatcher, for the few calls
  * we make ourselves (MSAL's requests to Entra, the emulator's clock). Node's
  * fetch costs ~20 ms to load and ~1 ms a call at the start of every command;
  * this costs neither. Failures read as fetch's: TypeError "fetch failed" with
@@ -126,8 +126,7 @@ export function fetchTextWithCa(caFile: string | undefined): FetchText {
   const dispatcher = dispatcherForCaFile(caFile);
   return async (url, init = {}) => {
     const answer = await requestWhole(url, { ...init, dispatcher });
-    // As fetch's text(): UTF-8, a leading byte order mark dropped.
-    const text = new TextDecoder('utf-8').decode(answer.bytes);
+    const text = textOf(answer.bytes);
     return { status: answer.status, headers: answer.headers, text: async () => text };
   };
 }
