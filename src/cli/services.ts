@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
-import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, dispatcherForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
+import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -74,7 +74,7 @@ export async function createServices(
   // Connections per host: the $batch slots and the reads beside them, no more (each one more is
   // only another TLS handshake in the calls' way); never fewer than the default, so that a default
   // sweep shares its connections with sign-in.
-  const dispatcher = dispatcherForCaFile(config.tls.caFile, {
+  const connections = connectionsForCaFile(config.tls.caFile, {
     timeoutMs: httpTimeoutMs(ctx.env),
     connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
   });
@@ -99,7 +99,7 @@ export async function createServices(
       domainUrl: config.oci.domainUrl,
       configFile: path.resolve(ctx.cwd, config.oci.configFile),
       profile: config.oci.profile,
-      dispatcher,
+      dispatcher: connections.dispatcher,
       sleep: (ms) => clock.sleep(ms),
       trace,
       onRequest: (operation) => {
@@ -113,7 +113,7 @@ export async function createServices(
     new GraphDirectory({
       graphBaseUrl: config.cloud.graphBaseUrl,
       getToken,
-      dispatcher,
+      connections,
       clock,
       identity,
       concurrency: extra.concurrency ?? config.sweep.concurrency,

@@ -114,10 +114,11 @@ type Audit = Omit<AuditInput, 'actor'>;
 
 /**
  * Resolves once requests just started have gone out. A request's first steps
- * run as promise callbacks, and undici writes on a reused connection from a
- * setImmediate of its own; both wait while synchronous work (planning a big
- * group) holds the thread, so requests started "before" that work would leave
- * after it. Two turns of the check phase let them go first.
+ * run as promise callbacks and process.nextTick callbacks, and undici (OCI's
+ * fetch) writes on a reused connection from a setImmediate of its own; all
+ * wait while synchronous work (planning a big group) holds the thread, so
+ * requests started "before" that work would leave after it. Two turns of the
+ * check phase let them go first.
  */
 function sentOff(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));

@@ -85,7 +85,7 @@ export class EmulatorServer implements EmulatorApi {
         }
       });
     });
-    // Longer than any client's idle timeout (undici drops idle sockets after 4 s), as
+    // Longer than any client's idle timeout (ours drop idle sockets after 4 s), as
     // Entra's and Graph's front ends are: the client then always closes an idle
     // connection first. With 5 s, a test that blocks the event loop (RSA key
     // generation) for ~5 s could send a request on a socket the server was just

@@ -1,12 +1,12 @@
 /**
  * The Graph transport (src/adapters/graph/transport.ts): the last link of the
- * SDK's middleware chain sends with undici's request() instead of the global
- * fetch. These tests hold it to what fetch did, through the real SDK client
+ * SDK's middleware chain sends with requestWhole (Node's own agents) instead
+ * of the global fetch. These tests hold it to what fetch did, through the real SDK client
  * that createGraphClient builds, against the emulator; where the answer must
  * be exact (the headers sent, null-body statuses, repeated headers,
  * redirects), against a tiny HTTPS server on 127.0.0.1 that the test
- * controls. It serves the emulator's certificate, so the same dispatcher
- * trusts it; and it must be HTTPS: the SDK attaches the token and its
+ * controls. It serves the emulator's certificate, so the same connections
+ * trust it; and it must be HTTPS: the SDK attaches the token and its
  * telemetry headers to https:// URLs only.
  */
 import { jest } from '@jest/globals';
@@ -14,12 +14,11 @@ import type http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
 import { GraphError, RetryHandlerOptions, type Context } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from '../../src/adapters/graph/client.js';
 import { GraphDirectory } from '../../src/adapters/graph/graph-directory.js';
-import { UndiciMessageHandler } from '../../src/adapters/graph/transport.js';
-import { dispatcherForCaFile, fetchWithCa } from '../../src/adapters/http/tls.js';
+import { WholeMessageHandler } from '../../src/adapters/graph/transport.js';
+import { connectionsForCaFile, fetchWithCa, type HttpConnections } from '../../src/adapters/http/tls.js';
 import { systemClock } from '../../src/context.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { clientOf } from '../../src/emulator/retry-after.js';
@@ -110,7 +109,7 @@ function json(res: http.ServerResponse, status: number, body: unknown, headers: 
 }
 
 let emu: RunningEmulator;
-let dispatcher: Dispatcher;
+let connections: HttpConnections;
 let control: typeof fetch;
 let local: LocalServer;
 /** A second local server: a different authority to be redirected to. */
@@ -118,7 +117,7 @@ let elsewhere: LocalServer;
 
 beforeAll(async () => {
   emu = await startEmulator();
-  dispatcher = dispatcherForCaFile(emu.caFile)!;
+  connections = connectionsForCaFile(emu.caFile);
   control = fetchWithCa(emu.caFile);
   elsewhere = await startLocalServer({
     '/v1.0/me': (_req, res) => json(res, 200, { id: 'elsewhere' }),
@@ -162,7 +161,7 @@ afterAll(async () => {
   await local?.close();
   await elsewhere?.close();
   await emu?.stop();
-  await dispatcher?.close();
+  await connections?.dispatcher.close();
 });
 
 beforeEach(async () => {
@@ -188,13 +187,13 @@ const graphRequestsSince = (mark: number): LoggedRequest[] =>
   emu.world.requestLog.filter((entry) => entry.seq > mark && entry.service === 'graph');
 
 function directory(getToken: (forceRefresh: boolean) => Promise<string>, graphBaseUrl = emu.baseUrl): GraphDirectory {
-  return new GraphDirectory({ graphBaseUrl, getToken, dispatcher, clock: systemClock, identity: 'app', batching: false });
+  return new GraphDirectory({ graphBaseUrl, getToken, connections, clock: systemClock, identity: 'app', batching: false });
 }
 
-describe('UndiciMessageHandler through the SDK client of createGraphClient', () => {
+describe('WholeMessageHandler through the SDK client of createGraphClient', () => {
   it('GET: returns the parsed JSON, the bearer token reaches the emulator, and the global fetch is not used', async () => {
     const token = appToken(['User.Read.All']);
-    const graph = createGraphClient(emu.baseUrl, dispatcher, async () => token);
+    const graph = createGraphClient(emu.baseUrl, connections, async () => token);
     const fetchSpy = jest.spyOn(globalThis, 'fetch');
     const mark = logMark();
 
@@ -216,7 +215,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
 
   it("GET: the SDK's own headers (Authorization, SdkVersion, client-request-id) go out as the SDK set them", async () => {
     // The emulator's request log keeps no headers; the local server records them exactly.
-    const graph = createGraphClient(local.base, dispatcher, async () => 'local-token');
+    const graph = createGraphClient(local.base, connections, async () => 'local-token');
     const before = local.received.length;
 
     expect(await graph.api('/me').get()).toEqual({ id: 'local' });
@@ -231,7 +230,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
   });
 
   it('POST with a JSON body and DELETE answered 204 resolve; a repeated DELETE rejects with GraphError 404 and Graph\'s code', async () => {
-    const graph = createGraphClient(emu.baseUrl, dispatcher, async () => appToken(['GroupMember.ReadWrite.All']));
+    const graph = createGraphClient(emu.baseUrl, connections, async () => appToken(['GroupMember.ReadWrite.All']));
     const members = emu.world.groups.get(GROUP)!.members;
     expect(members.has(U.alice)).toBe(false);
     const mark = logMark();
@@ -258,7 +257,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
 
   it('a 429 from the throttle hands Retry-After to the SDK: its RetryHandler reads it and the GraphError keeps it', async () => {
     await emulatorControl('throttle', { service: 'graph', rate: 1, retryAfterSeconds: 7 });
-    const graph = createGraphClient(emu.baseUrl, dispatcher, async () => appToken(['User.Read.All']));
+    const graph = createGraphClient(emu.baseUrl, connections, async () => appToken(['User.Read.All']));
     const seenByRetryHandler: (string | null)[] = [];
     // No retry (it would wait the 7 s it was told): only what the RetryHandler saw matters here.
     const noRetry = new RetryHandlerOptions(0, 1, (_delay, _attempt, _request, _options, response) => {
@@ -323,7 +322,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
     // fails exactly so on a dead port: GraphError -1, code "TypeError", message "fetch failed". Under
     // jest the stock chain cannot be compared directly: fetch's TypeError comes from another realm,
     // the SDK's `instanceof Error` misses it and it drops code and message.
-    const failed = await graphFailure(createGraphClient(base, dispatcher, async () => 'token').api('/me').get());
+    const failed = await graphFailure(createGraphClient(base, connections, async () => 'token').api('/me').get());
     expect({ statusCode: failed.statusCode, code: failed.code, message: failed.message }).toEqual({
       statusCode: -1,
       code: 'TypeError',
@@ -331,8 +330,8 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
     });
 
     // Directly: a TypeError("fetch failed") whose cause is the network error, as fetch's is.
-    const thrown = await rejection(new UndiciMessageHandler(dispatcher).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }));
-    const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher } as RequestInit))) as TypeError;
+    const thrown = await rejection(new WholeMessageHandler(connections).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }));
+    const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher: connections.dispatcher } as RequestInit))) as TypeError;
     expect(thrown).toBeInstanceOf(TypeError);
     expect((thrown as TypeError).message).toBe(fetchThrown.message);
     expect(((thrown as TypeError).cause as { code?: string }).code).toBe('ECONNREFUSED');
@@ -350,7 +349,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
     const token = appToken(['User.Read.All']);
     const mark = logMark();
 
-    const dropped = await graphFailure(createGraphClient(emu.baseUrl, dispatcher, async () => token).api(`/users/${U.bob}`).get());
+    const dropped = await graphFailure(createGraphClient(emu.baseUrl, connections, async () => token).api(`/users/${U.bob}`).get());
     expect(dropped.statusCode).toBe(-1);
     expect(dropped.message).toBe('fetch failed');
 
@@ -362,7 +361,7 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
   });
 
   it("follows redirects through the SDK's RedirectHandler: same authority keeps the token, another drops it", async () => {
-    const graph = createGraphClient(local.base, dispatcher, async () => 'local-token');
+    const graph = createGraphClient(local.base, connections, async () => 'local-token');
     const here = local.received.length;
     expect(await graph.api('/moved-here').get()).toEqual({ id: 'local' });
     expect(local.received.slice(here).map((entry) => [entry.url, entry.headers.authorization])).toEqual([
@@ -378,18 +377,18 @@ describe('UndiciMessageHandler through the SDK client of createGraphClient', () 
   });
 });
 
-describe('UndiciMessageHandler on its own', () => {
+describe('WholeMessageHandler on its own', () => {
   it('a Request object goes to fetch (as before) and its answer becomes context.response', async () => {
     const fetchSpy = jest.spyOn(globalThis, 'fetch');
     const token = appToken(['User.Read.All']);
     const request = new Request(`${emu.baseUrl}/v1.0/users/${U.carol}?$select=id,displayName`);
     const context: Context = {
       request,
-      options: { method: 'GET', headers: { Authorization: `Bearer ${token}` }, dispatcher } as Context['options'],
+      options: { method: 'GET', headers: { Authorization: `Bearer ${token}` }, dispatcher: connections.dispatcher } as Context['options'],
     };
     const mark = logMark();
 
-    await new UndiciMessageHandler(dispatcher).execute(context);
+    await new WholeMessageHandler(connections).execute(context);
 
     expect(fetchSpy).toHaveBeenCalledTimes(1);
     expect(fetchSpy.mock.calls[0]![0]).toBe(request);
@@ -401,12 +400,12 @@ describe('UndiciMessageHandler on its own', () => {
 
   it('a body that is not plain (a Blob) goes to fetch; a string body does not', async () => {
     const fetchSpy = jest.spyOn(globalThis, 'fetch');
-    const handler = new UndiciMessageHandler(dispatcher);
+    const handler = new WholeMessageHandler(connections);
 
     // The dispatcher rides in the options, as createGraphClient's fetchOptions put it there: fetch takes it from nowhere else.
     const viaFetch: Context = {
       request: `${local.base}/echo`,
-      options: { method: 'POST', body: new Blob(['{"a":1}'], { type: 'application/json' }), dispatcher } as Context['options'],
+      options: { method: 'POST', body: new Blob(['{"a":1}'], { type: 'application/json' }), dispatcher: connections.dispatcher } as Context['options'],
     };
     await handler.execute(viaFetch);
     expect(fetchSpy).toHaveBeenCalledTimes(1);
@@ -421,7 +420,7 @@ describe('UndiciMessageHandler on its own', () => {
   });
 
   it('answers 204 and 304 as a Response with a null body, their headers kept', async () => {
-    const handler = new UndiciMessageHandler(dispatcher);
+    const handler = new WholeMessageHandler(connections);
     const noContent: Context = { request: `${local.base}/status/204`, options: { method: 'DELETE' } };
     await handler.execute(noContent);
     expect(noContent.response!.status).toBe(204);
@@ -439,8 +438,8 @@ describe('UndiciMessageHandler on its own', () => {
 
   it('a header value with bytes above 0x7F does not fail a good answer; UTF-8 bytes read as fetch reads them', async () => {
     const context: Context = { request: `${local.base}/non-ascii-header`, options: { method: 'GET' } };
-    await new UndiciMessageHandler(dispatcher).execute(context);
-    const viaFetch = await fetch(`${local.base}/non-ascii-header`, { dispatcher } as RequestInit);
+    await new WholeMessageHandler(connections).execute(context);
+    const viaFetch = await fetch(`${local.base}/non-ascii-header`, { dispatcher: connections.dispatcher } as RequestInit);
     expect(context.response!.status).toBe(200);
     expect(await context.response!.json()).toEqual({ id: 'odd-headers' });
     expect(context.response!.headers.get('x-utf8')).toBe(viaFetch.headers.get('x-utf8'));
@@ -452,20 +451,20 @@ describe('UndiciMessageHandler on its own', () => {
 
   it('a request header named twice is sent once with both values, as fetch sends it', async () => {
     const context: Context = { request: `${local.base}/echo-headers`, options: { method: 'GET', headers: [['Accept', 'application/json'], ['accept', 'text/plain']] } };
-    await new UndiciMessageHandler(dispatcher).execute(context);
+    await new WholeMessageHandler(connections).execute(context);
     expect(await context.response!.json()).toEqual({ accept: 'application/json, text/plain' });
   });
 
   it('the fallback to fetch uses the handler\'s dispatcher (the CA it trusts) when the options carry none', async () => {
     const context: Context = { request: new Request(`${local.base}/v1.0/me`), options: { method: 'GET' } };
-    await new UndiciMessageHandler(dispatcher).execute(context);
+    await new WholeMessageHandler(connections).execute(context);
     expect(await context.response!.json()).toEqual({ id: 'local' });
   });
 
   it('keeps repeated response headers: both Set-Cookie values, and the others joined as fetch joins them', async () => {
     const context: Context = { request: `${local.base}/repeated-headers`, options: { method: 'GET' } };
-    await new UndiciMessageHandler(dispatcher).execute(context);
-    const viaFetch = await fetch(`${local.base}/repeated-headers`, { dispatcher: dispatcher } as RequestInit);
+    await new WholeMessageHandler(connections).execute(context);
+    const viaFetch = await fetch(`${local.base}/repeated-headers`, { dispatcher: connections.dispatcher } as RequestInit);
 
     const response = context.response!;
     expect(response.headers.getSetCookie()).toEqual(['first=1; Path=/', 'second=2; Path=/']);

@@ -67,7 +67,7 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
   };
 }
 
-/** undici hides the useful part (ECONNREFUSED, certificate errors) in error.cause. */
+/** fetch-shaped failures hide the useful part (ECONNREFUSED, certificate errors) in error.cause. */
 function describeFetchFailure(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code && cause.message) return `${cause.code}: ${cause.message}`;

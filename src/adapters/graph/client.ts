@@ -1,7 +1,7 @@
-/** The one way we build a Graph client: base URL, our host trusted for the bearer token, our CA dispatcher. */
+/** The one way we build a Graph client: base URL, our host trusted for the bearer token, our CA-trusting connections. */
 import { Client, MiddlewareFactory } from '@microsoft/microsoft-graph-client';
-import type { Dispatcher } from 'undici';
-import { UndiciMessageHandler } from './transport.js';
+import type { HttpConnections } from '../http/tls.js';
+import { WholeMessageHandler } from './transport.js';
 
 // The SDK's middleware asks `request instanceof Request` and builds `new Headers`
 // on every call, and Node loads those classes (its bundled undici) on first
@@ -9,19 +9,19 @@ import { UndiciMessageHandler } from './transport.js';
 // Graph call, where it held up every request queued behind it.
 void globalThis.Request;
 
-export function createGraphClient(graphBaseUrl: string, dispatcher: Dispatcher | undefined, getAccessToken: () => Promise<string>): Client {
+export function createGraphClient(graphBaseUrl: string, connections: HttpConnections | undefined, getAccessToken: () => Promise<string>): Client {
   const base = graphBaseUrl.replace(/\/+$/, '');
   // The client attaches the token only to Graph hosts and customHosts (port and IPv6 brackets stripped).
   const host = new URL(base).hostname.replace(/^\[|\]$/g, '');
   // The SDK's default chain (authentication, retry, redirect, telemetry) with our
   // transport as its last link instead of the global fetch (see transport.ts).
   const middleware = MiddlewareFactory.getDefaultMiddlewareChain({ getAccessToken });
-  middleware[middleware.length - 1] = new UndiciMessageHandler(dispatcher);
+  middleware[middleware.length - 1] = new WholeMessageHandler(connections);
   return Client.initWithMiddleware({
     baseUrl: `${base}/`,
     defaultVersion: 'v1.0',
     customHosts: new Set([host]),
-    fetchOptions: dispatcher ? ({ dispatcher } as any) : undefined,
+    fetchOptions: connections ? ({ dispatcher: connections.dispatcher } as any) : undefined,
     middleware,
   });
 }

@@ -6,7 +6,7 @@
  */
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from './client.js';
-import type { Dispatcher } from 'undici';
+import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
@@ -19,7 +19,7 @@ export interface GraphDirectoryOptions {
   graphBaseUrl: string;
   /** Returns a bearer token; forceRefresh after a 401 (e.g. a token revoked or expired early). */
   getToken: (forceRefresh: boolean) => Promise<string>;
-  dispatcher?: Dispatcher;
+  connections?: HttpConnections;
   clock: Clock;
   /** The identity the calls run as, for error hints: 'user' (delegated) or 'app'. */
   identity: 'user' | 'app';
@@ -81,7 +81,7 @@ export class GraphDirectory implements DirectoryPort {
   constructor(options: GraphDirectoryOptions) {
     this.options = options;
     this.batchSlots = limiter(options.concurrency ?? 4);
-    this.client = createGraphClient(options.graphBaseUrl, options.dispatcher, async () => {
+    this.client = createGraphClient(options.graphBaseUrl, options.connections, async () => {
       const force = this.forceRefresh;
       this.forceRefresh = false;
       try {

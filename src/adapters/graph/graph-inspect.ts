@@ -11,7 +11,7 @@
  */
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from './client.js';
-import type { Dispatcher } from 'undici';
+import type { HttpConnections } from '../http/tls.js';
 import { OciAccessError } from '../../errors.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
 
@@ -20,7 +20,7 @@ export type { AppAssignment, NamedObject, SyncJobInfo };
 export interface GraphInspectOptions {
   graphBaseUrl: string;
   getToken: () => Promise<string>;
-  dispatcher?: Dispatcher;
+  connections?: HttpConnections;
 }
 
 export class GraphReadError extends Error {
@@ -43,7 +43,7 @@ export class GraphInspector {
   private readonly client: Client;
 
   constructor(options: GraphInspectOptions) {
-    this.client = createGraphClient(options.graphBaseUrl, options.dispatcher, options.getToken);
+    this.client = createGraphClient(options.graphBaseUrl, options.connections, options.getToken);
   }
 
   private async get(url: string): Promise<any> {

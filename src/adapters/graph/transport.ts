@@ -1,7 +1,7 @@
 /**
  * The last link of the Graph SDK's middleware chain, in place of its
  * HTTPMessageHandler (which calls the global fetch): the same request, sent
- * on our dispatcher with requestWhole (../http/request.ts). Everything before it (the
+ * on our connections with requestWhole (../http/request.ts). Everything before it (the
  * SDK's authentication, retry, redirect and telemetry handlers) and after it
  * (response parsing, GraphError) is the SDK's own; only the socket work
  * changes.
@@ -9,8 +9,8 @@
  * Why: Node's fetch runs each call through WHATWG streams and costs about
  * 2 ms of CPU per call on this kind of machine. A sweep makes hundreds of
  * $batch calls with four in flight, so that CPU sat on every round trip
- * (issue 4: within 1.5× of the critical path). One undici call on the same
- * dispatcher does the same HTTP work for a fraction of it.
+ * (issue 4: within 1.5× of the critical path). One requestWhole call on our
+ * connections does the same HTTP work for a fraction of it.
  *
  * What fetch did that this keeps: the answer reads as a WHATWG Response
  * (status, ok, headers, url, json()/text()/arrayBuffer()/blob(), body; see
@@ -21,6 +21,7 @@
  * it asks for no compression (Graph then answers uncompressed) and decodes none.
  */
 import { Headers, type Dispatcher } from 'undici';
+import type { HttpConnections } from '../http/tls.js';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { requestWhole, textOf } from '../http/request.js';
 
@@ -33,7 +34,7 @@ function isPlainBody(body: unknown): body is PlainBody {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer;
 }
 
-/** Request headers as undici takes them, from whichever form the SDK's middleware left them in. */
+/** Request headers as a plain record, from whichever form the SDK's middleware left them in. */
 function headerRecord(headers: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
@@ -115,13 +116,13 @@ class BufferedResponse {
   }
 }
 
-export class UndiciMessageHandler implements Middleware {
-  constructor(private readonly dispatcher: Dispatcher | undefined) {}
+export class WholeMessageHandler implements Middleware {
+  constructor(private readonly connections: HttpConnections | undefined) {}
 
   async execute(context: Context): Promise<void> {
     const options = (context.options ?? {}) as RequestInit & { dispatcher?: Dispatcher };
     if (typeof context.request !== 'string' || !isPlainBody(options.body)) {
-      const dispatcher = this.dispatcher ?? options.dispatcher;
+      const dispatcher = this.connections?.dispatcher ?? options.dispatcher;
       context.response = await fetch(context.request, (dispatcher ? { ...options, dispatcher } : options) as RequestInit);
       return;
     }
@@ -130,7 +131,7 @@ export class UndiciMessageHandler implements Middleware {
       method: options.method,
       headers: headerRecord(options.headers),
       body: options.body === null || options.body === undefined ? undefined : options.body instanceof ArrayBuffer ? Buffer.from(options.body) : options.body,
-      dispatcher: this.dispatcher ?? options.dispatcher,
+      connections: this.connections,
       signal: options.signal ?? undefined,
     });
     const bytes = NULL_BODY_STATUSES.has(answer.status) ? null : answer.bytes;

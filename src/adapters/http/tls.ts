@@ -1,25 +1,29 @@
 /**
  * Extra trusted CAs for every SDK we use. Node 20 reads NODE_EXTRA_CA_CERTS
- * only at process start and has no API to add a CA later, and the three SDKs
- * all call the global fetch. So when the config names a CA file (a
- * TLS-inspecting proxy, a private cloud, the emulator) each SDK gets an undici
- * dispatcher that trusts the system roots plus that CA:
- *  - msal-node: through a network client (see auth adapter),
- *  - graph client: fetchOptions.dispatcher,
- *  - oci-common: clientConfiguration.httpOptions.dispatcher.
+ * only at process start and has no API to add a CA later, and the SDKs call
+ * the global fetch or Node's global agents. So when the config names a CA file
+ * (a TLS-inspecting proxy, a private cloud, the emulator) every call goes out
+ * on connections that trust the system roots plus that CA
+ * (connectionsForCaFile):
+ *  - msal-node: through a network client on requestWhole (see auth adapter),
+ *  - graph client: its transport, on requestWhole (graph/transport.ts),
+ *  - oci-common: clientConfiguration.httpOptions.dispatcher (undici).
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import tls from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-import { requestWhole, textOf } from './request.js';
+import { requestWhole, textOf, type RequestConnections } from './request.js';
 import { ConfigError } from '../../errors.js';
 
-const dispatchers = new Map<string, Dispatcher>();
+const pools = new Map<string, HttpConnections>();
 
 /**
  * How long a request waits for the answer's headers, and between two chunks
  * of its body, before it fails as "no answer" (undici's own default is 5
- * minutes, per attempt). OCIACCESS_HTTP_TIMEOUT_SECONDS changes it.
+ * minutes per attempt; Node's agents have none). OCIACCESS_HTTP_TIMEOUT_SECONDS
+ * changes it.
  */
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
@@ -33,7 +37,7 @@ export const READS_BESIDE_BATCHES = 3;
 /** The default sweep's $batch slots (4) and the reads beside them. */
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 4 + READS_BESIDE_BATCHES;
 
-export interface DispatcherOptions {
+export interface ConnectionOptions {
   timeoutMs?: number;
   /**
    * At most this many connections to one host (default DEFAULT_CONNECTIONS_PER_ORIGIN).
@@ -44,19 +48,51 @@ export interface DispatcherOptions {
   connectionsPerOrigin?: number;
 }
 
-/** A dispatcher with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
-export function dispatcherForCaFile(caFile: string | undefined, options: DispatcherOptions = {}): Dispatcher | undefined {
-  const timeouts = { headersTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, bodyTimeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS };
-  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
-  const pool = { keepAliveTimeout: 4_000, ...timeouts, connections };
-  const key = `${caFile ?? ''}|${timeouts.headersTimeout}|${connections}`;
-  const cached = dispatchers.get(key);
+/** How long an idle connection stays open for the next call. */
+const KEEP_ALIVE_MS = 4_000;
+
+/**
+ * The connections a command's HTTP goes out on, all with one trust (the
+ * system roots plus tls.caFile), one timeout and one cap per host: Node's
+ * agents for requestWhole (the Graph transport, sign-in, the emulator clock;
+ * request.ts says why not undici there), and an undici dispatcher for the
+ * SDK that calls fetch itself (OCI) and for fetchWithCa.
+ */
+export interface HttpConnections extends RequestConnections {
+  readonly dispatcher: Dispatcher;
+}
+
+/** Connections with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
+export function connectionsForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): HttpConnections {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const perHost = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
+  const key = `${caFile ?? ''}|${timeoutMs}|${perHost}`;
+  const cached = pools.get(key);
   if (cached) return cached;
-  if (!caFile) {
-    const plain = new Agent(pool);
-    dispatchers.set(key, plain);
-    return plain;
-  }
+  // One secure context for every connection, built once.
+  const secureContext = caFile ? secureContextTrusting(readCaFile(caFile)) : undefined;
+  const dispatcher = new Agent({
+    ...(secureContext ? { connect: { secureContext } } : {}),
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connections: perHost,
+  });
+  // `timeout` is the idle connections' here: a call's own is set per call (requestWhole).
+  const agentOptions = { keepAlive: true, maxSockets: perHost, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
+  const httpsAgent = new https.Agent({ ...agentOptions, ...(secureContext ? { secureContext } : {}) });
+  const httpAgent = new http.Agent(agentOptions);
+  const made: HttpConnections = { dispatcher, timeoutMs, agentFor: (url) => (url.protocol === 'http:' ? httpAgent : httpsAgent) };
+  pools.set(key, made);
+  return made;
+}
+
+/** The undici side of connectionsForCaFile alone. */
+export function dispatcherForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): Dispatcher {
+  return connectionsForCaFile(caFile, options).dispatcher;
+}
+
+function readCaFile(caFile: string): string {
   let pem: string;
   try {
     pem = readFileSync(caFile, 'utf8');
@@ -70,11 +106,7 @@ export function dispatcherForCaFile(caFile: string | undefined, options: Dispatc
       hint: 'The file must contain one or more "-----BEGIN CERTIFICATE-----" blocks.',
     });
   }
-  // One secure context for every connection, built once.
-  const secureContext = secureContextTrusting(pem);
-  const dispatcher = new Agent({ connect: { secureContext }, ...pool });
-  dispatchers.set(key, dispatcher);
-  return dispatcher;
+  return pem;
 }
 
 /**
@@ -99,7 +131,6 @@ function secureContextTrusting(pem: string): tls.SecureContext {
 /** fetch() bound to the dispatcher, for code that calls fetch itself. */
 export function fetchWithCa(caFile: string | undefined): typeof fetch {
   const dispatcher = dispatcherForCaFile(caFile);
-  if (!dispatcher) return fetch;
   return ((input: any, init: any = {}) => fetch(input, { ...init, dispatcher } as RequestInit)) as typeof fetch;
 }
 
@@ -123,9 +154,9 @@ export type FetchText = (
  * the network error as its cause.
  */
 export function fetchTextWithCa(caFile: string | undefined): FetchText {
-  const dispatcher = dispatcherForCaFile(caFile);
+  const connections = connectionsForCaFile(caFile);
   return async (url, init = {}) => {
-    const answer = await requestWhole(url, { ...init, dispatcher });
+    const answer = await requestWhole(url, { ...init, connections });
     const text = textOf(answer.bytes);
     return { status: answer.status, headers: answer.headers, text: async () => text };
   };

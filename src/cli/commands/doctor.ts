@@ -26,7 +26,7 @@ function render(out: Output, report: DoctorReport): string {
 async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<DoctorProbes> {
   let accessToken = '';
   const services = async () => env.services();
-  const { dispatcherForCaFile } = await import('../../adapters/http/tls.js');
+  const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
   return {
     identity,
     now: () => env.ctx.clock.now(),
@@ -57,11 +57,11 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     },
     graph(config: Config) {
       // Imported eagerly below (see loadAdapters) so this stays synchronous.
-      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, dispatcher: dispatcherForCaFile(config.tls.caFile) });
+      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, connections: connectionsForCaFile(config.tls.caFile) });
     },
     async oci(config) {
       const configFile = path.resolve(env.ctx.cwd, config.oci.configFile);
-      const dispatcher = dispatcherForCaFile(config.tls.caFile);
+      const dispatcher = connectionsForCaFile(config.tls.caFile).dispatcher;
       const inspector = new adapters.OciInspector({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher });
       const domain = new adapters.OciDomain({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher, sleep: (ms) => env.ctx.clock.sleep(ms) });
       return { domain, identityProviders: () => inspector.identityProviders() };

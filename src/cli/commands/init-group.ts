@@ -28,8 +28,8 @@ export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<Aut
   }
   const token = await session.getAccessToken(CLI_SCOPES);
   const { GraphInspector } = await import('../../adapters/graph/graph-inspect.js');
-  const { dispatcherForCaFile } = await import('../../adapters/http/tls.js');
-  const graph = new GraphInspector({ graphBaseUrl: base.cloud.graphBaseUrl, getToken: async () => token.token, dispatcher: dispatcherForCaFile(base.tls.caFile) });
+  const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
+  const graph = new GraphInspector({ graphBaseUrl: base.cloud.graphBaseUrl, getToken: async () => token.token, connections: connectionsForCaFile(base.tls.caFile) });
   const found = await graph.findGroupsByName(name).catch((error: Error & { status?: number }) => {
     throw new UsageError(`Could not look up the group "${name}" in Entra (${error.status ?? 'no answer'}: ${error.message}).`, {
       code: 'GROUP_LOOKUP_FAILED',
