@@ -99,7 +99,7 @@ export async function createServices(
       domainUrl: config.oci.domainUrl,
       configFile: path.resolve(ctx.cwd, config.oci.configFile),
       profile: config.oci.profile,
-      dispatcher: connections.dispatcher,
+      connections,
       sleep: (ms) => clock.sleep(ms),
       trace,
       onRequest: (operation) => {

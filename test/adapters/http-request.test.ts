@@ -54,6 +54,7 @@ afterAll(async () => {
 it('sends method, query and body, and reads status, repeated headers (Latin-1, as fetch) and the whole body', async () => {
   const answer = await requestWhole(`${base}/echo?x=1`, { method: 'post', headers: { 'content-type': 'text/plain' }, body: 'hello' });
   expect(answer.status).toBe(201);
+  expect(answer.statusText).toBe('Created');
   expect(JSON.parse(answer.bytes.toString('utf8'))).toEqual({ method: 'POST', body: 'hello' });
   expect(answer.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
   const viaFetch = await fetch(`${base}/echo?x=1`, { method: 'POST', body: 'hello' });

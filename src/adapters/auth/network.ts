@@ -1,5 +1,5 @@
 /**
- * MSAL's HTTP layer, rebuilt on our CA-aware dispatcher. msal-node's own
+ * MSAL's HTTP layer, rebuilt on our CA-aware connections. msal-node's own
  * client calls the global fetch, which on Node 20 cannot be taught an extra CA
  * after start-up; the emulator, a TLS-inspecting proxy or a private cloud all
  * need one. So every MSAL request goes through fetchTextWithCa(tls.caFile).

@@ -40,6 +40,8 @@ export interface RequestOptions {
 
 export interface WholeAnswer {
   status: number;
+  /** The reason phrase of the status line ("Not Found"), as fetch's statusText. */
+  statusText: string;
   /** As fetch reads them: repeated headers kept, values as Latin-1 bytes. */
   headers: Headers;
   bytes: Buffer;
@@ -91,7 +93,7 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
       answer.on('data', (chunk: Buffer) => chunks.push(chunk));
       answer.on('error', (error) => settle(() => reject(fail(error))));
       const brokeOff = () => settle(() => reject(fail(Object.assign(new Error('The answer broke off before its end.'), { code: 'ECONNRESET' }))));
-      answer.on('end', () => (answer.complete ? settle(() => resolve({ status: answer.statusCode ?? 0, headers: new Headers(pairsOf(answer.rawHeaders)), bytes: Buffer.concat(chunks) })) : brokeOff()));
+      answer.on('end', () => (answer.complete ? settle(() => resolve({ status: answer.statusCode ?? 0, statusText: answer.statusMessage ?? '', headers: new Headers(pairsOf(answer.rawHeaders)), bytes: Buffer.concat(chunks) })) : brokeOff()));
       // An answer cut short closes without 'end' (and without 'error' on some Node releases).
       answer.on('close', brokeOff);
     });

@@ -4,10 +4,12 @@
  * the global fetch or Node's global agents. So when the config names a CA file
  * (a TLS-inspecting proxy, a private cloud, the emulator) every call goes out
  * on connections that trust the system roots plus that CA
- * (connectionsForCaFile):
- *  - msal-node: through a network client on requestWhole (see auth adapter),
- *  - graph client: its transport, on requestWhole (graph/transport.ts),
- *  - oci-common: clientConfiguration.httpOptions.dispatcher (undici).
+ * (connectionsForCaFile), through requestWhole:
+ *  - msal-node: through a network client (see auth adapter),
+ *  - graph client: its transport (graph/transport.ts),
+ *  - oci-common: its http client (oci/http-client.ts).
+ * The undici dispatcher beside them serves what still calls fetch: the
+ * SDKs' fallbacks for streamed bodies, fetchWithCa, tests.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -54,9 +56,9 @@ const KEEP_ALIVE_MS = 4_000;
 /**
  * The connections a command's HTTP goes out on, all with one trust (the
  * system roots plus tls.caFile), one timeout and one cap per host: Node's
- * agents for requestWhole (the Graph transport, sign-in, the emulator clock;
- * request.ts says why not undici there), and an undici dispatcher for the
- * SDK that calls fetch itself (OCI) and for fetchWithCa.
+ * agents for requestWhole (Graph, OCI, sign-in, the emulator clock; request.ts
+ * says why not undici there), and an undici dispatcher for what calls fetch
+ * itself (fetchWithCa, the SDKs' fallbacks for streamed bodies).
  */
 export interface HttpConnections extends RequestConnections {
   readonly dispatcher: Dispatcher;

@@ -1,19 +1,21 @@
 /**
  * The one way we build an OCI identity domain client (the sweep's OciDomain
- * and doctor's OciInspector): API-key auth from the OCI config file, our CA
- * dispatcher, the domain URL as endpoint, and the SDK settings oci-common
- * 2.139.1 needs to work with a dispatcher and stay quiet.
+ * and doctor's OciInspector): API-key auth from the OCI config file, our
+ * CA-trusting connections (through WholeHttpClient), the domain URL as
+ * endpoint, and the SDK settings that keep oci-common 2.139.1 quiet.
  */
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
-import type { Dispatcher } from 'undici';
 import { ConfigError } from '../../errors.js';
+import type { HttpConnections } from '../http/tls.js';
+import { WholeHttpClient, type AnswerObserver } from './http-client.js';
 
 export interface OciClientOptions {
   domainUrl: string;
   configFile: string;
   profile: string;
-  dispatcher?: Dispatcher;
+  connections?: HttpConnections;
+  onAnswer?: AnswerObserver;
 }
 
 export function createOciClient(options: OciClientOptions): identitydomains.IdentityDomainsClient {
@@ -26,11 +28,11 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
     });
   }
   const client = new identitydomains.IdentityDomainsClient(
-    { authenticationDetailsProvider: provider },
+    // The client signs with the provider's key through the http client (the SDK takes one or the other).
+    { httpClient: new WholeHttpClient(new common.DefaultRequestSigner(provider), options.connections, options.onAnswer) },
     {
-      httpOptions: options.dispatcher ? { dispatcher: options.dispatcher } : undefined,
-      // oci-common 2.139.1 does not unwrap its circuit breaker's {response} when
-      // httpOptions are set ("response.text is not a function"): no client breaker.
+      // No client breaker: oci-common 2.139.1's FetchHttpClient (still used for streamed bodies)
+      // does not unwrap the breaker's {response} when httpOptions are set ("response.text is not a function").
       circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
       // The SDK's retrier prints to stderr by itself; callers retry (OciDomain.call) or report.
       retryConfiguration: {

@@ -5,10 +5,10 @@
  * retries are configured explicitly.
  */
 import * as identitydomains from 'oci-identitydomains';
-import type { Dispatcher } from 'undici';
 import { AuthError, OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
+import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient } from './client.js';
 
@@ -16,7 +16,7 @@ export interface OciDomainOptions {
   domainUrl: string;
   configFile: string;
   profile: string;
-  dispatcher?: Dispatcher;
+  connections?: HttpConnections;
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
   trace?: (line: string) => void;
@@ -63,17 +63,17 @@ export class OciDomain implements OciPort {
   private clientPromise: Promise<identitydomains.IdentityDomainsClient> | undefined;
   private readonly options: OciDomainOptions;
   /** Retry-After of 429/503 answers, which the SDK's errors do not carry. */
-  private readonly retryAfter: RetryAfterWatch | undefined;
+  private readonly retryAfter: RetryAfterWatch;
 
   constructor(options: OciDomainOptions) {
     this.options = options;
-    this.retryAfter = options.dispatcher ? watchRetryAfter(options.dispatcher, () => new Date().getTime()) : undefined;
+    this.retryAfter = watchRetryAfter(() => new Date().getTime());
     filterSdkConsoleNoise(options.trace);
   }
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
     this.clientPromise ??= (async () =>
-      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, dispatcher: this.retryAfter?.dispatcher }))();
+      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, connections: this.options.connections, onAnswer: this.retryAfter.note }))();
     return this.clientPromise;
   }
 
@@ -89,7 +89,7 @@ export class OciDomain implements OciPort {
         if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
         // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
         const ceiling = 1000 * 2 ** (attempt - 1);
-        await this.options.sleep(Math.max(ceiling / 2 + Math.random() * (ceiling / 2), this.retryAfter?.waitMs() ?? 0));
+        await this.options.sleep(Math.max(ceiling / 2 + Math.random() * (ceiling / 2), this.retryAfter.waitMs()));
       }
     }
   }

@@ -61,9 +61,9 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     },
     async oci(config) {
       const configFile = path.resolve(env.ctx.cwd, config.oci.configFile);
-      const dispatcher = connectionsForCaFile(config.tls.caFile).dispatcher;
-      const inspector = new adapters.OciInspector({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher });
-      const domain = new adapters.OciDomain({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, dispatcher, sleep: (ms) => env.ctx.clock.sleep(ms) });
+      const connections = connectionsForCaFile(config.tls.caFile);
+      const inspector = new adapters.OciInspector({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, connections });
+      const domain = new adapters.OciDomain({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, connections, sleep: (ms) => env.ctx.clock.sleep(ms) });
       return { domain, identityProviders: () => inspector.identityProviders() };
     },
   };
