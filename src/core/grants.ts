@@ -6,6 +6,7 @@
  */
 import type { GroupConfig } from '../config/schema.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
+import { groupBy } from './group-by.js';
 
 export type RequestState = 'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out';
 
@@ -86,3 +87,58 @@ export function deriveGrant(
 }
 
 export const isOpenState = (state: RequestState) => state === 'pending' || state === 'approved';
+
+/**
+ * The grants of one set of decisions, derived once each: a sweep asks about
+ * the same requests several times (who holds a live grant, the early plan, the
+ * full plan, the OCI check), and deriving a grant sorts and filters its
+ * decisions each time. Valid for these decisions, policy and time only: a
+ * sweep that reads the decisions again makes a new one.
+ */
+export class GrantViews {
+  private readonly byRequest: Map<string, Decision[]>;
+  /** Decisions about each requester. */
+  readonly byRequester: Map<string, Decision[]>;
+  private readonly ofRequests = new WeakMap<object, GrantView>();
+  private readonly ofDecisions = new WeakMap<Decision, GrantView>();
+
+  constructor(
+    readonly decisions: readonly Decision[],
+    readonly policy: PolicyContext,
+    readonly now: Date,
+  ) {
+    this.byRequest = groupBy(decisions, (d) => d.requestId);
+    this.byRequester = groupBy(decisions, (d) => d.requesterId);
+  }
+
+  /** The decisions about this request id (any requester: deriveGrant checks). */
+  about(requestId: string): readonly Decision[] {
+    return this.byRequest.get(requestId) ?? [];
+  }
+
+  /** deriveGrant for a request record. */
+  of(request: AccessRequest): GrantView {
+    let view = this.ofRequests.get(request);
+    if (!view) {
+      view = deriveGrant(request, this.about(request.id), this.policy, this.now);
+      this.ofRequests.set(request, view);
+    }
+    return view;
+  }
+
+  /**
+   * deriveGrant for the request a decision is about, when the request record
+   * is not at hand (the requester's record was not read, or no longer holds
+   * it): the approver's record is the proof, and the decision time stands in
+   * for the request time.
+   */
+  ofDecidedRequest(decision: Decision): GrantView {
+    let view = this.ofDecisions.get(decision);
+    if (!view) {
+      view = deriveGrant({ id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt }, this.about(decision.requestId), this.policy, this.now);
+      this.ofDecisions.set(decision, view);
+    }
+    return view;
+  }
+}
+

@@ -8,7 +8,7 @@
  */
 import type { DirectoryUser } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
-import { deriveGrant, type PolicyContext } from './grants.js';
+import { GrantViews, type PolicyContext } from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
 export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
@@ -34,6 +34,8 @@ export interface GroupSweepInput {
   /** The sweep's ledger for this group: userId → when first seen as a member (ISO). */
   firstSeen: Readonly<Record<string, string>>;
   now: Date;
+  /** The grants of these decisions, already derived by the caller's other questions (made here when absent). */
+  grants?: GrantViews;
 }
 
 export interface GroupSweepPlan {
@@ -59,11 +61,10 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   const keep: PlannedKeep[] = [];
   const remove: PlannedRemoval[] = [];
   const firstSeen: Record<string, string> = {};
-  // Indexed once: a group of thousands of members has thousands of decisions,
-  // and scanning them all for every request would be quadratic.
-  const byRequest = groupBy(input.decisions, (d) => d.requestId);
-  const byRequester = groupBy(input.decisions, (d) => d.requesterId);
-  const decisionsOf = (requestId: string) => byRequest.get(requestId) ?? [];
+  // Decisions indexed once (a group of thousands of members has thousands of decisions, and scanning
+  // them all for every request would be quadratic), and each grant derived once.
+  const given = input.grants;
+  const grants = given && given.decisions === input.decisions && given.policy === policy && given.now.getTime() === now.getTime() ? given : new GrantViews(input.decisions, policy, now);
 
   const autoApprove: AccessRequest[] = [];
   const completeAuto = new Map<string, { request: AccessRequest; expiresAt: Date }>();
@@ -73,7 +74,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   for (const [userId, requests] of input.requestsByUser) {
     for (const request of requests) {
       if (request.groupId !== group.entraGroupId) continue;
-      const view = deriveGrant(request, decisionsOf(request.id), policy, now);
+      const view = grants.of(request);
       if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
         timedOut.push(request);
       }
@@ -110,7 +111,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     const memberRequests = input.requestsByUser.get(member.id) ?? [];
     for (const request of memberRequests) {
       if (request.groupId !== group.entraGroupId) continue;
-      const view = deriveGrant(request, decisionsOf(request.id), policy, now);
+      const view = grants.of(request);
       if (view.state === 'approved' && view.decision && view.expiresAt) {
         const since = Math.max(Date.parse(seenAt), view.decision.decidedAt.getTime());
         if (nowMs - since >= group.maxHours * HOUR) {
@@ -129,9 +130,9 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     // checked the same way through a stand-in request.
     if (!best) {
       const knownIds = memberRequests.length > 0 ? new Set(memberRequests.map((r) => r.id)) : undefined;
-      for (const decision of byRequester.get(member.id) ?? []) {
+      for (const decision of grants.byRequester.get(member.id) ?? []) {
         if (knownIds?.has(decision.requestId)) continue;
-        const view = deriveGrant({ id: decision.requestId, requesterId: member.id, requestedAt: decision.decidedAt }, decisionsOf(decision.requestId), policy, now);
+        const view = grants.ofDecidedRequest(decision);
         // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
         if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
           if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: decision.requestId };
@@ -153,15 +154,4 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   }
 
   return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen };
-}
-
-export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const map = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = map.get(k);
-    if (list) list.push(item);
-    else map.set(k, [item]);
-  }
-  return map;
 }

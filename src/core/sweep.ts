@@ -17,8 +17,9 @@ import { auditAll, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
 import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from './record-book.js';
-import { groupBy, planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
-import { deriveGrant, type PolicyContext } from './grants.js';
+import { groupBy } from './group-by.js';
+import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
+import { GrantViews, deriveGrant, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
 import { mapLimit } from './concurrent.js';
 import type { FailedRemoval, LocalState, PendingRemoval } from '../store/state-store.js';
@@ -180,18 +181,16 @@ async function readOci(deps: CoreDeps, group: GroupConfig): Promise<OciView | { 
   }
 }
 
-/** Who holds a live grant (member or not): their OCI membership is not drift. */
-function liveGrantHolders(book: RecordBook, policy: PolicyContext, now: Date): Set<string> {
-  const byRequest = groupBy(book.decisions, (d) => d.requestId);
+/** Who holds a live grant (member or not): their OCI membership is not drift. `grants` are those of the book's decisions. */
+function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   const holders = new Set<string>();
-  const live = (request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>) =>
-    deriveGrant(request, byRequest.get(request.id) ?? [], policy, now).state === 'approved';
+  const groupId = grants.policy.group.entraGroupId;
   for (const [userId, requests] of book.requestsByUser) {
-    if (requests.some((request) => request.groupId === policy.group.entraGroupId && live(request))) holders.add(userId);
+    if (requests.some((request) => request.groupId === groupId && grants.of(request).state === 'approved')) holders.add(userId);
   }
   for (const decision of book.decisions) {
     if (decision.kind !== 'approved' || holders.has(decision.requesterId)) continue;
-    if (live({ id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt })) holders.add(decision.requesterId);
+    if (grants.ofDecidedRequest(decision).state === 'approved') holders.add(decision.requesterId);
   }
   return holders;
 }
@@ -240,7 +239,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const stateRead = deps.state.read();
   const [people, members, book, state] = await Promise.all([peopleRead, membersRead, bookRead, stateRead]);
   report.members = members.length;
+  // Each grant derived once for who holds a live one, the early plan, the full plan and the OCI check.
+  const grants = new GrantViews(book.decisions, people.policy, now);
   const planInput = {
+    grants,
     policy: people.policy,
     standingIds: people.standingIds,
     eligibleIds: people.eligibleIds,
@@ -255,7 +257,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   // make one, so it is read only for members holding a live approval. Everyone
   // else is removed whatever their record says (deny by default): planned
   // from what phase 1 read, and removed while those records are read.
-  const holders = liveGrantHolders(book, people.policy, now);
+  const holders = liveGrantHolders(book, grants);
   const holderRecords = addRequesterRecords(deps.directory, book, members.filter((m) => holders.has(m.id)).map((m) => m.id), (done, total) => step('records', done, total));
   holderRecords.catch(() => undefined); // awaited below
   await sentOff();
@@ -305,7 +307,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const plan = planGroupSweep({ ...planInput, members, requestsByUser: book.requestsByUser });
   // Who holds a live grant, for the OCI check at the end: the book is complete now, and working it
   // out here, while the decisions are read again, keeps it off the end of the sweep.
-  const grantHolders = liveGrantHolders(book, people.policy, now);
+  const grantHolders = liveGrantHolders(book, grants);
   const removedEarly = new Set(early.map((r) => r.user.id));
   // The early plan saw everything the full plan uses for those members; if it ever removed someone the full plan keeps, that is a bug to hear about.
   const keptAfterAll = plan.keep.filter((k) => removedEarly.has(k.user.id));

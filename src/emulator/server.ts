@@ -19,7 +19,7 @@ import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
-import { groupBy } from '../core/sweep-plan.js';
+import { groupBy } from '../core/group-by.js';
 
 export interface EmulatorServerOptions {
   host?: string;

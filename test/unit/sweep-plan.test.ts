@@ -1,5 +1,5 @@
 import { planGroupSweep, type GroupSweepInput } from '../../src/core/sweep-plan.js';
-import { deriveGrant, approvalExpiry, type PolicyContext } from '../../src/core/grants.js';
+import { GrantViews, deriveGrant, approvalExpiry, type PolicyContext } from '../../src/core/grants.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from '../../src/core/records.js';
 import type { GroupConfig } from '../../src/config/schema.js';
 
@@ -151,5 +151,52 @@ describe('the sweep rule (deny by default)', () => {
   test('the ledger keeps only current members and their first-seen time', () => {
     const p = plan({ members: [user('glass')], firstSeen: { glass: at(-5).toISOString(), gone: at(-1).toISOString() } });
     expect(p.firstSeen).toEqual({ glass: at(-5).toISOString() });
+  });
+});
+
+describe('GrantViews: each grant derived once, shared by the sweep\'s questions', () => {
+  const decisions = [
+    approval('r-1', 'alice', 'bob', at(0), 2),
+    approval('r-2', 'eve', 'eve', at(0), 2), // self-approval: not trusted
+    { ...approval('r-3', 'dave', 'carol', at(-10), 2) }, // expired
+    { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'revoked' as const, approverId: 'carol', decidedAt: at(0.5) },
+  ];
+
+  test('answers as deriveGrant does, for request records and for requests known only from a decision', () => {
+    const views = new GrantViews(decisions, POLICY, at(1));
+    const requests = [request('r-1', 'alice', 2), request('r-2', 'eve', 2), request('r-9', 'zoe', 2, at(-100))];
+    for (const r of requests) {
+      expect(views.of(r)).toEqual(deriveGrant(r, decisions, POLICY, at(1)));
+      expect(views.of(r)).toBe(views.of(r)); // derived once
+    }
+    for (const d of decisions) {
+      expect(views.ofDecidedRequest(d)).toEqual(deriveGrant({ id: d.requestId, requesterId: d.requesterId, requestedAt: d.decidedAt }, decisions, POLICY, at(1)));
+    }
+    expect(views.ofDecidedRequest(decisions[0]!).state).toBe('revoked');
+    expect(views.ofDecidedRequest(decisions[2]!).state).toBe('expired');
+  });
+
+  test('a plan uses the views it is given, unless they are of other decisions or another time', () => {
+    class Counting extends GrantViews {
+      asked = 0;
+      override of(r: AccessRequest) {
+        this.asked += 1;
+        return super.of(r);
+      }
+    }
+    const input = {
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions: [approval('r-1', 'alice', 'bob', at(0), 2)],
+      now: at(1),
+    };
+    const shared = new Counting(input.decisions, POLICY, at(1));
+    expect(keptIds(plan({ ...input, grants: shared }))).toEqual(['alice:grant']);
+    expect(shared.asked).toBeGreaterThan(0);
+    const stale = new Counting([], POLICY, at(1));
+    expect(keptIds(plan({ ...input, grants: stale }))).toEqual(['alice:grant']);
+    const later = new Counting(input.decisions, POLICY, at(5));
+    expect(keptIds(plan({ ...input, grants: later }))).toEqual(['alice:grant']);
+    expect([stale.asked, later.asked]).toEqual([0, 0]);
   });
 });
