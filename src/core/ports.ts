@@ -33,6 +33,11 @@ export interface ProvisioningJobStatus {
   lastSuccessfulRun: string | null;
 }
 
+export interface ReadRecordsOptions {
+  behindOtherReads?: boolean;
+  onRecord?: (ownerId: string, payload: RecordPayload | null) => void;
+}
+
 /** Microsoft Graph, as the core needs it. */
 export interface DirectoryPort {
   /** The signed-in user (delegated sessions only). */
@@ -47,8 +52,13 @@ export interface DirectoryPort {
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
   removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>>;
   readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
-  /** `behindOtherReads`: these reads take a free slot only when no other bulk call waits for one. */
-  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options?: { behindOtherReads?: boolean }): Promise<Map<string, RecordPayload | null>>;
+  /**
+   * Many records at once, keyed by owner id (or UPN) as given. `behindOtherReads`: these reads take
+   * a free slot only when no other bulk call waits for one. `onRecord`: told each record as its answer
+   * arrives, so that the caller can decode it while other reads are in flight (an adapter may also
+   * not call it: the returned map holds every record either way).
+   */
+  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options?: ReadRecordsOptions): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
   provisionOnDemand(groupId: string, userIds: string[]): Promise<void>;

@@ -10,7 +10,7 @@ import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryPort, DirectoryUser, Progress, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
+  AddResult, DirectoryPort, DirectoryUser, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
@@ -284,11 +284,15 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options: { behindOtherReads?: boolean } = {}): Promise<Map<string, RecordPayload | null>> {
+  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options: ReadRecordsOptions = {}): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
+    const found = (ownerId: string, payload: RecordPayload | null) => {
+      results.set(ownerId, payload);
+      options.onRecord?.(ownerId, payload);
+    };
     if (!this.batching) {
       await this.oneByOne(owners, async (owner) => {
-        results.set(owner.id, await this.readRecord(owner, extensionName));
+        found(owner.id, await this.readRecord(owner, extensionName));
         onProgress?.(results.size);
       });
       return results;
@@ -298,12 +302,14 @@ export class GraphDirectory implements DirectoryPort {
       method: 'GET',
       url: `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`,
     }));
-    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress, options.behindOtherReads ? 'last' : 'normal');
+    // Each record is taken as its answer arrives (onRecord), not all at the end.
+    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress, options.behindOtherReads ? 'last' : 'normal', (item, answer) => {
+      const owner = owners[Number(item.id)]!;
+      if (answer.status === 200) found(owner.id, stripExtensionEnvelope(answer.body));
+      else if (answer.status === 404) found(owner.id, null);
+    });
     owners.forEach((owner, index) => {
-      const answer = answers.get(String(index));
-      if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
-      else if (answer?.status === 404) results.set(owner.id, null);
-      else throw this.itemError(answer, `read the access record of ${owner.id}`, PERMISSION_FOR.users);
+      if (!results.has(owner.id)) throw this.itemError(answers.get(String(index)), `read the access record of ${owner.id}`, PERMISSION_FOR.users);
     });
     return results;
   }
@@ -412,6 +418,8 @@ export class GraphDirectory implements DirectoryPort {
    */
   private async batch(
     items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress, order: 'first' | 'normal' | 'last' = 'normal',
+    /** Told each item's final answer as it arrives. */
+    onAnswer?: (item: BatchItemRequest, answer: BatchItemResponse) => void,
   ): Promise<Map<string, BatchItemResponse>> {
     let settled = 0;
     const slot = { first: order === 'first', last: order === 'last' };
@@ -421,7 +429,14 @@ export class GraphDirectory implements DirectoryPort {
       concurrency: Number.POSITIVE_INFINITY,
       maxAttempts: MAX_ITEM_ATTEMPTS,
       clock: this.options.clock,
-      ...(onProgress ? { onResult: () => onProgress((settled += 1)) } : {}),
+      ...(onProgress || onAnswer
+        ? {
+            onResult: (item: BatchItemRequest, answer: BatchItemResponse) => {
+              onAnswer?.(item, answer);
+              onProgress?.((settled += 1));
+            },
+          }
+        : {}),
     });
   }
 

@@ -1,0 +1,89 @@
+/**
+ * The record book (src/core/record-book.ts) decodes records as their answers
+ * arrive (the port's onRecord) where it already knows the owner, and the rest
+ * once the reads end. Whichever way a record was decoded, the book must be
+ * the same: these tests compare it with the book read from a port that never
+ * reports arrivals.
+ */
+import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from '../../src/core/record-book.js';
+import { DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision } from '../../src/core/records.js';
+import type { DirectoryPort, DirectoryUser, ReadRecordsOptions, RecordOwner, RecordPayload } from '../../src/core/ports.js';
+import type { GroupConfig } from '../../src/config/schema.js';
+
+const NOW = new Date('2026-11-29T12:00:00Z');
+const GROUP = { entraGroupId: 'g-1', autoApproval: undefined } as unknown as GroupConfig;
+const person = (name: string): DirectoryUser => ({ id: `id-${name}`, userPrincipalName: `${name}@x.example`, displayName: name });
+
+function request(id: string, requesterId: string): AccessRequest {
+  return { id, groupId: 'g-1', requesterId, hours: 2, justification: 'j', requestedAt: new Date(NOW.getTime() - 3600_000) };
+}
+function decision(requestId: string, requesterId: string, approverId: string): Decision {
+  return { requestId, requesterId, groupId: 'g-1', kind: 'approved', approverId, decidedAt: new Date(NOW.getTime() - 1800_000), expiresAt: new Date(NOW.getTime() + 3600_000), hours: 2 };
+}
+
+/** Records keyed by owner id and by UPN (Graph takes either), answered in batches of three; `report` says whether arrivals are told. */
+function port(records: Map<string, { requests?: RecordPayload; decisions?: RecordPayload }>, report: boolean): DirectoryPort {
+  const readRecords = async (owners: RecordOwner[], extension: string, _progress?: unknown, options: ReadRecordsOptions = {}) => {
+    const out = new Map<string, RecordPayload | null>();
+    for (let start = 0; start < owners.length; start += 3) {
+      await new Promise((resolve) => setImmediate(resolve)); // each batch answers in a later turn
+      for (const owner of owners.slice(start, start + 3)) {
+        const entry = records.get(owner.id);
+        const payload = (extension === REQUESTS_EXTENSION ? entry?.requests : extension === DECISIONS_EXTENSION ? entry?.decisions : undefined) ?? null;
+        out.set(owner.id, payload);
+        if (report) options.onRecord?.(owner.id, payload);
+      }
+    }
+    return out;
+  };
+  return { readRecords, readRecord: async () => null } as unknown as DirectoryPort;
+}
+
+const people = ['ann', 'bob', 'cid', 'dee', 'eve', 'fay', 'gus'].map(person);
+const records = new Map<string, { requests?: RecordPayload; decisions?: RecordPayload }>();
+for (const [index, p] of people.entries()) {
+  const entry = {
+    requests: encodeRequests([request(`r-${index}`, p.id)], () => true, NOW),
+    decisions: encodeDecisions([decision(`r-${(index + 1) % people.length}`, people[(index + 1) % people.length]!.id, p.id)], NOW),
+  };
+  records.set(p.id, entry);
+  records.set(p.userPrincipalName, entry);
+}
+
+function plain(book: RecordBook) {
+  return { requests: [...book.requestsByUser], decisions: book.decisions, byApprover: [...book.decisionsByApprover] };
+}
+
+test('by id: a book decoded as records arrive equals one decoded at the end', async () => {
+  const ids = people.map((p) => p.id);
+  const told = await loadRecordBook(port(records, true), GROUP, ids, ids);
+  const untold = await loadRecordBook(port(records, false), GROUP, ids, ids);
+  expect(plain(told)).toEqual(plain(untold));
+  expect(told.decisions).toHaveLength(people.length);
+  expect(told.requestsByUser.get('id-bob')).toEqual([request('r-1', 'id-bob')]);
+});
+
+test('by UPN: records that arrive before the people are resolved are decoded at the end, the same way', async () => {
+  const upns = people.map((p) => p.userPrincipalName.toUpperCase());
+  const byUpn = new Map(people.map((p) => [p.userPrincipalName, p]));
+  let resolve: (map: ReadonlyMap<string, DirectoryUser>) => void = () => undefined;
+  const late = new Promise<ReadonlyMap<string, DirectoryUser>>((r) => (resolve = r));
+  const reading = loadRecordBookByUpn(port(records, true), GROUP, upns, upns, late);
+  // Resolved while the batches are still arriving: the first ones came before any owner was known.
+  await new Promise((r) => setImmediate(r));
+  resolve(byUpn);
+  const told = await reading;
+  const untold = await loadRecordBookByUpn(port(records, false), GROUP, upns, upns, Promise.resolve(byUpn));
+  expect(plain(told)).toEqual(plain(untold));
+  expect(told.decisionsByApprover.get('id-ann')).toEqual([decision('r-1', 'id-bob', 'id-ann')]);
+});
+
+test('addRequesterRecords adds records decoded as they arrive, in the order asked, and only those not in the book', async () => {
+  const ids = people.map((p) => p.id);
+  const book = await loadRecordBook(port(records, false), GROUP, ['id-ann'], []);
+  const first = book.requestsByUser.get('id-ann');
+  await addRequesterRecords(port(records, true), book, ids);
+  expect([...book.requestsByUser.keys()]).toEqual(ids);
+  expect(book.requestsByUser.get('id-ann')).toBe(first);
+  expect(book.requestsByUser.get('id-gus')).toEqual([request('r-6', 'id-gus')]);
+});
