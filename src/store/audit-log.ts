@@ -260,8 +260,12 @@ function sealAnyEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; lin
 
 /** Lets other work (answers arriving, requests to send) run between slices of a long loop. */
 const breather = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-/** Entries handled between two breathers: a few milliseconds of work. */
-const SLICE = 100;
+/**
+ * Entries handled between two breathers: about a millisecond of work, so that
+ * a sweep's thousand-entry append (written while its reads go on) holds up an
+ * arriving answer, and the call it frees, by that much at most.
+ */
+const SLICE = 25;
 
 /** sha256 hex of prev + canonicalJson(entry without its hash). */
 export function computeEntryHash(entry: Omit<AuditEntry, 'hash'> | AuditEntry): string {
