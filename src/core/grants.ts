@@ -60,6 +60,11 @@ export function approvalExpiry(decision: Decision, group: GroupConfig, localExpi
   return new Date(end);
 }
 
+/** Earliest first; an exact tie is broken by approver id so every machine picks the same one. */
+function earliestFirst(a: Decision, b: Decision): number {
+  return a.decidedAt.getTime() - b.decidedAt.getTime() || (a.approverId < b.approverId ? -1 : a.approverId > b.approverId ? 1 : 0);
+}
+
 export function deriveGrant(
   request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>,
   decisions: readonly Decision[],
@@ -67,15 +72,20 @@ export function deriveGrant(
   now: Date,
   localExpiry?: Date,
 ): GrantView {
-  const mine = decisions
-    .filter((d) => d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy))
-    // Earliest first; an exact tie is broken by approver id so every machine picks the same one.
-    .sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime() || (a.approverId < b.approverId ? -1 : a.approverId > b.approverId ? 1 : 0));
-  const revoked = mine.find((d) => d.kind === 'revoked');
-  if (revoked) return { state: 'revoked', decision: revoked };
+  // One pass, no closures: a sweep derives thousands of grants, most with a single decision.
+  const mine: Decision[] = [];
+  for (const d of decisions) {
+    if (d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy)) mine.push(d);
+  }
+  if (mine.length > 1) mine.sort(earliestFirst);
+  // The earliest revocation wins over everything; otherwise the first decision settles the
+  // request: a later contrary one (a race between two approvers) is ignored.
+  let settling: Decision | undefined;
+  for (const d of mine) {
+    if (d.kind === 'revoked') return { state: 'revoked', decision: d };
+    if (settling === undefined && (d.kind === 'approved' || d.kind === 'denied')) settling = d;
+  }
   if (request.withdrawn?.kind === 'revoked') return { state: 'revoked' };
-  // The first decision settles the request: a later contrary one (a race between two approvers) is ignored.
-  const settling = mine.find((d) => d.kind === 'approved' || d.kind === 'denied');
   if (settling?.kind === 'denied') return { state: 'denied', decision: settling };
   if (settling?.kind === 'approved') {
     const expiresAt = approvalExpiry(settling, policy.group, localExpiry);
