@@ -137,11 +137,14 @@ function errorCode(error: unknown): string | undefined {
 
 export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: SweepOptions): Promise<SweepReport> {
   const startedAt = deps.clock.now();
-  // Every group needs the job's state; it is read beside the first group's reads, not before them.
-  const job = deps.directory.provisioningJob().catch((error: unknown) => {
-    options.onProgress?.(`could not read the provisioning job: ${(error as Error).message}`);
-    return undefined;
-  });
+  // Every group needs the job's state, for its report at the end: read once, when the first group
+  // starts its OCI read (in phase 2, beside the calls in flight), not in the CPU-bound start.
+  let jobRead: Promise<ProvisioningJobStatus | null | undefined> | undefined;
+  const job = () =>
+    (jobRead ??= deps.directory.provisioningJob().catch((error: unknown) => {
+      options.onProgress?.(`could not read the provisioning job: ${(error as Error).message}`);
+      return undefined;
+    }));
   const reports: GroupSweepReport[] = [];
   for (const group of groups) reports.push(await sweepGroup(deps, group, options, job));
   return {
@@ -195,7 +198,7 @@ function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   return holders;
 }
 
-async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions, jobPromise: Promise<ProvisioningJobStatus | null | undefined>): Promise<GroupSweepReport> {
+async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions, job: () => Promise<ProvisioningJobStatus | null | undefined>): Promise<GroupSweepReport> {
   const now = deps.clock.now();
   const report: GroupSweepReport = {
     group: group.name, entraGroupId: group.entraGroupId, members: 0,
@@ -294,6 +297,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   // answer with almost nothing to read, so the CPU has room while they are in flight.
   await sentOff();
   const ociRead = readOci(deps, group);
+  void job();
   const [holdersRead, earlyDone] = await Promise.allSettled([holderRecords, earlyRemoved]);
   const phaseFailure = [holdersRead, earlyDone].find((outcome) => outcome.status === 'rejected');
   if (phaseFailure) {
@@ -381,10 +385,10 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     await writeLedger(deps, group, ledger, { firstSeen: plan.firstSeen, driftSeen });
   }
 
-  const job = await jobPromise;
-  report.provisioning = job ? { code: job.code, quarantineReason: job.quarantineReason } : job === null ? null : undefined;
-  if (job && job.code === 'Quarantine') {
-    report.problems.unshift(`The provisioning job is in quarantine (${job.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`);
+  const jobState = await job();
+  report.provisioning = jobState ? { code: jobState.code, quarantineReason: jobState.quarantineReason } : jobState === null ? null : undefined;
+  if (jobState && jobState.code === 'Quarantine') {
+    report.problems.unshift(`The provisioning job is in quarantine (${jobState.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`);
   }
   await flushAudits();
   return report;
