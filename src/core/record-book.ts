@@ -112,7 +112,10 @@ async function readBook(
   onProgress?: (settled: number, total: number) => void,
   options: { behindOtherReads?: boolean } = {},
 ): Promise<RawBook> {
-  const total = requesters.length + approvers.length;
+  // The group's own record (its auto-approvals) goes with the approvers' records, as one more item
+  // of their batches, rather than as a call (and a connection) of its own.
+  const groupOwner = group.autoApproval ? [{ kind: 'group' as const, id: group.entraGroupId }] : [];
+  const total = requesters.length + approvers.length + groupOwner.length;
   let requestsRead = 0;
   let decisionsRead = 0;
   const progress = onProgress ? () => onProgress(requestsRead + decisionsRead, total) : undefined;
@@ -120,13 +123,13 @@ async function readBook(
   const requestDecoder = decoderForArrivals(early.requests, decodeRequests, idOf);
   const decisionDecoder = decoderForArrivals(early.decisions, decodeDecisions, idOf);
   try {
-    const [requestRecords, decisionRecords, autoRecord] = await Promise.all([
+    const [requestRecords, decisionRecords] = await Promise.all([
       directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); }),
         { ...options, onRecord: requestDecoder.onRecord }),
-      directory.readRecords(approvers.map((id) => ({ kind: 'user' as const, id })), DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); }),
+      directory.readRecords([...approvers.map((id) => ({ kind: 'user' as const, id })), ...groupOwner], DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); }),
         { ...options, onRecord: decisionDecoder.onRecord }),
-      group.autoApproval ? directory.readRecord({ kind: 'group', id: group.entraGroupId }, DECISIONS_EXTENSION) : Promise.resolve(null),
     ]);
+    const autoRecord = groupOwner.length > 0 ? decisionRecords.get(group.entraGroupId) ?? null : null;
     return { requestRecords, decisionRecords, autoRecord, early };
   } finally {
     requestDecoder.stop();

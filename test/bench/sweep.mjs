@@ -90,35 +90,37 @@ function requestsSince(emu, mark) {
  * The batched sweep's critical path, from its structure (src/core/sweep.ts).
  * Every $batch call of a sweep takes one of `c` slots, so B calls side by side
  * need ⌈B/c⌉ sequential rounds:
- *   phase 1, side by side: the provisioning job (1); the member list ($top=999
- *     pages, one after the other); the group's decisions record (1); and in
- *     the slots, resolving the P configured people and reading, by UPN, the
- *     A approvers' and E eligible requesters' records:
- *     ⌈(⌈P/20⌉+⌈A/20⌉+⌈E/20⌉)/c⌉ rounds. The OCI group (find it, read its
- *     members; above 10,000 members one refused read, then pages of 10,000)
- *     is read once the people are resolved, beside phases 1 and 2, and only
- *     needed at the end: it counts only where it would be longer;
+ *   phase 1, side by side: the member list ($top=999 pages, one after the
+ *     other); and in the slots, resolving the P configured people and
+ *     reading, by UPN, the A approvers' records (with the group's decisions
+ *     record, G = 1 with an auto-approval rule, as one more item) and the E
+ *     eligible requesters' records: ⌈(⌈P/20⌉+⌈(A+G)/20⌉+⌈E/20⌉)/c⌉ rounds.
+ *     The OCI group (find it, read its members; above 10,000 members one
+ *     refused read, then pages of 10,000) and the provisioning job are read
+ *     beside phase 2, and only needed at the end: they count only where they
+ *     would be longer;
  *   phase 2: the records of the L members holding a live approval, the
  *     removals of the K others (they take freed slots first), and, once the
- *     removals are done, the approvers' decisions read again for races with
- *     approvals, all sharing the slots: at least ⌈(⌈L/20⌉+⌈K/20⌉+⌈A/20⌉)/c⌉
- *     rounds, and at least ⌈⌈K/20⌉/c⌉ + ⌈⌈A/20⌉/c⌉ (the re-read waits for the
- *     removals). Here no holder withdrew, so no removal waits for the holders'
+ *     removals are done, the approvers' decisions (and the group's) read again
+ *     for races with approvals, all sharing the slots: at least
+ *     ⌈(⌈L/20⌉+⌈K/20⌉+⌈(A+G)/20⌉)/c⌉ rounds, and at least
+ *     ⌈⌈K/20⌉/c⌉ + ⌈⌈(A+G)/20⌉/c⌉ (the re-read waits for the removals). Here no holder withdrew, so no removal waits for the holders'
  *     records.
  * Each round costs at least one latency. The sign-in (Entra, no latency added)
  * and the local writes (state, audit log) are not round trips and not counted.
  */
-function criticalPath({ people, eligible, approvers, members, ociMembers, liveMembers, removals }) {
+function criticalPath({ people, eligible, approvers, groupRecord, members, ociMembers, liveMembers, removals }) {
   const calls = (items) => ceilDiv(items, BATCH);
   const ociReads = ociMembers > 10_000 ? 2 + ceilDiv(ociMembers + 1, 10_000) : 2;
   const peopleRounds = ceilDiv(calls(people), CONCURRENCY);
-  const phase1 = Math.max(1, ceilDiv(members, PAGE), ceilDiv(calls(people) + calls(approvers) + calls(eligible), CONCURRENCY));
-  const reread = removals > 0 ? calls(approvers) : 0;
+  const decisionRecords = approvers + groupRecord;
+  const phase1 = Math.max(1, ceilDiv(members, PAGE), ceilDiv(calls(people) + calls(decisionRecords) + calls(eligible), CONCURRENCY));
+  const reread = removals > 0 ? calls(decisionRecords) : 0;
   const phase2 = Math.max(
     ceilDiv(calls(liveMembers) + calls(removals) + reread, CONCURRENCY),
     ceilDiv(calls(removals), CONCURRENCY) + ceilDiv(reread, CONCURRENCY),
   );
-  // OCI: after at least the people's rounds, then its reads; the sweep waits for it at the end.
+  // OCI: at the earliest once the people are resolved, then its reads; the sweep waits for it at the end.
   const rounds = Math.max(phase1 + phase2, peopleRounds + ociReads);
   return { rounds, phase1, phase2 };
 }
@@ -130,6 +132,7 @@ function shapeOf(config, members, expired, ociOnly) {
     people,
     eligible: group.eligibleRequesters.length,
     approvers: group.approvers.length,
+    groupRecord: group.autoApproval ? 1 : 0,
     members: members + 1 /* break-glass */,
     ociMembers: members + 1 + ociOnly,
     liveMembers: members - expired,

@@ -309,7 +309,7 @@ export class GraphDirectory implements DirectoryPort {
       else if (answer.status === 404) found(owner.id, null);
     });
     owners.forEach((owner, index) => {
-      if (!results.has(owner.id)) throw this.itemError(answers.get(String(index)), `read the access record of ${owner.id}`, PERMISSION_FOR.users);
+      if (!results.has(owner.id)) throw this.itemError(answers.get(String(index)), `read the access record of ${owner.id}`, owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.users);
     });
     return results;
   }
