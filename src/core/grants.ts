@@ -109,7 +109,7 @@ export class GrantViews {
   private readonly byRequest: Map<string, Decision[]>;
   /** Decisions about each requester. */
   readonly byRequester: Map<string, Decision[]>;
-  private readonly ofRequests = new WeakMap<object, GrantView>();
+  private readonly ofRequests = new WeakMap<AccessRequest, GrantView>();
   private readonly ofDecisions = new WeakMap<Decision, GrantView>();
 
   constructor(

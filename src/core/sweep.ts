@@ -17,9 +17,8 @@ import { auditAll, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
 import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from './record-book.js';
-import { groupBy } from './group-by.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
-import { GrantViews, deriveGrant, type PolicyContext } from './grants.js';
+import { GrantViews, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
 import { mapLimit } from './concurrent.js';
 import type { FailedRemoval, LocalState, PendingRemoval } from '../store/state-store.js';
@@ -115,11 +114,11 @@ type Audit = Omit<AuditInput, 'actor'>;
 
 /**
  * Resolves once requests just started have gone out. A request's first steps
- * run as promise callbacks and process.nextTick callbacks, and undici (OCI's
- * fetch) writes on a reused connection from a setImmediate of its own; all
- * wait while synchronous work (planning a big group) holds the thread, so
- * requests started "before" that work would leave after it. Two turns of the
- * check phase let them go first.
+ * run as promise callbacks, and Node's agent writes it from a process.nextTick
+ * callback (undici, for what still calls fetch, from a setImmediate); all wait
+ * while synchronous work (planning a big group) holds the thread, so requests
+ * started "before" that work would leave after it. Two turns of the check
+ * phase let them go first.
  */
 function sentOff(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
@@ -476,22 +475,20 @@ async function restoreRacedGrants(
   if (removed.length === 0) return;
   // The decisions first; a removed member's own record only when a live approval names them (it can only end one).
   const fresh = await decisionsRead;
-  // Indexed by requester: a big sweep removes a thousand members, each checked against the decisions about them only.
-  const decisionsAbout = groupBy(fresh.decisions, (d) => d.requesterId);
-  const about = (userId: string) => decisionsAbout.get(userId) ?? [];
-  const approvedNow = (userId: string) => about(userId).some((d) => d.kind === 'approved' &&
-    deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, about(userId), policy, now).state === 'approved');
+  // A big sweep removes a thousand members: each is checked against the decisions about them only, each grant derived once.
+  const grants = new GrantViews(fresh.decisions, policy, now);
+  const about = (userId: string) => grants.byRequester.get(userId) ?? [];
+  const approvedNow = (userId: string) => about(userId).some((d) => d.kind === 'approved' && grants.ofDecidedRequest(d).state === 'approved');
   const candidates = removed.filter((r) => approvedNow(r.userId));
   if (candidates.length === 0) return;
   await addRequesterRecords(deps.directory, fresh, candidates.map((r) => r.userId));
   const liveRequest = (userId: string): string | undefined => {
     const requests = (fresh.requestsByUser.get(userId) ?? []).filter((r) => r.groupId === group.entraGroupId);
-    const known = requests.find((request) => deriveGrant(request, about(userId), policy, now).state === 'approved');
+    const known = requests.find((request) => grants.of(request).state === 'approved');
     if (known) return known.id;
     // An approval whose request record is gone still counts, as in the plan.
     const ids = new Set(requests.map((r) => r.id));
-    const standIn = about(userId).find((d) => d.kind === 'approved' && !ids.has(d.requestId) &&
-      deriveGrant({ id: d.requestId, requesterId: userId, requestedAt: d.decidedAt }, about(userId), policy, now).state === 'approved');
+    const standIn = about(userId).find((d) => d.kind === 'approved' && !ids.has(d.requestId) && grants.ofDecidedRequest(d).state === 'approved');
     return standIn?.requestId;
   };
   for (const entry of candidates) {

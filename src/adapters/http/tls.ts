@@ -34,7 +34,11 @@ export function httpTimeoutMs(env: Readonly<Record<string, string | undefined>>)
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_HTTP_TIMEOUT_MS;
 }
 
-/** A sweep reads the member list, the group's record and the provisioning job beside its $batch calls. */
+/**
+ * A sweep's reads beside its $batch calls: the member list (phase 1), then the
+ * provisioning job and the OCI group's reads (phase 2; OCI is another host
+ * except on the emulator).
+ */
 export const READS_BESIDE_BATCHES = 3;
 /** The default sweep's $batch slots (4) and the reads beside them. */
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 4 + READS_BESIDE_BATCHES;
@@ -149,7 +153,7 @@ export type FetchText = (
 ) => Promise<TextResponse>;
 
 /**
- * fetch's shape over requestWhole on our dispatcher, for the few calls
+ * fetch's shape over requestWhole on our connections, for the few calls
  * we make ourselves (MSAL's requests to Entra, the emulator's clock). Node's
  * fetch costs ~20 ms to load and ~1 ms a call at the start of every command;
  * this costs neither. Failures read as fetch's: TypeError "fetch failed" with
