@@ -120,6 +120,12 @@ export const configSchema = z
       })
       .strict()
       .default({ forceOciAfterMinutes: 0, concurrency: 4 }),
+    /**
+     * How far ahead of a machine's clock a recorded decision may be dated: a later one is not
+     * trusted (a skewed clock or a hand-edited record), and `approve` refuses to run on a machine
+     * whose clock is off from Microsoft Graph's by more.
+     */
+    maxClockSkewMinutes: z.number().min(0).max(60).default(5),
     /** Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock. */
     emulator: z.object({ controlUrl: z.string().url() }).strict().optional(),
   })

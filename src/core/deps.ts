@@ -3,7 +3,7 @@ import type { Clock, IdSource } from '../context.js';
 import type { Config, GroupConfig } from '../config/schema.js';
 import type { DirectoryPort, DirectoryUser, OciPort } from './ports.js';
 import type { LocalState } from '../store/state-store.js';
-import type { PolicyContext } from './grants.js';
+import { DEFAULT_MAX_SKEW_MS, type PolicyContext } from './grants.js';
 
 export interface AuditInput {
   actor: { id: string; upn: string; kind: 'user' | 'app' };
@@ -41,8 +41,13 @@ export async function auditAll(deps: CoreDeps, entries: AuditInput[]): Promise<v
   for (const entry of entries) await deps.audit(entry);
 }
 
+/** How far ahead of this machine's clock a decision may be dated (the config's maxClockSkewMinutes). */
+export function maxSkewMsOf(config: Pick<Config, 'maxClockSkewMinutes'> | undefined): number {
+  return config?.maxClockSkewMinutes === undefined ? DEFAULT_MAX_SKEW_MS : config.maxClockSkewMinutes * 60_000;
+}
+
 /** Resolves the group's configured people (UPNs) to directory users, in one batched read. */
-export async function resolvePeople(directory: DirectoryPort, group: GroupConfig): Promise<{
+export async function resolvePeople(directory: DirectoryPort, group: GroupConfig, maxSkewMs = DEFAULT_MAX_SKEW_MS): Promise<{
   byUpn: Map<string, DirectoryUser>;
   policy: PolicyContext;
   eligibleIds: Set<string>;
@@ -59,7 +64,7 @@ export async function resolvePeople(directory: DirectoryPort, group: GroupConfig
   const eligibleIds = idsOf(group.eligibleRequesters);
   return {
     byUpn,
-    policy: { group, approverIds, autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null },
+    policy: { group, approverIds, autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null, eligibleIds, maxSkewMs },
     eligibleIds,
     standingIds: idsOf(group.standingMembers),
     approvers: group.approvers.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),

@@ -8,7 +8,7 @@ import type { GroupConfig } from '../config/schema.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import { groupBy } from './group-by.js';
 
-export type RequestState = 'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out';
+export type RequestState = 'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out' | 'invalid';
 
 export interface GrantView {
   state: RequestState;
@@ -16,6 +16,8 @@ export interface GrantView {
   decision?: Decision;
   /** For approved/expired: when the grant ends (the earliest of every bound). */
   expiresAt?: Date;
+  /** For expired: it ended only because of the bound from when a sweep first saw the approval. */
+  endedByFirstSeen?: boolean;
 }
 
 export interface PolicyContext {
@@ -24,13 +26,41 @@ export interface PolicyContext {
   approverIds: ReadonlySet<string>;
   /** Object ids allowed by the auto-approval rule (empty set = every eligible requester). */
   autoApprovableIds: ReadonlySet<string> | null;
+  /** Object ids of the group's eligible requesters: an approval for anyone else keeps nobody. */
+  eligibleIds: ReadonlySet<string>;
+  /** How far ahead of the reader's clock a decision may be dated (clock skew); later ones are not trusted. */
+  maxSkewMs: number;
 }
 
 const HOUR = 3600_000;
+export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
 
-/** Whether a decision was taken by someone allowed to take it, for this group, not about themselves. */
-export function isTrustedDecision(decision: Decision, policy: PolicyContext): boolean {
+/** Why an approval keeps nobody although its approver is trusted: the sweep reports these. */
+export type ApprovalProblem = 'future-dated' | 'not-eligible' | 'invalid';
+
+/**
+ * What is wrong with an approval that a trusted approver (or the group's
+ * rule) wrote, if anything: dated later than the reader's time plus the
+ * allowed skew (a skewed clock or a hand-edited record: it would outlive
+ * every cap), for someone who is not an eligible requester, or breaking the
+ * input rules. Denials and revocations are never held to these: they can
+ * only take access away.
+ */
+export function approvalProblem(decision: Decision, policy: PolicyContext, now: Date): ApprovalProblem | undefined {
+  if (decision.kind !== 'approved') return undefined;
+  if (decision.invalid) return 'invalid';
+  if (decision.decidedAt.getTime() > now.getTime() + policy.maxSkewMs) return 'future-dated';
+  if (!policy.eligibleIds.has(decision.requesterId)) return 'not-eligible';
+  return undefined;
+}
+
+/**
+ * Whether a decision was taken by someone allowed to take it, for this group,
+ * not about themselves, and (for an approval) with nothing approvalProblem finds.
+ */
+export function isTrustedDecision(decision: Decision, policy: PolicyContext, now: Date): boolean {
   if (decision.groupId !== policy.group.entraGroupId) return false;
+  if (approvalProblem(decision, policy, now)) return false;
   if (decision.approverId === AUTO_APPROVER) {
     const rule = policy.group.autoApproval;
     if (!rule || decision.kind === 'denied') return decision.kind === 'revoked';
@@ -45,19 +75,26 @@ export function isTrustedDecision(decision: Decision, policy: PolicyContext): bo
 }
 
 /**
- * When an approval ends: the earliest of the recorded expiry, the approval
- * time plus the group's maximum (plus the rule's maximum for auto-approvals),
- * and any local expiry this machine recorded. The earlier one always wins.
+ * When an approval ends: the earliest of the recorded expiry, and the hours
+ * approved, the group's maximum (and the rule's maximum for auto-approvals)
+ * counted from the earlier of the decision time and when a sweep first saw
+ * the approval, and any local expiry this machine recorded. The earlier one
+ * always wins; a decision time in the future buys nothing once a sweep saw it.
  */
-export function approvalExpiry(decision: Decision, group: GroupConfig, localExpiry?: Date): Date {
+export function approvalExpiry(decision: Decision, group: GroupConfig, localExpiry?: Date, firstSeen?: Date): Date {
+  return new Date(approvalBounds(decision, group, localExpiry, firstSeen).end);
+}
+
+function approvalBounds(decision: Decision, group: GroupConfig, localExpiry?: Date, firstSeen?: Date): { end: number; byFirstSeen: boolean } {
   // Math.min pair by pair (a NaN anywhere still gives NaN): a sweep derives thousands of grants.
-  const decidedMs = decision.decidedAt.getTime();
-  let end = decidedMs + group.maxHours * HOUR;
+  let span = group.maxHours * HOUR;
+  if (decision.hours !== undefined) span = Math.min(span, decision.hours * HOUR);
+  if (decision.approverId === AUTO_APPROVER && group.autoApproval) span = Math.min(span, group.autoApproval.maxHours * HOUR);
+  let end = decision.decidedAt.getTime() + span;
   if (decision.expiresAt) end = Math.min(end, decision.expiresAt.getTime());
-  if (decision.hours !== undefined) end = Math.min(end, decidedMs + decision.hours * HOUR);
-  if (decision.approverId === AUTO_APPROVER && group.autoApproval) end = Math.min(end, decidedMs + group.autoApproval.maxHours * HOUR);
   if (localExpiry) end = Math.min(end, localExpiry.getTime());
-  return new Date(end);
+  const fromFirstSeen = firstSeen ? firstSeen.getTime() + span : Infinity;
+  return fromFirstSeen < end ? { end: fromFirstSeen, byFirstSeen: true } : { end, byFirstSeen: false };
 }
 
 /** Earliest first; an exact tie is broken by approver id so every machine picks the same one. */
@@ -66,16 +103,20 @@ function earliestFirst(a: Decision, b: Decision): number {
 }
 
 export function deriveGrant(
-  request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'>,
+  request: Pick<AccessRequest, 'id' | 'requesterId' | 'requestedAt' | 'withdrawn'> & { invalid?: string },
   decisions: readonly Decision[],
   policy: PolicyContext,
   now: Date,
   localExpiry?: Date,
+  /** When a sweep first saw an approval of this request (the sweep's ledger); bounds the grant. */
+  firstSeen?: Date,
 ): GrantView {
+  // A record that breaks the input rules is never a request anyone can approve or hold.
+  if ('invalid' in request && request.invalid) return { state: 'invalid' };
   // One pass, no closures: a sweep derives thousands of grants, most with a single decision.
   const mine: Decision[] = [];
   for (const d of decisions) {
-    if (d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy)) mine.push(d);
+    if (d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy, now)) mine.push(d);
   }
   if (mine.length > 1) mine.sort(earliestFirst);
   // The earliest revocation wins over everything; otherwise the first decision settles the
@@ -88,13 +129,17 @@ export function deriveGrant(
   if (request.withdrawn?.kind === 'revoked') return { state: 'revoked' };
   if (settling?.kind === 'denied') return { state: 'denied', decision: settling };
   if (settling?.kind === 'approved') {
-    const expiresAt = approvalExpiry(settling, policy.group, localExpiry);
-    return { state: expiresAt.getTime() > now.getTime() ? 'approved' : 'expired', decision: settling, expiresAt };
+    const { end, byFirstSeen } = approvalBounds(settling, policy.group, localExpiry, firstSeen);
+    const live = end > now.getTime();
+    return { state: live ? 'approved' : 'expired', decision: settling, expiresAt: new Date(end), ...(byFirstSeen && !live ? { endedByFirstSeen: true } : {}) };
   }
   if (request.withdrawn?.kind === 'cancelled') return { state: 'cancelled' };
   if (now.getTime() - request.requestedAt.getTime() >= policy.group.pendingTimeoutHours * HOUR) return { state: 'timed-out' };
   return { state: 'pending' };
 }
+
+/** The key of a grant in the sweep's ledger of when it first saw each approval: a request id means nothing without its requester. */
+export const grantKey = (requestId: string, requesterId: string) => `${requestId}:${requesterId}`;
 
 export const isOpenState = (state: RequestState) => state === 'pending' || state === 'approved';
 
@@ -116,9 +161,16 @@ export class GrantViews {
     readonly decisions: readonly Decision[],
     readonly policy: PolicyContext,
     readonly now: Date,
+    /** When a sweep first saw each approval, by grantKey (the sweep's ledger); absent elsewhere. */
+    private readonly firstSeen?: Readonly<Record<string, string>>,
   ) {
     this.byRequest = groupBy(decisions, (d) => d.requestId);
     this.byRequester = groupBy(decisions, (d) => d.requesterId);
+  }
+
+  private firstSeenOf(requestId: string, requesterId: string): Date | undefined {
+    const seen = this.firstSeen?.[grantKey(requestId, requesterId)];
+    return seen === undefined ? undefined : new Date(seen);
   }
 
   /** The decisions about this request id (any requester: deriveGrant checks). */
@@ -130,7 +182,7 @@ export class GrantViews {
   of(request: AccessRequest): GrantView {
     let view = this.ofRequests.get(request);
     if (!view) {
-      view = deriveGrant(request, this.about(request.id), this.policy, this.now);
+      view = deriveGrant(request, this.about(request.id), this.policy, this.now, undefined, this.firstSeenOf(request.id, request.requesterId));
       this.ofRequests.set(request, view);
     }
     return view;
@@ -145,7 +197,10 @@ export class GrantViews {
   ofDecidedRequest(decision: Decision): GrantView {
     let view = this.ofDecisions.get(decision);
     if (!view) {
-      view = deriveGrant({ id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt }, this.about(decision.requestId), this.policy, this.now);
+      view = deriveGrant(
+        { id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt },
+        this.about(decision.requestId), this.policy, this.now, undefined, this.firstSeenOf(decision.requestId, decision.requesterId),
+      );
       this.ofDecisions.set(decision, view);
     }
     return view;

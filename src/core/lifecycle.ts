@@ -8,7 +8,7 @@
 import type { GroupConfig } from '../config/schema.js';
 import { PolicyError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
-import { resolvePeople, sameUpn } from './deps.js';
+import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser } from './ports.js';
 import { deriveGrant, isOpenState, type GrantView } from './grants.js';
 import { findRequest, loadRecordBook, type RecordBook } from './record-book.js';
@@ -55,7 +55,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
       hint: `Use --hours ${group.maxHours} or less.`,
     });
   }
-  const people = await resolvePeople(deps.directory, group);
+  const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
   const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
   const now = deps.clock.now();
   const mine = book.requestsByUser.get(me.id) ?? [];
@@ -122,7 +122,7 @@ export async function listRequests(deps: CoreDeps, input: ListInput): Promise<Re
   const now = deps.clock.now();
   const out: RequestView[] = [];
   for (const group of input.groups) {
-    const people = await resolvePeople(deps.directory, group);
+    const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
     const byId = new Map([...people.byUpn.values()].map((user) => [user.id, user]));
     for (const [userId, requests] of book.requestsByUser) {
@@ -145,7 +145,7 @@ export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: {
   const now = deps.clock.now();
   const entries: StatusEntry[] = [];
   for (const group of groups) {
-    const people = await resolvePeople(deps.directory, group);
+    const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
     const local = await deps.state.read();
     for (const request of book.requestsByUser.get(me.id) ?? []) {
@@ -184,7 +184,7 @@ export interface DecideResult {
 
 async function locate(deps: CoreDeps, groups: GroupConfig[], requestId: string) {
   for (const group of groups) {
-    const people = await resolvePeople(deps.directory, group);
+    const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
     const request = findRequest(book, requestId);
     if (request && request.groupId === group.entraGroupId) return { group, people, book, request };
@@ -373,7 +373,7 @@ export interface RevokeResult {
 export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
   const me = await deps.directory.me();
   const { group } = input;
-  const people = await resolvePeople(deps.directory, group);
+  const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
   const own = !input.userUpn || sameUpn(input.userUpn, me.userPrincipalName);
   let user: DirectoryUser = me;
   if (!own) {

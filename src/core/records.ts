@@ -8,6 +8,7 @@
  */
 import { PolicyError } from '../errors.js';
 import type { RecordPayload } from './ports.js';
+import { hasControls, stripControls } from './text.js';
 
 export const REQUESTS_EXTENSION = 'com.ociaccess.requests';
 export const DECISIONS_EXTENSION = 'com.ociaccess.decisions';
@@ -15,8 +16,25 @@ export const DECISIONS_EXTENSION = 'com.ociaccess.decisions';
 export const RECORD_BYTE_BUDGET = 1900;
 export const MAX_JUSTIFICATION_LENGTH = 200;
 export const MAX_REASON_LENGTH = 120;
+export const MAX_TICKET_LENGTH = 64;
+/** The longest grant any group may allow (the config schema's ceiling for maxHours). */
+export const MAX_GRANT_HOURS = 168;
+/** Request ids as randomIds makes them: exact, lower case, eight characters. */
+export const REQUEST_ID_PATTERN = /^r-[0-9a-z]{8}$/;
 /** Closed records older than this are pruned first when space is needed. */
 const PRUNE_AFTER_MS = 24 * 3600_000;
+const HOUR = 3600_000;
+
+/**
+ * Why a free text breaks the rules `request` applies to its own input (too
+ * long, control characters), or undefined when it is fine. Records are
+ * checked against the same rules when read: anyone can write their own.
+ */
+export function textProblem(text: string, max: number): string | undefined {
+  if (text.length > max) return `is ${text.length} characters (at most ${max})`;
+  if (hasControls(text)) return 'contains control characters';
+  return undefined;
+}
 
 export interface AccessRequest {
   id: string;
@@ -28,6 +46,12 @@ export interface AccessRequest {
   requestedAt: Date;
   /** Set when the requester cancelled a pending request or revoked their own grant. */
   withdrawn?: { kind: 'cancelled' | 'revoked'; at: Date };
+  /**
+   * Set when the record breaks the input rules (id format, hours, text):
+   * such a request is shown as invalid and never approved or kept. The
+   * other fields then hold what could be read, stripped of control characters.
+   */
+  invalid?: string;
 }
 
 export type DecisionKind = 'approved' | 'denied' | 'revoked';
@@ -45,6 +69,8 @@ export interface Decision {
   expiresAt?: Date;
   hours?: number;
   reason?: string;
+  /** Set when an approval breaks the input rules: it never keeps anyone (see grants.ts). */
+  invalid?: string;
 }
 
 const toSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
@@ -76,19 +102,34 @@ export function decodeRequests(payload: RecordPayload | null, requesterId: strin
     const r = item as Partial<CompactRequest>;
     const requestedAt = fromSeconds(r.a);
     if (typeof r.i !== 'string' || typeof r.g !== 'string' || typeof r.h !== 'number' || !requestedAt) continue;
+    const justification = typeof r.j === 'string' ? r.j : '';
     const request: AccessRequest = {
-      id: r.i,
+      id: stripControls(r.i).slice(0, 40),
       groupId: r.g,
       requesterId,
       hours: r.h,
-      justification: typeof r.j === 'string' ? r.j : '',
+      justification: stripControls(justification),
       requestedAt,
     };
-    if (typeof r.t === 'string') request.ticket = r.t;
+    if (typeof r.t === 'string') request.ticket = stripControls(r.t);
     if (r.w === 'c' || r.w === 'r') request.withdrawn = { kind: r.w === 'c' ? 'cancelled' : 'revoked', at: fromSeconds(r.wa) ?? requestedAt };
+    const invalid = requestProblem(r.i, r.h, justification, typeof r.t === 'string' ? r.t : undefined);
+    if (invalid) request.invalid = invalid;
     out.push(request);
   }
   return out;
+}
+
+/** The first input rule a stored request breaks, in words, or undefined. */
+function requestProblem(id: string, hours: number, justification: string, ticket: string | undefined): string | undefined {
+  if (!REQUEST_ID_PATTERN.test(id)) return 'its id is not of the form r-xxxxxxxx';
+  if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS) return `it asks for ${hours} hours`;
+  if (justification.trim() === '') return 'it has no justification';
+  const text = textProblem(justification, MAX_JUSTIFICATION_LENGTH);
+  if (text) return `its justification ${text}`;
+  const ticketText = ticket === undefined ? undefined : textProblem(ticket, MAX_TICKET_LENGTH);
+  if (ticketText) return `its ticket ${ticketText}`;
+  return undefined;
 }
 
 export function decodeDecisions(payload: RecordPayload | null, approverId: string): Decision[] {
@@ -97,14 +138,27 @@ export function decodeDecisions(payload: RecordPayload | null, approverId: strin
     const d = item as Partial<CompactDecision>;
     const decidedAt = fromSeconds(d.a);
     if (typeof d.r !== 'string' || typeof d.u !== 'string' || typeof d.g !== 'string' || !decidedAt || !d.d || !Object.hasOwn(CODE_TO_KIND, d.d)) continue;
-    const decision: Decision = { requestId: d.r, requesterId: d.u, groupId: d.g, kind: CODE_TO_KIND[d.d], approverId, decidedAt };
+    const decision: Decision = { requestId: stripControls(d.r).slice(0, 40), requesterId: d.u, groupId: d.g, kind: CODE_TO_KIND[d.d], approverId, decidedAt };
     const expiresAt = fromSeconds(d.e);
     if (expiresAt) decision.expiresAt = expiresAt;
     if (typeof d.h === 'number') decision.hours = d.h;
-    if (typeof d.y === 'string') decision.reason = d.y;
+    if (typeof d.y === 'string') decision.reason = stripControls(d.y);
+    // Only approvals are held to the input rules: a denial or revocation that breaks them still ends
+    // a grant (it can only take access away, and ignoring it would give access back).
+    if (decision.kind === 'approved') {
+      const invalid = decisionProblem(d.r, d.h, typeof d.y === 'string' ? d.y : undefined);
+      if (invalid) decision.invalid = invalid;
+    }
     out.push(decision);
   }
   return out;
+}
+
+function decisionProblem(requestId: string, hours: unknown, reason: string | undefined): string | undefined {
+  if (!REQUEST_ID_PATTERN.test(requestId)) return 'its request id is not of the form r-xxxxxxxx';
+  if (hours !== undefined && (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS)) return `it grants ${String(hours)} hours`;
+  const text = reason === undefined ? undefined : textProblem(reason, MAX_REASON_LENGTH);
+  return text ? `its reason ${text}` : undefined;
 }
 
 function encodeRequest(request: AccessRequest): CompactRequest {
@@ -149,19 +203,35 @@ function fit<T>(items: T[], encode: (item: T) => unknown, isLive: (item: T) => b
     payload = payloadOf(kept.map(encode));
   }
   if (byteSize(payload) > RECORD_BYTE_BUDGET) {
-    throw new PolicyError('RECORD_FULL', `Your ${what} record in Entra is full (open extensions hold about 2 KB).`, {
-      hint: 'Wait for some open requests or grants to end, or shorten the justification.',
+    throw new PolicyError('RECORD_FULL', `Your ${what} record in Entra is full (open extensions hold about 2 KB); nothing was written.`, {
+      hint: what === 'decisions'
+        ? 'It keeps live approvals, and denials and revocations while the grants they end could still be live; wait for some of them to age out, or use a shorter --reason.'
+        : 'Wait for some open requests or grants (and your revocations of them) to end, or shorten the justification.',
     });
   }
   return payload;
 }
 
-export function encodeRequests(requests: AccessRequest[], isLive: (request: AccessRequest) => boolean, now: Date): RecordPayload {
-  return fit(requests, encodeRequest, isLive, (r) => now.getTime() - r.requestedAt.getTime() > PRUNE_AFTER_MS, (r) => r.requestedAt.getTime(), 'requests');
+/**
+ * How long a record that ends a grant must be kept, by group id: while the
+ * grant it ends could still be live. Dropping it earlier would bring that
+ * grant back. Without a config to ask, the longest any group allows.
+ */
+export type RetentionOf = (groupId: string) => number;
+export const LONGEST_RETENTION: RetentionOf = () => MAX_GRANT_HOURS * HOUR;
+
+export function encodeRequests(requests: AccessRequest[], isLive: (request: AccessRequest) => boolean, now: Date, retention: RetentionOf = LONGEST_RETENTION): RecordPayload {
+  // A requester's own revocation ends their grant: kept while the approval it ends could be live.
+  const mustKeep = (r: AccessRequest) =>
+    isLive(r) || (r.withdrawn?.kind === 'revoked' && now.getTime() - r.withdrawn.at.getTime() < retention(r.groupId));
+  return fit(requests, encodeRequest, mustKeep, (r) => now.getTime() - r.requestedAt.getTime() > PRUNE_AFTER_MS, (r) => r.requestedAt.getTime(), 'requests');
 }
 
-export function encodeDecisions(decisions: Decision[], now: Date): RecordPayload {
-  const isLive = (d: Decision) => d.kind === 'approved' && (d.expiresAt?.getTime() ?? 0) > now.getTime();
+export function encodeDecisions(decisions: Decision[], now: Date, retention: RetentionOf = LONGEST_RETENTION): RecordPayload {
+  // A denial or revocation is kept while the grant it ends could still be live: once dropped, an
+  // approval in another approver's record would count again.
+  const isLive = (d: Decision) =>
+    d.kind === 'approved' ? (d.expiresAt?.getTime() ?? 0) > now.getTime() : now.getTime() - d.decidedAt.getTime() < retention(d.groupId);
   const isOld = (d: Decision) => now.getTime() - (d.expiresAt ?? d.decidedAt).getTime() > PRUNE_AFTER_MS;
   return fit(decisions, encodeDecision, isLive, isOld, (d) => d.decidedAt.getTime(), 'decisions');
 }

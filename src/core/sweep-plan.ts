@@ -8,7 +8,8 @@
  */
 import type { DirectoryUser } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
-import { GrantViews, type PolicyContext } from './grants.js';
+import type { GrantView } from './grants.js';
+import { GrantViews, approvalProblem, grantKey, type ApprovalProblem, type PolicyContext } from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
 export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
@@ -33,6 +34,8 @@ export interface GroupSweepInput {
   decisions: readonly Decision[];
   /** The sweep's ledger for this group: userId → when first seen as a member (ISO). */
   firstSeen: Readonly<Record<string, string>>;
+  /** The sweep's ledger for this group: grantKey → when a sweep first saw that approval (ISO). */
+  grantsFirstSeen?: Readonly<Record<string, string>>;
   now: Date;
   /** The grants of these decisions, already derived by the caller's other questions (made here when absent). */
   grants?: GrantViews;
@@ -51,6 +54,14 @@ export interface GroupSweepPlan {
   timedOut: AccessRequest[];
   /** The ledger after this sweep: current members only. */
   firstSeen: Record<string, string>;
+  /** The approvals' ledger after this sweep: every approval of the group the records hold, seen now or before. */
+  grantsFirstSeen: Record<string, string>;
+  /**
+   * Approvals by trusted approvers (or the group's rule) that keep nobody, to report: dated
+   * ahead of this sweep's clock, breaking the input rules, or for a member who is not an
+   * eligible requester.
+   */
+  untrusted: { decision: Decision; problem: ApprovalProblem }[];
 }
 
 const HOUR = 3600_000;
@@ -64,7 +75,10 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   // Decisions indexed once (a group of thousands of members has thousands of decisions, and scanning
   // them all for every request would be quadratic), and each grant derived once.
   const given = input.grants;
-  const grants = given && given.decisions === input.decisions && given.policy === policy && given.now.getTime() === now.getTime() ? given : new GrantViews(input.decisions, policy, now);
+  const grants = given && given.decisions === input.decisions && given.policy === policy && given.now.getTime() === now.getTime()
+    ? given
+    : new GrantViews(input.decisions, policy, now, input.grantsFirstSeen);
+  const { grantsFirstSeen, untrusted } = reviewApprovals(input, new Set(input.members.map((member) => member.id)));
 
   const autoApprove: AccessRequest[] = [];
   const completeAuto = new Map<string, { request: AccessRequest; expiresAt: Date }>();
@@ -113,16 +127,11 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
       if (request.groupId !== group.entraGroupId) continue;
       const view = grants.of(request);
       if (view.state === 'approved' && view.decision && view.expiresAt) {
-        const since = Math.max(Date.parse(seenAt), view.decision.decidedAt.getTime());
-        if (nowMs - since >= group.maxHours * HOUR) {
-          why ??= { user: member, reason: 'max-duration', requestId: request.id };
-          continue;
-        }
         if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
           best = { user: member, reason: 'grant', requestId: request.id, expiresAt: view.expiresAt };
         }
       } else if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
-        if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: request.id };
+        if (!why || why.reason === 'denied') why = { user: member, reason: endReason(view), requestId: request.id };
       }
     }
     // Approvals whose request record the requester deleted still count (the
@@ -135,11 +144,9 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
         const view = grants.ofDecidedRequest(decision);
         // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
         if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
-          if (!why || why.reason === 'denied') why = { user: member, reason: view.state, requestId: decision.requestId };
+          if (!why || why.reason === 'denied') why = { user: member, reason: endReason(view), requestId: decision.requestId };
         }
         if (decision.kind !== 'approved' || view.state !== 'approved' || !view.expiresAt) continue;
-        const since = Math.max(Date.parse(seenAt), decision.decidedAt.getTime());
-        if (nowMs - since >= group.maxHours * HOUR) continue;
         if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
           best = { user: member, reason: 'grant', requestId: decision.requestId, expiresAt: view.expiresAt };
         }
@@ -153,5 +160,35 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     else remove.push(why ?? { user: member, reason: 'no-grant' });
   }
 
-  return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen };
+  return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen, grantsFirstSeen, untrusted };
+}
+
+/** Why an ended grant ended, as a removal reason. */
+function endReason(view: GrantView): RemoveReason {
+  if (view.state === 'expired' && view.endedByFirstSeen) return 'max-duration';
+  return view.state as RemoveReason;
+}
+
+/**
+ * The approvals of this group in the records: when a sweep first saw each
+ * (kept for as long as the records hold it, so that a decision dated ahead
+ * is bounded from the moment any sweep of this host saw it, even after its
+ * date comes), and those that keep nobody although their approver is trusted.
+ */
+function reviewApprovals(input: GroupSweepInput, memberIds: ReadonlySet<string>): Pick<GroupSweepPlan, 'grantsFirstSeen' | 'untrusted'> {
+  const { policy, now } = input;
+  const before = input.grantsFirstSeen ?? {};
+  const nowIso = now.toISOString();
+  const grantsFirstSeen: Record<string, string> = {};
+  const untrusted: GroupSweepPlan['untrusted'] = [];
+  for (const decision of input.decisions) {
+    if (decision.kind !== 'approved' || decision.groupId !== policy.group.entraGroupId) continue;
+    const key = grantKey(decision.requestId, decision.requesterId);
+    grantsFirstSeen[key] = before[key] ?? nowIso;
+    if (decision.approverId !== AUTO_APPROVER && (!policy.approverIds.has(decision.approverId) || decision.approverId === decision.requesterId)) continue;
+    const problem = approvalProblem(decision, policy, now);
+    // An approval for someone not eligible matters while it would keep a member; the others always do.
+    if (problem && (problem !== 'not-eligible' || memberIds.has(decision.requesterId))) untrusted.push({ decision, problem });
+  }
+  return { grantsFirstSeen, untrusted };
 }

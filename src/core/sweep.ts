@@ -13,12 +13,12 @@
  */
 import type { GroupConfig } from '../config/schema.js';
 import type { AuditInput, CoreDeps } from './deps.js';
-import { auditAll, resolvePeople } from './deps.js';
+import { auditAll, maxSkewMsOf, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
 import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
 import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from './record-book.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
-import { GrantViews, type PolicyContext } from './grants.js';
+import { GrantViews, type ApprovalProblem, type PolicyContext } from './grants.js';
 import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
 import { mapLimit } from './concurrent.js';
 import type { FailedRemoval, LocalState, PendingRemoval } from '../store/state-store.js';
@@ -78,6 +78,19 @@ export interface DriftAction {
   code?: string;
 }
 
+/** An approval the sweep does not trust although a trusted approver (or the group's rule) wrote it. */
+export interface UntrustedDecision {
+  requestId: string;
+  /** The requester the approval names. */
+  userId: string;
+  upn: string;
+  approverId: string;
+  approverUpn: string;
+  problem: ApprovalProblem;
+  decidedAt: string;
+  outcome: string;
+}
+
 export interface GroupSweepReport {
   group: string;
   entraGroupId: string;
@@ -92,6 +105,8 @@ export interface GroupSweepReport {
   stuck: SweepMemberAction[];
   failed: SweepMemberAction[];
   drift: DriftAction[];
+  /** Approvals by trusted approvers (or the group's rule) that keep nobody: dated ahead of the sweep's clock, malformed, or for someone not eligible (exit 1). */
+  untrusted: UntrustedDecision[];
   /** UPNs Entra was asked to provision on demand in this sweep. */
   provisionedOnDemand: string[];
   ociGroupMembers: number | null;
@@ -158,7 +173,7 @@ export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: S
 export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
   const failures = reports.flatMap((r) => [...r.failed, ...r.drift.filter((d) => d.state === 'failed')]);
   const hardFailure =
-    reports.some((r) => r.stuck.length > 0 || r.problems.length > 0 || r.drift.some((d) => d.state === 'stuck')) ||
+    reports.some((r) => r.stuck.length > 0 || r.problems.length > 0 || r.untrusted.length > 0 || r.drift.some((d) => d.state === 'stuck')) ||
     failures.some((f) => !f.code || !UNAVAILABLE_CODES.has(f.code));
   if (hardFailure) return 'failed';
   if (failures.length > 0 || reports.some((r) => (r.unavailable?.length ?? 0) > 0)) return 'unavailable';
@@ -202,7 +217,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const report: GroupSweepReport = {
     group: group.name, entraGroupId: group.entraGroupId, members: 0,
     kept: [], removed: [], autoApproved: [], timedOut: [], pendingInOci: [], confirmedInOci: [], forcedInOci: [], stuck: [], failed: [],
-    drift: [], provisionedOnDemand: [], ociGroupMembers: null, problems: [],
+    drift: [], untrusted: [], provisionedOnDemand: [], ociGroupMembers: null, problems: [],
   };
   const progress = (message: string) => options.onProgress?.(`${group.name}: ${message}`);
   const step = (phase: SweepStep['phase'], done: number, total: number) => options.onStep?.({ group: group.name, phase, done, total });
@@ -235,14 +250,15 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   // eligible requesters' records, read by UPN so that they need not wait for
   // the ids; the member list; the local ledger; and OCI, which does not
   // depend on what Entra says.
-  const peopleRead = resolvePeople(deps.directory, group);
+  const peopleRead = resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
   const bookRead = loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn), (done, total) => step('records', done, total));
   const membersRead = deps.directory.listGroupMembers(group.entraGroupId);
   const stateRead = deps.state.read();
   const [people, members, book, state] = await Promise.all([peopleRead, membersRead, bookRead, stateRead]);
   report.members = members.length;
   // Each grant derived once for who holds a live one, the early plan, the full plan and the OCI check.
-  const grants = new GrantViews(book.decisions, people.policy, now);
+  const grantsFirstSeen = state.sweep.grantsFirstSeen?.[group.entraGroupId] ?? {};
+  const grants = new GrantViews(book.decisions, people.policy, now, grantsFirstSeen);
   const planInput = {
     grants,
     policy: people.policy,
@@ -250,6 +266,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     eligibleIds: people.eligibleIds,
     decisions: book.decisions,
     firstSeen: state.sweep.firstSeen[group.entraGroupId] ?? {},
+    grantsFirstSeen,
     now,
   };
   const userById = new Map<string, DirectoryUser>([...people.byUpn.values(), ...members].map((u) => [u.id, u]));
@@ -317,6 +334,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   if (keptAfterAll.length > 0) report.problems.push(`Internal error: removed ${keptAfterAll.map((k) => k.user.userPrincipalName).join(', ')} although the full plan keeps them; the next sweep re-checks them.`);
 
   report.kept = plan.keep.map((k) => action(k.user, k.reason, { requestId: k.requestId, expiresAt: k.expiresAt?.toISOString() }));
+  reportUntrusted(plan.untrusted, report, audits, target, userOf);
   report.timedOut = plan.timedOut.map((r) => action(userOf(r.requesterId), 'pending-timeout', { requestId: r.id }));
   if (options.dryRun) {
     for (const removal of plan.remove) report.removed.push(action(removal.user, removal.reason, { requestId: removal.requestId, outcome: 'planned' }));
@@ -359,7 +377,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
       const earlier = removalsAudited;
       removalsAudited = earlier.then(() => flushAudits());
       removalsAudited.catch(() => undefined); // handled where it is awaited below
-      await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger, decisionsReread ?? rereadDecisions());
+      await restoreRacedGrants(deps, group, people.policy, now, audits, target, report, ledger, decisionsReread ?? rereadDecisions(), grantsFirstSeen);
     }
   }
 
@@ -381,7 +399,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   await removalsAudited;
   if (!options.dryRun) {
     // One durable write for the whole group (the ledger of a big group is large, and each write is locked and fsynced).
-    await writeLedger(deps, group, ledger, { firstSeen: plan.firstSeen, driftSeen });
+    await writeLedger(deps, group, ledger, { firstSeen: plan.firstSeen, grantsFirstSeen: plan.grantsFirstSeen, driftSeen });
   }
 
   const jobState = await job();
@@ -393,13 +411,43 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   return report;
 }
 
+const PROBLEM_TEXT: Record<ApprovalProblem, string> = {
+  'future-dated': 'dated ahead of this sweep\'s clock by more than the allowed skew (a skewed clock or an edited record): it keeps nobody',
+  invalid: 'breaks the input rules (id, hours or text): it keeps nobody',
+  'not-eligible': 'for someone who is not an eligible requester of this group: it keeps nobody',
+};
+
+/** Approvals that keep nobody although their approver is trusted: reported (exit 1) and audited on every sweep that sees them. */
+function reportUntrusted(
+  untrusted: { decision: Decision; problem: ApprovalProblem }[], report: GroupSweepReport, audits: Audit[],
+  target: (u: Who, requestId?: string) => AuditInput['target'], userOf: (id: string) => DirectoryUser,
+): void {
+  for (const { decision, problem } of untrusted) {
+    const requester = userOf(decision.requesterId);
+    const approverUpn = decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : userOf(decision.approverId).userPrincipalName;
+    report.untrusted.push({
+      requestId: decision.requestId, userId: requester.id, upn: requester.userPrincipalName, approverId: decision.approverId, approverUpn,
+      problem, decidedAt: decision.decidedAt.toISOString(), outcome: `approval by ${approverUpn} ${PROBLEM_TEXT[problem]}`,
+    });
+    audits.push({
+      action: 'untrusted-record', target: target(requester, decision.requestId), reason: problem, result: 'failed',
+      details: { approverId: decision.approverId, decidedAt: decision.decidedAt.toISOString() },
+    });
+  }
+}
+
 /** Applies one group's ledger changes in one locked, fsynced write; firstSeen and driftSeen are replaced when given. */
 async function writeLedger(
   deps: CoreDeps, group: GroupConfig, ledger: LedgerChanges,
-  replace: { firstSeen?: Record<string, string>; driftSeen?: Record<string, string> },
+  replace: { firstSeen?: Record<string, string>; grantsFirstSeen?: Record<string, string>; driftSeen?: Record<string, string> },
 ): Promise<void> {
   await deps.state.update((s) => {
     if (replace.firstSeen) s.sweep.firstSeen[group.entraGroupId] = replace.firstSeen;
+    if (replace.grantsFirstSeen) {
+      s.sweep.grantsFirstSeen ??= {};
+      if (Object.keys(replace.grantsFirstSeen).length > 0) s.sweep.grantsFirstSeen[group.entraGroupId] = replace.grantsFirstSeen;
+      else delete s.sweep.grantsFirstSeen[group.entraGroupId];
+    }
     for (const key of ledger.clearedFailures) delete s.sweep.failedRemovals[key];
     for (const [key, failure] of ledger.failed) s.sweep.failedRemovals[key] = failure;
     for (const [key, removal] of ledger.pending) s.sweep.pendingRemovals[key] = removal;
@@ -470,13 +518,14 @@ async function restoreRacedGrants(
   target: (u: Who, requestId?: string) => AuditInput['target'], report: GroupSweepReport, ledger: LedgerChanges,
   /** The decisions, read again after the last removal (the caller starts the read early, to overlap it with other work). */
   decisionsRead: Promise<RecordBook>,
+  grantsFirstSeen: Readonly<Record<string, string>>,
 ): Promise<void> {
   const removed = report.removed.filter((r) => r.outcome === 'removed');
   if (removed.length === 0) return;
   // The decisions first; a removed member's own record only when a live approval names them (it can only end one).
   const fresh = await decisionsRead;
   // A big sweep removes a thousand members: each is checked against the decisions about them only, each grant derived once.
-  const grants = new GrantViews(fresh.decisions, policy, now);
+  const grants = new GrantViews(fresh.decisions, policy, now, grantsFirstSeen);
   const about = (userId: string) => grants.byRequester.get(userId) ?? [];
   const approvedNow = (userId: string) => about(userId).some((d) => d.kind === 'approved' && grants.ofDecidedRequest(d).state === 'approved');
   const candidates = removed.filter((r) => approvedNow(r.userId));

@@ -96,6 +96,8 @@ export interface SweepLedger {
   failedRemovals: Record<string, FailedRemoval>;
   /** groupId → OCI user id → ISO time the sweep first saw that OCI member without an Entra membership or grant (drift). */
   driftSeen?: Record<string, Record<string, string>>;
+  /** groupId → grantKey(requestId, requesterId) → ISO time a sweep of this host first saw that approval (bounds the grant). */
+  grantsFirstSeen?: Record<string, Record<string, string>>;
 }
 
 export interface LocalState {
@@ -217,6 +219,7 @@ const checkShape = object({
     pendingRemovals: recordOf(checkPendingRemoval),
     failedRemovals: recordOf(checkFailedRemoval),
     driftSeen: optional(recordOf(recordOf(isoTime))),
+    grantsFirstSeen: optional(recordOf(recordOf(isoTime))),
   }),
 });
 

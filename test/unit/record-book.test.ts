@@ -43,8 +43,8 @@ const people = ['ann', 'bob', 'cid', 'dee', 'eve', 'fay', 'gus'].map(person);
 const records = new Map<string, { requests?: RecordPayload; decisions?: RecordPayload }>();
 for (const [index, p] of people.entries()) {
   const entry = {
-    requests: encodeRequests([request(`r-${index}`, p.id)], () => true, NOW),
-    decisions: encodeDecisions([decision(`r-${(index + 1) % people.length}`, people[(index + 1) % people.length]!.id, p.id)], NOW),
+    requests: encodeRequests([request(`r-${String(index).padStart(8, '0')}`, p.id)], () => true, NOW),
+    decisions: encodeDecisions([decision(`r-${String((index + 1) % people.length).padStart(8, '0')}`, people[(index + 1) % people.length]!.id, p.id)], NOW),
   };
   records.set(p.id, entry);
   records.set(p.userPrincipalName, entry);
@@ -60,7 +60,7 @@ test('by id: a book decoded as records arrive equals one decoded at the end', as
   const untold = await loadRecordBook(port(records, false), GROUP, ids, ids);
   expect(plain(told)).toEqual(plain(untold));
   expect(told.decisions).toHaveLength(people.length);
-  expect(told.requestsByUser.get('id-bob')).toEqual([request('r-1', 'id-bob')]);
+  expect(told.requestsByUser.get('id-bob')).toEqual([request('r-00000001', 'id-bob')]);
 });
 
 test('by UPN: records that arrive before the people are resolved are decoded at the end, the same way', async () => {
@@ -75,7 +75,7 @@ test('by UPN: records that arrive before the people are resolved are decoded at 
   const told = await reading;
   const untold = await loadRecordBookByUpn(port(records, false), GROUP, upns, upns, Promise.resolve(byUpn));
   expect(plain(told)).toEqual(plain(untold));
-  expect(told.decisionsByApprover.get('id-ann')).toEqual([decision('r-1', 'id-bob', 'id-ann')]);
+  expect(told.decisionsByApprover.get('id-ann')).toEqual([decision('r-00000001', 'id-bob', 'id-ann')]);
 });
 
 test('addRequesterRecords adds records decoded as they arrive, in the order asked, and only those not in the book', async () => {
@@ -85,5 +85,5 @@ test('addRequesterRecords adds records decoded as they arrive, in the order aske
   await addRequesterRecords(port(records, true), book, ids);
   expect([...book.requestsByUser.keys()]).toEqual(ids);
   expect(book.requestsByUser.get('id-ann')).toBe(first);
-  expect(book.requestsByUser.get('id-gus')).toEqual([request('r-6', 'id-gus')]);
+  expect(book.requestsByUser.get('id-gus')).toEqual([request('r-00000006', 'id-gus')]);
 });

@@ -17,7 +17,7 @@ test('requests round-trip through the compact encoding', () => {
 });
 
 test('decisions round-trip and take the approver from the record owner, never from the content', () => {
-  const decision: Decision = { requestId: 'r-1', requesterId: 'u', groupId: 'g', kind: 'approved', approverId: 'bob', decidedAt: T0, expiresAt: new Date(T0.getTime() + 2 * HOUR), hours: 2, reason: 'ok' };
+  const decision: Decision = { requestId: 'r-00000001', requesterId: 'u', groupId: 'g', kind: 'approved', approverId: 'bob', decidedAt: T0, expiresAt: new Date(T0.getTime() + 2 * HOUR), hours: 2, reason: 'ok' };
   const payload = encodeDecisions([decision], T0);
   expect(decodeDecisions(payload, 'carol')[0]).toEqual({ ...decision, approverId: 'carol' });
 });

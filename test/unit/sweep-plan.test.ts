@@ -20,7 +20,7 @@ const GROUP: GroupConfig = {
   pendingTimeoutHours: 24,
 };
 const user = (id: string) => ({ id, userPrincipalName: `${id}@x.example`, displayName: id });
-const POLICY: PolicyContext = { group: GROUP, approverIds: new Set(['bob', 'carol']), autoApprovableIds: new Set() };
+const POLICY: PolicyContext = { group: GROUP, approverIds: new Set(['bob', 'carol']), autoApprovableIds: new Set(), eligibleIds: new Set(['alice', 'eve']), maxSkewMs: 5 * 60_000 };
 
 function request(id: string, requesterId: string, hours: number, requestedAt = T0): AccessRequest {
   return { id, groupId: GROUP.entraGroupId, requesterId, hours, justification: 'j', requestedAt };
@@ -158,7 +158,7 @@ describe('GrantViews: each grant derived once, shared by the sweep\'s questions'
   const decisions = [
     approval('r-1', 'alice', 'bob', at(0), 2),
     approval('r-2', 'eve', 'eve', at(0), 2), // self-approval: not trusted
-    { ...approval('r-3', 'dave', 'carol', at(-10), 2) }, // expired
+    { ...approval('r-3', 'eve', 'carol', at(-10), 2) }, // expired
     { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'revoked' as const, approverId: 'carol', decidedAt: at(0.5) },
   ];
 
