@@ -12,6 +12,8 @@ export const ExitCode = {
   auth: 4,
   upstream: 5,
   pendingInOci: 6,
+  /** The person said no at a prompt (or pressed Ctrl-C): nothing was changed. */
+  cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -77,6 +79,13 @@ export class UpstreamError extends OciAccessError {
 }
 
 /** Local state or audit log that cannot be read or written safely: exit 1 with a precise code. */
+/** The person declined at a confirmation prompt: nothing was changed. */
+export class CancelledError extends OciAccessError {
+  constructor(message = 'Cancelled; nothing was changed.', options: ErrorOptions = {}) {
+    super('CANCELLED', ExitCode.cancelled, message, options);
+  }
+}
+
 export class StateError extends OciAccessError {
   constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(code, ExitCode.unexpected, message, options);

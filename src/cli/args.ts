@@ -1,6 +1,7 @@
 /** Validation of flag values, done before any config, sign-in or network work (usage errors, exit 2). */
 import { UsageError } from '../errors.js';
-import { MAX_JUSTIFICATION_LENGTH, MAX_REASON_LENGTH } from '../core/records.js';
+import { MAX_JUSTIFICATION_LENGTH, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, REQUEST_ID_PATTERN, textProblem } from '../core/records.js';
+import { hasControls, stripControls } from '../core/text.js';
 
 /**
  * Hours as people type them: "2", "1.5", "0.25". Zero, negative, non-numeric
@@ -47,15 +48,16 @@ export function checkText(value: string | undefined, flag: string, options: { re
     }
     return undefined;
   }
-  if (text.length > options.max) {
+  // The rules records are checked against when read (records.ts' textProblem): control characters
+  // would garble tables and logs on other people's terminals.
+  const problem = textProblem(text, options.max);
+  if (problem === 'too-long') {
     throw new UsageError(`${flag} is ${text.length} characters; at most ${options.max} fit in the Entra record.`, {
       code: options.code,
-      hint: 'Shorten it, and put details in the ticket (--ticket).',
+      hint: flag === '--ticket' ? 'Give the ticket id only, e.g. --ticket INC-4711.' : 'Shorten it, and put details in the ticket system (name the ticket with --ticket).',
     });
   }
-  // Control characters would garble tables and logs on other people's terminals.
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(text)) {
+  if (problem) {
     throw new UsageError(`${flag} contains control characters.`, { code: options.code, hint: 'Use plain text on one line.' });
   }
   return text;
@@ -67,17 +69,27 @@ export const checkReason = (value: string | undefined, required = false) =>
   checkText(value, '--reason', { required, max: MAX_REASON_LENGTH, code: 'INVALID_REASON' });
 
 export function checkTicket(value: string | undefined): string | undefined {
-  return checkText(value, '--ticket', { required: false, max: 64, code: 'INVALID_TICKET' });
+  return checkText(value, '--ticket', { required: false, max: MAX_TICKET_LENGTH, code: 'INVALID_TICKET' });
 }
 
 export function checkRequestId(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const id = value.trim();
-  if (!/^r-[0-9a-z]{4,16}$/i.test(id)) {
-    throw new UsageError(`"${value}" is not a request id (they look like r-7k2m9q3a).`, {
+  // Ids are lower case by construction; a retyped id in capitals is the same id.
+  const id = value.trim().toLowerCase();
+  if (!REQUEST_ID_PATTERN.test(id)) {
+    throw new UsageError(`"${stripControls(value).slice(0, 40)}" is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`, {
       code: 'INVALID_REQUEST_ID',
       hint: 'Run `ociaccess list --pending` to see the ids.',
     });
   }
   return id;
+}
+
+/** A user principal name given on the command line. */
+export function checkUpn(value: string, flag: string): string {
+  const upn = value.trim();
+  if (!/^[^\s@]+@[^\s@]+$/.test(upn) || hasControls(upn) || upn.length > 256) {
+    throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, { code: 'INVALID_UPN', hint: `Give it as ${flag} alice@contoso.com.` });
+  }
+  return upn;
 }

@@ -6,19 +6,30 @@
  * next run or the sweep completes — never a grant without a record.
  */
 import type { GroupConfig } from '../config/schema.js';
-import { PolicyError } from '../errors.js';
+import { CancelledError, PolicyError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser } from './ports.js';
 import { deriveGrant, isOpenState, type GrantView } from './grants.js';
-import { findRequest, loadRecordBook, type RecordBook } from './record-book.js';
+import { findRequests, loadRecordBook, type RecordBook } from './record-book.js';
 import {
-  AUTO_APPROVER, DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
+  AUTO_APPROVER, DECISIONS_EXTENSION, LONGEST_RETENTION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision, type RetentionOf,
 } from './records.js';
 import { checkOciMembership, type OciMembership } from './oci-check.js';
 import type { LocalDecision } from '../store/state-store.js';
 
 const HOUR = 3600_000;
+
+/**
+ * How long a record that ends a grant in a group must be kept (records.ts'
+ * RetentionOf): the group's maximum plus the allowed clock skew; groups this
+ * config does not know get the longest any group may allow.
+ */
+function retentionOf(deps: CoreDeps): RetentionOf {
+  const skewMs = maxSkewMsOf(deps.config);
+  const byGroup = new Map(deps.config.groups.map((g) => [g.entraGroupId, g.maxHours * HOUR + skewMs]));
+  return (groupId) => byGroup.get(groupId) ?? LONGEST_RETENTION(groupId) + skewMs;
+}
 
 export interface RequestView {
   request: AccessRequest;
@@ -77,7 +88,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
     requestedAt: now,
   };
   const isLive = (r: AccessRequest) => r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
-  const payload = encodeRequests([...mine, request], isLive, now);
+  const payload = encodeRequests([...mine, request], isLive, now, retentionOf(deps));
   const entry = {
     actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' as const },
     action: 'request',
@@ -167,8 +178,15 @@ export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: {
 export interface DecideInput {
   groups: GroupConfig[];
   requestId: string;
+  /**
+   * Whose request it is (a UPN, from the pick list or --requester). Needed when the id is found
+   * under several requesters: nothing stops a requester from copying another's id into their record.
+   */
+  requesterUpn?: string;
   reason?: string;
   provisionNow?: boolean;
+  /** Shown the request (requester, group, hours) before anything is written; false cancels. */
+  confirm?: (view: RequestView) => Promise<boolean>;
 }
 
 export interface DecideResult {
@@ -182,24 +200,63 @@ export interface DecideResult {
   provisionError?: string;
 }
 
-async function locate(deps: CoreDeps, groups: GroupConfig[], requestId: string) {
-  for (const group of groups) {
+type Located = { group: GroupConfig; people: Awaited<ReturnType<typeof resolvePeople>>; book: RecordBook; request: AccessRequest; requester: RequestView['requester'] };
+
+/** The one request the id (and requester, when given) names; refused when the id is found under several requesters. */
+async function locate(deps: CoreDeps, input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>): Promise<Located> {
+  const found: Located[] = [];
+  for (const group of input.groups) {
     const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
-    const request = findRequest(book, requestId);
-    if (request && request.groupId === group.entraGroupId) return { group, people, book, request };
+    const byId = new Map([...people.byUpn.values()].map((user) => [user.id, user]));
+    for (const request of findRequests(book, input.requestId)) {
+      if (request.groupId !== group.entraGroupId) continue;
+      const requester = byId.get(request.requesterId) ?? { id: request.requesterId, userPrincipalName: request.requesterId, displayName: request.requesterId };
+      found.push({ group, people, book, request, requester });
+    }
   }
-  throw new PolicyError('REQUEST_NOT_FOUND', `No request with id "${requestId}".`, {
-    hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
+  const matches = input.requesterUpn ? found.filter((m) => sameUpn(m.requester.userPrincipalName, input.requesterUpn!)) : found;
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new PolicyError('REQUEST_NOT_FOUND', `No request with id "${input.requestId}"${input.requesterUpn ? ` from ${input.requesterUpn}` : ''}.`, {
+      hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
+    });
+  }
+  const holders = matches.map((m) => `${m.requester.userPrincipalName} (${m.group.name})`);
+  throw new PolicyError('AMBIGUOUS_REQUEST_ID', `Request id ${input.requestId} is held by several requests: ${holders.join(', ')}. One of them copied the id; nothing was changed.`, {
+    hint: 'Check with the requesters which one is genuine, then name it: `ociaccess approve ' + input.requestId + ' --requester <upn>` (or pick it from `ociaccess approve`, which lists each requester).',
+    details: { requesters: matches.map((m) => m.requester.userPrincipalName) },
   });
 }
 
+/**
+ * The time a decision is dated by: the service's, never the machine's, and
+ * only when the two agree within the allowed skew — a decision dated ahead
+ * would be refused by every sweep, and one from a clock far off is a sign of
+ * something wrong on this machine.
+ */
+async function decisionTime(deps: CoreDeps, serviceTime: Promise<Date>): Promise<Date> {
+  const service = await serviceTime;
+  const local = deps.clock.now();
+  const skewMs = local.getTime() - service.getTime();
+  const allowedMs = maxSkewMsOf(deps.config);
+  // The service's Date has whole seconds: allow the second it truncated.
+  if (Math.abs(skewMs) > allowedMs + 1000) {
+    const minutes = Math.round(Math.abs(skewMs) / 60_000);
+    throw new PolicyError('CLOCK_SKEW', `This machine's clock is ${minutes} min ${skewMs > 0 ? 'ahead of' : 'behind'} Microsoft Graph's (at most ${allowedMs / 60_000} min allowed); nothing was changed.`, {
+      hint: 'Set the clock right (e.g. enable NTP: `timedatectl set-ntp true`), then run the command again.',
+      details: { skewMs, maxClockSkewMinutes: allowedMs / 60_000 },
+    });
+  }
+  return service;
+}
+
 async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied'): Promise<DecideResult> {
+  // The service's time is asked for beside the other reads: it costs no round trip of its own.
+  const serviceTime = deps.directory.serviceTime();
+  serviceTime.catch(() => undefined); // awaited in decisionTime
   const me = await deps.directory.me();
-  const { group, people, book, request } = await locate(deps, input.groups, input.requestId);
-  const requester = [...people.byUpn.values()].find((user) => user.id === request.requesterId) ?? {
-    id: request.requesterId, userPrincipalName: request.requesterId, displayName: request.requesterId,
-  };
+  const { group, people, book, request, requester } = await locate(deps, input);
   const verb = kind === 'approved' ? 'approve' : 'deny';
   if (request.requesterId === me.id) {
     throw new PolicyError('SELF_APPROVAL', `You cannot ${verb} your own request ${request.id}.`, {
@@ -217,7 +274,15 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     // My approval is recorded but the member is missing: a previous approve
     // stopped between the record and the membership (crash, Graph failure).
     // Re-running approve completes it; otherwise approving twice is refused.
-    const members = await deps.directory.listGroupMembers(group.entraGroupId);
+    // Never over a revocation this machine made, even one the records no longer show.
+    const revokedHere = (await deps.state.read()).decisions[request.id];
+    const revoked = revokedHere?.decision === 'revoked' && revokedHere.requesterId === request.requesterId;
+    const members = revoked ? [] : await deps.directory.listGroupMembers(group.entraGroupId);
+    if (revoked) {
+      throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} was revoked from this machine on ${revokedHere.decidedAt}; it cannot be approved again.`, {
+        hint: 'The requester can make a new request.',
+      });
+    }
     if (!members.some((member) => member.id === request.requesterId)) {
       // It may also have stopped before this machine's record of the decision.
       const settled = grant.decision;
@@ -226,6 +291,11 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
       });
       return completeApproval(deps, { request, requester, group, decision: grant.decision, me, reason: input.reason, provisionNow: input.provisionNow });
     }
+  }
+  if (grant.state === 'invalid') {
+    throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} of ${requester.userPrincipalName} is invalid (${request.invalid}); it cannot be ${kind}.`, {
+      hint: 'Its record breaks the rules `ociaccess request` applies; the requester can make a new request.',
+    });
   }
   if (grant.state !== 'pending') {
     const by = grant.decision ? ` by ${grant.decision.approverId === me.id ? 'you' : grant.decision.approverId === 'auto' ? 'the auto-approval rule' : 'another approver'}` : '';
@@ -241,14 +311,16 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
       hint: 'Deny it and ask the requester for a shorter one.',
     });
   }
+  const decidedAt = await decisionTime(deps, serviceTime);
+  if (input.confirm && !(await input.confirm({ request, requester, group, grant }))) throw new CancelledError();
   const decision: Decision = {
     requestId: request.id,
     requesterId: request.requesterId,
     groupId: group.entraGroupId,
     kind,
     approverId: me.id,
-    decidedAt: now,
-    ...(kind === 'approved' ? { expiresAt: new Date(now.getTime() + request.hours * HOUR), hours: request.hours } : {}),
+    decidedAt,
+    ...(kind === 'approved' ? { expiresAt: new Date(decidedAt.getTime() + request.hours * HOUR), hours: request.hours } : {}),
     ...(input.reason ? { reason: input.reason } : {}),
   };
   const actor = { id: me.id, upn: me.userPrincipalName, kind: 'user' as const };
@@ -256,7 +328,7 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   // Fail closed: a grant that cannot be audited is not made.
   await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'pending' });
   const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now));
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now, retentionOf(deps)));
   await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, actor, target, verb });
   await deps.state.update((state) => {
     state.decisions[request.id] = localDecision(request, requester, group, decision);
@@ -341,7 +413,7 @@ async function refuseIfAnotherDecisionSettled(
   const settled = deriveGrant(request, after.decisions, people.policy, now);
   if (!settled.decision || settled.decision.approverId === me.id) return;
   const mine = after.decisionsByApprover.get(me.id) ?? [];
-  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions(mine.filter((d) => d.requestId !== request.id), now));
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions(mine.filter((d) => d.requestId !== request.id), now, retentionOf(deps)));
   const by = settled.decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : 'another approver';
   await deps.audit({ actor, action: verb, target, result: 'failed', details: { refused: 'REQUEST_NOT_PENDING', settledBy: settled.decision.approverId } });
   throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${settled.state} by ${by}; only pending requests can be ${verb === 'approve' ? 'approved' : 'denied'}.`, {
@@ -413,15 +485,27 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       const mine = book.requestsByUser.get(user.id) ?? [];
       for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
       const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
-      await deps.directory.writeRecord({ kind: 'user', id: user.id }, REQUESTS_EXTENSION, encodeRequests(mine, isLive, now));
+      await deps.directory.writeRecord({ kind: 'user', id: user.id }, REQUESTS_EXTENSION, encodeRequests(mine, isLive, now, retentionOf(deps)));
     } else {
       const revocations: Decision[] = open.map((request) => ({
         requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
         ...(input.reason ? { reason: input.reason } : {}),
       }));
       const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-      await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, ...revocations], now));
+      await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)));
     }
+  }
+  if (!own && open.length > 0) {
+    // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the records say later.
+    // Best effort: a local file that cannot be written must not hold up the removal (the state write below reports it).
+    await deps.state.update((state) => {
+      for (const request of open) {
+        state.decisions[request.id] = localDecision(request, user, group, {
+          requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
+          ...(input.reason ? { reason: input.reason } : {}),
+        });
+      }
+    }).catch(() => undefined);
   }
   let membership: RevokeResult['membership'];
   try {

@@ -42,6 +42,11 @@ export interface ReadRecordsOptions {
 export interface DirectoryPort {
   /** The signed-in user (delegated sessions only). */
   me(): Promise<DirectoryUser>;
+  /**
+   * The service's own time (the Date of an answer, whole seconds): decisions are dated by it, so
+   * that a skewed clock on the approver's machine cannot date one ahead. Delegated sessions only.
+   */
+  serviceTime(): Promise<Date>;
   /** By object id or user principal name; null when not found. */
   getUser(idOrUpn: string): Promise<DirectoryUser | null>;
   /** Many users at once (batched); missing ones are absent from the map. Keys are the inputs as given. */

@@ -147,14 +147,19 @@ function decodeBook(raw: RawBook, requesters: [string, string][], approvers: [st
   return { requestsByUser, decisions: [...decisionsByApprover.values()].flat(), decisionsByApprover };
 }
 
-/** Finds a request by id across the book; ids are matched case-insensitively (people retype them). */
-export function findRequest(book: RecordBook, requestId: string): AccessRequest | undefined {
+/**
+ * Every request with this exact id across the book. Ids are lower case by
+ * construction (REQUEST_ID_PATTERN), so a retyped id is lowered first; but
+ * nothing stops a requester from copying another's id into their own record,
+ * so the caller must not take the first hit (see lifecycle's locate).
+ */
+export function findRequests(book: RecordBook, requestId: string): AccessRequest[] {
   const wanted = requestId.trim().toLowerCase();
+  const found: AccessRequest[] = [];
   for (const requests of book.requestsByUser.values()) {
-    const found = requests.find((request) => request.id.toLowerCase() === wanted);
-    if (found) return found;
+    for (const request of requests) if (request.id === wanted) found.push(request);
   }
-  return undefined;
+  return found;
 }
 
 /** Reads more requesters' records into the book (batched), for those it does not hold yet. */

@@ -26,15 +26,22 @@ const PRUNE_AFTER_MS = 24 * 3600_000;
 const HOUR = 3600_000;
 
 /**
- * Why a free text breaks the rules `request` applies to its own input (too
- * long, control characters), or undefined when it is fine. Records are
- * checked against the same rules when read: anyone can write their own.
+ * Which input rule of `request` a free text breaks (too long, control
+ * characters), or undefined when it is fine. Records are checked against the
+ * same rules when read: anyone can write their own.
  */
-export function textProblem(text: string, max: number): string | undefined {
-  if (text.length > max) return `is ${text.length} characters (at most ${max})`;
-  if (hasControls(text)) return 'contains control characters';
+export function textProblem(text: string, max: number): 'too-long' | 'control-characters' | undefined {
+  if (text.length > max) return 'too-long';
+  if (hasControls(text)) return 'control-characters';
   return undefined;
 }
+
+const describeText = (what: string, text: string, max: number): string | undefined => {
+  const problem = textProblem(text, max);
+  if (problem === 'too-long') return `${what} is ${text.length} characters (at most ${max})`;
+  if (problem === 'control-characters') return `${what} contains control characters`;
+  return undefined;
+};
 
 export interface AccessRequest {
   id: string;
@@ -125,11 +132,7 @@ function requestProblem(id: string, hours: number, justification: string, ticket
   if (!REQUEST_ID_PATTERN.test(id)) return 'its id is not of the form r-xxxxxxxx';
   if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS) return `it asks for ${hours} hours`;
   if (justification.trim() === '') return 'it has no justification';
-  const text = textProblem(justification, MAX_JUSTIFICATION_LENGTH);
-  if (text) return `its justification ${text}`;
-  const ticketText = ticket === undefined ? undefined : textProblem(ticket, MAX_TICKET_LENGTH);
-  if (ticketText) return `its ticket ${ticketText}`;
-  return undefined;
+  return describeText('its justification', justification, MAX_JUSTIFICATION_LENGTH) ?? (ticket === undefined ? undefined : describeText('its ticket', ticket, MAX_TICKET_LENGTH));
 }
 
 export function decodeDecisions(payload: RecordPayload | null, approverId: string): Decision[] {
@@ -157,8 +160,7 @@ export function decodeDecisions(payload: RecordPayload | null, approverId: strin
 function decisionProblem(requestId: string, hours: unknown, reason: string | undefined): string | undefined {
   if (!REQUEST_ID_PATTERN.test(requestId)) return 'its request id is not of the form r-xxxxxxxx';
   if (hours !== undefined && (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS)) return `it grants ${String(hours)} hours`;
-  const text = reason === undefined ? undefined : textProblem(reason, MAX_REASON_LENGTH);
-  return text ? `its reason ${text}` : undefined;
+  return reason === undefined ? undefined : describeText('its reason', reason, MAX_REASON_LENGTH);
 }
 
 function encodeRequest(request: AccessRequest): CompactRequest {

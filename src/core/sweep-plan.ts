@@ -9,7 +9,7 @@
 import type { DirectoryUser } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import type { GrantView } from './grants.js';
-import { GrantViews, approvalProblem, grantKey, type ApprovalProblem, type PolicyContext } from './grants.js';
+import { GrantViews, approvalExpiry, approvalProblem, grantKey, type ApprovalProblem, type PolicyContext } from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
 export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
@@ -110,7 +110,6 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
 
   // Hoisted: this loop runs for every member of the group (thousands).
   const nowIso = now.toISOString();
-  const nowMs = now.getTime();
   for (const member of input.members) {
     const seenAt = input.firstSeen[member.id] ?? nowIso;
     firstSeen[member.id] = seenAt;
@@ -187,8 +186,10 @@ function reviewApprovals(input: GroupSweepInput, memberIds: ReadonlySet<string>)
     grantsFirstSeen[key] = before[key] ?? nowIso;
     if (decision.approverId !== AUTO_APPROVER && (!policy.approverIds.has(decision.approverId) || decision.approverId === decision.requesterId)) continue;
     const problem = approvalProblem(decision, policy, now);
-    // An approval for someone not eligible matters while it would keep a member; the others always do.
-    if (problem && (problem !== 'not-eligible' || memberIds.has(decision.requesterId))) untrusted.push({ decision, problem });
+    if (!problem) continue;
+    // A date ahead always matters (the clock or the record is wrong); the others while they would keep a member.
+    const wouldKeep = memberIds.has(decision.requesterId) && approvalExpiry(decision, policy.group).getTime() > now.getTime();
+    if (problem === 'future-dated' || wouldKeep) untrusted.push({ decision, problem });
   }
   return { grantsFirstSeen, untrusted };
 }

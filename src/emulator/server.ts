@@ -246,7 +246,9 @@ export class EmulatorServer implements EmulatorApi {
   }
 
   private write(res: ServerResponse, { status, headers, payload }: PreparedResponse): void {
-    res.writeHead(status, headers);
+    // Every answer is dated, as HTTP origin servers with a clock must be (RFC 9110, 6.6.1), on the
+    // emulator's virtual clock: `approve` compares the machine's clock with it.
+    res.writeHead(status, { date: new Date(this.world.now()).toUTCString(), ...headers });
     res.end(payload);
   }
 

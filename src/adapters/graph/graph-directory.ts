@@ -4,7 +4,7 @@
  * Retry-After); batch items by runBatched. Graph's quirks are absorbed here:
  * "already a member" (400) and "not a member" (404) are successes.
  */
-import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from './client.js';
 import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
@@ -162,6 +162,23 @@ export class GraphDirectory implements DirectoryPort {
 
   async me(): Promise<DirectoryUser> {
     return toUser(await this.get(`/me?$select=${USER_FIELDS}`, 'read your user profile', 'User.Read'));
+  }
+
+  async serviceTime(): Promise<Date> {
+    const url = '/me?$select=id';
+    const response = await this.call('read the time of Microsoft Graph', 'User.Read', async (client) => {
+      const raw = (await client.api(url).responseType(ResponseType.RAW).get()) as Response;
+      this.note('GET', url, raw.status);
+      if (!raw.ok) throw new GraphError(raw.status, `HTTP ${raw.status}`);
+      return raw;
+    });
+    const date = Date.parse(response.headers.get('date') ?? '');
+    if (!Number.isFinite(date)) {
+      throw new UpstreamError('GRAPH_ERROR', 'Microsoft Graph answered without a valid Date header, so the time of a decision cannot be taken from it.', {
+        hint: 'A proxy between this machine and Graph may strip the header; try from another network.',
+      });
+    }
+    return new Date(date);
   }
 
   async getUser(idOrUpn: string): Promise<DirectoryUser | null> {

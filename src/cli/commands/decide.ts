@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
-import { checkReason, checkRequestId } from '../args.js';
+import { checkReason, checkRequestId, checkUpn } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
-import { approveRequest, denyRequest, listRequests, type DecideResult } from '../../core/lifecycle.js';
+import { approveRequest, denyRequest, listRequests, type DecideResult, type RequestView } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 import { waitForOci } from './wait.js';
 
-interface DecideOptions { group?: string; reason?: string; yes?: boolean; provisionNow?: boolean; wait?: boolean; timeout?: string }
+interface DecideOptions { group?: string; requester?: string; reason?: string; yes?: boolean; provisionNow?: boolean; wait?: boolean; timeout?: string }
+
+/** A request as the pick list offers it: the id alone is not enough, since a requester can copy another's. */
+interface Picked { id: string; requesterUpn: string }
 
 /** Without an id, offers the pending requests to pick from (terminal only). */
-async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string): Promise<string> {
+async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string): Promise<Picked> {
   if (options.yes || !env.ctx.prompter.interactive) {
     throw new UsageError(`Which request? Give its id: \`ociaccess ${verb} <id>\`.`, {
       code: 'REQUEST_ID_REQUIRED',
@@ -26,13 +29,26 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
   if (pending.length === 0) {
     throw new UsageError('There are no pending requests.', { code: 'NO_PENDING_REQUESTS', hint: 'Nothing to do.' });
   }
-  return env.ctx.prompter.select(
+  return env.ctx.prompter.select<Picked>(
     `Which request do you want to ${verb}?`,
     pending.map((p) => ({
-      value: p.request.id,
+      value: { id: p.request.id, requesterUpn: p.requester.userPrincipalName },
       name: `${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`,
     })),
   );
+}
+
+/** What is about to be decided, on stderr; on a terminal (without --yes) the person confirms it. */
+function confirmation(env: CommandEnv, options: DecideOptions, verb: 'approve' | 'deny') {
+  return async (view: RequestView): Promise<boolean> => {
+    const { request, requester, group } = view;
+    env.out.info(
+      `${verb === 'approve' ? 'Approving' : 'Denying'} ${request.id}: ${requester.userPrincipalName} asks for ${formatDuration(request.hours * 3600_000)} in ${group.name}` +
+        ` — "${request.justification}"${request.ticket ? ` (ticket ${request.ticket})` : ''}.`,
+    );
+    if (options.yes || !env.ctx.prompter.interactive) return true;
+    return env.ctx.prompter.confirm(`${verb === 'approve' ? 'Approve' : 'Deny'} it?`, false);
+  };
 }
 
 function render(env: CommandEnv, result: DecideResult) {
@@ -58,7 +74,8 @@ export function registerDecide(program: Command, run: Runner): void {
       .description(verb === 'approve' ? 'approve a pending request: adds the member and records the expiry' : 'deny a pending request')
       .option('-g, --group <name>', 'only requests of this group (for the pick list)')
       .option('-r, --reason <text>', verb === 'deny' ? 'why (required, shown to the requester)' : 'a note for the record')
-      .option('-y, --yes', 'never prompt; the id is then required');
+      .option('--requester <upn>', 'whose request it is (needed when the id is found under several requesters)')
+      .option('-y, --yes', 'never prompt (no pick list, no confirmation); the id is then required');
     if (verb === 'approve') {
       command
         .option('--provision-now', 'ask Entra to provision the member to OCI at once (provision on demand)')
@@ -70,7 +87,8 @@ export function registerDecide(program: Command, run: Runner): void {
 Examples:
   $ ociaccess approve                      # pick from the pending requests
   $ ociaccess approve r-7k2m9q3a --provision-now --wait
-  $ ociaccess approve r-7k2m9q3a --yes --json`
+  $ ociaccess approve r-7k2m9q3a --yes --json
+  $ ociaccess approve r-7k2m9q3a --requester alice@contoso.com   # when the id is found under several requesters`
       : `
 Examples:
   $ ociaccess deny r-7k2m9q3a --reason "use the read-only group"`);
@@ -81,11 +99,13 @@ Examples:
         const timeoutMs = verb === 'approve' && options.wait ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout') : 0;
         const config = await env.config();
         if (options.group) findGroup(config, options.group);
-        requestId ??= await pickRequest(env, options, verb);
+        let requesterUpn = options.requester === undefined ? undefined : checkUpn(options.requester, '--requester');
+        if (!requestId) ({ id: requestId, requesterUpn } = await pickRequest(env, options, verb));
         const services = await env.services();
         const deps = await services.userDeps();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
-        const input = { groups: config.groups, requestId, reason, provisionNow };
+        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const input = { groups, requestId, requesterUpn, reason, provisionNow, confirm: confirmation(env, options, verb) };
         const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {

@@ -21,13 +21,17 @@ function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView
     requestedAt: entry.request.requestedAt.toISOString(),
     decidedBy: entry.grant.decision?.approverId ?? null,
     expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
+    ...(entry.request.invalid ? { invalid: entry.request.invalid } : {}),
     ...('oci' in entry || ociOf ? { oci: oci?.state ?? null, ociSync: ociSyncOf(entry.grant.state, oci) } : {}),
   };
 }
 
+/** An invalid record's justification is not shown as if it were one: the rule it breaks is. */
+const shownJustification = (request: RequestView['request']) => (request.invalid ? `INVALID: ${request.invalid}` : request.justification);
+
 function colourState(out: Output, state: RequestState): string {
   const s = out.style;
-  return state === 'approved' ? s.green(state) : state === 'pending' ? s.yellow(state) : state === 'denied' || state === 'revoked' ? s.red(state) : s.dim(state);
+  return state === 'approved' ? s.green(state) : state === 'pending' ? s.yellow(state) : state === 'denied' || state === 'revoked' || state === 'invalid' ? s.red(state) : s.dim(state);
 }
 
 export function registerStatus(program: Command, run: Runner): void {
@@ -79,9 +83,10 @@ Examples:
         const config = await env.config();
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
         const states = new Set<RequestState>();
-        if (options.pending) states.add('pending');
+        // A record that breaks the input rules is shown (as invalid) wherever a pending one would be: approvers should see it.
+        if (options.pending) { states.add('pending'); states.add('invalid'); }
         if (options.active) states.add('approved');
-        if (!options.pending && !options.active && !options.all) { states.add('pending'); states.add('approved'); }
+        if (!options.pending && !options.active && !options.all) { states.add('pending'); states.add('approved'); states.add('invalid'); }
         const services = await env.services();
         const deps = await services.userDeps();
         const views = await listRequests(deps, { groups, states: options.all ? undefined : states });
@@ -91,7 +96,7 @@ Examples:
           views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'], views.map((v) => [
             v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), String(v.request.hours),
             env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
-            ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-', v.request.justification,
+            ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-', shownJustification(v.request),
           ])),
         );
         if (views.length === 0) env.out.info('Nothing to show.');

@@ -30,6 +30,7 @@ function summary(out: Output, report: SweepReport): string {
     for (const p of g.pendingInOci) lines.push(`  pending    ${p.upn}  ${p.outcome ?? ''}`);
     for (const s of g.stuck) lines.push(`  STUCK      ${s.upn}  ${s.outcome ?? ''}`);
     for (const f of g.failed) lines.push(`  FAILED     ${f.upn}  ${f.outcome ?? ''}`);
+    for (const u of g.untrusted) lines.push(`  UNTRUSTED  ${u.upn}  ${u.requestId}: ${u.outcome} (dated ${u.decidedAt})`);
     for (const d of g.drift) lines.push(`  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`);
     for (const problem of g.problems) lines.push(`  PROBLEM    ${problem}`);
     for (const problem of g.unavailable ?? []) lines.push(`  UNAVAILABLE ${problem}`);

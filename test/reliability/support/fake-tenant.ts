@@ -123,6 +123,8 @@ export class FakeTenant {
         if (!me) throw new AuthError('SESSION_EXPIRED', 'app-only token has no /me');
         return me;
       }),
+      // Whole seconds, as an HTTP Date header has them.
+      serviceTime: () => tenant.port(() => new Date(Math.floor(tenant.now / 1000) * 1000)),
       getUser: (idOrUpn) => tenant.port(() => tenant.user(idOrUpn) ?? null),
       getUsers: (keys) => tenant.port(() => {
         const found = new Map<string, DirectoryUser>();
