@@ -16,8 +16,12 @@ export interface OutputStream {
 
 export interface Clock {
   now(): Date;
-  /** Waits; the emulator-aware clock still sleeps in real time. */
-  sleep(ms: number): Promise<void>;
+  /**
+   * Waits; the emulator-aware clock still sleeps in real time. An aborted
+   * `signal` ends the wait early (and clears its timer, so a background loop
+   * such as a lock's heartbeat never keeps the process alive).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface IdSource {
@@ -68,7 +72,17 @@ export interface Context {
 
 export const systemClock: Clock = {
   now: () => new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 /** A clock whose "now" is the system time shifted by an offset (used to follow the emulator's virtual time). */

@@ -15,7 +15,7 @@ import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
-import { readLockOwner, describeLockOwner, tryAcquire } from '../store/lock.js';
+import { heartbeatLockOptions, runWithHeartbeat, type HeartbeatRun } from '../store/lock.js';
 
 export interface Services {
   config: Config;
@@ -27,8 +27,12 @@ export interface Services {
   userDeps(): Promise<CoreDeps>;
   /** Core dependencies acting as the automation app (app-only), for sweep. */
   appDeps(options?: { concurrency?: number; batching?: boolean }): Promise<CoreDeps>;
-  /** Runs fn holding this host's sweep lock; returns null (and says so) when another sweep holds it. */
-  withSweepLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /**
+   * Runs fn holding the sweep lock of this state directory (a heartbeat lock,
+   * so a holder killed on any host is taken over within a minute); says who
+   * holds it instead when another sweep does. fn's signal fires if the lock is lost.
+   */
+  withSweepLock<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<HeartbeatRun<T>>;
   /** HTTP calls made so far through the Graph and OCI adapters (benchmarks and --debug). */
   requestCounts: { graph: number; oci: number };
 }
@@ -189,24 +193,9 @@ export async function createServices(
       const file = path.join(ctx.paths.stateDir, 'sweep.lock');
       const { ensureStateDir } = await import('../store/atomic-file.js');
       await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform });
-      const lock = await tryAcquire(file, {
-        clock: clock,
-        pid: ctx.pid,
-        hostname: ctx.hostname,
-        // A sweep may run for minutes; a dead owner is detected by its pid, a hung one after 6 hours.
-        staleAfterMs: 6 * 3600_000,
-        purpose: 'a sweep',
-      });
-      if (!lock) {
-        const owner = await readLockOwner(file);
-        out.info(`A sweep is already running on this host${owner ? ` (${describeLockOwner(owner)})` : ''}; nothing to do.`);
-        return null;
-      }
-      try {
-        return await fn();
-      } finally {
-        await lock.release();
-      }
+      // The state directory may be a volume shared by hosts (CronJob pods): its
+      // lock is judged by heartbeat, not by a pid only this host can check.
+      return runWithHeartbeat(file, heartbeatLockOptions({ clock, pid: ctx.pid, hostname: ctx.hostname }, 'a sweep'), fn);
     },
   };
 }

@@ -1,6 +1,15 @@
-import { promises as fs } from 'node:fs';
+import fsSync, { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { acquireLock, readLockOwner, tryAcquire, type LockOptions } from '../../src/store/lock.js';
+import {
+  acquireLock,
+  HEARTBEAT_DEFAULTS,
+  heartbeatLockOptions,
+  readLockOwner,
+  readLockStatus,
+  runWithHeartbeat,
+  tryAcquire,
+  type LockOptions,
+} from '../../src/store/lock.js';
 import { ensureStateDir } from '../../src/store/atomic-file.js';
 import { caught, fakeClock, HOST, modeOf, removeTree, tempRoot, type FakeClock } from './support/helpers.js';
 
@@ -161,3 +170,186 @@ describe('stale locks', () => {
     expect((await fs.readdir(stateDir)).sort()).toEqual([liveAside, otherHostAside, 'sweep.lock'].sort());
   });
 });
+
+/**
+ * Heartbeat locks, as the sweep uses them on a state directory shared by
+ * Kubernetes CronJob pods: every run is a new host name (and often pid 1), so
+ * nobody can check the holder's pid; only its heartbeat says it is alive.
+ */
+describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
+  const timings = { everyMs: 10_000, missedBeats: 3, oldAfterMs: 3_600_000 };
+  const onHost = (hostname: string, pid = 1) => heartbeatLockOptions({ clock, pid, hostname }, 'a sweep', { ...timings, isProcessAlive });
+
+  /** A heartbeat lock as a pod that was then OOM-killed leaves it: acquired at `acquiredAgoMs`, last beat `beatAgoMs` ago. */
+  async function plantHeartbeatLock(hostname: string, acquiredAgoMs: number, beatAgoMs: number): Promise<void> {
+    const now = clock.now().getTime();
+    await plantLock({ pid: 1, hostname, acquiredAt: new Date(now - acquiredAgoMs).toISOString(), purpose: 'a sweep', heartbeatMs: 10_000 });
+    const beat = new Date(now - beatAgoMs);
+    await fs.utimes(lockFile, beat, beat);
+  }
+
+  it('uses the defaults from one place: a beat every 10 s, stale after 3 missed beats, old after an hour', () => {
+    expect(HEARTBEAT_DEFAULTS).toEqual({ everyMs: 10_000, missedBeats: 3, oldAfterMs: 3_600_000 });
+    expect(heartbeatLockOptions({ clock, pid: 1, hostname: 'pod-a' }, 'a sweep')).toMatchObject({ heartbeatMs: 10_000, staleAfterMs: 30_000, oldAfterMs: 3_600_000 });
+  });
+
+  it('a lock left by a holder killed on another host is taken over once 3 beats are missed (not after 6 hours)', async () => {
+    const killed = await tryAcquire(lockFile, onHost('sweep-28977310-aaaaa'));
+    expect(killed).not.toBeNull();
+    expect(await readLockOwner(lockFile)).toMatchObject({ hostname: 'sweep-28977310-aaaaa', heartbeatMs: 10_000 });
+    expect(await killed!.beat()).toBe(true);
+    // OOM-killed here: no more beats, no release. The next CronJob pod has a new host name (and also pid 1).
+    clock.advance(29_000);
+    const early = await runWithHeartbeat(lockFile, onHost('sweep-28977320-bbbbb'), async () => 'swept');
+    expect(early).toMatchObject({ ran: false, old: false, holder: { owner: { hostname: 'sweep-28977310-aaaaa', pid: 1 }, sinceBeatMs: 29_000 } });
+    clock.advance(2_000);
+    const next = await runWithHeartbeat(lockFile, onHost('sweep-28977320-bbbbb'), async () => 'swept');
+    expect(next).toMatchObject({ ran: true, value: 'swept', stillHeld: true, owner: { hostname: 'sweep-28977320-bbbbb' } });
+    expect(await readLockOwner(lockFile)).toBeNull(); // released
+    expect(await fs.readdir(path.dirname(lockFile))).toEqual([]);
+  });
+
+  it('a live holder on another host is never taken over, however long it runs; after an hour it is reported as old', async () => {
+    const holder = await tryAcquire(lockFile, onHost('pod-a'));
+    expect(holder).not.toBeNull();
+    for (let minute = 1; minute <= 120; minute += 1) {
+      for (let beat = 0; beat < 6; beat += 1) {
+        clock.advance(10_000);
+        expect(await holder!.beat()).toBe(true);
+      }
+      const other = await runWithHeartbeat(lockFile, onHost('pod-b'), async () => 'swept');
+      expect(other.ran).toBe(false);
+      if (other.ran) return;
+      expect(other.holder).toMatchObject({ owner: { hostname: 'pod-a' }, heldForMs: minute * 60_000, sinceBeatMs: 0, lastBeatAt: clock.now().toISOString() });
+      expect(other.old).toBe(minute * 60_000 > 3_600_000);
+    }
+    expect(await holder!.isHeld()).toBe(true);
+    const error = await caught(() => acquireLock(lockFile, { ...onHost('pod-b'), wait: false }));
+    expect(error.code).toBe('LOCK_HELD');
+    expect(error.details).toMatchObject({ hostname: 'pod-a', lastBeatAt: clock.now().toISOString() });
+    expect(error.hint).toContain('heartbeat stops for 30s');
+  });
+
+  it('judges a planted lock by its mtime only when it declares a heartbeat', async () => {
+    await plantHeartbeatLock('pod-a', 3 * 3600_000, 5_000);
+    expect(await tryAcquire(lockFile, onHost('pod-b'))).toBeNull();
+    expect(await readLockStatus(lockFile, clock)).toMatchObject({ heldForMs: 3 * 3600_000, sinceBeatMs: 5_000 });
+    // Without `heartbeatMs` the mtime is ignored: only acquiredAt counts.
+    await plantLock({ pid: 1, hostname: 'pod-a', acquiredAt: new Date(clock.now().getTime() - 31_000).toISOString() });
+    const fresh = clock.now();
+    await fs.utimes(lockFile, fresh, fresh);
+    expect(await tryAcquire(lockFile, onHost('pod-b'))).not.toBeNull();
+  });
+
+  it('the takeover race between contenders on different hosts has exactly one winner', async () => {
+    for (let round = 0; round < 10; round += 1) {
+      await plantHeartbeatLock(`pod-dead-${round}`, 120_000, 31_000);
+      const contenders = Array.from({ length: 8 }, (_, i) => `pod-${round}-${i}`);
+      const ran: string[] = [];
+      const results = await Promise.all(
+        contenders.map((host) =>
+          runWithHeartbeat(lockFile, onHost(host), async () => {
+            ran.push(host);
+            // Hold it while the others look, as a sweep would.
+            await new Promise((resolve) => setImmediate(resolve));
+            return host;
+          }),
+        ),
+      );
+      expect(ran).toHaveLength(1);
+      expect(results.filter((r) => r.ran)).toEqual([expect.objectContaining({ value: ran[0], stillHeld: true })]);
+      expect(await fs.readdir(path.dirname(lockFile))).toEqual([]);
+    }
+  });
+
+  it('a beat that lands between a taker\'s judgement and its takeover keeps the lock with its holder', async () => {
+    const holder = await tryAcquire(lockFile, { ...onHost(HOST, 100) });
+    clock.advance(31_000); // the holder was slow to beat
+    let beaten = false;
+    // The taker asks whether pid 100 is alive after reading the lock; the holder beats right then.
+    const beatsWhileJudged = (pid: number) => {
+      if (!beaten) {
+        beaten = true;
+        fsSync.utimesSync(lockFile, clock.now(), clock.now());
+      }
+      return alive.has(pid);
+    };
+    const taker = await tryAcquire(lockFile, heartbeatLockOptions({ clock, pid: 200, hostname: HOST }, 'a sweep', { ...timings, isProcessAlive: beatsWhileJudged }));
+    expect(beaten).toBe(true);
+    expect(taker).toBeNull();
+    expect(await holder!.isHeld()).toBe(true);
+    expect(await holder!.beat()).toBe(true);
+  });
+
+  it('a holder that stalled past 3 beats learns it lost the lock (signal and final check) and leaves the successor\'s lock alone', async () => {
+    const steps = steppingClock(clock);
+    const options = heartbeatLockOptions({ clock: steps, pid: 1, hostname: 'pod-a' }, 'a sweep', { ...timings, isProcessAlive });
+    let successor: Awaited<ReturnType<typeof tryAcquire>> = null;
+    let lostSeen = false;
+    const run = await runWithHeartbeat(lockFile, options, async (lost) => {
+      // Two regular beats keep it alive for pod-b.
+      for (let i = 0; i < 2; i += 1) await steps.tick();
+      expect(await tryAcquire(lockFile, onHost('pod-b'))).toBeNull();
+      // Then pod-a stalls (no beat for 31 s) and pod-b takes over.
+      clock.advance(31_000);
+      successor = await tryAcquire(lockFile, onHost('pod-b'));
+      expect(successor).not.toBeNull();
+      await steps.tick(() => lost.aborted); // pod-a's next beat finds pod-b's lock
+      lostSeen = lost.aborted;
+      expect(steps.beatsWaiting()).toBe(0); // and it stopped beating
+      return 'done';
+    });
+    expect(lostSeen).toBe(true);
+    expect(run).toMatchObject({ ran: true, value: 'done', stillHeld: false });
+    expect(await successor!.isHeld()).toBe(true);
+    expect((await readLockOwner(lockFile))?.hostname).toBe('pod-b');
+  });
+
+  it('stops beating when the run ends: no timer is left behind', async () => {
+    const steps = steppingClock(clock);
+    const options = heartbeatLockOptions({ clock: steps, pid: 1, hostname: 'pod-a' }, 'a sweep', timings);
+    const run = await runWithHeartbeat(lockFile, options, async () => {
+      await steps.tick();
+      await steps.tick();
+      return steps.beatsWaiting();
+    });
+    expect(run).toMatchObject({ ran: true, value: 1, stillHeld: true });
+    expect(steps.beatsWaiting()).toBe(0);
+  });
+});
+
+/**
+ * A clock for heartbeat loops: sleep() waits until the test calls tick(),
+ * which moves the shared fake clock by the sleeper's ms and lets it (and the
+ * beat that follows) run. An aborted sleep ends at once.
+ */
+function steppingClock(base: FakeClock) {
+  const sleepers: { ms: number; wake: () => void }[] = [];
+  return {
+    now: () => base.now(),
+    sleep(ms: number, signal?: AbortSignal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const sleeper = {
+          ms,
+          wake: () => {
+            sleepers.splice(sleepers.indexOf(sleeper), 1);
+            resolve();
+          },
+        };
+        sleepers.push(sleeper);
+        signal?.addEventListener('abort', () => sleeper.wake(), { once: true });
+      });
+    },
+    beatsWaiting: () => sleepers.length,
+    /** Wakes the next sleeper and waits (for its beat's file I/O) until `done`, by default until it sleeps again. */
+    async tick(done: () => boolean = () => sleepers.length > 0) {
+      const sleeper = sleepers[0];
+      if (!sleeper) throw new Error('nobody is sleeping');
+      base.advance(sleeper.ms);
+      sleeper.wake();
+      for (let i = 0; i < 400 && !done(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (!done()) throw new Error('the beat did not finish');
+    },
+  };
+}

@@ -198,7 +198,7 @@ test('one sweep per host: a second sweep at the same time exits 0 saying one is 
     const ran = [a, b].filter((r) => r.json.groups);
     expect(skipped).toHaveLength(1);
     expect(ran).toHaveLength(1);
-    expect(skipped[0]!.stderr).toMatch(/A sweep is already running on this host/);
+    expect(skipped[0]!.stderr).toMatch(new RegExp(`A sweep is already running \\(pid \\d+ on host ${os.hostname()} since `));
   } finally {
     await H.control('latency', { service: 'graph', ms: 0 });
   }

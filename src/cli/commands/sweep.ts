@@ -4,7 +4,8 @@ import { parseDuration } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { runSweep, type SweepReport, type SweepStep } from '../../core/sweep.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import type { Output } from '../output.js';
+import { formatDuration, type Output } from '../output.js';
+import { describeLockStatus, HEARTBEAT_DEFAULTS, type HeartbeatRun } from '../../store/lock.js';
 import { createProgress } from '../progress.js';
 
 interface SweepFlags {
@@ -39,6 +40,31 @@ function summary(out: Output, report: SweepReport): string {
   return lines.join('\n');
 }
 
+type Skipped = Extract<HeartbeatRun<unknown>, { ran: false }>;
+
+/** Another sweep holds the lock: say who and when it last beat, and warn when it has held it suspiciously long. */
+function reportSkipped(out: Output, skipped: Skipped): { warnings: string[]; holder?: Record<string, unknown> } {
+  const holder = skipped.holder;
+  out.info(`A sweep is already running${holder ? ` (${describeLockStatus(holder)})` : ''}; nothing to do.`);
+  if (!holder) return { warnings: [] };
+  const warnings: string[] = [];
+  if (skipped.old) {
+    warnings.push(
+      `The sweep lock has been held for ${formatDuration(holder.heldForMs)} by pid ${holder.owner.pid} on host ${holder.owner.hostname} ` +
+        `but its heartbeat is fresh (last ${holder.lastBeatAt}): that sweep is alive but may be stuck. ` +
+        `It is taken over only once its heartbeat stops; check that host.`,
+    );
+  }
+  for (const warning of warnings) out.warn(warning);
+  const { nonce: _nonce, ...owner } = holder.owner;
+  return { warnings, holder: { ...owner, lastBeatAt: holder.lastBeatAt } };
+}
+
+const LOCK_LOST_WARNING =
+  `This sweep lost the sweep lock while it ran: it went more than ${HEARTBEAT_DEFAULTS.missedBeats} heartbeats ` +
+  `without beating (stalled or cut off from the state directory) and another sweep took over, so the two may have overlapped. ` +
+  'Every sweep action is idempotent; check why this process stalled.';
+
 const EXIT_FOR: Record<SweepReport['outcome'], number> = {
   clean: ExitCode.ok,
   pending: ExitCode.pendingInOci,
@@ -68,7 +94,9 @@ export function registerSweep(program: Command, run: Runner): void {
     .option('--no-batch', 'one Graph request per item instead of $batch (slow; for comparison and troubleshooting)')
     .addHelpText('after', `
 Runs as the automation app (automation.* in the config). Non-interactive.
-One sweep per host at a time: a second one exits 0 saying a sweep is running.
+One sweep at a time per state directory, across hosts that share it: a second
+one exits 0 saying which host and pid hold the lock and when it last beat. A
+lock whose heartbeat stopped for 30s (the holder was killed) is taken over.
 
 Examples:
   $ ociaccess sweep
@@ -89,9 +117,9 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         env.ctx.preferSmallMemory?.();
         const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
         const startedMs = env.ctx.clock.now().getTime();
-        let report: SweepReport | null;
+        let run: HeartbeatRun<SweepReport>;
         try {
-          report = await services.withSweepLock(async () =>
+          run = await services.withSweepLock(async () =>
             runSweep(deps, groups, {
               dryRun: Boolean(options.dryRun),
               provisionNow: options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false,
@@ -107,14 +135,16 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         } finally {
           progress.stop();
         }
-        if (report === null) {
-          // withSweepLock has said so on stderr; --json still gets its one document.
-          env.out.data({ skipped: true, reason: 'another sweep is running on this host' }, () => '');
+        if (!run.ran) {
+          // Said on stderr; --json still gets its one document.
+          const { warnings, holder } = reportSkipped(env.out, run);
+          env.out.data({ skipped: true, reason: 'another sweep is running', ...(holder ? { holder } : {}), ...(warnings.length ? { warnings } : {}) }, () => '');
           return ExitCode.ok;
         }
-        const finished = report;
+        const finished = run.value;
+        if (!run.stillHeld) env.out.warn(LOCK_LOST_WARNING);
         const stats = { durationMs: env.ctx.clock.now().getTime() - startedMs, requests: { ...services.requestCounts } };
-        env.out.data({ ...finished, stats }, () => summary(env.out, finished));
+        env.out.data({ ...finished, stats, ...(run.stillHeld ? {} : { warnings: [LOCK_LOST_WARNING] }) }, () => summary(env.out, finished));
         return EXIT_FOR[finished.outcome];
       }),
     );
