@@ -15,6 +15,7 @@ import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
+import { auditKeySource } from '../store/audit-key.js';
 import { readLockOwner, describeLockOwner, tryAcquire } from '../store/lock.js';
 
 export interface Services {
@@ -91,7 +92,9 @@ export async function createServices(
     observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
   });
   const state = openStateStore(ctx.paths.stateDir, host);
-  const auditLog = openAuditLog(ctx.paths.stateDir, host);
+  const auditLog = openAuditLog(ctx.paths.stateDir, host, {
+    key: auditKeySource({ env: ctx.env, configKeyFile: config.audit?.keyFile, cwd: ctx.cwd, platform: ctx.platform }),
+  });
   let ociDomain: Promise<OciDomain> | undefined;
   // The OCI SDK is large: loaded only by commands that talk to OCI.
   const oci = async () => {

@@ -120,6 +120,13 @@ export const configSchema = z
       })
       .strict()
       .default({ forceOciAfterMinutes: 0, concurrency: 4 }),
+    audit: z
+      .object({
+        /** A file (mode 0600) holding the HMAC key that seals every audit entry; see docs/configuration.md#audit-key. */
+        keyFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock. */
     emulator: z.object({ controlUrl: z.string().url() }).strict().optional(),
   })
