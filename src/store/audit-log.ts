@@ -12,9 +12,19 @@
  * append the {seq, hash} of the newest entry is also written to
  * `audit.jsonl.head` (atomically). verifyAudit() requires the log to reach the
  * head and to agree with it. The head may lag the log (a crash between the two
- * writes), never lead it. This is tamper-evidence against accidents and casual
- * edits on this machine: someone who can rewrite both files can rewrite history,
- * so ship the log (or at least the head hash) off the machine if that matters.
+ * writes), never lead it. A new log's head ({seq 0}) is written before its first
+ * entry, so a log file without a head is never legitimate: verify reports
+ * 'head-missing' and append refuses (deleting the head with a truncation must
+ * not pass, nor be blessed by the next append's new head).
+ *
+ * Beyond this machine: `verify({ expectHead })` requires the chain to end at a
+ * hash kept elsewhere (catches both files rewritten). With an audit key
+ * (audit-key.ts) every entry carries `hmac` = HMAC over its hash (outside the
+ * hash, so unsealed chains verify as before) and the head carries one over its
+ * seq and hash: a log rewritten and re-chained without the key fails. An
+ * existing unsealed log is sealed only by an explicit `audit.seal` entry
+ * (`ociaccess audit seal`); appends refuse to start sealing on their own, since
+ * that would vouch for whatever the unsealed entries had become.
  *
  * Torn lines — the rule: appends write a whole line in one write() under the lock
  * and fsync it, so a complete line (ending in "\n") is always a whole entry. Bytes
