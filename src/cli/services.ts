@@ -16,6 +16,7 @@ import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } fro
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
 import { heartbeatLockOptions, runWithHeartbeat, type HeartbeatRun } from '../store/lock.js';
+import { auditKeySource } from '../store/audit-key.js';
 
 export interface Services {
   config: Config;
@@ -95,7 +96,9 @@ export async function createServices(
     observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
   });
   const state = openStateStore(ctx.paths.stateDir, host);
-  const auditLog = openAuditLog(ctx.paths.stateDir, host);
+  const auditLog = openAuditLog(ctx.paths.stateDir, host, {
+    key: auditKeySource({ env: ctx.env, configKeyFile: config.audit?.keyFile, cwd: ctx.cwd, platform: ctx.platform }),
+  });
   let ociDomain: Promise<OciDomain> | undefined;
   // The OCI SDK is large: loaded only by commands that talk to OCI.
   const oci = async () => {

@@ -126,6 +126,13 @@ export const configSchema = z
      * whose clock is off from Microsoft Graph's by more.
      */
     maxClockSkewMinutes: z.number().min(0).max(60).default(5),
+    audit: z
+      .object({
+        /** A file (mode 0600) holding the HMAC key that seals every audit entry; see docs/configuration.md#audit-key. */
+        keyFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock. */
     emulator: z.object({ controlUrl: z.string().url() }).strict().optional(),
   })

@@ -12,9 +12,19 @@
  * append the {seq, hash} of the newest entry is also written to
  * `audit.jsonl.head` (atomically). verifyAudit() requires the log to reach the
  * head and to agree with it. The head may lag the log (a crash between the two
- * writes), never lead it. This is tamper-evidence against accidents and casual
- * edits on this machine: someone who can rewrite both files can rewrite history,
- * so ship the log (or at least the head hash) off the machine if that matters.
+ * writes), never lead it. A new log's head ({seq 0}) is written before its first
+ * entry, so a log file without a head is never legitimate: verify reports
+ * 'head-missing' and append refuses (deleting the head with a truncation must
+ * not pass, nor be blessed by the next append's new head).
+ *
+ * Beyond this machine: `verify({ expectHead })` requires the chain to end at a
+ * hash kept elsewhere (catches both files rewritten). With an audit key
+ * (audit-key.ts) every entry carries `hmac` = HMAC over its hash (outside the
+ * hash, so unsealed chains verify as before) and the head carries one over its
+ * seq and hash: a log rewritten and re-chained without the key fails. An
+ * existing unsealed log is sealed only by an explicit `audit.seal` entry
+ * (`ociaccess audit seal`); appends refuse to start sealing on their own, since
+ * that would vouch for whatever the unsealed entries had become.
  *
  * Torn lines — the rule: appends write a whole line in one write() under the lock
  * and fsync it, so a complete line (ending in "\n") is always a whole entry. Bytes
@@ -35,6 +45,7 @@ import { hash } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { z } from 'zod';
 import type { Clock } from '../context.js';
+import type { AuditKey, AuditKeySource } from './audit-key.js';
 import { StateError, isOciAccessError } from '../errors.js';
 import {
   ensureStateDir,
@@ -91,9 +102,23 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
   prev: string;
   hash: string;
+  /** The entry's seal, when an audit key was configured: HMAC-SHA256 of `hash` (see audit-key.ts). Not part of the hash. */
+  hmac?: string;
 }
 
-export type AuditProblem = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated-line' | 'not-json';
+export type AuditProblem =
+  | 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated-line' | 'not-json'
+  | 'head-missing' | 'head-mismatch' | 'unsealed' | 'bad-seal';
+
+/** What verify found about seals: with a key they were checked, without one only counted. */
+export interface AuditSeals {
+  /** Whether a key was configured, so that every seal was checked. */
+  checked: boolean;
+  /** Entries that carry a seal. */
+  sealed: number;
+  /** Entries before the first sealed one (written before the key was configured and accepted by `audit seal`). */
+  unsealed: number;
+}
 
 export interface AuditVerification {
   ok: boolean;
@@ -107,11 +132,29 @@ export interface AuditVerification {
   problem?: AuditProblem;
   /** A sentence for people. */
   message?: string;
+  /** What to do about it, when there is something better than "keep the files as evidence". */
+  hint?: string;
+  /** Present when a key is configured or some entry is sealed. */
+  seals?: AuditSeals;
 }
 
 export interface AuditHead {
   seq: number;
   hash: string;
+  /** HMAC of seq and hash, when an audit key was configured. */
+  hmac?: string;
+}
+
+/** The action of the entry that starts sealing a log that has entries from before the key (`ociaccess audit seal`). */
+export const SEAL_ACTION = 'audit.seal';
+
+export interface VerifyOptions {
+  /** The log file exists but its head record does not (never legitimate once the log exists: see openAuditLog). */
+  headMissing?: boolean;
+  /** Check every seal against this key. */
+  key?: AuditKey;
+  /** The chain must end at exactly this hash (64 lower-case hex digits). */
+  expectHead?: string;
 }
 
 /**
@@ -218,9 +261,9 @@ function canonicalMembers(record: Record<string, unknown>, valueJson: (value: un
  * into what a reader will parse back first. The property test in
  * test/store/audit-log.test.ts checks every line against canonicalJsonByMembers.
  */
-function sealEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; line: string } {
+function sealEntry(draft: Omit<AuditEntry, 'hash' | 'hmac'>, key?: AuditKey): { entry: AuditEntry; line: string } {
   const details = draft.details === undefined ? undefined : sortedPlainCopy(draft.details);
-  if (details === NOT_PLAIN) return sealAnyEntry(draft);
+  if (details === NOT_PLAIN) return sealAnyEntry(draft, key);
   const quote = JSON.stringify;
   const { action, actor, at, host, prev, reason, result, seq, target } = draft;
   const head =
@@ -230,11 +273,13 @@ function sealEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; line: 
     `,"host":${quote(host)},"prev":${quote(prev)}${reason === undefined ? '' : `,"reason":${quote(reason)}`}` +
     `,"result":${quote(result)},"seq":${seq},"target":${targetJson(target)}}`;
   const hash = chainHash(prev, head + tail);
+  const hmac = key?.sealEntry(hash);
   const entry: AuditEntry = {
     action, actor, at, ...(details === undefined ? {} : { details: details as Record<string, unknown> }),
-    hash, host, prev, ...(reason === undefined ? {} : { reason }), result, seq, target,
+    hash, ...(hmac === undefined ? {} : { hmac }), host, prev, ...(reason === undefined ? {} : { reason }), result, seq, target,
   };
-  return { entry, line: `${head},"hash":"${hash}"${tail}` };
+  // "hmac" sorts between "hash" and "host", so the line stays canonical JSON.
+  return { entry, line: `${head},"hash":"${hash}"${hmac === undefined ? '' : `,"hmac":"${hmac}"`}${tail}` };
 }
 
 /** A target's canonical JSON: its string fields in sorted key order. */
@@ -248,14 +293,15 @@ function targetJson(target: AuditTarget): string {
 }
 
 /** sealEntry for any draft: the JSON round trip first, then the members in sorted order with the hash in its place. */
-function sealAnyEntry(draft: Omit<AuditEntry, 'hash'>): { entry: AuditEntry; line: string } {
+function sealAnyEntry(draft: Omit<AuditEntry, 'hash' | 'hmac'>, key?: AuditKey): { entry: AuditEntry; line: string } {
   const body = JSON.parse(JSON.stringify(draft)) as Omit<AuditEntry, 'hash'>;
   const members = canonicalMembers(body as unknown as Record<string, unknown>);
   const hash = chainHash(body.prev, joinMembers(members));
-  const at = members.findIndex(([key]) => key > 'hash');
+  const hmac = key?.sealEntry(hash);
+  const at = members.findIndex(([name]) => name > 'hash');
   const withHash: [string, string][] = [...members];
-  withHash.splice(at === -1 ? members.length : at, 0, ['hash', JSON.stringify(hash)]);
-  return { entry: { ...body, hash }, line: joinMembers(withHash) };
+  withHash.splice(at === -1 ? members.length : at, 0, ['hash', JSON.stringify(hash)], ...(hmac === undefined ? [] : [['hmac', JSON.stringify(hmac)] as [string, string]]));
+  return { entry: { ...body, hash, ...(hmac === undefined ? {} : { hmac }) }, line: joinMembers(withHash) };
 }
 
 /** Lets other work (answers arriving, requests to send) run between slices of a long loop. */
@@ -267,9 +313,9 @@ const breather = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 const SLICE = 25;
 
-/** sha256 hex of prev + canonicalJson(entry without its hash). */
+/** sha256 hex of prev + canonicalJson(entry without its hash and its seal). */
 export function computeEntryHash(entry: Omit<AuditEntry, 'hash'> | AuditEntry): string {
-  const { hash: _hash, ...rest } = entry as AuditEntry;
+  const { hash: _hash, hmac: _hmac, ...rest } = entry as AuditEntry;
   return chainHash(entry.prev, canonicalJson(rest));
 }
 
@@ -286,6 +332,7 @@ const entrySchema = z.looseObject({
   details: z.record(z.string(), z.unknown()).optional(),
   prev: hex64,
   hash: hex64,
+  hmac: hex64.optional(),
 });
 
 const RESULTS: readonly AuditResult[] = ['ok', 'failed', 'pending'];
@@ -366,17 +413,33 @@ function splitLines(content: string): { lines: string[]; torn?: string } {
  *   before its head;
  * - reordered: a gap in seq whose missing entry appears later;
  * - inserted: a seq that was already used (a duplicate or a forged entry);
- * - truncated-line: an unterminated last line, i.e. an interrupted append.
+ * - truncated-line: an unterminated last line, i.e. an interrupted append;
+ * - head-missing: the log exists but its head record does not (options.headMissing):
+ *   the end of the log cannot be checked, which is what deleting the head with a
+ *   truncation looks like;
+ * - bad-seal: with options.key, an entry's or the head's seal does not match;
+ * - unsealed: with options.key, an entry after the first sealed one has no seal,
+ *   a log with entries has none sealed, or unsealed entries are not followed by
+ *   an `audit.seal` entry (only `ociaccess audit seal` starts sealing an old log);
+ * - head-mismatch: the chain does not end at options.expectHead.
  */
-export function verifyAuditContent(content: string, head?: AuditHead): AuditVerification {
+export function verifyAuditContent(content: string, head?: AuditHead, options: VerifyOptions = {}): AuditVerification {
   const { lines, torn } = splitLines(content);
   const parsed = lines.map(parseLine);
+  const key = options.key;
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
-  const bad = (problem: AuditProblem, firstBadSeq: number | undefined, message: string): AuditVerification => {
+  let sealed = 0;
+  let unsealed = 0;
+  const seals = (): { seals?: AuditSeals } => (key !== undefined || sealed > 0 ? { seals: { checked: key !== undefined, sealed, unsealed: key ? unsealed : 0 } } : {});
+  const bad = (problem: AuditProblem, firstBadSeq: number | undefined, message: string, hint?: string): AuditVerification => {
     const trusted = firstBadSeq === undefined ? expectedSeq - 1 : Math.min(expectedSeq - 1, firstBadSeq - 1);
-    return { ok: false, entries: trusted, lastSeq: expectedSeq - 1, lastHash: prevHash, problem, message, ...(firstBadSeq === undefined ? {} : { firstBadSeq }) };
+    return {
+      ok: false, entries: trusted, lastSeq: expectedSeq - 1, lastHash: prevHash, problem, message,
+      ...(firstBadSeq === undefined ? {} : { firstBadSeq }), ...(hint === undefined ? {} : { hint }), ...seals(),
+    };
   };
+  const rewrittenWithoutKey = 'Keep audit.jsonl and audit.jsonl.head as evidence and compare them with an off-machine copy; if the key was replaced, configure the key that sealed this log.';
   for (let index = 0; index < parsed.length; index += 1) {
     const line = parsed[index]!;
     const lineNo = index + 1;
@@ -404,11 +467,32 @@ export function verifyAuditContent(content: string, head?: AuditHead): AuditVeri
       const suspect = Math.max(1, expectedSeq - 1);
       return bad('edited', suspect, `Entry ${expectedSeq} (line ${lineNo}) does not chain to entry ${expectedSeq - 1}: entry ${suspect} was rewritten or replaced.`);
     }
+    if (entry.hmac !== undefined) {
+      if (key !== undefined && entry.hmac !== key.sealEntry(entry.hash)) {
+        return bad('bad-seal', expectedSeq, `Entry ${expectedSeq} (line ${lineNo}) has a seal that does not match the audit key from ${key.source}: the log was rewritten by someone without the key, or this is not the key that sealed it.`, rewrittenWithoutKey);
+      }
+      if (key !== undefined && sealed === 0 && expectedSeq > 1 && entry.action !== SEAL_ACTION) {
+        return bad('unsealed', 1, `Entries 1–${expectedSeq - 1} are not sealed and entry ${expectedSeq}, the first sealed one, is not an ${SEAL_ACTION} entry: unsealed entries were put in front of a sealed log.`, rewrittenWithoutKey);
+      }
+      sealed += 1;
+    } else if (key !== undefined) {
+      if (sealed > 0) {
+        return bad('unsealed', expectedSeq, `Entry ${expectedSeq} (line ${lineNo}) is not sealed although ${sealed} entr${sealed === 1 ? 'y' : 'ies'} before it ${sealed === 1 ? 'is' : 'are'}: it was written or rewritten without the audit key.`, rewrittenWithoutKey);
+      }
+      unsealed += 1;
+    }
     prevHash = entry.hash;
     expectedSeq += 1;
   }
   const lastSeq = expectedSeq - 1;
-  if (head !== undefined && head.seq > lastSeq) {
+  if (key !== undefined && lastSeq > 0 && sealed === 0) {
+    return bad('unsealed', 1, `An audit key is configured (${key.source}) but none of the ${lastSeq} entries is sealed, so the log cannot be told from one rewritten without the key.`,
+      'If the key was configured only now, check the log another way (an off-machine copy, `--expect-head`), then run `ociaccess audit seal`; otherwise keep the files as evidence.');
+  }
+  if (options.headMissing) {
+    return bad('head-missing', lastSeq + 1, `The head record audit.jsonl.head is missing but the log exists (${lastSeq} entr${lastSeq === 1 ? 'y' : 'ies'}): entries may have been removed from its end, and nothing here can tell.`,
+      'Keep audit.jsonl as evidence. If you shipped the head hash off this machine, compare: `ociaccess audit verify --expect-head HASH`. To start a new log, move audit.jsonl aside (the next command writes a new log and head).');
+  }  if (head !== undefined && head.seq > lastSeq) {
     return bad('deleted', lastSeq + 1, `The log ends at entry ${lastSeq} but entry ${head.seq} was written${torn === undefined ? '' : ' (the last line is cut short)'}: entries were removed from the end.`);
   }
   if (head !== undefined && head.seq > 0) {
@@ -417,10 +501,22 @@ export function verifyAuditContent(content: string, head?: AuditHead): AuditVeri
       return bad('edited', head.seq, `Entry ${head.seq} does not match the recorded head hash: the log was rewritten at or before entry ${head.seq}.`);
     }
   }
+  // Once a log is sealed its head is too; an unsealed or forged head could otherwise hide a cut-back log (a head may lag).
+  if (key !== undefined && sealed > 0 && head !== undefined && head.hmac !== key.sealHead(head.seq, head.hash)) {
+    return bad('bad-seal', Math.min(head.seq + 1, lastSeq), `The head record audit.jsonl.head is ${head.hmac === undefined ? 'not sealed' : 'sealed with another key'} although the log is sealed: it was replaced by someone without the audit key (from ${key.source}).`, rewrittenWithoutKey);
+  }
   if (torn !== undefined) {
     return bad('truncated-line', lastSeq + 1, `The last line is incomplete (${Buffer.byteLength(torn)} bytes): an append was interrupted. This is not tampering; the next append moves those bytes aside.`);
   }
-  return { ok: true, entries: lastSeq, lastSeq, lastHash: prevHash };
+  if (options.expectHead !== undefined && options.expectHead !== prevHash) {
+    const at = parsed.findIndex((line) => line.kind === 'entry' && line.entry.hash === options.expectHead);
+    return at === -1
+      ? bad('head-mismatch', 1, `The log ends at entry ${lastSeq} with hash ${prevHash}, and the expected head ${options.expectHead} is nowhere in it: the log was rewritten, or that hash is of another machine's log.`,
+        'Keep audit.jsonl and audit.jsonl.head as evidence and compare them with the off-machine copy.')
+      : bad('head-mismatch', at + 2, `The expected head is entry ${at + 1}, but the log goes on to entry ${lastSeq}: entries 1–${at + 1} match it; the ${lastSeq - at - 1} after it are not covered by that anchor.`,
+        `Check entries ${at + 2}–${lastSeq} another way, then anchor on the current head: --expect-head sha256:${prevHash}`);
+  }
+  return { ok: true, entries: lastSeq, lastSeq, lastHash: prevHash, ...seals() };
 }
 
 export interface AuditLogHost {
@@ -431,6 +527,8 @@ export interface AuditLogHost {
 }
 
 export interface AuditLogOptions {
+  /** The audit key, when one is configured: every entry and the head are then sealed, and verify checks the seals. */
+  key?: AuditKeySource;
   lockTimeoutMs?: number;
   lockStaleAfterMs?: number;
   isProcessAlive?: (pid: number) => boolean;
@@ -448,7 +546,15 @@ export interface AuditLog {
   appendMany(inputs: AuditInput[]): Promise<AuditEntry[]>;
   /** The complete entries, oldest first; `since` keeps those at or after that time. Throws AUDIT_CORRUPT on a line that is not an entry. */
   read(options?: { since?: Date | string }): Promise<AuditEntry[]>;
-  verify(): Promise<AuditVerification>;
+  /** Checks the chain, the head, the seals (with a key) and, if given, that the chain ends at expectHead. */
+  verify(options?: { expectHead?: string }): Promise<AuditVerification>;
+  /**
+   * Starts sealing a log that has entries from before the key was configured:
+   * checks the whole log (chain and head) and appends a sealed `audit.seal`
+   * entry, after which every entry must be sealed. Returns undefined when there
+   * is nothing to do (the log is empty or already sealed). Needs a key.
+   */
+  seal(actor: AuditActor): Promise<AuditEntry | undefined>;
 }
 
 function unwritable(file: string, error: unknown): StateError {
@@ -465,7 +571,10 @@ function parseHead(bytes: Buffer | undefined): AuditHead | undefined | 'invalid'
   if (bytes === undefined) return undefined;
   try {
     const value = JSON.parse(bytes.toString('utf8')) as AuditHead;
-    if (Number.isInteger(value.seq) && value.seq >= 0 && typeof value.hash === 'string') return { seq: value.seq, hash: value.hash };
+    if (value.hmac !== undefined && typeof value.hmac !== 'string') return 'invalid';
+    if (Number.isInteger(value.seq) && value.seq >= 0 && typeof value.hash === 'string') {
+      return { seq: value.seq, hash: value.hash, ...(value.hmac === undefined ? {} : { hmac: value.hmac }) };
+    }
   } catch {
     // fall through
   }
@@ -493,6 +602,12 @@ async function readTail(handle: fs.FileHandle, size: number): Promise<{ lastLine
   return { lastLine, goodEnd: pos + last + 1, ...(torn.length > 0 ? { torn } : {}) };
 }
 
+/** The head file's text: seq and hash of the newest entry, sealed when there is a key. */
+function headRecord(seq: number, entryHash: string, key: AuditKey | undefined): string {
+  const record: AuditHead = { seq, hash: entryHash, ...(key === undefined ? {} : { hmac: key.sealHead(seq, entryHash) }) };
+  return `${JSON.stringify(record)}\n`;
+}
+
 function timestampForFileName(date: Date): string {
   return date.toISOString().replace(/:/g, '-');
 }
@@ -509,7 +624,17 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     return parseHead(await readPrivateFile(headFile, fsOptions));
   }
 
-  async function appendNow(given: AuditInput[]): Promise<AuditEntry[]> {
+  /** A refusal to append, naming why (details.reason) and the way out. */
+  function refuse(reason: string, message: string, hint: string): StateError {
+    return new StateError('AUDIT_UNWRITABLE', message, { hint, details: { path: file, reason } });
+  }
+
+  /**
+   * @param mode 'seal': the `ociaccess audit seal` append, which may start sealing
+   *   a log whose entries are unsealed (after checking all of it); 'checked': an
+   *   ordinary append, which refuses to do that.
+   */
+  async function appendNow(given: AuditInput[], mode: 'checked' | 'seal' = 'checked'): Promise<AuditEntry[]> {
     const valid: AuditInput[] = [];
     for (const input of given) {
       if (valid.length > 0 && valid.length % SLICE === 0) await breather();
@@ -522,12 +647,23 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       valid.push(checked.input);
     }
     if (valid.length === 0) return [];
+    const key = await options.key?.();
     await ensureStateDir(stateDir, fsOptions);
     const lock = await acquireLock(lockFile, lockOptions);
     let handle: fs.FileHandle | undefined;
     try {
       await removeOrphanedTempFiles(headFile);
       const existed = await inspectPrivateFile(file, fsOptions);
+      const head = await readHead();
+      if (head === undefined) {
+        if (existed) {
+          // Deleting the head with a truncation would look exactly like this; a new head here would bless the cut.
+          throw refuse('AUDIT_HEAD_MISSING', `The audit log ${file} has no head record ${headFile}, so entries may have been removed from its end; a new entry is not chained to it.`,
+            `Run \`ociaccess audit verify\` and keep the log as evidence; to start a new log, move ${shellQuote(file)} aside.`);
+        }
+        // A new log: its head exists before its first entry does, so that a log without a head is never legitimate.
+        await writeFileAtomic(headFile, headRecord(0, GENESIS_HASH, key), fsOptions);
+      }
       handle = await openPrivateFile(file, fsConstants.O_RDWR | fsConstants.O_APPEND | fsConstants.O_CREAT, fsOptions);
       if (handle === undefined) throw new Error('the file vanished while opening it');
       const { size } = await handle.stat();
@@ -535,6 +671,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
 
       let lastSeq = 0;
       let lastHash = GENESIS_HASH;
+      let lastSealed = false;
       if (tail.lastLine !== undefined) {
         const parsed = parseLine(tail.lastLine);
         if (parsed.kind !== 'entry' || computeEntryHash(parsed.entry) !== parsed.entry.hash) {
@@ -545,13 +682,42 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
         }
         lastSeq = parsed.entry.seq;
         lastHash = parsed.entry.hash;
+        lastSealed = parsed.entry.hmac !== undefined;
       }
-      const head = await readHead();
       if (head === 'invalid' || (head !== undefined && (head.seq > lastSeq || (head.seq === lastSeq && head.hash !== lastHash)))) {
         throw new StateError('AUDIT_UNWRITABLE', `The audit log ${file} does not reach or match its head record ${headFile}: entries were removed or rewritten.`, {
           hint: `Run \`ociaccess audit verify\` and keep both files as evidence; to start a new log, move ${shellQuote(file)} and ${shellQuote(headFile)} aside.`,
           details: { path: file },
         });
+      }
+      const evidence = `Run \`ociaccess audit verify\` and keep ${shellQuote(file)} and ${shellQuote(headFile)} as evidence.`;
+      if (lastSealed && key === undefined) {
+        throw refuse('AUDIT_KEY_MISSING', `The audit log ${file} is sealed with an audit key, but no key is configured; entries written now would be unsealed and the log would no longer verify.`,
+          'Configure the key that sealed it (OCIACCESS_AUDIT_KEY_FILE, or audit.keyFile in the config; see docs/configuration.md).');
+      }
+      if (lastSealed && key !== undefined) {
+        const last = (parseLine(tail.lastLine!) as { entry: AuditEntry }).entry;
+        if (last.hmac !== key.sealEntry(last.hash)) {
+          throw refuse('AUDIT_BAD_SEAL', `The last entry of the audit log ${file} is not sealed with the audit key from ${key.source}: the log was rewritten without the key, or this is another key.`, evidence);
+        }
+        // head is defined here: a missing one was refused above (a log with a sealed entry exists).
+        const sealedHead = head as AuditHead | undefined;
+        if (sealedHead === undefined || sealedHead.hmac !== key.sealHead(sealedHead.seq, sealedHead.hash)) {
+          throw refuse('AUDIT_BAD_SEAL', `The head record ${headFile} is not sealed with the audit key from ${key.source} although the log is: it was replaced.`, evidence);
+        }
+      }
+      if (!lastSealed && lastSeq > 0 && key !== undefined && mode !== 'seal') {
+        // Sealing onto unsealed entries would vouch for them: someone who rewrote the log without the key would only need to wait for the next append.
+        throw refuse('AUDIT_NOT_SEALED', `An audit key is configured (${key.source}) but the entries of the audit log ${file} are not sealed; the first sealed entry must be an \`audit seal\` that an admin ran.`,
+          'Check the log (`ociaccess audit verify`, and an off-machine copy if you have one), then run `ociaccess audit seal`.');
+      }
+      if (mode === 'seal') {
+        if (key === undefined) throw refuse('AUDIT_KEY_MISSING', 'No audit key is configured, so there is nothing to seal with.', 'Configure one (see docs/configuration.md#audit-key).');
+        if (lastSealed || lastSeq === 0) return [];
+        const whole = verifyAuditContent((await readPrivateFile(file, fsOptions))?.toString('utf8') ?? '', head);
+        if (!whole.ok) {
+          throw refuse('AUDIT_BROKEN', `The audit log ${file} does not verify (${whole.problem}: ${whole.message ?? ''}); sealing it would vouch for it.`, evidence);
+        }
       }
 
       const now = host.clock.now();
@@ -587,7 +753,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
           result: item.result,
           details: item.details,
           prev: lastHash,
-        });
+        }, key);
         const entry = sealed.entry;
         entries.push(entry);
         lines.push(`${sealed.line}\n`);
@@ -604,7 +770,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       if (!existed) await fsyncDirectory(stateDir);
       // The entry is durable now. A failed head update only weakens the tail check
       // until the next append (verify accepts a head that lags), so it is not an error.
-      await writeFileAtomic(headFile, `${JSON.stringify({ seq: lastSeq, hash: lastHash })}\n`, fsOptions).catch(() => undefined);
+      await writeFileAtomic(headFile, headRecord(lastSeq, lastHash, key), fsOptions).catch(() => undefined);
       return entries.slice(entries.length - valid.length);
     } finally {
       await handle?.close();
@@ -612,8 +778,8 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     }
   }
 
-  function enqueue(inputs: AuditInput[]): Promise<AuditEntry[]> {
-    const run = queue.then(() => appendNow(inputs)).catch((error: unknown) => {
+  function enqueue(inputs: AuditInput[], mode: 'checked' | 'seal' = 'checked'): Promise<AuditEntry[]> {
+    const run = queue.then(() => appendNow(inputs, mode)).catch((error: unknown) => {
       throw unwritable(file, error);
     });
     queue = run.catch(() => undefined);
@@ -642,18 +808,22 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     return entries;
   }
 
-  async function verify(): Promise<AuditVerification> {
-    if (!(await inspectStateDir(stateDir, fsOptions))) return verifyAuditContent('');
+  async function verify(verifyOptions: { expectHead?: string } = {}): Promise<AuditVerification> {
+    const key = await options.key?.();
+    const checks: VerifyOptions = { ...(key === undefined ? {} : { key }), ...(verifyOptions.expectHead === undefined ? {} : { expectHead: verifyOptions.expectHead }) };
+    // No state directory: nothing was ever written here (or all of it was removed, which only an anchor kept elsewhere can tell).
+    if (!(await inspectStateDir(stateDir, fsOptions))) return verifyAuditContent('', undefined, checks);
     // Under the lock so an append cannot land between reading the head and the log.
     const lock = await acquireLock(lockFile, lockOptions);
     try {
       const head = await readHead();
-      const content = (await readPrivateFile(file, fsOptions))?.toString('utf8') ?? '';
+      const bytes = await readPrivateFile(file, fsOptions);
+      const content = bytes?.toString('utf8') ?? '';
       if (head === 'invalid') {
-        const result = verifyAuditContent(content);
+        const result = verifyAuditContent(content, undefined, checks);
         return { ...result, ok: false, problem: 'edited', message: `The head record ${headFile} is not valid, so the end of the log cannot be checked.` };
       }
-      return verifyAuditContent(content, head);
+      return verifyAuditContent(content, head, { ...checks, headMissing: head === undefined && bytes !== undefined });
     } finally {
       await lock.release();
     }
@@ -669,6 +839,16 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     },
     read,
     verify,
+    async seal(actor) {
+      const entries = await enqueue([{
+        actor,
+        action: SEAL_ACTION,
+        target: {},
+        reason: 'Sealing started: the entries before this one were written before the audit key was configured and were checked when it was sealed.',
+        result: 'ok',
+      }], 'seal');
+      return entries[0];
+    },
   };
 }
 

@@ -418,6 +418,8 @@ describe('torn last line (an append interrupted by a crash)', () => {
 
   it('is repaired even when no complete line precedes it', async () => {
     await fs.mkdir(dir, { mode: 0o700 });
+    // A new log's head ({seq 0}) is written before its first entry, so a crash in that first append leaves both.
+    await fs.writeFile(`${file}.head`, JSON.stringify({ seq: 0, hash: GENESIS_HASH }), { mode: 0o600 });
     await fs.writeFile(file, '{"seq":1,"at":"2025', { mode: 0o600 });
     expect(await log().verify()).toMatchObject({ ok: false, problem: 'truncated-line', entries: 0 });
     const entry = await log().append(input(1));
