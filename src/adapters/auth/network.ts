@@ -9,6 +9,7 @@
  * request body: it holds client secrets, assertions and refresh tokens.
  */
 import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { limitErrorOf } from '../http/request.js';
 import { fetchTextWithCa, type FetchText } from '../http/tls.js';
 
 export interface NetworkObserver {
@@ -43,6 +44,9 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
         signal: controller.signal,
       });
     } catch (error) {
+      // Our limits (HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE) keep their code; session.ts turns them back into typed errors.
+      const limit = limitErrorOf(error);
+      if (limit) throw new MsalAuthError(limit.code, limit.message);
       const reason = controller.signal.aborted ? 'request timed out' : describeFetchFailure(error);
       throw new MsalAuthError(MSAL_NETWORK_ERROR, `Network request to ${new URL(url).origin} failed: ${reason}`);
     } finally {
