@@ -103,15 +103,21 @@ function refuseRedirect(response: { status: number; url: string; headers: { get(
   const location = response.headers.get('location');
   let target = '(no Location header)';
   if (location !== null) {
-    try {
-      target = new URL(location, response.url || undefined).host || location.split(/[/?#]/)[0]!;
-    } catch {
-      target = '(a Location that is not a URL)';
-    }
+    // Read alone first, as the SDK's RedirectHandler would send it on: "https:other/x" is then
+    // the host "other", though against the request's URL it would resolve to the same host.
+    target = hostIn(location) ?? hostIn(location, response.url) ?? '(a Location that is not a URL)';
   }
   throw carried(
     new RefusedAnswerError('GRAPH_REDIRECT_REFUSED', `Microsoft Graph answered ${response.status}, a redirect to ${target}; ociaccess does not follow redirects, so it was not followed and the token was not sent.`, {
       details: { status: response.status, host: target },
     }),
   );
+}
+
+function hostIn(location: string, base?: string): string | undefined {
+  try {
+    return new URL(location, base || undefined).host || undefined;
+  } catch {
+    return undefined;
+  }
 }
