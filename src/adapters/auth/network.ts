@@ -8,7 +8,7 @@
  * would replace anything else with a bare "network_error"), and never carry a
  * request body: it holds client secrets, assertions and refresh tokens.
  * msal-common 16's AuthError takes (code, correlationId, message): the message
- * is the third argument.
+ * is the third argument (no correlation id of our own: '').
  */
 import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { limitErrorOf } from '../http/request.js';
@@ -48,9 +48,9 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
     } catch (error) {
       // Our limits (HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE) keep their code; session.ts turns them back into typed errors.
       const limit = limitErrorOf(error);
-      if (limit) throw new MsalAuthError(limit.code, undefined, limit.message);
+      if (limit) throw new MsalAuthError(limit.code, '', limit.message);
       const reason = controller.signal.aborted ? 'request timed out' : describeFetchFailure(error);
-      throw new MsalAuthError(MSAL_NETWORK_ERROR, undefined, `Network request to ${new URL(url).origin} failed: ${reason}`);
+      throw new MsalAuthError(MSAL_NETWORK_ERROR, '', `Network request to ${new URL(url).origin} failed: ${reason}`);
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -61,7 +61,7 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
     } catch {
       throw new MsalAuthError(
         'token_parsing_error',
-        undefined,
+        '',
         `The sign-in service at ${new URL(url).origin} answered HTTP ${response.status} with a body that is not JSON.`,
       );
     }

@@ -14,7 +14,6 @@ import { createGraphClient } from './client.js';
 import { checkedGraphLink, graphOriginOf } from './links.js';
 import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
-import { OciAccessError } from '../../errors.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
 
 export type { AppAssignment, NamedObject, SyncJobInfo };
