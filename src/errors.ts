@@ -95,3 +95,36 @@ export class StateError extends OciAccessError {
 export function isOciAccessError(value: unknown): value is OciAccessError {
   return value instanceof OciAccessError;
 }
+
+/**
+ * A request that did not complete (headers and the whole body) within its
+ * deadline: exit 5. An UpstreamError, so it is retried where a lost
+ * connection is ($batch items, OCI reads), and the sweep counts it as
+ * "unavailable".
+ */
+export class DeadlineError extends UpstreamError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('HTTP_DEADLINE_EXCEEDED', message, {
+      hint: 'The service answered too slowly or not at all. Try again later; OCIACCESS_HTTP_TIMEOUT_SECONDS sets the limit.',
+      ...options,
+    });
+  }
+}
+
+const REFUSED_HINTS: Record<string, string> = {
+  HTTP_BODY_TOO_LARGE: 'No answer ociaccess asks for comes near this size: check that the cloud URLs in the config point at the real service (a proxy or a wrong endpoint may be answering).',
+  GRAPH_BAD_LINK: 'Graph (or something answering in its place) sent a link to another host; nothing was sent there. Check cloud.graphBaseUrl and any proxy in between.',
+  GRAPH_REDIRECT_REFUSED: 'ociaccess does not follow redirects from Graph. Check cloud.graphBaseUrl (it must be the Graph endpoint itself) and any proxy in between.',
+};
+
+/**
+ * An answer we refuse to use: larger than the body cap, or pointing (paging
+ * link, redirect) where the bearer token must not go. Exit 5 like other
+ * upstream failures, but not an UpstreamError: asking again would get the same
+ * answer, so nothing retries it.
+ */
+export class RefusedAnswerError extends OciAccessError {
+  constructor(code: 'HTTP_BODY_TOO_LARGE' | 'GRAPH_BAD_LINK' | 'GRAPH_REDIRECT_REFUSED', message: string, options: ErrorOptions = {}) {
+    super(code, ExitCode.upstream, message, { hint: REFUSED_HINTS[code], ...options });
+  }
+}

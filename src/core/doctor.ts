@@ -55,7 +55,7 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 export type CheckCategory = 'config' | 'auth' | 'upstream' | 'entra' | 'oci';
 
 /** Codes of a service that did not answer (after retries), as opposed to one that answered "no". */
-const NO_ANSWER = new Set(['ENTRA_UNREACHABLE', 'GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'EMULATOR_UNREACHABLE']);
+const NO_ANSWER = new Set(['ENTRA_UNREACHABLE', 'GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'EMULATOR_UNREACHABLE', 'HTTP_DEADLINE_EXCEEDED']);
 
 /** The category of a typed error's failure, by its exit code; `fallback` for the rest. */
 function categoryOf(error: unknown, fallback: CheckCategory): CheckCategory {

@@ -29,7 +29,7 @@ export const IRREVOCABLE_AFTER_ATTEMPTS = 6;
 /** OCI calls made one per member (direct removals) run this many at a time by default. */
 const DEFAULT_OCI_CONCURRENCY = 4;
 /** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
-const UNAVAILABLE_CODES = new Set(['GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE']);
+const UNAVAILABLE_CODES = new Set(['GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'HTTP_DEADLINE_EXCEEDED']);
 
 export interface SweepOptions {
   dryRun: boolean;

@@ -4,7 +4,7 @@
  * of the global fetch. These tests hold it to what fetch did, through the real SDK client
  * that createGraphClient builds, against the emulator; where the answer must
  * be exact (the headers sent, null-body statuses, repeated headers,
- * redirects), against a tiny HTTPS server on 127.0.0.1 that the test
+ * redirects refused), against a tiny HTTPS server on 127.0.0.1 that the test
  * controls. It serves the emulator's certificate, so the same connections
  * trust it; and it must be HTTPS: the SDK attaches the token and its
  * telemetry headers to https:// URLs only.
@@ -143,7 +143,7 @@ beforeAll(async () => {
       res.writeHead(307, { location: `${local.base}/v1.0/me` });
       res.end();
     },
-    '/v1.0/moved-away': (_req, res) => {
+    '/v1.0/users/moved-away': (_req, res) => {
       res.writeHead(307, { location: `${elsewhere.base}/v1.0/me` });
       res.end();
     },
@@ -360,20 +360,18 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     expect(graphRequestsSince(mark).map((entry) => entry.status)).toEqual([0, 0]);
   });
 
-  it("follows redirects through the SDK's RedirectHandler: same authority keeps the token, another drops it", async () => {
+  it('does not follow redirects, to the same authority or another: GRAPH_REDIRECT_REFUSED through GraphDirectory, the token stays home', async () => {
     const graph = createGraphClient(local.base, connections, async () => 'local-token');
     const here = local.received.length;
-    expect(await graph.api('/moved-here').get()).toEqual({ id: 'local' });
-    expect(local.received.slice(here).map((entry) => [entry.url, entry.headers.authorization])).toEqual([
-      ['/v1.0/moved-here', 'Bearer local-token'],
-      ['/v1.0/me', 'Bearer local-token'],
-    ]);
-
-    // The handler compares the answer's URL with Location to decide; the token must not follow to another authority.
     const away = elsewhere.received.length;
-    expect(await graph.api('/moved-away').get()).toEqual({ id: 'elsewhere' });
-    expect(elsewhere.received.slice(away)).toHaveLength(1);
-    expect(elsewhere.received.at(-1)!.headers.authorization).toBeUndefined();
+    const refused = await rejection(graph.api('/moved-here').get());
+    expect(((refused as { cause?: { code?: string } }).cause)?.code).toBe('GRAPH_REDIRECT_REFUSED');
+    expect(local.received.slice(here).map((entry) => entry.url)).toEqual(['/v1.0/moved-here']);
+
+    const error = await rejection(directory(async () => 'local-token', local.base).getUser('moved-away'));
+    expect(error).toMatchObject({ code: 'GRAPH_REDIRECT_REFUSED', exitCode: 5 });
+    expect((error as Error).message).toContain(new URL(elsewhere.base).host);
+    expect(elsewhere.received.slice(away)).toEqual([]);
   });
 });
 

@@ -7,8 +7,11 @@
  * Failures are thrown as MSAL AuthErrors (MSAL rethrows those unchanged and
  * would replace anything else with a bare "network_error"), and never carry a
  * request body: it holds client secrets, assertions and refresh tokens.
+ * msal-common 16's AuthError takes (code, correlationId, message): the message
+ * is the third argument (no correlation id of our own: '').
  */
 import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { limitErrorOf } from '../http/request.js';
 import { fetchTextWithCa, type FetchText } from '../http/tls.js';
 
 export interface NetworkObserver {
@@ -43,8 +46,11 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
         signal: controller.signal,
       });
     } catch (error) {
+      // Our limits (HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE) keep their code; session.ts turns them back into typed errors.
+      const limit = limitErrorOf(error);
+      if (limit) throw new MsalAuthError(limit.code, '', limit.message);
       const reason = controller.signal.aborted ? 'request timed out' : describeFetchFailure(error);
-      throw new MsalAuthError(MSAL_NETWORK_ERROR, `Network request to ${new URL(url).origin} failed: ${reason}`);
+      throw new MsalAuthError(MSAL_NETWORK_ERROR, '', `Network request to ${new URL(url).origin} failed: ${reason}`);
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -55,6 +61,7 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
     } catch {
       throw new MsalAuthError(
         'token_parsing_error',
+        '',
         `The sign-in service at ${new URL(url).origin} answered HTTP ${response.status} with a body that is not JSON.`,
       );
     }

@@ -10,6 +10,7 @@
  * refreshed even when MSAL would still hand it out.
  */
 import type { FetchText } from '../http/tls.js';
+import { limitErrorOf } from '../http/request.js';
 import {
   AuthError as MsalAuthError,
   InteractionRequiredAuthError,
@@ -105,6 +106,10 @@ function expiryOf(result: AuthenticationResult): Date {
 }
 
 function networkFailure(error: unknown): OciAccessError | undefined {
+  if (error instanceof MsalAuthError) {
+    const limit = limitErrorOf({ code: error.errorCode, message: error.errorMessage });
+    if (limit) return limit;
+  }
   if (error instanceof MsalAuthError && error.errorCode === MSAL_NETWORK_ERROR) {
     return new UpstreamError('ENTRA_UNREACHABLE', `Cannot reach the Entra sign-in service. ${error.errorMessage}`, {
       hint: 'Check the network or proxy, cloud.authorityHost, and tls.caFile if a proxy inspects TLS.',

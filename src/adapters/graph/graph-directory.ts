@@ -6,9 +6,11 @@
  */
 import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from './client.js';
+import { checkedGraphLink, graphOriginOf } from './links.js';
+import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
-import { AuthError, UpstreamError, OciAccessError } from '../../errors.js';
+import { AuthError, DeadlineError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
   AddResult, DirectoryPort, DirectoryUser, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
@@ -101,7 +103,9 @@ export class GraphDirectory implements DirectoryPort {
       try {
         return await run(this.client);
       } catch (error) {
-        if (error instanceof OciAccessError) throw error;
+        // Ours, carried through the SDK: a refused link or redirect, an HTTP limit.
+        const typed = typedErrorOf(error);
+        if (typed) throw typed;
         if (this.tokenError !== undefined) {
           // Signing in failed (e.g. the session was revoked): that is the error, not Graph's wrapper of it.
           // Kept until a token is obtained again: calls running side by side all fail for this reason.
@@ -215,10 +219,13 @@ export class GraphDirectory implements DirectoryPort {
     const members: DirectoryUser[] = [];
     let url: string | undefined = `/groups/${encodeURIComponent(groupId)}/members/microsoft.graph.user?$select=${USER_FIELDS}&$top=999`;
     // Bounded: a group of 10 million members would need 10,000 pages.
+    const graphOrigin = graphOriginOf(this.options.graphBaseUrl);
     for (let page = 0; url && page < 10_000; page += 1) {
       const body: any = await this.get(url, 'list the group members', PERMISSION_FOR.membersRead);
       for (const raw of body.value ?? []) members.push(toUser(raw));
-      url = body['@odata.nextLink'];
+      const next: unknown = body['@odata.nextLink'];
+      // Followed only to the Graph origin (links.ts): the next call carries the bearer token.
+      url = next === undefined || next === null ? undefined : checkedGraphLink(next, graphOrigin);
     }
     return members;
   }
@@ -489,8 +496,10 @@ export class GraphDirectory implements DirectoryPort {
       }
       return responses;
     } catch (error) {
+      // Worth retrying as the items' own 503s: Graph unavailable, or a missed deadline (its code kept for the last word).
       if (error instanceof UpstreamError) {
-        return chunk.map((item) => ({ id: item.id, status: 503, headers: {}, body: { error: { code: 'BatchFailed', message: error.message } } }));
+        const code = error instanceof DeadlineError ? error.code : 'BatchFailed';
+        return chunk.map((item) => ({ id: item.id, status: 503, headers: {}, body: { error: { code, message: error.message } } }));
       }
       throw error;
     }
@@ -500,6 +509,7 @@ export class GraphDirectory implements DirectoryPort {
     const status = answer?.status ?? 0;
     const code = String(answer?.body?.error?.code ?? '');
     const message = String(answer?.body?.error?.message ?? 'no answer');
+    if (code === 'HTTP_DEADLINE_EXCEEDED') return new DeadlineError(message);
     return this.mapError(what, permission, status, code, message, undefined);
   }
 }

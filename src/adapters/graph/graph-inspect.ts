@@ -11,8 +11,9 @@
  */
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { createGraphClient } from './client.js';
+import { checkedGraphLink, graphOriginOf } from './links.js';
+import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
-import { OciAccessError } from '../../errors.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
 
 export type { AppAssignment, NamedObject, SyncJobInfo };
@@ -41,16 +42,20 @@ function odataString(value: string): string {
 
 export class GraphInspector {
   private readonly client: Client;
+  private readonly graphOrigin: string;
 
   constructor(options: GraphInspectOptions) {
     this.client = createGraphClient(options.graphBaseUrl, options.connections, options.getToken);
+    this.graphOrigin = graphOriginOf(options.graphBaseUrl);
   }
 
   private async get(url: string): Promise<any> {
     try {
       return await this.client.api(url).get();
     } catch (error) {
-      if (error instanceof OciAccessError) throw error;
+      // Ours, carried through the SDK: a refused link or redirect, an HTTP limit.
+      const typed = typedErrorOf(error);
+      if (typed) throw typed;
       if (error instanceof GraphError) throw new GraphReadError(error.statusCode, error.code ?? '', error.message);
       const anyError = error as { statusCode?: number; code?: string; message?: string };
       throw new GraphReadError(anyError?.statusCode ?? 0, String(anyError?.code ?? ''), String(anyError?.message ?? error));
@@ -64,7 +69,9 @@ export class GraphInspector {
     for (let page = 0; next && page < 100; page += 1) {
       const body: any = await this.get(next);
       items.push(...(body?.value ?? []));
-      next = body?.['@odata.nextLink'];
+      const link: unknown = body?.['@odata.nextLink'];
+      // Followed only to the Graph origin (links.ts): the next call carries the bearer token.
+      next = link === undefined || link === null ? undefined : checkedGraphLink(link, this.graphOrigin);
     }
     return items;
   }

@@ -20,20 +20,42 @@ import http from 'node:http';
 import https from 'node:https';
 // undici's own Headers: the global one is Node's bundled copy of undici, about 20 ms to load on first use.
 import { Headers } from 'undici';
+import { DeadlineError, OciAccessError, RefusedAnswerError } from '../../errors.js';
+
+/**
+ * How long one request may take, from sending it to the last byte of the
+ * answer's body, before it fails with HTTP_DEADLINE_EXCEEDED.
+ * OCIACCESS_HTTP_TIMEOUT_SECONDS changes it (tls.ts, httpTimeoutMs). An
+ * overall deadline, not an idle one: a server that sends one byte every few
+ * seconds would otherwise hold a call (and a sweep) for as long as it likes.
+ */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+/**
+ * The largest answer body read from one call: 16 MiB. The largest answers
+ * ociaccess asks for are far smaller (a page of 999 group members with three
+ * fields is about 250 KB, a $batch of 20 records a few KB, an OCI group read
+ * a few MB at the domain's 10,000-member limit), so 16 MiB leaves room for
+ * growth while bounding memory: a sweep's 7 connections a host at most hold
+ * about 112 MiB of answers even if every one of them is hostile.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Where requestWhole's calls go out: connection pools that share trust and limits (tls.ts makes them). */
 export interface RequestConnections {
   /** The agent for this URL's scheme. */
   agentFor(url: URL): http.Agent;
-  /** How long a call may go without a byte from the server (headers or body) before it fails. */
+  /** The deadline for one call: headers and the whole body (ms). */
   readonly timeoutMs: number;
+  /** The most bytes one answer's body may have. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
-  /** Default: Node's global agents, with the system CAs and no timeout of our own. */
+  /** Default: Node's global agents, with the system CAs, DEFAULT_HTTP_TIMEOUT_MS and DEFAULT_MAX_BODY_BYTES. */
   connections?: RequestConnections;
   signal?: AbortSignal;
 }
@@ -47,22 +69,47 @@ export interface WholeAnswer {
   bytes: Buffer;
 }
 
-/** The error a call that heard nothing for too long fails with (as the cause of "fetch failed"). */
-export class NoAnswerError extends Error {
-  readonly code = 'ETIMEDOUT';
-  constructor(timeoutMs: number) {
-    super(`No data from the server for ${timeoutMs / 1000} s.`);
-    this.name = 'NoAnswerError';
-  }
+/** The error of a call to `host` that did not complete within `limitMs`. */
+export function deadlineExceeded(host: string, limitMs: number): DeadlineError {
+  return new DeadlineError(`No complete answer from ${host} within ${limitMs / 1000} s (the deadline for one request).`, { details: { host, limitMs } });
+}
+
+/** The error of an answer from `host` whose body is longer than `limitBytes`. */
+export function bodyTooLarge(host: string, limitBytes: number): RefusedAnswerError {
+  return new RefusedAnswerError('HTTP_BODY_TOO_LARGE', `The answer from ${host} is larger than ${sizeOf(limitBytes)}, the most ociaccess reads from one answer.`, {
+    details: { host, limitBytes },
+  });
+}
+
+/**
+ * The typed limit error again, from what an SDK made of it: oci-common's
+ * retrier and MSAL keep only the code and the message of what the http
+ * client threw.
+ */
+export function limitErrorOf(error: unknown): OciAccessError | undefined {
+  if (error instanceof DeadlineError || (error instanceof RefusedAnswerError && error.code === 'HTTP_BODY_TOO_LARGE')) return error;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof message !== 'string') return undefined;
+  if (code === 'HTTP_DEADLINE_EXCEEDED') return new DeadlineError(message, { cause: error });
+  if (code === 'HTTP_BODY_TOO_LARGE') return new RefusedAnswerError('HTTP_BODY_TOO_LARGE', message, { cause: error });
+  return undefined;
+}
+
+function sizeOf(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
 /**
  * Failures read as fetch's: TypeError "fetch failed" with the network error as
  * its cause (an abort stays an AbortError), whether the answer never came or
- * its body broke off.
+ * its body broke off. The two limits fail with their own typed errors, named
+ * by host and limit: HTTP_DEADLINE_EXCEEDED (DeadlineError) when the answer
+ * is not complete within the deadline, HTTP_BODY_TOO_LARGE (RefusedAnswerError)
+ * as soon as the body (declared or received) passes the cap; the connection is
+ * dropped then, so the rest is never read.
  */
 export function requestWhole(url: string, options: RequestOptions = {}): Promise<WholeAnswer> {
-  const fail = (error: unknown) => ((error as Error)?.name === 'AbortError' ? error : new TypeError('fetch failed', { cause: error }));
+  const fail = (error: unknown) => ((error as Error)?.name === 'AbortError' || error instanceof OciAccessError ? error : new TypeError('fetch failed', { cause: error }));
   const signal = options.signal;
   const abortReason = (): Error => (signal?.reason as Error | undefined) ?? new DOMException('This operation was aborted', 'AbortError');
   if (signal?.aborted) return Promise.reject(fail(abortReason()));
@@ -75,22 +122,36 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
   }
   const transport = target.protocol === 'https:' ? https : http;
   const agent = options.connections?.agentFor(target) ?? (transport === https ? https.globalAgent : http.globalAgent);
+  const deadlineMs = options.connections?.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const maxBodyBytes = options.connections?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return new Promise<WholeAnswer>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
       outcome();
     };
-    const onAbort = () => {
-      const reason = abortReason();
-      settle(() => reject(fail(reason)));
-      call.destroy(reason);
+    /** Fails the call with `error` and drops its connection (the rest of the answer is never read). */
+    const abandon = (error: Error) => {
+      settle(() => reject(fail(error)));
+      call.destroy(error);
     };
+    const onAbort = () => abandon(abortReason());
     const call = transport.request(target, { method: (options.method ?? 'GET').toUpperCase(), headers: options.headers, agent }, (answer) => {
+      const declared = Number(answer.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBodyBytes) {
+        abandon(bodyTooLarge(target.host, maxBodyBytes));
+        return;
+      }
       const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let received = 0;
+      answer.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxBodyBytes) abandon(bodyTooLarge(target.host, maxBodyBytes));
+        else chunks.push(chunk);
+      });
       answer.on('error', (error) => settle(() => reject(fail(error))));
       const brokeOff = () => settle(() => reject(fail(Object.assign(new Error('The answer broke off before its end.'), { code: 'ECONNRESET' }))));
       answer.on('end', () => (answer.complete ? settle(() => resolve({ status: answer.statusCode ?? 0, statusText: answer.statusMessage ?? '', headers: new Headers(pairsOf(answer.rawHeaders)), bytes: Buffer.concat(chunks) })) : brokeOff()));
@@ -98,8 +159,8 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
       answer.on('close', brokeOff);
     });
     call.on('error', (error) => settle(() => reject(fail(error))));
-    const timeoutMs = options.connections?.timeoutMs;
-    if (timeoutMs) call.setTimeout(timeoutMs, () => call.destroy(new NoAnswerError(timeoutMs)));
+    // One timer for the whole call: sending, waiting, and reading the body to its end.
+    const deadline = setTimeout(() => abandon(deadlineExceeded(target.host, deadlineMs)), deadlineMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     call.end(options.body);
   });

@@ -16,19 +16,14 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-import { requestWhole, textOf, type RequestConnections } from './request.js';
+import { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, bodyTooLarge, deadlineExceeded, requestWhole, textOf, type RequestConnections } from './request.js';
 import { ConfigError } from '../../errors.js';
 
 const pools = new Map<string, HttpConnections>();
 
-/**
- * How long a request waits for the answer's headers, and between two chunks
- * of its body, before it fails as "no answer" (undici's own default is 5
- * minutes per attempt; Node's agents have none). OCIACCESS_HTTP_TIMEOUT_SECONDS
- * changes it.
- */
-export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+export { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES };
 
+/** The deadline for one request (request.ts): OCIACCESS_HTTP_TIMEOUT_SECONDS, or DEFAULT_HTTP_TIMEOUT_MS. */
 export function httpTimeoutMs(env: Readonly<Record<string, string | undefined>>): number {
   const seconds = Number(env.OCIACCESS_HTTP_TIMEOUT_SECONDS);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_HTTP_TIMEOUT_MS;
@@ -44,7 +39,10 @@ export const READS_BESIDE_BATCHES = 3;
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 4 + READS_BESIDE_BATCHES;
 
 export interface ConnectionOptions {
+  /** The deadline for one request, headers and whole body (default DEFAULT_HTTP_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** The most bytes one answer's body may have (default DEFAULT_MAX_BODY_BYTES; tests set less). */
+  maxBodyBytes?: number;
   /**
    * At most this many connections to one host (default DEFAULT_CONNECTIONS_PER_ORIGIN).
    * Requests beyond it wait for a free connection instead of opening another:
@@ -66,17 +64,20 @@ const KEEP_ALIVE_MS = 4_000;
  */
 export interface HttpConnections extends RequestConnections {
   readonly dispatcher: Dispatcher;
+  readonly maxBodyBytes: number;
 }
 
 /** Connections with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
 export function connectionsForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): HttpConnections {
   const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const perHost = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
-  const key = `${caFile ?? ''}|${timeoutMs}|${perHost}`;
+  const key = `${caFile ?? ''}|${timeoutMs}|${maxBodyBytes}|${perHost}`;
   const cached = pools.get(key);
   if (cached) return cached;
   // One secure context for every connection, built once.
   const secureContext = caFile ? secureContextTrusting(readCaFile(caFile)) : undefined;
+  // undici's own timeouts are idle ones; fetchWithCa adds the overall deadline and the body cap.
   const dispatcher = new Agent({
     ...(secureContext ? { connect: { secureContext } } : {}),
     keepAliveTimeout: KEEP_ALIVE_MS,
@@ -88,7 +89,7 @@ export function connectionsForCaFile(caFile: string | undefined, options: Connec
   const agentOptions = { keepAlive: true, maxSockets: perHost, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
   const httpsAgent = new https.Agent({ ...agentOptions, ...(secureContext ? { secureContext } : {}) });
   const httpAgent = new http.Agent(agentOptions);
-  const made: HttpConnections = { dispatcher, timeoutMs, agentFor: (url) => (url.protocol === 'http:' ? httpAgent : httpsAgent) };
+  const made: HttpConnections = { dispatcher, timeoutMs, maxBodyBytes, agentFor: (url) => (url.protocol === 'http:' ? httpAgent : httpsAgent) };
   pools.set(key, made);
   return made;
 }
@@ -134,10 +135,80 @@ function secureContextTrusting(pem: string): tls.SecureContext {
   return tls.createSecureContext({ ca: [...tls.rootCertificates, pem] });
 }
 
-/** fetch() bound to the dispatcher, for code that calls fetch itself. */
-export function fetchWithCa(caFile: string | undefined): typeof fetch {
-  const dispatcher = dispatcherForCaFile(caFile);
-  return ((input: any, init: any = {}) => fetch(input, { ...init, dispatcher } as RequestInit)) as typeof fetch;
+/**
+ * fetch() bound to the dispatcher, for code that calls fetch itself, with the
+ * same limits as requestWhole: the whole call (headers and body, read by
+ * whoever reads the Response) within the connections' deadline, failing with
+ * HTTP_DEADLINE_EXCEEDED, and a body of at most maxBodyBytes, failing with
+ * HTTP_BODY_TOO_LARGE as soon as it is passed (declared or received).
+ */
+export function fetchWithCa(caFile: string | undefined, options: ConnectionOptions = {}): typeof fetch {
+  const { dispatcher, timeoutMs, maxBodyBytes } = connectionsForCaFile(caFile, options);
+  return (async (input: any, init: any = {}) => {
+    const host = hostOf(input);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(deadlineExceeded(host, timeoutMs)), timeoutMs);
+    const given = init.signal as AbortSignal | undefined | null;
+    const signal = given ? AbortSignal.any([given, deadline.signal]) : deadline.signal;
+    const failure = (error: unknown) => (deadline.signal.aborted && !given?.aborted ? deadline.signal.reason : error);
+    let response: Response;
+    try {
+      response = await fetch(input, { ...init, signal, dispatcher } as RequestInit);
+    } catch (error) {
+      clearTimeout(timer);
+      throw failure(error);
+    }
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      clearTimeout(timer);
+      deadline.abort();
+      throw bodyTooLarge(host, maxBodyBytes);
+    }
+    if (!response.body) {
+      clearTimeout(timer);
+      return response;
+    }
+    const source = response.body.getReader();
+    let received = 0;
+    const capped = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let chunk: Awaited<ReturnType<typeof source.read>>;
+        try {
+          chunk = await source.read();
+        } catch (error) {
+          clearTimeout(timer);
+          throw failure(error);
+        }
+        if (chunk.done) {
+          clearTimeout(timer);
+          controller.close();
+          return;
+        }
+        received += chunk.value.byteLength;
+        if (received > maxBodyBytes) {
+          clearTimeout(timer);
+          const error = bodyTooLarge(host, maxBodyBytes);
+          controller.error(error);
+          await source.cancel(error).catch(() => undefined);
+          return;
+        }
+        controller.enqueue(chunk.value);
+      },
+      async cancel(reason) {
+        clearTimeout(timer);
+        await source.cancel(reason);
+      },
+    });
+    return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }) as typeof fetch;
+}
+
+function hostOf(input: unknown): string {
+  try {
+    return new URL(typeof input === 'string' || input instanceof URL ? input : (input as { url: string }).url).host;
+  } catch {
+    return String(input);
+  }
 }
 
 /** The part of a fetch Response our own small calls read. */
@@ -157,10 +228,10 @@ export type FetchText = (
  * we make ourselves (MSAL's requests to Entra, the emulator's clock). Node's
  * fetch costs ~20 ms to load and ~1 ms a call at the start of every command;
  * this costs neither. Failures read as fetch's: TypeError "fetch failed" with
- * the network error as its cause.
+ * the network error as its cause; the limits fail as requestWhole's do.
  */
-export function fetchTextWithCa(caFile: string | undefined): FetchText {
-  const connections = connectionsForCaFile(caFile);
+export function fetchTextWithCa(caFile: string | undefined, options: ConnectionOptions = {}): FetchText {
+  const connections = connectionsForCaFile(caFile, options);
   return async (url, init = {}) => {
     const answer = await requestWhole(url, { ...init, connections });
     const text = textOf(answer.bytes);

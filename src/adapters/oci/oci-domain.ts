@@ -8,6 +8,7 @@ import * as identitydomains from 'oci-identitydomains';
 import { AuthError, OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
+import { limitErrorOf } from '../http/request.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient } from './client.js';
@@ -85,7 +86,8 @@ export class OciDomain implements OciPort {
         return await run(client);
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
-        const retriable = status === 429 || status === 0 || status >= 500;
+        // An answer over the body cap would be as large the next time; a missed deadline is retried as a lost connection is.
+        const retriable = (status === 429 || status === 0 || status >= 500) && limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE';
         if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
         // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
         const ceiling = 1000 * 2 ** (attempt - 1);
@@ -96,6 +98,9 @@ export class OciDomain implements OciPort {
 
   private mapError(operation: string, error: unknown): Error {
       if (error instanceof OciAccessError) return error;
+      // oci-common's retrier keeps only the code and message of what our http client threw: HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE.
+      const limit = limitErrorOf(error);
+      if (limit) return limit;
       const status = (error as { statusCode?: number }).statusCode ?? 0;
       const message = (error as Error).message ?? String(error);
       if (status === 401 || status === 403) {

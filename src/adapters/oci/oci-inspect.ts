@@ -6,6 +6,7 @@
  */
 import * as identitydomains from 'oci-identitydomains';
 import { AuthError, UpstreamError } from '../../errors.js';
+import { limitErrorOf } from '../http/request.js';
 import { createOciClient, type OciClientOptions } from './client.js';
 import type { JitSettings } from '../../core/doctor.js';
 
@@ -21,6 +22,8 @@ export class OciInspector {
     try {
       response = await this.client.listIdentityProviders({ count: 100 });
     } catch (error) {
+      const limit = limitErrorOf(error);
+      if (limit) throw limit;
       const status = (error as { statusCode?: number }).statusCode ?? 0;
       const message = (error as Error).message ?? String(error);
       if (status === 401 || status === 403) {
