@@ -10,12 +10,14 @@ import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
-import { createOciClient } from './client.js';
+import { createOciClient, ociReadOnlyError, type OciAccess } from './client.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
   configFile: string;
   profile: string;
+  /** oci.access: with "read" (the default) every change is refused before it is sent. */
+  access?: OciAccess;
   connections?: HttpConnections;
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
@@ -73,7 +75,10 @@ export class OciDomain implements OciPort {
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
     this.clientPromise ??= (async () =>
-      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, connections: this.options.connections, onAnswer: this.retryAfter.note }))();
+      createOciClient({
+        domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, access: this.options.access,
+        connections: this.options.connections, onAnswer: this.retryAfter.note,
+      }))();
     return this.clientPromise;
   }
 
@@ -189,6 +194,8 @@ export class OciDomain implements OciPort {
   }
 
   async removeGroupMember(groupId: string, userId: string): Promise<void> {
+    // Refused here, before any request (the client refuses too, below the SDK, should a write get past this).
+    if ((this.options.access ?? 'read') !== 'write') throw ociReadOnlyError('remove the member from the OCI group');
     await this.call('remove the member from the OCI group', (client) =>
       client.patchGroup({
         groupId,
