@@ -33,6 +33,14 @@ export function ociReadOnlyError(operation: string): PolicyError {
   });
 }
 
+/**
+ * Whether an SDK call failed on that refusal. The SDK's retrier hands back a
+ * non-service error as a plain {code, message}: the class is lost, the code is not.
+ */
+export function isOciReadOnlyRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'OCI_READ_ONLY';
+}
+
 /** Requests that only read: GET/HEAD, and SCIM searches (POST …/.search). */
 export function isOciRead(method: string, uri: string): boolean {
   const verb = method.toUpperCase();
@@ -69,5 +77,7 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
 }
 
 function refuseWrites(method: string, uri: string): void {
-  if (!isOciRead(method, uri)) throw ociReadOnlyError(`send ${method.toUpperCase()} ${new URL(uri).pathname} to the OCI identity domain`);
+  if (isOciRead(method, uri)) return;
+  // shouldBeRetried: read by the SDK's retrier, which would otherwise count this as a network failure.
+  throw Object.assign(ociReadOnlyError(`send ${method.toUpperCase()} ${new URL(uri).pathname} to the OCI identity domain`), { shouldBeRetried: false });
 }

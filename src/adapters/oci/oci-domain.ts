@@ -10,7 +10,7 @@ import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
-import { createOciClient, ociReadOnlyError, type OciAccess } from './client.js';
+import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
@@ -90,7 +90,7 @@ export class OciDomain implements OciPort {
         return await run(client);
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
-        const retriable = status === 429 || status === 0 || status >= 500;
+        const retriable = (status === 429 || status === 0 || status >= 500) && !isOciReadOnlyRefusal(error);
         if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
         // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
         const ceiling = 1000 * 2 ** (attempt - 1);
@@ -101,6 +101,7 @@ export class OciDomain implements OciPort {
 
   private mapError(operation: string, error: unknown): Error {
       if (error instanceof OciAccessError) return error;
+      if (isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
       const status = (error as { statusCode?: number }).statusCode ?? 0;
       const message = (error as Error).message ?? String(error);
       if (status === 401 || status === 403) {
