@@ -7,6 +7,7 @@ import path from 'node:path';
 import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
+import { requireOci } from '../config/oci.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
 import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
@@ -101,11 +102,14 @@ export async function createServices(
   });
   let ociDomain: Promise<OciDomain> | undefined;
   // The OCI SDK is large: loaded only by commands that talk to OCI.
+  // Without an "oci" section (people's machines) the core never asks for it: it says "not checked" instead (core/oci-check.ts).
   const oci = async () => {
+    const ociConfig = requireOci(config, 'This command');
     ociDomain ??= import('../adapters/oci/oci-domain.js').then(({ OciDomain }) => new OciDomain({
-      domainUrl: config.oci.domainUrl,
-      configFile: path.resolve(ctx.cwd, config.oci.configFile),
-      profile: config.oci.profile,
+      domainUrl: ociConfig.domainUrl,
+      configFile: path.resolve(ctx.cwd, ociConfig.configFile),
+      profile: ociConfig.profile,
+      access: ociConfig.access,
       connections,
       sleep: (ms) => clock.sleep(ms),
       trace,

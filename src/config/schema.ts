@@ -57,6 +57,22 @@ export const groupSchema = z
     }
   });
 
+export const ociSchema = z
+  .object({
+    /** The identity domain URL, e.g. https://idcs-abc123.identity.oraclecloud.com */
+    domainUrl: z.string().url(),
+    configFile: z.string().min(1),
+    profile: z.string().min(1).default('DEFAULT'),
+    /**
+     * What the key is for. "read" (the default): ociaccess refuses every OCI
+     * write before sending it, whatever the key's user could do. "write":
+     * only on the sweep host, for --fix-drift and forced removals
+     * (sweep.forceOciAfterMinutes / --force-oci-after).
+     */
+    access: z.enum(['read', 'write']).default('read'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -92,14 +108,13 @@ export const configSchema = z
       .optional(),
     defaultGroup: z.string().min(1).optional(),
     groups: z.array(groupSchema).min(1),
-    oci: z
-      .object({
-        /** The identity domain URL, e.g. https://idcs-abc123.identity.oraclecloud.com */
-        domainUrl: z.string().url(),
-        configFile: z.string().min(1),
-        profile: z.string().min(1).default('DEFAULT'),
-      })
-      .strict(),
+    /**
+     * The OCI identity domain and the API key that reads (or, on the sweep
+     * host, writes) it. Optional: people's machines need no OCI key at all;
+     * without it, status, list, request/approve --wait and revoke say OCI is
+     * "not checked from this machine". sweep and `doctor --as app` need it.
+     */
+    oci: ociSchema.optional(),
     provisioning: z
       .object({
         /** Object id of the OCI enterprise application's service principal. */
@@ -150,4 +165,5 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
+export type OciConfig = z.infer<typeof ociSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

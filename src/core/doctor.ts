@@ -6,7 +6,8 @@
  * earlier one warned; a check whose input is missing (no sign-in, no OCI
  * client) is skipped and says why. The probes are the only I/O.
  */
-import type { Config } from '../config/schema.js';
+import type { Config, OciConfig } from '../config/schema.js';
+import { requireOci } from '../config/oci.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
 import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, missingPermissions, type NeedsOptions } from './permissions.js';
@@ -311,15 +312,63 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
   }
 }
 
+/**
+ * What the OCI key is declared for (oci.access), read against who runs doctor:
+ * a person's machine should hold no write key (only the sweep host changes
+ * OCI), and a sweep host told to force removals needs one. Whether the key's
+ * user could write anyway (its identity-domain admin roles) is not read here:
+ * ociaccess refuses writes with a "read" config whatever the key can do.
+ */
+function keyRole(probes: DoctorProbes, config: Config, oci: OciConfig): { status: CheckStatus; detail: string; fix: string | null } {
+  const where = `profile ${oci.profile} of ${oci.configFile}`;
+  if (probes.identity === 'user') {
+    if (oci.access === 'write') {
+      return {
+        status: 'warn',
+        detail: `${where}, declared "access": "write": this machine holds an OCI key meant to change group membership, which only the sweep host needs`,
+        fix: 'On people\'s machines remove the "oci" section (status and list then say "not checked from this machine"), or use a key of its own whose user holds only the Audit Administrator role and set "access": "read" (docs/setup-oci.md).',
+      };
+    }
+    return { status: 'pass', detail: `${where}, read-only ("access": "read"): ociaccess sends no change to OCI from here`, fix: null };
+  }
+  if (oci.access === 'read' && config.sweep.forceOciAfterMinutes > 0) {
+    return {
+      status: 'warn',
+      detail: `${where} is read-only ("access": "read"), but sweep.forceOciAfterMinutes is ${config.sweep.forceOciAfterMinutes}: forced OCI removals (and --fix-drift) will be refused`,
+      fix: 'On the sweep host set "access": "write" and give the key\'s user the User Manager role (docs/setup-oci.md), or set sweep.forceOciAfterMinutes to 0.',
+    };
+  }
+  return { status: 'pass', detail: oci.access === 'write' ? `${where}, may write ("access": "write"): forced removals and --fix-drift` : `${where}, read-only ("access": "read"): --fix-drift and forced removals would be refused`, fix: null };
+}
+
 async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promise<void> {
+  const rest = [['oci-domain', 'OCI identity domain'], ['oci-group', 'OCI groups'], ['jit', 'JIT provisioning']] as const;
+  if (!config.oci) {
+    if (probes.identity === 'app') {
+      // The sweep needs the domain: the same error the sweep itself gives.
+      try {
+        requireOci(config, 'sweep');
+      } catch (error) {
+        const e = error as OciAccessError;
+        add('oci-config', 'OCI config and key', 'config', 'fail', e.message, e.hint ?? null);
+      }
+      for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'needs the "oci" section');
+      return;
+    }
+    add('oci-config', 'OCI config and key', 'oci', 'skip', 'no "oci" section: OCI is not checked from this machine (people\'s machines need no OCI key)');
+    for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'not checked from this machine');
+    return;
+  }
+  const ociConfig = config.oci;
   let oci: Awaited<ReturnType<DoctorProbes['oci']>>;
   try {
     oci = await probes.oci(config);
-    add('oci-config', 'OCI config and key', 'oci', 'pass', `profile ${config.oci.profile} of ${config.oci.configFile}`);
+    const role = keyRole(probes, config, ociConfig);
+    add('oci-config', 'OCI config and key', 'oci', role.status, role.detail, role.fix);
   } catch (error) {
     const e = error as OciAccessError;
     add('oci-config', 'OCI config and key', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? null);
-    for (const [id, title] of [['oci-domain', 'OCI identity domain'], ['oci-group', 'OCI groups'], ['jit', 'JIT provisioning']] as const) add(id, title, 'oci', 'skip', 'needs a usable OCI config profile');
+    for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'needs a usable OCI config profile');
     return;
   }
   const ociGroups = new Map<string, string>();
@@ -330,7 +379,7 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
       reached = true;
       if (found) ociGroups.set(group.ociGroupName, found.id);
     }
-    add('oci-domain', 'OCI identity domain', 'oci', 'pass', `${config.oci.domainUrl} answers signed requests`);
+    add('oci-domain', 'OCI identity domain', 'oci', 'pass', `${ociConfig.domainUrl} answers signed requests`);
   } catch (error) {
     const e = error as OciAccessError;
     add('oci-domain', 'OCI identity domain', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).');

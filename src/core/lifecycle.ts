@@ -15,7 +15,7 @@ import { findRequests, loadRecordBook, type RecordBook } from './record-book.js'
 import {
   AUTO_APPROVER, DECISIONS_EXTENSION, LONGEST_RETENTION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision, type RetentionOf,
 } from './records.js';
-import { checkOciMembership, type OciMembership } from './oci-check.js';
+import { ociMembershipFromHere, type OciMembership } from './oci-check.js';
 import type { LocalDecision } from '../store/state-store.js';
 
 const HOUR = 3600_000;
@@ -166,7 +166,7 @@ export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: {
       entries.push({ request, requester: me, group, grant });
     }
     if (options.checkOci && entries.some((e) => e.group === group && (e.grant.state === 'approved' || e.grant.state === 'expired' || e.grant.state === 'revoked'))) {
-      const oci = await checkOciMembership(await deps.oci(), group, me.userPrincipalName);
+      const oci = await ociMembershipFromHere(deps, group, me.userPrincipalName);
       for (const entry of entries) if (entry.group === group) entry.oci = oci;
     }
   }
@@ -517,7 +517,7 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     else throw error;
   }
   if (membership !== 'left-for-sweep' && input.provisionNow) await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
-  const oci = await checkOciMembership(await deps.oci(), group, user.userPrincipalName);
+  const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
   await deps.state.update((state) => {
     for (const request of open) if (state.requests[request.id]) state.requests[request.id]!.status = 'revoked';
     const key = `${group.entraGroupId}:${user.id}`;
@@ -530,7 +530,8 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
         reason: 'revoked',
         attempts: 1,
         lastCheckedAt: now.toISOString(),
-        status: oci.state === 'member' ? 'pending-oci' : 'confirmed',
+        // Not checked (no OCI key on this machine) is not a confirmation.
+        status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
       };
     }
   });

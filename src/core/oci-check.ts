@@ -1,5 +1,6 @@
 /** Proof in OCI: is the user (by user name = Entra UPN) a member of the group's OCI twin? */
 import type { GroupConfig } from '../config/schema.js';
+import type { CoreDeps } from './deps.js';
 import type { OciPort } from './ports.js';
 
 export type OciMembership =
@@ -7,7 +8,20 @@ export type OciMembership =
   | { state: 'not-member'; ociUserId: string; ociGroupId: string }
   /** Never provisioned to OCI (or deleted there): certainly not a member. */
   | { state: 'no-user'; ociGroupId: string }
-  | { state: 'no-group' };
+  | { state: 'no-group' }
+  /** This machine's config has no "oci" section (people's machines need no OCI key): OCI was not asked. */
+  | { state: 'not-checked' };
+
+export const NOT_CHECKED: OciMembership = { state: 'not-checked' };
+
+/** Whether this machine reads OCI at all (its config has an "oci" section). */
+export const checksOci = (deps: Pick<CoreDeps, 'config'>): boolean => Boolean(deps.config.oci);
+
+/** checkOciMembership through the deps' OCI port, or "not-checked" on a machine without an "oci" section. */
+export async function ociMembershipFromHere(deps: Pick<CoreDeps, 'config' | 'oci'>, group: GroupConfig, userName: string): Promise<OciMembership> {
+  if (!checksOci(deps)) return NOT_CHECKED;
+  return checkOciMembership(await deps.oci(), group, userName);
+}
 
 export async function checkOciMembership(oci: OciPort, group: GroupConfig, userName: string, memberIds?: Set<string>): Promise<OciMembership> {
   const ociGroup = await oci.findGroup(group.ociGroupName);
@@ -24,6 +38,7 @@ export const describeOci = (membership: OciMembership | undefined): string => {
     case 'not-member': return 'not in OCI group';
     case 'no-user': return 'no OCI user yet';
     case 'no-group': return 'OCI group missing';
+    case 'not-checked': return 'not checked from this machine';
     default: return '-';
   }
 };
@@ -51,7 +66,7 @@ export async function checkOciMemberships(oci: OciPort, group: GroupConfig, user
 export type OciSync = 'in-oci' | 'not-yet-in-oci' | 'pending-in-oci' | 'gone-from-oci' | 'oci-group-missing';
 
 export function ociSyncOf(grantState: string, membership: OciMembership | undefined): OciSync | null {
-  if (!membership) return null;
+  if (!membership || membership.state === 'not-checked') return null;
   if (membership.state === 'no-group') return 'oci-group-missing';
   const inOci = membership.state === 'member';
   if (grantState === 'approved') return inOci ? 'in-oci' : 'not-yet-in-oci';

@@ -67,7 +67,8 @@ export function clientConfig(baseUrl: string, files: { caFile: string; ociConfig
         pendingTimeoutHours: 24,
       },
     ],
-    oci: { domainUrl: baseUrl, configFile: files.ociConfigFile, profile: 'DEFAULT' },
+    // Read-only, as on people's machines: a sweep host that removes in OCI directly (--fix-drift, forced removals) sets "write".
+    oci: { domainUrl: baseUrl, configFile: files.ociConfigFile, profile: 'DEFAULT', access: 'read' },
     provisioning: {
       servicePrincipalId: SEED.ociServicePrincipalId,
       jobId: SEED.syncJobId,

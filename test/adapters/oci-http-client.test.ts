@@ -53,7 +53,8 @@ it('signed calls are accepted, and calls made one after another share one connec
 
 it('a PATCH with a body is signed with its body hash and accepted; a refused call is the SDK\'s OciError with the status', async () => {
   const { connections } = freshConnections(30_002);
-  const client = createOciClient({ domainUrl: emu.baseUrl, configFile: emu.ociConfigFile, profile: 'DEFAULT', connections });
+  // A client for writing (oci.access "write", the sweep host's); a read-only one refuses the PATCH (test/commands/oci-access.test.ts).
+  const client = createOciClient({ domainUrl: emu.baseUrl, configFile: emu.ociConfigFile, profile: 'DEFAULT', access: 'write', connections });
   const groupId = (await client.listGroups({ filter: 'displayName eq "OCI-Temp-Admins"', count: 1 })).groups.resources[0]!.id!;
   const userId = (await client.listUsers({ filter: `userName eq "breakglass@${SEED.domain}"` })).users.resources[0]!.id!;
   const memberIds = async () => ((await client.getGroup({ groupId, attributes: 'members' })).group.members ?? []).map((member) => member.value);

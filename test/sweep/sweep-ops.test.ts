@@ -6,7 +6,7 @@
  * one sweep per host; --concurrency / --no-batch; request --wait.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
@@ -32,8 +32,20 @@ async function expiredGrant(H: Harness): Promise<string> {
   return asked.json.id;
 }
 
+/**
+ * The sweep host's config: the emulator's, with an OCI key declared for
+ * writing (oci.access "write"), which --fix-drift and forced removals need.
+ */
+async function sweepHostConfig(H: Harness): Promise<string> {
+  const file = path.join(H.root, 'sweep-host-config.json');
+  const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
+  config.oci.access = 'write';
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
+}
+
 async function sweep(H: Harness, expectedExit: number, extra: string[] = []): Promise<any> {
-  const result = await H.run('cron', ['sweep', ...extra, '--json']);
+  const result = await H.run('cron', ['sweep', ...extra, '--json'], { env: { OCIACCESS_CONFIG: await sweepHostConfig(H) } });
   if (result.code !== expectedExit) throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
   return result.json.groups[0];
 }

@@ -6,16 +6,46 @@
  */
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, PolicyError } from '../../errors.js';
 import type { HttpConnections } from '../http/tls.js';
 import { WholeHttpClient, type AnswerObserver } from './http-client.js';
+
+export type OciAccess = 'read' | 'write';
 
 export interface OciClientOptions {
   domainUrl: string;
   configFile: string;
   profile: string;
+  /** "read" (the default) refuses every request that could change the domain, before it is signed or sent. */
+  access?: OciAccess;
   connections?: HttpConnections;
   onAnswer?: AnswerObserver;
+}
+
+/**
+ * The typed refusal of a write with a read-only OCI config (oci.access "read"):
+ * exit 3, as any other refusal by policy. The key itself may well be able to
+ * write; ociaccess does not try.
+ */
+export function ociReadOnlyError(operation: string): PolicyError {
+  return new PolicyError('OCI_READ_ONLY', `Refused to ${operation}: this config's OCI key is declared read-only (oci.access is "read"), so ociaccess sends no change to OCI.`, {
+    hint: 'Only the sweep host changes OCI. There, set "access": "write" in the "oci" section (docs/setup-oci.md); people\'s machines keep "read" or no "oci" section at all.',
+  });
+}
+
+/**
+ * Whether an SDK call failed on that refusal. The SDK's retrier hands back a
+ * non-service error as a plain {code, message}: the class is lost, the code is not.
+ */
+export function isOciReadOnlyRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'OCI_READ_ONLY';
+}
+
+/** Requests that only read: GET/HEAD, and SCIM searches (POST …/.search). */
+export function isOciRead(method: string, uri: string): boolean {
+  const verb = method.toUpperCase();
+  if (verb === 'GET' || verb === 'HEAD') return true;
+  return verb === 'POST' && /\/\.search$/.test(uri.split('?')[0]!);
 }
 
 export function createOciClient(options: OciClientOptions): identitydomains.IdentityDomainsClient {
@@ -29,7 +59,8 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
   }
   const client = new identitydomains.IdentityDomainsClient(
     // The client signs with the provider's key through the http client (the SDK takes one or the other).
-    { httpClient: new WholeHttpClient(new common.DefaultRequestSigner(provider), options.connections, options.onAnswer) },
+    // A read-only config's client refuses writes below the SDK, so no operation (ours or a future one) can send one.
+    { httpClient: new WholeHttpClient(new common.DefaultRequestSigner(provider), options.connections, options.onAnswer, (options.access ?? 'read') === 'read' ? refuseWrites : undefined) },
     {
       // No client breaker: oci-common 2.139.1's FetchHttpClient (still used for streamed bodies)
       // does not unwrap the breaker's {response} when httpOptions are set ("response.text is not a function").
@@ -43,4 +74,10 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
   );
   client.endpoint = options.domainUrl.replace(/\/+$/, '');
   return client;
+}
+
+function refuseWrites(method: string, uri: string): void {
+  if (isOciRead(method, uri)) return;
+  // shouldBeRetried: read by the SDK's retrier, which would otherwise count this as a network failure.
+  throw Object.assign(ociReadOnlyError(`send ${method.toUpperCase()} ${new URL(uri).pathname} to the OCI identity domain`), { shouldBeRetried: false });
 }

@@ -29,9 +29,12 @@ export class WholeHttpClient implements common.HttpClient {
     private readonly connections: HttpConnections | undefined,
     /** Told every answer's status and headers (the SDK's errors drop the headers: Retry-After). */
     private readonly onAnswer?: AnswerObserver,
+    /** Throws to refuse a request before it is signed or sent (a read-only config's writes). */
+    private readonly guard?: (method: string, uri: string) => void,
   ) {}
 
   async send(request: common.HttpRequest, forceExcludeBody = false, ...rest: unknown[]): Promise<Response> {
+    this.guard?.(request.method, request.uri);
     const body: unknown = request.body;
     if (body !== undefined && body !== null && typeof body !== 'string') {
       this.fallback ??= new common.FetchHttpClient(this.signer, null, this.connections ? { dispatcher: this.connections.dispatcher } : undefined);

@@ -11,12 +11,14 @@ import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import { limitErrorOf } from '../http/request.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
-import { createOciClient } from './client.js';
+import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
   configFile: string;
   profile: string;
+  /** oci.access: with "read" (the default) every change is refused before it is sent. */
+  access?: OciAccess;
   connections?: HttpConnections;
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
@@ -74,7 +76,10 @@ export class OciDomain implements OciPort {
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
     this.clientPromise ??= (async () =>
-      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, connections: this.options.connections, onAnswer: this.retryAfter.note }))();
+      createOciClient({
+        domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, access: this.options.access,
+        connections: this.options.connections, onAnswer: this.retryAfter.note,
+      }))();
     return this.clientPromise;
   }
 
@@ -87,7 +92,7 @@ export class OciDomain implements OciPort {
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
         // An answer over the body cap would be as large the next time; a missed deadline is retried as a lost connection is.
-        const retriable = (status === 429 || status === 0 || status >= 500) && limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE';
+        const retriable = (status === 429 || status === 0 || status >= 500) && limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE' && !isOciReadOnlyRefusal(error);
         if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
         // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
         const ceiling = 1000 * 2 ** (attempt - 1);
@@ -101,6 +106,7 @@ export class OciDomain implements OciPort {
       // oci-common's retrier keeps only the code and message of what our http client threw: HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE.
       const limit = limitErrorOf(error);
       if (limit) return limit;
+      if (isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
       const status = (error as { statusCode?: number }).statusCode ?? 0;
       const message = (error as Error).message ?? String(error);
       if (status === 401 || status === 403) {
@@ -194,6 +200,8 @@ export class OciDomain implements OciPort {
   }
 
   async removeGroupMember(groupId: string, userId: string): Promise<void> {
+    // Refused here, before any request (the client refuses too, below the SDK, should a write get past this).
+    if ((this.options.access ?? 'read') !== 'write') throw ociReadOnlyError('remove the member from the OCI group');
     await this.call('remove the member from the OCI group', (client) =>
       client.patchGroup({
         groupId,

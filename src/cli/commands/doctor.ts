@@ -60,10 +60,13 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, connections: connectionsForCaFile(config.tls.caFile) });
     },
     async oci(config) {
-      const configFile = path.resolve(env.ctx.cwd, config.oci.configFile);
+      const { requireOci } = await import('../../config/oci.js');
+      const oci = requireOci(config, 'doctor');
+      const configFile = path.resolve(env.ctx.cwd, oci.configFile);
       const connections = connectionsForCaFile(config.tls.caFile);
-      const inspector = new adapters.OciInspector({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, connections });
-      const domain = new adapters.OciDomain({ domainUrl: config.oci.domainUrl, configFile, profile: config.oci.profile, connections, sleep: (ms) => env.ctx.clock.sleep(ms) });
+      // Doctor only reads: both clients are read-only whatever oci.access says.
+      const inspector = new adapters.OciInspector({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections });
+      const domain = new adapters.OciDomain({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, sleep: (ms) => env.ctx.clock.sleep(ms) });
       return { domain, identityProviders: () => inspector.identityProviders() };
     },
   };

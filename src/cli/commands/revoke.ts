@@ -49,7 +49,8 @@ removes it there, and the sweep reports it as drift until it does.`)
           env.out.warn(`OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`);
           return ExitCode.pendingInOci;
         }
-        env.out.info(`OCI: ${describeOci(result.oci)}.`);
+        if (result.oci.state === 'not-checked') env.out.info(`OCI: ${describeOci(result.oci)}; provisioning (and the sweep) remove the membership there.`);
+        else env.out.info(`OCI: ${describeOci(result.oci)}.`);
         return ExitCode.ok;
       }),
     );

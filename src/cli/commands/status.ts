@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { findGroup } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
-import { checkOciMemberships, describeOciFor, ociSyncOf, type OciMembership } from '../../core/oci-check.js';
+import { NOT_CHECKED, checkOciMemberships, checksOci, describeOciFor, ociSyncOf, type OciMembership } from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';
 import { table, type Output } from '../output.js';
 import { UsageError } from '../../errors.js';
@@ -106,12 +106,15 @@ Examples:
 
 /**
  * For `list`: the OCI membership of every requester whose grant is live or
- * ended, from one read of each OCI group. OCI being unreachable (or this
- * machine having no OCI key) only costs the column, with a warning.
+ * ended, from one read of each OCI group. OCI being unreachable only costs
+ * the column, with a warning; a machine without an "oci" section says "not
+ * checked from this machine", without one.
  */
 async function ociMemberships(deps: CoreDeps, views: RequestView[], warn: (message: string) => void): Promise<(view: RequestView) => OciMembership | undefined> {
   const byGroup = new Map<string, Map<string, OciMembership>>();
   const relevant = views.filter((v) => ['approved', 'expired', 'revoked'].includes(v.grant.state));
+  // No "oci" section (people's machines need no OCI key): not an error, and nothing to warn about.
+  if (!checksOci(deps)) return (view) => (relevant.includes(view) ? NOT_CHECKED : undefined);
   for (const group of new Set(relevant.map((v) => v.group))) {
     try {
       byGroup.set(group.entraGroupId, await checkOciMemberships(await deps.oci(), group, relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName)));

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { findGroup } from '../../config/groups.js';
+import { requireOci } from '../../config/oci.js';
 import { runSweep, type SweepReport, type SweepStep } from '../../core/sweep.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { formatDuration, type Output } from '../output.js';
@@ -93,7 +94,8 @@ export function registerSweep(program: Command, run: Runner): void {
     .option('--concurrency <n>', 'Graph $batch calls in flight at once, 1-16 (default: sweep.concurrency, 4)')
     .option('--no-batch', 'one Graph request per item instead of $batch (slow; for comparison and troubleshooting)')
     .addHelpText('after', `
-Runs as the automation app (automation.* in the config). Non-interactive.
+Runs as the automation app (automation.* in the config) and needs the "oci" section;
+--fix-drift and --force-oci-after need oci.access "write". Non-interactive.
 One sweep at a time per state directory, across hosts that share it: a second
 one exits 0 saying which host and pid hold the lock and when it last beat. A
 lock whose heartbeat stopped for 30s (the holder was killed) is taken over.
@@ -112,6 +114,13 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         const concurrency = parseConcurrency(options.concurrency);
         const config = await env.config();
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        // The sweep confirms every removal in OCI: without the domain it would call removals "done" blind.
+        const oci = requireOci(config, 'sweep');
+        const forceOciAfterMs = forceMs ?? config.sweep.forceOciAfterMinutes * 60_000;
+        if (oci.access !== 'write' && (options.fixDrift || forceOciAfterMs > 0)) {
+          // Said once here; each refused OCI removal is also in the report (OCI_READ_ONLY), and the sweep's Entra work still runs.
+          env.out.warn(`${options.fixDrift ? '--fix-drift' : 'Forced OCI removals'} need${options.fixDrift ? 's' : ''} oci.access "write"; this config's OCI key is read-only, so OCI removals will be refused.`);
+        }
         const services = await env.services({ concurrency: concurrency ?? config.sweep.concurrency });
         const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
         env.ctx.preferSmallMemory?.();
@@ -123,7 +132,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
             runSweep(deps, groups, {
               dryRun: Boolean(options.dryRun),
               provisionNow: options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false,
-              forceOciAfterMs: forceMs ?? config.sweep.forceOciAfterMinutes * 60_000,
+              forceOciAfterMs,
               fixDrift: Boolean(options.fixDrift),
               cycleMs: (config.provisioning?.cycleMinutes ?? 40) * 60_000,
               ociConcurrency: concurrency ?? config.sweep.concurrency,

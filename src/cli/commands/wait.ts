@@ -2,7 +2,7 @@
 import type { CommandEnv } from '../command-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
-import { checkOciMembership, describeOci, type OciMembership } from '../../core/oci-check.js';
+import { checkOciMembership, checksOci, describeOci, type OciMembership } from '../../core/oci-check.js';
 import { ExitCode, OciAccessError, PolicyError } from '../../errors.js';
 import { myStatus } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
@@ -12,6 +12,11 @@ const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '
 export async function waitForOci(
   env: CommandEnv, deps: CoreDeps, group: GroupConfig, userName: string, wanted: 'member' | 'gone', timeoutMs: number, pollMs = 2000,
 ): Promise<{ state: OciMembership['state']; waitedMs: number }> {
+  if (!checksOci(deps)) {
+    // No OCI key here (people's machines need none): the change is made in Entra; provisioning and the sweep carry it to OCI.
+    env.out.info(`OCI is not checked from this machine (no "oci" section in the config); provisioning carries the change to ${group.ociGroupName}.`);
+    return { state: 'not-checked', waitedMs: 0 };
+  }
   const started = env.ctx.clock.now().getTime();
   const tty = Boolean(env.ctx.stderr.isTTY) && !env.out.json;
   let frame = 0;
