@@ -21,16 +21,20 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066
 // eslint-disable-next-line no-control-regex
 const BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
 
+// Anything either pattern above could touch (every sequence starts with ESC or a C1 control).
+// eslint-disable-next-line no-control-regex
+const ANY = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
 /** The text without control characters or bidi controls; tabs and line breaks become one space. */
 export function stripControls(text: string): string {
+  // Nearly all text is clean: one scan instead of three replaces (a sweep report holds thousands of names).
+  if (!ANY.test(text)) return text;
   return text.replace(SEQUENCES, '').replace(BREAKS, ' ').replace(UNSAFE, '');
 }
 
 /** Whether the text holds anything stripControls would change. */
 export function hasControls(text: string): boolean {
-  UNSAFE.lastIndex = 0;
-  BREAKS.lastIndex = 0;
-  return UNSAFE.test(text) || BREAKS.test(text);
+  return ANY.test(text);
 }
 
 /**
