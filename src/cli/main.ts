@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
 import { ExitCode, OciAccessError, isOciAccessError } from '../errors.js';
-import { createOutput, type GlobalOptions, type Output } from './output.js';
+import { createOutput, jsonDocument, terminalText, type GlobalOptions, type Output } from './output.js';
 import { createCommandEnv, type CommandEnv } from './command-env.js';
 import { registerCommands } from './commands/index.js';
 import { VERSION } from '../version.js';
@@ -25,15 +25,21 @@ function globalsOf(command: Command): CommandEnv['globals'] {
   };
 }
 
+/**
+ * Messages and hints can quote Graph's or OCI's own error text; the adapters
+ * clean it, and it is cleaned again here (terminalText, jsonDocument) like
+ * everything else that is printed.
+ */
 function renderError(ctx: Context, out: Output, error: OciAccessError, debug: boolean): void {
+  const plain = (text: string) => terminalText(text, { colour: false });
   if (out.json) {
-    ctx.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } }, null, 2)}\n`);
+    ctx.stdout.write(`${jsonDocument({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`);
   } else {
     const style = out.style;
-    ctx.stderr.write(`${style.red('error:')} ${error.message} ${style.dim(`[${error.code}]`)}\n`);
-    if (error.hint) ctx.stderr.write(`${style.dim('hint:')} ${error.hint}\n`);
+    ctx.stderr.write(`${style.red('error:')} ${plain(error.message)} ${style.dim(`[${plain(error.code)}]`)}\n`);
+    if (error.hint) ctx.stderr.write(`${style.dim('hint:')} ${plain(error.hint)}\n`);
   }
-  if (debug && error.cause) ctx.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+  if (debug && error.cause) ctx.stderr.write(`cause: ${plain(String((error.cause as Error)?.stack ?? error.cause))}\n`);
 }
 
 export function buildProgram(ctx: Context, runHandler: Runner): Command {

@@ -5,6 +5,7 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Context } from '../context.js';
+import { stripControls, stripControlsDeep } from '../core/text.js';
 
 export interface GlobalOptions {
   json: boolean;
@@ -36,27 +37,29 @@ export function wantsColor(ctx: Context, options: Pick<GlobalOptions, 'color' | 
 
 export function createOutput(ctx: Context, options: GlobalOptions): Output {
   const tty = Boolean(ctx.stdout.isTTY) && !options.json;
-  const style = new Chalk({ level: wantsColor(ctx, options) ? 1 : 0 });
-  const errStyle = new Chalk({ level: wantsColor(ctx, options) && ctx.stderr.isTTY ? 1 : 0 });
+  const colour = wantsColor(ctx, options);
+  const style = new Chalk({ level: colour ? 1 : 0 });
+  const errStyle = new Chalk({ level: colour && ctx.stderr.isTTY ? 1 : 0 });
+  const message = (text: string) => terminalText(text, { colour });
   return {
     json: options.json,
     tty,
     style,
-    info(message) {
-      if (!options.quiet) ctx.stderr.write(`${message}\n`);
+    info(text) {
+      if (!options.quiet) ctx.stderr.write(`${message(text)}\n`);
     },
-    warn(message) {
-      ctx.stderr.write(`${errStyle.yellow('warning:')} ${message}\n`);
+    warn(text) {
+      ctx.stderr.write(`${errStyle.yellow('warning:')} ${message(text)}\n`);
     },
-    success(message) {
-      if (!options.quiet) ctx.stderr.write(`${errStyle.green('✓')} ${message}\n`);
+    success(text) {
+      if (!options.quiet) ctx.stderr.write(`${errStyle.green('✓')} ${message(text)}\n`);
     },
     data(value, render) {
       if (options.json) {
-        ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+        ctx.stdout.write(`${jsonDocument(value)}\n`);
         return;
       }
-      const text = render();
+      const text = terminalText(render(), { colour });
       if (text) ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
     time(when, now) {
@@ -86,8 +89,48 @@ export function formatDuration(ms: number): string {
 const ANSI = /\u001b\[[0-9;]*m/g;
 const visibleLength = (text: string) => text.replace(ANSI, '').length;
 
+/**
+ * The colour codes our own styling writes (chalk, 16 colours): bold, dim,
+ * italic, underline, inverse, strike-through, foreground and background
+ * colours and their resets. Nothing that moves the cursor, erases, hides text
+ * (8) or talks to the terminal.
+ */
+const OWN_STYLE_SOURCE = '\\u001b\\[(?:[0-79]|2[1-79]|3[0-79]|4[0-79]|9[0-7]|10[0-7])m';
+const OWN_STYLE = new RegExp(`^${OWN_STYLE_SOURCE}$`);
+/** Line breaks and tabs that are our own layout, and (when colour is on) our own colour codes. */
+const LAYOUT = new RegExp(`(\\n|\\t|${OWN_STYLE_SOURCE})`);
+
+/**
+ * The last line of defence for text on its way to a terminal or a pipe: text
+ * from Graph and OCI is cleaned where it enters (the adapters, the record
+ * decoders), and whatever a command renders is cleaned again here, so a field
+ * someone forgets still cannot move the cursor, erase lines, retitle the
+ * terminal or reorder text with bidi controls. Line breaks and tabs are kept
+ * (they are the layout of tables and reports), and our own colour codes when
+ * colour is on; every other control character and bidi control is removed.
+ */
+export function terminalText(text: string, options: { colour: boolean }): string {
+  if (!options.colour) {
+    // Text rendered without colour holds no escape sequence of ours.
+    return text.split('\n').map((line) => line.split('\t').map(stripControls).join('\t')).join('\n');
+  }
+  return text.split(LAYOUT).map((part, index) => (index % 2 === 1 ? part : stripControls(part))).join('');
+}
+
+/** One cell of a table: no line breaks or tabs of its own (they would break rows and fields), our colour kept. */
+function cellText(cell: string): string {
+  // eslint-disable-next-line no-control-regex
+  return cell.split(/(\u001b\[[0-9;]*m)/).map((part, index) => (index % 2 === 1 && OWN_STYLE.test(part) ? part : stripControls(part))).join('');
+}
+
+/** The --json document: every string in it (keys too) without control characters or bidi controls. */
+export function jsonDocument(value: unknown): string {
+  return JSON.stringify(stripControlsDeep(value), null, 2);
+}
+
 /** Aligned columns on a terminal; tab-separated when piped so scripts can cut fields. */
-export function table(output: Output, headers: string[], rows: string[][]): string {
+export function table(output: Output, headers: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((row) => row.map(cellText));
   if (!output.tty) return [headers.join('\t'), ...rows.map((row) => row.join('\t'))].join('\n');
   const widths = headers.map((header, column) =>
     Math.max(visibleLength(header), ...rows.map((row) => visibleLength(row[column] ?? ''))),

@@ -5,6 +5,7 @@
  */
 import type { Context } from '../context.js';
 import type { Output } from './output.js';
+import { stripControls } from '../core/text.js';
 
 export interface ProgressStep {
   /** What is being done, e.g. "OCI-Temp-Admins: removing". */
@@ -47,7 +48,8 @@ export function createProgress(ctx: Context, out: Output, options: { quiet: bool
       const ratio = total > 0 ? Math.min(1, done / total) : 0;
       const filled = Math.round(ratio * WIDTH);
       const counts = total > 1 ? ` ${done}/${total}` : '';
-      const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${label}${counts}`;
+      // The bar is redrawn in place with our own escape codes; a label must hold none (a group's name could).
+      const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${stripControls(label)}${counts}`;
       const columns = ctx.stderr.columns ?? 80;
       ctx.stderr.write(`\r\u001b[K${line.slice(0, Math.max(10, columns - 1))}`);
       drawn = true;

@@ -8,7 +8,8 @@ import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import { requireOci } from '../config/oci.js';
-import type { Output } from './output.js';
+import { terminalText, type Output } from './output.js';
+import { stripControlsDeep } from '../core/text.js';
 import type { CoreDeps } from '../core/deps.js';
 import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
@@ -87,7 +88,8 @@ export async function createServices(
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
-  const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
+  // Trace lines quote URLs and the SDKs' own messages: cleaned like every other line on stderr.
+  const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${terminalText(line, { colour: false })}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };
   const session = authSessionFromContext(ctx, config, {
     openBrowser: async (url) => {
@@ -142,11 +144,13 @@ export async function createServices(
     directory,
     oci,
     state,
+    // Audit entries name users, groups and reasons that came from Graph, OCI or records; the log
+    // is read with `ociaccess audit`, but also with cat and less: its text holds no control characters.
     audit: async (entry) => {
-      await auditLog.append(entry);
+      await auditLog.append(stripControlsDeep(entry));
     },
     auditMany: async (entries) => {
-      await auditLog.appendMany(entries);
+      await auditLog.appendMany(entries.map((entry) => stripControlsDeep(entry)));
     },
   });
   let warned = false;

@@ -50,6 +50,8 @@ export function controlRoutes(): Route[] {
         status: body.status,
         remaining: body.count === undefined || body.count === null ? Number.POSITIVE_INFINITY : body.count,
         retryAfterSeconds: body.retryAfterSeconds,
+        ...(typeof body.code === 'string' ? { code: body.code } : {}),
+        ...(typeof body.message === 'string' ? { message: body.message } : {}),
         kind: body.kind ?? 'status',
       };
       emu.world.faults.push(rule);

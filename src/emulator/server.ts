@@ -45,17 +45,18 @@ function unimplemented(service: Service, method: string, path: string): EmuRespo
   return { status: 501, body: { error: 'not_implemented', error_description: message } };
 }
 
-function faultResponse(service: Service, status: number, retryAfterSeconds?: number): EmuResponse {
+/** `said`: the error code and message a fault rule puts in the body instead of the usual ones. */
+function faultResponse(service: Service, status: number, retryAfterSeconds?: number, said: { code?: string; message?: string } = {}): EmuResponse {
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
   if (service === 'graph') {
-    const code = status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException';
-    const message = status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.';
+    const code = said.code ?? (status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException');
+    const message = said.message ?? (status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.');
     const response = graphError(status, code, message);
     return { ...response, headers: { ...response.headers, ...headers } };
   }
   if (service === 'oci') {
-    const response = scimError(status, status === 429 ? 'Too many requests.' : 'Internal error.');
+    const response = scimError(status, said.message ?? (status === 429 ? 'Too many requests.' : 'Internal error.'));
     return { ...response, headers: { ...response.headers, ...headers } };
   }
   return { status, headers, body: { error: 'temporarily_unavailable', error_description: `Injected ${status}.` } };
@@ -196,7 +197,7 @@ export class EmulatorServer implements EmulatorApi {
       if (fault) {
         this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0, ...marks });
         if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
-        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds);
+        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds, { code: fault.code, message: fault.message });
         await held();
         // Retry-After counts from when the answer leaves.
         noteRetryAfter(this.world, key, retryAfterHeader(answer.headers));

@@ -148,6 +148,9 @@ export interface FaultRule {
   /** How many matching calls fail; Infinity for all. */
   remaining: number;
   retryAfterSeconds?: number;
+  /** The error code and message of the answer's body (Graph; OCI takes the message), instead of the usual ones. */
+  code?: string;
+  message?: string;
   /** 'reset' destroys the socket instead of answering; 'timeout' never answers. */
   kind?: 'status' | 'reset' | 'timeout';
 }

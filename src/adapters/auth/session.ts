@@ -28,6 +28,7 @@ import { createMsalConfidentialClient, createMsalPublicClient, type AuthAdapterC
 import { MSAL_NETWORK_ERROR, type NetworkObserver } from './network.js';
 import { appOnlyGraphScope, CLI_SCOPES } from './scopes.js';
 import { openTokenStore, type KeyringBackend, type TokenStore } from './token-store.js';
+import { stripControls } from '../../core/text.js';
 
 export interface SignedInAccount {
   /** The user principal name, e.g. alice@contoso.com. */
@@ -111,7 +112,7 @@ function networkFailure(error: unknown): OciAccessError | undefined {
     if (limit) return limit;
   }
   if (error instanceof MsalAuthError && error.errorCode === MSAL_NETWORK_ERROR) {
-    return new UpstreamError('ENTRA_UNREACHABLE', `Cannot reach the Entra sign-in service. ${error.errorMessage}`, {
+    return new UpstreamError('ENTRA_UNREACHABLE', `Cannot reach the Entra sign-in service. ${stripControls(error.errorMessage)}`, {
       hint: 'Check the network or proxy, cloud.authorityHost, and tls.caFile if a proxy inspects TLS.',
       cause: error,
     });
@@ -224,7 +225,8 @@ export class AuthSession {
     }
     const reason = entraReason(error);
     // Device code polling keeps only Entra's error string (e.g. "invalid_grant"), no AADSTS description.
-    const said = reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`;
+    // Entra's own text, quoted in ours: one line, no control characters.
+    const said = stripControls(reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`);
     return new AuthError('LOGIN_FAILED', `Sign-in failed: ${said}.`, {
       hint: /\binvalid_client\b/.test(text)
         ? `The app registration ${this.config.clientId} must allow public client flows ("Allow public client flows" = Yes).`

@@ -16,6 +16,7 @@ import type {
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
+import { stripControls } from '../../core/text.js';
 
 export interface GraphDirectoryOptions {
   graphBaseUrl: string;
@@ -51,8 +52,18 @@ const PERMISSION_FOR: Record<string, string> = {
   sync: 'Synchronization.ReadWrite.All',
 };
 
+/**
+ * Names are cleaned of control characters and bidi controls here, where they
+ * enter (they are printed, logged and compared); the id is not: it is what
+ * every later call and record names, and Graph's ids are GUIDs.
+ */
 function toUser(raw: any): DirectoryUser {
-  return { id: String(raw.id), userPrincipalName: String(raw.userPrincipalName ?? ''), displayName: String(raw.displayName ?? '') };
+  return { id: String(raw.id), userPrincipalName: stripControls(String(raw.userPrincipalName ?? '')), displayName: stripControls(String(raw.displayName ?? '')) };
+}
+
+/** Graph's error code and message as we quote them in our own errors: one line, no control characters. */
+function cleanGraphError(code: string, message: string): { code: string; message: string } {
+  return { code: stripControls(code), message: stripControls(message) };
 }
 
 function ownerPath(owner: RecordOwner): string {
@@ -63,11 +74,11 @@ function graphCodeOf(error: unknown): { status: number; code: string; message: s
   if (error instanceof GraphError) {
     // No HTTP answer at all (connection refused or reset, timed out): the SDK says -1 and
     // keeps only the network error's message or stack. That is "unavailable", not an answer.
-    if (error.statusCode <= 0) return { status: 0, code: '', message: error.message || error.stack?.split('\n')[0] || 'no answer' };
-    return { status: error.statusCode, code: error.code ?? '', message: error.message };
+    if (error.statusCode <= 0) return { status: 0, ...cleanGraphError('', error.message || error.stack?.split('\n')[0] || 'no answer') };
+    return { status: error.statusCode, ...cleanGraphError(error.code ?? '', error.message) };
   }
   const anyError = error as { statusCode?: number; code?: string; message?: string };
-  return { status: anyError?.statusCode ?? 0, code: String(anyError?.code ?? ''), message: String(anyError?.message ?? error) };
+  return { status: anyError?.statusCode ?? 0, ...cleanGraphError(String(anyError?.code ?? ''), String(anyError?.message ?? error)) };
 }
 
 export class GraphDirectory implements DirectoryPort {
@@ -392,11 +403,13 @@ export class GraphDirectory implements DirectoryPort {
       'Synchronization.Read.All',
     );
     const status = body?.status ?? {};
+    // The job's status and quarantine reason are Graph's text, shown in sweep and doctor reports.
+    const text = (value: unknown) => (value === undefined || value === null ? null : stripControls(String(value)));
     return {
-      code: String(status.code ?? 'NotConfigured'),
-      quarantineReason: status.quarantine?.reason ?? null,
-      nextAttempt: status.quarantine?.nextAttempt ?? null,
-      lastSuccessfulRun: status.lastSuccessfulExecution?.timeEnded ?? null,
+      code: text(status.code) ?? 'NotConfigured',
+      quarantineReason: text(status.quarantine?.reason),
+      nextAttempt: text(status.quarantine?.nextAttempt),
+      lastSuccessfulRun: text(status.lastSuccessfulExecution?.timeEnded),
     };
   }
 
@@ -507,8 +520,7 @@ export class GraphDirectory implements DirectoryPort {
 
   private itemError(answer: BatchItemResponse | undefined, what: string, permission: string): OciAccessError {
     const status = answer?.status ?? 0;
-    const code = String(answer?.body?.error?.code ?? '');
-    const message = String(answer?.body?.error?.message ?? 'no answer');
+    const { code, message } = cleanGraphError(String(answer?.body?.error?.code ?? ''), String(answer?.body?.error?.message ?? 'no answer'));
     if (code === 'HTTP_DEADLINE_EXCEEDED') return new DeadlineError(message);
     return this.mapError(what, permission, status, code, message, undefined);
   }

@@ -15,6 +15,7 @@ import { checkedGraphLink, graphOriginOf } from './links.js';
 import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
+import { stripControls } from '../../core/text.js';
 
 export type { AppAssignment, NamedObject, SyncJobInfo };
 
@@ -27,13 +28,18 @@ export interface GraphInspectOptions {
 export class GraphReadError extends Error {
   readonly status: number;
   readonly code: string;
+  /** Graph's code and message, cleaned of control characters: doctor prints them. */
   constructor(status: number, code: string, message: string) {
-    super(message);
+    super(stripControls(message));
     this.name = 'GraphReadError';
     this.status = status;
-    this.code = code;
+    this.code = stripControls(code);
   }
 }
+
+/** Names and states from Graph are printed by init and doctor: no control characters or bidi controls. */
+const cleanName = (value: unknown): string => stripControls(String(value ?? ''));
+const nameOrNull = (value: unknown): string | null => (value === undefined || value === null ? null : stripControls(String(value)));
 
 /** A single-quoted OData string literal. */
 function odataString(value: string): string {
@@ -78,14 +84,14 @@ export class GraphInspector {
 
   async me(): Promise<NamedObject & { userPrincipalName: string }> {
     const body = await this.get('/me?$select=id,displayName,userPrincipalName');
-    return { id: String(body.id), displayName: String(body.displayName ?? ''), userPrincipalName: String(body.userPrincipalName ?? '') };
+    return { id: String(body.id), displayName: cleanName(body.displayName), userPrincipalName: cleanName(body.userPrincipalName) };
   }
 
   /** The group, or null when no group has that id. */
   async getGroup(id: string): Promise<NamedObject | null> {
     try {
       const body = await this.get(`/groups/${encodeURIComponent(id)}?$select=id,displayName`);
-      return { id: String(body.id), displayName: String(body.displayName ?? '') };
+      return { id: String(body.id), displayName: cleanName(body.displayName) };
     } catch (error) {
       if (error instanceof GraphReadError && error.status === 404) return null;
       throw error;
@@ -96,7 +102,7 @@ export class GraphInspector {
   async findGroupsByName(name: string): Promise<NamedObject[]> {
     const filter = encodeURIComponent(`displayName eq ${odataString(name)}`);
     const items = await this.all(`/groups?$filter=${filter}&$select=id,displayName`);
-    return items.map((item) => ({ id: String(item.id), displayName: String(item.displayName ?? '') }));
+    return items.map((item) => ({ id: String(item.id), displayName: cleanName(item.displayName) }));
   }
 
   /** Members of the group that are groups themselves (provisioning does not follow them). */
@@ -104,7 +110,7 @@ export class GraphInspector {
     const items = await this.all(`/groups/${encodeURIComponent(groupId)}/members?$select=id,displayName&$top=999`);
     return items
       .filter((item) => String(item['@odata.type'] ?? '').toLowerCase() === '#microsoft.graph.group')
-      .map((item) => ({ id: String(item.id), displayName: String(item.displayName ?? '') }));
+      .map((item) => ({ id: String(item.id), displayName: cleanName(item.displayName) }));
   }
 
   /** Whether a user exists (by UPN or id). */
@@ -123,8 +129,8 @@ export class GraphInspector {
     const items = await this.all(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignedTo?$top=999`);
     return items.map((item) => ({
       principalId: String(item.principalId),
-      principalType: String(item.principalType ?? ''),
-      principalDisplayName: item.principalDisplayName ?? null,
+      principalType: cleanName(item.principalType),
+      principalDisplayName: nameOrNull(item.principalDisplayName),
     }));
   }
 
@@ -138,15 +144,15 @@ export class GraphInspector {
     }
     const status = body?.status ?? {};
     const quarantine = status.quarantine
-      ? { reason: status.quarantine.reason ?? null, nextAttempt: status.quarantine.nextAttempt ?? null, since: status.quarantine.currentBegan ?? null }
+      ? { reason: nameOrNull(status.quarantine.reason), nextAttempt: nameOrNull(status.quarantine.nextAttempt), since: nameOrNull(status.quarantine.currentBegan) }
       : null;
     return {
-      id: String(body.id ?? jobId),
-      code: String(status.code ?? 'NotConfigured'),
+      id: cleanName(body.id ?? jobId),
+      code: nameOrNull(status.code) ?? 'NotConfigured',
       quarantine,
-      lastSuccessfulRun: status.lastSuccessfulExecution?.timeEnded ?? null,
-      lastRun: status.lastExecution ? { ended: status.lastExecution.timeEnded ?? null, state: status.lastExecution.state ?? null } : null,
-      interval: body?.schedule?.interval ?? null,
+      lastSuccessfulRun: nameOrNull(status.lastSuccessfulExecution?.timeEnded),
+      lastRun: status.lastExecution ? { ended: nameOrNull(status.lastExecution.timeEnded), state: nameOrNull(status.lastExecution.state) } : null,
+      interval: nameOrNull(body?.schedule?.interval),
     };
   }
 }

@@ -12,6 +12,7 @@ import { limitErrorOf } from '../http/request.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
+import { stripControls } from '../../core/text.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
@@ -108,7 +109,8 @@ export class OciDomain implements OciPort {
       if (limit) return limit;
       if (isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
       const status = (error as { statusCode?: number }).statusCode ?? 0;
-      const message = (error as Error).message ?? String(error);
+      // The domain's own text, quoted in ours: one line, no control characters.
+      const message = stripControls((error as Error).message ?? String(error));
       if (status === 401 || status === 403) {
         return new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, {
           hint: 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
@@ -127,7 +129,7 @@ export class OciDomain implements OciPort {
       client.listUsers({ filter: `userName eq ${scimString(userName)}`, attributes: 'userName', count: 2 }),
     );
     const user = response.users?.resources?.[0];
-    return user?.id ? { id: user.id, userName: user.userName ?? userName } : null;
+    return user?.id ? { id: user.id, userName: stripControls(user.userName ?? userName) } : null;
   }
 
   async findGroup(displayName: string): Promise<{ id: string; displayName: string } | null> {
@@ -135,7 +137,7 @@ export class OciDomain implements OciPort {
       client.listGroups({ filter: `displayName eq ${scimString(displayName)}`, attributes: 'displayName', count: 2 }),
     );
     const group = response.groups?.resources?.[0];
-    return group?.id ? { id: group.id, displayName: group.displayName ?? displayName } : null;
+    return group?.id ? { id: group.id, displayName: stripControls(group.displayName ?? displayName) } : null;
   }
 
   async groupMemberIds(groupId: string): Promise<Set<string>> {
@@ -156,7 +158,7 @@ export class OciDomain implements OciPort {
    */
   private async readMembers(groupId: string, needNames: boolean): Promise<OciUserRef[]> {
     const named = (members: { value: string; name?: string }[]) => !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
-    const refs = (members: { value: string; name?: string }[]) => members.map((member) => ({ id: member.value, userName: member.name ?? '' }));
+    const refs = (members: { value: string; name?: string }[]) => members.map((member) => ({ id: member.value, userName: stripControls(member.name ?? '') }));
     let members: identitydomains.models.GroupMembers[] | undefined;
     try {
       const response = await this.call('read the group members', (client) => client.getGroup({ groupId, attributes: 'members' }));
@@ -194,7 +196,7 @@ export class OciDomain implements OciPort {
     const rest = await mapLimit(starts, PAGE_CONCURRENCY, page);
     const byId = new Map<string, OciUserRef>();
     for (const { users } of [first, ...rest]) {
-      for (const user of users) if (user.id) byId.set(user.id, { id: user.id, userName: user.userName ?? '' });
+      for (const user of users) if (user.id) byId.set(user.id, { id: user.id, userName: stripControls(user.userName ?? '') });
     }
     return [...byId.values()];
   }

@@ -9,6 +9,7 @@ import { AuthError, UpstreamError } from '../../errors.js';
 import { limitErrorOf } from '../http/request.js';
 import { createOciClient, type OciClientOptions } from './client.js';
 import type { JitSettings } from '../../core/doctor.js';
+import { stripControls } from '../../core/text.js';
 
 export class OciInspector {
   private readonly client: identitydomains.IdentityDomainsClient;
@@ -25,7 +26,7 @@ export class OciInspector {
       const limit = limitErrorOf(error);
       if (limit) throw limit;
       const status = (error as { statusCode?: number }).statusCode ?? 0;
-      const message = (error as Error).message ?? String(error);
+      const message = stripControls((error as Error).message ?? String(error));
       if (status === 401 || status === 403) {
         throw new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused to list identity providers (${status}): ${message}`, {
           hint: 'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).',
@@ -35,12 +36,12 @@ export class OciInspector {
     }
     return (response.identityProviders?.resources ?? []).map((idp) => ({
       id: idp.id ?? '',
-      name: idp.partnerName ?? idp.id ?? '(unnamed)',
+      name: stripControls(idp.partnerName ?? idp.id ?? '(unnamed)'),
       enabled: idp.enabled !== false,
       jitEnabled: idp.jitUserProvEnabled === true,
       createUsers: idp.jitUserProvCreateUserEnabled === true,
-      groupAssignmentMethod: idp.jitUserProvGroupAssignmentMethod ? String(idp.jitUserProvGroupAssignmentMethod) : null,
-      mappingMode: idp.jitUserProvGroupMappingMode ? String(idp.jitUserProvGroupMappingMode) : null,
+      groupAssignmentMethod: idp.jitUserProvGroupAssignmentMethod ? stripControls(String(idp.jitUserProvGroupAssignmentMethod)) : null,
+      mappingMode: idp.jitUserProvGroupMappingMode ? stripControls(String(idp.jitUserProvGroupMappingMode)) : null,
       mappedOciGroupIds: (idp.jitUserProvGroupMappings ?? []).map((mapping) => mapping.value),
     }));
   }

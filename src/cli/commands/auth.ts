@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { CLI_SCOPES } from '../../adapters/auth/scopes.js';
 import { AuthError } from '../../errors.js';
+import { terminalText } from '../output.js';
 
 export function registerAuth(program: Command, run: Runner): void {
   program
@@ -18,7 +19,8 @@ Examples:
         const account = options.browser
           ? await services.session.loginInteractive()
           // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
-          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${message}\n`));
+          // The message is Entra's own text: cleaned like everything else printed.
+          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${terminalText(message, { colour: false })}\n`));
         const store = await services.session.tokenStore();
         const warning = await store.takeFallbackWarning();
         if (warning) env.out.warn(warning);

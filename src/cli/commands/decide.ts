@@ -6,6 +6,7 @@ import { findGroup } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
 import { approveRequest, denyRequest, listRequests, type DecideResult, type RequestView } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
+import { stripControls } from '../../core/text.js';
 import { waitForOci } from './wait.js';
 
 interface DecideOptions { group?: string; requester?: string; reason?: string; yes?: boolean; provisionNow?: boolean; wait?: boolean; timeout?: string }
@@ -33,7 +34,8 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
     `Which request do you want to ${verb}?`,
     pending.map((p) => ({
       value: { id: p.request.id, requesterUpn: p.requester.userPrincipalName },
-      name: `${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`,
+      // The prompt library prints choices as they are: no remote text reaches it uncleaned.
+      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
     })),
   );
 }
