@@ -4,7 +4,7 @@
  * by the tests, which play several actors against one emulator.
  */
 import os from 'node:os';
-import { defaultPaths, randomIds, systemClock, type Context, type OutputStream, type Prompter } from './context.js';
+import { defaultPaths, randomIds, systemClock, type Clock, type Context, type OutputStream, type Prompter } from './context.js';
 import { UsageError } from './errors.js';
 
 export class CapturedStream implements OutputStream {
@@ -42,6 +42,8 @@ export interface ActorContextOptions {
   cwd?: string;
   stdin?: string;
   abortSignal?: AbortSignal;
+  /** This machine's clock (tests: a machine whose clock is off). */
+  clock?: Clock;
 }
 
 export function actorContext(options: ActorContextOptions): Context {
@@ -52,7 +54,7 @@ export function actorContext(options: ActorContextOptions): Context {
     stderr: options.stderr ?? new CapturedStream(),
     stdinIsTTY: false,
     readStdin: async () => options.stdin ?? '',
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     ids: randomIds,
     paths: defaultPaths(options.env, os.tmpdir()),
     prompter: options.prompter ?? noPrompter,

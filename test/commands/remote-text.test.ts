@@ -71,7 +71,7 @@ function renameUser(H: Harness, name: keyof typeof SEED.users, upn: string): () 
   return () => Object.assign(user, before);
 }
 
-test('list --pending and status: a justification and ticket holding escape sequences and a bidi override are printed without them (terminal, colour, piped, --json)', async () => {
+test('list --pending and status: a record whose justification and ticket hold escape sequences and a bidi override is listed as invalid, without them (terminal, colour, piped, --json)', async () => {
   const H = h();
   const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--ticket', 'INC-4711', '--json']);
   expect(asked.code).toBe(0);
@@ -81,7 +81,10 @@ test('list --pending and status: a justification and ticket holding escape seque
   const json = await H.run('bob', ['list', '--pending', '--json']);
   expect(json.code).toBe(0);
   expectClean(json);
-  expect(json.json.requests).toEqual([expect.objectContaining({ id, requester: ALICE, justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711' })]);
+  // The record breaks the input rules: listed for approvers, as invalid, its text cleaned.
+  expect(json.json.requests).toEqual([expect.objectContaining({
+    id, requester: ALICE, state: 'invalid', invalid: 'its justification contains control characters', justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711',
+  })]);
 
   const piped = await H.run('bob', ['list', '--pending']);
   expect(piped.code).toBe(0);
@@ -89,25 +92,25 @@ test('list --pending and status: a justification and ticket holding escape seque
   // Still one row of tab-separated fields, the justification in its column.
   const rows = piped.stdout.trimEnd().split('\n');
   expect(rows).toHaveLength(2);
-  expect(rows[1]!.split('\t')).toEqual([id, ALICE, 'OCI-Temp-Admins', 'pending', '2', expect.any(String), '-', '-', 'INC-4711: rotate the DB wallet']);
+  expect(rows[1]!.split('\t')).toEqual([id, ALICE, 'OCI-Temp-Admins', 'invalid', '2', expect.any(String), '-', '-', 'INVALID: its justification contains control characters']);
 
   const terminal = await H.run('bob', ['list', '--pending'], { tty: true });
   expect(terminal.code).toBe(0);
   expectClean(terminal);
-  expect(terminal.stdout).toContain('INC-4711: rotate the DB wallet');
+  expect(terminal.stdout).toContain('INVALID: its justification contains control characters');
 
   const colour = await H.run('bob', ['list', '--pending'], { tty: true, env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
   expect(colour.code).toBe(0);
   expect(colour.stdout).toMatch(OUR_COLOUR); // colour is on: our own codes stay
   expectClean(colour, { colour: true });
-  expect(colour.stdout.replace(OUR_COLOUR, '')).toContain('INC-4711: rotate the DB wallet');
+  expect(colour.stdout.replace(OUR_COLOUR, '')).toContain('INVALID: its justification contains control characters');
 
   for (const argv of [['status', '--json'], ['status'], ['status', '--no-oci']]) {
     const status = await H.run('alice', argv, { tty: argv.length === 1 });
     expect(status.code).toBe(0);
     expectClean(status);
-    if (status.json) expect(status.json.requests).toEqual([expect.objectContaining({ id, justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711' })]);
-    else expect(status.stdout).toContain('INC-4711: rotate the DB wallet');
+    if (status.json) expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'invalid', justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711' })]);
+    else expect(status.stdout).toContain('INVALID: its justification contains control characters');
   }
 });
 

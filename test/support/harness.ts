@@ -16,6 +16,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../../src/actor-context.js';
+import { offsetClock, type Prompter } from '../../src/context.js';
 import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -48,6 +49,10 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Pretend stdout is a terminal (tables aligned, relative times). */
   tty?: boolean;
+  /** This machine's clock is off by this much (the emulator's virtual clock is added on top, as for any machine). */
+  clockSkewMs?: number;
+  /** Answers the command's prompts (and makes it interactive). */
+  prompter?: Prompter;
   /** Runs while the command is running (e.g. completes a device code sign-in). */
   during?: (stderr: CapturedStream) => Promise<void>;
 }
@@ -208,7 +213,11 @@ export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {
     const actor = resolve(who);
     const stdout = new CapturedStream({ isTTY: runOptions.tty });
     const stderr = new CapturedStream({ isTTY: runOptions.tty });
-    const ctx = actorContext({ env: { ...actor.env, ...runOptions.env }, stdout, stderr });
+    const ctx = actorContext({
+      env: { ...actor.env, ...runOptions.env }, stdout, stderr,
+      ...(runOptions.clockSkewMs ? { clock: offsetClock(runOptions.clockSkewMs) } : {}),
+      ...(runOptions.prompter ? { prompter: runOptions.prompter } : {}),
+    });
     const running = main(argv, ctx);
     if (runOptions.during) await Promise.all([running, runOptions.during(stderr)]);
     const code = await running;

@@ -55,7 +55,7 @@ Examples:
           if (entries.length === 0) return '';
           return table(env.out, ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'], entries.map((e) => [
             e.request.id, e.group.name, colourState(env.out, e.grant.state), String(e.request.hours),
-            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOciFor(e.grant.state, e.oci) : '-', e.request.justification,
+            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOciFor(e.grant.state, e.oci) : '-', shownJustification(e.request),
           ]));
         });
         if (entries.length === 0) env.out.info(`No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`);
