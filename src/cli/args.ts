@@ -89,7 +89,7 @@ export function checkRequestId(value: string | undefined): string | undefined {
 export function checkUpn(value: string, flag: string): string {
   const upn = value.trim();
   if (!/^[^\s@]+@[^\s@]+$/.test(upn) || hasControls(upn) || upn.length > 256) {
-    throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, { code: 'INVALID_UPN', hint: `Give it as ${flag} alice@contoso.com.` });
+    throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, { code: 'INVALID_USER', hint: `Give it as ${flag} alice@contoso.com.` });
   }
   return upn;
 }

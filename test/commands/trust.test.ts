@@ -61,7 +61,7 @@ describe('item 1: a decision dated ahead keeps nobody', () => {
     ['an auto-approval record', 'group', 1],
     ['an auto-approval record', 'group', 20],
     ['an auto-approval record', 'group', 365 * 24],
-  ] as const)('attack: %s dated %d h ahead: the member is removed, the record reported (exit 1) and audited', async (_what, approver, aheadHours) => {
+  ] as const)('attack: %s (%s) dated %d h ahead: the member is removed, the record reported (exit 1) and audited', async (_what, approver, aheadHours) => {
     const H = h();
     const id = await request(H);
     const now = H.emu.world.now();
