@@ -8,7 +8,6 @@ import type { EntraGroup } from '../state.js';
 import { authenticate, GROUP_EXTENSION_READ, GROUP_MEMBER_WRITE, GROUP_READ, hasAny, isResponse, mayManageGroup, USER_READ_BASIC, type Caller } from './auth.js';
 import { badRequest, errorFor, forbidden, resourceNotFound } from './errors.js';
 import {
-  directoryObjectExists,
   directoryObjectJson,
   expandedExtensions,
   groupJson,
