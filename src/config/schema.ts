@@ -4,6 +4,7 @@
  * security bug.
  */
 import { z } from 'zod';
+import { GUID_PATTERN, isObjectId } from './object-id.js';
 
 // A command parses its config once: zod's JIT (a parser compiled per object
 // schema with new Function) costs more than it saves at that count, about
@@ -15,9 +16,18 @@ const upn = z
   .min(3)
   .regex(/^[^\s@]+@[^\s@]+$/, 'must be a user principal name such as alice@contoso.com');
 
-const guid = z
+const guid = z.string().regex(GUID_PATTERN, 'must be a GUID');
+
+/**
+ * A standing member: a user by user principal name, or any member (a nested group, a service
+ * principal, a device, or a user) by its Entra object id.
+ */
+const standingMember = z
   .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
+  .refine(
+    (value) => isObjectId(value) || (value.length >= 3 && /^[^\s@]+@[^\s@]+$/.test(value)),
+    'must be a user principal name such as alice@contoso.com, or the object id (GUID) of a member that is not a user (nested group, service principal, device)',
+  );
 
 const httpsUrl = z.string().url().refine((value) => value.startsWith('https://'), 'must be an https:// URL');
 
@@ -41,8 +51,8 @@ export const groupSchema = z
     defaultHours: z.number().positive().optional(),
     eligibleRequesters: z.array(upn).min(1),
     approvers: z.array(upn).min(1),
-    /** Break-glass members: never removed by sweep, always reported. */
-    standingMembers: z.array(upn).default([]),
+    /** Break-glass members: never removed by sweep, always reported. UPNs, or object ids for non-user members. */
+    standingMembers: z.array(standingMember).default([]),
     autoApproval: autoApprovalSchema.nullable().default(null),
     /** Pending requests older than this are closed by sweep. */
     pendingTimeoutHours: z.number().positive().default(24),

@@ -4,6 +4,7 @@ import type { Config, GroupConfig } from '../config/schema.js';
 import type { DirectoryPort, DirectoryUser, OciPort } from './ports.js';
 import type { LocalState } from '../store/state-store.js';
 import { DEFAULT_MAX_SKEW_MS, type PolicyContext } from './grants.js';
+import { isObjectId } from '../config/object-id.js';
 
 export interface AuditInput {
   actor: { id: string; upn: string; kind: 'user' | 'app' };
@@ -55,7 +56,10 @@ export async function resolvePeople(directory: DirectoryPort, group: GroupConfig
   approvers: DirectoryUser[];
   eligible: DirectoryUser[];
 }> {
-  const upns = [...new Set([...group.eligibleRequesters, ...group.approvers, ...group.standingMembers, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase()))];
+  // A standing member named by object id (a nested group, service principal or device) is not looked up as a user.
+  const standingUpns = group.standingMembers.filter((entry) => !isObjectId(entry));
+  const standingObjectIds = group.standingMembers.filter(isObjectId).map((id) => id.toLowerCase());
+  const upns = [...new Set([...group.eligibleRequesters, ...group.approvers, ...standingUpns, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase()))];
   const found = await directory.getUsers(upns);
   const byUpn = new Map<string, DirectoryUser>();
   for (const [key, user] of found) byUpn.set(key.toLowerCase(), user);
@@ -66,7 +70,7 @@ export async function resolvePeople(directory: DirectoryPort, group: GroupConfig
     byUpn,
     policy: { group, approverIds, autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null, eligibleIds, maxSkewMs },
     eligibleIds,
-    standingIds: idsOf(group.standingMembers),
+    standingIds: new Set([...idsOf(standingUpns), ...standingObjectIds]),
     approvers: group.approvers.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
     eligible: group.eligibleRequesters.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
   };

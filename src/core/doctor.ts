@@ -8,6 +8,7 @@
  */
 import type { Config, OciConfig } from '../config/schema.js';
 import { requireOci } from '../config/oci.js';
+import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
 import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, missingPermissions, type NeedsOptions } from './permissions.js';
@@ -243,7 +244,8 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
 
   try {
     const unknown: string[] = [];
-    const upns = [...new Set(config.groups.flatMap((g) => [...g.eligibleRequesters, ...g.approvers, ...g.standingMembers]))];
+    // Standing members named by object id are not users (nested groups, service principals, devices).
+    const upns = [...new Set(config.groups.flatMap((g) => [...g.eligibleRequesters, ...g.approvers, ...g.standingMembers.filter((entry) => !isObjectId(entry))]))];
     for (const upn of upns.slice(0, 200)) if (!(await graph.userExists(upn))) unknown.push(upn);
     if (unknown.length) add('people', 'requesters and approvers', 'entra', 'warn', `not found in Entra: ${unknown.join(', ')}`, 'Correct the user principal names in the config (a renamed user keeps their id, not their UPN).');
     else add('people', 'requesters and approvers', 'entra', 'pass', `${upns.length} user(s) found`);
@@ -258,7 +260,7 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
       if (inner.length) nested.push(`${group.displayName} contains ${inner.map((g) => `"${g.displayName}"`).join(', ')}`);
     }
     if (nested.length) {
-      add('nested-groups', 'nested groups', 'entra', 'warn', `${nested.join('; ')}: provisioning to OCI does not follow nested groups, and sweep manages direct members only`, 'Remove the nested groups and add the people directly (approvals do this for you).');
+      add('nested-groups', 'nested groups', 'entra', 'warn', `${nested.join('; ')}: provisioning to OCI does not follow nested groups (SAML JIT does), and sweep removes them unless listed in standingMembers by object id`, 'Remove the nested groups and add the people directly (approvals do this for you).');
     } else add('nested-groups', 'nested groups', 'entra', 'pass', 'no group has groups as members');
   } catch (error) {
     add('nested-groups', 'nested groups', ...statusOf('warn', graphFailure(error, 'GroupMember.Read.All')));

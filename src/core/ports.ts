@@ -10,6 +10,18 @@ export interface DirectoryUser {
   displayName: string;
 }
 
+/**
+ * What a group member is. Entra groups hold users, other groups (nested),
+ * service principals, devices and organisational contacts; only users can hold
+ * a grant, so the sweep removes every other kind unless it is listed as standing.
+ */
+export type MemberKind = 'user' | 'group' | 'servicePrincipal' | 'device' | 'other';
+
+/** A member of a group, of any kind. userPrincipalName is '' for anything but a user; displayName is '' when the caller may not read it. */
+export interface DirectoryMember extends DirectoryUser {
+  kind: MemberKind;
+}
+
 /** Where a remote record document lives: an open extension on a user or a group. */
 export interface RecordOwner {
   kind: 'user' | 'group';
@@ -51,7 +63,8 @@ export interface DirectoryPort {
   getUser(idOrUpn: string): Promise<DirectoryUser | null>;
   /** Many users at once (batched); missing ones are absent from the map. Keys are the inputs as given. */
   getUsers(idsOrUpns: string[]): Promise<Map<string, DirectoryUser>>;
-  listGroupMembers(groupId: string): Promise<DirectoryUser[]>;
+  /** Every direct member, whatever its kind (users, nested groups, service principals, devices, …). */
+  listGroupMembers(groupId: string): Promise<DirectoryMember[]>;
   addGroupMember(groupId: string, userId: string): Promise<AddResult>;
   removeGroupMember(groupId: string, userId: string): Promise<RemoveResult>;
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */

@@ -3,30 +3,33 @@
  * they are a configured standing member, or hold a live approval by a trusted
  * approver (or the group's auto-approval rule) — and have not been in the
  * group longer than the group's maximum since that approval began. Everyone
- * else is removed: expired, denied, revoked, forged, and hand-added members.
+ * else is removed: expired, denied, revoked, forged, and hand-added members,
+ * and every member that is not a user (nested group, service principal, device).
  * Pure: the same inputs always give the same plan.
  */
-import type { DirectoryUser } from './ports.js';
+import type { DirectoryUser, MemberKind } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import type { GrantView } from './grants.js';
 import { GrantViews, approvalExpiry, approvalProblem, grantKey, type ApprovalProblem, type PolicyContext } from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
-export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration';
+export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration' | 'not-a-user';
+/** A group member; `kind` absent means a user (the directory port always sets it). */
+export type PlanMember = DirectoryUser & { kind?: MemberKind };
 
 export interface PlannedKeep {
-  user: DirectoryUser;
+  user: PlanMember;
   reason: KeepReason;
   requestId?: string;
   expiresAt?: Date;
   /** Kept only by this sweep's auto-approval: the removal that applies if that approval is not made. */
   removeIfNotAutoApproved?: PlannedRemoval;
 }
-export interface PlannedRemoval { user: DirectoryUser; reason: RemoveReason; requestId?: string }
+export interface PlannedRemoval { user: PlanMember; reason: RemoveReason; requestId?: string }
 
 export interface GroupSweepInput {
   policy: PolicyContext;
-  members: readonly DirectoryUser[];
+  members: readonly PlanMember[];
   standingIds: ReadonlySet<string>;
   /** Object ids of eligible requesters (resolved from the config's UPNs). */
   eligibleIds: ReadonlySet<string>;
@@ -115,6 +118,12 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     firstSeen[member.id] = seenAt;
     if (input.standingIds.has(member.id)) {
       keep.push({ user: member, reason: 'standing' });
+      continue;
+    }
+    // Only a user can hold a grant: a nested group (whose users JIT would carry into OCI), a
+    // service principal or a device is removed unless it is listed as standing.
+    if (member.kind !== undefined && member.kind !== 'user') {
+      remove.push({ user: member, reason: 'not-a-user' });
       continue;
     }
     // Any live grant keeps the member: an older grant expiring must not remove

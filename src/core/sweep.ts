@@ -15,7 +15,9 @@ import type { GroupConfig } from '../config/schema.js';
 import type { AuditInput, CoreDeps } from './deps.js';
 import { auditAll, maxSkewMsOf, resolvePeople } from './deps.js';
 import { StateError } from '../errors.js';
-import type { DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
+import type { DirectoryUser, MemberKind, OciPort, OciUserRef, ProvisioningJobStatus } from './ports.js';
+import { isObjectId } from '../config/object-id.js';
+import { stripControls } from './text.js';
 import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from './record-book.js';
 import { planGroupSweep, type PlannedRemoval } from './sweep-plan.js';
 import { GrantViews, type ApprovalProblem, type PolicyContext } from './grants.js';
@@ -65,6 +67,9 @@ export interface SweepMemberAction {
   expiresAt?: string;
   /** For failures: the error code (GRAPH_UNAVAILABLE, PERMISSION_DENIED, …). */
   code?: string;
+  /** Only for members that are not users (upn is then ''): what they are, and their display name ('' when the sweep may not read it). */
+  kind?: Exclude<MemberKind, 'user'>;
+  displayName?: string;
 }
 
 /** An OCI group member with neither an Entra membership nor a grant (added by hand in OCI, or left by JIT "Merge"). */
@@ -138,10 +143,22 @@ type Audit = Omit<AuditInput, 'actor'>;
 function sentOff(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
-type Who = Pick<DirectoryUser, 'id' | 'userPrincipalName'>;
+type Who = Pick<DirectoryUser, 'id' | 'userPrincipalName'> & { kind?: MemberKind; displayName?: string };
 
 function action(user: Who, reason: string, extra: Partial<SweepMemberAction> = {}): SweepMemberAction {
-  return { userId: user.id, upn: user.userPrincipalName, reason, ...extra };
+  if (user.kind === undefined || user.kind === 'user') return { userId: user.id, upn: user.userPrincipalName, reason, ...extra };
+  return { userId: user.id, upn: '', reason, kind: user.kind, displayName: stripControls(user.displayName ?? ''), ...extra };
+}
+
+const KIND_NAMES: Record<Exclude<MemberKind, 'user'>, string> = {
+  group: 'nested group', servicePrincipal: 'service principal', device: 'device', other: 'directory object',
+};
+
+/** "service principal "Build agent" (id)": how a member that is not a user is named in messages. */
+export function describeNonUser(member: { kind?: MemberKind; displayName?: string; id: string }): string {
+  const kind = member.kind && member.kind !== 'user' ? KIND_NAMES[member.kind] : 'member';
+  const name = stripControls(member.displayName ?? '');
+  return `${kind} ${name ? `"${name}" ` : ''}(${member.id})`;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -240,7 +257,7 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     }
   };
   const target = (user: Who, requestId?: string) => ({
-    groupId: group.entraGroupId, groupName: group.name, userId: user.id, upn: user.userPrincipalName, ...(requestId ? { requestId } : {}),
+    groupId: group.entraGroupId, groupName: group.name, userId: user.id, ...(user.userPrincipalName ? { upn: user.userPrincipalName } : {}), ...(requestId ? { requestId } : {}),
   });
 
   progress('reading members and records');
@@ -389,10 +406,11 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     for (const removed of report.removed) memberIdsNow.delete(removed.userId);
     for (const added of report.autoApproved) memberIdsNow.add(added.userId);
   }
-  const entitled = new Set<string>(group.standingMembers.map((upn) => upn.toLowerCase()));
+  // By user name: members that are not users have none (and provisioning never takes them to OCI).
+  const entitled = new Set<string>(group.standingMembers.filter((entry) => !isObjectId(entry)).map((upn) => upn.toLowerCase()));
   for (const id of [...memberIdsNow, ...grantHolders]) {
     const user = userById.get(id);
-    if (user) entitled.add(user.userPrincipalName.toLowerCase());
+    if (user?.userPrincipalName) entitled.add(user.userPrincipalName.toLowerCase());
   }
   const driftSeen = await checkOci(deps, group, options, now, audits, target, report, memberIdsNow, entitled, await ociRead, state, ledger)
     .finally(() => removalsAudited);
@@ -593,7 +611,16 @@ async function removeMembers(
   for (const removal of removals) {
     const key = `${group.entraGroupId}:${removal.user.id}`;
     const result = results.get(removal.user.id);
-    if (result === 'removed' || result === 'not-member') {
+    const nonUser = removal.user.kind !== undefined && removal.user.kind !== 'user';
+    if (nonUser && (result === 'removed' || result === 'not-member')) {
+      // Provisioning exports users only, so OCI never held this member: nothing to wait for there.
+      ledger.clearedFailures.add(key);
+      report.removed.push(action(removal.user, removal.reason, { outcome: result }));
+      audits.push({
+        action: 'remove', target: target(removal.user), reason: removal.reason, result: 'ok',
+        details: { entra: result, kind: removal.user.kind, displayName: stripControls(removal.user.displayName) },
+      });
+    } else if (result === 'removed' || result === 'not-member') {
       ledger.clearedFailures.add(key);
       const previous = state.sweep.pendingRemovals[key];
       ledger.pending.set(key, {
@@ -613,12 +640,18 @@ async function removeMembers(
         attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? nowIso,
       });
       const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
+      // A member that is not a user has no UPN: the message names it, and what Graph needs to remove it.
+      const hint = result instanceof Error ? (result as { hint?: unknown }).hint : undefined;
+      const named = nonUser ? `could not remove ${describeNonUser(removal.user)}: ${message}${typeof hint === 'string' ? ` ${hint}` : ''}` : message;
       report.failed.push(action(removal.user, removal.reason, {
         requestId: removal.requestId,
-        outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${message}`,
+        outcome: `${irrevocable ? 'IRREVOCABLE after ' + attempts + ' attempts: ' : ''}${named}`,
         code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
       }));
-      audits.push({ action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed', details: { error: message, attempts, irrevocable } });
+      audits.push({
+        action: 'remove', target: target(removal.user, removal.requestId), reason: removal.reason, result: 'failed',
+        details: { error: named, attempts, irrevocable, ...(nonUser ? { kind: removal.user.kind, displayName: stripControls(removal.user.displayName) } : {}) },
+      });
     }
   }
 }

@@ -5,12 +5,48 @@
  * routes (device code completion, JIT sign-in, provisioning) next to their code.
  */
 import { json, parseJsonBody, route, type Route } from './http.js';
-import type { FaultRule, LoggedRequest, ThrottlePlan } from './state.js';
+import { randomUUID } from 'node:crypto';
+import type { FaultRule, LoggedRequest, ThrottlePlan, World } from './state.js';
 
 const SERVICES = new Set(['entra', 'graph', 'oci', 'control', 'unknown']);
 
 function badRequest(message: string) {
   return json(400, { error: 'bad_request', message });
+}
+
+const MEMBER_KINDS = new Set(['group', 'servicePrincipal', 'device']);
+
+/** The directory object a portal change names, created when missing; or what is wrong with the request. */
+function portalObject(world: World, body: { kind?: string; displayName?: string; id?: string; members?: unknown }): { id: string } | string {
+  const { kind, displayName } = body;
+  if (!kind || !MEMBER_KINDS.has(kind)) return '"kind" must be group, servicePrincipal or device';
+  if (typeof displayName !== 'string' || !displayName) return '"displayName" is required';
+  const id = typeof body.id === 'string' && body.id ? body.id.toLowerCase() : undefined;
+  const memberRefs = body.members === undefined ? [] : body.members;
+  if (!Array.isArray(memberRefs) || memberRefs.some((ref) => typeof ref !== 'string')) return '"members" must be a list of user principal names or ids';
+  if (memberRefs.length > 0 && kind !== 'group') return '"members" is only for kind "group"';
+  const users = memberRefs.map((ref: string) => world.userByIdOrUpn(ref));
+  if (users.some((user) => !user)) return `unknown user in "members": ${memberRefs.filter((_ref: string, i: number) => !users[i]).join(', ')}`;
+  if (kind === 'group') {
+    const existing = (id && world.groups.get(id)) || world.groupByName(displayName);
+    const nested = existing || {
+      id: id ?? randomUUID(), displayName, description: null, mailNickname: displayName.replace(/[^A-Za-z0-9]/g, ''),
+      securityEnabled: true, mailEnabled: false, members: new Set<string>(), owners: new Set<string>(), extensions: new Map(),
+    };
+    world.groups.set(nested.id, nested);
+    for (const user of users) nested.members.add(user!.id);
+    return nested;
+  }
+  if (kind === 'servicePrincipal') {
+    const existing = (id && world.servicePrincipals.get(id)) || [...world.servicePrincipals.values()].find((sp) => sp.displayName === displayName);
+    const sp = existing || { id: id ?? randomUUID(), appId: randomUUID(), displayName, assignedGroupIds: new Set<string>(), synchronizationJobs: [] };
+    world.servicePrincipals.set(sp.id, sp);
+    return sp;
+  }
+  const existing = (id && world.devices.get(id)) || [...world.devices.values()].find((device) => device.displayName === displayName);
+  const device = existing || { id: id ?? randomUUID(), deviceId: randomUUID(), displayName, operatingSystem: 'Windows', accountEnabled: true };
+  world.devices.set(device.id, device);
+  return device;
 }
 
 export function controlRoutes(): Route[] {
@@ -76,11 +112,22 @@ export function controlRoutes(): Route[] {
       return json(200, { latencyMs: emu.world.latencyMs });
     }),
     // Changes made "by hand in the portal": the tool must notice and undo them.
+    // {user}: a user by UPN or id. {kind, displayName, id?, members?}: a nested group (with
+    // `members`, user UPNs or ids, put in it), a service principal or a device, found by id or
+    // display name or else created, then added as a member.
     route('control', 'POST', /^\/_emulator\/portal\/groups\/(?<groupId>[^/]+)\/members$/, (req, emu) => {
-      const body = parseJsonBody<{ user?: string }>(req);
+      const body = parseJsonBody<{ user?: string; kind?: string; displayName?: string; id?: string; members?: unknown }>(req);
       const group = emu.world.groups.get(req.params.groupId!) ?? emu.world.groupByName(req.params.groupId!);
+      if (!group) return badRequest('unknown group');
+      if (body?.kind !== undefined) {
+        const member = portalObject(emu.world, body);
+        if (typeof member === 'string') return badRequest(member);
+        if (member.id === group.id) return badRequest('a group cannot be a member of itself');
+        group.members.add(member.id);
+        return json(200, { groupId: group.id, memberId: member.id, kind: body.kind });
+      }
       const user = body?.user ? emu.world.userByIdOrUpn(body.user) : undefined;
-      if (!group || !user) return badRequest('unknown group or user');
+      if (!user) return badRequest('unknown group or user');
       group.members.add(user.id);
       return json(200, { groupId: group.id, userId: user.id });
     }),

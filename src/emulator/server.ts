@@ -15,6 +15,7 @@ import { generateTls, type EmulatorTls } from './tls.js';
 import type { EmuRequest, EmuResponse, EmulatorApi, Route, Service } from './http.js';
 import { entraRoutes } from './entra.js';
 import { graphRoutes, graphError } from './graph/index.js';
+import { INSUFFICIENT_PRIVILEGES } from './graph/errors.js';
 import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
@@ -50,8 +51,8 @@ function faultResponse(service: Service, status: number, retryAfterSeconds?: num
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
   if (service === 'graph') {
-    const code = said.code ?? (status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException');
-    const message = said.message ?? (status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.');
+    const code = said.code ?? (status === 403 ? 'Authorization_RequestDenied' : status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException');
+    const message = said.message ?? (status === 403 ? INSUFFICIENT_PRIVILEGES : status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.');
     const response = graphError(status, code, message);
     return { ...response, headers: { ...response.headers, ...headers } };
   }

@@ -34,10 +34,20 @@ export interface EntraGroup {
   mailNickname: string;
   securityEnabled: boolean;
   mailEnabled: boolean;
-  /** Member object ids in insertion order (users or groups: nested groups are allowed in Entra). */
+  /** Member object ids in insertion order: users, nested groups, service principals and devices, as Entra allows. */
   members: Set<string>;
   owners: Set<string>;
   extensions: Map<string, OpenExtension>;
+}
+
+/** A device registered or joined in Entra (a group may hold it as a member). */
+export interface EntraDevice {
+  id: string;
+  /** The device's own id (not the object id). */
+  deviceId: string;
+  displayName: string;
+  operatingSystem: string;
+  accountEnabled: boolean;
 }
 
 export interface AppRegistration {
@@ -193,6 +203,7 @@ export class World {
   groups = new Map<string, EntraGroup>();
   apps = new Map<string, AppRegistration>();
   servicePrincipals = new Map<string, ServicePrincipal>();
+  devices = new Map<string, EntraDevice>();
   ociUsers = new Map<string, OciUser>();
   ociGroups = new Map<string, OciGroup>();
   identityProviders = new Map<string, OciIdentityProvider>();

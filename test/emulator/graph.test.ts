@@ -642,3 +642,73 @@ describe('Graph emulator: service principal and provisioning job', () => {
     job.status.quarantine = null;
   });
 });
+
+describe('Graph emulator: members that are not users', () => {
+  let h: Harness;
+  const NESTED = 'abababab-0000-4000-8000-000000000001';
+  const ROBOT = 'abababab-0000-4000-8000-000000000002';
+  const KIOSK = 'abababab-0000-4000-8000-000000000003';
+  const ref = (id: string, set = 'directoryObjects') => ({ '@odata.id': `https://graph.microsoft.com/v1.0/${set}/${id}` });
+  beforeAll(async () => {
+    h = await harness();
+    const world = h.emu.world;
+    world.groups.set(NESTED, {
+      id: NESTED, displayName: 'Contractors', description: null, mailNickname: 'Contractors', securityEnabled: true, mailEnabled: false,
+      members: new Set([U.mallory]), owners: new Set(), extensions: new Map(),
+    });
+    world.servicePrincipals.set(ROBOT, { id: ROBOT, appId: 'abababab-0000-4000-8000-0000000000a2', displayName: 'Backup robot', assignedGroupIds: new Set(), synchronizationJobs: [] });
+    world.devices.set(KIOSK, { id: KIOSK, deviceId: 'abababab-0000-4000-8000-0000000000a3', displayName: 'Lobby kiosk', operatingSystem: 'Windows', accountEnabled: true });
+  });
+  afterAll(async () => h.emu.stop());
+
+  it('adds a nested group with GroupMember.ReadWrite.All; a device or service principal also needs Device.ReadWrite.All / Application.ReadWrite.All', async () => {
+    const members = h.client(h.appToken(['GroupMember.ReadWrite.All']));
+    await members.api(`/groups/${GROUP}/members/$ref`).post(ref(NESTED, 'groups'));
+    for (const id of [KIOSK, ROBOT]) {
+      const refused = await failure(members.api(`/groups/${GROUP}/members/$ref`).post(ref(id)));
+      expect([refused.statusCode, refused.code, refused.message]).toEqual([403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
+    }
+    const devices = h.client(h.appToken(['GroupMember.ReadWrite.All', 'Device.ReadWrite.All']));
+    await devices.api(`/groups/${GROUP}/members/$ref`).post(ref(KIOSK, 'devices'));
+    await h.client(h.appToken(['GroupMember.ReadWrite.All', 'Application.ReadWrite.All'])).api(`/groups/${GROUP}/members/$ref`).post(ref(ROBOT, 'servicePrincipals'));
+    const again = await failure(devices.api(`/groups/${GROUP}/members/$ref`).post(ref(KIOSK)));
+    expect(again.statusCode).toBe(400);
+    const missing = await failure(members.api(`/groups/${GROUP}/members/$ref`).post(ref('abababab-0000-4000-8000-00000000dead')));
+    expect([missing.statusCode, missing.code]).toEqual([404, 'Request_ResourceNotFound']);
+    expect([...h.emu.world.groups.get(GROUP)!.members]).toEqual([U.breakglass, NESTED, KIOSK, ROBOT]);
+  });
+
+  it('v1.0 /members lists every kind with @odata.type except service principals (known issue); beta lists them; kinds the caller may not read come back as type and id only', async () => {
+    const reader = h.client(h.appToken(['GroupMember.Read.All', 'User.Read.All']));
+    const v1 = await reader.api(`/groups/${GROUP}/members?$select=id,userPrincipalName,displayName`).get();
+    expect(v1['@odata.context']).toContain('#directoryObjects');
+    expect(v1.value).toEqual([
+      { '@odata.type': '#microsoft.graph.user', id: U.breakglass, userPrincipalName: `breakglass@${SEED.domain}`, displayName: 'Break Glass' },
+      { '@odata.type': '#microsoft.graph.group', id: NESTED, displayName: 'Contractors' },
+      { '@odata.type': '#microsoft.graph.device', id: KIOSK, displayName: null },
+    ].sort((a, b) => (a.id < b.id ? -1 : 1)));
+
+    const beta = await reader.api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members/microsoft.graph.servicePrincipal?$select=id,displayName`).get();
+    expect(beta.value).toEqual([{ '@odata.type': '#microsoft.graph.servicePrincipal', id: ROBOT, displayName: null }]);
+    const named = await h.client(h.appToken(['GroupMember.Read.All', 'Application.Read.All', 'Device.Read.All']))
+      .api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members?$select=id,displayName`).get();
+    expect(named.value.map((m: { id: string; displayName: string }) => [m.id, m.displayName]).sort()).toEqual([
+      [NESTED, 'Contractors'], [ROBOT, 'Backup robot'], [KIOSK, 'Lobby kiosk'], [U.breakglass, null],
+    ].sort());
+
+    const users = await reader.api(`/groups/${GROUP}/members/microsoft.graph.user?$select=id`).get();
+    expect(users.value.map((m: { id: string }) => m.id)).toEqual([U.breakglass]);
+  });
+
+  it('removes any kind through $ref with GroupMember.ReadWrite.All (204, then 404)', async () => {
+    const members = h.client(h.appToken(['GroupMember.ReadWrite.All']));
+    for (const id of [ROBOT, KIOSK, NESTED]) {
+      await members.api(`/groups/${GROUP}/members/${id}/$ref`).delete();
+      const gone = await failure(members.api(`/groups/${GROUP}/members/${id}/$ref`).delete());
+      expect([gone.statusCode, gone.code]).toEqual([404, 'Request_ResourceNotFound']);
+    }
+    expect([...h.emu.world.groups.get(GROUP)!.members]).toEqual([U.breakglass]);
+    // The nested group itself is untouched: only the membership goes.
+    expect(h.emu.world.groups.get(NESTED)!.members.has(U.mallory)).toBe(true);
+  });
+});

@@ -200,3 +200,50 @@ describe('GrantViews: each grant derived once, shared by the sweep\'s questions'
     expect([stale.asked, later.asked]).toEqual([0, 0]);
   });
 });
+
+describe('members that are not users (nested groups, service principals, devices)', () => {
+  const other = (id: string, kind: 'group' | 'servicePrincipal' | 'device' | 'other') => ({ id, userPrincipalName: '', displayName: `the ${id}`, kind });
+
+  test.each(['group', 'servicePrincipal', 'device', 'other'] as const)('a %s member is removed as not-a-user', (kind) => {
+    const p = plan({ members: [user('glass'), other('x1', kind)] });
+    expect(removedIds(p)).toEqual(['x1:not-a-user']);
+    expect(p.remove[0]!.user).toMatchObject({ kind, displayName: 'the x1' });
+    expect(keptIds(p)).toEqual(['glass:standing']);
+  });
+
+  test('one listed as standing (by object id) stays, reported with its kind', () => {
+    const p = plan({ members: [other('robot', 'servicePrincipal'), other('kiosk', 'device')], standingIds: new Set(['glass', 'robot']) });
+    expect(keptIds(p)).toEqual(['robot:standing']);
+    expect(p.keep[0]!.user.kind).toBe('servicePrincipal');
+    expect(removedIds(p)).toEqual(['kiosk:not-a-user']);
+  });
+
+  test('an approval naming a non-user member keeps nothing: only a user can hold a grant', () => {
+    // Even a decision by a real approver whose requester id is a nested group's (a forged or mistaken record).
+    const input = {
+      members: [other('contractors', 'group')],
+      eligibleIds: new Set(['alice', 'contractors']),
+      requestsByUser: new Map([['contractors', [request('r-1', 'contractors', 2)]]]),
+      decisions: [approval('r-1', 'contractors', 'bob', at(0.5), 2)],
+    };
+    const p = plan(input);
+    expect(removedIds(p)).toEqual(['contractors:not-a-user']);
+    expect(p.keep).toEqual([]);
+  });
+
+  test('a member whose kind is "user" (or not given) follows the grant rule as before', () => {
+    const input = {
+      members: [{ ...user('alice'), kind: 'user' as const }, user('eve')],
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions: [approval('r-1', 'alice', 'bob', T0, 2)],
+    };
+    const p = plan(input);
+    expect(keptIds(p)).toEqual(['alice:grant']);
+    expect(removedIds(p)).toEqual(['eve:no-grant']);
+  });
+
+  test('the ledger of first sightings covers every member, users or not', () => {
+    const p = plan({ members: [user('glass'), other('kiosk', 'device')], firstSeen: { kiosk: at(-3).toISOString() } });
+    expect(p.firstSeen).toEqual({ glass: at(1).toISOString(), kiosk: at(-3).toISOString() });
+  });
+});

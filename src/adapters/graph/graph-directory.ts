@@ -12,7 +12,7 @@ import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, DeadlineError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryPort, DirectoryUser, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
+  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
@@ -53,6 +53,18 @@ const PERMISSION_FOR: Record<string, string> = {
 };
 
 /**
+ * What else changing a membership takes (group-post-members, group-delete-members): a signed-in
+ * user must own the group or hold a role such as Groups Administrator; a role-assignable group
+ * (isAssignableToRole) also needs RoleManagement.ReadWrite.Directory, and a signed-in user the
+ * Privileged Role Administrator role.
+ */
+function membershipRights(identity: 'user' | 'app'): string {
+  return identity === 'user'
+    ? ' and must own the group (or be a Groups Administrator); a role-assignable group also needs RoleManagement.ReadWrite.Directory and the Privileged Role Administrator role'
+    : '; a role-assignable group also needs RoleManagement.ReadWrite.Directory';
+}
+
+/**
  * Names are cleaned of control characters and bidi controls here, where they
  * enter (they are printed, logged and compared); the id is not: it is what
  * every later call and record names, and Graph's ids are GUIDs.
@@ -64,6 +76,26 @@ function toUser(raw: any): DirectoryUser {
 /** Graph's error code and message as we quote them in our own errors: one line, no control characters. */
 function cleanGraphError(code: string, message: string): { code: string; message: string } {
   return { code: stripControls(code), message: stripControls(message) };
+}
+
+const KIND_OF_TYPE: Record<string, MemberKind> = {
+  '#microsoft.graph.user': 'user',
+  '#microsoft.graph.group': 'group',
+  '#microsoft.graph.servicePrincipal': 'servicePrincipal',
+  '#microsoft.graph.device': 'device',
+};
+
+/**
+ * A member as `/members` returns it. Without the permission to read a kind (Application.Read.All
+ * for service principals, Device.Read.All for devices, a user-read permission for users) Graph
+ * returns its `@odata.type` and `id` only, other properties null. An answer without a type is
+ * not taken for a user: it is 'other', which the sweep removes like any non-user.
+ */
+function toMember(raw: any): DirectoryMember {
+  const type = typeof raw?.['@odata.type'] === 'string' ? raw['@odata.type'].replace(/^#?/, '#') : '';
+  const kind = KIND_OF_TYPE[type] ?? 'other';
+  const member = toUser(raw);
+  return { ...member, userPrincipalName: kind === 'user' ? member.userPrincipalName : '', kind };
 }
 
 function ownerPath(owner: RecordOwner): string {
@@ -141,7 +173,7 @@ export class GraphDirectory implements DirectoryPort {
     }
     if (status === 403) {
       return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}`, {
-        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members && this.options.identity === 'user' ? ' and must own the group (or be a Groups Administrator)' : ''}. Run \`ociaccess doctor\` to check every permission.`,
+        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}. Run \`ociaccess doctor\` to check every permission.`,
         cause,
       });
     }
@@ -226,14 +258,33 @@ export class GraphDirectory implements DirectoryPort {
     return found;
   }
 
-  async listGroupMembers(groupId: string): Promise<DirectoryUser[]> {
-    const members: DirectoryUser[] = [];
-    let url: string | undefined = `/groups/${encodeURIComponent(groupId)}/members/microsoft.graph.user?$select=${USER_FIELDS}&$top=999`;
+  /**
+   * Every direct member, of every kind: `/members` (not the `microsoft.graph.user` cast, which
+   * hides nested groups, service principals and devices), each with its `@odata.type`. Graph v1.0
+   * has a documented known issue: `/members` leaves service principals out. They are read from
+   * the beta endpoint, as Microsoft's workaround says, side by side with the v1.0 list; a sweep
+   * that could not read them fails rather than miss a member (deny by default).
+   */
+  async listGroupMembers(groupId: string): Promise<DirectoryMember[]> {
+    const group = encodeURIComponent(groupId);
+    const base = this.options.graphBaseUrl.replace(/\/+$/, '');
+    const [members, servicePrincipals] = await Promise.all([
+      this.listPaged(`/groups/${group}/members?$select=${USER_FIELDS}&$top=999`),
+      this.listPaged(`${base}/beta/groups/${group}/members/microsoft.graph.servicePrincipal?$select=id,displayName&$top=999`),
+    ]);
+    const seen = new Set(members.map((member) => member.id));
+    for (const sp of servicePrincipals) if (!seen.has(sp.id)) members.push({ ...sp, kind: 'servicePrincipal' });
+    return members;
+  }
+
+  private async listPaged(first: string): Promise<DirectoryMember[]> {
+    const members: DirectoryMember[] = [];
+    let url: string | undefined = first;
     // Bounded: a group of 10 million members would need 10,000 pages.
     const graphOrigin = graphOriginOf(this.options.graphBaseUrl);
     for (let page = 0; url && page < 10_000; page += 1) {
       const body: any = await this.get(url, 'list the group members', PERMISSION_FOR.membersRead);
-      for (const raw of body.value ?? []) members.push(toUser(raw));
+      for (const raw of body.value ?? []) members.push(toMember(raw));
       const next: unknown = body['@odata.nextLink'];
       // Followed only to the Graph origin (links.ts): the next call carries the bearer token.
       url = next === undefined || next === null ? undefined : checkedGraphLink(next, graphOrigin);

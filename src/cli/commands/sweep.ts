@@ -3,7 +3,7 @@ import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { requireOci } from '../../config/oci.js';
-import { runSweep, type SweepReport, type SweepStep } from '../../core/sweep.js';
+import { describeNonUser, runSweep, type SweepMemberAction, type SweepReport, type SweepStep } from '../../core/sweep.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { formatDuration, type Output } from '../output.js';
 import { describeLockStatus, HEARTBEAT_DEFAULTS, type HeartbeatRun } from '../../store/lock.js';
@@ -21,17 +21,22 @@ interface SweepFlags {
 
 const PHASES: Record<SweepStep['phase'], string> = { reading: 'reading members', records: 'reading records', removing: 'removing', oci: 'checking OCI' };
 
+/** A user by UPN; anything else (nested group, service principal, device) by kind, name and id. */
+function who(a: SweepMemberAction): string {
+  return a.kind ? describeNonUser({ id: a.userId, kind: a.kind, displayName: a.displayName }) : a.upn;
+}
+
 function summary(out: Output, report: SweepReport): string {
   const lines: string[] = [];
   for (const g of report.groups) {
     lines.push(`${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}, drift ${g.drift.length}`);
-    for (const r of g.removed) lines.push(`  removed    ${r.upn}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''})`);
+    for (const r of g.removed) lines.push(`  removed    ${who(r)}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''})`);
     for (const a of g.autoApproved) lines.push(`  approved   ${a.upn}  (${a.requestId}, until ${a.expiresAt ?? '-'})`);
     for (const c of g.confirmedInOci) lines.push(`  confirmed  ${c.upn}  gone from OCI${c.outcome === 'gone after provision on demand' ? ' (provisioned on demand)' : ''}`);
     for (const c of g.forcedInOci) lines.push(`  forced     ${c.upn}  ${c.outcome ?? 'removed in OCI directly'}`);
     for (const p of g.pendingInOci) lines.push(`  pending    ${p.upn}  ${p.outcome ?? ''}`);
     for (const s of g.stuck) lines.push(`  STUCK      ${s.upn}  ${s.outcome ?? ''}`);
-    for (const f of g.failed) lines.push(`  FAILED     ${f.upn}  ${f.outcome ?? ''}`);
+    for (const f of g.failed) lines.push(`  FAILED     ${who(f)}  ${f.outcome ?? ''}`);
     for (const u of g.untrusted) lines.push(`  UNTRUSTED  ${u.upn}  ${u.requestId}: ${u.outcome} (dated ${u.decidedAt})`);
     for (const d of g.drift) lines.push(`  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`);
     for (const problem of g.problems) lines.push(`  PROBLEM    ${problem}`);

@@ -10,7 +10,7 @@ import type { EmuRequest, EmuResponse, EmulatorApi, Route } from '../http.js';
 import { json, parseJsonBody, route } from '../http.js';
 import type { FaultRule, ThrottlePlan, World } from '../state.js';
 import { authenticate, isResponse } from './auth.js';
-import { badRequest, errorFor, graphError } from './errors.js';
+import { badRequest, errorFor, graphError, INSUFFICIENT_PRIVILEGES } from './errors.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from '../retry-after.js';
 
 export const MAX_BATCH_REQUESTS = 20;
@@ -71,8 +71,9 @@ function itemFault(world: World, method: string, path: string): FaultRule | unde
 }
 
 function faultAnswer(status: number, retryAfterSeconds?: number): EmuResponse {
-  const code = status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : status === 504 ? 'gatewayTimeout' : 'generalException';
-  const message = status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.';
+  // An injected 403 reads as Graph's own refusal (e.g. a permission the app lacks for this object).
+  const code = status === 403 ? 'Authorization_RequestDenied' : status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : status === 504 ? 'gatewayTimeout' : 'generalException';
+  const message = status === 403 ? INSUFFICIENT_PRIVILEGES : status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.';
   const response = graphError(status, code, message);
   if (retryAfterSeconds !== undefined) response.headers = { ...response.headers, 'retry-after': String(retryAfterSeconds) };
   return response;

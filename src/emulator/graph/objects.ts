@@ -1,6 +1,6 @@
 /** How the emulated directory objects look on the wire, and how they are found. */
 import { createHash } from 'node:crypto';
-import type { EntraGroup, EntraUser, OpenExtension, ServicePrincipal, World } from '../state.js';
+import type { EntraDevice, EntraGroup, EntraUser, OpenExtension, ServicePrincipal, World } from '../state.js';
 import type { ExtensionExpand, Json } from './odata.js';
 
 /** Properties Graph v1.0 returns for a user without $select. */
@@ -37,6 +37,7 @@ export const GROUP_PROPERTIES = [
 export const GROUP_FILTERABLE = ['id', 'displayName', 'mailNickname', 'securityEnabled', 'mailEnabled'];
 
 export const SERVICE_PRINCIPAL_PROPERTIES = ['id', 'appId', 'displayName', 'servicePrincipalType', 'accountEnabled'];
+export const DEVICE_PROPERTIES = ['id', 'deviceId', 'displayName', 'operatingSystem', 'accountEnabled'];
 
 export function userJson(user: EntraUser): Json {
   return {
@@ -99,6 +100,24 @@ export function servicePrincipalJson(sp: ServicePrincipal): Json {
   };
 }
 
+export function deviceJson(device: EntraDevice): Json {
+  return {
+    id: device.id,
+    deviceId: device.deviceId,
+    displayName: device.displayName,
+    operatingSystem: device.operatingSystem,
+    accountEnabled: device.accountEnabled,
+  };
+}
+
+/** The $select-ed properties the object has (a property of another type is left out, as Graph does), or all of them. */
+function pick(full: Json, selected: string[] | undefined): Json {
+  if (!selected) return full;
+  const out: Json = {};
+  for (const name of selected) if (name in full) out[name] = full[name];
+  return out;
+}
+
 export function extensionJson(extension: OpenExtension): Json {
   return {
     '@odata.type': '#microsoft.graph.openTypeExtension',
@@ -146,18 +165,43 @@ export function directoryRoleJson(world: World, displayName: string): Json {
   };
 }
 
-/** Any directory object by id, with its @odata.type, for member/owner/memberOf listings. */
-export function directoryObjectJson(world: World, id: string, selected: string[] | undefined): Json | undefined {
+/** The kinds of directory object a group may hold, as the emulator stores them. */
+export type DirectoryKind = 'user' | 'group' | 'servicePrincipal' | 'device';
+
+/**
+ * Any directory object by id, with its @odata.type, for member/owner/memberOf listings.
+ * `mayRead(kind)` false: "limited information returned for inaccessible member objects" — the
+ * caller may not read that kind, so only @odata.type and id come back, the other properties null.
+ */
+export function directoryObjectJson(world: World, id: string, selected: string[] | undefined, mayRead: (kind: DirectoryKind) => boolean = () => true): Json | undefined {
+  const found = findDirectoryObject(world, id);
+  if (!found) return undefined;
+  const type = `#microsoft.graph.${found.kind}`;
+  const shaped = found.kind === 'user'
+    ? shapeUser(found.object as EntraUser, selected, false)
+    : found.kind === 'group'
+      ? shapeGroup(found.object as EntraGroup, selected)
+      : found.kind === 'servicePrincipal'
+        ? pick(servicePrincipalJson(found.object as ServicePrincipal), selected)
+        : pick(deviceJson(found.object as EntraDevice), selected);
+  if (mayRead(found.kind)) return { '@odata.type': type, ...shaped };
+  const limited: Json = { '@odata.type': type, id };
+  for (const name of Object.keys(shaped)) if (name !== 'id') limited[name] = null;
+  return limited;
+}
+
+export function findDirectoryObject(world: World, id: string): { kind: DirectoryKind; object: EntraUser | EntraGroup | ServicePrincipal | EntraDevice } | undefined {
   const user = world.users.get(id);
-  if (user) return { '@odata.type': '#microsoft.graph.user', ...shapeUser(user, selected, false) };
+  if (user) return { kind: 'user', object: user };
   const group = world.groups.get(id);
-  if (group) return { '@odata.type': '#microsoft.graph.group', ...shapeGroup(group, selected) };
-  for (const sp of world.servicePrincipals.values()) {
-    if (sp.id === id) return { '@odata.type': '#microsoft.graph.servicePrincipal', ...servicePrincipalJson(sp) };
-  }
+  if (group) return { kind: 'group', object: group };
+  const sp = world.servicePrincipals.get(id);
+  if (sp) return { kind: 'servicePrincipal', object: sp };
+  const device = world.devices.get(id);
+  if (device) return { kind: 'device', object: device };
   return undefined;
 }
 
 export function directoryObjectExists(world: World, id: string): boolean {
-  return world.users.has(id) || world.groups.has(id) || world.servicePrincipals.has(id);
+  return findDirectoryObject(world, id) !== undefined;
 }

@@ -134,7 +134,7 @@ export class FakeTenant {
         }
         return found;
       }),
-      listGroupMembers: () => tenant.port(() => [...tenant.members].map((id) => tenant.users.get(id)!)),
+      listGroupMembers: () => tenant.port(() => [...tenant.members].map((id) => ({ ...tenant.users.get(id)!, kind: 'user' as const }))),
       addGroupMember: (_groupId, userId) => tenant.port((): AddResult => {
         if (!mayChangeMembers()) throw denied('add the member to the group');
         if (tenant.members.has(userId)) return 'already-member';
