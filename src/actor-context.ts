@@ -42,6 +42,8 @@ export interface ActorContextOptions {
   cwd?: string;
   stdin?: string;
   abortSignal?: AbortSignal;
+  /** The user id the run acts as (file owner checks); the process's own by default. */
+  uid?: number;
 }
 
 export function actorContext(options: ActorContextOptions): Context {
@@ -57,6 +59,7 @@ export function actorContext(options: ActorContextOptions): Context {
     paths: defaultPaths(options.env, os.tmpdir()),
     prompter: options.prompter ?? noPrompter,
     platform: process.platform,
+    uid: 'uid' in options ? options.uid : process.geteuid?.(),
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: options.abortSignal ?? new AbortController().signal,

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
-import { ConfigError, UpstreamError } from '../errors.js';
+import { ConfigError, UpstreamError, quoteInput } from '../errors.js';
 import type { Output } from './output.js';
 import type { CoreDeps } from '../core/deps.js';
 import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
@@ -39,17 +39,28 @@ export interface Services {
  * demo moves the clock forward.
  */
 async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
+  // The schema has already refused a control URL outside the emulator's own config (https, loopback, its cloud).
   const controlUrl = config.emulator?.controlUrl;
   if (!controlUrl) return base;
+  let offsetMs: number;
   try {
     const response = await fetchTextWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
-    const body = JSON.parse(await response.text()) as { offsetMs?: number };
-    return offsetClock(Number(body.offsetMs ?? 0), base);
+    const body = JSON.parse(await response.text()) as { offsetMs?: unknown };
+    offsetMs = body.offsetMs === undefined ? 0 : Number(body.offsetMs);
   } catch (error) {
     throw new UpstreamError('EMULATOR_UNREACHABLE', `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`, {
       hint: 'Start it with `ociaccess emulator`, or use a config without the "emulator" section.',
     });
   }
+  // The emulator's virtual clock only moves forward: an answer that would set this CLI back in
+  // time (and so lengthen every grant) is not the emulator's.
+  if (!Number.isFinite(offsetMs) || offsetMs < 0) {
+    throw new UpstreamError('EMULATOR_CLOCK_INVALID', `The emulator at ${controlUrl} reports a clock offset of ${quoteInput(String(offsetMs))} ms; its clock only moves forward, so ociaccess refuses to use it.`, {
+      hint: 'Restart the emulator (`ociaccess emulator`) and use the config it writes; something else may be answering on its port.',
+      details: { controlUrl },
+    });
+  }
+  return offsetClock(offsetMs, base);
 }
 
 /** Best effort: the URL is printed too, for machines without a desktop. */
@@ -80,7 +91,7 @@ export async function createServices(
   });
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
-  const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
+  const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid };
   const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${line}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };
   const session = authSessionFromContext(ctx, config, {
@@ -100,6 +111,7 @@ export async function createServices(
       configFile: path.resolve(ctx.cwd, config.oci.configFile),
       profile: config.oci.profile,
       connections,
+      files: { platform: ctx.platform, uid: ctx.uid },
       sleep: (ms) => clock.sleep(ms),
       trace,
       onRequest: (operation) => {
@@ -188,7 +200,7 @@ export async function createServices(
     async withSweepLock(fn) {
       const file = path.join(ctx.paths.stateDir, 'sweep.lock');
       const { ensureStateDir } = await import('../store/atomic-file.js');
-      await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform });
+      await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
       const lock = await tryAcquire(file, {
         clock: clock,
         pid: ctx.pid,

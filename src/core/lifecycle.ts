@@ -6,7 +6,7 @@
  * next run or the sweep completes — never a grant without a record.
  */
 import type { GroupConfig } from '../config/schema.js';
-import { PolicyError } from '../errors.js';
+import { PolicyError, quoteInput } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser } from './ports.js';
@@ -189,7 +189,7 @@ async function locate(deps: CoreDeps, groups: GroupConfig[], requestId: string) 
     const request = findRequest(book, requestId);
     if (request && request.groupId === group.entraGroupId) return { group, people, book, request };
   }
-  throw new PolicyError('REQUEST_NOT_FOUND', `No request with id "${requestId}".`, {
+  throw new PolicyError('REQUEST_NOT_FOUND', `No request with id ${quoteInput(requestId)}.`, {
     hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
   });
 }
@@ -383,7 +383,7 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       });
     }
     const found = await deps.directory.getUser(input.userUpn!);
-    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user "${input.userUpn}" in the directory.`, { hint: 'Check the user principal name.' });
+    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user ${quoteInput(input.userUpn)} in the directory.`, { hint: 'Check the user principal name.' });
     user = found;
   }
   if (people.standingIds.has(user.id)) {

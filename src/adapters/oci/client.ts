@@ -7,6 +7,7 @@
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import { ConfigError } from '../../errors.js';
+import { assertSafeFile, type FileHost } from '../../file-safety.js';
 import type { HttpConnections } from '../http/tls.js';
 import { WholeHttpClient, type AnswerObserver } from './http-client.js';
 
@@ -16,14 +17,46 @@ export interface OciClientOptions {
   profile: string;
   connections?: HttpConnections;
   onAnswer?: AnswerObserver;
+  /** The machine's platform and uid: the OCI config and its API key must be private to their owner. */
+  files?: FileHost;
+}
+
+const OCI_KEY_AT_STAKE = "it leads to an API key that can change the identity domain's groups, and other users can read it or swap it";
+
+/** The API key file a profile of an OCI config names, or undefined (no such file, profile or key_file: the provider says which). */
+export function ociKeyFileOf(configFile: string, profile: string): string | undefined {
+  try {
+    const keyFile = common.ConfigFileReader.parseFileFromPath(configFile, profile).get('key_file');
+    return keyFile ? common.ConfigFileReader.expandUserHome(keyFile) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The OCI config file and the API key its profile names: owner only, like `oci setup repair-file-permissions` wants. */
+function assertOciFilesPrivate(configFile: string, profile: string, files: FileHost): void {
+  assertSafeFile(configFile, 'private', files, 'OCI config file', OCI_KEY_AT_STAKE);
+  const keyFile = ociKeyFileOf(configFile, profile);
+  if (keyFile) assertSafeFile(keyFile, 'private', files, 'OCI API key file', OCI_KEY_AT_STAKE);
+}
+
+/**
+ * The SDK's parse errors quote the offending line of the OCI config, which
+ * may be a pass phrase; only the kind of problem is kept. (Its key-file
+ * failure is thrown as a bare string.)
+ */
+function describeOciConfigFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^(Found line with no key-value pair|Found line with no key|Cannot have empty profile name|Config parse error[^:]*):[\s\S]*$/, '$1 (the line is not shown)');
 }
 
 export function createOciClient(options: OciClientOptions): identitydomains.IdentityDomainsClient {
+  if (options.files) assertOciFilesPrivate(options.configFile, options.profile, options.files);
   let provider: common.ConfigFileAuthenticationDetailsProvider;
   try {
     provider = new common.ConfigFileAuthenticationDetailsProvider(options.configFile, options.profile);
   } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${(error as Error).message}`, {
+    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${describeOciConfigFailure(error)}`, {
       hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
     });
   }

@@ -10,6 +10,7 @@ import type { OciPort, OciUserRef } from '../../core/ports.js';
 import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
+import type { FileHost } from '../../file-safety.js';
 import { createOciClient } from './client.js';
 
 export interface OciDomainOptions {
@@ -20,6 +21,8 @@ export interface OciDomainOptions {
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
   trace?: (line: string) => void;
+  /** The machine's platform and uid: the OCI config and API key must be private (see createOciClient). */
+  files?: FileHost;
 }
 
 /**
@@ -73,7 +76,7 @@ export class OciDomain implements OciPort {
 
   private client(): Promise<identitydomains.IdentityDomainsClient> {
     this.clientPromise ??= (async () =>
-      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, connections: this.options.connections, onAnswer: this.retryAfter.note }))();
+      createOciClient({ domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, connections: this.options.connections, onAnswer: this.retryAfter.note, files: this.options.files }))();
     return this.clientPromise;
   }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 import { table } from '../output.js';
 import type { CommandEnv } from '../command-env.js';
 
@@ -12,13 +12,13 @@ function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   try {
     return new Date(env.ctx.clock.now().getTime() - parseDuration(raw, '--since'));
   } catch {
-    throw new UsageError(`--since "${raw}" is neither a date nor a duration.`, { code: 'INVALID_SINCE', hint: 'Use e.g. --since 2026-11-01 or --since 24h.' });
+    throw new UsageError(`--since ${quoteInput(raw)} is neither a date nor a duration.`, { code: 'INVALID_SINCE', hint: 'Use e.g. --since 2026-11-01 or --since 24h.' });
   }
 }
 
 async function auditLogOf(env: CommandEnv) {
   const { openAuditLog } = await import('../../store/audit-log.js');
-  return openAuditLog(env.ctx.paths.stateDir, { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform });
+  return openAuditLog(env.ctx.paths.stateDir, { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform, uid: env.ctx.uid });
 }
 
 export function registerAudit(program: Command, run: Runner): void {
