@@ -89,6 +89,9 @@ export async function createServices(
     timeoutMs: httpTimeoutMs(ctx.env),
     connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
   });
+  // A state directory someone else owns is refused before anything is asked of anyone.
+  const { inspectStateDir } = await import('../store/atomic-file.js');
+  await inspectStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid };
@@ -180,6 +183,9 @@ export async function createServices(
           hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
         });
       }
+      // The sweep host holds the OCI key that writes: refuse one others can read before the sweep changes anything.
+      const { assertOciFilesPrivate } = await import('../adapters/oci/key-file.js');
+      assertOciFilesPrivate(path.resolve(ctx.cwd, config.oci.configFile), config.oci.profile, { platform: ctx.platform, uid: ctx.uid });
       // A sweep makes hundreds of calls, side by side: one token serves them
       // all until it is five minutes from expiry (asking MSAL's cache each
       // time costs real CPU), and one request fetches it.

@@ -7,7 +7,8 @@
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import { ConfigError } from '../../errors.js';
-import { assertSafeFile, type FileHost } from '../../file-safety.js';
+import type { FileHost } from '../../file-safety.js';
+import { assertOciFilesPrivate } from './key-file.js';
 import type { HttpConnections } from '../http/tls.js';
 import { WholeHttpClient, type AnswerObserver } from './http-client.js';
 
@@ -19,25 +20,6 @@ export interface OciClientOptions {
   onAnswer?: AnswerObserver;
   /** The machine's platform and uid: the OCI config and its API key must be private to their owner. */
   files?: FileHost;
-}
-
-const OCI_KEY_AT_STAKE = "it leads to an API key that can change the identity domain's groups, and other users can read it or swap it";
-
-/** The API key file a profile of an OCI config names, or undefined (no such file, profile or key_file: the provider says which). */
-export function ociKeyFileOf(configFile: string, profile: string): string | undefined {
-  try {
-    const keyFile = common.ConfigFileReader.parseFileFromPath(configFile, profile).get('key_file');
-    return keyFile ? common.ConfigFileReader.expandUserHome(keyFile) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The OCI config file and the API key its profile names: owner only, like `oci setup repair-file-permissions` wants. */
-function assertOciFilesPrivate(configFile: string, profile: string, files: FileHost): void {
-  assertSafeFile(configFile, 'private', files, 'OCI config file', OCI_KEY_AT_STAKE);
-  const keyFile = ociKeyFileOf(configFile, profile);
-  if (keyFile) assertSafeFile(keyFile, 'private', files, 'OCI API key file', OCI_KEY_AT_STAKE);
 }
 
 /**

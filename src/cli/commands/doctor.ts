@@ -34,7 +34,7 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     async files(config) {
       const { fileSafetyProblems, describeFileProblem } = await import('../../file-safety.js');
       const { inspectStateDir } = await import('../../store/atomic-file.js');
-      const { ociKeyFileOf } = await import('../../adapters/oci/client.js');
+      const { ociKeyFileOf } = await import('../../adapters/oci/key-file.js');
       const host = { platform: env.ctx.platform, uid: env.ctx.uid };
       const resolve = (file: string) => path.resolve(env.ctx.cwd, file);
       const automation = config.automation;
