@@ -5,6 +5,8 @@
  * - the directory is 0700 and every file 0600; anything group/other-accessible is
  *   refused (STATE_PERMISSIONS) rather than silently fixed, because a widened mode
  *   means someone else may already have read or replaced it;
+ * - the directory belongs to the user running the command (STATE_DIR_NOT_OWNED):
+ *   its owner could change everything in it, whatever its mode;
  * - no symlinks, neither the directory nor a file (STATE_SYMLINK): a link planted by
  *   another user would redirect our writes; files are opened with O_NOFOLLOW so the
  *   check cannot be raced;
