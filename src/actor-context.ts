@@ -44,6 +44,8 @@ export interface ActorContextOptions {
   abortSignal?: AbortSignal;
   /** This machine's clock (tests: a machine whose clock is off). */
   clock?: Clock;
+  /** The user id the run acts as (file owner checks); the process's own by default. */
+  uid?: number;
 }
 
 export function actorContext(options: ActorContextOptions): Context {
@@ -59,6 +61,7 @@ export function actorContext(options: ActorContextOptions): Context {
     paths: defaultPaths(options.env, os.tmpdir()),
     prompter: options.prompter ?? noPrompter,
     platform: process.platform,
+    uid: 'uid' in options ? options.uid : process.geteuid?.(),
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: options.abortSignal ?? new AbortController().signal,

@@ -58,6 +58,8 @@ export interface Context {
   readonly paths: Paths;
   readonly prompter: Prompter;
   readonly platform: NodeJS.Platform;
+  /** The effective user id, for file owner checks; undefined on Windows. */
+  readonly uid?: number;
   readonly pid: number;
   readonly hostname: string;
   /** Called when the process receives SIGINT/SIGTERM (long waits stop early). */

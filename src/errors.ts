@@ -52,7 +52,7 @@ export class UsageError extends OciAccessError {
 
 /** The configuration file is missing or does not validate: exit 2. */
 export class ConfigError extends OciAccessError {
-  constructor(code: 'CONFIG_MISSING' | 'CONFIG_INVALID', message: string, options: ErrorOptions = {}) {
+  constructor(code: 'CONFIG_MISSING' | 'CONFIG_INVALID' | 'INSECURE_FILE_PERMISSIONS' | 'INSECURE_FILE_OWNER', message: string, options: ErrorOptions = {}) {
     super(code, ExitCode.usage, message, options);
   }
 }
@@ -90,6 +90,44 @@ export class StateError extends OciAccessError {
   constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(code, ExitCode.unexpected, message, options);
   }
+}
+
+/** The most characters of a value someone supplied that an error quotes. */
+export const ECHO_LIMIT = 80;
+
+/**
+ * How every error quotes a value someone typed or a file held: in double
+ * quotes, and cut at ECHO_LIMIT characters with the full length after it, so
+ * a 5 MB argument is not printed whole and a pasted secret shows at most its
+ * start. Never splits a surrogate pair.
+ */
+export function quoteInput(value: unknown, limit = ECHO_LIMIT): string {
+  const text = typeof value === 'string' ? value : String(value);
+  if (text.length <= limit) return `"${text}"`;
+  let end = limit;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `"${text.slice(0, end)}…" (${text.length} characters)`;
+}
+
+/**
+ * The argument parser (commander) quotes what was typed whole, in single
+ * quotes ("unknown option '--…'", "argument '…' is invalid"): each such
+ * quote longer than ECHO_LIMIT is cut the way quoteInput cuts.
+ */
+export function capQuotedEchoes(text: string): string {
+  return text.replace(new RegExp(`'([^'\\n]{${ECHO_LIMIT + 1},})'`, 'g'), (_whole, inner: string) => {
+    const quoted = quoteInput(inner);
+    const close = quoted.lastIndexOf('"');
+    return `'${quoted.slice(1, close)}'${quoted.slice(close + 1)}`;
+  });
+}
+
+/** The longest message or hint main prints: a backstop for an echo that escaped quoteInput. */
+export const MAX_ERROR_TEXT = 16_000;
+
+export function capErrorText(text: string): string {
+  return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters not shown)`;
 }
 
 export function isOciAccessError(value: unknown): value is OciAccessError {

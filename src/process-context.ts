@@ -60,6 +60,7 @@ export function processContext(): Context {
     paths: defaultPaths(env),
     prompter: inquirerPrompter(interactive),
     platform: process.platform,
+    uid: process.geteuid?.(),
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: controller.signal,

@@ -1,5 +1,5 @@
 /** Validation of flag values, done before any config, sign-in or network work (usage errors, exit 2). */
-import { UsageError } from '../errors.js';
+import { UsageError, quoteInput } from '../errors.js';
 import { MAX_JUSTIFICATION_LENGTH, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, REQUEST_ID_PATTERN, textProblem } from '../core/records.js';
 import { hasControls, stripControls } from '../core/text.js';
 
@@ -13,15 +13,15 @@ export function parseHours(raw: string | undefined, flag = '--hours'): number {
   }
   const text = raw.trim();
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) {
-    throw new UsageError(`${flag} "${raw}" is not a number of hours.`, { code: 'INVALID_HOURS', hint: `Use a number such as ${flag} 2 or ${flag} 1.5.` });
+    throw new UsageError(`${flag} ${quoteInput(raw)} is not a number of hours.`, { code: 'INVALID_HOURS', hint: `Use a number such as ${flag} 2 or ${flag} 1.5.` });
   }
   const hours = Number(text);
   if (!(hours > 0)) {
-    throw new UsageError(`${flag} must be more than 0 (got ${raw}).`, { code: 'INVALID_HOURS', hint: `Use a positive number such as ${flag} 2.` });
+    throw new UsageError(`${flag} must be more than 0 (got ${quoteInput(raw)}).`, { code: 'INVALID_HOURS', hint: `Use a positive number such as ${flag} 2.` });
   }
   const minutes = hours * 60;
   if (Math.abs(minutes - Math.round(minutes)) > 1e-9) {
-    throw new UsageError(`${flag} ${raw} is not a whole number of minutes.`, {
+    throw new UsageError(`${flag} ${quoteInput(raw)} is not a whole number of minutes.`, {
       code: 'INVALID_HOURS',
       hint: `Round it to the minute, e.g. ${flag} ${(Math.round(minutes) / 60).toFixed(2).replace(/\.?0+$/, '')}.`,
     });
@@ -35,7 +35,7 @@ export function parseDuration(raw: string, flag: string): number {
   if (/^\d+$/.test(text)) return Number(text) * 60_000;
   const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
   if (!match || text === '' || (!match[1] && !match[2] && !match[3])) {
-    throw new UsageError(`${flag} "${raw}" is not a duration.`, { code: 'INVALID_DURATION', hint: `Use e.g. ${flag} 30m, ${flag} 2h or ${flag} 1h30m.` });
+    throw new UsageError(`${flag} ${quoteInput(raw)} is not a duration.`, { code: 'INVALID_DURATION', hint: `Use e.g. ${flag} 30m, ${flag} 2h or ${flag} 1h30m.` });
   }
   return (Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0)) * 1000;
 }
@@ -77,7 +77,7 @@ export function checkRequestId(value: string | undefined): string | undefined {
   // Ids are lower case by construction; a retyped id in capitals is the same id.
   const id = value.trim().toLowerCase();
   if (!REQUEST_ID_PATTERN.test(id)) {
-    throw new UsageError(`"${stripControls(value).slice(0, 40)}" is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`, {
+    throw new UsageError(`${quoteInput(value)} is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`, {
       code: 'INVALID_REQUEST_ID',
       hint: 'Run `ociaccess list --pending` to see the ids.',
     });

@@ -5,7 +5,7 @@
  * reported together, so a script learns everything it must pass in one run.
  */
 import type { Prompter } from '../context.js';
-import { UsageError } from '../errors.js';
+import { UsageError, quoteInput } from '../errors.js';
 
 /** Returns the parsed value, or a message saying what is wrong. */
 export type Parse<T> = (raw: string) => { value: T } | { error: string };
@@ -31,7 +31,7 @@ export class Asker {
   async ask<T>(flagValue: string | undefined, question: Question<T>): Promise<T | undefined> {
     if (flagValue !== undefined) {
       const parsed = question.parse(flagValue);
-      if ('error' in parsed) throw new UsageError(`${question.flag} "${flagValue}": ${parsed.error}`, { code: 'INVALID_VALUE' });
+      if ('error' in parsed) throw new UsageError(`${question.flag} ${quoteInput(flagValue)}: ${parsed.error}`, { code: 'INVALID_VALUE' });
       return parsed.value;
     }
     if (!this.prompter.interactive) {
@@ -58,7 +58,7 @@ export class Asker {
   async choose<T extends string>(flagValue: string | undefined, question: { flag: string; message: string; choices: { name: string; value: T }[]; default: T }): Promise<T> {
     const values = question.choices.map((choice) => choice.value);
     if (flagValue !== undefined) {
-      if (!values.includes(flagValue as T)) throw new UsageError(`${question.flag} "${flagValue}" must be one of ${values.join(', ')}.`, { code: 'INVALID_VALUE' });
+      if (!values.includes(flagValue as T)) throw new UsageError(`${question.flag} ${quoteInput(flagValue)} must be one of ${values.join(', ')}.`, { code: 'INVALID_VALUE' });
       return flagValue as T;
     }
     if (!this.prompter.interactive) return question.default;

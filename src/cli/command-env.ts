@@ -13,6 +13,8 @@ export interface CommandEnv {
   ctx: Context;
   out: Output;
   globals: GlobalOptions & { config?: string };
+  /** The config file this command reads (after --config and OCIACCESS_CONFIG), absolute. */
+  configFile: string;
   config(): Promise<Config>;
   /** The services, made on first call; `concurrency`: the $batch calls the command keeps in flight (default sweep.concurrency). */
   services(options?: { concurrency?: number }): Promise<Services>;
@@ -26,9 +28,10 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
     ctx,
     out,
     globals,
+    configFile,
     config() {
       // Imported here: the schema validator is not needed for --help or flag errors.
-      configPromise ??= import('../config/load.js').then(({ loadConfig }) => loadConfig(configFile));
+      configPromise ??= import('../config/load.js').then(({ loadConfig }) => loadConfig(configFile, { platform: ctx.platform, uid: ctx.uid }));
       return configPromise;
     },
     services(options = {}) {

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { Context } from '../context.js';
-import { ExitCode, OciAccessError, isOciAccessError } from '../errors.js';
+import { ExitCode, OciAccessError, capErrorText, capQuotedEchoes, isOciAccessError } from '../errors.js';
 import { createOutput, jsonDocument, terminalText, type GlobalOptions, type Output } from './output.js';
 import { createCommandEnv, type CommandEnv } from './command-env.js';
 import { registerCommands } from './commands/index.js';
@@ -32,12 +32,14 @@ function globalsOf(command: Command): CommandEnv['globals'] {
  */
 function renderError(ctx: Context, out: Output, error: OciAccessError, debug: boolean): void {
   const plain = (text: string) => terminalText(text, { colour: false });
+  const message = capErrorText(error.message);
+  const hint = error.hint === undefined ? undefined : capErrorText(error.hint);
   if (out.json) {
-    ctx.stdout.write(`${jsonDocument({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`);
+    ctx.stdout.write(`${jsonDocument({ error: { code: error.code, message, hint: hint ?? null } })}\n`);
   } else {
     const style = out.style;
-    ctx.stderr.write(`${style.red('error:')} ${plain(error.message)} ${style.dim(`[${plain(error.code)}]`)}\n`);
-    if (error.hint) ctx.stderr.write(`${style.dim('hint:')} ${plain(error.hint)}\n`);
+    ctx.stderr.write(`${style.red('error:')} ${plain(message)} ${style.dim(`[${plain(error.code)}]`)}\n`);
+    if (hint) ctx.stderr.write(`${style.dim('hint:')} ${plain(hint)}\n`);
   }
   if (debug && error.cause) ctx.stderr.write(`cause: ${plain(String((error.cause as Error)?.stack ?? error.cause))}\n`);
 }
@@ -56,6 +58,7 @@ export function buildProgram(ctx: Context, runHandler: Runner): Command {
     .configureOutput({
       writeOut: (text) => ctx.stdout.write(text),
       writeErr: (text) => ctx.stderr.write(text),
+      outputError: (text, write) => write(capQuotedEchoes(text)),
     })
     .addHelpText(
       'after',
@@ -75,7 +78,7 @@ Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
   registerCommands(program, runHandler);
   for (const command of program.commands) {
     command.exitOverride();
-    command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text) });
+    command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text), outputError: (text, write) => write(capQuotedEchoes(text)) });
     command.showHelpAfterError('(run with --help for usage)');
   }
   return program;
@@ -104,7 +107,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       // commander already printed its message on stderr; with --json the
       // promised error document still goes to stdout. Usage errors exit 2.
       if (argv.includes('--json')) {
-        const message = error.message.replace(/^error:\s*/, '');
+        const message = capQuotedEchoes(error.message.replace(/^error:\s*/, ''));
         ctx.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message, hint: 'Run with --help for usage.' } }, null, 2)}\n`);
       }
       return ExitCode.usage;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
-import { ConfigError, UpstreamError } from '../errors.js';
+import { ConfigError, UpstreamError, quoteInput } from '../errors.js';
 import { requireOci } from '../config/oci.js';
 import { terminalText, type Output } from './output.js';
 import { stripControlsDeep } from '../core/text.js';
@@ -46,17 +46,28 @@ export interface Services {
  * demo moves the clock forward.
  */
 async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
+  // The schema has already refused a control URL outside the emulator's own config (https, loopback, its cloud).
   const controlUrl = config.emulator?.controlUrl;
   if (!controlUrl) return base;
+  let offsetMs: number;
   try {
     const response = await fetchTextWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
-    const body = JSON.parse(await response.text()) as { offsetMs?: number };
-    return offsetClock(Number(body.offsetMs ?? 0), base);
+    const body = JSON.parse(await response.text()) as { offsetMs?: unknown };
+    offsetMs = body.offsetMs === undefined ? 0 : Number(body.offsetMs);
   } catch (error) {
     throw new UpstreamError('EMULATOR_UNREACHABLE', `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`, {
       hint: 'Start it with `ociaccess emulator`, or use a config without the "emulator" section.',
     });
   }
+  // The emulator's virtual clock only moves forward: an answer that would set this CLI back in
+  // time (and so lengthen every grant) is not the emulator's.
+  if (!Number.isFinite(offsetMs) || offsetMs < 0) {
+    throw new UpstreamError('EMULATOR_CLOCK_INVALID', `The emulator at ${controlUrl} reports a clock offset of ${quoteInput(String(offsetMs))} ms; its clock only moves forward, so ociaccess refuses to use it.`, {
+      hint: 'Restart the emulator (`ociaccess emulator`) and use the config it writes; something else may be answering on its port.',
+      details: { controlUrl },
+    });
+  }
+  return offsetClock(offsetMs, base);
 }
 
 /** Best effort: the URL is printed too, for machines without a desktop. */
@@ -85,9 +96,12 @@ export async function createServices(
     timeoutMs: httpTimeoutMs(ctx.env),
     connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
   });
+  // A state directory someone else owns is refused before anything is asked of anyone.
+  const { inspectStateDir } = await import('../store/atomic-file.js');
+  await inspectStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
   ctx.clock = await emulatorClock(config, ctx.clock);
   const clock = ctx.clock;
-  const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform };
+  const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid };
   // Trace lines quote URLs and the SDKs' own messages: cleaned like every other line on stderr.
   const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${terminalText(line, { colour: false })}\n`) : undefined;
   const requestCounts = { graph: 0, oci: 0 };
@@ -113,6 +127,7 @@ export async function createServices(
       profile: ociConfig.profile,
       access: ociConfig.access,
       connections,
+      files: { platform: ctx.platform, uid: ctx.uid },
       sleep: (ms) => clock.sleep(ms),
       trace,
       onRequest: (operation) => {
@@ -183,6 +198,9 @@ export async function createServices(
           hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
         });
       }
+      // The sweep host holds the OCI key that writes: refuse one others can read before the sweep changes anything.
+      const { assertOciFilesPrivate } = await import('../adapters/oci/key-file.js');
+      if (config.oci) assertOciFilesPrivate(path.resolve(ctx.cwd, config.oci.configFile), config.oci.profile, { platform: ctx.platform, uid: ctx.uid });
       // A sweep makes hundreds of calls, side by side: one token serves them
       // all until it is five minutes from expiry (asking MSAL's cache each
       // time costs real CPU), and one request fetches it.
@@ -203,7 +221,7 @@ export async function createServices(
     async withSweepLock(fn) {
       const file = path.join(ctx.paths.stateDir, 'sweep.lock');
       const { ensureStateDir } = await import('../store/atomic-file.js');
-      await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform });
+      await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
       // The state directory may be a volume shared by hosts (CronJob pods): its
       // lock is judged by heartbeat, not by a pid only this host can check.
       return runWithHeartbeat(file, heartbeatLockOptions({ clock, pid: ctx.pid, hostname: ctx.hostname }, 'a sweep'), fn);

@@ -28,3 +28,31 @@ export function cloudOf(authorityHost: string, graphBaseUrl: string): string {
   const trim = (url: string) => url.replace(/\/+$/, '');
   return CLOUDS.find((cloud) => cloud.authorityHost === trim(authorityHost) && cloud.graphBaseUrl === trim(graphBaseUrl))?.id ?? 'custom';
 }
+
+/** Where the emulator may live: this machine only. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An https:// URL on a loopback address (127.0.0.1, ::1, localhost). */
+export function isLoopbackHttps(url: string): boolean {
+  const parsed = parsedUrl(url);
+  return parsed !== undefined && parsed.protocol === 'https:' && LOOPBACK_HOSTS.has(parsed.hostname.toLowerCase());
+}
+
+/**
+ * The emulator's own cloud: what `ociaccess emulator` writes, sign-in and
+ * Graph both served from the control URL's origin, over https on a loopback
+ * address. No preset (public, sovereign) and no other custom cloud is it.
+ */
+export function isEmulatorCloud(cloud: { authorityHost: string; graphBaseUrl: string }, controlUrl: string): boolean {
+  const control = parsedUrl(controlUrl);
+  if (!control || !isLoopbackHttps(controlUrl) || cloudOf(cloud.authorityHost, cloud.graphBaseUrl) !== 'custom') return false;
+  return [cloud.authorityHost, cloud.graphBaseUrl].every((url) => parsedUrl(url)?.origin === control.origin);
+}

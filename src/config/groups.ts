@@ -1,5 +1,5 @@
 /** Picking a managed group by name; kept apart from the schema so commands load no validator at start-up. */
-import { UsageError } from '../errors.js';
+import { UsageError, quoteInput } from '../errors.js';
 import type { Config, GroupConfig } from './schema.js';
 
 export function findGroup(config: Config, name: string | undefined): GroupConfig {
@@ -12,7 +12,7 @@ export function findGroup(config: Config, name: string | undefined): GroupConfig
   }
   const group = config.groups.find((candidate) => candidate.name.toLowerCase() === wanted.toLowerCase() || candidate.entraGroupId === wanted);
   if (!group) {
-    throw new UsageError(`Unknown group "${wanted}".`, {
+    throw new UsageError(`Unknown group ${quoteInput(wanted)}.`, {
       code: 'UNKNOWN_GROUP',
       hint: `Configured groups: ${config.groups.map((g) => g.name).join(', ')}.`,
     });

@@ -1,6 +1,8 @@
 /** Reads and validates the configuration file; every problem names the field and the fix. */
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError, quoteInput } from '../errors.js';
+import { assertSafeFile, type FileHost } from '../file-safety.js';
+import { jsonSyntaxErrorAt } from './json-syntax.js';
 import { configSchema, type Config } from './schema.js';
 export { findGroup } from './groups.js';
 
@@ -8,13 +10,20 @@ function describePath(path: PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
 
+/** A config with thousands of problems is listed this far; the rest are counted. */
+const MAX_PROBLEMS_LISTED = 20;
+
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `Config file ${file} is not valid JSON: ${(error as Error).message}.`, {
-      hint: 'Fix the JSON syntax, or write a new file with `ociaccess init`.',
+  } catch {
+    // Only the position: JSON.parse's message quotes the text near the error, which may be a pasted secret.
+    const at = jsonSyntaxErrorAt(text);
+    const where = at ? `a syntax error at line ${at.line}, column ${at.column}` : 'a syntax error';
+    throw new ConfigError('CONFIG_INVALID', `Config file ${file} is not valid JSON: ${where}.`, {
+      hint: 'Fix the JSON syntax there (an editor shows the position), or write a new file with `ociaccess init`. Secrets do not belong in the config: see automation.clientSecretFile.',
+      details: { file, ...(at ?? {}) },
     });
   }
   const result = configSchema.safeParse(raw);
@@ -22,11 +31,12 @@ export function parseConfig(text: string, file: string): Config {
     const problems = result.error.issues.map((issue) => {
       const where = describePath(issue.path) || '(top level)';
       if (issue.code === 'unrecognized_keys') {
-        return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => quoteInput(k)).join(', ')}`;
       }
       return `${where}: ${issue.message}`;
     });
-    throw new ConfigError('CONFIG_INVALID', `Config file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, {
+    const listed = problems.length > MAX_PROBLEMS_LISTED ? [...problems.slice(0, MAX_PROBLEMS_LISTED), `… and ${problems.length - MAX_PROBLEMS_LISTED} more`] : problems;
+    throw new ConfigError('CONFIG_INVALID', `Config file ${file} is invalid:\n  - ${listed.join('\n  - ')}`, {
       hint: 'Correct the fields named above (see docs/configuration.md), or run `ociaccess init` to write a new one.',
       details: { file, problems },
     });
@@ -34,7 +44,14 @@ export function parseConfig(text: string, file: string): Config {
   return result.data;
 }
 
-export async function loadConfig(file: string): Promise<Config> {
+/**
+ * Reads the config after checking who can change it: it names the approvers
+ * and standing members, so a file (or a directory above it) that others can
+ * write is refused on every machine. Being readable by others is fine: it
+ * holds no secret.
+ */
+export async function loadConfig(file: string, host?: FileHost): Promise<Config> {
+  if (host) assertSafeFile(file, 'owner-writes', host, 'config file', 'whoever can change it can name approvers and standing members');
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { GUID_PATTERN, isObjectId } from './object-id.js';
+import { quoteInput } from '../errors.js';
+import { cloudOf, isEmulatorCloud, isLoopbackHttps } from './clouds.js';
 
 // A command parses its config once: zod's JIT (a parser compiled per object
 // schema with new Function) costs more than it saves at that count, about
@@ -158,18 +160,33 @@ export const configSchema = z
       })
       .strict()
       .optional(),
-    /** Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock. */
+    /**
+     * Only in configs written by `ociaccess emulator`: where to read the emulator's virtual clock.
+     * It sets the CLI's time, so it is honoured only in the emulator's own config (see superRefine).
+     */
     emulator: z.object({ controlUrl: z.string().url() }).strict().optional(),
   })
   .strict()
   .superRefine((config, issue) => {
     const names = new Set<string>();
     config.groups.forEach((group, index) => {
-      if (names.has(group.name)) issue.addIssue({ code: 'custom', path: ['groups', index, 'name'], message: `duplicate group name "${group.name}"` });
+      if (names.has(group.name)) issue.addIssue({ code: 'custom', path: ['groups', index, 'name'], message: `duplicate group name ${quoteInput(group.name)}` });
       names.add(group.name);
     });
     if (config.defaultGroup && !names.has(config.defaultGroup)) {
-      issue.addIssue({ code: 'custom', path: ['defaultGroup'], message: `names no group in "groups" (have: ${[...names].join(', ')})` });
+      issue.addIssue({ code: 'custom', path: ['defaultGroup'], message: `names no group in "groups" (have: ${[...names].map((name) => quoteInput(name)).join(', ')})` });
+    }
+    const controlUrl = config.emulator?.controlUrl;
+    if (controlUrl !== undefined) {
+      // The control URL sets this CLI's clock, and so every expiry: only the local emulator may do that.
+      const problem = !controlUrl.startsWith('https://')
+        ? 'must be an https:// URL (the emulator serves only https)'
+        : !isLoopbackHttps(controlUrl)
+          ? 'must be on this machine (https://127.0.0.1, https://[::1] or https://localhost)'
+          : !isEmulatorCloud(config.cloud, controlUrl)
+            ? `is honoured only in the emulator's own config, whose cloud.authorityHost and cloud.graphBaseUrl are the emulator's address; this config's cloud is ${cloudOf(config.cloud.authorityHost, config.cloud.graphBaseUrl)} (${quoteInput(config.cloud.authorityHost)}). Remove the "emulator" section`
+            : undefined;
+      if (problem) issue.addIssue({ code: 'custom', path: ['emulator', 'controlUrl'], message: problem });
     }
   });
 

@@ -103,6 +103,12 @@ export interface DoctorProbes {
   /** A Graph access token for the identity being checked, and who it is. */
   token(config: Config): Promise<{ token: string; expiresOn: Date; who: string }>;
   graph(config: Config): DoctorGraph;
+  /**
+   * Who can read or change the files that hold authority (the config, the
+   * automation's secret or key, the OCI config and API key, the state
+   * directory): each problem in words with the command that fixes it.
+   */
+  files?(config: Config): Promise<{ checked: number; problems: { message: string; fix: string }[] }>;
   /** The OCI port and the JIT reader; throws when the OCI config profile cannot be used. */
   oci(config: Config): Promise<{ domain: OciPort; identityProviders(): Promise<JitSettings[]> }>;
 }
@@ -144,7 +150,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     const e = error as OciAccessError;
     add('config', 'config', 'config', 'fail', e.message, e.hint ?? 'Run `ociaccess init`.');
     skipRest('needs a valid config', [
-      ['authority', 'sign-in service', 'auth'], ['sign-in', 'sign-in', 'auth'], ['permissions', 'Graph permissions', 'auth'],
+      ['files', 'file permissions', 'config'], ['authority', 'sign-in service', 'auth'], ['sign-in', 'sign-in', 'auth'], ['permissions', 'Graph permissions', 'auth'],
       ['groups', 'Entra groups', 'entra'], ['people', 'requesters and approvers', 'entra'], ['nested-groups', 'nested groups', 'entra'],
       ['app-assignment', 'OCI app assignment', 'entra'], ['provisioning-job', 'provisioning job', 'entra'], ['oci-config', 'OCI config and key', 'oci'],
       ['oci-domain', 'OCI identity domain', 'oci'], ['oci-group', 'OCI groups', 'oci'], ['jit', 'JIT provisioning', 'oci'],
@@ -152,6 +158,17 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     return finish(probes.identity, checks);
   }
   const now = probes.now();
+
+  if (probes.files) {
+    try {
+      const { checked, problems } = await probes.files(config);
+      if (problems.length) add('files', 'file permissions', 'config', 'fail', problems.map((p) => p.message).join('; '), `Check that nobody else changed them, then run: ${[...new Set(problems.map((p) => p.fix))].join(' && ')}`);
+      else add('files', 'file permissions', 'config', 'pass', `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`);
+    } catch (error) {
+      const e = error as OciAccessError;
+      add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
+    }
+  }
 
   try {
     const { tokenEndpoint, expectedTokenEndpoint } = await probes.authority(config);

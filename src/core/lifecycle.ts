@@ -6,7 +6,7 @@
  * next run or the sweep completes — never a grant without a record.
  */
 import type { GroupConfig } from '../config/schema.js';
-import { CancelledError, PolicyError } from '../errors.js';
+import { CancelledError, PolicyError, quoteInput } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser } from './ports.js';
@@ -218,7 +218,7 @@ async function locate(deps: CoreDeps, input: Pick<DecideInput, 'groups' | 'reque
   const matches = input.requesterUpn ? found.filter((m) => sameUpn(m.requester.userPrincipalName, input.requesterUpn!)) : found;
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
-    throw new PolicyError('REQUEST_NOT_FOUND', `No request with id "${input.requestId}"${input.requesterUpn ? ` from ${input.requesterUpn}` : ''}.`, {
+    throw new PolicyError('REQUEST_NOT_FOUND', `No request with id ${quoteInput(input.requestId)}${input.requesterUpn ? ` from ${input.requesterUpn}` : ''}.`, {
       hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
     });
   }
@@ -455,7 +455,7 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       });
     }
     const found = await deps.directory.getUser(input.userUpn!);
-    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user "${input.userUpn}" in the directory.`, { hint: 'Check the user principal name.' });
+    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user ${quoteInput(input.userUpn)} in the directory.`, { hint: 'Check the user principal name.' });
     user = found;
   }
   if (people.standingIds.has(user.id)) {

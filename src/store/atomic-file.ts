@@ -5,6 +5,8 @@
  * - the directory is 0700 and every file 0600; anything group/other-accessible is
  *   refused (STATE_PERMISSIONS) rather than silently fixed, because a widened mode
  *   means someone else may already have read or replaced it;
+ * - the directory belongs to the user running the command (STATE_DIR_NOT_OWNED):
+ *   its owner could change everything in it, whatever its mode;
  * - no symlinks, neither the directory nor a file (STATE_SYMLINK): a link planted by
  *   another user would redirect our writes; files are opened with O_NOFOLLOW so the
  *   check cannot be raced;
@@ -19,6 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StateError } from '../errors.js';
+import { NOT_PRIVATE_BITS, chmodFix, octal, shellQuote } from '../file-safety.js';
+
+export { shellQuote };
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -29,23 +34,16 @@ const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 export interface PrivateFsOptions {
   /** Mode bits are not meaningful on Windows, so the permission check is skipped there. */
   platform?: NodeJS.Platform;
+  /** The effective uid: the state directory must be owned by it. Undefined (Windows) skips the check. */
+  uid?: number;
 }
 
 export interface WriteAtomicOptions extends PrivateFsOptions {
   mode?: number;
 }
 
-/** Quotes a path for a POSIX shell, so a hint can be pasted as is. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 export function errnoCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function octal(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 async function symlinkError(target: string, kind: 'directory' | 'file'): Promise<StateError> {
@@ -66,14 +64,13 @@ async function symlinkError(target: string, kind: 'directory' | 'file'): Promise
 
 function assertPrivateMode(stats: Stats, target: string, kind: 'directory' | 'file', platform: NodeJS.Platform): void {
   if (platform === 'win32') return;
-  if ((stats.mode & 0o077) === 0) return;
-  const wanted = kind === 'directory' ? '700' : '600';
+  if ((stats.mode & NOT_PRIVATE_BITS) === 0) return;
   throw new StateError(
     'STATE_PERMISSIONS',
     `The state ${kind} ${target} is accessible by other users (mode ${octal(stats.mode)}); ` +
       'ociaccess refuses to use it because it holds approvals, the sweep ledger and the audit log.',
     {
-      hint: `Check nobody else changed it, then run: chmod ${wanted} ${shellQuote(target)}`,
+      hint: `Check nobody else changed it, then run: ${chmodFix(target, 'private', kind === 'directory')}`,
       details: { path: target, mode: octal(stats.mode) },
     },
   );
@@ -98,8 +95,28 @@ export async function inspectStateDir(dir: string, options: PrivateFsOptions = {
       details: { path: dir },
     });
   }
-  assertPrivateMode(stats, dir, 'directory', options.platform ?? os.platform());
+  const platform = options.platform ?? os.platform();
+  assertOwnedByUs(stats, dir, platform, options.uid);
+  assertPrivateMode(stats, dir, 'directory', platform);
   return true;
+}
+
+/**
+ * A state directory someone else owns is theirs to change at will (their
+ * "approvals", their ledger), even at mode 0700; as root, such a directory is
+ * also one its owner could plant links in. Refused, not taken over.
+ */
+function assertOwnedByUs(stats: Stats, dir: string, platform: NodeJS.Platform, uid: number | undefined): void {
+  if (platform === 'win32' || uid === undefined || stats.uid === uid) return;
+  throw new StateError(
+    'STATE_DIR_NOT_OWNED',
+    `The state directory ${dir} is owned by another user (uid ${stats.uid}; you are uid ${uid}); ` +
+      'ociaccess refuses to use it because whoever owns it can change the approvals, the sweep ledger and the audit log in it.',
+    {
+      hint: `If it is yours, run: sudo chown -R ${uid} ${shellQuote(dir)}; otherwise set OCIACCESS_HOME to a directory of your own.`,
+      details: { path: dir, ownerUid: stats.uid, uid },
+    },
+  );
 }
 
 /** Creates the state directory (0700) if needed, then checks it like inspectStateDir. */

@@ -524,6 +524,8 @@ export interface AuditLogHost {
   pid: number;
   hostname: string;
   platform?: NodeJS.Platform;
+  /** The effective uid: the state directory must be owned by it. */
+  uid?: number;
 }
 
 export interface AuditLogOptions {
@@ -616,7 +618,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
   const file = path.join(stateDir, AUDIT_FILE);
   const headFile = `${file}.head`;
   const lockFile = `${file}.lock`;
-  const fsOptions = { platform: host.platform };
+  const fsOptions = { platform: host.platform, uid: host.uid };
   const lockOptions = storeLockOptions(host, options, 'an audit log append');
   let queue: Promise<unknown> = Promise.resolve();
 

@@ -268,6 +268,8 @@ export interface StateStoreHost {
   pid: number;
   hostname: string;
   platform?: NodeJS.Platform;
+  /** The effective uid: the state directory must be owned by it. */
+  uid?: number;
 }
 
 export interface StateStoreOptions {
@@ -331,7 +333,7 @@ function parseStateBytes(bytes: Buffer): Validation {
 export function openStateStore(stateDir: string, host: StateStoreHost, options: StateStoreOptions = {}): StateStore {
   const file = path.join(stateDir, STATE_FILE);
   const lockFile = `${file}.lock`;
-  const fsOptions = { platform: host.platform };
+  const fsOptions = { platform: host.platform, uid: host.uid };
   const lockOptions = storeLockOptions(host, options, 'a state update');
   // Updates from this process queue here instead of polling the lock file.
   let queue: Promise<unknown> = Promise.resolve();

@@ -67,7 +67,7 @@ describe('flag values are refused before the config, the sign-in or the network 
   test('hours 1.0001 is explained and the hint rounds it to the minute', async () => {
     const result = await h().run('alice', ['request', '--hours', '1.0001', '--justification', 'x', '--json']);
     expect(result.json).toEqual({
-      error: { code: 'INVALID_HOURS', message: '--hours 1.0001 is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1.' },
+      error: { code: 'INVALID_HOURS', message: '--hours "1.0001" is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1.' },
     });
   });
 

@@ -11,10 +11,17 @@
  * - user names are matched case-insensitively but never across look-alike
  *   characters: "аlice" (Cyrillic а) is someone else, everywhere;
  * - a state directory or token cache that others can read is refused with the
- *   exact chmod that fixes it, and works once that is run.
+ *   exact chmod that fixes it, and works once that is run;
+ * - files that hold authority: a config others can write (or in a directory
+ *   others can write), a secret or key others can read, a state directory
+ *   someone else owns are refused with the chmod/chown that fixes them;
+ * - errors never print the config's content, and quote at most 80 characters
+ *   of anything typed;
+ * - emulator.controlUrl (it sets the CLI's clock) counts only in the
+ *   emulator's own config, over https on loopback, and never sets time back.
  */
 import { jest } from '@jest/globals';
-import { chmod, lstat, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
 import { startRig, upnOf, type Machine, type Rig } from './support/rig.js';
@@ -221,3 +228,169 @@ describe('bad input: files other people can read', () => {
   });
 });
 
+
+/** A copy of the emulator's config with `edit` applied, written with `mode`; returns its path. */
+async function configCopy(name: string, edit: (config: any) => void = () => undefined, mode = 0o600, dir = rig.root): Promise<string> {
+  const config = JSON.parse(await readFile(rig.emu.configFile, 'utf8'));
+  edit(config);
+  const file = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(file, JSON.stringify(config, null, 2), { mode });
+  await chmod(file, mode); // the umask may have narrowed it
+  return file;
+}
+
+describe('bad input: files that hold authority', () => {
+  it('a config file its group can write is refused everywhere (exit 2, the chmod in the hint), before anything is sent; fine once fixed', async () => {
+    const file = await configCopy('group-writable', undefined, 0o664);
+    for (const [who, argv] of [['cron', ['sweep']], ['alice', ['status']]] as const) {
+      const machine = await rig.machine(who);
+      const mark = rig.mark();
+      const refused = await rig.run(machine, [...argv], { env: { OCIACCESS_CONFIG: file } });
+      expectRefusal(refused, 'INSECURE_FILE_PERMISSIONS', 2);
+      expect(refused.stderr).toContain(`config file ${file} is writable by other users (mode 0664)`);
+      expect(refused.stderr).toMatch(new RegExp(`^hint: .*run: chmod go-w ${file}$`, 'm'));
+      expect(rig.requestsSince(mark)).toEqual([]);
+    }
+    await chmod(file, 0o644); // what the hint's chmod go-w does: readable by others is fine, it holds no secret
+    expect((await rig.run(await rig.machine('alice'), ['status'], { env: { OCIACCESS_CONFIG: file } })).code).toBe(0);
+  });
+
+  it('a config in a directory others can write is refused, naming the directory and its chmod', async () => {
+    const dir = path.join(rig.root, 'shared-config-dir');
+    await mkdir(dir);
+    await chmod(dir, 0o777);
+    const file = await configCopy('in-open-dir', undefined, 0o600, dir);
+    const refused = await rig.run(await rig.machine('alice'), ['status'], { env: { OCIACCESS_CONFIG: file } });
+    expectRefusal(refused, 'INSECURE_FILE_PERMISSIONS', 2);
+    expect(refused.stderr).toContain(`The directory ${dir}, which holds the config file, is writable by other users (mode 0777)`);
+    expect(refused.stderr).toContain(`chmod go-w ${dir}`);
+    await chmod(dir, 0o1777); // sticky, like /tmp: others cannot rename or remove the config
+    expect((await rig.run(await rig.machine('alice'), ['status'], { env: { OCIACCESS_CONFIG: file } })).code).toBe(0);
+  });
+
+  it.each([
+    { label: 'the automation client secret file, readable by all', file: () => rig.emu.automationSecretFile, mode: 0o644, what: 'automation client secret file' },
+    { label: 'the automation client secret file, readable by its group', file: () => rig.emu.automationSecretFile, mode: 0o640, what: 'automation client secret file' },
+    { label: 'the OCI API key file, readable by all', file: () => path.join(rig.emu.dir, 'oci-api-key.pem'), mode: 0o644, what: 'OCI API key file' },
+    { label: 'the OCI config file, readable by all', file: () => rig.emu.ociConfigFile, mode: 0o644, what: 'OCI config file' },
+  ])('$label: the sweep is refused (exit 2, chmod 600 in the hint), nothing is removed; it runs once fixed', async ({ file, mode, what }) => {
+    const cron = await rig.machine('cron');
+    await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
+    await chmod(file(), mode);
+    try {
+      const mark = rig.mark();
+      const refused = await rig.run(cron, ['sweep']);
+      expectRefusal(refused, 'INSECURE_FILE_PERMISSIONS', 2);
+      expect(refused.stderr).toContain(`${what} ${file()} is readable by other users`);
+      expect(refused.stderr).toMatch(new RegExp(`^hint: .*run: chmod 600 ${file()}$`, 'm'));
+      expect(rig.requestsSince(mark).filter(isWrite)).toEqual([]);
+      expect(rig.members()).toContain(upnOf('dave'));
+    } finally {
+      await chmod(file(), 0o600);
+    }
+    expect([0, 6]).toContain((await rig.run(cron, ['sweep'])).code);
+    expect(rig.members()).not.toContain(upnOf('dave'));
+  });
+
+  it('a state directory owned by another user is refused with the chown that fixes it, before anything is sent', async () => {
+    const cron = await rig.machine('cron');
+    const alice = await rig.machine('alice');
+    const other = 4242;
+    for (const machine of [cron, alice]) await chown(machine.home, other, other);
+    for (const [machine, argv] of [[cron, ['sweep']], [alice, ['status']], [alice, ['audit', 'verify']]] as const) {
+      const mark = rig.mark();
+      const refused = await rig.run(machine, [...argv]);
+      expectRefusal(refused, 'STATE_DIR_NOT_OWNED', 1);
+      expect(refused.stderr).toContain(`The state directory ${machine.home} is owned by another user (uid ${other}`);
+      expect(refused.stderr).toContain(`sudo chown -R ${process.geteuid!()} ${machine.home}`);
+      expect(rig.requestsSince(mark).filter((e) => e.service !== 'control')).toEqual([]);
+    }
+    // Running as that user (the uid comes from the context) is fine.
+    expect((await rig.run(cron, ['sweep'], { uid: other })).code).not.toBe(1);
+  });
+});
+
+describe('bad input: small leaks in errors', () => {
+  it('a config with a secret pasted inline and a syntax error: the error gives line and column, never the content', async () => {
+    const secret = 'Zx9~hunter2-VERY-SECRET-client-secret-value';
+    const text = JSON.stringify(JSON.parse(await readFile(rig.emu.configFile, 'utf8')), null, 2)
+      .replace('"clientSecretFile"', `"clientSecret": ${secret},\n    "clientSecretFile"`);
+    const file = path.join(rig.root, 'config-inline-secret.json');
+    await writeFile(file, text, { mode: 0o600 });
+    const line = text.slice(0, text.indexOf(secret)).split('\n').length;
+    const column = text.indexOf(secret) - text.lastIndexOf('\n', text.indexOf(secret));
+    for (const json of [false, true]) {
+      const refused = await rig.run(await rig.machine('cron'), json ? ['--json', 'sweep'] : ['sweep'], { env: { OCIACCESS_CONFIG: file } });
+      expect(refused.code).toBe(2);
+      const shown = refused.stdout + refused.stderr;
+      expect(shown).toContain(`line ${line}, column ${column}`);
+      for (const part of [secret, 'Zx9', 'hunter2', 'clientSecret"']) expect(shown).not.toContain(part);
+    }
+  });
+
+  const FIVE_MB = 'G'.repeat(5 * 1024 * 1024);
+  it.each([
+    { label: 'a 5 MB group name', argv: ['request', '--group', FIVE_MB, '--hours', '1', '--justification', 'x'], code: 'UNKNOWN_GROUP' },
+    { label: 'a 5 MB --user', argv: ['revoke', '--user', FIVE_MB], code: 'INVALID_USER' },
+    { label: 'a 5 MB --hours', argv: ['request', '--hours', FIVE_MB, '--justification', 'x'], code: 'INVALID_HOURS' },
+    { label: 'a 5 MB request id', argv: ['approve', `r-${FIVE_MB}`], code: 'INVALID_REQUEST_ID' },
+  ])('$label: the error quotes 80 characters and says how long it was (under 1 KB)', async ({ argv, code }) => {
+    const alice = await rig.machine('alice');
+    const result = await rig.run(alice, argv);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`[${code}]`);
+    expect(result.stderr).toContain(`${'G'.repeat(78)}`);
+    expect(result.stderr).toMatch(/…" \(\d+ characters\)/);
+    expect(Buffer.byteLength(result.stdout + result.stderr)).toBeLessThan(1024);
+  });
+
+  it('a 5 MB unknown option or invalid choice (the parser\'s own messages) is cut the same way', async () => {
+    const alice = await rig.machine('alice');
+    for (const argv of [['status', `--${FIVE_MB}`], ['doctor', '--as', FIVE_MB]]) {
+      const result = await rig.run(alice, argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/…' \(\d+ characters\)/);
+      expect(Buffer.byteLength(result.stdout + result.stderr)).toBeLessThan(2048);
+    }
+  });
+});
+
+describe('bad input: emulator.controlUrl (it sets the CLI clock)', () => {
+  const emulatorOrigin = () => new URL(rig.emu.baseUrl).origin;
+  it.each([
+    { label: 'in a config for the public cloud', edit: (c: any) => { c.cloud = { authorityHost: 'https://login.microsoftonline.com', graphBaseUrl: 'https://graph.microsoft.com' }; }, says: "honoured only in the emulator's own config" },
+    { label: 'in a config whose cloud is another host', edit: (c: any) => { c.cloud.graphBaseUrl = 'https://graph.example.net'; }, says: "honoured only in the emulator's own config" },
+    { label: 'over plain http', edit: (c: any) => { c.emulator.controlUrl = c.emulator.controlUrl.replace('https://', 'http://'); }, says: 'must be an https:// URL' },
+    { label: 'on a host that is not this machine', edit: (c: any) => { c.emulator.controlUrl = 'https://clock.example.net/_emulator'; }, says: 'must be on this machine' },
+  ])('$label: refused at load (CONFIG_INVALID, exit 2) naming emulator.controlUrl, nothing asked of anyone', async ({ edit, says }) => {
+    const file = await configCopy('control-url', edit);
+    const mark = rig.mark();
+    const refused = await rig.run(await rig.machine('alice'), ['status'], { env: { OCIACCESS_CONFIG: file } });
+    expectRefusal(refused, 'CONFIG_INVALID', 2);
+    expect(refused.stderr).toContain('emulator.controlUrl: ');
+    expect(refused.stderr).toContain(says);
+    expect(rig.requestsSince(mark)).toEqual([]);
+    expect(emulatorOrigin()).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('a negative clock offset from the emulator is refused (EMULATOR_CLOCK_INVALID): its clock only moves forward', async () => {
+    const cron = await rig.machine('cron');
+    await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
+    const offset = rig.emu.world.clockOffsetMs;
+    rig.emu.world.clockOffsetMs = -3 * 3600_000;
+    try {
+      const mark = rig.mark();
+      const refused = await rig.run(cron, ['sweep']);
+      expectRefusal(refused, 'EMULATOR_CLOCK_INVALID', 5);
+      expect(rig.requestsSince(mark).filter((e) => e.service !== 'control')).toEqual([]);
+      expect(rig.members()).toContain(upnOf('dave'));
+    } finally {
+      rig.emu.world.clockOffsetMs = offset;
+    }
+    expect([0, 6]).toContain((await rig.run(cron, ['sweep'])).code);
+  });
+
+  it("the emulator's own config (as `ociaccess emulator` writes it) still works", async () => {
+    expect((await rig.run(await rig.machine('alice'), ['status'])).code).toBe(0);
+  });
+});

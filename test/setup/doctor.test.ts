@@ -3,7 +3,7 @@
  * fails (or warns) with its fix, the others still run, the exit code follows
  * the first failure, and doctor never changes anything.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
@@ -39,14 +39,14 @@ test('a healthy tenant: every check passes, exit 0, nothing written, and the tex
   expect(result.json.ok).toBe(true);
   expect(Object.values(statuses(result)).every((s) => s === 'pass')).toBe(true);
   expect(Object.keys(statuses(result))).toEqual([
-    'config', 'authority', 'sign-in', 'permissions', 'groups', 'people', 'nested-groups', 'app-assignment', 'provisioning-job',
+    'config', 'files', 'authority', 'sign-in', 'permissions', 'groups', 'people', 'nested-groups', 'app-assignment', 'provisioning-job',
     'oci-config', 'oci-domain', 'oci-group', 'jit',
   ]);
   const text = await H.run('alice', ['doctor']);
   expect(text.code).toBe(0);
   expect(text.stdout).toMatch(/^STATUS\tCHECK\tDETAIL\n/);
   expect(text.stdout).toMatch(/pass\tJIT provisioning\ton \(EntraID: Overwrite\)/);
-  expect(text.stdout).toContain('13 passed, 0 warning(s), 0 failed, 0 skipped (checked as the signed-in user)');
+  expect(text.stdout).toContain('14 passed, 0 warning(s), 0 failed, 0 skipped (checked as the signed-in user)');
 });
 
 test('no config: config fails with the init hint, everything else is skipped, exit 2', async () => {
@@ -54,7 +54,7 @@ test('no config: config fails with the init hint, everything else is skipped, ex
   const result = await H.run('alice', ['doctor', '--json'], { env: { OCIACCESS_CONFIG: path.join(H.root, 'none.json') } });
   expect(result.code).toBe(2);
   expect(check(result, 'config')).toMatchObject({ status: 'fail', fix: expect.stringContaining('ociaccess init') });
-  expect(result.json.summary).toEqual({ pass: 0, warn: 0, fail: 1, skip: 12 });
+  expect(result.json.summary).toEqual({ pass: 0, warn: 0, fail: 1, skip: 13 });
 });
 
 test('not signed in: sign-in fails with `ociaccess login`, Entra checks are skipped, OCI checks still run, exit 4', async () => {
@@ -264,8 +264,34 @@ test('a sign-in service that does not answer: the authority check fails first, e
   const H = h();
   const file = await configWith(H, 'no-authority', (config) => {
     config.cloud.authorityHost = 'https://127.0.0.1:9';
+    delete config.emulator; // its clock is honoured only in the emulator's own config (whose authority this no longer is)
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(5);
   expect(check(result, 'authority')).toMatchObject({ status: 'fail', category: 'upstream', fix: expect.stringContaining('network or proxy') });
+});
+
+test('a config file others can write: the config check fails with the chmod that fixes it, exit 2', async () => {
+  const H = h();
+  const file = await configWith(H, 'group-writable', () => undefined);
+  await chmod(file, 0o664);
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(2);
+  expect(check(result, 'config')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`config file ${file} is writable by other users (mode 0664)`), fix: expect.stringContaining(`chmod go-w ${file}`) });
+});
+
+test('an OCI API key others can read: the files check names it with chmod 600, the OCI checks refuse it, exit 2', async () => {
+  const H = h();
+  const key = path.join(H.root, 'open-oci-key.pem');
+  await copyFile(path.join(H.emu.dir, 'oci-api-key.pem'), key);
+  await chmod(key, 0o644);
+  const ociConfig = path.join(H.root, 'oci-config-open-key');
+  await writeFile(ociConfig, (await readFile(H.emu.ociConfigFile, 'utf8')).replace(/^key_file=.*$/m, `key_file=${key}`), { mode: 0o600 });
+  const file = await configWith(H, 'open-oci-key', (config) => {
+    config.oci.configFile = ociConfig;
+  });
+  const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
+  expect(result.code).toBe(2);
+  expect(check(result, 'files')).toMatchObject({ status: 'fail', category: 'config', detail: expect.stringContaining(`OCI API key file ${key} is readable by other users (mode 0644)`), fix: expect.stringContaining(`chmod 600 ${key}`) });
+  expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', category: 'config', fix: expect.stringContaining(`chmod 600 ${key}`) });
 });

@@ -73,7 +73,7 @@ test('with flags: writes a valid config, mode 0600, prints the path; doctor then
   });
   // The written config works: alice (signed in to this tenant and app) and the automation both pass doctor.
   const user = await H.run('alice', ['--config', file, 'doctor', '--json']);
-  expect(user.json.summary).toEqual({ pass: 13, warn: 0, fail: 0, skip: 0 });
+  expect(user.json.summary).toEqual({ pass: 14, warn: 0, fail: 0, skip: 0 });
   const app = await H.run('cron', ['--config', file, 'doctor', '--as', 'app', '--json']);
   expect(app.code).toBe(0);
 });

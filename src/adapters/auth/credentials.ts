@@ -9,6 +9,7 @@ import type { ClientAssertionCallback } from '@azure/msal-node';
 import type { Clock } from '../../context.js';
 import type { Config } from '../../config/schema.js';
 import { AuthError, ConfigError } from '../../errors.js';
+import { assertSafeFile, type FileHost } from '../../file-safety.js';
 
 /** SHA-256 thumbprint of the first certificate in a PEM, hex upper case. */
 export function thumbprintOf(certificatePem: string): string {
@@ -29,7 +30,15 @@ export function describeAutomationCredential(automation: AutomationConfig): stri
   return 'none configured';
 }
 
-async function readConfiguredFile(file: string, what: string, code: string): Promise<string> {
+/**
+ * Reads a credential file. A secret or key (`secret`) must be readable by its
+ * owner only, in directories nobody else can change: checked before reading,
+ * so a leaked copy is not used as if nothing happened.
+ */
+async function readConfiguredFile(file: string, what: string, code: string, files: FileHost | undefined, secret: boolean): Promise<string> {
+  if (files && secret) {
+    assertSafeFile(file, 'private', files, `automation ${what} file`, 'it holds the credential the sweep signs in with, and other users can read it or swap it');
+  }
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
@@ -44,15 +53,17 @@ async function readConfiguredFile(file: string, what: string, code: string): Pro
 export async function loadAutomationCredential(
   automation: AutomationConfig | undefined,
   env: Readonly<Record<string, string | undefined>>,
+  /** The machine's platform and uid, for the checks on secret and key files; omitted, nothing is checked. */
+  files?: FileHost,
 ): Promise<AutomationCredential> {
   if (!automation) {
     throw new ConfigError('CONFIG_INVALID', 'The config has no "automation" section, so no app-only token can be requested.', {
       hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
     });
   }
-  if (automation.certificateFile || automation.certificateKeyFile) return loadCertificate(automation);
+  if (automation.certificateFile || automation.certificateKeyFile) return loadCertificate(automation, files);
   if (automation.clientSecretFile) {
-    const secret = (await readConfiguredFile(automation.clientSecretFile, 'client secret', 'AUTOMATION_SECRET_UNREADABLE')).trim();
+    const secret = (await readConfiguredFile(automation.clientSecretFile, 'client secret', 'AUTOMATION_SECRET_UNREADABLE', files, true)).trim();
     if (!secret) {
       throw new AuthError('AUTOMATION_SECRET_EMPTY', `The automation client secret file ${automation.clientSecretFile} is empty.`, {
         hint: 'Write the secret value (not its id) into the file, on one line.',
@@ -74,9 +85,9 @@ export async function loadAutomationCredential(
   });
 }
 
-async function loadCertificate(automation: AutomationConfig): Promise<AutomationCredential> {
+async function loadCertificate(automation: AutomationConfig, files: FileHost | undefined): Promise<AutomationCredential> {
   const keyFile = automation.certificateKeyFile ?? automation.certificateFile!;
-  const keyPem = await readConfiguredFile(keyFile, 'certificate key', 'AUTOMATION_CERTIFICATE_UNREADABLE');
+  const keyPem = await readConfiguredFile(keyFile, 'certificate key', 'AUTOMATION_CERTIFICATE_UNREADABLE', files, true);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);
@@ -92,7 +103,7 @@ async function loadCertificate(automation: AutomationConfig): Promise<Automation
         hint: 'Set automation.certificateFile to the public certificate (PEM) uploaded to the app registration.',
       });
     }
-    const certificatePem = await readConfiguredFile(automation.certificateFile, 'certificate', 'AUTOMATION_CERTIFICATE_UNREADABLE');
+    const certificatePem = await readConfiguredFile(automation.certificateFile, 'certificate', 'AUTOMATION_CERTIFICATE_UNREADABLE', files, false);
     try {
       thumbprintSha256 = thumbprintOf(certificatePem);
     } catch {

@@ -19,6 +19,7 @@ import {
 import type { Clock } from '../../context.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
+import type { FileHost } from '../../file-safety.js';
 import { authorityMetadata, msalAuthorityOptions } from './authority.js';
 import { certificateAssertion, loadAutomationCredential } from './credentials.js';
 import { caAwareNetworkClient, type NetworkObserver } from './network.js';
@@ -30,6 +31,8 @@ export type MsalLogLevel = 'error' | 'warning' | 'info' | 'verbose';
 export interface MsalClientDeps {
   clock: Clock;
   env: Readonly<Record<string, string | undefined>>;
+  /** Who may read the automation's secret or key file (checked before reading it). */
+  files?: FileHost;
   /** Persists the public client's cache (the token store's plugin); none keeps it in memory. */
   cachePlugin?: ICachePlugin;
   /** Sees every request MSAL makes (method and URL only). */
@@ -81,7 +84,7 @@ export async function createMsalConfidentialClient(config: AuthAdapterConfig, de
       hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
     });
   }
-  const credential = await loadAutomationCredential(config.automation, deps.env);
+  const credential = await loadAutomationCredential(config.automation, deps.env, deps.files);
   const auth: Configuration['auth'] = { clientId: config.automation.clientId, ...msalAuthorityOptions(config) };
   if (credential.kind === 'secret') auth.clientSecret = credential.secret;
   else auth.clientAssertion = certificateAssertion(credential, deps.clock, authorityMetadata(config).token_endpoint);

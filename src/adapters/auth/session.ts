@@ -55,6 +55,8 @@ export interface AuthSessionDeps {
   /** The token cache goes under `${stateDir}/auth`. */
   stateDir: string;
   platform: NodeJS.Platform;
+  /** The effective uid (file owner checks); undefined on Windows. */
+  uid?: number;
   /** Stops a device code login that is still waiting. */
   abortSignal?: AbortSignal;
   /** For loginInteractive: opens the sign-in URL in the user's browser. */
@@ -134,7 +136,7 @@ export class AuthSession {
 
   /** The store the user's tokens live in (opened on first use). */
   tokenStore(): Promise<TokenStore> {
-    this.store ??= openTokenStore({ stateDir: this.deps.stateDir, env: this.deps.env, platform: this.deps.platform, keyring: this.deps.keyring });
+    this.store ??= openTokenStore({ stateDir: this.deps.stateDir, env: this.deps.env, platform: this.deps.platform, uid: this.deps.uid, keyring: this.deps.keyring });
     return this.store;
   }
 
@@ -146,7 +148,7 @@ export class AuthSession {
   }
 
   private msalDeps() {
-    return { clock: this.deps.clock, env: this.deps.env, observer: this.deps.observer, log: this.deps.log, fetch: this.deps.fetch };
+    return { clock: this.deps.clock, env: this.deps.env, files: { platform: this.deps.platform, uid: this.deps.uid }, observer: this.deps.observer, log: this.deps.log, fetch: this.deps.fetch };
   }
 
   private isStale(expiresOn: Date): boolean {
@@ -345,6 +347,7 @@ export function authSessionFromContext(
     env: ctx.env,
     stateDir: ctx.paths.stateDir,
     platform: ctx.platform,
+    uid: ctx.uid,
     abortSignal: ctx.abortSignal,
     ...extra,
   });

@@ -21,7 +21,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
-import { AuthError, StateError, UsageError, isOciAccessError } from '../../errors.js';
+import { AuthError, StateError, UsageError, isOciAccessError, quoteInput } from '../../errors.js';
 import { ensureStateDir, errnoCode, inspectPrivateFile, readPrivateFile, writeFileAtomic } from '../../store/atomic-file.js';
 
 export type TokenStoreKind = 'keychain' | 'file';
@@ -61,6 +61,8 @@ export interface TokenStoreOptions {
   stateDir: string;
   env: Readonly<Record<string, string | undefined>>;
   platform: NodeJS.Platform;
+  /** The effective uid: the state directory must be owned by it. */
+  uid?: number;
   /** Defaults to osKeyring(). */
   keyring?: () => Promise<KeyringBackend>;
 }
@@ -174,7 +176,7 @@ function requestedKind(env: Readonly<Record<string, string | undefined>>): Token
   const value = (env[TOKEN_STORE_ENV] ?? '').trim().toLowerCase();
   if (value === '' || value === 'auto') return 'auto';
   if (value === 'file' || value === 'keychain') return value;
-  throw new UsageError(`${TOKEN_STORE_ENV}="${env[TOKEN_STORE_ENV]}" is not a token store.`, {
+  throw new UsageError(`${TOKEN_STORE_ENV}=${quoteInput(env[TOKEN_STORE_ENV])} is not a token store.`, {
     code: 'TOKEN_STORE_INVALID',
     hint: `Set ${TOKEN_STORE_ENV} to "keychain" or "file", or unset it to let ociaccess choose.`,
   });
@@ -184,7 +186,9 @@ function requestedKind(env: Readonly<Record<string, string | undefined>>): Token
 export async function openTokenStore(options: TokenStoreOptions): Promise<TokenStore> {
   const requested = requestedKind(options.env);
   const authDir = authDirOf(options.stateDir);
-  const fsOptions = { platform: options.platform };
+  const fsOptions = { platform: options.platform, uid: options.uid };
+  // The state directory first: one owned by someone else is theirs, whatever its auth/ looks like.
+  await ensureStateDir(options.stateDir, fsOptions);
   await guarded(() => ensureStateDir(authDir, fsOptions));
   const plainFile = path.join(authDir, CACHE_FILE);
   const encryptedFile = path.join(authDir, ENCRYPTED_CACHE_FILE);

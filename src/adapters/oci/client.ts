@@ -7,6 +7,8 @@
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import { ConfigError, PolicyError } from '../../errors.js';
+import type { FileHost } from '../../file-safety.js';
+import { assertOciFilesPrivate } from './key-file.js';
 import type { HttpConnections } from '../http/tls.js';
 import { WholeHttpClient, type AnswerObserver } from './http-client.js';
 
@@ -20,6 +22,18 @@ export interface OciClientOptions {
   access?: OciAccess;
   connections?: HttpConnections;
   onAnswer?: AnswerObserver;
+  /** The machine's platform and uid: the OCI config and its API key must be private to their owner. */
+  files?: FileHost;
+}
+
+/**
+ * The SDK's parse errors quote the offending line of the OCI config, which
+ * may be a pass phrase; only the kind of problem is kept. (Its key-file
+ * failure is thrown as a bare string.)
+ */
+function describeOciConfigFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^(Found line with no key-value pair|Found line with no key|Cannot have empty profile name|Config parse error[^:]*):[\s\S]*$/, '$1 (the line is not shown)');
 }
 
 /**
@@ -49,11 +63,12 @@ export function isOciRead(method: string, uri: string): boolean {
 }
 
 export function createOciClient(options: OciClientOptions): identitydomains.IdentityDomainsClient {
+  if (options.files) assertOciFilesPrivate(options.configFile, options.profile, options.files);
   let provider: common.ConfigFileAuthenticationDetailsProvider;
   try {
     provider = new common.ConfigFileAuthenticationDetailsProvider(options.configFile, options.profile);
   } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${(error as Error).message}`, {
+    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${describeOciConfigFailure(error)}`, {
       hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
     });
   }

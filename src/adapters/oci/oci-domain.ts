@@ -13,6 +13,7 @@ import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
 import { stripControls } from '../../core/text.js';
+import type { FileHost } from '../../file-safety.js';
 
 export interface OciDomainOptions {
   domainUrl: string;
@@ -24,6 +25,8 @@ export interface OciDomainOptions {
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
   trace?: (line: string) => void;
+  /** The machine's platform and uid: the OCI config and API key must be private (see createOciClient). */
+  files?: FileHost;
 }
 
 /**
@@ -79,7 +82,7 @@ export class OciDomain implements OciPort {
     this.clientPromise ??= (async () =>
       createOciClient({
         domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, access: this.options.access,
-        connections: this.options.connections, onAnswer: this.retryAfter.note,
+        connections: this.options.connections, onAnswer: this.retryAfter.note, files: this.options.files,
       }))();
     return this.clientPromise;
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
-import { ExitCode, UsageError, isOciAccessError } from '../../errors.js';
+import { ExitCode, UsageError, isOciAccessError, quoteInput } from '../../errors.js';
 import { table } from '../output.js';
 import type { CommandEnv } from '../command-env.js';
 
@@ -12,7 +12,7 @@ function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   try {
     return new Date(env.ctx.clock.now().getTime() - parseDuration(raw, '--since'));
   } catch {
-    throw new UsageError(`--since "${raw}" is neither a date nor a duration.`, { code: 'INVALID_SINCE', hint: 'Use e.g. --since 2026-11-01 or --since 24h.' });
+    throw new UsageError(`--since ${quoteInput(raw)} is neither a date nor a duration.`, { code: 'INVALID_SINCE', hint: 'Use e.g. --since 2026-11-01 or --since 24h.' });
   }
 }
 
@@ -50,7 +50,7 @@ async function auditKeyOf(env: CommandEnv) {
 
 async function auditLogOf(env: CommandEnv, withKey = false) {
   const { openAuditLog } = await import('../../store/audit-log.js');
-  const host = { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform };
+  const host = { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform, uid: env.ctx.uid };
   return openAuditLog(env.ctx.paths.stateDir, host, withKey ? { key: await auditKeyOf(env) } : {});
 }
 

@@ -31,6 +31,32 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     identity,
     now: () => env.ctx.clock.now(),
     config: () => env.config(),
+    async files(config) {
+      const { fileSafetyProblems, describeFileProblem } = await import('../../file-safety.js');
+      const { inspectStateDir } = await import('../../store/atomic-file.js');
+      const { ociKeyFileOf } = await import('../../adapters/oci/key-file.js');
+      const host = { platform: env.ctx.platform, uid: env.ctx.uid };
+      const resolve = (file: string) => path.resolve(env.ctx.cwd, file);
+      const automation = config.automation;
+      const keyFile = automation?.certificateKeyFile ?? automation?.certificateFile;
+      // People's machines may have no OCI section (and so no OCI key) at all.
+      const ociConfig = config.oci ? resolve(config.oci.configFile) : undefined;
+      const ociKey = config.oci && ociConfig ? ociKeyFileOf(ociConfig, config.oci.profile) : undefined;
+      type Target = [file: string, rule: 'private' | 'owner-writes', what: string];
+      const targets: Target[] = [[env.configFile, 'owner-writes', 'config file']];
+      if (automation?.clientSecretFile) targets.push([resolve(automation.clientSecretFile), 'private', 'automation client secret file']);
+      if (keyFile) targets.push([resolve(keyFile), 'private', 'automation certificate key file']);
+      if (ociConfig) targets.push([ociConfig, 'private', 'OCI config file']);
+      if (ociKey) targets.push([ociKey, 'private', 'OCI API key file']);
+      const problems = targets.flatMap(([file, rule, what]) => fileSafetyProblems(file, rule, host).map((problem) => ({ message: describeFileProblem(problem, what), fix: problem.fix })));
+      try {
+        await inspectStateDir(env.ctx.paths.stateDir, host);
+      } catch (error) {
+        const e = error as { message: string; hint?: string };
+        problems.push({ message: e.message, fix: e.hint ?? 'see docs/troubleshooting.md' });
+      }
+      return { checked: targets.length, problems };
+    },
     async authority(config) {
       const { authorityMetadata, fetchOpenIdConfiguration } = await import('../../adapters/auth/authority.js');
       const published = await fetchOpenIdConfiguration(config);
@@ -65,8 +91,9 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       const configFile = path.resolve(env.ctx.cwd, oci.configFile);
       const connections = connectionsForCaFile(config.tls.caFile);
       // Doctor only reads: both clients are read-only whatever oci.access says.
-      const inspector = new adapters.OciInspector({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections });
-      const domain = new adapters.OciDomain({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, sleep: (ms) => env.ctx.clock.sleep(ms) });
+      const files = { platform: env.ctx.platform, uid: env.ctx.uid };
+      const inspector = new adapters.OciInspector({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, files });
+      const domain = new adapters.OciDomain({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, files, sleep: (ms) => env.ctx.clock.sleep(ms) });
       return { domain, identityProviders: () => inspector.identityProviders() };
     },
   };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, quoteInput } from '../../errors.js';
 
 export function registerEmulator(program: Command, run: Runner): void {
   program
@@ -20,11 +20,11 @@ Example:
       run(command, async (env) => {
         const port = options.port === undefined ? undefined : Number(options.port);
         if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-          throw new UsageError(`--port "${options.port}" is not a port number.`, { code: 'INVALID_PORT', hint: 'Use 0..65535 (0 = any free port).' });
+          throw new UsageError(`--port ${quoteInput(options.port)} is not a port number.`, { code: 'INVALID_PORT', hint: 'Use 0..65535 (0 = any free port).' });
         }
         const cycleMs = options.cycle === undefined ? undefined : Number(options.cycle);
         if (cycleMs !== undefined && (!Number.isFinite(cycleMs) || cycleMs < 1)) {
-          throw new UsageError(`--cycle "${options.cycle}" is not a positive number of milliseconds.`, { code: 'INVALID_CYCLE' });
+          throw new UsageError(`--cycle ${quoteInput(options.cycle)} is not a positive number of milliseconds.`, { code: 'INVALID_CYCLE' });
         }
         const { startEmulator } = await import('../../emulator/index.js');
         const emulator = await startEmulator({ port, dir: options.dir, cycleMs });

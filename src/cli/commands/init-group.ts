@@ -6,7 +6,7 @@
  */
 import type { CommandEnv } from '../command-env.js';
 import { Asker, parseGuid } from '../ask.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, quoteInput } from '../../errors.js';
 import type { AuthAdapterConfig } from '../../adapters/auth/msal.js';
 
 export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<AuthAdapterConfig, 'automation'>, name: string, groupIdFlag: string | undefined): Promise<string> {
@@ -20,7 +20,7 @@ export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<Aut
   }
   if (!account) {
     if (ask.interactive) return (await ask.ask(undefined, { flag: '--group-id', message: `Object id of the Entra group "${name}":`, parse: parseGuid, required: true }))!;
-    throw new UsageError(`init needs --group-id: nobody is signed in to tenant ${base.tenantId}, so the group "${name}" cannot be looked up by name.`, {
+    throw new UsageError(`init needs --group-id: nobody is signed in to tenant ${base.tenantId}, so the group ${quoteInput(name)} cannot be looked up by name.`, {
       code: 'MISSING_FLAGS',
       hint: 'Pass --group-id (Entra admin center → Groups → the group → Object ID), or run init in a terminal to sign in and look it up.',
       details: { missing: ['--group-id'] },
@@ -31,7 +31,7 @@ export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<Aut
   const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
   const graph = new GraphInspector({ graphBaseUrl: base.cloud.graphBaseUrl, getToken: async () => token.token, connections: connectionsForCaFile(base.tls.caFile) });
   const found = await graph.findGroupsByName(name).catch((error: Error & { status?: number }) => {
-    throw new UsageError(`Could not look up the group "${name}" in Entra (${error.status ?? 'no answer'}: ${error.message}).`, {
+    throw new UsageError(`Could not look up the group ${quoteInput(name)} in Entra (${error.status ?? 'no answer'}: ${error.message}).`, {
       code: 'GROUP_LOOKUP_FAILED',
       hint: 'Pass --group-id instead.',
     });
@@ -42,9 +42,9 @@ export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<Aut
   }
   if (found.length > 1) {
     if (ask.interactive) return env.ctx.prompter.select(`Several groups are called "${name}"; which one?`, found.map((group) => ({ name: group.id, value: group.id })));
-    throw new UsageError(`${found.length} Entra groups are called "${name}".`, { code: 'GROUP_AMBIGUOUS', hint: `Pass --group-id with one of: ${found.map((g) => g.id).join(', ')}.` });
+    throw new UsageError(`${found.length} Entra groups are called ${quoteInput(name)}.`, { code: 'GROUP_AMBIGUOUS', hint: `Pass --group-id with one of: ${found.map((g) => g.id).join(', ')}.` });
   }
-  throw new UsageError(`No Entra group is called "${name}".`, {
+  throw new UsageError(`No Entra group is called ${quoteInput(name)}.`, {
     code: 'GROUP_NOT_FOUND',
     hint: 'Create it first (docs/setup-entra.md), check the spelling, or pass --group-id.',
   });

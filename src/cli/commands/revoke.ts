@@ -4,7 +4,7 @@ import { checkReason } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { revokeGrant } from '../../core/lifecycle.js';
 import { describeOci } from '../../core/oci-check.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 
 export function registerRevoke(program: Command, run: Runner): void {
   program
@@ -25,7 +25,7 @@ removes it there, and the sweep reports it as drift until it does.`)
       run(command, async (env) => {
         const reason = checkReason(options.reason);
         if (options.user !== undefined && !/^[^\s@]+@[^\s@]+$/.test(options.user.trim())) {
-          throw new UsageError(`--user "${options.user}" is not a user principal name.`, { code: 'INVALID_USER', hint: 'Use e.g. --user alice@contoso.com.' });
+          throw new UsageError(`--user ${quoteInput(options.user)} is not a user principal name.`, { code: 'INVALID_USER', hint: 'Use e.g. --user alice@contoso.com.' });
         }
         const config = await env.config();
         const group = findGroup(config, options.group);

@@ -4,7 +4,7 @@ import { parseDuration } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { requireOci } from '../../config/oci.js';
 import { describeNonUser, runSweep, type SweepMemberAction, type SweepReport, type SweepStep } from '../../core/sweep.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 import { formatDuration, type Output } from '../output.js';
 import { describeLockStatus, HEARTBEAT_DEFAULTS, type HeartbeatRun } from '../../store/lock.js';
 import { createProgress } from '../progress.js';
@@ -82,7 +82,7 @@ function parseConcurrency(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < 1 || value > 16) {
-    throw new UsageError(`--concurrency must be a whole number from 1 to 16, not "${raw}".`, { code: 'INVALID_CONCURRENCY', hint: 'The default is 4 (sweep.concurrency in the config).' });
+    throw new UsageError(`--concurrency must be a whole number from 1 to 16, not ${quoteInput(raw)}.`, { code: 'INVALID_CONCURRENCY', hint: 'The default is 4 (sweep.concurrency in the config).' });
   }
   return value;
 }

@@ -3,7 +3,7 @@ import type { CommandEnv } from '../command-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, checksOci, describeOci, type OciMembership } from '../../core/oci-check.js';
-import { ExitCode, OciAccessError, PolicyError } from '../../errors.js';
+import { ExitCode, OciAccessError, PolicyError, quoteInput } from '../../errors.js';
 import { myStatus } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 
@@ -67,7 +67,7 @@ export async function waitForGrant(
     }
     if (state !== 'pending') {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      throw new PolicyError(state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING', `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` ("${entry.grant.decision.reason}")` : ''}.`, {
+      throw new PolicyError(state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING', `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` (${quoteInput(entry.grant.decision.reason)})` : ''}.`, {
         hint: 'See `ociaccess status`; ask again with `ociaccess request` if it still makes sense.',
       });
     }

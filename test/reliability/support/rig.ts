@@ -51,7 +51,8 @@ export interface Rig {
   root: string;
   /** A fresh machine (home) for `name`, holding a copy of their sign-in when they signed in. */
   machine(name: Person | 'cron', label?: string): Promise<Machine>;
-  run(machine: Machine, argv: string[], options?: { env?: Record<string, string | undefined> }): Promise<RunResult>;
+  /** `uid`: the user id the run acts as (file owner checks); the process's own by default. */
+  run(machine: Machine, argv: string[], options?: { env?: Record<string, string | undefined>; uid?: number }): Promise<RunResult>;
   /** Signs `upn` in on this machine (device code completed through the emulator). */
   login(machine: Machine, upn: string): Promise<RunResult>;
   /** `node bin/ociaccess.js …` as a child process (the rig must have been made with `cli: true`). */
@@ -105,10 +106,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     PATH: process.env.PATH,
   });
 
-  async function run(machine: Machine, argv: string[], runOptions: { env?: Record<string, string | undefined>; during?: (stderr: CapturedStream) => Promise<void> } = {}): Promise<RunResult> {
+  async function run(machine: Machine, argv: string[], runOptions: { env?: Record<string, string | undefined>; uid?: number; during?: (stderr: CapturedStream) => Promise<void> } = {}): Promise<RunResult> {
     const stdout = new CapturedStream();
     const stderr = new CapturedStream();
-    const ctx = actorContext({ env: { ...machine.env, ...runOptions.env }, stdout, stderr });
+    const ctx = actorContext({ env: { ...machine.env, ...runOptions.env }, stdout, stderr, ...(runOptions.uid === undefined ? {} : { uid: runOptions.uid }) });
     const running = main(argv, ctx);
     if (runOptions.during) await Promise.all([running, runOptions.during(stderr)]);
     const code = await running;
