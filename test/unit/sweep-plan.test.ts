@@ -247,3 +247,69 @@ describe('members that are not users (nested groups, service principals, devices
     expect(p.firstSeen).toEqual({ glass: at(1).toISOString(), kiosk: at(-3).toISOString() });
   });
 });
+
+describe('approvals that keep nobody although a trusted approver wrote them (issue 12)', () => {
+  const members = [user('alice')];
+  const requestsByUser = new Map([['alice', [request('r-1', 'alice', 2)]]]);
+  const SKEW = POLICY.maxSkewMs;
+
+  test.each([
+    ['just inside the skew', SKEW, 'keep'],
+    ['a moment past the skew', SKEW + 1000, 'remove'],
+    ['an hour ahead', HOUR, 'remove'],
+    ['a year ahead', 365 * 24 * HOUR, 'remove'],
+  ] as const)('dated %s: %s', (_what, aheadMs, outcome) => {
+    const now = at(1);
+    const p = plan({ members, requestsByUser, decisions: [approval('r-1', 'alice', 'bob', new Date(now.getTime() + aheadMs), 2)], now });
+    if (outcome === 'keep') {
+      expect(keptIds(p)).toEqual(['alice:grant']);
+      expect(p.untrusted).toEqual([]);
+    } else {
+      expect(removedIds(p)).toEqual(['alice:no-grant']);
+      expect(p.untrusted.map((u) => u.problem)).toEqual(['future-dated']);
+    }
+  });
+
+  test('an auto-approval dated ahead keeps nobody either, and is reported', () => {
+    const now = at(1);
+    const auto = { ...approval('r-1', 'alice', AUTO_APPROVER, new Date(now.getTime() + 20 * HOUR), 1) };
+    // The request asks for more than the rule allows, so this sweep does not approve it itself.
+    const p = plan({ members, requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions: [auto], now });
+    expect(p.keep).toEqual([]);
+    expect(p.untrusted).toEqual([{ decision: auto, problem: 'future-dated' }]);
+  });
+
+  test('a grant ends hours after the first sweep that saw it, even when its date is later (max-duration)', () => {
+    const decidedAt = at(0.05); // 3 minutes after T0: inside the skew at T0
+    const input = { members, requestsByUser, decisions: [approval('r-1', 'alice', 'bob', decidedAt, 2)] };
+    const first = plan({ ...input, now: T0 });
+    expect(keptIds(first)).toEqual(['alice:grant']);
+    expect(first.grantsFirstSeen).toEqual({ 'r-1:alice': T0.toISOString() });
+    // Two hours after the first sighting: over, although decidedAt + 2 h is three minutes away.
+    const later = plan({ ...input, now: at(2), grantsFirstSeen: first.grantsFirstSeen });
+    expect(removedIds(later)).toEqual(['alice:max-duration']);
+    // Without the ledger (another host's first sweep) the decision's own dates still bound it.
+    expect(keptIds(plan({ ...input, now: at(2) }))).toEqual(['alice:grant']);
+    expect(removedIds(plan({ ...input, now: at(2.05) }))).toEqual(['alice:expired']);
+  });
+
+  test('an approval for someone who is not an eligible requester keeps nobody; reported while it would keep a member', () => {
+    const decisions = [approval('r-5', 'mallory', 'bob', at(0), 2), approval('r-6', 'dave', 'bob', at(-10), 2)];
+    const p = plan({ members: [user('mallory'), user('dave')], decisions });
+    expect(removedIds(p)).toEqual(['dave:no-grant', 'mallory:no-grant']);
+    expect(p.untrusted.map((u) => `${u.decision.requesterId}:${u.problem}`)).toEqual(['mallory:not-eligible']);
+    // Not a member: nothing it could keep, nothing to report.
+    expect(plan({ members: [], decisions }).untrusted).toEqual([]);
+  });
+
+  test('an invalid request record is never kept or auto-approved; an invalid approval keeps nobody', () => {
+    const invalid = { ...request('r-1', 'alice', 1), invalid: 'its justification contains control characters' };
+    const withApproval = plan({ members, requestsByUser: new Map([['alice', [invalid]]]), decisions: [approval('r-1', 'alice', 'bob', at(0), 1)] });
+    expect(withApproval.keep).toEqual([]);
+    expect(plan({ members: [], requestsByUser: new Map([['alice', [invalid]]]) }).autoApprove).toEqual([]);
+    const badApproval = { ...approval('r-1', 'alice', 'bob', at(0), 2), invalid: 'its reason contains control characters' };
+    const p = plan({ members, requestsByUser, decisions: [badApproval] });
+    expect(p.keep).toEqual([]);
+    expect(p.untrusted.map((u) => u.problem)).toEqual(['invalid']);
+  });
+});

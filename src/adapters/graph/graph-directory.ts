@@ -64,6 +64,11 @@ function membershipRights(identity: 'user' | 'app'): string {
     : '; a role-assignable group also needs RoleManagement.ReadWrite.Directory';
 }
 
+/** A missed deadline, naming Graph and what was being done (as every other "unavailable" error does). */
+function graphDeadline(what: string, error: DeadlineError): DeadlineError {
+  return new DeadlineError(`Microsoft Graph gave no complete answer while trying to ${what}: ${error.message}`, { cause: error });
+}
+
 /**
  * Names are cleaned of control characters and bidi controls here, where they
  * enter (they are printed, logged and compared); the id is not: it is what
@@ -148,6 +153,8 @@ export class GraphDirectory implements DirectoryPort {
       } catch (error) {
         // Ours, carried through the SDK: a refused link or redirect, an HTTP limit.
         const typed = typedErrorOf(error);
+        // A missed deadline names the service and what was being done, as every other "unavailable" does.
+        if (typed instanceof DeadlineError) throw graphDeadline(what, typed);
         if (typed) throw typed;
         if (this.tokenError !== undefined) {
           // Signing in failed (e.g. the session was revoked): that is the error, not Graph's wrapper of it.
@@ -572,7 +579,7 @@ export class GraphDirectory implements DirectoryPort {
   private itemError(answer: BatchItemResponse | undefined, what: string, permission: string): OciAccessError {
     const status = answer?.status ?? 0;
     const { code, message } = cleanGraphError(String(answer?.body?.error?.code ?? ''), String(answer?.body?.error?.message ?? 'no answer'));
-    if (code === 'HTTP_DEADLINE_EXCEEDED') return new DeadlineError(message);
+    if (code === 'HTTP_DEADLINE_EXCEEDED') return graphDeadline(what, new DeadlineError(message));
     return this.mapError(what, permission, status, code, message, undefined);
   }
 }

@@ -93,7 +93,7 @@ export class FakeTenant {
 
   ids(): IdSource {
     return {
-      requestId: () => `r-${(this.nextId += 1).toString(36).padStart(6, '0')}`,
+      requestId: () => `r-${(this.nextId += 1).toString(36).padStart(8, '0')}`,
       uuid: () => `uuid-${(this.nextId += 1)}`,
     };
   }
