@@ -14,7 +14,8 @@ import type { CoreDeps } from '../core/deps.js';
 import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
-import { AuthSession, CLI_SCOPES, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
+import { AuthSession, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
+import { delegatedScopes, type DelegatedRole } from '../adapters/auth/scopes.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
 import { heartbeatLockOptions, runWithHeartbeat, type HeartbeatRun } from '../store/lock.js';
@@ -26,8 +27,8 @@ export interface Services {
   session: AuthSession;
   state: StateStore;
   auditLog: AuditLog;
-  /** Core dependencies acting as the signed-in user (delegated). */
-  userDeps(): Promise<CoreDeps>;
+  /** Core dependencies acting as the signed-in user (delegated), with the permissions of that role (default: requester). */
+  userDeps(role?: DelegatedRole): Promise<CoreDeps>;
   /** Core dependencies acting as the automation app (app-only), for sweep. */
   appDeps(options?: { concurrency?: number; batching?: boolean }): Promise<CoreDeps>;
   /**
@@ -176,13 +177,15 @@ export async function createServices(
     state,
     auditLog,
     requestCounts,
-    async userDeps() {
+    async userDeps(role = 'requester') {
+      // Only what this role uses: a tenant that consents to no more than that signs everyone in.
+      const scopes = delegatedScopes(role, config);
       // Ask for the token before the first Graph call: a missing, expired or
-      // revoked sign-in then fails as itself (exit 4, hint `ociaccess login`)
-      // instead of inside the Graph client, which wraps it as an unknown error.
-      await session.getAccessToken(CLI_SCOPES);
+      // revoked sign-in (or a permission without consent) then fails as itself
+      // (exit 4, naming the fix) instead of inside the Graph client, which wraps it as an unknown error.
+      await session.getAccessToken(scopes);
       const directory = graph('user', async (force) => {
-        const token = await session.getAccessToken(CLI_SCOPES, { forceRefresh: force });
+        const token = await session.getAccessToken(scopes, { forceRefresh: force });
         if (!warned) {
           warned = true;
           const warning = await (await session.tokenStore()).takeFallbackWarning();

@@ -101,7 +101,7 @@ export interface DoctorProbes {
   /** The authority's published token endpoint (OpenID configuration). */
   authority(config: Config): Promise<{ tokenEndpoint: string; expectedTokenEndpoint: string }>;
   /** A Graph access token for the identity being checked, and who it is. */
-  token(config: Config): Promise<{ token: string; expiresOn: Date; who: string }>;
+  token(config: Config): Promise<{ token: string; expiresOn: Date; who: string; role?: 'requester' | 'approver' }>;
   graph(config: Config): DoctorGraph;
   /**
    * Who can read or change the files that hold authority (the config, the
@@ -180,7 +180,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   }
 
   // Sign-in and permissions.
-  let token: { token: string; expiresOn: Date; who: string } | undefined;
+  let token: { token: string; expiresOn: Date; who: string; role?: 'requester' | 'approver' } | undefined;
   try {
     token = await probes.token(config);
   } catch (error) {
@@ -191,6 +191,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     autoApproval: config.groups.some((group) => group.autoApproval),
     provisionOnDemand: config.provisioning?.provisionOnDemand ?? false,
     provisioning: Boolean(config.provisioning),
+    ...(token?.role ? { role: token.role } : {}),
   };
   if (token) {
     const claims = decodeTokenClaims(token.token);

@@ -84,22 +84,29 @@ export interface NeedsOptions {
   provisionOnDemand: boolean;
   /** A provisioning section is configured (sweep reads the job's quarantine state). */
   provisioning: boolean;
+  /** Whose needs (delegated only): a requester's are a subset of an approver's (default: approver). */
+  role?: 'requester' | 'approver';
 }
 
-/** What a person's delegated token must allow, command by command. */
+/**
+ * What a person's delegated token must allow, command by command, for their
+ * role (the same sets the CLI asks for: src/adapters/auth/scopes.ts).
+ */
 export function delegatedNeeds(options: NeedsOptions): PermissionNeed[] {
   const needs: PermissionNeed[] = [
     { command: 'request', permission: 'User.ReadWrite', why: 'write your own request record (an open extension on your user)', required: true },
     { command: 'status', permission: 'User.Read.All', why: "read the approvers' decision records", required: true },
-    { command: 'status', permission: 'GroupMember.Read.All', why: 'see whether you are a member of the group', required: true },
     { command: 'list', permission: 'User.Read.All', why: "read the requesters' records", required: true },
-    { command: 'approve', permission: 'User.ReadWrite', why: 'write your own decision record', required: true },
-    { command: 'approve', permission: 'GroupMember.ReadWrite.All', why: 'add the requester to the group (you must also own it, or be a Groups Administrator)', required: true },
-    { command: 'revoke', permission: 'GroupMember.ReadWrite.All', why: 'remove the member from the group', required: true },
   ];
   if (options.autoApproval) {
     needs.push({ command: 'status', permission: 'Group.Read.All', why: "read the auto-approval decisions kept on the group's object", required: true });
   }
+  if (options.role === 'requester') return needs;
+  needs.push(
+    { command: 'approve', permission: 'User.ReadWrite', why: 'write your own decision record', required: true },
+    { command: 'approve', permission: 'GroupMember.ReadWrite.All', why: 'add the requester to the group (you must also own it, or be a Groups Administrator)', required: true },
+    { command: 'revoke', permission: 'GroupMember.ReadWrite.All', why: 'remove the member from the group', required: true },
+  );
   needs.push({
     command: 'approve --provision-now',
     permission: 'Synchronization.ReadWrite.All',

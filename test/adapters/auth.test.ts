@@ -11,6 +11,7 @@ import path from 'node:path';
 import { startEmulator, clientConfig, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { configureEntra, registerAppCertificate, signInBrowser } from '../../src/emulator/entra.js';
+import { delegatedScopes } from '../../src/adapters/auth/scopes.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { systemClock, type Clock } from '../../src/context.js';
 import { AuthError, ConfigError, OciAccessError, StateError, UpstreamError, UsageError } from '../../src/errors.js';
@@ -238,13 +239,16 @@ describe('signing in and delegated tokens', () => {
     expect((await nextCommand.session.currentAccount())?.username).toBe(ALICE);
   });
 
-  test('getAccessToken gives a Graph token the emulator accepts, with the CLI scopes', async () => {
+  test('getAccessToken gives a Graph token the emulator accepts, with a requester\'s scopes by default and more when asked', async () => {
     const { session } = await newSession();
     await deviceLogin(session);
     const token = await session.getAccessToken();
     const issued = emu.world.tokens.get(token.token)!;
     expect(issued).toEqual(expect.objectContaining({ principalType: 'user', userId: SEED.users.alice }));
-    expect(issued.scopes).toEqual(CLI_SCOPES.filter((scope) => scope !== 'offline_access'));
+    expect(issued.scopes).toEqual(delegatedScopes('requester').filter((scope) => scope !== 'offline_access'));
+    // An approver's scopes, later, from the same sign-in (the tenant consented to them).
+    const approver = await session.getAccessToken(delegatedScopes('approver'));
+    expect(emu.world.tokens.get(approver.token)!.scopes).toContain('GroupMember.ReadWrite.All');
     expect(token.expiresOn.getTime()).toBe(issued.expiresAt);
     expect(token.account?.username).toBe(ALICE);
   });
@@ -492,8 +496,10 @@ describe('authority and scopes', () => {
     );
   });
 
-  test('the CLI asks for exactly the documented delegated scopes, and app-only uses the cloud’s Graph /.default', () => {
-    expect([...CLI_SCOPES]).toEqual(['User.ReadWrite', 'User.Read.All', 'GroupMember.ReadWrite.All', 'Group.Read.All', 'Synchronization.ReadWrite.All', 'offline_access']);
+  test('the CLI asks for exactly the documented delegated scopes per role, and app-only uses the cloud’s Graph /.default', () => {
+    expect(delegatedScopes('requester')).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All']);
+    expect(delegatedScopes('approver')).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All', 'GroupMember.ReadWrite.All']);
+    expect([...CLI_SCOPES]).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Synchronization.ReadWrite.All']);
     expect(appOnlyGraphScope('https://graph.microsoft.us/')).toBe('https://graph.microsoft.us/.default');
   });
 });

@@ -45,3 +45,17 @@ test('provision on demand is optional unless the config turns it on', () => {
   expect(missingPermissions(applicationNeeds({ ...options, provisionOnDemand: true }), granted).map((n) => [n.permission, n.required])).toEqual([['Synchronization.ReadWrite.All', true]]);
   expect(applicationNeeds({ autoApproval: false, provisionOnDemand: false, provisioning: false }).map((n) => n.permission)).not.toContain('Group.ReadWrite.All');
 });
+
+test('each role asks for exactly what its commands need: a requester\'s scopes satisfy a requester, not an approver', async () => {
+  const { delegatedScopes } = await import('../../src/adapters/auth/scopes.js');
+  const config = { groups: [{ autoApproval: { maxHours: 1 } }] };
+  const requester = delegatedScopes('requester', config);
+  expect(requester).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All']);
+  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true, role: 'requester' }), requester)).toEqual([]);
+  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), requester).map((n) => n.permission)).toContain('GroupMember.ReadWrite.All');
+  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), delegatedScopes('approver', config)).filter((n) => n.required)).toEqual([]);
+  // Without an auto-approval rule nobody asks for Group.Read.All; provisioning on demand is the operator's.
+  expect(delegatedScopes('requester', { groups: [{ autoApproval: null }] })).not.toContain('Group.Read.All');
+  expect(delegatedScopes('approver', config)).not.toContain('Synchronization.ReadWrite.All');
+  expect(delegatedScopes('operator', config)).toContain('Synchronization.ReadWrite.All');
+});

@@ -1,21 +1,43 @@
 /** The permissions ociaccess asks Entra for. */
 
 /**
- * Delegated Microsoft Graph permissions of the CLI's public client, least
- * privilege for what people do with it: write their own request record
- * (User.ReadWrite), read others' records and the groups (User.Read.All,
- * Group.Read.All), change the temp group's members (GroupMember.ReadWrite.All),
- * provision on demand (Synchronization.ReadWrite.All), and stay signed in
- * (offline_access, for a refresh token).
+ * What a person does with the CLI decides which delegated Microsoft Graph
+ * permissions it asks for: a requester only what a requester uses, an
+ * approver and an operator more, asked for when first needed. A tenant that
+ * consents to no more than the least-privilege set (docs/setup-entra.md)
+ * therefore signs everyone in; a command that needs a permission the tenant
+ * has not consented to fails naming it (SCOPE_NOT_GRANTED).
+ *
+ * - requester: write one's own request record (User.ReadWrite), read the
+ *   approvers' records and resolve people (User.Read.All), stay signed in
+ *   (offline_access); and, only where a group has an auto-approval rule, read
+ *   the auto-approvals kept on the group object (Group.Read.All);
+ * - approver: also add and remove the temp group's members
+ *   (GroupMember.ReadWrite.All);
+ * - operator: also provision on demand (Synchronization.ReadWrite.All).
  */
-export const CLI_SCOPES = [
-  'User.ReadWrite',
-  'User.Read.All',
-  'GroupMember.ReadWrite.All',
-  'Group.Read.All',
-  'Synchronization.ReadWrite.All',
-  'offline_access',
-] as const;
+export type DelegatedRole = 'requester' | 'approver' | 'operator';
+
+const REQUESTER_SCOPES = ['User.ReadWrite', 'User.Read.All', 'offline_access'] as const;
+const ROLE_EXTRAS: Record<DelegatedRole, readonly string[]> = {
+  requester: [],
+  approver: ['GroupMember.ReadWrite.All'],
+  operator: ['GroupMember.ReadWrite.All', 'Synchronization.ReadWrite.All'],
+};
+
+/** The delegated scopes for a role; Group.Read.All only when some group keeps auto-approvals on its object. */
+export function delegatedScopes(role: DelegatedRole, config?: { groups: readonly { autoApproval?: unknown }[] }): string[] {
+  const autoApproval = config === undefined || config.groups.some((group) => Boolean(group.autoApproval));
+  return [...REQUESTER_SCOPES, ...(autoApproval ? ['Group.Read.All'] : []), ...ROLE_EXTRAS[role]];
+}
+
+/** What a role asks for beyond a requester's: named when Entra refuses consent for them. */
+export function scopesBeyondRequester(scopes: readonly string[]): string[] {
+  return scopes.filter((scope) => !(REQUESTER_SCOPES as readonly string[]).includes(scope) && scope !== 'Group.Read.All');
+}
+
+/** Every delegated scope any command may ask for (`init`, run by whoever sets the tool up). */
+export const CLI_SCOPES = delegatedScopes('operator');
 
 /**
  * The only scope an app-only (client credentials) token can ask for: every

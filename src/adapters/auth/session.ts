@@ -26,7 +26,7 @@ import { AuthError, UpstreamError, type OciAccessError } from '../../errors.js';
 import { describeAutomationCredential } from './credentials.js';
 import { createMsalConfidentialClient, createMsalPublicClient, type AuthAdapterConfig, type MsalLogLevel } from './msal.js';
 import { MSAL_NETWORK_ERROR, type NetworkObserver } from './network.js';
-import { appOnlyGraphScope, CLI_SCOPES } from './scopes.js';
+import { appOnlyGraphScope, delegatedScopes, scopesBeyondRequester } from './scopes.js';
 import { openTokenStore, type KeyringBackend, type TokenStore } from './token-store.js';
 import { stripControls } from '../../core/text.js';
 
@@ -156,10 +156,10 @@ export class AuthSession {
   }
 
   /** Signs in with a code typed into a browser anywhere (works over SSH and without a local browser). */
-  async loginWithDeviceCode(onPrompt: DevicePrompt): Promise<SignedInAccount> {
+  async loginWithDeviceCode(onPrompt: DevicePrompt, scopes: readonly string[] = delegatedScopes('requester')): Promise<SignedInAccount> {
     const pca = await this.publicClient();
     const request: DeviceCodeRequest = {
-      scopes: [...CLI_SCOPES],
+      scopes: [...scopes],
       deviceCodeCallback: (response) => onPrompt(response.message, response.userCode, response.verificationUri),
     };
     // MSAL reads `cancel` between polls; that is its only way to stop waiting.
@@ -178,7 +178,7 @@ export class AuthSession {
   }
 
   /** Signs in through the local browser (loopback redirect, PKCE). */
-  async loginInteractive(options: { loginHint?: string } = {}): Promise<SignedInAccount> {
+  async loginInteractive(options: { loginHint?: string; scopes?: readonly string[] } = {}): Promise<SignedInAccount> {
     const openBrowser = this.deps.openBrowser;
     if (!openBrowser) {
       throw new AuthError('BROWSER_UNAVAILABLE', 'No browser can be opened from this session.', { hint: 'Sign in with a code instead: `ociaccess login --device-code`.' });
@@ -186,7 +186,7 @@ export class AuthSession {
     const pca = await this.publicClient();
     try {
       const result = await pca.acquireTokenInteractive({
-        scopes: [...CLI_SCOPES],
+        scopes: [...(options.scopes ?? delegatedScopes('requester'))],
         openBrowser,
         loginHint: options.loginHint,
         successTemplate: '<h1>Signed in to ociaccess.</h1><p>You can close this window and return to the terminal.</p>',
@@ -254,7 +254,7 @@ export class AuthSession {
   }
 
   /** A delegated Graph token for the signed-in person, refreshed when due. */
-  async getAccessToken(scopes: readonly string[] = CLI_SCOPES, options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
+  async getAccessToken(scopes: readonly string[] = delegatedScopes('requester'), options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
     const pca = await this.publicClient();
     const [account] = await pca.getAllAccounts();
     if (!account) throw new AuthError('NOT_SIGNED_IN', 'You are not signed in.', { hint: LOGIN_HINT });
@@ -270,6 +270,17 @@ export class AuthSession {
       const network = networkFailure(error);
       if (network) throw network;
       const reason = entraReason(error);
+      // The tenant has not consented to a permission this command asks for (beyond what sign-in asked):
+      // not an expired session, and signing in again the same way would not help.
+      if (reason.aadsts === 'AADSTS65001' || (error instanceof MsalAuthError && error.errorCode === 'consent_required')) {
+        const missing = scopesBeyondRequester(scopes);
+        const named = missing.length > 0 ? missing.join(', ') : scopes.join(', ');
+        throw new AuthError('SCOPE_NOT_GRANTED', `Entra has no consent for ${named}, which this command needs for ${account.username} (${reason.summary ?? 'consent required'}).`, {
+          hint: `An administrator grants it to the ociaccess app (docs/setup-entra.md §1: API permissions → add ${named} → Grant admin consent); then run the command again. Where users may consent themselves: \`ociaccess login --role ${missing.includes('Synchronization.ReadWrite.All') ? 'operator' : 'approver'}\`.`,
+          details: { aadsts: reason.aadsts, missing },
+          cause: error,
+        });
+      }
       if (error instanceof InteractionRequiredAuthError) {
         throw new AuthError('SESSION_EXPIRED', `Your sign-in as ${account.username} has expired or was revoked${reason.summary ? ` (${reason.summary})` : ''}.`, {
           hint: LOGIN_HINT,

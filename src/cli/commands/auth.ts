@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
-import { CLI_SCOPES } from '../../adapters/auth/scopes.js';
+import { delegatedScopes, type DelegatedRole } from '../../adapters/auth/scopes.js';
 import { AuthError } from '../../errors.js';
 import { terminalText } from '../output.js';
 
@@ -9,18 +9,25 @@ export function registerAuth(program: Command, run: Runner): void {
     .command('login')
     .description('sign in to Entra ID (device code by default; --browser for this machine\'s browser)')
     .option('--browser', 'sign in through the local browser (loopback redirect) instead of a device code')
+    .addOption(new Option('--role <role>', 'the permissions to consent to at sign-in: requester (default), approver, operator (--provision-now)').choices(['requester', 'approver', 'operator']))
     .addHelpText('after', `
 Examples:
-  $ ociaccess login              # prints a code to enter at the sign-in page
-  $ ociaccess login --browser`)
-    .action(async (options: { browser?: boolean }, command: Command) =>
+  $ ociaccess login                   # prints a code to enter at the sign-in page
+  $ ociaccess login --browser
+  $ ociaccess login --role approver   # where users consent themselves: ask for an approver's permissions now
+
+A requester's permissions are asked for at sign-in; an approver's and an
+operator's when a command first needs them (no new sign-in where an admin has
+granted consent; see docs/setup-entra.md).`)
+    .action(async (options: { browser?: boolean; role?: DelegatedRole }, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
+        const scopes = delegatedScopes(options.role ?? 'requester', services.config);
         const account = options.browser
-          ? await services.session.loginInteractive()
+          ? await services.session.loginInteractive({ scopes })
           // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
           // The message is Entra's own text: cleaned like everything else printed.
-          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${terminalText(message, { colour: false })}\n`));
+          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${terminalText(message, { colour: false })}\n`), scopes);
         const store = await services.session.tokenStore();
         const warning = await store.takeFallbackWarning();
         if (warning) env.out.warn(warning);
@@ -57,7 +64,7 @@ Examples:
         const account = await services.session.currentAccount();
         if (!account) throw new AuthError('NOT_SIGNED_IN', 'Nobody is signed in on this machine.');
         // A silent token refresh proves the session still works (and renews it).
-        const token = await services.session.getAccessToken(CLI_SCOPES);
+        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config));
         const store = await services.session.tokenStore();
         const now = services.clock.now();
         env.out.data(

@@ -104,8 +104,9 @@ Examples:
         let requesterUpn = options.requester === undefined ? undefined : checkUpn(options.requester, '--requester');
         if (!requestId) ({ id: requestId, requesterUpn } = await pickRequest(env, options, verb));
         const services = await env.services();
-        const deps = await services.userDeps();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
+        // An approval adds the member (and may provision on demand); a denial only writes one's own record.
+        const deps = await services.userDeps(verb === 'deny' ? 'requester' : provisionNow ? 'operator' : 'approver');
         const groups = options.group ? [findGroup(config, options.group)] : config.groups;
         const input = { groups, requestId, requesterUpn, reason, provisionNow, confirm: confirmation(env, options, verb) };
         const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);

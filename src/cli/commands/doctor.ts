@@ -76,10 +76,24 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
         accessToken = token.token;
         return { token: token.token, expiresOn: token.expiresOn, who: `app ${config.automation.clientId} with its ${describeAutomationCredential(config.automation)}` };
       }
-      const { CLI_SCOPES } = await import('../../adapters/auth/scopes.js');
-      const token = await session.getAccessToken(CLI_SCOPES);
+      // The broadest token the tenant consents to (its checks read groups, the provisioning job, the
+      // app assignment), falling back role by role; the permissions are then judged for this person's
+      // role: an approver's when the config names them as one.
+      const { delegatedScopes } = await import('../../adapters/auth/scopes.js');
+      const account = await session.currentAccount();
+      const approver = Boolean(account) && config.groups.some((group) => group.approvers.some((upn) => upn.toLowerCase() === account!.username.toLowerCase()));
+      let token;
+      for (const role of ['operator', 'approver', 'requester'] as const) {
+        try {
+          token = await session.getAccessToken(delegatedScopes(role, config));
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'SCOPE_NOT_GRANTED' || role === 'requester') throw error;
+        }
+      }
+      if (!token) throw new Error('unreachable: the requester attempt either returns or throws');
       accessToken = token.token;
-      return { token: token.token, expiresOn: token.expiresOn, who: `signed in as ${token.account?.username ?? 'unknown'}` };
+      return { token: token.token, expiresOn: token.expiresOn, who: `signed in as ${token.account?.username ?? 'unknown'}`, role: approver ? 'approver' : 'requester' };
     },
     graph(config: Config) {
       // Imported eagerly below (see loadAdapters) so this stays synchronous.

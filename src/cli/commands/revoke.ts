@@ -31,7 +31,9 @@ removes it there, and the sweep reports it as drift until it does.`)
         const group = findGroup(config, options.group);
         const services = await env.services();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
-        const result = await revokeGrant(await services.userDeps(), { group, userUpn: options.user?.trim(), reason, provisionNow });
+        // One's own revoke only writes one's own record (the sweep removes the member); someone else's removes them.
+        const role = options.user === undefined ? 'requester' : provisionNow ? 'operator' : 'approver';
+        const result = await revokeGrant(await services.userDeps(role), { group, userUpn: options.user?.trim(), reason, provisionNow });
         env.out.data(
           {
             user: result.user.userPrincipalName,
