@@ -43,9 +43,9 @@ export class GraphRetryHandler implements Middleware {
   }
 
   async execute(context: Context): Promise<void> {
-    TelemetryHandlerOptions.updateFeatureUsageFlag(context, FeatureUsageFlag.RETRY_HANDLER_ENABLED);
     // A request's own RetryHandlerOptions (the SDK's API: .middlewareOptions([...])) still apply.
     const given = context.middlewareControl?.getMiddlewareOptions(RetryHandlerOptions) as RetryHandlerOptions | undefined;
+    TelemetryHandlerOptions.updateFeatureUsageFlag(context, FeatureUsageFlag.RETRY_HANDLER_ENABLED);
     const maxAttempts = given ? given.maxRetries + 1 : this.policy.maxAttempts;
     const policy = { ...this.policy, maxAttempts };
     for (let attempt = 1; ; attempt += 1) {
