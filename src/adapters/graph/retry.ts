@@ -5,7 +5,7 @@
  * waits come from the one backoff helper (../http/retry.ts), so Graph whole
  * requests, $batch items and OCI calls back off alike. Unlike the SDK's
  * handler, it never comes back before a Retry-After (the SDK shortens a long
- * one to its 180 s cap); a Retry-After longer than the policy allows ends the
+ * one to its own cap); a Retry-After longer than the policy allows ends the
  * retries and the call fails with the 429 it got.
  */
 import { FeatureUsageFlag, RetryHandlerOptions, TelemetryHandlerOptions, type Context, type Middleware } from '@microsoft/microsoft-graph-client';

@@ -74,10 +74,10 @@ export function minimumTotalWaitMs(policy: BackoffPolicy): number {
   return total;
 }
 
-/** Graph allows up to 180 s between retries (its SDK's RetryHandler caps its delay there). */
+/** The Graph SDK's RetryHandler caps its delay here (docs/architecture.md). */
 const GRAPH_LONGEST_RETRY_AFTER_MS = 180_000;
 
-/** Graph whole requests (429/503/504): 4 attempts, as the Graph SDK's RetryHandler makes by default. */
+/** Graph whole requests (429/503/504): as many attempts as the Graph SDK's RetryHandler makes by default. */
 export const GRAPH_REQUEST_BACKOFF: BackoffPolicy = { firstMs: 2_000, capMs: 30_000, maxAttempts: 4, maxRetryAfterMs: GRAPH_LONGEST_RETRY_AFTER_MS };
 
 /** $batch items (429/503/504 of their own): more attempts, since other items go on while one waits. */
@@ -85,13 +85,13 @@ export const GRAPH_BATCH_ITEM_BACKOFF: BackoffPolicy = { firstMs: 500, capMs: 30
 
 /**
  * OCI throttling (429). An identity domain's limits are per second and per
- * minute, and its 429 has no documented Retry-After, so the waits must be
- * able to outlast a one-minute window: at least 71 s in all, at most 142 s
- * (minimumTotalWaitMs; docs/architecture.md).
+ * minute, and its 429 has no documented Retry-After, so the waits must
+ * outlast a one-minute window even at the jitter's low end
+ * (minimumTotalWaitMs; docs/architecture.md has the numbers).
  */
 export const OCI_THROTTLE_BACKOFF: BackoffPolicy = { firstMs: 2_000, capMs: 40_000, maxAttempts: 8, maxRetryAfterMs: 120_000 };
 
-/** OCI server errors and lost connections: a few quick attempts (0.5–1 s, 1–2 s, 2–4 s), then report it. */
+/** OCI server errors and lost connections: a few quick attempts, then report it. */
 export const OCI_FAILURE_BACKOFF: BackoffPolicy = { firstMs: 1_000, capMs: 8_000, maxAttempts: 4, maxRetryAfterMs: 120_000 };
 
 /**
