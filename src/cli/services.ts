@@ -11,7 +11,7 @@ import { requireOci } from '../config/oci.js';
 import { terminalText, type Output } from './output.js';
 import { stripControlsDeep } from '../core/text.js';
 import type { CoreDeps } from '../core/deps.js';
-import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, fetchTextWithCa, httpTimeoutMs } from '../adapters/http/tls.js';
+import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, httpFetch, httpTimeoutMs, type HttpConnections } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { AuthSession, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -46,13 +46,13 @@ export interface Services {
  * time, so that the CLI and the emulator agree on expiries when a test or the
  * demo moves the clock forward.
  */
-async function emulatorClock(config: Config, base: Clock): Promise<Clock> {
+async function emulatorClock(config: Config, base: Clock, connections: HttpConnections): Promise<Clock> {
   // The schema has already refused a control URL outside the emulator's own config (https, loopback, its cloud).
   const controlUrl = config.emulator?.controlUrl;
   if (!controlUrl) return base;
   let offsetMs: number;
   try {
-    const response = await fetchTextWithCa(config.tls.caFile)(`${controlUrl.replace(/\/+$/, '')}/clock`);
+    const response = await httpFetch(connections)(`${controlUrl.replace(/\/+$/, '')}/clock`);
     const body = JSON.parse(await response.text()) as { offsetMs?: unknown };
     offsetMs = body.offsetMs === undefined ? 0 : Number(body.offsetMs);
   } catch (error) {
@@ -100,7 +100,7 @@ export async function createServices(
   // A state directory someone else owns is refused before anything is asked of anyone.
   const { inspectStateDir } = await import('../store/atomic-file.js');
   await inspectStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
-  ctx.clock = await emulatorClock(config, ctx.clock);
+  ctx.clock = await emulatorClock(config, ctx.clock, connections);
   const clock = ctx.clock;
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid };
   // Trace lines quote URLs and the SDKs' own messages: cleaned like every other line on stderr.
@@ -112,6 +112,8 @@ export async function createServices(
       await openInBrowser(ctx, url);
     },
     observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
+    // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
+    fetch: httpFetch(connections),
   });
   const state = openStateStore(ctx.paths.stateDir, host);
   const auditLog = openAuditLog(ctx.paths.stateDir, host, {

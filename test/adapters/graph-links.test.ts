@@ -104,7 +104,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await graph?.close();
   await elsewhere?.close();
-  await connections?.dispatcher.close();
   await removeTree(dir);
 });
 

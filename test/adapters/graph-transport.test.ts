@@ -28,6 +28,7 @@ import { issueToken } from '../../src/emulator/tokens.js';
 import { AuthError, UpstreamError } from '../../src/errors.js';
 import { caught } from '../store/support/helpers.js';
 import { postControl } from '../support/emulator-control.js';
+import { closeReferenceDispatchers, referenceDispatcher } from '../support/reference-fetch.js';
 
 const U = SEED.users;
 const GROUP = SEED.tempGroupId;
@@ -161,7 +162,7 @@ afterAll(async () => {
   await local?.close();
   await elsewhere?.close();
   await emu?.stop();
-  await connections?.dispatcher.close();
+  await closeReferenceDispatchers();
 });
 
 beforeEach(async () => {
@@ -331,7 +332,7 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
 
     // Directly: a TypeError("fetch failed") whose cause is the network error, as fetch's is.
     const thrown = await rejection(new WholeMessageHandler(connections).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }));
-    const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher: connections.dispatcher } as RequestInit))) as TypeError;
+    const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit))) as TypeError;
     expect(thrown).toBeInstanceOf(TypeError);
     expect((thrown as TypeError).message).toBe(fetchThrown.message);
     expect(((thrown as TypeError).cause as { code?: string }).code).toBe('ECONNREFUSED');
@@ -376,43 +377,40 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
 });
 
 describe('WholeMessageHandler on its own', () => {
-  it('a Request object goes to fetch (as before) and its answer becomes context.response', async () => {
+  it('a Request object is read and sent on the one path (never through fetch), its answer becoming context.response', async () => {
     const fetchSpy = jest.spyOn(globalThis, 'fetch');
     const token = appToken(['User.Read.All']);
     const request = new Request(`${emu.baseUrl}/v1.0/users/${U.carol}?$select=id,displayName`);
     const context: Context = {
       request,
-      options: { method: 'GET', headers: { Authorization: `Bearer ${token}` }, dispatcher: connections.dispatcher } as Context['options'],
+      options: { method: 'GET', headers: { Authorization: `Bearer ${token}` } },
     };
     const mark = logMark();
 
     await new WholeMessageHandler(connections).execute(context);
 
-    expect(fetchSpy).toHaveBeenCalledTimes(1);
-    expect(fetchSpy.mock.calls[0]![0]).toBe(request);
-    expect(context.response).toBeInstanceOf(Response);
+    expect(fetchSpy).not.toHaveBeenCalled();
     expect(context.response!.status).toBe(200);
     expect(await context.response!.json()).toMatchObject({ id: U.carol, displayName: expect.any(String) });
     expect(graphRequestsSince(mark)).toEqual([expect.objectContaining({ method: 'GET', status: 200, principal: SEED.automationAppId })]);
   });
 
-  it('a body that is not plain (a Blob) goes to fetch; a string body does not', async () => {
+  it('a body that is not plain (a Blob) is read whole and sent on the one path, with its type, as a string body is; neither through fetch', async () => {
     const fetchSpy = jest.spyOn(globalThis, 'fetch');
     const handler = new WholeMessageHandler(connections);
 
-    // The dispatcher rides in the options, as createGraphClient's fetchOptions put it there: fetch takes it from nowhere else.
-    const viaFetch: Context = {
+    const blob: Context = {
       request: `${local.base}/echo`,
-      options: { method: 'POST', body: new Blob(['{"a":1}'], { type: 'application/json' }), dispatcher: connections.dispatcher } as Context['options'],
+      options: { method: 'POST', body: new Blob(['{"a":1}'], { type: 'application/json' }) } as Context['options'],
     };
-    await handler.execute(viaFetch);
-    expect(fetchSpy).toHaveBeenCalledTimes(1);
-    expect(await viaFetch.response!.json()).toEqual({ contentType: 'application/json' });
+    await handler.execute(blob);
+    expect(fetchSpy).not.toHaveBeenCalled();
+    expect(await blob.response!.json()).toEqual({ contentType: 'application/json' });
     expect(local.received.at(-1)!.body).toBe('{"a":1}');
 
     const direct: Context = { request: `${local.base}/echo`, options: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"b":2}' } };
     await handler.execute(direct);
-    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    expect(fetchSpy).not.toHaveBeenCalled();
     expect(await direct.response!.json()).toEqual({ contentType: 'application/json' });
     expect(local.received.at(-1)!.body).toBe('{"b":2}');
   });
@@ -437,7 +435,7 @@ describe('WholeMessageHandler on its own', () => {
   it('a header value with bytes above 0x7F does not fail a good answer; UTF-8 bytes read as fetch reads them', async () => {
     const context: Context = { request: `${local.base}/non-ascii-header`, options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
-    const viaFetch = await fetch(`${local.base}/non-ascii-header`, { dispatcher: connections.dispatcher } as RequestInit);
+    const viaFetch = await fetch(`${local.base}/non-ascii-header`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit);
     expect(context.response!.status).toBe(200);
     expect(await context.response!.json()).toEqual({ id: 'odd-headers' });
     expect(context.response!.headers.get('x-utf8')).toBe(viaFetch.headers.get('x-utf8'));
@@ -453,7 +451,7 @@ describe('WholeMessageHandler on its own', () => {
     expect(await context.response!.json()).toEqual({ accept: 'application/json, text/plain' });
   });
 
-  it('the fallback to fetch uses the handler\'s dispatcher (the CA it trusts) when the options carry none', async () => {
+  it('a Request object goes out on the handler\'s connections (the CA they trust)', async () => {
     const context: Context = { request: new Request(`${local.base}/v1.0/me`), options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
     expect(await context.response!.json()).toEqual({ id: 'local' });
@@ -462,7 +460,7 @@ describe('WholeMessageHandler on its own', () => {
   it('keeps repeated response headers: both Set-Cookie values, and the others joined as fetch joins them', async () => {
     const context: Context = { request: `${local.base}/repeated-headers`, options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
-    const viaFetch = await fetch(`${local.base}/repeated-headers`, { dispatcher: connections.dispatcher } as RequestInit);
+    const viaFetch = await fetch(`${local.base}/repeated-headers`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit);
 
     const response = context.response!;
     expect(response.headers.getSetCookie()).toEqual(['first=1; Path=/', 'second=2; Path=/']);

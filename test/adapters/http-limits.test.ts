@@ -3,9 +3,9 @@
  * an overall deadline per request (headers and the whole body) and a cap on
  * the answer's body size, each failing with its own code that names the host
  * and the limit. Paths: requestWhole (under the Graph transport, the OCI http
- * client and fetchTextWithCa), fetchTextWithCa (MSAL's network client),
- * fetchWithCa (the authority metadata, the emulator's control calls) and
- * oci-common's HttpClient (WholeHttpClient).
+ * client and fetchWithCa), fetchWithCa (MSAL's network client, the authority
+ * metadata, the emulator's clock and control calls) and oci-common's
+ * HttpClient (WholeHttpClient).
  *
  * Against a plain-HTTP server on 127.0.0.1 that drips one byte every 200 ms
  * (bounded: 40 bytes, then it ends the answer, so a client without a deadline
@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import * as common from 'oci-common';
 import { caAwareNetworkClient } from '../../src/adapters/auth/network.js';
 import { requestWhole } from '../../src/adapters/http/request.js';
-import { connectionsForCaFile, fetchTextWithCa, fetchWithCa } from '../../src/adapters/http/tls.js';
+import { connectionsForCaFile, fetchWithCa } from '../../src/adapters/http/tls.js';
 import { WholeHttpClient } from '../../src/adapters/oci/http-client.js';
 import { caught } from '../store/support/helpers.js';
 
@@ -120,7 +120,7 @@ function expectTooLarge(error: any): void {
   expect(error.message).toContain('1 MiB');
 }
 
-describe('requestWhole (Graph transport, OCI http client, fetchTextWithCa)', () => {
+describe('requestWhole (Graph transport, OCI http client, fetchWithCa)', () => {
   it('a server that drips one byte every 200 ms fails at the deadline with HTTP_DEADLINE_EXCEEDED', async () => {
     const connections = connectionsForCaFile(undefined, { timeoutMs: DEADLINE_MS });
     expectDeadline(await caught(() => requestWhole(`${base}/drip`, { connections })));
@@ -161,9 +161,9 @@ describe('fetchWithCa (authority metadata, control calls)', () => {
   });
 });
 
-describe("MSAL's network client (fetchTextWithCa)", () => {
+describe("MSAL's network client (fetchWithCa)", () => {
   it('a token endpoint that drips fails with the deadline code, which session.ts turns back into HTTP_DEADLINE_EXCEEDED', async () => {
-    const limited = fetchTextWithCa(undefined, { timeoutMs: DEADLINE_MS });
+    const limited = fetchWithCa(undefined, { timeoutMs: DEADLINE_MS });
     const network = caAwareNetworkClient(undefined, {}, limited);
     const error = await caught(() => network.sendPostRequestAsync(`${base}/drip`, { body: 'grant_type=client_credentials' }));
     expect(error?.errorCode).toBe('HTTP_DEADLINE_EXCEEDED');
@@ -171,7 +171,7 @@ describe("MSAL's network client (fetchTextWithCa)", () => {
   });
 
   it('a token endpoint answering more than the cap fails with HTTP_BODY_TOO_LARGE', async () => {
-    const limited = fetchTextWithCa(undefined, { maxBodyBytes: CAP });
+    const limited = fetchWithCa(undefined, { maxBodyBytes: CAP });
     const network = caAwareNetworkClient(undefined, {}, limited);
     const error = await caught(() => network.sendGetRequestAsync(`${base}/huge`));
     expect(error?.errorCode).toBe('HTTP_BODY_TOO_LARGE');

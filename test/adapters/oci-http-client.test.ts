@@ -83,14 +83,17 @@ it('every answer is shown to onAnswer: a 429\'s Retry-After is there to read', a
   expect(seen).toEqual([{ status: 429, retryAfter: '3' }, { status: 200, retryAfter: null }]);
 });
 
-it('a streamed body goes to the SDK\'s own FetchHttpClient', async () => {
-  const fallback = jest.spyOn(common.FetchHttpClient.prototype, 'send').mockResolvedValue(new Response('{}', { status: 200 }));
-  const signer = { signHttpRequest: jest.fn(async () => undefined) };
+it('a streamed body is read whole, signed once and sent on the one path (never the SDK\'s FetchHttpClient)', async () => {
+  const fetchClient = jest.spyOn(common.FetchHttpClient.prototype, 'send');
+  const signed: unknown[] = [];
+  const signer = { signHttpRequest: jest.fn(async (request: { body?: unknown }) => void signed.push(request.body)) };
   const client = new WholeHttpClient(signer as unknown as common.RequestSigner, connectionsForCaFile(emu.caFile));
-  const request = { method: 'PUT' as common.Method, headers: new Headers(), uri: `${emu.baseUrl}/admin/v1/Groups/x`, body: Readable.from(['{}']) };
-  expect((await client.send(request)).status).toBe(200);
-  expect(fallback).toHaveBeenCalledTimes(1);
-  expect(fallback.mock.calls[0]![0]).toBe(request);
-  // Signing is the fallback's own job: it was not done twice.
-  expect(signer.signHttpRequest).not.toHaveBeenCalled();
+  const request = { method: 'PUT' as common.Method, headers: new Headers(), uri: `${emu.baseUrl}/admin/v1/Groups/x`, body: Readable.from(['{', '}']) };
+  const mark = emu.world.requestLog.at(-1)?.seq ?? 0;
+  const answer = await client.send(request);
+  expect(fetchClient).not.toHaveBeenCalled();
+  expect(signed).toEqual(['{}']);
+  // The emulator got it (and refused its unsigned request, as it should).
+  expect(emu.world.requestLog.filter((entry) => entry.seq > mark).map((entry) => `${entry.method} ${entry.path} ${entry.status}`)).toEqual([`PUT /admin/v1/Groups/x ${answer.status}`]);
+  fetchClient.mockRestore();
 });

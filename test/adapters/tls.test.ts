@@ -1,15 +1,19 @@
 /**
  * The CA trust every SDK gets from `tls.caFile` (src/adapters/http/tls.ts):
  * the configured CA is trusted on top of the default roots, and nothing else
- * is — a server whose certificate another CA signed is refused.
+ * is — a server whose certificate another CA signed is refused. The trust is
+ * built with public APIs only (tls.createSecureContext with `ca`), never with
+ * Node's private SecureContext internals.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { jest } from '@jest/globals';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
+import tls from 'node:tls';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { generateTls } from '../../src/emulator/tls.js';
-import { dispatcherForCaFile } from '../../src/adapters/http/tls.js';
+import { requestWhole } from '../../src/adapters/http/request.js';
+import { connectionsForCaFile, defaultTrustedCertificates } from '../../src/adapters/http/tls.js';
 import { ConfigError } from '../../src/errors.js';
 
 let emu: RunningEmulator;
@@ -27,13 +31,12 @@ afterAll(async () => {
 
 /** The answer's status, or the code of the error that stopped the request. */
 async function reach(caFile: string | undefined): Promise<number | string> {
-  const dispatcher = dispatcherForCaFile(caFile, { timeoutMs: 5_000 })!;
   try {
-    const answer = await request(`${emu.baseUrl}/_emulator/clock`, { dispatcher });
-    await answer.body.dump();
-    return answer.statusCode;
+    const answer = await requestWhole(`${emu.baseUrl}/_emulator/clock`, { connections: connectionsForCaFile(caFile, { timeoutMs: 5_000 }) });
+    return answer.status;
   } catch (error) {
-    return String((error as { code?: string }).code ?? (error as Error).message);
+    const cause = (error as { cause?: { code?: string } }).cause;
+    return String(cause?.code ?? (error as { code?: string }).code ?? (error as Error).message);
   }
 }
 
@@ -54,6 +57,34 @@ test('no CA file: only the default roots, which do not include the emulator', as
 test('a CA file that is missing or holds no certificate is a config error naming the file', async () => {
   const notPem = path.join(dir, 'not-a-cert.pem');
   await writeFile(notPem, 'hello');
-  expect(() => dispatcherForCaFile(path.join(dir, 'missing.pem'))).toThrow(ConfigError);
-  expect(() => dispatcherForCaFile(notPem)).toThrow(/holds no PEM certificate/);
+  expect(() => connectionsForCaFile(path.join(dir, 'missing.pem'))).toThrow(ConfigError);
+  expect(() => connectionsForCaFile(notPem)).toThrow(/holds no PEM certificate/);
+});
+
+test('no source file reaches into a SecureContext\'s native context (addCACert and the like)', async () => {
+  const sources = (await readdir('src', { recursive: true })).filter((name) => name.endsWith('.ts'));
+  const offenders = [];
+  for (const name of sources) if (/addCACert|\.context\.add|secureContext\.context/.test(await readFile(path.join('src', name), 'utf8'))) offenders.push(name);
+  expect(sources.length).toBeGreaterThan(20);
+  expect(offenders).toEqual([]);
+});
+
+test('the CA is applied with the public API: one secure context, from `ca` = the default roots plus the file, never addCACert', async () => {
+  const caFile = path.join(dir, 'public-api-ca.pem');
+  const pem = generateTls().caCertPem;
+  await writeFile(caFile, pem);
+  const created = jest.spyOn(tls, 'createSecureContext');
+  try {
+    // A per-origin cap of its own: a pool this test alone makes (pools are kept per trust and cap).
+    const connections = connectionsForCaFile(caFile, { connectionsPerOrigin: 5 });
+    expect(created).not.toHaveBeenCalled();
+    connections.agentFor(new URL('https://example.invalid/'));
+    connections.agentFor(new URL('https://other.invalid/'));
+    expect(created).toHaveBeenCalledTimes(1);
+    const ca = created.mock.calls[0]![0]!.ca as string[];
+    expect(ca.at(-1)).toBe(pem);
+    expect(ca.slice(0, -1)).toEqual([...defaultTrustedCertificates()]);
+  } finally {
+    created.mockRestore();
+  }
 });

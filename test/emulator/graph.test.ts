@@ -1,6 +1,6 @@
 /**
  * The Graph emulator against the real @microsoft/microsoft-graph-client v3,
- * over HTTPS with the emulator's CA given through an undici dispatcher. Each
+ * over HTTPS with the emulator's CA given through an undici dispatcher (test/support/reference-fetch.ts: the SDK's own fetch path). Each
  * area gets its own emulator so the tests do not see each other's changes.
  */
 import { jest } from '@jest/globals';
@@ -13,7 +13,7 @@ import {
   type GraphError,
   type PageCollection,
 } from '@microsoft/microsoft-graph-client';
-import { dispatcherForCaFile } from '../../src/adapters/http/tls.js';
+import { referenceDispatcher } from '../support/reference-fetch.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import type { EntraUser } from '../../src/emulator/state.js';
@@ -34,7 +34,7 @@ interface Harness {
 
 async function harness(): Promise<Harness> {
   const emu = await startEmulator();
-  const dispatcher = dispatcherForCaFile(emu.caFile);
+  const dispatcher = referenceDispatcher(emu.caFile);
   return {
     emu,
     client: (token, fetchHeaders) =>

@@ -11,7 +11,7 @@ import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { dispatcherForCaFile } from '../../src/adapters/http/tls.js';
+import { referenceDispatcher } from '../support/reference-fetch.js';
 import { provisionOnDemand, runDueProvisioningCycles } from '../../src/emulator/provisioning.js';
 import { createOciUser } from '../../src/emulator/oci/domain.js';
 
@@ -86,7 +86,7 @@ function entraTempGroup() {
 
 beforeEach(async () => {
   emu = await startEmulator({ cycleMs: CYCLE_MS });
-  dispatcher = dispatcherForCaFile(emu.caFile)!;
+  dispatcher = referenceDispatcher(emu.caFile)!;
   client = makeClient(emu.ociConfigFile);
 });
 

@@ -13,7 +13,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import { UpstreamError } from '../../errors.js';
-import { fetchWithCa } from '../http/tls.js';
+import { fetchWithCa, type HttpFetch } from '../http/tls.js';
 
 export type AuthorityConfig = Pick<Config, 'tenantId' | 'cloud' | 'tls'>;
 
@@ -62,7 +62,7 @@ export function msalAuthorityOptions(config: AuthorityConfig): { authority: stri
 }
 
 /** Reads the authority's published OpenID configuration (for `doctor`). */
-export async function fetchOpenIdConfiguration(config: AuthorityConfig, fetchImpl: typeof fetch = fetchWithCa(config.tls.caFile)): Promise<Record<string, unknown>> {
+export async function fetchOpenIdConfiguration(config: AuthorityConfig, fetchImpl: HttpFetch = fetchWithCa(config.tls.caFile)): Promise<Record<string, unknown>> {
   const url = `${authorityUrl(config)}/v2.0/.well-known/openid-configuration`;
   let response: Response;
   try {

@@ -7,7 +7,7 @@
  * Both talk through our CA-aware network client and never run authority
  * discovery (see authority.ts).
  */
-import type { FetchText } from '../http/tls.js';
+import type { HttpFetch } from '../http/tls.js';
 import {
   ConfidentialClientApplication,
   LogLevel,
@@ -40,7 +40,7 @@ export interface MsalClientDeps {
   /** MSAL's own diagnostics (never with personal data), for --debug. */
   log?: (level: MsalLogLevel, message: string) => void;
   /** Replaces the CA-aware fetch (tests). */
-  fetch?: FetchText;
+  fetch?: HttpFetch;
 }
 
 const LEVELS: Record<number, MsalLogLevel> = {

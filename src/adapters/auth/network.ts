@@ -1,8 +1,9 @@
 /**
- * MSAL's HTTP layer, rebuilt on our CA-aware connections. msal-node's own
+ * MSAL's HTTP layer, on the one path every call takes. msal-node's own
  * client calls the global fetch, which on Node 20 cannot be taught an extra CA
  * after start-up; the emulator, a TLS-inspecting proxy or a private cloud all
- * need one. So every MSAL request goes through fetchTextWithCa(tls.caFile).
+ * need one. So every MSAL request goes through httpFetch on the connections
+ * for tls.caFile (../http/tls.ts), the same pool as Graph's and OCI's.
  *
  * Failures are thrown as MSAL AuthErrors (MSAL rethrows those unchanged and
  * would replace anything else with a bare "network_error"), and never carry a
@@ -12,7 +13,8 @@
  */
 import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { limitErrorOf } from '../http/request.js';
-import { fetchTextWithCa, type FetchText } from '../http/tls.js';
+import { headerRecord } from '../http/response.js';
+import { fetchWithCa, type HttpFetch } from '../http/tls.js';
 
 export interface NetworkObserver {
   /** Called before each request with its method and URL (no headers, no body). */
@@ -22,22 +24,14 @@ export interface NetworkObserver {
 /** MSAL's network code for a failed connection; session.ts maps it to ENTRA_UNREACHABLE. */
 export const MSAL_NETWORK_ERROR = 'network_error';
 
-function headerRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {};
-  headers.forEach((value, key) => {
-    record[key] = value;
-  });
-  return record;
-}
-
-export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: FetchText): INetworkModule {
-  const doFetch = fetchImpl ?? fetchTextWithCa(caFile);
+export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: HttpFetch): INetworkModule {
+  const doFetch = fetchImpl ?? fetchWithCa(caFile);
 
   async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions = {}, timeoutMs?: number): Promise<NetworkResponse<T>> {
     observer.onRequest?.(method, url);
     const controller = new AbortController();
     const timer = timeoutMs ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
-    let response: Awaited<ReturnType<FetchText>>;
+    let response: Response;
     try {
       response = await doFetch(url, {
         method,

@@ -9,7 +9,7 @@
  * hours behind. So a token whose own `exp` is (nearly) past by our clock is
  * refreshed even when MSAL would still hand it out.
  */
-import type { FetchText } from '../http/tls.js';
+import type { HttpFetch } from '../http/tls.js';
 import { limitErrorOf } from '../http/request.js';
 import {
   AuthError as MsalAuthError,
@@ -65,7 +65,7 @@ export interface AuthSessionDeps {
   keyring?: () => Promise<KeyringBackend>;
   observer?: NetworkObserver;
   log?: (level: MsalLogLevel, message: string) => void;
-  fetch?: FetchText;
+  fetch?: HttpFetch;
 }
 
 export type DevicePrompt = (message: string, userCode: string, verificationUri: string) => void;
@@ -351,7 +351,7 @@ export class AuthSession {
 export function authSessionFromContext(
   ctx: Context,
   config: AuthAdapterConfig,
-  extra: Pick<AuthSessionDeps, 'openBrowser' | 'keyring' | 'observer' | 'log'> = {},
+  extra: Pick<AuthSessionDeps, 'openBrowser' | 'keyring' | 'observer' | 'log' | 'fetch'> = {},
 ): AuthSession {
   return new AuthSession(config, {
     clock: ctx.clock,

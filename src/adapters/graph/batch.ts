@@ -2,11 +2,12 @@
  * Graph JSON batching with the throttling rules the SDK leaves to us: a batch
  * holds at most 20 requests; each item has its own status, and a throttled
  * item (429, or 503/504) comes back with its own Retry-After and is NOT
- * retried by the SDK. Items are retried here after their Retry-After (or an
- * exponential backoff with jitter), within a retry budget, while other
- * batches go on. An item is only reported as done with a real answer.
+ * retried by the SDK. Items are retried here with the one backoff helper
+ * (../http/retry.ts: exponential with jitter, never before the item's
+ * Retry-After), within its attempts, while other batches go on. An item is only reported as done with a real answer.
  */
 import type { Clock } from '../../context.js';
+import { GRAPH_BATCH_ITEM_BACKOFF, backoffDelayMs, retryAfterMs, type BackoffPolicy } from '../http/retry.js';
 
 export const MAX_BATCH_SIZE = 20;
 
@@ -28,8 +29,8 @@ export interface BatchItemResponse {
 
 export interface BatchOptions {
   concurrency: number;
-  /** Attempts per item, the first included. */
-  maxAttempts: number;
+  /** Attempts per item and the waits between them (default GRAPH_BATCH_ITEM_BACKOFF). */
+  backoff?: BackoffPolicy;
   clock: Clock;
   /** Jitter source (0..1), injectable for tests. */
   random?: () => number;
@@ -43,13 +44,10 @@ export type BatchSender = (items: BatchItemRequest[]) => Promise<BatchItemRespon
 
 const RETRIABLE = new Set([429, 503, 504]);
 
-export function retryDelayMs(response: BatchItemResponse | undefined, attempt: number, random: () => number): number {
-  const header = response?.headers?.['retry-after'] ?? response?.headers?.['Retry-After'];
-  const seconds = header !== undefined ? Number(header) : NaN;
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  // No header: exponential backoff with full jitter, capped at 30 s.
-  const ceiling = Math.min(30_000, 500 * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+/** The wait before an item's next attempt, or undefined when it is to have none (attempts spent, or a Retry-After too long). */
+export function itemRetryDelayMs(response: BatchItemResponse, attempt: number, nowMs: number, policy: BackoffPolicy, random: () => number): number | undefined {
+  const header = response.headers?.['retry-after'] ?? response.headers?.['Retry-After'];
+  return backoffDelayMs(policy, attempt, retryAfterMs(header, nowMs), random);
 }
 
 /**
@@ -59,6 +57,7 @@ export function retryDelayMs(response: BatchItemResponse | undefined, attempt: n
  */
 export async function runBatched(items: BatchItemRequest[], send: BatchSender, options: BatchOptions): Promise<Map<string, BatchItemResponse>> {
   const random = options.random ?? Math.random;
+  const policy = options.backoff ?? GRAPH_BATCH_ITEM_BACKOFF;
   const results = new Map<string, BatchItemResponse>();
   const attempts = new Map<string, number>();
   /** Items ready to send, and items waiting for their Retry-After (virtual "not before" in real ms). */
@@ -89,8 +88,10 @@ export async function runBatched(items: BatchItemRequest[], send: BatchSender, o
               attempts.set(item.id, attempt);
               const response = byId.get(item.id) ?? { id: item.id, status: 502, headers: {}, body: { error: { code: 'MissingBatchItem', message: 'The batch answer had no item with this id.' } } };
               options.onAttempt?.(item, response, attempt);
-              if (RETRIABLE.has(response.status) && attempt < options.maxAttempts) {
-                waiting.push({ item, notBefore: options.clock.now().getTime() + retryDelayMs(response, attempt, random) });
+              const nowMs = options.clock.now().getTime();
+              const delay = RETRIABLE.has(response.status) ? itemRetryDelayMs(response, attempt, nowMs, policy, random) : undefined;
+              if (delay !== undefined) {
+                waiting.push({ item, notBefore: nowMs + delay });
               } else {
                 results.set(item.id, response);
                 options.onResult?.(item, response);

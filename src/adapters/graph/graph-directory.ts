@@ -1,7 +1,7 @@
 /**
  * DirectoryPort over Microsoft Graph v1.0 with the official graph client.
- * Whole requests are retried by the SDK's RetryHandler (429/503/504 with
- * Retry-After); batch items by runBatched. Graph's quirks are absorbed here:
+ * Whole requests are retried by GraphRetryHandler (429/503/504, retry.ts);
+ * batch items by runBatched; both with the one backoff helper (../http/retry.ts). Graph's quirks are absorbed here:
  * "already a member" (400) and "not a member" (404) are successes.
  */
 import { GraphError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
@@ -37,7 +37,6 @@ export interface GraphDirectoryOptions {
 }
 
 const USER_FIELDS = 'id,userPrincipalName,displayName';
-const MAX_ITEM_ATTEMPTS = 6;
 /** provisionOnDemand: at most 5 members a call and 5 calls per 10 seconds. */
 const POD_MEMBERS_PER_CALL = 5;
 const POD_CALLS_PER_WINDOW = 5;
@@ -522,7 +521,6 @@ export class GraphDirectory implements DirectoryPort {
       // Every chunk is handed to the shared slots at once: they bound the calls in flight, and their
       // order (removals first, re-reads last) holds only if the chunks are all waiting in it.
       concurrency: Number.POSITIVE_INFINITY,
-      maxAttempts: MAX_ITEM_ATTEMPTS,
       clock: this.options.clock,
       ...(onProgress || onAnswer
         ? {

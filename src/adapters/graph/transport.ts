@@ -1,24 +1,19 @@
 /**
  * The last link of the Graph SDK's middleware chain, in place of its
  * HTTPMessageHandler (which calls the global fetch): the same request, sent
- * on our connections with requestWhole (../http/request.ts). Everything before it (the
- * SDK's authentication, retry, redirect and telemetry handlers) and after it
- * (response parsing, GraphError) is the SDK's own; only the socket work
- * changes.
- *
- * Why: Node's fetch runs each call through WHATWG streams and costs about
- * 2 ms of CPU per call on this kind of machine. A sweep makes hundreds of
- * $batch calls with four in flight, so that CPU sat on every round trip
- * (issue 4: within 1.5× of the critical path). One requestWhole call on our
- * connections does the same HTTP work for a fraction of it.
+ * with requestWhole (../http/request.ts) on our connections, the one path
+ * every call takes. Everything before it (the SDK's authentication and
+ * telemetry handlers, our GraphRetryHandler) and after it (response parsing,
+ * GraphError) is unchanged; only the socket work differs.
  *
  * What fetch did that this keeps: the answer reads as a WHATWG Response
  * (status, ok, headers, url, json()/text()/arrayBuffer()/blob(), body; see
  * BufferedResponse in ../http/response.ts); a call that gets no answer
  * fails as fetch fails, TypeError("fetch failed") with the network error as
- * its cause, so errors read the same everywhere. Calls this does not handle
- * (a Request object, a streamed body) go to fetch as before. Unlike fetch,
- * it asks for no compression (Graph then answers uncompressed) and decodes none.
+ * its cause, so errors read the same everywhere. A Request object or a body
+ * that is not a string or bytes (a stream, a Blob, form data) is read whole
+ * first and sent the same way. Unlike fetch, it asks for no compression
+ * (Graph then answers uncompressed) and decodes none.
  *
  * What it adds (links.ts says why): every request must go to the Graph origin
  * with no user info in its URL, or it fails with GRAPH_BAD_LINK before a byte
@@ -30,7 +25,6 @@
  * of a GraphClientError, which the SDK passes on unchanged; typedErrorOf
  * takes them out again.
  */
-import type { Dispatcher } from 'undici';
 import type { HttpConnections } from '../http/tls.js';
 import { GraphClientError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import { requestWhole } from '../http/request.js';
@@ -76,25 +70,25 @@ export class WholeMessageHandler implements Middleware {
   }
 
   private async send(context: Context): Promise<void> {
-    const options = (context.options ?? {}) as RequestInit & { dispatcher?: Dispatcher };
+    const options = (context.options ?? {}) as RequestInit;
     const url = typeof context.request === 'string' ? context.request : context.request.url;
     if (this.graphOrigin) checkedGraphLink(url, this.graphOrigin, 'a request URL');
-    if (typeof context.request !== 'string' || !isPlainBody(options.body)) {
-      const dispatcher = this.connections?.dispatcher ?? options.dispatcher;
-      // Never followed: a 3xx comes back as it is and is refused below.
-      const init = { ...options, redirect: 'manual' as const, ...(dispatcher ? { dispatcher } : {}) };
-      context.response = await fetch(context.request, init as RequestInit);
-      return;
-    }
+    const request = typeof context.request === 'string' && isPlainBody(options.body) ? undefined : new Request(context.request, { ...options, duplex: 'half' } as RequestInit);
+    const body = request ? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined) : plainBytes(options.body as PlainBody);
     const answer = await requestWhole(url, {
-      method: options.method,
-      headers: headerRecord(options.headers),
-      body: options.body === null || options.body === undefined ? undefined : options.body instanceof ArrayBuffer ? Buffer.from(options.body) : options.body,
+      method: request?.method ?? options.method,
+      headers: headerRecord(request?.headers ?? options.headers),
+      body,
       connections: this.connections,
-      signal: options.signal ?? undefined,
+      signal: request?.signal ?? options.signal ?? undefined,
     });
     context.response = bufferedResponseOf(answer, url) as unknown as Response;
   }
+}
+
+function plainBytes(body: PlainBody): string | Uint8Array | undefined {
+  if (body === null || body === undefined) return undefined;
+  return body instanceof ArrayBuffer ? Buffer.from(body) : body;
 }
 
 /** A redirect (any 3xx but 304 Not Modified) is an error naming where it pointed; the token never follows it. */

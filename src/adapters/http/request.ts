@@ -1,25 +1,12 @@
 /**
- * One HTTP call, read whole and shaped as fetch would give it: the Graph
- * SDK's transport (graph/transport.ts) and our own small calls (tls.ts,
- * fetchTextWithCa) all go through it, so they fail and read headers the same
- * way.
- *
- * It goes out on Node's own http/https agents, not on undici. undici 6.29
- * writes a request on a reused keep-alive connection only in the event loop's
- * check phase (its fix for unsolicited bytes on idle sockets, GHSA-35p6-xmwp-9g52),
- * after every answer that arrived in the same turn has been handled. A
- * sweep's four $batch answers arrive together, so each next call waited for
- * the other three answers' work and the calls stayed bunched: about 40 ms of
- * a 1.3 s sweep (issue 4). Node's agent writes the request when it is made.
- * What that fix guards against matters little here: our calls go over TLS to
- * the server they verified, so only that server could send the stray bytes,
- * and Node's agent reads and drops whatever arrives on a connection while it
- * sits idle in the pool.
+ * One HTTP call, read whole and shaped as fetch would give it: the one way
+ * ociaccess sends. The Graph SDK's transport (graph/transport.ts), the OCI
+ * SDK's http client (oci/http-client.ts), MSAL's network client and our own
+ * small calls (tls.ts, httpFetch) all go through it, on the agents tls.ts
+ * makes, so they share connections, limits and failure shapes.
  */
 import http from 'node:http';
 import https from 'node:https';
-// undici's own Headers: the global one is Node's bundled copy of undici, about 20 ms to load on first use.
-import { Headers } from 'undici';
 import { DeadlineError, OciAccessError, RefusedAnswerError } from '../../errors.js';
 
 /**

@@ -3,13 +3,12 @@
  * read (the Graph SDK's handlers and response parser, oci-common's retrier and
  * models), and request headers from whichever form an SDK keeps them in.
  */
-import { Headers } from 'undici';
 import { textOf, type WholeAnswer } from './request.js';
 
 /** Statuses whose Response must have no body (the constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
-/** Request headers as a plain record, from whichever form the SDK's middleware left them in. */
+/** Headers as a plain record (names in lower case), from whichever form an SDK keeps them in: Headers, pairs or a record. */
 export function headerRecord(headers: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;

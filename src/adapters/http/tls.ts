@@ -1,25 +1,19 @@
 /**
- * Extra trusted CAs for every SDK we use. Node 20 reads NODE_EXTRA_CA_CERTS
- * only at process start and has no API to add a CA later, and the SDKs call
- * the global fetch or Node's global agents. So when the config names a CA file
- * (a TLS-inspecting proxy, a private cloud, the emulator) every call goes out
- * on connections that trust the system roots plus that CA
- * (connectionsForCaFile), through requestWhole:
- *  - msal-node: through a network client (see auth adapter),
- *  - graph client: its transport (graph/transport.ts),
- *  - oci-common: its http client (oci/http-client.ts).
- * The undici dispatcher beside them serves what still calls fetch: the
- * SDKs' fallbacks for streamed bodies, fetchWithCa, tests.
+ * The connections every call goes out on: one pool per origin (Node's
+ * http/https agents), trusting the default roots plus the CA in tls.caFile,
+ * with one cap on connections per origin. MSAL (auth/network.ts), the Graph
+ * client (graph/transport.ts), the OCI SDK (oci/http-client.ts) and our own
+ * small calls (httpFetch: authority metadata, the emulator's clock) all send
+ * through requestWhole (request.ts) on these agents; docs/architecture.md
+ * says why node:http(s) and not undici.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
-import { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, bodyTooLarge, deadlineExceeded, requestWhole, textOf, type RequestConnections } from './request.js';
+import { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, requestWhole, type RequestConnections } from './request.js';
+import { bufferedResponseOf, headerRecord } from './response.js';
 import { ConfigError } from '../../errors.js';
-
-const pools = new Map<string, HttpConnections>();
 
 export { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES };
 
@@ -44,7 +38,7 @@ export interface ConnectionOptions {
   /** The most bytes one answer's body may have (default DEFAULT_MAX_BODY_BYTES; tests set less). */
   maxBodyBytes?: number;
   /**
-   * At most this many connections to one host (default DEFAULT_CONNECTIONS_PER_ORIGIN).
+   * At most this many connections to one origin (default DEFAULT_CONNECTIONS_PER_ORIGIN).
    * Requests beyond it wait for a free connection instead of opening another:
    * our calls' concurrency is bounded, and each connection more than they can
    * use is only another TLS handshake in their way.
@@ -52,51 +46,58 @@ export interface ConnectionOptions {
   connectionsPerOrigin?: number;
 }
 
-/** How long an idle connection stays open for the next call. */
-const KEEP_ALIVE_MS = 4_000;
-
 /**
- * The connections a command's HTTP goes out on, all with one trust (the
- * system roots plus tls.caFile), one timeout and one cap per host: Node's
- * agents for requestWhole (Graph, OCI, sign-in, the emulator clock; request.ts
- * says why not undici there), and an undici dispatcher for what calls fetch
- * itself (fetchWithCa, the SDKs' fallbacks for streamed bodies).
+ * Connections and the limits of the calls sent on them. The pool belongs to
+ * the trust (tls.caFile) and the per-origin cap: every HttpConnections with
+ * the same two shares the same sockets, whatever its limits.
  */
 export interface HttpConnections extends RequestConnections {
-  readonly dispatcher: Dispatcher;
+  readonly timeoutMs: number;
   readonly maxBodyBytes: number;
 }
 
-/** Connections with request timeouts, trusting the system roots plus the PEM certificates in caFile (if one is configured). */
-export function connectionsForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): HttpConnections {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const perHost = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
-  const key = `${caFile ?? ''}|${timeoutMs}|${maxBodyBytes}|${perHost}`;
-  const cached = pools.get(key);
-  if (cached) return cached;
-  // One secure context for every connection, built once.
-  const secureContext = caFile ? secureContextTrusting(readCaFile(caFile)) : undefined;
-  // undici's own timeouts are idle ones; fetchWithCa adds the overall deadline and the body cap.
-  const dispatcher = new Agent({
-    ...(secureContext ? { connect: { secureContext } } : {}),
-    keepAliveTimeout: KEEP_ALIVE_MS,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connections: perHost,
-  });
-  // `timeout` is the idle connections' here: a call's own is set per call (requestWhole).
-  const agentOptions = { keepAlive: true, maxSockets: perHost, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
-  const httpsAgent = new https.Agent({ ...agentOptions, ...(secureContext ? { secureContext } : {}) });
-  const httpAgent = new http.Agent(agentOptions);
-  const made: HttpConnections = { dispatcher, timeoutMs, maxBodyBytes, agentFor: (url) => (url.protocol === 'http:' ? httpAgent : httpsAgent) };
-  pools.set(key, made);
-  return made;
+/** How long an idle connection stays open for the next call. */
+const KEEP_ALIVE_MS = 4_000;
+
+/** The agents of one trust and cap. Node's agent keeps a pool per origin (host and port) and caps each at maxSockets. */
+interface Pool {
+  agentFor(url: URL): http.Agent;
 }
 
-/** The undici side of connectionsForCaFile alone. */
-export function dispatcherForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): Dispatcher {
-  return connectionsForCaFile(caFile, options).dispatcher;
+const pools = new Map<string, Pool>();
+
+/** Connections trusting the default roots plus the PEM certificates in caFile (if one is configured). */
+export function connectionsForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): HttpConnections {
+  const perOrigin = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
+  const key = `${caFile ?? ''}|${perOrigin}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = poolFor(caFile === undefined ? undefined : readCaFile(caFile), perOrigin);
+    pools.set(key, pool);
+  }
+  return { agentFor: pool.agentFor, timeoutMs: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
+}
+
+function poolFor(extraCaPem: string | undefined, perOrigin: number): Pool {
+  // `timeout` is the idle connections' here: a call's own deadline is set per call (requestWhole).
+  const agentOptions = { keepAlive: true, maxSockets: perOrigin, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
+  const httpAgent = new http.Agent(agentOptions);
+  let httpsAgent: https.Agent | undefined;
+  return {
+    /**
+     * The one place that decides how a connection to an origin is made: the
+     * seam for a proxy (HTTPS_PROXY / NO_PROXY, issue 14). Today every origin
+     * is reached directly. A proxy plugs in here: for an origin NO_PROXY does
+     * not exclude, an agent whose createConnection opens a CONNECT tunnel to
+     * the proxy and starts TLS inside it with the same secure context.
+     */
+    agentFor(url: URL): http.Agent {
+      if (url.protocol === 'http:') return httpAgent;
+      // Made on first use: building the context is the costly part (see trustedContext), and plain-http calls never need it.
+      httpsAgent ??= new https.Agent({ ...agentOptions, ...(extraCaPem === undefined ? {} : { secureContext: trustedContext(extraCaPem) }) });
+      return httpsAgent;
+    },
+  };
 }
 
 function readCaFile(caFile: string): string {
@@ -117,124 +118,53 @@ function readCaFile(caFile: string): string {
 }
 
 /**
- * A secure context trusting the default roots plus the certificates in `pem`.
- * The default context shares Node's root store (already parsed); adding the
- * extra CA copies that store natively. Passing `ca: [...tls.rootCertificates,
- * pem]` instead parses ~140 PEM certificates in JavaScript first: ~50 ms of
- * CPU at the start of every command. `context.addCACert` is what Node itself
- * calls for `ca`; should a Node release drop it, the slow way still works.
- * The default roots include NODE_EXTRA_CA_CERTS, as a user would expect.
+ * The certificates a default TLS connection trusts, through public APIs
+ * only: on Node releases that have tls.getCACertificates, its "default" set
+ * (the bundled roots plus NODE_EXTRA_CA_CERTS, and the system store when
+ * Node is told to use it); on Node 20, tls.rootCertificates, the bundled roots.
  */
-function secureContextTrusting(pem: string): tls.SecureContext {
-  const secureContext = tls.createSecureContext();
-  const native = (secureContext as unknown as { context?: { addCACert?: (pem: string) => void } }).context;
-  if (typeof native?.addCACert === 'function') {
-    native.addCACert(pem);
-    return secureContext;
-  }
-  return tls.createSecureContext({ ca: [...tls.rootCertificates, pem] });
+export function defaultTrustedCertificates(): readonly string[] {
+  const getCACertificates = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
+  return typeof getCACertificates === 'function' ? getCACertificates('default') : tls.rootCertificates;
 }
 
 /**
- * fetch() bound to the dispatcher, for code that calls fetch itself, with the
- * same limits as requestWhole: the whole call (headers and body, read by
- * whoever reads the Response) within the connections' deadline, failing with
- * HTTP_DEADLINE_EXCEEDED, and a body of at most maxBodyBytes, failing with
- * HTTP_BODY_TOO_LARGE as soon as it is passed (declared or received).
+ * One secure context trusting the default roots plus `pem`, built once per
+ * process and shared by every connection (giving `ca` to the agent instead
+ * would build it again for each connection).
  */
-export function fetchWithCa(caFile: string | undefined, options: ConnectionOptions = {}): typeof fetch {
-  const { dispatcher, timeoutMs, maxBodyBytes } = connectionsForCaFile(caFile, options);
-  return (async (input: any, init: any = {}) => {
-    const host = hostOf(input);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(deadlineExceeded(host, timeoutMs)), timeoutMs);
-    const given = init.signal as AbortSignal | undefined | null;
-    const signal = given ? AbortSignal.any([given, deadline.signal]) : deadline.signal;
-    const failure = (error: unknown) => (deadline.signal.aborted && !given?.aborted ? deadline.signal.reason : error);
-    let response: Response;
-    try {
-      response = await fetch(input, { ...init, signal, dispatcher } as RequestInit);
-    } catch (error) {
-      clearTimeout(timer);
-      throw failure(error);
-    }
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      clearTimeout(timer);
-      deadline.abort();
-      throw bodyTooLarge(host, maxBodyBytes);
-    }
-    if (!response.body) {
-      clearTimeout(timer);
-      return response;
-    }
-    const source = response.body.getReader();
-    let received = 0;
-    const capped = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        let chunk: Awaited<ReturnType<typeof source.read>>;
-        try {
-          chunk = await source.read();
-        } catch (error) {
-          clearTimeout(timer);
-          throw failure(error);
-        }
-        if (chunk.done) {
-          clearTimeout(timer);
-          controller.close();
-          return;
-        }
-        received += chunk.value.byteLength;
-        if (received > maxBodyBytes) {
-          clearTimeout(timer);
-          const error = bodyTooLarge(host, maxBodyBytes);
-          controller.error(error);
-          await source.cancel(error).catch(() => undefined);
-          return;
-        }
-        controller.enqueue(chunk.value);
-      },
-      async cancel(reason) {
-        clearTimeout(timer);
-        await source.cancel(reason);
-      },
+function trustedContext(pem: string): tls.SecureContext {
+  return tls.createSecureContext({ ca: [...defaultTrustedCertificates(), pem] });
+}
+
+export type HttpFetch = typeof fetch;
+
+/**
+ * fetch over requestWhole on `connections`, for the calls we make ourselves
+ * (MSAL's requests to Entra, the authority metadata, the emulator's clock
+ * and control calls): the answer read whole, as a Response (status, ok,
+ * headers, text(), json(), …); failures as requestWhole's. A Request object
+ * or a body other than a string or bytes is read whole first.
+ */
+export function httpFetch(connections: HttpConnections): HttpFetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const plain = typeof input === 'string' || input instanceof URL;
+    const body = init.body ?? undefined;
+    const simple = plain && (body === undefined || typeof body === 'string' || body instanceof Uint8Array);
+    const request = simple ? undefined : new Request(input, { ...init, duplex: 'half' } as RequestInit);
+    const url = request?.url ?? String(input);
+    const answer = await requestWhole(url, {
+      method: request?.method ?? init.method,
+      headers: headerRecord(request?.headers ?? init.headers),
+      body: request ? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined) : (body as string | Uint8Array | undefined),
+      connections,
+      signal: request?.signal ?? init.signal ?? undefined,
     });
-    return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
-  }) as typeof fetch;
+    return bufferedResponseOf(answer, url) as unknown as Response;
+  }) as HttpFetch;
 }
 
-function hostOf(input: unknown): string {
-  try {
-    return new URL(typeof input === 'string' || input instanceof URL ? input : (input as { url: string }).url).host;
-  } catch {
-    return String(input);
-  }
-}
-
-/** The part of a fetch Response our own small calls read. */
-export interface TextResponse {
-  status: number;
-  headers: Headers;
-  text(): Promise<string>;
-}
-
-export type FetchText = (
-  url: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
-) => Promise<TextResponse>;
-
-/**
- * fetch's shape over requestWhole on our connections, for the few calls
- * we make ourselves (MSAL's requests to Entra, the emulator's clock). Node's
- * fetch costs ~20 ms to load and ~1 ms a call at the start of every command;
- * this costs neither. Failures read as fetch's: TypeError "fetch failed" with
- * the network error as its cause; the limits fail as requestWhole's do.
- */
-export function fetchTextWithCa(caFile: string | undefined, options: ConnectionOptions = {}): FetchText {
-  const connections = connectionsForCaFile(caFile, options);
-  return async (url, init = {}) => {
-    const answer = await requestWhole(url, { ...init, connections });
-    const text = textOf(answer.bytes);
-    return { status: answer.status, headers: answer.headers, text: async () => text };
-  };
+/** httpFetch on the connections for `caFile`. */
+export function fetchWithCa(caFile: string | undefined, options: ConnectionOptions = {}): HttpFetch {
+  return httpFetch(connectionsForCaFile(caFile, options));
 }

@@ -77,8 +77,8 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
     // A read-only config's client refuses writes below the SDK, so no operation (ours or a future one) can send one.
     { httpClient: new WholeHttpClient(new common.DefaultRequestSigner(provider), options.connections, options.onAnswer, (options.access ?? 'read') === 'read' ? refuseWrites : undefined) },
     {
-      // No client breaker: oci-common 2.139.1's FetchHttpClient (still used for streamed bodies)
-      // does not unwrap the breaker's {response} when httpOptions are set ("response.text is not a function").
+      // No client breaker: our callers retry (OciDomain.call), and the breaker would count
+      // their attempts as its own.
       circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
       // The SDK's retrier prints to stderr by itself; callers retry (OciDomain.call) or report.
       retryConfiguration: {

@@ -5,10 +5,11 @@
  * retries are configured explicitly.
  */
 import * as identitydomains from 'oci-identitydomains';
-import { AuthError, OciAccessError, UpstreamError } from '../../errors.js';
+import { OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
-import { watchRetryAfter, type RetryAfterWatch } from '../http/retry-after.js';
+import { OCI_FAILURE_BACKOFF, OCI_THROTTLE_BACKOFF, backoffDelayMs, watchRetryAfter, type RetryAfterWatch } from '../http/retry.js';
 import { limitErrorOf } from '../http/request.js';
+import { ociErrorOf } from './errors.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
@@ -55,8 +56,6 @@ const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
 const PAGE_SIZE = 1000;
 /** Pages read side by side after the first (OCI allows tens of requests per second per domain). */
 const PAGE_CONCURRENCY = 4;
-/** Attempts per call for throttling (429), server errors and lost connections. */
-const MAX_ATTEMPTS = 4;
 
 /** SCIM string literal: quotes and backslashes escaped, so a user name cannot break out of the filter. */
 export function scimString(value: string): string {
@@ -87,6 +86,12 @@ export class OciDomain implements OciPort {
     return this.clientPromise;
   }
 
+  /**
+   * One SDK call, retried on throttling (429: long enough to outlast the
+   * domain's one-minute window, OCI_THROTTLE_BACKOFF), server errors and lost
+   * connections (a few quick attempts, OCI_FAILURE_BACKOFF); never before a
+   * Retry-After the domain sent.
+   */
   private async call<T>(operation: string, run: (client: identitydomains.IdentityDomainsClient) => Promise<T>): Promise<T> {
     const client = await this.client();
     for (let attempt = 1; ; attempt += 1) {
@@ -97,34 +102,18 @@ export class OciDomain implements OciPort {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
         // An answer over the body cap would be as large the next time; a missed deadline is retried as a lost connection is.
         const retriable = (status === 429 || status === 0 || status >= 500) && limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE' && !isOciReadOnlyRefusal(error);
-        if (!retriable || attempt >= MAX_ATTEMPTS || error instanceof OciAccessError) throw this.mapError(operation, error);
-        // Exponential backoff with jitter (0.5–1 s, 1–2 s, 2–4 s, …), and never before the Retry-After.
-        const ceiling = 1000 * 2 ** (attempt - 1);
-        await this.options.sleep(Math.max(ceiling / 2 + Math.random() * (ceiling / 2), this.retryAfter.waitMs()));
+        const delay = retriable && !(error instanceof OciAccessError)
+          ? backoffDelayMs(status === 429 ? OCI_THROTTLE_BACKOFF : OCI_FAILURE_BACKOFF, attempt, this.retryAfter.waitMs())
+          : undefined;
+        if (delay === undefined) throw this.mapError(operation, error);
+        await this.options.sleep(delay);
       }
     }
   }
 
   private mapError(operation: string, error: unknown): Error {
-      if (error instanceof OciAccessError) return error;
-      // oci-common's retrier keeps only the code and message of what our http client threw: HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE.
-      const limit = limitErrorOf(error);
-      if (limit) return limit;
-      if (isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
-      const status = (error as { statusCode?: number }).statusCode ?? 0;
-      // The domain's own text, quoted in ours: one line, no control characters.
-      const message = stripControls((error as Error).message ?? String(error));
-      if (status === 401 || status === 403) {
-        return new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, {
-          hint: 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
-          cause: error,
-        });
-      }
-      return new UpstreamError(status === 429 || status >= 500 || status === 0 ? 'OCI_UNAVAILABLE' : 'OCI_ERROR', `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`, {
-        hint: status === 429 || status >= 500 || status === 0 ? 'Try again later; the domain may be throttling or unreachable.' : undefined,
-        cause: error,
-        details: { status },
-      });
+    if (!(error instanceof OciAccessError) && isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
+    return ociErrorOf(operation, error, 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).');
   }
 
   async findUser(userName: string): Promise<OciUserRef | null> {

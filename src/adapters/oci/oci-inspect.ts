@@ -5,9 +5,8 @@
  * core uses), so doctor checks exactly what the sweep will do.
  */
 import * as identitydomains from 'oci-identitydomains';
-import { AuthError, UpstreamError } from '../../errors.js';
-import { limitErrorOf } from '../http/request.js';
 import { createOciClient, type OciClientOptions } from './client.js';
+import { ociErrorOf } from './errors.js';
 import type { JitSettings } from '../../core/doctor.js';
 import { stripControls } from '../../core/text.js';
 
@@ -23,16 +22,7 @@ export class OciInspector {
     try {
       response = await this.client.listIdentityProviders({ count: 100 });
     } catch (error) {
-      const limit = limitErrorOf(error);
-      if (limit) throw limit;
-      const status = (error as { statusCode?: number }).statusCode ?? 0;
-      const message = stripControls((error as Error).message ?? String(error));
-      if (status === 401 || status === 403) {
-        throw new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused to list identity providers (${status}): ${message}`, {
-          hint: 'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).',
-        });
-      }
-      throw new UpstreamError('OCI_ERROR', `The OCI identity domain failed to list identity providers (${status || 'no answer'}): ${message}`, { details: { status } });
+      throw ociErrorOf('list identity providers', error, 'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).');
     }
     return (response.identityProviders?.resources ?? []).map((idp) => ({
       id: idp.id ?? '',
