@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { NotifyTargetConfig } from '../../config/schema.js';
+import type { Config, NotifyTargetConfig } from '../../config/schema.js';
 import { describeFileProblem, fileSafetyProblems, type FileHost } from '../../file-safety.js';
 import type { Audience } from './message.js';
 
@@ -97,4 +97,22 @@ export function resolveTarget(target: NotifyTargetConfig, index: number, host: S
   }
   const secret = target.kind === 'webhook' ? readSecret('signing secret', target.secretFile, target.secretEnv, host, label) : undefined;
   return { kind: target.kind, for: [...target.for], label, url, ...(secret !== undefined ? { secret } : {}), masked: maskUrl(url), host: parsed.host };
+}
+
+/** For doctor: every target of every group read (not sent to); the problems, naming sources only. */
+export function checkNotifyTargets(config: Pick<Config, 'groups'>, host: SourceHost): { checked: number; problems: { message: string; fix: string }[] } {
+  const problems: { message: string; fix: string }[] = [];
+  let checked = 0;
+  for (const group of config.groups) {
+    (group.notify ?? []).forEach((target, index) => {
+      checked += 1;
+      try {
+        resolveTarget(target, index, host);
+      } catch (error) {
+        if (!(error instanceof TargetSourceError)) throw error;
+        problems.push({ message: `${group.name}: ${error.message}`, fix: error.fix });
+      }
+    });
+  }
+  return { checked, problems };
 }
