@@ -136,7 +136,7 @@ export function describeFailure(failure: unknown): string {
     case 'ERR_INVALID_URL':
       return 'the URL is not valid';
     default:
-      if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return `the TLS certificate was not accepted (${code}); set tls.caFile for a private CA`;
+      if (code && /CERT|ERR_TLS|ERR_SSL|LEAF_SIGNATURE|ISSUER/.test(code)) return `the TLS certificate was not accepted (${code}); set tls.caFile for a private CA`;
       return code ? `network error (${code})` : 'network error';
   }
 }
