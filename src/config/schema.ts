@@ -42,6 +42,41 @@ export const autoApprovalSchema = z
   })
   .strict();
 
+/**
+ * Where one group's notifications go: a Teams Workflows webhook, a Slack
+ * incoming webhook or a signed JSON webhook. The URL is a secret (whoever
+ * holds it can post to the channel): it is read from a file or an
+ * environment variable, never written in the config or passed in argv.
+ */
+export const notifyTargetSchema = z
+  .object({
+    kind: z.enum(['teams', 'slack', 'webhook']),
+    /** Which messages: new requests (approvers), decisions (requester), sweep reports (operators). */
+    for: z.array(z.enum(['approvers', 'requester', 'operators'])).min(1),
+    /** A label for `notify test` and warnings (default: the kind and its position). */
+    name: z.string().min(1).max(64).optional(),
+    /** A file (mode 0600) holding the webhook URL on one line. */
+    urlFile: z.string().min(1).optional(),
+    /** An environment variable holding the webhook URL. */
+    urlEnv: z.string().min(1).optional(),
+    /** kind "webhook" only: the shared secret that signs every body (HMAC-SHA256), from a file (0600) or the environment. */
+    secretFile: z.string().min(1).optional(),
+    secretEnv: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((target, issue) => {
+    if ((target.urlFile === undefined) === (target.urlEnv === undefined)) {
+      issue.addIssue({ code: 'custom', path: ['urlFile'], message: 'give exactly one of urlFile and urlEnv (the URL is a secret: never inline)' });
+    }
+    const secrets = [target.secretFile, target.secretEnv].filter((value) => value !== undefined).length;
+    if (target.kind === 'webhook' && secrets !== 1) {
+      issue.addIssue({ code: 'custom', path: ['secretFile'], message: 'a "webhook" target is signed: give exactly one of secretFile and secretEnv' });
+    }
+    if (target.kind !== 'webhook' && secrets > 0) {
+      issue.addIssue({ code: 'custom', path: ['secretFile'], message: `only "webhook" targets are signed; a "${target.kind}" target takes no secret` });
+    }
+  });
+
 export const groupSchema = z
   .object({
     /** The name used on the command line (`--group`), usually the Entra group's display name. */
@@ -58,6 +93,8 @@ export const groupSchema = z
     autoApproval: autoApprovalSchema.nullable().default(null),
     /** Pending requests older than this are closed by sweep. */
     pendingTimeoutHours: z.number().positive().default(24),
+    /** Where this group's notifications go (docs/notifications.md); none when absent (optional, so code that builds a group by hand need not name it). */
+    notify: z.array(notifyTargetSchema).optional(),
   })
   .strict()
   .superRefine((group, issue) => {
@@ -193,4 +230,5 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
 export type OciConfig = z.infer<typeof ociSchema>;
+export type NotifyTargetConfig = z.infer<typeof notifyTargetSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

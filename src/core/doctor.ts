@@ -109,6 +109,12 @@ export interface DoctorProbes {
    * directory): each problem in words with the command that fixes it.
    */
   files?(config: Config): Promise<{ checked: number; problems: { message: string; fix: string }[] }>;
+  /**
+   * Whether each notification target's URL (and signing secret) can be read
+   * from its file or environment variable, without sending anything: the
+   * problems in words (naming the source, never the secret).
+   */
+  notifyTargets?(config: Config): { checked: number; problems: { message: string; fix: string }[] };
   /** The OCI port and the JIT reader; throws when the OCI config profile cannot be used. */
   oci(config: Config): Promise<{ domain: OciPort; identityProviders(): Promise<JitSettings[]> }>;
 }
@@ -167,6 +173,14 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     } catch (error) {
       const e = error as OciAccessError;
       add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
+    }
+  }
+
+  if (probes.notifyTargets) {
+    try {
+      notifyCheck(probes.notifyTargets(config), add);
+    } catch (error) {
+      add('notify', 'notification targets', 'config', 'warn', (error as Error)?.message ?? String(error), 'See docs/notifications.md.');
     }
   }
 
@@ -232,6 +246,18 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
 }
 
 type Add = (id: string, title: string, category: CheckCategory, status: CheckStatus, detail: string, fix?: string | null) => void;
+
+/**
+ * A warning, not a failure: a notification never blocks an action, and a
+ * target's URL may be set only where it is used (the sweep host's
+ * environment), not on every machine that runs doctor.
+ */
+function notifyCheck({ checked, problems }: { checked: number; problems: { message: string; fix: string }[] }, add: Add): void {
+  // No targets, no check: most configs have none, and a skipped row would only be noise.
+  if (checked === 0) return;
+  if (problems.length) add('notify', 'notification targets', 'config', 'warn', problems.map((p) => p.message).join('; '), [...new Set(problems.map((p) => p.fix))].join(' '));
+  else add('notify', 'notification targets', 'config', 'pass', `${checked} target(s): every URL and signing secret can be read (nothing was sent; \`ociaccess notify test\` sends a test message)`);
+}
 
 async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boolean, now: Date, add: Add): Promise<void> {
   const ids: [string, string][] = [['groups', 'Entra groups'], ['people', 'requesters and approvers'], ['nested-groups', 'nested groups'], ['app-assignment', 'OCI app assignment'], ['provisioning-job', 'provisioning job']];

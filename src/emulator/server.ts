@@ -1,7 +1,8 @@
 /**
  * The emulator's HTTPS server: one loopback port serving Entra sign-in,
  * Microsoft Graph v1.0, an OCI identity domain's SCIM API and the control
- * endpoints, told apart by path as the real hosts are told apart by name.
+ * endpoints, and a sink for notification webhooks (/_hooks/), told apart by
+ * path as the real hosts are told apart by name.
  * Cross-cutting behaviour lives here: request log, latency, fault and
  * throttling injection, and 501 for anything not implemented.
  */
@@ -18,6 +19,7 @@ import { graphRoutes, graphError } from './graph/index.js';
 import { INSUFFICIENT_PRIVILEGES } from './graph/errors.js';
 import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
+import { webhookRoutes } from './webhooks/index.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
 import { groupBy } from '../core/group-by.js';
@@ -35,6 +37,7 @@ export function serviceOf(path: string): Service {
   if (path.startsWith('/_emulator/')) return 'control';
   if (path.startsWith('/v1.0/') || path === '/v1.0' || path.startsWith('/beta/')) return 'graph';
   if (path.startsWith('/admin/v1/')) return 'oci';
+  if (path.startsWith('/_hooks/')) return 'webhooks';
   if (/^\/[^/]+\/(oauth2\/|v2\.0\/|discovery\/)/.test(path) || path.startsWith('/common/')) return 'entra';
   return 'unknown';
 }
@@ -78,7 +81,7 @@ export class EmulatorServer implements EmulatorApi {
     this.options = options;
     this.world = options.world ?? new World();
     this.tls = options.tls ?? generateTls();
-    this.routes = groupBy([...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes()], (route) => route.method);
+    this.routes = groupBy([...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes(), ...webhookRoutes()], (route) => route.method);
     this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {

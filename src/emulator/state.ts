@@ -133,7 +133,7 @@ export interface OciApiKey {
 export interface LoggedRequest {
   seq: number;
   at: string;
-  service: 'entra' | 'graph' | 'oci' | 'control' | 'unknown';
+  service: 'entra' | 'graph' | 'oci' | 'webhooks' | 'control' | 'unknown';
   method: string;
   path: string;
   status: number;

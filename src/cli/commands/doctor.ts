@@ -57,6 +57,9 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       }
       return { checked: targets.length, problems };
     },
+    notifyTargets(config) {
+      return adapters.checkNotifyTargets(config, { env: env.ctx.env, cwd: env.ctx.cwd, files: { platform: env.ctx.platform, uid: env.ctx.uid } });
+    },
     async authority(config) {
       const { authorityMetadata, fetchOpenIdConfiguration } = await import('../../adapters/auth/authority.js');
       const published = await fetchOpenIdConfiguration(config);
@@ -122,7 +125,8 @@ async function loadAdapters() {
   // not mind; the cost is nil (the second import finds the SDK loaded).
   const { OciDomain } = await import('../../adapters/oci/oci-domain.js');
   const { OciInspector } = await import('../../adapters/oci/oci-inspect.js');
-  return { GraphInspector, OciInspector, OciDomain };
+  const { checkNotifyTargets } = await import('../../adapters/notify/targets.js');
+  return { GraphInspector, OciInspector, OciDomain, checkNotifyTargets };
 }
 
 export function registerDoctor(program: Command, run: Runner): void {

@@ -11,6 +11,7 @@ import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerEmulator } from './emulator.js';
 import { registerDoctor } from './doctor.js';
+import { registerNotify } from './notify.js';
 import { registerInit } from './init.js';
 import { registerCompletion } from './completion.js';
 
@@ -24,6 +25,7 @@ export function registerCommands(program: Command, run: Runner): void {
   registerSweep(program, run);
   registerAudit(program, run);
   registerDoctor(program, run);
+  registerNotify(program, run);
   registerDemo(program, run);
   registerEmulator(program, run);
   registerCompletion(program, run);
