@@ -94,6 +94,9 @@ export const OCI_THROTTLE_BACKOFF: BackoffPolicy = { firstMs: 2_000, capMs: 40_0
 /** OCI server errors and lost connections: a few quick attempts, then report it. */
 export const OCI_FAILURE_BACKOFF: BackoffPolicy = { firstMs: 1_000, capMs: 8_000, maxAttempts: 4, maxRetryAfterMs: 120_000 };
 
+/** Notifications (webhooks): short waits, since a person's command waits for them within a few seconds' budget. */
+export const NOTIFY_BACKOFF: BackoffPolicy = { firstMs: 500, capMs: 2_000, maxAttempts: 4, maxRetryAfterMs: Infinity };
+
 /**
  * The OCI SDK turns an error answer into an OciError without its headers, so
  * a Retry-After never reaches the code that retries. The OCI client tells

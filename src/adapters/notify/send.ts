@@ -6,7 +6,7 @@
  */
 import { connectionsForCaFile } from '../http/tls.js';
 import { requestWhole, textOf } from '../http/request.js';
-import { retryAfterMs } from '../http/retry-after.js';
+import { NOTIFY_BACKOFF, backoffDelayMs, retryAfterMs } from '../http/retry.js';
 import { OciAccessError } from '../../errors.js';
 import { stripControls } from '../../core/text.js';
 
@@ -54,9 +54,7 @@ export interface DeliveryOptions {
   maxAttempts?: number;
 }
 
-export const DEFAULT_MAX_ATTEMPTS = 4;
-const FIRST_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 2_000;
+export const DEFAULT_MAX_ATTEMPTS = NOTIFY_BACKOFF.maxAttempts;
 
 /** Statuses worth another attempt: the service is busy or broken for now. */
 export function retryable(status: number): boolean {
@@ -107,8 +105,9 @@ export async function deliver(url: string, prepare: () => { body: string; header
   }
 }
 
+/** The project's one backoff (http/retry.ts); the attempts and the time budget are counted here. */
 function backoff(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+  return backoffDelayMs({ ...NOTIFY_BACKOFF, maxAttempts: Infinity }, attempt, undefined) ?? NOTIFY_BACKOFF.capMs;
 }
 
 /**
