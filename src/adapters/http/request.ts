@@ -103,7 +103,7 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
   let target: URL;
   try {
     target = new URL(url);
-    if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new TypeError(`${target.protocol} URLs are not supported: ${url}`);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new TypeError(`${target.protocol} URLs are not supported (host ${target.host || "none"}); only https: and http:.`); // not the whole URL: webhook URLs are secrets
   } catch (error) {
     return Promise.reject(fail(error));
   }
