@@ -14,6 +14,7 @@
  *   await notifier.close();
  */
 import type { Clock, Context } from '../context.js';
+import { proxySettings } from '../adapters/http/proxy.js';
 import type { Config } from '../config/schema.js';
 import type { AuditInput } from '../core/deps.js';
 import type { DomainEvent } from '../core/events.js';
@@ -55,7 +56,7 @@ export function notifyTransport(wiring: NotifyWiring): Pick<NotifierOptions, 're
   return {
     resolve: (target, index) => resolveTarget(target, index, { env: ctx.env, cwd: ctx.cwd, files: { platform: ctx.platform, uid: ctx.uid } }),
     send: sendWith({
-      post: httpPost(config.tls.caFile, budgetMs, now),
+      post: httpPost(config.tls.caFile, budgetMs, now, proxySettings(ctx.env, config.network)),
       budgetMs,
       now,
       sleep: (ms, signal) => clock.sleep(ms, signal),

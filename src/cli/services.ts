@@ -14,6 +14,7 @@ import type { CoreDeps } from '../core/deps.js';
 import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, httpFetch, httpTimeoutMs, type HttpConnections } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
+import { proxySettings } from '../adapters/http/proxy.js';
 import { AuthSession, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { delegatedScopes, type DelegatedRole } from '../adapters/auth/scopes.js';
 import { openStateStore, type StateStore } from '../store/state-store.js';
@@ -95,6 +96,7 @@ export async function createServices(
   // sweep shares its connections with sign-in.
   const connections = connectionsForCaFile(config.tls.caFile, {
     timeoutMs: httpTimeoutMs(ctx.env),
+    proxy: proxySettings(ctx.env, config.network),
     connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
   });
   // A state directory someone else owns is refused before anything is asked of anyone.

@@ -137,6 +137,17 @@ export const configSchema = z
       })
       .strict()
       .default({ authorityHost: 'https://login.microsoftonline.com', graphBaseUrl: 'https://graph.microsoft.com' }),
+    /**
+     * The outbound proxy, when the company requires one (else HTTPS_PROXY / NO_PROXY from the
+     * environment): https calls go through it in a CONNECT tunnel; noProxy names hosts reached directly.
+     */
+    network: z
+      .object({
+        proxy: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL such as http://proxy.example.com:3128').optional(),
+        noProxy: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
     tls: z
       .object({
         /** Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's or the emulator's. */

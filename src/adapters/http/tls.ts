@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, requestWhole, type RequestConnections } from './request.js';
 import { bufferedResponseOf, headerRecord } from './response.js';
 import { ConfigError } from '../../errors.js';
+import { TunnelAgent, proxyFor, type ProxySettings } from './proxy.js';
 
 export { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES };
 
@@ -44,6 +45,8 @@ export interface ConnectionOptions {
    * use is only another TLS handshake in their way.
    */
   connectionsPerOrigin?: number;
+  /** The outbound proxy (proxy.ts: network.proxy, HTTPS_PROXY, NO_PROXY); none by default. */
+  proxy?: ProxySettings;
 }
 
 /**
@@ -69,32 +72,34 @@ const pools = new Map<string, Pool>();
 /** Connections trusting the default roots plus the PEM certificates in caFile (if one is configured). */
 export function connectionsForCaFile(caFile: string | undefined, options: ConnectionOptions = {}): HttpConnections {
   const perOrigin = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
-  const key = `${caFile ?? ''}|${perOrigin}`;
+  const proxy = options.proxy;
+  const key = `${caFile ?? ''}|${perOrigin}|${proxy ? `${proxy.url.href}|${proxy.noProxy.join(',')}` : ''}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = poolFor(caFile === undefined ? undefined : readCaFile(caFile), perOrigin);
+    pool = poolFor(caFile === undefined ? undefined : readCaFile(caFile), perOrigin, proxy);
     pools.set(key, pool);
   }
   return { agentFor: pool.agentFor, timeoutMs: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
 }
 
-function poolFor(extraCaPem: string | undefined, perOrigin: number): Pool {
+function poolFor(extraCaPem: string | undefined, perOrigin: number, proxy: ProxySettings | undefined): Pool {
   // `timeout` is the idle connections' here: a call's own deadline is set per call (requestWhole).
   const agentOptions = { keepAlive: true, maxSockets: perOrigin, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
   const httpAgent = new http.Agent(agentOptions);
   let httpsAgent: https.Agent | undefined;
+  let tunnelAgent: https.Agent | undefined;
+  const tlsOptions = () => (extraCaPem === undefined ? {} : { secureContext: trustedContext(extraCaPem) });
   return {
     /**
-     * The one place that decides how a connection to an origin is made: the
-     * seam for a proxy (HTTPS_PROXY / NO_PROXY, issue 14). Today every origin
-     * is reached directly. A proxy plugs in here: for an origin NO_PROXY does
-     * not exclude, an agent whose createConnection opens a CONNECT tunnel to
-     * the proxy and starts TLS inside it with the same secure context.
+     * The one place that decides how a connection to an origin is made:
+     * directly, or (https origins that NO_PROXY does not exclude, when a proxy
+     * is configured) through a CONNECT tunnel with TLS to the origin inside it.
      */
     agentFor(url: URL): http.Agent {
       if (url.protocol === 'http:') return httpAgent;
       // Made on first use: building the context is the costly part (see trustedContext), and plain-http calls never need it.
-      httpsAgent ??= new https.Agent({ ...agentOptions, ...(extraCaPem === undefined ? {} : { secureContext: trustedContext(extraCaPem) }) });
+      if (proxyFor(url, proxy)) return (tunnelAgent ??= new TunnelAgent(proxy!, { ...agentOptions, ...tlsOptions() }));
+      httpsAgent ??= new https.Agent({ ...agentOptions, ...tlsOptions() });
       return httpsAgent;
     },
   };

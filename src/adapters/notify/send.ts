@@ -5,6 +5,7 @@
  * a failure (stderr, audit log) and the action that caused it stands.
  */
 import { connectionsForCaFile } from '../http/tls.js';
+import type { ProxySettings } from '../http/proxy.js';
 import { requestWhole, textOf } from '../http/request.js';
 import { NOTIFY_BACKOFF, backoffDelayMs, retryAfterMs } from '../http/retry.js';
 import { OciAccessError } from '../../errors.js';
@@ -25,9 +26,9 @@ export type PostJson = (url: string, body: string, headers: Record<string, strin
  * The one function through which notifications reach the HTTP layer: the
  * project's connections (system roots plus tls.caFile) and requestWhole.
  */
-export function httpPost(caFile: string | undefined, timeoutMs: number, nowMs: () => number): PostJson {
+export function httpPost(caFile: string | undefined, timeoutMs: number, nowMs: () => number, proxy?: ProxySettings): PostJson {
   return async (url, body, headers, signal) => {
-    const connections = connectionsForCaFile(caFile, { timeoutMs });
+    const connections = connectionsForCaFile(caFile, { timeoutMs, proxy });
     const answer = await requestWhole(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body, connections, signal });
     return { status: answer.status, retryAfterMs: retryAfterMs(answer.headers.get('retry-after') ?? undefined, nowMs()), text: textOf(answer.bytes.subarray(0, 300)) };
   };

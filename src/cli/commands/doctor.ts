@@ -27,6 +27,7 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
   let accessToken = '';
   const services = async () => env.services();
   const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
+  const { proxySettings } = await import('../../adapters/http/proxy.js');
   return {
     identity,
     now: () => env.ctx.clock.now(),
@@ -100,13 +101,13 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     },
     graph(config: Config) {
       // Imported eagerly below (see loadAdapters) so this stays synchronous.
-      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, connections: connectionsForCaFile(config.tls.caFile) });
+      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }) });
     },
     async oci(config) {
       const { requireOci } = await import('../../config/oci.js');
       const oci = requireOci(config, 'doctor');
       const configFile = path.resolve(env.ctx.cwd, oci.configFile);
-      const connections = connectionsForCaFile(config.tls.caFile);
+      const connections = connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) });
       // Doctor only reads: both clients are read-only whatever oci.access says.
       const files = { platform: env.ctx.platform, uid: env.ctx.uid };
       const inspector = new adapters.OciInspector({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, files });

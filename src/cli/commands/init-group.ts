@@ -29,7 +29,8 @@ export async function resolveGroupId(env: CommandEnv, ask: Asker, base: Omit<Aut
   const token = await session.getAccessToken(CLI_SCOPES);
   const { GraphInspector } = await import('../../adapters/graph/graph-inspect.js');
   const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
-  const graph = new GraphInspector({ graphBaseUrl: base.cloud.graphBaseUrl, getToken: async () => token.token, connections: connectionsForCaFile(base.tls.caFile) });
+  const { proxySettings } = await import('../../adapters/http/proxy.js');
+  const graph = new GraphInspector({ graphBaseUrl: base.cloud.graphBaseUrl, getToken: async () => token.token, connections: connectionsForCaFile(base.tls.caFile, { proxy: proxySettings(env.ctx.env) }) });
   const found = await graph.findGroupsByName(name).catch((error: Error & { status?: number }) => {
     throw new UsageError(`Could not look up the group ${quoteInput(name)} in Entra (${error.status ?? 'no answer'}: ${error.message}).`, {
       code: 'GROUP_LOOKUP_FAILED',
