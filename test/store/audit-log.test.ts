@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import {
@@ -500,6 +500,29 @@ describe('when the log cannot be written: AUDIT_UNWRITABLE', () => {
     const error = await caught(() => log({ lockTimeoutMs: 500, isProcessAlive: () => true }).append(input(1)));
     expect(error.code).toBe('AUDIT_UNWRITABLE');
     expect(error.details.reason).toBe('LOCK_TIMEOUT');
+  });
+
+  it('the lock was taken over while this process stalled: nothing is written (re-checked before the write)', async () => {
+    await appendMany(2);
+    const before = await content();
+    const headBefore = await head();
+    const lockFile = `${file}.lock`;
+    // The append reads the clock once it holds the lock and has read the tail; "stall" there until another process takes over.
+    const now = clock.now;
+    clock.now = () => {
+      if (existsSync(lockFile)) {
+        writeFileSync(lockFile, JSON.stringify({ pid: 777, hostname: 'other', acquiredAt: now().toISOString(), nonce: 'theirs', purpose: 'an audit log append' }));
+        clock.now = now;
+      }
+      return now();
+    };
+    const error = await caught(() => log().append(input(3)));
+    expect(error.code).toBe('AUDIT_UNWRITABLE');
+    expect(error.details.reason).toBe('AUDIT_LOCK_LOST');
+    expect(error.hint).toBe('Run the command again.');
+    expect(await content()).toBe(before);
+    expect(await head()).toEqual(headBefore);
+    expect(await fs.readFile(lockFile, 'utf8')).toContain('"theirs"'); // the new holder's lock is left alone
   });
 
   it('an invalid entry is refused before anything is written', async () => {
