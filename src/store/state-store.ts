@@ -20,6 +20,7 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { z } from 'zod';
 import type { Clock } from '../context.js';
 import { StateError } from '../errors.js';
 import {
@@ -32,6 +33,7 @@ import {
   writeNewPrivateFile,
 } from './atomic-file.js';
 import { acquireLock, storeLockOptions } from './lock.js';
+import { isRecord, timestampForFileName } from './shared.js';
 
 export const STATE_FILE = 'state.json';
 export const STATE_VERSION = 1;
@@ -117,92 +119,64 @@ export function emptyState(): LocalState {
 }
 
 /*
- * The shape of version 1, checked by hand: a sweep writes back a ledger of
- * thousands of entries, and a schema library took tens of milliseconds of the
- * sweep's critical path to check it. Objects are loose: unknown fields are
- * left alone (a newer minor release's additions survive).
+ * The shape of version 1. Objects are loose: unknown fields are left alone (a
+ * newer minor release's additions survive). Messages name what was expected
+ * and what was there; the path is added where the issues are reported.
  */
-interface Issue {
-  path: string[];
-  message: string;
-}
-/** The problems with a value (paths relative to it), or undefined when it is fine: nothing is allocated for a good value. */
-type Check = (value: unknown) => Issue[] | undefined;
-
 const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const rule = (holds: (value: unknown) => boolean, expected: string): Check => (value) =>
-  holds(value) ? undefined : [{ path: [], message: `expected ${expected}, got ${kindOf(value)}` }];
-const optional = (check: Check): Check => (value) => (value === undefined ? undefined : check(value));
-const oneOf = (...allowed: string[]): Check => rule((value) => allowed.includes(value as string), `one of ${allowed.join(', ')}`);
-const anyString = rule((value) => typeof value === 'string', 'a string');
-const nonEmpty = rule((value) => typeof value === 'string' && value.length > 0, 'a non-empty string');
-const count = rule((value) => Number.isInteger(value) && (value as number) >= 0, 'a whole number ≥ 0');
-/** What toISOString writes, with field ranges checked: every such string is one Date.parse accepts, without the cost of parsing thousands of them. */
-const ISO_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$/;
-const isoTime: Check = (value) =>
-  typeof value === 'string' && (ISO_TIME.test(value) || !Number.isNaN(Date.parse(value))) ? undefined : [{ path: [], message: 'not an ISO 8601 time' }];
-/** Problems found under `key`, their paths prefixed with it. */
-const under = (key: string, found: Issue[] | undefined, issues: Issue[] | undefined): Issue[] | undefined => {
-  if (!found) return issues;
-  const all = issues ?? [];
-  for (const issue of found) all.push({ path: [key, ...issue.path], message: issue.message });
-  return all;
-};
-const notAnObject = (value: unknown): Issue[] => [{ path: [], message: `expected an object, got ${kindOf(value)}` }];
-const object = (fields: Record<string, Check>): Check => (value) => {
-  if (!isObject(value)) return notAnObject(value);
-  let issues: Issue[] | undefined;
-  for (const key in fields) issues = under(key, fields[key]!(value[key]), issues);
-  return issues;
-};
-const recordOf = (check: Check): Check => (value) => {
-  if (!isObject(value)) return notAnObject(value);
-  let issues: Issue[] | undefined;
-  for (const key of Object.keys(value)) issues = under(key, check(value[key]), issues);
-  return issues;
-};
+/** zod's error option: "expected <what>, got <kind of the value>". */
+const expected = (what: string) => ({ error: (issue: { input?: unknown }) => `expected ${what}, got ${kindOf(issue.input)}` });
 
-const checkRequest = object({
+const anyString = z.string(expected('a string'));
+const nonEmpty = z.string(expected('a non-empty string')).min(1, expected('a non-empty string'));
+const count = z.number(expected('a whole number ≥ 0')).int(expected('a whole number ≥ 0')).nonnegative(expected('a whole number ≥ 0'));
+const oneOf = <const T extends readonly [string, ...string[]]>(...allowed: T) => z.enum(allowed, expected(`one of ${allowed.join(', ')}`));
+/** What toISOString writes, with field ranges checked: every such string is one Date.parse accepts; the regex is the cheaper test of the two (a ledger holds thousands of times). */
+const ISO_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$/;
+const isoTime = z.string('not an ISO 8601 time').refine((value) => ISO_TIME.test(value) || !Number.isNaN(Date.parse(value)), 'not an ISO 8601 time');
+const object = <T extends z.core.$ZodLooseShape>(shape: T) => z.looseObject(shape, expected('an object'));
+const recordOf = <T extends z.ZodType>(value: T) => z.record(z.string(), value, expected('an object'));
+
+const requestSchema = object({
   id: nonEmpty,
   groupId: nonEmpty,
   groupName: anyString,
   userId: nonEmpty,
   upn: anyString,
-  hours: rule((value) => typeof value === 'number' && Number.isFinite(value) && value > 0, 'a number of hours > 0'),
+  hours: z.number(expected('a number of hours > 0')).positive(expected('a number of hours > 0')),
   justification: anyString,
-  ticket: optional(anyString),
+  ticket: anyString.optional(),
   requestedAt: isoTime,
   status: oneOf('pending', 'approved', 'denied', 'revoked', 'cancelled', 'expired'),
-  expiresAt: optional(isoTime),
+  expiresAt: isoTime.optional(),
 });
 
-const checkDecision = object({
+const decisionSchema = object({
   requestId: nonEmpty,
   requesterId: nonEmpty,
   requesterUpn: anyString,
   groupId: nonEmpty,
   decision: oneOf('approved', 'denied', 'revoked'),
   decidedAt: isoTime,
-  expiresAt: optional(isoTime),
-  reason: optional(anyString),
+  expiresAt: isoTime.optional(),
+  reason: anyString.optional(),
   approverId: nonEmpty,
 });
 
-const checkPendingRemoval = object({
+const pendingRemovalSchema = object({
   groupId: nonEmpty,
   userId: nonEmpty,
   upn: anyString,
   removedInEntraAt: isoTime,
   reason: anyString,
   attempts: count,
-  lastCheckedAt: optional(isoTime),
+  lastCheckedAt: isoTime.optional(),
   status: oneOf('pending-oci', 'confirmed', 'irrevocable'),
-  forcedInOciAt: optional(isoTime),
-  watchingSince: optional(isoTime),
+  forcedInOciAt: isoTime.optional(),
+  watchingSince: isoTime.optional(),
 });
 
-const checkFailedRemoval = object({
+const failedRemovalSchema = object({
   groupId: nonEmpty,
   userId: nonEmpty,
   upn: anyString,
@@ -211,17 +185,23 @@ const checkFailedRemoval = object({
   firstFailedAt: isoTime,
 });
 
-const checkShape = object({
-  requests: recordOf(checkRequest),
-  decisions: recordOf(checkDecision),
+/** Version 1 without its version field (checked first, for its own refusal code). */
+const stateSchema = object({
+  requests: recordOf(requestSchema),
+  decisions: recordOf(decisionSchema),
   sweep: object({
     firstSeen: recordOf(recordOf(isoTime)),
-    pendingRemovals: recordOf(checkPendingRemoval),
-    failedRemovals: recordOf(checkFailedRemoval),
-    driftSeen: optional(recordOf(recordOf(isoTime))),
-    grantsFirstSeen: optional(recordOf(recordOf(isoTime))),
+    pendingRemovals: recordOf(pendingRemovalSchema),
+    failedRemovals: recordOf(failedRemovalSchema),
+    driftSeen: recordOf(recordOf(isoTime)).optional(),
+    grantsFirstSeen: recordOf(recordOf(isoTime)).optional(),
   }),
 });
+
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+}
 
 /** Keys that disagree with their record mean a bug or a hand edit; catching them keeps the sweep from acting on the wrong member. */
 function checkKeys(state: LocalState, issues: Issue[]): void {
@@ -242,10 +222,10 @@ type Validation =
 
 /** Checks a parsed document against version 1 of the format. */
 export function validateLocalState(value: unknown): Validation {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     return { ok: false, code: 'STATE_CORRUPT', problem: 'it is not a JSON object' };
   }
-  const version = (value as { version?: unknown }).version;
+  const version = value.version;
   if (version === undefined) return { ok: false, code: 'STATE_CORRUPT', problem: 'it has no "version" field' };
   if (version !== STATE_VERSION) {
     const newerVersion = typeof version === 'number' && Number.isInteger(version) && version > STATE_VERSION;
@@ -254,13 +234,15 @@ export function validateLocalState(value: unknown): Validation {
       : `it has format version ${JSON.stringify(version)}, which no ociaccess release writes (this one reads version ${STATE_VERSION})`;
     return { ok: false, code: 'STATE_VERSION', problem, newerVersion };
   }
-  const issues: Issue[] = checkShape(value) ?? [];
-  if (issues.length === 0) checkKeys(value as LocalState, issues);
+  // zod checks a copy; the state returned is the parsed document itself, unknown fields and all.
+  const checked = stateSchema.safeParse(value);
+  const issues: Issue[] = checked.success ? [] : [...checked.error.issues];
+  if (checked.success) checkKeys(value as unknown as LocalState, issues);
   if (issues.length > 0) {
-    const first = issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const first = issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
     return { ok: false, code: 'STATE_CORRUPT', problem: `it does not have the expected shape (${first.join('; ')})` };
   }
-  return { ok: true, state: value as LocalState };
+  return { ok: true, state: value as unknown as LocalState };
 }
 
 export interface StateStoreHost {
@@ -290,10 +272,6 @@ export interface StateStore {
    * STATE_INVALID_UPDATE and leaves the file as it was). Returns the written state.
    */
   update(mutator: (state: LocalState) => void | Promise<void>): Promise<LocalState>;
-}
-
-function timestampForFileName(date: Date): string {
-  return date.toISOString().replace(/:/g, '-');
 }
 
 async function sha256File(file: string): Promise<string | undefined> {
