@@ -4,7 +4,7 @@
  * is the fix. People whose sessions a test breaks sign in inside that test,
  * so the sign-ins shared by the file stay good.
  */
-import { configureEntra } from '../../src/emulator/entra.js';
+import { configureEntra } from '../../src/emulator/entra/index.js';
 import { upnOf, useHarness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });

@@ -13,9 +13,9 @@ import {
   type AuthenticationResult,
   type DeviceCodeRequest,
 } from '@azure/msal-node';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { completeDeviceCode, configureEntra, registerAppCertificate, revokeUserTokens } from '../../src/emulator/entra.js';
+import { completeDeviceCode, configureEntra, registerAppCertificate, revokeUserTokens } from '../../src/emulator/entra/index.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { systemClock } from '../../src/context.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
@@ -24,6 +24,9 @@ import { msalAuthorityOptions } from '../../src/adapters/auth/authority.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
 import { caught } from '../store/support/helpers.js';
 import { postControl } from '../support/emulator-control.js';
+
+/** Made once: this file starts an emulator per test, and RSA key generation is slow. */
+const keys = generateEmulatorKeys();
 
 const CLI_SCOPES = ['User.ReadWrite', 'GroupMember.ReadWrite.All', 'offline_access'];
 const ALICE = `alice@${SEED.domain}`;
@@ -37,7 +40,7 @@ interface Harness {
 }
 
 async function harness(): Promise<Harness> {
-  const emu = await startEmulator();
+  const emu = await startEmulator({ keys });
   const { clientConfig } = await import('../../src/emulator/index.js');
   const config = configSchema.parse(
     clientConfig(emu.baseUrl, { caFile: emu.caFile, ociConfigFile: emu.ociConfigFile, automationSecretFile: emu.automationSecretFile }),

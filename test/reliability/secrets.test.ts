@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { actorContext } from '../../src/actor-context.js';
 import { buildProgram } from '../../src/cli/main.js';
-import { revokeUserTokens } from '../../src/emulator/entra.js';
+import { revokeUserTokens } from '../../src/emulator/entra/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { startRig, upnOf, type Machine, type Rig, type RunResult } from './support/rig.js';
 

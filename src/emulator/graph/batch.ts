@@ -41,9 +41,8 @@ export interface BatchResponse extends EmuResponse {
  * at which its accumulated credit reaches 1 (rate 0.5: every second item), so
  * a test knows how many 429s to expect.
  */
-const throttleCredit = new WeakMap<ThrottlePlan, number>();
-
 function itemThrottle(world: World): number | undefined {
+  const throttleCredit = world.batchThrottleCredit;
   for (const plan of world.throttles) {
     if (plan.service && plan.service !== 'graph') continue;
     const credit = (throttleCredit.get(plan) ?? 0) + plan.rate;

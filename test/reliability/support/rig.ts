@@ -17,7 +17,7 @@ import { actorContext, CapturedStream } from '../../../src/actor-context.js';
 import { main } from '../../../src/cli/main.js';
 import { fetchWithCa } from '../../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../../src/emulator/index.js';
-import { completeDeviceCode, configureEntra } from '../../../src/emulator/entra.js';
+import { completeDeviceCode, configureEntra } from '../../../src/emulator/entra/index.js';
 import { SEED } from '../../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../../src/emulator/state.js';
 import { compileCliInto } from './compile-cli.js';
