@@ -8,7 +8,7 @@
  */
 import type { EmuRequest, EmuResponse, EmulatorApi, Route } from '../http.js';
 import { json, parseJsonBody, route } from '../http.js';
-import type { FaultRule, ThrottlePlan, World } from '../state.js';
+import type { FaultRule, World } from '../state.js';
 import { authenticate, isResponse } from './auth.js';
 import { badRequest, errorFor, graphError, INSUFFICIENT_PRIVILEGES } from './errors.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from '../retry-after.js';
