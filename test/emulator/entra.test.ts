@@ -143,7 +143,7 @@ describe('Entra emulator: metadata', () => {
     const response = await h.fetch(`${h.emu.baseUrl}/${SEED.domain}/v2.0/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
     // Read to the end: an unread body keeps fetchWithCa's deadline timer alive after the test.
-    expect((await response.json()).token_endpoint).toBe(`${h.emu.baseUrl}/${SEED.domain}/oauth2/v2.0/token`);
+    expect(((await response.json()) as { token_endpoint: string }).token_endpoint).toBe(`${h.emu.baseUrl}/${SEED.domain}/oauth2/v2.0/token`);
   });
 
   test('instance discovery answers for the emulator host and rejects others', async () => {
