@@ -46,6 +46,8 @@ export interface ActorContextOptions {
   clock?: Clock;
   /** The user id the run acts as (file owner checks); the process's own by default. */
   uid?: number;
+  /** This machine's browser (tests: a function that records the URL); none by default, so no test opens a real one. */
+  openUrl?: (url: string) => Promise<void>;
 }
 
 export function actorContext(options: ActorContextOptions): Context {
@@ -65,5 +67,6 @@ export function actorContext(options: ActorContextOptions): Context {
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: options.abortSignal ?? new AbortController().signal,
+    ...(options.openUrl ? { openUrl: options.openUrl } : {}),
   };
 }

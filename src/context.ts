@@ -65,6 +65,12 @@ export interface Context {
   /** Called when the process receives SIGINT/SIGTERM (long waits stop early). */
   readonly abortSignal: AbortSignal;
   /**
+   * Opens a URL in the user's browser (login --browser). Absent where there is
+   * no browser to open (tests, unless they pass one); it may fail, so callers
+   * print the URL too.
+   */
+  openUrl?(url: string): Promise<void>;
+  /**
    * Asks the runtime to trade a little speed for memory, for bulk work such as
    * a sweep of a big group (the real process sets V8's --optimize-for-size;
    * in-process contexts leave it alone).

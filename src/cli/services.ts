@@ -72,19 +72,13 @@ async function emulatorClock(config: Config, base: Clock, connections: HttpConne
   return offsetClock(offsetMs, base);
 }
 
-/** Best effort: the URL is printed too, for machines without a desktop. */
+/** Best effort: the URL is printed too, for machines without a desktop (no browser, no xdg-open, over SSH). */
 async function openInBrowser(ctx: Context, url: string): Promise<void> {
-  const { spawn } = await import('node:child_process');
-  const [command, args] =
-    ctx.platform === 'darwin' ? ['open', [url]] : ctx.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
-  await new Promise<void>((resolve) => {
-    const child = spawn(command, args, { stdio: 'ignore', detached: true });
-    child.on('error', () => resolve());
-    child.on('spawn', () => {
-      child.unref();
-      resolve();
-    });
-  });
+  try {
+    await ctx.openUrl?.(url);
+  } catch {
+    // Nothing to add: the person has the URL on stderr.
+  }
 }
 
 export async function createServices(

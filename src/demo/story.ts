@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../actor-context.js';
 import { startEmulator, type RunningEmulator } from '../emulator/index.js';
-import { completeDeviceCode, configureEntra, pendingDeviceCodes } from '../emulator/entra.js';
+import { completeDeviceCode, configureEntra, pendingDeviceCodes } from '../emulator/entra/index.js';
 import { SEED } from '../emulator/seed.js';
 import { main } from '../cli/main.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { EmulatorServer } from './server.js';
 import { generateTls, type EmulatorTls } from './tls.js';
 import { World } from './state.js';
-import { prepareEntra } from './entra.js';
+import { generateSigningKey, prepareEntra, type SigningKey } from './entra/index.js';
 import { SEED, seedDefault, type SeedSecrets } from './seed.js';
 import type { ConfigInput } from '../config/schema.js';
 
@@ -22,11 +22,23 @@ export interface StartEmulatorOptions {
   cycleMs?: number;
   /** 'empty' starts with no tenant content at all. */
   seed?: 'default' | 'empty';
-  /** A new CA even if this process already made one (tests share one per process: key generation is slow). */
-  freshTls?: boolean;
+  /**
+   * Key material to reuse: RSA key generation is slow, so a test file that
+   * starts many emulators makes it once (generateEmulatorKeys) and passes it
+   * to each. New keys by default.
+   */
+  keys?: EmulatorKeys;
 }
 
-let processTls: EmulatorTls | undefined;
+/** Everything an emulator signs with: its CA and server certificate, and Entra's ID token key. */
+export interface EmulatorKeys {
+  tls: EmulatorTls;
+  idTokenSigningKey: SigningKey;
+}
+
+export function generateEmulatorKeys(): EmulatorKeys {
+  return { tls: generateTls(), idTokenSigningKey: generateSigningKey() };
+}
 
 export interface RunningEmulator {
   server: EmulatorServer;
@@ -83,7 +95,8 @@ export function clientConfig(baseUrl: string, files: { caFile: string; ociConfig
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const world = new World(SEED.tenantId);
   const secrets = options.seed === 'empty' ? null : seedDefault(world);
-  prepareEntra(world);
+  const keys = options.keys ?? generateEmulatorKeys();
+  prepareEntra(world, keys.idTokenSigningKey);
   if (options.cycleMs !== undefined) {
     for (const sp of world.servicePrincipals.values()) {
       for (const job of sp.synchronizationJobs) {
@@ -92,7 +105,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       }
     }
   }
-  const tls = options.freshTls ? generateTls() : (processTls ??= generateTls());
+  const tls = keys.tls;
   const server = await new EmulatorServer({ world, host: options.host, port: options.port, tls }).start();
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ociaccess-emulator-')));
   await mkdir(dir, { recursive: true, mode: 0o700 });

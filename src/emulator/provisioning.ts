@@ -34,24 +34,6 @@ import {
   createOciGroup, createOciUser, ociGroupByExternalId, ociGroupByNameInsensitive, ociUserByExternalId,
 } from './oci/domain.js';
 
-interface EngineState {
-  /** `${jobId} ${entraGroupId}` → Entra user ids last exported as members of that group. */
-  exportedMembers: Map<string, Set<string>>;
-  /** jobId → Entra user ids in scope at the last cycle. */
-  inScope: Map<string, Set<string>>;
-}
-
-const engines = new WeakMap<World, EngineState>();
-
-function engineOf(world: World): EngineState {
-  let state = engines.get(world);
-  if (!state) {
-    state = { exportedMembers: new Map(), inScope: new Map() };
-    engines.set(world, state);
-  }
-  return state;
-}
-
 export interface CycleSummary {
   servicePrincipalId: string;
   jobId: string;
@@ -162,7 +144,7 @@ function exportedKey(jobId: string, groupId: string): string {
  * the OCI members linked to Entra users, and the linked users themselves.
  */
 function exportedMembersOf(world: World, job: SynchronizationJob, group: EntraGroup): Set<string> {
-  const state = engineOf(world);
+  const state = world.provisioningMemory;
   const key = exportedKey(job.id, group.id);
   let exported = state.exportedMembers.get(key);
   if (!exported) {
@@ -180,7 +162,7 @@ function exportedMembersOf(world: World, job: SynchronizationJob, group: EntraGr
 }
 
 function previousScope(world: World, job: SynchronizationJob): Set<string> {
-  const state = engineOf(world);
+  const state = world.provisioningMemory;
   let scope = state.inScope.get(job.id);
   if (!scope) {
     scope = new Set([...world.ociUsers.values()].map((user) => user.externalId).filter((id): id is string => Boolean(id && world.users.has(id))));
@@ -211,7 +193,7 @@ function exportMembership(world: World, job: SynchronizationJob, group: EntraGro
   }
 }
 
-const NOT_RUNNING = new Set(['Paused', 'Quarantine', 'NotConfigured']);
+const NOT_RUNNING: ReadonlySet<string> = new Set(['Paused', 'Quarantine', 'NotConfigured']);
 
 function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): CycleSummary {
   const summary = emptySummary(sp, job);
@@ -231,7 +213,7 @@ function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): 
       summary.usersDisabled.push(oci.userName);
     }
   }
-  engineOf(world).inScope.set(job.id, scope);
+  world.provisioningMemory.inScope.set(job.id, scope);
   for (const groupId of sp.assignedGroupIds) {
     const group = world.groups.get(groupId);
     if (!group) continue;

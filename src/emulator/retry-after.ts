@@ -17,20 +17,9 @@ import type { World } from './state.js';
 /** Timers may fire up to a millisecond before their time; anything less than this is not "early". */
 const TOLERANCE_MS = 5;
 
-/** Bearer token → client key: a sweep's thousands of batch items carry a handful of tokens, each hashed once. */
-const bearerClients = new Map<string, string>();
-
 export function clientOf(headers: IncomingHttpHeaders): string {
   const auth = String(headers.authorization ?? '');
-  if (/^bearer /i.test(auth)) {
-    let client = bearerClients.get(auth);
-    if (client === undefined) {
-      if (bearerClients.size >= 1_000) bearerClients.clear();
-      client = `bearer:${createHash('sha256').update(auth.slice(7)).digest('hex').slice(0, 16)}`;
-      bearerClients.set(auth, client);
-    }
-    return client;
-  }
+  if (/^bearer /i.test(auth)) return `bearer:${createHash('sha256').update(auth.slice(7)).digest('hex').slice(0, 16)}`;
   const keyId = /keyId="([^"]+)"/.exec(auth)?.[1];
   if (keyId) return `key:${keyId}`;
   return 'anonymous';

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { World } from './state.js';
 import { generateTls, type EmulatorTls } from './tls.js';
 import type { EmuRequest, EmuResponse, EmulatorApi, Route, Service } from './http.js';
-import { entraRoutes } from './entra.js';
+import { entraRoutes } from './entra/index.js';
 import { graphRoutes, graphError } from './graph/index.js';
 import { INSUFFICIENT_PRIVILEGES } from './graph/errors.js';
 import { ociRoutes, scimError } from './oci/index.js';

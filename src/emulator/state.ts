@@ -5,6 +5,7 @@
  * and writes this object; nothing is persisted.
  */
 import { randomUUID } from 'node:crypto';
+import { EntraState } from './entra/state.js';
 
 /** Graph open extension (microsoft.graph.openTypeExtension) as stored. */
 export interface OpenExtension {
@@ -197,6 +198,13 @@ export interface DeviceCodeGrant {
   consumed: boolean;
 }
 
+export interface ProvisioningMemory {
+  /** `${jobId} ${entraGroupId}` → Entra user ids last exported as members of that group. */
+  exportedMembers: Map<string, Set<string>>;
+  /** jobId → Entra user ids in scope at the last cycle. */
+  inScope: Map<string, Set<string>>;
+}
+
 export class World {
   readonly tenantId: string;
   users = new Map<string, EntraUser>();
@@ -221,6 +229,14 @@ export class World {
   clockOffsetMs = 0;
   /** Request rate limit for provisionOnDemand: virtual times of recent calls. */
   provisionOnDemandCalls: number[] = [];
+  /** What the provisioning engine remembers between cycles (see provisioning.ts). */
+  readonly provisioningMemory: ProvisioningMemory = { exportedMembers: new Map(), inScope: new Map() };
+  /** Which clock OCI request signatures are dated against (see oci/signature.ts). */
+  ociSignatureClock: 'virtual' | 'either' = 'either';
+  /** Per-item throttling of $batch: each plan's accumulated credit (see graph/batch.ts). */
+  readonly batchThrottleCredit = new WeakMap<ThrottlePlan, number>();
+  /** Sign-in state the directory does not model: lifetimes, signing key, authorization codes (see entra/state.ts). */
+  readonly entra = new EntraState();
   private seq = 0;
 
   constructor(tenantId: string = randomUUID()) {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmulator, clientConfig, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { configureEntra, registerAppCertificate, signInBrowser } from '../../src/emulator/entra.js';
+import { configureEntra, registerAppCertificate, signInBrowser } from '../../src/emulator/entra/index.js';
 import { delegatedScopes } from '../../src/adapters/auth/scopes.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { systemClock, type Clock } from '../../src/context.js';

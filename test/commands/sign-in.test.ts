@@ -4,7 +4,8 @@
  * is the fix. People whose sessions a test breaks sign in inside that test,
  * so the sign-ins shared by the file stay good.
  */
-import { configureEntra } from '../../src/emulator/entra.js';
+import { configureEntra } from '../../src/emulator/entra/index.js';
+import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { upnOf, useHarness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
@@ -106,5 +107,73 @@ describe('a sign-in that no longer works', () => {
     const result = await H.expectNoChange(() => H.run('carol', ['status', '--json']));
     expect(result.json.error).toMatchObject({ hint: LOGIN_HINT });
     expect(result.code).toBe(4);
+  });
+});
+
+/**
+ * What the person's browser does with the sign-in URL: the emulator's authorize
+ * page, for the user signed in to its "browser", answers with a form that
+ * posts the code back to the CLI's loopback redirect.
+ */
+async function signInPageAnswered(caFile: string, url: string): Promise<void> {
+  const page = await (await fetchWithCa(caFile)(url)).text();
+  const action = /action="([^"]+)"/.exec(page)![1]!.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+  const fields = [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, name, value]): [string, string] => [name!, value!]);
+  await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+}
+
+describe('login --browser', () => {
+  test('the sign-in URL reaches the browser whole, `&`s included, and is printed too', async () => {
+    const H = h();
+    const opened: string[] = [];
+    const browser = async (url: string) => {
+      opened.push(url);
+      await signInPageAnswered(H.emu.caFile, url);
+    };
+    await H.control('browser/signin', { user: upnOf('carol') });
+    try {
+      const result = await H.run('carol', ['login', '--browser', '--json'], { openUrl: browser });
+      expect(result.code).toBe(0);
+      expect(result.json).toMatchObject({ user: upnOf('carol') });
+      expect(opened).toHaveLength(1);
+      const url = new URL(opened[0]!);
+      expect(`${url.origin}${url.pathname}`).toBe(`${H.emu.baseUrl}/${H.emu.world.tenantId}/oauth2/v2.0/authorize`);
+      // Everything after the first `&` is what `cmd /c start` used to cut off.
+      expect(opened[0]!.split('&').length).toBeGreaterThan(5);
+      for (const name of ['client_id', 'redirect_uri', 'scope', 'code_challenge', 'state']) expect(url.searchParams.get(name)).toBeTruthy();
+      expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+      expect(result.stderr).toContain(opened[0]);
+    } finally {
+      await H.control('browser/signin', { user: null });
+    }
+  });
+
+  test('without a browser that opens, the URL is still printed', async () => {
+    const H = h();
+    await H.control('browser/signin', { user: upnOf('carol') });
+    try {
+      let printed = '';
+      const result = await H.run('carol', ['login', '--browser'], {
+        openUrl: async (url) => {
+          printed = url;
+          throw new Error('xdg-open: no method available for opening the URL');
+        },
+        during: async (stderr) => {
+          // The person copies the printed URL into a browser by hand (here: the emulator's signed-in one).
+          const deadline = Date.now() + 30_000;
+          while (!/visit:\n {2}(\S+)/.test(stderr.text)) {
+            if (Date.now() > deadline) throw new Error(`no sign-in URL printed: ${stderr.text}`);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          const url = /visit:\n {2}(\S+)/.exec(stderr.text)![1]!;
+          expect(url).toBe(printed);
+          await signInPageAnswered(H.emu.caFile, url);
+        },
+      });
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(upnOf('carol'));
+    } finally {
+      await H.control('browser/signin', { user: null });
+    }
   });
 });

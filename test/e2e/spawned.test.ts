@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
-import { configureEntra } from '../../src/emulator/entra.js';
+import { configureEntra } from '../../src/emulator/entra/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { isWrite, unimplementedRoutes, upnOf, userCodeIn } from '../support/harness.js';
 import { postControl } from '../support/emulator-control.js';

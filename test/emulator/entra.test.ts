@@ -13,9 +13,9 @@ import {
   type AuthenticationResult,
   type DeviceCodeRequest,
 } from '@azure/msal-node';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { completeDeviceCode, configureEntra, registerAppCertificate, revokeUserTokens } from '../../src/emulator/entra.js';
+import { completeDeviceCode, configureEntra, registerAppCertificate, revokeUserTokens } from '../../src/emulator/entra/index.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { systemClock } from '../../src/context.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
@@ -24,6 +24,9 @@ import { msalAuthorityOptions } from '../../src/adapters/auth/authority.js';
 import { generateClientCertificate } from '../../src/adapters/auth/certificate.js';
 import { caught } from '../store/support/helpers.js';
 import { postControl } from '../support/emulator-control.js';
+
+/** Made once: this file starts an emulator per test, and RSA key generation is slow. */
+const keys = generateEmulatorKeys();
 
 const CLI_SCOPES = ['User.ReadWrite', 'GroupMember.ReadWrite.All', 'offline_access'];
 const ALICE = `alice@${SEED.domain}`;
@@ -37,7 +40,7 @@ interface Harness {
 }
 
 async function harness(): Promise<Harness> {
-  const emu = await startEmulator();
+  const emu = await startEmulator({ keys });
   const { clientConfig } = await import('../../src/emulator/index.js');
   const config = configSchema.parse(
     clientConfig(emu.baseUrl, { caFile: emu.caFile, ociConfigFile: emu.ociConfigFile, automationSecretFile: emu.automationSecretFile }),
@@ -139,6 +142,8 @@ describe('Entra emulator: metadata', () => {
   test('the tenant can also be named by its domain', async () => {
     const response = await h.fetch(`${h.emu.baseUrl}/${SEED.domain}/v2.0/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
+    // Read to the end: an unread body keeps fetchWithCa's deadline timer alive after the test.
+    expect(((await response.json()) as { token_endpoint: string }).token_endpoint).toBe(`${h.emu.baseUrl}/${SEED.domain}/oauth2/v2.0/token`);
   });
 
   test('instance discovery answers for the emulator host and rejects others', async () => {

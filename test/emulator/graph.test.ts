@@ -14,10 +14,13 @@ import {
   type PageCollection,
 } from '@microsoft/microsoft-graph-client';
 import { referenceDispatcher } from '../support/reference-fetch.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import type { EntraUser } from '../../src/emulator/state.js';
 import { issueToken } from '../../src/emulator/tokens.js';
+
+/** Made once: this file starts an emulator per test, and RSA key generation is slow. */
+const keys = generateEmulatorKeys();
 
 const U = SEED.users;
 const GROUP = SEED.tempGroupId;
@@ -33,7 +36,7 @@ interface Harness {
 }
 
 async function harness(): Promise<Harness> {
-  const emu = await startEmulator();
+  const emu = await startEmulator({ keys });
   const dispatcher = referenceDispatcher(emu.caFile);
   return {
     emu,

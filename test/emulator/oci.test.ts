@@ -9,11 +9,14 @@ import path from 'node:path';
 import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { referenceDispatcher } from '../support/reference-fetch.js';
 import { provisionOnDemand, runDueProvisioningCycles } from '../../src/emulator/provisioning.js';
 import { createOciUser } from '../../src/emulator/oci/domain.js';
+
+/** Made once: this file starts an emulator per test, and RSA key generation is slow. */
+const keys = generateEmulatorKeys();
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const upn = (name: string) => `${name}@${SEED.domain}`;
@@ -85,7 +88,7 @@ function entraTempGroup() {
 }
 
 beforeEach(async () => {
-  emu = await startEmulator({ cycleMs: CYCLE_MS });
+  emu = await startEmulator({ cycleMs: CYCLE_MS, keys });
   dispatcher = referenceDispatcher(emu.caFile)!;
   client = makeClient(emu.ociConfigFile);
 });

@@ -12,20 +12,21 @@ import { jest } from '@jest/globals';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
-import { reportTrials, startRig, upnOf, type Machine, type Rig } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness } from '../support/harness.js';
+import { reportTrials } from './support/trials.js';
 
 jest.setTimeout(300_000);
 
-let rig: Rig;
+let rig: Harness;
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob'] });
+  rig = await startHarness({ logins: ['alice', 'bob'] });
 });
 afterAll(() => rig?.stop());
 beforeEach(() => rig.resetTenant());
 
 const AUDIT = 'audit.jsonl';
 
-async function request(alice: Machine, hours = 2): Promise<string> {
+async function request(alice: Actor, hours = 2): Promise<string> {
   const result = await rig.run(alice, ['request', '--hours', String(hours), '--justification', 'audit test']);
   expect(result.code).toBe(0);
   return result.stdout.trim();
@@ -133,7 +134,7 @@ describe('audit log: when it cannot be written', () => {
     const result = await rig.run(bob, ['approve', id, '--yes']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     expect(JSON.stringify(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')?.properties)).toBe(decisionsBefore);
     expect(rig.requestsSince(mark).filter((e) => e.method !== 'GET' && !(e.path.includes('$batch')))).toEqual([]);
     expect(await readFile(path.join(bob.home, 'state.json'), 'utf8')).toBe(stateBefore);
@@ -149,7 +150,7 @@ describe('audit log: when it cannot be written', () => {
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBe(6);
     expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     const records = JSON.parse(String(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')!.properties.records));
     expect(records.filter((d: any) => d.r === id && d.d === 'x')).toHaveLength(1);
   });
@@ -172,7 +173,7 @@ describe('audit log: when it cannot be written', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^ {2}PROBLEM +The audit log could not be written \([A-Z_]+\)/m);
     expect(result.stdout).toMatch(/^ {2}FAILED +alice@\S+ +not approved: /m);
-    expect(rig.members()).toEqual([upnOf('breakglass')]);
+    expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
     expect(rig.emu.world.groups.get(SEED.tempGroupId)!.extensions.get('com.ociaccess.decisions')).toBeUndefined();
   });
 });

@@ -24,14 +24,14 @@ import { jest } from '@jest/globals';
 import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
-import { startRig, upnOf, type Machine, type Rig } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness } from '../support/harness.js';
 import { isWrite } from './support/writes.js';
 
 jest.setTimeout(300_000);
 
-let rig: Rig;
+let rig: Harness;
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob'] });
+  rig = await startHarness({ logins: ['alice', 'bob'] });
 });
 afterAll(() => rig?.stop());
 beforeEach(() => rig.resetTenant());
@@ -72,7 +72,7 @@ describe('bad input: a damaged state file', () => {
       expect(result.stderr).toContain(path.join(cron.home, STATE));
     }
     expect(rig.requestsSince(mark).filter(isWrite)).toEqual([]);
-    expect(rig.members()).toContain(upnOf('dave'));
+    expect(rig.entraMembers()).toContain(upnOf('dave'));
     // A command that writes the state refuses too.
     const request = await rig.run(alice, ['request', '--hours', '1', '--justification', 'bad state']);
     expectRefusal(request, code, 1);
@@ -142,13 +142,13 @@ describe('bad input: look-alike Unicode and odd casing in user names', () => {
     const alice = await rig.machine('alice');
     const bob = await rig.machine('bob');
     await rig.run(bob, ['approve', (await rig.run(alice, ['request', '--hours', '2', '--justification', 'case'])).stdout.trim(), '--yes']);
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     const lookAlike = await rig.run(bob, ['revoke', '--user', `${fakeAlice}@${SEED.domain}`]);
     expectRefusal(lookAlike, 'USER_NOT_FOUND', 3);
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     const shouting = await rig.run(bob, ['revoke', '--user', upnOf('alice').toUpperCase()]);
     expect([0, 6]).toContain(shouting.code);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
   });
 
   it('a look-alike account can neither request nor approve, and is removed when added by hand', async () => {
@@ -164,7 +164,7 @@ describe('bad input: look-alike Unicode and odd casing in user names', () => {
     expectRefusal(await rig.run(fakeAliceMachine, ['request', '--hours', '1', '--justification', 'let me in']), 'NOT_ELIGIBLE', 3);
     const id = (await rig.run(alice, ['request', '--hours', '2', '--justification', 'real one'])).stdout.trim();
     expectRefusal(await rig.run(fakeBobMachine, ['approve', id, '--yes']), 'NOT_AN_APPROVER', 3);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
 
     // The look-alike approver writes an "approval" on its own object anyway, and someone adds both by hand.
     const forged = JSON.stringify([{ r: id, u: SEED.users.alice, g: SEED.tempGroupId, d: 'a', a: Math.floor(rig.emu.world.now() / 1000), e: Math.floor(rig.emu.world.now() / 1000) + 7200, h: 2 }]);
@@ -174,7 +174,7 @@ describe('bad input: look-alike Unicode and odd casing in user names', () => {
     for (const who of [upnOf('alice'), aliceLike]) await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: who });
     const sweep = await rig.run(cron, ['sweep', '--json']);
     expect([0, 6]).toContain(sweep.code);
-    expect(rig.members()).toEqual([upnOf('breakglass')]);
+    expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
   });
 
   it('config names in odd casing still match; a look-alike in the config matches nobody', async () => {
@@ -192,7 +192,7 @@ describe('bad input: look-alike Unicode and odd casing in user names', () => {
     expect((await rig.run(bob, ['approve', id, '--yes'], { env })).code).toBe(0); // "BoB" is bob
     const sweep = await rig.run(cron, ['sweep', '--json'], { env });
     expect([0, 6]).toContain(sweep.code);
-    expect(rig.members()).toEqual([upnOf('alice'), upnOf('breakglass')]); // "BREAKGLASS@…" is breakglass
+    expect(rig.entraMembers()).toEqual([upnOf('alice'), upnOf('breakglass')]); // "BREAKGLASS@…" is breakglass
   });
 });
 
@@ -212,8 +212,8 @@ describe('bad input: files other people can read', () => {
   });
 
   it.each([
-    { label: 'the token cache file', target: (m: Machine) => path.join(m.home, 'auth', 'msal-cache.json'), mode: 0o644, fix: '600' },
-    { label: 'the token cache directory', target: (m: Machine) => path.join(m.home, 'auth'), mode: 0o750, fix: '700' },
+    { label: 'the token cache file', target: (m: Actor) => path.join(m.home, 'auth', 'msal-cache.json'), mode: 0o644, fix: '600' },
+    { label: 'the token cache directory', target: (m: Actor) => path.join(m.home, 'auth'), mode: 0o750, fix: '700' },
   ])('$label readable by others is refused before any sign-in is used, with the chmod that fixes it', async ({ target, mode, fix }) => {
     const alice = await rig.machine('alice');
     expect((await rig.run(alice, ['status'])).code).toBe(0);
@@ -284,12 +284,12 @@ describe('bad input: files that hold authority', () => {
       expect(refused.stderr).toContain(`${what} ${file()} is readable by other users`);
       expect(refused.stderr).toMatch(new RegExp(`^hint: .*run: chmod 600 ${file()}$`, 'm'));
       expect(rig.requestsSince(mark).filter(isWrite)).toEqual([]);
-      expect(rig.members()).toContain(upnOf('dave'));
+      expect(rig.entraMembers()).toContain(upnOf('dave'));
     } finally {
       await chmod(file(), 0o600);
     }
     expect([0, 6]).toContain((await rig.run(cron, ['sweep'])).code);
-    expect(rig.members()).not.toContain(upnOf('dave'));
+    expect(rig.entraMembers()).not.toContain(upnOf('dave'));
   });
 
   it('a state directory owned by another user is refused with the chown that fixes it, before anything is sent', async () => {
@@ -383,7 +383,7 @@ describe('bad input: emulator.controlUrl (it sets the CLI clock)', () => {
       const refused = await rig.run(cron, ['sweep']);
       expectRefusal(refused, 'EMULATOR_CLOCK_INVALID', 5);
       expect(rig.requestsSince(mark).filter((e) => e.service !== 'control')).toEqual([]);
-      expect(rig.members()).toContain(upnOf('dave'));
+      expect(rig.entraMembers()).toContain(upnOf('dave'));
     } finally {
       rig.emu.world.clockOffsetMs = offset;
     }

@@ -22,13 +22,14 @@ import { validateLocalState } from '../../src/store/state-store.js';
 import { systemClock } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { expectedMembers, liveGrantExpiry, memberIds, watchRemovals } from './support/rule.js';
-import { reportTrials, startRig, tally, trials, upnOf, type Machine, type Rig } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness } from '../support/harness.js';
+import { reportTrials, tally, trials } from './support/trials.js';
 
 jest.setTimeout(600_000);
 
-let rig: Rig;
+let rig: Harness;
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob', 'carol'], cli: true });
+  rig = await startHarness({ logins: ['alice', 'bob', 'carol'], cli: true });
 });
 afterAll(() => rig?.stop());
 beforeEach(() => rig.resetTenant());
@@ -37,20 +38,20 @@ const U = SEED.users;
 const machineFor = (name: 'alice' | 'bob' | 'carol' | 'cron') => rig.machine(name);
 const nameOf = (id: string) => rig.emu.world.users.get(id)?.userPrincipalName ?? id;
 
-async function requestAs(machine: Machine, hours: number, justification = 'reliability'): Promise<string | null> {
+async function requestAs(machine: Actor, hours: number, justification = 'reliability'): Promise<string | null> {
   const result = await rig.run(machine, ['request', '--hours', String(hours), '--justification', justification]);
   if (result.code === 3) return null; // already pending: fine in a random walk
   if (result.code !== 0) throw new Error(`request failed (exit ${result.code}): ${result.stderr}`);
   return result.stdout.trim();
 }
 
-async function approveAs(machine: Machine, id: string): Promise<number> {
+async function approveAs(machine: Actor, id: string): Promise<number> {
   const result = await rig.run(machine, ['approve', id, '--yes']);
   if (![0, 3].includes(result.code)) throw new Error(`approve ${id} failed (exit ${result.code}): ${result.stderr}`);
   return result.code;
 }
 
-async function checkLocalFiles(machine: Machine): Promise<void> {
+async function checkLocalFiles(machine: Actor): Promise<void> {
   const text = await readFile(path.join(machine.home, 'state.json'), 'utf8').catch(() => undefined);
   if (text !== undefined) expect(validateLocalState(JSON.parse(text)).ok).toBe(true);
   const verification = await openAuditLog(machine.home, { clock: systemClock, pid: process.pid, hostname: os.hostname() }).verify();
@@ -75,7 +76,7 @@ function removalWatch() {
     transient,
     stop,
     /** Runs a sweep while noting who held a live grant when it started. */
-    async sweep(machine: Machine, argv: string[] = ['sweep']) {
+    async sweep(machine: Actor, argv: string[] = ['sweep']) {
       const id = (nextSweep += 1);
       running.set(id, new Set([...rig.emu.world.users.keys()].filter((u) => liveGrantExpiry(rig.emu.world, u) !== null)));
       try {
@@ -105,7 +106,7 @@ describe('a grant extended or re-approved while an older grant expires is kept',
     expect([0, 6]).toContain(result.code);
     expect(watch.strict).toEqual([]);
     expect(watch.transient).toEqual([]);
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
   });
 
@@ -121,7 +122,7 @@ describe('a grant extended or re-approved while an older grant expires is kept',
     expect(result.json.groups[0].autoApproved.map((a: any) => a.requestId)).toEqual([renewal]);
     // The auto-approval is live, so the membership must survive the expired grant.
     expect(liveGrantExpiry(rig.emu.world, U.alice)).not.toBeNull();
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
   });
 });
@@ -152,7 +153,7 @@ describe('a removal racing an approval', () => {
     expect(raced).toBe(true);
     expect([0, 6]).toContain(result.code);
     expect(liveGrantExpiry(rig.emu.world, U.alice)).not.toBeNull();
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
   });
 });
@@ -176,7 +177,7 @@ describe('10 sweeps at once on one host', () => {
     for (const result of results) expect([0, 6].includes(result.code ?? -1) ? 'ok' : `exit ${result.code}: ${result.stderr}`).toBe('ok');
     // Exactly the three the rule removes, each once (the host's sweep lock serializes the sweeps).
     expect(removed.sort()).toEqual([upnOf('alice'), upnOf('dave'), upnOf('mallory')].sort());
-    expect(rig.members()).toEqual([upnOf('breakglass'), upnOf('carol')]);
+    expect(rig.entraMembers()).toEqual([upnOf('breakglass'), upnOf('carol')]);
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
     await checkLocalFiles(cron);
   });

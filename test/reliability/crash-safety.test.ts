@@ -32,15 +32,16 @@ import type { LoggedRequest } from '../../src/emulator/state.js';
 import { openAuditLog } from '../../src/store/audit-log.js';
 import { validateLocalState } from '../../src/store/state-store.js';
 import { expectedMembers, memberIds } from './support/rule.js';
-import { reportTrials, startRig, tally, trials, upnOf, type Machine, type Rig } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness } from '../support/harness.js';
+import { reportTrials, tally, trials } from './support/trials.js';
 
 jest.setTimeout(3_600_000);
 
-let rig: Rig;
+let rig: Harness;
 let onLog: ((entry: LoggedRequest) => void) | undefined;
 
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob', 'carol'], cli: true });
+  rig = await startHarness({ logins: ['alice', 'bob', 'carol'], cli: true });
   const world = rig.emu.world;
   const log = world.log.bind(world);
   world.log = (entry) => {
@@ -54,24 +55,24 @@ afterAll(() => rig?.stop());
 const host = { clock: systemClock, pid: process.pid, hostname: os.hostname() };
 const name = (id: string) => rig.emu.world.users.get(id)?.userPrincipalName ?? id;
 
-async function requestAs(machine: Machine, hours: number): Promise<string> {
+async function requestAs(machine: Actor, hours: number): Promise<string> {
   const result = await rig.run(machine, ['request', '--hours', String(hours), '--justification', 'crash trial']);
   if (result.code !== 0) throw new Error(`request failed (exit ${result.code}): ${result.stderr}`);
   return result.stdout.trim();
 }
 
-async function approveAs(machine: Machine, id: string): Promise<void> {
+async function approveAs(machine: Actor, id: string): Promise<void> {
   const result = await rig.run(machine, ['approve', id, '--yes']);
   if (result.code !== 0) throw new Error(`approve failed (exit ${result.code}): ${result.stderr}`);
 }
 
 /** Complete lines of the audit log (bytes after the last newline are a torn append). */
-async function auditLines(machine: Machine): Promise<string[]> {
+async function auditLines(machine: Actor): Promise<string[]> {
   const text = await readFile(path.join(machine.home, 'audit.jsonl'), 'utf8').catch(() => '');
   return text.split('\n').slice(0, -1);
 }
 
-async function stateProblem(machine: Machine): Promise<string | null> {
+async function stateProblem(machine: Actor): Promise<string | null> {
   const text = await readFile(path.join(machine.home, 'state.json'), 'utf8').catch(() => undefined);
   if (text === undefined) return null;
   try {
@@ -82,7 +83,7 @@ async function stateProblem(machine: Machine): Promise<string | null> {
   }
 }
 
-async function localState(machine: Machine): Promise<any> {
+async function localState(machine: Actor): Promise<any> {
   return JSON.parse(await readFile(path.join(machine.home, 'state.json'), 'utf8'));
 }
 
@@ -98,7 +99,7 @@ function planKill(requestCount: number, durationMs: number): KillPlan {
 }
 
 /** Runs the command as a child and kills it as planned; says where the kill landed. */
-async function runAndKill(machine: Machine, argv: string[], plan: KillPlan): Promise<{ outcome: string; requests: number }> {
+async function runAndKill(machine: Actor, argv: string[], plan: KillPlan): Promise<{ outcome: string; requests: number }> {
   let seen = 0;
   let killedAt: number | undefined;
   const started = Date.now();
@@ -131,7 +132,7 @@ async function runAndKill(machine: Machine, argv: string[], plan: KillPlan): Pro
 }
 
 /** What must hold right after a kill: files parse, the audit log is intact or ends in a torn line. */
-async function checkAfterKill(machine: Machine): Promise<string[]> {
+async function checkAfterKill(machine: Actor): Promise<string[]> {
   expect(await stateProblem(machine)).toBeNull();
   const verification = await openAuditLog(machine.home, host).verify();
   if (!verification.ok) expect(verification.problem).toBe('truncated-line');
@@ -139,7 +140,7 @@ async function checkAfterKill(machine: Machine): Promise<string[]> {
 }
 
 /** What must hold after the re-run: files parse, the audit log verifies and still starts with what was there at the kill. */
-async function checkAfterRerun(machine: Machine, linesAtKill: string[]): Promise<void> {
+async function checkAfterRerun(machine: Actor, linesAtKill: string[]): Promise<void> {
   expect(await stateProblem(machine)).toBeNull();
   expect(await openAuditLog(machine.home, host).verify()).toMatchObject({ ok: true });
   const lines = await auditLines(machine);
@@ -147,7 +148,7 @@ async function checkAfterRerun(machine: Machine, linesAtKill: string[]): Promise
 }
 
 /** Undisturbed run: how many requests the command makes and how long it takes. */
-async function calibrate(machine: Machine, argv: string[]): Promise<{ requests: number; durationMs: number }> {
+async function calibrate(machine: Actor, argv: string[]): Promise<{ requests: number; durationMs: number }> {
   let requests = 0;
   onLog = () => { requests += 1; };
   const started = Date.now();
@@ -184,7 +185,7 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
       // The grant: in bob's record in Entra, in bob's local state, and in effect.
       expect(decisionsOf('bob').filter((d) => d.r === id && d.d === 'a')).toHaveLength(1);
       expect((await localState(bob)).decisions[id]).toMatchObject({ decision: 'approved', requesterId: SEED.users.alice });
-      expect(rig.members()).toEqual([upnOf('alice'), upnOf('breakglass')]);
+      expect(rig.entraMembers()).toEqual([upnOf('alice'), upnOf('breakglass')]);
     }
     reportTrials('crash-safety/approve', count, outcomes.counts);
   });
@@ -208,7 +209,7 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
       outcomes.add(`${outcome.replace(/-\d+$/, '')}/rerun-exit-${rerun.code}`);
       expect({ trial, outcome, ok: [0, 6].includes(rerun.code), stderr: rerun.stderr }).toEqual({ trial, outcome, ok: true, stderr: expect.any(String) });
       await checkAfterRerun(bob, linesAtKill);
-      expect(rig.members()).toEqual([upnOf('breakglass')]);
+      expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
       expect(decisionsOf('bob').filter((d) => d.r === id && d.d === 'x')).toHaveLength(1);
     }
     reportTrials('crash-safety/revoke', count, outcomes.counts);

@@ -16,18 +16,19 @@ import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { expectedMembers, memberIds } from './support/rule.js';
-import { reportTrials, startRig, stressMode, tally, trials, upnOf, type Machine, type Rig, type RunResult } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness, type RunResult } from '../support/harness.js';
+import { reportTrials, stressMode, tally, trials } from './support/trials.js';
 import { auditEntries, untrueAuditEntries } from './support/truth.js';
 
 jest.setTimeout(1_800_000);
 
-let rig: Rig;
+let rig: Harness;
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob'] });
+  rig = await startHarness({ logins: ['alice', 'bob'] });
 });
 
 /** A request that gets no answer fails after 2 s here (the default is 30 s). */
-async function machine(name: 'alice' | 'bob' | 'cron'): Promise<Machine> {
+async function machine(name: 'alice' | 'bob' | 'cron'): Promise<Actor> {
   const m = await rig.machine(name);
   m.env.OCIACCESS_HTTP_TIMEOUT_SECONDS = '2';
   return m;
@@ -66,7 +67,7 @@ interface Attempted { result: RunResult; attempts: RunResult[] }
  * Runs a command until it succeeds (at most `max` times). Every attempt must be
  * acceptable, and after every attempt its "ok" audit entries must be true.
  */
-async function untilDone(machine: Machine, argv: string[], okCodes: number[], log: ReturnType<typeof tally>, max = 6): Promise<Attempted> {
+async function untilDone(machine: Actor, argv: string[], okCodes: number[], log: ReturnType<typeof tally>, max = 6): Promise<Attempted> {
   const attempts: RunResult[] = [];
   for (let i = 0; i < max; i += 1) {
     const before = (await auditEntries(machine.home)).length;
@@ -109,7 +110,7 @@ describe('faults: Graph and OCI throttle half of all calls (429, Retry-After 1â€
       await rig.control('throttle', { service: 'oci', rate: 0.5, retryAfterSeconds: [1, 3] });
       const id = (await untilDone(alice, ['request', '--hours', '2', '--justification', 'throttled'], [0], log)).result.stdout.trim();
       await untilDone(bob, ['approve', id, '--yes'], [0], log);
-      expect(rig.members()).toContain(upnOf('alice'));
+      expect(rig.entraMembers()).toContain(upnOf('alice'));
       if (stressMode()) await untilDone(alice, ['status'], [0], log);
       await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
       await rig.advance({ minutes: 121 });
@@ -149,7 +150,7 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
     const cron = await machine('cron');
     const mark = rig.mark();
     const id = (await rig.run(alice, ['request', '--hours', '2', '--justification', 'faults'])).stdout.trim();
-    const withFault = async (argv: string[], machine: Machine, okCodes: number[]) => {
+    const withFault = async (argv: string[], machine: Actor, okCodes: number[]) => {
       await rig.control('faults', fault);
       const before = (await auditEntries(machine.home)).length;
       newProcess();
@@ -157,13 +158,13 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
       log.add(`${argv[0]}-exit-${first.code}`);
       expect(acceptable(first, okCodes) ? 'acceptable' : `${argv.join(' ')}: exit ${first.code}\n${first.stderr}\n${first.stdout}`).toBe('acceptable');
       expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
-      await rig.control('faults', undefined, 'DELETE');
+      await rig.control('faults', undefined, { method: 'DELETE' });
       if (!okCodes.includes(first.code)) await untilDone(machine, argv, okCodes, log, 2);
     };
     await withFault(['approve', id, '--yes'], bob, [0]);
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     await withFault(['revoke', '--user', upnOf('alice')], bob, [0, 6]);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
     await withFault(['sweep'], cron, [0, 6]);
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
@@ -200,12 +201,12 @@ describe('faults: a removal that keeps failing', () => {
       expect(deletesOfAlice(rig.requestsSince(mark))).toBeGreaterThanOrEqual(1); // retried on every sweep
       const state = JSON.parse(await readFile(path.join(cron.home, 'state.json'), 'utf8'));
       expect(state.sweep.failedRemovals[key]).toMatchObject({ attempts: sweep });
-      expect(rig.members()).toContain(upnOf('alice'));
+      expect(rig.entraMembers()).toContain(upnOf('alice'));
     }
-    await rig.control('faults', undefined, 'DELETE');
+    await rig.control('faults', undefined, { method: 'DELETE' });
     const fixed = await rig.run(cron, ['sweep', '--json']);
     expect([0, 6]).toContain(fixed.code);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     const state = JSON.parse(await readFile(path.join(cron.home, 'state.json'), 'utf8'));
     expect(state.sweep.failedRemovals).toEqual({});
   });
@@ -220,10 +221,10 @@ describe('faults: an auto-approval whose membership could not be added', () => {
     const first = await rig.run(cron, ['sweep', '--json']);
     expect(first.code).toBe(5); // Graph answered 500: unavailable
     expect(first.json.groups[0].failed.map((f: any) => [f.upn, f.requestId, f.code])).toEqual([[upnOf('alice'), id, 'GRAPH_UNAVAILABLE']]);
-    expect(rig.members()).not.toContain(upnOf('alice'));
+    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     const second = await rig.run(cron, ['sweep', '--json']);
     expect([0, 6]).toContain(second.code);
-    expect(rig.members()).toContain(upnOf('alice'));
+    expect(rig.entraMembers()).toContain(upnOf('alice'));
     expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
   });
 });

@@ -24,7 +24,7 @@ import { approveRequest, denyRequest, requestAccess, revokeGrant } from '../../s
 import { runSweep, type SweepReport } from '../../src/core/sweep.js';
 import { REQUESTS_EXTENSION, decodeRequests } from '../../src/core/records.js';
 import { Crash, FakeMachine, FakeTenant } from './support/fake-tenant.js';
-import { reportTrials, stressMode, tally } from './support/rig.js';
+import { reportTrials, stressMode, tally } from './support/trials.js';
 
 jest.setTimeout(3_600_000);
 

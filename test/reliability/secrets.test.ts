@@ -14,18 +14,18 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { actorContext } from '../../src/actor-context.js';
 import { buildProgram } from '../../src/cli/main.js';
-import { revokeUserTokens } from '../../src/emulator/entra.js';
+import { revokeUserTokens } from '../../src/emulator/entra/index.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { startRig, upnOf, type Machine, type Rig, type RunResult } from './support/rig.js';
+import { startHarness, upnOf, type Actor, type Harness, type RunResult } from '../support/harness.js';
 
 jest.setTimeout(300_000);
 
-let rig: Rig;
+let rig: Harness;
 const CANARY_SECRET = `canary-secret-${randomBytes(12).toString('hex')}`;
 const WRONG_SECRET = `canary-wrong-${randomBytes(12).toString('hex')}`;
 
 beforeAll(async () => {
-  rig = await startRig({ logins: ['alice', 'bob'] });
+  rig = await startHarness({ logins: ['alice', 'bob'] });
   rig.emu.world.apps.get(SEED.automationAppId)!.secrets = [CANARY_SECRET];
   await writeFile(rig.emu.automationSecretFile, `${CANARY_SECRET}\n`, { mode: 0o600 });
 });
@@ -36,14 +36,14 @@ const VERBOSITIES: string[][] = [[], ['--quiet'], ['--debug'], ['--json'], ['--d
 /** Everything a person, a log collector or a ticket could end up holding. */
 const captured: { what: string; text: string }[] = [];
 
-async function run(machine: Machine, argv: string[], env?: Record<string, string>): Promise<RunResult> {
+async function run(machine: Actor, argv: string[], env?: Record<string, string>): Promise<RunResult> {
   const result = await rig.run(machine, argv, env ? { env } : undefined);
   captured.push({ what: `${machine.name}$ ociaccess ${argv.join(' ')} (stdout)`, text: result.stdout });
   captured.push({ what: `${machine.name}$ ociaccess ${argv.join(' ')} (stderr)`, text: result.stderr });
   return result;
 }
 
-async function localFiles(machine: Machine): Promise<{ what: string; text: string }[]> {
+async function localFiles(machine: Actor): Promise<{ what: string; text: string }[]> {
   const out: { what: string; text: string }[] = [];
   for (const name of await readdir(machine.home)) {
     // auth/ is the token cache itself (0600): it must hold the tokens; everything else must not.
@@ -130,7 +130,7 @@ describe('secrets: never in output, logs or debug traces', () => {
 
     await rig.control('faults', { service: 'graph', status: 0, kind: 'reset', count: 20 });
     const unreachable = await run(cron, ['--debug', '--json', 'sweep']);
-    await rig.control('faults', undefined, 'DELETE');
+    await rig.control('faults', undefined, { method: 'DELETE' });
     expect(unreachable.code).not.toBe(0);
     expect(leaks(captured)).toEqual([]);
   });

@@ -1,17 +1,22 @@
 /**
- * Command tests' harness: one emulator per test file, people signed in once
- * (device code, completed "in the browser" through the emulator), and
- * `run(actor, argv)` that runs main() in-process as that person on their own
- * "machine" (own OCIACCESS_HOME), through the real SDKs.
+ * The tests' harness: one emulator in the test process, people who sign in
+ * once (device code, completed "in the browser" through the emulator), and
+ * two ways to run the CLI as one of them on their own machine (own
+ * OCIACCESS_HOME), through the real SDKs: `run` calls main() in-process,
+ * `spawn` starts `node bin/ociaccess.js …` as a child process that a test may
+ * kill -9 (startHarness({ cli: true }) builds the CLI for it).
  *
- * Isolation between the tests of a file: before each test every actor gets a
- * fresh home (holding only a copy of their sign-in), and the tenant is put
- * back as the seed describes it (see resetTenant). The virtual clock only
- * moves forward; nothing in a test depends on its absolute value.
+ * startHarness gives the harness to a file that manages it itself (the
+ * reliability suites: beforeAll/afterAll, fresh homes with `machine`).
+ * useHarness registers the jest hooks the command tests share: before each
+ * test every actor gets a fresh home (holding only a copy of their sign-in)
+ * and the tenant is put back as the seed describes it (see resetTenant); the
+ * virtual clock only moves forward, so nothing depends on its absolute value.
  *
  * Like an unregistered HTTP stub, an emulator route the tool calls but the
- * emulator does not implement fails the test (checked after each test).
+ * emulator does not implement fails a useHarness test (checked after each).
  */
+import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,20 +25,30 @@ import { offsetClock, type Prompter } from '../../src/context.js';
 import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
-import { completeDeviceCode, configureEntra } from '../../src/emulator/entra.js';
+import { completeDeviceCode, configureEntra } from '../../src/emulator/entra/index.js';
 import { SEED } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
+import { compileCliInto } from './compile-cli.js';
 
 export const upnOf = (name: string) => `${name}@${SEED.domain}`;
+export type Person = keyof typeof SEED.users;
+export const userIdOf = (name: Person) => SEED.users[name];
 
 /** Seeded people, plus `cron`: a host that runs `sweep` as the automation app (it never signs in). */
-export type ActorName = keyof typeof SEED.users | 'cron';
+export type ActorName = Person | 'cron';
 
+/** A person on one machine: their own home (state directory and sign-in cache) and environment. */
 export interface Actor {
   name: ActorName;
   upn: string;
   home: string;
   env: Record<string, string | undefined>;
+}
+
+export interface Child {
+  child: ChildProcess;
+  /** Resolves when the process has ended (killed or not). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
 export interface RunResult {
@@ -55,16 +70,25 @@ export interface RunOptions {
   prompter?: Prompter;
   /** Runs while the command is running (e.g. completes a device code sign-in). */
   during?: (stderr: CapturedStream) => Promise<void>;
+  /** The user id the run acts as (file owner checks); the process's own by default. */
+  uid?: number;
+  /** This machine's browser (login --browser); none by default. */
+  openUrl?: (url: string) => Promise<void>;
 }
 
 export interface Harness {
   emu: RunningEmulator;
   /** Where this file's homes and scratch files live. */
   root: string;
+  /** A fresh machine (home) for `name`, holding a copy of their sign-in when they signed in once for the file. */
+  machine(name: ActorName, label?: string): Promise<Actor>;
+  /** The actor's machine in this test (useHarness); startHarness has none until `machine` makes them. */
   actor(name: ActorName): Actor;
   run(actor: Actor | ActorName, argv: string[], options?: RunOptions): Promise<RunResult>;
   /** Signs `actor` in on their current home, completing the device code as `signInAs` (default: the actor). */
   login(actor: Actor | ActorName, signInAs?: string): Promise<RunResult>;
+  /** `node bin/ociaccess.js …` as a child process (the harness must have been made with `cli: true`). */
+  spawn(actor: Actor, argv: string[], options?: { env?: Record<string, string | undefined> }): Child;
   /** POST (or another method) to /_emulator/<pathName>; fails the test on a non-2xx answer unless `allowFailure`. */
   control(pathName: string, body?: unknown, options?: { method?: string; allowFailure?: boolean }): Promise<{ status: number; body: any }>;
   advance(by: { minutes?: number; hours?: number; seconds?: number }): Promise<void>;
@@ -79,6 +103,8 @@ export interface Harness {
   localFiles(actor: Actor | ActorName): Promise<Record<string, string>>;
   /** The records (open extensions) a user or the managed group holds, as stored in the emulator. */
   records(owner: keyof typeof SEED.users | 'group'): Record<string, unknown>;
+  /** Puts the tenant back as seeded (see resetTenant). */
+  resetTenant(): void;
   /** Everything a command could change: Entra and OCI membership, every record, every actor's local files. */
   snapshot(): Promise<TenantSnapshot>;
   /**
@@ -88,6 +114,17 @@ export interface Harness {
   expectNoChange<T>(action: () => Promise<T>): Promise<T>;
   /** Returns the unimplemented-route requests logged so far in this test and accepts them (for tests of this guard only). */
   takeUnimplemented(): LoggedRequest[];
+  /** Stops the emulator and removes the file's homes. */
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Who signs in once for the whole file (their sign-in is copied into every fresh home). */
+  logins?: Person[];
+  /** Build the CLI for child processes (`spawn`). */
+  cli?: boolean;
+  /** Provisioning cycle length in virtual milliseconds. */
+  cycleMs?: number;
 }
 
 export interface TenantSnapshot {
@@ -122,14 +159,17 @@ export function unimplementedRoutes(log: readonly LoggedRequest[], afterSeq: num
 
 /**
  * Puts the tenant back as seeded: the temp group holds only the break-glass
- * member in Entra and in OCI, no access records anywhere, no faults. A
- * provisioning cycle runs in between so that the provisioning engine's memory
- * of what it exported agrees with both sides again.
+ * member in Entra and in OCI, no access records anywhere, no faults,
+ * throttling, latency or remembered Retry-After. A provisioning cycle runs in
+ * between so that the provisioning engine's memory of what it exported agrees
+ * with both sides again.
  */
 export function resetTenant(emu: RunningEmulator): void {
   const world = emu.world;
   world.faults.length = 0;
   world.throttles.length = 0;
+  world.latencyMs = {};
+  world.retryNotBefore.clear();
   const group = world.groups.get(SEED.tempGroupId)!;
   group.members.clear();
   group.members.add(SEED.users.breakglass);
@@ -179,21 +219,18 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
   return out.sort();
 }
 
-/**
- * Registers beforeAll/afterAll/beforeEach/afterEach for one emulator per
- * test file; returns a getter for the harness (valid inside tests and hooks).
- * `logins`: who signs in once for the whole file (their sign-in is copied into
- * every test's fresh home).
- */
-export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {}): () => Harness {
-  const logins = options.logins ?? ['alice', 'bob'];
-  let harness: Harness | undefined;
-  let emu: RunningEmulator;
-  let root: string;
-  let templates: string;
-  let testNumber = 0;
-  let checkedUpTo = 0;
+/** Starts the emulator and signs the `logins` in once, each on a template home, all at the same time. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-test-'));
+  const emu = await startEmulator({ dir: path.join(root, 'emulator'), ...(options.cycleMs ? { cycleMs: options.cycleMs } : {}) });
+  configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
+  const bin = options.cli ? await compileCliInto(path.join(root, 'cli')) : undefined;
+  const controlFetch = fetchWithCa(emu.caFile);
+  const templates = path.join(root, 'signed-in');
+  const signedIn = new Set<ActorName>();
   const actors = new Map<ActorName, Actor>();
+  let machines = 0;
+  let checkedUpTo = 0;
 
   const newActor = (name: ActorName, home: string): Actor => ({
     name,
@@ -207,7 +244,7 @@ export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {
       PATH: process.env.PATH,
     },
   });
-  const resolve = (actor: Actor | ActorName) => (typeof actor === 'string' ? harness!.actor(actor) : actor);
+  const resolve = (actor: Actor | ActorName) => (typeof actor === 'string' ? harness.actor(actor) : actor);
 
   async function run(who: Actor | ActorName, argv: string[], runOptions: RunOptions = {}): Promise<RunResult> {
     const actor = resolve(who);
@@ -217,6 +254,8 @@ export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {
       env: { ...actor.env, ...runOptions.env }, stdout, stderr,
       ...(runOptions.clockSkewMs ? { clock: offsetClock(runOptions.clockSkewMs) } : {}),
       ...(runOptions.prompter ? { prompter: runOptions.prompter } : {}),
+      ...(runOptions.uid === undefined ? {} : { uid: runOptions.uid }),
+      ...(runOptions.openUrl ? { openUrl: runOptions.openUrl } : {}),
     });
     const running = main(argv, ctx);
     if (runOptions.during) await Promise.all([running, runOptions.during(stderr)]);
@@ -242,112 +281,152 @@ export function useHarness(options: { logins?: (keyof typeof SEED.users)[] } = {
     });
   }
 
-  beforeAll(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-cmd-'));
-    templates = path.join(root, 'signed-in');
-    emu = await startEmulator({ dir: path.join(root, 'emulator') });
-    configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
-    const control = fetchWithCa(emu.caFile);
-    harness = {
-      emu,
-      root,
-      actor(name) {
-        const actor = actors.get(name);
-        if (!actor) throw new Error(`no actor "${name}" in this test`);
-        return actor;
-      },
-      run,
-      login,
-      async control(pathName, body, controlOptions = {}) {
-        const method = controlOptions.method ?? 'POST';
-        const response = await control(`${emu.baseUrl}/_emulator/${pathName}`, {
-          method,
-          ...(method === 'GET' || method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) }),
-        });
-        const text = await response.text();
-        const parsed = text ? JSON.parse(text) : undefined;
-        if (!response.ok && !controlOptions.allowFailure) throw new Error(`emulator control ${method} ${pathName} answered ${response.status}: ${text}`);
-        return { status: response.status, body: parsed };
-      },
-      async advance(by) {
-        await harness!.control('clock/advance', by);
-      },
-      mark: () => emu.world.requestLog.at(-1)?.seq ?? 0,
-      requestsSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark),
-      writesSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark && isWrite(entry)),
-      entraMembers: () =>
-        [...emu.world.groups.get(SEED.tempGroupId)!.members].map((id) => emu.world.users.get(id)?.userPrincipalName ?? id).sort(),
-      ociMembers: () =>
-        [...emu.world.ociGroupByName(SEED.tempGroupName)!.members].map((id) => emu.world.ociUsers.get(id)?.userName ?? id).sort(),
-      async localFiles(who) {
-        const home = resolve(who).home;
-        const files: Record<string, string> = {};
-        for (const name of await listFiles(home)) {
-          if (name.startsWith(`auth${path.sep}`)) continue;
-          files[name] = await readFile(path.join(home, name), 'utf8');
-        }
-        return files;
-      },
-      records(owner) {
-        const holder = owner === 'group' ? emu.world.groups.get(SEED.tempGroupId)! : emu.world.users.get(SEED.users[owner])!;
-        return Object.fromEntries([...holder.extensions.values()].map((ext) => [ext.extensionName, structuredClone(ext.properties)]));
-      },
-      async snapshot() {
-        const owners = [...ALL_PEOPLE, 'group'] as const;
-        const localFiles: TenantSnapshot['localFiles'] = {};
-        for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[]) localFiles[name] = await harness!.localFiles(name);
-        return {
-          entraMembers: harness!.entraMembers(),
-          ociMembers: harness!.ociMembers(),
-          records: Object.fromEntries(owners.map((owner) => [owner, harness!.records(owner)])),
-          localFiles,
-        };
-      },
-      takeUnimplemented() {
-        const taken = emu.world.requestLog.filter((entry) => entry.seq > checkedUpTo && entry.unimplemented);
-        checkedUpTo = emu.world.requestLog.at(-1)?.seq ?? checkedUpTo;
-        return taken;
-      },
-      async expectNoChange(action) {
-        const before = await harness!.snapshot();
-        const mark = harness!.mark();
-        const result = await action();
-        expect(harness!.writesSince(mark).map((e) => `${e.method} ${e.path}`)).toEqual([]);
-        expect(await harness!.snapshot()).toEqual(before);
-        return result;
-      },
-    };
-    // Sign in once per file, each person on a template home, all at the same time.
-    for (const name of ALL_PEOPLE) actors.set(name, newActor(name, path.join(templates, name)));
-    const results = await Promise.all(logins.map((name) => login(name)));
+  const harness: Harness = {
+    emu,
+    root,
+    async machine(name, label) {
+      machines += 1;
+      const home = path.join(root, 'machines', `${machines}-${label ?? name}`);
+      await mkdir(home, { recursive: true, mode: 0o700 });
+      if (signedIn.has(name)) await cp(path.join(templates, name, 'auth'), path.join(home, 'auth'), { recursive: true });
+      const actor = newActor(name, home);
+      actors.set(name, actor);
+      return actor;
+    },
+    actor(name) {
+      const actor = actors.get(name);
+      if (!actor) throw new Error(`no actor "${name}" in this test`);
+      return actor;
+    },
+    run,
+    login,
+    spawn(actor, argv, spawnOptions = {}) {
+      if (!bin) throw new Error('startHarness({ cli: true }) builds the CLI for child processes');
+      const child = spawnChild(process.execPath, [bin, ...argv], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // No NODE_EXTRA_CA_CERTS: the config's tls.caFile is what makes the emulator trusted.
+        env: { ...actor.env, ...spawnOptions.env, NODE_OPTIONS: '' } as NodeJS.ProcessEnv,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk) => { stdout += chunk; });
+      child.stderr!.on('data', (chunk) => { stderr += chunk; });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((done) => {
+        child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+      });
+      return { child, exited };
+    },
+    async control(pathName, body, controlOptions = {}) {
+      const method = controlOptions.method ?? 'POST';
+      const response = await controlFetch(`${emu.baseUrl}/_emulator/${pathName}`, {
+        method,
+        ...(method === 'GET' || method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) }),
+      });
+      const text = await response.text();
+      const parsed = text ? JSON.parse(text) : undefined;
+      if (!response.ok && !controlOptions.allowFailure) throw new Error(`emulator control ${method} ${pathName} answered ${response.status}: ${text}`);
+      return { status: response.status, body: parsed };
+    },
+    async advance(by) {
+      await harness.control('clock/advance', by);
+    },
+    mark: () => emu.world.requestLog.at(-1)?.seq ?? 0,
+    requestsSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark),
+    writesSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark && isWrite(entry)),
+    entraMembers: () =>
+      [...emu.world.groups.get(SEED.tempGroupId)!.members].map((id) => emu.world.users.get(id)?.userPrincipalName ?? id).sort(),
+    ociMembers: () =>
+      [...emu.world.ociGroupByName(SEED.tempGroupName)!.members].map((id) => emu.world.ociUsers.get(id)?.userName ?? id).sort(),
+    resetTenant: () => resetTenant(emu),
+    async localFiles(who) {
+      const home = resolve(who).home;
+      const files: Record<string, string> = {};
+      for (const name of await listFiles(home)) {
+        if (name.startsWith(`auth${path.sep}`)) continue;
+        files[name] = await readFile(path.join(home, name), 'utf8');
+      }
+      return files;
+    },
+    records(owner) {
+      const holder = owner === 'group' ? emu.world.groups.get(SEED.tempGroupId)! : emu.world.users.get(SEED.users[owner])!;
+      return Object.fromEntries([...holder.extensions.values()].map((ext) => [ext.extensionName, structuredClone(ext.properties)]));
+    },
+    async snapshot() {
+      const owners = [...ALL_PEOPLE, 'group'] as const;
+      const localFiles: TenantSnapshot['localFiles'] = {};
+      for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[]) localFiles[name] = await harness.localFiles(name);
+      return {
+        entraMembers: harness.entraMembers(),
+        ociMembers: harness.ociMembers(),
+        records: Object.fromEntries(owners.map((owner) => [owner, harness.records(owner)])),
+        localFiles,
+      };
+    },
+    takeUnimplemented() {
+      const taken = emu.world.requestLog.filter((entry) => entry.seq > checkedUpTo && entry.unimplemented);
+      checkedUpTo = emu.world.requestLog.at(-1)?.seq ?? checkedUpTo;
+      return taken;
+    },
+    async expectNoChange(action) {
+      const before = await harness.snapshot();
+      const mark = harness.mark();
+      const result = await action();
+      expect(harness.writesSince(mark).map((e) => `${e.method} ${e.path}`)).toEqual([]);
+      expect(await harness.snapshot()).toEqual(before);
+      return result;
+    },
+    async stop() {
+      await emu.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    const logins = options.logins ?? [];
+    const results = await Promise.all(logins.map(async (name) => {
+      const home = path.join(templates, name);
+      await mkdir(home, { recursive: true, mode: 0o700 });
+      return login(newActor(name, home));
+    }));
     results.forEach((result, i) => {
       if (result.code !== 0) throw new Error(`login of ${logins[i]} failed (exit ${result.code}): ${result.stderr}`);
+      signedIn.add(logins[i]!);
     });
+  } catch (error) {
+    await harness.stop();
+    throw error;
+  }
+  return harness;
+}
+
+/**
+ * Registers beforeAll/afterAll/beforeEach/afterEach for one harness per test
+ * file; returns a getter for it (valid inside tests and hooks). Before each
+ * test the tenant is reset and every person and cron gets a fresh machine.
+ * `logins`: who signs in once for the whole file (default alice and bob).
+ */
+export function useHarness(options: HarnessOptions = {}): () => Harness {
+  let harness: Harness | undefined;
+  let testNumber = 0;
+
+  beforeAll(async () => {
+    harness = await startHarness({ ...options, logins: options.logins ?? ['alice', 'bob'] });
   });
 
   afterAll(async () => {
-    await emu?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
+    await harness?.stop();
   });
 
   beforeEach(async () => {
     testNumber += 1;
-    resetTenant(emu);
-    for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[]) {
-      const home = path.join(root, `test-${testNumber}`, name);
-      await mkdir(home, { recursive: true, mode: 0o700 });
-      if (name !== 'cron' && logins.includes(name as keyof typeof SEED.users)) {
-        await cp(path.join(templates, name, 'auth'), path.join(home, 'auth'), { recursive: true });
-      }
-      actors.set(name, newActor(name, home));
-    }
+    harness!.resetTenant();
+    for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[]) await harness!.machine(name, `test-${testNumber}-${name}`);
   });
 
   // A route the tool needs but the emulator does not implement must not go unnoticed.
   afterEach(() => {
-    const problem = unimplementedRoutes(emu.world.requestLog, checkedUpTo);
-    checkedUpTo = emu.world.requestLog.at(-1)?.seq ?? checkedUpTo;
-    if (problem) throw new Error(problem);
+    const unimplemented = harness!.takeUnimplemented();
+    if (unimplemented.length > 0) throw new Error(unimplementedRoutes(unimplemented, 0)!);
   });
 
   return () => {

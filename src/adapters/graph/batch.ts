@@ -113,6 +113,12 @@ export async function runBatched(items: BatchItemRequest[], send: BatchSender, o
     };
     let timer: NodeJS.Timeout | undefined;
     const schedule = () => {
+      // After a failure the run ends as soon as nothing is in flight: a retry's pending timer is not waited for
+      // (it held the caller, and the test process after the caller had stopped waiting, for the whole Retry-After).
+      if (failure !== undefined && timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
       if (timer) return;
       const nowMs = options.clock.now().getTime();
       const next = waiting.length ? Math.max(0, Math.min(...waiting.map((w) => w.notBefore)) - nowMs) : 0;

@@ -8,7 +8,7 @@
  */
 import type { EmuRequest, EmuResponse, EmulatorApi, Route } from '../http.js';
 import { json, parseJsonBody, route } from '../http.js';
-import type { FaultRule, ThrottlePlan, World } from '../state.js';
+import type { FaultRule, World } from '../state.js';
 import { authenticate, isResponse } from './auth.js';
 import { badRequest, errorFor, graphError, INSUFFICIENT_PRIVILEGES } from './errors.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from '../retry-after.js';
@@ -41,9 +41,8 @@ export interface BatchResponse extends EmuResponse {
  * at which its accumulated credit reaches 1 (rate 0.5: every second item), so
  * a test knows how many 429s to expect.
  */
-const throttleCredit = new WeakMap<ThrottlePlan, number>();
-
 function itemThrottle(world: World): number | undefined {
+  const throttleCredit = world.batchThrottleCredit;
   for (const plan of world.throttles) {
     if (plan.service && plan.service !== 'graph') continue;
     const credit = (throttleCredit.get(plan) ?? 0) + plan.rate;

@@ -23,7 +23,7 @@ import { mayReadUserExtensions } from './users.js';
 export const MAX_EXTENSIONS_PER_APP = 2;
 /** Graph counts the extension's name and its custom data. */
 export const MAX_EXTENSION_BYTES = 2048;
-const RESERVED_PROPERTIES = new Set(['@odata.type', '@odata.context', '@odata.id', 'extensionName', 'id']);
+const RESERVED_PROPERTIES: ReadonlySet<string> = new Set(['@odata.type', '@odata.context', '@odata.id', 'extensionName', 'id']);
 
 interface Target {
   kind: 'user' | 'group';

@@ -22,7 +22,7 @@ export type FilterNode =
   | { type: 'present'; path: string[] }
   | { type: 'valuePath'; path: string[]; inner: FilterNode };
 
-const COMPARE_OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
+const COMPARE_OPS: ReadonlySet<string> = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
 
 function tokenize(input: string): Token[] {
   const tokens: Token[] = [];

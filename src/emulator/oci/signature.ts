@@ -19,7 +19,7 @@ import type { OciApiKey, World } from '../state.js';
 /** OCI rejects a request whose date is more than 5 minutes from its own clock. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 
 export type SignatureResult =
   | { ok: true; key: OciApiKey }
@@ -34,14 +34,12 @@ export type SignatureResult =
  */
 export type SignatureClock = 'virtual' | 'either';
 
-const clockSettings = new WeakMap<World, SignatureClock>();
-
 export function setSignatureClock(world: World, clock: SignatureClock): void {
-  clockSettings.set(world, clock);
+  world.ociSignatureClock = clock;
 }
 
 export function signatureClock(world: World): SignatureClock {
-  return clockSettings.get(world) ?? 'either';
+  return world.ociSignatureClock;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
