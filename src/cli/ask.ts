@@ -6,6 +6,7 @@
  */
 import type { Prompter } from '../context.js';
 import { UsageError, quoteInput } from '../errors.js';
+import { parseHours } from './args.js';
 
 /** Returns the parsed value, or a message saying what is wrong. */
 export type Parse<T> = (raw: string) => { value: T } | { error: string };
@@ -119,9 +120,15 @@ export const parseUpnList: Parse<string[]> = (raw) => {
 
 export function parseHoursUpTo(max: number): Parse<number> {
   return (raw) => {
-    const hours = Number(raw.trim());
-    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(hours > 0)) return { error: 'must be a positive number of hours' };
-    if (hours > max) return { error: `must be at most ${max}` };
+    let hours: number;
+    try {
+      hours = parseHours(raw, 'it');
+    } catch (error) {
+      // The same rules and the same suggestion as --hours ("e.g. it 1h1m" → "e.g. 1h1m").
+      const suggestion = /e\.g\. it (\S+)\.$/.exec((error as UsageError).hint ?? '')?.[1];
+      return { error: suggestion ? `must be a whole number of minutes, e.g. ${suggestion}` : 'must be a positive number of hours (2, 1.5) or a duration (90m, 1h30m)' };
+    }
+    if (hours > max) return { error: `must be at most ${max} hours` };
     return { value: hours };
   };
 }

@@ -35,7 +35,7 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
     pending.map((p) => ({
       value: { id: p.request.id, requesterUpn: p.requester.userPrincipalName },
       // The prompt library prints choices as they are: no remote text reaches it uncleaned.
-      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
+      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${formatDuration(p.request.hours * 3600_000)}  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
     })),
   );
 }
@@ -82,7 +82,7 @@ export function registerDecide(program: Command, run: Runner): void {
       command
         .option('--provision-now', 'ask Entra to provision the member to OCI at once (provision on demand)')
         .option('--wait', 'wait until OCI shows the membership')
-        .option('--timeout <duration>', 'how long --wait waits (default 10m)', '10m');
+        .option('--timeout <duration>', 'how long --wait waits (e.g. 30m, 1h)', '10m');
     }
     command.addHelpText('after', verb === 'approve'
       ? `
@@ -113,7 +113,7 @@ Examples:
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
           env.out.success(
-            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} until ${result.decision.expiresAt!.toISOString()} (${formatDuration(result.request.hours * 3600_000)}).`,
+            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} for ${formatDuration(result.request.hours * 3600_000)}; it expires ${env.out.time(result.decision.expiresAt!, deps.clock.now())}.`,
           );
           if (result.provisionError) env.out.warn(`Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`);
           if (options.wait) data.oci = await waitForOci(env, deps, result.group, result.requester.userPrincipalName, 'member', timeoutMs);
@@ -121,7 +121,7 @@ Examples:
         } else {
           env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);
         }
-        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${result.decision.expiresAt?.toISOString() ?? '-'}`);
+        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${env.out.time(result.decision.expiresAt, deps.clock.now())}`);
       }),
     );
   }
