@@ -105,11 +105,27 @@ export function formatHours(hours: number): string {
   return formatMinutes(Math.round(hours * 60));
 }
 
+/**
+ * A ticket is an id (INC-4711), not a place for text: details belong in the
+ * ticket system, and --ticket names the ticket that holds them.
+ */
+const TOO_LONG_HINT: Record<string, string> = {
+  '--ticket': 'A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.',
+  '--justification': 'Shorten it to one line; keep the details in your ticket system and name the ticket with --ticket INC-4711.',
+  '--reason': `Shorten it to one line of at most ${MAX_REASON_LENGTH} characters.`,
+};
+
+/** What a value of the flag looks like: a justification says why access is needed, a reason why a request is denied. */
+const REQUIRED_EXAMPLE: Record<string, string> = {
+  '--justification': '"INC-1234: restart the database"',
+  '--reason': '"use the read-only group instead"',
+};
+
 export function checkText(value: string | undefined, flag: string, options: { required: boolean; max: number; code: string }): string | undefined {
   const text = value?.trim();
   if (!text) {
     if (options.required) {
-      throw new UsageError(`${flag} is required.`, { code: options.code, hint: `Say why, e.g. ${flag} "INC-1234: restart the database".` });
+      throw new UsageError(`${flag} is required.`, { code: options.code, hint: `Say why, e.g. ${flag} ${REQUIRED_EXAMPLE[flag] ?? '"…"'}.` });
     }
     return undefined;
   }
@@ -119,11 +135,14 @@ export function checkText(value: string | undefined, flag: string, options: { re
   if (problem === 'too-long') {
     throw new UsageError(`${flag} is ${text.length} characters; at most ${options.max} fit in the Entra record.`, {
       code: options.code,
-      hint: flag === '--ticket' ? 'Give the ticket id only, e.g. --ticket INC-4711.' : 'Shorten it, and put details in the ticket system (name the ticket with --ticket).',
+      hint: TOO_LONG_HINT[flag] ?? 'Shorten it.',
     });
   }
   if (problem) {
-    throw new UsageError(`${flag} contains control characters.`, { code: options.code, hint: 'Use plain text on one line.' });
+    throw new UsageError(`${flag} contains control characters.`, {
+      code: options.code,
+      hint: flag === '--ticket' ? 'Give the ticket id on one line, e.g. --ticket INC-4711.' : 'Use plain text on one line.',
+    });
   }
   return text;
 }

@@ -5,8 +5,39 @@
  * reported together, so a script learns everything it must pass in one run.
  */
 import type { Prompter } from '../context.js';
-import { UsageError, quoteInput } from '../errors.js';
+import { CancelledError, UsageError, quoteInput } from '../errors.js';
 import { parseHours } from './args.js';
+
+/**
+ * The prompt library (@inquirer/prompts) throws ExitPromptError when the person
+ * presses Ctrl-C at a prompt, and AbortPromptError when the prompt is aborted:
+ * both are the person's "stop", so they become CancelledError (exit 130,
+ * "Cancelled; nothing was changed.") wherever a prompt is shown. Matched by
+ * name: the classes live in a package ociaccess does not depend on directly.
+ */
+export function isPromptExit(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'ExitPromptError' || name === 'AbortPromptError';
+}
+
+export function cancellablePrompter(prompter: Prompter): Prompter {
+  const guard = async <T>(ask: () => Promise<T>): Promise<T> => {
+    try {
+      return await ask();
+    } catch (error) {
+      if (isPromptExit(error)) throw new CancelledError(undefined, { cause: error });
+      throw error;
+    }
+  };
+  return {
+    get interactive() {
+      return prompter.interactive;
+    },
+    select: (message, choices) => guard(() => prompter.select(message, choices)),
+    confirm: (message, defaultValue) => guard(() => prompter.confirm(message, defaultValue)),
+    input: (message, options) => guard(() => prompter.input(message, options)),
+  };
+}
 
 /** Returns the parsed value, or a message saying what is wrong. */
 export type Parse<T> = (raw: string) => { value: T } | { error: string };

@@ -40,6 +40,20 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
   );
 }
 
+/** The reason for a denial, asked on a terminal (after the pick): the same rules as --reason. */
+async function askDenyReason(env: CommandEnv, requestId: string): Promise<string> {
+  const validate = (raw: string): true | string => {
+    try {
+      checkReason(raw, true);
+      return true;
+    } catch (error) {
+      return (error as Error).message.replace(/^--reason /, 'The reason ');
+    }
+  };
+  const answer = await env.ctx.prompter.input(`Why do you deny ${requestId}? (shown to the requester)`, { validate });
+  return checkReason(answer, true)!;
+}
+
 /** What is about to be decided, on stderr; on a terminal (without --yes) the person confirms it. */
 function confirmation(env: CommandEnv, options: DecideOptions, verb: 'approve' | 'deny') {
   return async (view: RequestView): Promise<boolean> => {
@@ -75,7 +89,7 @@ export function registerDecide(program: Command, run: Runner): void {
       .command(`${verb} [id]`)
       .description(verb === 'approve' ? 'approve a pending request: adds the member and records the expiry' : 'deny a pending request')
       .option('-g, --group <name>', 'only requests of this group (for the pick list)')
-      .option('-r, --reason <text>', verb === 'deny' ? 'why (required, shown to the requester)' : 'a note for the record')
+      .option('-r, --reason <text>', verb === 'deny' ? 'why (shown to the requester; asked for on a terminal, else required)' : 'a note for the record')
       .option('--requester <upn>', 'whose request it is (needed when the id is found under several requesters)')
       .option('-y, --yes', 'never prompt (no pick list, no confirmation); the id is then required');
     if (verb === 'approve') {
@@ -97,12 +111,15 @@ Examples:
     command.action(async (id: string | undefined, options: DecideOptions, cmd: Command) =>
       run(cmd, async (env) => {
         let requestId = checkRequestId(id);
-        const reason = checkReason(options.reason, verb === 'deny');
+        // A denial needs a reason: on a terminal it is asked for after the pick list; elsewhere the flag is required.
+        const askReason = verb === 'deny' && options.reason === undefined && !options.yes && env.ctx.prompter.interactive;
+        let reason = checkReason(options.reason, verb === 'deny' && !askReason);
         const timeoutMs = verb === 'approve' && options.wait ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout') : 0;
         const config = await env.config();
         if (options.group) findGroup(config, options.group);
         let requesterUpn = options.requester === undefined ? undefined : checkUpn(options.requester, '--requester');
         if (!requestId) ({ id: requestId, requesterUpn } = await pickRequest(env, options, verb));
+        if (askReason) reason = await askDenyReason(env, requestId);
         const services = await env.services();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
         // An approval adds the member (and may provision on demand); a denial only writes one's own record.
