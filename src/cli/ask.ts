@@ -5,7 +5,39 @@
  * reported together, so a script learns everything it must pass in one run.
  */
 import type { Prompter } from '../context.js';
-import { UsageError, quoteInput } from '../errors.js';
+import { CancelledError, UsageError, quoteInput } from '../errors.js';
+import { parseHours } from './args.js';
+
+/**
+ * The prompt library (@inquirer/prompts) throws ExitPromptError when the person
+ * presses Ctrl-C at a prompt, and AbortPromptError when the prompt is aborted:
+ * both are the person's "stop", so they become CancelledError (exit 130,
+ * "Cancelled; nothing was changed.") wherever a prompt is shown. Matched by
+ * name: the classes live in a package ociaccess does not depend on directly.
+ */
+export function isPromptExit(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'ExitPromptError' || name === 'AbortPromptError';
+}
+
+export function cancellablePrompter(prompter: Prompter): Prompter {
+  const guard = async <T>(ask: () => Promise<T>): Promise<T> => {
+    try {
+      return await ask();
+    } catch (error) {
+      if (isPromptExit(error)) throw new CancelledError(undefined, { cause: error });
+      throw error;
+    }
+  };
+  return {
+    get interactive() {
+      return prompter.interactive;
+    },
+    select: (message, choices) => guard(() => prompter.select(message, choices)),
+    confirm: (message, defaultValue) => guard(() => prompter.confirm(message, defaultValue)),
+    input: (message, options) => guard(() => prompter.input(message, options)),
+  };
+}
 
 /** Returns the parsed value, or a message saying what is wrong. */
 export type Parse<T> = (raw: string) => { value: T } | { error: string };
@@ -119,9 +151,15 @@ export const parseUpnList: Parse<string[]> = (raw) => {
 
 export function parseHoursUpTo(max: number): Parse<number> {
   return (raw) => {
-    const hours = Number(raw.trim());
-    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(hours > 0)) return { error: 'must be a positive number of hours' };
-    if (hours > max) return { error: `must be at most ${max}` };
+    let hours: number;
+    try {
+      hours = parseHours(raw, 'it');
+    } catch (error) {
+      // The same rules and the same suggestion as --hours ("e.g. it 1h1m" → "e.g. 1h1m").
+      const suggestion = /e\.g\. it (\S+)\.$/.exec((error as UsageError).hint ?? '')?.[1];
+      return { error: suggestion ? `must be a whole number of minutes, e.g. ${suggestion}` : 'must be a positive number of hours (2, 1.5) or a duration (90m, 1h30m)' };
+    }
+    if (hours > max) return { error: `must be at most ${max} hours` };
     return { value: hours };
   };
 }

@@ -9,6 +9,8 @@ import { createOutput, jsonDocument, terminalText, type GlobalOptions, type Outp
 import { createCommandEnv, type CommandEnv } from './command-env.js';
 import { registerCommands } from './commands/index.js';
 import { VERSION } from '../version.js';
+import { cancellablePrompter } from './ask.js';
+import { didYouMean } from './suggest.js';
 
 export type Handler = (env: CommandEnv) => Promise<number | void>;
 /** Wraps a command's action: builds the CommandEnv from the global flags and records the exit code. */
@@ -44,6 +46,30 @@ function renderError(ctx: Context, out: Output, error: OciAccessError, debug: bo
   if (debug && error.cause) ctx.stderr.write(`cause: ${plain(String((error.cause as Error)?.stack ?? error.cause))}\n`);
 }
 
+/** Usage error (exit 2) for a command that does not exist, with the closest command or --version. */
+function rejectUnknownCommand(program: Command, name: string): never {
+  const candidates = [...program.commands.flatMap((command) => [command.name(), ...command.aliases()]), 'help', '--version'];
+  return program.error(`error: unknown command '${name}'${didYouMean(name, candidates)}`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
+}
+
+/**
+ * `help <name>` for a name that is no command: commander would print the
+ * whole help on stderr and succeed; it is a usage error like `<name>` alone.
+ * Returns the name, or undefined when argv asks for no such help.
+ */
+function unknownHelpSubject(program: Command, argv: string[]): string | undefined {
+  const operands: string[] = [];
+  for (let index = 0; index < argv.length && operands.length < 2; index += 1) {
+    const arg = argv[index]!;
+    if (arg === '--') break;
+    if (arg === '--config') index += 1;
+    else if (!arg.startsWith('-')) operands.push(arg);
+  }
+  const [first, subject] = operands;
+  if (first !== 'help' || subject === undefined || subject === 'help') return undefined;
+  return program.commands.some((command) => command.name() === subject || command.aliases().includes(subject)) ? undefined : subject;
+}
+
 export function buildProgram(ctx: Context, runHandler: Runner): Command {
   const program = new Command('ociaccess')
     .description('Time-bound administrator access to Oracle Cloud (OCI) through Microsoft Entra ID.')
@@ -76,6 +102,8 @@ Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
 4 sign-in/permission, 5 upstream unavailable, 6 sweep pending in OCI.`,
     );
   registerCommands(program, runHandler);
+  // An unknown command gets commander's "Did you mean …?", with --version among the candidates (people type `ociaccess version`).
+  program.on('command:*', (operands: string[]) => rejectUnknownCommand(program, operands[0] ?? ''));
   for (const command of program.commands) {
     command.exitOverride();
     command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text), outputError: (text, write) => write(capQuotedEchoes(text)) });
@@ -84,7 +112,9 @@ Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
   return program;
 }
 
-export async function main(argv: string[], ctx: Context): Promise<number> {
+export async function main(argv: string[], givenCtx: Context): Promise<number> {
+  // Ctrl-C at any prompt is a cancel (exit 130), not an unexpected failure.
+  const ctx: Context = { ...givenCtx, prompter: cancellablePrompter(givenCtx.prompter) };
   let exitCode: number = ExitCode.ok;
   let lastOut: Output | undefined;
   let lastDebug = false;
@@ -99,6 +129,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   };
   const program = buildProgram(ctx, runHandler);
   try {
+    const helpSubject = unknownHelpSubject(program, argv);
+    if (helpSubject !== undefined) rejectUnknownCommand(program, helpSubject);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {

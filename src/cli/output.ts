@@ -24,7 +24,10 @@ export interface Output {
   success(message: string): void;
   /** Writes the command's result: JSON document with --json, else the rendered text. */
   data(value: unknown, render: () => string): void;
-  /** A time, relative on a terminal ("in 1h 12m"), absolute UTC otherwise. */
+  /**
+   * A time for people: on a terminal relative and absolute ("in 1h 12m (14:05 UTC)"),
+   * otherwise absolute UTC to the second ("2026-11-03T14:05:00Z"). Never milliseconds.
+   */
   time(when: Date | string | undefined, now: Date): string;
 }
 
@@ -65,11 +68,25 @@ export function createOutput(ctx: Context, options: GlobalOptions): Output {
     time(when, now) {
       if (!when) return '-';
       const date = typeof when === 'string' ? new Date(when) : when;
-      if (!tty) return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      if (Number.isNaN(date.getTime())) return '-';
+      if (!tty) return isoSeconds(date);
       const delta = date.getTime() - now.getTime();
-      return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
+      const relative = delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
+      return `${relative} (${clockTime(date, now)})`;
     },
   };
+}
+
+/** ISO 8601 UTC to the second: what piped output and messages show (no milliseconds). */
+export function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** "14:05 UTC" on the same UTC day as `now`, else "2026-11-03 14:05 UTC". */
+export function clockTime(date: Date, now: Date): string {
+  const iso = date.toISOString();
+  const day = iso.slice(0, 10);
+  return `${day === now.toISOString().slice(0, 10) ? '' : `${day} `}${iso.slice(11, 16)} UTC`;
 }
 
 /** "1h 12m", "3m", "45s", "2d 4h". */

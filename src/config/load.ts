@@ -4,10 +4,44 @@ import { ConfigError, quoteInput } from '../errors.js';
 import { assertSafeFile, type FileHost } from '../file-safety.js';
 import { jsonSyntaxErrorAt } from './json-syntax.js';
 import { configSchema, type Config } from './schema.js';
+import { similarWords } from '../cli/suggest.js';
 export { findGroup } from './groups.js';
 
 function describePath(path: PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+interface SchemaNode { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; in?: unknown; options?: unknown[] } } }
+
+/** The keys the schema allows in the object at `path` (for "did you mean"), or [] when it cannot tell. */
+export function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
+  let nodes: unknown[] = [schema];
+  const unwrap = (node: unknown): unknown[] => {
+    const def = (node as SchemaNode)?._zod?.def;
+    if (!def) return [];
+    if (def.innerType !== undefined) return unwrap(def.innerType);
+    if (def.type === 'pipe') return unwrap(def.in);
+    if (def.type === 'union' && Array.isArray(def.options)) return def.options.flatMap(unwrap);
+    return [node];
+  };
+  nodes = nodes.flatMap(unwrap);
+  for (const part of path) {
+    nodes = nodes.flatMap((node) => {
+      const def = (node as SchemaNode)._zod!.def!;
+      if (typeof part === 'number') return def.type === 'array' ? unwrap(def.element) : [];
+      return def.type === 'object' && def.shape && Object.hasOwn(def.shape, part) ? unwrap(def.shape[part as string]) : [];
+    });
+  }
+  return [...new Set(nodes.flatMap((node) => {
+    const def = (node as SchemaNode)._zod!.def!;
+    return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+  }))];
+}
+
+/** " (did you mean "x"?)" for a mistyped key, or "". */
+function keySuggestion(key: string, known: readonly string[]): string {
+  const similar = similarWords(key, known);
+  return similar.length ? ` (did you mean ${similar.map((word) => `"${word}"`).join(' or ')}?)` : '';
 }
 
 /** A config with thousands of problems is listed this far; the rest are counted. */
@@ -31,7 +65,8 @@ export function parseConfig(text: string, file: string): Config {
     const problems = result.error.issues.map((issue) => {
       const where = describePath(issue.path) || '(top level)';
       if (issue.code === 'unrecognized_keys') {
-        return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => quoteInput(k)).join(', ')}`;
+        const known = knownKeysAt(configSchema, issue.path);
+        return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `${quoteInput(k)}${keySuggestion(k, known)}`).join(', ')}`;
       }
       return `${where}: ${issue.message}`;
     });

@@ -96,6 +96,12 @@ export interface DoctorGraph {
 export interface DoctorProbes {
   identity: 'user' | 'app';
   now(): Date;
+  /**
+   * How a past or future time is shown in a check's detail: relative and
+   * absolute on a terminal, absolute UTC when piped or in JSON (the CLI's
+   * out.time). Absolute UTC to the second when not given.
+   */
+  time?(when: Date, now: Date): string;
   /** The validated config; throws a ConfigError when it is missing or invalid. */
   config(): Promise<Config>;
   /** The authority's published token endpoint (OpenID configuration). */
@@ -130,12 +136,9 @@ function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'de
   return { category: 'entra', detail: `Graph answered ${status || 'nothing'}: ${(error as Error).message}`, fix: 'Try again; if it persists, run with --debug.' };
 }
 
-function ago(now: Date, iso: string): string {
-  const minutes = Math.round((now.getTime() - new Date(iso).getTime()) / 60_000);
-  if (minutes < 1) return 'just now';
-  if (minutes < 120) return `${minutes}m ago`;
-  const hours = Math.round(minutes / 60);
-  return hours < 48 ? `${hours}h ago` : `${Math.round(hours / 24)}d ago`;
+/** Absolute UTC to the second, for probes that do not say how to show a time. */
+function absoluteTime(when: Date): string {
+  return when.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
@@ -350,8 +353,8 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
       const last = job.lastSuccessfulRun;
       if (!last) add('provisioning-job', 'provisioning job', 'entra', 'warn', 'Active, but it has not completed a cycle yet', 'Wait for the first cycle (up to 40 minutes), then run doctor again.');
       else if (now.getTime() - new Date(last).getTime() > 3 * cycleMs) {
-        add('provisioning-job', 'provisioning job', 'entra', 'warn', `Active, but its last successful cycle was ${ago(now, last)} (cycle ~${provisioning.cycleMinutes}m)`, 'Check the Provisioning logs of the OCI enterprise application.');
-      } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${ago(now, last)}`);
+        add('provisioning-job', 'provisioning job', 'entra', 'warn', `Active, but its last successful cycle was ${(probes.time ?? absoluteTime)(new Date(last), now)} (cycle ~${provisioning.cycleMinutes}m)`, 'Check the Provisioning logs of the OCI enterprise application.');
+      } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`);
     }
   } catch (error) {
     add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));

@@ -25,7 +25,7 @@ describe('flag values are refused before the config, the sign-in or the network 
     ['negative hours (--hours=)', ['request', '--hours=-0.5', '--justification', 'x'], 'INVALID_HOURS'],
     ['hours finer than a minute', ['request', '--hours', '1.0001', '--justification', 'x'], 'INVALID_HOURS'],
     ['non-numeric hours', ['request', '--hours', 'two', '--justification', 'x'], 'INVALID_HOURS'],
-    ['hours with a unit', ['request', '--hours', '2h', '--justification', 'x'], 'INVALID_HOURS'],
+    ['hours with an unknown unit', ['request', '--hours', '2w', '--justification', 'x'], 'INVALID_HOURS'],
     ['empty hours', ['request', '--hours', '', '--justification', 'x'], 'HOURS_REQUIRED'],
     ['missing justification', ['request', '--hours', '2'], 'JUSTIFICATION_REQUIRED'],
     ['blank justification', ['request', '--hours', '2', '--justification', '   '], 'JUSTIFICATION_REQUIRED'],
@@ -67,7 +67,7 @@ describe('flag values are refused before the config, the sign-in or the network 
   test('hours 1.0001 is explained and the hint rounds it to the minute', async () => {
     const result = await h().run('alice', ['request', '--hours', '1.0001', '--justification', 'x', '--json']);
     expect(result.json).toEqual({
-      error: { code: 'INVALID_HOURS', message: '--hours "1.0001" is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1.' },
+      error: { code: 'INVALID_HOURS', message: '--hours "1.0001" is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1h.' },
     });
   });
 

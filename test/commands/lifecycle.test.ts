@@ -86,7 +86,7 @@ test('request → list --pending → approve → status → JIT sign-in → stat
   expect(left).toBeGreaterThan(2 * HOUR - 5 * 60_000);
   expect(left).toBeLessThanOrEqual(2 * HOUR);
   const onTerminal = await H.run('alice', ['status'], { tty: true });
-  expect(onTerminal.stdout).toMatch(new RegExp(`${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h)\\s+no OCI user yet`));
+  expect(onTerminal.stdout).toMatch(new RegExp(`${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h) \\((\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC\\)\\s+no OCI user yet`));
 
   // She signs in to the OCI console: SAML JIT creates her and maps the group.
   await H.control('jit/signin', { user: ALICE });

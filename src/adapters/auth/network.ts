@@ -19,6 +19,12 @@ import { fetchWithCa, type HttpFetch } from '../http/tls.js';
 export interface NetworkObserver {
   /** Called before each request with its method and URL (no headers, no body). */
   onRequest?(method: 'GET' | 'POST', url: string): void;
+  /**
+   * Called with Entra's OAuth error answer ("error", "error_description"):
+   * MSAL keeps only the "error" string of a failed device code poll, and the
+   * description holds what the person needs (AADSTS65001 and the missing scope).
+   */
+  onOAuthError?(error: string, description: string): void;
 }
 
 /** MSAL's network code for a failed connection; session.ts maps it to ENTRA_UNREACHABLE. */
@@ -59,6 +65,8 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
         `The sign-in service at ${new URL(url).origin} answered HTTP ${response.status} with a body that is not JSON.`,
       );
     }
+    const oauth = body as { error?: unknown; error_description?: unknown };
+    if (typeof oauth?.error === 'string' && typeof oauth.error_description === 'string') observer.onOAuthError?.(oauth.error, oauth.error_description);
     return { headers: headerRecord(response.headers), body, status: response.status };
   }
 

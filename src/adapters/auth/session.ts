@@ -147,8 +147,18 @@ export class AuthSession {
     return this.publicClientApp;
   }
 
+  /** Entra's last OAuth error answer other than "still waiting" (for sign-in failures MSAL reduces to their error string). */
+  private lastEntraError: { error: string; description: string } | undefined;
+
   private msalDeps() {
-    return { clock: this.deps.clock, env: this.deps.env, files: { platform: this.deps.platform, uid: this.deps.uid }, observer: this.deps.observer, log: this.deps.log, fetch: this.deps.fetch };
+    const observer: NetworkObserver = {
+      onRequest: (method, url) => this.deps.observer?.onRequest?.(method, url),
+      onOAuthError: (error, description) => {
+        if (error !== 'authorization_pending' && error !== 'slow_down') this.lastEntraError = { error, description };
+        this.deps.observer?.onOAuthError?.(error, description);
+      },
+    };
+    return { clock: this.deps.clock, env: this.deps.env, files: { platform: this.deps.platform, uid: this.deps.uid }, observer, log: this.deps.log, fetch: this.deps.fetch };
   }
 
   private isStale(expiresOn: Date): boolean {
@@ -158,6 +168,7 @@ export class AuthSession {
   /** Signs in with a code typed into a browser anywhere (works over SSH and without a local browser). */
   async loginWithDeviceCode(onPrompt: DevicePrompt, scopes: readonly string[] = delegatedScopes('requester')): Promise<SignedInAccount> {
     const pca = await this.publicClient();
+    this.lastEntraError = undefined;
     const request: DeviceCodeRequest = {
       scopes: [...scopes],
       deviceCodeCallback: (response) => onPrompt(response.message, response.userCode, response.verificationUri),
@@ -184,6 +195,7 @@ export class AuthSession {
       throw new AuthError('BROWSER_UNAVAILABLE', 'No browser can be opened from this session.', { hint: 'Sign in with a code instead: `ociaccess login --device-code`.' });
     }
     const pca = await this.publicClient();
+    this.lastEntraError = undefined;
     try {
       const result = await pca.acquireTokenInteractive({
         scopes: [...(options.scopes ?? delegatedScopes('requester'))],
@@ -225,14 +237,19 @@ export class AuthSession {
     if (/\bauthorization_declined\b/.test(text)) {
       return new AuthError('LOGIN_DECLINED', 'The sign-in was declined in the browser.', { hint: LOGIN_HINT, cause: error });
     }
-    const reason = entraReason(error);
-    // Device code polling keeps only Entra's error string (e.g. "invalid_grant"), no AADSTS description.
+    // Device code polling keeps only Entra's error string (e.g. "invalid_grant"): the description
+    // (AADSTS code, and for consent the missing permissions) comes from Entra's answer itself.
+    const answered = this.lastEntraError?.error === error.errorMessage || this.lastEntraError?.error === error.errorCode ? this.lastEntraError : undefined;
+    const reason = entraReason(error).aadsts ? entraReason(error) : answered ? entraReason(new Error(answered.description)) : {};
+    const missing = answered ? /\bMissing: ([^\r\n]+?)\.(?=\s|$)/.exec(answered.description)?.[1] : undefined;
     // Entra's own text, quoted in ours: one line, no control characters.
-    const said = stripControls(reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`);
-    return new AuthError('LOGIN_FAILED', `Sign-in failed: ${said}.`, {
+    const said = stripControls(`${reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`}${missing && !reason.summary?.includes(missing) ? ` Missing: ${missing}.` : ''}`);
+    return new AuthError('LOGIN_FAILED', `Sign-in failed: ${said.replace(/\.$/, '')}.`, {
       hint: /\binvalid_client\b/.test(text)
         ? `The app registration ${this.config.clientId} must allow public client flows ("Allow public client flows" = Yes).`
-        : LOGIN_HINT,
+        : reason.aadsts === 'AADSTS65001'
+          ? `An administrator grants consent to the ociaccess app (${this.config.clientId}) for ${missing ?? 'the permissions asked for'} (docs/setup-entra.md §1: API permissions → Grant admin consent); then run \`ociaccess login\` again.`
+          : LOGIN_HINT,
       details: { msalCode: error.errorCode, aadsts: reason.aadsts },
       cause: error,
     });
@@ -332,12 +349,14 @@ export class AuthSession {
         rejected ? 'AUTOMATION_CREDENTIAL_REJECTED' : 'APP_TOKEN_FAILED',
         rejected
           ? `Entra rejected the automation's credential (${describeAutomationCredential(automation)}): ${reason.summary ?? error.errorCode}.`
-          : `Entra refused an app-only token for ${automation.clientId}: ${reason.summary ?? error.errorCode}.`,
+          : `Entra refused an app-only token for ${automation.clientId} for the resource ${scopes.join(' ')}: ${reason.summary ?? error.errorCode}.`,
         {
           hint: rejected
             ? `Check that the credential is current for app ${automation.clientId}: a secret's value (not its id), or a certificate uploaded to the app registration.`
-            : `Check automation.clientId, tenantId, and that the app has admin-consented Graph application permissions.`,
-          details: { aadsts: reason.aadsts, msalCode: error.errorCode },
+            : reason.aadsts === 'AADSTS500011'
+              ? `The resource ${scopes.join(' ')} does not exist in this tenant's cloud: check cloud.graphBaseUrl (each Microsoft cloud has its own Graph host).`
+              : `The token was asked for ${scopes.join(' ')}: check cloud.graphBaseUrl for that resource, then automation.clientId, tenantId, and that the app has admin-consented Graph application permissions.`,
+          details: { aadsts: reason.aadsts, msalCode: error.errorCode, scopes },
           cause: error,
         },
       );

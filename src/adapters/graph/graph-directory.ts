@@ -183,6 +183,14 @@ export class GraphDirectory implements DirectoryPort {
         cause,
       });
     }
+    const unreachable = status === 0 ? /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(message)?.[1] : undefined;
+    if (unreachable) {
+      const host = new URL(this.options.graphBaseUrl).host;
+      return new UpstreamError('GRAPH_UNAVAILABLE', `Microsoft Graph at ${host} could not be reached while trying to ${what} (${unreachable === 'ECONNREFUSED' ? 'connection refused' : `${unreachable}: no such host or no route`}).`, {
+        hint: 'Check the network and any proxy, and cloud.graphBaseUrl in the config.',
+        cause,
+      });
+    }
     if (status === 0 || status === 429 || status >= 500) {
       return new UpstreamError('GRAPH_UNAVAILABLE', `Microsoft Graph did not answer successfully while trying to ${what} (${status || 'no answer'}: ${message}).`, {
         hint: 'Try again in a few minutes; Graph may be throttling or unavailable.',

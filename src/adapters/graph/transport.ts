@@ -45,6 +45,17 @@ export function typedErrorOf(error: unknown): OciAccessError | undefined {
   return error instanceof GraphClientError && cause instanceof OciAccessError ? cause : undefined;
 }
 
+/**
+ * The SDK keeps only a failed request's message ("fetch failed"), not its
+ * cause: the network error's code (ECONNREFUSED, ENOTFOUND, …) is added to the
+ * message so that graph-directory can say the host could not be reached.
+ */
+function withNetworkCode(error: unknown): unknown {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (!(error instanceof TypeError) || typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) return error;
+  return new TypeError(`${error.message} (${code})`, { cause: (error as { cause?: unknown }).cause });
+}
+
 /** Carries `error` through the SDK unchanged (it rethrows a GraphClientError as it is). */
 function carried(error: unknown): unknown {
   if (!(error instanceof OciAccessError)) return error;
@@ -64,7 +75,7 @@ export class WholeMessageHandler implements Middleware {
     try {
       await this.send(context);
     } catch (error) {
-      throw carried(error);
+      throw carried(withNetworkCode(error));
     }
     refuseRedirect(context.response!);
   }

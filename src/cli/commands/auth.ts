@@ -63,8 +63,11 @@ Examples:
         const services = await env.services();
         const account = await services.session.currentAccount();
         if (!account) throw new AuthError('NOT_SIGNED_IN', 'Nobody is signed in on this machine.');
-        // A silent token refresh proves the session still works (and renews it).
-        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config));
+        // A cached access token proves nothing: it outlives a revoked session by up to an hour.
+        // A refresh proves the sign-in still works (and renews it), and reading one's own
+        // profile in Graph proves the token is accepted; either failing is exit 4.
+        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config), { forceRefresh: true });
+        await (await services.userDeps()).directory.me();
         const store = await services.session.tokenStore();
         const now = services.clock.now();
         env.out.data(

@@ -35,9 +35,23 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
     pending.map((p) => ({
       value: { id: p.request.id, requesterUpn: p.requester.userPrincipalName },
       // The prompt library prints choices as they are: no remote text reaches it uncleaned.
-      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${p.request.hours}h  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
+      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${formatDuration(p.request.hours * 3600_000)}  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
     })),
   );
+}
+
+/** The reason for a denial, asked on a terminal (after the pick): the same rules as --reason. */
+async function askDenyReason(env: CommandEnv, requestId: string): Promise<string> {
+  const validate = (raw: string): true | string => {
+    try {
+      checkReason(raw, true);
+      return true;
+    } catch (error) {
+      return (error as Error).message.replace(/^--reason /, 'The reason ');
+    }
+  };
+  const answer = await env.ctx.prompter.input(`Why do you deny ${requestId}? (shown to the requester)`, { validate });
+  return checkReason(answer, true)!;
 }
 
 /** What is about to be decided, on stderr; on a terminal (without --yes) the person confirms it. */
@@ -75,14 +89,14 @@ export function registerDecide(program: Command, run: Runner): void {
       .command(`${verb} [id]`)
       .description(verb === 'approve' ? 'approve a pending request: adds the member and records the expiry' : 'deny a pending request')
       .option('-g, --group <name>', 'only requests of this group (for the pick list)')
-      .option('-r, --reason <text>', verb === 'deny' ? 'why (required, shown to the requester)' : 'a note for the record')
+      .option('-r, --reason <text>', verb === 'deny' ? 'why (shown to the requester; asked for on a terminal, else required)' : 'a note for the record')
       .option('--requester <upn>', 'whose request it is (needed when the id is found under several requesters)')
       .option('-y, --yes', 'never prompt (no pick list, no confirmation); the id is then required');
     if (verb === 'approve') {
       command
         .option('--provision-now', 'ask Entra to provision the member to OCI at once (provision on demand)')
         .option('--wait', 'wait until OCI shows the membership')
-        .option('--timeout <duration>', 'how long --wait waits (default 10m)', '10m');
+        .option('--timeout <duration>', 'how long --wait waits (e.g. 30m, 1h)', '10m');
     }
     command.addHelpText('after', verb === 'approve'
       ? `
@@ -97,12 +111,15 @@ Examples:
     command.action(async (id: string | undefined, options: DecideOptions, cmd: Command) =>
       run(cmd, async (env) => {
         let requestId = checkRequestId(id);
-        const reason = checkReason(options.reason, verb === 'deny');
+        // A denial needs a reason: on a terminal it is asked for after the pick list; elsewhere the flag is required.
+        const askReason = verb === 'deny' && options.reason === undefined && !options.yes && env.ctx.prompter.interactive;
+        let reason = checkReason(options.reason, verb === 'deny' && !askReason);
         const timeoutMs = verb === 'approve' && options.wait ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout') : 0;
         const config = await env.config();
         if (options.group) findGroup(config, options.group);
         let requesterUpn = options.requester === undefined ? undefined : checkUpn(options.requester, '--requester');
         if (!requestId) ({ id: requestId, requesterUpn } = await pickRequest(env, options, verb));
+        if (askReason) reason = await askDenyReason(env, requestId);
         const services = await env.services();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
         // An approval adds the member (and may provision on demand); a denial only writes one's own record.
@@ -113,7 +130,7 @@ Examples:
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
           env.out.success(
-            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} until ${result.decision.expiresAt!.toISOString()} (${formatDuration(result.request.hours * 3600_000)}).`,
+            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} for ${formatDuration(result.request.hours * 3600_000)}; it expires ${env.out.time(result.decision.expiresAt!, deps.clock.now())}.`,
           );
           if (result.provisionError) env.out.warn(`Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`);
           if (options.wait) data.oci = await waitForOci(env, deps, result.group, result.requester.userPrincipalName, 'member', timeoutMs);
@@ -121,7 +138,7 @@ Examples:
         } else {
           env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);
         }
-        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${result.decision.expiresAt?.toISOString() ?? '-'}`);
+        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${env.out.time(result.decision.expiresAt, deps.clock.now())}`);
       }),
     );
   }

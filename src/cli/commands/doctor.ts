@@ -31,6 +31,7 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
   return {
     identity,
     now: () => env.ctx.clock.now(),
+    time: (when, now) => env.out.time(when, now),
     config: () => env.config(),
     async files(config) {
       const { fileSafetyProblems, describeFileProblem } = await import('../../file-safety.js');

@@ -6,6 +6,7 @@ import { NOT_CHECKED, checkOciMemberships, checksOci, describeOciFor, ociSyncOf,
 import type { RequestState } from '../../core/grants.js';
 import { table, type Output } from '../output.js';
 import { UsageError } from '../../errors.js';
+import { formatHours } from '../args.js';
 import type { CoreDeps } from '../../core/deps.js';
 
 function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView) => OciMembership | undefined) {
@@ -54,7 +55,7 @@ Examples:
         env.out.data({ user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) }, () => {
           if (entries.length === 0) return '';
           return table(env.out, ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'], entries.map((e) => [
-            e.request.id, e.group.name, colourState(env.out, e.grant.state), String(e.request.hours),
+            e.request.id, e.group.name, colourState(env.out, e.grant.state), formatHours(e.request.hours),
             e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOciFor(e.grant.state, e.oci) : '-', shownJustification(e.request),
           ]));
         });
@@ -94,7 +95,7 @@ Examples:
         const ociOf = options.oci ? await ociMemberships(deps, views, (message) => env.out.warn(message)) : undefined;
         env.out.data({ requests: views.map((v) => entryJson(v, ociOf)) }, () =>
           views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'], views.map((v) => [
-            v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), String(v.request.hours),
+            v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), formatHours(v.request.hours),
             env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
             ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-', shownJustification(v.request),
           ])),

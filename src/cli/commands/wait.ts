@@ -61,7 +61,7 @@ export async function waitForGrant(
     const waitedMs = env.ctx.clock.now().getTime() - started;
     if (state === 'approved') {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      env.out.success(`${requestId} was approved (after ${formatDuration(waitedMs)}), until ${entry!.grant.expiresAt!.toISOString()}.`);
+      env.out.success(`${requestId} was approved (after ${formatDuration(waitedMs)}); it expires ${env.out.time(entry!.grant.expiresAt!, deps.clock.now())}.`);
       const oci = await waitForOci(env, deps, group, entry!.requester.userPrincipalName, 'member', Math.max(0, timeoutMs - waitedMs), pollMs);
       return { ...oci, waitedMs: waitedMs + oci.waitedMs, approvedAfterMs: waitedMs };
     }
