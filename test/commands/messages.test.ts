@@ -6,7 +6,7 @@
 import { buildProgram } from '../../src/cli/main.js';
 import type { Prompter } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { completeDeviceCode } from '../../src/emulator/entra.js';
+import { completeDeviceCode } from '../../src/emulator/entra/index.js';
 import { storedRecords, upnOf, userCodeIn, useHarness, type Harness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob', 'carol'] });
