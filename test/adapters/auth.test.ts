@@ -349,7 +349,8 @@ describe('signing in and delegated tokens', () => {
     const { session } = await newSession({ config: { ...baseConfig, clientId: SEED.automationAppId } });
     const error = await rejection(session.loginWithDeviceCode((_message, userCode) => void control('devicecode/complete', { userCode, user: ALICE })));
     expect(error.code).toBe('LOGIN_FAILED');
-    expect(error.message).toContain('invalid_client');
+    // Entra's own code and description (AADSTS7000218: the app wants a client secret, i.e. public client flows are off).
+    expect(error.message).toContain('AADSTS7000218');
     expect(error.hint).toContain('Allow public client flows');
   });
 

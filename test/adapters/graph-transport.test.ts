@@ -327,14 +327,15 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     expect({ statusCode: failed.statusCode, code: failed.code, message: failed.message }).toEqual({
       statusCode: -1,
       code: 'TypeError',
-      message: 'fetch failed',
+      message: 'fetch failed (ECONNREFUSED)',
     });
 
     // Directly: a TypeError("fetch failed") whose cause is the network error, as fetch's is.
     const thrown = await rejection(new WholeMessageHandler(connections).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }));
     const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit))) as TypeError;
     expect(thrown).toBeInstanceOf(TypeError);
-    expect((thrown as TypeError).message).toBe(fetchThrown.message);
+    // fetch's message, plus the network error's code (the adapter says the host could not be reached).
+    expect((thrown as TypeError).message).toBe(`${fetchThrown.message} (ECONNREFUSED)`);
     expect(((thrown as TypeError).cause as { code?: string }).code).toBe('ECONNREFUSED');
     expect((fetchThrown.cause as { code?: string }).code).toBe('ECONNREFUSED');
 
@@ -352,7 +353,8 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
 
     const dropped = await graphFailure(createGraphClient(emu.baseUrl, connections, async () => token).api(`/users/${U.bob}`).get());
     expect(dropped.statusCode).toBe(-1);
-    expect(dropped.message).toBe('fetch failed');
+    // fetch's message, with the network error's code (so that the host can be said to be unreachable).
+    expect(dropped.message).toBe('fetch failed (ECONNRESET)');
 
     const error = await rejection(directory(async () => token).getUser(U.bob));
     expect(error).toBeInstanceOf(UpstreamError);

@@ -149,7 +149,7 @@ test('a bad flag is refused by the real process before anything else: exit 2, JS
   const result = await ociaccess(alice, ['request', '--hours', '0', '--justification', 'x', '--json'], 2, {
     OCIACCESS_CONFIG: path.join(root, 'no-such-config.json'),
   });
-  expect(result.json).toEqual({ error: { code: 'INVALID_HOURS', message: '--hours must be more than 0 (got "0").', hint: 'Use a positive number such as --hours 2.' } });
+  expect(result.json).toEqual({ error: { code: 'INVALID_HOURS', message: '--hours must be more than 0 (got "0").', hint: 'Use a positive duration such as --hours 2 or --hours 30m.' } });
   expect(result.stderr).toBe('');
   expect(emu.world.requestLog.filter((e) => e.seq > before)).toEqual([]);
 });
