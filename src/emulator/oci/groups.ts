@@ -167,8 +167,8 @@ function createGroup(req: EmuRequest, world: World): EmuResponse {
 
 export function groupRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/Groups$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req)))),
-    route('oci', 'POST', /^\/admin\/v1\/Groups\/\.search$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req)))),
+    route('oci', 'GET', /^\/admin\/v1\/Groups$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req, emu.world)))),
+    route('oci', 'POST', /^\/admin\/v1\/Groups\/\.search$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req, emu.world)))),
     route('oci', 'POST', /^\/admin\/v1\/Groups$/, signed((req, emu) => createGroup(req, emu.world))),
     route('oci', 'GET', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => respondGroup(emu.world, req, groupOr404(emu.world, req.params.id!)))),
     route('oci', 'PATCH', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => patchGroup(req, emu.world))),
