@@ -53,3 +53,19 @@ test('a group above 10,000 members whose domain serves fewer members a page than
   expect(members).toHaveLength(group.members.size);
   expect(new Set(members.map((member) => member.id))).toEqual(group.members);
 });
+
+test('removing a member who is already gone: the 400 noTarget is taken as done only after the group is re-read', async () => {
+  const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+  const gone = createOciUser(emu.world, { userName: 'gone@example.test', createdBy: 'console' });
+  await domain().removeGroupMember(group.id, gone.id);
+  expect(ociRequests().map((entry) => `${entry.method} ${entry.status}`)).toEqual(['PATCH 400', 'GET 200']);
+  expect(operations).toEqual(['remove the member from the OCI group', 'read the group members']);
+});
+
+test('a 400 on removal while the user is still a member is reported, not taken as done', async () => {
+  const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+  const [member] = [...group.members];
+  emu.world.faults.push({ status: 400, service: 'oci', method: 'PATCH', remaining: 1 });
+  await expect(domain().removeGroupMember(group.id, member!)).rejects.toMatchObject({ code: 'OCI_ERROR' });
+  expect(group.members.has(member!)).toBe(true);
+});

@@ -275,6 +275,20 @@ describe('Groups', () => {
     }), 400);
   });
 
+  test('removing by a filter that matches no member is a 400 noTarget (RFC 7644 3.12), and changes nothing', async () => {
+    const group = await tempGroup();
+    const mallory = createOciUser(emu.world, { userName: upn('mallory'), createdBy: 'console' });
+    const error = await expectOciError(client.patchGroup({
+      groupId: group.id!,
+      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
+    }), 400);
+    // The SDK keeps neither the detail nor the scimType: a client cannot tell noTarget from other 400s by the error alone.
+    expect(error.message).toBe('Bad Request');
+    const answer = emu.world.requestLog.filter((entry) => entry.service === 'oci' && entry.method === 'PATCH').at(-1)!;
+    expect(answer.status).toBe(400);
+    expect(await memberUserNames(group.id!)).toEqual([upn('breakglass')]);
+  });
+
   test('getGroup refuses more than 10,000 members unless they are paged', async () => {
     const group = await tempGroup();
     const stored = emu.world.ociGroups.get(group.id!)!;

@@ -219,14 +219,21 @@ export class OciDomain implements OciPort {
   async removeGroupMember(groupId: string, userId: string): Promise<void> {
     // Refused here, before any request (the client refuses too, below the SDK, should a write get past this).
     if ((this.options.access ?? 'read') !== 'write') throw ociReadOnlyError('remove the member from the OCI group');
-    await this.call('remove the member from the OCI group', (client) =>
-      client.patchGroup({
-        groupId,
-        patchOp: {
-          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
-        },
-      }),
-    );
+    try {
+      await this.call('remove the member from the OCI group', (client) =>
+        client.patchGroup({
+          groupId,
+          patchOp: {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
+          },
+        }),
+      );
+    } catch (error) {
+      // A remove whose filter matches no member is a 400 noTarget (RFC 7644 3.12); the SDK's error does not
+      // keep the scimType, and a 400 can mean other things. Already removed only if the group, re-read, says so.
+      if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
+      if ((await this.groupMemberIds(groupId)).has(userId)) throw error;
+    }
   }
 }
