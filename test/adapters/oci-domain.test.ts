@@ -69,3 +69,18 @@ test('a 400 on removal while the user is still a member is reported, not taken a
   await expect(domain().removeGroupMember(group.id, member!)).rejects.toMatchObject({ code: 'OCI_ERROR' });
   expect(group.members.has(member!)).toBe(true);
 });
+
+test('a domain at its per-minute limit (429, no Retry-After): the backoff outlasts the minute and the call gets through', async () => {
+  emu.world.oci.limitsOverride = { perSecond: 100, perMinute: 5 };
+  const oci = domain('read');
+  for (let i = 0; i < 5; i += 1) expect(await oci.findGroup(SEED.tempGroupName)).not.toBeNull();
+  expect(slept).toEqual([]);
+  // The sixth call of the minute is refused until the window has passed; the waits (virtual) carry it past.
+  expect(await oci.findGroup(SEED.tempGroupName)).toMatchObject({ displayName: SEED.tempGroupName });
+  const statuses = ociRequests().map((entry) => entry.status);
+  expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+  expect(statuses.slice(5, -1).every((status) => status === 429)).toBe(true);
+  expect(statuses.slice(5, -1).length).toBeGreaterThan(2);
+  expect(statuses.at(-1)).toBe(200);
+  expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(55_000);
+});

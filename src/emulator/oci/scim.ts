@@ -10,6 +10,7 @@ import { parseJsonBody } from '../http.js';
 import { FilterError, matchesFilter, parseFilter, type FilterNode } from './filter.js';
 import { AttributesError, SCHEMA } from './resources.js';
 import { verifyOciSignature } from './signature.js';
+import { admitOciCall } from './rate-limits.js';
 
 const SCIM_JSON = 'application/scim+json';
 
@@ -57,6 +58,10 @@ export class ScimFailure extends Error {
  */
 export function signed(handler: Handler): Handler {
   return async (req, emu) => {
+    // The domain's rate limits come first, at its front door: a 429 with no Retry-After (none is documented).
+    if (!admitOciCall(emu.world, emu.world.now())) {
+      return scimError(429, 'Too many requests: the identity domain\'s rate limit was reached.');
+    }
     const result = verifyOciSignature(emu.world, req);
     if (!result.ok) {
       return {
