@@ -79,6 +79,8 @@ export interface SynchronizationJob {
   };
   /** Cycle length in virtual milliseconds (Entra's is ~40 minutes; the emulator can be faster). */
   intervalMs: number;
+  /** Set by /_emulator/provisioning/ondemand: the next provisionOnDemand calls answer 200 with this result and export nothing. */
+  onDemandOutcome?: { result: 'Skipped' | 'Failure'; errorCode: string; errorMessage: string; remaining: number };
   /** Virtual time of the next scheduled cycle. */
   nextCycleAt: number;
 }
