@@ -79,8 +79,23 @@ export interface DirectoryPort {
   readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options?: ReadRecordsOptions): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
-  provisionOnDemand(groupId: string, userIds: string[]): Promise<void>;
+  /**
+   * Asks Entra to export these members of the group now. Resolves with one
+   * outcome per user, all `Success`; when any export was Skipped or Failed (a
+   * 200 answer can say so) or its result cannot be read, rejects with
+   * PROVISION_ON_DEMAND_INCOMPLETE whose details.outcomes holds every user's
+   * outcome: only the users whose outcome is Success were exported.
+   */
+  provisionOnDemand(groupId: string, userIds: string[]): Promise<OnDemandOutcome[]>;
   provisioningJob(): Promise<ProvisioningJobStatus | null>;
+}
+
+/** What provisionOnDemand did for one user (the result of the call that named them). */
+export interface OnDemandOutcome {
+  userId: string;
+  result: 'Success' | 'Skipped' | 'Failure' | 'Unknown';
+  errorCode: string | null;
+  reason: string | null;
 }
 
 export interface OciUserRef {

@@ -333,6 +333,14 @@ export function provisionOnDemand(world: World, input: OnDemandInput): OnDemandR
   });
 
   step('EntryImport', 'Import', 'Success', `Retrieved Group '${group.displayName}' from Microsoft Entra ID`, { objectId: group.id, displayName: group.displayName });
+  const forced = job.onDemandOutcome;
+  if (forced && forced.remaining > 0) {
+    // A 200 whose result is not Success (set by /_emulator/provisioning/ondemand): the export did not happen.
+    forced.remaining -= 1;
+    if (forced.remaining === 0) job.onDemandOutcome = undefined;
+    step('EntryExportUpdate', 'Export', forced.result, forced.errorMessage, { errorCode: forced.errorCode });
+    return finish(forced.result, { errorCode: forced.errorCode, errorMessage: forced.errorMessage }, []);
+  }
   if (job.status.code === 'Quarantine') {
     step('EntryExportUpdate', 'Export', 'Failure', 'The provisioning job is in quarantine; the target system could not be updated.', {
       reason: job.status.quarantine?.reason ?? 'Unknown',
@@ -436,6 +444,22 @@ export function provisioningControlRoutes(): Route[] {
         }
       }
       return json(200, { jobs: jobs.map((job) => ({ id: job.id, status: job.status })) });
+    }),
+    route('control', 'POST', /^\/_emulator\/provisioning\/ondemand$/, (req, emu) => {
+      const body = parseJsonBody<{ result?: unknown; errorCode?: unknown; errorMessage?: unknown; count?: unknown; jobId?: unknown }>(req);
+      if (!body || (body.result !== null && body.result !== 'Skipped' && body.result !== 'Failure')) return badRequest('"result" must be "Skipped", "Failure" or null');
+      if (body.count !== undefined && !(typeof body.count === 'number' && Number.isInteger(body.count) && body.count > 0)) return badRequest('"count" must be a positive integer');
+      const jobs = selectJobs(emu.world, body.jobId);
+      if (jobs.length === 0) return badRequest('no such synchronization job');
+      for (const job of jobs) {
+        job.onDemandOutcome = body.result === null ? undefined : {
+          result: body.result,
+          errorCode: typeof body.errorCode === 'string' ? body.errorCode : body.result === 'Failure' ? 'SystemForCrossDomainIdentityManagementServiceIncompatible' : 'NotEffectivelyEntitled',
+          errorMessage: typeof body.errorMessage === 'string' ? body.errorMessage : body.result === 'Failure' ? 'The OCI identity domain refused the export.' : 'The object is out of the provisioning scope.',
+          remaining: typeof body.count === 'number' ? body.count : Number.POSITIVE_INFINITY,
+        };
+      }
+      return json(200, { jobs: jobs.map((job) => ({ id: job.id, onDemandOutcome: job.onDemandOutcome ?? null })) });
     }),
     route('control', 'POST', /^\/_emulator\/provisioning\/interval$/, (req, emu) => {
       const body = parseJsonBody<{ ms?: unknown; jobId?: unknown }>(req);

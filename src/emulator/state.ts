@@ -79,6 +79,8 @@ export interface SynchronizationJob {
   };
   /** Cycle length in virtual milliseconds (Entra's is ~40 minutes; the emulator can be faster). */
   intervalMs: number;
+  /** Set by /_emulator/provisioning/ondemand: the next provisionOnDemand calls answer 200 with this result and export nothing. */
+  onDemandOutcome?: { result: 'Skipped' | 'Failure'; errorCode: string; errorMessage: string; remaining: number };
   /** Virtual time of the next scheduled cycle. */
   nextCycleAt: number;
 }
@@ -205,6 +207,22 @@ export interface ProvisioningMemory {
   inScope: Map<string, Set<string>>;
 }
 
+/** OCI identity domain types, as the rate-limit table names them. */
+export type OciDomainType = 'free' | 'oracleApps' | 'oracleAppsPremium' | 'premium' | 'externalUser';
+
+export interface OciDomainSettings {
+  /** null: no rate limits (the default, so tests not about throttling are not throttled). */
+  domainType: OciDomainType | null;
+  /** The most resources one list answer holds (the documented largest count is 1000). */
+  maxPageSize: number;
+  /** The most group members one `members[startIndex=…&count=…]` page holds (documented: 10,000). */
+  maxMemberPageSize: number;
+  /** Virtual times of recent calls counted against the limits. */
+  rateWindows: number[];
+  /** Overrides of the table's numbers (a short window for tests): per second, per minute. */
+  limitsOverride?: { perSecond: number; perMinute: number };
+}
+
 export class World {
   readonly tenantId: string;
   users = new Map<string, EntraUser>();
@@ -233,6 +251,8 @@ export class World {
   readonly provisioningMemory: ProvisioningMemory = { exportedMembers: new Map(), inScope: new Map() };
   /** Which clock OCI request signatures are dated against (see oci/signature.ts). */
   ociSignatureClock: 'virtual' | 'either' = 'either';
+  /** The identity domain's own settings (oci/settings.ts): rate limits by domain type, page size cap, noTarget. */
+  readonly oci: OciDomainSettings = { domainType: null, maxPageSize: 1000, maxMemberPageSize: 10_000, rateWindows: [] };
   /** Per-item throttling of $batch: each plan's accumulated credit (see graph/batch.ts). */
   readonly batchThrottleCredit = new WeakMap<ThrottlePlan, number>();
   /** Sign-in state the directory does not model: lifetimes, signing key, authorization codes (see entra/state.ts). */

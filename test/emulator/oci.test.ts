@@ -157,6 +157,37 @@ describe('Users', () => {
     expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7].map((i) => `page${i}@example.test`));
   });
 
+  test('limit/page (OCI paging) follow opc-next-page to the end; mixing it with startIndex/count is a 400', async () => {
+    for (let i = 1; i <= 7; i += 1) createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
+    const filter = 'userName sw "page"';
+    const seen: string[] = [];
+    const tokens: (string | undefined)[] = [];
+    let page: string | undefined;
+    do {
+      const response = await client.listUsers({ filter, limit: 3, sortBy: 'userName', ...(page ? { page } : {}) });
+      expect(response.users.totalResults).toBe(7);
+      seen.push(...response.users.resources.map((user) => user.userName));
+      page = response.opcNextPage;
+      tokens.push(page);
+    } while (page);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7].map((i) => `page${i}@example.test`));
+    expect(tokens.map(Boolean)).toEqual([true, true, false]);
+    // A token belongs to its query.
+    const first = await client.listUsers({ filter, limit: 3 });
+    await expectOciError(client.listUsers({ filter: 'userName sw "other"', limit: 3, page: first.opcNextPage }), 400);
+    await expectOciError(client.listUsers({ filter, limit: 3, startIndex: 4 }), 400);
+  });
+
+  test('a domain that serves fewer than asked says so in itemsPerPage; opc-next-page still leads to the rest', async () => {
+    for (let i = 1; i <= 5; i += 1) createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
+    expect((await control('oci/settings', { maxPageSize: 2 })).status).toBe(200);
+    const response = await client.listUsers({ filter: 'userName sw "page"', count: 1000 });
+    expect(response.users.resources).toHaveLength(2);
+    expect(response.users.itemsPerPage).toBe(2);
+    expect(response.users.totalResults).toBe(5);
+    expect(response.opcNextPage).toBeTruthy();
+  });
+
   test('attributes trims the answer to what was asked plus the always-returned attributes', async () => {
     const response = await client.listUsers({ filter: `userName eq "${upn('breakglass')}"`, attributes: 'active' });
     const user = response.users.resources[0]!;
@@ -242,6 +273,20 @@ describe('Groups', () => {
       groupId: group.id!,
       patchOp: { schemas: ['urn:wrong'], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
     }), 400);
+  });
+
+  test('removing by a filter that matches no member is a 400 noTarget (RFC 7644 3.12), and changes nothing', async () => {
+    const group = await tempGroup();
+    const mallory = createOciUser(emu.world, { userName: upn('mallory'), createdBy: 'console' });
+    const error = await expectOciError(client.patchGroup({
+      groupId: group.id!,
+      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
+    }), 400);
+    // The SDK keeps neither the detail nor the scimType: a client cannot tell noTarget from other 400s by the error alone.
+    expect(error.message).toBe('Bad Request');
+    const answer = emu.world.requestLog.filter((entry) => entry.service === 'oci' && entry.method === 'PATCH').at(-1)!;
+    expect(answer.status).toBe(400);
+    expect(await memberUserNames(group.id!)).toEqual([upn('breakglass')]);
   });
 
   test('getGroup refuses more than 10,000 members unless they are paged', async () => {

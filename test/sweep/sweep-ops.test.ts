@@ -185,6 +185,19 @@ test('--provision-now: the removal reaches OCI within the sweep, which confirms 
   expect(H.ociMembers()).toEqual([BREAKGLASS]);
 });
 
+test('--provision-now whose export answers 200 with result Failure: nobody is reported as provisioned, the failure is', async () => {
+  const H = h();
+  await expiredGrant(H);
+  await H.control('provisioning/ondemand', { result: 'Failure', errorCode: 'SystemForCrossDomainIdentityManagementServiceIncompatible', errorMessage: 'The OCI identity domain refused the export.' });
+  const result = await H.run('cron', ['sweep', '--provision-now', '--json'], { env: { OCIACCESS_CONFIG: await sweepHostConfig(H) } });
+  const report = result.json.groups[0];
+  expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE })]);
+  expect(report.provisionedOnDemand).toEqual([]);
+  expect(report.problems).toEqual(expect.arrayContaining([expect.stringContaining('Failure (SystemForCrossDomainIdentityManagementServiceIncompatible: The OCI identity domain refused the export.)')]));
+  expect(report.pendingInOci).toEqual([expect.objectContaining({ upn: ALICE })]);
+  expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
+});
+
 test('a provisioning job in quarantine, and a removal pending for more than two cycles, are failures (exit 1)', async () => {
   const H = h();
   await H.control('provisioning/quarantine', { on: true, reason: 'EncounteredQuarantineException' });

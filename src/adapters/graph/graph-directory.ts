@@ -12,7 +12,7 @@ import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, DeadlineError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
+  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, OnDemandOutcome, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
@@ -75,6 +75,32 @@ function graphDeadline(what: string, error: DeadlineError): DeadlineError {
  */
 function toUser(raw: any): DirectoryUser {
   return { id: String(raw.id), userPrincipalName: stripControls(String(raw.userPrincipalName ?? '')), displayName: stripControls(String(raw.displayName ?? '')) };
+}
+
+/**
+ * The result of a provisionOnDemand answer: a 200 whose `key` (and `value`)
+ * are JSON strings, `key` holding {result, details:{errorCode, errorMessage}}
+ * and `value` a statusInfo. A result that cannot be read is Unknown: not done.
+ */
+export function onDemandResultOf(answer: unknown): Omit<OnDemandOutcome, 'userId'> {
+  const parse = (text: unknown): any => {
+    if (typeof text !== 'string') return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+  const key = parse((answer as { key?: unknown } | null)?.key);
+  const value = parse((answer as { value?: unknown } | null)?.value);
+  const raw = key?.result ?? value?.statusInfo?.status;
+  const result = raw === 'Success' || raw === 'Skipped' || raw === 'Failure' ? raw : 'Unknown';
+  const text = (v: unknown) => (typeof v === 'string' && v ? stripControls(v) : null);
+  return {
+    result,
+    errorCode: text(key?.details?.errorCode ?? value?.statusInfo?.errorCode),
+    reason: text(key?.details?.errorMessage ?? value?.statusInfo?.reason) ?? (result === 'Unknown' ? 'the answer held no readable result' : null),
+  };
 }
 
 /** Graph's error code and message as we quote them in our own errors: one line, no control characters. */
@@ -432,12 +458,14 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async provisionOnDemand(groupId: string, userIds: string[]): Promise<void> {
+  async provisionOnDemand(groupId: string, userIds: string[]): Promise<OnDemandOutcome[]> {
     const provisioning = this.options.provisioning;
-    if (!provisioning || userIds.length === 0) return;
+    if (!provisioning || userIds.length === 0) return [];
+    const outcomes: OnDemandOutcome[] = [];
     for (let start = 0; start < userIds.length; start += POD_MEMBERS_PER_CALL) {
       await this.waitForProvisionOnDemandSlot();
-      const members = userIds.slice(start, start + POD_MEMBERS_PER_CALL).map((objectId) => ({ objectId, objectTypeName: 'User' }));
+      const chunk = userIds.slice(start, start + POD_MEMBERS_PER_CALL);
+      const members = chunk.map((objectId) => ({ objectId, objectTypeName: 'User' }));
       const url = `/servicePrincipals/${provisioning.servicePrincipalId}/synchronization/jobs/${encodeURIComponent(provisioning.jobId)}/provisionOnDemand`;
       const body = {
         parameters: [
@@ -447,16 +475,28 @@ export class GraphDirectory implements DirectoryPort {
           },
         ],
       };
-      await this.call('ask Entra to provision on demand', PERMISSION_FOR.sync, async (client) => {
+      const answer = await this.call('ask Entra to provision on demand', PERMISSION_FOR.sync, async (client) => {
         try {
-          await client.api(url).post(body);
+          const response: unknown = await client.api(url).post(body);
           this.note('POST', url, 200);
+          return response;
         } catch (error) {
           this.note('POST', url, graphCodeOf(error).status);
           throw error;
         }
       });
+      const result = onDemandResultOf(answer);
+      for (const userId of chunk) outcomes.push({ userId, ...result });
     }
+    const notDone = outcomes.filter((outcome) => outcome.result !== 'Success');
+    if (notDone.length > 0) {
+      const said = [...new Set(notDone.map((o) => `${o.result}${o.errorCode ? ` (${o.errorCode}${o.reason ? `: ${o.reason}` : ''})` : o.reason ? ` (${o.reason})` : ''}`))].join('; ');
+      throw new UpstreamError('PROVISION_ON_DEMAND_INCOMPLETE', `Entra did not export ${notDone.length} of ${outcomes.length} user(s) on demand: ${said}.`, {
+        hint: 'Their changes reach OCI at the next provisioning cycle (or not at all while the job fails): check the provisioning logs of the enterprise application; `ociaccess doctor` shows the job.',
+        details: { outcomes },
+      });
+    }
+    return outcomes;
   }
 
   async provisioningJob(): Promise<ProvisioningJobStatus | null> {

@@ -160,34 +160,57 @@ export class OciDomain implements OciPort {
     }
     if (members === undefined) {
       members = [];
-      // Bounded: 1,000 pages of 10,000 is ten million members.
-      for (let startIndex = 1, page = 0; page < 1000; page += 1, startIndex += GROUP_MEMBERS_INLINE_LIMIT) {
+      // A domain may serve fewer members a page than asked: the next page starts after what came, and a
+      // page shorter than the pages before it (or an empty one) is the last. Bounded: 10,000 pages.
+      let served = 0;
+      for (let startIndex = 1, page = 0; page < 10_000; page += 1) {
+        const from = startIndex;
         const response = await this.call('page through the group members', (client) =>
-          client.getGroup({ groupId, attributes: `members[startIndex=${startIndex}%26count=${GROUP_MEMBERS_INLINE_LIMIT}]` }),
+          client.getGroup({ groupId, attributes: `members[startIndex=${from}%26count=${GROUP_MEMBERS_INLINE_LIMIT}]` }),
         );
         const chunk = response.group?.members ?? [];
         members.push(...chunk);
-        if (chunk.length < GROUP_MEMBERS_INLINE_LIMIT) break;
+        if (chunk.length === 0 || chunk.length < served) break;
+        served = Math.max(served, chunk.length);
+        startIndex += chunk.length;
       }
     }
     if (named(members)) return refs(members);
     return this.membersThroughUsers(groupId);
   }
 
-  /** The group's users, by paging Users filtered on the group: the first page says how many there are, the rest are read a few at a time. */
+  /**
+   * The group's users, by paging Users filtered on the group. The first page
+   * says how many there are and how many a page the domain serves (it may be
+   * fewer than asked); the rest are read a few at a time, and a page that
+   * comes back short is continued from where it stopped.
+   */
   private async membersThroughUsers(groupId: string): Promise<OciUserRef[]> {
     const page = async (startIndex: number) => {
       const response = await this.call('page through the group members', (client) =>
         client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'userName', startIndex, count: PAGE_SIZE }),
       );
-      return { users: response.users?.resources ?? [], total: response.users?.totalResults ?? 0 };
+      return { startIndex, users: response.users?.resources ?? [], total: response.users?.totalResults ?? 0 };
     };
     const first = await page(1);
+    const step = first.users.length;
     const starts: number[] = [];
-    for (let start = 1 + PAGE_SIZE; start <= first.total && starts.length < 10_000; start += PAGE_SIZE) starts.push(start);
-    const rest = await mapLimit(starts, PAGE_CONCURRENCY, page);
+    for (let start = 1 + step; step > 0 && start <= first.total && starts.length < 10_000; start += step) starts.push(start);
+    const planned = [first, ...(await mapLimit(starts, PAGE_CONCURRENCY, page))];
+    const pages = [...planned];
+    for (let index = 0; index < planned.length; index += 1) {
+      const end = index + 1 < planned.length ? planned[index + 1]!.startIndex : first.total + 1;
+      let reached = planned[index]!.startIndex + planned[index]!.users.length;
+      // Bounded like the rest: at most 10,000 extra pages.
+      for (let extra = 0; reached < end && extra < 10_000; extra += 1) {
+        const more = await page(reached);
+        if (more.users.length === 0) break;
+        pages.push(more);
+        reached += more.users.length;
+      }
+    }
     const byId = new Map<string, OciUserRef>();
-    for (const { users } of [first, ...rest]) {
+    for (const { users } of pages) {
       for (const user of users) if (user.id) byId.set(user.id, { id: user.id, userName: stripControls(user.userName ?? '') });
     }
     return [...byId.values()];
@@ -196,14 +219,21 @@ export class OciDomain implements OciPort {
   async removeGroupMember(groupId: string, userId: string): Promise<void> {
     // Refused here, before any request (the client refuses too, below the SDK, should a write get past this).
     if ((this.options.access ?? 'read') !== 'write') throw ociReadOnlyError('remove the member from the OCI group');
-    await this.call('remove the member from the OCI group', (client) =>
-      client.patchGroup({
-        groupId,
-        patchOp: {
-          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
-        },
-      }),
-    );
+    try {
+      await this.call('remove the member from the OCI group', (client) =>
+        client.patchGroup({
+          groupId,
+          patchOp: {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
+          },
+        }),
+      );
+    } catch (error) {
+      // A remove whose filter matches no member is a 400 noTarget (RFC 7644 3.12); the SDK's error does not
+      // keep the scimType, and a 400 can mean other things. Already removed only if the group, re-read, says so.
+      if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
+      if ((await this.groupMemberIds(groupId)).has(userId)) throw error;
+    }
   }
 }

@@ -92,8 +92,10 @@ function applyGroupOperation(world: World, group: OciGroup, draft: GroupDraft, o
     if (subAttribute) throw new ScimFailure(scimError(400, `Members cannot be patched by sub-attribute ("${operation.path}").`, 'invalidPath'));
     if (operation.op === 'remove') {
       if (filter) {
-        // Removing a member that is not there changes nothing and succeeds.
-        for (const id of [...draft.members]) if (matchesFilter(memberEntry(world, id, host), filter)) draft.members.delete(id);
+        // RFC 7644 3.12: a path whose filter yields no match is a 400 noTarget (a member that is not there, included).
+        const matched = [...draft.members].filter((id) => matchesFilter(memberEntry(world, id, host), filter));
+        if (matched.length === 0) throw new ScimFailure(scimError(400, `No member matches the path "${operation.path}".`, 'noTarget'));
+        for (const id of matched) draft.members.delete(id);
       } else if (operation.value !== undefined) {
         const list = Array.isArray(operation.value) ? operation.value : [operation.value];
         for (const entry of list) {
@@ -167,8 +169,8 @@ function createGroup(req: EmuRequest, world: World): EmuResponse {
 
 export function groupRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/Groups$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req)))),
-    route('oci', 'POST', /^\/admin\/v1\/Groups\/\.search$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req)))),
+    route('oci', 'GET', /^\/admin\/v1\/Groups$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req, emu.world)))),
+    route('oci', 'POST', /^\/admin\/v1\/Groups\/\.search$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req, emu.world)))),
     route('oci', 'POST', /^\/admin\/v1\/Groups$/, signed((req, emu) => createGroup(req, emu.world))),
     route('oci', 'GET', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => respondGroup(emu.world, req, groupOr404(emu.world, req.params.id!)))),
     route('oci', 'PATCH', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => patchGroup(req, emu.world))),

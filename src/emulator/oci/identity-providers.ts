@@ -124,8 +124,8 @@ function patchIdp(req: EmuRequest, world: World): EmuResponse {
 
 export function identityProviderRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/IdentityProviders$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromQuery(req)))),
-    route('oci', 'POST', /^\/admin\/v1\/IdentityProviders\/\.search$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromSearch(req)))),
+    route('oci', 'GET', /^\/admin\/v1\/IdentityProviders$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromQuery(req, emu.world)))),
+    route('oci', 'POST', /^\/admin\/v1\/IdentityProviders\/\.search$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromSearch(req, emu.world)))),
     route('oci', 'GET', /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/, signed((req, emu) => respondIdp(req, idpOr404(emu.world, req.params.id!)))),
     route('oci', 'PATCH', /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/, signed((req, emu) => patchIdp(req, emu.world))),
   ];

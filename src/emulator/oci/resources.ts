@@ -171,7 +171,11 @@ export function groupResource(world: World, group: OciGroup, host: string, view?
   };
   if (view?.membersRequested) {
     let ids = [...group.members];
-    if (view.memberPage) ids = ids.slice(view.memberPage.startIndex - 1, view.memberPage.startIndex - 1 + view.memberPage.count);
+    if (view.memberPage) {
+      // A domain may serve fewer members a page than asked (World.oci.maxMemberPageSize).
+      const count = Math.min(view.memberPage.count, world.oci.maxMemberPageSize);
+      ids = ids.slice(view.memberPage.startIndex - 1, view.memberPage.startIndex - 1 + count);
+    }
     resource.members = ids.map((id) => memberEntry(world, id, host));
   }
   return resource;

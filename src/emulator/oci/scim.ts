@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EmuRequest, EmuResponse, Handler } from '../http.js';
+import type { World } from '../state.js';
 import { parseJsonBody } from '../http.js';
 import { FilterError, matchesFilter, parseFilter, type FilterNode } from './filter.js';
 import { AttributesError, SCHEMA } from './resources.js';
 import { verifyOciSignature } from './signature.js';
+import { admitOciCall } from './rate-limits.js';
 
 const SCIM_JSON = 'application/scim+json';
 
@@ -56,6 +58,10 @@ export class ScimFailure extends Error {
  */
 export function signed(handler: Handler): Handler {
   return async (req, emu) => {
+    // The domain's rate limits come first, at its front door: a 429 with no Retry-After (none is documented).
+    if (!admitOciCall(emu.world, emu.world.now())) {
+      return scimError(429, 'Too many requests: the identity domain\'s rate limit was reached.');
+    }
     const result = verifyOciSignature(emu.world, req);
     if (!result.ok) {
       return {
@@ -89,17 +95,23 @@ export interface ListParams {
   sortOrder?: string;
   attributes?: string | string[];
   attributeSets?: string | string[];
+  /** OCI's own paging (the SDKs' `limit`/`page`): `page` is the opaque opc-next-page of the previous answer. */
+  limit?: number;
+  page?: string;
+  /** The most resources the domain puts in one answer, whatever was asked (World.oci.maxPageSize). */
+  serverMaxPage?: number;
 }
 
 /** The largest page the identity domain serves, and its default page size. */
 export const MAX_COUNT = 1000;
 export const DEFAULT_COUNT = 50;
 
-/** Query-string list parameters; page/limit (opc-next-page paging) are refused loudly, not ignored. */
-export function listParamsFromQuery(req: EmuRequest): ListParams {
-  if (req.query.has('page') || req.query.has('limit')) {
-    throw new ScimFailure(scimError(501, 'The emulator does not implement page/limit paging; use startIndex and count.'));
-  }
+/**
+ * Query-string list parameters: SCIM's startIndex/count, or OCI's limit/page
+ * (the SDKs expose both on every List call). Mixing the two styles is refused
+ * (400): which one would win is not documented, so a client must not rely on it.
+ */
+export function listParamsFromQuery(req: EmuRequest, world: World): ListParams {
   const number = (name: string): number | undefined => {
     const raw = req.query.get(name);
     if (raw === null || raw === '') return undefined;
@@ -107,6 +119,12 @@ export function listParamsFromQuery(req: EmuRequest): ListParams {
     if (!Number.isInteger(value)) throw new ScimFailure(scimError(400, `Query parameter ${name} must be an integer.`, 'invalidValue'));
     return value;
   };
+  const limit = number('limit');
+  const page = req.query.get('page') ?? undefined;
+  if ((limit !== undefined || page !== undefined) && (req.query.has('startIndex') || req.query.has('count'))) {
+    throw new ScimFailure(scimError(400, 'Use either startIndex/count or limit/page paging, not both.', 'invalidValue'));
+  }
+  if (limit !== undefined && limit < 1) throw new ScimFailure(scimError(400, 'Query parameter limit must be at least 1.', 'invalidValue'));
   return {
     filter: req.query.get('filter') ?? undefined,
     startIndex: number('startIndex'),
@@ -115,11 +133,33 @@ export function listParamsFromQuery(req: EmuRequest): ListParams {
     sortOrder: req.query.get('sortOrder') ?? undefined,
     attributes: req.query.get('attributes') ?? undefined,
     attributeSets: req.query.get('attributeSets') ?? undefined,
+    limit,
+    page,
+    serverMaxPage: world.oci.maxPageSize,
   };
 }
 
+/** opc-next-page tokens are opaque to clients; this one carries the next offset and the query it belongs to. */
+function pageToken(offset: number, params: ListParams): string {
+  return Buffer.from(JSON.stringify({ o: offset, q: queryKey(params) })).toString('base64url');
+}
+
+function queryKey(params: ListParams): string {
+  return JSON.stringify([params.filter ?? '', params.sortBy ?? '', params.sortOrder ?? '']);
+}
+
+function offsetOfPageToken(token: string, params: ListParams): number {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown; q?: unknown };
+    if (Number.isInteger(parsed.o) && (parsed.o as number) >= 0 && parsed.q === queryKey(params)) return parsed.o as number;
+  } catch {
+    // falls through to the refusal
+  }
+  throw new ScimFailure(scimError(400, 'The page token is not valid for this query.', 'invalidValue'));
+}
+
 /** POST …/.search body (SearchRequest). */
-export function listParamsFromSearch(req: EmuRequest): ListParams {
+export function listParamsFromSearch(req: EmuRequest, world: World): ListParams {
   const body = parseJsonBody<Record<string, unknown>>(req);
   if (!body || typeof body !== 'object') throw new ScimFailure(scimError(400, 'The request body is not valid JSON.', 'invalidSyntax'));
   const schemas = Array.isArray(body.schemas) ? body.schemas : [];
@@ -134,6 +174,7 @@ export function listParamsFromSearch(req: EmuRequest): ListParams {
     sortOrder: typeof body.sortOrder === 'string' ? body.sortOrder : undefined,
     attributes: Array.isArray(body.attributes) ? (body.attributes as string[]) : undefined,
     attributeSets: Array.isArray(body.attributeSets) ? (body.attributeSets as string[]) : undefined,
+    serverMaxPage: world.oci.maxPageSize,
   };
 }
 
@@ -170,16 +211,22 @@ export function listResponse<T>(
     keyed.sort((a, b) => (a.key < b.key ? -direction : a.key > b.key ? direction : 0));
     matched = keyed.map((entry) => entry.item);
   }
-  const startIndex = Math.max(1, params.startIndex ?? 1);
-  const count = Math.min(MAX_COUNT, Math.max(0, params.count ?? DEFAULT_COUNT));
-  const page = matched.slice(startIndex - 1, startIndex - 1 + count);
+  const serverMax = Math.min(MAX_COUNT, params.serverMaxPage ?? MAX_COUNT);
+  const ociPaging = params.limit !== undefined || params.page !== undefined;
+  const offset = params.page !== undefined ? offsetOfPageToken(params.page, params) : Math.max(1, params.startIndex ?? 1) - 1;
+  // A domain may serve fewer than asked (RFC 7644 3.4.2.4): itemsPerPage is the page size in effect, totalResults how many match.
+  const count = Math.min(serverMax, Math.max(0, (ociPaging ? params.limit : params.count) ?? DEFAULT_COUNT));
+  const page = matched.slice(offset, offset + count);
+  const next = offset + page.length;
+  // opc-next-page: present while more remain (the SDKs' List responses expose it as opcNextPage).
+  const headers: Record<string, string> = count > 0 && next < matched.length ? { 'opc-next-page': pageToken(next, params) } : {};
   return scimJson(200, {
     schemas: [SCHEMA.listResponse],
     totalResults: matched.length,
     ...(count > 0 ? { Resources: page.map(render) } : {}),
-    startIndex,
+    startIndex: offset + 1,
     itemsPerPage: count,
-  });
+  }, headers);
 }
 
 export interface PatchOperation {

@@ -116,8 +116,8 @@ function patchUser(req: EmuRequest, world: World): EmuResponse {
 
 export function userRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/Users$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromQuery(req)))),
-    route('oci', 'POST', /^\/admin\/v1\/Users\/\.search$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromSearch(req)))),
+    route('oci', 'GET', /^\/admin\/v1\/Users$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromQuery(req, emu.world)))),
+    route('oci', 'POST', /^\/admin\/v1\/Users\/\.search$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromSearch(req, emu.world)))),
     route('oci', 'POST', /^\/admin\/v1\/Users$/, signed((req, emu) => createUser(req, emu.world))),
     route('oci', 'GET', /^\/admin\/v1\/Users\/(?<id>[^/]+)$/, signed((req, emu) => renderUser(emu.world, req, userOr404(emu.world, req.params.id!)))),
     route('oci', 'PATCH', /^\/admin\/v1\/Users\/(?<id>[^/]+)$/, signed((req, emu) => patchUser(req, emu.world))),

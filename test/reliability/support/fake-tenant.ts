@@ -168,7 +168,7 @@ export class FakeTenant {
         if (!allowed) throw denied('write an access record');
         tenant.records.set(tenant.recordKey(owner, name), structuredClone(payload));
       }),
-      provisionOnDemand: () => tenant.port(() => undefined),
+      provisionOnDemand: (_groupId: string, userIds: string[]) => tenant.port(() => userIds.map((userId) => ({ userId, result: 'Success' as const, errorCode: null, reason: null }))),
       provisioningJob: () => tenant.port((): ProvisioningJobStatus => ({ code: 'Active', quarantineReason: null, nextAttempt: null, lastSuccessfulRun: null })),
     };
   }
