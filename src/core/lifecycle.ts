@@ -440,6 +440,8 @@ export interface RevokeResult {
   revokedRequestIds: string[];
   membership: 'removed' | 'not-member' | 'left-for-sweep';
   oci: OciMembership;
+  /** Why provisioning on demand did not push the removal (the revocation itself stands: SCIM or the sweep follows). */
+  provisionError?: string;
 }
 
 export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
@@ -516,7 +518,16 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') membership = 'left-for-sweep';
     else throw error;
   }
-  if (membership !== 'left-for-sweep' && input.provisionNow) await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
+  // The revocation stands whatever provisioning on demand answers (a user no longer in the group is
+  // often Skipped): it is reported, never allowed to fail the revoke after the removal was made.
+  let provisionError: string | undefined;
+  if (membership !== 'left-for-sweep' && input.provisionNow) {
+    try {
+      await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
+    } catch (error) {
+      provisionError = (error as Error).message;
+    }
+  }
   const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
   await deps.state.update((state) => {
     for (const request of open) if (state.requests[request.id]) state.requests[request.id]!.status = 'revoked';
@@ -537,5 +548,5 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
   });
   await audit({ actor, action: 'revoke', target, reason: input.reason, result: oci.state === 'member' ? 'pending' : 'ok', details: { membership, oci: oci.state } });
   if (auditFailure) throw auditFailure;
-  return { user, group, revokedRequestIds: open.map((r) => r.id), membership, oci };
+  return { user, group, revokedRequestIds: open.map((r) => r.id), membership, oci, ...(provisionError ? { provisionError } : {}) };
 }

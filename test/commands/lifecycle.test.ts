@@ -106,7 +106,7 @@ test('revoke --user (approver) ends a grant early: removed in Entra, exit 6 whil
   const mark = H.mark();
   const revoked = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early', '--json']);
   expect(revoked.code).toBe(6);
-  expect(revoked.json).toEqual({ user: ALICE, group: 'OCI-Temp-Admins', revokedRequests: [id], membership: 'removed', oci: 'member' });
+  expect(revoked.json).toEqual({ user: ALICE, group: 'OCI-Temp-Admins', revokedRequests: [id], membership: 'removed', oci: 'member', provisionError: null });
   expect(revoked.stderr).toContain(`OCI still lists ${ALICE}`);
   expect(writes(H, mark)).toEqual([
     ...writes(H, mark).filter((w) => w.includes('/users/bob/extensions')),
@@ -124,6 +124,20 @@ test('revoke --user (approver) ends a grant early: removed in Entra, exit 6 whil
   const later = await H.run('alice', ['status', '--json']);
   expect(later.json.requests[0]).toMatchObject({ state: 'revoked', oci: expect.not.stringMatching(/^member$/) });
   expect((await H.run('bob', ['list', '--all', '--json'])).json.requests).toEqual([expect.objectContaining({ id, state: 'revoked' })]);
+});
+
+test('revoke --user --provision-now whose provisioning on demand fails (refused: bob has no application-admin role): the revocation stands and is recorded; the failure is a warning', async () => {
+  const H = h();
+  const id = await request(H);
+  expect((await H.run('bob', ['approve', id, '--yes'])).code).toBe(0);
+  await H.control('provisioning/cycle');
+  const revoked = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early', '--provision-now', '--json']);
+  expect(revoked.code).toBe(6);
+  expect(revoked.json).toMatchObject({ user: ALICE, revokedRequests: [id], membership: 'removed', oci: 'member', provisionError: expect.stringContaining('provision on demand') });
+  expect(revoked.stderr).toMatch(/Provisioning on demand did not push the removal/);
+  expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([[id, 'a'], [id, 'x']]);
+  expect((await localState(H, 'bob')).sweep.pendingRemovals[`${SEED.tempGroupId}:${SEED.users.alice}`]).toMatchObject({ status: 'pending-oci', reason: 'revoked' });
 });
 
 test('deny: the decision is recorded, the requester never becomes a member, and sees why', async () => {

@@ -41,11 +41,13 @@ removes it there, and the sweep reports it as drift until it does.`)
             revokedRequests: result.revokedRequestIds,
             membership: result.membership,
             oci: result.oci.state,
+            provisionError: result.provisionError ?? null,
           },
           () => `${result.user.userPrincipalName}\t${result.membership}\t${result.oci.state}`,
         );
         const what = result.membership === 'removed' ? 'removed from' : result.membership === 'not-member' ? 'was not a member of' : 'is marked revoked in';
         env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in Entra.`);
+        if (result.provisionError) env.out.warn(`Provisioning on demand did not push the removal (${result.provisionError}); the next provisioning cycle (or the sweep's direct removal) does.`);
         if (result.membership === 'left-for-sweep') env.out.info('You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.');
         if (result.oci.state === 'member') {
           env.out.warn(`OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`);
