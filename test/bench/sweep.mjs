@@ -44,6 +44,8 @@ async function world(root, { members, expired, ociOnly = 0 }, latency = LATENCY)
   const seeded = seedScaleWorld(emu.world, { members, expired, ociOnly });
   const config = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(emu.configFile, 'utf8')));
   config.groups[0].approvers = [...config.groups[0].approvers, ...seeded.approverUpns];
+  // Only an eligible requester's approval keeps anyone (docs/records.md): the members are the group's requesters.
+  config.groups[0].eligibleRequesters = [...config.groups[0].eligibleRequesters, ...seeded.memberUpns];
   await writeFile(emu.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   emu.world.latencyMs.graph = latency;
   emu.world.latencyMs.oci = latency;
