@@ -269,6 +269,16 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   // The service's time is asked for beside the other reads: it costs no round trip of its own.
   const serviceTime = deps.directory.serviceTime();
   serviceTime.catch(() => undefined); // awaited in decisionTime
+  try {
+    return await decideAt(deps, input, kind, serviceTime);
+  } catch (error) {
+    // Not left retrying after the command has failed (its next run would meet its Retry-After).
+    await serviceTime.catch(() => undefined);
+    throw error;
+  }
+}
+
+async function decideAt(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied', serviceTime: Promise<Date>): Promise<DecideResult> {
   const me = await deps.directory.me();
   const { group, people, book, request, requester } = await locate(deps, input);
   const verb = kind === 'approved' ? 'approve' : 'deny';

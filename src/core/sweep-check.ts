@@ -1,5 +1,5 @@
 /**
- * Proof in OCI, from the one read of the OCI group phase 1 made: confirms
+ * Proof in OCI, from one read of the OCI group: confirms
  * removals that arrived, asks Entra to provision the others on demand (and
  * looks again), removes in OCI directly those pending for longer than
  * --force-oci-after, reports the rest (stuck after two cycles), and finds
@@ -20,8 +20,7 @@ interface StillInOci { removal: PendingRemoval; ociUserId: string }
 const who = (p: PendingRemoval): Who => ({ id: p.userId, userPrincipalName: p.upn });
 
 /** `entraMemberIds`: who is in the Entra group after the sweep's changes; `entitledUpns`: whose OCI membership is not drift. */
-export async function checkOci(run: GroupRun, entraMemberIds: ReadonlySet<string>, entitledUpns: ReadonlySet<string>): Promise<Record<string, string>> {
-  const view = run.read.oci;
+export async function checkOci(run: GroupRun, view: OciView, entraMemberIds: ReadonlySet<string>, entitledUpns: ReadonlySet<string>): Promise<Record<string, string>> {
   // The removals this host waits for: the ledger as read, plus those this sweep made.
   const known = new Map(run.read.ledger.pendingRemovals);
   for (const [userId, removal] of run.changes.removals) known.set(userId, removal);

@@ -22,7 +22,6 @@ export interface GroupRead {
   members: DirectoryMember[];
   book: RecordBook;
   ledger: GroupLedger;
-  oci: OciView;
 }
 
 /** A member (or someone named by a record or the ledger) as the report and the events name them. */

@@ -7,11 +7,11 @@
  *
  * Each group is swept in four steps, each reading what the one before left
  * in one GroupRun:
- *   read  — members, the configured people, their records, the ledger and the
- *           OCI group, side by side (this file);
+ *   read  — members, the configured people, their records and the ledger,
+ *           side by side (this file);
  *   plan  — the rule, pure (sweep-plan.ts);
  *   act   — auto-approvals, completions, removals, restores (sweep-act.ts);
- *   check — OCI: confirm, provision on demand, forced removals, drift (sweep-check.ts).
+ *   check — OCI, read once: confirm, provision on demand, forced removals, drift (sweep-check.ts).
  * Entra is read in paged lists and $batch calls (the directory adapter bounds
  * them); what happened goes out as domain events, one emit per step.
  */
@@ -36,7 +36,7 @@ type JobRead = () => Promise<ProvisioningJobStatus | null | undefined>;
 
 export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: SweepOptions): Promise<SweepReport> {
   const startedAt = deps.clock.now();
-  // Every group's report names the provisioning job's state: read once, beside the first group's reads.
+  // Every group's report names the provisioning job's state: read once, beside the first group's OCI read.
   let jobRead: ReturnType<JobRead> | undefined;
   const job: JobRead = () =>
     (jobRead ??= deps.directory.provisioningJob().catch((error: unknown) => {
@@ -68,7 +68,6 @@ export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
 async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions, job: JobRead): Promise<GroupSweepReport> {
   options.onProgress?.(`${group.name}: reading members and records`);
   options.onStep?.({ group: group.name, phase: 'reading', done: 0, total: 1 });
-  void job();
   const now = deps.clock.now();
   const read = await readGroup(deps, group, options);
   const grants = new GrantViews(read.book.decisions, read.people.policy, now, read.ledger.grantsFirstSeen);
@@ -84,8 +83,9 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     await run.emitPending();
     run.progress('checking OCI');
     run.step('oci', 0, 1);
+    const [oci] = await Promise.all([readOci(deps, group), job()]);
     const memberIds = membersAfter(run);
-    const driftSeen = await checkOci(run, memberIds, entitledUpns(run, memberIds));
+    const driftSeen = await checkOci(run, oci, memberIds, entitledUpns(run, memberIds));
     if (!run.dryRun) {
       // One durable write for the whole group (the ledger of a big group is large, and each write is locked and fsynced).
       await deps.state.writeGroupLedger(group.entraGroupId, { ...run.changes, firstSeen: plan.firstSeen, grantsFirstSeen: plan.grantsFirstSeen, driftSeen });
@@ -100,18 +100,25 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   return run.report;
 }
 
-/** Phase 1: everything that needs only the config, side by side. Records are read by UPN, so they need not wait for the ids. */
+/**
+ * Phase 1: what the plan needs, side by side (records by UPN, so they need
+ * not wait for the ids). When one read fails the sweep waits for the others
+ * to end before it fails, so that nothing it started is still retrying after it.
+ */
 async function readGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions): Promise<GroupRead> {
   const peopleRead = resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
-  const [people, members, book, ledger, oci] = await Promise.all([
+  const reads = [
     peopleRead,
     deps.directory.listGroupMembers(group.entraGroupId),
     loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn),
       (done, total) => options.onStep?.({ group: group.name, phase: 'records', done, total })),
     deps.state.readGroupLedger(group.entraGroupId),
-    readOci(deps, group),
-  ]);
-  return { people, members, book, ledger, oci };
+  ] as const;
+  const settled = await Promise.allSettled(reads);
+  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [people, members, book, ledger] = await Promise.all(reads);
+  return { people, members, book, ledger };
 }
 
 /** The OCI group and its members (with user names), or why they could not be read. Never rejects. */
