@@ -18,6 +18,8 @@ export interface CommandEnv {
   config(): Promise<Config>;
   /** The services, made on first call; `concurrency`: the $batch calls the command keeps in flight (default sweep.concurrency). */
   services(options?: { concurrency?: number }): Promise<Services>;
+  /** Waits for the event subscribers (notifications) to finish what the command told them; nothing when no services were made. */
+  settle(): Promise<void>;
 }
 
 export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv['globals']): CommandEnv {
@@ -41,6 +43,10 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
         return createServices(ctx, out, config, { debug: globals.debug, concurrency: options.concurrency });
       })();
       return servicesPromise;
+    },
+    async settle() {
+      const services = await servicesPromise?.catch(() => undefined);
+      await services?.events.settled();
     },
   };
   return env;

@@ -124,8 +124,12 @@ export async function main(argv: string[], givenCtx: Context): Promise<number> {
     lastOut = out;
     lastDebug = globals.debug;
     const env = createCommandEnv(ctx, out, globals);
-    const result = await handler(env);
-    exitCode = typeof result === 'number' ? result : ExitCode.ok;
+    try {
+      const result = await handler(env);
+      exitCode = typeof result === 'number' ? result : ExitCode.ok;
+    } finally {
+      await env.settle();
+    }
   };
   const program = buildProgram(ctx, runHandler);
   try {

@@ -17,7 +17,9 @@ import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { proxySettings } from '../adapters/http/proxy.js';
 import { AuthSession, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
 import { delegatedScopes, type DelegatedRole } from '../adapters/auth/scopes.js';
-import { openStateStore, type StateStore } from '../store/state-store.js';
+import { openStateStore, stateLedger, type StateStore } from '../store/state-store.js';
+import { auditRecorder } from '../store/audit-trail.js';
+import { EventBus } from '../core/events.js';
 import { openAuditLog, type AuditLog } from '../store/audit-log.js';
 import { heartbeatLockOptions, runWithHeartbeat, type HeartbeatRun } from '../store/lock.js';
 import { auditKeySource } from '../store/audit-key.js';
@@ -28,6 +30,12 @@ export interface Services {
   session: AuthSession;
   state: StateStore;
   auditLog: AuditLog;
+  /**
+   * The domain-event port every core call of this command emits through; the
+   * audit log is its recorder. Add a subscriber with `events.subscribe(fn)`
+   * (notifications, progress); `events.settled()` waits for them.
+   */
+  events: EventBus;
   /** Core dependencies acting as the signed-in user (delegated), with the permissions of that role (default: requester). */
   userDeps(role?: DelegatedRole): Promise<CoreDeps>;
   /** Core dependencies acting as the automation app (app-only), for sweep. */
@@ -115,6 +123,15 @@ export async function createServices(
   const auditLog = openAuditLog(ctx.paths.stateDir, host, {
     key: auditKeySource({ env: ctx.env, configKeyFile: config.audit?.keyFile, cwd: ctx.cwd, platform: ctx.platform }),
   });
+  // Audit entries name users, groups and reasons that came from Graph, OCI or records; the log
+  // is read with `ociaccess audit`, but also with cat and less: its text holds no control characters.
+  const events = new EventBus(
+    auditRecorder(async (entries) => {
+      await auditLog.appendMany(entries.map((entry) => stripControlsDeep(entry)));
+    }),
+    (error) => out.warn(`an event subscriber failed: ${(error as Error)?.message ?? String(error)}`),
+  );
+  const ledger = stateLedger(state);
   let ociDomain: Promise<OciDomain> | undefined;
   // The OCI SDK is large: loaded only by commands that talk to OCI.
   // Without an "oci" section (people's machines) the core never asks for it: it says "not checked" instead (core/oci-check.ts).
@@ -157,15 +174,8 @@ export async function createServices(
     ids: ctx.ids,
     directory,
     oci,
-    state,
-    // Audit entries name users, groups and reasons that came from Graph, OCI or records; the log
-    // is read with `ociaccess audit`, but also with cat and less: its text holds no control characters.
-    audit: async (entry) => {
-      await auditLog.append(stripControlsDeep(entry));
-    },
-    auditMany: async (entries) => {
-      await auditLog.appendMany(entries.map((entry) => stripControlsDeep(entry)));
-    },
+    state: ledger,
+    events,
   });
   let warned = false;
   return {
@@ -174,6 +184,7 @@ export async function createServices(
     session,
     state,
     auditLog,
+    events,
     requestCounts,
     async userDeps(role = 'requester') {
       // Only what this role uses: a tenant that consents to no more than that signs everyone in.

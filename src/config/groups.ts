@@ -19,3 +19,8 @@ export function findGroup(config: Config, name: string | undefined): GroupConfig
   }
   return group;
 }
+
+/** The group --group names, or every configured group when it is not given (list, status, approve, sweep). */
+export function groupsOrAll(config: Config, name: string | undefined): GroupConfig[] {
+  return name ? [findGroup(config, name)] : config.groups;
+}

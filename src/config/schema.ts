@@ -9,8 +9,7 @@ import { quoteInput } from '../errors.js';
 import { cloudOf, isEmulatorCloud, isLoopbackHttps } from './clouds.js';
 
 // A command parses its config once: zod's JIT (a parser compiled per object
-// schema with new Function) costs more than it saves at that count, about
-// 5 ms of every start-up for a config with a few hundred approvers.
+// schema with new Function) costs more at start-up than it saves at that count.
 z.config({ jitless: true });
 
 const upn = z

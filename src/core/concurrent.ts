@@ -6,27 +6,21 @@
  */
 
 export interface Limiter {
-  /**
-   * Runs task when a slot is free. `first` tasks take freed slots before
-   * ordinary ones waiting longer, `last` tasks only when no other is waiting.
-   */
-  run<T>(task: () => Promise<T>, options?: { first?: boolean; last?: boolean }): Promise<T>;
+  /** Runs task when a slot is free, in the order asked. */
+  run<T>(task: () => Promise<T>): Promise<T>;
 }
 
 export function limiter(concurrency: number): Limiter {
   const max = Math.max(1, Math.floor(concurrency));
   let active = 0;
-  const waitingFirst: (() => void)[] = [];
   const waiting: (() => void)[] = [];
-  const waitingLast: (() => void)[] = [];
   const release = () => {
     active -= 1;
-    const next = waitingFirst.shift() ?? waiting.shift() ?? waitingLast.shift();
-    if (next) next();
+    waiting.shift()?.();
   };
   return {
-    async run<T>(task: () => Promise<T>, options: { first?: boolean; last?: boolean } = {}): Promise<T> {
-      if (active >= max) await new Promise<void>((resolve) => (options.first ? waitingFirst : options.last ? waitingLast : waiting).push(resolve));
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
       active += 1;
       try {
         return await task();

@@ -1,11 +1,12 @@
 /** What the use cases need from the world, injected (see cli/services.ts for the real wiring). */
 import type { Clock, IdSource } from '../context.js';
 import type { Config, GroupConfig } from '../config/schema.js';
-import type { DirectoryPort, DirectoryUser, OciPort } from './ports.js';
-import type { LocalState } from '../store/state-store.js';
+import type { DirectoryPort, DirectoryUser, OciPort, StatePort } from './ports.js';
+import type { EventPort } from './events.js';
 import { DEFAULT_MAX_SKEW_MS, type PolicyContext } from './grants.js';
 import { isObjectId } from '../config/object-id.js';
 
+/** One audit log entry as the recorder writes it (store/audit-trail.ts maps events to these). */
 export interface AuditInput {
   actor: { id: string; upn: string; kind: 'user' | 'app' };
   action: string;
@@ -15,10 +16,7 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
-export interface StatePort {
-  read(): Promise<LocalState>;
-  update(mutator: (state: LocalState) => void | Promise<void>): Promise<LocalState>;
-}
+export type { StatePort } from './ports.js';
 
 export interface CoreDeps {
   config: Config;
@@ -26,20 +24,10 @@ export interface CoreDeps {
   ids: IdSource;
   directory: DirectoryPort;
   oci(): Promise<OciPort>;
+  /** This machine's bookkeeping: local requests and decisions, the sweep's ledger. */
   state: StatePort;
-  audit(entry: AuditInput): Promise<void>;
-  /** Many entries in one durable write (a sweep of a big group audits thousands of actions). Falls back to audit() one by one. */
-  auditMany?(entries: AuditInput[]): Promise<void>;
-}
-
-/** Writes the entries in order, in one append when the deps allow it. */
-export async function auditAll(deps: CoreDeps, entries: AuditInput[]): Promise<void> {
-  if (entries.length === 0) return;
-  if (deps.auditMany) {
-    await deps.auditMany(entries);
-    return;
-  }
-  for (const entry of entries) await deps.audit(entry);
+  /** What happened, to the audit log (the recorder) and every other subscriber (core/events.ts). */
+  events: EventPort;
 }
 
 /** How far ahead of this machine's clock a decision may be dated (the config's maxClockSkewMinutes). */

@@ -6,9 +6,15 @@
  *
  * Delivery rules, for every subscriber: an event is emitted after the change
  * it reports was made (or failed), with its outcome; a subscriber that cannot
- * keep up or fails never undoes or fails that change. (The audit log's
- * "fail closed" rule, no grant that cannot be audited, is the core's to keep:
- * see deps.ts.)
+ * keep up or fails never undoes or fails that change.
+ *
+ * One subscriber has a role of its own, the recorder (the audit log): it is
+ * told first and awaited, and its failures come back to the core. Before a
+ * change that must not happen unrecorded (a grant), the core announces it with
+ * `intend`, which rejects when the recorder could not keep it: the change is
+ * then not made. Revocations and removals go ahead whatever `intend` or `emit`
+ * say, and the command reports the recorder's failure (docs/architecture.md,
+ * "Domain events").
  */
 
 /** A person (or the automation) as events name them: ids for machines, UPNs for people. */
@@ -39,21 +45,127 @@ interface Base {
 
 export type DomainEvent =
   | (Base & { type: 'request.created'; requester: EventPerson; requestId: string; hours: number; justification: string; ticket?: string; autoApprovable: boolean; approvers: string[] })
-  | (Base & { type: 'request.approved'; requester: EventPerson; requestId: string; hours: number; expiresAt: string; auto: boolean; reason?: string })
+  | (Base & {
+      type: 'request.approved'; requester: EventPerson; requestId: string; hours: number; expiresAt: string; auto: boolean; reason?: string;
+      /** Human approvals: the membership the approver's command made, and why provisioning on demand failed (the approval stands). */
+      membership?: 'added' | 'already-member'; provisionOnDemandError?: string;
+    })
   | (Base & { type: 'request.denied'; requester: EventPerson; requestId: string; reason?: string })
-  | (Base & { type: 'grant.revoked'; requester: EventPerson; requestIds: string[]; reason?: string; own: boolean })
-  | (Base & { type: 'member.added'; member: EventPerson; requestId?: string; membership: 'added' | 'already-member' })
-  | (Base & { type: 'member.removed'; member: EventPerson; reason: string; requestId?: string; outcome: 'removed' | 'not-member' | 'failed'; error?: string })
-  | (Base & { type: 'oci.removal-confirmed'; member: EventPerson; how: string })
-  | (Base & { type: 'oci.drift-seen'; userName: string; ociUserId: string; state: 'reported' | 'stuck' | 'removed' | 'failed' | 'planned' })
+  /** A decision this command wrote and withdrew again: another one on the request was settled first. */
+  | (Base & { type: 'decision.refused'; requester: EventPerson; requestId: string; verb: 'approve' | 'deny'; settledBy: string })
+  | (Base & {
+      type: 'grant.revoked'; requester: EventPerson; requestIds: string[]; reason?: string; own: boolean;
+      /** What happened to the membership, and whether OCI still shows it (absent on `intend`). */
+      membership?: 'removed' | 'not-member' | 'left-for-sweep'; oci?: string;
+    })
+  | (Base & {
+      type: 'member.added'; member: EventPerson; requestId?: string; membership: 'added' | 'already-member';
+      /** Why: an approval's command, the sweep's auto-approval, an earlier sweep's auto-approval completed, or a member a racing removal took out put back. */
+      cause?: MemberAddCause; expiresAt?: string;
+    })
+  /** The sweep could not add a member its grant needs (the next sweep tries again). */
+  | (Base & { type: 'member.add-failed'; member: EventPerson; requestId: string; cause: MemberAddCause; error: string })
+  | (Base & {
+      type: 'member.removed'; member: EventPerson; reason: string; requestId?: string; outcome: 'removed' | 'not-member' | 'failed'; error?: string;
+      /** Failed removals: attempts so far on this host, and whether that makes it irrevocable. */
+      attempts?: number; irrevocable?: boolean;
+      /** Members that are not users: what they are and their display name. */
+      kind?: string; displayName?: string;
+    })
+  /** `forced`: removed in OCI directly (--force-oci-after), after waiting that long. */
+  | (Base & { type: 'oci.removal-confirmed'; member: EventPerson; how: string; forced?: { pendingForMs: number } })
+  | (Base & { type: 'oci.drift-seen'; userName: string; ociUserId: string; state: 'reported' | 'stuck' | 'removed' | 'failed' | 'planned'; firstSeenAt?: string; error?: string })
+  /** Entra was asked to provision these users on demand. */
+  | (Base & { type: 'provisioning.requested'; users: string[] })
   | (Base & { type: 'removal.irrevocable'; member: EventPerson; attempts: number; error: string })
-  | (Base & { type: 'record.untrusted'; requester: EventPerson; requestId: string; approver: EventPerson; problem: string })
+  | (Base & { type: 'record.untrusted'; requester: EventPerson; requestId: string; approver: EventPerson; problem: string; decidedAt?: string })
   | (Base & { type: 'sweep.finished'; outcome: 'clean' | 'pending' | 'unavailable' | 'failed'; removed: number; failed: number; stuck: number; drift: number; untrusted: number; dryRun: boolean });
 
 export type DomainEventType = DomainEvent['type'];
 
+export type MemberAddCause = 'approval' | 'auto-approval' | 'completed-auto-approval' | 'restored';
+
+/** What `emit` tells the core: the recorder's failure, if any (the change stands; the command reports it). */
+export interface Delivery {
+  recordFailure?: unknown;
+}
+
 /** The one way out of the core for what happened. */
 export interface EventPort {
-  /** Tells every subscriber; never rejects (a subscriber's failure is its own to report). */
-  emit(event: DomainEvent): Promise<void>;
+  /** Tells every subscriber, the recorder first; never rejects. */
+  emit(events: DomainEvent | readonly DomainEvent[]): Promise<Delivery>;
+  /**
+   * Tells the recorder only, before the change: what the core is about to do.
+   * Rejects when the recorder could not keep it; a grant is then not made.
+   */
+  intend(events: DomainEvent | readonly DomainEvent[]): Promise<void>;
 }
+
+/** The subscriber whose record the core's guarantees rest on (the audit log). */
+export interface EventRecorder {
+  /** Keeps the announcement of a change about to be made (the audit log's "pending" entry). */
+  intend(events: readonly DomainEvent[]): Promise<void>;
+  /** Keeps what happened, in one durable write for the whole list. */
+  record(events: readonly DomainEvent[]): Promise<void>;
+}
+
+/** Any other subscriber: told every event, never awaited by the core; its failures go to `onError`. */
+export type EventSubscriber = (event: DomainEvent) => void | Promise<void>;
+
+/**
+ * The event port's one implementation: a recorder (at most one) awaited,
+ * subscribers told after it and not awaited (`settled()` waits for them, for a
+ * command's end). Pure dispatch: no I/O of its own.
+ */
+export class EventBus implements EventPort {
+  private readonly subscribers = new Set<EventSubscriber>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly recorder?: EventRecorder,
+    private readonly onError: (error: unknown, event: DomainEvent) => void = () => undefined,
+  ) {}
+
+  /** Adds a subscriber; returns the function that removes it. */
+  subscribe(subscriber: EventSubscriber): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  async intend(events: DomainEvent | readonly DomainEvent[]): Promise<void> {
+    const list = listOf(events);
+    if (this.recorder && list.length > 0) await this.recorder.intend(list);
+  }
+
+  async emit(events: DomainEvent | readonly DomainEvent[]): Promise<Delivery> {
+    const list = listOf(events);
+    if (list.length === 0) return {};
+    let delivery: Delivery = {};
+    try {
+      await this.recorder?.record(list);
+    } catch (error) {
+      delivery = { recordFailure: error };
+    }
+    for (const event of list) for (const subscriber of this.subscribers) this.tell(subscriber, event);
+    return delivery;
+  }
+
+  /** Resolves once every subscriber has handled what it was told so far. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private tell(subscriber: EventSubscriber, event: DomainEvent): void {
+    let told: Promise<void>;
+    try {
+      told = Promise.resolve(subscriber(event)).catch((error: unknown) => this.onError(error, event));
+    } catch (error) {
+      this.onError(error, event);
+      return;
+    }
+    this.inFlight.add(told);
+    void told.finally(() => this.inFlight.delete(told));
+  }
+}
+
+const listOf = (events: DomainEvent | readonly DomainEvent[]): readonly DomainEvent[] => (Array.isArray(events) ? events : [events as DomainEvent]);

@@ -9,14 +9,14 @@ import type { GroupConfig } from '../config/schema.js';
 import { CancelledError, PolicyError, quoteInput } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
-import type { DirectoryUser } from './ports.js';
+import type { DirectoryUser, LocalDecision } from './ports.js';
+import type { Delivery, DomainEvent, EventActor, EventPerson } from './events.js';
 import { deriveGrant, isOpenState, type GrantView } from './grants.js';
 import { findRequests, loadRecordBook, type RecordBook } from './record-book.js';
 import {
   AUTO_APPROVER, DECISIONS_EXTENSION, LONGEST_RETENTION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision, type RetentionOf,
 } from './records.js';
 import { ociMembershipFromHere, type OciMembership } from './oci-check.js';
-import type { LocalDecision } from '../store/state-store.js';
 
 const HOUR = 3600_000;
 
@@ -42,7 +42,30 @@ function view(book: RecordBook, policy: Parameters<typeof deriveGrant>[2], group
   return { request, requester, group, grant: deriveGrant(request, book.decisions, policy, now) };
 }
 
+/** The fields every event of a command shares. */
+function eventBase(group: GroupConfig, actor: EventActor, now: Date) {
+  return { at: now.toISOString(), actor, group: { id: group.entraGroupId, name: group.name } };
+}
+
+const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventPerson => ({ id: user.id, upn: user.userPrincipalName });
+const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
+
+/** The change stands, but a command whose audit entry could not be written fails (and says why). */
+async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]): Promise<void> {
+  const delivery: Delivery = await deps.events.emit(events);
+  if (delivery.recordFailure !== undefined) throw delivery.recordFailure;
+}
+
 // ---------------------------------------------------------------- request
+
+/** The group's bound on a request's hours (checked by `request` before it signs in, and here). */
+export function checkRequestHours(group: GroupConfig, hours: number): void {
+  if (hours > group.maxHours) {
+    throw new PolicyError('DURATION_TOO_LONG', `${hours} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
+      hint: `Use --hours ${group.maxHours} or less.`,
+    });
+  }
+}
 
 export interface RequestAccessInput { group: GroupConfig; hours: number; justification: string; ticket?: string }
 export interface RequestAccessResult {
@@ -61,11 +84,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
       hint: `Ask an admin to add you to groups[].eligibleRequesters for ${group.name}.`,
     });
   }
-  if (input.hours > group.maxHours) {
-    throw new PolicyError('DURATION_TOO_LONG', `${input.hours} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
-      hint: `Use --hours ${group.maxHours} or less.`,
-    });
-  }
+  checkRequestHours(group, input.hours);
   const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
   const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
   const now = deps.clock.now();
@@ -89,34 +108,29 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   };
   const isLive = (r: AccessRequest) => r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
   const payload = encodeRequests([...mine, request], isLive, now, retentionOf(deps));
-  const entry = {
-    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' as const },
-    action: 'request',
-    target: { groupId: group.entraGroupId, groupName: group.name, userId: me.id, upn: me.userPrincipalName, requestId: request.id },
-    reason: input.justification,
-    details: { hours: input.hours, ticket: input.ticket ?? null },
-  };
-  await deps.audit({ ...entry, result: 'pending' });
-  await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
-  await deps.state.update((state) => {
-    state.requests[request.id] = {
-      id: request.id,
-      groupId: group.entraGroupId,
-      groupName: group.name,
-      userId: me.id,
-      upn: me.userPrincipalName,
-      hours: input.hours,
-      justification: input.justification,
-      ...(input.ticket ? { ticket: input.ticket } : {}),
-      requestedAt: now.toISOString(),
-      status: 'pending',
-    };
-  });
-  await deps.audit({ ...entry, result: 'ok' });
   const rule = group.autoApproval;
   const autoApprovable = Boolean(
     rule && input.hours <= rule.maxHours && (people.policy.autoApprovableIds?.size ? people.policy.autoApprovableIds.has(me.id) : true),
   );
+  const created: DomainEvent = {
+    ...eventBase(group, actorOf(me), now), type: 'request.created', requester: personOf(me), requestId: request.id, hours: input.hours,
+    justification: input.justification, ...(input.ticket ? { ticket: input.ticket } : {}), autoApprovable, approvers: group.approvers,
+  };
+  await deps.events.intend(created);
+  await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
+  await deps.state.recordRequest({
+    id: request.id,
+    groupId: group.entraGroupId,
+    groupName: group.name,
+    userId: me.id,
+    upn: me.userPrincipalName,
+    hours: input.hours,
+    justification: input.justification,
+    ...(input.ticket ? { ticket: input.ticket } : {}),
+    requestedAt: now.toISOString(),
+    status: 'pending',
+  });
+  await emitOrThrow(deps, created);
   return {
     request,
     requester: me,
@@ -158,7 +172,7 @@ export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: {
   for (const group of groups) {
     const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
-    const local = await deps.state.read();
+    const local = await deps.state.readLocal();
     for (const request of book.requestsByUser.get(me.id) ?? []) {
       if (request.groupId !== group.entraGroupId) continue;
       const localExpiry = local.requests[request.id]?.expiresAt;
@@ -255,6 +269,16 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   // The service's time is asked for beside the other reads: it costs no round trip of its own.
   const serviceTime = deps.directory.serviceTime();
   serviceTime.catch(() => undefined); // awaited in decisionTime
+  try {
+    return await decideAt(deps, input, kind, serviceTime);
+  } catch (error) {
+    // Not left retrying after the command has failed (its next run would meet its Retry-After).
+    await serviceTime.catch(() => undefined);
+    throw error;
+  }
+}
+
+async function decideAt(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied', serviceTime: Promise<Date>): Promise<DecideResult> {
   const me = await deps.directory.me();
   const { group, people, book, request, requester } = await locate(deps, input);
   const verb = kind === 'approved' ? 'approve' : 'deny';
@@ -275,7 +299,7 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     // stopped between the record and the membership (crash, Graph failure).
     // Re-running approve completes it; otherwise approving twice is refused.
     // Never over a revocation this machine made, even one the records no longer show.
-    const revokedHere = (await deps.state.read()).decisions[request.id];
+    const revokedHere = (await deps.state.readLocal()).decisions[request.id];
     const revoked = revokedHere?.decision === 'revoked' && revokedHere.requesterId === request.requesterId;
     const members = revoked ? [] : await deps.directory.listGroupMembers(group.entraGroupId);
     if (revoked) {
@@ -285,10 +309,7 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     }
     if (!members.some((member) => member.id === request.requesterId)) {
       // It may also have stopped before this machine's record of the decision.
-      const settled = grant.decision;
-      await deps.state.update((state) => {
-        state.decisions[request.id] ??= localDecision(request, requester, group, settled);
-      });
+      await deps.state.recordDecisions([localDecision(request, requester, group, grant.decision)], { keepExisting: true });
       return completeApproval(deps, { request, requester, group, decision: grant.decision, me, reason: input.reason, provisionNow: input.provisionNow });
     }
   }
@@ -323,21 +344,25 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
     ...(kind === 'approved' ? { expiresAt: new Date(decidedAt.getTime() + request.hours * HOUR), hours: request.hours } : {}),
     ...(input.reason ? { reason: input.reason } : {}),
   };
-  const actor = { id: me.id, upn: me.userPrincipalName, kind: 'user' as const };
-  const target = { groupId: group.entraGroupId, groupName: group.name, userId: requester.id, upn: requester.userPrincipalName, requestId: request.id };
+  const announced = decisionEvent(group, me, requester, decision, now);
   // Fail closed: a grant that cannot be audited is not made.
-  await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'pending' });
+  await deps.events.intend(announced);
   const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now, retentionOf(deps)));
-  await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, actor, target, verb });
-  await deps.state.update((state) => {
-    state.decisions[request.id] = localDecision(request, requester, group, decision);
-  });
+  await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, requester, verb });
+  await deps.state.recordDecisions([localDecision(request, requester, group, decision)]);
   if (kind === 'approved') {
     return completeApproval(deps, { request, requester, group, decision, me, reason: input.reason, provisionNow: input.provisionNow });
   }
-  await deps.audit({ actor, action: verb, target, reason: input.reason, result: 'ok' });
+  await emitOrThrow(deps, announced);
   return { request, requester, group, decision };
+}
+
+/** The event of an approval or a denial, as announced before it is written (an approval's membership follows in completeApproval). */
+function decisionEvent(group: GroupConfig, me: DirectoryUser, requester: RequestView['requester'], decision: Decision, now: Date): DomainEvent {
+  const base = { ...eventBase(group, actorOf(me), now), requester: personOf(requester), requestId: decision.requestId, reason: decision.reason };
+  if (decision.kind === 'denied') return { ...base, type: 'request.denied' };
+  return { ...base, type: 'request.approved', hours: decision.hours!, expiresAt: decision.expiresAt!.toISOString(), auto: false };
 }
 
 /** This machine's record of a decision it took (local state). */
@@ -374,18 +399,16 @@ async function completeApproval(
       result.provisionError = (error as Error).message;
     }
   }
-  await deps.audit({
-    actor: { id: me.id, upn: me.userPrincipalName, kind: 'user' },
-    action: 'approve',
-    target: { groupId: group.entraGroupId, groupName: group.name, userId: requester.id, upn: requester.userPrincipalName, requestId: request.id },
-    reason: input.reason,
-    result: 'ok',
-    details: {
-      expiresAt: decision.expiresAt?.toISOString() ?? null,
-      membership: result.membership,
+  const base = eventBase(group, actorOf(me), deps.clock.now());
+  const expiresAt = (decision.expiresAt ?? new Date(decision.decidedAt.getTime() + (decision.hours ?? request.hours) * HOUR)).toISOString();
+  await emitOrThrow(deps, [
+    {
+      ...base, type: 'request.approved', requester: personOf(requester), requestId: request.id, hours: decision.hours ?? request.hours,
+      expiresAt, auto: false, reason: input.reason, membership: result.membership,
       ...(result.provisionError ? { provisionOnDemandError: result.provisionError } : {}),
     },
-  });
+    { ...base, type: 'member.added', member: personOf(requester), requestId: request.id, membership: result.membership, cause: 'approval', expiresAt },
+  ]);
   return result;
 }
 
@@ -403,11 +426,10 @@ async function refuseIfAnotherDecisionSettled(
   deps: CoreDeps,
   context: {
     group: GroupConfig; people: Awaited<ReturnType<typeof resolvePeople>>; request: AccessRequest; me: DirectoryUser;
-    actor: { id: string; upn: string; kind: 'user' }; target: { groupId: string; groupName: string; userId: string; upn: string; requestId: string };
-    verb: 'approve' | 'deny';
+    requester: RequestView['requester']; verb: 'approve' | 'deny';
   },
 ): Promise<void> {
-  const { group, people, request, me, actor, target, verb } = context;
+  const { group, people, request, me, requester, verb } = context;
   const now = deps.clock.now();
   const after = await loadRecordBook(deps.directory, group, [], people.policy.approverIds);
   const settled = deriveGrant(request, after.decisions, people.policy, now);
@@ -415,7 +437,9 @@ async function refuseIfAnotherDecisionSettled(
   const mine = after.decisionsByApprover.get(me.id) ?? [];
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions(mine.filter((d) => d.requestId !== request.id), now, retentionOf(deps)));
   const by = settled.decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : 'another approver';
-  await deps.audit({ actor, action: verb, target, result: 'failed', details: { refused: 'REQUEST_NOT_PENDING', settledBy: settled.decision.approverId } });
+  await emitOrThrow(deps, {
+    ...eventBase(group, actorOf(me), now), type: 'decision.refused', requester: personOf(requester), requestId: request.id, verb, settledBy: settled.decision.approverId,
+  });
   throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${settled.state} by ${by}; only pending requests can be ${verb === 'approve' ? 'approved' : 'denied'}.`, {
     hint: 'Another decision on it was recorded at the same moment; nothing was changed by yours.',
   });
@@ -470,18 +494,11 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
   const open = (book.requestsByUser.get(user.id) ?? []).filter(
     (request) => request.groupId === group.entraGroupId && isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
   );
-  const actor = { id: me.id, upn: me.userPrincipalName, kind: 'user' as const };
-  const target = { groupId: group.entraGroupId, groupName: group.name, userId: user.id, upn: user.userPrincipalName };
-  // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
-  let auditFailure: unknown;
-  const audit = async (entry: Parameters<CoreDeps['audit']>[0]) => {
-    try {
-      await deps.audit(entry);
-    } catch (error) {
-      auditFailure ??= error;
-    }
+  const revoked = {
+    ...eventBase(group, actorOf(me), now), type: 'grant.revoked' as const, requester: personOf(user), requestIds: open.map((r) => r.id), reason: input.reason, own,
   };
-  await audit({ actor, action: 'revoke', target, reason: input.reason, result: 'pending', details: { requests: open.map((r) => r.id) } });
+  // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
+  const auditFailure = await deps.events.intend(revoked).then(() => undefined, (error: unknown) => ({ error }));
   if (open.length > 0) {
     if (own) {
       const mine = book.requestsByUser.get(user.id) ?? [];
@@ -500,14 +517,10 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
   if (!own && open.length > 0) {
     // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the records say later.
     // Best effort: a local file that cannot be written must not hold up the removal (the state write below reports it).
-    await deps.state.update((state) => {
-      for (const request of open) {
-        state.decisions[request.id] = localDecision(request, user, group, {
-          requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
-          ...(input.reason ? { reason: input.reason } : {}),
-        });
-      }
-    }).catch(() => undefined);
+    await deps.state.recordDecisions(open.map((request) => localDecision(request, user, group, {
+      requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
+      ...(input.reason ? { reason: input.reason } : {}),
+    }))).catch(() => undefined);
   }
   let membership: RevokeResult['membership'];
   try {
@@ -529,24 +542,19 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     }
   }
   const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
-  await deps.state.update((state) => {
-    for (const request of open) if (state.requests[request.id]) state.requests[request.id]!.status = 'revoked';
-    const key = `${group.entraGroupId}:${user.id}`;
-    if (membership !== 'left-for-sweep') {
-      state.sweep.pendingRemovals[key] = {
-        groupId: group.entraGroupId,
-        userId: user.id,
-        upn: user.userPrincipalName,
-        removedInEntraAt: now.toISOString(),
-        reason: 'revoked',
-        attempts: 1,
-        lastCheckedAt: now.toISOString(),
-        // Not checked (no OCI key on this machine) is not a confirmation.
-        status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
-      };
-    }
+  await deps.state.recordRevocation(open.map((r) => r.id), membership === 'left-for-sweep' ? undefined : {
+    groupId: group.entraGroupId,
+    userId: user.id,
+    upn: user.userPrincipalName,
+    removedInEntraAt: now.toISOString(),
+    reason: 'revoked',
+    attempts: 1,
+    lastCheckedAt: now.toISOString(),
+    // Not checked (no OCI key on this machine) is not a confirmation.
+    status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
   });
-  await audit({ actor, action: 'revoke', target, reason: input.reason, result: oci.state === 'member' ? 'pending' : 'ok', details: { membership, oci: oci.state } });
-  if (auditFailure) throw auditFailure;
+  const delivery = await deps.events.emit({ ...revoked, membership, oci: oci.state });
+  const failure = auditFailure ?? (delivery.recordFailure === undefined ? undefined : { error: delivery.recordFailure });
+  if (failure) throw failure.error;
   return { user, group, revokedRequestIds: open.map((r) => r.id), membership, oci, ...(provisionError ? { provisionError } : {}) };
 }

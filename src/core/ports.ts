@@ -45,11 +45,6 @@ export interface ProvisioningJobStatus {
   lastSuccessfulRun: string | null;
 }
 
-export interface ReadRecordsOptions {
-  behindOtherReads?: boolean;
-  onRecord?: (ownerId: string, payload: RecordPayload | null) => void;
-}
-
 /** Microsoft Graph, as the core needs it. */
 export interface DirectoryPort {
   /** The signed-in user (delegated sessions only). */
@@ -70,13 +65,8 @@ export interface DirectoryPort {
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
   removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>>;
   readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
-  /**
-   * Many records at once, keyed by owner id (or UPN) as given. `behindOtherReads`: these reads take
-   * a free slot only when no other bulk call waits for one. `onRecord`: told each record as its answer
-   * arrives, so that the caller can decode it while other reads are in flight (an adapter may also
-   * not call it: the returned map holds every record either way).
-   */
-  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options?: ReadRecordsOptions): Promise<Map<string, RecordPayload | null>>;
+  /** Many records at once (batched), keyed by owner id (or UPN) as given; a missing record is null. */
+  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
   /**
@@ -112,4 +102,102 @@ export interface OciPort {
   /** Every member with its user name, in as few calls as the domain allows (paged above 10,000 members). */
   groupMembers(groupId: string): Promise<OciUserRef[]>;
   removeGroupMember(groupId: string, userId: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- local state
+
+/** This machine's note of a request it made (local state; the truth is the remote record). */
+export interface LocalRequest {
+  id: string;
+  groupId: string;
+  groupName: string;
+  userId: string;
+  upn: string;
+  hours: number;
+  justification: string;
+  ticket?: string;
+  requestedAt: string;
+  status: 'pending' | 'approved' | 'denied' | 'revoked' | 'cancelled' | 'expired';
+  expiresAt?: string;
+}
+
+/** This machine's note of a decision it took. */
+export interface LocalDecision {
+  requestId: string;
+  requesterId: string;
+  requesterUpn: string;
+  groupId: string;
+  decision: 'approved' | 'denied' | 'revoked';
+  decidedAt: string;
+  expiresAt?: string;
+  reason?: string;
+  approverId: string;
+}
+
+/** A member removed in Entra whose removal from the OCI group this host waits to see. */
+export interface PendingRemoval {
+  groupId: string;
+  userId: string;
+  upn: string;
+  removedInEntraAt: string;
+  reason: string;
+  attempts: number;
+  lastCheckedAt?: string;
+  status: 'pending-oci' | 'confirmed' | 'irrevocable';
+  forcedInOciAt?: string;
+  /** When the sweep started watching for two cycles (later than removedInEntraAt after a long gap without a look). */
+  watchingSince?: string;
+}
+
+/** A removal Entra refused or did not answer, retried by every sweep. */
+export interface FailedRemoval {
+  groupId: string;
+  userId: string;
+  upn: string;
+  attempts: number;
+  lastError: string;
+  firstFailedAt: string;
+}
+
+/** One group's part of the sweep's ledger on this host. Maps of removals are keyed by user id. */
+export interface GroupLedger {
+  /** userId → when the sweep first saw the member in the group (ISO). */
+  firstSeen: Record<string, string>;
+  /** grantKey → when a sweep of this host first saw that approval (ISO). */
+  grantsFirstSeen: Record<string, string>;
+  /** OCI user id → when first seen in the OCI group without an Entra membership or grant (ISO). */
+  driftSeen: Record<string, string>;
+  pendingRemovals: ReadonlyMap<string, PendingRemoval>;
+  failedRemovals: ReadonlyMap<string, FailedRemoval>;
+}
+
+/** What one sweep changes in a group's ledger, written in one durable write. Maps are keyed by user id. */
+export interface GroupLedgerChanges {
+  /** Replaced as a whole when given (an empty map drops the group's entry). */
+  firstSeen?: Record<string, string>;
+  grantsFirstSeen?: Record<string, string>;
+  driftSeen?: Record<string, string>;
+  /** Removals recorded, confirmed or looked at again. */
+  removals: Map<string, PendingRemoval>;
+  /** Removals no longer waited for (the member is back in the group). */
+  forgottenRemovals: Set<string>;
+  failures: Map<string, FailedRemoval>;
+  clearedFailures: Set<string>;
+}
+
+/**
+ * This machine's bookkeeping (local state), as operations: what it requested
+ * and decided, and the sweep's ledger. Each call is one locked, durable write
+ * (or one read); the store keeps its own file format.
+ */
+export interface StatePort {
+  /** What this machine requested and decided, by request id. */
+  readLocal(): Promise<{ requests: Readonly<Record<string, LocalRequest>>; decisions: Readonly<Record<string, LocalDecision>> }>;
+  recordRequest(request: LocalRequest): Promise<void>;
+  /** `keepExisting`: leave a decision already noted for the request as it is. */
+  recordDecisions(decisions: LocalDecision[], options?: { keepExisting?: boolean }): Promise<void>;
+  /** A revocation made here: the requests noted as revoked, and the removal (when one was made) to confirm in OCI. */
+  recordRevocation(requestIds: string[], removal?: PendingRemoval): Promise<void>;
+  readGroupLedger(groupId: string): Promise<GroupLedger>;
+  writeGroupLedger(groupId: string, changes: GroupLedgerChanges): Promise<void>;
 }

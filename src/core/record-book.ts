@@ -18,21 +18,19 @@ export async function loadRecordBook(
   approverIds: Iterable<string>,
   /** Told how many of the records have been read so far, out of how many. */
   onProgress?: (settled: number, total: number) => void,
-  /** Read only with slots no other bulk call waits for (the sweep's re-read of the decisions). */
-  options: { behindOtherReads?: boolean } = {},
 ): Promise<RecordBook> {
   const requesters = [...new Set(requesterIds)];
   const approvers = [...new Set(approverIds)];
-  const raw = await readBook(directory, group, requesters, approvers, (id) => id, onProgress, options);
+  const raw = await readBook(directory, group, requesters, approvers, onProgress);
   return decodeBook(raw, requesters.map((id) => [id, id]), approvers.map((id) => [id, id]));
 }
 
 /**
  * The same book, read before anyone's object id is known: Graph takes a user
  * principal name wherever it takes a user id, so the records are read by UPN
- * side by side with resolving the people (instead of one round of calls
- * after the other), and decoded once the ids are in. Records of people who do
- * not resolve are left out, as those people are.
+ * side by side with resolving the people (one round of calls instead of two),
+ * and decoded once the ids are in. Records of people who do not resolve are
+ * left out, as those people are.
  */
 export async function loadRecordBookByUpn(
   directory: DirectoryPort,
@@ -45,10 +43,7 @@ export async function loadRecordBookByUpn(
   const lower = (upns: Iterable<string>) => [...new Set([...upns].map((upn) => upn.toLowerCase()))];
   const requesters = lower(requesterUpns);
   const approvers = lower(approverUpns);
-  // Records that arrive once the people are resolved are decoded at once; the others at the end.
-  let known: ReadonlyMap<string, DirectoryUser> | undefined;
-  void people.then((byUpn) => (known = byUpn), () => undefined);
-  const [raw, byUpn] = await Promise.all([readBook(directory, group, requesters, approvers, (upn) => known?.get(upn)?.id, onProgress), people]);
+  const [raw, byUpn] = await Promise.all([readBook(directory, group, requesters, approvers, onProgress), people]);
   const resolved = (upns: string[]) => upns.flatMap((upn): [string, string][] => {
     const user = byUpn.get(upn);
     return user ? [[upn, user.id]] : [];
@@ -60,89 +55,32 @@ interface RawBook {
   requestRecords: Map<string, RecordPayload | null>;
   decisionRecords: Map<string, RecordPayload | null>;
   autoRecord: RecordPayload | null;
-  /** Records decoded as they arrived, by the key they were read under (see readBook). */
-  early: { requests: Map<string, AccessRequest[]>; decisions: Map<string, Decision[]> };
 }
 
-/**
- * Decodes records as their answers arrive, a little later: in the event loop's
- * check phase, once the answers at hand are handled and the calls they freed
- * are sent, so that decoding fills the wait for the calls in flight instead of
- * holding up the next ones (and instead of all at once when the last record
- * is in). `idOf` names a record's owner once it is known; what is not decoded
- * by the time the reads end (`stop`) is decoded by the caller.
- */
-function decoderForArrivals<T>(
-  into: Map<string, T>, decode: (payload: RecordPayload | null, ownerId: string) => T, idOf: (key: string) => string | undefined,
-): { onRecord: (key: string, payload: RecordPayload | null) => void; stop: () => void } {
-  const waiting: [string, RecordPayload | null][] = [];
-  let scheduled = false;
-  let stopped = false;
-  const drain = () => {
-    scheduled = false;
-    if (stopped) return;
-    for (const [key, payload] of waiting.splice(0)) {
-      const id = idOf(key);
-      if (id !== undefined) into.set(key, decode(payload, id));
-    }
-  };
-  return {
-    onRecord(key, payload) {
-      if (stopped) return;
-      waiting.push([key, payload]);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
-    },
-    stop() {
-      stopped = true;
-    },
-  };
-}
-
-/**
- * The requesters' and approvers' records (owners named by id or UPN) and the
- * group's auto-approval record, side by side, decoded as they arrive where
- * `idOf` already knows the owner's id (see decoderForArrivals).
- */
+/** The requesters' and approvers' records (owners named by id or UPN) and the group's auto-approval record, side by side. */
 async function readBook(
-  directory: DirectoryPort, group: GroupConfig, requesters: string[], approvers: string[],
-  idOf: (key: string) => string | undefined,
-  onProgress?: (settled: number, total: number) => void,
-  options: { behindOtherReads?: boolean } = {},
+  directory: DirectoryPort, group: GroupConfig, requesters: string[], approvers: string[], onProgress?: (settled: number, total: number) => void,
 ): Promise<RawBook> {
-  // The group's own record (its auto-approvals) goes with the approvers' records, as one more item
-  // of their batches, rather than as a call (and a connection) of its own.
+  // The group's own record (its auto-approvals) goes with the approvers' records, as one more item of their batches.
   const groupOwner = group.autoApproval ? [{ kind: 'group' as const, id: group.entraGroupId }] : [];
   const total = requesters.length + approvers.length + groupOwner.length;
   let requestsRead = 0;
   let decisionsRead = 0;
   const progress = onProgress ? () => onProgress(requestsRead + decisionsRead, total) : undefined;
-  const early: RawBook['early'] = { requests: new Map(), decisions: new Map() };
-  const requestDecoder = decoderForArrivals(early.requests, decodeRequests, idOf);
-  const decisionDecoder = decoderForArrivals(early.decisions, decodeDecisions, idOf);
-  try {
-    const [requestRecords, decisionRecords] = await Promise.all([
-      directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); }),
-        { ...options, onRecord: requestDecoder.onRecord }),
-      directory.readRecords([...approvers.map((id) => ({ kind: 'user' as const, id })), ...groupOwner], DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); }),
-        { ...options, onRecord: decisionDecoder.onRecord }),
-    ]);
-    const autoRecord = groupOwner.length > 0 ? decisionRecords.get(group.entraGroupId) ?? null : null;
-    return { requestRecords, decisionRecords, autoRecord, early };
-  } finally {
-    requestDecoder.stop();
-    decisionDecoder.stop();
-  }
+  const [requestRecords, decisionRecords] = await Promise.all([
+    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); })),
+    directory.readRecords([...approvers.map((id) => ({ kind: 'user' as const, id })), ...groupOwner], DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); })),
+  ]);
+  const autoRecord = groupOwner.length > 0 ? decisionRecords.get(group.entraGroupId) ?? null : null;
+  return { requestRecords, decisionRecords, autoRecord };
 }
 
-/** Decodes the raw records (those not decoded as they arrived); each pair is [the key the record was read under, the owner's object id]. */
+/** Decodes the raw records; each pair is [the key the record was read under, the owner's object id]. */
 function decodeBook(raw: RawBook, requesters: [string, string][], approvers: [string, string][]): RecordBook {
   const requestsByUser = new Map<string, AccessRequest[]>();
-  for (const [key, id] of requesters) requestsByUser.set(id, raw.early.requests.get(key) ?? decodeRequests(raw.requestRecords.get(key) ?? null, id));
+  for (const [key, id] of requesters) requestsByUser.set(id, decodeRequests(raw.requestRecords.get(key) ?? null, id));
   const decisionsByApprover = new Map<string, Decision[]>();
-  for (const [key, id] of approvers) decisionsByApprover.set(id, raw.early.decisions.get(key) ?? decodeDecisions(raw.decisionRecords.get(key) ?? null, id));
+  for (const [key, id] of approvers) decisionsByApprover.set(id, decodeDecisions(raw.decisionRecords.get(key) ?? null, id));
   decisionsByApprover.set(AUTO_APPROVER, decodeDecisions(raw.autoRecord, AUTO_APPROVER));
   return { requestsByUser, decisions: [...decisionsByApprover.values()].flat(), decisionsByApprover };
 }
@@ -163,27 +101,9 @@ export function findRequests(book: RecordBook, requestId: string): AccessRequest
 }
 
 /** Reads more requesters' records into the book (batched), for those it does not hold yet. */
-export async function addRequesterRecords(
-  directory: DirectoryPort,
-  book: RecordBook,
-  requesterIds: Iterable<string>,
-  onProgress?: (settled: number, total: number) => void,
-): Promise<void> {
+export async function addRequesterRecords(directory: DirectoryPort, book: RecordBook, requesterIds: Iterable<string>): Promise<void> {
   const wanted = [...new Set(requesterIds)].filter((id) => !book.requestsByUser.has(id));
   if (wanted.length === 0) return;
-  // Decoded as they arrive (while the other reads are in flight), added to the book once all are in.
-  const decoded = new Map<string, AccessRequest[]>();
-  const decoder = decoderForArrivals(decoded, decodeRequests, (id) => id);
-  let records: Map<string, RecordPayload | null>;
-  try {
-    records = await directory.readRecords(
-      wanted.map((id) => ({ kind: 'user' as const, id })),
-      REQUESTS_EXTENSION,
-      onProgress && ((settled) => onProgress(settled, wanted.length)),
-      { onRecord: decoder.onRecord },
-    );
-  } finally {
-    decoder.stop();
-  }
-  for (const id of wanted) book.requestsByUser.set(id, decoded.get(id) ?? decodeRequests(records.get(id) ?? null, id));
+  const records = await directory.readRecords(wanted.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION);
+  for (const id of wanted) book.requestsByUser.set(id, decodeRequests(records.get(id) ?? null, id));
 }

@@ -34,6 +34,7 @@ import {
 } from './atomic-file.js';
 import { acquireLock, storeLockOptions } from './lock.js';
 import { isRecord, timestampForFileName } from './shared.js';
+import type { StatePort } from '../core/ports.js';
 
 export const STATE_FILE = 'state.json';
 export const STATE_VERSION = 1;
@@ -376,6 +377,67 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
       const run = queue.then(() => updateNow(mutator));
       queue = run.catch(() => undefined);
       return run;
+    },
+  };
+}
+
+/**
+ * The core's StatePort (its bookkeeping as operations) over a store of this
+ * file: every operation is one read, or one locked update (one durable write).
+ * Removal maps are keyed by removalKey(groupId, userId) in the file, by user id
+ * in the port.
+ */
+export function stateLedger(store: Pick<StateStore, 'read' | 'update'>): StatePort {
+  return {
+    async readLocal() {
+      const state = await store.read();
+      return { requests: state.requests, decisions: state.decisions };
+    },
+    async recordRequest(request) {
+      await store.update((state) => {
+        state.requests[request.id] = request;
+      });
+    },
+    async recordDecisions(decisions, options = {}) {
+      await store.update((state) => {
+        for (const decision of decisions) {
+          if (options.keepExisting && state.decisions[decision.requestId]) continue;
+          state.decisions[decision.requestId] = decision;
+        }
+      });
+    },
+    async recordRevocation(requestIds, removal) {
+      await store.update((state) => {
+        for (const id of requestIds) if (state.requests[id]) state.requests[id]!.status = 'revoked';
+        if (removal) state.sweep.pendingRemovals[removalKey(removal.groupId, removal.userId)] = removal;
+      });
+    },
+    async readGroupLedger(groupId) {
+      const { sweep } = await store.read();
+      const ofGroup = <T extends { groupId: string; userId: string }>(all: Record<string, T>) =>
+        new Map(Object.values(all).filter((entry) => entry.groupId === groupId).map((entry) => [entry.userId, entry]));
+      return {
+        firstSeen: sweep.firstSeen[groupId] ?? {},
+        grantsFirstSeen: sweep.grantsFirstSeen?.[groupId] ?? {},
+        driftSeen: sweep.driftSeen?.[groupId] ?? {},
+        pendingRemovals: ofGroup(sweep.pendingRemovals),
+        failedRemovals: ofGroup(sweep.failedRemovals),
+      };
+    },
+    async writeGroupLedger(groupId, changes) {
+      await store.update(({ sweep }) => {
+        const replace = (all: Record<string, Record<string, string>>, value: Record<string, string>) => {
+          if (Object.keys(value).length > 0) all[groupId] = value;
+          else delete all[groupId];
+        };
+        if (changes.firstSeen) sweep.firstSeen[groupId] = changes.firstSeen;
+        if (changes.grantsFirstSeen) replace((sweep.grantsFirstSeen ??= {}), changes.grantsFirstSeen);
+        if (changes.driftSeen) replace((sweep.driftSeen ??= {}), changes.driftSeen);
+        for (const userId of changes.clearedFailures) delete sweep.failedRemovals[removalKey(groupId, userId)];
+        for (const [userId, failure] of changes.failures) sweep.failedRemovals[removalKey(groupId, userId)] = failure;
+        for (const [userId, removal] of changes.removals) sweep.pendingRemovals[removalKey(groupId, userId)] = removal;
+        for (const userId of changes.forgottenRemovals) delete sweep.pendingRemovals[removalKey(groupId, userId)];
+      });
     },
   };
 }

@@ -7,40 +7,16 @@ function gate(order: string[], name: string) {
   return { run: async () => { order.push(name); await opened; }, open };
 }
 
-test('a limiter runs at most n tasks at once; freed slots go to `first` tasks before ordinary ones waiting longer', async () => {
+test('a limiter runs at most n tasks at once, and the waiting ones in the order they asked', async () => {
   const order: string[] = [];
   const slots = limiter(1);
-  const a = gate(order, 'a');
-  const b = gate(order, 'b');
-  const c = gate(order, 'c');
-  const d = gate(order, 'd');
-  const runs = [slots.run(a.run), slots.run(b.run), slots.run(c.run, { first: true }), slots.run(d.run, { first: true })];
+  const tasks = ['a', 'b', 'c', 'd'].map((name) => gate(order, name));
+  const runs = tasks.map((task) => slots.run(task.run));
   await new Promise((resolve) => setImmediate(resolve));
   expect(order).toEqual(['a']);
-  a.open();
-  c.open();
-  d.open();
-  b.open();
+  for (const task of [...tasks].reverse()) task.open();
   await Promise.all(runs);
-  // c and d (first, in their order) before b, which was waiting longer.
-  expect(order).toEqual(['a', 'c', 'd', 'b']);
-});
-
-test('`last` tasks take a freed slot only when no first or ordinary task is waiting, even one that came later', async () => {
-  const order: string[] = [];
-  const slots = limiter(1);
-  const tasks = Object.fromEntries(['a', 'late1', 'b', 'late2', 'c'].map((name) => [name, gate(order, name)]));
-  const runs = [
-    slots.run(tasks.a!.run),
-    slots.run(tasks.late1!.run, { last: true }),
-    slots.run(tasks.b!.run),
-    slots.run(tasks.late2!.run, { last: true }),
-  ];
-  await new Promise((resolve) => setImmediate(resolve));
-  runs.push(slots.run(tasks.c!.run, { first: true }));
-  for (const task of Object.values(tasks)) task.open();
-  await Promise.all(runs);
-  expect(order).toEqual(['a', 'c', 'b', 'late1', 'late2']);
+  expect(order).toEqual(['a', 'b', 'c', 'd']);
 });
 
 test('mapLimit keeps the input order and never runs more than n at once', async () => {

@@ -12,7 +12,7 @@ import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, DeadlineError, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, OnDemandOutcome, Progress, ProvisioningJobStatus, ReadRecordsOptions, RecordOwner, RecordPayload, RemoveResult,
+  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, OnDemandOutcome, Progress, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
@@ -383,7 +383,7 @@ export class GraphDirectory implements DirectoryPort {
       method: 'DELETE',
       url: `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}/$ref`,
     }));
-    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members, onProgress, 'first');
+    const answers = await this.batch(items, 'remove members', PERMISSION_FOR.members, onProgress);
     for (const userId of userIds) {
       const answer = answers.get(userId);
       if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
@@ -410,15 +410,11 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress, options: ReadRecordsOptions = {}): Promise<Map<string, RecordPayload | null>> {
+  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
-    const found = (ownerId: string, payload: RecordPayload | null) => {
-      results.set(ownerId, payload);
-      options.onRecord?.(ownerId, payload);
-    };
     if (!this.batching) {
       await this.oneByOne(owners, async (owner) => {
-        found(owner.id, await this.readRecord(owner, extensionName));
+        results.set(owner.id, await this.readRecord(owner, extensionName));
         onProgress?.(results.size);
       });
       return results;
@@ -428,14 +424,12 @@ export class GraphDirectory implements DirectoryPort {
       method: 'GET',
       url: `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`,
     }));
-    // Each record is taken as its answer arrives (onRecord), not all at the end.
-    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress, options.behindOtherReads ? 'last' : 'normal', (item, answer) => {
-      const owner = owners[Number(item.id)]!;
-      if (answer.status === 200) found(owner.id, stripExtensionEnvelope(answer.body));
-      else if (answer.status === 404) found(owner.id, null);
-    });
+    const answers = await this.batch(items, 'read access records', PERMISSION_FOR.users, onProgress);
     owners.forEach((owner, index) => {
-      if (!results.has(owner.id)) throw this.itemError(answers.get(String(index)), `read the access record of ${owner.id}`, owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.users);
+      const answer = answers.get(String(index));
+      if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
+      else if (answer?.status === 404) results.set(owner.id, null);
+      else throw this.itemError(answer, `read the access record of ${owner.id}`, owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.users);
     });
     return results;
   }
@@ -554,30 +548,13 @@ export class GraphDirectory implements DirectoryPort {
     })));
   }
 
-  /**
-   * `first`: these calls take freed slots before reads waiting longer (removals: what a sweep is for);
-   * `last`: only slots no other call waits for.
-   */
-  private async batch(
-    items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress, order: 'first' | 'normal' | 'last' = 'normal',
-    /** Told each item's final answer as it arrives. */
-    onAnswer?: (item: BatchItemRequest, answer: BatchItemResponse) => void,
-  ): Promise<Map<string, BatchItemResponse>> {
+  /** Items in $batch calls of 20, every call in the shared slots (which bound the calls in flight for all bulk work together). */
+  private async batch(items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress): Promise<Map<string, BatchItemResponse>> {
     let settled = 0;
-    const slot = { first: order === 'first', last: order === 'last' };
-    return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission), slot), {
-      // Every chunk is handed to the shared slots at once: they bound the calls in flight, and their
-      // order (removals first, re-reads last) holds only if the chunks are all waiting in it.
+    return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission)), {
       concurrency: Number.POSITIVE_INFINITY,
       clock: this.options.clock,
-      ...(onProgress || onAnswer
-        ? {
-            onResult: (item: BatchItemRequest, answer: BatchItemResponse) => {
-              onAnswer?.(item, answer);
-              onProgress?.((settled += 1));
-            },
-          }
-        : {}),
+      ...(onProgress ? { onResult: () => onProgress((settled += 1)) } : {}),
     });
   }
 

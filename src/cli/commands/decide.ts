@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { checkReason, checkRequestId, checkUpn } from '../args.js';
-import { findGroup } from '../../config/groups.js';
+import { findGroup, groupsOrAll } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
 import { approveRequest, denyRequest, listRequests, type DecideResult, type RequestView } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
@@ -23,7 +23,7 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
     });
   }
   const config = await env.config();
-  const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+  const groups = groupsOrAll(config, options.group);
   const services = await env.services();
   const now = services.clock.now();
   const pending = await listRequests(await services.userDeps(), { groups, states: new Set(['pending']) });
@@ -124,7 +124,7 @@ Examples:
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
         // An approval adds the member (and may provision on demand); a denial only writes one's own record.
         const deps = await services.userDeps(verb === 'deny' ? 'requester' : provisionNow ? 'operator' : 'approver');
-        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const groups = groupsOrAll(config, options.group);
         const input = { groups, requestId, requesterUpn, reason, provisionNow, confirm: confirmation(env, options, verb) };
         const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);
         const data: Record<string, unknown> = render(env, result);

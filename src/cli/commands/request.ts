@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { checkJustification, checkTicket, formatHours, parseDuration, parseHours } from '../args.js';
 import { findGroup } from '../../config/groups.js';
-import { PolicyError } from '../../errors.js';
-import { requestAccess } from '../../core/lifecycle.js';
+import { checkRequestHours, requestAccess } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 import { waitForGrant } from './wait.js';
 
@@ -41,11 +40,7 @@ Examples:
         const config = await env.config();
         const group = findGroup(config, options.group);
         const hours = hoursFlag ?? (group.defaultHours || parseHours(undefined));
-        if (hours > group.maxHours) {
-          throw new PolicyError('DURATION_TOO_LONG', `${formatHours(hours)} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
-            hint: `Use --hours ${group.maxHours} or less.`,
-          });
-        }
+        checkRequestHours(group, hours);
         const services = await env.services();
         const deps = await services.userDeps();
         const result = await requestAccess(deps, { group, hours, justification, ticket });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { findGroup } from '../../config/groups.js';
+import { groupsOrAll } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
 import { NOT_CHECKED, checkOciMemberships, checksOci, describeOciFor, ociSyncOf, type OciMembership } from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';
@@ -48,7 +48,7 @@ Examples:
     .action(async (options: { group?: string; oci: boolean }, command: Command) =>
       run(command, async (env) => {
         const config = await env.config();
-        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const groups = groupsOrAll(config, options.group);
         const services = await env.services();
         const { me, entries } = await myStatus(await services.userDeps(), groups, { checkOci: options.oci });
         const now = services.clock.now();
@@ -82,7 +82,7 @@ Examples:
           throw new UsageError('--all cannot be combined with --pending or --active.', { code: 'CONFLICTING_FLAGS' });
         }
         const config = await env.config();
-        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const groups = groupsOrAll(config, options.group);
         const states = new Set<RequestState>();
         // A record that breaks the input rules is shown (as invalid) wherever a pending one would be: approvers should see it.
         if (options.pending) { states.add('pending'); states.add('invalid'); }

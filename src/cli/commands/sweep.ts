@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
-import { findGroup } from '../../config/groups.js';
+import { groupsOrAll } from '../../config/groups.js';
 import { requireOci } from '../../config/oci.js';
 import { describeNonUser, runSweep, type SweepMemberAction, type SweepReport, type SweepStep } from '../../core/sweep.js';
 import { ExitCode, UsageError, quoteInput } from '../../errors.js';
@@ -118,7 +118,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         if (forceMs === 0) throw new UsageError('--force-oci-after must be more than 0.', { code: 'INVALID_DURATION' });
         const concurrency = parseConcurrency(options.concurrency);
         const config = await env.config();
-        const groups = options.group ? [findGroup(config, options.group)] : config.groups;
+        const groups = groupsOrAll(config, options.group);
         // The sweep confirms every removal in OCI: without the domain it would call removals "done" blind.
         const oci = requireOci(config, 'sweep');
         const forceOciAfterMs = forceMs ?? config.sweep.forceOciAfterMinutes * 60_000;

@@ -1,6 +1,6 @@
 /**
  * An in-memory tenant behind the core's ports (DirectoryPort, OciPort,
- * StatePort, audit), so the model check can run the real use cases
+ * StatePort, the audit log as the event recorder), so the model check can run the real use cases
  * (requestAccess, approveRequest, denyRequest, revokeGrant, runSweep)
  * thousands of times in seconds.
  *
@@ -17,11 +17,13 @@
  */
 import { AuthError, UpstreamError } from '../../../src/errors.js';
 import type { Clock, IdSource } from '../../../src/context.js';
-import type { AuditInput, CoreDeps, StatePort } from '../../../src/core/deps.js';
+import type { AuditInput, CoreDeps } from '../../../src/core/deps.js';
+import { EventBus } from '../../../src/core/events.js';
+import { auditRecorder } from '../../../src/store/audit-trail.js';
 import type {
   AddResult, DirectoryPort, DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
 } from '../../../src/core/ports.js';
-import { emptyState, validateLocalState, type LocalState } from '../../../src/store/state-store.js';
+import { emptyState, stateLedger, validateLocalState, type LocalState, type StateStore } from '../../../src/store/state-store.js';
 import type { Config } from '../../../src/config/schema.js';
 
 export class Crash extends Error {
@@ -199,7 +201,7 @@ export class FakeMachine {
 
   constructor(private readonly tenant: FakeTenant) {}
 
-  statePort(): StatePort {
+  statePort(): Pick<StateStore, 'read' | 'update'> {
     return {
       read: () => this.tenant.port(() => structuredClone(this.state)),
       update: async (mutator) => {
@@ -222,13 +224,10 @@ export class FakeMachine {
       ids: tenant.ids(),
       directory: tenant.directory(identity),
       oci: async () => tenant.oci(),
-      state: this.statePort(),
-      audit: (entry) => tenant.port(() => {
-        this.audit.push(entry);
-      }),
-      auditMany: (entries) => tenant.port(() => {
+      state: stateLedger(this.statePort()),
+      events: new EventBus(auditRecorder((entries) => tenant.port(() => {
         this.audit.push(...entries);
-      }),
+      }))),
     };
   }
 }
