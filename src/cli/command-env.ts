@@ -16,8 +16,12 @@ export interface CommandEnv {
   /** The config file this command reads (after --config and OCIACCESS_CONFIG), absolute. */
   configFile: string;
   config(): Promise<Config>;
-  /** The services, made on first call; `concurrency`: the $batch calls the command keeps in flight (default sweep.concurrency). */
-  services(options?: { concurrency?: number }): Promise<Services>;
+  /**
+   * The services, made on first call; `concurrency`: the $batch calls the command keeps in flight
+   * (default sweep.concurrency); `unattended`: nobody waits for the command (sweep), so notifications
+   * get the longer delivery budget.
+   */
+  services(options?: { concurrency?: number; unattended?: boolean }): Promise<Services>;
   /** Waits for the event subscribers (notifications) to finish what the command told them; nothing when no services were made. */
   settle(): Promise<void>;
 }
@@ -25,6 +29,7 @@ export interface CommandEnv {
 export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv['globals']): CommandEnv {
   let configPromise: Promise<Config> | undefined;
   let servicesPromise: Promise<Services> | undefined;
+  let notifier: { close(): Promise<unknown> } | undefined;
   const configFile = globals.config ? path.resolve(ctx.cwd, globals.config) : ctx.paths.configFile;
   const env: CommandEnv = {
     ctx,
@@ -40,13 +45,27 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
       servicesPromise ??= (async () => {
         const config = await env.config();
         const { createServices } = await import('./services.js');
-        return createServices(ctx, out, config, { debug: globals.debug, concurrency: options.concurrency });
+        const services = await createServices(ctx, out, config, { debug: globals.debug, concurrency: options.concurrency });
+        // Notifications are the event port's first subscriber, where any group names a target.
+        if (config.groups.some((group) => (group.notify?.length ?? 0) > 0)) {
+          const { commandNotifier } = await import('./notifications.js');
+          const { stripControlsDeep } = await import('../core/text.js');
+          const created = commandNotifier({
+            ctx, out, config, clock: services.clock, unattended: options.unattended,
+            audit: (entry) => services.auditLog.append(stripControlsDeep(entry)),
+          });
+          services.events.subscribe(created.subscriber);
+          notifier = created;
+        }
+        return services;
       })();
       return servicesPromise;
     },
     async settle() {
       const services = await servicesPromise?.catch(() => undefined);
       await services?.events.settled();
+      // What was gathered for the operators goes out now; every delivery is bounded by its budget.
+      await notifier?.close();
     },
   };
   return env;

@@ -61,7 +61,10 @@ async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]):
 /** The group's bound on a request's hours (checked by `request` before it signs in, and here). */
 export function checkRequestHours(group: GroupConfig, hours: number): void {
   if (hours > group.maxHours) {
-    throw new PolicyError('DURATION_TOO_LONG', `${hours} hours is more than ${group.name} allows (at most ${group.maxHours}).`, {
+    // Durations are asked to the minute (90m, 1h30m): said the same way, not as 1.5 or 0.3333 hours.
+    const minutes = Math.round(hours * 60);
+    const asked = minutes % 60 === 0 ? `${minutes / 60} hours` : `${Math.floor(minutes / 60) > 0 ? `${Math.floor(minutes / 60)}h` : ''}${minutes % 60}m`;
+    throw new PolicyError('DURATION_TOO_LONG', `${asked} is more than ${group.name} allows (at most ${group.maxHours} hours).`, {
       hint: `Use --hours ${group.maxHours} or less.`,
     });
   }

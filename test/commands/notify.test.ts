@@ -208,10 +208,9 @@ test('a failed event notification warns on stderr and writes a `notify` audit en
   expect(stderr.text).not.toContain('/_hooks/');
 });
 
-// TO ENABLE once the core emits domain events and services subscribe `commandNotifier(...)` to them
-// (issue 13, "Domain events"): then `request` itself notifies the approvers, and a failing target
-// changes neither its result nor its exit code.
-test.skip('[enable when events are wired] request → approvers\' target gets the approve command; a 503ing target leaves request\'s exit code 0, warns and audits', async () => {
+// The core emits domain events and the command's services subscribe the notifier to them: `request`
+// itself notifies the approvers, and a failing target changes neither its result nor its exit code.
+test('request → approvers\' target gets the approve command; a 503ing target leaves request\'s exit code 0, warns and audits', async () => {
   const H = h();
   const { env } = await withTargets(H, THREE);
   const ok = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-123: restart the DB node', '--ticket', 'INC-123', '--json'], { env });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { checkJustification, checkTicket, formatHours, parseDuration, parseHours } from '../args.js';
+import { checkJustification, checkTicket, parseDuration, parseHours } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { checkRequestHours, requestAccess } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';

@@ -126,7 +126,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
           // Said once here; each refused OCI removal is also in the report (OCI_READ_ONLY), and the sweep's Entra work still runs.
           env.out.warn(`${options.fixDrift ? '--fix-drift' : 'Forced OCI removals'} need${options.fixDrift ? 's' : ''} oci.access "write"; this config's OCI key is read-only, so OCI removals will be refused.`);
         }
-        const services = await env.services({ concurrency: concurrency ?? config.sweep.concurrency });
+        const services = await env.services({ concurrency: concurrency ?? config.sweep.concurrency, unattended: true });
         const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
         env.ctx.preferSmallMemory?.();
         const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
