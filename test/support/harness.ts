@@ -179,6 +179,7 @@ export function resetTenant(emu: RunningEmulator): void {
     for (const job of sp.synchronizationJobs) {
       job.status.code = 'Active';
       job.status.quarantine = null;
+      job.onDemandOutcome = undefined;
     }
   }
   emu.server.runCycleNow();
