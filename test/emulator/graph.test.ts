@@ -345,8 +345,35 @@ describe('Graph emulator: open extensions', () => {
 
     const me = await alice.api('/me').select(['id']).expand(`extensions($filter=id eq '${NAME}')`).get();
     expect(me.extensions).toEqual([{ '@odata.type': '#microsoft.graph.openTypeExtension', extensionName: NAME, id: NAME, requests: '[]', version: 1 }]);
-    const other = await alice.api('/me').expand("extensions($filter=id eq 'com.contoso.other')").get();
+    const other = await alice.api('/me').select(['id']).expand("extensions($filter=id eq 'com.contoso.other')").get();
     expect(other.extensions).toEqual([]);
+  });
+
+  it('returns expanded extensions on users and groups only together with $select', async () => {
+    const alice = h.client(h.userToken(U.alice));
+    const withoutSelect = await alice.api('/me').expand(`extensions($filter=id eq '${NAME}')`).get();
+    expect(withoutSelect).toMatchObject({ id: U.alice, userPrincipalName: 'alice@contoso.example' });
+    expect(withoutSelect).not.toHaveProperty('extensions');
+    const app = h.client(h.appToken(['Group.Read.All']));
+    const group = await app.api(`/groups/${GROUP}`).expand('extensions').get();
+    expect(group).not.toHaveProperty('extensions');
+    const selected = await app.api(`/groups/${GROUP}`).select(['id', 'displayName']).expand('extensions').get();
+    expect(selected.extensions).toEqual([]);
+  });
+
+  it('accepts only primitive values and arrays of primitives (400 Request_BadRequest otherwise), on create and on PATCH', async () => {
+    const dave = h.client(h.userToken(U.dave));
+    for (const bad of [{ nested: { a: 1 } }, { list: [1, { a: 1 }] }, { deep: [[1, 2]] }]) {
+      const refused = await failure(dave.api('/me/extensions').post(ext('com.contoso.shape', bad)));
+      expect(refused.statusCode).toBe(400);
+      expect(refused.code).toBe('Request_BadRequest');
+      expect(refused.message).toMatch(/primitive/);
+    }
+    await dave.api('/me/extensions').post(ext('com.contoso.shape', { s: 'x', n: 1, b: true, z: null, tags: ['a', 'b'], nums: [1, 2] }));
+    const patch = await failure(dave.api('/me/extensions/com.contoso.shape').patch({ s: { not: 'primitive' } }));
+    expect(patch.statusCode).toBe(400);
+    expect(patch.code).toBe('Request_BadRequest');
+    expect(await dave.api('/me/extensions/com.contoso.shape').get()).toMatchObject({ s: 'x', tags: ['a', 'b'] });
   });
 
   it('refuses a duplicate name with 409 and a third extension of the same app with 400', async () => {
@@ -387,6 +414,17 @@ describe('Graph emulator: open extensions', () => {
     expect(graphLog(h.emu, '/extensions/com.contoso.patch').map((entry) => entry.status)).toEqual([204, 200]);
   });
 
+  it('answers PATCH with 200 and the object when set to the older v1.0 page\'s behaviour', async () => {
+    h.emu.world.graphSettings.extensionPatchAnswer = 200;
+    try {
+      const carol = h.client(h.userToken(U.carol));
+      const updated = await carol.api('/me/extensions/com.contoso.patch').patch({ a: '4' });
+      expect(updated).toMatchObject({ '@odata.type': '#microsoft.graph.openTypeExtension', id: 'com.contoso.patch', a: '4' });
+    } finally {
+      h.emu.world.graphSettings.extensionPatchAnswer = 204;
+    }
+  });
+
   it('lets a delegated caller write only their own extensions, and read others only with User.Read.All', async () => {
     const bob = h.client(h.userToken(U.bob));
     const write = await failure(bob.api(`/users/${U.alice}/extensions`).post(ext('com.contoso.forged')));
@@ -395,7 +433,7 @@ describe('Graph emulator: open extensions', () => {
     const patch = await failure(bob.api(`/users/${U.alice}/extensions/${NAME}`).patch({ requests: 'forged' }));
     expect(patch.statusCode).toBe(403);
 
-    const read = await bob.api(`/users/${U.alice}`).expand('extensions').get();
+    const read = await bob.api(`/users/${U.alice}`).select(['id']).expand('extensions').get();
     expect(read.extensions.map((item: { id: string }) => item.id)).toContain(NAME);
     const basic = h.client(h.userToken(U.bob, ['User.Read', 'User.ReadBasic.All']));
     const denied = await failure(basic.api(`/users/${U.alice}/extensions/${NAME}`).get());
@@ -416,7 +454,7 @@ describe('Graph emulator: open extensions', () => {
   it('writes group extensions with Group.ReadWrite.All only', async () => {
     const app = h.client(h.appToken(['Group.ReadWrite.All']));
     await app.api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.policy', { maxHours: 8 }));
-    const group = await app.api(`/groups/${GROUP}`).expand('extensions').get();
+    const group = await app.api(`/groups/${GROUP}`).select(['id']).expand('extensions').get();
     expect(group.extensions).toEqual([expect.objectContaining({ id: 'com.contoso.policy', maxHours: 8 })]);
     const bob = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.bob')));
     expect(bob.statusCode).toBe(403);
