@@ -3,7 +3,12 @@
  * extension PATCH answered either way, a member removal's 404 that names the group,
  * role-assignable groups, and directory roles for provisioning reads.
  */
+import { GraphDirectory } from '../../src/adapters/graph/graph-directory.js';
+import { connectionsForCaFile, fetchWithCa } from '../../src/adapters/http/tls.js';
+import { systemClock } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
+import { issueToken } from '../../src/emulator/tokens.js';
+import { OciAccessError } from '../../src/errors.js';
 import { storedRecords, useHarness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
@@ -37,4 +42,44 @@ test('writes records whether Graph answers an extension PATCH with 204 or with 2
       for (const value of Object.values(payload as Record<string, unknown>)) expect(['string', 'number', 'boolean']).toContain(typeof value);
     }
   }
+});
+
+describe('a 404 on member removal: no such group vs not a member', () => {
+  const WRONG_GROUP = '0badc0de-0000-4000-8000-000000000000';
+  function directory(batching: boolean): GraphDirectory {
+    const emu = h().emu;
+    const token = issueToken(emu.world, { principalType: 'app', appId: SEED.automationAppId, roles: ['GroupMember.ReadWrite.All'] }).token;
+    return new GraphDirectory({
+      graphBaseUrl: emu.baseUrl, getToken: async () => token, connections: connectionsForCaFile(emu.caFile), clock: systemClock, identity: 'app', batching,
+    });
+  }
+
+  it('the emulator names the group when the group is missing and the member when they are not one', async () => {
+    const H = h();
+    const token = issueToken(H.emu.world, { principalType: 'app', appId: SEED.automationAppId, roles: ['GroupMember.ReadWrite.All'] }).token;
+    const remove = async (groupId: string) => {
+      const answer = await fetchWithCa(H.emu.caFile)(`${H.emu.baseUrl}/v1.0/groups/${groupId}/members/${SEED.users.alice}/$ref`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      return { status: answer.status, body: await answer.json() };
+    };
+    const noGroup = await remove(WRONG_GROUP);
+    expect(noGroup.status).toBe(404);
+    expect(noGroup.body.error).toMatchObject({ code: 'Request_ResourceNotFound', message: expect.stringContaining(WRONG_GROUP) });
+    const notMember = await remove(SEED.tempGroupId);
+    expect(notMember.status).toBe(404);
+    expect(notMember.body.error.message).toContain(SEED.users.alice);
+    expect(notMember.body.error.message).not.toContain(SEED.tempGroupId);
+  });
+
+  it.each([false, true])('never reports a wrong group id as "already removed" (batching %s)', async (batching) => {
+    const graph = directory(batching);
+    expect(await graph.removeGroupMember(SEED.tempGroupId, SEED.users.alice)).toBe('not-member');
+    const single = await graph.removeGroupMember(WRONG_GROUP, SEED.users.alice).then(() => undefined, (error: unknown) => error);
+    expect(single).toBeInstanceOf(OciAccessError);
+    expect(single).toMatchObject({ code: 'GRAPH_GROUP_NOT_FOUND', message: expect.stringContaining(WRONG_GROUP) });
+    const bulk = await graph.removeGroupMembers(WRONG_GROUP, [SEED.users.alice, SEED.users.bob]);
+    for (const result of bulk.values()) expect(result).toMatchObject({ code: 'GRAPH_GROUP_NOT_FOUND', message: expect.stringContaining(WRONG_GROUP) });
+    const real = await graph.removeGroupMembers(SEED.tempGroupId, [SEED.users.alice, SEED.users.breakglass]);
+    expect(real.get(SEED.users.alice)).toBe('not-member');
+    expect(real.get(SEED.users.breakglass)).toBe('removed');
+  });
 });
