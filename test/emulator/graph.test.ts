@@ -13,6 +13,7 @@ import {
   type GraphError,
   type PageCollection,
 } from '@microsoft/microsoft-graph-client';
+import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { referenceDispatcher } from '../support/reference-fetch.js';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
@@ -160,6 +161,29 @@ describe('Graph emulator: users, /me and tokens', () => {
     const expired = await failure(graph.api('/me').get());
     expect(expired.statusCode).toBe(401);
     expect(expired.message).toMatch(/expired/);
+  });
+
+  it('answers every call, successful or not, with request-id and the caller\'s client-request-id', async () => {
+    const get = (path: string, headers: Record<string, string>) =>
+      fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}${path}`, { headers: { authorization: `Bearer ${h.userToken(U.alice)}`, ...headers } });
+    const ok = await get('/v1.0/me', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ok.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000001');
+    const created = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.userToken(U.carol)}`, 'content-type': 'application/json', 'client-request-id': 'c0ffee00-0000-4000-8000-000000000002' },
+      body: JSON.stringify({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName: 'com.contoso.ids' }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000002');
+    const removed = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions/com.contoso.ids`, { method: 'DELETE', headers: { authorization: `Bearer ${h.userToken(U.carol)}` } });
+    expect(removed.status).toBe(204);
+    // None sent: Graph gives the request-id as client-request-id.
+    expect(removed.headers.get('client-request-id')).toBe(removed.headers.get('request-id'));
+    const missing = await get('/v1.0/users/nobody@contoso.example', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000003' });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000003');
   });
 
   it('records the caller of every route in the request log', async () => {
