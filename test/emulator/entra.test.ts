@@ -146,7 +146,7 @@ describe('Entra emulator: metadata', () => {
     expect(((await response.json()) as { token_endpoint: string }).token_endpoint).toBe(`${h.emu.baseUrl}/${SEED.domain}/oauth2/v2.0/token`);
   });
 
-  test('instance discovery answers for the emulator host and rejects others', async () => {
+  test('instance discovery answers for the emulator host, with or without its port (as MSAL Python sends it), and rejects others', async () => {
     const host = new URL(h.emu.baseUrl).host;
     const known = await h.fetch(
       `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${h.emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
@@ -154,7 +154,18 @@ describe('Entra emulator: metadata', () => {
     const body = (await known.json()) as any;
     expect(known.status).toBe(200);
     expect(body.tenant_discovery_endpoint).toBe(`${h.emu.baseUrl}/${SEED.tenantId}/v2.0/.well-known/openid-configuration`);
-    expect(body.metadata).toEqual([{ preferred_network: host, preferred_cache: host, aliases: [host] }]);
+    expect(body.metadata).toEqual([{ preferred_network: host, preferred_cache: host, aliases: [host, '127.0.0.1'] }]);
+    // MSAL Python sends the authority's host without the port; Entra matches by host name.
+    const hostname = new URL(h.emu.baseUrl).hostname;
+    const withoutPort = await h.fetch(
+      `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`https://${hostname}/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
+    );
+    expect(withoutPort.status).toBe(200);
+    expect(((await withoutPort.json()) as any).tenant_discovery_endpoint).toBe(`${h.emu.baseUrl}/${SEED.tenantId}/v2.0/.well-known/openid-configuration`);
+    const otherPort = await h.fetch(
+      `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`https://${hostname}:1/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
+    );
+    expect(otherPort.status).toBe(400);
     const unknown = await h.fetch(
       `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('https://login.evil.example/x/oauth2/v2.0/authorize')}`,
     );
