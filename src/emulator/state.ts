@@ -186,6 +186,8 @@ export interface IssuedToken {
   roles: string[];
   expiresAt: number;
   revoked: boolean;
+  /** Client capabilities the client declared when it got the token (xms_cc): 'cp1' = it handles claims challenges. */
+  clientCapabilities?: string[];
 }
 
 export interface DeviceCodeGrant {

@@ -21,7 +21,11 @@ export interface Caller {
 /** Checks the bearer token (401 InvalidAuthenticationToken) and records the caller on the request. */
 export function authenticate(req: EmuRequest, world: World): Caller | EmuResponse {
   const check = checkBearer(req, world);
-  if (!check.ok) return errorFor(req, check.status, check.code, check.message);
+  if (!check.ok) {
+    const refused = errorFor(req, check.status, check.code, check.message);
+    if (check.challenge) refused.headers = { ...refused.headers, 'www-authenticate': check.challenge };
+    return refused;
+  }
   const token = check.token;
   const permissions = new Set(
     [...tokenPermissions(token)].map((name) => name.replace(/^https:\/\/graph\.microsoft\.com\//i, '').toLowerCase()),
