@@ -9,7 +9,7 @@ import { systemClock } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { issueToken } from '../../src/emulator/tokens.js';
 import { OciAccessError } from '../../src/errors.js';
-import { storedRecords, useHarness } from '../support/harness.js';
+import { storedRecords, upnOf, useHarness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
 
@@ -81,5 +81,17 @@ describe('a 404 on member removal: no such group vs not a member', () => {
     const real = await graph.removeGroupMembers(SEED.tempGroupId, [SEED.users.alice, SEED.users.breakglass]);
     expect(real.get(SEED.users.alice)).toBe('not-member');
     expect(real.get(SEED.users.breakglass)).toBe('removed');
+  });
+});
+
+describe('role-assignable groups', () => {
+  it('an owner\'s approval is refused by Graph (403) and the error names RoleManagement.ReadWrite.Directory and Privileged Role Administrator', async () => {
+    const H = h();
+    await H.control(`groups/${SEED.tempGroupId}/role-assignable`, { on: true });
+    const id = await request('2');
+    const approved = await H.run('bob', ['approve', id, '--yes', '--json']);
+    expect(approved.code).toBe(4);
+    expect(approved.json.error.hint).toMatch(/RoleManagement\.ReadWrite\.Directory and the Privileged Role Administrator role/);
+    expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
   });
 });

@@ -240,6 +240,31 @@ describe('Graph emulator: group membership', () => {
     expect(graphLog(h.emu, '/members/$ref').map((entry) => entry.status)).toEqual([204, 400]);
   });
 
+  it('a role-assignable group: owners and Groups Administrators are refused; RoleManagement.ReadWrite.Directory (and, delegated, Privileged Role Administrator) is needed', async () => {
+    const group = h.emu.world.groups.get(GROUP)!;
+    group.isAssignableToRole = true;
+    try {
+      const read = await h.client(h.appToken(['Group.Read.All'])).api(`/groups/${GROUP}`).select(['id', 'isAssignableToRole']).get();
+      expect(read.isAssignableToRole).toBe(true);
+      const ref = { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${U.mallory}` };
+      const owner = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(owner.statusCode).toBe(403);
+      const admin = await failure(h.client(h.userToken(U.dave)).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(admin.statusCode).toBe(403);
+      const app = await failure(h.client(h.appToken(['GroupMember.ReadWrite.All'])).api(`/groups/${GROUP}/members/${U.breakglass}/$ref`).delete());
+      expect(app.statusCode).toBe(403);
+      const withScopeNoRole = await failure(h.client(h.userToken(U.bob, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(withScopeNoRole.statusCode).toBe(403);
+      h.emu.world.users.get(U.carol)!.directoryRoles.add('Privileged Role Administrator');
+      await h.client(h.userToken(U.carol, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref);
+      await h.client(h.appToken(['GroupMember.ReadWrite.All', 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/${U.mallory}/$ref`).delete();
+      expect(group.members.has(U.mallory)).toBe(false);
+    } finally {
+      group.isAssignableToRole = false;
+      h.emu.world.users.get(U.carol)!.directoryRoles.delete('Privileged Role Administrator');
+    }
+  });
+
   it('refuses a delegated caller who neither owns the group nor is a Groups Administrator', async () => {
     const error = await failure(h.client(h.userToken(U.alice)).api(`/groups/${GROUP}/members/$ref`).post(ref(U.mallory)));
     expect(error.statusCode).toBe(403);

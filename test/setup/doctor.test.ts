@@ -295,3 +295,21 @@ test('an OCI API key others can read: the files check names it with chmod 600, t
   expect(check(result, 'files')).toMatchObject({ status: 'fail', category: 'config', detail: expect.stringContaining(`OCI API key file ${key} is readable by other users (mode 0644)`), fix: expect.stringContaining(`chmod 600 ${key}`) });
   expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', category: 'config', fix: expect.stringContaining(`chmod 600 ${key}`) });
 });
+
+test('a role-assignable group: groups warns and says what changing its members needs, for people and for the automation app', async () => {
+  const H = h();
+  await H.control(`groups/${SEED.tempGroupId}/role-assignable`, { on: true });
+  const person = await doctor(H, 'alice');
+  expect(check(person, 'groups')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringMatching(/role-assignable.*RoleManagement\.ReadWrite\.Directory permission and the Privileged Role Administrator role/),
+    fix: expect.stringContaining('not role-assignable'),
+  });
+  expect(check(person, 'groups').detail).toContain(SEED.tempGroupId);
+  const cron = await doctor(H, 'cron', ['--as', 'app']);
+  expect(check(cron, 'groups')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringContaining('RoleManagement.ReadWrite.Directory permission (application permission of the automation app)'),
+    fix: expect.stringContaining('grant the automation app the RoleManagement.ReadWrite.Directory application permission'),
+  });
+});
