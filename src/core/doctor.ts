@@ -369,9 +369,18 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
       } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`);
     }
   } catch (error) {
-    add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
+    if ((error as { status?: number }).status === 403 && probes.identity === 'user') {
+      // Graph lets a signed-in user read a synchronization job only with, besides the scope, an
+      // Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role.
+      add('provisioning-job', 'provisioning job', 'entra', 'warn',
+        `Microsoft Graph refused to show you the provisioning job: a signed-in user needs Synchronization.Read.All and the ${PROVISIONING_ROLES} role`,
+        'Run `ociaccess doctor --as app` on the sweep host, or ask for one of those roles (it is needed for `--provision-now` too).');
+    } else add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
   }
 }
+
+/** The directory roles Graph asks of a signed-in user to read provisioning jobs or provision on demand. */
+export const PROVISIONING_ROLES = 'Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator';
 
 /**
  * What the OCI key is declared for (oci.access), read against who runs doctor:

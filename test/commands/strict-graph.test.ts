@@ -59,7 +59,7 @@ describe('a 404 on member removal: no such group vs not a member', () => {
     const token = issueToken(H.emu.world, { principalType: 'app', appId: SEED.automationAppId, roles: ['GroupMember.ReadWrite.All'] }).token;
     const remove = async (groupId: string) => {
       const answer = await fetchWithCa(H.emu.caFile)(`${H.emu.baseUrl}/v1.0/groups/${groupId}/members/${SEED.users.alice}/$ref`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
-      return { status: answer.status, body: await answer.json() };
+      return { status: answer.status, body: (await answer.json()) as { error: { code: string; message: string } } };
     };
     const noGroup = await remove(WRONG_GROUP);
     expect(noGroup.status).toBe(404);
@@ -93,5 +93,15 @@ describe('role-assignable groups', () => {
     expect(approved.code).toBe(4);
     expect(approved.json.error.hint).toMatch(/RoleManagement\.ReadWrite\.Directory and the Privileged Role Administrator role/);
     expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
+  });
+});
+
+describe('provisioning as a signed-in user', () => {
+  it('approve --provision-now by an owner without an application-admin role: the refusal names the roles', async () => {
+    const H = h();
+    const id = await request('2');
+    const approved = await H.run('bob', ['approve', id, '--yes', '--provision-now', '--json']);
+    const text = JSON.stringify(approved.json ?? approved.stderr);
+    expect(text).toContain('Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator');
   });
 });

@@ -708,6 +708,22 @@ describe('Graph emulator: service principal and provisioning job', () => {
     expect(bob.statusCode).toBe(403);
   });
 
+  it('shows a job to a signed-in user only with an application-admin role besides the scope', async () => {
+    const jobPath = `/servicePrincipals/${SP}/synchronization/jobs/${JOB}`;
+    const bob = await failure(h.client(h.userToken(U.bob)).api(jobPath).get());
+    expect(bob.statusCode).toBe(403);
+    const list = await failure(h.client(h.userToken(U.bob)).api(`/servicePrincipals/${SP}/synchronization/jobs`).get());
+    expect(list.statusCode).toBe(403);
+    const user = h.emu.world.users.get(U.bob)!;
+    for (const role of ['Application Administrator', 'Cloud Application Administrator', 'Hybrid Identity Administrator']) {
+      user.directoryRoles.add(role);
+      expect((await h.client(h.userToken(U.bob)).api(jobPath).get()).id).toBe(JOB);
+      user.directoryRoles.delete(role);
+    }
+    // An app needs only the permission.
+    expect((await h.client(h.appToken(['Synchronization.Read.All'])).api(jobPath).get()).id).toBe(JOB);
+  });
+
   it('allows 5 calls per 10 virtual seconds and then answers 429 with Retry-After', async () => {
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     for (let n = 0; n < 5; n += 1) await graph.api(podPath).post(onDemand(GROUP, [U.alice]));

@@ -178,8 +178,10 @@ export class GraphDirectory implements DirectoryPort {
       });
     }
     if (status === 403) {
-      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}`, {
-        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}. Run \`ociaccess doctor\` to check every permission.`,
+      // Provisioning jobs and provision on demand also take an application-admin role from a signed-in user.
+      const roles = /^Synchronization\./.test(permission) && this.options.identity === 'user' ? ' and the Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role' : '';
+      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}${roles ? ` (a signed-in user needs ${permission}${roles})` : ''}`, {
+        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}${roles}. Run \`ociaccess doctor\` to check every permission.`,
         cause,
       });
     }
