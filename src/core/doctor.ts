@@ -16,6 +16,8 @@ import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions
 export interface NamedObject {
   id: string;
   displayName: string;
+  /** Groups only: a role-assignable group, whose members only a Privileged Role Administrator (with RoleManagement.ReadWrite.Directory) may change. */
+  isAssignableToRole?: boolean;
 }
 
 /** A user or group assigned to an enterprise application (appRoleAssignedTo). */
@@ -282,8 +284,18 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
         if (found.displayName !== group.name) renamed.push(`"${group.name}" is called "${found.displayName}" in Entra`);
       }
     }
+    const roleAssignable = existing.filter((g) => g.isAssignableToRole);
     if (problems.length) add('groups', 'Entra groups', 'entra', 'fail', problems.join('; '), 'Fix groups[].entraGroupId (`ociaccess init` looks the group up by name), or create the group (docs/setup-entra.md).');
-    else if (renamed.length) add('groups', 'Entra groups', 'entra', 'warn', renamed.join('; '), 'Rename one or the other so that people and the OCI group mapping agree.');
+    else if (roleAssignable.length) {
+      // Graph (group-post-members, group-delete-members): owners and Groups Administrators cannot change a
+      // role-assignable group's members; it takes RoleManagement.ReadWrite.Directory and, for a signed-in
+      // user, the Privileged Role Administrator role.
+      add('groups', 'Entra groups', 'entra', 'warn',
+        `${roleAssignable.map((g) => `${g.displayName} (${g.id})`).join(', ')} ${roleAssignable.length > 1 ? 'are' : 'is'} role-assignable (isAssignableToRole): its owners and Groups Administrators cannot change its members — approve, revoke and sweep need the RoleManagement.ReadWrite.Directory permission${probes.identity === 'app' ? ' (application permission of the automation app)' : ' and the Privileged Role Administrator role'}`,
+        probes.identity === 'app'
+          ? 'Use a group that is not role-assignable (the setting cannot be turned off: create a new group), or grant the automation app the RoleManagement.ReadWrite.Directory application permission (admin consent).'
+          : 'Use a group that is not role-assignable (the setting cannot be turned off: create a new group). ociaccess does not ask people for RoleManagement.ReadWrite.Directory, so approvals of such a group are refused (docs/setup-entra.md).');
+    } else if (renamed.length) add('groups', 'Entra groups', 'entra', 'warn', renamed.join('; '), 'Rename one or the other so that people and the OCI group mapping agree.');
     else add('groups', 'Entra groups', 'entra', 'pass', existing.map((g) => `${g.displayName} (${g.id})`).join(', '));
   } catch (error) {
     add('groups', 'Entra groups', ...statusOf('fail', graphFailure(error, 'GroupMember.Read.All')));
@@ -357,9 +369,18 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
       } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`);
     }
   } catch (error) {
-    add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
+    if ((error as { status?: number }).status === 403 && probes.identity === 'user') {
+      // Graph lets a signed-in user read a synchronization job only with, besides the scope, an
+      // Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role.
+      add('provisioning-job', 'provisioning job', 'entra', 'warn',
+        `Microsoft Graph refused to show you the provisioning job: a signed-in user needs Synchronization.Read.All and the ${PROVISIONING_ROLES} role`,
+        'Run `ociaccess doctor --as app` on the sweep host, or ask for one of those roles (it is needed for `--provision-now` too).');
+    } else add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
   }
 }
+
+/** The directory roles Graph asks of a signed-in user to read provisioning jobs or provision on demand. */
+export const PROVISIONING_ROLES = 'Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator';
 
 /**
  * What the OCI key is declared for (oci.access), read against who runs doctor:

@@ -44,7 +44,10 @@ export interface SeedSecrets {
   ociApiKey: { tenancyOcid: string; userOcid: string; fingerprint: string; privateKeyPem: string };
 }
 
-function user(id: string, name: string, displayName: string, roles: string[] = []): EntraUser {
+/** Directory roles the seeded users hold (by name in SEED.users); the others hold none. */
+export const SEED_DIRECTORY_ROLES: Readonly<Record<string, readonly string[]>> = { dave: ['Groups Administrator'] };
+
+function user(id: string, name: string, displayName: string, roles: readonly string[] = SEED_DIRECTORY_ROLES[name] ?? []): EntraUser {
   return {
     id,
     userPrincipalName: `${name}@${SEED.domain}`,
@@ -83,7 +86,7 @@ export function seedDefault(world: World): SeedSecrets {
     user(u.carol, 'carol', 'Carol Chen'),
     user(u.mallory, 'mallory', 'Mallory Moss'),
     user(u.breakglass, 'breakglass', 'Break Glass'),
-    user(u.dave, 'dave', 'Dave Diaz', ['Groups Administrator']),
+    user(u.dave, 'dave', 'Dave Diaz'),
   ]) {
     world.users.set(entry.id, entry);
   }

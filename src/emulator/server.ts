@@ -253,7 +253,18 @@ export class EmulatorServer implements EmulatorApi {
   private write(res: ServerResponse, { status, headers, payload }: PreparedResponse): void {
     // Every answer is dated, as HTTP origin servers with a clock must be (RFC 9110, 6.6.1), on the
     // emulator's virtual clock: `approve` compares the machine's clock with it.
-    res.writeHead(status, { date: new Date(this.world.now()).toUTCString(), ...headers });
+    const all: Record<string, string> = { date: new Date(this.world.now()).toUTCString(), ...headers };
+    // Graph answers every call, not only failures, with request-id and client-request-id: the
+    // caller's, or, when none was sent, the request-id (Graph activity logs: "If no client request
+    // identifier is sent, the value will be equal to the operation identifier").
+    const service = serviceOf(new URL(res.req.url ?? '/', 'https://emulator.invalid').pathname);
+    if (service === 'graph') {
+      const sent = res.req.headers['client-request-id'];
+      const echoed = Array.isArray(sent) ? sent[0] : sent;
+      if (echoed) all['client-request-id'] = echoed;
+      else all['client-request-id'] ??= all['request-id']!;
+    }
+    res.writeHead(status, all);
     res.end(payload);
   }
 

@@ -39,6 +39,8 @@ export interface EntraGroup {
   members: Set<string>;
   owners: Set<string>;
   extensions: Map<string, OpenExtension>;
+  /** A role-assignable group: changing its members takes RoleManagement.ReadWrite.Directory (see graph/groups.ts). */
+  isAssignableToRole?: boolean;
 }
 
 /** A device registered or joined in Entra (a group may hold it as a member). */
@@ -186,6 +188,8 @@ export interface IssuedToken {
   roles: string[];
   expiresAt: number;
   revoked: boolean;
+  /** Client capabilities the client declared when it got the token (xms_cc): 'cp1' = it handles claims challenges. */
+  clientCapabilities?: string[];
 }
 
 export interface DeviceCodeGrant {
@@ -249,6 +253,12 @@ export class World {
   provisionOnDemandCalls: number[] = [];
   /** What the provisioning engine remembers between cycles (see provisioning.ts). */
   readonly provisioningMemory: ProvisioningMemory = { exportedMembers: new Map(), inScope: new Map() };
+  /**
+   * Graph behaviours whose documentation varies: how PATCH of an open extension on a user or
+   * group answers (204, as the current page says for directory objects, or 200 with the
+   * object, as the older v1.0 page showed). See graph/control.ts.
+   */
+  graphSettings: { extensionPatchAnswer: 204 | 200 } = { extensionPatchAnswer: 204 };
   /** Which clock OCI request signatures are dated against (see oci/signature.ts). */
   ociSignatureClock: 'virtual' | 'either' = 'either';
   /** The identity domain's own settings (oci/settings.ts): rate limits by domain type, page size cap, noTarget. */

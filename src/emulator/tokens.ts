@@ -22,6 +22,8 @@ export interface IssueOptions {
   /** Lifetime in virtual seconds (default one hour, as Entra's). */
   lifetimeSeconds?: number;
   kind?: 'access' | 'refresh';
+  /** Client capabilities declared in the token request's claims (access_token.xms_cc). */
+  clientCapabilities?: string[];
 }
 
 export function issueToken(world: World, options: IssueOptions): IssuedToken {
@@ -43,6 +45,8 @@ export function issueToken(world: World, options: IssueOptions): IssuedToken {
     claims.oid = user.id;
     claims.upn = user.userPrincipalName;
     claims.scp = (options.scopes ?? []).join(' ');
+    // A client that declared cp1 gets a CAE-capable token (xms_cc), which Graph may later challenge.
+    if (options.clientCapabilities?.length) claims.xms_cc = options.clientCapabilities;
   } else {
     claims.roles = options.roles ?? [];
     claims.idtyp = 'app';
@@ -61,6 +65,7 @@ export function issueToken(world: World, options: IssueOptions): IssuedToken {
     roles: options.roles ?? [],
     expiresAt: (nowSeconds + lifetime) * 1000,
     revoked: false,
+    ...(options.clientCapabilities?.length ? { clientCapabilities: options.clientCapabilities } : {}),
   };
   world.tokens.set(token, issued);
   return issued;
@@ -68,7 +73,24 @@ export function issueToken(world: World, options: IssueOptions): IssuedToken {
 
 export type BearerCheck =
   | { ok: true; token: IssuedToken }
-  | { ok: false; status: 401; code: 'InvalidAuthenticationToken'; message: string };
+  | { ok: false; status: 401; code: 'InvalidAuthenticationToken'; message: string; challenge?: string };
+
+/** True when the token's client declared the cp1 capability (it can handle claims challenges). */
+export function declaresCp1(token: IssuedToken): boolean {
+  return (token.clientCapabilities ?? []).some((capability) => capability.toLowerCase() === 'cp1');
+}
+
+/**
+ * The claims challenge Graph sends a CAE-capable client whose token was revoked: a 401 with
+ * `WWW-Authenticate: Bearer … error="insufficient_claims", claims="<base64 claims request>"`
+ * (Entra: "Claims challenges, claims requests and client capabilities"). Only clients that
+ * declared cp1 ever get one.
+ */
+export function claimsChallenge(world: World, revokedAt: number): string {
+  const request = { access_token: { nbf: { essential: true, value: String(Math.floor(revokedAt / 1000)) } } };
+  const claims = Buffer.from(JSON.stringify(request)).toString('base64');
+  return `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="${claims}"`;
+}
 
 /** Checks the Authorization header of a Graph request against the virtual clock. */
 export function checkBearer(req: EmuRequest, world: World): BearerCheck {
@@ -77,6 +99,16 @@ export function checkBearer(req: EmuRequest, world: World): BearerCheck {
     return { ok: false, status: 401, code: 'InvalidAuthenticationToken', message: 'Access token is empty.' };
   }
   const token = world.tokens.get(header.replace(/^Bearer\s+/i, '').trim());
+  if (token && token.kind === 'access' && token.revoked && declaresCp1(token) && token.userId) {
+    const revokedAt = world.entra.tokensValidFrom.get(token.userId) ?? world.now();
+    return {
+      ok: false,
+      status: 401,
+      code: 'InvalidAuthenticationToken',
+      message: 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+      challenge: claimsChallenge(world, revokedAt),
+    };
+  }
   if (!token || token.kind !== 'access' || token.revoked) {
     return { ok: false, status: 401, code: 'InvalidAuthenticationToken', message: 'Access token validation failure. Invalid audience.' };
   }

@@ -6,6 +6,7 @@
  */
 import { configureEntra } from '../../src/emulator/entra/index.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
+import { SEED } from '../../src/emulator/seed.js';
 import { upnOf, useHarness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
@@ -95,15 +96,26 @@ describe('a sign-in that no longer works', () => {
     expect((await H.run('alice', ['status'])).code).toBe(0);
   });
 
-  // Regression: when Graph answers 401 (access token revoked with continuous
-  // access evaluation) and the forced refresh then fails, the Graph client
-  // wraps our AuthError as GraphError -1; the adapter must rethrow the sign-in
-  // error itself (exit 4), not a Graph failure (exit 5).
-  test('access token revoked mid-session (continuous access evaluation): exit 4, not 5', async () => {
+  // The CLI does not declare the cp1 client capability, so Graph never sends it a
+  // claims challenge (continuous access evaluation): a revoked session shows when
+  // its access token expires and the refresh is refused. Regression: when Graph
+  // answers 401 and the forced refresh then fails, the Graph client wraps our
+  // AuthError as GraphError -1; the adapter must rethrow the sign-in error itself
+  // (exit 4), not a Graph failure (exit 5).
+  test('sessions revoked mid-session: no claims challenge (no cp1); the next refresh fails with exit 4, not 5', async () => {
     const H = h();
     expect((await H.login('carol')).code).toBe(0);
     expect((await H.run('carol', ['status'])).code).toBe(0);
+    const carolTokens = () => [...H.emu.world.tokens.values()].filter((token) => token.userId === SEED.users.carol);
+    expect(carolTokens().length).toBeGreaterThan(0);
+    expect(carolTokens().every((token) => token.clientCapabilities === undefined)).toBe(true);
+
     await H.control('tokens/revoke', { user: upnOf('carol'), accessTokens: true });
+    const mark = H.mark();
+    expect((await H.run('carol', ['status'])).code).toBe(0);
+    expect(H.requestsSince(mark).filter((entry) => entry.service === 'graph' && entry.status === 401)).toEqual([]);
+
+    await H.advance({ minutes: 61 });
     const result = await H.expectNoChange(() => H.run('carol', ['status', '--json']));
     expect(result.json.error).toMatchObject({ hint: LOGIN_HINT });
     expect(result.code).toBe(4);

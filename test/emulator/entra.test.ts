@@ -146,7 +146,7 @@ describe('Entra emulator: metadata', () => {
     expect(((await response.json()) as { token_endpoint: string }).token_endpoint).toBe(`${h.emu.baseUrl}/${SEED.domain}/oauth2/v2.0/token`);
   });
 
-  test('instance discovery answers for the emulator host and rejects others', async () => {
+  test('instance discovery answers for the emulator host, with or without its port (as MSAL Python sends it), and rejects others', async () => {
     const host = new URL(h.emu.baseUrl).host;
     const known = await h.fetch(
       `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${h.emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
@@ -154,7 +154,18 @@ describe('Entra emulator: metadata', () => {
     const body = (await known.json()) as any;
     expect(known.status).toBe(200);
     expect(body.tenant_discovery_endpoint).toBe(`${h.emu.baseUrl}/${SEED.tenantId}/v2.0/.well-known/openid-configuration`);
-    expect(body.metadata).toEqual([{ preferred_network: host, preferred_cache: host, aliases: [host] }]);
+    expect(body.metadata).toEqual([{ preferred_network: host, preferred_cache: host, aliases: [host, '127.0.0.1'] }]);
+    // MSAL Python sends the authority's host without the port; Entra matches by host name.
+    const hostname = new URL(h.emu.baseUrl).hostname;
+    const withoutPort = await h.fetch(
+      `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`https://${hostname}/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
+    );
+    expect(withoutPort.status).toBe(200);
+    expect(((await withoutPort.json()) as any).tenant_discovery_endpoint).toBe(`${h.emu.baseUrl}/${SEED.tenantId}/v2.0/.well-known/openid-configuration`);
+    const otherPort = await h.fetch(
+      `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`https://${hostname}:1/${SEED.tenantId}/oauth2/v2.0/authorize`)}`,
+    );
+    expect(otherPort.status).toBe(400);
     const unknown = await h.fetch(
       `${h.emu.baseUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('https://login.evil.example/x/oauth2/v2.0/authorize')}`,
     );
@@ -443,8 +454,39 @@ describe('Entra emulator: device code', () => {
     const error = await expectRejection(pca.acquireTokenSilent({ account: first.account!, scopes: CLI_SCOPES, forceRefresh: true }));
     expect(error).toBeInstanceOf(InteractionRequiredAuthError);
     expect(error.errorMessage).toContain('AADSTS50173');
-    expect(revokeUserTokens(h.emu.world, ALICE, { accessTokens: true }).revoked).toBe(liveAccessTokens);
-    expect(h.emu.world.tokens.get(first.accessToken)!.revoked).toBe(true);
+    // Continuous access evaluation cuts off only tokens of clients that declared cp1: this one did not.
+    expect(liveAccessTokens).toBeGreaterThan(0);
+    expect(revokeUserTokens(h.emu.world, ALICE, { accessTokens: true }).revoked).toBe(0);
+    expect(h.emu.world.tokens.get(first.accessToken)!.revoked).toBe(false);
+    const graph = await h.fetch(`${h.emu.baseUrl}/v1.0/me`, { headers: { authorization: `Bearer ${first.accessToken}` } });
+    expect(graph.status).toBe(200);
+  });
+
+  test('continuous access evaluation: only a client that declares cp1 gets a claims challenge from Graph', async () => {
+    const plain = publicClient(h);
+    const capable = new PublicClientApplication({
+      auth: { clientId: SEED.cliAppId, ...msalAuthorityOptions(h.config), clientCapabilities: ['cp1'] },
+      system: { networkClient: networkClient(h) },
+    });
+    const signIn = (pca: PublicClientApplication) =>
+      pca.acquireTokenByDeviceCode({ scopes: CLI_SCOPES, deviceCodeCallback: (r) => completeDeviceCode(h.emu.world, r.userCode, 'carol@contoso.example') });
+    const withoutCp1 = (await signIn(plain))!;
+    const withCp1 = (await signIn(capable))!;
+    expect(h.emu.world.tokens.get(withCp1.accessToken)!.clientCapabilities).toEqual(['cp1']);
+    expect(h.emu.world.tokens.get(withoutCp1.accessToken)!.clientCapabilities).toBeUndefined();
+
+    revokeUserTokens(h.emu.world, 'carol@contoso.example', { accessTokens: true });
+    const me = (token: string) => h.fetch(`${h.emu.baseUrl}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
+    const challenged = await me(withCp1.accessToken);
+    expect(challenged.status).toBe(401);
+    const challenge = challenged.headers.get('www-authenticate')!;
+    expect(challenge).toMatch(/^Bearer realm="", authorization_uri="[^"]+", error="insufficient_claims", claims="[A-Za-z0-9+/=]+"$/);
+    const claims = JSON.parse(Buffer.from(/claims="([^"]+)"/.exec(challenge)![1]!, 'base64').toString('utf8'));
+    expect(claims).toEqual({ access_token: { nbf: { essential: true, value: expect.stringMatching(/^\d+$/) } } });
+    // The client without cp1 is never challenged: its access token works until it expires.
+    const unchallenged = await me(withoutCp1.accessToken);
+    expect(unchallenged.status).toBe(200);
+    expect(unchallenged.headers.get('www-authenticate')).toBeNull();
   });
 
   test('a disabled user can neither complete a sign-in nor refresh (AADSTS50057)', async () => {

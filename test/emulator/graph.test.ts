@@ -13,6 +13,7 @@ import {
   type GraphError,
   type PageCollection,
 } from '@microsoft/microsoft-graph-client';
+import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { referenceDispatcher } from '../support/reference-fetch.js';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { SEED } from '../../src/emulator/seed.js';
@@ -162,6 +163,29 @@ describe('Graph emulator: users, /me and tokens', () => {
     expect(expired.message).toMatch(/expired/);
   });
 
+  it('answers every call, successful or not, with request-id and the caller\'s client-request-id', async () => {
+    const get = (path: string, headers: Record<string, string>) =>
+      fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}${path}`, { headers: { authorization: `Bearer ${h.userToken(U.alice)}`, ...headers } });
+    const ok = await get('/v1.0/me', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ok.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000001');
+    const created = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.userToken(U.carol)}`, 'content-type': 'application/json', 'client-request-id': 'c0ffee00-0000-4000-8000-000000000002' },
+      body: JSON.stringify({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName: 'com.contoso.ids' }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000002');
+    const removed = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions/com.contoso.ids`, { method: 'DELETE', headers: { authorization: `Bearer ${h.userToken(U.carol)}` } });
+    expect(removed.status).toBe(204);
+    // None sent: Graph gives the request-id as client-request-id.
+    expect(removed.headers.get('client-request-id')).toBe(removed.headers.get('request-id'));
+    const missing = await get('/v1.0/users/nobody@contoso.example', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000003' });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000003');
+  });
+
   it('records the caller of every route in the request log', async () => {
     await h.client(h.userToken(U.carol)).api('/me').get();
     const entry = graphLog(h.emu, '/v1.0/me').at(-1)!;
@@ -214,6 +238,31 @@ describe('Graph emulator: group membership', () => {
     expect(gone.statusCode).toBe(404);
     expect(gone.code).toBe('Request_ResourceNotFound');
     expect(graphLog(h.emu, '/members/$ref').map((entry) => entry.status)).toEqual([204, 400]);
+  });
+
+  it('a role-assignable group: owners and Groups Administrators are refused; RoleManagement.ReadWrite.Directory (and, delegated, Privileged Role Administrator) is needed', async () => {
+    const group = h.emu.world.groups.get(GROUP)!;
+    group.isAssignableToRole = true;
+    try {
+      const read = await h.client(h.appToken(['Group.Read.All'])).api(`/groups/${GROUP}`).select(['id', 'isAssignableToRole']).get();
+      expect(read.isAssignableToRole).toBe(true);
+      const ref = { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${U.mallory}` };
+      const owner = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(owner.statusCode).toBe(403);
+      const admin = await failure(h.client(h.userToken(U.dave)).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(admin.statusCode).toBe(403);
+      const app = await failure(h.client(h.appToken(['GroupMember.ReadWrite.All'])).api(`/groups/${GROUP}/members/${U.breakglass}/$ref`).delete());
+      expect(app.statusCode).toBe(403);
+      const withScopeNoRole = await failure(h.client(h.userToken(U.bob, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      expect(withScopeNoRole.statusCode).toBe(403);
+      h.emu.world.users.get(U.carol)!.directoryRoles.add('Privileged Role Administrator');
+      await h.client(h.userToken(U.carol, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref);
+      await h.client(h.appToken(['GroupMember.ReadWrite.All', 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/${U.mallory}/$ref`).delete();
+      expect(group.members.has(U.mallory)).toBe(false);
+    } finally {
+      group.isAssignableToRole = false;
+      h.emu.world.users.get(U.carol)!.directoryRoles.delete('Privileged Role Administrator');
+    }
   });
 
   it('refuses a delegated caller who neither owns the group nor is a Groups Administrator', async () => {
@@ -345,8 +394,35 @@ describe('Graph emulator: open extensions', () => {
 
     const me = await alice.api('/me').select(['id']).expand(`extensions($filter=id eq '${NAME}')`).get();
     expect(me.extensions).toEqual([{ '@odata.type': '#microsoft.graph.openTypeExtension', extensionName: NAME, id: NAME, requests: '[]', version: 1 }]);
-    const other = await alice.api('/me').expand("extensions($filter=id eq 'com.contoso.other')").get();
+    const other = await alice.api('/me').select(['id']).expand("extensions($filter=id eq 'com.contoso.other')").get();
     expect(other.extensions).toEqual([]);
+  });
+
+  it('returns expanded extensions on users and groups only together with $select', async () => {
+    const alice = h.client(h.userToken(U.alice));
+    const withoutSelect = await alice.api('/me').expand(`extensions($filter=id eq '${NAME}')`).get();
+    expect(withoutSelect).toMatchObject({ id: U.alice, userPrincipalName: 'alice@contoso.example' });
+    expect(withoutSelect).not.toHaveProperty('extensions');
+    const app = h.client(h.appToken(['Group.Read.All']));
+    const group = await app.api(`/groups/${GROUP}`).expand('extensions').get();
+    expect(group).not.toHaveProperty('extensions');
+    const selected = await app.api(`/groups/${GROUP}`).select(['id', 'displayName']).expand('extensions').get();
+    expect(selected.extensions).toEqual([]);
+  });
+
+  it('accepts only primitive values and arrays of primitives (400 Request_BadRequest otherwise), on create and on PATCH', async () => {
+    const dave = h.client(h.userToken(U.dave));
+    for (const bad of [{ nested: { a: 1 } }, { list: [1, { a: 1 }] }, { deep: [[1, 2]] }]) {
+      const refused = await failure(dave.api('/me/extensions').post(ext('com.contoso.shape', bad)));
+      expect(refused.statusCode).toBe(400);
+      expect(refused.code).toBe('Request_BadRequest');
+      expect(refused.message).toMatch(/primitive/);
+    }
+    await dave.api('/me/extensions').post(ext('com.contoso.shape', { s: 'x', n: 1, b: true, z: null, tags: ['a', 'b'], nums: [1, 2] }));
+    const patch = await failure(dave.api('/me/extensions/com.contoso.shape').patch({ s: { not: 'primitive' } }));
+    expect(patch.statusCode).toBe(400);
+    expect(patch.code).toBe('Request_BadRequest');
+    expect(await dave.api('/me/extensions/com.contoso.shape').get()).toMatchObject({ s: 'x', tags: ['a', 'b'] });
   });
 
   it('refuses a duplicate name with 409 and a third extension of the same app with 400', async () => {
@@ -387,6 +463,17 @@ describe('Graph emulator: open extensions', () => {
     expect(graphLog(h.emu, '/extensions/com.contoso.patch').map((entry) => entry.status)).toEqual([204, 200]);
   });
 
+  it('answers PATCH with 200 and the object when set to the older v1.0 page\'s behaviour', async () => {
+    h.emu.world.graphSettings.extensionPatchAnswer = 200;
+    try {
+      const carol = h.client(h.userToken(U.carol));
+      const updated = await carol.api('/me/extensions/com.contoso.patch').patch({ a: '4' });
+      expect(updated).toMatchObject({ '@odata.type': '#microsoft.graph.openTypeExtension', id: 'com.contoso.patch', a: '4' });
+    } finally {
+      h.emu.world.graphSettings.extensionPatchAnswer = 204;
+    }
+  });
+
   it('lets a delegated caller write only their own extensions, and read others only with User.Read.All', async () => {
     const bob = h.client(h.userToken(U.bob));
     const write = await failure(bob.api(`/users/${U.alice}/extensions`).post(ext('com.contoso.forged')));
@@ -395,7 +482,7 @@ describe('Graph emulator: open extensions', () => {
     const patch = await failure(bob.api(`/users/${U.alice}/extensions/${NAME}`).patch({ requests: 'forged' }));
     expect(patch.statusCode).toBe(403);
 
-    const read = await bob.api(`/users/${U.alice}`).expand('extensions').get();
+    const read = await bob.api(`/users/${U.alice}`).select(['id']).expand('extensions').get();
     expect(read.extensions.map((item: { id: string }) => item.id)).toContain(NAME);
     const basic = h.client(h.userToken(U.bob, ['User.Read', 'User.ReadBasic.All']));
     const denied = await failure(basic.api(`/users/${U.alice}/extensions/${NAME}`).get());
@@ -416,7 +503,7 @@ describe('Graph emulator: open extensions', () => {
   it('writes group extensions with Group.ReadWrite.All only', async () => {
     const app = h.client(h.appToken(['Group.ReadWrite.All']));
     await app.api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.policy', { maxHours: 8 }));
-    const group = await app.api(`/groups/${GROUP}`).expand('extensions').get();
+    const group = await app.api(`/groups/${GROUP}`).select(['id']).expand('extensions').get();
     expect(group.extensions).toEqual([expect.objectContaining({ id: 'com.contoso.policy', maxHours: 8 })]);
     const bob = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.bob')));
     expect(bob.statusCode).toBe(403);
@@ -619,6 +706,22 @@ describe('Graph emulator: service principal and provisioning job', () => {
 
     const bob = await failure(h.client(h.userToken(U.bob)).api(podPath).post(onDemand(GROUP, [U.alice])));
     expect(bob.statusCode).toBe(403);
+  });
+
+  it('shows a job to a signed-in user only with an application-admin role besides the scope', async () => {
+    const jobPath = `/servicePrincipals/${SP}/synchronization/jobs/${JOB}`;
+    const bob = await failure(h.client(h.userToken(U.bob)).api(jobPath).get());
+    expect(bob.statusCode).toBe(403);
+    const list = await failure(h.client(h.userToken(U.bob)).api(`/servicePrincipals/${SP}/synchronization/jobs`).get());
+    expect(list.statusCode).toBe(403);
+    const user = h.emu.world.users.get(U.bob)!;
+    for (const role of ['Application Administrator', 'Cloud Application Administrator', 'Hybrid Identity Administrator']) {
+      user.directoryRoles.add(role);
+      expect((await h.client(h.userToken(U.bob)).api(jobPath).get()).id).toBe(JOB);
+      user.directoryRoles.delete(role);
+    }
+    // An app needs only the permission.
+    expect((await h.client(h.appToken(['Synchronization.Read.All'])).api(jobPath).get()).id).toBe(JOB);
   });
 
   it('allows 5 calls per 10 virtual seconds and then answers 429 with Retry-After', async () => {

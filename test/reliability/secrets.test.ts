@@ -124,7 +124,9 @@ describe('secrets: never in output, logs or debug traces', () => {
     expect(`${rejected.code} ${rejected.stderr}`).toMatch(/^4 /);
     expect(rejected.stderr).toContain(wrongFile); // names where the secret came from, not what it is
 
+    // The CLI declares no cp1 capability, so the revoked session shows once its access token expires.
     revokeUserTokens(rig.emu.world, upnOf('alice'), { accessTokens: true });
+    rig.emu.world.clockOffsetMs += 61 * 60_000;
     const revoked = await run(alice, ['--debug', 'status']);
     expect(revoked.code).toBe(4);
 

@@ -11,6 +11,12 @@ import { useHarness, type Harness, type RunResult } from '../support/harness.js'
 
 const h = useHarness({ logins: ['alice'] });
 
+// Graph shows a provisioning job to a signed-in user only with an application-admin role: the
+// person running doctor in these tests holds one (the test below without it checks the message).
+beforeEach(async () => {
+  await h().control(`users/${SEED.users.alice}/roles`, { add: ['Cloud Application Administrator'] });
+});
+
 function check(result: RunResult, id: string): { status: string; detail: string; fix: string | null; category: string } {
   const found = result.json?.checks?.find((c: { id: string }) => c.id === id);
   if (!found) throw new Error(`no check "${id}" in ${result.stdout}`);
@@ -294,4 +300,34 @@ test('an OCI API key others can read: the files check names it with chmod 600, t
   expect(result.code).toBe(2);
   expect(check(result, 'files')).toMatchObject({ status: 'fail', category: 'config', detail: expect.stringContaining(`OCI API key file ${key} is readable by other users (mode 0644)`), fix: expect.stringContaining(`chmod 600 ${key}`) });
   expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', category: 'config', fix: expect.stringContaining(`chmod 600 ${key}`) });
+});
+
+test('a role-assignable group: groups warns and says what changing its members needs, for people and for the automation app', async () => {
+  const H = h();
+  await H.control(`groups/${SEED.tempGroupId}/role-assignable`, { on: true });
+  const person = await doctor(H, 'alice');
+  expect(check(person, 'groups')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringMatching(/role-assignable.*RoleManagement\.ReadWrite\.Directory permission and the Privileged Role Administrator role/),
+    fix: expect.stringContaining('not role-assignable'),
+  });
+  expect(check(person, 'groups').detail).toContain(SEED.tempGroupId);
+  const cron = await doctor(H, 'cron', ['--as', 'app']);
+  expect(check(cron, 'groups')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringContaining('RoleManagement.ReadWrite.Directory permission (application permission of the automation app)'),
+    fix: expect.stringContaining('grant the automation app the RoleManagement.ReadWrite.Directory application permission'),
+  });
+});
+
+test('a signed-in user without an application-admin role: provisioning-job warns and names the roles Graph asks for', async () => {
+  const H = h();
+  await H.control(`users/${SEED.users.alice}/roles`, { remove: ['Cloud Application Administrator'] });
+  const result = await doctor(H, 'alice');
+  expect(check(result, 'provisioning-job')).toMatchObject({
+    status: 'warn',
+    detail: expect.stringContaining('Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator'),
+    fix: expect.stringContaining('ociaccess doctor --as app'),
+  });
+  expect(result.code).toBe(0);
 });

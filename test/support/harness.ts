@@ -26,7 +26,7 @@ import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { completeDeviceCode, configureEntra } from '../../src/emulator/entra/index.js';
-import { SEED } from '../../src/emulator/seed.js';
+import { SEED, SEED_DIRECTORY_ROLES } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { compileCliInto } from './compile-cli.js';
 
@@ -175,6 +175,11 @@ export function resetTenant(emu: RunningEmulator): void {
   group.members.add(SEED.users.breakglass);
   group.extensions.clear();
   for (const user of world.users.values()) user.extensions.clear();
+  // Directory roles and role-assignability as seeded; Graph behaviours as documented.
+  const seedName = new Map(Object.entries(SEED.users).map(([name, id]) => [id as string, name]));
+  for (const user of world.users.values()) user.directoryRoles = new Set(SEED_DIRECTORY_ROLES[seedName.get(user.id) ?? ''] ?? []);
+  for (const entraGroup of world.groups.values()) entraGroup.isAssignableToRole = false;
+  world.graphSettings.extensionPatchAnswer = 204;
   for (const sp of world.servicePrincipals.values()) {
     for (const job of sp.synchronizationJobs) {
       job.status.code = 'Active';

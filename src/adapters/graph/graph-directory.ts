@@ -10,7 +10,7 @@ import { checkedGraphLink, graphOriginOf } from './links.js';
 import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
-import { AuthError, DeadlineError, UpstreamError, OciAccessError } from '../../errors.js';
+import { AuthError, DeadlineError, ExitCode, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
   AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, OnDemandOutcome, Progress, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
 } from '../../core/ports.js';
@@ -204,8 +204,10 @@ export class GraphDirectory implements DirectoryPort {
       });
     }
     if (status === 403) {
-      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}`, {
-        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}. Run \`ociaccess doctor\` to check every permission.`,
+      // Provisioning jobs and provision on demand also take an application-admin role from a signed-in user.
+      const roles = /^Synchronization\./.test(permission) && this.options.identity === 'user' ? ' and the Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role' : '';
+      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}${roles ? ` (a signed-in user needs ${permission}${roles})` : ''}`, {
+        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}${roles}. Run \`ociaccess doctor\` to check every permission.`,
         cause,
       });
     }
@@ -357,9 +359,9 @@ export class GraphDirectory implements DirectoryPort {
         this.note('DELETE', url, 204);
         return 'removed';
       } catch (error) {
-        const { status } = graphCodeOf(error);
+        const { status, message } = graphCodeOf(error);
         this.note('DELETE', url, status);
-        if (status === 404) return 'not-member';
+        if (status === 404) return removalNotFound(groupId, userId, message);
         throw error;
       }
     });
@@ -388,7 +390,7 @@ export class GraphDirectory implements DirectoryPort {
       const answer = answers.get(userId);
       if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
       else if (answer.status === 204 || answer.status === 200) results.set(userId, 'removed');
-      else if (answer.status === 404) results.set(userId, 'not-member');
+      else if (answer.status === 404) results.set(userId, removalNotFoundOrError(groupId, userId, answer.body?.error?.message));
       else results.set(userId, this.itemError(answer, `remove member ${userId}`, PERMISSION_FOR.members));
     }
     return results;
@@ -612,6 +614,27 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
   const lowered: Record<string, string> = {};
   for (const key in headers) lowered[key.toLowerCase()] = String(headers[key]);
   return lowered;
+}
+
+/**
+ * A 404 on DELETE /groups/{g}/members/{u}/$ref means "not a member" only when Graph's message
+ * names the member (or names neither); "Resource '{g}' does not exist …" means the group is
+ * not there, and that must never be reported as an already removed member.
+ */
+function removalNotFound(groupId: string, userId: string, message: string | undefined): RemoveResult {
+  const result = removalNotFoundOrError(groupId, userId, message);
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+function removalNotFoundOrError(groupId: string, userId: string, message: string | undefined): RemoveResult | OciAccessError {
+  const text = (message ?? '').toLowerCase();
+  const namesGroup = text.includes(groupId.toLowerCase());
+  const namesMember = text.includes(userId.toLowerCase());
+  if (!namesGroup || namesMember) return 'not-member';
+  return new OciAccessError('GRAPH_GROUP_NOT_FOUND', ExitCode.refused, `Microsoft Graph has no group ${groupId}, so member ${userId} was not removed from it.`, {
+    hint: 'Check groups[].entraGroupId in the config (`ociaccess doctor` checks it); the group may have been deleted.',
+  });
 }
 
 /** An extension as Graph returns it carries @odata fields, id and extensionName beside the custom properties. */

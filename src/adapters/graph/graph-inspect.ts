@@ -90,8 +90,8 @@ export class GraphInspector {
   /** The group, or null when no group has that id. */
   async getGroup(id: string): Promise<NamedObject | null> {
     try {
-      const body = await this.get(`/groups/${encodeURIComponent(id)}?$select=id,displayName`);
-      return { id: String(body.id), displayName: cleanName(body.displayName) };
+      const body = await this.get(`/groups/${encodeURIComponent(id)}?$select=id,displayName,isAssignableToRole`);
+      return { id: String(body.id), displayName: cleanName(body.displayName), isAssignableToRole: body.isAssignableToRole === true };
     } catch (error) {
       if (error instanceof GraphReadError && error.status === 404) return null;
       throw error;

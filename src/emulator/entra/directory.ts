@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { EntraUser, World } from '../state.js';
+import { declaresCp1 } from '../tokens.js';
 import { EmulatorInputError } from './errors.js';
 
 export function requireUser(world: World, idOrUpn: string | undefined): EntraUser {
@@ -16,8 +17,13 @@ export function requireUser(world: World, idOrUpn: string | undefined): EntraUse
 /**
  * What an admin's "Revoke sessions" (Graph revokeSignInSessions) does: every
  * refresh token of the user stops working. Access tokens already issued stay
- * valid until they expire, as in Entra, unless `accessTokens` is set (which
- * stands for continuous access evaluation cutting them off too).
+ * valid until they expire, as in Entra. With `accessTokens` set, continuous
+ * access evaluation reacts to the event too — but only for tokens of clients
+ * that declared the cp1 capability: those are cut off and Graph answers them
+ * with a claims challenge. A client without cp1 keeps its access token until it
+ * expires and sees the revocation at its next refresh ("Your application
+ * receives claims challenges from popular services like Microsoft Graph only if
+ * it declares its client capabilities", Entra: claims-challenge).
  */
 export function revokeUserTokens(world: World, user: string, options: { accessTokens?: boolean } = {}): { userId: string; revoked: number } {
   const target = requireUser(world, user);
@@ -25,7 +31,7 @@ export function revokeUserTokens(world: World, user: string, options: { accessTo
   let revoked = 0;
   for (const token of world.tokens.values()) {
     if (token.userId !== target.id || token.revoked) continue;
-    if (token.kind === 'access' && !options.accessTokens) continue;
+    if (token.kind === 'access' && !(options.accessTokens && declaresCp1(token))) continue;
     token.revoked = true;
     revoked += 1;
   }

@@ -78,7 +78,12 @@ function instanceDiscovery(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     } catch {
       url = undefined;
     }
-    if (!url || url.host.toLowerCase() !== host.toLowerCase()) {
+    // Entra matches the instance by host name: MSAL Python sends the authority's host without
+    // its port (authorization_endpoint=https://{hostname}/{tenant}/oauth2/v2.0/authorize), and
+    // Entra accepts it. A port, when one is given, must still be the emulator's.
+    const own = new URL(emu.baseUrl);
+    const samePort = url !== undefined && (url.port === '' || url.port === own.port);
+    if (!url || url.hostname.toLowerCase() !== own.hostname.toLowerCase() || !samePort) {
       return entraError(req, emu, 'invalid_instance', 50049, "Unknown or invalid instance.");
     }
     tenant = url.pathname.split('/').filter(Boolean)[0] ?? 'common';
@@ -86,7 +91,8 @@ function instanceDiscovery(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   return json(200, {
     tenant_discovery_endpoint: `${emu.baseUrl}/${tenant}/v2.0/.well-known/openid-configuration`,
     'api-version': '1.1',
-    metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+    // The host name alone is an alias too, as a client that dropped the port keys its cache by it.
+    metadata: [{ preferred_network: host, preferred_cache: host, aliases: host === new URL(emu.baseUrl).hostname ? [host] : [host, new URL(emu.baseUrl).hostname] }],
   });
 }
 

@@ -2,6 +2,7 @@
 import { createHash, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { json, type EmuRequest, type EmuResponse, type EmulatorApi } from '../http.js';
 import { issueToken } from '../tokens.js';
+import { formOf } from './html.js';
 import type { AppRegistration, EntraUser, World } from '../state.js';
 import type { EntraState } from './state.js';
 import { entraError } from './errors.js';
@@ -48,6 +49,21 @@ export function clientInfo(world: World, user: EntraUser): string {
   return Buffer.from(JSON.stringify({ uid: user.id, utid: world.tenantId })).toString('base64url');
 }
 
+/**
+ * The client capabilities in a token request's `claims` parameter, as MSAL sends them
+ * (`{"access_token":{"xms_cc":{"values":["cp1"]}}}`, MSAL's clientCapabilities /
+ * client_capabilities); none when absent or unreadable.
+ */
+function declaredCapabilities(claims: string | null): string[] | undefined {
+  if (!claims) return undefined;
+  try {
+    const values = (JSON.parse(claims) as { access_token?: { xms_cc?: { values?: unknown } } }).access_token?.xms_cc?.values;
+    return Array.isArray(values) ? values.filter((value): value is string => typeof value === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 interface UserGrant {
   user: EntraUser;
   app: AppRegistration;
@@ -79,7 +95,8 @@ export function userTokenResponse(req: EmuRequest, emu: EmulatorApi, grant: User
   // Like Entra, a request for OIDC scopes alone yields a token for Graph's User.Read.
   const graphScopes = scopes.graph.length > 0 ? scopes.graph : ['User.Read'];
   const lifetime = state.settings.accessTokenLifetimeSeconds;
-  const access = issueToken(emu.world, { principalType: 'user', appId: app.appId, userId: user.id, scopes: graphScopes, lifetimeSeconds: lifetime });
+  const clientCapabilities = declaredCapabilities(formOf(req).get('claims'));
+  const access = issueToken(emu.world, { principalType: 'user', appId: app.appId, userId: user.id, scopes: graphScopes, lifetimeSeconds: lifetime, clientCapabilities });
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
     scope: [...graphScopes, ...[...scopes.oidc].filter((scope) => scope !== 'offline_access')].join(' '),

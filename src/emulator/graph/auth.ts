@@ -21,7 +21,11 @@ export interface Caller {
 /** Checks the bearer token (401 InvalidAuthenticationToken) and records the caller on the request. */
 export function authenticate(req: EmuRequest, world: World): Caller | EmuResponse {
   const check = checkBearer(req, world);
-  if (!check.ok) return errorFor(req, check.status, check.code, check.message);
+  if (!check.ok) {
+    const refused = errorFor(req, check.status, check.code, check.message);
+    if (check.challenge) refused.headers = { ...refused.headers, 'www-authenticate': check.challenge };
+    return refused;
+  }
   const token = check.token;
   const permissions = new Set(
     [...tokenPermissions(token)].map((name) => name.replace(/^https:\/\/graph\.microsoft\.com\//i, '').toLowerCase()),
@@ -63,8 +67,21 @@ export function hasRole(user: EntraUser | undefined, roles: string[]): boolean {
   return !!user && roles.some((role) => user.directoryRoles.has(role));
 }
 
-/** A delegated caller changes a group only as its owner or as a groups administrator; apps need only the permission. */
+/** Directory roles that may change a role-assignable group's members (Privileged Role Administrator is the least). */
+export const ROLE_ASSIGNABLE_GROUP_ROLES = ['Global Administrator', 'Privileged Role Administrator'];
+
+/**
+ * A delegated caller changes a group only as its owner or as a groups administrator; apps need only
+ * the permission. A role-assignable group (isAssignableToRole) is different: "the app must also be
+ * assigned the RoleManagement.ReadWrite.Directory permission and the calling user must be assigned a
+ * supported Microsoft Entra role. Privileged Role Administrator is the least privileged role"
+ * (group-post-members, group-delete-members); owners and Groups Administrators do not suffice.
+ */
 export function mayManageGroup(caller: Caller, group: EntraGroup): boolean {
+  if (group.isAssignableToRole) {
+    if (!hasAny(caller, 'RoleManagement.ReadWrite.Directory')) return false;
+    return !caller.delegated || hasRole(caller.user, ROLE_ASSIGNABLE_GROUP_ROLES);
+  }
   if (!caller.delegated) return true;
   return !!caller.user && (group.owners.has(caller.user.id) || hasRole(caller.user, GROUP_ADMIN_ROLES));
 }

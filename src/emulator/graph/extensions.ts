@@ -93,6 +93,30 @@ function customProperties(body: Record<string, unknown>): Record<string, unknown
   return properties;
 }
 
+function isPrimitive(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/**
+ * "The data in an extension can be primitive types or arrays of primitive types"
+ * (opentypeextension-post-opentypeextension, opentypeextension-update): an object, or an
+ * array holding one, is refused with a 400 naming the property.
+ */
+function nonPrimitive(req: EmuRequest, properties: Record<string, unknown>): EmuResponse | undefined {
+  for (const [key, value] of Object.entries(properties)) {
+    if (key.includes('@odata.')) continue;
+    const ok = isPrimitive(value) || (Array.isArray(value) && value.every(isPrimitive));
+    if (!ok) {
+      return badRequest(
+        req,
+        `Invalid value for property '${key}': open extension values must be primitive types or collections of primitive types.`,
+        'Request_BadRequest',
+      );
+    }
+  }
+  return undefined;
+}
+
 function tooLarge(extensionName: string, properties: Record<string, unknown>): boolean {
   return Buffer.byteLength(JSON.stringify({ extensionName, ...properties }), 'utf8') > MAX_EXTENSION_BYTES;
 }
@@ -129,6 +153,8 @@ function createExtension(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     return badRequest(req, `Maximum number of extensions values supported per application is ${MAX_EXTENSIONS_PER_APP}.`);
   }
   const properties = customProperties(body);
+  const invalid = nonPrimitive(req, properties);
+  if (invalid) return invalid;
   if (tooLarge(extensionName, properties)) return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
   const extension: OpenExtension = { extensionName, creatorAppId: caller.appId, properties };
   target.extensions.set(extensionName, extension);
@@ -175,8 +201,15 @@ function updateExtension(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     return badRequest(req, "The property 'extensionName' cannot be changed.");
   }
   const properties = customProperties(body);
+  const invalid = nonPrimitive(req, properties);
+  if (invalid) return invalid;
   if (tooLarge(extension.extensionName, properties)) return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
   extension.properties = properties;
+  // The update page: "204 No Content … for directory objects or a 200 OK … and an updated
+  // openTypeExtension object for other resources"; older versions of the v1.0 page showed 200.
+  if (emu.world.graphSettings.extensionPatchAnswer === 200) {
+    return json(200, { '@odata.context': entityContext(emu, target), ...extensionJson(extension) });
+  }
   return { status: 204 };
 }
 

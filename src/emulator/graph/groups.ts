@@ -62,7 +62,8 @@ function renderGroup(req: EmuRequest, emu: EmulatorApi, group: EntraGroup, permi
   const expand = parseExpand(req, GROUP_TYPE);
   if (isResponse(expand)) return expand;
   const body = shapeGroup(group, selected);
-  if (expand) {
+  // As for users: expanded extensions come back only together with $select.
+  if (expand && selected) {
     if (!permissions.extensions) return forbidden(req);
     body.extensions = expandedExtensions(group.extensions, expand);
   }

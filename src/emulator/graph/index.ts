@@ -8,6 +8,7 @@
  */
 import type { Route } from '../http.js';
 import { batchRoutes } from './batch.js';
+import { graphControlRoutes } from './control.js';
 import { extensionRoutes } from './extensions.js';
 import { groupRoutes } from './groups.js';
 import { synchronizationRoutes } from './synchronization.js';
@@ -17,5 +18,5 @@ export { graphError } from './errors.js';
 
 export function graphRoutes(): Route[] {
   // Extension routes first: /users/{id}/extensions must not be taken for a user id.
-  return [...extensionRoutes(), ...userRoutes(), ...groupRoutes(), ...batchRoutes(), ...synchronizationRoutes()];
+  return [...extensionRoutes(), ...userRoutes(), ...groupRoutes(), ...batchRoutes(), ...synchronizationRoutes(), ...graphControlRoutes()];
 }

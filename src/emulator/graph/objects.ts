@@ -32,6 +32,7 @@ export const GROUP_PROPERTIES = [
   'securityEnabled',
   'groupTypes',
   'visibility',
+  'isAssignableToRole',
   'extensions',
 ];
 export const GROUP_FILTERABLE = ['id', 'displayName', 'mailNickname', 'securityEnabled', 'mailEnabled'];
@@ -79,12 +80,17 @@ export function groupJson(group: EntraGroup): Json {
     securityEnabled: group.securityEnabled,
     groupTypes: [],
     visibility: null,
+    isAssignableToRole: group.isAssignableToRole ?? false,
   };
 }
 
 export function shapeGroup(group: EntraGroup, selected: string[] | undefined): Json {
   const full = groupJson(group);
-  if (!selected) return full;
+  if (!selected) {
+    // Graph returns isAssignableToRole only when $select asks for it (group resource: "Returned only on $select").
+    delete full.isAssignableToRole;
+    return full;
+  }
   const out: Json = {};
   for (const name of selected) if (name !== 'extensions') out[name] = full[name];
   return out;

@@ -39,7 +39,13 @@ export function applySelect(entity: Json, selected: string[] | undefined): Json 
   return out;
 }
 
-/** $expand=extensions, optionally with ($filter=id eq 'name'). */
+/**
+ * $expand=extensions, optionally with ($filter=id eq 'name'). On users and groups (directory
+ * objects) Graph's pages always pair it with $select (user-get, group-get, "Add custom data to
+ * users using open extensions"); without $select the object comes back with its default
+ * properties and no extensions. The routes do the same: a client that forgets $select sees
+ * no extension rather than an error, which is the harder case for it to notice.
+ */
 export interface ExtensionExpand {
   /** Only the extension with this id (= extensionName), when filtered. */
   id?: string;

@@ -115,6 +115,9 @@ function listServicePrincipals(req: EmuRequest, emu: EmulatorApi): EmuResponse {
 
 /** The groups (and users) assigned to the enterprise application, as appRoleAssignments. */
 function listAppRoleAssignedTo(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  // serviceprincipal-list-approleassignedto documents Application.Read.All (or Directory.Read.All);
+  // the emulator still accepts the Synchronization permissions here (see SERVICE_PRINCIPAL_READ):
+  // doctor asks people for no Application.Read.All yet.
   const caller = authorized(req, emu, SERVICE_PRINCIPAL_READ);
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
@@ -138,8 +141,20 @@ function listAppRoleAssignedTo(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   return json(200, collection(odataContext(emu, `servicePrincipals('${sp.id}')/appRoleAssignedTo`), page.items, page.nextLink));
 }
 
-function listJobs(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+/**
+ * A signed-in user reads jobs (and provisions on demand) only with, besides the scope, one of the
+ * roles synchronization-synchronizationjob-get lists: Application Administrator, Cloud Application
+ * Administrator or Hybrid Identity Administrator (Global Administrator too).
+ */
+function syncReader(req: EmuRequest, emu: EmulatorApi): Caller | EmuResponse {
   const caller = authorized(req, emu, SYNC_READ);
+  if (isResponse(caller)) return caller;
+  if (caller.delegated && !hasRole(caller.user, PROVISIONING_ADMIN_ROLES)) return forbidden(req);
+  return caller;
+}
+
+function listJobs(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = syncReader(req, emu);
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
   if (isResponse(sp)) return sp;
@@ -147,7 +162,7 @@ function listJobs(req: EmuRequest, emu: EmulatorApi): EmuResponse {
 }
 
 function getJob(req: EmuRequest, emu: EmulatorApi): EmuResponse {
-  const caller = authorized(req, emu, SYNC_READ);
+  const caller = syncReader(req, emu);
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
   if (isResponse(sp)) return sp;

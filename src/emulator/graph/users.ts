@@ -60,7 +60,9 @@ function renderUser(req: EmuRequest, emu: EmulatorApi, caller: Caller, user: Ent
   if (isResponse(expand)) return expand;
   const body: Json = withContext ? { '@odata.context': odataContext(emu, 'users/$entity') } : {};
   Object.assign(body, shapeUser(user, selected, access === 'basic'));
-  if (expand) {
+  // On users and groups Graph returns expanded extensions only together with $select
+  // (see odata.ts, expandsExtensions); without it the user comes back without them.
+  if (expand && selected) {
     if (!mayReadUserExtensions(caller, user)) return forbidden(req);
     body.extensions = expandedExtensions(user.extensions, expand);
   }
