@@ -183,6 +183,8 @@ test('sweep and doctor --as app need the "oci" section: exit 2 naming it', async
 
 test('doctor on a person\'s machine: no "oci" section skips OCI as not checked (exit 0); a write key warns with how to get a read-only one; a read key passes', async () => {
   const H = h();
+  // Graph shows the provisioning job to a person only with an application-admin role (doctor.test.ts does the same).
+  await H.control(`users/${SEED.users.alice}/roles`, { add: ['Cloud Application Administrator'] });
   const noOci = await H.expectNoChange(async () => H.run('alice', ['doctor', '--json'], { env: { OCIACCESS_CONFIG: await withoutOci(H) } }));
   expect(noOci.code).toBe(0);
   expect(check(noOci, 'oci-config')).toMatchObject({ status: 'skip', detail: expect.stringContaining('not checked from this machine') });

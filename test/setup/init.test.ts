@@ -48,6 +48,8 @@ test('without a terminal, every missing required flag is named at once (exit 2),
 
 test('with flags: writes a valid config, mode 0600, prints the path; doctor then passes on it', async () => {
   const H = h();
+  // Graph shows the provisioning job to a person only with an application-admin role (doctor.test.ts does the same).
+  await H.control(`users/${SEED.users.alice}/roles`, { add: ['Cloud Application Administrator'] });
   const file = target(H, 'flags');
   const result = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId, '--max-hours', '4', '--auto-approve-hours', '1']);
   expect(result.code).toBe(0);
