@@ -34,61 +34,15 @@ import {
 } from './atomic-file.js';
 import { acquireLock, storeLockOptions } from './lock.js';
 import { isRecord, timestampForFileName } from './shared.js';
-import type { StatePort } from '../core/ports.js';
+import type { FailedRemoval, LocalDecision, LocalRequest, PendingRemoval, StatePort } from '../core/ports.js';
 
 export const STATE_FILE = 'state.json';
 export const STATE_VERSION = 1;
 
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'revoked' | 'cancelled' | 'expired';
+export type RequestStatus = LocalRequest['status'];
 
-export interface LocalRequest {
-  id: string;
-  groupId: string;
-  groupName: string;
-  userId: string;
-  upn: string;
-  hours: number;
-  justification: string;
-  ticket?: string;
-  requestedAt: string;
-  status: RequestStatus;
-  expiresAt?: string;
-}
-
-export interface LocalDecision {
-  requestId: string;
-  requesterId: string;
-  requesterUpn: string;
-  groupId: string;
-  decision: 'approved' | 'denied' | 'revoked';
-  decidedAt: string;
-  expiresAt?: string;
-  reason?: string;
-  approverId: string;
-}
-
-export interface PendingRemoval {
-  groupId: string;
-  userId: string;
-  upn: string;
-  removedInEntraAt: string;
-  reason: string;
-  attempts: number;
-  lastCheckedAt?: string;
-  status: 'pending-oci' | 'confirmed' | 'irrevocable';
-  forcedInOciAt?: string;
-  /** When the sweep started watching for two cycles (later than removedInEntraAt after a long gap without a look). */
-  watchingSince?: string;
-}
-
-export interface FailedRemoval {
-  groupId: string;
-  userId: string;
-  upn: string;
-  attempts: number;
-  lastError: string;
-  firstFailedAt: string;
-}
+// The shapes of the local records are the core's (ports.ts): the store implements its StatePort.
+export type { LocalRequest, LocalDecision, PendingRemoval, FailedRemoval };
 
 export interface SweepLedger {
   /** groupId → userId → ISO time the sweep first saw the member in the group. */
