@@ -112,7 +112,7 @@ export function deriveGrant(
   firstSeen?: Date,
 ): GrantView {
   // A record that breaks the input rules is never a request anyone can approve or hold.
-  if ('invalid' in request && request.invalid) return { state: 'invalid' };
+  if (request.invalid) return { state: 'invalid' };
   // One pass, no closures: a sweep derives thousands of grants, most with a single decision.
   const mine: Decision[] = [];
   for (const d of decisions) {

@@ -13,27 +13,17 @@
  * - sweep and `doctor --as app` need the section; doctor on a person's machine
  *   warns about a write key.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createOciClient } from '../../src/adapters/oci/client.js';
 import { connectionsForCaFile } from '../../src/adapters/http/tls.js';
-import { upnOf, useHarness, type Harness, type RunResult } from '../support/harness.js';
+import { configWith, upnOf, useHarness, type Harness, type RunResult } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
 const ALICE = upnOf('alice');
 const MALLORY = upnOf('mallory');
 const BREAKGLASS = upnOf('breakglass');
 
-/** A copy of the emulator's config with `change` applied; returns its path. */
-async function configWith(H: Harness, name: string, change: (config: any) => void): Promise<string> {
-  const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
-  change(config);
-  const file = path.join(H.root, `${name}.json`);
-  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
-  return file;
-}
 
 /** People's machines: the emulator's config without the "oci" section. */
 const withoutOci = (H: Harness) => configWith(H, 'people-no-oci', (config) => delete config.oci);

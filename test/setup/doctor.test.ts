@@ -7,7 +7,7 @@ import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
-import { useHarness, type Harness, type RunResult } from '../support/harness.js';
+import { configWith, useHarness, type Harness, type RunResult } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice'] });
 
@@ -25,14 +25,6 @@ function check(result: RunResult, id: string): { status: string; detail: string;
 
 const statuses = (result: RunResult) => Object.fromEntries(result.json.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
 
-/** A copy of the emulator's config with `change` applied; returns its path. */
-async function configWith(H: Harness, name: string, change: (config: any) => void): Promise<string> {
-  const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
-  change(config);
-  const file = path.join(H.root, `${name}.json`);
-  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
-  return file;
-}
 
 async function doctor(H: Harness, who: 'alice' | 'carol' | 'cron', args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
   return H.expectNoChange(() => H.run(who, ['doctor', ...args, '--json'], { env }));

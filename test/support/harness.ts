@@ -17,7 +17,7 @@
  * emulator does not implement fails a useHarness test (checked after each).
  */
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../../src/actor-context.js';
@@ -445,4 +445,13 @@ export function useHarness(options: HarnessOptions = {}): () => Harness {
 export function storedRecords(h: Harness, owner: keyof typeof SEED.users | 'group', extension: 'com.ociaccess.requests' | 'com.ociaccess.decisions'): any[] {
   const payload = h.records(owner)[extension] as { records?: string } | undefined;
   return payload?.records ? JSON.parse(payload.records) : [];
+}
+
+/** A copy of the emulator's config with `change` applied; returns its path. */
+export async function configWith(H: Harness, name: string, change: (config: any) => void): Promise<string> {
+  const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
+  change(config);
+  const file = path.join(H.root, `${name}.json`);
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }
