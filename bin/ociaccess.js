@@ -6,6 +6,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { VERSION } = await import('../dist/version.js');
   process.stdout.write(`${VERSION}\n`);
 } else {
-  const [{ main }, { processContext }] = await Promise.all([import('../dist/cli/main.js'), import('../dist/process-context.js')]);
+  const [{ main }, { processContext }] = await Promise.all([
+    import('../dist/cli/main.js'),
+    import('../dist/process-context.js'),
+  ]);
   process.exitCode = await main(argv, processContext());
 }

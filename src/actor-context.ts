@@ -4,7 +4,15 @@
  * by the tests, which play several actors against one emulator.
  */
 import os from 'node:os';
-import { defaultPaths, randomIds, systemClock, type Clock, type Context, type OutputStream, type Prompter } from './context.js';
+import {
+  defaultPaths,
+  randomIds,
+  systemClock,
+  type Clock,
+  type Context,
+  type OutputStream,
+  type Prompter,
+} from './context.js';
 import { UsageError } from './errors.js';
 
 export class CapturedStream implements OutputStream {
@@ -29,9 +37,15 @@ export class CapturedStream implements OutputStream {
 
 export const noPrompter: Prompter = {
   interactive: false,
-  select: async (message) => { throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' }); },
-  confirm: async (message) => { throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' }); },
-  input: async (message) => { throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' }); },
+  select: async (message) => {
+    throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' });
+  },
+  confirm: async (message) => {
+    throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' });
+  },
+  input: async (message) => {
+    throw new UsageError(`Cannot ask "${message}": no terminal.`, { code: 'PROMPT_UNAVAILABLE' });
+  },
 };
 
 export interface ActorContextOptions {

@@ -52,7 +52,11 @@ export class UsageError extends OciAccessError {
 
 /** The configuration file is missing or does not validate: exit 2. */
 export class ConfigError extends OciAccessError {
-  constructor(code: 'CONFIG_MISSING' | 'CONFIG_INVALID' | 'INSECURE_FILE_PERMISSIONS' | 'INSECURE_FILE_OWNER', message: string, options: ErrorOptions = {}) {
+  constructor(
+    code: 'CONFIG_MISSING' | 'CONFIG_INVALID' | 'INSECURE_FILE_PERMISSIONS' | 'INSECURE_FILE_OWNER',
+    message: string,
+    options: ErrorOptions = {},
+  ) {
     super(code, ExitCode.usage, message, options);
   }
 }
@@ -127,7 +131,9 @@ export function capQuotedEchoes(text: string): string {
 export const MAX_ERROR_TEXT = 16_000;
 
 export function capErrorText(text: string): string {
-  return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters not shown)`;
+  return text.length <= MAX_ERROR_TEXT
+    ? text
+    : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters not shown)`;
 }
 
 export function isOciAccessError(value: unknown): value is OciAccessError {
@@ -150,9 +156,12 @@ export class DeadlineError extends UpstreamError {
 }
 
 const REFUSED_HINTS: Record<string, string> = {
-  HTTP_BODY_TOO_LARGE: 'No answer ociaccess asks for comes near this size: check that the cloud URLs in the config point at the real service (a proxy or a wrong endpoint may be answering).',
-  GRAPH_BAD_LINK: 'Graph (or something answering in its place) sent a link to another host; nothing was sent there. Check cloud.graphBaseUrl and any proxy in between.',
-  GRAPH_REDIRECT_REFUSED: 'ociaccess does not follow redirects from Graph. Check cloud.graphBaseUrl (it must be the Graph endpoint itself) and any proxy in between.',
+  HTTP_BODY_TOO_LARGE:
+    'No answer ociaccess asks for comes near this size: check that the cloud URLs in the config point at the real service (a proxy or a wrong endpoint may be answering).',
+  GRAPH_BAD_LINK:
+    'Graph (or something answering in its place) sent a link to another host; nothing was sent there. Check cloud.graphBaseUrl and any proxy in between.',
+  GRAPH_REDIRECT_REFUSED:
+    'ociaccess does not follow redirects from Graph. Check cloud.graphBaseUrl (it must be the Graph endpoint itself) and any proxy in between.',
 };
 
 /**
@@ -162,7 +171,11 @@ const REFUSED_HINTS: Record<string, string> = {
  * answer, so nothing retries it.
  */
 export class RefusedAnswerError extends OciAccessError {
-  constructor(code: 'HTTP_BODY_TOO_LARGE' | 'GRAPH_BAD_LINK' | 'GRAPH_REDIRECT_REFUSED', message: string, options: ErrorOptions = {}) {
+  constructor(
+    code: 'HTTP_BODY_TOO_LARGE' | 'GRAPH_BAD_LINK' | 'GRAPH_REDIRECT_REFUSED',
+    message: string,
+    options: ErrorOptions = {},
+  ) {
     super(code, ExitCode.upstream, message, { hint: REFUSED_HINTS[code], ...options });
   }
 }

@@ -54,7 +54,10 @@ const WRITABLE_BY_OTHERS = 0o022;
 const STICKY = 0o1000;
 
 /** The mode problem of `stats` under `rule`, in words, or undefined. */
-export function modeProblem(stats: Pick<Stats, 'mode'> & { isDirectory(): boolean }, rule: FileRule): string | undefined {
+export function modeProblem(
+  stats: Pick<Stats, 'mode'> & { isDirectory(): boolean },
+  rule: FileRule,
+): string | undefined {
   const mode = stats.mode;
   if (rule === 'private') {
     if ((mode & NOT_PRIVATE_BITS) === 0) return undefined;
@@ -86,7 +89,13 @@ function problemOf(target: string, stats: Stats, rule: FileRule, host: FileHost)
     });
   }
   const mode = modeProblem(stats, rule);
-  if (mode) problems.push({ ...base, code: 'INSECURE_FILE_PERMISSIONS', problem: mode, fix: chmodFix(target, rule, stats.isDirectory()) });
+  if (mode)
+    problems.push({
+      ...base,
+      code: 'INSECURE_FILE_PERMISSIONS',
+      problem: mode,
+      fix: chmodFix(target, rule, stats.isDirectory()),
+    });
   return problems;
 }
 
@@ -134,7 +143,9 @@ export function fileSafetyProblems(target: string, rule: FileRule, host: FileHos
 
 /** What a problem means in one sentence, for errors and `doctor`. */
 export function describeFileProblem(problem: FileProblem, what: string): string {
-  const subject = problem.isDirectory ? `The directory ${problem.path}, which holds the ${what},` : `The ${what} ${problem.path}`;
+  const subject = problem.isDirectory
+    ? `The directory ${problem.path}, which holds the ${what},`
+    : `The ${what} ${problem.path}`;
   return `${subject} ${problem.problem}`;
 }
 
@@ -150,6 +161,12 @@ export function assertSafeFile(target: string, rule: FileRule, host: FileHost, w
   const fixes = [...new Set(problems.map((problem) => problem.fix))];
   throw new ConfigError(first.code, `${describeFileProblem(first, what)}; ociaccess refuses it because ${why}.`, {
     hint: `Check that nobody else changed it, then run: ${fixes.join(' && ')}`,
-    details: { path: first.path, file: target, mode: first.mode, ownerUid: first.ownerUid, problems: problems.map((p) => ({ code: p.code, path: p.path, fix: p.fix })) },
+    details: {
+      path: first.path,
+      file: target,
+      mode: first.mode,
+      ownerUid: first.ownerUid,
+      problems: problems.map((p) => ({ code: p.code, path: p.path, fix: p.fix })),
+    },
   });
 }

@@ -1,6 +1,12 @@
 /** Validation of flag values, done before any config, sign-in or network work (usage errors, exit 2). */
 import { UsageError, quoteInput } from '../errors.js';
-import { MAX_JUSTIFICATION_LENGTH, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, REQUEST_ID_PATTERN, textProblem } from '../core/records.js';
+import {
+  MAX_JUSTIFICATION_LENGTH,
+  MAX_REASON_LENGTH,
+  MAX_TICKET_LENGTH,
+  REQUEST_ID_PATTERN,
+  textProblem,
+} from '../core/records.js';
 import { hasControls, stripControls } from '../core/text.js';
 
 const UNIT_SECONDS = { d: 86_400n, h: 3_600n, m: 60n, s: 1n } as const;
@@ -32,7 +38,8 @@ function durationFraction(text: string, bareUnit: Unit): { numerator: bigint; de
     }
     // Largest unit first, as people write them: "1h30m", not "30m1h".
     const order = 'dhms';
-    if (parts.some(([, unit], index) => index > 0 && order.indexOf(unit) <= order.indexOf(parts[index - 1]![1]))) return undefined;
+    if (parts.some(([, unit], index) => index > 0 && order.indexOf(unit) <= order.indexOf(parts[index - 1]![1])))
+      return undefined;
   }
   // Sum of value × unit over a common denominator 10^k.
   const decimals = Math.max(...parts.map(([value]) => (value.split('.')[1] ?? '').length));
@@ -62,16 +69,24 @@ export function formatMinutes(totalMinutes: number): string {
  */
 export function parseHours(raw: string | undefined, flag = '--hours'): number {
   if (raw === undefined || raw.trim() === '') {
-    throw new UsageError(`${flag} needs a duration, e.g. ${flag} 2 (hours) or ${flag} 30m.`, { code: 'HOURS_REQUIRED' });
+    throw new UsageError(`${flag} needs a duration, e.g. ${flag} 2 (hours) or ${flag} 30m.`, {
+      code: 'HOURS_REQUIRED',
+    });
   }
   const text = raw.trim().toLowerCase();
   const fraction = durationFraction(text, 'h');
   if (!fraction) {
-    throw new UsageError(`${flag} ${quoteInput(raw)} is not a duration.`, { code: 'INVALID_HOURS', hint: `Use hours or a duration, such as ${flag} 2, ${flag} 1.5, ${flag} 90m or ${flag} 1h30m.` });
+    throw new UsageError(`${flag} ${quoteInput(raw)} is not a duration.`, {
+      code: 'INVALID_HOURS',
+      hint: `Use hours or a duration, such as ${flag} 2, ${flag} 1.5, ${flag} 90m or ${flag} 1h30m.`,
+    });
   }
   const { numerator, denominator } = fraction;
   if (numerator === 0n) {
-    throw new UsageError(`${flag} must be more than 0 (got ${quoteInput(raw)}).`, { code: 'INVALID_HOURS', hint: `Use a positive duration such as ${flag} 2 or ${flag} 30m.` });
+    throw new UsageError(`${flag} must be more than 0 (got ${quoteInput(raw)}).`, {
+      code: 'INVALID_HOURS',
+      hint: `Use a positive duration such as ${flag} 2 or ${flag} 30m.`,
+    });
   }
   const perMinute = 60n * denominator;
   if (numerator % perMinute !== 0n) {
@@ -93,7 +108,10 @@ export function parseHours(raw: string | undefined, flag = '--hours'): number {
 export function parseDuration(raw: string, flag: string): number {
   const fraction = durationFraction(raw.trim().toLowerCase(), 'm');
   if (!fraction) {
-    throw new UsageError(`${flag} ${quoteInput(raw)} is not a duration.`, { code: 'INVALID_DURATION', hint: `Use e.g. ${flag} 30m, ${flag} 2h, ${flag} 1h30m or ${flag} 1.5h.` });
+    throw new UsageError(`${flag} ${quoteInput(raw)} is not a duration.`, {
+      code: 'INVALID_DURATION',
+      hint: `Use e.g. ${flag} 30m, ${flag} 2h, ${flag} 1h30m or ${flag} 1.5h.`,
+    });
   }
   return Number((fraction.numerator * 1000n + fraction.denominator / 2n) / fraction.denominator);
 }
@@ -111,7 +129,8 @@ export function formatHours(hours: number): string {
  */
 const TOO_LONG_HINT: Record<string, string> = {
   '--ticket': 'A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.',
-  '--justification': 'Shorten it to one line; keep the details in your ticket system and name the ticket with --ticket INC-4711.',
+  '--justification':
+    'Shorten it to one line; keep the details in your ticket system and name the ticket with --ticket INC-4711.',
   '--reason': `Shorten it to one line of at most ${MAX_REASON_LENGTH} characters.`,
 };
 
@@ -121,11 +140,18 @@ const REQUIRED_EXAMPLE: Record<string, string> = {
   '--reason': '"use the read-only group instead"',
 };
 
-export function checkText(value: string | undefined, flag: string, options: { required: boolean; max: number; code: string }): string | undefined {
+export function checkText(
+  value: string | undefined,
+  flag: string,
+  options: { required: boolean; max: number; code: string },
+): string | undefined {
   const text = value?.trim();
   if (!text) {
     if (options.required) {
-      throw new UsageError(`${flag} is required.`, { code: options.code, hint: `Say why, e.g. ${flag} ${REQUIRED_EXAMPLE[flag] ?? '"…"'}.` });
+      throw new UsageError(`${flag} is required.`, {
+        code: options.code,
+        hint: `Say why, e.g. ${flag} ${REQUIRED_EXAMPLE[flag] ?? '"…"'}.`,
+      });
     }
     return undefined;
   }
@@ -141,14 +167,19 @@ export function checkText(value: string | undefined, flag: string, options: { re
   if (problem) {
     throw new UsageError(`${flag} contains control characters.`, {
       code: options.code,
-      hint: flag === '--ticket' ? 'Give the ticket id on one line, e.g. --ticket INC-4711.' : 'Use plain text on one line.',
+      hint:
+        flag === '--ticket' ? 'Give the ticket id on one line, e.g. --ticket INC-4711.' : 'Use plain text on one line.',
     });
   }
   return text;
 }
 
 export const checkJustification = (value: string | undefined) =>
-  checkText(value, '--justification', { required: true, max: MAX_JUSTIFICATION_LENGTH, code: 'JUSTIFICATION_REQUIRED' })!;
+  checkText(value, '--justification', {
+    required: true,
+    max: MAX_JUSTIFICATION_LENGTH,
+    code: 'JUSTIFICATION_REQUIRED',
+  })!;
 export const checkReason = (value: string | undefined, required = false) =>
   checkText(value, '--reason', { required, max: MAX_REASON_LENGTH, code: 'INVALID_REASON' });
 
@@ -161,10 +192,13 @@ export function checkRequestId(value: string | undefined): string | undefined {
   // Ids are lower case by construction; a retyped id in capitals is the same id.
   const id = value.trim().toLowerCase();
   if (!REQUEST_ID_PATTERN.test(id)) {
-    throw new UsageError(`${quoteInput(value)} is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`, {
-      code: 'INVALID_REQUEST_ID',
-      hint: 'Run `ociaccess list --pending` to see the ids.',
-    });
+    throw new UsageError(
+      `${quoteInput(value)} is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`,
+      {
+        code: 'INVALID_REQUEST_ID',
+        hint: 'Run `ociaccess list --pending` to see the ids.',
+      },
+    );
   }
   return id;
 }
@@ -173,7 +207,10 @@ export function checkRequestId(value: string | undefined): string | undefined {
 export function checkUpn(value: string, flag: string): string {
   const upn = value.trim();
   if (!/^[^\s@]+@[^\s@]+$/.test(upn) || hasControls(upn) || upn.length > 256) {
-    throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, { code: 'INVALID_USER', hint: `Give it as ${flag} alice@contoso.com.` });
+    throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, {
+      code: 'INVALID_USER',
+      hint: `Give it as ${flag} alice@contoso.com.`,
+    });
   }
   return upn;
 }

@@ -63,7 +63,8 @@ export class Asker {
   async ask<T>(flagValue: string | undefined, question: Question<T>): Promise<T | undefined> {
     if (flagValue !== undefined) {
       const parsed = question.parse(flagValue);
-      if ('error' in parsed) throw new UsageError(`${question.flag} ${quoteInput(flagValue)}: ${parsed.error}`, { code: 'INVALID_VALUE' });
+      if ('error' in parsed)
+        throw new UsageError(`${question.flag} ${quoteInput(flagValue)}: ${parsed.error}`, { code: 'INVALID_VALUE' });
       return parsed.value;
     }
     if (!this.prompter.interactive) {
@@ -74,7 +75,8 @@ export class Asker {
     const answer = await this.prompter.input(question.message, {
       default: question.default,
       validate: (raw) => {
-        if (raw.trim() === '') return question.required && question.default === undefined ? 'An answer is needed.' : true;
+        if (raw.trim() === '')
+          return question.required && question.default === undefined ? 'An answer is needed.' : true;
         const parsed = question.parse(raw.trim());
         return 'error' in parsed ? parsed.error : true;
       },
@@ -87,10 +89,16 @@ export class Asker {
   }
 
   /** One of a few choices: a select list on a terminal. */
-  async choose<T extends string>(flagValue: string | undefined, question: { flag: string; message: string; choices: { name: string; value: T }[]; default: T }): Promise<T> {
+  async choose<T extends string>(
+    flagValue: string | undefined,
+    question: { flag: string; message: string; choices: { name: string; value: T }[]; default: T },
+  ): Promise<T> {
     const values = question.choices.map((choice) => choice.value);
     if (flagValue !== undefined) {
-      if (!values.includes(flagValue as T)) throw new UsageError(`${question.flag} ${quoteInput(flagValue)} must be one of ${values.join(', ')}.`, { code: 'INVALID_VALUE' });
+      if (!values.includes(flagValue as T))
+        throw new UsageError(`${question.flag} ${quoteInput(flagValue)} must be one of ${values.join(', ')}.`, {
+          code: 'INVALID_VALUE',
+        });
       return flagValue as T;
     }
     if (!this.prompter.interactive) return question.default;
@@ -128,7 +136,10 @@ export class Asker {
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const UPN = /^[^\s@,]+@[^\s@,]+$/;
 
-export const parseGuid: Parse<string> = (raw) => (GUID.test(raw.trim()) ? { value: raw.trim().toLowerCase() } : { error: 'must be a GUID such as 0c1a5e7e-2b6d-4f3a-8c9e-1d2f3a4b5c6d' });
+export const parseGuid: Parse<string> = (raw) =>
+  GUID.test(raw.trim())
+    ? { value: raw.trim().toLowerCase() }
+    : { error: 'must be a GUID such as 0c1a5e7e-2b6d-4f3a-8c9e-1d2f3a4b5c6d' };
 
 export const parseText: Parse<string> = (raw) => (raw.trim() ? { value: raw.trim() } : { error: 'must not be empty' });
 
@@ -143,9 +154,15 @@ export const parseHttpsUrl: Parse<string> = (raw) => {
 };
 
 export const parseUpnList: Parse<string[]> = (raw) => {
-  const items = raw.split(/[\s,]+/).map((item) => item.trim()).filter(Boolean);
+  const items = raw
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
   const bad = items.filter((item) => !UPN.test(item));
-  if (bad.length) return { error: `${bad.map((b) => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not user principal names' : 'is not a user principal name'} (alice@contoso.com)` };
+  if (bad.length)
+    return {
+      error: `${bad.map((b) => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not user principal names' : 'is not a user principal name'} (alice@contoso.com)`,
+    };
   return { value: [...new Set(items.map((item) => item.toLowerCase()))] };
 };
 
@@ -157,7 +174,11 @@ export function parseHoursUpTo(max: number): Parse<number> {
     } catch (error) {
       // The same rules and the same suggestion as --hours ("e.g. it 1h1m" → "e.g. 1h1m").
       const suggestion = /e\.g\. it (\S+)\.$/.exec((error as UsageError).hint ?? '')?.[1];
-      return { error: suggestion ? `must be a whole number of minutes, e.g. ${suggestion}` : 'must be a positive number of hours (2, 1.5) or a duration (90m, 1h30m)' };
+      return {
+        error: suggestion
+          ? `must be a whole number of minutes, e.g. ${suggestion}`
+          : 'must be a positive number of hours (2, 1.5) or a duration (90m, 1h30m)',
+      };
     }
     if (hours > max) return { error: `must be at most ${max} hours` };
     return { value: hours };
@@ -172,5 +193,6 @@ export const parseBoolean: Parse<boolean> = (raw) => {
 };
 
 export function parseChoice<T extends string>(choices: readonly T[]): Parse<T> {
-  return (raw) => (choices.includes(raw.trim() as T) ? { value: raw.trim() as T } : { error: `must be one of ${choices.join(', ')}` });
+  return (raw) =>
+    choices.includes(raw.trim() as T) ? { value: raw.trim() as T } : { error: `must be one of ${choices.join(', ')}` };
 }

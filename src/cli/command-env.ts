@@ -38,20 +38,29 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
     configFile,
     config() {
       // Imported here: the schema validator is not needed for --help or flag errors.
-      configPromise ??= import('../config/load.js').then(({ loadConfig }) => loadConfig(configFile, { platform: ctx.platform, uid: ctx.uid }));
+      configPromise ??= import('../config/load.js').then(({ loadConfig }) =>
+        loadConfig(configFile, { platform: ctx.platform, uid: ctx.uid }),
+      );
       return configPromise;
     },
     services(options = {}) {
       servicesPromise ??= (async () => {
         const config = await env.config();
         const { createServices } = await import('./services.js');
-        const services = await createServices(ctx, out, config, { debug: globals.debug, concurrency: options.concurrency });
+        const services = await createServices(ctx, out, config, {
+          debug: globals.debug,
+          concurrency: options.concurrency,
+        });
         // Notifications are the event port's first subscriber, where any group names a target.
         if (config.groups.some((group) => (group.notify?.length ?? 0) > 0)) {
           const { commandNotifier } = await import('./notifications.js');
           const { stripControlsDeep } = await import('../core/text.js');
           const created = commandNotifier({
-            ctx, out, config, clock: services.clock, unattended: options.unattended,
+            ctx,
+            out,
+            config,
+            clock: services.clock,
+            unattended: options.unattended,
             audit: (entry) => services.auditLog.append(stripControlsDeep(entry)),
           });
           services.events.subscribe(created.subscriber);

@@ -48,8 +48,15 @@ function renderError(ctx: Context, out: Output, error: OciAccessError, debug: bo
 
 /** Usage error (exit 2) for a command that does not exist, with the closest command or --version. */
 function rejectUnknownCommand(program: Command, name: string): never {
-  const candidates = [...program.commands.flatMap((command) => [command.name(), ...command.aliases()]), 'help', '--version'];
-  return program.error(`error: unknown command '${name}'${didYouMean(name, candidates)}`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
+  const candidates = [
+    ...program.commands.flatMap((command) => [command.name(), ...command.aliases()]),
+    'help',
+    '--version',
+  ];
+  return program.error(`error: unknown command '${name}'${didYouMean(name, candidates)}`, {
+    code: 'commander.unknownCommand',
+    exitCode: ExitCode.usage,
+  });
 }
 
 /**
@@ -67,7 +74,9 @@ function unknownHelpSubject(program: Command, argv: string[]): string | undefine
   }
   const [first, subject] = operands;
   if (first !== 'help' || subject === undefined || subject === 'help') return undefined;
-  return program.commands.some((command) => command.name() === subject || command.aliases().includes(subject)) ? undefined : subject;
+  return program.commands.some((command) => command.name() === subject || command.aliases().includes(subject))
+    ? undefined
+    : subject;
 }
 
 export function buildProgram(ctx: Context, runHandler: Runner): Command {
@@ -106,7 +115,11 @@ Exit codes: 0 done, 1 unexpected, 2 usage, 3 refused by policy/state,
   program.on('command:*', (operands: string[]) => rejectUnknownCommand(program, operands[0] ?? ''));
   for (const command of program.commands) {
     command.exitOverride();
-    command.configureOutput({ writeOut: (text) => ctx.stdout.write(text), writeErr: (text) => ctx.stderr.write(text), outputError: (text, write) => write(capQuotedEchoes(text)) });
+    command.configureOutput({
+      writeOut: (text) => ctx.stdout.write(text),
+      writeErr: (text) => ctx.stderr.write(text),
+      outputError: (text, write) => write(capQuotedEchoes(text)),
+    });
     command.showHelpAfterError('(run with --help for usage)');
   }
   return program;
@@ -139,25 +152,39 @@ export async function main(argv: string[], givenCtx: Context): Promise<number> {
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return ExitCode.ok;
       // commander already printed its message on stderr; with --json the
       // promised error document still goes to stdout. Usage errors exit 2.
       if (argv.includes('--json')) {
         const message = capQuotedEchoes(error.message.replace(/^error:\s*/, ''));
-        ctx.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message, hint: 'Run with --help for usage.' } }, null, 2)}\n`);
+        ctx.stdout.write(
+          `${JSON.stringify({ error: { code: 'USAGE', message, hint: 'Run with --help for usage.' } }, null, 2)}\n`,
+        );
       }
       return ExitCode.usage;
     }
     const jsonWanted = argv.includes('--json');
-    const out = lastOut ?? createOutput(ctx, { json: jsonWanted, color: !argv.includes('--no-color'), debug: false, quiet: false });
+    const out =
+      lastOut ??
+      createOutput(ctx, { json: jsonWanted, color: !argv.includes('--no-color'), debug: false, quiet: false });
     if (isOciAccessError(error)) {
       renderError(ctx, out, error, lastDebug || argv.includes('--debug'));
       return error.exitCode;
     }
-    const unexpected = new OciAccessError('UNEXPECTED', ExitCode.unexpected, `Unexpected failure: ${(error as Error)?.message ?? String(error)}`, {
-      hint: 'Run again with --debug for the stack trace, and report it if it persists.',
-      cause: error,
-    });
+    const unexpected = new OciAccessError(
+      'UNEXPECTED',
+      ExitCode.unexpected,
+      `Unexpected failure: ${(error as Error)?.message ?? String(error)}`,
+      {
+        hint: 'Run again with --debug for the stack trace, and report it if it persists.',
+        cause: error,
+      },
+    );
     renderError(ctx, out, unexpected, lastDebug || argv.includes('--debug'));
     return ExitCode.unexpected;
   }

@@ -19,7 +19,14 @@ import type { Config } from '../config/schema.js';
 import type { AuditInput } from '../core/deps.js';
 import type { DomainEvent } from '../core/events.js';
 import type { Output } from './output.js';
-import { createNotifier, httpPost, resolveTarget, sendWith, type DeliveryReport, type Notifier } from '../adapters/notify/index.js';
+import {
+  createNotifier,
+  httpPost,
+  resolveTarget,
+  sendWith,
+  type DeliveryReport,
+  type Notifier,
+} from '../adapters/notify/index.js';
 import type { NotifierOptions } from '../adapters/notify/dispatcher.js';
 
 /** The time budget of one delivery (every attempt and wait) in a command a person waits for. */
@@ -54,7 +61,8 @@ export function notifyTransport(wiring: NotifyWiring): Pick<NotifierOptions, 're
   const now = () => clock.now().getTime();
   const budgetMs = notifyBudgetMs(ctx.env, wiring.unattended);
   return {
-    resolve: (target, index) => resolveTarget(target, index, { env: ctx.env, cwd: ctx.cwd, files: { platform: ctx.platform, uid: ctx.uid } }),
+    resolve: (target, index) =>
+      resolveTarget(target, index, { env: ctx.env, cwd: ctx.cwd, files: { platform: ctx.platform, uid: ctx.uid } }),
     send: sendWith({
       post: httpPost(config.tls.caFile, budgetMs, now, proxySettings(ctx.env, config.network)),
       budgetMs,
@@ -68,9 +76,11 @@ export function notifyTransport(wiring: NotifyWiring): Pick<NotifierOptions, 're
 
 /** The failure as one line on stderr: what failed, why, and that the action stands. */
 export function failureWarning(report: DeliveryReport): string {
-  return `Notification to the ${report.kind} target "${report.target}" (${report.host}) of group ${report.group} failed` +
+  return (
+    `Notification to the ${report.kind} target "${report.target}" (${report.host}) of group ${report.group} failed` +
     `${report.attempts > 0 ? ` after ${report.attempts} attempt${report.attempts === 1 ? '' : 's'}` : ''}: ${report.error ?? 'unknown error'}.` +
-    ` The action itself is done; check the target with \`ociaccess notify test --group ${report.group}\`.`;
+    ` The action itself is done; check the target with \`ociaccess notify test --group ${report.group}\`.`
+  );
 }
 
 function auditEntry(report: DeliveryReport, cause: DomainEvent | undefined): AuditInput {
@@ -85,7 +95,13 @@ function auditEntry(report: DeliveryReport, cause: DomainEvent | undefined): Aud
     reason: report.error ?? undefined,
     result: 'failed',
     // Kind and host only: the URL's path and query are the secret.
-    details: { targetKind: report.kind, host: report.host, about: report.about, attempts: report.attempts, status: report.status },
+    details: {
+      targetKind: report.kind,
+      host: report.host,
+      about: report.about,
+      attempts: report.attempts,
+      status: report.status,
+    },
   };
 }
 
@@ -100,7 +116,9 @@ export function commandNotifier(wiring: NotifyWiring): Notifier {
       try {
         await wiring.audit(auditEntry(report, cause));
       } catch (error) {
-        wiring.out.warn(`The failed notification could not be written to the audit log either: ${(error as Error)?.message ?? 'unknown error'}.`);
+        wiring.out.warn(
+          `The failed notification could not be written to the audit log either: ${(error as Error)?.message ?? 'unknown error'}.`,
+        );
       }
     },
   });

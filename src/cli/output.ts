@@ -129,15 +129,26 @@ const LAYOUT = new RegExp(`(\\n|\\t|${OWN_STYLE_SOURCE})`);
 export function terminalText(text: string, options: { colour: boolean }): string {
   if (!options.colour) {
     // Text rendered without colour holds no escape sequence of ours.
-    return text.split('\n').map((line) => line.split('\t').map(stripControls).join('\t')).join('\n');
+    return text
+      .split('\n')
+      .map((line) => line.split('\t').map(stripControls).join('\t'))
+      .join('\n');
   }
-  return text.split(LAYOUT).map((part, index) => (index % 2 === 1 ? part : stripControls(part))).join('');
+  return text
+    .split(LAYOUT)
+    .map((part, index) => (index % 2 === 1 ? part : stripControls(part)))
+    .join('');
 }
 
 /** One cell of a table: no line breaks or tabs of its own (they would break rows and fields), our colour kept. */
 function cellText(cell: string): string {
-  // eslint-disable-next-line no-control-regex
-  return cell.split(/(\u001b\[[0-9;]*m)/).map((part, index) => (index % 2 === 1 && OWN_STYLE.test(part) ? part : stripControls(part))).join('');
+  return (
+    cell
+      // eslint-disable-next-line no-control-regex
+      .split(/(\u001b\[[0-9;]*m)/)
+      .map((part, index) => (index % 2 === 1 && OWN_STYLE.test(part) ? part : stripControls(part)))
+      .join('')
+  );
 }
 
 /** The --json document: every string in it (keys too) without control characters or bidi controls. */
@@ -153,6 +164,9 @@ export function table(output: Output, headers: string[], rawRows: string[][]): s
     Math.max(visibleLength(header), ...rows.map((row) => visibleLength(row[column] ?? ''))),
   );
   const line = (cells: string[]) =>
-    cells.map((cell, column) => cell + ' '.repeat(Math.max(0, widths[column]! - visibleLength(cell)))).join('  ').trimEnd();
+    cells
+      .map((cell, column) => cell + ' '.repeat(Math.max(0, widths[column]! - visibleLength(cell))))
+      .join('  ')
+      .trimEnd();
   return [output.style.bold(line(headers)), ...rows.map(line)].join('\n');
 }

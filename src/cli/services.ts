@@ -11,7 +11,14 @@ import { requireOci } from '../config/oci.js';
 import { terminalText, type Output } from './output.js';
 import { stripControlsDeep } from '../core/text.js';
 import type { CoreDeps } from '../core/deps.js';
-import { DEFAULT_CONNECTIONS_PER_ORIGIN, READS_BESIDE_BATCHES, connectionsForCaFile, httpFetch, httpTimeoutMs, type HttpConnections } from '../adapters/http/tls.js';
+import {
+  DEFAULT_CONNECTIONS_PER_ORIGIN,
+  READS_BESIDE_BATCHES,
+  connectionsForCaFile,
+  httpFetch,
+  httpTimeoutMs,
+  type HttpConnections,
+} from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { proxySettings } from '../adapters/http/proxy.js';
@@ -65,17 +72,25 @@ async function emulatorClock(config: Config, base: Clock, connections: HttpConne
     const body = JSON.parse(await response.text()) as { offsetMs?: unknown };
     offsetMs = body.offsetMs === undefined ? 0 : Number(body.offsetMs);
   } catch (error) {
-    throw new UpstreamError('EMULATOR_UNREACHABLE', `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`, {
-      hint: 'Start it with `ociaccess emulator`, or use a config without the "emulator" section.',
-    });
+    throw new UpstreamError(
+      'EMULATOR_UNREACHABLE',
+      `The emulator named in the config (${controlUrl}) does not answer: ${(error as Error).message}.`,
+      {
+        hint: 'Start it with `ociaccess emulator`, or use a config without the "emulator" section.',
+      },
+    );
   }
   // The emulator's virtual clock only moves forward: an answer that would set this CLI back in
   // time (and so lengthen every grant) is not the emulator's.
   if (!Number.isFinite(offsetMs) || offsetMs < 0) {
-    throw new UpstreamError('EMULATOR_CLOCK_INVALID', `The emulator at ${controlUrl} reports a clock offset of ${quoteInput(String(offsetMs))} ms; its clock only moves forward, so ociaccess refuses to use it.`, {
-      hint: 'Restart the emulator (`ociaccess emulator`) and use the config it writes; something else may be answering on its port.',
-      details: { controlUrl },
-    });
+    throw new UpstreamError(
+      'EMULATOR_CLOCK_INVALID',
+      `The emulator at ${controlUrl} reports a clock offset of ${quoteInput(String(offsetMs))} ms; its clock only moves forward, so ociaccess refuses to use it.`,
+      {
+        hint: 'Restart the emulator (`ociaccess emulator`) and use the config it writes; something else may be answering on its port.',
+        details: { controlUrl },
+      },
+    );
   }
   return offsetClock(offsetMs, base);
 }
@@ -90,8 +105,13 @@ async function openInBrowser(ctx: Context, url: string): Promise<void> {
 }
 
 export async function createServices(
-  ctx: Context, out: Output, config: Config,
-  options: { debug: boolean; /** $batch calls the command keeps in flight (default sweep.concurrency). */ concurrency?: number },
+  ctx: Context,
+  out: Output,
+  config: Config,
+  options: {
+    debug: boolean;
+    /** $batch calls the command keeps in flight (default sweep.concurrency). */ concurrency?: number;
+  },
 ): Promise<Services> {
   // Connections per host: the $batch slots and the reads beside them, no more (each one more is
   // only another TLS handshake in the calls' way); never fewer than the default, so that a default
@@ -99,7 +119,10 @@ export async function createServices(
   const connections = connectionsForCaFile(config.tls.caFile, {
     timeoutMs: httpTimeoutMs(ctx.env),
     proxy: proxySettings(ctx.env, config.network),
-    connectionsPerOrigin: Math.max(DEFAULT_CONNECTIONS_PER_ORIGIN, (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES),
+    connectionsPerOrigin: Math.max(
+      DEFAULT_CONNECTIONS_PER_ORIGIN,
+      (options.concurrency ?? config.sweep.concurrency) + READS_BESIDE_BATCHES,
+    ),
   });
   // A state directory someone else owns is refused before anything is asked of anyone.
   const { inspectStateDir } = await import('../store/atomic-file.js');
@@ -108,7 +131,9 @@ export async function createServices(
   const clock = ctx.clock;
   const host = { clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid };
   // Trace lines quote URLs and the SDKs' own messages: cleaned like every other line on stderr.
-  const trace = options.debug ? (line: string) => ctx.stderr.write(`debug: ${terminalText(line, { colour: false })}\n`) : undefined;
+  const trace = options.debug
+    ? (line: string) => ctx.stderr.write(`debug: ${terminalText(line, { colour: false })}\n`)
+    : undefined;
   const requestCounts = { graph: 0, oci: 0 };
   const session = authSessionFromContext(ctx, config, {
     openBrowser: async (url) => {
@@ -137,23 +162,30 @@ export async function createServices(
   // Without an "oci" section (people's machines) the core never asks for it: it says "not checked" instead (core/oci-check.ts).
   const oci = async () => {
     const ociConfig = requireOci(config, 'This command');
-    ociDomain ??= import('../adapters/oci/oci-domain.js').then(({ OciDomain }) => new OciDomain({
-      domainUrl: ociConfig.domainUrl,
-      configFile: path.resolve(ctx.cwd, ociConfig.configFile),
-      profile: ociConfig.profile,
-      access: ociConfig.access,
-      connections,
-      files: { platform: ctx.platform, uid: ctx.uid },
-      sleep: (ms) => clock.sleep(ms),
-      trace,
-      onRequest: (operation) => {
-        requestCounts.oci += 1;
-        trace?.(`oci ${operation}`);
-      },
-    }));
+    ociDomain ??= import('../adapters/oci/oci-domain.js').then(
+      ({ OciDomain }) =>
+        new OciDomain({
+          domainUrl: ociConfig.domainUrl,
+          configFile: path.resolve(ctx.cwd, ociConfig.configFile),
+          profile: ociConfig.profile,
+          access: ociConfig.access,
+          connections,
+          files: { platform: ctx.platform, uid: ctx.uid },
+          sleep: (ms) => clock.sleep(ms),
+          trace,
+          onRequest: (operation) => {
+            requestCounts.oci += 1;
+            trace?.(`oci ${operation}`);
+          },
+        }),
+    );
     return ociDomain;
   };
-  const graph = (identity: 'user' | 'app', getToken: (force: boolean) => Promise<string>, extra: { concurrency?: number; batching?: boolean } = {}) =>
+  const graph = (
+    identity: 'user' | 'app',
+    getToken: (force: boolean) => Promise<string>,
+    extra: { concurrency?: number; batching?: boolean } = {},
+  ) =>
     new GraphDirectory({
       graphBaseUrl: config.cloud.graphBaseUrl,
       getToken,
@@ -206,13 +238,21 @@ export async function createServices(
     },
     async appDeps(extra = {}) {
       if (!config.automation) {
-        throw new ConfigError('CONFIG_INVALID', 'This command runs as the automation app, but the config has no "automation" section.', {
-          hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
-        });
+        throw new ConfigError(
+          'CONFIG_INVALID',
+          'This command runs as the automation app, but the config has no "automation" section.',
+          {
+            hint: 'Add automation.clientId and a credential (clientSecretFile, clientSecretEnv, or certificateFile + certificateKeyFile); see docs/configuration.md.',
+          },
+        );
       }
       // The sweep host holds the OCI key that writes: refuse one others can read before the sweep changes anything.
       const { assertOciFilesPrivate } = await import('../adapters/oci/key-file.js');
-      if (config.oci) assertOciFilesPrivate(path.resolve(ctx.cwd, config.oci.configFile), config.oci.profile, { platform: ctx.platform, uid: ctx.uid });
+      if (config.oci)
+        assertOciFilesPrivate(path.resolve(ctx.cwd, config.oci.configFile), config.oci.profile, {
+          platform: ctx.platform,
+          uid: ctx.uid,
+        });
       // A sweep makes hundreds of calls, side by side: one token serves them
       // all until it is five minutes from expiry (asking MSAL's cache each
       // time costs real CPU), and one request fetches it.
@@ -236,7 +276,11 @@ export async function createServices(
       await ensureStateDir(ctx.paths.stateDir, { platform: ctx.platform, uid: ctx.uid });
       // The state directory may be a volume shared by hosts (CronJob pods): its
       // lock is judged by heartbeat, not by a pid only this host can check.
-      return runWithHeartbeat(file, heartbeatLockOptions({ clock, pid: ctx.pid, hostname: ctx.hostname }, 'a sweep'), fn);
+      return runWithHeartbeat(
+        file,
+        heartbeatLockOptions({ clock, pid: ctx.pid, hostname: ctx.hostname }, 'a sweep'),
+        fn,
+      );
     },
   };
 }

@@ -11,10 +11,30 @@ export interface CloudPreset {
 }
 
 export const CLOUDS: readonly CloudPreset[] = [
-  { id: 'public', label: 'Global (public) cloud', authorityHost: 'https://login.microsoftonline.com', graphBaseUrl: 'https://graph.microsoft.com' },
-  { id: 'usgov', label: 'US Government (GCC High)', authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://graph.microsoft.us' },
-  { id: 'usgov-dod', label: 'US Government (DoD)', authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://dod-graph.microsoft.us' },
-  { id: 'china', label: 'China (operated by 21Vianet)', authorityHost: 'https://login.chinacloudapi.cn', graphBaseUrl: 'https://microsoftgraph.chinacloudapi.cn' },
+  {
+    id: 'public',
+    label: 'Global (public) cloud',
+    authorityHost: 'https://login.microsoftonline.com',
+    graphBaseUrl: 'https://graph.microsoft.com',
+  },
+  {
+    id: 'usgov',
+    label: 'US Government (GCC High)',
+    authorityHost: 'https://login.microsoftonline.us',
+    graphBaseUrl: 'https://graph.microsoft.us',
+  },
+  {
+    id: 'usgov-dod',
+    label: 'US Government (DoD)',
+    authorityHost: 'https://login.microsoftonline.us',
+    graphBaseUrl: 'https://dod-graph.microsoft.us',
+  },
+  {
+    id: 'china',
+    label: 'China (operated by 21Vianet)',
+    authorityHost: 'https://login.chinacloudapi.cn',
+    graphBaseUrl: 'https://microsoftgraph.chinacloudapi.cn',
+  },
 ];
 
 export const CLOUD_IDS = [...CLOUDS.map((cloud) => cloud.id), 'custom'] as const;
@@ -26,7 +46,10 @@ export function cloudPreset(id: string): CloudPreset | undefined {
 /** The preset whose hosts these are, or 'custom'. */
 export function cloudOf(authorityHost: string, graphBaseUrl: string): string {
   const trim = (url: string) => url.replace(/\/+$/, '');
-  return CLOUDS.find((cloud) => cloud.authorityHost === trim(authorityHost) && cloud.graphBaseUrl === trim(graphBaseUrl))?.id ?? 'custom';
+  return (
+    CLOUDS.find((cloud) => cloud.authorityHost === trim(authorityHost) && cloud.graphBaseUrl === trim(graphBaseUrl))
+      ?.id ?? 'custom'
+  );
 }
 
 /** Where the emulator may live: this machine only. */
@@ -53,6 +76,7 @@ export function isLoopbackHttps(url: string): boolean {
  */
 export function isEmulatorCloud(cloud: { authorityHost: string; graphBaseUrl: string }, controlUrl: string): boolean {
   const control = parsedUrl(controlUrl);
-  if (!control || !isLoopbackHttps(controlUrl) || cloudOf(cloud.authorityHost, cloud.graphBaseUrl) !== 'custom') return false;
+  if (!control || !isLoopbackHttps(controlUrl) || cloudOf(cloud.authorityHost, cloud.graphBaseUrl) !== 'custom')
+    return false;
   return [cloud.authorityHost, cloud.graphBaseUrl].every((url) => parsedUrl(url)?.origin === control.origin);
 }

@@ -10,7 +10,9 @@ export function findGroup(config: Config, name: string | undefined): GroupConfig
       hint: `Pass --group with one of: ${config.groups.map((g) => g.name).join(', ')}; or set defaultGroup in the config.`,
     });
   }
-  const group = config.groups.find((candidate) => candidate.name.toLowerCase() === wanted.toLowerCase() || candidate.entraGroupId === wanted);
+  const group = config.groups.find(
+    (candidate) => candidate.name.toLowerCase() === wanted.toLowerCase() || candidate.entraGroupId === wanted,
+  );
   if (!group) {
     throw new UsageError(`Unknown group ${quoteInput(wanted)}.`, {
       code: 'UNKNOWN_GROUP',

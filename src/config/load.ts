@@ -8,10 +8,24 @@ import { similarWords } from '../cli/suggest.js';
 export { findGroup } from './groups.js';
 
 function describePath(path: PropertyKey[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+  return path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)),
+    '',
+  );
 }
 
-interface SchemaNode { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; in?: unknown; options?: unknown[] } } }
+interface SchemaNode {
+  _zod?: {
+    def?: {
+      type?: string;
+      shape?: Record<string, unknown>;
+      innerType?: unknown;
+      element?: unknown;
+      in?: unknown;
+      options?: unknown[];
+    };
+  };
+}
 
 /** The keys the schema allows in the object at `path` (for "did you mean"), or [] when it cannot tell. */
 export function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
@@ -29,13 +43,19 @@ export function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): stri
     nodes = nodes.flatMap((node) => {
       const def = (node as SchemaNode)._zod!.def!;
       if (typeof part === 'number') return def.type === 'array' ? unwrap(def.element) : [];
-      return def.type === 'object' && def.shape && Object.hasOwn(def.shape, part) ? unwrap(def.shape[part as string]) : [];
+      return def.type === 'object' && def.shape && Object.hasOwn(def.shape, part)
+        ? unwrap(def.shape[part as string])
+        : [];
     });
   }
-  return [...new Set(nodes.flatMap((node) => {
-    const def = (node as SchemaNode)._zod!.def!;
-    return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
-  }))];
+  return [
+    ...new Set(
+      nodes.flatMap((node) => {
+        const def = (node as SchemaNode)._zod!.def!;
+        return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+      }),
+    ),
+  ];
 }
 
 /** " (did you mean "x"?)" for a mistyped key, or "". */
@@ -70,7 +90,10 @@ export function parseConfig(text: string, file: string): Config {
       }
       return `${where}: ${issue.message}`;
     });
-    const listed = problems.length > MAX_PROBLEMS_LISTED ? [...problems.slice(0, MAX_PROBLEMS_LISTED), `… and ${problems.length - MAX_PROBLEMS_LISTED} more`] : problems;
+    const listed =
+      problems.length > MAX_PROBLEMS_LISTED
+        ? [...problems.slice(0, MAX_PROBLEMS_LISTED), `… and ${problems.length - MAX_PROBLEMS_LISTED} more`]
+        : problems;
     throw new ConfigError('CONFIG_INVALID', `Config file ${file} is invalid:\n  - ${listed.join('\n  - ')}`, {
       hint: 'Correct the fields named above (see docs/configuration.md), or run `ociaccess init` to write a new one.',
       details: { file, problems },
@@ -86,7 +109,14 @@ export function parseConfig(text: string, file: string): Config {
  * holds no secret.
  */
 export async function loadConfig(file: string, host?: FileHost): Promise<Config> {
-  if (host) assertSafeFile(file, 'owner-writes', host, 'config file', 'whoever can change it can name approvers and standing members');
+  if (host)
+    assertSafeFile(
+      file,
+      'owner-writes',
+      host,
+      'config file',
+      'whoever can change it can name approvers and standing members',
+    );
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -102,4 +132,3 @@ export async function loadConfig(file: string, host?: FileHost): Promise<Config>
   }
   return parseConfig(text, file);
 }
-

@@ -30,7 +30,10 @@ const standingMember = z
     'must be a user principal name such as alice@contoso.com, or the object id (GUID) of a member that is not a user (nested group, service principal, device)',
   );
 
-const httpsUrl = z.string().url().refine((value) => value.startsWith('https://'), 'must be an https:// URL');
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((value) => value.startsWith('https://'), 'must be an https:// URL');
 
 export const autoApprovalSchema = z
   .object({
@@ -65,14 +68,26 @@ export const notifyTargetSchema = z
   .strict()
   .superRefine((target, issue) => {
     if ((target.urlFile === undefined) === (target.urlEnv === undefined)) {
-      issue.addIssue({ code: 'custom', path: ['urlFile'], message: 'give exactly one of urlFile and urlEnv (the URL is a secret: never inline)' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['urlFile'],
+        message: 'give exactly one of urlFile and urlEnv (the URL is a secret: never inline)',
+      });
     }
     const secrets = [target.secretFile, target.secretEnv].filter((value) => value !== undefined).length;
     if (target.kind === 'webhook' && secrets !== 1) {
-      issue.addIssue({ code: 'custom', path: ['secretFile'], message: 'a "webhook" target is signed: give exactly one of secretFile and secretEnv' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['secretFile'],
+        message: 'a "webhook" target is signed: give exactly one of secretFile and secretEnv',
+      });
     }
     if (target.kind !== 'webhook' && secrets > 0) {
-      issue.addIssue({ code: 'custom', path: ['secretFile'], message: `only "webhook" targets are signed; a "${target.kind}" target takes no secret` });
+      issue.addIssue({
+        code: 'custom',
+        path: ['secretFile'],
+        message: `only "webhook" targets are signed; a "${target.kind}" target takes no secret`,
+      });
     }
   });
 
@@ -98,10 +113,18 @@ export const groupSchema = z
   .strict()
   .superRefine((group, issue) => {
     if (group.defaultHours !== undefined && group.defaultHours > group.maxHours) {
-      issue.addIssue({ code: 'custom', path: ['defaultHours'], message: `must not exceed maxHours (${group.maxHours})` });
+      issue.addIssue({
+        code: 'custom',
+        path: ['defaultHours'],
+        message: `must not exceed maxHours (${group.maxHours})`,
+      });
     }
     if (group.autoApproval && group.autoApproval.maxHours > group.maxHours) {
-      issue.addIssue({ code: 'custom', path: ['autoApproval', 'maxHours'], message: `must not exceed maxHours (${group.maxHours})` });
+      issue.addIssue({
+        code: 'custom',
+        path: ['autoApproval', 'maxHours'],
+        message: `must not exceed maxHours (${group.maxHours})`,
+      });
     }
   });
 
@@ -142,7 +165,10 @@ export const configSchema = z
      */
     network: z
       .object({
-        proxy: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL such as http://proxy.example.com:3128').optional(),
+        proxy: z
+          .string()
+          .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL such as http://proxy.example.com:3128')
+          .optional(),
         noProxy: z.array(z.string().min(1)).optional(),
       })
       .strict()
@@ -161,7 +187,10 @@ export const configSchema = z
         clientSecretEnv: z.string().min(1).optional(),
         certificateFile: z.string().min(1).optional(),
         certificateKeyFile: z.string().min(1).optional(),
-        certificateThumbprintSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 64-digit hex SHA-256 thumbprint').optional(),
+        certificateThumbprintSha256: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, 'must be a 64-digit hex SHA-256 thumbprint')
+          .optional(),
       })
       .strict()
       .optional(),
@@ -217,11 +246,20 @@ export const configSchema = z
   .superRefine((config, issue) => {
     const names = new Set<string>();
     config.groups.forEach((group, index) => {
-      if (names.has(group.name)) issue.addIssue({ code: 'custom', path: ['groups', index, 'name'], message: `duplicate group name ${quoteInput(group.name)}` });
+      if (names.has(group.name))
+        issue.addIssue({
+          code: 'custom',
+          path: ['groups', index, 'name'],
+          message: `duplicate group name ${quoteInput(group.name)}`,
+        });
       names.add(group.name);
     });
     if (config.defaultGroup && !names.has(config.defaultGroup)) {
-      issue.addIssue({ code: 'custom', path: ['defaultGroup'], message: `names no group in "groups" (have: ${[...names].map((name) => quoteInput(name)).join(', ')})` });
+      issue.addIssue({
+        code: 'custom',
+        path: ['defaultGroup'],
+        message: `names no group in "groups" (have: ${[...names].map((name) => quoteInput(name)).join(', ')})`,
+      });
     }
     const controlUrl = config.emulator?.controlUrl;
     if (controlUrl !== undefined) {

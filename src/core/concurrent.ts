@@ -32,7 +32,11 @@ export function limiter(concurrency: number): Limiter {
 }
 
 /** Maps every item with at most `concurrency` calls in flight; results keep the input order. A rejection rejects the whole (use try/catch inside fn for per-item outcomes). */
-export async function mapLimit<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const gate = limiter(concurrency);
   return Promise.all(items.map((item, index) => gate.run(() => fn(item, index))));
 }

@@ -36,7 +36,11 @@ export function maxSkewMsOf(config: Pick<Config, 'maxClockSkewMinutes'> | undefi
 }
 
 /** Resolves the group's configured people (UPNs) to directory users, in one batched read. */
-export async function resolvePeople(directory: DirectoryPort, group: GroupConfig, maxSkewMs = DEFAULT_MAX_SKEW_MS): Promise<{
+export async function resolvePeople(
+  directory: DirectoryPort,
+  group: GroupConfig,
+  maxSkewMs = DEFAULT_MAX_SKEW_MS,
+): Promise<{
   byUpn: Map<string, DirectoryUser>;
   policy: PolicyContext;
   eligibleIds: Set<string>;
@@ -47,20 +51,35 @@ export async function resolvePeople(directory: DirectoryPort, group: GroupConfig
   // A standing member named by object id (a nested group, service principal or device) is not looked up as a user.
   const standingUpns = group.standingMembers.filter((entry) => !isObjectId(entry));
   const standingObjectIds = group.standingMembers.filter(isObjectId).map((id) => id.toLowerCase());
-  const upns = [...new Set([...group.eligibleRequesters, ...group.approvers, ...standingUpns, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase()))];
+  const upns = [
+    ...new Set(
+      [...group.eligibleRequesters, ...group.approvers, ...standingUpns, ...(group.autoApproval?.requesters ?? [])].map(
+        (u) => u.toLowerCase(),
+      ),
+    ),
+  ];
   const found = await directory.getUsers(upns);
   const byUpn = new Map<string, DirectoryUser>();
   for (const [key, user] of found) byUpn.set(key.toLowerCase(), user);
-  const idsOf = (list: string[]) => new Set(list.map((upn) => byUpn.get(upn.toLowerCase())?.id).filter((id): id is string => Boolean(id)));
+  const idsOf = (list: string[]) =>
+    new Set(list.map((upn) => byUpn.get(upn.toLowerCase())?.id).filter((id): id is string => Boolean(id)));
   const approverIds = idsOf(group.approvers);
   const eligibleIds = idsOf(group.eligibleRequesters);
   return {
     byUpn,
-    policy: { group, approverIds, autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null, eligibleIds, maxSkewMs },
+    policy: {
+      group,
+      approverIds,
+      autoApprovableIds: group.autoApproval ? idsOf(group.autoApproval.requesters) : null,
+      eligibleIds,
+      maxSkewMs,
+    },
     eligibleIds,
     standingIds: new Set([...idsOf(standingUpns), ...standingObjectIds]),
     approvers: group.approvers.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
-    eligible: group.eligibleRequesters.map((upn) => byUpn.get(upn.toLowerCase())).filter((u): u is DirectoryUser => Boolean(u)),
+    eligible: group.eligibleRequesters
+      .map((upn) => byUpn.get(upn.toLowerCase()))
+      .filter((u): u is DirectoryUser => Boolean(u)),
   };
 }
 

@@ -11,7 +11,14 @@ import { requireOci } from '../config/oci.js';
 import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
-import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, missingPermissions, type NeedsOptions } from './permissions.js';
+import {
+  applicationNeeds,
+  decodeTokenClaims,
+  delegatedNeeds,
+  grantedPermissions,
+  missingPermissions,
+  type NeedsOptions,
+} from './permissions.js';
 
 export interface NamedObject {
   id: string;
@@ -59,7 +66,13 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 export type CheckCategory = 'config' | 'auth' | 'upstream' | 'entra' | 'oci';
 
 /** Codes of a service that did not answer (after retries), as opposed to one that answered "no". */
-const NO_ANSWER = new Set(['ENTRA_UNREACHABLE', 'GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'EMULATOR_UNREACHABLE', 'HTTP_DEADLINE_EXCEEDED']);
+const NO_ANSWER = new Set([
+  'ENTRA_UNREACHABLE',
+  'GRAPH_UNAVAILABLE',
+  'OCI_UNAVAILABLE',
+  'EMULATOR_UNREACHABLE',
+  'HTTP_DEADLINE_EXCEEDED',
+]);
 
 /** The category of a typed error's failure, by its exit code; `fallback` for the rest. */
 function categoryOf(error: unknown, fallback: CheckCategory): CheckCategory {
@@ -131,11 +144,25 @@ export interface DoctorProbes {
 function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'detail' | 'fix' | 'category'> {
   const status = (error as { status?: number }).status;
   if (status === 403) {
-    return { category: 'auth', detail: `Graph denied the read (403): ${(error as Error).message}`, fix: `Grant ${permission} to this identity (admin consent), then run doctor again.` };
+    return {
+      category: 'auth',
+      detail: `Graph denied the read (403): ${(error as Error).message}`,
+      fix: `Grant ${permission} to this identity (admin consent), then run doctor again.`,
+    };
   }
-  if (error instanceof OciAccessError) return { category: categoryOf(error, 'entra'), detail: error.message, fix: error.hint ?? null };
-  if (!status) return { category: 'upstream', detail: `Graph did not answer: ${(error as Error).message}`, fix: 'Check the network, proxy and tls.caFile; try again.' };
-  return { category: 'entra', detail: `Graph answered ${status || 'nothing'}: ${(error as Error).message}`, fix: 'Try again; if it persists, run with --debug.' };
+  if (error instanceof OciAccessError)
+    return { category: categoryOf(error, 'entra'), detail: error.message, fix: error.hint ?? null };
+  if (!status)
+    return {
+      category: 'upstream',
+      detail: `Graph did not answer: ${(error as Error).message}`,
+      fix: 'Check the network, proxy and tls.caFile; try again.',
+    };
+  return {
+    category: 'entra',
+    detail: `Graph answered ${status || 'nothing'}: ${(error as Error).message}`,
+    fix: 'Try again; if it persists, run with --debug.',
+  };
 }
 
 /** Absolute UTC to the second, for probes that do not say how to show a time. */
@@ -145,7 +172,14 @@ function absoluteTime(when: Date): string {
 
 export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
-  const add = (id: string, title: string, category: CheckCategory, status: CheckStatus, detail: string, fix: string | null = null) => {
+  const add = (
+    id: string,
+    title: string,
+    category: CheckCategory,
+    status: CheckStatus,
+    detail: string,
+    fix: string | null = null,
+  ) => {
     checks.push({ id, title, category, status, detail, fix });
   };
   const skipRest = (reason: string, ids: [string, string, CheckCategory][]) => {
@@ -161,10 +195,19 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     const e = error as OciAccessError;
     add('config', 'config', 'config', 'fail', e.message, e.hint ?? 'Run `ociaccess init`.');
     skipRest('needs a valid config', [
-      ['files', 'file permissions', 'config'], ['authority', 'sign-in service', 'auth'], ['sign-in', 'sign-in', 'auth'], ['permissions', 'Graph permissions', 'auth'],
-      ['groups', 'Entra groups', 'entra'], ['people', 'requesters and approvers', 'entra'], ['nested-groups', 'nested groups', 'entra'],
-      ['app-assignment', 'OCI app assignment', 'entra'], ['provisioning-job', 'provisioning job', 'entra'], ['oci-config', 'OCI config and key', 'oci'],
-      ['oci-domain', 'OCI identity domain', 'oci'], ['oci-group', 'OCI groups', 'oci'], ['jit', 'JIT provisioning', 'oci'],
+      ['files', 'file permissions', 'config'],
+      ['authority', 'sign-in service', 'auth'],
+      ['sign-in', 'sign-in', 'auth'],
+      ['permissions', 'Graph permissions', 'auth'],
+      ['groups', 'Entra groups', 'entra'],
+      ['people', 'requesters and approvers', 'entra'],
+      ['nested-groups', 'nested groups', 'entra'],
+      ['app-assignment', 'OCI app assignment', 'entra'],
+      ['provisioning-job', 'provisioning job', 'entra'],
+      ['oci-config', 'OCI config and key', 'oci'],
+      ['oci-domain', 'OCI identity domain', 'oci'],
+      ['oci-group', 'OCI groups', 'oci'],
+      ['jit', 'JIT provisioning', 'oci'],
     ]);
     return finish(probes.identity, checks);
   }
@@ -173,8 +216,23 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   if (probes.files) {
     try {
       const { checked, problems } = await probes.files(config);
-      if (problems.length) add('files', 'file permissions', 'config', 'fail', problems.map((p) => p.message).join('; '), `Check that nobody else changed them, then run: ${[...new Set(problems.map((p) => p.fix))].join(' && ')}`);
-      else add('files', 'file permissions', 'config', 'pass', `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`);
+      if (problems.length)
+        add(
+          'files',
+          'file permissions',
+          'config',
+          'fail',
+          problems.map((p) => p.message).join('; '),
+          `Check that nobody else changed them, then run: ${[...new Set(problems.map((p) => p.fix))].join(' && ')}`,
+        );
+      else
+        add(
+          'files',
+          'file permissions',
+          'config',
+          'pass',
+          `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`,
+        );
     } catch (error) {
       const e = error as OciAccessError;
       add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
@@ -185,14 +243,36 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     try {
       notifyCheck(probes.notifyTargets(config), add);
     } catch (error) {
-      add('notify', 'notification targets', 'config', 'warn', (error as Error)?.message ?? String(error), 'See docs/notifications.md.');
+      add(
+        'notify',
+        'notification targets',
+        'config',
+        'warn',
+        (error as Error)?.message ?? String(error),
+        'See docs/notifications.md.',
+      );
     }
   }
 
   try {
     const { tokenEndpoint, expectedTokenEndpoint } = await probes.authority(config);
-    if (tokenEndpoint === expectedTokenEndpoint) add('authority', 'sign-in service', 'auth', 'pass', `${config.cloud.authorityHost} publishes tenant ${config.tenantId}`);
-    else add('authority', 'sign-in service', 'auth', 'warn', `the authority publishes token endpoint ${tokenEndpoint}, not ${expectedTokenEndpoint}`, 'Check cloud.authorityHost (sovereign clouds use their own host).');
+    if (tokenEndpoint === expectedTokenEndpoint)
+      add(
+        'authority',
+        'sign-in service',
+        'auth',
+        'pass',
+        `${config.cloud.authorityHost} publishes tenant ${config.tenantId}`,
+      );
+    else
+      add(
+        'authority',
+        'sign-in service',
+        'auth',
+        'warn',
+        `the authority publishes token endpoint ${tokenEndpoint}, not ${expectedTokenEndpoint}`,
+        'Check cloud.authorityHost (sovereign clouds use their own host).',
+      );
   } catch (error) {
     const e = error as OciAccessError;
     add('authority', 'sign-in service', categoryOf(error, 'auth'), 'fail', e.message ?? String(error), e.hint ?? null);
@@ -215,30 +295,73 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   if (token) {
     const claims = decodeTokenClaims(token.token);
     if (claims?.tid && claims.tid !== config.tenantId) {
-      add('sign-in', 'sign-in', 'auth', 'fail', `the token is for tenant ${claims.tid}, the config names ${config.tenantId}`, probes.identity === 'app' ? 'Check tenantId and automation.clientId.' : 'Run `ociaccess logout`, then `ociaccess login` with an account of the configured tenant.');
+      add(
+        'sign-in',
+        'sign-in',
+        'auth',
+        'fail',
+        `the token is for tenant ${claims.tid}, the config names ${config.tenantId}`,
+        probes.identity === 'app'
+          ? 'Check tenantId and automation.clientId.'
+          : 'Run `ociaccess logout`, then `ociaccess login` with an account of the configured tenant.',
+      );
     } else {
-      add('sign-in', 'sign-in', 'auth', 'pass', `${token.who}; token valid until ${token.expiresOn.toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+      add(
+        'sign-in',
+        'sign-in',
+        'auth',
+        'pass',
+        `${token.who}; token valid until ${token.expiresOn.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+      );
     }
     if (!claims) {
-      add('permissions', 'Graph permissions', 'auth', 'warn', 'the access token is opaque, so its permissions cannot be read', 'Nothing to do if the commands work; otherwise check the API permissions in the app registration.');
+      add(
+        'permissions',
+        'Graph permissions',
+        'auth',
+        'warn',
+        'the access token is opaque, so its permissions cannot be read',
+        'Nothing to do if the commands work; otherwise check the API permissions in the app registration.',
+      );
     } else {
       const granted = grantedPermissions(claims);
       const needs = probes.identity === 'app' ? applicationNeeds(needsOptions) : delegatedNeeds(needsOptions);
       const missing = missingPermissions(needs, granted);
       const required = missing.filter((need) => need.required);
       const optional = missing.filter((need) => !need.required);
-      const describe = (list: typeof missing) => list.map((need) => `${need.permission} (${need.command}: ${need.why})`).join('; ');
+      const describe = (list: typeof missing) =>
+        list.map((need) => `${need.permission} (${need.command}: ${need.why})`).join('; ');
       const kind = probes.identity === 'app' ? 'application permission' : 'delegated permission';
-      const where = probes.identity === 'app'
-        ? `the automation app ${config.automation?.clientId ?? ''}`.trim()
-        : `the CLI app ${config.clientId}`;
+      const where =
+        probes.identity === 'app'
+          ? `the automation app ${config.automation?.clientId ?? ''}`.trim()
+          : `the CLI app ${config.clientId}`;
       if (required.length > 0) {
-        add('permissions', 'Graph permissions', 'auth', 'fail', `missing: ${describe(required)}`,
-          `Add the ${kind}${required.length > 1 ? 's' : ''} ${[...new Set(required.map((n) => n.permission))].join(', ')} to ${where} and grant admin consent${probes.identity === 'user' ? ', then `ociaccess login` again' : ''} (docs/setup-entra.md).`);
+        add(
+          'permissions',
+          'Graph permissions',
+          'auth',
+          'fail',
+          `missing: ${describe(required)}`,
+          `Add the ${kind}${required.length > 1 ? 's' : ''} ${[...new Set(required.map((n) => n.permission))].join(', ')} to ${where} and grant admin consent${probes.identity === 'user' ? ', then `ociaccess login` again' : ''} (docs/setup-entra.md).`,
+        );
       } else if (optional.length > 0) {
-        add('permissions', 'Graph permissions', 'auth', 'warn', `optional features unavailable: ${describe(optional)}`, `Add ${[...new Set(optional.map((n) => n.permission))].join(', ')} to ${where} if you want them.`);
+        add(
+          'permissions',
+          'Graph permissions',
+          'auth',
+          'warn',
+          `optional features unavailable: ${describe(optional)}`,
+          `Add ${[...new Set(optional.map((n) => n.permission))].join(', ')} to ${where} if you want them.`,
+        );
       } else {
-        add('permissions', 'Graph permissions', 'auth', 'pass', `${who === 'you' ? 'your token' : 'the app token'} carries what ${probes.identity === 'app' ? 'sweep needs' : 'every command needs'} (${granted.length} permission(s))`);
+        add(
+          'permissions',
+          'Graph permissions',
+          'auth',
+          'pass',
+          `${who === 'you' ? 'your token' : 'the app token'} carries what ${probes.identity === 'app' ? 'sweep needs' : 'every command needs'} (${granted.length} permission(s))`,
+        );
       }
     }
   } else {
@@ -250,22 +373,59 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   return finish(probes.identity, checks);
 }
 
-type Add = (id: string, title: string, category: CheckCategory, status: CheckStatus, detail: string, fix?: string | null) => void;
+type Add = (
+  id: string,
+  title: string,
+  category: CheckCategory,
+  status: CheckStatus,
+  detail: string,
+  fix?: string | null,
+) => void;
 
 /**
  * A warning, not a failure: a notification never blocks an action, and a
  * target's URL may be set only where it is used (the sweep host's
  * environment), not on every machine that runs doctor.
  */
-function notifyCheck({ checked, problems }: { checked: number; problems: { message: string; fix: string }[] }, add: Add): void {
+function notifyCheck(
+  { checked, problems }: { checked: number; problems: { message: string; fix: string }[] },
+  add: Add,
+): void {
   // No targets, no check: most configs have none, and a skipped row would only be noise.
   if (checked === 0) return;
-  if (problems.length) add('notify', 'notification targets', 'config', 'warn', problems.map((p) => p.message).join('; '), [...new Set(problems.map((p) => p.fix))].join(' '));
-  else add('notify', 'notification targets', 'config', 'pass', `${checked} target(s): every URL and signing secret can be read (nothing was sent; \`ociaccess notify test\` sends a test message)`);
+  if (problems.length)
+    add(
+      'notify',
+      'notification targets',
+      'config',
+      'warn',
+      problems.map((p) => p.message).join('; '),
+      [...new Set(problems.map((p) => p.fix))].join(' '),
+    );
+  else
+    add(
+      'notify',
+      'notification targets',
+      'config',
+      'pass',
+      `${checked} target(s): every URL and signing secret can be read (nothing was sent; \`ociaccess notify test\` sends a test message)`,
+    );
 }
 
-async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boolean, now: Date, add: Add): Promise<void> {
-  const ids: [string, string][] = [['groups', 'Entra groups'], ['people', 'requesters and approvers'], ['nested-groups', 'nested groups'], ['app-assignment', 'OCI app assignment'], ['provisioning-job', 'provisioning job']];
+async function entraChecks(
+  probes: DoctorProbes,
+  config: Config,
+  signedIn: boolean,
+  now: Date,
+  add: Add,
+): Promise<void> {
+  const ids: [string, string][] = [
+    ['groups', 'Entra groups'],
+    ['people', 'requesters and approvers'],
+    ['nested-groups', 'nested groups'],
+    ['app-assignment', 'OCI app assignment'],
+    ['provisioning-job', 'provisioning job'],
+  ];
   if (!signedIn) {
     for (const [id, title] of ids) add(id, title, 'entra', 'skip', 'needs a sign-in');
     return;
@@ -285,17 +445,38 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
       }
     }
     const roleAssignable = existing.filter((g) => g.isAssignableToRole);
-    if (problems.length) add('groups', 'Entra groups', 'entra', 'fail', problems.join('; '), 'Fix groups[].entraGroupId (`ociaccess init` looks the group up by name), or create the group (docs/setup-entra.md).');
+    if (problems.length)
+      add(
+        'groups',
+        'Entra groups',
+        'entra',
+        'fail',
+        problems.join('; '),
+        'Fix groups[].entraGroupId (`ociaccess init` looks the group up by name), or create the group (docs/setup-entra.md).',
+      );
     else if (roleAssignable.length) {
       // Graph (group-post-members, group-delete-members): owners and Groups Administrators cannot change a
       // role-assignable group's members; it takes RoleManagement.ReadWrite.Directory and, for a signed-in
       // user, the Privileged Role Administrator role.
-      add('groups', 'Entra groups', 'entra', 'warn',
+      add(
+        'groups',
+        'Entra groups',
+        'entra',
+        'warn',
         `${roleAssignable.map((g) => `${g.displayName} (${g.id})`).join(', ')} ${roleAssignable.length > 1 ? 'are' : 'is'} role-assignable (isAssignableToRole): its owners and Groups Administrators cannot change its members — approve, revoke and sweep need the RoleManagement.ReadWrite.Directory permission${probes.identity === 'app' ? ' (application permission of the automation app)' : ' and the Privileged Role Administrator role'}`,
         probes.identity === 'app'
           ? 'Use a group that is not role-assignable (the setting cannot be turned off: create a new group), or grant the automation app the RoleManagement.ReadWrite.Directory application permission (admin consent).'
-          : 'Use a group that is not role-assignable (the setting cannot be turned off: create a new group). ociaccess does not ask people for RoleManagement.ReadWrite.Directory, so approvals of such a group are refused (docs/setup-entra.md).');
-    } else if (renamed.length) add('groups', 'Entra groups', 'entra', 'warn', renamed.join('; '), 'Rename one or the other so that people and the OCI group mapping agree.');
+          : 'Use a group that is not role-assignable (the setting cannot be turned off: create a new group). ociaccess does not ask people for RoleManagement.ReadWrite.Directory, so approvals of such a group are refused (docs/setup-entra.md).',
+      );
+    } else if (renamed.length)
+      add(
+        'groups',
+        'Entra groups',
+        'entra',
+        'warn',
+        renamed.join('; '),
+        'Rename one or the other so that people and the OCI group mapping agree.',
+      );
     else add('groups', 'Entra groups', 'entra', 'pass', existing.map((g) => `${g.displayName} (${g.id})`).join(', '));
   } catch (error) {
     add('groups', 'Entra groups', ...statusOf('fail', graphFailure(error, 'GroupMember.Read.All')));
@@ -304,9 +485,25 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
   try {
     const unknown: string[] = [];
     // Standing members named by object id are not users (nested groups, service principals, devices).
-    const upns = [...new Set(config.groups.flatMap((g) => [...g.eligibleRequesters, ...g.approvers, ...g.standingMembers.filter((entry) => !isObjectId(entry))]))];
+    const upns = [
+      ...new Set(
+        config.groups.flatMap((g) => [
+          ...g.eligibleRequesters,
+          ...g.approvers,
+          ...g.standingMembers.filter((entry) => !isObjectId(entry)),
+        ]),
+      ),
+    ];
     for (const upn of upns.slice(0, 200)) if (!(await graph.userExists(upn))) unknown.push(upn);
-    if (unknown.length) add('people', 'requesters and approvers', 'entra', 'warn', `not found in Entra: ${unknown.join(', ')}`, 'Correct the user principal names in the config (a renamed user keeps their id, not their UPN).');
+    if (unknown.length)
+      add(
+        'people',
+        'requesters and approvers',
+        'entra',
+        'warn',
+        `not found in Entra: ${unknown.join(', ')}`,
+        'Correct the user principal names in the config (a renamed user keeps their id, not their UPN).',
+      );
     else add('people', 'requesters and approvers', 'entra', 'pass', `${upns.length} user(s) found`);
   } catch (error) {
     add('people', 'requesters and approvers', ...statusOf('warn', graphFailure(error, 'User.Read.All')));
@@ -316,10 +513,18 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
     const nested: string[] = [];
     for (const group of existing) {
       const inner = await graph.nestedGroups(group.id);
-      if (inner.length) nested.push(`${group.displayName} contains ${inner.map((g) => `"${g.displayName}"`).join(', ')}`);
+      if (inner.length)
+        nested.push(`${group.displayName} contains ${inner.map((g) => `"${g.displayName}"`).join(', ')}`);
     }
     if (nested.length) {
-      add('nested-groups', 'nested groups', 'entra', 'warn', `${nested.join('; ')}: provisioning to OCI does not follow nested groups (SAML JIT does), and sweep removes them unless listed in standingMembers by object id`, 'Remove the nested groups and add the people directly (approvals do this for you).');
+      add(
+        'nested-groups',
+        'nested groups',
+        'entra',
+        'warn',
+        `${nested.join('; ')}: provisioning to OCI does not follow nested groups (SAML JIT does), and sweep removes them unless listed in standingMembers by object id`,
+        'Remove the nested groups and add the people directly (approvals do this for you).',
+      );
     } else add('nested-groups', 'nested groups', 'entra', 'pass', 'no group has groups as members');
   } catch (error) {
     add('nested-groups', 'nested groups', ...statusOf('warn', graphFailure(error, 'GroupMember.Read.All')));
@@ -327,24 +532,62 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
 
   const provisioning = config.provisioning;
   if (!provisioning) {
-    const fix = 'Add provisioning.servicePrincipalId and provisioning.jobId to the config (`ociaccess init --service-principal … --job …`).';
-    add('app-assignment', 'OCI app assignment', 'entra', 'warn', 'no "provisioning" section: the assignment cannot be checked', fix);
-    add('provisioning-job', 'provisioning job', 'entra', 'warn', 'no "provisioning" section: quarantine goes unnoticed and provision-on-demand is off', fix);
+    const fix =
+      'Add provisioning.servicePrincipalId and provisioning.jobId to the config (`ociaccess init --service-principal … --job …`).';
+    add(
+      'app-assignment',
+      'OCI app assignment',
+      'entra',
+      'warn',
+      'no "provisioning" section: the assignment cannot be checked',
+      fix,
+    );
+    add(
+      'provisioning-job',
+      'provisioning job',
+      'entra',
+      'warn',
+      'no "provisioning" section: quarantine goes unnoticed and provision-on-demand is off',
+      fix,
+    );
     return;
   }
   try {
     const assigned = new Set((await graph.appAssignments(provisioning.servicePrincipalId)).map((a) => a.principalId));
     const missing = config.groups.filter((group) => !assigned.has(group.entraGroupId));
     if (missing.length) {
-      add('app-assignment', 'OCI app assignment', 'entra', 'fail', `not assigned to the OCI enterprise application: ${missing.map((g) => g.name).join(', ')} — neither SCIM nor SAML sign-in will carry the membership to OCI`, 'Entra admin center → Enterprise applications → the OCI app → Users and groups → Add user/group → the group.');
-    } else add('app-assignment', 'OCI app assignment', 'entra', 'pass', `every group is assigned to service principal ${provisioning.servicePrincipalId}`);
+      add(
+        'app-assignment',
+        'OCI app assignment',
+        'entra',
+        'fail',
+        `not assigned to the OCI enterprise application: ${missing.map((g) => g.name).join(', ')} — neither SCIM nor SAML sign-in will carry the membership to OCI`,
+        'Entra admin center → Enterprise applications → the OCI app → Users and groups → Add user/group → the group.',
+      );
+    } else
+      add(
+        'app-assignment',
+        'OCI app assignment',
+        'entra',
+        'pass',
+        `every group is assigned to service principal ${provisioning.servicePrincipalId}`,
+      );
   } catch (error) {
     if ((error as { status?: number }).status === 404) {
-      add('app-assignment', 'OCI app assignment', 'entra', 'fail', `no service principal ${provisioning.servicePrincipalId}`, 'provisioning.servicePrincipalId is the OCI enterprise application\'s object id (Enterprise applications → the app → Overview → Object ID).');
+      add(
+        'app-assignment',
+        'OCI app assignment',
+        'entra',
+        'fail',
+        `no service principal ${provisioning.servicePrincipalId}`,
+        "provisioning.servicePrincipalId is the OCI enterprise application's object id (Enterprise applications → the app → Overview → Object ID).",
+      );
     } else {
       const failure = graphFailure(error, 'Application.Read.All');
       // Reading an app's assignments is the one thing only doctor does: a 403 here is not a problem for the other commands.
-      if ((error as { status?: number }).status === 403) failure.fix = 'Check it by hand (Enterprise applications → the OCI app → Users and groups), or grant Application.Read.All to this identity so doctor can.';
+      if ((error as { status?: number }).status === 403)
+        failure.fix =
+          'Check it by hand (Enterprise applications → the OCI app → Users and groups), or grant Application.Read.All to this identity so doctor can.';
       add('app-assignment', 'OCI app assignment', ...statusOf('warn', failure));
     }
   }
@@ -352,35 +595,85 @@ async function entraChecks(probes: DoctorProbes, config: Config, signedIn: boole
   try {
     const job = await graph.syncJob(provisioning.servicePrincipalId, provisioning.jobId);
     if (!job) {
-      add('provisioning-job', 'provisioning job', 'entra', 'fail', `no provisioning job ${provisioning.jobId} on service principal ${provisioning.servicePrincipalId}`, 'Copy the job id from GET /servicePrincipals/{id}/synchronization/jobs (docs/setup-entra.md).');
+      add(
+        'provisioning-job',
+        'provisioning job',
+        'entra',
+        'fail',
+        `no provisioning job ${provisioning.jobId} on service principal ${provisioning.servicePrincipalId}`,
+        'Copy the job id from GET /servicePrincipals/{id}/synchronization/jobs (docs/setup-entra.md).',
+      );
     } else if (job.code === 'Quarantine') {
       const q = job.quarantine;
-      add('provisioning-job', 'provisioning job', 'entra', 'fail',
+      add(
+        'provisioning-job',
+        'provisioning job',
+        'entra',
+        'fail',
         `in quarantine${q?.since ? ` since ${q.since}` : ''}: ${q?.reason ?? 'no reason given'}${q?.nextAttempt ? `; next attempt ${q.nextAttempt}` : ''} — no change reaches OCI until it leaves quarantine`,
-        'Open the OCI app\'s Provisioning logs, fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s token), then "Restart provisioning".');
+        'Open the OCI app\'s Provisioning logs, fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s token), then "Restart provisioning".',
+      );
     } else if (job.code !== 'Active') {
-      add('provisioning-job', 'provisioning job', 'entra', 'fail', `state ${job.code}: changes are not provisioned to OCI`, job.code === 'Paused' ? 'Start provisioning on the OCI enterprise application (Provisioning → Start provisioning).' : 'Configure and start provisioning on the OCI enterprise application (docs/setup-entra.md).');
+      add(
+        'provisioning-job',
+        'provisioning job',
+        'entra',
+        'fail',
+        `state ${job.code}: changes are not provisioned to OCI`,
+        job.code === 'Paused'
+          ? 'Start provisioning on the OCI enterprise application (Provisioning → Start provisioning).'
+          : 'Configure and start provisioning on the OCI enterprise application (docs/setup-entra.md).',
+      );
     } else {
       const cycleMs = provisioning.cycleMinutes * 60_000;
       const last = job.lastSuccessfulRun;
-      if (!last) add('provisioning-job', 'provisioning job', 'entra', 'warn', 'Active, but it has not completed a cycle yet', 'Wait for the first cycle (up to 40 minutes), then run doctor again.');
+      if (!last)
+        add(
+          'provisioning-job',
+          'provisioning job',
+          'entra',
+          'warn',
+          'Active, but it has not completed a cycle yet',
+          'Wait for the first cycle (up to 40 minutes), then run doctor again.',
+        );
       else if (now.getTime() - new Date(last).getTime() > 3 * cycleMs) {
-        add('provisioning-job', 'provisioning job', 'entra', 'warn', `Active, but its last successful cycle was ${(probes.time ?? absoluteTime)(new Date(last), now)} (cycle ~${provisioning.cycleMinutes}m)`, 'Check the Provisioning logs of the OCI enterprise application.');
-      } else add('provisioning-job', 'provisioning job', 'entra', 'pass', `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`);
+        add(
+          'provisioning-job',
+          'provisioning job',
+          'entra',
+          'warn',
+          `Active, but its last successful cycle was ${(probes.time ?? absoluteTime)(new Date(last), now)} (cycle ~${provisioning.cycleMinutes}m)`,
+          'Check the Provisioning logs of the OCI enterprise application.',
+        );
+      } else
+        add(
+          'provisioning-job',
+          'provisioning job',
+          'entra',
+          'pass',
+          `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`,
+        );
     }
   } catch (error) {
     if ((error as { status?: number }).status === 403 && probes.identity === 'user') {
       // Graph lets a signed-in user read a synchronization job only with, besides the scope, an
       // Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role.
-      add('provisioning-job', 'provisioning job', 'entra', 'warn',
+      add(
+        'provisioning-job',
+        'provisioning job',
+        'entra',
+        'warn',
         `Microsoft Graph refused to show you the provisioning job: a signed-in user needs Synchronization.Read.All and the ${PROVISIONING_ROLES} role`,
-        'Run `ociaccess doctor --as app` on the sweep host, or ask for one of those roles (it is needed for `--provision-now` too).');
-    } else add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
+        'Run `ociaccess doctor --as app` on the sweep host, or ask for one of those roles (it is needed for `--provision-now` too).',
+      );
+    } else
+      add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
   }
 }
 
 /** The directory roles Graph asks of a signed-in user to read provisioning jobs or provision on demand. */
-export const PROVISIONING_ROLES = 'Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator';
+export const PROVISIONING_ROLES =
+  'Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator';
 
 /**
  * What the OCI key is declared for (oci.access), read against who runs doctor:
@@ -389,7 +682,11 @@ export const PROVISIONING_ROLES = 'Application Administrator, Cloud Application 
  * user could write anyway (its identity-domain admin roles) is not read here:
  * ociaccess refuses writes with a "read" config whatever the key can do.
  */
-function keyRole(probes: DoctorProbes, config: Config, oci: OciConfig): { status: CheckStatus; detail: string; fix: string | null } {
+function keyRole(
+  probes: DoctorProbes,
+  config: Config,
+  oci: OciConfig,
+): { status: CheckStatus; detail: string; fix: string | null } {
   const where = `profile ${oci.profile} of ${oci.configFile}`;
   if (probes.identity === 'user') {
     if (oci.access === 'write') {
@@ -399,7 +696,11 @@ function keyRole(probes: DoctorProbes, config: Config, oci: OciConfig): { status
         fix: 'On people\'s machines remove the "oci" section (status and list then say "not checked from this machine"), or use a key of its own whose user holds only the Audit Administrator role and set "access": "read" (docs/setup-oci.md).',
       };
     }
-    return { status: 'pass', detail: `${where}, read-only ("access": "read"): ociaccess sends no change to OCI from here`, fix: null };
+    return {
+      status: 'pass',
+      detail: `${where}, read-only ("access": "read"): ociaccess sends no change to OCI from here`,
+      fix: null,
+    };
   }
   if (oci.access === 'read' && config.sweep.forceOciAfterMinutes > 0) {
     return {
@@ -408,11 +709,22 @@ function keyRole(probes: DoctorProbes, config: Config, oci: OciConfig): { status
       fix: 'On the sweep host set "access": "write" and give the key\'s user the User Manager role (docs/setup-oci.md), or set sweep.forceOciAfterMinutes to 0.',
     };
   }
-  return { status: 'pass', detail: oci.access === 'write' ? `${where}, may write ("access": "write"): forced removals and --fix-drift` : `${where}, read-only ("access": "read"): --fix-drift and forced removals would be refused`, fix: null };
+  return {
+    status: 'pass',
+    detail:
+      oci.access === 'write'
+        ? `${where}, may write ("access": "write"): forced removals and --fix-drift`
+        : `${where}, read-only ("access": "read"): --fix-drift and forced removals would be refused`,
+    fix: null,
+  };
 }
 
 async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promise<void> {
-  const rest = [['oci-domain', 'OCI identity domain'], ['oci-group', 'OCI groups'], ['jit', 'JIT provisioning']] as const;
+  const rest = [
+    ['oci-domain', 'OCI identity domain'],
+    ['oci-group', 'OCI groups'],
+    ['jit', 'JIT provisioning'],
+  ] as const;
   if (!config.oci) {
     if (probes.identity === 'app') {
       // The sweep needs the domain: the same error the sweep itself gives.
@@ -425,7 +737,13 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
       for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'needs the "oci" section');
       return;
     }
-    add('oci-config', 'OCI config and key', 'oci', 'skip', 'no "oci" section: OCI is not checked from this machine (people\'s machines need no OCI key)');
+    add(
+      'oci-config',
+      'OCI config and key',
+      'oci',
+      'skip',
+      'no "oci" section: OCI is not checked from this machine (people\'s machines need no OCI key)',
+    );
     for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'not checked from this machine');
     return;
   }
@@ -437,7 +755,14 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     add('oci-config', 'OCI config and key', 'oci', role.status, role.detail, role.fix);
   } catch (error) {
     const e = error as OciAccessError;
-    add('oci-config', 'OCI config and key', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? null);
+    add(
+      'oci-config',
+      'OCI config and key',
+      categoryOf(error, 'oci'),
+      'fail',
+      e.message ?? String(error),
+      e.hint ?? null,
+    );
     for (const [id, title] of rest) add(id, title, 'oci', 'skip', 'needs a usable OCI config profile');
     return;
   }
@@ -452,13 +777,27 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     add('oci-domain', 'OCI identity domain', 'oci', 'pass', `${ociConfig.domainUrl} answers signed requests`);
   } catch (error) {
     const e = error as OciAccessError;
-    add('oci-domain', 'OCI identity domain', categoryOf(error, 'oci'), 'fail', e.message ?? String(error), e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).');
+    add(
+      'oci-domain',
+      'OCI identity domain',
+      categoryOf(error, 'oci'),
+      'fail',
+      e.message ?? String(error),
+      e.hint ?? 'Check oci.domainUrl (Identity → Domains → the domain → Domain URL).',
+    );
   }
   if (!reached) add('oci-group', 'OCI groups', 'oci', 'skip', 'needs the identity domain');
   else {
     const missing = config.groups.filter((group) => !ociGroups.has(group.ociGroupName));
     if (missing.length) {
-      add('oci-group', 'OCI groups', 'oci', 'fail', `not in the identity domain: ${missing.map((g) => g.ociGroupName).join(', ')}`, 'Provisioning creates the OCI group at its first cycle once the Entra group is assigned; check groups[].ociGroupName and the provisioning logs (docs/setup-oci.md).');
+      add(
+        'oci-group',
+        'OCI groups',
+        'oci',
+        'fail',
+        `not in the identity domain: ${missing.map((g) => g.ociGroupName).join(', ')}`,
+        'Provisioning creates the OCI group at its first cycle once the Entra group is assigned; check groups[].ociGroupName and the provisioning logs (docs/setup-oci.md).',
+      );
     } else add('oci-group', 'OCI groups', 'oci', 'pass', config.groups.map((g) => g.ociGroupName).join(', '));
   }
 
@@ -466,17 +805,55 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
     const providers = (await oci.identityProviders()).filter((idp) => idp.enabled);
     const jit = providers.filter((idp) => idp.jitEnabled);
     if (providers.length === 0) {
-      add('jit', 'JIT provisioning', 'oci', 'warn', 'no enabled SAML identity provider in the domain', 'Set up Entra ID as the domain\'s SAML identity provider (docs/setup-oci.md).');
+      add(
+        'jit',
+        'JIT provisioning',
+        'oci',
+        'warn',
+        'no enabled SAML identity provider in the domain',
+        "Set up Entra ID as the domain's SAML identity provider (docs/setup-oci.md).",
+      );
     } else if (jit.length === 0) {
-      add('jit', 'JIT provisioning', 'oci', 'warn', `JIT is off on ${providers.map((p) => p.name).join(', ')}: access starts only at the next provisioning cycle (~40 minutes)`, 'Enable JIT provisioning with group mapping on the identity provider (docs/setup-oci.md).');
+      add(
+        'jit',
+        'JIT provisioning',
+        'oci',
+        'warn',
+        `JIT is off on ${providers.map((p) => p.name).join(', ')}: access starts only at the next provisioning cycle (~40 minutes)`,
+        'Enable JIT provisioning with group mapping on the identity provider (docs/setup-oci.md).',
+      );
     } else {
       const merge = jit.filter((idp) => idp.groupAssignmentMethod === 'Merge');
-      const unmapped = jit.filter((idp) => idp.mappingMode === 'explicit' && [...ociGroups.values()].some((id) => !idp.mappedOciGroupIds.includes(id)));
+      const unmapped = jit.filter(
+        (idp) =>
+          idp.mappingMode === 'explicit' && [...ociGroups.values()].some((id) => !idp.mappedOciGroupIds.includes(id)),
+      );
       if (merge.length) {
-        add('jit', 'JIT provisioning', 'oci', 'warn', `${merge.map((p) => p.name).join(', ')} assigns groups with Merge: a sign-in never removes an OCI group, so removals rely on provisioning alone`, 'Set "Assign groups" to Overwrite (jitUserProvGroupAssignmentMethod) on the identity provider.');
+        add(
+          'jit',
+          'JIT provisioning',
+          'oci',
+          'warn',
+          `${merge.map((p) => p.name).join(', ')} assigns groups with Merge: a sign-in never removes an OCI group, so removals rely on provisioning alone`,
+          'Set "Assign groups" to Overwrite (jitUserProvGroupAssignmentMethod) on the identity provider.',
+        );
       } else if (unmapped.length) {
-        add('jit', 'JIT provisioning', 'oci', 'warn', `${unmapped.map((p) => p.name).join(', ')} maps no Entra group to ${config.groups.map((g) => g.ociGroupName).join(', ')}: JIT will not grant the group at sign-in`, 'Map the Entra group (its object id) to the OCI group in the identity provider\'s JIT group mapping.');
-      } else add('jit', 'JIT provisioning', 'oci', 'pass', `on (${jit.map((p) => `${p.name}: ${p.groupAssignmentMethod ?? 'default'}`).join(', ')})`);
+        add(
+          'jit',
+          'JIT provisioning',
+          'oci',
+          'warn',
+          `${unmapped.map((p) => p.name).join(', ')} maps no Entra group to ${config.groups.map((g) => g.ociGroupName).join(', ')}: JIT will not grant the group at sign-in`,
+          "Map the Entra group (its object id) to the OCI group in the identity provider's JIT group mapping.",
+        );
+      } else
+        add(
+          'jit',
+          'JIT provisioning',
+          'oci',
+          'pass',
+          `on (${jit.map((p) => `${p.name}: ${p.groupAssignmentMethod ?? 'default'}`).join(', ')})`,
+        );
     }
   } catch (error) {
     const e = error as OciAccessError;
@@ -484,7 +861,10 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
   }
 }
 
-function statusOf(status: CheckStatus, failure: Pick<CheckResult, 'detail' | 'fix' | 'category'>): [CheckCategory, CheckStatus, string, string | null] {
+function statusOf(
+  status: CheckStatus,
+  failure: Pick<CheckResult, 'detail' | 'fix' | 'category'>,
+): [CheckCategory, CheckStatus, string, string | null] {
   return [failure.category, status, failure.detail, failure.fix];
 }
 

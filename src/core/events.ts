@@ -44,42 +44,103 @@ interface Base {
 }
 
 export type DomainEvent =
-  | (Base & { type: 'request.created'; requester: EventPerson; requestId: string; hours: number; justification: string; ticket?: string; autoApprovable: boolean; approvers: string[] })
   | (Base & {
-      type: 'request.approved'; requester: EventPerson; requestId: string; hours: number; expiresAt: string; auto: boolean; reason?: string;
+      type: 'request.created';
+      requester: EventPerson;
+      requestId: string;
+      hours: number;
+      justification: string;
+      ticket?: string;
+      autoApprovable: boolean;
+      approvers: string[];
+    })
+  | (Base & {
+      type: 'request.approved';
+      requester: EventPerson;
+      requestId: string;
+      hours: number;
+      expiresAt: string;
+      auto: boolean;
+      reason?: string;
       /** Human approvals: the membership the approver's command made, and why provisioning on demand failed (the approval stands). */
-      membership?: 'added' | 'already-member'; provisionOnDemandError?: string;
+      membership?: 'added' | 'already-member';
+      provisionOnDemandError?: string;
     })
   | (Base & { type: 'request.denied'; requester: EventPerson; requestId: string; reason?: string })
   /** A decision this command wrote and withdrew again: another one on the request was settled first. */
-  | (Base & { type: 'decision.refused'; requester: EventPerson; requestId: string; verb: 'approve' | 'deny'; settledBy: string })
   | (Base & {
-      type: 'grant.revoked'; requester: EventPerson; requestIds: string[]; reason?: string; own: boolean;
-      /** What happened to the membership, and whether OCI still shows it (absent on `intend`). */
-      membership?: 'removed' | 'not-member' | 'left-for-sweep'; oci?: string;
+      type: 'decision.refused';
+      requester: EventPerson;
+      requestId: string;
+      verb: 'approve' | 'deny';
+      settledBy: string;
     })
   | (Base & {
-      type: 'member.added'; member: EventPerson; requestId?: string; membership: 'added' | 'already-member';
+      type: 'grant.revoked';
+      requester: EventPerson;
+      requestIds: string[];
+      reason?: string;
+      own: boolean;
+      /** What happened to the membership, and whether OCI still shows it (absent on `intend`). */
+      membership?: 'removed' | 'not-member' | 'left-for-sweep';
+      oci?: string;
+    })
+  | (Base & {
+      type: 'member.added';
+      member: EventPerson;
+      requestId?: string;
+      membership: 'added' | 'already-member';
       /** Why: an approval's command, the sweep's auto-approval, an earlier sweep's auto-approval completed, or a member a racing removal took out put back. */
-      cause?: MemberAddCause; expiresAt?: string;
+      cause?: MemberAddCause;
+      expiresAt?: string;
     })
   /** The sweep could not add a member its grant needs (the next sweep tries again). */
   | (Base & { type: 'member.add-failed'; member: EventPerson; requestId: string; cause: MemberAddCause; error: string })
   | (Base & {
-      type: 'member.removed'; member: EventPerson; reason: string; requestId?: string; outcome: 'removed' | 'not-member' | 'failed'; error?: string;
+      type: 'member.removed';
+      member: EventPerson;
+      reason: string;
+      requestId?: string;
+      outcome: 'removed' | 'not-member' | 'failed';
+      error?: string;
       /** Failed removals: attempts so far on this host, and whether that makes it irrevocable. */
-      attempts?: number; irrevocable?: boolean;
+      attempts?: number;
+      irrevocable?: boolean;
       /** Members that are not users: what they are and their display name. */
-      kind?: string; displayName?: string;
+      kind?: string;
+      displayName?: string;
     })
   /** `forced`: removed in OCI directly (--force-oci-after), after waiting that long. */
   | (Base & { type: 'oci.removal-confirmed'; member: EventPerson; how: string; forced?: { pendingForMs: number } })
-  | (Base & { type: 'oci.drift-seen'; userName: string; ociUserId: string; state: 'reported' | 'stuck' | 'removed' | 'failed' | 'planned'; firstSeenAt?: string; error?: string })
+  | (Base & {
+      type: 'oci.drift-seen';
+      userName: string;
+      ociUserId: string;
+      state: 'reported' | 'stuck' | 'removed' | 'failed' | 'planned';
+      firstSeenAt?: string;
+      error?: string;
+    })
   /** Entra was asked to provision these users on demand. */
   | (Base & { type: 'provisioning.requested'; users: string[] })
   | (Base & { type: 'removal.irrevocable'; member: EventPerson; attempts: number; error: string })
-  | (Base & { type: 'record.untrusted'; requester: EventPerson; requestId: string; approver: EventPerson; problem: string; decidedAt?: string })
-  | (Base & { type: 'sweep.finished'; outcome: 'clean' | 'pending' | 'unavailable' | 'failed'; removed: number; failed: number; stuck: number; drift: number; untrusted: number; dryRun: boolean });
+  | (Base & {
+      type: 'record.untrusted';
+      requester: EventPerson;
+      requestId: string;
+      approver: EventPerson;
+      problem: string;
+      decidedAt?: string;
+    })
+  | (Base & {
+      type: 'sweep.finished';
+      outcome: 'clean' | 'pending' | 'unavailable' | 'failed';
+      removed: number;
+      failed: number;
+      stuck: number;
+      drift: number;
+      untrusted: number;
+      dryRun: boolean;
+    });
 
 export type DomainEventType = DomainEvent['type'];
 
@@ -168,4 +229,5 @@ export class EventBus implements EventPort {
   }
 }
 
-const listOf = (events: DomainEvent | readonly DomainEvent[]): readonly DomainEvent[] => (Array.isArray(events) ? events : [events as DomainEvent]);
+const listOf = (events: DomainEvent | readonly DomainEvent[]): readonly DomainEvent[] =>
+  Array.isArray(events) ? events : [events as DomainEvent];

@@ -8,7 +8,8 @@ import type { GroupConfig } from '../config/schema.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import { groupBy } from './group-by.js';
 
-export type RequestState = 'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out' | 'invalid';
+export type RequestState =
+  'pending' | 'approved' | 'expired' | 'denied' | 'revoked' | 'cancelled' | 'timed-out' | 'invalid';
 
 export interface GrantView {
   state: RequestState;
@@ -66,7 +67,12 @@ export function isTrustedDecision(decision: Decision, policy: PolicyContext, now
     if (!rule || decision.kind === 'denied') return decision.kind === 'revoked';
     if (decision.kind === 'approved') {
       if ((decision.hours ?? Infinity) > rule.maxHours) return false;
-      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(decision.requesterId)) return false;
+      if (
+        policy.autoApprovableIds &&
+        policy.autoApprovableIds.size > 0 &&
+        !policy.autoApprovableIds.has(decision.requesterId)
+      )
+        return false;
     }
     return true;
   }
@@ -85,11 +91,17 @@ export function approvalExpiry(decision: Decision, group: GroupConfig, localExpi
   return new Date(approvalBounds(decision, group, localExpiry, firstSeen).end);
 }
 
-function approvalBounds(decision: Decision, group: GroupConfig, localExpiry?: Date, firstSeen?: Date): { end: number; byFirstSeen: boolean } {
+function approvalBounds(
+  decision: Decision,
+  group: GroupConfig,
+  localExpiry?: Date,
+  firstSeen?: Date,
+): { end: number; byFirstSeen: boolean } {
   // Math.min pair by pair (a NaN anywhere still gives NaN): a sweep derives thousands of grants.
   let span = group.maxHours * HOUR;
   if (decision.hours !== undefined) span = Math.min(span, decision.hours * HOUR);
-  if (decision.approverId === AUTO_APPROVER && group.autoApproval) span = Math.min(span, group.autoApproval.maxHours * HOUR);
+  if (decision.approverId === AUTO_APPROVER && group.autoApproval)
+    span = Math.min(span, group.autoApproval.maxHours * HOUR);
   let end = decision.decidedAt.getTime() + span;
   if (decision.expiresAt) end = Math.min(end, decision.expiresAt.getTime());
   if (localExpiry) end = Math.min(end, localExpiry.getTime());
@@ -99,7 +111,10 @@ function approvalBounds(decision: Decision, group: GroupConfig, localExpiry?: Da
 
 /** Earliest first; an exact tie is broken by approver id so every machine picks the same one. */
 function earliestFirst(a: Decision, b: Decision): number {
-  return a.decidedAt.getTime() - b.decidedAt.getTime() || (a.approverId < b.approverId ? -1 : a.approverId > b.approverId ? 1 : 0);
+  return (
+    a.decidedAt.getTime() - b.decidedAt.getTime() ||
+    (a.approverId < b.approverId ? -1 : a.approverId > b.approverId ? 1 : 0)
+  );
 }
 
 export function deriveGrant(
@@ -116,7 +131,8 @@ export function deriveGrant(
   // One pass, no closures: a sweep derives thousands of grants, most with a single decision.
   const mine: Decision[] = [];
   for (const d of decisions) {
-    if (d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy, now)) mine.push(d);
+    if (d.requestId === request.id && d.requesterId === request.requesterId && isTrustedDecision(d, policy, now))
+      mine.push(d);
   }
   if (mine.length > 1) mine.sort(earliestFirst);
   // The earliest revocation wins over everything; otherwise the first decision settles the
@@ -131,10 +147,16 @@ export function deriveGrant(
   if (settling?.kind === 'approved') {
     const { end, byFirstSeen } = approvalBounds(settling, policy.group, localExpiry, firstSeen);
     const live = end > now.getTime();
-    return { state: live ? 'approved' : 'expired', decision: settling, expiresAt: new Date(end), ...(byFirstSeen && !live ? { endedByFirstSeen: true } : {}) };
+    return {
+      state: live ? 'approved' : 'expired',
+      decision: settling,
+      expiresAt: new Date(end),
+      ...(byFirstSeen && !live ? { endedByFirstSeen: true } : {}),
+    };
   }
   if (request.withdrawn?.kind === 'cancelled') return { state: 'cancelled' };
-  if (now.getTime() - request.requestedAt.getTime() >= policy.group.pendingTimeoutHours * HOUR) return { state: 'timed-out' };
+  if (now.getTime() - request.requestedAt.getTime() >= policy.group.pendingTimeoutHours * HOUR)
+    return { state: 'timed-out' };
   return { state: 'pending' };
 }
 
@@ -182,7 +204,14 @@ export class GrantViews {
   of(request: AccessRequest): GrantView {
     let view = this.ofRequests.get(request);
     if (!view) {
-      view = deriveGrant(request, this.about(request.id), this.policy, this.now, undefined, this.firstSeenOf(request.id, request.requesterId));
+      view = deriveGrant(
+        request,
+        this.about(request.id),
+        this.policy,
+        this.now,
+        undefined,
+        this.firstSeenOf(request.id, request.requesterId),
+      );
       this.ofRequests.set(request, view);
     }
     return view;
@@ -199,11 +228,14 @@ export class GrantViews {
     if (!view) {
       view = deriveGrant(
         { id: decision.requestId, requesterId: decision.requesterId, requestedAt: decision.decidedAt },
-        this.about(decision.requestId), this.policy, this.now, undefined, this.firstSeenOf(decision.requestId, decision.requesterId),
+        this.about(decision.requestId),
+        this.policy,
+        this.now,
+        undefined,
+        this.firstSeenOf(decision.requestId, decision.requesterId),
       );
       this.ofDecisions.set(decision, view);
     }
     return view;
   }
 }
-

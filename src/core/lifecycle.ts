@@ -14,7 +14,15 @@ import type { Delivery, DomainEvent, EventActor, EventPerson } from './events.js
 import { deriveGrant, isOpenState, type GrantView } from './grants.js';
 import { findRequests, loadRecordBook, type RecordBook } from './record-book.js';
 import {
-  AUTO_APPROVER, DECISIONS_EXTENSION, LONGEST_RETENTION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision, type RetentionOf,
+  AUTO_APPROVER,
+  DECISIONS_EXTENSION,
+  LONGEST_RETENTION,
+  REQUESTS_EXTENSION,
+  encodeDecisions,
+  encodeRequests,
+  type AccessRequest,
+  type Decision,
+  type RetentionOf,
 } from './records.js';
 import { ociMembershipFromHere, type OciMembership } from './oci-check.js';
 
@@ -38,7 +46,14 @@ export interface RequestView {
   grant: GrantView;
 }
 
-function view(book: RecordBook, policy: Parameters<typeof deriveGrant>[2], group: GroupConfig, request: AccessRequest, requester: RequestView['requester'], now: Date): RequestView {
+function view(
+  book: RecordBook,
+  policy: Parameters<typeof deriveGrant>[2],
+  group: GroupConfig,
+  request: AccessRequest,
+  requester: RequestView['requester'],
+  now: Date,
+): RequestView {
   return { request, requester, group, grant: deriveGrant(request, book.decisions, policy, now) };
 }
 
@@ -47,7 +62,10 @@ function eventBase(group: GroupConfig, actor: EventActor, now: Date) {
   return { at: now.toISOString(), actor, group: { id: group.entraGroupId, name: group.name } };
 }
 
-const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventPerson => ({ id: user.id, upn: user.userPrincipalName });
+const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventPerson => ({
+  id: user.id,
+  upn: user.userPrincipalName,
+});
 const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
 
 /** The change stands, but a command whose audit entry could not be written fails (and says why). */
@@ -63,14 +81,26 @@ export function checkRequestHours(group: GroupConfig, hours: number): void {
   if (hours > group.maxHours) {
     // Durations are asked to the minute (90m, 1h30m): said the same way, not as 1.5 or 0.3333 hours.
     const minutes = Math.round(hours * 60);
-    const asked = minutes % 60 === 0 ? `${minutes / 60} hours` : `${Math.floor(minutes / 60) > 0 ? `${Math.floor(minutes / 60)}h` : ''}${minutes % 60}m`;
-    throw new PolicyError('DURATION_TOO_LONG', `${asked} is more than ${group.name} allows (at most ${group.maxHours} hours).`, {
-      hint: `Use --hours ${group.maxHours} or less.`,
-    });
+    const asked =
+      minutes % 60 === 0
+        ? `${minutes / 60} hours`
+        : `${Math.floor(minutes / 60) > 0 ? `${Math.floor(minutes / 60)}h` : ''}${minutes % 60}m`;
+    throw new PolicyError(
+      'DURATION_TOO_LONG',
+      `${asked} is more than ${group.name} allows (at most ${group.maxHours} hours).`,
+      {
+        hint: `Use --hours ${group.maxHours} or less.`,
+      },
+    );
   }
 }
 
-export interface RequestAccessInput { group: GroupConfig; hours: number; justification: string; ticket?: string }
+export interface RequestAccessInput {
+  group: GroupConfig;
+  hours: number;
+  justification: string;
+  ticket?: string;
+}
 export interface RequestAccessResult {
   request: AccessRequest;
   requester: DirectoryUser;
@@ -95,9 +125,13 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   const views = mine.map((request) => ({ request, grant: deriveGrant(request, book.decisions, people.policy, now) }));
   const pending = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'pending');
   if (pending) {
-    throw new PolicyError('REQUEST_ALREADY_PENDING', `You already have a pending request ${pending.request.id} for ${group.name}.`, {
-      hint: 'Wait for an approver, or withdraw it with `ociaccess revoke` and request again.',
-    });
+    throw new PolicyError(
+      'REQUEST_ALREADY_PENDING',
+      `You already have a pending request ${pending.request.id} for ${group.name}.`,
+      {
+        hint: 'Wait for an approver, or withdraw it with `ociaccess revoke` and request again.',
+      },
+    );
   }
   const active = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'approved');
   const request: AccessRequest = {
@@ -109,15 +143,25 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
     ...(input.ticket ? { ticket: input.ticket } : {}),
     requestedAt: now,
   };
-  const isLive = (r: AccessRequest) => r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
+  const isLive = (r: AccessRequest) =>
+    r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
   const payload = encodeRequests([...mine, request], isLive, now, retentionOf(deps));
   const rule = group.autoApproval;
   const autoApprovable = Boolean(
-    rule && input.hours <= rule.maxHours && (people.policy.autoApprovableIds?.size ? people.policy.autoApprovableIds.has(me.id) : true),
+    rule &&
+    input.hours <= rule.maxHours &&
+    (people.policy.autoApprovableIds?.size ? people.policy.autoApprovableIds.has(me.id) : true),
   );
   const created: DomainEvent = {
-    ...eventBase(group, actorOf(me), now), type: 'request.created', requester: personOf(me), requestId: request.id, hours: input.hours,
-    justification: input.justification, ...(input.ticket ? { ticket: input.ticket } : {}), autoApprovable, approvers: group.approvers,
+    ...eventBase(group, actorOf(me), now),
+    type: 'request.created',
+    requester: personOf(me),
+    requestId: request.id,
+    hours: input.hours,
+    justification: input.justification,
+    ...(input.ticket ? { ticket: input.ticket } : {}),
+    autoApprovable,
+    approvers: group.approvers,
   };
   await deps.events.intend(created);
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
@@ -138,13 +182,18 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
     request,
     requester: me,
     autoApprovable,
-    ...(active?.grant.expiresAt ? { activeGrant: { requestId: active.request.id, expiresAt: active.grant.expiresAt } } : {}),
+    ...(active?.grant.expiresAt
+      ? { activeGrant: { requestId: active.request.id, expiresAt: active.grant.expiresAt } }
+      : {}),
   };
 }
 
 // ---------------------------------------------------------------- listing
 
-export interface ListInput { groups: GroupConfig[]; states?: Set<GrantView['state']> }
+export interface ListInput {
+  groups: GroupConfig[];
+  states?: Set<GrantView['state']>;
+}
 
 export async function listRequests(deps: CoreDeps, input: ListInput): Promise<RequestView[]> {
   const now = deps.clock.now();
@@ -165,10 +214,16 @@ export async function listRequests(deps: CoreDeps, input: ListInput): Promise<Re
   return out.sort((a, b) => a.request.requestedAt.getTime() - b.request.requestedAt.getTime());
 }
 
-export interface StatusEntry extends RequestView { oci?: OciMembership }
+export interface StatusEntry extends RequestView {
+  oci?: OciMembership;
+}
 
 /** The signed-in user's own requests and grants, with whether OCI shows the membership yet. */
-export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: { checkOci: boolean }): Promise<{ me: DirectoryUser; entries: StatusEntry[] }> {
+export async function myStatus(
+  deps: CoreDeps,
+  groups: GroupConfig[],
+  options: { checkOci: boolean },
+): Promise<{ me: DirectoryUser; entries: StatusEntry[] }> {
   const me = await deps.directory.me();
   const now = deps.clock.now();
   const entries: StatusEntry[] = [];
@@ -179,10 +234,23 @@ export async function myStatus(deps: CoreDeps, groups: GroupConfig[], options: {
     for (const request of book.requestsByUser.get(me.id) ?? []) {
       if (request.groupId !== group.entraGroupId) continue;
       const localExpiry = local.requests[request.id]?.expiresAt;
-      const grant = deriveGrant(request, book.decisions, people.policy, now, localExpiry ? new Date(localExpiry) : undefined);
+      const grant = deriveGrant(
+        request,
+        book.decisions,
+        people.policy,
+        now,
+        localExpiry ? new Date(localExpiry) : undefined,
+      );
       entries.push({ request, requester: me, group, grant });
     }
-    if (options.checkOci && entries.some((e) => e.group === group && (e.grant.state === 'approved' || e.grant.state === 'expired' || e.grant.state === 'revoked'))) {
+    if (
+      options.checkOci &&
+      entries.some(
+        (e) =>
+          e.group === group &&
+          (e.grant.state === 'approved' || e.grant.state === 'expired' || e.grant.state === 'revoked'),
+      )
+    ) {
       const oci = await ociMembershipFromHere(deps, group, me.userPrincipalName);
       for (const entry of entries) if (entry.group === group) entry.oci = oci;
     }
@@ -217,10 +285,19 @@ export interface DecideResult {
   provisionError?: string;
 }
 
-type Located = { group: GroupConfig; people: Awaited<ReturnType<typeof resolvePeople>>; book: RecordBook; request: AccessRequest; requester: RequestView['requester'] };
+type Located = {
+  group: GroupConfig;
+  people: Awaited<ReturnType<typeof resolvePeople>>;
+  book: RecordBook;
+  request: AccessRequest;
+  requester: RequestView['requester'];
+};
 
 /** The one request the id (and requester, when given) names; refused when the id is found under several requesters. */
-async function locate(deps: CoreDeps, input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>): Promise<Located> {
+async function locate(
+  deps: CoreDeps,
+  input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>,
+): Promise<Located> {
   const found: Located[] = [];
   for (const group of input.groups) {
     const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
@@ -228,22 +305,39 @@ async function locate(deps: CoreDeps, input: Pick<DecideInput, 'groups' | 'reque
     const byId = new Map([...people.byUpn.values()].map((user) => [user.id, user]));
     for (const request of findRequests(book, input.requestId)) {
       if (request.groupId !== group.entraGroupId) continue;
-      const requester = byId.get(request.requesterId) ?? { id: request.requesterId, userPrincipalName: request.requesterId, displayName: request.requesterId };
+      const requester = byId.get(request.requesterId) ?? {
+        id: request.requesterId,
+        userPrincipalName: request.requesterId,
+        displayName: request.requesterId,
+      };
       found.push({ group, people, book, request, requester });
     }
   }
-  const matches = input.requesterUpn ? found.filter((m) => sameUpn(m.requester.userPrincipalName, input.requesterUpn!)) : found;
+  const matches = input.requesterUpn
+    ? found.filter((m) => sameUpn(m.requester.userPrincipalName, input.requesterUpn!))
+    : found;
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
-    throw new PolicyError('REQUEST_NOT_FOUND', `No request with id ${quoteInput(input.requestId)}${input.requesterUpn ? ` from ${input.requesterUpn}` : ''}.`, {
-      hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
-    });
+    throw new PolicyError(
+      'REQUEST_NOT_FOUND',
+      `No request with id ${quoteInput(input.requestId)}${input.requesterUpn ? ` from ${input.requesterUpn}` : ''}.`,
+      {
+        hint: 'Run `ociaccess list --pending` to see the open requests and their ids.',
+      },
+    );
   }
   const holders = matches.map((m) => `${m.requester.userPrincipalName} (${m.group.name})`);
-  throw new PolicyError('AMBIGUOUS_REQUEST_ID', `Request id ${input.requestId} is held by several requests: ${holders.join(', ')}. One of them copied the id; nothing was changed.`, {
-    hint: 'Check with the requesters which one is genuine, then name it: `ociaccess approve ' + input.requestId + ' --requester <upn>` (or pick it from `ociaccess approve`, which lists each requester).',
-    details: { requesters: matches.map((m) => m.requester.userPrincipalName) },
-  });
+  throw new PolicyError(
+    'AMBIGUOUS_REQUEST_ID',
+    `Request id ${input.requestId} is held by several requests: ${holders.join(', ')}. One of them copied the id; nothing was changed.`,
+    {
+      hint:
+        'Check with the requesters which one is genuine, then name it: `ociaccess approve ' +
+        input.requestId +
+        ' --requester <upn>` (or pick it from `ociaccess approve`, which lists each requester).',
+      details: { requesters: matches.map((m) => m.requester.userPrincipalName) },
+    },
+  );
 }
 
 /**
@@ -260,10 +354,14 @@ async function decisionTime(deps: CoreDeps, serviceTime: Promise<Date>): Promise
   // The service's Date has whole seconds: allow the second it truncated.
   if (Math.abs(skewMs) > allowedMs + 1000) {
     const minutes = Math.round(Math.abs(skewMs) / 60_000);
-    throw new PolicyError('CLOCK_SKEW', `This machine's clock is ${minutes} min ${skewMs > 0 ? 'ahead of' : 'behind'} Microsoft Graph's (at most ${allowedMs / 60_000} min allowed); nothing was changed.`, {
-      hint: 'Set the clock right (e.g. enable NTP: `timedatectl set-ntp true`), then run the command again.',
-      details: { skewMs, maxClockSkewMinutes: allowedMs / 60_000 },
-    });
+    throw new PolicyError(
+      'CLOCK_SKEW',
+      `This machine's clock is ${minutes} min ${skewMs > 0 ? 'ahead of' : 'behind'} Microsoft Graph's (at most ${allowedMs / 60_000} min allowed); nothing was changed.`,
+      {
+        hint: 'Set the clock right (e.g. enable NTP: `timedatectl set-ntp true`), then run the command again.',
+        details: { skewMs, maxClockSkewMinutes: allowedMs / 60_000 },
+      },
+    );
   }
   return service;
 }
@@ -281,7 +379,12 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   }
 }
 
-async function decideAt(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied', serviceTime: Promise<Date>): Promise<DecideResult> {
+async function decideAt(
+  deps: CoreDeps,
+  input: DecideInput,
+  kind: 'approved' | 'denied',
+  serviceTime: Promise<Date>,
+): Promise<DecideResult> {
   const me = await deps.directory.me();
   const { group, people, book, request, requester } = await locate(deps, input);
   const verb = kind === 'approved' ? 'approve' : 'deny';
@@ -306,34 +409,68 @@ async function decideAt(deps: CoreDeps, input: DecideInput, kind: 'approved' | '
     const revoked = revokedHere?.decision === 'revoked' && revokedHere.requesterId === request.requesterId;
     const members = revoked ? [] : await deps.directory.listGroupMembers(group.entraGroupId);
     if (revoked) {
-      throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} was revoked from this machine on ${revokedHere.decidedAt}; it cannot be approved again.`, {
-        hint: 'The requester can make a new request.',
-      });
+      throw new PolicyError(
+        'REQUEST_NOT_PENDING',
+        `Request ${request.id} was revoked from this machine on ${revokedHere.decidedAt}; it cannot be approved again.`,
+        {
+          hint: 'The requester can make a new request.',
+        },
+      );
     }
     if (!members.some((member) => member.id === request.requesterId)) {
       // It may also have stopped before this machine's record of the decision.
-      await deps.state.recordDecisions([localDecision(request, requester, group, grant.decision)], { keepExisting: true });
-      return completeApproval(deps, { request, requester, group, decision: grant.decision, me, reason: input.reason, provisionNow: input.provisionNow });
+      await deps.state.recordDecisions([localDecision(request, requester, group, grant.decision)], {
+        keepExisting: true,
+      });
+      return completeApproval(deps, {
+        request,
+        requester,
+        group,
+        decision: grant.decision,
+        me,
+        reason: input.reason,
+        provisionNow: input.provisionNow,
+      });
     }
   }
   if (grant.state === 'invalid') {
-    throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} of ${requester.userPrincipalName} is invalid (${request.invalid}); it cannot be ${kind}.`, {
-      hint: 'Its record breaks the rules `ociaccess request` applies; the requester can make a new request.',
-    });
+    throw new PolicyError(
+      'REQUEST_NOT_PENDING',
+      `Request ${request.id} of ${requester.userPrincipalName} is invalid (${request.invalid}); it cannot be ${kind}.`,
+      {
+        hint: 'Its record breaks the rules `ociaccess request` applies; the requester can make a new request.',
+      },
+    );
   }
   if (grant.state !== 'pending') {
-    const by = grant.decision ? ` by ${grant.decision.approverId === me.id ? 'you' : grant.decision.approverId === 'auto' ? 'the auto-approval rule' : 'another approver'}` : '';
-    throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${grant.state}${by}; only pending requests can be ${kind}.`, {
-      hint: grant.state === 'approved' ? 'To end it early use `ociaccess revoke --user ' + requester.userPrincipalName + '`.' : 'The requester can make a new request.',
-    });
+    const by = grant.decision
+      ? ` by ${grant.decision.approverId === me.id ? 'you' : grant.decision.approverId === 'auto' ? 'the auto-approval rule' : 'another approver'}`
+      : '';
+    throw new PolicyError(
+      'REQUEST_NOT_PENDING',
+      `Request ${request.id} is ${grant.state}${by}; only pending requests can be ${kind}.`,
+      {
+        hint:
+          grant.state === 'approved'
+            ? 'To end it early use `ociaccess revoke --user ' + requester.userPrincipalName + '`.'
+            : 'The requester can make a new request.',
+      },
+    );
   }
   if (!group.eligibleRequesters.some((upn) => sameUpn(upn, requester.userPrincipalName))) {
-    throw new PolicyError('NOT_ELIGIBLE', `${requester.userPrincipalName} is not an eligible requester of ${group.name}.`);
+    throw new PolicyError(
+      'NOT_ELIGIBLE',
+      `${requester.userPrincipalName} is not an eligible requester of ${group.name}.`,
+    );
   }
   if (kind === 'approved' && request.hours > group.maxHours) {
-    throw new PolicyError('DURATION_TOO_LONG', `Request ${request.id} asks for ${request.hours} hours; ${group.name} allows at most ${group.maxHours}.`, {
-      hint: 'Deny it and ask the requester for a shorter one.',
-    });
+    throw new PolicyError(
+      'DURATION_TOO_LONG',
+      `Request ${request.id} asks for ${request.hours} hours; ${group.name} allows at most ${group.maxHours}.`,
+      {
+        hint: 'Deny it and ask the requester for a shorter one.',
+      },
+    );
   }
   const decidedAt = await decisionTime(deps, serviceTime);
   if (input.confirm && !(await input.confirm({ request, requester, group, grant }))) throw new CancelledError();
@@ -344,32 +481,68 @@ async function decideAt(deps: CoreDeps, input: DecideInput, kind: 'approved' | '
     kind,
     approverId: me.id,
     decidedAt,
-    ...(kind === 'approved' ? { expiresAt: new Date(decidedAt.getTime() + request.hours * HOUR), hours: request.hours } : {}),
+    ...(kind === 'approved'
+      ? { expiresAt: new Date(decidedAt.getTime() + request.hours * HOUR), hours: request.hours }
+      : {}),
     ...(input.reason ? { reason: input.reason } : {}),
   };
   const announced = decisionEvent(group, me, requester, decision, now);
   // Fail closed: a grant that cannot be audited is not made.
   await deps.events.intend(announced);
   const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, decision], now, retentionOf(deps)));
+  await deps.directory.writeRecord(
+    { kind: 'user', id: me.id },
+    DECISIONS_EXTENSION,
+    encodeDecisions([...myDecisions, decision], now, retentionOf(deps)),
+  );
   await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, requester, verb });
   await deps.state.recordDecisions([localDecision(request, requester, group, decision)]);
   if (kind === 'approved') {
-    return completeApproval(deps, { request, requester, group, decision, me, reason: input.reason, provisionNow: input.provisionNow });
+    return completeApproval(deps, {
+      request,
+      requester,
+      group,
+      decision,
+      me,
+      reason: input.reason,
+      provisionNow: input.provisionNow,
+    });
   }
   await emitOrThrow(deps, announced);
   return { request, requester, group, decision };
 }
 
 /** The event of an approval or a denial, as announced before it is written (an approval's membership follows in completeApproval). */
-function decisionEvent(group: GroupConfig, me: DirectoryUser, requester: RequestView['requester'], decision: Decision, now: Date): DomainEvent {
-  const base = { ...eventBase(group, actorOf(me), now), requester: personOf(requester), requestId: decision.requestId, reason: decision.reason };
+function decisionEvent(
+  group: GroupConfig,
+  me: DirectoryUser,
+  requester: RequestView['requester'],
+  decision: Decision,
+  now: Date,
+): DomainEvent {
+  const base = {
+    ...eventBase(group, actorOf(me), now),
+    requester: personOf(requester),
+    requestId: decision.requestId,
+    reason: decision.reason,
+  };
   if (decision.kind === 'denied') return { ...base, type: 'request.denied' };
-  return { ...base, type: 'request.approved', hours: decision.hours!, expiresAt: decision.expiresAt!.toISOString(), auto: false };
+  return {
+    ...base,
+    type: 'request.approved',
+    hours: decision.hours!,
+    expiresAt: decision.expiresAt!.toISOString(),
+    auto: false,
+  };
 }
 
 /** This machine's record of a decision it took (local state). */
-function localDecision(request: AccessRequest, requester: RequestView['requester'], group: GroupConfig, decision: Decision): LocalDecision {
+function localDecision(
+  request: AccessRequest,
+  requester: RequestView['requester'],
+  group: GroupConfig,
+  decision: Decision,
+): LocalDecision {
   return {
     requestId: request.id,
     requesterId: requester.id,
@@ -386,7 +559,15 @@ function localDecision(request: AccessRequest, requester: RequestView['requester
 /** The second half of an approval: the membership (idempotent), provisioning on demand if asked, the audit entry. */
 async function completeApproval(
   deps: CoreDeps,
-  input: { request: AccessRequest; requester: RequestView['requester']; group: GroupConfig; decision: Decision; me: DirectoryUser; reason?: string; provisionNow?: boolean },
+  input: {
+    request: AccessRequest;
+    requester: RequestView['requester'];
+    group: GroupConfig;
+    decision: Decision;
+    me: DirectoryUser;
+    reason?: string;
+    provisionNow?: boolean;
+  },
 ): Promise<DecideResult> {
   const { request, requester, group, decision, me } = input;
   const result: DecideResult = { request, requester, group, decision };
@@ -403,14 +584,31 @@ async function completeApproval(
     }
   }
   const base = eventBase(group, actorOf(me), deps.clock.now());
-  const expiresAt = (decision.expiresAt ?? new Date(decision.decidedAt.getTime() + (decision.hours ?? request.hours) * HOUR)).toISOString();
+  const expiresAt = (
+    decision.expiresAt ?? new Date(decision.decidedAt.getTime() + (decision.hours ?? request.hours) * HOUR)
+  ).toISOString();
   await emitOrThrow(deps, [
     {
-      ...base, type: 'request.approved', requester: personOf(requester), requestId: request.id, hours: decision.hours ?? request.hours,
-      expiresAt, auto: false, reason: input.reason, membership: result.membership,
+      ...base,
+      type: 'request.approved',
+      requester: personOf(requester),
+      requestId: request.id,
+      hours: decision.hours ?? request.hours,
+      expiresAt,
+      auto: false,
+      reason: input.reason,
+      membership: result.membership,
       ...(result.provisionError ? { provisionOnDemandError: result.provisionError } : {}),
     },
-    { ...base, type: 'member.added', member: personOf(requester), requestId: request.id, membership: result.membership, cause: 'approval', expiresAt },
+    {
+      ...base,
+      type: 'member.added',
+      member: personOf(requester),
+      requestId: request.id,
+      membership: result.membership,
+      cause: 'approval',
+      expiresAt,
+    },
   ]);
   return result;
 }
@@ -428,8 +626,12 @@ async function completeApproval(
 async function refuseIfAnotherDecisionSettled(
   deps: CoreDeps,
   context: {
-    group: GroupConfig; people: Awaited<ReturnType<typeof resolvePeople>>; request: AccessRequest; me: DirectoryUser;
-    requester: RequestView['requester']; verb: 'approve' | 'deny';
+    group: GroupConfig;
+    people: Awaited<ReturnType<typeof resolvePeople>>;
+    request: AccessRequest;
+    me: DirectoryUser;
+    requester: RequestView['requester'];
+    verb: 'approve' | 'deny';
   },
 ): Promise<void> {
   const { group, people, request, me, requester, verb } = context;
@@ -438,14 +640,31 @@ async function refuseIfAnotherDecisionSettled(
   const settled = deriveGrant(request, after.decisions, people.policy, now);
   if (!settled.decision || settled.decision.approverId === me.id) return;
   const mine = after.decisionsByApprover.get(me.id) ?? [];
-  await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions(mine.filter((d) => d.requestId !== request.id), now, retentionOf(deps)));
+  await deps.directory.writeRecord(
+    { kind: 'user', id: me.id },
+    DECISIONS_EXTENSION,
+    encodeDecisions(
+      mine.filter((d) => d.requestId !== request.id),
+      now,
+      retentionOf(deps),
+    ),
+  );
   const by = settled.decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : 'another approver';
   await emitOrThrow(deps, {
-    ...eventBase(group, actorOf(me), now), type: 'decision.refused', requester: personOf(requester), requestId: request.id, verb, settledBy: settled.decision.approverId,
+    ...eventBase(group, actorOf(me), now),
+    type: 'decision.refused',
+    requester: personOf(requester),
+    requestId: request.id,
+    verb,
+    settledBy: settled.decision.approverId,
   });
-  throw new PolicyError('REQUEST_NOT_PENDING', `Request ${request.id} is ${settled.state} by ${by}; only pending requests can be ${verb === 'approve' ? 'approved' : 'denied'}.`, {
-    hint: 'Another decision on it was recorded at the same moment; nothing was changed by yours.',
-  });
+  throw new PolicyError(
+    'REQUEST_NOT_PENDING',
+    `Request ${request.id} is ${settled.state} by ${by}; only pending requests can be ${verb === 'approve' ? 'approved' : 'denied'}.`,
+    {
+      hint: 'Another decision on it was recorded at the same moment; nothing was changed by yours.',
+    },
+  );
 }
 
 export const approveRequest = (deps: CoreDeps, input: DecideInput) => decide(deps, input, 'approved');
@@ -484,46 +703,87 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       });
     }
     const found = await deps.directory.getUser(input.userUpn!);
-    if (!found) throw new PolicyError('USER_NOT_FOUND', `No user ${quoteInput(input.userUpn)} in the directory.`, { hint: 'Check the user principal name.' });
+    if (!found)
+      throw new PolicyError('USER_NOT_FOUND', `No user ${quoteInput(input.userUpn)} in the directory.`, {
+        hint: 'Check the user principal name.',
+      });
     user = found;
   }
   if (people.standingIds.has(user.id)) {
-    throw new PolicyError('STANDING_MEMBER', `${user.userPrincipalName} is a standing (break-glass) member of ${group.name}; revoke does not remove standing members.`, {
-      hint: 'Remove them from groups[].standingMembers in the config first if this is intended.',
-    });
+    throw new PolicyError(
+      'STANDING_MEMBER',
+      `${user.userPrincipalName} is a standing (break-glass) member of ${group.name}; revoke does not remove standing members.`,
+      {
+        hint: 'Remove them from groups[].standingMembers in the config first if this is intended.',
+      },
+    );
   }
   const now = deps.clock.now();
   const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
   const open = (book.requestsByUser.get(user.id) ?? []).filter(
-    (request) => request.groupId === group.entraGroupId && isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
+    (request) =>
+      request.groupId === group.entraGroupId &&
+      isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
   );
   const revoked = {
-    ...eventBase(group, actorOf(me), now), type: 'grant.revoked' as const, requester: personOf(user), requestIds: open.map((r) => r.id), reason: input.reason, own,
+    ...eventBase(group, actorOf(me), now),
+    type: 'grant.revoked' as const,
+    requester: personOf(user),
+    requestIds: open.map((r) => r.id),
+    reason: input.reason,
+    own,
   };
   // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
-  const auditFailure = await deps.events.intend(revoked).then(() => undefined, (error: unknown) => ({ error }));
+  const auditFailure = await deps.events.intend(revoked).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
   if (open.length > 0) {
     if (own) {
       const mine = book.requestsByUser.get(user.id) ?? [];
       for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
       const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
-      await deps.directory.writeRecord({ kind: 'user', id: user.id }, REQUESTS_EXTENSION, encodeRequests(mine, isLive, now, retentionOf(deps)));
+      await deps.directory.writeRecord(
+        { kind: 'user', id: user.id },
+        REQUESTS_EXTENSION,
+        encodeRequests(mine, isLive, now, retentionOf(deps)),
+      );
     } else {
       const revocations: Decision[] = open.map((request) => ({
-        requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
+        requestId: request.id,
+        requesterId: user.id,
+        groupId: group.entraGroupId,
+        kind: 'revoked',
+        approverId: me.id,
+        decidedAt: now,
         ...(input.reason ? { reason: input.reason } : {}),
       }));
       const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-      await deps.directory.writeRecord({ kind: 'user', id: me.id }, DECISIONS_EXTENSION, encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)));
+      await deps.directory.writeRecord(
+        { kind: 'user', id: me.id },
+        DECISIONS_EXTENSION,
+        encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)),
+      );
     }
   }
   if (!own && open.length > 0) {
     // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the records say later.
     // Best effort: a local file that cannot be written must not hold up the removal (the state write below reports it).
-    await deps.state.recordDecisions(open.map((request) => localDecision(request, user, group, {
-      requestId: request.id, requesterId: user.id, groupId: group.entraGroupId, kind: 'revoked', approverId: me.id, decidedAt: now,
-      ...(input.reason ? { reason: input.reason } : {}),
-    }))).catch(() => undefined);
+    await deps.state
+      .recordDecisions(
+        open.map((request) =>
+          localDecision(request, user, group, {
+            requestId: request.id,
+            requesterId: user.id,
+            groupId: group.entraGroupId,
+            kind: 'revoked',
+            approverId: me.id,
+            decidedAt: now,
+            ...(input.reason ? { reason: input.reason } : {}),
+          }),
+        ),
+      )
+      .catch(() => undefined);
   }
   let membership: RevokeResult['membership'];
   try {
@@ -545,19 +805,32 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     }
   }
   const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
-  await deps.state.recordRevocation(open.map((r) => r.id), membership === 'left-for-sweep' ? undefined : {
-    groupId: group.entraGroupId,
-    userId: user.id,
-    upn: user.userPrincipalName,
-    removedInEntraAt: now.toISOString(),
-    reason: 'revoked',
-    attempts: 1,
-    lastCheckedAt: now.toISOString(),
-    // Not checked (no OCI key on this machine) is not a confirmation.
-    status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
-  });
+  await deps.state.recordRevocation(
+    open.map((r) => r.id),
+    membership === 'left-for-sweep'
+      ? undefined
+      : {
+          groupId: group.entraGroupId,
+          userId: user.id,
+          upn: user.userPrincipalName,
+          removedInEntraAt: now.toISOString(),
+          reason: 'revoked',
+          attempts: 1,
+          lastCheckedAt: now.toISOString(),
+          // Not checked (no OCI key on this machine) is not a confirmation.
+          status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
+        },
+  );
   const delivery = await deps.events.emit({ ...revoked, membership, oci: oci.state });
-  const failure = auditFailure ?? (delivery.recordFailure === undefined ? undefined : { error: delivery.recordFailure });
+  const failure =
+    auditFailure ?? (delivery.recordFailure === undefined ? undefined : { error: delivery.recordFailure });
   if (failure) throw failure.error;
-  return { user, group, revokedRequestIds: open.map((r) => r.id), membership, oci, ...(provisionError ? { provisionError } : {}) };
+  return {
+    user,
+    group,
+    revokedRequestIds: open.map((r) => r.id),
+    membership,
+    oci,
+    ...(provisionError ? { provisionError } : {}),
+  };
 }

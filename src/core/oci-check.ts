@@ -18,12 +18,21 @@ export const NOT_CHECKED: OciMembership = { state: 'not-checked' };
 export const checksOci = (deps: Pick<CoreDeps, 'config'>): boolean => Boolean(deps.config.oci);
 
 /** checkOciMembership through the deps' OCI port, or "not-checked" on a machine without an "oci" section. */
-export async function ociMembershipFromHere(deps: Pick<CoreDeps, 'config' | 'oci'>, group: GroupConfig, userName: string): Promise<OciMembership> {
+export async function ociMembershipFromHere(
+  deps: Pick<CoreDeps, 'config' | 'oci'>,
+  group: GroupConfig,
+  userName: string,
+): Promise<OciMembership> {
   if (!checksOci(deps)) return NOT_CHECKED;
   return checkOciMembership(await deps.oci(), group, userName);
 }
 
-export async function checkOciMembership(oci: OciPort, group: GroupConfig, userName: string, memberIds?: Set<string>): Promise<OciMembership> {
+export async function checkOciMembership(
+  oci: OciPort,
+  group: GroupConfig,
+  userName: string,
+  memberIds?: Set<string>,
+): Promise<OciMembership> {
   const ociGroup = await oci.findGroup(group.ociGroupName);
   if (!ociGroup) return { state: 'no-group' };
   const user = await oci.findUser(userName);
@@ -34,12 +43,18 @@ export async function checkOciMembership(oci: OciPort, group: GroupConfig, userN
 
 export const describeOci = (membership: OciMembership | undefined): string => {
   switch (membership?.state) {
-    case 'member': return 'in OCI group';
-    case 'not-member': return 'not in OCI group';
-    case 'no-user': return 'no OCI user yet';
-    case 'no-group': return 'OCI group missing';
-    case 'not-checked': return 'not checked from this machine';
-    default: return '-';
+    case 'member':
+      return 'in OCI group';
+    case 'not-member':
+      return 'not in OCI group';
+    case 'no-user':
+      return 'no OCI user yet';
+    case 'no-group':
+      return 'OCI group missing';
+    case 'not-checked':
+      return 'not checked from this machine';
+    default:
+      return '-';
   }
 };
 
@@ -48,10 +63,16 @@ export const describeOci = (membership: OciMembership | undefined): string => {
  * with their user names), instead of a user lookup per person: what `list`
  * needs for a whole group.
  */
-export async function checkOciMemberships(oci: OciPort, group: GroupConfig, userNames: Iterable<string>): Promise<Map<string, OciMembership>> {
+export async function checkOciMemberships(
+  oci: OciPort,
+  group: GroupConfig,
+  userNames: Iterable<string>,
+): Promise<Map<string, OciMembership>> {
   const out = new Map<string, OciMembership>();
   const ociGroup = await oci.findGroup(group.ociGroupName);
-  const byName = new Map(ociGroup ? (await oci.groupMembers(ociGroup.id)).map((m) => [m.userName.toLowerCase(), m.id]) : []);
+  const byName = new Map(
+    ociGroup ? (await oci.groupMembers(ociGroup.id)).map((m) => [m.userName.toLowerCase(), m.id]) : [],
+  );
   for (const userName of userNames) {
     const id = byName.get(userName.toLowerCase());
     if (!ociGroup) out.set(userName, { state: 'no-group' });
@@ -78,8 +99,11 @@ export function ociSyncOf(grantState: string, membership: OciMembership | undefi
 export function describeOciFor(grantState: string, membership: OciMembership | undefined): string {
   switch (ociSyncOf(grantState, membership)) {
     // The grant is over: removed in Entra (or about to be, at the next sweep), and OCI has not caught up yet.
-    case 'pending-in-oci': return 'ended, pending in OCI';
-    case 'gone-from-oci': return 'gone from OCI';
-    default: return describeOci(membership);
+    case 'pending-in-oci':
+      return 'ended, pending in OCI';
+    case 'gone-from-oci':
+      return 'gone from OCI';
+    default:
+      return describeOci(membership);
   }
 }

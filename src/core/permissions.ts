@@ -45,22 +45,44 @@ export function decodeTokenClaims(token: string): TokenClaims | null {
 /** The Graph permissions a token carries, by their canonical names. */
 export function grantedPermissions(claims: TokenClaims): string[] {
   const delegated = typeof claims.scp === 'string' ? claims.scp.split(/\s+/).filter(Boolean) : [];
-  const application = Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : [];
+  const application = Array.isArray(claims.roles)
+    ? claims.roles.filter((role): role is string => typeof role === 'string')
+    : [];
   return [...delegated, ...application];
 }
 
 /** For each permission the tool asks for, the permissions that also allow what it needs. */
 const SATISFIED_BY: Record<string, string[]> = {
-  'User.Read': ['User.Read', 'User.ReadWrite', 'User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  'User.Read': [
+    'User.Read',
+    'User.ReadWrite',
+    'User.ReadBasic.All',
+    'User.Read.All',
+    'User.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
   'User.ReadWrite': ['User.ReadWrite', 'User.ReadWrite.All', 'Directory.ReadWrite.All'],
   'User.Read.All': ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
-  'GroupMember.Read.All': ['GroupMember.Read.All', 'GroupMember.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  'GroupMember.Read.All': [
+    'GroupMember.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.Read.All',
+    'Group.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
   'GroupMember.ReadWrite.All': ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'],
   'Group.Read.All': ['Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
   'Group.ReadWrite.All': ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
   'Synchronization.Read.All': ['Synchronization.Read.All', 'Synchronization.ReadWrite.All'],
   'Synchronization.ReadWrite.All': ['Synchronization.ReadWrite.All'],
-  'Application.Read.All': ['Application.Read.All', 'Application.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  'Application.Read.All': [
+    'Application.Read.All',
+    'Application.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
 };
 
 export function isSatisfied(permission: string, granted: Iterable<string>): boolean {
@@ -94,18 +116,38 @@ export interface NeedsOptions {
  */
 export function delegatedNeeds(options: NeedsOptions): PermissionNeed[] {
   const needs: PermissionNeed[] = [
-    { command: 'request', permission: 'User.ReadWrite', why: 'write your own request record (an open extension on your user)', required: true },
+    {
+      command: 'request',
+      permission: 'User.ReadWrite',
+      why: 'write your own request record (an open extension on your user)',
+      required: true,
+    },
     { command: 'status', permission: 'User.Read.All', why: "read the approvers' decision records", required: true },
     { command: 'list', permission: 'User.Read.All', why: "read the requesters' records", required: true },
   ];
   if (options.autoApproval) {
-    needs.push({ command: 'status', permission: 'Group.Read.All', why: "read the auto-approval decisions kept on the group's object", required: true });
+    needs.push({
+      command: 'status',
+      permission: 'Group.Read.All',
+      why: "read the auto-approval decisions kept on the group's object",
+      required: true,
+    });
   }
   if (options.role === 'requester') return needs;
   needs.push(
     { command: 'approve', permission: 'User.ReadWrite', why: 'write your own decision record', required: true },
-    { command: 'approve', permission: 'GroupMember.ReadWrite.All', why: 'add the requester to the group (you must also own it, or be a Groups Administrator)', required: true },
-    { command: 'revoke', permission: 'GroupMember.ReadWrite.All', why: 'remove the member from the group', required: true },
+    {
+      command: 'approve',
+      permission: 'GroupMember.ReadWrite.All',
+      why: 'add the requester to the group (you must also own it, or be a Groups Administrator)',
+      required: true,
+    },
+    {
+      command: 'revoke',
+      permission: 'GroupMember.ReadWrite.All',
+      why: 'remove the member from the group',
+      required: true,
+    },
   );
   needs.push({
     command: 'approve --provision-now',
@@ -119,22 +161,44 @@ export function delegatedNeeds(options: NeedsOptions): PermissionNeed[] {
 /** What the automation's app-only token must allow for `sweep`. */
 export function applicationNeeds(options: NeedsOptions): PermissionNeed[] {
   const needs: PermissionNeed[] = [
-    { command: 'sweep', permission: 'User.Read.All', why: 'resolve members and read request and decision records', required: true },
-    { command: 'sweep', permission: 'GroupMember.ReadWrite.All', why: 'remove expired and unapproved members, add auto-approved ones', required: true },
+    {
+      command: 'sweep',
+      permission: 'User.Read.All',
+      why: 'resolve members and read request and decision records',
+      required: true,
+    },
+    {
+      command: 'sweep',
+      permission: 'GroupMember.ReadWrite.All',
+      why: 'remove expired and unapproved members, add auto-approved ones',
+      required: true,
+    },
   ];
   if (options.autoApproval) {
-    needs.push({ command: 'sweep', permission: 'Group.ReadWrite.All', why: "record auto-approvals on the group's object", required: true });
+    needs.push({
+      command: 'sweep',
+      permission: 'Group.ReadWrite.All',
+      why: "record auto-approvals on the group's object",
+      required: true,
+    });
   }
   if (options.provisioning) {
     needs.push({
       command: 'sweep',
       permission: options.provisionOnDemand ? 'Synchronization.ReadWrite.All' : 'Synchronization.Read.All',
-      why: options.provisionOnDemand ? 'read the provisioning job and provision removals on demand' : "read the provisioning job's state (quarantine)",
+      why: options.provisionOnDemand
+        ? 'read the provisioning job and provision removals on demand'
+        : "read the provisioning job's state (quarantine)",
       required: true,
     });
   }
   if (!options.provisionOnDemand) {
-    needs.push({ command: 'sweep --provision-now', permission: 'Synchronization.ReadWrite.All', why: 'provision removals to OCI at once', required: false });
+    needs.push({
+      command: 'sweep --provision-now',
+      permission: 'Synchronization.ReadWrite.All',
+      why: 'provision removals to OCI at once',
+      required: false,
+    });
   }
   return needs;
 }

@@ -63,10 +63,18 @@ export interface DirectoryPort {
   addGroupMember(groupId: string, userId: string): Promise<AddResult>;
   removeGroupMember(groupId: string, userId: string): Promise<RemoveResult>;
   /** Many removals at once (batched, throttling-aware); a failure is reported per user, never thrown for one. */
-  removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>>;
+  removeGroupMembers(
+    groupId: string,
+    userIds: string[],
+    onProgress?: Progress,
+  ): Promise<Map<string, RemoveResult | Error>>;
   readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null>;
   /** Many records at once (batched), keyed by owner id (or UPN) as given; a missing record is null. */
-  readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>>;
+  readRecords(
+    owners: RecordOwner[],
+    extensionName: string,
+    onProgress?: Progress,
+  ): Promise<Map<string, RecordPayload | null>>;
   /** Creates or replaces the record (PATCH replaces custom properties as a whole). */
   writeRecord(owner: RecordOwner, extensionName: string, payload: RecordPayload): Promise<void>;
   /**
@@ -192,7 +200,10 @@ export interface GroupLedgerChanges {
  */
 export interface StatePort {
   /** What this machine requested and decided, by request id. */
-  readLocal(): Promise<{ requests: Readonly<Record<string, LocalRequest>>; decisions: Readonly<Record<string, LocalDecision>> }>;
+  readLocal(): Promise<{
+    requests: Readonly<Record<string, LocalRequest>>;
+    decisions: Readonly<Record<string, LocalDecision>>;
+  }>;
   recordRequest(request: LocalRequest): Promise<void>;
   /** `keepExisting`: leave a decision already noted for the request as it is. */
   recordDecisions(decisions: LocalDecision[], options?: { keepExisting?: boolean }): Promise<void>;

@@ -1,6 +1,14 @@
 /** Reads every remote record that matters for one group, in batched Graph calls. */
 import type { DirectoryPort, DirectoryUser, RecordPayload } from './ports.js';
-import { AUTO_APPROVER, DECISIONS_EXTENSION, REQUESTS_EXTENSION, decodeDecisions, decodeRequests, type AccessRequest, type Decision } from './records.js';
+import {
+  AUTO_APPROVER,
+  DECISIONS_EXTENSION,
+  REQUESTS_EXTENSION,
+  decodeDecisions,
+  decodeRequests,
+  type AccessRequest,
+  type Decision,
+} from './records.js';
 import type { GroupConfig } from '../config/schema.js';
 
 export interface RecordBook {
@@ -22,7 +30,11 @@ export async function loadRecordBook(
   const requesters = [...new Set(requesterIds)];
   const approvers = [...new Set(approverIds)];
   const raw = await readBook(directory, group, requesters, approvers, onProgress);
-  return decodeBook(raw, requesters.map((id) => [id, id]), approvers.map((id) => [id, id]));
+  return decodeBook(
+    raw,
+    requesters.map((id) => [id, id]),
+    approvers.map((id) => [id, id]),
+  );
 }
 
 /**
@@ -44,10 +56,11 @@ export async function loadRecordBookByUpn(
   const requesters = lower(requesterUpns);
   const approvers = lower(approverUpns);
   const [raw, byUpn] = await Promise.all([readBook(directory, group, requesters, approvers, onProgress), people]);
-  const resolved = (upns: string[]) => upns.flatMap((upn): [string, string][] => {
-    const user = byUpn.get(upn);
-    return user ? [[upn, user.id]] : [];
-  });
+  const resolved = (upns: string[]) =>
+    upns.flatMap((upn): [string, string][] => {
+      const user = byUpn.get(upn);
+      return user ? [[upn, user.id]] : [];
+    });
   return decodeBook(raw, resolved(requesters), resolved(approvers));
 }
 
@@ -59,7 +72,11 @@ interface RawBook {
 
 /** The requesters' and approvers' records (owners named by id or UPN) and the group's auto-approval record, side by side. */
 async function readBook(
-  directory: DirectoryPort, group: GroupConfig, requesters: string[], approvers: string[], onProgress?: (settled: number, total: number) => void,
+  directory: DirectoryPort,
+  group: GroupConfig,
+  requesters: string[],
+  approvers: string[],
+  onProgress?: (settled: number, total: number) => void,
 ): Promise<RawBook> {
   // The group's own record (its auto-approvals) goes with the approvers' records, as one more item of their batches.
   const groupOwner = group.autoApproval ? [{ kind: 'group' as const, id: group.entraGroupId }] : [];
@@ -68,10 +85,26 @@ async function readBook(
   let decisionsRead = 0;
   const progress = onProgress ? () => onProgress(requestsRead + decisionsRead, total) : undefined;
   const [requestRecords, decisionRecords] = await Promise.all([
-    directory.readRecords(requesters.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION, progress && ((n) => { requestsRead = n; progress(); })),
-    directory.readRecords([...approvers.map((id) => ({ kind: 'user' as const, id })), ...groupOwner], DECISIONS_EXTENSION, progress && ((n) => { decisionsRead = n; progress(); })),
+    directory.readRecords(
+      requesters.map((id) => ({ kind: 'user' as const, id })),
+      REQUESTS_EXTENSION,
+      progress &&
+        ((n) => {
+          requestsRead = n;
+          progress();
+        }),
+    ),
+    directory.readRecords(
+      [...approvers.map((id) => ({ kind: 'user' as const, id })), ...groupOwner],
+      DECISIONS_EXTENSION,
+      progress &&
+        ((n) => {
+          decisionsRead = n;
+          progress();
+        }),
+    ),
   ]);
-  const autoRecord = groupOwner.length > 0 ? decisionRecords.get(group.entraGroupId) ?? null : null;
+  const autoRecord = groupOwner.length > 0 ? (decisionRecords.get(group.entraGroupId) ?? null) : null;
   return { requestRecords, decisionRecords, autoRecord };
 }
 
@@ -80,7 +113,8 @@ function decodeBook(raw: RawBook, requesters: [string, string][], approvers: [st
   const requestsByUser = new Map<string, AccessRequest[]>();
   for (const [key, id] of requesters) requestsByUser.set(id, decodeRequests(raw.requestRecords.get(key) ?? null, id));
   const decisionsByApprover = new Map<string, Decision[]>();
-  for (const [key, id] of approvers) decisionsByApprover.set(id, decodeDecisions(raw.decisionRecords.get(key) ?? null, id));
+  for (const [key, id] of approvers)
+    decisionsByApprover.set(id, decodeDecisions(raw.decisionRecords.get(key) ?? null, id));
   decisionsByApprover.set(AUTO_APPROVER, decodeDecisions(raw.autoRecord, AUTO_APPROVER));
   return { requestsByUser, decisions: [...decisionsByApprover.values()].flat(), decisionsByApprover };
 }
@@ -101,9 +135,16 @@ export function findRequests(book: RecordBook, requestId: string): AccessRequest
 }
 
 /** Reads more requesters' records into the book (batched), for those it does not hold yet. */
-export async function addRequesterRecords(directory: DirectoryPort, book: RecordBook, requesterIds: Iterable<string>): Promise<void> {
+export async function addRequesterRecords(
+  directory: DirectoryPort,
+  book: RecordBook,
+  requesterIds: Iterable<string>,
+): Promise<void> {
   const wanted = [...new Set(requesterIds)].filter((id) => !book.requestsByUser.has(id));
   if (wanted.length === 0) return;
-  const records = await directory.readRecords(wanted.map((id) => ({ kind: 'user' as const, id })), REQUESTS_EXTENSION);
+  const records = await directory.readRecords(
+    wanted.map((id) => ({ kind: 'user' as const, id })),
+    REQUESTS_EXTENSION,
+  );
   for (const id of wanted) book.requestsByUser.set(id, decodeRequests(records.get(id) ?? null, id));
 }

@@ -83,10 +83,29 @@ export interface Decision {
 const toSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 /** Decision times keep milliseconds: two approvers deciding in the same second must still be ordered. */
 const toMillisecondSeconds = (date: Date) => date.getTime() / 1000;
-const fromSeconds = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? new Date(Math.round(value * 1000)) : undefined);
+const fromSeconds = (value: unknown) =>
+  typeof value === 'number' && Number.isFinite(value) ? new Date(Math.round(value * 1000)) : undefined;
 
-interface CompactRequest { i: string; g: string; h: number; j: string; t?: string; a: number; w?: 'c' | 'r'; wa?: number }
-interface CompactDecision { r: string; u: string; g: string; d: 'a' | 'n' | 'x'; a: number; e?: number; h?: number; y?: string }
+interface CompactRequest {
+  i: string;
+  g: string;
+  h: number;
+  j: string;
+  t?: string;
+  a: number;
+  w?: 'c' | 'r';
+  wa?: number;
+}
+interface CompactDecision {
+  r: string;
+  u: string;
+  g: string;
+  d: 'a' | 'n' | 'x';
+  a: number;
+  e?: number;
+  h?: number;
+  y?: string;
+}
 
 const KIND_TO_CODE: Record<DecisionKind, CompactDecision['d']> = { approved: 'a', denied: 'n', revoked: 'x' };
 const CODE_TO_KIND: Record<CompactDecision['d'], DecisionKind> = { a: 'approved', n: 'denied', x: 'revoked' };
@@ -96,7 +115,9 @@ function parseList(payload: RecordPayload | null): unknown[] {
   try {
     const parsed = JSON.parse(payload.records);
     // Anyone can write their own record: keep only objects, so a null or a number cannot crash a reader.
-    return Array.isArray(parsed) ? parsed.filter((item) => typeof item === 'object' && item !== null && !Array.isArray(item)) : [];
+    return Array.isArray(parsed)
+      ? parsed.filter((item) => typeof item === 'object' && item !== null && !Array.isArray(item))
+      : [];
   } catch {
     // A record that does not parse is treated as empty: it grants nothing (deny by default).
     return [];
@@ -119,7 +140,8 @@ export function decodeRequests(payload: RecordPayload | null, requesterId: strin
       requestedAt,
     };
     if (typeof r.t === 'string') request.ticket = stripControls(r.t);
-    if (r.w === 'c' || r.w === 'r') request.withdrawn = { kind: r.w === 'c' ? 'cancelled' : 'revoked', at: fromSeconds(r.wa) ?? requestedAt };
+    if (r.w === 'c' || r.w === 'r')
+      request.withdrawn = { kind: r.w === 'c' ? 'cancelled' : 'revoked', at: fromSeconds(r.wa) ?? requestedAt };
     const invalid = requestProblem(r.i, r.h, justification, typeof r.t === 'string' ? r.t : undefined);
     if (invalid) request.invalid = invalid;
     out.push(request);
@@ -128,11 +150,19 @@ export function decodeRequests(payload: RecordPayload | null, requesterId: strin
 }
 
 /** The first input rule a stored request breaks, in words, or undefined. */
-function requestProblem(id: string, hours: number, justification: string, ticket: string | undefined): string | undefined {
+function requestProblem(
+  id: string,
+  hours: number,
+  justification: string,
+  ticket: string | undefined,
+): string | undefined {
   if (!REQUEST_ID_PATTERN.test(id)) return 'its id is not of the form r-xxxxxxxx';
   if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS) return `it asks for ${hours} hours`;
   if (justification.trim() === '') return 'it has no justification';
-  return describeText('its justification', justification, MAX_JUSTIFICATION_LENGTH) ?? (ticket === undefined ? undefined : describeText('its ticket', ticket, MAX_TICKET_LENGTH));
+  return (
+    describeText('its justification', justification, MAX_JUSTIFICATION_LENGTH) ??
+    (ticket === undefined ? undefined : describeText('its ticket', ticket, MAX_TICKET_LENGTH))
+  );
 }
 
 export function decodeDecisions(payload: RecordPayload | null, approverId: string): Decision[] {
@@ -140,8 +170,23 @@ export function decodeDecisions(payload: RecordPayload | null, approverId: strin
   for (const item of parseList(payload)) {
     const d = item as Partial<CompactDecision>;
     const decidedAt = fromSeconds(d.a);
-    if (typeof d.r !== 'string' || typeof d.u !== 'string' || typeof d.g !== 'string' || !decidedAt || !d.d || !Object.hasOwn(CODE_TO_KIND, d.d)) continue;
-    const decision: Decision = { requestId: stripControls(d.r).slice(0, 40), requesterId: d.u, groupId: d.g, kind: CODE_TO_KIND[d.d], approverId, decidedAt };
+    if (
+      typeof d.r !== 'string' ||
+      typeof d.u !== 'string' ||
+      typeof d.g !== 'string' ||
+      !decidedAt ||
+      !d.d ||
+      !Object.hasOwn(CODE_TO_KIND, d.d)
+    )
+      continue;
+    const decision: Decision = {
+      requestId: stripControls(d.r).slice(0, 40),
+      requesterId: d.u,
+      groupId: d.g,
+      kind: CODE_TO_KIND[d.d],
+      approverId,
+      decidedAt,
+    };
     const expiresAt = fromSeconds(d.e);
     if (expiresAt) decision.expiresAt = expiresAt;
     if (typeof d.h === 'number') decision.hours = d.h;
@@ -159,12 +204,22 @@ export function decodeDecisions(payload: RecordPayload | null, approverId: strin
 
 function decisionProblem(requestId: string, hours: unknown, reason: string | undefined): string | undefined {
   if (!REQUEST_ID_PATTERN.test(requestId)) return 'its request id is not of the form r-xxxxxxxx';
-  if (hours !== undefined && (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS)) return `it grants ${String(hours)} hours`;
+  if (
+    hours !== undefined &&
+    (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0 || hours > MAX_GRANT_HOURS)
+  )
+    return `it grants ${String(hours)} hours`;
   return reason === undefined ? undefined : describeText('its reason', reason, MAX_REASON_LENGTH);
 }
 
 function encodeRequest(request: AccessRequest): CompactRequest {
-  const compact: CompactRequest = { i: request.id, g: request.groupId, h: request.hours, j: request.justification, a: toSeconds(request.requestedAt) };
+  const compact: CompactRequest = {
+    i: request.id,
+    g: request.groupId,
+    h: request.hours,
+    j: request.justification,
+    a: toSeconds(request.requestedAt),
+  };
   if (request.ticket) compact.t = request.ticket;
   if (request.withdrawn) {
     compact.w = request.withdrawn.kind === 'cancelled' ? 'c' : 'r';
@@ -174,7 +229,13 @@ function encodeRequest(request: AccessRequest): CompactRequest {
 }
 
 function encodeDecision(decision: Decision): CompactDecision {
-  const compact: CompactDecision = { r: decision.requestId, u: decision.requesterId, g: decision.groupId, d: KIND_TO_CODE[decision.kind], a: toMillisecondSeconds(decision.decidedAt) };
+  const compact: CompactDecision = {
+    r: decision.requestId,
+    u: decision.requesterId,
+    g: decision.groupId,
+    d: KIND_TO_CODE[decision.kind],
+    a: toMillisecondSeconds(decision.decidedAt),
+  };
   if (decision.expiresAt) compact.e = toSeconds(decision.expiresAt);
   if (decision.hours !== undefined) compact.h = decision.hours;
   if (decision.reason) compact.y = decision.reason;
@@ -193,7 +254,14 @@ const byteSize = (payload: RecordPayload) => Buffer.byteLength(JSON.stringify(pa
  * still matter (pending requests, live grants) are never dropped: if they alone
  * do not fit, the write is refused.
  */
-function fit<T>(items: T[], encode: (item: T) => unknown, isLive: (item: T) => boolean, isOld: (item: T) => boolean, ageOf: (item: T) => number, what: string): RecordPayload {
+function fit<T>(
+  items: T[],
+  encode: (item: T) => unknown,
+  isLive: (item: T) => boolean,
+  isOld: (item: T) => boolean,
+  ageOf: (item: T) => number,
+  what: string,
+): RecordPayload {
   let kept = [...items];
   const dropOrder = [...items]
     .filter((item) => !isLive(item))
@@ -205,11 +273,16 @@ function fit<T>(items: T[], encode: (item: T) => unknown, isLive: (item: T) => b
     payload = payloadOf(kept.map(encode));
   }
   if (byteSize(payload) > RECORD_BYTE_BUDGET) {
-    throw new PolicyError('RECORD_FULL', `Your ${what} record in Entra is full (open extensions hold about 2 KB); nothing was written.`, {
-      hint: what === 'decisions'
-        ? 'It keeps live approvals, and denials and revocations while the grants they end could still be live; wait for some of them to age out, or use a shorter --reason.'
-        : 'Wait for some open requests or grants (and your revocations of them) to end, or shorten the justification.',
-    });
+    throw new PolicyError(
+      'RECORD_FULL',
+      `Your ${what} record in Entra is full (open extensions hold about 2 KB); nothing was written.`,
+      {
+        hint:
+          what === 'decisions'
+            ? 'It keeps live approvals, and denials and revocations while the grants they end could still be live; wait for some of them to age out, or use a shorter --reason.'
+            : 'Wait for some open requests or grants (and your revocations of them) to end, or shorten the justification.',
+      },
+    );
   }
   return payload;
 }
@@ -222,18 +295,36 @@ function fit<T>(items: T[], encode: (item: T) => unknown, isLive: (item: T) => b
 export type RetentionOf = (groupId: string) => number;
 export const LONGEST_RETENTION: RetentionOf = () => MAX_GRANT_HOURS * HOUR;
 
-export function encodeRequests(requests: AccessRequest[], isLive: (request: AccessRequest) => boolean, now: Date, retention: RetentionOf = LONGEST_RETENTION): RecordPayload {
+export function encodeRequests(
+  requests: AccessRequest[],
+  isLive: (request: AccessRequest) => boolean,
+  now: Date,
+  retention: RetentionOf = LONGEST_RETENTION,
+): RecordPayload {
   // A requester's own revocation ends their grant: kept while the approval it ends could be live.
   const mustKeep = (r: AccessRequest) =>
     isLive(r) || (r.withdrawn?.kind === 'revoked' && now.getTime() - r.withdrawn.at.getTime() < retention(r.groupId));
-  return fit(requests, encodeRequest, mustKeep, (r) => now.getTime() - r.requestedAt.getTime() > PRUNE_AFTER_MS, (r) => r.requestedAt.getTime(), 'requests');
+  return fit(
+    requests,
+    encodeRequest,
+    mustKeep,
+    (r) => now.getTime() - r.requestedAt.getTime() > PRUNE_AFTER_MS,
+    (r) => r.requestedAt.getTime(),
+    'requests',
+  );
 }
 
-export function encodeDecisions(decisions: Decision[], now: Date, retention: RetentionOf = LONGEST_RETENTION): RecordPayload {
+export function encodeDecisions(
+  decisions: Decision[],
+  now: Date,
+  retention: RetentionOf = LONGEST_RETENTION,
+): RecordPayload {
   // A denial or revocation is kept while the grant it ends could still be live: once dropped, an
   // approval in another approver's record would count again.
   const isLive = (d: Decision) =>
-    d.kind === 'approved' ? (d.expiresAt?.getTime() ?? 0) > now.getTime() : now.getTime() - d.decidedAt.getTime() < retention(d.groupId);
+    d.kind === 'approved'
+      ? (d.expiresAt?.getTime() ?? 0) > now.getTime()
+      : now.getTime() - d.decidedAt.getTime() < retention(d.groupId);
   const isOld = (d: Decision) => now.getTime() - (d.expiresAt ?? d.decidedAt).getTime() > PRUNE_AFTER_MS;
   return fit(decisions, encodeDecision, isLive, isOld, (d) => d.decidedAt.getTime(), 'decisions');
 }

@@ -7,7 +7,14 @@
 import type { GroupSweepPlan, PlannedRemoval } from './sweep-plan.js';
 import type { AddResult } from './ports.js';
 import type { MemberAddCause } from './events.js';
-import { AUTO_APPROVER, DECISIONS_EXTENSION, decodeDecisions, encodeDecisions, type AccessRequest, type Decision } from './records.js';
+import {
+  AUTO_APPROVER,
+  DECISIONS_EXTENSION,
+  decodeDecisions,
+  encodeDecisions,
+  type AccessRequest,
+  type Decision,
+} from './records.js';
 import { GrantViews } from './grants.js';
 import { addRequesterRecords, loadRecordBook } from './record-book.js';
 import { mapLimit } from './concurrent.js';
@@ -47,7 +54,10 @@ interface Addition {
 }
 
 /** The one add-member loop: adds, told as events, each outcome returned (a failure never throws). */
-async function addMembers(run: GroupRun, additions: Addition[]): Promise<{ addition: Addition; membership?: AddResult; error?: Error }[]> {
+async function addMembers(
+  run: GroupRun,
+  additions: Addition[],
+): Promise<{ addition: Addition; membership?: AddResult; error?: Error }[]> {
   const outcomes = await mapLimit(additions, GRAPH_ADDS_IN_FLIGHT, async (addition) => {
     try {
       return { addition, membership: await run.deps.directory.addGroupMember(run.group.entraGroupId, addition.userId) };
@@ -58,21 +68,57 @@ async function addMembers(run: GroupRun, additions: Addition[]): Promise<{ addit
   for (const { addition, membership, error } of outcomes) {
     const member = run.person(run.userOf(addition.userId));
     const { requestId, cause } = addition;
-    if (membership) run.tell({ ...run.base(), type: 'member.added', member, requestId, membership, cause, ...(addition.expiresAt ? { expiresAt: addition.expiresAt.toISOString() } : {}) });
-    else run.tell({ ...run.base(), type: 'member.add-failed', member, requestId, cause, error: error?.message ?? 'no answer' });
+    if (membership)
+      run.tell({
+        ...run.base(),
+        type: 'member.added',
+        member,
+        requestId,
+        membership,
+        cause,
+        ...(addition.expiresAt ? { expiresAt: addition.expiresAt.toISOString() } : {}),
+      });
+    else
+      run.tell({
+        ...run.base(),
+        type: 'member.add-failed',
+        member,
+        requestId,
+        cause,
+        error: error?.message ?? 'no answer',
+      });
   }
   return outcomes;
 }
 
 /** Adds auto-approved members and reports each (this sweep's approvals and earlier ones completed alike). */
-async function addAutoApproved(run: GroupRun, items: { request: AccessRequest; expiresAt: Date }[], cause: MemberAddCause): Promise<void> {
-  const outcomes = await addMembers(run, items.map(({ request, expiresAt }) => ({ userId: request.requesterId, requestId: request.id, cause, expiresAt })));
+async function addAutoApproved(
+  run: GroupRun,
+  items: { request: AccessRequest; expiresAt: Date }[],
+  cause: MemberAddCause,
+): Promise<void> {
+  const outcomes = await addMembers(
+    run,
+    items.map(({ request, expiresAt }) => ({ userId: request.requesterId, requestId: request.id, cause, expiresAt })),
+  );
   for (const { addition, membership, error } of outcomes) {
     const user = run.userOf(addition.userId);
     if (membership) {
-      run.report.autoApproved.push(action(user, 'auto-approval', { requestId: addition.requestId, outcome: membership, expiresAt: addition.expiresAt!.toISOString() }));
+      run.report.autoApproved.push(
+        action(user, 'auto-approval', {
+          requestId: addition.requestId,
+          outcome: membership,
+          expiresAt: addition.expiresAt!.toISOString(),
+        }),
+      );
     } else {
-      run.report.failed.push(action(user, 'auto-approval', { requestId: addition.requestId, outcome: error?.message, code: errorCode(error) }));
+      run.report.failed.push(
+        action(user, 'auto-approval', {
+          requestId: addition.requestId,
+          outcome: error?.message,
+          code: errorCode(error),
+        }),
+      );
     }
   }
 }
@@ -85,12 +131,25 @@ async function addAutoApproved(run: GroupRun, items: { request: AccessRequest; e
 async function autoApprove(run: GroupRun, requests: AccessRequest[]): Promise<boolean> {
   const { group, now } = run;
   const fresh: Decision[] = requests.map((request) => ({
-    requestId: request.id, requesterId: request.requesterId, groupId: group.entraGroupId, kind: 'approved', approverId: AUTO_APPROVER,
-    decidedAt: now, expiresAt: new Date(now.getTime() + request.hours * HOUR), hours: request.hours, reason: 'auto-approval rule',
+    requestId: request.id,
+    requesterId: request.requesterId,
+    groupId: group.entraGroupId,
+    kind: 'approved',
+    approverId: AUTO_APPROVER,
+    decidedAt: now,
+    expiresAt: new Date(now.getTime() + request.hours * HOUR),
+    hours: request.hours,
+    reason: 'auto-approval rule',
   }));
   const approved = fresh.map((d) => ({
-    ...run.base(), type: 'request.approved' as const, requester: run.person(run.userOf(d.requesterId)), requestId: d.requestId, hours: d.hours!,
-    expiresAt: d.expiresAt!.toISOString(), auto: true, reason: d.reason,
+    ...run.base(),
+    type: 'request.approved' as const,
+    requester: run.person(run.userOf(d.requesterId)),
+    requestId: d.requestId,
+    hours: d.hours!,
+    expiresAt: d.expiresAt!.toISOString(),
+    auto: true,
+    reason: d.reason,
   }));
   try {
     // Announced before acting, so the log shows the intent even if the sweep dies halfway; no grant it cannot announce.
@@ -106,14 +165,24 @@ async function autoApprove(run: GroupRun, requests: AccessRequest[]): Promise<bo
   }
   for (const event of approved) run.tell(event);
   run.report.autoApproved = [];
-  await addAutoApproved(run, fresh.map((d, i) => ({ request: requests[i]!, expiresAt: d.expiresAt! })), 'auto-approval');
+  await addAutoApproved(
+    run,
+    fresh.map((d, i) => ({ request: requests[i]!, expiresAt: d.expiresAt! })),
+    'auto-approval',
+  );
   return false;
 }
 
 function notApproved(run: GroupRun, requests: AccessRequest[], error: unknown): true {
   run.report.autoApproved = [];
   for (const request of requests) {
-    run.report.failed.push(action(run.userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: `not approved: ${(error as Error).message}`, code: errorCode(error) }));
+    run.report.failed.push(
+      action(run.userOf(request.requesterId), 'auto-approval', {
+        requestId: request.id,
+        outcome: `not approved: ${(error as Error).message}`,
+        code: errorCode(error),
+      }),
+    );
   }
   return true;
 }
@@ -125,7 +194,11 @@ async function writeAutoApprovals(run: GroupRun, fresh: Decision[]): Promise<voi
     const existing = decodeDecisions(await run.deps.directory.readRecord(owner, DECISIONS_EXTENSION), AUTO_APPROVER);
     const missing = fresh.filter((d) => !existing.some((e) => e.requestId === d.requestId && e.kind === 'approved'));
     if (missing.length === 0) return;
-    await run.deps.directory.writeRecord(owner, DECISIONS_EXTENSION, encodeDecisions([...existing, ...missing], run.now));
+    await run.deps.directory.writeRecord(
+      owner,
+      DECISIONS_EXTENSION,
+      encodeDecisions([...existing, ...missing], run.now),
+    );
   }
 }
 
@@ -136,7 +209,11 @@ async function completeAutoApprovals(run: GroupRun, items: GroupSweepPlan['compl
 
 /** Removes the members in one batched call; records each outcome in the report, the ledger and the events. */
 async function removeMembers(run: GroupRun, removals: PlannedRemoval[]): Promise<void> {
-  const results = await run.deps.directory.removeGroupMembers(run.group.entraGroupId, removals.map((r) => r.user.id), (done) => run.step('removing', done, removals.length));
+  const results = await run.deps.directory.removeGroupMembers(
+    run.group.entraGroupId,
+    removals.map((r) => r.user.id),
+    (done) => run.step('removing', done, removals.length),
+  );
   for (const removal of removals) {
     const result = results.get(removal.user.id);
     if (result === 'removed' || result === 'not-member') removed(run, removal, result);
@@ -152,18 +229,38 @@ function removed(run: GroupRun, removal: PlannedRemoval, result: 'removed' | 'no
   if (isNonUser(user)) {
     // Provisioning exports users only, so OCI never held this member: nothing to wait for there.
     run.report.removed.push(action(user, reason, { outcome: result }));
-    run.tell({ ...run.base(), type: 'member.removed', member: run.person(user), reason, outcome: result, kind: user.kind, displayName: stripControls(user.displayName) });
+    run.tell({
+      ...run.base(),
+      type: 'member.removed',
+      member: run.person(user),
+      reason,
+      outcome: result,
+      kind: user.kind,
+      displayName: stripControls(user.displayName),
+    });
     return;
   }
   const previous = run.read.ledger.pendingRemovals.get(user.id);
   run.changes.removals.set(user.id, {
-    groupId: run.group.entraGroupId, userId: user.id, upn: user.userPrincipalName,
+    groupId: run.group.entraGroupId,
+    userId: user.id,
+    upn: user.userPrincipalName,
     // Removed now (204): they were a member again since any earlier removal, so OCI's clock starts now.
-    removedInEntraAt: result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : run.nowIso,
-    reason, attempts: 0, status: 'pending-oci',
+    removedInEntraAt:
+      result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : run.nowIso,
+    reason,
+    attempts: 0,
+    status: 'pending-oci',
   });
   run.report.removed.push(action(user, reason, { requestId, outcome: result }));
-  run.tell({ ...run.base(), type: 'member.removed', member: run.person(user), reason, ...(requestId ? { requestId } : {}), outcome: result });
+  run.tell({
+    ...run.base(),
+    type: 'member.removed',
+    member: run.person(user),
+    reason,
+    ...(requestId ? { requestId } : {}),
+    outcome: result,
+  });
 }
 
 function notRemoved(run: GroupRun, removal: PlannedRemoval, result: Error | undefined): void {
@@ -172,21 +269,41 @@ function notRemoved(run: GroupRun, removal: PlannedRemoval, result: Error | unde
   const attempts = (failure?.attempts ?? 0) + 1;
   const message = result instanceof Error ? result.message : 'no answer';
   run.changes.failures.set(user.id, {
-    groupId: run.group.entraGroupId, userId: user.id, upn: user.userPrincipalName, attempts, lastError: message, firstFailedAt: failure?.firstFailedAt ?? run.nowIso,
+    groupId: run.group.entraGroupId,
+    userId: user.id,
+    upn: user.userPrincipalName,
+    attempts,
+    lastError: message,
+    firstFailedAt: failure?.firstFailedAt ?? run.nowIso,
   });
   const irrevocable = attempts >= IRREVOCABLE_AFTER_ATTEMPTS;
   // A member that is not a user has no UPN: the message names it, and what Graph needs to remove it.
   const hint = result instanceof Error ? (result as { hint?: unknown }).hint : undefined;
-  const named = isNonUser(user) ? `could not remove ${describeNonUser(user)}: ${message}${typeof hint === 'string' ? ` ${hint}` : ''}` : message;
-  run.report.failed.push(action(user, reason, {
-    requestId, outcome: `${irrevocable ? `IRREVOCABLE after ${attempts} attempts: ` : ''}${named}`, code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
-  }));
+  const named = isNonUser(user)
+    ? `could not remove ${describeNonUser(user)}: ${message}${typeof hint === 'string' ? ` ${hint}` : ''}`
+    : message;
+  run.report.failed.push(
+    action(user, reason, {
+      requestId,
+      outcome: `${irrevocable ? `IRREVOCABLE after ${attempts} attempts: ` : ''}${named}`,
+      code: result instanceof Error ? errorCode(result) : 'GRAPH_UNAVAILABLE',
+    }),
+  );
   const member = run.person(user);
   run.tell({
-    ...run.base(), type: 'member.removed', member, reason, ...(requestId ? { requestId } : {}), outcome: 'failed', error: named, attempts, irrevocable,
+    ...run.base(),
+    type: 'member.removed',
+    member,
+    reason,
+    ...(requestId ? { requestId } : {}),
+    outcome: 'failed',
+    error: named,
+    attempts,
+    irrevocable,
     ...(isNonUser(user) ? { kind: user.kind, displayName: stripControls(user.displayName) } : {}),
   });
-  if (attempts === IRREVOCABLE_AFTER_ATTEMPTS) run.tell({ ...run.base(), type: 'removal.irrevocable', member, attempts, error: named });
+  if (attempts === IRREVOCABLE_AFTER_ATTEMPTS)
+    run.tell({ ...run.base(), type: 'removal.irrevocable', member, attempts, error: named });
 }
 
 /**
@@ -202,28 +319,45 @@ async function restoreRacedGrants(run: GroupRun): Promise<void> {
   const fresh = await loadRecordBook(run.deps.directory, run.group, [], run.read.people.policy.approverIds);
   const grants = new GrantViews(fresh.decisions, run.read.people.policy, run.now, run.read.ledger.grantsFirstSeen);
   const about = (userId: string) => grants.byRequester.get(userId) ?? [];
-  const candidates = removedNow.filter((r) => about(r.userId).some((d) => d.kind === 'approved' && grants.ofDecidedRequest(d).state === 'approved'));
+  const candidates = removedNow.filter((r) =>
+    about(r.userId).some((d) => d.kind === 'approved' && grants.ofDecidedRequest(d).state === 'approved'),
+  );
   if (candidates.length === 0) return;
   // A removed member's own record only now, and only for these: it can only end a grant.
-  await addRequesterRecords(run.deps.directory, fresh, candidates.map((r) => r.userId));
+  await addRequesterRecords(
+    run.deps.directory,
+    fresh,
+    candidates.map((r) => r.userId),
+  );
   const liveRequest = (userId: string): string | undefined => {
     const requests = (fresh.requestsByUser.get(userId) ?? []).filter((r) => r.groupId === run.group.entraGroupId);
     const known = requests.find((request) => grants.of(request).state === 'approved');
     if (known) return known.id;
     // An approval whose request record is gone still counts, as in the plan.
     const ids = new Set(requests.map((r) => r.id));
-    return about(userId).find((d) => d.kind === 'approved' && !ids.has(d.requestId) && grants.ofDecidedRequest(d).state === 'approved')?.requestId;
+    return about(userId).find(
+      (d) => d.kind === 'approved' && !ids.has(d.requestId) && grants.ofDecidedRequest(d).state === 'approved',
+    )?.requestId;
   };
   const back = candidates.flatMap((entry) => {
     const requestId = liveRequest(entry.userId);
     return requestId ? [{ entry, requestId }] : [];
   });
-  const outcomes = await addMembers(run, back.map(({ entry, requestId }) => ({ userId: entry.userId, requestId, cause: 'restored' as const })));
+  const outcomes = await addMembers(
+    run,
+    back.map(({ entry, requestId }) => ({ userId: entry.userId, requestId, cause: 'restored' as const })),
+  );
   outcomes.forEach(({ membership, error }, index) => {
     const { entry, requestId } = back[index]!;
     const who = { id: entry.userId, userPrincipalName: entry.upn };
     if (!membership) {
-      run.report.failed.push(action(who, 'approved while the sweep ran', { requestId, outcome: `removed, and could not be put back: ${error?.message}`, code: errorCode(error) }));
+      run.report.failed.push(
+        action(who, 'approved while the sweep ran', {
+          requestId,
+          outcome: `removed, and could not be put back: ${error?.message}`,
+          code: errorCode(error),
+        }),
+      );
       return;
     }
     run.report.removed = run.report.removed.filter((r) => r !== entry);

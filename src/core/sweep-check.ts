@@ -15,12 +15,20 @@ export const UNAVAILABLE_CODES = new Set(['GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE'
 const DEFAULT_OCI_CONCURRENCY = 4;
 
 type Readable = Exclude<OciView, { error: Error }>;
-interface StillInOci { removal: PendingRemoval; ociUserId: string }
+interface StillInOci {
+  removal: PendingRemoval;
+  ociUserId: string;
+}
 
 const who = (p: PendingRemoval): Who => ({ id: p.userId, userPrincipalName: p.upn });
 
 /** `entraMemberIds`: who is in the Entra group after the sweep's changes; `entitledUpns`: whose OCI membership is not drift. */
-export async function checkOci(run: GroupRun, view: OciView, entraMemberIds: ReadonlySet<string>, entitledUpns: ReadonlySet<string>): Promise<Record<string, string>> {
+export async function checkOci(
+  run: GroupRun,
+  view: OciView,
+  entraMemberIds: ReadonlySet<string>,
+  entitledUpns: ReadonlySet<string>,
+): Promise<Record<string, string>> {
   // The removals this host waits for: the ledger as read, plus those this sweep made.
   const known = new Map(run.read.ledger.pendingRemovals);
   for (const [userId, removal] of run.changes.removals) known.set(userId, removal);
@@ -35,7 +43,8 @@ export async function checkOci(run: GroupRun, view: OciView, entraMemberIds: Rea
     for (const p of relevant) run.report.pendingInOci.push(action(who(p), p.reason, { outcome: 'not checked' }));
     return run.read.ledger.driftSeen;
   }
-  if (!view.group) run.report.problems.push(`The OCI group "${run.group.ociGroupName}" does not exist in the identity domain.`);
+  if (!view.group)
+    run.report.problems.push(`The OCI group "${run.group.ociGroupName}" does not exist in the identity domain.`);
   run.report.ociGroupMembers = view.group ? view.members.length : null;
   const byName = new Map(view.members.map((member) => [member.userName.toLowerCase(), member]));
   let stillInOci: StillInOci[] = [];
@@ -52,10 +61,22 @@ export async function checkOci(run: GroupRun, view: OciView, entraMemberIds: Rea
 
 function confirm(run: GroupRun, removal: PendingRemoval, how: string, forced?: { pendingForMs: number }): void {
   run.changes.removals.set(removal.userId, {
-    ...removal, status: 'confirmed', lastCheckedAt: run.nowIso, attempts: removal.attempts + 1, ...(forced ? { forcedInOciAt: run.nowIso } : {}),
+    ...removal,
+    status: 'confirmed',
+    lastCheckedAt: run.nowIso,
+    attempts: removal.attempts + 1,
+    ...(forced ? { forcedInOciAt: run.nowIso } : {}),
   });
-  (forced ? run.report.forcedInOci : run.report.confirmedInOci).push(action(who(removal), removal.reason, { outcome: how }));
-  run.tell({ ...run.base(), type: 'oci.removal-confirmed', member: run.person(who(removal)), how, ...(forced ? { forced } : {}) });
+  (forced ? run.report.forcedInOci : run.report.confirmedInOci).push(
+    action(who(removal), removal.reason, { outcome: how }),
+  );
+  run.tell({
+    ...run.base(),
+    type: 'oci.removal-confirmed',
+    member: run.person(who(removal)),
+    how,
+    ...(forced ? { forced } : {}),
+  });
 }
 
 /**
@@ -63,11 +84,22 @@ function confirm(run: GroupRun, removal: PendingRemoval, how: string, forced?: {
  * this sweep added that OCI does not show yet, then looks again. Returns the
  * removals still in OCI.
  */
-async function provisionNow(run: GroupRun, view: Readable, stillInOci: StillInOci[], byName: Map<string, OciUserRef>): Promise<StillInOci[]> {
-  const additions = run.report.autoApproved.filter((a) => (a.outcome === 'added' || a.outcome === 'already-member') && !byName.has(a.upn.toLowerCase()));
-  if (!run.options.provisionNow || stillInOci.length + additions.length === 0 || !view.group || run.dryRun) return stillInOci;
+async function provisionNow(
+  run: GroupRun,
+  view: Readable,
+  stillInOci: StillInOci[],
+  byName: Map<string, OciUserRef>,
+): Promise<StillInOci[]> {
+  const additions = run.report.autoApproved.filter(
+    (a) => (a.outcome === 'added' || a.outcome === 'already-member') && !byName.has(a.upn.toLowerCase()),
+  );
+  if (!run.options.provisionNow || stillInOci.length + additions.length === 0 || !view.group || run.dryRun)
+    return stillInOci;
   try {
-    await run.deps.directory.provisionOnDemand(run.group.entraGroupId, [...stillInOci.map((s) => s.removal.userId), ...additions.map((a) => a.userId)]);
+    await run.deps.directory.provisionOnDemand(run.group.entraGroupId, [
+      ...stillInOci.map((s) => s.removal.userId),
+      ...additions.map((a) => a.userId),
+    ]);
     run.report.provisionedOnDemand = [...stillInOci.map((s) => s.removal.upn), ...additions.map((a) => a.upn)];
     run.tell({ ...run.base(), type: 'provisioning.requested', users: run.report.provisionedOnDemand });
     // Provisioning on demand takes seconds: look again, so the report says what OCI says now.
@@ -85,14 +117,25 @@ const pendingFor = (run: GroupRun, removal: PendingRemoval) => run.now.getTime()
 /** Removes in OCI directly those pending for longer than --force-oci-after; returns who was (or, in a dry run, would be). */
 async function forceRemovals(run: GroupRun, view: Readable, stillInOci: StillInOci[]): Promise<Set<string>> {
   const { options } = run;
-  const due = options.forceOciAfterMs > 0 && view.group ? stillInOci.filter((s) => pendingFor(run, s.removal) >= options.forceOciAfterMs) : [];
+  const due =
+    options.forceOciAfterMs > 0 && view.group
+      ? stillInOci.filter((s) => pendingFor(run, s.removal) >= options.forceOciAfterMs)
+      : [];
   const forced = new Set<string>();
   if (options.dryRun) {
-    for (const s of due) run.report.forcedInOci.push(action(who(s.removal), s.removal.reason, { outcome: 'planned: remove in OCI directly' }));
+    for (const s of due)
+      run.report.forcedInOci.push(
+        action(who(s.removal), s.removal.reason, { outcome: 'planned: remove in OCI directly' }),
+      );
     for (const s of due) forced.add(s.removal.userId);
     return forced;
   }
-  const errors = await removeInOci(view.oci, view.group?.id ?? '', due.map((s) => s.ociUserId), options.ociConcurrency);
+  const errors = await removeInOci(
+    view.oci,
+    view.group?.id ?? '',
+    due.map((s) => s.ociUserId),
+    options.ociConcurrency,
+  );
   due.forEach((s, index) => {
     const error = errors[index];
     if (error) {
@@ -106,8 +149,18 @@ async function forceRemovals(run: GroupRun, view: Readable, stillInOci: StillInO
 }
 
 /** Removes each OCI user from the group, a few at a time; the error of each, or null. */
-function removeInOci(oci: OciPort, groupId: string, ociUserIds: string[], concurrency = DEFAULT_OCI_CONCURRENCY): Promise<(Error | null)[]> {
-  return mapLimit(ociUserIds, concurrency, (id) => oci.removeGroupMember(groupId, id).then(() => null, (error: unknown) => error as Error));
+function removeInOci(
+  oci: OciPort,
+  groupId: string,
+  ociUserIds: string[],
+  concurrency = DEFAULT_OCI_CONCURRENCY,
+): Promise<(Error | null)[]> {
+  return mapLimit(ociUserIds, concurrency, (id) =>
+    oci.removeGroupMember(groupId, id).then(
+      () => null,
+      (error: unknown) => error as Error,
+    ),
+  );
 }
 
 /**
@@ -120,12 +173,20 @@ function stillWaiting(run: GroupRun, removal: PendingRemoval): void {
   const { cycleMs } = run.options;
   const nowMs = run.now.getTime();
   const lastLook = Date.parse(removal.lastCheckedAt ?? removal.removedInEntraAt);
-  const watchingSince = nowMs - lastLook > 3 * cycleMs ? run.nowIso : removal.watchingSince ?? removal.removedInEntraAt;
+  const watchingSince =
+    nowMs - lastLook > 3 * cycleMs ? run.nowIso : (removal.watchingSince ?? removal.removedInEntraAt);
   run.changes.removals.set(removal.userId, {
-    ...removal, lastCheckedAt: run.nowIso, attempts: removal.attempts + 1, ...(watchingSince !== removal.removedInEntraAt ? { watchingSince } : {}),
+    ...removal,
+    lastCheckedAt: run.nowIso,
+    attempts: removal.attempts + 1,
+    ...(watchingSince !== removal.removedInEntraAt ? { watchingSince } : {}),
   });
   if (nowMs - Date.parse(watchingSince) > 2 * cycleMs) {
-    run.report.stuck.push(action(who(removal), removal.reason, { outcome: `still in OCI ${Math.round(pendingFor(run, removal) / 60000)} min after removal in Entra` }));
+    run.report.stuck.push(
+      action(who(removal), removal.reason, {
+        outcome: `still in OCI ${Math.round(pendingFor(run, removal) / 60000)} min after removal in Entra`,
+      }),
+    );
   } else {
     run.report.pendingInOci.push(action(who(removal), removal.reason, { outcome: 'removed in Entra, pending in OCI' }));
   }
@@ -139,31 +200,58 @@ const DRIFT = 'in the OCI group without an Entra membership or grant';
  * waiting for. Reported (a failure once seen for two cycles), or removed in
  * OCI directly with --fix-drift. Returns the drift ledger to keep.
  */
-async function findDrift(run: GroupRun, view: Readable, entitledUpns: ReadonlySet<string>, pendingUpns: Set<string>): Promise<Record<string, string>> {
+async function findDrift(
+  run: GroupRun,
+  view: Readable,
+  entitledUpns: ReadonlySet<string>,
+  pendingUpns: Set<string>,
+): Promise<Record<string, string>> {
   const { options, report } = run;
-  const drifted = view.members.filter((m) => m.userName && !entitledUpns.has(m.userName.toLowerCase()) && !pendingUpns.has(m.userName.toLowerCase()));
+  const drifted = view.members.filter(
+    (m) => m.userName && !entitledUpns.has(m.userName.toLowerCase()) && !pendingUpns.has(m.userName.toLowerCase()),
+  );
   const ledger: Record<string, string> = {};
   if (!view.group || drifted.length === 0) return ledger;
   const fixing = options.fixDrift && !options.dryRun;
-  const errors = fixing ? await removeInOci(view.oci, view.group.id, drifted.map((m) => m.id), options.ociConcurrency) : [];
+  const errors = fixing
+    ? await removeInOci(
+        view.oci,
+        view.group.id,
+        drifted.map((m) => m.id),
+        options.ociConcurrency,
+      )
+    : [];
   drifted.forEach((m, index) => {
     const firstSeenAt = run.read.ledger.driftSeen[m.id] ?? run.nowIso;
     const base = { ociUserId: m.id, userName: m.userName, firstSeenAt };
     const error = errors[index];
     let drift: (typeof report.drift)[number];
-    if (options.fixDrift && options.dryRun) drift = { ...base, state: 'planned', outcome: 'planned: remove in OCI directly' };
+    if (options.fixDrift && options.dryRun)
+      drift = { ...base, state: 'planned', outcome: 'planned: remove in OCI directly' };
     else if (fixing && !error) drift = { ...base, state: 'removed', outcome: 'removed in OCI directly' };
     else if (fixing) drift = { ...base, state: 'failed', outcome: error!.message, code: errorCode(error) };
     else drift = stillDrifting(run, base);
     if (drift.state !== 'removed' && drift.state !== 'planned') ledger[m.id] = firstSeenAt;
     report.drift.push(drift);
-    run.tell({ ...run.base(), type: 'oci.drift-seen', userName: m.userName, ociUserId: m.id, state: drift.state, firstSeenAt, ...(error ? { error: error.message } : {}) });
+    run.tell({
+      ...run.base(),
+      type: 'oci.drift-seen',
+      userName: m.userName,
+      ociUserId: m.id,
+      state: drift.state,
+      firstSeenAt,
+      ...(error ? { error: error.message } : {}),
+    });
   });
   return ledger;
 }
 
-function stillDrifting(run: GroupRun, base: { ociUserId: string; userName: string; firstSeenAt: string }): GroupRun['report']['drift'][number] {
+function stillDrifting(
+  run: GroupRun,
+  base: { ociUserId: string; userName: string; firstSeenAt: string },
+): GroupRun['report']['drift'][number] {
   const age = run.now.getTime() - new Date(base.firstSeenAt).getTime();
-  if (age > 2 * run.options.cycleMs) return { ...base, state: 'stuck', outcome: `${DRIFT} for ${Math.round(age / 60000)} min (use --fix-drift)` };
+  if (age > 2 * run.options.cycleMs)
+    return { ...base, state: 'stuck', outcome: `${DRIFT} for ${Math.round(age / 60000)} min (use --fix-drift)` };
   return { ...base, state: 'reported', outcome: DRIFT };
 }

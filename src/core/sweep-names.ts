@@ -6,7 +6,10 @@ import { stripControls } from './text.js';
 export const IRREVOCABLE_AFTER_ATTEMPTS = 6;
 
 const KIND_NAMES: Record<Exclude<MemberKind, 'user'>, string> = {
-  group: 'nested group', servicePrincipal: 'service principal', device: 'device', other: 'directory object',
+  group: 'nested group',
+  servicePrincipal: 'service principal',
+  device: 'device',
+  other: 'directory object',
 };
 
 /** "service principal "Build agent" (id)": how a member that is not a user is named in messages. */

@@ -10,7 +10,14 @@
 import type { DirectoryUser, MemberKind } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import type { GrantView } from './grants.js';
-import { GrantViews, approvalExpiry, approvalProblem, grantKey, type ApprovalProblem, type PolicyContext } from './grants.js';
+import {
+  GrantViews,
+  approvalExpiry,
+  approvalProblem,
+  grantKey,
+  type ApprovalProblem,
+  type PolicyContext,
+} from './grants.js';
 
 export type KeepReason = 'standing' | 'grant';
 export type RemoveReason = 'expired' | 'revoked' | 'denied' | 'no-grant' | 'max-duration' | 'not-a-user';
@@ -25,7 +32,11 @@ export interface PlannedKeep {
   /** Kept only by this sweep's auto-approval: the removal that applies if that approval is not made. */
   removeIfNotAutoApproved?: PlannedRemoval;
 }
-export interface PlannedRemoval { user: PlanMember; reason: RemoveReason; requestId?: string }
+export interface PlannedRemoval {
+  user: PlanMember;
+  reason: RemoveReason;
+  requestId?: string;
+}
 
 export interface GroupSweepInput {
   policy: PolicyContext;
@@ -78,9 +89,10 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
   // Decisions indexed once (a group of thousands of members has thousands of decisions, and scanning
   // them all for every request would be quadratic), and each grant derived once.
   const given = input.grants;
-  const grants = given && given.decisions === input.decisions && given.policy === policy && given.now.getTime() === now.getTime()
-    ? given
-    : new GrantViews(input.decisions, policy, now, input.grantsFirstSeen);
+  const grants =
+    given && given.decisions === input.decisions && given.policy === policy && given.now.getTime() === now.getTime()
+      ? given
+      : new GrantViews(input.decisions, policy, now, input.grantsFirstSeen);
   const { grantsFirstSeen, untrusted } = reviewApprovals(input, new Set(input.members.map((member) => member.id)));
 
   const autoApprove: AccessRequest[] = [];
@@ -92,17 +104,28 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     for (const request of requests) {
       if (request.groupId !== group.entraGroupId) continue;
       const view = grants.of(request);
-      if (view.state === 'timed-out' && now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR) {
+      if (
+        view.state === 'timed-out' &&
+        now.getTime() - request.requestedAt.getTime() < (group.pendingTimeoutHours + 24) * HOUR
+      ) {
         timedOut.push(request);
       }
-      if (view.state === 'approved' && view.decision?.approverId === AUTO_APPROVER && view.expiresAt && !memberIds.has(userId) && input.eligibleIds.has(userId)) {
+      if (
+        view.state === 'approved' &&
+        view.decision?.approverId === AUTO_APPROVER &&
+        view.expiresAt &&
+        !memberIds.has(userId) &&
+        input.eligibleIds.has(userId)
+      ) {
         const known = completeAuto.get(userId);
-        if (!known || view.expiresAt > known.expiresAt) completeAuto.set(userId, { request, expiresAt: view.expiresAt });
+        if (!known || view.expiresAt > known.expiresAt)
+          completeAuto.set(userId, { request, expiresAt: view.expiresAt });
       }
       if (view.state !== 'pending' || !rule) continue;
       if (!input.eligibleIds.has(userId)) continue;
       if (request.hours > rule.maxHours) continue;
-      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId)) continue;
+      if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId))
+        continue;
       autoApprove.push(request);
     }
   }
@@ -152,7 +175,8 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
         const view = grants.ofDecidedRequest(decision);
         // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
         if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
-          if (!why || why.reason === 'denied') why = { user: member, reason: endReason(view), requestId: decision.requestId };
+          if (!why || why.reason === 'denied')
+            why = { user: member, reason: endReason(view), requestId: decision.requestId };
         }
         if (decision.kind !== 'approved' || view.state !== 'approved' || !view.expiresAt) continue;
         if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
@@ -162,13 +186,28 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     }
     const renewal = autoApprovedNow.get(member.id);
     if (!best && renewal) {
-      best = { user: member, reason: 'grant', requestId: renewal.id, expiresAt: new Date(now.getTime() + renewal.hours * HOUR), removeIfNotAutoApproved: why ?? { user: member, reason: 'no-grant' } };
+      best = {
+        user: member,
+        reason: 'grant',
+        requestId: renewal.id,
+        expiresAt: new Date(now.getTime() + renewal.hours * HOUR),
+        removeIfNotAutoApproved: why ?? { user: member, reason: 'no-grant' },
+      };
     }
     if (best) keep.push(best);
     else remove.push(why ?? { user: member, reason: 'no-grant' });
   }
 
-  return { keep, remove, autoApprove, completeAutoApprovals: [...completeAuto.values()], timedOut, firstSeen, grantsFirstSeen, untrusted };
+  return {
+    keep,
+    remove,
+    autoApprove,
+    completeAutoApprovals: [...completeAuto.values()],
+    timedOut,
+    firstSeen,
+    grantsFirstSeen,
+    untrusted,
+  };
 }
 
 /** Why an ended grant ended, as a removal reason. */
@@ -183,7 +222,10 @@ function endReason(view: GrantView): RemoveReason {
  * is bounded from the moment any sweep of this host saw it, even after its
  * date comes), and those that keep nobody although their approver is trusted.
  */
-function reviewApprovals(input: GroupSweepInput, memberIds: ReadonlySet<string>): Pick<GroupSweepPlan, 'grantsFirstSeen' | 'untrusted'> {
+function reviewApprovals(
+  input: GroupSweepInput,
+  memberIds: ReadonlySet<string>,
+): Pick<GroupSweepPlan, 'grantsFirstSeen' | 'untrusted'> {
   const { policy, now } = input;
   const before = input.grantsFirstSeen ?? {};
   const nowIso = now.toISOString();
@@ -193,11 +235,16 @@ function reviewApprovals(input: GroupSweepInput, memberIds: ReadonlySet<string>)
     if (decision.kind !== 'approved' || decision.groupId !== policy.group.entraGroupId) continue;
     const key = grantKey(decision.requestId, decision.requesterId);
     grantsFirstSeen[key] = before[key] ?? nowIso;
-    if (decision.approverId !== AUTO_APPROVER && (!policy.approverIds.has(decision.approverId) || decision.approverId === decision.requesterId)) continue;
+    if (
+      decision.approverId !== AUTO_APPROVER &&
+      (!policy.approverIds.has(decision.approverId) || decision.approverId === decision.requesterId)
+    )
+      continue;
     const problem = approvalProblem(decision, policy, now);
     if (!problem) continue;
     // A date ahead always matters (the clock or the record is wrong); the others while they would keep a member.
-    const wouldKeep = memberIds.has(decision.requesterId) && approvalExpiry(decision, policy.group).getTime() > now.getTime();
+    const wouldKeep =
+      memberIds.has(decision.requesterId) && approvalExpiry(decision, policy.group).getTime() > now.getTime();
     if (problem === 'future-dated' || wouldKeep) untrusted.push({ decision, problem });
   }
   return { grantsFirstSeen, untrusted };

@@ -99,4 +99,3 @@ export interface SweepReport {
   /** clean (exit 0), pending in OCI (6), unavailable: only upstream failures (5), failed: anything else (1). */
   outcome: 'clean' | 'pending' | 'unavailable' | 'failed';
 }
-

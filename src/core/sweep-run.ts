@@ -6,7 +6,15 @@
 import type { GroupConfig } from '../config/schema.js';
 import type { CoreDeps } from './deps.js';
 import type { DomainEvent, EventPerson } from './events.js';
-import type { DirectoryMember, DirectoryUser, GroupLedger, GroupLedgerChanges, MemberKind, OciPort, OciUserRef } from './ports.js';
+import type {
+  DirectoryMember,
+  DirectoryUser,
+  GroupLedger,
+  GroupLedgerChanges,
+  MemberKind,
+  OciPort,
+  OciUserRef,
+} from './ports.js';
 import type { GrantViews } from './grants.js';
 import type { RecordBook } from './record-book.js';
 import type { resolvePeople } from './deps.js';
@@ -14,7 +22,8 @@ import type { GroupSweepReport, SweepMemberAction, SweepOptions, SweepStep } fro
 import { stripControls } from './text.js';
 
 /** The OCI group and its members (with user names), or why they could not be read. */
-export type OciView = { oci: OciPort; group: { id: string; displayName: string } | null; members: OciUserRef[] } | { error: Error };
+export type OciView =
+  { oci: OciPort; group: { id: string; displayName: string } | null; members: OciUserRef[] } | { error: Error };
 
 /** What phase 1 read, all side by side. */
 export interface GroupRead {
@@ -33,15 +42,28 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 export function action(user: Who, reason: string, extra: Partial<SweepMemberAction> = {}): SweepMemberAction {
-  if (user.kind === undefined || user.kind === 'user') return { userId: user.id, upn: user.userPrincipalName, reason, ...extra };
-  return { userId: user.id, upn: '', reason, kind: user.kind, displayName: stripControls(user.displayName ?? ''), ...extra };
+  if (user.kind === undefined || user.kind === 'user')
+    return { userId: user.id, upn: user.userPrincipalName, reason, ...extra };
+  return {
+    userId: user.id,
+    upn: '',
+    reason,
+    kind: user.kind,
+    displayName: stripControls(user.displayName ?? ''),
+    ...extra,
+  };
 }
 
 export class GroupRun {
   readonly now: Date;
   readonly nowIso: string;
   readonly report: GroupSweepReport;
-  readonly changes: GroupLedgerChanges = { removals: new Map(), forgottenRemovals: new Set(), failures: new Map(), clearedFailures: new Set() };
+  readonly changes: GroupLedgerChanges = {
+    removals: new Map(),
+    forgottenRemovals: new Set(),
+    failures: new Map(),
+    clearedFailures: new Set(),
+  };
   private readonly userById: Map<string, DirectoryUser>;
   private pending: DomainEvent[] = [];
   private recordFailed = false;
@@ -57,9 +79,23 @@ export class GroupRun {
     this.nowIso = this.now.toISOString();
     this.userById = new Map([...read.people.byUpn.values(), ...read.members].map((u) => [u.id, u]));
     this.report = {
-      group: group.name, entraGroupId: group.entraGroupId, members: read.members.length,
-      kept: [], removed: [], autoApproved: [], timedOut: [], pendingInOci: [], confirmedInOci: [], forcedInOci: [], stuck: [], failed: [],
-      drift: [], untrusted: [], provisionedOnDemand: [], ociGroupMembers: null, problems: [],
+      group: group.name,
+      entraGroupId: group.entraGroupId,
+      members: read.members.length,
+      kept: [],
+      removed: [],
+      autoApproved: [],
+      timedOut: [],
+      pendingInOci: [],
+      confirmedInOci: [],
+      forcedInOci: [],
+      stuck: [],
+      failed: [],
+      drift: [],
+      untrusted: [],
+      provisionedOnDemand: [],
+      ociGroupMembers: null,
+      problems: [],
     };
   }
 
@@ -86,7 +122,11 @@ export class GroupRun {
 
   /** The fields every event of this sweep shares. */
   base(): { at: string; actor: SweepOptions['actor']; group: { id: string; name: string } } {
-    return { at: this.nowIso, actor: this.options.actor, group: { id: this.group.entraGroupId, name: this.group.name } };
+    return {
+      at: this.nowIso,
+      actor: this.options.actor,
+      group: { id: this.group.entraGroupId, name: this.group.name },
+    };
   }
 
   person(user: Who): EventPerson {
@@ -111,6 +151,8 @@ export class GroupRun {
   noteRecordFailure(error: unknown): void {
     if (this.recordFailed) return;
     this.recordFailed = true;
-    this.report.problems.push(`The audit log could not be written (${errorCode(error) ?? 'error'}): ${(error as Error).message} Removals went ahead; no grant was made.`);
+    this.report.problems.push(
+      `The audit log could not be written (${errorCode(error) ?? 'error'}): ${(error as Error).message} Removals went ahead; no grant was made.`,
+    );
   }
 }

@@ -57,15 +57,25 @@ export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: S
 export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
   const failures = reports.flatMap((r) => [...r.failed, ...r.drift.filter((d) => d.state === 'failed')]);
   const hardFailure =
-    reports.some((r) => r.stuck.length > 0 || r.problems.length > 0 || r.untrusted.length > 0 || r.drift.some((d) => d.state === 'stuck')) ||
-    failures.some((f) => !f.code || !UNAVAILABLE_CODES.has(f.code));
+    reports.some(
+      (r) =>
+        r.stuck.length > 0 ||
+        r.problems.length > 0 ||
+        r.untrusted.length > 0 ||
+        r.drift.some((d) => d.state === 'stuck'),
+    ) || failures.some((f) => !f.code || !UNAVAILABLE_CODES.has(f.code));
   if (hardFailure) return 'failed';
   if (failures.length > 0 || reports.some((r) => (r.unavailable?.length ?? 0) > 0)) return 'unavailable';
   const pending = reports.some((r) => r.pendingInOci.length > 0 || r.drift.some((d) => d.state === 'reported'));
   return pending ? 'pending' : 'clean';
 }
 
-async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptions, job: JobRead): Promise<GroupSweepReport> {
+async function sweepGroup(
+  deps: CoreDeps,
+  group: GroupConfig,
+  options: SweepOptions,
+  job: JobRead,
+): Promise<GroupSweepReport> {
   options.onProgress?.(`${group.name}: reading members and records`);
   options.onStep?.({ group: group.name, phase: 'reading', done: 0, total: 1 });
   const now = deps.clock.now();
@@ -73,9 +83,16 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
   const grants = new GrantViews(read.book.decisions, read.people.policy, now, read.ledger.grantsFirstSeen);
   const run = new GroupRun(deps, group, options, read, grants);
   const plan = planGroupSweep({
-    grants, policy: read.people.policy, standingIds: read.people.standingIds, eligibleIds: read.people.eligibleIds,
-    members: read.members, requestsByUser: read.book.requestsByUser, decisions: read.book.decisions,
-    firstSeen: read.ledger.firstSeen, grantsFirstSeen: read.ledger.grantsFirstSeen, now,
+    grants,
+    policy: read.people.policy,
+    standingIds: read.people.standingIds,
+    eligibleIds: read.people.eligibleIds,
+    members: read.members,
+    requestsByUser: read.book.requestsByUser,
+    decisions: read.book.decisions,
+    firstSeen: read.ledger.firstSeen,
+    grantsFirstSeen: read.ledger.grantsFirstSeen,
+    now,
   });
   reportPlan(run, plan);
   try {
@@ -88,7 +105,12 @@ async function sweepGroup(deps: CoreDeps, group: GroupConfig, options: SweepOpti
     const driftSeen = await checkOci(run, oci, memberIds, entitledUpns(run, memberIds));
     if (!run.dryRun) {
       // One durable write for the whole group (the ledger of a big group is large, and each write is locked and fsynced).
-      await deps.state.writeGroupLedger(group.entraGroupId, { ...run.changes, firstSeen: plan.firstSeen, grantsFirstSeen: plan.grantsFirstSeen, driftSeen });
+      await deps.state.writeGroupLedger(group.entraGroupId, {
+        ...run.changes,
+        firstSeen: plan.firstSeen,
+        grantsFirstSeen: plan.grantsFirstSeen,
+        driftSeen,
+      });
     }
   } catch (error) {
     // What was done is written down (audit log, ledger) before the sweep fails: the next one goes on from there.
@@ -110,8 +132,14 @@ async function readGroup(deps: CoreDeps, group: GroupConfig, options: SweepOptio
   const reads = [
     peopleRead,
     deps.directory.listGroupMembers(group.entraGroupId),
-    loadRecordBookByUpn(deps.directory, group, group.eligibleRequesters, group.approvers, peopleRead.then((p) => p.byUpn),
-      (done, total) => options.onStep?.({ group: group.name, phase: 'records', done, total })),
+    loadRecordBookByUpn(
+      deps.directory,
+      group,
+      group.eligibleRequesters,
+      group.approvers,
+      peopleRead.then((p) => p.byUpn),
+      (done, total) => options.onStep?.({ group: group.name, phase: 'records', done, total }),
+    ),
     deps.state.readGroupLedger(group.entraGroupId),
   ] as const;
   const settled = await Promise.allSettled(reads);
@@ -136,20 +164,34 @@ async function readOci(deps: CoreDeps, group: GroupConfig): Promise<OciView> {
 function reportPlan(run: GroupRun, plan: GroupSweepPlan): void {
   const { report } = run;
   const planned = run.dryRun ? 'planned' : undefined;
-  report.kept = plan.keep.map((k) => action(k.user, k.reason, { requestId: k.requestId, expiresAt: k.expiresAt?.toISOString() }));
+  report.kept = plan.keep.map((k) =>
+    action(k.user, k.reason, { requestId: k.requestId, expiresAt: k.expiresAt?.toISOString() }),
+  );
   reportUntrusted(run, plan.untrusted);
   report.timedOut = plan.timedOut.map((r) => action(run.userOf(r.requesterId), 'pending-timeout', { requestId: r.id }));
-  if (run.dryRun) for (const r of plan.remove) report.removed.push(action(r.user, r.reason, { requestId: r.requestId, outcome: 'planned' }));
-  for (const request of plan.autoApprove) report.autoApproved.push(action(run.userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: planned }));
+  if (run.dryRun)
+    for (const r of plan.remove)
+      report.removed.push(action(r.user, r.reason, { requestId: r.requestId, outcome: 'planned' }));
+  for (const request of plan.autoApprove)
+    report.autoApproved.push(
+      action(run.userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: planned }),
+    );
   if (run.dryRun) {
     for (const { request, expiresAt } of plan.completeAutoApprovals) {
-      report.autoApproved.push(action(run.userOf(request.requesterId), 'auto-approval', { requestId: request.id, outcome: 'planned', expiresAt: expiresAt.toISOString() }));
+      report.autoApproved.push(
+        action(run.userOf(request.requesterId), 'auto-approval', {
+          requestId: request.id,
+          outcome: 'planned',
+          expiresAt: expiresAt.toISOString(),
+        }),
+      );
     }
   }
 }
 
 const PROBLEM_TEXT: Record<ApprovalProblem, string> = {
-  'future-dated': 'dated ahead of this sweep\'s clock by more than the allowed skew (a skewed clock or an edited record): it keeps nobody',
+  'future-dated':
+    "dated ahead of this sweep's clock by more than the allowed skew (a skewed clock or an edited record): it keeps nobody",
   invalid: 'breaks the input rules (id, hours or text): it keeps nobody',
   'not-eligible': 'for someone who is not an eligible requester of this group: it keeps nobody',
 };
@@ -158,15 +200,29 @@ const PROBLEM_TEXT: Record<ApprovalProblem, string> = {
 function reportUntrusted(run: GroupRun, untrusted: { decision: Decision; problem: ApprovalProblem }[]): void {
   for (const { decision, problem } of untrusted) {
     const requester = run.userOf(decision.requesterId);
-    const approverUpn = decision.approverId === AUTO_APPROVER ? 'the auto-approval rule' : run.userOf(decision.approverId).userPrincipalName;
+    const approverUpn =
+      decision.approverId === AUTO_APPROVER
+        ? 'the auto-approval rule'
+        : run.userOf(decision.approverId).userPrincipalName;
     const decidedAt = decision.decidedAt.toISOString();
     run.report.untrusted.push({
-      requestId: decision.requestId, userId: requester.id, upn: requester.userPrincipalName, approverId: decision.approverId, approverUpn,
-      problem, decidedAt, outcome: `approval by ${approverUpn} ${PROBLEM_TEXT[problem]}`,
+      requestId: decision.requestId,
+      userId: requester.id,
+      upn: requester.userPrincipalName,
+      approverId: decision.approverId,
+      approverUpn,
+      problem,
+      decidedAt,
+      outcome: `approval by ${approverUpn} ${PROBLEM_TEXT[problem]}`,
     });
     run.tell({
-      ...run.base(), type: 'record.untrusted', requester: run.person(requester), requestId: decision.requestId,
-      approver: { id: decision.approverId, upn: approverUpn }, problem, decidedAt,
+      ...run.base(),
+      type: 'record.untrusted',
+      requester: run.person(requester),
+      requestId: decision.requestId,
+      approver: { id: decision.approverId, upn: approverUpn },
+      problem,
+      decidedAt,
     });
   }
 }
@@ -182,7 +238,9 @@ function membersAfter(run: GroupRun): Set<string> {
 
 /** Whose OCI membership is not drift, by user name: standing members, Entra members, and holders of a live grant (member or not). */
 function entitledUpns(run: GroupRun, memberIds: Set<string>): Set<string> {
-  const entitled = new Set<string>(run.group.standingMembers.filter((entry) => !isObjectId(entry)).map((upn) => upn.toLowerCase()));
+  const entitled = new Set<string>(
+    run.group.standingMembers.filter((entry) => !isObjectId(entry)).map((upn) => upn.toLowerCase()),
+  );
   // Members that are not users have no user name (and provisioning never takes them to OCI).
   for (const id of [...memberIds, ...liveGrantHolders(run.read.book, run.grants)]) {
     const upn = run.knownUser(id)?.userPrincipalName;
@@ -196,10 +254,16 @@ function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   const holders = new Set<string>();
   const groupId = grants.policy.group.entraGroupId;
   for (const [userId, requests] of book.requestsByUser) {
-    if (requests.some((request) => request.groupId === groupId && grants.of(request).state === 'approved')) holders.add(userId);
+    if (requests.some((request) => request.groupId === groupId && grants.of(request).state === 'approved'))
+      holders.add(userId);
   }
   for (const decision of book.decisions) {
-    if (decision.kind === 'approved' && !holders.has(decision.requesterId) && grants.ofDecidedRequest(decision).state === 'approved') holders.add(decision.requesterId);
+    if (
+      decision.kind === 'approved' &&
+      !holders.has(decision.requesterId) &&
+      grants.ofDecidedRequest(decision).state === 'approved'
+    )
+      holders.add(decision.requesterId);
   }
   return holders;
 }
@@ -208,14 +272,27 @@ function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
 async function finish(run: GroupRun, job: JobRead): Promise<void> {
   const { report } = run;
   const jobState = await job();
-  report.provisioning = jobState ? { code: jobState.code, quarantineReason: jobState.quarantineReason } : jobState === null ? null : undefined;
+  report.provisioning = jobState
+    ? { code: jobState.code, quarantineReason: jobState.quarantineReason }
+    : jobState === null
+      ? null
+      : undefined;
   if (jobState && jobState.code === 'Quarantine') {
-    report.problems.unshift(`The provisioning job is in quarantine (${jobState.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`);
+    report.problems.unshift(
+      `The provisioning job is in quarantine (${jobState.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`,
+    );
   }
   await run.emitPending();
   const outcome = outcomeOf([report]);
   await run.deps.events.emit({
-    ...run.base(), type: 'sweep.finished', outcome, dryRun: run.dryRun, removed: report.removed.length, failed: report.failed.length,
-    stuck: report.stuck.length, drift: report.drift.length, untrusted: report.untrusted.length,
+    ...run.base(),
+    type: 'sweep.finished',
+    outcome,
+    dryRun: run.dryRun,
+    removed: report.removed.length,
+    failed: report.failed.length,
+    stuck: report.stuck.length,
+    drift: report.drift.length,
+    untrusted: report.untrusted.length,
   });
 }

@@ -16,7 +16,13 @@ import type { World, EntraUser } from '../emulator/state.js';
 import { SEED } from '../emulator/seed.js';
 import { createOciUser } from '../emulator/oci/domain.js';
 import {
-  DECISIONS_EXTENSION, RECORD_BYTE_BUDGET, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision,
+  DECISIONS_EXTENSION,
+  RECORD_BYTE_BUDGET,
+  REQUESTS_EXTENSION,
+  encodeDecisions,
+  encodeRequests,
+  type AccessRequest,
+  type Decision,
 } from '../core/records.js';
 
 const HOUR = 3600_000;
@@ -64,7 +70,15 @@ function requestIdOf(index: number): string {
 }
 
 function entraUser(id: string, upn: string, displayName: string): EntraUser {
-  return { id, userPrincipalName: upn, displayName, mail: upn, accountEnabled: true, directoryRoles: new Set(), extensions: new Map() };
+  return {
+    id,
+    userPrincipalName: upn,
+    displayName,
+    mail: upn,
+    accountEnabled: true,
+    directoryRoles: new Set(),
+    extensions: new Map(),
+  };
 }
 
 const byteSize = (payload: unknown) => Buffer.byteLength(JSON.stringify(payload), 'utf8');
@@ -74,15 +88,24 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
   const prefix = options.prefix ?? 'm';
   const kind = [...prefix].reduce((sum, c) => sum + c.charCodeAt(0), 0);
   const expired = options.expired ?? 0;
-  const grantOf = options.grant ?? ((index: number) => (index < expired
-    ? { decidedAt: now - 3 * HOUR, expiresAt: now - HOUR }
-    : { decidedAt: now - 30 * 60_000, expiresAt: now + 90 * 60_000 }));
+  const grantOf =
+    options.grant ??
+    ((index: number) =>
+      index < expired
+        ? { decidedAt: now - 3 * HOUR, expiresAt: now - HOUR }
+        : { decidedAt: now - 30 * 60_000, expiresAt: now + 90 * 60_000 });
   const group = world.groups.get(SEED.tempGroupId);
   const ociGroup = world.ociGroupByName(SEED.tempGroupName);
   if (!group || !ociGroup) throw new Error('seedScaleWorld needs the default seed (the temp group in Entra and OCI)');
   const groupId = SEED.tempGroupId;
 
-  const result: ScaleWorld = { memberIds: [], memberUpns: [], approverUpns: [], ociOnlyUserNames: [], decisionsPerApprover: 0 };
+  const result: ScaleWorld = {
+    memberIds: [],
+    memberUpns: [],
+    approverUpns: [],
+    ociOnlyUserNames: [],
+    decisionsPerApprover: 0,
+  };
   const decisions: { approvals: Omit<Decision, 'approverId'>[] } = { approvals: [] };
   const width = String(options.members).length;
   for (let i = 0; i < options.members; i += 1) {
@@ -91,7 +114,12 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
     const user = entraUser(id, upn, `Member ${prefix}${i}`);
     world.users.set(id, user);
     group.members.add(id);
-    const oci = createOciUser(world, { userName: upn, displayName: user.displayName, externalId: id, createdBy: 'scim' });
+    const oci = createOciUser(world, {
+      userName: upn,
+      displayName: user.displayName,
+      externalId: id,
+      createdBy: 'scim',
+    });
     ociGroup.members.add(oci.id);
     result.memberIds.push(id);
     result.memberUpns.push(upn);
@@ -100,13 +128,26 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
     // Rounded up: the recorded expiry, not decidedAt + hours, must be the bound that ends the grant.
     const hours = Math.ceil(((grant.expiresAt - grant.decidedAt) / HOUR) * 100) / 100;
     const request: AccessRequest = {
-      id: requestIdOf(i), groupId, requesterId: id, hours, justification: 'bench', requestedAt: new Date(grant.decidedAt - 60_000),
+      id: requestIdOf(i),
+      groupId,
+      requesterId: id,
+      hours,
+      justification: 'bench',
+      requestedAt: new Date(grant.decidedAt - 60_000),
     };
     user.extensions.set(REQUESTS_EXTENSION, {
-      extensionName: REQUESTS_EXTENSION, creatorAppId: SEED.cliAppId, properties: encodeRequests([request], () => true, new Date(now)),
+      extensionName: REQUESTS_EXTENSION,
+      creatorAppId: SEED.cliAppId,
+      properties: encodeRequests([request], () => true, new Date(now)),
     });
     decisions.approvals.push({
-      requestId: request.id, requesterId: id, groupId, kind: 'approved', decidedAt: new Date(grant.decidedAt), expiresAt: new Date(grant.expiresAt), hours,
+      requestId: request.id,
+      requesterId: id,
+      groupId,
+      kind: 'approved',
+      decidedAt: new Date(grant.decidedAt),
+      expiresAt: new Date(grant.expiresAt),
+      hours,
     });
   }
 
@@ -129,7 +170,9 @@ export function seedScaleWorld(world: World, options: ScaleWorldOptions): ScaleW
     const approver = entraUser(id, upn, `Approver ${a}`);
     const mine = decisions.approvals.slice(start, start + perApprover).map((d) => ({ ...d, approverId: id }));
     approver.extensions.set(DECISIONS_EXTENSION, {
-      extensionName: DECISIONS_EXTENSION, creatorAppId: SEED.cliAppId, properties: encodeDecisions(mine, new Date(now)),
+      extensionName: DECISIONS_EXTENSION,
+      creatorAppId: SEED.cliAppId,
+      properties: encodeDecisions(mine, new Date(now)),
     });
     world.users.set(id, approver);
     result.approverUpns.push(upn);

@@ -17,14 +17,28 @@ import { main } from '../cli/main.js';
 export interface StoryOptions {
   /** Where the narration and each command's output go. */
   write: (text: string) => void;
-  style: { bold(s: string): string; dim(s: string): string; green(s: string): string; red(s: string): string; cyan(s: string): string };
+  style: {
+    bold(s: string): string;
+    dim(s: string): string;
+    green(s: string): string;
+    red(s: string): string;
+    cyan(s: string): string;
+  };
   /** Keep the emulator's files here (default: a temp dir). */
   dir?: string;
 }
 
-export interface StoryStep { title: string; ok: boolean; detail: string }
+export interface StoryStep {
+  title: string;
+  ok: boolean;
+  detail: string;
+}
 
-interface Actor { name: string; upn: string; env: Record<string, string | undefined> }
+interface Actor {
+  name: string;
+  upn: string;
+  env: Record<string, string | undefined>;
+}
 
 class StoryFailure extends Error {}
 
@@ -49,10 +63,22 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
   const bob = actor('bob');
   const cron = actor('cron-host');
 
-  const indent = (text: string) => text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1).map((line) => `    ${line}`).join('\n');
+  const indent = (text: string) =>
+    text
+      .split('\n')
+      .filter((line, i, all) => line !== '' || i < all.length - 1)
+      .map((line) => `    ${line}`)
+      .join('\n');
 
-  async function ociaccess(who: Actor, args: string[], expectExit: number, during?: () => Promise<void>): Promise<string> {
-    write(`\n${style.cyan(`${who.name}$`)} ociaccess ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
+  async function ociaccess(
+    who: Actor,
+    args: string[],
+    expectExit: number,
+    during?: () => Promise<void>,
+  ): Promise<string> {
+    write(
+      `\n${style.cyan(`${who.name}$`)} ociaccess ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`,
+    );
     const stdout = new CapturedStream();
     const stderr = new CapturedStream();
     const ctx = actorContext({ env: who.env, stdout, stderr });
@@ -95,7 +121,10 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
     }
   }
 
-  const entraMembers = () => [...(emulator.world.groups.get(SEED.tempGroupId)?.members ?? [])].map((id) => emulator.world.users.get(id)?.userPrincipalName);
+  const entraMembers = () =>
+    [...(emulator.world.groups.get(SEED.tempGroupId)?.members ?? [])].map(
+      (id) => emulator.world.users.get(id)?.userPrincipalName,
+    );
   const ociMembers = () => {
     const group = emulator.world.ociGroupByName(SEED.tempGroupName);
     return [...(group?.members ?? [])].map((id) => emulator.world.ociUsers.get(id)?.userName);
@@ -103,14 +132,20 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
   const control = async (pathName: string, body: unknown) => {
     const { fetchWithCa } = await import('../adapters/http/tls.js');
     const response = await fetchWithCa(emulator.caFile)(`${emulator.baseUrl}/_emulator/${pathName}`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
     });
     if (!response.ok) throw new StoryFailure(`emulator control ${pathName} answered ${response.status}`);
     return response.json();
   };
 
   write(`${style.bold('ociaccess demo')} — the whole story on the embedded emulator (${emulator.baseUrl})\n`);
-  write(style.dim(`Entra tenant ${SEED.domain}: alice may request, bob and carol approve, breakglass is a standing member.\n`));
+  write(
+    style.dim(
+      `Entra tenant ${SEED.domain}: alice may request, bob and carol approve, breakglass is a standing member.\n`,
+    ),
+  );
   let requestId = '';
   try {
     await step('alice and bob sign in (device code)', async () => {
@@ -119,7 +154,13 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
       return 'both signed in; tokens cached per machine';
     });
     await step('alice asks for 2 hours of admin access', async () => {
-      requestId = (await ociaccess(alice, ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--ticket', 'INC-4711'], 0)).trim();
+      requestId = (
+        await ociaccess(
+          alice,
+          ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--ticket', 'INC-4711'],
+          0,
+        )
+      ).trim();
       if (!/^r-[0-9a-z]+$/.test(requestId)) throw new StoryFailure(`no request id printed (got "${requestId}")`);
       return `request ${requestId} recorded in Entra (alice's own user object)`;
     });
@@ -130,10 +171,10 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
     });
     await step('bob sees the request and approves it', async () => {
       const listed = await ociaccess(bob, ['list', '--pending'], 0);
-      if (!listed.includes(requestId)) throw new StoryFailure('the request is not in bob\'s list');
+      if (!listed.includes(requestId)) throw new StoryFailure("the request is not in bob's list");
       await ociaccess(bob, ['approve', requestId, '--reason', 'on call', '--yes'], 0);
       if (!entraMembers().includes(alice.upn)) throw new StoryFailure('alice is not in the Entra group');
-      return 'alice is a member of OCI-Temp-Admins in Entra; expiry recorded in bob\'s decision record';
+      return "alice is a member of OCI-Temp-Admins in Entra; expiry recorded in bob's decision record";
     });
     await step('alice signs in to the OCI console (SAML JIT)', async () => {
       await control('jit/signin', { user: alice.upn });
@@ -150,10 +191,11 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
       await ociaccess(cron, ['sweep'], 6);
       if (entraMembers().includes(alice.upn)) throw new StoryFailure('alice is still in the Entra group');
       if (!ociMembers().includes(alice.upn)) throw new StoryFailure('expected OCI to lag behind Entra');
-      if (!entraMembers().includes(`breakglass@${SEED.domain}`)) throw new StoryFailure('the standing member was removed');
+      if (!entraMembers().includes(`breakglass@${SEED.domain}`))
+        throw new StoryFailure('the standing member was removed');
       return 'removed in Entra, still pending in OCI (exit 6); breakglass kept';
     });
-    await step('Entra\'s provisioning cycle runs', async () => {
+    await step("Entra's provisioning cycle runs", async () => {
       await control('provisioning/cycle', {});
       if (ociMembers().includes(alice.upn)) throw new StoryFailure('OCI still lists alice');
       return 'SCIM removed alice from the OCI group';
@@ -165,15 +207,18 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
     await step('the audit logs verify', async () => {
       await ociaccess(bob, ['audit'], 0);
       for (const who of [alice, bob, cron]) await ociaccess(who, ['audit', 'verify'], 0);
-      return 'every machine\'s hash chain is intact';
+      return "every machine's hash chain is intact";
     });
   } catch (error) {
-    if (!(error instanceof StoryFailure) && !steps.some((s) => !s.ok)) steps.push({ title: 'unexpected', ok: false, detail: String(error) });
+    if (!(error instanceof StoryFailure) && !steps.some((s) => !s.ok))
+      steps.push({ title: 'unexpected', ok: false, detail: String(error) });
   } finally {
     await emulator.stop();
   }
   const ok = steps.length > 0 && steps.every((s) => s.ok);
-  write(`\n${ok ? style.green(`demo complete: ${steps.length} steps, every outcome checked`) : style.red('demo FAILED')}\n`);
+  write(
+    `\n${ok ? style.green(`demo complete: ${steps.length} steps, every outcome checked`) : style.red('demo FAILED')}\n`,
+  );
   return { ok, steps };
 }
 

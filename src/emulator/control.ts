@@ -17,34 +17,61 @@ function badRequest(message: string) {
 const MEMBER_KINDS = new Set(['group', 'servicePrincipal', 'device']);
 
 /** The directory object a portal change names, created when missing; or what is wrong with the request. */
-function portalObject(world: World, body: { kind?: string; displayName?: string; id?: string; members?: unknown }): { id: string } | string {
+function portalObject(
+  world: World,
+  body: { kind?: string; displayName?: string; id?: string; members?: unknown },
+): { id: string } | string {
   const { kind, displayName } = body;
   if (!kind || !MEMBER_KINDS.has(kind)) return '"kind" must be group, servicePrincipal or device';
   if (typeof displayName !== 'string' || !displayName) return '"displayName" is required';
   const id = typeof body.id === 'string' && body.id ? body.id.toLowerCase() : undefined;
   const memberRefs = body.members === undefined ? [] : body.members;
-  if (!Array.isArray(memberRefs) || memberRefs.some((ref) => typeof ref !== 'string')) return '"members" must be a list of user principal names or ids';
+  if (!Array.isArray(memberRefs) || memberRefs.some((ref) => typeof ref !== 'string'))
+    return '"members" must be a list of user principal names or ids';
   if (memberRefs.length > 0 && kind !== 'group') return '"members" is only for kind "group"';
   const users = memberRefs.map((ref: string) => world.userByIdOrUpn(ref));
-  if (users.some((user) => !user)) return `unknown user in "members": ${memberRefs.filter((_ref: string, i: number) => !users[i]).join(', ')}`;
+  if (users.some((user) => !user))
+    return `unknown user in "members": ${memberRefs.filter((_ref: string, i: number) => !users[i]).join(', ')}`;
   if (kind === 'group') {
     const existing = (id && world.groups.get(id)) || world.groupByName(displayName);
     const nested = existing || {
-      id: id ?? randomUUID(), displayName, description: null, mailNickname: displayName.replace(/[^A-Za-z0-9]/g, ''),
-      securityEnabled: true, mailEnabled: false, members: new Set<string>(), owners: new Set<string>(), extensions: new Map(),
+      id: id ?? randomUUID(),
+      displayName,
+      description: null,
+      mailNickname: displayName.replace(/[^A-Za-z0-9]/g, ''),
+      securityEnabled: true,
+      mailEnabled: false,
+      members: new Set<string>(),
+      owners: new Set<string>(),
+      extensions: new Map(),
     };
     world.groups.set(nested.id, nested);
     for (const user of users) nested.members.add(user!.id);
     return nested;
   }
   if (kind === 'servicePrincipal') {
-    const existing = (id && world.servicePrincipals.get(id)) || [...world.servicePrincipals.values()].find((sp) => sp.displayName === displayName);
-    const sp = existing || { id: id ?? randomUUID(), appId: randomUUID(), displayName, assignedGroupIds: new Set<string>(), synchronizationJobs: [] };
+    const existing =
+      (id && world.servicePrincipals.get(id)) ||
+      [...world.servicePrincipals.values()].find((sp) => sp.displayName === displayName);
+    const sp = existing || {
+      id: id ?? randomUUID(),
+      appId: randomUUID(),
+      displayName,
+      assignedGroupIds: new Set<string>(),
+      synchronizationJobs: [],
+    };
     world.servicePrincipals.set(sp.id, sp);
     return sp;
   }
-  const existing = (id && world.devices.get(id)) || [...world.devices.values()].find((device) => device.displayName === displayName);
-  const device = existing || { id: id ?? randomUUID(), deviceId: randomUUID(), displayName, operatingSystem: 'Windows', accountEnabled: true };
+  const existing =
+    (id && world.devices.get(id)) || [...world.devices.values()].find((device) => device.displayName === displayName);
+  const device = existing || {
+    id: id ?? randomUUID(),
+    deviceId: randomUUID(),
+    displayName,
+    operatingSystem: 'Windows',
+    accountEnabled: true,
+  };
   world.devices.set(device.id, device);
   return device;
 }
@@ -100,8 +127,13 @@ export function controlRoutes(): Route[] {
     }),
     route('control', 'POST', /^\/_emulator\/throttle$/, (req, emu) => {
       const body = parseJsonBody<Partial<ThrottlePlan>>(req);
-      if (!body || typeof body.rate !== 'number' || body.rate < 0 || body.rate > 1) return badRequest('"rate" must be between 0 and 1');
-      emu.world.throttles.push({ service: body.service, rate: body.rate, retryAfterSeconds: body.retryAfterSeconds ?? 1 });
+      if (!body || typeof body.rate !== 'number' || body.rate < 0 || body.rate > 1)
+        return badRequest('"rate" must be between 0 and 1');
+      emu.world.throttles.push({
+        service: body.service,
+        rate: body.rate,
+        retryAfterSeconds: body.retryAfterSeconds ?? 1,
+      });
       return json(201, { ok: true });
     }),
     route('control', 'POST', /^\/_emulator\/latency$/, (req, emu) => {
@@ -116,7 +148,13 @@ export function controlRoutes(): Route[] {
     // `members`, user UPNs or ids, put in it), a service principal or a device, found by id or
     // display name or else created, then added as a member.
     route('control', 'POST', /^\/_emulator\/portal\/groups\/(?<groupId>[^/]+)\/members$/, (req, emu) => {
-      const body = parseJsonBody<{ user?: string; kind?: string; displayName?: string; id?: string; members?: unknown }>(req);
+      const body = parseJsonBody<{
+        user?: string;
+        kind?: string;
+        displayName?: string;
+        id?: string;
+        members?: unknown;
+      }>(req);
       const group = emu.world.groups.get(req.params.groupId!) ?? emu.world.groupByName(req.params.groupId!);
       if (!group) return badRequest('unknown group');
       if (body?.kind !== undefined) {

@@ -55,7 +55,11 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-export function clientConfig(baseUrl: string, files: { caFile: string; ociConfigFile: string; automationSecretFile: string }, cycleMs = 40 * 60_000): ConfigInput {
+export function clientConfig(
+  baseUrl: string,
+  files: { caFile: string; ociConfigFile: string; automationSecretFile: string },
+  cycleMs = 40 * 60_000,
+): ConfigInput {
   const upn = (name: string) => `${name}@${SEED.domain}`;
   return {
     version: 1,

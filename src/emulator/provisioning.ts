@@ -31,7 +31,11 @@
 import { json, parseJsonBody, route, type Route } from './http.js';
 import type { EntraGroup, EntraUser, OciGroup, OciUser, ServicePrincipal, SynchronizationJob, World } from './state.js';
 import {
-  createOciGroup, createOciUser, ociGroupByExternalId, ociGroupByNameInsensitive, ociUserByExternalId,
+  createOciGroup,
+  createOciUser,
+  ociGroupByExternalId,
+  ociGroupByNameInsensitive,
+  ociUserByExternalId,
 } from './oci/domain.js';
 
 export interface CycleSummary {
@@ -165,14 +169,25 @@ function previousScope(world: World, job: SynchronizationJob): Set<string> {
   const state = world.provisioningMemory;
   let scope = state.inScope.get(job.id);
   if (!scope) {
-    scope = new Set([...world.ociUsers.values()].map((user) => user.externalId).filter((id): id is string => Boolean(id && world.users.has(id))));
+    scope = new Set(
+      [...world.ociUsers.values()]
+        .map((user) => user.externalId)
+        .filter((id): id is string => Boolean(id && world.users.has(id))),
+    );
     state.inScope.set(job.id, scope);
   }
   return scope;
 }
 
 /** Applies the membership changes of one Entra group since the last export, member by member. */
-function exportMembership(world: World, job: SynchronizationJob, group: EntraGroup, members: Iterable<string>, summary: CycleSummary, ociGroup: OciGroup): void {
+function exportMembership(
+  world: World,
+  job: SynchronizationJob,
+  group: EntraGroup,
+  members: Iterable<string>,
+  summary: CycleSummary,
+  ociGroup: OciGroup,
+): void {
   const exported = exportedMembersOf(world, job, group);
   const wanted = new Set(members);
   for (const userId of wanted) {
@@ -188,7 +203,8 @@ function exportMembership(world: World, job: SynchronizationJob, group: EntraGro
   for (const userId of [...exported]) {
     if (wanted.has(userId)) continue;
     const oci = ociUserByExternalId(world, userId);
-    if (oci && ociGroup.members.delete(oci.id)) summary.membersRemoved.push({ group: ociGroup.displayName, user: oci.userName });
+    if (oci && ociGroup.members.delete(oci.id))
+      summary.membersRemoved.push({ group: ociGroup.displayName, user: oci.userName });
     exported.delete(userId);
   }
 }
@@ -312,11 +328,24 @@ function findJob(world: World, input: OnDemandInput): { sp: ServicePrincipal; jo
  */
 export function provisionOnDemand(world: World, input: OnDemandInput): OnDemandResult {
   const found = findJob(world, input);
-  if (!found) return { ok: false, status: 404, code: 'Request_ResourceNotFound', message: 'No synchronization job provisions this group.' };
+  if (!found)
+    return {
+      ok: false,
+      status: 404,
+      code: 'Request_ResourceNotFound',
+      message: 'No synchronization job provisions this group.',
+    };
   const { sp, job } = found;
   const group = world.groups.get(input.groupId);
-  if (!group) return { ok: false, status: 400, code: 'InvalidSubject', message: `The group ${input.groupId} does not exist.` };
-  if (input.userIds.length > 5) return { ok: false, status: 400, code: 'TooManySubjects', message: 'At most 5 members can be provisioned on demand at once.' };
+  if (!group)
+    return { ok: false, status: 400, code: 'InvalidSubject', message: `The group ${input.groupId} does not exist.` };
+  if (input.userIds.length > 5)
+    return {
+      ok: false,
+      status: 400,
+      code: 'TooManySubjects',
+      message: 'At most 5 members can be provisioned on demand at once.',
+    };
   const users: EntraUser[] = [];
   for (const userId of input.userIds) {
     const user = world.users.get(userId);
@@ -326,13 +355,36 @@ export function provisionOnDemand(world: World, input: OnDemandInput): OnDemandR
 
   const startTime = world.nowIso();
   const steps: ProvisioningStep[] = [];
-  const step = (name: string, type: ProvisioningStep['type'], status: ProvisioningStep['status'], description: string, details: Record<string, string> = {}) =>
-    steps.push({ name, type, status, description, timestamp: world.nowIso(), details });
-  const finish = (result: 'Success' | 'Skipped' | 'Failure', details: Record<string, string>, members: OnDemandMemberChange[], targetGroupId?: string): OnDemandResult => ({
-    ok: true, result, details, jobId: job.id, servicePrincipalId: sp.id, groupId: group.id, startTime, endTime: world.nowIso(), steps, members, targetGroupId,
+  const step = (
+    name: string,
+    type: ProvisioningStep['type'],
+    status: ProvisioningStep['status'],
+    description: string,
+    details: Record<string, string> = {},
+  ) => steps.push({ name, type, status, description, timestamp: world.nowIso(), details });
+  const finish = (
+    result: 'Success' | 'Skipped' | 'Failure',
+    details: Record<string, string>,
+    members: OnDemandMemberChange[],
+    targetGroupId?: string,
+  ): OnDemandResult => ({
+    ok: true,
+    result,
+    details,
+    jobId: job.id,
+    servicePrincipalId: sp.id,
+    groupId: group.id,
+    startTime,
+    endTime: world.nowIso(),
+    steps,
+    members,
+    targetGroupId,
   });
 
-  step('EntryImport', 'Import', 'Success', `Retrieved Group '${group.displayName}' from Microsoft Entra ID`, { objectId: group.id, displayName: group.displayName });
+  step('EntryImport', 'Import', 'Success', `Retrieved Group '${group.displayName}' from Microsoft Entra ID`, {
+    objectId: group.id,
+    displayName: group.displayName,
+  });
   const forced = job.onDemandOutcome;
   if (forced && forced.remaining > 0) {
     // A 200 whose result is not Success (set by /_emulator/provisioning/ondemand): the export did not happen.
@@ -342,21 +394,52 @@ export function provisionOnDemand(world: World, input: OnDemandInput): OnDemandR
     return finish(forced.result, { errorCode: forced.errorCode, errorMessage: forced.errorMessage }, []);
   }
   if (job.status.code === 'Quarantine') {
-    step('EntryExportUpdate', 'Export', 'Failure', 'The provisioning job is in quarantine; the target system could not be updated.', {
-      reason: job.status.quarantine?.reason ?? 'Unknown',
-    });
-    return finish('Failure', { errorCode: 'SystemForCrossDomainIdentityManagementServiceIncompatible', errorMessage: 'The job is in quarantine.' }, []);
+    step(
+      'EntryExportUpdate',
+      'Export',
+      'Failure',
+      'The provisioning job is in quarantine; the target system could not be updated.',
+      {
+        reason: job.status.quarantine?.reason ?? 'Unknown',
+      },
+    );
+    return finish(
+      'Failure',
+      {
+        errorCode: 'SystemForCrossDomainIdentityManagementServiceIncompatible',
+        errorMessage: 'The job is in quarantine.',
+      },
+      [],
+    );
   }
   if (!sp.assignedGroupIds.has(group.id)) {
-    step('EntrySynchronizationScoping', 'Scoping', 'Skipped', `Group '${group.displayName}' is not assigned to the application.`, { Assigned: 'False' });
-    return finish('Skipped', { errorCode: 'NotEffectivelyEntitled', errorMessage: 'The group is not assigned to the application.' }, []);
+    step(
+      'EntrySynchronizationScoping',
+      'Scoping',
+      'Skipped',
+      `Group '${group.displayName}' is not assigned to the application.`,
+      { Assigned: 'False' },
+    );
+    return finish(
+      'Skipped',
+      { errorCode: 'NotEffectivelyEntitled', errorMessage: 'The group is not assigned to the application.' },
+      [],
+    );
   }
-  step('EntrySynchronizationScoping', 'Scoping', 'Success', 'Determine if Group in scope by evaluating against each scoping filter', { Assigned: 'True' });
+  step(
+    'EntrySynchronizationScoping',
+    'Scoping',
+    'Success',
+    'Determine if Group in scope by evaluating against each scoping filter',
+    { Assigned: 'True' },
+  );
 
   const summary = emptySummary(sp, job);
   const ociGroup = exportGroup(world, group, summary);
   step('EntryImport', 'Matching', 'Success', `Retrieved '${group.displayName}' from the OCI identity domain`, {
-    id: ociGroup.id, externalId: ociGroup.externalId ?? '', created: String(summary.groupsCreated.length > 0),
+    id: ociGroup.id,
+    externalId: ociGroup.externalId ?? '',
+    created: String(summary.groupsCreated.length > 0),
   });
 
   const exported = exportedMembersOf(world, job, group);
@@ -367,29 +450,67 @@ export function provisionOnDemand(world: World, input: OnDemandInput): OnDemandR
       const added = !ociGroup.members.has(oci.id);
       ociGroup.members.add(oci.id);
       exported.add(user.id);
-      members.push({ userId: user.id, userPrincipalName: user.userPrincipalName, action: added ? 'Added' : 'None', ociUserId: oci.id });
+      members.push({
+        userId: user.id,
+        userPrincipalName: user.userPrincipalName,
+        action: added ? 'Added' : 'None',
+        ociUserId: oci.id,
+      });
     } else {
       const oci = ociUserByExternalId(world, user.id) ?? world.ociUserByUserName(user.userPrincipalName);
       const removed = oci ? ociGroup.members.delete(oci.id) : false;
       exported.delete(user.id);
-      members.push({ userId: user.id, userPrincipalName: user.userPrincipalName, action: removed ? 'Removed' : 'None', ociUserId: oci?.id });
+      members.push({
+        userId: user.id,
+        userPrincipalName: user.userPrincipalName,
+        action: removed ? 'Removed' : 'None',
+        ociUserId: oci?.id,
+      });
     }
   }
   const added = members.filter((m) => m.action === 'Added').map((m) => m.userPrincipalName);
   const removed = members.filter((m) => m.action === 'Removed').map((m) => m.userPrincipalName);
   if (added.length === 0 && removed.length === 0 && summary.groupsCreated.length === 0) {
-    step('EntrySynchronizationSkip', 'Export', 'Skipped', `The state of the Group '${group.displayName}' in both the source and target systems already match.`, { SkipReason: 'RedundantExport' });
-    return finish('Skipped', { errorCode: 'RedundantExport', errorMessage: 'The state of the group in both the source and target systems already match.' }, members, ociGroup.id);
+    step(
+      'EntrySynchronizationSkip',
+      'Export',
+      'Skipped',
+      `The state of the Group '${group.displayName}' in both the source and target systems already match.`,
+      { SkipReason: 'RedundantExport' },
+    );
+    return finish(
+      'Skipped',
+      {
+        errorCode: 'RedundantExport',
+        errorMessage: 'The state of the group in both the source and target systems already match.',
+      },
+      members,
+      ociGroup.id,
+    );
   }
-  for (const upn of summary.usersCreated) step('EntryExportAdd', 'Export', 'Success', `User '${upn}' was created in the OCI identity domain`, { userName: upn });
-  step('EntryExportUpdate', 'Export', 'Success', `Group '${group.displayName}' was updated in the OCI identity domain`, {
-    addedMembers: added.join(','), removedMembers: removed.join(','),
-  });
+  for (const upn of summary.usersCreated)
+    step('EntryExportAdd', 'Export', 'Success', `User '${upn}' was created in the OCI identity domain`, {
+      userName: upn,
+    });
+  step(
+    'EntryExportUpdate',
+    'Export',
+    'Success',
+    `Group '${group.displayName}' was updated in the OCI identity domain`,
+    {
+      addedMembers: added.join(','),
+      removedMembers: removed.join(','),
+    },
+  );
   return finish('Success', {}, members, ociGroup.id);
 }
 
 /** The Graph answer for provisionOnDemand: a stringKeyStringValuePair whose key and value hold JSON strings. */
-export function onDemandResponseBody(result: Extract<OnDemandResult, { ok: true }>): { '@odata.context': string; key: string; value: string } {
+export function onDemandResponseBody(result: Extract<OnDemandResult, { ok: true }>): {
+  '@odata.context': string;
+  key: string;
+  value: string;
+} {
   return {
     '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.stringKeyStringValuePair',
     key: JSON.stringify({ result: result.result, details: result.details }),
@@ -398,7 +519,11 @@ export function onDemandResponseBody(result: Extract<OnDemandResult, { ok: true 
       startTime: result.startTime,
       endTime: result.endTime,
       provisioningSteps: result.steps,
-      statusInfo: { status: result.result, errorCode: result.details.errorCode ?? null, reason: result.details.errorMessage ?? null },
+      statusInfo: {
+        status: result.result,
+        errorCode: result.details.errorCode ?? null,
+        reason: result.details.errorMessage ?? null,
+      },
       sourceIdentity: { id: result.groupId, type: 'Group' },
       targetIdentity: { id: result.targetGroupId ?? null, type: 'Group' },
       sourceSystem: { name: 'Azure Active Directory' },
@@ -446,31 +571,62 @@ export function provisioningControlRoutes(): Route[] {
       return json(200, { jobs: jobs.map((job) => ({ id: job.id, status: job.status })) });
     }),
     route('control', 'POST', /^\/_emulator\/provisioning\/ondemand$/, (req, emu) => {
-      const body = parseJsonBody<{ result?: unknown; errorCode?: unknown; errorMessage?: unknown; count?: unknown; jobId?: unknown }>(req);
-      if (!body || (body.result !== null && body.result !== 'Skipped' && body.result !== 'Failure')) return badRequest('"result" must be "Skipped", "Failure" or null');
-      if (body.count !== undefined && !(typeof body.count === 'number' && Number.isInteger(body.count) && body.count > 0)) return badRequest('"count" must be a positive integer');
+      const body = parseJsonBody<{
+        result?: unknown;
+        errorCode?: unknown;
+        errorMessage?: unknown;
+        count?: unknown;
+        jobId?: unknown;
+      }>(req);
+      if (!body || (body.result !== null && body.result !== 'Skipped' && body.result !== 'Failure'))
+        return badRequest('"result" must be "Skipped", "Failure" or null');
+      if (
+        body.count !== undefined &&
+        !(typeof body.count === 'number' && Number.isInteger(body.count) && body.count > 0)
+      )
+        return badRequest('"count" must be a positive integer');
       const jobs = selectJobs(emu.world, body.jobId);
       if (jobs.length === 0) return badRequest('no such synchronization job');
       for (const job of jobs) {
-        job.onDemandOutcome = body.result === null ? undefined : {
-          result: body.result,
-          errorCode: typeof body.errorCode === 'string' ? body.errorCode : body.result === 'Failure' ? 'SystemForCrossDomainIdentityManagementServiceIncompatible' : 'NotEffectivelyEntitled',
-          errorMessage: typeof body.errorMessage === 'string' ? body.errorMessage : body.result === 'Failure' ? 'The OCI identity domain refused the export.' : 'The object is out of the provisioning scope.',
-          remaining: typeof body.count === 'number' ? body.count : Number.POSITIVE_INFINITY,
-        };
+        job.onDemandOutcome =
+          body.result === null
+            ? undefined
+            : {
+                result: body.result,
+                errorCode:
+                  typeof body.errorCode === 'string'
+                    ? body.errorCode
+                    : body.result === 'Failure'
+                      ? 'SystemForCrossDomainIdentityManagementServiceIncompatible'
+                      : 'NotEffectivelyEntitled',
+                errorMessage:
+                  typeof body.errorMessage === 'string'
+                    ? body.errorMessage
+                    : body.result === 'Failure'
+                      ? 'The OCI identity domain refused the export.'
+                      : 'The object is out of the provisioning scope.',
+                remaining: typeof body.count === 'number' ? body.count : Number.POSITIVE_INFINITY,
+              };
       }
       return json(200, { jobs: jobs.map((job) => ({ id: job.id, onDemandOutcome: job.onDemandOutcome ?? null })) });
     }),
     route('control', 'POST', /^\/_emulator\/provisioning\/interval$/, (req, emu) => {
       const body = parseJsonBody<{ ms?: unknown; jobId?: unknown }>(req);
-      if (!body || typeof body.ms !== 'number' || !Number.isFinite(body.ms) || body.ms <= 0) return badRequest('"ms" must be a positive number');
+      if (!body || typeof body.ms !== 'number' || !Number.isFinite(body.ms) || body.ms <= 0)
+        return badRequest('"ms" must be a positive number');
       const jobs = selectJobs(emu.world, body.jobId);
       if (jobs.length === 0) return badRequest('no such synchronization job');
       for (const job of jobs) {
         job.intervalMs = body.ms;
         job.nextCycleAt = emu.world.now() + body.ms;
       }
-      return json(200, { jobs: jobs.map((job) => ({ id: job.id, intervalMs: job.intervalMs, nextCycleAt: new Date(job.nextCycleAt).toISOString() })) });
+      return json(200, {
+        jobs: jobs.map((job) => ({
+          id: job.id,
+          intervalMs: job.intervalMs,
+          nextCycleAt: new Date(job.nextCycleAt).toISOString(),
+        })),
+      });
     }),
   ];
 }

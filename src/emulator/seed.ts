@@ -29,12 +29,23 @@ export const SEED = {
   },
   /** Delegated permissions consented for the CLI's public client. */
   cliDelegatedPermissions: [
-    'openid', 'profile', 'offline_access', 'User.Read', 'User.ReadWrite', 'User.ReadBasic.All', 'User.Read.All',
-    'GroupMember.ReadWrite.All', 'Group.Read.All', 'Synchronization.ReadWrite.All',
+    'openid',
+    'profile',
+    'offline_access',
+    'User.Read',
+    'User.ReadWrite',
+    'User.ReadBasic.All',
+    'User.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.Read.All',
+    'Synchronization.ReadWrite.All',
   ],
   /** Application permissions granted to the automation (sweep). */
   automationApplicationPermissions: [
-    'User.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Synchronization.ReadWrite.All',
+    'User.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.ReadWrite.All',
+    'Synchronization.ReadWrite.All',
   ],
 } as const;
 
@@ -47,7 +58,12 @@ export interface SeedSecrets {
 /** Directory roles the seeded users hold (by name in SEED.users); the others hold none. */
 export const SEED_DIRECTORY_ROLES: Readonly<Record<string, readonly string[]>> = { dave: ['Groups Administrator'] };
 
-function user(id: string, name: string, displayName: string, roles: readonly string[] = SEED_DIRECTORY_ROLES[name] ?? []): EntraUser {
+function user(
+  id: string,
+  name: string,
+  displayName: string,
+  roles: readonly string[] = SEED_DIRECTORY_ROLES[name] ?? [],
+): EntraUser {
   return {
     id,
     userPrincipalName: `${name}@${SEED.domain}`,
@@ -134,7 +150,11 @@ export function seedDefault(world: World): SeedSecrets {
         status: {
           code: 'Active',
           quarantine: null,
-          lastSuccessfulExecution: { timeBegan: new Date(now - 60_000).toISOString(), timeEnded: new Date(now - 55_000).toISOString(), state: 'Succeeded' },
+          lastSuccessfulExecution: {
+            timeBegan: new Date(now - 60_000).toISOString(),
+            timeEnded: new Date(now - 55_000).toISOString(),
+            state: 'Succeeded',
+          },
         },
         intervalMs: 40 * 60_000,
         nextCycleAt: now + 40 * 60_000,

@@ -50,12 +50,31 @@ function unimplemented(service: Service, method: string, path: string): EmuRespo
 }
 
 /** `said`: the error code and message a fault rule puts in the body instead of the usual ones. */
-function faultResponse(service: Service, status: number, retryAfterSeconds?: number, said: { code?: string; message?: string } = {}): EmuResponse {
+function faultResponse(
+  service: Service,
+  status: number,
+  retryAfterSeconds?: number,
+  said: { code?: string; message?: string } = {},
+): EmuResponse {
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
   if (service === 'graph') {
-    const code = said.code ?? (status === 403 ? 'Authorization_RequestDenied' : status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException');
-    const message = said.message ?? (status === 403 ? INSUFFICIENT_PRIVILEGES : status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.');
+    const code =
+      said.code ??
+      (status === 403
+        ? 'Authorization_RequestDenied'
+        : status === 429
+          ? 'TooManyRequests'
+          : status === 503
+            ? 'serviceNotAvailable'
+            : 'generalException');
+    const message =
+      said.message ??
+      (status === 403
+        ? INSUFFICIENT_PRIVILEGES
+        : status === 429
+          ? 'Too many requests.'
+          : 'The service is temporarily unavailable.');
     const response = graphError(status, code, message);
     return { ...response, headers: { ...response.headers, ...headers } };
   }
@@ -81,7 +100,10 @@ export class EmulatorServer implements EmulatorApi {
     this.options = options;
     this.world = options.world ?? new World();
     this.tls = options.tls ?? generateTls();
-    this.routes = groupBy([...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes(), ...webhookRoutes()], (route) => route.method);
+    this.routes = groupBy(
+      [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes(), ...webhookRoutes()],
+      (route) => route.method,
+    );
     this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
@@ -199,9 +221,18 @@ export class EmulatorServer implements EmulatorApi {
     if (service !== 'control') {
       const fault = this.takeFault(service, method, path);
       if (fault) {
-        this.world.log({ service, method, path: rawUrl, status: fault.kind === 'status' || !fault.kind ? fault.status : 0, ...marks });
+        this.world.log({
+          service,
+          method,
+          path: rawUrl,
+          status: fault.kind === 'status' || !fault.kind ? fault.status : 0,
+          ...marks,
+        });
         if (fault.kind === 'timeout') return; // never answered; the client's timeout decides
-        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds, { code: fault.code, message: fault.message });
+        const answer = faultResponse(service, fault.status, fault.retryAfterSeconds, {
+          code: fault.code,
+          message: fault.message,
+        });
         await held();
         // Retry-After counts from when the answer leaves.
         noteRetryAfter(this.world, key, retryAfterHeader(answer.headers));
@@ -231,10 +262,20 @@ export class EmulatorServer implements EmulatorApi {
       try {
         response = await match.route.handler(request, this);
       } catch (error) {
-        response = { status: 500, body: { error: 'emulator_failure', message: String((error as Error)?.stack ?? error) } };
+        response = {
+          status: 500,
+          body: { error: 'emulator_failure', message: String((error as Error)?.stack ?? error) },
+        };
       }
       if (service !== 'control' || path !== '/_emulator/requests') {
-        const entry = this.world.log({ service, method, path: rawUrl, status: response.status, principal: request.principal, ...marks });
+        const entry = this.world.log({
+          service,
+          method,
+          path: rawUrl,
+          status: response.status,
+          principal: request.principal,
+          ...marks,
+        });
         const items = (response as EmuResponse & { batchItems?: typeof entry.batchItems }).batchItems;
         if (items) entry.batchItems = items;
       }

@@ -105,15 +105,26 @@ export function checkBearer(req: EmuRequest, world: World): BearerCheck {
       ok: false,
       status: 401,
       code: 'InvalidAuthenticationToken',
-      message: 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+      message:
+        'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
       challenge: claimsChallenge(world, revokedAt),
     };
   }
   if (!token || token.kind !== 'access' || token.revoked) {
-    return { ok: false, status: 401, code: 'InvalidAuthenticationToken', message: 'Access token validation failure. Invalid audience.' };
+    return {
+      ok: false,
+      status: 401,
+      code: 'InvalidAuthenticationToken',
+      message: 'Access token validation failure. Invalid audience.',
+    };
   }
   if (token.expiresAt <= world.now()) {
-    return { ok: false, status: 401, code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.' };
+    return {
+      ok: false,
+      status: 401,
+      code: 'InvalidAuthenticationToken',
+      message: 'Lifetime validation failed, the token is expired.',
+    };
   }
   req.principal = token.userId ?? token.appId;
   return { ok: true, token };

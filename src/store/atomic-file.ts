@@ -43,7 +43,9 @@ export interface WriteAtomicOptions extends PrivateFsOptions {
 }
 
 export function errnoCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
 }
 
 async function symlinkError(target: string, kind: 'directory' | 'file'): Promise<StateError> {
@@ -128,11 +130,15 @@ export async function ensureStateDir(dir: string, options: PrivateFsOptions = {}
     // EEXIST: something that is not a directory (or a dangling link) is in the way;
     // inspectStateDir names it precisely.
     if (errnoCode(error) !== 'EEXIST') {
-      throw new StateError('STATE_UNWRITABLE', `Cannot create the state directory ${dir}: ${(error as Error).message}`, {
-        hint: 'Check the permissions of its parent directory, or set OCIACCESS_HOME to a directory you own.',
-        details: { path: dir },
-        cause: error,
-      });
+      throw new StateError(
+        'STATE_UNWRITABLE',
+        `Cannot create the state directory ${dir}: ${(error as Error).message}`,
+        {
+          hint: 'Check the permissions of its parent directory, or set OCIACCESS_HOME to a directory you own.',
+          details: { path: dir },
+          cause: error,
+        },
+      );
     }
   }
   // mkdir's mode goes through the umask; make the leaf exactly 0700 when we created it.

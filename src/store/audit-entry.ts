@@ -75,7 +75,10 @@ const actorSchema = z.object({ id: z.string(), upn: z.string(), kind: z.enum(['u
 const inputSchema = z.object({
   actor: actorSchema,
   action: z.string().min(1),
-  target: z.object({ groupId: z.string(), groupName: z.string(), userId: z.string(), upn: z.string(), requestId: z.string() }).partial().optional(),
+  target: z
+    .object({ groupId: z.string(), groupName: z.string(), userId: z.string(), upn: z.string(), requestId: z.string() })
+    .partial()
+    .optional(),
   reason: z.string().optional(),
   result: z.enum(RESULTS),
   details: z.record(z.string(), z.unknown()).optional(),
@@ -104,7 +107,8 @@ const headSchema = z.object({ seq: z.number().int().nonnegative(), hash: z.strin
 export function checkedInput(input: AuditInput): { ok: true; input: AuditInput } | { ok: false; problem: string } {
   const parsed = inputSchema.safeParse(input);
   // details as given: zod's copy of a record leaves out a "__proto__" key, which JSON keeps.
-  if (parsed.success) return { ok: true, input: { ...parsed.data, ...(input.details === undefined ? {} : { details: input.details }) } };
+  if (parsed.success)
+    return { ok: true, input: { ...parsed.data, ...(input.details === undefined ? {} : { details: input.details }) } };
   const issue = parsed.error.issues[0]!;
   return { ok: false, problem: `${issue.path.join('.') || 'the entry'}: ${issue.message}` };
 }
@@ -124,7 +128,10 @@ function chainHash(prev: string, canonicalBody: string): string {
  * is first turned into what a reader will parse back (a Date in details becomes
  * its string, NaN null), so the hash written is the one a verifier computes.
  */
-export function sealEntry(draft: Omit<AuditEntry, 'hash' | 'hmac'>, key?: AuditKey): { entry: AuditEntry; line: string } {
+export function sealEntry(
+  draft: Omit<AuditEntry, 'hash' | 'hmac'>,
+  key?: AuditKey,
+): { entry: AuditEntry; line: string } {
   const body = jsonCopy(draft) as unknown as Omit<AuditEntry, 'hash' | 'hmac'>;
   const entryHash = chainHash(body.prev, canonicalJson(body as unknown as JsonValue));
   const hmac = key?.sealEntry(entryHash);
@@ -155,7 +162,11 @@ export function splitLines(content: string): { lines: string[]; torn?: string } 
 
 /** The head file's text: seq and hash of the newest entry, sealed when there is a key. */
 export function headText(seq: number, entryHash: string, key: AuditKey | undefined): string {
-  const record: AuditHead = { seq, hash: entryHash, ...(key === undefined ? {} : { hmac: key.sealHead(seq, entryHash) }) };
+  const record: AuditHead = {
+    seq,
+    hash: entryHash,
+    ...(key === undefined ? {} : { hmac: key.sealHead(seq, entryHash) }),
+  };
   return `${JSON.stringify(record)}\n`;
 }
 

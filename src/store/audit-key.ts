@@ -35,7 +35,11 @@ export type AuditKeySource = () => Promise<AuditKey | undefined>;
 
 /** A key problem is a configuration problem: exit 2, nothing written. */
 export class AuditKeyError extends OciAccessError {
-  constructor(code: 'AUDIT_KEY_UNREADABLE' | 'AUDIT_KEY_INSECURE' | 'AUDIT_KEY_INVALID' | 'AUDIT_KEY_AMBIGUOUS', message: string, options: { hint: string; details?: Record<string, unknown> }) {
+  constructor(
+    code: 'AUDIT_KEY_UNREADABLE' | 'AUDIT_KEY_INSECURE' | 'AUDIT_KEY_INVALID' | 'AUDIT_KEY_AMBIGUOUS',
+    message: string,
+    options: { hint: string; details?: Record<string, unknown> },
+  ) {
     super(code, ExitCode.usage, message, options);
   }
 }
@@ -65,9 +69,13 @@ function trimEnd(bytes: Buffer): Buffer {
 function checkedMaterial(bytes: Buffer, source: string): Buffer {
   const material = trimEnd(bytes);
   if (material.length < MIN_KEY_BYTES) {
-    throw new AuditKeyError('AUDIT_KEY_INVALID', `The audit key from ${source} is ${material.length === 0 ? 'empty' : `too short (${material.length} bytes)`}; it needs at least ${MIN_KEY_BYTES} bytes.`, {
-      hint: 'Make one with: (umask 077; openssl rand -hex 32 > audit.key)',
-    });
+    throw new AuditKeyError(
+      'AUDIT_KEY_INVALID',
+      `The audit key from ${source} is ${material.length === 0 ? 'empty' : `too short (${material.length} bytes)`}; it needs at least ${MIN_KEY_BYTES} bytes.`,
+      {
+        hint: 'Make one with: (umask 077; openssl rand -hex 32 > audit.key)',
+      },
+    );
   }
   return material;
 }
@@ -78,28 +86,43 @@ async function readKeyFile(file: string, platform: NodeJS.Platform): Promise<Buf
     // stat, not lstat: a key mounted through a link (a Kubernetes secret volume) is fine; its target is what is checked.
     stats = await fs.stat(file);
   } catch (error) {
-    throw new AuditKeyError('AUDIT_KEY_UNREADABLE', `The audit key file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}).`, {
-      hint: `Check the path (${AUDIT_KEY_FILE_ENV} or the config's audit.keyFile) and that this user can read the file.`,
+    throw new AuditKeyError(
+      'AUDIT_KEY_UNREADABLE',
+      `The audit key file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}).`,
+      {
+        hint: `Check the path (${AUDIT_KEY_FILE_ENV} or the config's audit.keyFile) and that this user can read the file.`,
+        details: { file },
+      },
+    );
+  }
+  if (!stats.isFile()) {
+    throw new AuditKeyError('AUDIT_KEY_UNREADABLE', `The audit key file ${file} is not a regular file.`, {
+      hint: 'Point the setting at the key file itself.',
       details: { file },
     });
   }
-  if (!stats.isFile()) {
-    throw new AuditKeyError('AUDIT_KEY_UNREADABLE', `The audit key file ${file} is not a regular file.`, { hint: 'Point the setting at the key file itself.', details: { file } });
-  }
   if (platform !== 'win32' && (stats.mode & 0o077) !== 0) {
     const mode = (stats.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new AuditKeyError('AUDIT_KEY_INSECURE', `The audit key file ${file} is accessible by other users (mode ${mode}); ociaccess refuses a key that others could read or replace.`, {
-      hint: `Check nobody else read or changed it (if in doubt, make a new key and run \`ociaccess audit seal\`), then run: chmod 600 ${shellQuote(file)}`,
-      details: { file, mode },
-    });
+    throw new AuditKeyError(
+      'AUDIT_KEY_INSECURE',
+      `The audit key file ${file} is accessible by other users (mode ${mode}); ociaccess refuses a key that others could read or replace.`,
+      {
+        hint: `Check nobody else read or changed it (if in doubt, make a new key and run \`ociaccess audit seal\`), then run: chmod 600 ${shellQuote(file)}`,
+        details: { file, mode },
+      },
+    );
   }
   try {
     return await fs.readFile(file);
   } catch (error) {
-    throw new AuditKeyError('AUDIT_KEY_UNREADABLE', `The audit key file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}).`, {
-      hint: 'Check that this user can read the file.',
-      details: { file },
-    });
+    throw new AuditKeyError(
+      'AUDIT_KEY_UNREADABLE',
+      `The audit key file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}).`,
+      {
+        hint: 'Check that this user can read the file.',
+        details: { file },
+      },
+    );
   }
 }
 
@@ -126,9 +149,13 @@ export async function loadAuditKey(settings: AuditKeySettings): Promise<AuditKey
   const inline = settings.env[AUDIT_KEY_ENV];
   const envFile = settings.env[AUDIT_KEY_FILE_ENV];
   if (inline && envFile) {
-    throw new AuditKeyError('AUDIT_KEY_AMBIGUOUS', `Both ${AUDIT_KEY_ENV} and ${AUDIT_KEY_FILE_ENV} are set; ociaccess will not guess which audit key is meant.`, {
-      hint: `Unset one of them (prefer ${AUDIT_KEY_FILE_ENV}: a file is not inherited by every child process).`,
-    });
+    throw new AuditKeyError(
+      'AUDIT_KEY_AMBIGUOUS',
+      `Both ${AUDIT_KEY_ENV} and ${AUDIT_KEY_FILE_ENV} are set; ociaccess will not guess which audit key is meant.`,
+      {
+        hint: `Unset one of them (prefer ${AUDIT_KEY_FILE_ENV}: a file is not inherited by every child process).`,
+      },
+    );
   }
   if (inline) {
     const source = `environment variable ${AUDIT_KEY_ENV}`;

@@ -92,7 +92,13 @@ export {
   type AuditResult,
   type AuditTarget,
 } from './audit-entry.js';
-export { verifyAuditContent, type AuditProblem, type AuditSeals, type AuditVerification, type VerifyOptions } from './audit-verify.js';
+export {
+  verifyAuditContent,
+  type AuditProblem,
+  type AuditSeals,
+  type AuditVerification,
+  type VerifyOptions,
+} from './audit-verify.js';
 export { canonicalJson } from './canonical-json.js';
 
 export const AUDIT_FILE = 'audit.jsonl';
@@ -204,8 +210,11 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
   /** Throws unless this process still holds the audit lock: after a stall past its stale time another writer may have taken it, and two writers would fork the chain. */
   async function assertStillHeld(lock: LockHandle, what: string): Promise<void> {
     if (await lock.isHeld()) return;
-    throw refuse('AUDIT_LOCK_LOST', `Lost the lock on ${file} before ${what} (this process stalled past ${lockOptions.staleAfterMs} ms); the entries were not written.`,
-      'Run the command again.');
+    throw refuse(
+      'AUDIT_LOCK_LOST',
+      `Lost the lock on ${file} before ${what} (this process stalled past ${lockOptions.staleAfterMs} ms); the entries were not written.`,
+      'Run the command again.',
+    );
   }
 
   /**
@@ -213,57 +222,102 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
    * continued: the last entry verifies, the head does not lead or contradict it,
    * and sealing goes on (or starts, for `audit seal`) only where it may.
    */
-  async function chainEnd(tail: Tail, head: AuditHead | 'invalid' | undefined, key: AuditKey | undefined, mode: AppendMode): Promise<ChainEnd> {
+  async function chainEnd(
+    tail: Tail,
+    head: AuditHead | 'invalid' | undefined,
+    key: AuditKey | undefined,
+    mode: AppendMode,
+  ): Promise<ChainEnd> {
     let last: AuditEntry | undefined;
     if (tail.lastLine !== undefined) {
       const parsed = parseLine(tail.lastLine);
       if (parsed.kind !== 'entry' || computeEntryHash(parsed.entry) !== parsed.entry.hash) {
-        throw new StateError('AUDIT_UNWRITABLE', `The last entry of the audit log ${file} is damaged, so a new entry cannot be chained to it.`, {
-          hint: `Run \`ociaccess audit verify\` and keep the file as evidence; to start a new log, move it and ${path.basename(headFile)} aside.`,
-          details: { path: file },
-        });
+        throw new StateError(
+          'AUDIT_UNWRITABLE',
+          `The last entry of the audit log ${file} is damaged, so a new entry cannot be chained to it.`,
+          {
+            hint: `Run \`ociaccess audit verify\` and keep the file as evidence; to start a new log, move it and ${path.basename(headFile)} aside.`,
+            details: { path: file },
+          },
+        );
       }
       last = parsed.entry;
     }
     const end: ChainEnd = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH, sealed: last?.hmac !== undefined };
-    if (head === 'invalid' || (head !== undefined && (head.seq > end.seq || (head.seq === end.seq && head.hash !== end.hash)))) {
-      throw new StateError('AUDIT_UNWRITABLE', `The audit log ${file} does not reach or match its head record ${headFile}: entries were removed or rewritten.`, {
-        hint: `Run \`ociaccess audit verify\` and keep both files as evidence; to start a new log, move ${shellQuote(file)} and ${shellQuote(headFile)} aside.`,
-        details: { path: file },
-      });
+    if (
+      head === 'invalid' ||
+      (head !== undefined && (head.seq > end.seq || (head.seq === end.seq && head.hash !== end.hash)))
+    ) {
+      throw new StateError(
+        'AUDIT_UNWRITABLE',
+        `The audit log ${file} does not reach or match its head record ${headFile}: entries were removed or rewritten.`,
+        {
+          hint: `Run \`ociaccess audit verify\` and keep both files as evidence; to start a new log, move ${shellQuote(file)} and ${shellQuote(headFile)} aside.`,
+          details: { path: file },
+        },
+      );
     }
     const evidence = `Run \`ociaccess audit verify\` and keep ${shellQuote(file)} and ${shellQuote(headFile)} as evidence.`;
     if (end.sealed && key === undefined) {
-      throw refuse('AUDIT_KEY_MISSING', `The audit log ${file} is sealed with an audit key, but no key is configured; entries written now would be unsealed and the log would no longer verify.`,
-        'Configure the key that sealed it (OCIACCESS_AUDIT_KEY_FILE, or audit.keyFile in the config; see docs/configuration.md).');
+      throw refuse(
+        'AUDIT_KEY_MISSING',
+        `The audit log ${file} is sealed with an audit key, but no key is configured; entries written now would be unsealed and the log would no longer verify.`,
+        'Configure the key that sealed it (OCIACCESS_AUDIT_KEY_FILE, or audit.keyFile in the config; see docs/configuration.md).',
+      );
     }
     if (end.sealed && key !== undefined) {
       if (last!.hmac !== key.sealEntry(last!.hash)) {
-        throw refuse('AUDIT_BAD_SEAL', `The last entry of the audit log ${file} is not sealed with the audit key from ${key.source}: the log was rewritten without the key, or this is another key.`, evidence);
+        throw refuse(
+          'AUDIT_BAD_SEAL',
+          `The last entry of the audit log ${file} is not sealed with the audit key from ${key.source}: the log was rewritten without the key, or this is another key.`,
+          evidence,
+        );
       }
       // head is defined here: a missing one was refused before (a log with a sealed entry exists).
       if (head === undefined || head.hmac !== key.sealHead(head.seq, head.hash)) {
-        throw refuse('AUDIT_BAD_SEAL', `The head record ${headFile} is not sealed with the audit key from ${key.source} although the log is: it was replaced.`, evidence);
+        throw refuse(
+          'AUDIT_BAD_SEAL',
+          `The head record ${headFile} is not sealed with the audit key from ${key.source} although the log is: it was replaced.`,
+          evidence,
+        );
       }
     }
     if (!end.sealed && end.seq > 0 && key !== undefined && mode !== 'seal') {
       // Sealing onto unsealed entries would vouch for them: someone who rewrote the log without the key would only need to wait for the next append.
-      throw refuse('AUDIT_NOT_SEALED', `An audit key is configured (${key.source}) but the entries of the audit log ${file} are not sealed; the first sealed entry must be an \`audit seal\` that an admin ran.`,
-        'Check the log (`ociaccess audit verify`, and an off-machine copy if you have one), then run `ociaccess audit seal`.');
+      throw refuse(
+        'AUDIT_NOT_SEALED',
+        `An audit key is configured (${key.source}) but the entries of the audit log ${file} are not sealed; the first sealed entry must be an \`audit seal\` that an admin ran.`,
+        'Check the log (`ociaccess audit verify`, and an off-machine copy if you have one), then run `ociaccess audit seal`.',
+      );
     }
     if (mode === 'seal') {
-      if (key === undefined) throw refuse('AUDIT_KEY_MISSING', 'No audit key is configured, so there is nothing to seal with.', 'Configure one (see docs/configuration.md#audit-key).');
+      if (key === undefined)
+        throw refuse(
+          'AUDIT_KEY_MISSING',
+          'No audit key is configured, so there is nothing to seal with.',
+          'Configure one (see docs/configuration.md#audit-key).',
+        );
       if (end.sealed || end.seq === 0) return end;
       const whole = verifyAuditContent((await readPrivateFile(file, fsOptions))?.toString('utf8') ?? '', head);
       if (!whole.ok) {
-        throw refuse('AUDIT_BROKEN', `The audit log ${file} does not verify (${whole.problem}: ${whole.message ?? ''}); sealing it would vouch for it.`, evidence);
+        throw refuse(
+          'AUDIT_BROKEN',
+          `The audit log ${file} does not verify (${whole.problem}: ${whole.message ?? ''}); sealing it would vouch for it.`,
+          evidence,
+        );
       }
     }
     return end;
   }
 
   /** Moves a torn last line out of the log (kept as `audit.jsonl.torn-<time>`) and returns the `audit.repair` entry that says so. */
-  async function repairTornLine(handle: fs.FileHandle, tail: Tail, end: ChainEnd, actor: AuditActor, now: Date): Promise<AuditInput> {
+  async function repairTornLine(
+    handle: fs.FileHandle,
+    tail: Tail,
+    end: ChainEnd,
+    actor: AuditActor,
+    now: Date,
+  ): Promise<AuditInput> {
     const torn = tail.torn!;
     const savedAs = await writeNewPrivateFile(`${file}.torn-${timestampForFileName(now)}`, torn);
     await handle.truncate(tail.goodEnd);
@@ -279,13 +333,28 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
   }
 
   /** The entries chained after `end`, and their lines. */
-  function chainEntries(inputs: AuditInput[], end: ChainEnd, key: AuditKey | undefined, now: Date): { entries: AuditEntry[]; bytes: Buffer } {
+  function chainEntries(
+    inputs: AuditInput[],
+    end: ChainEnd,
+    key: AuditKey | undefined,
+    now: Date,
+  ): { entries: AuditEntry[]; bytes: Buffer } {
     const entries: AuditEntry[] = [];
     const lines: string[] = [];
     let prev = end.hash;
     for (const [index, item] of inputs.entries()) {
-      const draft = { seq: end.seq + index + 1, at: now.toISOString(), actor: item.actor, host: host.hostname, action: item.action,
-        target: item.target ?? {}, reason: item.reason, result: item.result, details: item.details, prev };
+      const draft = {
+        seq: end.seq + index + 1,
+        at: now.toISOString(),
+        actor: item.actor,
+        host: host.hostname,
+        action: item.action,
+        target: item.target ?? {},
+        reason: item.reason,
+        result: item.result,
+        details: item.details,
+        prev,
+      };
       const { entry, line } = sealEntry(draft, key);
       entries.push(entry);
       lines.push(`${line}\n`);
@@ -319,8 +388,11 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       if (head === undefined) {
         if (existed) {
           // Deleting the head with a truncation would look exactly like this; a new head here would bless the cut.
-          throw refuse('AUDIT_HEAD_MISSING', `The audit log ${file} has no head record ${headFile}, so entries may have been removed from its end; a new entry is not chained to it.`,
-            `Run \`ociaccess audit verify\` and keep the log as evidence; to start a new log, move ${shellQuote(file)} aside.`);
+          throw refuse(
+            'AUDIT_HEAD_MISSING',
+            `The audit log ${file} has no head record ${headFile}, so entries may have been removed from its end; a new entry is not chained to it.`,
+            `Run \`ociaccess audit verify\` and keep the log as evidence; to start a new log, move ${shellQuote(file)} aside.`,
+          );
         }
         // A new log: its head exists before its first entry does, so that a log without a head is never legitimate.
         await assertStillHeld(lock, 'starting the log');
@@ -342,7 +414,7 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       const { entries, bytes } = chainEntries(inputs, end, key, now);
       await assertStillHeld(lock, 'appending');
       // One write under the lock; loop only if the kernel accepts part of it.
-      for (let offset = 0; offset < bytes.length; ) {
+      for (let offset = 0; offset < bytes.length;) {
         const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
         offset += bytesWritten;
       }
@@ -360,9 +432,11 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
   }
 
   function enqueue(inputs: AuditInput[], mode: AppendMode = 'checked'): Promise<AuditEntry[]> {
-    const run = queue.then(() => appendNow(inputs, mode)).catch((error: unknown) => {
-      throw unwritable(file, error);
-    });
+    const run = queue
+      .then(() => appendNow(inputs, mode))
+      .catch((error: unknown) => {
+        throw unwritable(file, error);
+      });
     queue = run.catch(() => undefined);
     return run;
   }
@@ -391,7 +465,10 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
 
   async function verify(verifyOptions: { expectHead?: string } = {}): Promise<AuditVerification> {
     const key = await options.key?.();
-    const checks: VerifyOptions = { ...(key === undefined ? {} : { key }), ...(verifyOptions.expectHead === undefined ? {} : { expectHead: verifyOptions.expectHead }) };
+    const checks: VerifyOptions = {
+      ...(key === undefined ? {} : { key }),
+      ...(verifyOptions.expectHead === undefined ? {} : { expectHead: verifyOptions.expectHead }),
+    };
     // No state directory: nothing was ever written here (or all of it was removed, which only an anchor kept elsewhere can tell).
     if (!(await inspectStateDir(stateDir, fsOptions))) return verifyAuditContent('', undefined, checks);
     // Under the lock so an append cannot land between reading the head and the log.
@@ -402,7 +479,12 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
       const content = bytes?.toString('utf8') ?? '';
       if (head === 'invalid') {
         const result = verifyAuditContent(content, undefined, checks);
-        return { ...result, ok: false, problem: 'edited', message: `The head record ${headFile} is not valid, so the end of the log cannot be checked.` };
+        return {
+          ...result,
+          ok: false,
+          problem: 'edited',
+          message: `The head record ${headFile} is not valid, so the end of the log cannot be checked.`,
+        };
       }
       return verifyAuditContent(content, head, { ...checks, headMissing: head === undefined && bytes !== undefined });
     } finally {
@@ -421,24 +503,39 @@ export function openAuditLog(stateDir: string, host: AuditLogHost, options: Audi
     read,
     verify,
     async seal(actor) {
-      const entries = await enqueue([{
-        actor,
-        action: SEAL_ACTION,
-        target: {},
-        reason: 'Sealing started: the entries before this one were written before the audit key was configured and were checked when it was sealed.',
-        result: 'ok',
-      }], 'seal');
+      const entries = await enqueue(
+        [
+          {
+            actor,
+            action: SEAL_ACTION,
+            target: {},
+            reason:
+              'Sealing started: the entries before this one were written before the audit key was configured and were checked when it was sealed.',
+            result: 'ok',
+          },
+        ],
+        'seal',
+      );
       return entries[0];
     },
   };
 }
 
 /** One-shot helpers for callers that do not keep an AuditLog around. */
-export function appendAudit(stateDir: string, host: AuditLogHost, input: AuditInput, options?: AuditLogOptions): Promise<AuditEntry> {
+export function appendAudit(
+  stateDir: string,
+  host: AuditLogHost,
+  input: AuditInput,
+  options?: AuditLogOptions,
+): Promise<AuditEntry> {
   return openAuditLog(stateDir, host, options).append(input);
 }
 
-export function readAudit(stateDir: string, host: AuditLogHost, options: { since?: Date | string } = {}): Promise<AuditEntry[]> {
+export function readAudit(
+  stateDir: string,
+  host: AuditLogHost,
+  options: { since?: Date | string } = {},
+): Promise<AuditEntry[]> {
   return openAuditLog(stateDir, host).read(options);
 }
 

@@ -26,21 +26,49 @@ export function auditRecorder(append: (entries: AuditInput[]) => Promise<void>):
 
 /** The target of an entry about one person; a member that is not a user has no UPN. */
 function target(group: EventGroup, person: EventPerson, requestId?: string): AuditInput['target'] {
-  return { groupId: group.id, groupName: group.name, userId: person.id, ...(person.upn ? { upn: person.upn } : {}), ...(requestId ? { requestId } : {}) };
+  return {
+    groupId: group.id,
+    groupName: group.name,
+    userId: person.id,
+    ...(person.upn ? { upn: person.upn } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
 }
 
 function intentEntry(event: DomainEvent): Entry | undefined {
   switch (event.type) {
     case 'request.created':
-      return { action: 'request', target: target(event.group, event.requester, event.requestId), reason: event.justification, result: 'pending', details: { hours: event.hours, ticket: event.ticket ?? null } };
+      return {
+        action: 'request',
+        target: target(event.group, event.requester, event.requestId),
+        reason: event.justification,
+        result: 'pending',
+        details: { hours: event.hours, ticket: event.ticket ?? null },
+      };
     case 'request.approved':
       return event.auto
         ? { action: 'auto-approve', target: target(event.group, event.requester, event.requestId), result: 'pending' }
-        : { action: 'approve', target: target(event.group, event.requester, event.requestId), reason: event.reason, result: 'pending' };
+        : {
+            action: 'approve',
+            target: target(event.group, event.requester, event.requestId),
+            reason: event.reason,
+            result: 'pending',
+          };
     case 'request.denied':
-      return { action: 'deny', target: target(event.group, event.requester, event.requestId), reason: event.reason, result: 'pending' };
+      return {
+        action: 'deny',
+        target: target(event.group, event.requester, event.requestId),
+        reason: event.reason,
+        result: 'pending',
+      };
     case 'grant.revoked':
-      return { action: 'revoke', target: target(event.group, event.requester), reason: event.reason, result: 'pending', details: { requests: event.requestIds } };
+      return {
+        action: 'revoke',
+        target: target(event.group, event.requester),
+        reason: event.reason,
+        result: 'pending',
+        details: { requests: event.requestIds },
+      };
     default:
       return undefined;
   }
@@ -54,16 +82,31 @@ function outcomeEntry(event: DomainEvent): Entry | undefined {
       // An auto-approval's entry is its membership's (member.added / member.add-failed).
       if (event.auto) return undefined;
       return {
-        action: 'approve', target: target(event.group, event.requester, event.requestId), reason: event.reason, result: 'ok',
-        details: { expiresAt: event.expiresAt, membership: event.membership, ...(event.provisionOnDemandError ? { provisionOnDemandError: event.provisionOnDemandError } : {}) },
+        action: 'approve',
+        target: target(event.group, event.requester, event.requestId),
+        reason: event.reason,
+        result: 'ok',
+        details: {
+          expiresAt: event.expiresAt,
+          membership: event.membership,
+          ...(event.provisionOnDemandError ? { provisionOnDemandError: event.provisionOnDemandError } : {}),
+        },
       };
     case 'request.denied':
       return { ...intentEntry(event)!, result: 'ok' };
     case 'decision.refused':
-      return { action: event.verb, target: target(event.group, event.requester, event.requestId), result: 'failed', details: { refused: 'REQUEST_NOT_PENDING', settledBy: event.settledBy } };
+      return {
+        action: event.verb,
+        target: target(event.group, event.requester, event.requestId),
+        result: 'failed',
+        details: { refused: 'REQUEST_NOT_PENDING', settledBy: event.settledBy },
+      };
     case 'grant.revoked':
       return {
-        action: 'revoke', target: target(event.group, event.requester), reason: event.reason, result: event.oci === 'member' ? 'pending' : 'ok',
+        action: 'revoke',
+        target: target(event.group, event.requester),
+        reason: event.reason,
+        result: event.oci === 'member' ? 'pending' : 'ok',
         details: { membership: event.membership, oci: event.oci },
       };
     case 'member.added':
@@ -71,22 +114,42 @@ function outcomeEntry(event: DomainEvent): Entry | undefined {
     case 'member.add-failed':
       if (event.cause !== 'auto-approval' && event.cause !== 'completed-auto-approval') return undefined;
       return {
-        action: 'auto-approve', target: target(event.group, event.member, event.requestId), result: 'failed',
+        action: 'auto-approve',
+        target: target(event.group, event.member, event.requestId),
+        result: 'failed',
         details: { error: event.error, ...(event.cause === 'completed-auto-approval' ? { completed: true } : {}) },
       };
     case 'member.removed':
       return memberRemovedEntry(event);
     case 'oci.removal-confirmed':
       return event.forced
-        ? { action: 'force-remove-oci', target: target(event.group, event.member), result: 'ok', details: { pendingForMs: event.forced.pendingForMs } }
-        : { action: 'confirm-oci', target: target(event.group, event.member), result: 'ok', details: { how: event.how } };
+        ? {
+            action: 'force-remove-oci',
+            target: target(event.group, event.member),
+            result: 'ok',
+            details: { pendingForMs: event.forced.pendingForMs },
+          }
+        : {
+            action: 'confirm-oci',
+            target: target(event.group, event.member),
+            result: 'ok',
+            details: { how: event.how },
+          };
     case 'oci.drift-seen':
       return driftEntry(event);
     case 'provisioning.requested':
-      return { action: 'provision-on-demand', target: { groupId: event.group.id, groupName: event.group.name }, result: 'ok', details: { users: event.users } };
+      return {
+        action: 'provision-on-demand',
+        target: { groupId: event.group.id, groupName: event.group.name },
+        result: 'ok',
+        details: { users: event.users },
+      };
     case 'record.untrusted':
       return {
-        action: 'untrusted-record', target: target(event.group, event.requester, event.requestId), reason: event.problem, result: 'failed',
+        action: 'untrusted-record',
+        target: target(event.group, event.requester, event.requestId),
+        reason: event.problem,
+        result: 'failed',
         details: { approverId: event.approver.id, decidedAt: event.decidedAt },
       };
     default:
@@ -99,9 +162,19 @@ function memberAddedEntry(event: Extract<DomainEvent, { type: 'member.added' }>)
   const to = target(event.group, event.member, event.requestId);
   switch (event.cause) {
     case 'auto-approval':
-      return { action: 'auto-approve', target: to, result: 'ok', details: { expiresAt: event.expiresAt, membership: event.membership } };
+      return {
+        action: 'auto-approve',
+        target: to,
+        result: 'ok',
+        details: { expiresAt: event.expiresAt, membership: event.membership },
+      };
     case 'completed-auto-approval':
-      return { action: 'auto-approve', target: to, result: 'ok', details: { expiresAt: event.expiresAt, membership: event.membership, completed: true } };
+      return {
+        action: 'auto-approve',
+        target: to,
+        result: 'ok',
+        details: { expiresAt: event.expiresAt, membership: event.membership, completed: true },
+      };
     case 'restored':
       return { action: 'restore', target: to, reason: 'approved while the sweep ran', result: 'ok' };
     default:
@@ -114,16 +187,40 @@ function memberRemovedEntry(event: Extract<DomainEvent, { type: 'member.removed'
   const to = target(event.group, event.member, event.requestId);
   const kind = event.kind ? { kind: event.kind, displayName: event.displayName } : {};
   if (event.outcome === 'failed') {
-    return { action: 'remove', target: to, reason: event.reason, result: 'failed', details: { error: event.error, attempts: event.attempts, irrevocable: event.irrevocable, ...kind } };
+    return {
+      action: 'remove',
+      target: to,
+      reason: event.reason,
+      result: 'failed',
+      details: { error: event.error, attempts: event.attempts, irrevocable: event.irrevocable, ...kind },
+    };
   }
-  return { action: 'remove', target: to, reason: event.reason, result: 'ok', details: { entra: event.outcome, ...kind } };
+  return {
+    action: 'remove',
+    target: to,
+    reason: event.reason,
+    result: 'ok',
+    details: { entra: event.outcome, ...kind },
+  };
 }
 
 function driftEntry(event: Extract<DomainEvent, { type: 'oci.drift-seen' }>): Entry | undefined {
   const to = { groupId: event.group.id, groupName: event.group.name, upn: event.userName };
   if (event.state === 'removed') {
-    return { action: 'fix-drift', target: to, reason: 'in the OCI group without an Entra membership or grant', result: 'ok', details: { ociUserId: event.ociUserId } };
+    return {
+      action: 'fix-drift',
+      target: to,
+      reason: 'in the OCI group without an Entra membership or grant',
+      result: 'ok',
+      details: { ociUserId: event.ociUserId },
+    };
   }
-  if (event.state === 'failed') return { action: 'fix-drift', target: to, result: 'failed', details: { ociUserId: event.ociUserId, error: event.error } };
+  if (event.state === 'failed')
+    return {
+      action: 'fix-drift',
+      target: to,
+      result: 'failed',
+      details: { ociUserId: event.ociUserId, error: event.error },
+    };
   return undefined;
 }

@@ -163,7 +163,8 @@ export function parseLockOwner(raw: string): LockOwner | undefined {
   if (!Number.isInteger(v.pid) || typeof v.hostname !== 'string' || typeof v.acquiredAt !== 'string') return undefined;
   if (Number.isNaN(Date.parse(v.acquiredAt)) || typeof v.nonce !== 'string') return undefined;
   if (v.purpose !== undefined && typeof v.purpose !== 'string') return undefined;
-  if (v.heartbeatMs !== undefined && !(Number.isInteger(v.heartbeatMs) && (v.heartbeatMs as number) > 0)) return undefined;
+  if (v.heartbeatMs !== undefined && !(Number.isInteger(v.heartbeatMs) && (v.heartbeatMs as number) > 0))
+    return undefined;
   return {
     pid: v.pid as number,
     hostname: v.hostname,
@@ -280,7 +281,13 @@ function asidePath(file: string, me: Me): string {
  * inode): rename it aside atomically, look at what we moved, and put it back if it
  * turned out to be someone else's.
  */
-async function removeIfUnchanged(file: string, me: Me, expectedRaw: string, expectedIno?: number, expectedMtimeMs?: number): Promise<boolean> {
+async function removeIfUnchanged(
+  file: string,
+  me: Me,
+  expectedRaw: string,
+  expectedIno?: number,
+  expectedMtimeMs?: number,
+): Promise<boolean> {
   const aside = asidePath(file, me);
   try {
     await fs.rename(file, aside);
@@ -421,7 +428,12 @@ async function attemptOnce(file: string, o: Resolved): Promise<Attempt> {
       const again = await snapshot(file);
       // Only the exact file we judged stale may go, not even one that beat since;
       // anything else is re-judged next round.
-      if (again !== undefined && again.raw === current.raw && again.ino === current.ino && again.mtimeMs === current.mtimeMs) {
+      if (
+        again !== undefined &&
+        again.raw === current.raw &&
+        again.ino === current.ino &&
+        again.mtimeMs === current.mtimeMs
+      ) {
         await removeIfUnchanged(file, o, current.raw, current.ino, current.mtimeMs);
       }
     } finally {
@@ -481,7 +493,13 @@ function heldMessage(file: string, owner: LockOwner | undefined): string {
     : `${owner.purpose.charAt(0).toUpperCase()}${owner.purpose.slice(1)} is running (${who}).`;
 }
 
-function heldError(code: 'LOCK_HELD' | 'LOCK_TIMEOUT', file: string, status: LockStatus | undefined, o: Resolved, waitedMs?: number): StateError {
+function heldError(
+  code: 'LOCK_HELD' | 'LOCK_TIMEOUT',
+  file: string,
+  status: LockStatus | undefined,
+  o: Resolved,
+  waitedMs?: number,
+): StateError {
   const owner = status?.owner;
   const waited = waitedMs === undefined ? '' : ` Gave up after waiting ${Math.round(waitedMs / 100) / 10}s.`;
   const sameHost = owner !== undefined && owner.hostname === o.hostname;
@@ -495,7 +513,10 @@ function heldError(code: 'LOCK_HELD' | 'LOCK_TIMEOUT', file: string, status: Loc
           : `Wait for it to finish on ${owner.hostname} and try again; a lock whose heartbeat stops for ${Math.round(o.staleAfterMs / 1000)}s is taken over automatically.`;
   const { nonce: _nonce, ...shown } = owner ?? ({} as Partial<LockOwner>);
   const beat = owner?.heartbeatMs === undefined ? {} : { lastBeatAt: status!.lastBeatAt };
-  return new StateError(code, `${heldMessage(file, owner)}${waited}`, { hint, details: { path: file, ...shown, ...beat } });
+  return new StateError(code, `${heldMessage(file, owner)}${waited}`, {
+    hint,
+    details: { path: file, ...shown, ...beat },
+  });
 }
 
 /** One attempt (including the takeover of a stale lock); null when someone else holds it. */
@@ -527,7 +548,11 @@ export async function acquireLock(file: string, options: LockOptions): Promise<L
 }
 
 /** Runs `fn` while holding the lock; always releases it. */
-export async function withLock<T>(file: string, options: LockOptions, fn: (lock: LockHandle) => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  file: string,
+  options: LockOptions,
+  fn: (lock: LockHandle) => Promise<T>,
+): Promise<T> {
   const lock = await acquireLock(file, options);
   try {
     return await fn(lock);
@@ -627,15 +652,28 @@ export function startHeartbeat(lock: LockHandle, clock: Clock, everyMs: number):
 }
 
 export type HeartbeatRun<T> =
-  | { ran: true; value: T; owner: LockOwner; /** False when another holder took the lock over while fn ran (this one stalled). */ stillHeld: boolean }
-  | { ran: false; /** Null when the lock vanished or was half-written as we looked. */ holder: LockStatus | null; /** The holder is alive but has held the lock longer than oldAfterMs. */ old: boolean };
+  | {
+      ran: true;
+      value: T;
+      owner: LockOwner;
+      /** False when another holder took the lock over while fn ran (this one stalled). */ stillHeld: boolean;
+    }
+  | {
+      ran: false;
+      /** Null when the lock vanished or was half-written as we looked. */ holder: LockStatus | null;
+      /** The holder is alive but has held the lock longer than oldAfterMs. */ old: boolean;
+    };
 
 /**
  * One attempt to take a heartbeat lock; if taken, runs fn while beating and,
  * before releasing, checks that the lock is still ours. fn gets the signal that
  * fires if the lock is lost while it runs.
  */
-export async function runWithHeartbeat<T>(file: string, options: HeartbeatLockOptions, fn: (lost: AbortSignal) => Promise<T>): Promise<HeartbeatRun<T>> {
+export async function runWithHeartbeat<T>(
+  file: string,
+  options: HeartbeatLockOptions,
+  fn: (lost: AbortSignal) => Promise<T>,
+): Promise<HeartbeatRun<T>> {
   const o = resolve(options);
   const attempt = await attemptOnce(file, o);
   if (!('handle' in attempt)) {

@@ -80,15 +80,23 @@ export function emptyState(): LocalState {
  */
 const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
 /** zod's error option: "expected <what>, got <kind of the value>". */
-const expected = (what: string) => ({ error: (issue: { input?: unknown }) => `expected ${what}, got ${kindOf(issue.input)}` });
+const expected = (what: string) => ({
+  error: (issue: { input?: unknown }) => `expected ${what}, got ${kindOf(issue.input)}`,
+});
 
 const anyString = z.string(expected('a string'));
 const nonEmpty = z.string(expected('a non-empty string')).min(1, expected('a non-empty string'));
-const count = z.number(expected('a whole number ≥ 0')).int(expected('a whole number ≥ 0')).nonnegative(expected('a whole number ≥ 0'));
-const oneOf = <const T extends readonly [string, ...string[]]>(...allowed: T) => z.enum(allowed, expected(`one of ${allowed.join(', ')}`));
+const count = z
+  .number(expected('a whole number ≥ 0'))
+  .int(expected('a whole number ≥ 0'))
+  .nonnegative(expected('a whole number ≥ 0'));
+const oneOf = <const T extends readonly [string, ...string[]]>(...allowed: T) =>
+  z.enum(allowed, expected(`one of ${allowed.join(', ')}`));
 /** What toISOString writes, with field ranges checked: every such string is one Date.parse accepts; the regex is the cheaper test of the two (a ledger holds thousands of times). */
 const ISO_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$/;
-const isoTime = z.string('not an ISO 8601 time').refine((value) => ISO_TIME.test(value) || !Number.isNaN(Date.parse(value)), 'not an ISO 8601 time');
+const isoTime = z
+  .string('not an ISO 8601 time')
+  .refine((value) => ISO_TIME.test(value) || !Number.isNaN(Date.parse(value)), 'not an ISO 8601 time');
 const object = <T extends z.core.$ZodLooseShape>(shape: T) => z.looseObject(shape, expected('an object'));
 const recordOf = <T extends z.ZodType>(value: T) => z.record(z.string(), value, expected('an object'));
 
@@ -161,7 +169,8 @@ interface Issue {
 /** Keys that disagree with their record mean a bug or a hand edit; catching them keeps the sweep from acting on the wrong member. */
 function checkKeys(state: LocalState, issues: Issue[]): void {
   for (const [key, request] of Object.entries(state.requests)) {
-    if (request.id !== key) issues.push({ path: ['requests', key, 'id'], message: `id "${request.id}" does not match its key` });
+    if (request.id !== key)
+      issues.push({ path: ['requests', key, 'id'], message: `id "${request.id}" does not match its key` });
   }
   for (const table of ['pendingRemovals', 'failedRemovals'] as const) {
     for (const [key, removal] of Object.entries(state.sweep[table])) {
@@ -231,7 +240,9 @@ export interface StateStore {
 
 async function sha256File(file: string): Promise<string | undefined> {
   try {
-    return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+    return createHash('sha256')
+      .update(await fs.readFile(file))
+      .digest('hex');
   } catch {
     return undefined;
   }
@@ -278,12 +289,11 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
     if (result.ok) return result.state;
     const copy = await keepCorruptCopy(file, bytes, host.clock.now()).catch(() => undefined);
     const kept = copy === undefined ? 'Could not save a copy of it.' : `A copy was kept as ${copy}.`;
-    const hint =
-      result.newerVersion
-        ? `Upgrade ociaccess on this machine. ${kept}`
-        : `Restore ${shellQuote(file)} from a backup, or move it aside (mv ${shellQuote(file)} ${shellQuote(`${file}.bad`)}) to start an empty one. ` +
-          'Requests and decisions live in Entra, so moving it aside loses only this machine\'s ledger: the sweep then counts current members as first seen now, ' +
-          `and removals still awaiting OCI are re-discovered by the next sweep. ${kept}`;
+    const hint = result.newerVersion
+      ? `Upgrade ociaccess on this machine. ${kept}`
+      : `Restore ${shellQuote(file)} from a backup, or move it aside (mv ${shellQuote(file)} ${shellQuote(`${file}.bad`)}) to start an empty one. ` +
+        "Requests and decisions live in Entra, so moving it aside loses only this machine's ledger: the sweep then counts current members as first seen now, " +
+        `and removals still awaiting OCI are re-discovered by the next sweep. ${kept}`;
     throw new StateError(result.code, `The local state file ${file} cannot be used: ${result.problem}.`, {
       hint,
       details: { path: file, ...(copy === undefined ? {} : { copy }) },
@@ -306,16 +316,24 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
       await mutator(draft);
       const checked = validateLocalState(draft);
       if (!checked.ok) {
-        throw new StateError('STATE_INVALID_UPDATE', `Refusing to write ${file}: the updated state is invalid (${checked.problem}).`, {
-          hint: 'This is a bug in ociaccess; the file was left unchanged. Please report it with --debug output.',
-          details: { path: file },
-        });
+        throw new StateError(
+          'STATE_INVALID_UPDATE',
+          `Refusing to write ${file}: the updated state is invalid (${checked.problem}).`,
+          {
+            hint: 'This is a bug in ociaccess; the file was left unchanged. Please report it with --debug output.',
+            details: { path: file },
+          },
+        );
       }
       if (!(await lock.isHeld())) {
-        throw new StateError('STATE_LOCK_LOST', `Lost the lock on ${file} while updating it (this process stalled past ${lockOptions.staleAfterMs} ms); the update was not written.`, {
-          hint: 'Run the command again.',
-          details: { path: file },
-        });
+        throw new StateError(
+          'STATE_LOCK_LOST',
+          `Lost the lock on ${file} while updating it (this process stalled past ${lockOptions.staleAfterMs} ms); the update was not written.`,
+          {
+            hint: 'Run the command again.',
+            details: { path: file },
+          },
+        );
       }
       await writeFileAtomic(file, `${JSON.stringify(checked.state, null, 2)}\n`, fsOptions);
       return checked.state;
@@ -369,7 +387,11 @@ export function stateLedger(store: Pick<StateStore, 'read' | 'update'>): StatePo
     async readGroupLedger(groupId) {
       const { sweep } = await store.read();
       const ofGroup = <T extends { groupId: string; userId: string }>(all: Record<string, T>) =>
-        new Map(Object.values(all).filter((entry) => entry.groupId === groupId).map((entry) => [entry.userId, entry]));
+        new Map(
+          Object.values(all)
+            .filter((entry) => entry.groupId === groupId)
+            .map((entry) => [entry.userId, entry]),
+        );
       return {
         firstSeen: sweep.firstSeen[groupId] ?? {},
         grantsFirstSeen: sweep.grantsFirstSeen?.[groupId] ?? {},

@@ -41,7 +41,11 @@ let virtualClock: Clock;
 beforeAll(async () => {
   emu = await startEmulator();
   baseConfig = configSchema.parse(
-    clientConfig(emu.baseUrl, { caFile: emu.caFile, ociConfigFile: emu.ociConfigFile, automationSecretFile: emu.automationSecretFile }),
+    clientConfig(emu.baseUrl, {
+      caFile: emu.caFile,
+      ociConfigFile: emu.ociConfigFile,
+      automationSecretFile: emu.automationSecretFile,
+    }),
   );
   configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
   controlFetch = fetchWithCa(emu.caFile);
@@ -98,7 +102,9 @@ interface SessionSetup {
   requested: string[];
 }
 
-async function newSession(options: { config?: Config; deps?: Partial<AuthSessionDeps>; dir?: string } = {}): Promise<SessionSetup> {
+async function newSession(
+  options: { config?: Config; deps?: Partial<AuthSessionDeps>; dir?: string } = {},
+): Promise<SessionSetup> {
   const dir = options.dir ?? (await stateDir());
   const requested: string[] = [];
   const session = new AuthSession(options.config ?? baseConfig, {
@@ -133,7 +139,12 @@ function modeOf(stats: { mode: number }): number {
 describe('token store selection', () => {
   test('no reachable keychain: falls back to a 0600 file and warns once per machine', async () => {
     const dir = await stateDir();
-    const store = await openTokenStore({ stateDir: dir, env: {}, platform: process.platform, keyring: unreachableKeyring() });
+    const store = await openTokenStore({
+      stateDir: dir,
+      env: {},
+      platform: process.platform,
+      keyring: unreachableKeyring(),
+    });
     expect(store.kind).toBe('file');
     expect(store.fallbackReason).toContain('AccessDenied');
     expect(store.description).toContain(path.join(dir, 'auth', 'msal-cache.json'));
@@ -142,22 +153,40 @@ describe('token store selection', () => {
     expect(warning).toContain('OCIACCESS_TOKEN_STORE=file');
     expect(await store.takeFallbackWarning()).toBeUndefined();
     // A later run on the same machine is not warned again, but still knows why.
-    const later = await openTokenStore({ stateDir: dir, env: {}, platform: process.platform, keyring: unreachableKeyring() });
+    const later = await openTokenStore({
+      stateDir: dir,
+      env: {},
+      platform: process.platform,
+      keyring: unreachableKeyring(),
+    });
     expect(later.fallbackReason).toContain('AccessDenied');
     expect(await later.takeFallbackWarning()).toBeUndefined();
   });
 
   const headlessLinux = process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS;
-  (headlessLinux ? test : test.skip)('on this headless Linux host the real @napi-rs/keyring is unreachable and the fallback is reported', async () => {
-    const store = await openTokenStore({ stateDir: await stateDir(), env: {}, platform: 'linux', keyring: osKeyring });
-    expect(store.kind).toBe('file');
-    expect(store.fallbackReason).toBeTruthy();
-    expect(await store.takeFallbackWarning()).toMatch(/No OS keychain is reachable/);
-  });
+  (headlessLinux ? test : test.skip)(
+    'on this headless Linux host the real @napi-rs/keyring is unreachable and the fallback is reported',
+    async () => {
+      const store = await openTokenStore({
+        stateDir: await stateDir(),
+        env: {},
+        platform: 'linux',
+        keyring: osKeyring,
+      });
+      expect(store.kind).toBe('file');
+      expect(store.fallbackReason).toBeTruthy();
+      expect(await store.takeFallbackWarning()).toMatch(/No OS keychain is reachable/);
+    },
+  );
 
   test('OCIACCESS_TOKEN_STORE=file uses the file without asking the keychain or warning', async () => {
     const keychain = memoryKeyring();
-    const store = await openTokenStore({ stateDir: await stateDir(), env: { OCIACCESS_TOKEN_STORE: 'file' }, platform: process.platform, keyring: keychain.keyring });
+    const store = await openTokenStore({
+      stateDir: await stateDir(),
+      env: { OCIACCESS_TOKEN_STORE: 'file' },
+      platform: process.platform,
+      keyring: keychain.keyring,
+    });
     expect(store.kind).toBe('file');
     expect(store.fallbackReason).toBeUndefined();
     expect(await store.takeFallbackWarning()).toBeUndefined();
@@ -165,14 +194,27 @@ describe('token store selection', () => {
   });
 
   test('OCIACCESS_TOKEN_STORE=keychain without a keychain is an error, not a silent fallback', async () => {
-    const error = await rejection(openTokenStore({ stateDir: await stateDir(), env: { OCIACCESS_TOKEN_STORE: 'keychain' }, platform: process.platform, keyring: unreachableKeyring() }));
+    const error = await rejection(
+      openTokenStore({
+        stateDir: await stateDir(),
+        env: { OCIACCESS_TOKEN_STORE: 'keychain' },
+        platform: process.platform,
+        keyring: unreachableKeyring(),
+      }),
+    );
     expect(error).toBeInstanceOf(AuthError);
     expect(error.code).toBe('TOKEN_STORE_UNAVAILABLE');
     expect(error.hint).toContain('OCIACCESS_TOKEN_STORE=file');
   });
 
   test('an unknown OCIACCESS_TOKEN_STORE value is a usage error', async () => {
-    const error = await rejection(openTokenStore({ stateDir: await stateDir(), env: { OCIACCESS_TOKEN_STORE: 'floppy' }, platform: process.platform }));
+    const error = await rejection(
+      openTokenStore({
+        stateDir: await stateDir(),
+        env: { OCIACCESS_TOKEN_STORE: 'floppy' },
+        platform: process.platform,
+      }),
+    );
     expect(error).toBeInstanceOf(UsageError);
     expect(error.code).toBe('TOKEN_STORE_INVALID');
   });
@@ -204,7 +246,9 @@ describe('token store selection', () => {
     const authDir = path.join(dir, 'auth');
     expect(modeOf(await stat(authDir))).toBe(0o700);
     await chmod(authDir, 0o755);
-    const error = await rejection(openTokenStore({ stateDir: dir, env: { OCIACCESS_TOKEN_STORE: 'file' }, platform: process.platform }));
+    const error = await rejection(
+      openTokenStore({ stateDir: dir, env: { OCIACCESS_TOKEN_STORE: 'file' }, platform: process.platform }),
+    );
     expect(error).toBeInstanceOf(StateError);
     expect(error.code).toBe('STATE_PERMISSIONS');
     expect(error.message).toContain('sign-in tokens');
@@ -217,7 +261,9 @@ describe('token store selection', () => {
     const file = path.join(dir, 'auth', 'msal-cache.json');
     expect(modeOf(await stat(file))).toBe(0o600);
     await chmod(file, 0o644);
-    const error = await rejection(openTokenStore({ stateDir: dir, env: { OCIACCESS_TOKEN_STORE: 'file' }, platform: process.platform }));
+    const error = await rejection(
+      openTokenStore({ stateDir: dir, env: { OCIACCESS_TOKEN_STORE: 'file' }, platform: process.platform }),
+    );
     expect(error.code).toBe('STATE_PERMISSIONS');
     expect(error.hint).toContain(`chmod 600 ${file}`);
   });
@@ -227,19 +273,28 @@ describe('signing in and delegated tokens', () => {
   test('device code login: the prompt carries the code, the account persists for the next command', async () => {
     const { session, stateDir: dir, requested } = await newSession();
     const { account, prompts } = await deviceLogin(session);
-    expect(account).toEqual({ username: ALICE, name: 'Alice Adams', objectId: SEED.users.alice, tenantId: SEED.tenantId, homeAccountId: `${SEED.users.alice}.${SEED.tenantId}` });
+    expect(account).toEqual({
+      username: ALICE,
+      name: 'Alice Adams',
+      objectId: SEED.users.alice,
+      tenantId: SEED.tenantId,
+      homeAccountId: `${SEED.users.alice}.${SEED.tenantId}`,
+    });
     expect(prompts).toHaveLength(1);
     expect(prompts[0]!.message).toContain(prompts[0]!.userCode);
     expect(prompts[0]!.verificationUri).toBe(`${emu.baseUrl}/_emulator/devicelogin`);
     // No discovery, no public cloud: only the emulator's devicecode and token endpoints.
     expect(new Set(requested.map((entry) => entry.split('?')[0]))).toEqual(
-      new Set([`POST ${emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/devicecode`, `POST ${emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/token`]),
+      new Set([
+        `POST ${emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/devicecode`,
+        `POST ${emu.baseUrl}/${SEED.tenantId}/oauth2/v2.0/token`,
+      ]),
     );
     const nextCommand = await newSession({ dir });
     expect((await nextCommand.session.currentAccount())?.username).toBe(ALICE);
   });
 
-  test('getAccessToken gives a Graph token the emulator accepts, with a requester\'s scopes by default and more when asked', async () => {
+  test("getAccessToken gives a Graph token the emulator accepts, with a requester's scopes by default and more when asked", async () => {
     const { session } = await newSession();
     await deviceLogin(session);
     const token = await session.getAccessToken();
@@ -347,7 +402,11 @@ describe('signing in and delegated tokens', () => {
 
   test('a client id whose app does not allow public client flows is LOGIN_FAILED with that fix', async () => {
     const { session } = await newSession({ config: { ...baseConfig, clientId: SEED.automationAppId } });
-    const error = await rejection(session.loginWithDeviceCode((_message, userCode) => void control('devicecode/complete', { userCode, user: ALICE })));
+    const error = await rejection(
+      session.loginWithDeviceCode(
+        (_message, userCode) => void control('devicecode/complete', { userCode, user: ALICE }),
+      ),
+    );
     expect(error.code).toBe('LOGIN_FAILED');
     // Entra's own code and description (AADSTS7000218: the app wants a client secret, i.e. public client flows are off).
     expect(error.message).toContain('AADSTS7000218');
@@ -363,9 +422,17 @@ describe('signing in and delegated tokens', () => {
           openBrowser: async (url) => {
             opened.push(url);
             const page = await (await controlFetch(url)).text();
-            const action = /action="([^"]+)"/.exec(page)![1]!.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
-            const fields = [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, name, value]): [string, string] => [name!, value!]);
-            await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+            const action = /action="([^"]+)"/
+              .exec(page)![1]!
+              .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+            const fields = [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(
+              ([, name, value]): [string, string] => [name!, value!],
+            );
+            await fetch(action, {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams(fields).toString(),
+            });
           },
         },
       });
@@ -402,8 +469,14 @@ describe('the automation’s app-only token', () => {
   });
 
   test('from an environment variable named by clientSecretEnv, never from argv', async () => {
-    const config = { ...baseConfig, automation: { clientId: SEED.automationAppId, clientSecretEnv: 'OCIACCESS_TEST_SECRET' } };
-    const { session } = await newSession({ config, deps: { env: { OCIACCESS_TOKEN_STORE: 'file', OCIACCESS_TEST_SECRET: emu.secrets!.automationClientSecret } } });
+    const config = {
+      ...baseConfig,
+      automation: { clientId: SEED.automationAppId, clientSecretEnv: 'OCIACCESS_TEST_SECRET' },
+    };
+    const { session } = await newSession({
+      config,
+      deps: { env: { OCIACCESS_TOKEN_STORE: 'file', OCIACCESS_TEST_SECRET: emu.secrets!.automationClientSecret } },
+    });
     expect(emu.world.tokens.get((await session.getAppToken()).token)?.principalType).toBe('app');
 
     const missing = await newSession({ config, deps: { env: {} } });
@@ -424,7 +497,14 @@ describe('the automation’s app-only token', () => {
     expect(error.code).toBe('AUTOMATION_CREDENTIAL_REJECTED');
     expect(error.message).toContain('AADSTS7000215');
     expect(error.message).toContain(secretFile);
-    const everything = [error.message, error.hint, JSON.stringify((error as OciAccessError).toJSON()), String(error.stack), String(error.cause?.message), String(error.cause?.stack)].join('\n');
+    const everything = [
+      error.message,
+      error.hint,
+      JSON.stringify((error as OciAccessError).toJSON()),
+      String(error.stack),
+      String(error.cause?.message),
+      String(error.cause?.stack),
+    ].join('\n');
     expect(everything).not.toContain(wrongSecret);
     expect(everything).not.toContain(emu.secrets!.automationClientSecret);
   });
@@ -437,11 +517,16 @@ describe('the automation’s app-only token', () => {
     const certificateKeyFile = path.join(dir, 'automation.key');
     await writeFile(certificateFile, certificate.certificatePem);
     await writeFile(certificateKeyFile, certificate.privateKeyPem, { mode: 0o600 });
-    const config = { ...baseConfig, automation: { clientId: SEED.automationAppId, certificateFile, certificateKeyFile } };
+    const config = {
+      ...baseConfig,
+      automation: { clientId: SEED.automationAppId, certificateFile, certificateKeyFile },
+    };
     await advance({ hours: 2 });
     const { session } = await newSession({ config, dir });
     const token = await session.getAppToken();
-    expect(emu.world.tokens.get(token.token)).toEqual(expect.objectContaining({ principalType: 'app', appId: SEED.automationAppId }));
+    expect(emu.world.tokens.get(token.token)).toEqual(
+      expect.objectContaining({ principalType: 'app', appId: SEED.automationAppId }),
+    );
   });
 
   test('a certificate the app does not know is AUTOMATION_CREDENTIAL_REJECTED (AADSTS700027)', async () => {
@@ -451,7 +536,11 @@ describe('the automation’s app-only token', () => {
     await writeFile(certificateKeyFile, stranger.privateKeyPem, { mode: 0o600 });
     const config = {
       ...baseConfig,
-      automation: { clientId: SEED.automationAppId, certificateKeyFile, certificateThumbprintSha256: stranger.thumbprintSha256 },
+      automation: {
+        clientId: SEED.automationAppId,
+        certificateKeyFile,
+        certificateThumbprintSha256: stranger.thumbprintSha256,
+      },
     };
     const { session } = await newSession({ config, dir });
     const error = await rejection(session.getAppToken());
@@ -461,7 +550,10 @@ describe('the automation’s app-only token', () => {
   });
 
   test('an unreadable secret file names the file and the fix', async () => {
-    const config = { ...baseConfig, automation: { clientId: SEED.automationAppId, clientSecretFile: '/nonexistent/ociaccess-secret' } };
+    const config = {
+      ...baseConfig,
+      automation: { clientId: SEED.automationAppId, clientSecretFile: '/nonexistent/ociaccess-secret' },
+    };
     const { session } = await newSession({ config });
     const error = await rejection(session.getAppToken());
     expect(error.code).toBe('AUTOMATION_SECRET_UNREADABLE');
@@ -485,7 +577,10 @@ describe('the automation’s app-only token', () => {
 
 describe('authority and scopes', () => {
   test('the authority is pinned to the configured host, with metadata built from the known layout', () => {
-    const options = msalAuthorityOptions({ ...baseConfig, cloud: { ...baseConfig.cloud, authorityHost: 'https://login.microsoftonline.us/' } });
+    const options = msalAuthorityOptions({
+      ...baseConfig,
+      cloud: { ...baseConfig.cloud, authorityHost: 'https://login.microsoftonline.us/' },
+    });
     expect(options.authority).toBe(`https://login.microsoftonline.us/${SEED.tenantId}`);
     expect(options.knownAuthorities).toEqual(['login.microsoftonline.us']);
     expect(JSON.parse(options.authorityMetadata)).toEqual(
@@ -498,9 +593,27 @@ describe('authority and scopes', () => {
   });
 
   test('the CLI asks for exactly the documented delegated scopes per role, and app-only uses the cloud’s Graph /.default', () => {
-    expect(delegatedScopes('requester')).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All']);
-    expect(delegatedScopes('approver')).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All', 'GroupMember.ReadWrite.All']);
-    expect([...CLI_SCOPES]).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Synchronization.ReadWrite.All']);
+    expect(delegatedScopes('requester')).toEqual([
+      'User.ReadWrite',
+      'User.Read.All',
+      'offline_access',
+      'Group.Read.All',
+    ]);
+    expect(delegatedScopes('approver')).toEqual([
+      'User.ReadWrite',
+      'User.Read.All',
+      'offline_access',
+      'Group.Read.All',
+      'GroupMember.ReadWrite.All',
+    ]);
+    expect([...CLI_SCOPES]).toEqual([
+      'User.ReadWrite',
+      'User.Read.All',
+      'offline_access',
+      'Group.Read.All',
+      'GroupMember.ReadWrite.All',
+      'Synchronization.ReadWrite.All',
+    ]);
     expect(appOnlyGraphScope('https://graph.microsoft.us/')).toBe('https://graph.microsoft.us/.default');
   });
 });

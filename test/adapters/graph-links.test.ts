@@ -43,7 +43,10 @@ let nextLink: string | undefined;
 /** Where /v1.0/groups/moved/... redirects to, per test. */
 let redirectTo = '';
 
-async function startServer(tls: { cert: string; key: string }, handle: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Server> {
+async function startServer(
+  tls: { cert: string; key: string },
+  handle: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<Server> {
   const seen: Seen[] = [];
   const server = https.createServer(tls, (req, res) => {
     seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
@@ -70,7 +73,12 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(payload);
 }
 
-const member = (id: string) => ({ id, userPrincipalName: `${id}@example.test`, displayName: id, '@odata.type': '#microsoft.graph.group' });
+const member = (id: string) => ({
+  id,
+  userPrincipalName: `${id}@example.test`,
+  displayName: id,
+  '@odata.type': '#microsoft.graph.group',
+});
 
 beforeAll(async () => {
   dir = await tempRoot();
@@ -88,7 +96,10 @@ beforeAll(async () => {
     } else if (url.pathname === '/v1.0/$batch') {
       res.writeHead(307, { location: redirectTo, 'content-length': '0' });
       res.end();
-    } else if (url.pathname.startsWith('/beta/groups/') && url.pathname.endsWith('/members/microsoft.graph.servicePrincipal')) {
+    } else if (
+      url.pathname.startsWith('/beta/groups/') &&
+      url.pathname.endsWith('/members/microsoft.graph.servicePrincipal')
+    ) {
       // The service principals the adapter reads beside the member list (v1.0 leaves them out): none here.
       json(res, 200, { value: [] });
     } else if (url.pathname.startsWith('/v1.0/groups/g1/members') && !url.searchParams.has('page')) {
@@ -114,11 +125,22 @@ beforeEach(() => {
 });
 
 function directory(batching = false): GraphDirectory {
-  return new GraphDirectory({ graphBaseUrl: graph.base, getToken: async () => TOKEN, connections, clock: systemClock, identity: 'app', batching });
+  return new GraphDirectory({
+    graphBaseUrl: graph.base,
+    getToken: async () => TOKEN,
+    connections,
+    clock: systemClock,
+    identity: 'app',
+    batching,
+  });
 }
 
 /** What the call failed with (undefined when it did not fail), so the other server's log is checked first. */
-const failureOf = (call: Promise<unknown>): Promise<any> => call.then(() => undefined, (error: unknown) => error);
+const failureOf = (call: Promise<unknown>): Promise<any> =>
+  call.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 function expectRefused(error: any, code: string, host: string): void {
   expect({ code: error?.code, exitCode: error?.exitCode }).toEqual({ code, exitCode: 5 });
@@ -137,14 +159,19 @@ describe('@odata.nextLink is followed only to the Graph origin', () => {
     { form: 'the Graph origin over http', link: `http://${graph.host}/v1.0/groups/g1/members?page=2` },
   ];
 
-  it.each([0, 1, 2, 3, 4])('crafted link %#: listGroupMembers fails with GRAPH_BAD_LINK and the other server hears nothing', async (index) => {
-    const { link } = crafted()[index]!;
-    nextLink = link;
-    const error = await failureOf(directory().listGroupMembers('g1'));
-    expect(elsewhere.seen).toEqual([]);
-    expect(graph.seen.map((s) => s.url).filter((url) => url.startsWith('/v1.0/'))).toEqual([expect.stringMatching(/^\/v1\.0\/groups\/g1\/members[/?]/)]);
-    expectRefused(error, 'GRAPH_BAD_LINK', new URL(link).host);
-  });
+  it.each([0, 1, 2, 3, 4])(
+    'crafted link %#: listGroupMembers fails with GRAPH_BAD_LINK and the other server hears nothing',
+    async (index) => {
+      const { link } = crafted()[index]!;
+      nextLink = link;
+      const error = await failureOf(directory().listGroupMembers('g1'));
+      expect(elsewhere.seen).toEqual([]);
+      expect(graph.seen.map((s) => s.url).filter((url) => url.startsWith('/v1.0/'))).toEqual([
+        expect.stringMatching(/^\/v1\.0\/groups\/g1\/members[/?]/),
+      ]);
+      expectRefused(error, 'GRAPH_BAD_LINK', new URL(link).host);
+    },
+  );
 
   it("doctor's and init's reads (GraphInspector) refuse the same link", async () => {
     nextLink = `${graph.base}@${elsewhere.host}/v1.0/groups/g1/members?page=2`;
@@ -166,7 +193,10 @@ describe('@odata.nextLink is followed only to the Graph origin', () => {
 
 describe('redirects from Graph are not followed', () => {
   it.each([
-    { form: 'https:other (no slashes: the SDK takes it as relative and keeps the token)', to: () => `https:${elsewhere.host}/v1.0/me` },
+    {
+      form: 'https:other (no slashes: the SDK takes it as relative and keeps the token)',
+      to: () => `https:${elsewhere.host}/v1.0/me`,
+    },
     { form: 'https://other', to: () => `${elsewhere.base}/v1.0/me` },
     { form: 'the same origin', to: () => `${graph.base}/v1.0/groups/g1/members` },
   ])('a 302 to $form fails with GRAPH_REDIRECT_REFUSED naming the Location host', async ({ to }) => {

@@ -56,21 +56,29 @@ interface LocalServer {
 async function startLocalServer(routes: Record<string, LocalHandler>): Promise<LocalServer> {
   const received: Received[] = [];
   const unknown: string[] = [];
-  const server = https.createServer({ cert: emu.server.tls.serverCertPem, key: emu.server.tls.serverKeyPem }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      const handler = routes[(req.url ?? '').split('?')[0]!];
-      if (!handler) {
-        unknown.push(`${req.method} ${req.url}`);
-        res.writeHead(501, { 'content-type': 'text/plain' });
-        res.end(`no route for ${req.method} ${req.url}`);
-        return;
-      }
-      handler(req, res);
-    });
-  });
+  const server = https.createServer(
+    { cert: emu.server.tls.serverCertPem, key: emu.server.tls.serverKeyPem },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        const handler = routes[(req.url ?? '').split('?')[0]!];
+        if (!handler) {
+          unknown.push(`${req.method} ${req.url}`);
+          res.writeHead(501, { 'content-type': 'text/plain' });
+          res.end(`no route for ${req.method} ${req.url}`);
+          return;
+        }
+        handler(req, res);
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -105,7 +113,11 @@ async function graphFailure(call: Promise<unknown>): Promise<GraphError> {
 
 function json(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
   res.end(payload);
 }
 
@@ -151,7 +163,11 @@ beforeAll(async () => {
     '/echo': (req, res) => json(res, 200, { contentType: req.headers['content-type'] ?? null }),
     '/non-ascii-header': (_req, res) => {
       // Bytes above 0x7F in header values: UTF-8 "€" and a lone Latin-1 "é" (Node's server sends strings as Latin-1 bytes).
-      res.writeHead(200, { 'content-type': 'application/json', 'x-utf8': Buffer.from('€', 'utf8').toString('latin1'), 'x-latin1': 'é' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-utf8': Buffer.from('€', 'utf8').toString('latin1'),
+        'x-latin1': 'é',
+      });
       res.end(JSON.stringify({ id: 'odd-headers' }));
     },
     '/echo-headers': (req, res) => json(res, 200, { accept: req.headers['accept'] ?? null }),
@@ -182,13 +198,21 @@ async function emulatorControl(pathName: string, body: unknown): Promise<void> {
   expect(response.status).toBe(201);
 }
 
-const appToken = (roles: string[]): string => issueToken(emu.world, { principalType: 'app', appId: SEED.automationAppId, roles }).token;
+const appToken = (roles: string[]): string =>
+  issueToken(emu.world, { principalType: 'app', appId: SEED.automationAppId, roles }).token;
 const logMark = (): number => emu.world.requestLog.at(-1)?.seq ?? 0;
 const graphRequestsSince = (mark: number): LoggedRequest[] =>
   emu.world.requestLog.filter((entry) => entry.seq > mark && entry.service === 'graph');
 
 function directory(getToken: (forceRefresh: boolean) => Promise<string>, graphBaseUrl = emu.baseUrl): GraphDirectory {
-  return new GraphDirectory({ graphBaseUrl, getToken, connections, clock: systemClock, identity: 'app', batching: false });
+  return new GraphDirectory({
+    graphBaseUrl,
+    getToken,
+    connections,
+    clock: systemClock,
+    identity: 'app',
+    batching: false,
+  });
 }
 
 describe('WholeMessageHandler through the SDK client of createGraphClient', () => {
@@ -200,7 +224,11 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
 
     const alice = await graph.api(`/users/${U.alice}`).select(['id', 'userPrincipalName']).get();
 
-    expect(alice).toEqual({ '@odata.context': expect.any(String), id: U.alice, userPrincipalName: `alice@${SEED.domain}` });
+    expect(alice).toEqual({
+      '@odata.context': expect.any(String),
+      id: U.alice,
+      userPrincipalName: `alice@${SEED.domain}`,
+    });
     expect(fetchSpy).not.toHaveBeenCalled();
     const logged = graphRequestsSince(mark);
     expect(logged).toHaveLength(1);
@@ -230,30 +258,42 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     expect(sent.headers['client-request-id']).toMatch(UUID);
   });
 
-  it('POST with a JSON body and DELETE answered 204 resolve; a repeated DELETE rejects with GraphError 404 and Graph\'s code', async () => {
+  it("POST with a JSON body and DELETE answered 204 resolve; a repeated DELETE rejects with GraphError 404 and Graph's code", async () => {
     const graph = createGraphClient(emu.baseUrl, connections, async () => appToken(['GroupMember.ReadWrite.All']));
     const members = emu.world.groups.get(GROUP)!.members;
     expect(members.has(U.alice)).toBe(false);
     const mark = logMark();
 
     // The body goes out (the emulator answers 400 to an empty or unreadable one).
-    await expect(graph.api(`/groups/${GROUP}/members/$ref`).post({ '@odata.id': `${emu.baseUrl}/v1.0/directoryObjects/${U.alice}` })).resolves.toBeUndefined();
+    await expect(
+      graph
+        .api(`/groups/${GROUP}/members/$ref`)
+        .post({ '@odata.id': `${emu.baseUrl}/v1.0/directoryObjects/${U.alice}` }),
+    ).resolves.toBeUndefined();
     expect(members.has(U.alice)).toBe(true);
 
     await expect(graph.api(`/groups/${GROUP}/members/${U.alice}/$ref`).delete()).resolves.toBeUndefined();
     expect(members.has(U.alice)).toBe(false);
 
     const clientRequestId = '0f0e0d0c-0b0a-4908-8706-050403020100';
-    const notFound = await graphFailure(graph.api(`/groups/${GROUP}/members/${U.alice}/$ref`).header('client-request-id', clientRequestId).delete());
+    const notFound = await graphFailure(
+      graph.api(`/groups/${GROUP}/members/${U.alice}/$ref`).header('client-request-id', clientRequestId).delete(),
+    );
     expect(notFound.statusCode).toBe(404);
     expect(notFound.code).toBe('Request_ResourceNotFound');
-    expect(notFound.message).toBe(`Resource '${U.alice}' does not exist or one of its queried reference-property objects are not present.`);
+    expect(notFound.message).toBe(
+      `Resource '${U.alice}' does not exist or one of its queried reference-property objects are not present.`,
+    );
     // Graph echoes the caller's client-request-id: the header went out, and the answer's headers came back.
     expect(notFound.headers?.get('client-request-id')).toBe(clientRequestId);
     expect(notFound.requestId).toMatch(UUID);
     expect(notFound.headers?.get('request-id')).toBe(notFound.requestId);
 
-    expect(graphRequestsSince(mark).map((entry) => `${entry.method} ${entry.status}`)).toEqual(['POST 204', 'DELETE 204', 'DELETE 404']);
+    expect(graphRequestsSince(mark).map((entry) => `${entry.method} ${entry.status}`)).toEqual([
+      'POST 204',
+      'DELETE 204',
+      'DELETE 404',
+    ]);
   });
 
   it('a 429 from the throttle hands Retry-After to the SDK: its RetryHandler reads it and the GraphError keeps it', async () => {
@@ -323,7 +363,11 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     // fails exactly so on a dead port: GraphError -1, code "TypeError", message "fetch failed". Under
     // jest the stock chain cannot be compared directly: fetch's TypeError comes from another realm,
     // the SDK's `instanceof Error` misses it and it drops code and message.
-    const failed = await graphFailure(createGraphClient(base, connections, async () => 'token').api('/me').get());
+    const failed = await graphFailure(
+      createGraphClient(base, connections, async () => 'token')
+        .api('/me')
+        .get(),
+    );
     expect({ statusCode: failed.statusCode, code: failed.code, message: failed.message }).toEqual({
       statusCode: -1,
       code: 'TypeError',
@@ -331,8 +375,12 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     });
 
     // Directly: a TypeError("fetch failed") whose cause is the network error, as fetch's is.
-    const thrown = await rejection(new WholeMessageHandler(connections).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }));
-    const fetchThrown = (await rejection(fetch(`${base}/v1.0/me`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit))) as TypeError;
+    const thrown = await rejection(
+      new WholeMessageHandler(connections).execute({ request: `${base}/v1.0/me`, options: { method: 'GET' } }),
+    );
+    const fetchThrown = (await rejection(
+      fetch(`${base}/v1.0/me`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit),
+    )) as TypeError;
     expect(thrown).toBeInstanceOf(TypeError);
     // fetch's message, plus the network error's code (the adapter says the host could not be reached).
     expect((thrown as TypeError).message).toBe(`${fetchThrown.message} (ECONNREFUSED)`);
@@ -343,7 +391,9 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     expect(error).toBeInstanceOf(UpstreamError);
     expect((error as UpstreamError).code).toBe('GRAPH_UNAVAILABLE');
     expect((error as UpstreamError).exitCode).toBe(5);
-    expect((error as UpstreamError).message).toMatch(/^Microsoft Graph at 127\.0\.0\.1:\d+ could not be reached while trying to read user .* \(connection refused\)\.$/);
+    expect((error as UpstreamError).message).toMatch(
+      /^Microsoft Graph at 127\.0\.0\.1:\d+ could not be reached while trying to read user .* \(connection refused\)\.$/,
+    );
   });
 
   it('a connection the emulator drops without answering fails the same way (GraphError -1, GRAPH_UNAVAILABLE)', async () => {
@@ -351,7 +401,11 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     const token = appToken(['User.Read.All']);
     const mark = logMark();
 
-    const dropped = await graphFailure(createGraphClient(emu.baseUrl, connections, async () => token).api(`/users/${U.bob}`).get());
+    const dropped = await graphFailure(
+      createGraphClient(emu.baseUrl, connections, async () => token)
+        .api(`/users/${U.bob}`)
+        .get(),
+    );
     expect(dropped.statusCode).toBe(-1);
     // fetch's message, with the network error's code (so that the host can be said to be unreachable).
     expect(dropped.message).toBe('fetch failed (ECONNRESET)');
@@ -368,7 +422,7 @@ describe('WholeMessageHandler through the SDK client of createGraphClient', () =
     const here = local.received.length;
     const away = elsewhere.received.length;
     const refused = await rejection(graph.api('/moved-here').get());
-    expect(((refused as { cause?: { code?: string } }).cause)?.code).toBe('GRAPH_REDIRECT_REFUSED');
+    expect((refused as { cause?: { code?: string } }).cause?.code).toBe('GRAPH_REDIRECT_REFUSED');
     expect(local.received.slice(here).map((entry) => entry.url)).toEqual(['/v1.0/moved-here']);
 
     const error = await rejection(directory(async () => 'local-token', local.base).getUser('moved-away'));
@@ -394,7 +448,9 @@ describe('WholeMessageHandler on its own', () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(context.response!.status).toBe(200);
     expect(await context.response!.json()).toMatchObject({ id: U.carol, displayName: expect.any(String) });
-    expect(graphRequestsSince(mark)).toEqual([expect.objectContaining({ method: 'GET', status: 200, principal: SEED.automationAppId })]);
+    expect(graphRequestsSince(mark)).toEqual([
+      expect.objectContaining({ method: 'GET', status: 200, principal: SEED.automationAppId }),
+    ]);
   });
 
   it('a body that is not plain (a Blob) is read whole and sent on the one path, with its type, as a string body is; neither through fetch', async () => {
@@ -410,7 +466,10 @@ describe('WholeMessageHandler on its own', () => {
     expect(await blob.response!.json()).toEqual({ contentType: 'application/json' });
     expect(local.received.at(-1)!.body).toBe('{"a":1}');
 
-    const direct: Context = { request: `${local.base}/echo`, options: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"b":2}' } };
+    const direct: Context = {
+      request: `${local.base}/echo`,
+      options: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"b":2}' },
+    };
     await handler.execute(direct);
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(await direct.response!.json()).toEqual({ contentType: 'application/json' });
@@ -426,7 +485,10 @@ describe('WholeMessageHandler on its own', () => {
     expect(noContent.response!.headers.get('x-answer')).toBe('no content');
     expect(noContent.response!.url).toBe(`${local.base}/status/204`);
 
-    const notModified: Context = { request: `${local.base}/status/304`, options: { method: 'GET', headers: { 'If-None-Match': '"v1"' } } };
+    const notModified: Context = {
+      request: `${local.base}/status/304`,
+      options: { method: 'GET', headers: { 'If-None-Match': '"v1"' } },
+    };
     await handler.execute(notModified);
     expect(notModified.response!.status).toBe(304);
     expect(notModified.response!.body).toBeNull();
@@ -437,7 +499,9 @@ describe('WholeMessageHandler on its own', () => {
   it('a header value with bytes above 0x7F does not fail a good answer; UTF-8 bytes read as fetch reads them', async () => {
     const context: Context = { request: `${local.base}/non-ascii-header`, options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
-    const viaFetch = await fetch(`${local.base}/non-ascii-header`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit);
+    const viaFetch = await fetch(`${local.base}/non-ascii-header`, {
+      dispatcher: referenceDispatcher(emu.caFile),
+    } as RequestInit);
     expect(context.response!.status).toBe(200);
     expect(await context.response!.json()).toEqual({ id: 'odd-headers' });
     expect(context.response!.headers.get('x-utf8')).toBe(viaFetch.headers.get('x-utf8'));
@@ -448,12 +512,21 @@ describe('WholeMessageHandler on its own', () => {
   });
 
   it('a request header named twice is sent once with both values, as fetch sends it', async () => {
-    const context: Context = { request: `${local.base}/echo-headers`, options: { method: 'GET', headers: [['Accept', 'application/json'], ['accept', 'text/plain']] } };
+    const context: Context = {
+      request: `${local.base}/echo-headers`,
+      options: {
+        method: 'GET',
+        headers: [
+          ['Accept', 'application/json'],
+          ['accept', 'text/plain'],
+        ],
+      },
+    };
     await new WholeMessageHandler(connections).execute(context);
     expect(await context.response!.json()).toEqual({ accept: 'application/json, text/plain' });
   });
 
-  it('a Request object goes out on the handler\'s connections (the CA they trust)', async () => {
+  it("a Request object goes out on the handler's connections (the CA they trust)", async () => {
     const context: Context = { request: new Request(`${local.base}/v1.0/me`), options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
     expect(await context.response!.json()).toEqual({ id: 'local' });
@@ -462,7 +535,9 @@ describe('WholeMessageHandler on its own', () => {
   it('keeps repeated response headers: both Set-Cookie values, and the others joined as fetch joins them', async () => {
     const context: Context = { request: `${local.base}/repeated-headers`, options: { method: 'GET' } };
     await new WholeMessageHandler(connections).execute(context);
-    const viaFetch = await fetch(`${local.base}/repeated-headers`, { dispatcher: referenceDispatcher(emu.caFile) } as RequestInit);
+    const viaFetch = await fetch(`${local.base}/repeated-headers`, {
+      dispatcher: referenceDispatcher(emu.caFile),
+    } as RequestInit);
 
     const response = context.response!;
     expect(response.headers.getSetCookie()).toEqual(['first=1; Path=/', 'second=2; Path=/']);

@@ -54,7 +54,10 @@ function drip(res: http.ServerResponse): void {
 }
 
 function huge(res: http.ServerResponse, declared: boolean): void {
-  res.writeHead(200, { 'content-type': 'application/json', ...(declared ? { 'content-length': String(HUGE_BYTES) } : {}) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(declared ? { 'content-length': String(HUGE_BYTES) } : {}),
+  });
   let written = 0;
   let closed = false;
   res.on('close', () => {
@@ -103,7 +106,8 @@ beforeEach(() => {
 
 /** The server stopped writing well before the whole body: the client dropped the connection instead of reading it all. */
 async function expectHugeAbandoned(): Promise<void> {
-  for (let wait = 0; hugeWritten.length === 0 && wait < 100; wait += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let wait = 0; hugeWritten.length === 0 && wait < 100; wait += 1)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   expect(hugeWritten).toHaveLength(1);
   expect(hugeWritten[0]).toBeLessThan(HUGE_BYTES / 2);
 }
@@ -165,7 +169,9 @@ describe("MSAL's network client (fetchWithCa)", () => {
   it('a token endpoint that drips fails with the deadline code, which session.ts turns back into HTTP_DEADLINE_EXCEEDED', async () => {
     const limited = fetchWithCa(undefined, { timeoutMs: DEADLINE_MS });
     const network = caAwareNetworkClient(undefined, {}, limited);
-    const error = await caught(() => network.sendPostRequestAsync(`${base}/drip`, { body: 'grant_type=client_credentials' }));
+    const error = await caught(() =>
+      network.sendPostRequestAsync(`${base}/drip`, { body: 'grant_type=client_credentials' }),
+    );
     expect(error?.errorCode).toBe('HTTP_DEADLINE_EXCEEDED');
     expect(error.errorMessage).toContain(host);
   });

@@ -69,7 +69,9 @@ it('four clients, each made on its own from the same CA file, send one after ano
   const context = { request: `${base}/graph`, options: { method: 'GET' } };
   await graph.execute(context);
   expect((context as { response?: Response }).response!.status).toBe(200);
-  expect((await oci.send({ method: 'GET' as common.Method, headers: new Headers(), uri: `${base}/oci` })).status).toBe(200);
+  expect((await oci.send({ method: 'GET' as common.Method, headers: new Headers(), uri: `${base}/oci` })).status).toBe(
+    200,
+  );
   expect(await (await control(`${base}/control`)).json()).toEqual({ ok: true });
 
   expect(tlsConnections - before).toBe(1);

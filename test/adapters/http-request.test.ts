@@ -26,7 +26,12 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.url === '/echo?x=1') {
-        res.writeHead(201, [['Content-Type', 'application/json'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Raw', Buffer.from('€', 'utf8').toString('latin1')]]);
+        res.writeHead(201, [
+          ['Content-Type', 'application/json'],
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+          ['X-Raw', Buffer.from('€', 'utf8').toString('latin1')],
+        ]);
         res.end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString('utf8') }));
       } else if (req.url === '/wait') {
         setTimeout(() => res.end('done'), 100).unref();
@@ -53,7 +58,11 @@ afterAll(async () => {
 });
 
 it('sends method, query and body, and reads status, repeated headers (Latin-1, as fetch) and the whole body', async () => {
-  const answer = await requestWhole(`${base}/echo?x=1`, { method: 'post', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  const answer = await requestWhole(`${base}/echo?x=1`, {
+    method: 'post',
+    headers: { 'content-type': 'text/plain' },
+    body: 'hello',
+  });
   expect(answer.status).toBe(201);
   expect(answer.statusText).toBe('Created');
   expect(JSON.parse(answer.bytes.toString('utf8'))).toEqual({ method: 'POST', body: 'hello' });
@@ -107,7 +116,9 @@ it('nothing listening fails the same way', async () => {
 it('connections with connectionsPerOrigin open no more connections than that: further calls wait for one', async () => {
   const capped = connectionsForCaFile(undefined, { timeoutMs: 5_000, connectionsPerOrigin: 2 });
   const before = connections;
-  const answers = await Promise.all(Array.from({ length: 6 }, () => requestWhole(`${base}/wait`, { connections: capped })));
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, () => requestWhole(`${base}/wait`, { connections: capped })),
+  );
   expect(answers.map((a) => a.bytes.toString('utf8'))).toEqual(Array(6).fill('done'));
   expect(connections - before).toBe(2);
   // Under the default limit (the default sweep's 4 $batch slots and 3 reads beside them), six calls at once open six.
@@ -120,11 +131,14 @@ it('connections with connectionsPerOrigin open no more connections than that: fu
 it('a connection is kept for the next call: calls one after another share one', async () => {
   const pool = connectionsForCaFile(undefined, { timeoutMs: 5_000, connectionsPerOrigin: 3 });
   const before = connections;
-  for (let call = 0; call < 4; call += 1) expect((await requestWhole(`${base}/echo?x=1`, { method: 'POST', body: String(call), connections: pool })).status).toBe(201);
+  for (let call = 0; call < 4; call += 1)
+    expect(
+      (await requestWhole(`${base}/echo?x=1`, { method: 'POST', body: String(call), connections: pool })).status,
+    ).toBe(201);
   expect(connections - before).toBe(1);
 });
 
-it('a server that stops sending fails at the connections\' deadline with HTTP_DEADLINE_EXCEEDED, naming the host and the limit', async () => {
+it("a server that stops sending fails at the connections' deadline with HTTP_DEADLINE_EXCEEDED, naming the host and the limit", async () => {
   const impatient = connectionsForCaFile(undefined, { timeoutMs: 300 });
   const error = await caught(() => requestWhole(`${base}/slow`, { connections: impatient }));
   expect({ code: error.code, exitCode: error.exitCode }).toEqual({ code: 'HTTP_DEADLINE_EXCEEDED', exitCode: 5 });

@@ -46,34 +46,57 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('Sun, 06 Nov 1994 08:49:37 GMT', NOW)).toBe(0);
   });
 
-  it.each([undefined, null, '', '   ', '-5', '1.5', '1e3', '0x10', 'soon', 'Tue, 04 Mar 2025', '2025-03-04T05:06:37Z', 'Tue, 04 Mar 2025 05:06:37 PST', 'Tue, 99 Mar 2025 05:06:37 GMT'])(
-    'garbage %j is undefined (back off as if no header came)',
-    (value) => {
-      expect(retryAfterMs(value, NOW)).toBeUndefined();
-    },
-  );
+  it.each([
+    undefined,
+    null,
+    '',
+    '   ',
+    '-5',
+    '1.5',
+    '1e3',
+    '0x10',
+    'soon',
+    'Tue, 04 Mar 2025',
+    '2025-03-04T05:06:37Z',
+    'Tue, 04 Mar 2025 05:06:37 PST',
+    'Tue, 99 Mar 2025 05:06:37 GMT',
+  ])('garbage %j is undefined (back off as if no header came)', (value) => {
+    expect(retryAfterMs(value, NOW)).toBeUndefined();
+  });
 });
 
 describe('backoffDelayMs', () => {
   it.each(POLICIES)('%s: never before the Retry-After; exactly it, whatever the jitter says', (_name, policy) => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: policy.maxAttempts - 1 }), fc.integer({ min: 0, max: policy.maxRetryAfterMs }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, retryAfter, random) => {
-        expect(backoffDelayMs(policy, attempt, retryAfter, () => random)).toBe(retryAfter);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: policy.maxAttempts - 1 }),
+        fc.integer({ min: 0, max: policy.maxRetryAfterMs }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, retryAfter, random) => {
+          expect(backoffDelayMs(policy, attempt, retryAfter, () => random)).toBe(retryAfter);
+        },
+      ),
     );
   });
 
-  it.each(POLICIES)('%s: without a Retry-After, between half the ceiling and the ceiling, the ceiling doubling up to the cap', (_name, policy) => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: policy.maxAttempts - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, random) => {
-        const ceiling = Math.min(policy.capMs, policy.firstMs * 2 ** (attempt - 1));
-        const delay = backoffDelayMs(policy, attempt, undefined, () => random)!;
-        expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
-        expect(delay).toBeLessThanOrEqual(ceiling);
-        expect(delay).toBeLessThanOrEqual(policy.capMs);
-      }),
-    );
-  });
+  it.each(POLICIES)(
+    '%s: without a Retry-After, between half the ceiling and the ceiling, the ceiling doubling up to the cap',
+    (_name, policy) => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: policy.maxAttempts - 1 }),
+          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+          (attempt, random) => {
+            const ceiling = Math.min(policy.capMs, policy.firstMs * 2 ** (attempt - 1));
+            const delay = backoffDelayMs(policy, attempt, undefined, () => random)!;
+            expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
+            expect(delay).toBeLessThanOrEqual(ceiling);
+            expect(delay).toBeLessThanOrEqual(policy.capMs);
+          },
+        ),
+      );
+    },
+  );
 
   it('is jittered: the same attempt waits differently for different draws', () => {
     const low = backoffDelayMs(GRAPH_REQUEST_BACKOFF, 2, undefined, () => 0)!;
@@ -84,17 +107,21 @@ describe('backoffDelayMs', () => {
     expect(draws.size).toBeGreaterThan(1);
   });
 
-  it.each(POLICIES)('%s: bounded: no attempt past maxAttempts, and a Retry-After longer than the policy allows ends the retries', (_name, policy) => {
-    expect(backoffDelayMs(policy, policy.maxAttempts, undefined)).toBeUndefined();
-    expect(backoffDelayMs(policy, policy.maxAttempts, 0)).toBeUndefined();
-    expect(backoffDelayMs(policy, 1, policy.maxRetryAfterMs + 1)).toBeUndefined();
-    expect(backoffDelayMs(policy, 1, policy.maxRetryAfterMs)).toBe(policy.maxRetryAfterMs);
-  });
+  it.each(POLICIES)(
+    '%s: bounded: no attempt past maxAttempts, and a Retry-After longer than the policy allows ends the retries',
+    (_name, policy) => {
+      expect(backoffDelayMs(policy, policy.maxAttempts, undefined)).toBeUndefined();
+      expect(backoffDelayMs(policy, policy.maxAttempts, 0)).toBeUndefined();
+      expect(backoffDelayMs(policy, 1, policy.maxRetryAfterMs + 1)).toBeUndefined();
+      expect(backoffDelayMs(policy, 1, policy.maxRetryAfterMs)).toBe(policy.maxRetryAfterMs);
+    },
+  );
 
-  it('OCI throttling outlasts a one-minute rate window even at the jitter\'s low end, and gives up within a few minutes', () => {
+  it("OCI throttling outlasts a one-minute rate window even at the jitter's low end, and gives up within a few minutes", () => {
     expect(minimumTotalWaitMs(OCI_THROTTLE_BACKOFF)).toBeGreaterThan(60_000);
     let most = 0;
-    for (let attempt = 1; attempt < OCI_THROTTLE_BACKOFF.maxAttempts; attempt += 1) most += backoffDelayMs(OCI_THROTTLE_BACKOFF, attempt, undefined, () => 0.999_999)!;
+    for (let attempt = 1; attempt < OCI_THROTTLE_BACKOFF.maxAttempts; attempt += 1)
+      most += backoffDelayMs(OCI_THROTTLE_BACKOFF, attempt, undefined, () => 0.999_999)!;
     expect(most).toBeLessThanOrEqual(150_000);
     // What the docs say: at least 71 s, at most 142 s.
     expect(minimumTotalWaitMs(OCI_THROTTLE_BACKOFF)).toBe(71_000);
@@ -103,9 +130,19 @@ describe('backoffDelayMs', () => {
   it('a $batch item reads its own Retry-After (either case of the name) through the same parser', () => {
     const item = (headers: Record<string, string>) => ({ id: '1', status: 429, headers, body: {} });
     expect(itemRetryDelayMs(item({ 'retry-after': '3' }), 1, NOW, GRAPH_BATCH_ITEM_BACKOFF, () => 0)).toBe(3_000);
-    expect(itemRetryDelayMs(item({ 'Retry-After': 'Tue, 04 Mar 2025 05:06:09 GMT' }), 1, NOW, GRAPH_BATCH_ITEM_BACKOFF, () => 0)).toBe(2_000);
+    expect(
+      itemRetryDelayMs(
+        item({ 'Retry-After': 'Tue, 04 Mar 2025 05:06:09 GMT' }),
+        1,
+        NOW,
+        GRAPH_BATCH_ITEM_BACKOFF,
+        () => 0,
+      ),
+    ).toBe(2_000);
     expect(itemRetryDelayMs(item({ 'retry-after': 'later' }), 1, NOW, GRAPH_BATCH_ITEM_BACKOFF, () => 0)).toBe(250);
-    expect(itemRetryDelayMs(item({}), GRAPH_BATCH_ITEM_BACKOFF.maxAttempts, NOW, GRAPH_BATCH_ITEM_BACKOFF, () => 0)).toBeUndefined();
+    expect(
+      itemRetryDelayMs(item({}), GRAPH_BATCH_ITEM_BACKOFF.maxAttempts, NOW, GRAPH_BATCH_ITEM_BACKOFF, () => 0),
+    ).toBeUndefined();
   });
 });
 
@@ -117,7 +154,10 @@ describe('GraphRetryHandler (whole Graph requests)', () => {
       async execute(context: Context) {
         const [status, retryAfter] = answers[Math.min(link.calls, answers.length - 1)]!;
         link.calls += 1;
-        context.response = new Response(null, { status, headers: retryAfter === null ? {} : { 'retry-after': retryAfter } });
+        context.response = new Response(null, {
+          status,
+          headers: retryAfter === null ? {} : { 'retry-after': retryAfter },
+        });
       },
     };
     return link;
@@ -125,7 +165,11 @@ describe('GraphRetryHandler (whole Graph requests)', () => {
 
   async function run(answers: [number, string | null][], options: { given?: RetryHandlerOptions } = {}) {
     const waits: number[] = [];
-    const handler = new GraphRetryHandler({ sleep: async (ms) => void waits.push(ms), random: () => 0, nowMs: () => NOW });
+    const handler = new GraphRetryHandler({
+      sleep: async (ms) => void waits.push(ms),
+      random: () => 0,
+      nowMs: () => NOW,
+    });
     const last = answering(answers);
     handler.setNext(last);
     const context: Context = {
@@ -138,11 +182,22 @@ describe('GraphRetryHandler (whole Graph requests)', () => {
   }
 
   it('waits what Retry-After says (seconds or a date), and backs off with jitter when there is none', async () => {
-    expect(await run([[429, '2'], [503, 'Tue, 04 Mar 2025 05:06:12 GMT'], [504, null], [200, null]])).toEqual({ waits: [2_000, 5_000, 4_000], calls: 4, status: 200 });
+    expect(
+      await run([
+        [429, '2'],
+        [503, 'Tue, 04 Mar 2025 05:06:12 GMT'],
+        [504, null],
+        [200, null],
+      ]),
+    ).toEqual({ waits: [2_000, 5_000, 4_000], calls: 4, status: 200 });
   });
 
   it('gives up after its attempts with the last answer, and at once on a Retry-After beyond its bound', async () => {
-    expect(await run([[429, '0']])).toEqual({ waits: [0, 0, 0], calls: GRAPH_REQUEST_BACKOFF.maxAttempts, status: 429 });
+    expect(await run([[429, '0']])).toEqual({
+      waits: [0, 0, 0],
+      calls: GRAPH_REQUEST_BACKOFF.maxAttempts,
+      status: 429,
+    });
     expect(await run([[429, '3600']])).toEqual({ waits: [], calls: 1, status: 429 });
   });
 

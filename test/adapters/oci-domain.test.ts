@@ -47,7 +47,8 @@ afterEach(async () => {
 
 test('a group above 10,000 members whose domain serves fewer members a page than asked is read whole', async () => {
   const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
-  for (let i = 0; i < 10_050; i += 1) group.members.add(createOciUser(emu.world, { userName: `m${i}@example.test`, createdBy: 'console' }).id);
+  for (let i = 0; i < 10_050; i += 1)
+    group.members.add(createOciUser(emu.world, { userName: `m${i}@example.test`, createdBy: 'console' }).id);
   emu.world.oci.maxMemberPageSize = 4_000;
   const members = await domain('read').groupMembers(group.id);
   expect(members).toHaveLength(group.members.size);

@@ -31,7 +31,10 @@ async function startProxy(): Promise<CountingProxy> {
       }
       const target = match[1]!;
       tunnels.push(target);
-      const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+      const [host, port] = [
+        target.slice(0, target.lastIndexOf(':')),
+        Number(target.slice(target.lastIndexOf(':') + 1)),
+      ];
       if (host !== '127.0.0.1') {
         client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
         return;
@@ -52,10 +55,11 @@ async function startProxy(): Promise<CountingProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     tunnels,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -86,9 +90,14 @@ describe('NO_PROXY', () => {
   });
 
   test('the config wins over the environment; the environment is read in either case of its names', () => {
-    expect(proxySettings({ HTTPS_PROXY: 'http://env:3128', NO_PROXY: 'a.example, b.example' })).toEqual({ url: new URL('http://env:3128'), noProxy: ['a.example', 'b.example'] });
+    expect(proxySettings({ HTTPS_PROXY: 'http://env:3128', NO_PROXY: 'a.example, b.example' })).toEqual({
+      url: new URL('http://env:3128'),
+      noProxy: ['a.example', 'b.example'],
+    });
     expect(proxySettings({ https_proxy: 'proxy.corp:8080' })?.url.href).toBe('http://proxy.corp:8080/');
-    expect(proxySettings({ HTTPS_PROXY: 'http://env:3128' }, { proxy: 'http://config:3128', noProxy: ['x.example'] })).toEqual({ url: new URL('http://config:3128'), noProxy: ['x.example'] });
+    expect(
+      proxySettings({ HTTPS_PROXY: 'http://env:3128' }, { proxy: 'http://config:3128', noProxy: ['x.example'] }),
+    ).toEqual({ url: new URL('http://config:3128'), noProxy: ['x.example'] });
     expect(proxySettings({})).toBeUndefined();
   });
 });
@@ -96,7 +105,10 @@ describe('NO_PROXY', () => {
 test('a call to a public cloud host goes through the proxy (one CONNECT for graph.microsoft.com:443); a refusal names the proxy, not its credentials', async () => {
   const settings = proxySettings({ HTTPS_PROXY: proxy.url.replace('http://', 'http://user:secret@') })!;
   const connections = connectionsForCaFile(undefined, { proxy: settings, timeoutMs: 5000 });
-  const error = await requestWhole('https://graph.microsoft.com/v1.0/me', { connections }).then(() => undefined, (e: unknown) => e as any);
+  const error = await requestWhole('https://graph.microsoft.com/v1.0/me', { connections }).then(
+    () => undefined,
+    (e: unknown) => e as any,
+  );
   expect(proxy.tunnels).toEqual(['graph.microsoft.com:443']);
   expect(error?.code).toBe('PROXY_REFUSED');
   expect(error.message).toContain('graph.microsoft.com:443');
@@ -110,13 +122,17 @@ describe('commands through the proxy', () => {
   test('with HTTPS_PROXY every call (Entra sign-in, Graph) goes through the proxy; with NO_PROXY naming the loopback none does, and both work', async () => {
     const H = h();
     const port = new URL(H.emu.baseUrl).port;
-    const through = await H.run('alice', ['status', '--no-oci', '--json'], { env: { HTTPS_PROXY: proxy.url, NO_PROXY: '' } });
+    const through = await H.run('alice', ['status', '--no-oci', '--json'], {
+      env: { HTTPS_PROXY: proxy.url, NO_PROXY: '' },
+    });
     expect(through.code).toBe(0);
     expect(proxy.tunnels.length).toBeGreaterThan(0);
     expect(new Set(proxy.tunnels)).toEqual(new Set([`127.0.0.1:${port}`]));
 
     proxy.tunnels.length = 0;
-    const direct = await H.run('alice', ['status', '--no-oci', '--json'], { env: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1,localhost,::1' } });
+    const direct = await H.run('alice', ['status', '--no-oci', '--json'], {
+      env: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1,localhost,::1' },
+    });
     expect(direct.code).toBe(0);
     expect(proxy.tunnels).toEqual([]);
     expect(direct.json).toEqual(through.json);

@@ -32,7 +32,9 @@ afterAll(async () => {
 /** The answer's status, or the code of the error that stopped the request. */
 async function reach(caFile: string | undefined): Promise<number | string> {
   try {
-    const answer = await requestWhole(`${emu.baseUrl}/_emulator/clock`, { connections: connectionsForCaFile(caFile, { timeoutMs: 5_000 }) });
+    const answer = await requestWhole(`${emu.baseUrl}/_emulator/clock`, {
+      connections: connectionsForCaFile(caFile, { timeoutMs: 5_000 }),
+    });
     return answer.status;
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause;
@@ -61,10 +63,12 @@ test('a CA file that is missing or holds no certificate is a config error naming
   expect(() => connectionsForCaFile(notPem)).toThrow(/holds no PEM certificate/);
 });
 
-test('no source file reaches into a SecureContext\'s native context (addCACert and the like)', async () => {
+test("no source file reaches into a SecureContext's native context (addCACert and the like)", async () => {
   const sources = (await readdir('src', { recursive: true })).filter((name) => name.endsWith('.ts'));
   const offenders = [];
-  for (const name of sources) if (/addCACert|\.context\.add|secureContext\.context/.test(await readFile(path.join('src', name), 'utf8'))) offenders.push(name);
+  for (const name of sources)
+    if (/addCACert|\.context\.add|secureContext\.context/.test(await readFile(path.join('src', name), 'utf8')))
+      offenders.push(name);
   expect(sources.length).toBeGreaterThan(20);
   expect(offenders).toEqual([]);
 });

@@ -26,7 +26,12 @@ const runs = Number(process.env.RUNS ?? 30);
 function ledgerState(count) {
   const at = (i) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
   const groups = Array.from({ length: 10 }, (_, g) => `group-${g}-5e6f0000-0000-4000-8000-000000000000`);
-  const state = { version: 1, requests: {}, decisions: {}, sweep: { firstSeen: {}, pendingRemovals: {}, failedRemovals: {}, driftSeen: {} } };
+  const state = {
+    version: 1,
+    requests: {},
+    decisions: {},
+    sweep: { firstSeen: {}, pendingRemovals: {}, failedRemovals: {}, driftSeen: {} },
+  };
   for (let i = 0; i < count; i += 1) {
     const groupId = groups[i % groups.length];
     const userId = `user-${String(i).padStart(6, '0')}-1111-4000-8000-000000000000`;
@@ -34,15 +39,46 @@ function ledgerState(count) {
     (state.sweep.firstSeen[groupId] ??= {})[userId] = at(i);
     if (i < pending) {
       state.sweep.pendingRemovals[`${groupId}:${userId}`] = {
-        groupId, userId, upn, removedInEntraAt: at(i), reason: 'expired', attempts: 1, lastCheckedAt: at(i + 60), status: 'pending-oci',
+        groupId,
+        userId,
+        upn,
+        removedInEntraAt: at(i),
+        reason: 'expired',
+        attempts: 1,
+        lastCheckedAt: at(i + 60),
+        status: 'pending-oci',
       };
     }
     if (i % 10 === 0) {
-      state.sweep.failedRemovals[`${groupId}:${userId}`] = { groupId, userId, upn, attempts: 2, lastError: 'Graph answered 503', firstFailedAt: at(i) };
+      state.sweep.failedRemovals[`${groupId}:${userId}`] = {
+        groupId,
+        userId,
+        upn,
+        attempts: 2,
+        lastError: 'Graph answered 503',
+        firstFailedAt: at(i),
+      };
       const id = `r-${i.toString(36).padStart(8, '0')}`;
-      state.requests[id] = { id, groupId, groupName: 'OCI-Temp-Admins', userId, upn, hours: 2, justification: 'INC-4711: rotate the DB wallet', requestedAt: at(i), status: 'approved' };
+      state.requests[id] = {
+        id,
+        groupId,
+        groupName: 'OCI-Temp-Admins',
+        userId,
+        upn,
+        hours: 2,
+        justification: 'INC-4711: rotate the DB wallet',
+        requestedAt: at(i),
+        status: 'approved',
+      };
       state.decisions[id] = {
-        requestId: id, requesterId: userId, requesterUpn: upn, groupId, decision: 'approved', decidedAt: at(i + 5), expiresAt: at(i + 7205), approverId: 'approver-2222',
+        requestId: id,
+        requesterId: userId,
+        requesterUpn: upn,
+        groupId,
+        decision: 'approved',
+        decidedAt: at(i + 5),
+        expiresAt: at(i + 7205),
+        approverId: 'approver-2222',
       };
     }
   }
@@ -51,7 +87,10 @@ function ledgerState(count) {
 
 // CPU time (user + system) of this process, not wall time: the work is synchronous, and on a shared machine
 // wall time mostly measures the other processes. update() below is I/O too and is timed on the wall clock.
-const cpuNow = () => { const { user, system } = process.cpuUsage(); return user + system; };
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 const cpuMs = (started) => (cpuNow() - started) / 1e3;
 const ms = (started) => Number(process.hrtime.bigint() - started) / 1e6;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -90,7 +129,13 @@ const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ociaccess-bench-state-'));
 const stateDir = path.join(dir, 'state');
 await fs.mkdir(stateDir, { mode: 0o700 });
 await fs.writeFile(path.join(stateDir, 'state.json'), text, { mode: 0o600 });
-const host = { clock: { now: () => new Date(), sleep: (t) => new Promise((resolve) => setTimeout(resolve, t)) }, pid: process.pid, hostname: os.hostname(), platform: process.platform, uid: process.getuid?.() };
+const host = {
+  clock: { now: () => new Date(), sleep: (t) => new Promise((resolve) => setTimeout(resolve, t)) },
+  pid: process.pid,
+  hostname: os.hostname(),
+  platform: process.platform,
+  uid: process.getuid?.(),
+};
 const store = openStateStore(stateDir, host);
 const updates = [];
 for (let i = 0; i < 5; i += 1) {
@@ -101,7 +146,9 @@ for (let i = 0; i < 5; i += 1) {
 await fs.rm(dir, { recursive: true, force: true });
 
 const f = (value) => `${value.toFixed(1)} ms`.padStart(9);
-console.log(`state.json: ${members} ledger members, ${pending} removals awaiting OCI, ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB; ${runs} runs`);
+console.log(
+  `state.json: ${members} ledger members, ${pending} removals awaiting OCI, ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB; ${runs} runs`,
+);
 console.log('CPU time:');
 console.log(`JSON.parse alone (median):            ${f(median(parseOnly))}`);
 console.log(`parse + validate, first in process:   ${f(firstParseValidate)}`);

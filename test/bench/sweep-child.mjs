@@ -40,17 +40,19 @@ try {
 }
 const groups = report?.groups ?? [];
 const count = (field) => groups.reduce((sum, g) => sum + (g[field]?.length ?? 0), 0);
-process.stdout.write(`${JSON.stringify({
-  exitCode,
-  mainMs: finished - mainStarted,
-  processMs: finished - started,
-  peakRssMb: Math.max(vmHwmKb, maxRssKb) / 1024,
-  members: groups.reduce((sum, g) => sum + g.members, 0),
-  removed: count('removed'),
-  failed: count('failed'),
-  pendingInOci: count('pendingInOci'),
-  drift: count('drift'),
-  outcome: report?.outcome,
-  stats: report?.stats,
-  stderr: exitCode > 1 && exitCode !== 6 ? stderr.text.slice(-2000) : undefined,
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    exitCode,
+    mainMs: finished - mainStarted,
+    processMs: finished - started,
+    peakRssMb: Math.max(vmHwmKb, maxRssKb) / 1024,
+    members: groups.reduce((sum, g) => sum + g.members, 0),
+    removed: count('removed'),
+    failed: count('failed'),
+    pendingInOci: count('pendingInOci'),
+    drift: count('drift'),
+    outcome: report?.outcome,
+    stats: report?.stats,
+    stderr: exitCode > 1 && exitCode !== 6 ? stderr.text.slice(-2000) : undefined,
+  })}\n`,
+);

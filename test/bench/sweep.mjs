@@ -108,7 +108,11 @@ function requestsSince(emu, mark) {
 function criticalPath({ people, eligible, approvers, groupRecord, members, ociMembers, removals }) {
   const calls = (items) => ceilDiv(items, BATCH);
   const decisionRecords = approvers + groupRecord;
-  const read = Math.max(1, ceilDiv(members, PAGE), ceilDiv(calls(people) + calls(decisionRecords) + calls(eligible), CONCURRENCY));
+  const read = Math.max(
+    1,
+    ceilDiv(members, PAGE),
+    ceilDiv(calls(people) + calls(decisionRecords) + calls(eligible), CONCURRENCY),
+  );
   const act = removals > 0 ? ceilDiv(calls(removals), CONCURRENCY) + ceilDiv(calls(decisionRecords), CONCURRENCY) : 0;
   const check = ociMembers > 10_000 ? 2 + ceilDiv(ociMembers + 1, 10_000) : 2;
   return { rounds: read + act + check, read, act, check };
@@ -116,7 +120,14 @@ function criticalPath({ people, eligible, approvers, groupRecord, members, ociMe
 
 function shapeOf(config, members, expired, ociOnly) {
   const group = config.groups[0];
-  const people = new Set([...group.eligibleRequesters, ...group.approvers, ...group.standingMembers, ...(group.autoApproval?.requesters ?? [])].map((u) => u.toLowerCase())).size;
+  const people = new Set(
+    [
+      ...group.eligibleRequesters,
+      ...group.approvers,
+      ...group.standingMembers,
+      ...(group.autoApproval?.requesters ?? []),
+    ].map((u) => u.toLowerCase()),
+  ).size;
   return {
     people,
     eligible: group.eligibleRequesters.length,
@@ -138,7 +149,9 @@ async function measure(label, sizes, args, latency = LATENCY) {
     const requests = requestsSince(emu, mark);
     await emu.stop();
     if (result.removed !== sizes.expired) {
-      throw new Error(`${label}: expected ${sizes.expired} removals, the sweep reported ${result.removed} (exit ${result.exitCode}, failed ${result.failed})\n${result.stderr ?? ''}`);
+      throw new Error(
+        `${label}: expected ${sizes.expired} removals, the sweep reported ${result.removed} (exit ${result.exitCode}, failed ${result.failed})\n${result.stderr ?? ''}`,
+      );
     }
     return { label, result, requests, shape: shapeOf(config, sizes.members, sizes.expired, sizes.ociOnly ?? 0) };
   } finally {
@@ -151,12 +164,22 @@ function row(m) {
   return `${m.label.padEnd(34)} ${secs(r.mainMs).padStart(9)} ${secs(r.processMs).padStart(9)} ${fmt(m.requests.total).padStart(8)} ${fmt(m.requests.batchItems).padStart(8)} ${`${r.peakRssMb.toFixed(0)} MB`.padStart(9)}   exit ${r.exitCode} (${r.outcome})`;
 }
 
-console.log(`sweep of ${fmt(MEMBERS)} members (+ break-glass), ${fmt(EXPIRED)} with expired grants; ${LATENCY} ms added to every Graph and OCI request`);
-console.log(`machine: ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (the emulator runs in this process, each sweep in a child)`);
-console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`);
+console.log(
+  `sweep of ${fmt(MEMBERS)} members (+ break-glass), ${fmt(EXPIRED)} with expired grants; ${LATENCY} ms added to every Graph and OCI request`,
+);
+console.log(
+  `machine: ${os.cpus().length} CPU(s), load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (the emulator runs in this process, each sweep in a child)`,
+);
+console.log(
+  `${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`,
+);
 // The batched sweep takes seconds: it runs REPEAT times (each on a fresh world) and the median counts.
 const runs = [];
-for (let i = 0; i < REPEAT; i += 1) runs.push(await measure('ociaccess sweep', { members: MEMBERS, expired: EXPIRED }, []));
+for (let i = 0; i < REPEAT; i += 1)
+  runs.push(await measure('ociaccess sweep', { members: MEMBERS, expired: EXPIRED }, []));
 runs.sort((a, b) => a.result.mainMs - b.result.mainMs);
 const batched = runs[Math.floor(runs.length / 2)];
 batched.label = REPEAT > 1 ? `ociaccess sweep (median of ${REPEAT})` : batched.label;
@@ -164,40 +187,70 @@ console.log(row(batched));
 if (REPEAT > 1) console.log(`  ${''.padEnd(32)} runs: ${runs.map((r) => secs(r.result.mainMs)).join(', ')}`);
 let sequential;
 if (SEQUENTIAL) {
-  sequential = await measure('sweep --concurrency 1 --no-batch', { members: MEMBERS, expired: EXPIRED }, ['--concurrency', '1', '--no-batch']);
+  sequential = await measure('sweep --concurrency 1 --no-batch', { members: MEMBERS, expired: EXPIRED }, [
+    '--concurrency',
+    '1',
+    '--no-batch',
+  ]);
   console.log(row(sequential));
 }
-console.log('  wall: main() of the sweep, sign-in included; process: plus loading the CLI in the child; HTTP: Graph + OCI requests answered (a $batch counts once; "in batch": the items inside)');
+console.log(
+  '  wall: main() of the sweep, sign-in included; process: plus loading the CLI in the child; HTTP: Graph + OCI requests answered (a $batch counts once; "in batch": the items inside)',
+);
 console.log('');
 if (sequential) {
   const speedUp = sequential.result.mainMs / batched.result.mainMs;
-  console.log(`speed-up (wall):           ${speedUp.toFixed(1)}×   target ≥ 20×   ${speedUp >= 20 ? 'met' : 'NOT met'}`);
+  console.log(
+    `speed-up (wall):           ${speedUp.toFixed(1)}×   target ≥ 20×   ${speedUp >= 20 ? 'met' : 'NOT met'}`,
+  );
   const seqBound = sequential.requests.total * LATENCY;
-  console.log(`sequential sweep bound:    ${fmt(sequential.requests.total)} round trips × ${LATENCY} ms = ${secs(seqBound)}; real/bound = ${(sequential.result.mainMs / seqBound).toFixed(2)}`);
+  console.log(
+    `sequential sweep bound:    ${fmt(sequential.requests.total)} round trips × ${LATENCY} ms = ${secs(seqBound)}; real/bound = ${(sequential.result.mainMs / seqBound).toFixed(2)}`,
+  );
 }
 const path1 = criticalPath(batched.shape);
 const bound = path1.rounds * LATENCY;
 const ratio = batched.result.mainMs / bound;
-console.log(`batched critical path:     ${path1.rounds} sequential rounds (read ${path1.read} + act ${path1.act} + check ${path1.check}) × ${LATENCY} ms = ${secs(bound)}`);
-console.log(`batched real/bound:        ${ratio.toFixed(2)}   target ≤ ${TARGET_RATIO}   ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}`);
+console.log(
+  `batched critical path:     ${path1.rounds} sequential rounds (read ${path1.read} + act ${path1.act} + check ${path1.check}) × ${LATENCY} ms = ${secs(bound)}`,
+);
+console.log(
+  `batched real/bound:        ${ratio.toFixed(2)}   target ≤ ${TARGET_RATIO}   ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}`,
+);
 if (FLOOR > 0) {
   // The same sweep with no latency at all: what its own work (client and emulator sharing this machine's CPUs) takes.
   const floors = [];
-  for (let i = 0; i < FLOOR; i += 1) floors.push((await measure('no latency', { members: MEMBERS, expired: EXPIRED }, [], 0)).result.mainMs);
+  for (let i = 0; i < FLOOR; i += 1)
+    floors.push((await measure('no latency', { members: MEMBERS, expired: EXPIRED }, [], 0)).result.mainMs);
   floors.sort((a, b) => a - b);
   const floor = floors[Math.floor(floors.length / 2)];
-  console.log(`same sweep, no latency:    ${secs(floor)} (median of ${FLOOR}: the sweep's own work, client and emulator on ${os.cpus().length} CPU(s)); target real ≤ ${secs(TARGET_RATIO * bound)}`);
+  console.log(
+    `same sweep, no latency:    ${secs(floor)} (median of ${FLOOR}: the sweep's own work, client and emulator on ${os.cpus().length} CPU(s)); target real ≤ ${secs(TARGET_RATIO * bound)}`,
+  );
 }
-console.log(`  (shape: ${batched.shape.people} configured people, ${batched.shape.approvers} approver records, ${fmt(batched.shape.members)} members of whom ${fmt(batched.shape.liveMembers)} hold a live approval, ${fmt(batched.shape.eligible)} eligible requesters (their records are read), ${fmt(batched.shape.removals)} removals)`);
+console.log(
+  `  (shape: ${batched.shape.people} configured people, ${batched.shape.approvers} approver records, ${fmt(batched.shape.members)} members of whom ${fmt(batched.shape.liveMembers)} hold a live approval, ${fmt(batched.shape.eligible)} eligible requesters (their records are read), ${fmt(batched.shape.removals)} removals)`,
+);
 
 if (BIG > 0) {
   console.log('');
   const expiredBig = Math.round(BIG / 2);
   const big = await measure(`sweep of ${fmt(BIG)} members`, { members: BIG, expired: expiredBig, ociOnly: 50 }, []);
-  console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`);
+  console.log(
+    `${''.padEnd(34)} ${'wall'.padStart(9)} ${'process'.padStart(9)} ${'HTTP'.padStart(8)} ${'in batch'.padStart(8)} ${'peak RSS'.padStart(9)}`,
+  );
   console.log(row(big));
   const bigPath = criticalPath(big.shape);
-  console.log(`  ${fmt(expiredBig)} expired, OCI group of ${fmt(big.shape.ociMembers)} (paged; 50 drift members reported: ${big.result.drift}); critical path ${bigPath.rounds} rounds = ${secs(bigPath.rounds * LATENCY)}, real/bound ${(big.result.mainMs / (bigPath.rounds * LATENCY)).toFixed(2)}`);
-  console.log(`peak RSS at ${fmt(BIG)} members: ${big.result.peakRssMb.toFixed(0)} MB   target ≤ 200 MB   ${big.result.peakRssMb <= 200 ? 'met' : 'NOT met'}`);
+  console.log(
+    `  ${fmt(expiredBig)} expired, OCI group of ${fmt(big.shape.ociMembers)} (paged; 50 drift members reported: ${big.result.drift}); critical path ${bigPath.rounds} rounds = ${secs(bigPath.rounds * LATENCY)}, real/bound ${(big.result.mainMs / (bigPath.rounds * LATENCY)).toFixed(2)}`,
+  );
+  console.log(
+    `peak RSS at ${fmt(BIG)} members: ${big.result.peakRssMb.toFixed(0)} MB   target ≤ 200 MB   ${big.result.peakRssMb <= 200 ? 'met' : 'NOT met'}`,
+  );
 }
-console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average at the end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

@@ -64,8 +64,12 @@ async function simulate(provisionNow) {
       if (world.now() >= nextSweep) {
         const stdout = new CapturedStream();
         const stderr = new CapturedStream();
-        const code = await main(['sweep', '--json', ...(provisionNow ? ['--provision-now'] : [])], actorContext({ env, stdout, stderr }));
-        if (code !== 0 && code !== 6) throw new Error(`sweep exited ${code}: ${stderr.text}${stdout.text.slice(0, 2000)}`);
+        const code = await main(
+          ['sweep', '--json', ...(provisionNow ? ['--provision-now'] : [])],
+          actorContext({ env, stdout, stderr }),
+        );
+        if (code !== 0 && code !== 6)
+          throw new Error(`sweep exited ${code}: ${stderr.text}${stdout.text.slice(0, 2000)}`);
         exits.set(code, (exits.get(code) ?? 0) + 1);
         nextSweep += SWEEP_MS;
         look();
@@ -87,15 +91,23 @@ function summarize(label, { windows, exits }) {
   const sorted = [...windows].sort((a, b) => a - b);
   const worst = sorted.at(-1);
   const median = sorted[Math.floor(sorted.length / 2)];
-  console.log(`${label.padEnd(28)} worst ${minutes(worst).padStart(9)}   median ${minutes(median).padStart(9)}   best ${minutes(sorted[0]).padStart(9)}   (sweep exits: ${[...exits].map(([c, n]) => `${n}× ${c}`).join(', ')})`);
+  console.log(
+    `${label.padEnd(28)} worst ${minutes(worst).padStart(9)}   median ${minutes(median).padStart(9)}   best ${minutes(sorted[0]).padStart(9)}   (sweep exits: ${[...exits].map(([c, n]) => `${n}× ${c}`).join(', ')})`,
+  );
   return worst;
 }
 
-console.log(`${GRANTS} grants expiring ${SPACING_MS / 1000} s apart; sweep every ${minutes(SWEEP_MS)}, provisioning cycle every ${minutes(CYCLE_MS)} (simulated time, ${STEP_MS / 1000} s resolution)`);
-console.log('window = from a grant\'s expiry to its disappearance from the OCI group');
+console.log(
+  `${GRANTS} grants expiring ${SPACING_MS / 1000} s apart; sweep every ${minutes(SWEEP_MS)}, provisioning cycle every ${minutes(CYCLE_MS)} (simulated time, ${STEP_MS / 1000} s resolution)`,
+);
+console.log("window = from a grant's expiry to its disappearance from the OCI group");
 const without = summarize('sweep', await simulate(false));
 const withPod = summarize('sweep --provision-now', await simulate(true));
 const target = SWEEP_MS + MIN;
 console.log('');
-console.log(`with --provision-now: worst ${minutes(withPod)}   target ≤ ${minutes(target)} (one sweep interval + 1 minute)   ${withPod <= target ? 'met' : 'NOT met'}`);
-console.log(`without:              worst ${minutes(without)}   expected about ${minutes(SWEEP_MS + CYCLE_MS)} (a sweep interval + a provisioning cycle)`);
+console.log(
+  `with --provision-now: worst ${minutes(withPod)}   target ≤ ${minutes(target)} (one sweep interval + 1 minute)   ${withPod <= target ? 'met' : 'NOT met'}`,
+);
+console.log(
+  `without:              worst ${minutes(without)}   expected about ${minutes(SWEEP_MS + CYCLE_MS)} (a sweep interval + a provisioning cycle)`,
+);

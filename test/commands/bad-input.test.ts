@@ -13,7 +13,14 @@ const h = useHarness({ logins: ['alice', 'bob', 'mallory'] });
 
 /** alice (or `who`) asks for `hours`; returns the request id. */
 async function requestAs(H: Harness, who: 'alice' | 'bob', hours = '2'): Promise<string> {
-  const result = await H.run(who, ['request', '--hours', hours, '--justification', 'INC-1: restart the DB node', '--json']);
+  const result = await H.run(who, [
+    'request',
+    '--hours',
+    hours,
+    '--justification',
+    'INC-1: restart the DB node',
+    '--json',
+  ]);
   expect(result.code).toBe(0);
   return result.json.id as string;
 }
@@ -36,44 +43,61 @@ describe('flag values are refused before the config, the sign-in or the network 
     ['list --all with --pending', ['list', '--all', '--pending'], 'CONFLICTING_FLAGS'],
   ];
 
-  test.each(cases)('%s: exit 2 with its code even when the config file does not exist, and nothing is sent', async (_name, argv, code) => {
-    const H = h();
-    const missingConfig = path.join(H.root, 'no-such-config.json');
-    const result = await H.expectNoChange(async () => {
-      const mark = H.mark();
-      const run = await H.run('alice', [...argv, '--json'], { env: { OCIACCESS_CONFIG: missingConfig } });
-      expect(H.requestsSince(mark)).toEqual([]);
-      return run;
-    });
-    expect(result.code).toBe(2);
-    expect(result.json.error.code).toBe(code);
-    expect(result.json.error.message).toEqual(expect.any(String));
-    expect(result.stderr).toBe('');
-  });
+  test.each(cases)(
+    '%s: exit 2 with its code even when the config file does not exist, and nothing is sent',
+    async (_name, argv, code) => {
+      const H = h();
+      const missingConfig = path.join(H.root, 'no-such-config.json');
+      const result = await H.expectNoChange(async () => {
+        const mark = H.mark();
+        const run = await H.run('alice', [...argv, '--json'], { env: { OCIACCESS_CONFIG: missingConfig } });
+        expect(H.requestsSince(mark)).toEqual([]);
+        return run;
+      });
+      expect(result.code).toBe(2);
+      expect(result.json.error.code).toBe(code);
+      expect(result.json.error.message).toEqual(expect.any(String));
+      expect(result.stderr).toBe('');
+    },
+  );
 
-  test.each(cases)('%s: exit 2 with a valid config too, nothing sent, and a readable message on stderr', async (_name, argv, code) => {
-    const H = h();
-    const result = await H.expectNoChange(async () => {
-      const mark = H.mark();
-      const run = await H.run('alice', argv);
-      expect(H.requestsSince(mark)).toEqual([]);
-      return run;
-    });
-    expect(result.code).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^error: .+\\[${code}\\]`));
-  });
+  test.each(cases)(
+    '%s: exit 2 with a valid config too, nothing sent, and a readable message on stderr',
+    async (_name, argv, code) => {
+      const H = h();
+      const result = await H.expectNoChange(async () => {
+        const mark = H.mark();
+        const run = await H.run('alice', argv);
+        expect(H.requestsSince(mark)).toEqual([]);
+        return run;
+      });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(new RegExp(`^error: .+\\[${code}\\]`));
+    },
+  );
 
   test('hours 1.0001 is explained and the hint rounds it to the minute', async () => {
     const result = await h().run('alice', ['request', '--hours', '1.0001', '--justification', 'x', '--json']);
     expect(result.json).toEqual({
-      error: { code: 'INVALID_HOURS', message: '--hours "1.0001" is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1h.' },
+      error: {
+        code: 'INVALID_HOURS',
+        message: '--hours "1.0001" is not a whole number of minutes.',
+        hint: 'Round it to the minute, e.g. --hours 1h.',
+      },
     });
   });
 
   test('a fraction that is a whole number of minutes is accepted (1.5 hours)', async () => {
     const H = h();
-    const result = await H.run('alice', ['request', '--hours', '1.5', '--justification', 'INC-2: check a policy', '--json']);
+    const result = await H.run('alice', [
+      'request',
+      '--hours',
+      '1.5',
+      '--justification',
+      'INC-2: check a policy',
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     expect(result.json).toMatchObject({ hours: 1.5, state: 'pending', group: 'OCI-Temp-Admins' });
   });
@@ -97,33 +121,56 @@ describe('refused by policy or state: exit 3, nothing changes anywhere', () => {
     const H = h();
     const result = await H.expectNoChange(async () => {
       const mark = H.mark();
-      const run = await H.run('alice', ['request', '--group', 'OCI-Prod-Admins', '--hours', '1', '--justification', 'x', '--json']);
+      const run = await H.run('alice', [
+        'request',
+        '--group',
+        'OCI-Prod-Admins',
+        '--hours',
+        '1',
+        '--justification',
+        'x',
+        '--json',
+      ]);
       expect(H.requestsSince(mark)).toEqual([]);
       return run;
     });
     expect(result.code).toBe(2);
-    expect(result.json.error).toMatchObject({ code: 'UNKNOWN_GROUP', message: 'Unknown group "OCI-Prod-Admins".', hint: 'Configured groups: OCI-Temp-Admins.' });
+    expect(result.json.error).toMatchObject({
+      code: 'UNKNOWN_GROUP',
+      message: 'Unknown group "OCI-Prod-Admins".',
+      hint: 'Configured groups: OCI-Temp-Admins.',
+    });
   });
 
   test('unknown request id: REQUEST_NOT_FOUND with the hint to list', async () => {
     const H = h();
     const result = await H.expectNoChange(() => H.run('bob', ['approve', 'r-zzzz2222', '--yes', '--json']));
     expect(result.code).toBe(3);
-    expect(result.json.error).toMatchObject({ code: 'REQUEST_NOT_FOUND', hint: expect.stringContaining('ociaccess list --pending') });
+    expect(result.json.error).toMatchObject({
+      code: 'REQUEST_NOT_FOUND',
+      hint: expect.stringContaining('ociaccess list --pending'),
+    });
   });
 
   test('a non-eligible requester (mallory): NOT_ELIGIBLE, no record written', async () => {
     const H = h();
-    const result = await H.expectNoChange(() => H.run('mallory', ['request', '--hours', '1', '--justification', 'let me in', '--json']));
+    const result = await H.expectNoChange(() =>
+      H.run('mallory', ['request', '--hours', '1', '--justification', 'let me in', '--json']),
+    );
     expect(result.code).toBe(3);
-    expect(result.json.error).toMatchObject({ code: 'NOT_ELIGIBLE', message: `${upnOf('mallory')} may not request access to OCI-Temp-Admins.` });
+    expect(result.json.error).toMatchObject({
+      code: 'NOT_ELIGIBLE',
+      message: `${upnOf('mallory')} may not request access to OCI-Temp-Admins.`,
+    });
     expect(storedRecords(H, 'mallory', 'com.ociaccess.requests')).toEqual([]);
   });
 
   test('a second request while one is pending: REQUEST_ALREADY_PENDING', async () => {
     const H = h();
     const id = await requestAs(H, 'alice');
-    const result = await H.expectNoChange(() => H.run('alice', ['request', '--hours', '1', '--justification', 'again', '--json']));
+    const result = await H.expectNoChange(() =>
+      H.run('alice', ['request', '--hours', '1', '--justification', 'again', '--json']),
+    );
     expect(result.code).toBe(3);
     expect(result.json.error.code).toBe('REQUEST_ALREADY_PENDING');
     expect(result.json.error.message).toContain(id);
@@ -135,7 +182,10 @@ describe('refused by policy or state: exit 3, nothing changes anywhere', () => {
     expect((await H.run('bob', ['approve', id, '--yes'])).code).toBe(0);
     const result = await H.expectNoChange(() => H.run('bob', ['approve', id, '--yes', '--json']));
     expect(result.code).toBe(3);
-    expect(result.json.error).toMatchObject({ code: 'REQUEST_NOT_PENDING', message: `Request ${id} is approved by you; only pending requests can be approved.` });
+    expect(result.json.error).toMatchObject({
+      code: 'REQUEST_NOT_PENDING',
+      message: `Request ${id} is approved by you; only pending requests can be approved.`,
+    });
     expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toHaveLength(1);
   });
 
@@ -170,15 +220,18 @@ describe('refused by policy or state: exit 3, nothing changes anywhere', () => {
   test.each([
     ['approve', ['--yes']],
     ['deny', ['--reason', 'no', '--yes']],
-  ])('a non-approver (alice) cannot %s someone else\'s request: NOT_AN_APPROVER', async (verb, extra) => {
+  ])("a non-approver (alice) cannot %s someone else's request: NOT_AN_APPROVER", async (verb, extra) => {
     const H = h();
     const id = await requestAs(H, 'bob');
     const result = await H.expectNoChange(() => H.run('alice', [verb, id, ...extra, '--json']));
     expect(result.code).toBe(3);
-    expect(result.json.error).toMatchObject({ code: 'NOT_AN_APPROVER', message: `${upnOf('alice')} is not an approver of OCI-Temp-Admins.` });
+    expect(result.json.error).toMatchObject({
+      code: 'NOT_AN_APPROVER',
+      message: `${upnOf('alice')} is not an approver of OCI-Temp-Admins.`,
+    });
   });
 
-  test('a non-approver (alice) cannot revoke someone else\'s membership: NOT_AN_APPROVER, the member stays', async () => {
+  test("a non-approver (alice) cannot revoke someone else's membership: NOT_AN_APPROVER, the member stays", async () => {
     const H = h();
     await H.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('carol') });
     const result = await H.expectNoChange(() => H.run('alice', ['revoke', '--user', upnOf('carol'), '--json']));
@@ -233,9 +286,17 @@ describe('the config file', () => {
   test.each([
     ['an unknown key', (c: any) => void (c.groups[0].aprovers = [upnOf('bob')]), 'groups[0]: unknown key "aprovers"'],
     ['a misspelt top-level key', (c: any) => void (c.defaultGrup = 'x'), '(top level): unknown key "defaultGrup"'],
-    ['a wrong type', (c: any) => void (c.groups[0].maxHours = '8'), 'groups[0].maxHours: Invalid input: expected number, received string'],
+    [
+      'a wrong type',
+      (c: any) => void (c.groups[0].maxHours = '8'),
+      'groups[0].maxHours: Invalid input: expected number, received string',
+    ],
     ['a value out of range', (c: any) => void (c.sweep = { concurrency: 0 }), 'sweep.concurrency'],
-    ['a bad UPN', (c: any) => void (c.groups[0].approvers = ['bob']), 'groups[0].approvers[0]: must be a user principal name'],
+    [
+      'a bad UPN',
+      (c: any) => void (c.groups[0].approvers = ['bob']),
+      'groups[0].approvers[0]: must be a user principal name',
+    ],
   ])('invalid (%s): exit 2 CONFIG_INVALID naming the field; nothing is sent', async (_name, edit, named) => {
     const H = h();
     const file = await writeConfig(H, 'invalid.json', edit);

@@ -12,11 +12,31 @@ import { isWrite, resetTenant, unimplementedRoutes, upnOf, useHarness } from '..
 
 const h = useHarness({ logins: ['alice', 'bob'] });
 
-const logged = (entry: Partial<LoggedRequest>): LoggedRequest => ({ seq: 1, at: '', service: 'graph', method: 'GET', path: '/v1.0/me', status: 200, ...entry });
+const logged = (entry: Partial<LoggedRequest>): LoggedRequest => ({
+  seq: 1,
+  at: '',
+  service: 'graph',
+  method: 'GET',
+  path: '/v1.0/me',
+  status: 200,
+  ...entry,
+});
 
 test('writes are told from reads: $batch of GETs and OCI .search are reads, membership and record changes are writes', () => {
-  expect(isWrite(logged({ method: 'POST', path: '/v1.0/$batch', batchItems: [{ method: 'GET', url: '/users/x', status: 200 }] }))).toBe(false);
-  expect(isWrite(logged({ method: 'POST', path: '/v1.0/$batch', batchItems: [{ method: 'DELETE', url: '/groups/g/members/u/$ref', status: 204 }] }))).toBe(true);
+  expect(
+    isWrite(
+      logged({ method: 'POST', path: '/v1.0/$batch', batchItems: [{ method: 'GET', url: '/users/x', status: 200 }] }),
+    ),
+  ).toBe(false);
+  expect(
+    isWrite(
+      logged({
+        method: 'POST',
+        path: '/v1.0/$batch',
+        batchItems: [{ method: 'DELETE', url: '/groups/g/members/u/$ref', status: 204 }],
+      }),
+    ),
+  ).toBe(true);
   expect(isWrite(logged({ method: 'POST', path: `/v1.0/groups/${SEED.tempGroupId}/members/$ref` }))).toBe(true);
   expect(isWrite(logged({ method: 'PATCH', path: '/v1.0/users/u/extensions/com.ociaccess.requests' }))).toBe(true);
   expect(isWrite(logged({ service: 'oci', method: 'POST', path: '/admin/v1/Users/.search' }))).toBe(false);
@@ -26,7 +46,9 @@ test('writes are told from reads: $batch of GETs and OCI .search are reads, memb
 
 test('expectNoChange fails when a command writes to Graph', async () => {
   const H = h();
-  await expect(H.expectNoChange(() => H.run('alice', ['request', '--hours', '2', '--justification', 'INC-9: x']))).rejects.toThrow();
+  await expect(
+    H.expectNoChange(() => H.run('alice', ['request', '--hours', '2', '--justification', 'INC-9: x'])),
+  ).rejects.toThrow();
 });
 
 test('expectNoChange fails when only a local file changes', async () => {

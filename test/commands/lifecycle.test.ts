@@ -26,7 +26,14 @@ async function auditEntries(H: Harness, who: 'alice' | 'bob' | 'carol'): Promise
 }
 
 async function request(H: Harness, hours = '2'): Promise<string> {
-  const result = await H.run('alice', ['request', '--hours', hours, '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const result = await H.run('alice', [
+    'request',
+    '--hours',
+    hours,
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(result.code).toBe(0);
   return result.json.id;
 }
@@ -34,7 +41,10 @@ async function request(H: Harness, hours = '2'): Promise<string> {
 /** Paths written since `mark`, with the object id of the writer's own user object replaced by a name. */
 function writes(H: Harness, mark: number): string[] {
   const names = Object.fromEntries(Object.entries(SEED.users).map(([name, id]) => [id, name]));
-  return H.writesSince(mark).map((entry) => `${entry.method} ${entry.path.replace(/[0-9a-f-]{36}/g, (id) => names[id] ?? (id === SEED.tempGroupId ? 'temp-group' : id))}`);
+  return H.writesSince(mark).map(
+    (entry) =>
+      `${entry.method} ${entry.path.replace(/[0-9a-f-]{36}/g, (id) => names[id] ?? (id === SEED.tempGroupId ? 'temp-group' : id))}`,
+  );
 }
 
 test('request → list --pending → approve → status → JIT sign-in → status: the grant is live and OCI catches up', async () => {
@@ -42,13 +52,32 @@ test('request → list --pending → approve → status → JIT sign-in → stat
 
   // alice asks; only her own user object is written.
   let mark = H.mark();
-  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--ticket', 'INC-4711', '--json']);
+  const asked = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--ticket',
+    'INC-4711',
+    '--json',
+  ]);
   expect(asked.code).toBe(0);
   const id: string = asked.json.id;
-  expect(asked.json).toMatchObject({ id: expect.stringMatching(/^r-[0-9a-z]+$/), group: 'OCI-Temp-Admins', hours: 2, ticket: 'INC-4711', state: 'pending', autoApprovable: false, activeGrant: null });
+  expect(asked.json).toMatchObject({
+    id: expect.stringMatching(/^r-[0-9a-z]+$/),
+    group: 'OCI-Temp-Admins',
+    hours: 2,
+    ticket: 'INC-4711',
+    state: 'pending',
+    autoApprovable: false,
+    activeGrant: null,
+  });
   expect(asked.stderr).toContain(`runs \`ociaccess approve ${id}\``);
   expect(writes(H, mark).every((w) => w.includes('/users/alice/extensions'))).toBe(true);
-  expect(storedRecords(H, 'alice', 'com.ociaccess.requests')).toEqual([expect.objectContaining({ i: id, h: 2, j: 'INC-4711: rotate the DB wallet', t: 'INC-4711' })]);
+  expect(storedRecords(H, 'alice', 'com.ociaccess.requests')).toEqual([
+    expect.objectContaining({ i: id, h: 2, j: 'INC-4711: rotate the DB wallet', t: 'INC-4711' }),
+  ]);
   expect((await localState(H, 'alice')).requests[id]).toMatchObject({ status: 'pending', hours: 2, upn: ALICE });
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
 
@@ -56,7 +85,16 @@ test('request → list --pending → approve → status → JIT sign-in → stat
   mark = H.mark();
   const listed = await H.run('bob', ['list', '--pending', '--json']);
   expect(listed.code).toBe(0);
-  expect(listed.json.requests).toEqual([expect.objectContaining({ id, requester: ALICE, state: 'pending', hours: 2, justification: 'INC-4711: rotate the DB wallet', expiresAt: null })]);
+  expect(listed.json.requests).toEqual([
+    expect.objectContaining({
+      id,
+      requester: ALICE,
+      state: 'pending',
+      hours: 2,
+      justification: 'INC-4711: rotate the DB wallet',
+      expiresAt: null,
+    }),
+  ]);
   const table = await H.run('bob', ['list', '--pending']);
   expect(table.stdout.split('\n')[1]!.split('\t').slice(0, 5)).toEqual([id, ALICE, 'OCI-Temp-Admins', 'pending', '2']);
   expect(H.writesSince(mark)).toEqual([]);
@@ -65,7 +103,14 @@ test('request → list --pending → approve → status → JIT sign-in → stat
   mark = H.mark();
   const approved = await H.run('bob', ['approve', id, '--reason', 'on call', '--yes', '--json']);
   expect(approved.code).toBe(0);
-  expect(approved.json).toMatchObject({ id, requester: ALICE, decision: 'approved', hours: 2, reason: 'on call', membership: 'added' });
+  expect(approved.json).toMatchObject({
+    id,
+    requester: ALICE,
+    decision: 'approved',
+    hours: 2,
+    reason: 'on call',
+    membership: 'added',
+  });
   expect(Date.parse(approved.json.expiresAt) - Date.parse(approved.json.decidedAt)).toBe(2 * HOUR);
   expect(writes(H, mark)).toEqual([
     ...writes(H, mark).filter((w) => w.includes('/users/bob/extensions')),
@@ -73,20 +118,35 @@ test('request → list --pending → approve → status → JIT sign-in → stat
   ]);
   expect(writes(H, mark).some((w) => w.includes('/users/alice'))).toBe(false);
   expect(H.entraMembers()).toEqual([ALICE, upnOf('breakglass')]);
-  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toEqual([expect.objectContaining({ r: id, u: SEED.users.alice, d: 'a', h: 2, y: 'on call' })]);
-  expect((await localState(H, 'bob')).decisions[id]).toMatchObject({ decision: 'approved', requesterUpn: ALICE, expiresAt: approved.json.expiresAt });
-  expect((await auditEntries(H, 'bob')).map((e) => [e.action, e.result, e.target.requestId])).toEqual([['approve', 'pending', id], ['approve', 'ok', id]]);
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toEqual([
+    expect.objectContaining({ r: id, u: SEED.users.alice, d: 'a', h: 2, y: 'on call' }),
+  ]);
+  expect((await localState(H, 'bob')).decisions[id]).toMatchObject({
+    decision: 'approved',
+    requesterUpn: ALICE,
+    expiresAt: approved.json.expiresAt,
+  });
+  expect((await auditEntries(H, 'bob')).map((e) => [e.action, e.result, e.target.requestId])).toEqual([
+    ['approve', 'pending', id],
+    ['approve', 'ok', id],
+  ]);
 
   // alice's status: approved, about two hours left, no OCI user until she signs in to OCI.
   const status = await H.run('alice', ['status', '--json']);
   expect(status.code).toBe(0);
   expect(status.json.user).toBe(ALICE);
-  expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'approved', decidedBy: SEED.users.bob, oci: 'no-user' })]);
+  expect(status.json.requests).toEqual([
+    expect.objectContaining({ id, state: 'approved', decidedBy: SEED.users.bob, oci: 'no-user' }),
+  ]);
   const left = Date.parse(status.json.requests[0].expiresAt) - H.emu.world.now();
   expect(left).toBeGreaterThan(2 * HOUR - 5 * 60_000);
   expect(left).toBeLessThanOrEqual(2 * HOUR);
   const onTerminal = await H.run('alice', ['status'], { tty: true });
-  expect(onTerminal.stdout).toMatch(new RegExp(`${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h) \\((\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC\\)\\s+no OCI user yet`));
+  expect(onTerminal.stdout).toMatch(
+    new RegExp(
+      `${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h) \\((\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC\\)\\s+no OCI user yet`,
+    ),
+  );
 
   // She signs in to the OCI console: SAML JIT creates her and maps the group.
   await H.control('jit/signin', { user: ALICE });
@@ -106,15 +166,28 @@ test('revoke --user (approver) ends a grant early: removed in Entra, exit 6 whil
   const mark = H.mark();
   const revoked = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early', '--json']);
   expect(revoked.code).toBe(6);
-  expect(revoked.json).toEqual({ user: ALICE, group: 'OCI-Temp-Admins', revokedRequests: [id], membership: 'removed', oci: 'member', provisionError: null });
+  expect(revoked.json).toEqual({
+    user: ALICE,
+    group: 'OCI-Temp-Admins',
+    revokedRequests: [id],
+    membership: 'removed',
+    oci: 'member',
+    provisionError: null,
+  });
   expect(revoked.stderr).toContain(`OCI still lists ${ALICE}`);
   expect(writes(H, mark)).toEqual([
     ...writes(H, mark).filter((w) => w.includes('/users/bob/extensions')),
     `DELETE /v1.0/groups/temp-group/members/alice/$ref`,
   ]);
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
-  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([[id, 'a'], [id, 'x']]);
-  expect((await localState(H, 'bob')).sweep.pendingRemovals[`${SEED.tempGroupId}:${SEED.users.alice}`]).toMatchObject({ status: 'pending-oci', reason: 'revoked' });
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([
+    [id, 'a'],
+    [id, 'x'],
+  ]);
+  expect((await localState(H, 'bob')).sweep.pendingRemovals[`${SEED.tempGroupId}:${SEED.users.alice}`]).toMatchObject({
+    status: 'pending-oci',
+    reason: 'revoked',
+  });
 
   const status = await H.run('alice', ['status', '--json']);
   expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'revoked', oci: 'member' })]);
@@ -123,7 +196,9 @@ test('revoke --user (approver) ends a grant early: removed in Entra, exit 6 whil
   expect(H.ociMembers()).toEqual([upnOf('breakglass')]);
   const later = await H.run('alice', ['status', '--json']);
   expect(later.json.requests[0]).toMatchObject({ state: 'revoked', oci: expect.not.stringMatching(/^member$/) });
-  expect((await H.run('bob', ['list', '--all', '--json'])).json.requests).toEqual([expect.objectContaining({ id, state: 'revoked' })]);
+  expect((await H.run('bob', ['list', '--all', '--json'])).json.requests).toEqual([
+    expect.objectContaining({ id, state: 'revoked' }),
+  ]);
 });
 
 test('revoke --user --provision-now whose provisioning on demand fails (refused: bob has no application-admin role): the revocation stands and is recorded; the failure is a warning', async () => {
@@ -131,13 +206,33 @@ test('revoke --user --provision-now whose provisioning on demand fails (refused:
   const id = await request(H);
   expect((await H.run('bob', ['approve', id, '--yes'])).code).toBe(0);
   await H.control('provisioning/cycle');
-  const revoked = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early', '--provision-now', '--json']);
+  const revoked = await H.run('bob', [
+    'revoke',
+    '--user',
+    ALICE,
+    '--reason',
+    'done early',
+    '--provision-now',
+    '--json',
+  ]);
   expect(revoked.code).toBe(6);
-  expect(revoked.json).toMatchObject({ user: ALICE, revokedRequests: [id], membership: 'removed', oci: 'member', provisionError: expect.stringContaining('provision on demand') });
+  expect(revoked.json).toMatchObject({
+    user: ALICE,
+    revokedRequests: [id],
+    membership: 'removed',
+    oci: 'member',
+    provisionError: expect.stringContaining('provision on demand'),
+  });
   expect(revoked.stderr).toMatch(/Provisioning on demand did not push the removal/);
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
-  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([[id, 'a'], [id, 'x']]);
-  expect((await localState(H, 'bob')).sweep.pendingRemovals[`${SEED.tempGroupId}:${SEED.users.alice}`]).toMatchObject({ status: 'pending-oci', reason: 'revoked' });
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([
+    [id, 'a'],
+    [id, 'x'],
+  ]);
+  expect((await localState(H, 'bob')).sweep.pendingRemovals[`${SEED.tempGroupId}:${SEED.users.alice}`]).toMatchObject({
+    status: 'pending-oci',
+    reason: 'revoked',
+  });
 });
 
 test('deny: the decision is recorded, the requester never becomes a member, and sees why', async () => {
@@ -146,13 +241,23 @@ test('deny: the decision is recorded, the requester never becomes a member, and 
   const mark = H.mark();
   const denied = await H.run('bob', ['deny', id, '--reason', 'use the read-only group', '--yes', '--json']);
   expect(denied.code).toBe(0);
-  expect(denied.json).toMatchObject({ id, decision: 'denied', expiresAt: null, membership: null, reason: 'use the read-only group' });
+  expect(denied.json).toMatchObject({
+    id,
+    decision: 'denied',
+    expiresAt: null,
+    membership: null,
+    reason: 'use the read-only group',
+  });
   expect(writes(H, mark).every((w) => w.includes('/users/bob/extensions'))).toBe(true);
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
-  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toEqual([expect.objectContaining({ r: id, d: 'n', y: 'use the read-only group' })]);
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toEqual([
+    expect.objectContaining({ r: id, d: 'n', y: 'use the read-only group' }),
+  ]);
 
   const status = await H.run('alice', ['status', '--json']);
-  expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'denied', decidedBy: SEED.users.bob, expiresAt: null })]);
+  expect(status.json.requests).toEqual([
+    expect.objectContaining({ id, state: 'denied', decidedBy: SEED.users.bob, expiresAt: null }),
+  ]);
   expect((await H.run('bob', ['list', '--pending', '--json'])).json.requests).toEqual([]);
   // The next sweep leaves the group as it is.
   const sweep = await H.run('cron', ['sweep', '--json']);
@@ -160,7 +265,9 @@ test('deny: the decision is recorded, the requester never becomes a member, and 
   expect(sweep.json.groups[0]).toMatchObject({ removed: [], autoApproved: [] });
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
   // alice may ask again.
-  expect((await H.run('alice', ['request', '--hours', '1.5', '--justification', 'INC-4712: read-only will not do'])).code).toBe(0);
+  expect(
+    (await H.run('alice', ['request', '--hours', '1.5', '--justification', 'INC-4712: read-only will not do'])).code,
+  ).toBe(0);
 });
 
 test('a pending request times out after pendingTimeoutHours (24): not listed as pending, cannot be approved, reported by the sweep', async () => {
@@ -173,20 +280,35 @@ test('a pending request times out after pendingTimeoutHours (24): not listed as 
   expect(pending.json.requests).toEqual([]);
   const all = await H.run('bob', ['list', '--all', '--json']);
   expect(all.json.requests).toEqual([expect.objectContaining({ id, state: 'timed-out', expiresAt: null })]);
-  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, state: 'timed-out' })]);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([
+    expect.objectContaining({ id, state: 'timed-out' }),
+  ]);
 
   const approve = await H.expectNoChange(() => H.run('bob', ['approve', id, '--yes', '--json']));
   expect(approve.code).toBe(3);
-  expect(approve.json.error).toMatchObject({ code: 'REQUEST_NOT_PENDING', message: expect.stringContaining('is timed-out'), hint: 'The requester can make a new request.' });
+  expect(approve.json.error).toMatchObject({
+    code: 'REQUEST_NOT_PENDING',
+    message: expect.stringContaining('is timed-out'),
+    hint: 'The requester can make a new request.',
+  });
   expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
 
   const sweep = await H.run('cron', ['sweep', '--json']);
   expect(sweep.code).toBe(0);
-  expect(sweep.json.groups[0].timedOut).toEqual([expect.objectContaining({ upn: ALICE, requestId: id, reason: 'pending-timeout' })]);
+  expect(sweep.json.groups[0].timedOut).toEqual([
+    expect.objectContaining({ upn: ALICE, requestId: id, reason: 'pending-timeout' }),
+  ]);
   expect(sweep.json.groups[0].autoApproved).toEqual([]);
 
   // The requester can ask again.
-  const again = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: still needed', '--json']);
+  const again = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: still needed',
+    '--json',
+  ]);
   expect(again.code).toBe(0);
   expect(again.json.id).not.toBe(id);
 });
@@ -226,7 +348,9 @@ describe('two approvers racing on one request', () => {
     // The loser's machine does not believe it approved.
     expect((await H.localFiles(loser))['state.json'] ?? '{}').not.toContain(`"decision":"approved"`);
     const status = await H.run('alice', ['status', '--json']);
-    expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'approved', decidedBy: SEED.users[winner] })]);
+    expect(status.json.requests).toEqual([
+      expect.objectContaining({ id, state: 'approved', decidedBy: SEED.users[winner] }),
+    ]);
   });
 
   test('one after the other: the second approver is told who decided, nothing changes', async () => {
@@ -235,6 +359,9 @@ describe('two approvers racing on one request', () => {
     expect((await H.run('carol', ['approve', id, '--yes'])).code).toBe(0);
     const second = await H.expectNoChange(() => H.run('bob', ['approve', id, '--yes', '--json']));
     expect(second.code).toBe(3);
-    expect(second.json.error).toMatchObject({ code: 'REQUEST_NOT_PENDING', message: `Request ${id} is approved by another approver; only pending requests can be approved.` });
+    expect(second.json.error).toMatchObject({
+      code: 'REQUEST_NOT_PENDING',
+      message: `Request ${id} is approved by another approver; only pending requests can be approved.`,
+    });
   });
 });

@@ -14,7 +14,15 @@ const ALICE = upnOf('alice');
 const firstLine = (text: string) => text.split('\n')[0];
 
 /** A prompter that answers as scripted; `ctrlC` makes the named prompt throw what @inquirer/prompts throws on Ctrl-C. */
-function prompter(answers: { select?: (choices: { value: unknown }[]) => unknown; confirm?: boolean; input?: string[]; ctrlC?: 'select' | 'confirm' | 'input' } = {}, asked: string[] = []): Prompter {
+function prompter(
+  answers: {
+    select?: (choices: { value: unknown }[]) => unknown;
+    confirm?: boolean;
+    input?: string[];
+    ctrlC?: 'select' | 'confirm' | 'input';
+  } = {},
+  asked: string[] = [],
+): Prompter {
   const exit = () => Object.assign(new Error('User force closed the prompt with SIGINT'), { name: 'ExitPromptError' });
   const inputs = [...(answers.input ?? [])];
   return {
@@ -41,7 +49,14 @@ function prompter(answers: { select?: (choices: { value: unknown }[]) => unknown
 }
 
 async function request(H: Harness, hours = '2', who: 'alice' | 'bob' = 'alice'): Promise<string> {
-  const result = await H.run(who, ['request', '--hours', hours, '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const result = await H.run(who, [
+    'request',
+    '--hours',
+    hours,
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(result.code).toBe(0);
   return result.json.id;
 }
@@ -58,7 +73,9 @@ describe('Ctrl-C at a prompt is a cancel: exit 130, "Cancelled; nothing was chan
     const result = await H.expectNoChange(() => H.run('bob', [verb], { prompter: prompter({ ctrlC: at }) }));
     expect(result.code).toBe(130);
     // approve shows what it is about to decide before its confirmation; the error follows it.
-    expect(firstLine(result.stderr.replace(/^Approving .*\n/, ''))).toBe('error: Cancelled; nothing was changed. [CANCELLED]');
+    expect(firstLine(result.stderr.replace(/^Approving .*\n/, ''))).toBe(
+      'error: Cancelled; nothing was changed. [CANCELLED]',
+    );
     expect(result.stderr).not.toContain('UNEXPECTED');
     const json = await H.expectNoChange(() => H.run('bob', [verb, '--json'], { prompter: prompter({ ctrlC: at }) }));
     expect(json.code).toBe(130);
@@ -71,7 +88,9 @@ describe('Ctrl-C at a prompt is a cancel: exit 130, "Cancelled; nothing was chan
     const result = await H.run('carol', ['--config', file, 'init'], { prompter: prompter({ ctrlC: 'input' }) });
     expect(result.code).toBe(130);
     // init introduces itself, then the error.
-    expect(result.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual(['error: Cancelled; nothing was changed. [CANCELLED]']);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([
+      'error: Cancelled; nothing was changed. [CANCELLED]',
+    ]);
     expect(result.stderr).not.toContain('UNEXPECTED');
   });
 });
@@ -79,15 +98,32 @@ describe('Ctrl-C at a prompt is a cancel: exit 130, "Cancelled; nothing was chan
 describe('durations', () => {
   test('--hours 20m is requested, stored as 1/3 hour, shown as 20m and approved for exactly 20 minutes', async () => {
     const H = h();
-    const asked = await H.run('alice', ['request', '--hours', '20m', '--justification', 'INC-4711: check a policy', '--json']);
+    const asked = await H.run('alice', [
+      'request',
+      '--hours',
+      '20m',
+      '--justification',
+      'INC-4711: check a policy',
+      '--json',
+    ]);
     expect(asked.code).toBe(0);
     expect(asked.json).toMatchObject({ hours: 1 / 3, state: 'pending' });
-    expect(storedRecords(H, 'alice', 'com.ociaccess.requests')).toEqual([expect.objectContaining({ i: asked.json.id, h: 1 / 3 })]);
+    expect(storedRecords(H, 'alice', 'com.ociaccess.requests')).toEqual([
+      expect.objectContaining({ i: asked.json.id, h: 1 / 3 }),
+    ]);
     const text = await H.run('bob', ['request', '--hours', '1h30m', '--justification', 'INC-4712: x']);
     expect(text.code).toBe(0);
-    expect(firstLine(text.stderr)).toMatch(/^✓ Requested 1h 30m in OCI-Temp-Admins as bob@\S+ \(request r-[0-9a-z]{8}\)\.$/);
+    expect(firstLine(text.stderr)).toMatch(
+      /^✓ Requested 1h 30m in OCI-Temp-Admins as bob@\S+ \(request r-[0-9a-z]{8}\)\.$/,
+    );
     const listed = await H.run('carol', ['list', '--pending']);
-    expect(listed.stdout.split('\n').slice(1).map((line) => line.split('\t')[4]).sort()).toEqual(['1.5', '20m']);
+    expect(
+      listed.stdout
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split('\t')[4])
+        .sort(),
+    ).toEqual(['1.5', '20m']);
     const approved = await H.run('bob', ['approve', asked.json.id, '--yes', '--json']);
     expect(approved.code).toBe(0);
     expect(Date.parse(approved.json.expiresAt) - Date.parse(approved.json.decidedAt)).toBe(20 * 60_000);
@@ -97,7 +133,13 @@ describe('durations', () => {
     const H = h();
     const refused = await H.run('alice', ['request', '--hours', '1.01', '--justification', 'x', '--json']);
     expect(refused.code).toBe(2);
-    expect(refused.json).toEqual({ error: { code: 'INVALID_HOURS', message: '--hours "1.01" is not a whole number of minutes.', hint: 'Round it to the minute, e.g. --hours 1h1m.' } });
+    expect(refused.json).toEqual({
+      error: {
+        code: 'INVALID_HOURS',
+        message: '--hours "1.01" is not a whole number of minutes.',
+        hint: 'Round it to the minute, e.g. --hours 1h1m.',
+      },
+    });
     const followed = await H.run('alice', ['request', '--hours', '1h1m', '--justification', 'x', '--json']);
     expect(followed.code).toBe(0);
     expect(followed.json.hours).toBe(61 / 60);
@@ -105,9 +147,19 @@ describe('durations', () => {
 });
 
 test('INVALID_TICKET: the hint says a ticket is an id, details stay in the ticket', async () => {
-  const result = await h().run('alice', ['request', '--hours', '2', '--justification', 'x', '--ticket', `INC-4711 ${'the database hangs '.repeat(4)}`]);
+  const result = await h().run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'x',
+    '--ticket',
+    `INC-4711 ${'the database hangs '.repeat(4)}`,
+  ]);
   expect(result.code).toBe(2);
-  expect(result.stderr).toBe('error: --ticket is 84 characters; at most 64 fit in the Entra record. [INVALID_TICKET]\nhint: A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.\n');
+  expect(result.stderr).toBe(
+    'error: --ticket is 84 characters; at most 64 fit in the Entra record. [INVALID_TICKET]\nhint: A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.\n',
+  );
 });
 
 describe('deny without --reason', () => {
@@ -115,16 +167,28 @@ describe('deny without --reason', () => {
     const H = h();
     const id = await request(H);
     const asked: string[] = [];
-    const result = await H.run('bob', ['deny', '--json'], { prompter: prompter({ input: ['use the read-only group instead'] }, asked) });
+    const result = await H.run('bob', ['deny', '--json'], {
+      prompter: prompter({ input: ['use the read-only group instead'] }, asked),
+    });
     expect(result.code).toBe(0);
-    expect(asked).toEqual(['select: Which request do you want to deny?', `input: Why do you deny ${id}? (shown to the requester)`, 'confirm: Deny it?']);
+    expect(asked).toEqual([
+      'select: Which request do you want to deny?',
+      `input: Why do you deny ${id}? (shown to the requester)`,
+      'confirm: Deny it?',
+    ]);
     expect(result.json).toMatchObject({ id, decision: 'denied', reason: 'use the read-only group instead' });
   });
 
   test('without a terminal: a usage error naming --reason, with a reason as the example', async () => {
     const result = await h().run('bob', ['deny', 'r-abcd2345', '--json']);
     expect(result.code).toBe(2);
-    expect(result.json).toEqual({ error: { code: 'INVALID_REASON', message: '--reason is required.', hint: 'Say why, e.g. --reason "use the read-only group instead".' } });
+    expect(result.json).toEqual({
+      error: {
+        code: 'INVALID_REASON',
+        message: '--reason is required.',
+        hint: 'Say why, e.g. --reason "use the read-only group instead".',
+      },
+    });
   });
 });
 
@@ -162,7 +226,11 @@ test('no option repeats the default commander prints: approve --help shows (defa
   expect(result.stdout).toMatch(/--timeout <duration>\s+how long --wait waits \(e\.g\. 30m, 1h\) \(default: "10m"\)/);
   const program = buildProgram({} as never, async () => undefined);
   const all = [program, ...program.commands].flatMap((command) => command.options);
-  expect(all.filter((option) => option.defaultValue !== undefined && /default/i.test(option.description)).map((option) => option.long)).toEqual([]);
+  expect(
+    all
+      .filter((option) => option.defaultValue !== undefined && /default/i.test(option.description))
+      .map((option) => option.long),
+  ).toEqual([]);
 });
 
 test('whoami after the session was revoked: exit 4 SESSION_EXPIRED, although the cached access token has not expired', async () => {
@@ -174,14 +242,18 @@ test('whoami after the session was revoked: exit 4 SESSION_EXPIRED, although the
   expect(result.code).toBe(4);
   expect(result.json.error).toMatchObject({ code: 'SESSION_EXPIRED', hint: 'Run `ociaccess login`.' });
   const text = await H.run('carol', ['whoami']);
-  expect(firstLine(text.stderr)).toMatch(/^error: Your sign-in as carol@\S+ has expired or was revoked \(AADSTS50173: .*\)\. \[SESSION_EXPIRED\]$/);
+  expect(firstLine(text.stderr)).toMatch(
+    /^error: Your sign-in as carol@\S+ has expired or was revoked \(AADSTS50173: .*\)\. \[SESSION_EXPIRED\]$/,
+  );
 });
 
 test('request by an approver does not name the requester among who can approve', async () => {
   const H = h();
   const result = await H.run('bob', ['request', '--hours', '2', '--justification', 'INC-9: x']);
   expect(result.code).toBe(0);
-  expect(result.stderr.split('\n')[1]).toMatch(/^Next: an approver \(carol@\S+\) runs `ociaccess approve r-[0-9a-z]{8}`\.$/);
+  expect(result.stderr.split('\n')[1]).toMatch(
+    /^Next: an approver \(carol@\S+\) runs `ociaccess approve r-[0-9a-z]{8}`\.$/,
+  );
 });
 
 describe('times', () => {
@@ -190,10 +262,20 @@ describe('times', () => {
     const id = await request(H);
     const approved = await H.run('bob', ['approve', id, '--yes']);
     expect(approved.code).toBe(0);
-    expect(approved.stderr.split('\n')[1]).toMatch(new RegExp(`^✓ Approved ${id}: ${ALICE} is in OCI-Temp-Admins for 2h; it expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\.$`));
-    expect(approved.stdout).toMatch(new RegExp(`^${id}\\tapproved\\t${ALICE}\\t\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`));
+    expect(approved.stderr.split('\n')[1]).toMatch(
+      new RegExp(
+        `^✓ Approved ${id}: ${ALICE} is in OCI-Temp-Admins for 2h; it expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\.$`,
+      ),
+    );
+    expect(approved.stdout).toMatch(
+      new RegExp(`^${id}\\tapproved\\t${ALICE}\\t\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`),
+    );
     const onTerminal = await H.run('alice', ['status'], { tty: true });
-    expect(onTerminal.stdout).toMatch(new RegExp(`${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h) \\((\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC\\)\\s`));
+    expect(onTerminal.stdout).toMatch(
+      new RegExp(
+        `${id}\\s+OCI-Temp-Admins\\s+approved\\s+2\\s+in (1h 5\\dm|2h) \\((\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d UTC\\)\\s`,
+      ),
+    );
     const piped = await H.run('alice', ['status']);
     expect(piped.stdout).not.toMatch(/\.\d{3}Z/);
   });
@@ -209,10 +291,13 @@ describe('sign-in failures show what Entra said', () => {
       const result = await H.login('dave');
       expect(result.code).toBe(4);
       const line = result.stderr.split('\n').find((l) => l.startsWith('error:'));
-      expect(line).toMatch(/^error: Sign-in failed: AADSTS65001: The user or administrator has not consented to use the application with ID '[^']+' named '[^']+'\. Missing: User\.ReadWrite\. \[LOGIN_FAILED\]$/);
+      expect(line).toMatch(
+        /^error: Sign-in failed: AADSTS65001: The user or administrator has not consented to use the application with ID '[^']+' named '[^']+'\. Missing: User\.ReadWrite\. \[LOGIN_FAILED\]$/,
+      );
       const debug = await H.run('dave', ['login', '--debug'], {
         during: async (stderr) => {
-          for (let tries = 0; !userCodeIn(stderr.text) && tries < 500; tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+          for (let tries = 0; !userCodeIn(stderr.text) && tries < 500; tries += 1)
+            await new Promise((resolve) => setTimeout(resolve, 20));
           completeDeviceCode(H.emu.world, userCodeIn(stderr.text)!, upnOf('dave'));
         },
       });

@@ -23,15 +23,28 @@ import { upnOf, useHarness, type Harness, type RunResult } from '../support/harn
 const h = useHarness({ logins: ['alice', 'bob', 'carol'] });
 const SECRET = 'whsec-4f1d2c9e8b7a';
 
-interface TargetSpec { name: string; kind: 'teams' | 'slack' | 'webhook'; for: string[]; url?: string; source?: 'file' | 'env' }
+interface TargetSpec {
+  name: string;
+  kind: 'teams' | 'slack' | 'webhook';
+  for: string[];
+  url?: string;
+  source?: 'file' | 'env';
+}
 
 /** A config like the emulator's with these notify targets; their URLs in 0600 files (or the environment). */
-async function withTargets(H: Harness, specs: TargetSpec[]): Promise<{ env: Record<string, string>; configFile: string }> {
+async function withTargets(
+  H: Harness,
+  specs: TargetSpec[],
+): Promise<{ env: Record<string, string>; configFile: string }> {
   const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
   const env: Record<string, string> = {};
   config.groups[0].notify = [];
   for (const spec of specs) {
-    await H.control('hooks', { name: spec.name, kind: spec.kind, ...(spec.kind === 'webhook' ? { secret: SECRET } : {}) });
+    await H.control('hooks', {
+      name: spec.name,
+      kind: spec.kind,
+      ...(spec.kind === 'webhook' ? { secret: SECRET } : {}),
+    });
     const url = spec.url ?? `${H.emu.baseUrl}/_hooks/${spec.name}`;
     const target: Record<string, unknown> = { name: spec.name, kind: spec.kind, for: spec.for };
     if (spec.source === 'env') {
@@ -87,12 +100,23 @@ test('notify test: every kind of target gets a message in the shape its receiver
     ['siem', 'webhook', true, 200, 1, `${H.emu.baseUrl}/…`],
   ]);
   const arrived = await received(H);
-  expect(arrived.map((entry) => [entry.name, entry.valid, entry.problem])).toEqual(expect.arrayContaining([['approvers', true, null], ['people', true, null], ['siem', true, null]]));
+  expect(arrived.map((entry) => [entry.name, entry.valid, entry.problem])).toEqual(
+    expect.arrayContaining([
+      ['approvers', true, null],
+      ['people', true, null],
+      ['siem', true, null],
+    ]),
+  );
   const teams = arrived.find((entry) => entry.name === 'approvers')!.body;
   expect(teams.attachments[0].content.body[0].text).toBe(`ociaccess test notification for ${SEED.tempGroupName}`);
   const siem = arrived.find((entry) => entry.name === 'siem')!;
   expect(siem.headers.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
-  expect(siem.body).toMatchObject({ type: 'ociaccess.notification', version: 1, id: siem.headers.delivery, group: { name: SEED.tempGroupName } });
+  expect(siem.body).toMatchObject({
+    type: 'ociaccess.notification',
+    version: 1,
+    id: siem.headers.delivery,
+    group: { name: SEED.tempGroupName },
+  });
   expectNoSecrets(result);
 
   const text = await H.run('alice', ['notify', 'test', '--group', SEED.tempGroupName], { env });
@@ -105,7 +129,13 @@ test('notify test: every kind of target gets a message in the shape its receiver
 test('notify test: 429 with Retry-After then success is delivered on the second attempt; a signature with the wrong secret is refused', async () => {
   const H = h();
   const { env } = await withTargets(H, THREE);
-  await H.control('faults', { service: 'webhooks', pathPattern: '^/_hooks/approvers$', status: 429, retryAfterSeconds: 1, count: 1 });
+  await H.control('faults', {
+    service: 'webhooks',
+    pathPattern: '^/_hooks/approvers$',
+    status: 429,
+    retryAfterSeconds: 1,
+    count: 1,
+  });
   await H.control('hooks', { name: 'siem', kind: 'webhook', secret: 'not-the-secret' });
   const result = await H.run('alice', ['notify', 'test', '--json'], { env });
   expect(result.code).toBe(5);
@@ -137,7 +167,12 @@ test('notify test: 5xx until the budget, no answer at all, a bad URL and an unre
   const byTarget = Object.fromEntries(result.json.results.map((r: any) => [r.target, r]));
   expect(byTarget.broken).toMatchObject({ delivered: false, status: 500 });
   expect(byTarget.broken.attempts).toBeGreaterThan(1);
-  expect(byTarget.silent).toMatchObject({ delivered: false, status: null, attempts: 1, error: 'no answer within the time budget (3 s)' });
+  expect(byTarget.silent).toMatchObject({
+    delivered: false,
+    status: null,
+    attempts: 1,
+    error: 'no answer within the time budget (3 s)',
+  });
   expect(byTarget.badurl).toMatchObject({ delivered: false, attempts: 0, host: '(unknown)' });
   expect(byTarget.badurl.error).toMatch(/is not an https:\/\/ URL/);
   expect(byTarget.gone).toMatchObject({ delivered: false, attempts: 0 });
@@ -147,7 +182,7 @@ test('notify test: 5xx until the budget, no answer at all, a bad URL and an unre
   expect(result.stdout).not.toContain('SECRETPATH');
 });
 
-test('doctor checks every target\'s sources without sending: pass when readable, a warning naming the source when not', async () => {
+test("doctor checks every target's sources without sending: pass when readable, a warning naming the source when not", async () => {
   const H = h();
   const { env } = await withTargets(H, THREE);
   const before = (await received(H)).length;
@@ -182,38 +217,76 @@ test('the config refuses an inline URL and a webhook without a signing secret', 
 test('a failed event notification warns on stderr and writes a `notify` audit entry (kind and host only); the subscriber itself never throws', async () => {
   const H = h();
   const { env, configFile } = await withTargets(H, THREE);
-  await H.control('faults', { service: 'webhooks', pathPattern: '^/_hooks/approvers$', status: 503, retryAfterSeconds: 1 });
+  await H.control('faults', {
+    service: 'webhooks',
+    pathPattern: '^/_hooks/approvers$',
+    status: 503,
+    retryAfterSeconds: 1,
+  });
   const stderr = new CapturedStream();
-  const ctx = actorContext({ env: { ...h().actor('bob').env, ...env, OCIACCESS_NOTIFY_BUDGET_SECONDS: '1.5' }, stdout: new CapturedStream(), stderr });
+  const ctx = actorContext({
+    env: { ...h().actor('bob').env, ...env, OCIACCESS_NOTIFY_BUDGET_SECONDS: '1.5' },
+    stdout: new CapturedStream(),
+    stderr,
+  });
   const config = await loadConfig(configFile, { platform: ctx.platform, uid: ctx.uid });
-  const auditLog = openAuditLog(path.join(H.root, 'notify-audit'), { clock: ctx.clock, pid: ctx.pid, hostname: ctx.hostname, platform: ctx.platform, uid: ctx.uid });
-  const notifier = commandNotifier({ ctx, out: createOutput(ctx, { json: false, color: false, debug: false, quiet: false }), config, audit: (entry) => auditLog.append(entry) });
+  const auditLog = openAuditLog(path.join(H.root, 'notify-audit'), {
+    clock: ctx.clock,
+    pid: ctx.pid,
+    hostname: ctx.hostname,
+    platform: ctx.platform,
+    uid: ctx.uid,
+  });
+  const notifier = commandNotifier({
+    ctx,
+    out: createOutput(ctx, { json: false, color: false, debug: false, quiet: false }),
+    config,
+    audit: (entry) => auditLog.append(entry),
+  });
   const event: DomainEvent = {
-    type: 'request.created', at: new Date().toISOString(), actor: { id: SEED.users.alice, upn: upnOf('alice'), kind: 'user' },
-    group: { id: SEED.tempGroupId, name: SEED.tempGroupName }, requester: { id: SEED.users.alice, upn: upnOf('alice') },
-    requestId: 'r-7k2m9q3a', hours: 2, justification: 'INC-123: restart the DB node', ticket: 'INC-123', autoApprovable: false, approvers: [upnOf('bob')],
+    type: 'request.created',
+    at: new Date().toISOString(),
+    actor: { id: SEED.users.alice, upn: upnOf('alice'), kind: 'user' },
+    group: { id: SEED.tempGroupId, name: SEED.tempGroupName },
+    requester: { id: SEED.users.alice, upn: upnOf('alice') },
+    requestId: 'r-7k2m9q3a',
+    hours: 2,
+    justification: 'INC-123: restart the DB node',
+    ticket: 'INC-123',
+    autoApprovable: false,
+    approvers: [upnOf('bob')],
   };
   await expect(notifier.subscriber(event)).resolves.toBeUndefined();
   const reports = await notifier.close();
   expect(reports).toEqual([expect.objectContaining({ target: 'approvers', delivered: false, status: 503 })]);
-  expect(stderr.text).toMatch(/warning: Notification to the teams target "approvers" \(https:\/\/127\.0\.0\.1:\d+\/…\) of group OCI-Temp-Admins failed after \d attempts?: answered 503/);
+  expect(stderr.text).toMatch(
+    /warning: Notification to the teams target "approvers" \(https:\/\/127\.0\.0\.1:\d+\/…\) of group OCI-Temp-Admins failed after \d attempts?: answered 503/,
+  );
   expect(stderr.text).toContain('The action itself is done');
   const entries = await auditLog.read();
-  expect(entries).toEqual([expect.objectContaining({
-    action: 'notify', result: 'failed', actor: expect.objectContaining({ upn: upnOf('alice') }),
-    target: expect.objectContaining({ groupName: SEED.tempGroupName, requestId: 'r-7k2m9q3a' }),
-    details: expect.objectContaining({ targetKind: 'teams', host: `${H.emu.baseUrl}/…`, about: 'request.created' }),
-  })]);
+  expect(entries).toEqual([
+    expect.objectContaining({
+      action: 'notify',
+      result: 'failed',
+      actor: expect.objectContaining({ upn: upnOf('alice') }),
+      target: expect.objectContaining({ groupName: SEED.tempGroupName, requestId: 'r-7k2m9q3a' }),
+      details: expect.objectContaining({ targetKind: 'teams', host: `${H.emu.baseUrl}/…`, about: 'request.created' }),
+    }),
+  ]);
   expect(JSON.stringify(entries)).not.toContain('/_hooks/');
   expect(stderr.text).not.toContain('/_hooks/');
 });
 
 // The core emits domain events and the command's services subscribe the notifier to them: `request`
 // itself notifies the approvers, and a failing target changes neither its result nor its exit code.
-test('request → approvers\' target gets the approve command; a 503ing target leaves request\'s exit code 0, warns and audits', async () => {
+test("request → approvers' target gets the approve command; a 503ing target leaves request's exit code 0, warns and audits", async () => {
   const H = h();
   const { env } = await withTargets(H, THREE);
-  const ok = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-123: restart the DB node', '--ticket', 'INC-123', '--json'], { env });
+  const ok = await H.run(
+    'alice',
+    ['request', '--hours', '2', '--justification', 'INC-123: restart the DB node', '--ticket', 'INC-123', '--json'],
+    { env },
+  );
   expect(ok.code).toBe(0);
   const card = (await received(H, 'approvers'))[0].body.attachments[0].content;
   expect(JSON.stringify(card)).toContain(`ociaccess approve ${ok.json.id} --requester ${upnOf('alice')}`);
@@ -222,6 +295,10 @@ test('request → approvers\' target gets the approve command; a 503ing target l
   expect(failing.code).toBe(0);
   expect(failing.stderr).toMatch(/Notification to the teams target "approvers" .* failed/);
   const audit = await H.run('carol', ['audit', '--json'], { env });
-  expect(audit.json.entries.some((e: any) => e.action === 'notify' && e.result === 'failed' && e.details.targetKind === 'teams')).toBe(true);
+  expect(
+    audit.json.entries.some(
+      (e: any) => e.action === 'notify' && e.result === 'failed' && e.details.targetKind === 'teams',
+    ),
+  ).toBe(true);
   expectNoSecrets(failing);
 });

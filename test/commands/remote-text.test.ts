@@ -32,7 +32,8 @@ const OUR_REDRAW = /\r\u001b\[K/g;
 function strings(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.flatMap(strings);
-  if (value && typeof value === 'object') return Object.entries(value).flatMap(([key, member]) => [key, ...strings(member)]);
+  if (value && typeof value === 'object')
+    return Object.entries(value).flatMap(([key, member]) => [key, ...strings(member)]);
   return [];
 }
 
@@ -73,7 +74,16 @@ function renameUser(H: Harness, name: keyof typeof SEED.users, upn: string): () 
 
 test('list --pending and status: a record whose justification and ticket hold escape sequences and a bidi override is listed as invalid, without them (terminal, colour, piped, --json)', async () => {
   const H = h();
-  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--ticket', 'INC-4711', '--json']);
+  const asked = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--ticket',
+    'INC-4711',
+    '--json',
+  ]);
   expect(asked.code).toBe(0);
   const id: string = asked.json.id;
   forgeJustification(H, id);
@@ -82,9 +92,16 @@ test('list --pending and status: a record whose justification and ticket hold es
   expect(json.code).toBe(0);
   expectClean(json);
   // The record breaks the input rules: listed for approvers, as invalid, its text cleaned.
-  expect(json.json.requests).toEqual([expect.objectContaining({
-    id, requester: ALICE, state: 'invalid', invalid: 'its justification contains control characters', justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711',
-  })]);
+  expect(json.json.requests).toEqual([
+    expect.objectContaining({
+      id,
+      requester: ALICE,
+      state: 'invalid',
+      invalid: 'its justification contains control characters',
+      justification: 'INC-4711: rotate the DB wallet',
+      ticket: 'INC-4711',
+    }),
+  ]);
 
   const piped = await H.run('bob', ['list', '--pending']);
   expect(piped.code).toBe(0);
@@ -92,14 +109,27 @@ test('list --pending and status: a record whose justification and ticket hold es
   // Still one row of tab-separated fields, the justification in its column.
   const rows = piped.stdout.trimEnd().split('\n');
   expect(rows).toHaveLength(2);
-  expect(rows[1]!.split('\t')).toEqual([id, ALICE, 'OCI-Temp-Admins', 'invalid', '2', expect.any(String), '-', '-', 'INVALID: its justification contains control characters']);
+  expect(rows[1]!.split('\t')).toEqual([
+    id,
+    ALICE,
+    'OCI-Temp-Admins',
+    'invalid',
+    '2',
+    expect.any(String),
+    '-',
+    '-',
+    'INVALID: its justification contains control characters',
+  ]);
 
   const terminal = await H.run('bob', ['list', '--pending'], { tty: true });
   expect(terminal.code).toBe(0);
   expectClean(terminal);
   expect(terminal.stdout).toContain('INVALID: its justification contains control characters');
 
-  const colour = await H.run('bob', ['list', '--pending'], { tty: true, env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
+  const colour = await H.run('bob', ['list', '--pending'], {
+    tty: true,
+    env: { NO_COLOR: undefined, FORCE_COLOR: '1' },
+  });
   expect(colour.code).toBe(0);
   expect(colour.stdout).toMatch(OUR_COLOUR); // colour is on: our own codes stay
   expectClean(colour, { colour: true });
@@ -109,7 +139,15 @@ test('list --pending and status: a record whose justification and ticket hold es
     const status = await H.run('alice', argv, { tty: argv.length === 1 });
     expect(status.code).toBe(0);
     expectClean(status);
-    if (status.json) expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'invalid', justification: 'INC-4711: rotate the DB wallet', ticket: 'INC-4711' })]);
+    if (status.json)
+      expect(status.json.requests).toEqual([
+        expect.objectContaining({
+          id,
+          state: 'invalid',
+          justification: 'INC-4711: rotate the DB wallet',
+          ticket: 'INC-4711',
+        }),
+      ]);
     else expect(status.stdout).toContain('INVALID: its justification contains control characters');
   }
 });
@@ -143,7 +181,9 @@ test('sweep: a member added by hand whose user principal name holds escape seque
 
     const dry = await H.run('cron', ['sweep', '--dry-run', '--json']);
     expectClean(dry);
-    expect(dry.json.groups[0].removed).toEqual([expect.objectContaining({ upn: upnOf('mallory'), reason: 'no-grant' })]);
+    expect(dry.json.groups[0].removed).toEqual([
+      expect.objectContaining({ upn: upnOf('mallory'), reason: 'no-grant' }),
+    ]);
 
     const terminal = await H.run('cron', ['sweep', '--dry-run'], { tty: true });
     expectClean(terminal);
@@ -175,12 +215,16 @@ test('sweep drift: an OCI user made by hand whose user name holds escape sequenc
   const H = h();
   const world = H.emu.world;
   const hostileName = `intruder${HOSTILE}@${SEED.domain}`;
-  world.ociGroupByName(SEED.tempGroupName)!.members.add(createOciUser(world, { userName: hostileName, createdBy: 'console' }).id);
+  world
+    .ociGroupByName(SEED.tempGroupName)!
+    .members.add(createOciUser(world, { userName: hostileName, createdBy: 'console' }).id);
 
   const json = await H.run('cron', ['sweep', '--json']);
   expect(json.code).toBe(6);
   expectClean(json);
-  expect(json.json.groups[0].drift).toEqual([expect.objectContaining({ userName: `intruder@${SEED.domain}`, state: 'reported' })]);
+  expect(json.json.groups[0].drift).toEqual([
+    expect.objectContaining({ userName: `intruder@${SEED.domain}`, state: 'reported' }),
+  ]);
 
   for (const tty of [false, true]) {
     const text = await H.run('cron', ['sweep'], { tty });
@@ -214,5 +258,10 @@ test('a Graph error whose code and message hold escape sequences and line breaks
   const json = await H.run('alice', ['status', '--no-oci', '--json']);
   expect(json.code).toBe(4);
   expectClean(json);
-  expect(json.json.error).toEqual(expect.objectContaining({ code: 'PERMISSION_DENIED', message: expect.stringContaining('Insufficient privileges. hint: run') }));
+  expect(json.json.error).toEqual(
+    expect.objectContaining({
+      code: 'PERMISSION_DENIED',
+      message: expect.stringContaining('Insufficient privileges. hint: run'),
+    }),
+  );
 });

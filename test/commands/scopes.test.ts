@@ -9,7 +9,15 @@ import { upnOf, useHarness, type Harness } from '../support/harness.js';
 const h = useHarness();
 
 /** What the tenant's admin consented to for the CLI app: a requester's permissions only (and what sign-in needs). */
-const REQUESTER_CONSENT = ['openid', 'profile', 'offline_access', 'User.Read', 'User.ReadWrite', 'User.Read.All', 'Group.Read.All'];
+const REQUESTER_CONSENT = [
+  'openid',
+  'profile',
+  'offline_access',
+  'User.Read',
+  'User.ReadWrite',
+  'User.Read.All',
+  'Group.Read.All',
+];
 
 function consent(H: Harness, permissions: string[]): () => void {
   const app = H.emu.world.apps.get(SEED.cliAppId)!;
@@ -26,7 +34,14 @@ test('a least-privilege tenant signs a requester in and lets her request; approv
   try {
     expect((await H.login('alice')).code).toBe(0);
     expect((await H.login('bob')).code).toBe(0);
-    const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+    const asked = await H.run('alice', [
+      'request',
+      '--hours',
+      '2',
+      '--justification',
+      'INC-4711: rotate the DB wallet',
+      '--json',
+    ]);
     expect(asked.code).toBe(0);
     expect((await H.run('alice', ['status', '--no-oci'])).code).toBe(0);
     expect((await H.run('bob', ['list', '--pending', '--json'])).code).toBe(0);
@@ -42,7 +57,9 @@ test('a least-privilege tenant signs a requester in and lets her request; approv
     // Doctor says the same: the approver's permission is missing.
     const doctor = await H.run('bob', ['doctor', '--json']);
     const permissions = doctor.json.checks.find((c: any) => c.id === 'permissions');
-    expect(permissions).toEqual(expect.objectContaining({ status: 'fail', detail: expect.stringContaining('GroupMember.ReadWrite.All') }));
+    expect(permissions).toEqual(
+      expect.objectContaining({ status: 'fail', detail: expect.stringContaining('GroupMember.ReadWrite.All') }),
+    );
 
     // The admin grants it: the next approve gets a token for it silently.
     H.emu.world.apps.get(SEED.cliAppId)!.delegatedPermissions = [...REQUESTER_CONSENT, 'GroupMember.ReadWrite.All'];
@@ -54,7 +71,7 @@ test('a least-privilege tenant signs a requester in and lets her request; approv
   }
 });
 
-test('a requester\'s doctor does not ask for an approver\'s permissions', async () => {
+test("a requester's doctor does not ask for an approver's permissions", async () => {
   const H = h();
   const restore = consent(H, REQUESTER_CONSENT);
   try {

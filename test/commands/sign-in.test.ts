@@ -30,7 +30,13 @@ describe('nobody signed in on this machine', () => {
       return run;
     });
     expect(result.code).toBe(4);
-    expect(result.json).toEqual({ error: { code: 'NOT_SIGNED_IN', message: expect.stringMatching(/not signed in|Nobody is signed in/), hint: LOGIN_HINT } });
+    expect(result.json).toEqual({
+      error: {
+        code: 'NOT_SIGNED_IN',
+        message: expect.stringMatching(/not signed in|Nobody is signed in/),
+        hint: LOGIN_HINT,
+      },
+    });
   });
 
   test('in text mode the error and the hint go to stderr, nothing to stdout', async () => {
@@ -89,7 +95,9 @@ describe('a sign-in that no longer works', () => {
       configureEntra(H.emu.world, { refreshTokenLifetimeSeconds: 90 * 24 * 3600 });
     }
     await H.advance({ hours: 3 });
-    const result = await H.expectNoChange(() => H.run('carol', ['request', '--hours', '2', '--justification', 'INC-8: x', '--json']));
+    const result = await H.expectNoChange(() =>
+      H.run('carol', ['request', '--hours', '2', '--justification', 'INC-8: x', '--json']),
+    );
     expect(result.code).toBe(4);
     expect(result.json.error).toMatchObject({ code: 'SESSION_EXPIRED', hint: LOGIN_HINT });
     // The people signed in for the whole file are unaffected by carol's expiry.
@@ -129,9 +137,17 @@ describe('a sign-in that no longer works', () => {
  */
 async function signInPageAnswered(caFile: string, url: string): Promise<void> {
   const page = await (await fetchWithCa(caFile)(url)).text();
-  const action = /action="([^"]+)"/.exec(page)![1]!.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
-  const fields = [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, name, value]): [string, string] => [name!, value!]);
-  await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+  const action = /action="([^"]+)"/
+    .exec(page)![1]!
+    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+  const fields = [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(
+    ([, name, value]): [string, string] => [name!, value!],
+  );
+  await fetch(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
 }
 
 describe('login --browser', () => {
@@ -152,7 +168,8 @@ describe('login --browser', () => {
       expect(`${url.origin}${url.pathname}`).toBe(`${H.emu.baseUrl}/${H.emu.world.tenantId}/oauth2/v2.0/authorize`);
       // Everything after the first `&` is what `cmd /c start` used to cut off.
       expect(opened[0]!.split('&').length).toBeGreaterThan(5);
-      for (const name of ['client_id', 'redirect_uri', 'scope', 'code_challenge', 'state']) expect(url.searchParams.get(name)).toBeTruthy();
+      for (const name of ['client_id', 'redirect_uri', 'scope', 'code_challenge', 'state'])
+        expect(url.searchParams.get(name)).toBeTruthy();
       expect(url.searchParams.get('code_challenge_method')).toBe('S256');
       expect(result.stderr).toContain(opened[0]);
     } finally {

@@ -34,7 +34,10 @@ async function addNonUsers(H: Harness): Promise<void> {
 }
 
 /** The emulator's config with the backup robot listed as a standing member by object id (upper case: ids compare without case). */
-async function configWithStandingRobot(H: Harness, standing: string[] = [BREAKGLASS, IDS.backupRobot.toUpperCase()]): Promise<string> {
+async function configWithStandingRobot(
+  H: Harness,
+  standing: string[] = [BREAKGLASS, IDS.backupRobot.toUpperCase()],
+): Promise<string> {
   const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
   config.groups[0].standingMembers = standing;
   const file = path.join(H.root, `config-${Math.random().toString(36).slice(2)}.json`);
@@ -44,7 +47,8 @@ async function configWithStandingRobot(H: Harness, standing: string[] = [BREAKGL
 
 async function sweep(H: Harness, config: string, expectedExit: number, extra: string[] = []) {
   const result = await H.run('cron', ['sweep', ...extra], { env: { OCIACCESS_CONFIG: config } });
-  if (result.code !== expectedExit) throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== expectedExit)
+    throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
   return result;
 }
 
@@ -62,29 +66,51 @@ test('a nested group, a service principal and a device are removed as not-a-user
   const result = await sweep(H, config, 6, ['--json']);
   const report = result.json.groups[0];
   expect(report.members).toBe(5);
-  expect(report.removed).toEqual(expect.arrayContaining([
-    { userId: IDS.contractors, upn: '', reason: 'not-a-user', kind: 'group', displayName: 'Contractors', outcome: 'removed' },
-    // The automation app may not read service principals or devices (no Application.Read.All,
-    // Device.Read.All): Graph gives their type and id only, so their names are unknown.
-    { userId: IDS.buildAgent, upn: '', reason: 'not-a-user', kind: 'servicePrincipal', displayName: '', outcome: 'removed' },
-    { userId: IDS.kiosk, upn: '', reason: 'not-a-user', kind: 'device', displayName: '', outcome: 'removed' },
-  ]));
+  expect(report.removed).toEqual(
+    expect.arrayContaining([
+      {
+        userId: IDS.contractors,
+        upn: '',
+        reason: 'not-a-user',
+        kind: 'group',
+        displayName: 'Contractors',
+        outcome: 'removed',
+      },
+      // The automation app may not read service principals or devices (no Application.Read.All,
+      // Device.Read.All): Graph gives their type and id only, so their names are unknown.
+      {
+        userId: IDS.buildAgent,
+        upn: '',
+        reason: 'not-a-user',
+        kind: 'servicePrincipal',
+        displayName: '',
+        outcome: 'removed',
+      },
+      { userId: IDS.kiosk, upn: '', reason: 'not-a-user', kind: 'device', displayName: '', outcome: 'removed' },
+    ]),
+  );
   expect(report.removed).toHaveLength(3);
-  expect(report.kept).toEqual(expect.arrayContaining([
-    expect.objectContaining({ upn: BREAKGLASS, reason: 'standing' }),
-    expect.objectContaining({ userId: IDS.backupRobot, upn: '', reason: 'standing', kind: 'servicePrincipal' }),
-  ]));
+  expect(report.kept).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ upn: BREAKGLASS, reason: 'standing' }),
+      expect.objectContaining({ userId: IDS.backupRobot, upn: '', reason: 'standing', kind: 'servicePrincipal' }),
+    ]),
+  );
   // OCI never held those members: nothing waits for OCI, and the drift check names only mallory.
   expect(report).toMatchObject({ pendingInOci: [], confirmedInOci: [], failed: [], stuck: [], problems: [] });
   expect(report.drift).toEqual([expect.objectContaining({ userName: MALLORY, state: 'reported' })]);
   expect(H.entraMembers()).toEqual([BREAKGLASS, IDS.backupRobot]);
 
   // v1.0's /members leaves service principals out (a documented known issue): they were read from beta.
-  const reads = H.requestsSince(mark).filter((e) => e.service === 'graph' && e.method === 'GET').map((e) => e.path.split('?')[0]);
-  expect(reads).toEqual(expect.arrayContaining([
-    `/v1.0/groups/${SEED.tempGroupId}/members`,
-    `/beta/groups/${SEED.tempGroupId}/members/microsoft.graph.servicePrincipal`,
-  ]));
+  const reads = H.requestsSince(mark)
+    .filter((e) => e.service === 'graph' && e.method === 'GET')
+    .map((e) => e.path.split('?')[0]);
+  expect(reads).toEqual(
+    expect.arrayContaining([
+      `/v1.0/groups/${SEED.tempGroupId}/members`,
+      `/beta/groups/${SEED.tempGroupId}/members/microsoft.graph.servicePrincipal`,
+    ]),
+  );
   expect(reads).not.toContain(`/v1.0/groups/${SEED.tempGroupId}/members/microsoft.graph.user`);
 
   const audit = await H.run('cron', ['audit', '--json'], { env: { OCIACCESS_CONFIG: config } });
@@ -108,12 +134,14 @@ test('without the standing entry the service principal goes too; --dry-run plans
   await addNonUsers(H);
   const config = await configWithStandingRobot(H, [BREAKGLASS]);
   const planned = await H.expectNoChange(() => sweep(H, config, 0, ['--dry-run', '--json']));
-  expect(planned.json.groups[0].removed.map((r: any) => [r.userId, r.reason, r.kind, r.outcome]).sort()).toEqual([
-    [IDS.buildAgent, 'not-a-user', 'servicePrincipal', 'planned'],
-    [IDS.backupRobot, 'not-a-user', 'servicePrincipal', 'planned'],
-    [IDS.contractors, 'not-a-user', 'group', 'planned'],
-    [IDS.kiosk, 'not-a-user', 'device', 'planned'],
-  ].sort());
+  expect(planned.json.groups[0].removed.map((r: any) => [r.userId, r.reason, r.kind, r.outcome]).sort()).toEqual(
+    [
+      [IDS.buildAgent, 'not-a-user', 'servicePrincipal', 'planned'],
+      [IDS.backupRobot, 'not-a-user', 'servicePrincipal', 'planned'],
+      [IDS.contractors, 'not-a-user', 'group', 'planned'],
+      [IDS.kiosk, 'not-a-user', 'device', 'planned'],
+    ].sort(),
+  );
 
   // Text output names a member that is not a user by kind, name and id.
   const text = await sweep(H, config, 0, ['--dry-run']);
@@ -126,25 +154,50 @@ test('a removal Graph refuses (403) fails the sweep (exit 1), naming the member 
   const H = h();
   await addNonUsers(H);
   const config = await configWithStandingRobot(H);
-  await H.control('faults', { service: 'graph', method: 'DELETE', pathPattern: `members/${IDS.contractors}/\\$ref`, status: 403 });
+  await H.control('faults', {
+    service: 'graph',
+    method: 'DELETE',
+    pathPattern: `members/${IDS.contractors}/\\$ref`,
+    status: 403,
+  });
   const result = await sweep(H, config, 1, ['--json']);
   const report = result.json.groups[0];
-  expect(report.failed).toEqual([expect.objectContaining({ userId: IDS.contractors, reason: 'not-a-user', kind: 'group', displayName: 'Contractors', code: 'PERMISSION_DENIED' })]);
+  expect(report.failed).toEqual([
+    expect.objectContaining({
+      userId: IDS.contractors,
+      reason: 'not-a-user',
+      kind: 'group',
+      displayName: 'Contractors',
+      code: 'PERMISSION_DENIED',
+    }),
+  ]);
   const outcome: string = report.failed[0].outcome;
   expect(outcome).toContain(`could not remove nested group "Contractors" (${IDS.contractors})`);
   expect(outcome).toContain('Insufficient privileges to complete the operation.');
-  expect(outcome).toContain('needs GroupMember.ReadWrite.All; a role-assignable group also needs RoleManagement.ReadWrite.Directory');
+  expect(outcome).toContain(
+    'needs GroupMember.ReadWrite.All; a role-assignable group also needs RoleManagement.ReadWrite.Directory',
+  );
   expect(report.removed.map((r: any) => r.userId).sort()).toEqual([IDS.buildAgent, IDS.kiosk].sort());
   expect(result.json.outcome).toBe('failed');
   expect(H.entraMembers()).toEqual([BREAKGLASS, IDS.backupRobot, IDS.contractors].sort());
 
   const audit = await H.run('cron', ['audit', '--json'], { env: { OCIACCESS_CONFIG: config } });
-  expect(audit.json.entries).toEqual(expect.arrayContaining([
-    expect.objectContaining({ action: 'remove', result: 'failed', reason: 'not-a-user', target: expect.objectContaining({ userId: IDS.contractors }), details: expect.objectContaining({ kind: 'group', displayName: 'Contractors' }) }),
-  ]));
+  expect(audit.json.entries).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        action: 'remove',
+        result: 'failed',
+        reason: 'not-a-user',
+        target: expect.objectContaining({ userId: IDS.contractors }),
+        details: expect.objectContaining({ kind: 'group', displayName: 'Contractors' }),
+      }),
+    ]),
+  );
 
   const text = await sweep(H, config, 1);
-  expect(text.stdout).toContain(`FAILED     nested group "Contractors" (${IDS.contractors})  could not remove nested group "Contractors"`);
+  expect(text.stdout).toContain(
+    `FAILED     nested group "Contractors" (${IDS.contractors})  could not remove nested group "Contractors"`,
+  );
 });
 
 test('a standing member that is neither a user principal name nor an object id is a usage error naming the entry', async () => {

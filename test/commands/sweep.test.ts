@@ -14,14 +14,22 @@ const CAROL = upnOf('carol');
 const BREAKGLASS = upnOf('breakglass');
 
 async function request(H: Harness, hours: string, who: 'alice' | 'bob' = 'alice'): Promise<string> {
-  const result = await H.run(who, ['request', '--hours', hours, '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const result = await H.run(who, [
+    'request',
+    '--hours',
+    hours,
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(result.code).toBe(0);
   return result.json.id;
 }
 
 async function sweep(H: Harness, expectedExit: number, extra: string[] = []): Promise<any> {
   const result = await H.run('cron', ['sweep', ...extra, '--json']);
-  if (result.code !== expectedExit) throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== expectedExit)
+    throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
   expect(result.json.groups).toHaveLength(1);
   return result.json.groups[0];
 }
@@ -40,10 +48,12 @@ test('removes the expired and the hand-added member, keeps the standing one; exi
   // Within alice's grant: only carol goes.
   let mark = H.mark();
   let report = await sweep(H, 6);
-  expect(report.kept).toEqual(expect.arrayContaining([
-    expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: id }),
-    expect.objectContaining({ upn: BREAKGLASS, reason: 'standing' }),
-  ]));
+  expect(report.kept).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: id }),
+      expect.objectContaining({ upn: BREAKGLASS, reason: 'standing' }),
+    ]),
+  );
   expect(report.removed).toEqual([expect.objectContaining({ upn: CAROL, reason: 'no-grant' })]);
   expect(report.pendingInOci).toEqual([expect.objectContaining({ upn: CAROL })]);
   expect(H.entraMembers()).toEqual([ALICE, BREAKGLASS]);
@@ -51,7 +61,11 @@ test('removes the expired and the hand-added member, keeps the standing one; exi
   expect(sweepWrites.length).toBeGreaterThan(0);
   // Every change was made as the automation app, and only carol's membership was touched.
   expect(sweepWrites.every((w) => w.principal === SEED.automationAppId)).toBe(true);
-  const deleted = sweepWrites.flatMap((w) => (w.batchItems ?? [{ method: w.method, url: w.path, status: w.status }]).filter((i) => i.method === 'DELETE').map((i) => i.url));
+  const deleted = sweepWrites.flatMap((w) =>
+    (w.batchItems ?? [{ method: w.method, url: w.path, status: w.status }])
+      .filter((i) => i.method === 'DELETE')
+      .map((i) => i.url),
+  );
   expect(deleted).toEqual([expect.stringContaining(`/members/${SEED.users.carol}/$ref`)]);
 
   // The grant expires.
@@ -91,10 +105,14 @@ test('auto-approval: alice asking for at most 1 hour is approved and added by th
   expect(H.entraMembers()).toEqual([BREAKGLASS]);
 
   const report = await sweep(H, 0);
-  expect(report.autoApproved).toEqual([expect.objectContaining({ upn: ALICE, requestId: id, expiresAt: expect.any(String) })]);
+  expect(report.autoApproved).toEqual([
+    expect.objectContaining({ upn: ALICE, requestId: id, expiresAt: expect.any(String) }),
+  ]);
   expect(H.entraMembers()).toEqual([ALICE, BREAKGLASS]);
   // The decision lives on the managed group (written by the automation only), bounded by the rule.
-  expect(storedRecords(H, 'group', 'com.ociaccess.decisions')).toEqual([expect.objectContaining({ r: id, u: SEED.users.alice, d: 'a', h: 1 })]);
+  expect(storedRecords(H, 'group', 'com.ociaccess.decisions')).toEqual([
+    expect.objectContaining({ r: id, u: SEED.users.alice, d: 'a', h: 1 }),
+  ]);
   expect(storedRecords(H, 'bob', 'com.ociaccess.decisions')).toEqual([]);
 
   const status = await H.run('alice', ['status', '--json']);
@@ -103,7 +121,9 @@ test('auto-approval: alice asking for at most 1 hour is approved and added by th
   // The next sweep keeps her; after the hour it removes her. (A provisioning
   // cycle ran during that hour and took her to OCI, so OCI now lags: exit 6.)
   const again = await sweep(H, 0);
-  expect(again.kept).toEqual(expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: id })]));
+  expect(again.kept).toEqual(
+    expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: id })]),
+  );
   expect(again.autoApproved).toEqual([]);
   await H.advance({ hours: 1, minutes: 1 });
   expect(H.ociMembers()).toContain(ALICE);
@@ -133,7 +153,14 @@ test('regression: a grant extended by a second approval keeps the membership whe
   expect((await H.run('bob', ['approve', first, '--yes'])).code).toBe(0);
   await H.advance({ hours: 1 });
 
-  const extended = await H.run('alice', ['request', '--hours', '3', '--justification', 'INC-4711: takes longer', '--json']);
+  const extended = await H.run('alice', [
+    'request',
+    '--hours',
+    '3',
+    '--justification',
+    'INC-4711: takes longer',
+    '--json',
+  ]);
   expect(extended.code).toBe(0);
   expect(extended.json.activeGrant).toMatchObject({ requestId: first });
   expect(extended.stderr).toContain('this one would extend it');
@@ -145,11 +172,16 @@ test('regression: a grant extended by a second approval keeps the membership whe
   // The first grant ends; the second one is live for two more hours.
   await H.advance({ hours: 1, minutes: 1 });
   const status = await H.run('alice', ['status', '--json']);
-  expect(Object.fromEntries(status.json.requests.map((r: any) => [r.id, r.state]))).toEqual({ [first]: 'expired', [second]: 'approved' });
+  expect(Object.fromEntries(status.json.requests.map((r: any) => [r.id, r.state]))).toEqual({
+    [first]: 'expired',
+    [second]: 'approved',
+  });
   const mark = H.mark();
   const report = await sweep(H, 0);
   expect(report.removed).toEqual([]);
-  expect(report.kept).toEqual(expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: second })]));
+  expect(report.kept).toEqual(
+    expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant', requestId: second })]),
+  );
   expect(H.writesSince(mark)).toEqual([]);
   expect(H.entraMembers()).toEqual([ALICE, BREAKGLASS]);
 
@@ -170,7 +202,9 @@ test('a requester revoking her own grant: marked revoked at once, the sweep remo
   expect(revoked.json).toMatchObject({ user: ALICE, revokedRequests: [id], membership: 'left-for-sweep' });
   expect(revoked.stderr).toContain('the next sweep removes the membership');
   expect(storedRecords(H, 'alice', 'com.ociaccess.requests')).toEqual([expect.objectContaining({ i: id, w: 'r' })]);
-  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, state: 'revoked' })]);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([
+    expect.objectContaining({ id, state: 'revoked' }),
+  ]);
 
   const report = await sweep(H, 0);
   expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'revoked', requestId: id })]);
@@ -184,7 +218,9 @@ test('--dry-run prints the plan and changes nothing anywhere', async () => {
   const result = await H.expectNoChange(() => H.run('cron', ['sweep', '--dry-run', '--json']));
   expect(result.code).toBe(0);
   expect(result.json.dryRun).toBe(true);
-  expect(result.json.groups[0].removed).toEqual([expect.objectContaining({ upn: CAROL, reason: 'no-grant', outcome: 'planned' })]);
+  expect(result.json.groups[0].removed).toEqual([
+    expect.objectContaining({ upn: CAROL, reason: 'no-grant', outcome: 'planned' }),
+  ]);
   expect(result.json.groups[0].autoApproved).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'planned' })]);
   expect(H.entraMembers()).toEqual([BREAKGLASS, CAROL]);
 });

@@ -6,7 +6,15 @@
  * real commands against the emulator.
  */
 import { SEED } from '../../src/emulator/seed.js';
-import { AUTO_APPROVER, DECISIONS_EXTENSION, RECORD_BYTE_BUDGET, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type Decision } from '../../src/core/records.js';
+import {
+  AUTO_APPROVER,
+  DECISIONS_EXTENSION,
+  RECORD_BYTE_BUDGET,
+  REQUESTS_EXTENSION,
+  encodeDecisions,
+  encodeRequests,
+  type Decision,
+} from '../../src/core/records.js';
 import type { Prompter } from '../../src/context.js';
 import { storedRecords, upnOf, useHarness, type Harness } from '../support/harness.js';
 
@@ -22,7 +30,11 @@ type Owner = 'alice' | 'bob' | 'carol' | 'group';
 function writeRecord(H: Harness, owner: Owner, extension: string, properties: Record<string, unknown>): void {
   const world = H.emu.world;
   const holder = owner === 'group' ? world.groups.get(SEED.tempGroupId)! : world.users.get(SEED.users[owner])!;
-  holder.extensions.set(extension, { extensionName: extension, creatorAppId: owner === 'group' ? SEED.automationAppId : SEED.cliAppId, properties });
+  holder.extensions.set(extension, {
+    extensionName: extension,
+    creatorAppId: owner === 'group' ? SEED.automationAppId : SEED.cliAppId,
+    properties,
+  });
 }
 
 function addByHand(H: Harness, name: keyof typeof SEED.users): void {
@@ -30,7 +42,14 @@ function addByHand(H: Harness, name: keyof typeof SEED.users): void {
 }
 
 async function request(H: Harness, who: 'alice' | 'carol' = 'alice', hours = '2'): Promise<string> {
-  const result = await H.run(who, ['request', '--hours', hours, '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const result = await H.run(who, [
+    'request',
+    '--hours',
+    hours,
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(result.code).toBe(0);
   return result.json.id as string;
 }
@@ -42,14 +61,23 @@ async function sweep(H: Harness): Promise<{ code: number; group: any; stderr: st
 
 async function cronAudit(H: Harness): Promise<any[]> {
   const text = (await H.localFiles('cron'))['audit.jsonl'] ?? '';
-  return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 function approvalOf(requestId: string, approver: Owner, decidedAt: number, hours: number): Decision {
   return {
-    requestId, requesterId: SEED.users.alice, groupId: SEED.tempGroupId, kind: 'approved',
-    approverId: approver === 'group' ? AUTO_APPROVER : SEED.users[approver], decidedAt: new Date(decidedAt),
-    expiresAt: new Date(decidedAt + hours * HOUR), hours,
+    requestId,
+    requesterId: SEED.users.alice,
+    groupId: SEED.tempGroupId,
+    kind: 'approved',
+    approverId: approver === 'group' ? AUTO_APPROVER : SEED.users[approver],
+    decidedAt: new Date(decidedAt),
+    expiresAt: new Date(decidedAt + hours * HOUR),
+    hours,
   };
 }
 
@@ -61,48 +89,78 @@ describe('item 1: a decision dated ahead keeps nobody', () => {
     ['an auto-approval record', 'group', 1],
     ['an auto-approval record', 'group', 20],
     ['an auto-approval record', 'group', 365 * 24],
-  ] as const)('attack: %s (%s) dated %d h ahead: the member is removed, the record reported (exit 1) and audited', async (_what, approver, aheadHours) => {
-    const H = h();
-    const id = await request(H);
-    const now = H.emu.world.now();
-    // Auto-approvals are for at most the rule's hour; the human one for the 2 hours asked.
-    writeRecord(H, approver, DECISIONS_EXTENSION, encodeDecisions([approvalOf(id, approver, now + aheadHours * HOUR, approver === 'group' ? 1 : 2)], new Date(now)));
-    addByHand(H, 'alice');
-
-    const first = await sweep(H);
-    expect(first.code).toBe(1);
-    expect(first.group.removed).toEqual([expect.objectContaining({ upn: ALICE })]);
-    expect(first.group.untrusted).toEqual([expect.objectContaining({
-      upn: ALICE, requestId: id, problem: 'future-dated',
-      approverUpn: approver === 'group' ? 'the auto-approval rule' : upnOf('bob'),
-    })]);
-    expect(H.entraMembers()).toEqual([BREAKGLASS]);
-    expect(await cronAudit(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'untrusted-record', reason: 'future-dated', result: 'failed' })]));
-
-    if (aheadHours === 20) {
-      // When the record's date comes, the grant it claims is over already: it is bounded from when a sweep first saw it.
+  ] as const)(
+    'attack: %s (%s) dated %d h ahead: the member is removed, the record reported (exit 1) and audited',
+    async (_what, approver, aheadHours) => {
+      const H = h();
+      const id = await request(H);
+      const now = H.emu.world.now();
+      // Auto-approvals are for at most the rule's hour; the human one for the 2 hours asked.
+      writeRecord(
+        H,
+        approver,
+        DECISIONS_EXTENSION,
+        encodeDecisions(
+          [approvalOf(id, approver, now + aheadHours * HOUR, approver === 'group' ? 1 : 2)],
+          new Date(now),
+        ),
+      );
       addByHand(H, 'alice');
-      await H.advance({ hours: 20, minutes: 1 });
-      const later = await sweep(H);
-      expect(later.group.removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'max-duration', requestId: id })]);
-      expect(later.group.untrusted).toEqual([]);
+
+      const first = await sweep(H);
+      expect(first.code).toBe(1);
+      expect(first.group.removed).toEqual([expect.objectContaining({ upn: ALICE })]);
+      expect(first.group.untrusted).toEqual([
+        expect.objectContaining({
+          upn: ALICE,
+          requestId: id,
+          problem: 'future-dated',
+          approverUpn: approver === 'group' ? 'the auto-approval rule' : upnOf('bob'),
+        }),
+      ]);
       expect(H.entraMembers()).toEqual([BREAKGLASS]);
-    }
-  });
+      expect(await cronAudit(H)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ action: 'untrusted-record', reason: 'future-dated', result: 'failed' }),
+        ]),
+      );
+
+      if (aheadHours === 20) {
+        // When the record's date comes, the grant it claims is over already: it is bounded from when a sweep first saw it.
+        addByHand(H, 'alice');
+        await H.advance({ hours: 20, minutes: 1 });
+        const later = await sweep(H);
+        expect(later.group.removed).toEqual([
+          expect.objectContaining({ upn: ALICE, reason: 'max-duration', requestId: id }),
+        ]);
+        expect(later.group.untrusted).toEqual([]);
+        expect(H.entraMembers()).toEqual([BREAKGLASS]);
+      }
+    },
+  );
 
   test('attack: an approval dated just inside the allowed skew ends hours after a sweep first saw it, not after its own date (max-duration)', async () => {
     const H = h();
     const id = await request(H);
     const now = H.emu.world.now();
-    writeRecord(H, 'bob', DECISIONS_EXTENSION, encodeDecisions([approvalOf(id, 'bob', now + 4 * 60_000, 2)], new Date(now)));
+    writeRecord(
+      H,
+      'bob',
+      DECISIONS_EXTENSION,
+      encodeDecisions([approvalOf(id, 'bob', now + 4 * 60_000, 2)], new Date(now)),
+    );
     addByHand(H, 'alice');
     const first = await sweep(H);
-    expect(first.group.kept).toEqual(expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant' })]));
+    expect(first.group.kept).toEqual(
+      expect.arrayContaining([expect.objectContaining({ upn: ALICE, reason: 'grant' })]),
+    );
     expect(first.group.untrusted).toEqual([]);
 
     await H.advance({ hours: 2, minutes: 1 });
     const later = await sweep(H);
-    expect(later.group.removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'max-duration', requestId: id })]);
+    expect(later.group.removed).toEqual([
+      expect.objectContaining({ upn: ALICE, reason: 'max-duration', requestId: id }),
+    ]);
   });
 
   test('attack: approve on a machine whose clock is 20 h ahead is refused (CLOCK_SKEW, exit 3) and writes nothing', async () => {
@@ -117,7 +175,7 @@ describe('item 1: a decision dated ahead keeps nobody', () => {
     expect(H.entraMembers()).toEqual([BREAKGLASS]);
   });
 
-  test('approve within the allowed skew dates the decision by Graph\'s clock, not the machine\'s', async () => {
+  test("approve within the allowed skew dates the decision by Graph's clock, not the machine's", async () => {
     const H = h();
     const id = await request(H);
     const approved = await H.run('bob', ['approve', id, '--yes', '--json'], { clockSkewMs: 3 * 60_000 });
@@ -135,9 +193,25 @@ describe('item 1: a decision dated ahead keeps nobody', () => {
 describe('item 2: a copied request id redirects no approval', () => {
   function copyInto(H: Harness, id: string): void {
     const now = H.emu.world.now();
-    writeRecord(H, 'carol', REQUESTS_EXTENSION, encodeRequests([{
-      id, groupId: SEED.tempGroupId, requesterId: SEED.users.carol, hours: 8, justification: 'copied', requestedAt: new Date(now),
-    }], () => true, new Date(now)));
+    writeRecord(
+      H,
+      'carol',
+      REQUESTS_EXTENSION,
+      encodeRequests(
+        [
+          {
+            id,
+            groupId: SEED.tempGroupId,
+            requesterId: SEED.users.carol,
+            hours: 8,
+            justification: 'copied',
+            requestedAt: new Date(now),
+          },
+        ],
+        () => true,
+        new Date(now),
+      ),
+    );
   }
 
   test('attack: an id found under two requesters is refused with both names; --requester picks one; the decision keeps only the requester it names', async () => {
@@ -176,7 +250,7 @@ describe('item 2: a copied request id redirects no approval', () => {
     expect(approved.json.requester).toBe(ALICE);
   });
 
-  test('the pick list carries the requester: picking alice\'s line approves alice\'s request, after showing requester, group and hours', async () => {
+  test("the pick list carries the requester: picking alice's line approves alice's request, after showing requester, group and hours", async () => {
     const H = h();
     const id = await request(H);
     copyInto(H, id);
@@ -232,8 +306,16 @@ describe('item 3: a revocation is never pruned while its grant could be live', (
     // Carol's record fills up with fresh denials (she denied many requests today).
     const stored = storedRecords(H, 'carol', DECISIONS_EXTENSION);
     expect(stored).toEqual([expect.objectContaining({ r: first, d: 'x' })]);
-    const size = (items: unknown[]) => Buffer.byteLength(JSON.stringify({ v: 1, records: JSON.stringify(items) }), 'utf8');
-    const denial = (n: number) => ({ r: `r-${String(n).padStart(8, '0')}`, u: SEED.users.alice, g: SEED.tempGroupId, d: 'n', a: H.emu.world.now() / 1000, y: 'use the read-only group' });
+    const size = (items: unknown[]) =>
+      Buffer.byteLength(JSON.stringify({ v: 1, records: JSON.stringify(items) }), 'utf8');
+    const denial = (n: number) => ({
+      r: `r-${String(n).padStart(8, '0')}`,
+      u: SEED.users.alice,
+      g: SEED.tempGroupId,
+      d: 'n',
+      a: H.emu.world.now() / 1000,
+      y: 'use the read-only group',
+    });
     const items: unknown[] = [...stored];
     for (let n = 0; n < 40 && size([...items, denial(n)]) <= RECORD_BYTE_BUDGET; n += 1) items.push(denial(n));
     writeRecord(H, 'carol', DECISIONS_EXTENSION, { v: 1, records: JSON.stringify(items) });
@@ -244,7 +326,9 @@ describe('item 3: a revocation is never pruned while its grant could be live', (
     expect(full.code).toBe(3);
     expect(full.json.error.code).toBe('RECORD_FULL');
     expect(H.writesSince(mark)).toEqual([]);
-    expect(storedRecords(H, 'carol', DECISIONS_EXTENSION)).toEqual(expect.arrayContaining([expect.objectContaining({ r: first, d: 'x' })]));
+    expect(storedRecords(H, 'carol', DECISIONS_EXTENSION)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ r: first, d: 'x' })]),
+    );
 
     // Bob re-runs his approval: the revocation stands, nobody is added.
     const again = await H.run('bob', ['approve', first, '--yes', '--json']);

@@ -28,8 +28,18 @@ const BREAKGLASS = upnOf('breakglass');
 /** A child that has not finished by then is killed and the test fails (no test waits forever). */
 const CHILD_TIMEOUT_MS = 60_000;
 
-interface Actor { name: string; upn: string; home: string }
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; json: any }
+interface Actor {
+  name: string;
+  upn: string;
+  home: string;
+}
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
 
 let emu: RunningEmulator;
 let root: string;
@@ -49,8 +59,16 @@ function childEnv(actor: Actor, extra: Record<string, string> = {}): NodeJS.Proc
   };
 }
 
-function start(actor: Actor, args: string[], extraEnv: Record<string, string> = {}): { child: ChildProcess; exit: Promise<Exit>; stderrText: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: actor.home, env: childEnv(actor, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+function start(
+  actor: Actor,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; exit: Promise<Exit>; stderrText: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: actor.home,
+    env: childEnv(actor, extraEnv),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -67,7 +85,11 @@ function start(actor: Actor, args: string[], extraEnv: Record<string, string> = 
         try {
           json = JSON.parse(stdout);
         } catch (error) {
-          reject(new Error(`ociaccess ${args.join(' ')} (${actor.name}): --json output is not one JSON document: ${(error as Error).message}\n${stdout}`));
+          reject(
+            new Error(
+              `ociaccess ${args.join(' ')} (${actor.name}): --json output is not one JSON document: ${(error as Error).message}\n${stdout}`,
+            ),
+          );
           return;
         }
       }
@@ -77,10 +99,17 @@ function start(actor: Actor, args: string[], extraEnv: Record<string, string> = 
   return { child, exit, stderrText: () => stderr };
 }
 
-async function ociaccess(actor: Actor, args: string[], expectedExit: number, extraEnv: Record<string, string> = {}): Promise<Exit> {
+async function ociaccess(
+  actor: Actor,
+  args: string[],
+  expectedExit: number,
+  extraEnv: Record<string, string> = {},
+): Promise<Exit> {
   const result = await start(actor, args, extraEnv).exit;
   if (result.code !== expectedExit) {
-    throw new Error(`\`ociaccess ${args.join(' ')}\` as ${actor.name} exited ${result.code ?? result.signal}, expected ${expectedExit}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    throw new Error(
+      `\`ociaccess ${args.join(' ')}\` as ${actor.name} exited ${result.code ?? result.signal}, expected ${expectedExit}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
   }
   return result;
 }
@@ -113,7 +142,9 @@ async function newActor(name: string): Promise<Actor> {
 beforeAll(async () => {
   for (const built of ['dist/cli/main.js', 'dist/process-context.js']) {
     if (!existsSync(path.join(REPO, built))) {
-      throw new Error(`${built} is missing: the end-to-end tests run bin/ociaccess.js, which loads dist/. Run \`npm run build\` first (\`npm test\` does).`);
+      throw new Error(
+        `${built} is missing: the end-to-end tests run bin/ociaccess.js, which loads dist/. Run \`npm run build\` first (\`npm test\` does).`,
+      );
     }
   }
   root = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-e2e-'));
@@ -139,8 +170,10 @@ afterEach(() => {
   if (problem) throw new Error(problem);
 });
 
-const entraMembers = () => [...emu.world.groups.get(SEED.tempGroupId)!.members].map((id) => emu.world.users.get(id)!.userPrincipalName).sort();
-const ociMembers = () => [...emu.world.ociGroupByName(SEED.tempGroupName)!.members].map((id) => emu.world.ociUsers.get(id)!.userName).sort();
+const entraMembers = () =>
+  [...emu.world.groups.get(SEED.tempGroupId)!.members].map((id) => emu.world.users.get(id)!.userPrincipalName).sort();
+const ociMembers = () =>
+  [...emu.world.ociGroupByName(SEED.tempGroupName)!.members].map((id) => emu.world.ociUsers.get(id)!.userName).sort();
 const mark = () => emu.world.requestLog.at(-1)?.seq ?? 0;
 
 test('a bad flag is refused by the real process before anything else: exit 2, JSON error, nothing sent', async () => {
@@ -149,7 +182,13 @@ test('a bad flag is refused by the real process before anything else: exit 2, JS
   const result = await ociaccess(alice, ['request', '--hours', '0', '--justification', 'x', '--json'], 2, {
     OCIACCESS_CONFIG: path.join(root, 'no-such-config.json'),
   });
-  expect(result.json).toEqual({ error: { code: 'INVALID_HOURS', message: '--hours must be more than 0 (got "0").', hint: 'Use a positive duration such as --hours 2 or --hours 30m.' } });
+  expect(result.json).toEqual({
+    error: {
+      code: 'INVALID_HOURS',
+      message: '--hours must be more than 0 (got "0").',
+      hint: 'Use a positive duration such as --hours 2 or --hours 30m.',
+    },
+  });
   expect(result.stderr).toBe('');
   expect(emu.world.requestLog.filter((e) => e.seq > before)).toEqual([]);
 });
@@ -158,7 +197,11 @@ test('requester, approver and sweeper in separate processes: request → approve
   const [alice, bob, cron] = await Promise.all([newActor('alice'), newActor('bob'), newActor('cron-host')]);
   await Promise.all([login(alice), login(bob)]);
 
-  const asked = await ociaccess(alice, ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json'], 0);
+  const asked = await ociaccess(
+    alice,
+    ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json'],
+    0,
+  );
   const id: string = asked.json.id;
   expect(id).toMatch(/^r-[0-9a-z]+$/);
 
@@ -181,7 +224,9 @@ test('requester, approver and sweeper in separate processes: request → approve
   // Two hours and a minute pass on the emulator's clock, which the children follow.
   await control('clock/advance', { minutes: 121 });
   const sweep = await ociaccess(cron, ['sweep', '--json'], 6);
-  expect(sweep.json.groups[0].removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'expired', requestId: id })]);
+  expect(sweep.json.groups[0].removed).toEqual([
+    expect.objectContaining({ upn: ALICE, reason: 'expired', requestId: id }),
+  ]);
   expect(sweep.json.groups[0].kept).toEqual([expect.objectContaining({ upn: BREAKGLASS, reason: 'standing' })]);
   expect(entraMembers()).toEqual([BREAKGLASS]);
   expect(ociMembers()).toEqual([ALICE, BREAKGLASS]);
@@ -192,12 +237,18 @@ test('requester, approver and sweeper in separate processes: request → approve
   expect(clean.stdout).toContain('outcome: clean');
 
   // Every machine kept its own audit log, and each one verifies.
-  const verified = await Promise.all([alice, bob, cron].map((actor) => ociaccess(actor, ['audit', 'verify', '--json'], 0)));
+  const verified = await Promise.all(
+    [alice, bob, cron].map((actor) => ociaccess(actor, ['audit', 'verify', '--json'], 0)),
+  );
   expect(verified.map((v) => v.json.ok)).toEqual([true, true, true]);
   const bobAudit = await ociaccess(bob, ['audit', '--json'], 0);
   expect(bobAudit.json.entries.map((e: any) => `${e.action}:${e.result}`)).toEqual(['approve:pending', 'approve:ok']);
   const cronAudit = await ociaccess(cron, ['audit', '--json'], 0);
-  expect(cronAudit.json.entries).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'remove', result: 'ok', target: expect.objectContaining({ upn: ALICE }) })]));
+  expect(cronAudit.json.entries).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ action: 'remove', result: 'ok', target: expect.objectContaining({ upn: ALICE }) }),
+    ]),
+  );
 });
 
 test('`ociaccess emulator` in its own process prints one JSON line a client can use, and stops on SIGTERM', async () => {
@@ -206,9 +257,15 @@ test('`ociaccess emulator` in its own process prints one JSON line a client can 
   let stdout = '';
   running.child.stdout!.on('data', (chunk: string) => (stdout += chunk));
   const deadline = Date.now() + CHILD_TIMEOUT_MS;
-  while (!stdout.includes('\n') && Date.now() < deadline && running.child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 25));
+  while (!stdout.includes('\n') && Date.now() < deadline && running.child.exitCode === null)
+    await new Promise((resolve) => setTimeout(resolve, 25));
   const line = JSON.parse(stdout.split('\n')[0]!);
-  expect(line).toMatchObject({ baseUrl: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/), caFile: expect.any(String), configFile: expect.any(String), env: expect.any(Object) });
+  expect(line).toMatchObject({
+    baseUrl: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
+    caFile: expect.any(String),
+    configFile: expect.any(String),
+    env: expect.any(Object),
+  });
   const health = await fetchWithCa(line.caFile)(`${line.baseUrl}/_emulator/health`);
   expect(await health.json()).toEqual({ ok: true });
   running.child.kill('SIGTERM');

@@ -50,7 +50,8 @@ async function harness(): Promise<Harness> {
       }),
     userToken: (userId, scopes = [...SEED.cliDelegatedPermissions]) =>
       issueToken(emu.world, { principalType: 'user', appId: SEED.cliAppId, userId, scopes }).token,
-    appToken: (roles, appId = SEED.automationAppId) => issueToken(emu.world, { principalType: 'app', appId, roles }).token,
+    appToken: (roles, appId = SEED.automationAppId) =>
+      issueToken(emu.world, { principalType: 'app', appId, roles }).token,
   };
 }
 
@@ -137,14 +138,21 @@ describe('Graph emulator: users, /me and tokens', () => {
   it('serves /me to a delegated caller and refuses it to an app-only token with 400', async () => {
     const me = await h.client(h.userToken(U.alice)).api('/me').get();
     expect(me.userPrincipalName).toBe(`alice@${SEED.domain}`);
-    const error = await failure(h.client(h.appToken(['User.Read.All'])).api('/me').get());
+    const error = await failure(
+      h
+        .client(h.appToken(['User.Read.All']))
+        .api('/me')
+        .get(),
+    );
     expect(error.statusCode).toBe(400);
     expect(error.message).toBe('/me request is only valid with delegated authentication flow.');
   });
 
   it('lists /me/memberOf with groups and directory roles', async () => {
     const dave = await h.client(h.userToken(U.dave)).api('/me/memberOf').get();
-    expect(dave.value).toEqual([expect.objectContaining({ '@odata.type': '#microsoft.graph.directoryRole', displayName: 'Groups Administrator' })]);
+    expect(dave.value).toEqual([
+      expect.objectContaining({ '@odata.type': '#microsoft.graph.directoryRole', displayName: 'Groups Administrator' }),
+    ]);
     const breakglass = await h.client(h.userToken(U.breakglass)).api('/me/memberOf').get();
     expect(breakglass.value).toEqual([expect.objectContaining({ '@odata.type': '#microsoft.graph.group', id: GROUP })]);
   });
@@ -154,7 +162,13 @@ describe('Graph emulator: users, /me and tokens', () => {
     expect(unknown.statusCode).toBe(401);
     expect(unknown.code).toBe('InvalidAuthenticationToken');
 
-    const shortLived = issueToken(h.emu.world, { principalType: 'user', appId: SEED.cliAppId, userId: U.alice, scopes: ['User.Read'], lifetimeSeconds: 60 }).token;
+    const shortLived = issueToken(h.emu.world, {
+      principalType: 'user',
+      appId: SEED.cliAppId,
+      userId: U.alice,
+      scopes: ['User.Read'],
+      lifetimeSeconds: 60,
+    }).token;
     const graph = h.client(shortLived);
     await expect(graph.api('/me').get()).resolves.toMatchObject({ id: U.alice });
     h.emu.world.clockOffsetMs += 120_000;
@@ -163,25 +177,36 @@ describe('Graph emulator: users, /me and tokens', () => {
     expect(expired.message).toMatch(/expired/);
   });
 
-  it('answers every call, successful or not, with request-id and the caller\'s client-request-id', async () => {
+  it("answers every call, successful or not, with request-id and the caller's client-request-id", async () => {
     const get = (path: string, headers: Record<string, string>) =>
-      fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}${path}`, { headers: { authorization: `Bearer ${h.userToken(U.alice)}`, ...headers } });
+      fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${h.userToken(U.alice)}`, ...headers },
+      });
     const ok = await get('/v1.0/me', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001' });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(ok.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000001');
     const created = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${h.userToken(U.carol)}`, 'content-type': 'application/json', 'client-request-id': 'c0ffee00-0000-4000-8000-000000000002' },
+      headers: {
+        authorization: `Bearer ${h.userToken(U.carol)}`,
+        'content-type': 'application/json',
+        'client-request-id': 'c0ffee00-0000-4000-8000-000000000002',
+      },
       body: JSON.stringify({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName: 'com.contoso.ids' }),
     });
     expect(created.status).toBe(201);
     expect(created.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000002');
-    const removed = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions/com.contoso.ids`, { method: 'DELETE', headers: { authorization: `Bearer ${h.userToken(U.carol)}` } });
+    const removed = await fetchWithCa(h.emu.caFile)(`${h.emu.baseUrl}/v1.0/me/extensions/com.contoso.ids`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${h.userToken(U.carol)}` },
+    });
     expect(removed.status).toBe(204);
     // None sent: Graph gives the request-id as client-request-id.
     expect(removed.headers.get('client-request-id')).toBe(removed.headers.get('request-id'));
-    const missing = await get('/v1.0/users/nobody@contoso.example', { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000003' });
+    const missing = await get('/v1.0/users/nobody@contoso.example', {
+      'client-request-id': 'c0ffee00-0000-4000-8000-000000000003',
+    });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('client-request-id')).toBe('c0ffee00-0000-4000-8000-000000000003');
   });
@@ -207,7 +232,11 @@ describe('Graph emulator: users, /me and tokens', () => {
     const perRequest = await plain.api('/users').header('ConsistencyLevel', 'eventual').query({ $count: 'true' }).get();
     expect(perRequest['@odata.count']).toBe(h.emu.world.users.size);
 
-    const viaFetchOptions = await h.client(token, { ConsistencyLevel: 'eventual' }).api('/users').query({ $count: 'true' }).get();
+    const viaFetchOptions = await h
+      .client(token, { ConsistencyLevel: 'eventual' })
+      .api('/users')
+      .query({ $count: 'true' })
+      .get();
     expect(viaFetchOptions['@odata.count']).toBe(h.emu.world.users.size);
     expect(graphLog(h.emu, '/v1.0/users?').at(-1)!.principal).toBe(SEED.automationAppId);
   });
@@ -230,7 +259,9 @@ describe('Graph emulator: group membership', () => {
     const again = await failure(bob.api(`/groups/${GROUP}/members/$ref`).post(ref(U.alice)));
     expect(again.statusCode).toBe(400);
     expect(again.code).toBe('Request_BadRequest');
-    expect(again.message).toBe("One or more added object references already exist for the following modified properties: 'members'.");
+    expect(again.message).toBe(
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    );
 
     await bob.api(`/groups/${GROUP}/members/${U.alice}/$ref`).delete();
     expect(h.emu.world.groups.get(GROUP)!.members.has(U.alice)).toBe(false);
@@ -244,20 +275,40 @@ describe('Graph emulator: group membership', () => {
     const group = h.emu.world.groups.get(GROUP)!;
     group.isAssignableToRole = true;
     try {
-      const read = await h.client(h.appToken(['Group.Read.All'])).api(`/groups/${GROUP}`).select(['id', 'isAssignableToRole']).get();
+      const read = await h
+        .client(h.appToken(['Group.Read.All']))
+        .api(`/groups/${GROUP}`)
+        .select(['id', 'isAssignableToRole'])
+        .get();
       expect(read.isAssignableToRole).toBe(true);
       const ref = { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${U.mallory}` };
       const owner = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/members/$ref`).post(ref));
       expect(owner.statusCode).toBe(403);
       const admin = await failure(h.client(h.userToken(U.dave)).api(`/groups/${GROUP}/members/$ref`).post(ref));
       expect(admin.statusCode).toBe(403);
-      const app = await failure(h.client(h.appToken(['GroupMember.ReadWrite.All'])).api(`/groups/${GROUP}/members/${U.breakglass}/$ref`).delete());
+      const app = await failure(
+        h
+          .client(h.appToken(['GroupMember.ReadWrite.All']))
+          .api(`/groups/${GROUP}/members/${U.breakglass}/$ref`)
+          .delete(),
+      );
       expect(app.statusCode).toBe(403);
-      const withScopeNoRole = await failure(h.client(h.userToken(U.bob, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref));
+      const withScopeNoRole = await failure(
+        h
+          .client(h.userToken(U.bob, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory']))
+          .api(`/groups/${GROUP}/members/$ref`)
+          .post(ref),
+      );
       expect(withScopeNoRole.statusCode).toBe(403);
       h.emu.world.users.get(U.carol)!.directoryRoles.add('Privileged Role Administrator');
-      await h.client(h.userToken(U.carol, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/$ref`).post(ref);
-      await h.client(h.appToken(['GroupMember.ReadWrite.All', 'RoleManagement.ReadWrite.Directory'])).api(`/groups/${GROUP}/members/${U.mallory}/$ref`).delete();
+      await h
+        .client(h.userToken(U.carol, [...SEED.cliDelegatedPermissions, 'RoleManagement.ReadWrite.Directory']))
+        .api(`/groups/${GROUP}/members/$ref`)
+        .post(ref);
+      await h
+        .client(h.appToken(['GroupMember.ReadWrite.All', 'RoleManagement.ReadWrite.Directory']))
+        .api(`/groups/${GROUP}/members/${U.mallory}/$ref`)
+        .delete();
       expect(group.members.has(U.mallory)).toBe(false);
     } finally {
       group.isAssignableToRole = false;
@@ -266,7 +317,9 @@ describe('Graph emulator: group membership', () => {
   });
 
   it('refuses a delegated caller who neither owns the group nor is a Groups Administrator', async () => {
-    const error = await failure(h.client(h.userToken(U.alice)).api(`/groups/${GROUP}/members/$ref`).post(ref(U.mallory)));
+    const error = await failure(
+      h.client(h.userToken(U.alice)).api(`/groups/${GROUP}/members/$ref`).post(ref(U.mallory)),
+    );
     expect(error.statusCode).toBe(403);
     expect(error.code).toBe('Authorization_RequestDenied');
     expect(error.message).toBe('Insufficient privileges to complete the operation.');
@@ -314,7 +367,10 @@ describe('Graph emulator: group membership', () => {
   });
 
   it('lists owners', async () => {
-    const owners = await h.client(h.appToken(['Group.Read.All'])).api(`/groups/${GROUP}/owners`).get();
+    const owners = await h
+      .client(h.appToken(['Group.Read.All']))
+      .api(`/groups/${GROUP}/owners`)
+      .get();
     expect(owners.value.map((owner: { id: string }) => owner.id).sort()).toEqual([U.bob, U.carol].sort());
   });
 
@@ -325,8 +381,16 @@ describe('Graph emulator: group membership', () => {
     const graph = h.client(h.appToken(['GroupMember.Read.All']));
     const before = graphLog(h.emu, '/members/microsoft.graph.user').length;
 
-    const first: PageCollection = await graph.api(`/groups/${GROUP}/members/microsoft.graph.user`).top(100).select(['id', 'displayName']).get();
-    expect(first['@odata.nextLink']).toMatch(new RegExp(`^${h.emu.baseUrl.replace(/\./g, '\\.')}/v1\\.0/groups/${GROUP}/members/microsoft\\.graph\\.user\\?.*\\$skiptoken=`));
+    const first: PageCollection = await graph
+      .api(`/groups/${GROUP}/members/microsoft.graph.user`)
+      .top(100)
+      .select(['id', 'displayName'])
+      .get();
+    expect(first['@odata.nextLink']).toMatch(
+      new RegExp(
+        `^${h.emu.baseUrl.replace(/\./g, '\\.')}/v1\\.0/groups/${GROUP}/members/microsoft\\.graph\\.user\\?.*\\$skiptoken=`,
+      ),
+    );
     const seen: Record<string, unknown>[] = [];
     await new PageIterator(graph, first, (member: Record<string, unknown>) => {
       seen.push(member);
@@ -367,10 +431,25 @@ describe('Graph emulator: group membership', () => {
   });
 
   it('retries a whole-request 429 in the SDK after Retry-After', async () => {
-    h.emu.world.faults.push({ service: 'graph', method: 'GET', pathPattern: '^/v1\\.0/groups/[^/]+/owners$', status: 429, remaining: 1, retryAfterSeconds: 1, kind: 'status' });
-    const owners = await h.client(h.appToken(['Group.Read.All'])).api(`/groups/${GROUP}/owners`).get();
+    h.emu.world.faults.push({
+      service: 'graph',
+      method: 'GET',
+      pathPattern: '^/v1\\.0/groups/[^/]+/owners$',
+      status: 429,
+      remaining: 1,
+      retryAfterSeconds: 1,
+      kind: 'status',
+    });
+    const owners = await h
+      .client(h.appToken(['Group.Read.All']))
+      .api(`/groups/${GROUP}/owners`)
+      .get();
     expect(owners.value).toHaveLength(2);
-    expect(graphLog(h.emu, '/owners').slice(-2).map((entry) => entry.status)).toEqual([429, 200]);
+    expect(
+      graphLog(h.emu, '/owners')
+        .slice(-2)
+        .map((entry) => entry.status),
+    ).toEqual([429, 200]);
   });
 });
 
@@ -390,10 +469,23 @@ describe('Graph emulator: open extensions', () => {
   it('creates an extension on /me (201, id = extensionName) and expands it on the user', async () => {
     const alice = h.client(h.userToken(U.alice));
     const created = await alice.api('/me/extensions').post(ext(NAME, { requests: '[]', version: 1 }));
-    expect(created).toMatchObject({ '@odata.type': '#microsoft.graph.openTypeExtension', extensionName: NAME, id: NAME, version: 1 });
+    expect(created).toMatchObject({
+      '@odata.type': '#microsoft.graph.openTypeExtension',
+      extensionName: NAME,
+      id: NAME,
+      version: 1,
+    });
 
     const me = await alice.api('/me').select(['id']).expand(`extensions($filter=id eq '${NAME}')`).get();
-    expect(me.extensions).toEqual([{ '@odata.type': '#microsoft.graph.openTypeExtension', extensionName: NAME, id: NAME, requests: '[]', version: 1 }]);
+    expect(me.extensions).toEqual([
+      {
+        '@odata.type': '#microsoft.graph.openTypeExtension',
+        extensionName: NAME,
+        id: NAME,
+        requests: '[]',
+        version: 1,
+      },
+    ]);
     const other = await alice.api('/me').select(['id']).expand("extensions($filter=id eq 'com.contoso.other')").get();
     expect(other.extensions).toEqual([]);
   });
@@ -418,7 +510,9 @@ describe('Graph emulator: open extensions', () => {
       expect(refused.code).toBe('Request_BadRequest');
       expect(refused.message).toMatch(/primitive/);
     }
-    await dave.api('/me/extensions').post(ext('com.contoso.shape', { s: 'x', n: 1, b: true, z: null, tags: ['a', 'b'], nums: [1, 2] }));
+    await dave
+      .api('/me/extensions')
+      .post(ext('com.contoso.shape', { s: 'x', n: 1, b: true, z: null, tags: ['a', 'b'], nums: [1, 2] }));
     const patch = await failure(dave.api('/me/extensions/com.contoso.shape').patch({ s: { not: 'primitive' } }));
     expect(patch.statusCode).toBe(400);
     expect(patch.code).toBe('Request_BadRequest');
@@ -440,7 +534,9 @@ describe('Graph emulator: open extensions', () => {
     const otherApp = h.client(h.appToken(['User.ReadWrite.All'], SEED.ociAppId));
     await otherApp.api(`/users/${U.alice}/extensions`).post(ext('com.fabrikam.settings'));
     const list = await alice.api('/me/extensions').get();
-    expect(list.value.map((item: { id: string }) => item.id).sort()).toEqual(['com.contoso.ociaccess.decisions', NAME, 'com.fabrikam.settings'].sort());
+    expect(list.value.map((item: { id: string }) => item.id).sort()).toEqual(
+      ['com.contoso.ociaccess.decisions', NAME, 'com.fabrikam.settings'].sort(),
+    );
   });
 
   it('refuses more than 2 KB of data with 400', async () => {
@@ -463,12 +559,16 @@ describe('Graph emulator: open extensions', () => {
     expect(graphLog(h.emu, '/extensions/com.contoso.patch').map((entry) => entry.status)).toEqual([204, 200]);
   });
 
-  it('answers PATCH with 200 and the object when set to the older v1.0 page\'s behaviour', async () => {
+  it("answers PATCH with 200 and the object when set to the older v1.0 page's behaviour", async () => {
     h.emu.world.graphSettings.extensionPatchAnswer = 200;
     try {
       const carol = h.client(h.userToken(U.carol));
       const updated = await carol.api('/me/extensions/com.contoso.patch').patch({ a: '4' });
-      expect(updated).toMatchObject({ '@odata.type': '#microsoft.graph.openTypeExtension', id: 'com.contoso.patch', a: '4' });
+      expect(updated).toMatchObject({
+        '@odata.type': '#microsoft.graph.openTypeExtension',
+        id: 'com.contoso.patch',
+        a: '4',
+      });
     } finally {
       h.emu.world.graphSettings.extensionPatchAnswer = 204;
     }
@@ -505,7 +605,9 @@ describe('Graph emulator: open extensions', () => {
     await app.api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.policy', { maxHours: 8 }));
     const group = await app.api(`/groups/${GROUP}`).select(['id']).expand('extensions').get();
     expect(group.extensions).toEqual([expect.objectContaining({ id: 'com.contoso.policy', maxHours: 8 })]);
-    const bob = await failure(h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.bob')));
+    const bob = await failure(
+      h.client(h.userToken(U.bob)).api(`/groups/${GROUP}/extensions`).post(ext('com.contoso.bob')),
+    );
     expect(bob.statusCode).toBe(403);
   });
 });
@@ -536,7 +638,9 @@ describe('Graph emulator: $batch', () => {
     expect(((await answer.getResponseById('alice').json()) as { id: string }).id).toBe(U.alice);
     expect(answer.getResponseById('members').status).toBe(200);
     expect(answer.getResponseById('nobody').status).toBe(404);
-    expect(((await answer.getResponseById('nobody').json()) as { error: { code: string } }).error.code).toBe('Request_ResourceNotFound');
+    expect(((await answer.getResponseById('nobody').json()) as { error: { code: string } }).error.code).toBe(
+      'Request_ResourceNotFound',
+    );
 
     const logged = graphLog(h.emu, '/$batch').at(-1)!;
     expect(logged.status).toBe(200);
@@ -560,7 +664,9 @@ describe('Graph emulator: $batch', () => {
         { id: '3', method: 'GET', url: '/me' },
       ],
     });
-    const status = Object.fromEntries(body.responses.map((item: { id: string; status: number }) => [item.id, item.status]));
+    const status = Object.fromEntries(
+      body.responses.map((item: { id: string; status: number }) => [item.id, item.status]),
+    );
     expect(status).toEqual({ '1': 404, '2': 424, '3': 200 });
     expect(h.emu.world.groups.get(GROUP)!.members.has(U.mallory)).toBe(false);
   });
@@ -569,18 +675,30 @@ describe('Graph emulator: $batch', () => {
     const bob = h.client(h.userToken(U.bob));
     const body = await bob.api('/$batch').post({
       requests: [
-        { id: 'add', method: 'POST', url: `/groups/${GROUP}/members/$ref`, headers: { 'Content-Type': 'application/json' }, body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${U.alice}` } },
+        {
+          id: 'add',
+          method: 'POST',
+          url: `/groups/${GROUP}/members/$ref`,
+          headers: { 'Content-Type': 'application/json' },
+          body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${U.alice}` },
+        },
         { id: 'remove', dependsOn: ['add'], method: 'DELETE', url: `/groups/${GROUP}/members/${U.alice}/$ref` },
       ],
     });
-    const status = Object.fromEntries(body.responses.map((item: { id: string; status: number }) => [item.id, item.status]));
+    const status = Object.fromEntries(
+      body.responses.map((item: { id: string; status: number }) => [item.id, item.status]),
+    );
     expect(status).toEqual({ add: 204, remove: 204 });
     expect(h.emu.world.groups.get(GROUP)!.members.has(U.alice)).toBe(false);
   });
 
   it('answers in shuffled order', async () => {
     const graph = h.client(h.appToken(['User.Read.All']));
-    const requests = Array.from({ length: 20 }, (_, n) => ({ id: String(n), method: 'GET', url: `/users/${U.alice}?$select=id` }));
+    const requests = Array.from({ length: 20 }, (_, n) => ({
+      id: String(n),
+      method: 'GET',
+      url: `/users/${U.alice}?$select=id`,
+    }));
     const body = await graph.api('/$batch').post({ requests });
     const order = body.responses.map((item: { id: string }) => item.id);
     expect(order.slice().sort()).toEqual(requests.map((request) => request.id).sort());
@@ -604,7 +722,10 @@ describe('Graph emulator: $batch', () => {
     h.emu.world.throttles.push({ service: 'graph', rate: 0.5, retryAfterSeconds: 7 });
     const graph = h.client(h.appToken(['User.Read.All']));
     const content = new BatchRequestContent(
-      ['a', 'b', 'c', 'd'].map((id) => ({ id, request: new Request(`${h.emu.baseUrl}/v1.0/users/${U.bob}?$select=id`) })),
+      ['a', 'b', 'c', 'd'].map((id) => ({
+        id,
+        request: new Request(`${h.emu.baseUrl}/v1.0/users/${U.bob}?$select=id`),
+      })),
     );
     const before = graphLog(h.emu, '/$batch').length;
     const answer = new BatchResponseContent(await graph.api('/$batch').post(await content.getContent()));
@@ -624,7 +745,15 @@ describe('Graph emulator: $batch', () => {
   });
 
   it('applies injected faults to the matching item only', async () => {
-    h.emu.world.faults.push({ service: 'graph', method: 'GET', pathPattern: '^/v1\\.0/groups/[^/]+/owners$', status: 503, remaining: 1, retryAfterSeconds: 2, kind: 'status' });
+    h.emu.world.faults.push({
+      service: 'graph',
+      method: 'GET',
+      pathPattern: '^/v1\\.0/groups/[^/]+/owners$',
+      status: 503,
+      remaining: 1,
+      retryAfterSeconds: 2,
+      kind: 'status',
+    });
     const graph = h.client(h.appToken(['User.Read.All', 'Group.Read.All']));
     const body = await graph.api('/$batch').post({
       requests: [
@@ -647,7 +776,11 @@ describe('Graph emulator: service principal and provisioning job', () => {
       {
         ruleId,
         subjects: [
-          { objectId: groupId, objectTypeName: 'Group', links: { members: userIds.map((objectId) => ({ objectId, objectTypeName: 'User' })) } },
+          {
+            objectId: groupId,
+            objectTypeName: 'Group',
+            links: { members: userIds.map((objectId) => ({ objectId, objectTypeName: 'User' })) },
+          },
         ],
       },
     ],
@@ -666,15 +799,26 @@ describe('Graph emulator: service principal and provisioning job', () => {
     const byAppId = await graph.api('/servicePrincipals').filter(`appId eq '${SEED.ociAppId}'`).get();
     expect(byAppId.value.map((sp: { id: string }) => sp.id)).toEqual([SP]);
     const assigned = await graph.api(`/servicePrincipals/${SP}/appRoleAssignedTo`).get();
-    expect(assigned.value).toEqual([expect.objectContaining({ principalId: GROUP, principalType: 'Group', resourceId: SP })]);
+    expect(assigned.value).toEqual([
+      expect.objectContaining({ principalId: GROUP, principalType: 'Group', resourceId: SP }),
+    ]);
 
     const jobs = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs`).get();
     expect(jobs.value).toHaveLength(1);
     const job = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs/${JOB}`).get();
-    expect(job).toMatchObject({ id: JOB, schedule: { interval: 'PT40M', state: 'Active' }, status: { code: 'Active', quarantine: null } });
+    expect(job).toMatchObject({
+      id: JOB,
+      schedule: { interval: 'PT40M', state: 'Active' },
+      status: { code: 'Active', quarantine: null },
+    });
     expect(job.status.lastSuccessfulExecution.state).toBe('Succeeded');
 
-    const denied = await failure(h.client(h.userToken(U.alice, ['User.Read'])).api(`/servicePrincipals/${SP}/synchronization/jobs`).get());
+    const denied = await failure(
+      h
+        .client(h.userToken(U.alice, ['User.Read']))
+        .api(`/servicePrincipals/${SP}/synchronization/jobs`)
+        .get(),
+    );
     expect(denied.statusCode).toBe(403);
   });
 
@@ -694,17 +838,31 @@ describe('Graph emulator: service principal and provisioning job', () => {
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     const wrongRule = await failure(graph.api(podPath).post(onDemand(GROUP, [U.alice], 'not-the-rule')));
     expect(wrongRule.statusCode).toBe(400);
-    const six = await failure(graph.api(podPath).post(onDemand(GROUP, [U.alice, U.bob, U.carol, U.dave, U.mallory, U.breakglass])));
+    const six = await failure(
+      graph.api(podPath).post(onDemand(GROUP, [U.alice, U.bob, U.carol, U.dave, U.mallory, U.breakglass])),
+    );
     expect(six.statusCode).toBe(400);
 
     h.emu.world.groups.set('dddddddd-0000-4000-8000-000000000001', {
-      id: 'dddddddd-0000-4000-8000-000000000001', displayName: 'Unassigned', description: null, mailNickname: 'Unassigned',
-      securityEnabled: true, mailEnabled: false, members: new Set([U.bob]), owners: new Set(), extensions: new Map(),
+      id: 'dddddddd-0000-4000-8000-000000000001',
+      displayName: 'Unassigned',
+      description: null,
+      mailNickname: 'Unassigned',
+      securityEnabled: true,
+      mailEnabled: false,
+      members: new Set([U.bob]),
+      owners: new Set(),
+      extensions: new Map(),
     });
     const skipped = await graph.api(podPath).post(onDemand('dddddddd-0000-4000-8000-000000000001', [U.bob]));
     expect(JSON.parse(skipped.key).result).toBe('Skipped');
 
-    const bob = await failure(h.client(h.userToken(U.bob)).api(podPath).post(onDemand(GROUP, [U.alice])));
+    const bob = await failure(
+      h
+        .client(h.userToken(U.bob))
+        .api(podPath)
+        .post(onDemand(GROUP, [U.alice])),
+    );
     expect(bob.statusCode).toBe(403);
   });
 
@@ -715,19 +873,35 @@ describe('Graph emulator: service principal and provisioning job', () => {
     const list = await failure(h.client(h.userToken(U.bob)).api(`/servicePrincipals/${SP}/synchronization/jobs`).get());
     expect(list.statusCode).toBe(403);
     const user = h.emu.world.users.get(U.bob)!;
-    for (const role of ['Application Administrator', 'Cloud Application Administrator', 'Hybrid Identity Administrator']) {
+    for (const role of [
+      'Application Administrator',
+      'Cloud Application Administrator',
+      'Hybrid Identity Administrator',
+    ]) {
       user.directoryRoles.add(role);
       expect((await h.client(h.userToken(U.bob)).api(jobPath).get()).id).toBe(JOB);
       user.directoryRoles.delete(role);
     }
     // An app needs only the permission.
-    expect((await h.client(h.appToken(['Synchronization.Read.All'])).api(jobPath).get()).id).toBe(JOB);
+    expect(
+      (
+        await h
+          .client(h.appToken(['Synchronization.Read.All']))
+          .api(jobPath)
+          .get()
+      ).id,
+    ).toBe(JOB);
   });
 
   it('allows 5 calls per 10 virtual seconds and then answers 429 with Retry-After', async () => {
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     for (let n = 0; n < 5; n += 1) await graph.api(podPath).post(onDemand(GROUP, [U.alice]));
-    const throttled = await failure(graph.api(podPath).middlewareOptions(noRetry).post(onDemand(GROUP, [U.alice])));
+    const throttled = await failure(
+      graph
+        .api(podPath)
+        .middlewareOptions(noRetry)
+        .post(onDemand(GROUP, [U.alice])),
+    );
     expect(throttled.statusCode).toBe(429);
     expect(Number(throttled.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
     h.emu.world.clockOffsetMs += 10_000;
@@ -737,7 +911,11 @@ describe('Graph emulator: service principal and provisioning job', () => {
   it('shows quarantine on the job and refuses provisioning on demand while quarantined', async () => {
     const job = h.emu.world.servicePrincipals.get(SP)!.synchronizationJobs[0]!;
     job.status.code = 'Quarantine';
-    job.status.quarantine = { reason: 'EncounteredQuarantineException', currentBegan: h.emu.world.nowIso(), nextAttempt: h.emu.world.nowIso() };
+    job.status.quarantine = {
+      reason: 'EncounteredQuarantineException',
+      currentBegan: h.emu.world.nowIso(),
+      nextAttempt: h.emu.world.nowIso(),
+    };
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     const read = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs/${JOB}`).get();
     expect(read.status).toMatchObject({ code: 'Quarantine', quarantine: { reason: 'EncounteredQuarantineException' } });
@@ -754,16 +932,37 @@ describe('Graph emulator: members that are not users', () => {
   const NESTED = 'abababab-0000-4000-8000-000000000001';
   const ROBOT = 'abababab-0000-4000-8000-000000000002';
   const KIOSK = 'abababab-0000-4000-8000-000000000003';
-  const ref = (id: string, set = 'directoryObjects') => ({ '@odata.id': `https://graph.microsoft.com/v1.0/${set}/${id}` });
+  const ref = (id: string, set = 'directoryObjects') => ({
+    '@odata.id': `https://graph.microsoft.com/v1.0/${set}/${id}`,
+  });
   beforeAll(async () => {
     h = await harness();
     const world = h.emu.world;
     world.groups.set(NESTED, {
-      id: NESTED, displayName: 'Contractors', description: null, mailNickname: 'Contractors', securityEnabled: true, mailEnabled: false,
-      members: new Set([U.mallory]), owners: new Set(), extensions: new Map(),
+      id: NESTED,
+      displayName: 'Contractors',
+      description: null,
+      mailNickname: 'Contractors',
+      securityEnabled: true,
+      mailEnabled: false,
+      members: new Set([U.mallory]),
+      owners: new Set(),
+      extensions: new Map(),
     });
-    world.servicePrincipals.set(ROBOT, { id: ROBOT, appId: 'abababab-0000-4000-8000-0000000000a2', displayName: 'Backup robot', assignedGroupIds: new Set(), synchronizationJobs: [] });
-    world.devices.set(KIOSK, { id: KIOSK, deviceId: 'abababab-0000-4000-8000-0000000000a3', displayName: 'Lobby kiosk', operatingSystem: 'Windows', accountEnabled: true });
+    world.servicePrincipals.set(ROBOT, {
+      id: ROBOT,
+      appId: 'abababab-0000-4000-8000-0000000000a2',
+      displayName: 'Backup robot',
+      assignedGroupIds: new Set(),
+      synchronizationJobs: [],
+    });
+    world.devices.set(KIOSK, {
+      id: KIOSK,
+      deviceId: 'abababab-0000-4000-8000-0000000000a3',
+      displayName: 'Lobby kiosk',
+      operatingSystem: 'Windows',
+      accountEnabled: true,
+    });
   });
   afterAll(async () => h.emu.stop());
 
@@ -772,14 +971,23 @@ describe('Graph emulator: members that are not users', () => {
     await members.api(`/groups/${GROUP}/members/$ref`).post(ref(NESTED, 'groups'));
     for (const id of [KIOSK, ROBOT]) {
       const refused = await failure(members.api(`/groups/${GROUP}/members/$ref`).post(ref(id)));
-      expect([refused.statusCode, refused.code, refused.message]).toEqual([403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
+      expect([refused.statusCode, refused.code, refused.message]).toEqual([
+        403,
+        'Authorization_RequestDenied',
+        'Insufficient privileges to complete the operation.',
+      ]);
     }
     const devices = h.client(h.appToken(['GroupMember.ReadWrite.All', 'Device.ReadWrite.All']));
     await devices.api(`/groups/${GROUP}/members/$ref`).post(ref(KIOSK, 'devices'));
-    await h.client(h.appToken(['GroupMember.ReadWrite.All', 'Application.ReadWrite.All'])).api(`/groups/${GROUP}/members/$ref`).post(ref(ROBOT, 'servicePrincipals'));
+    await h
+      .client(h.appToken(['GroupMember.ReadWrite.All', 'Application.ReadWrite.All']))
+      .api(`/groups/${GROUP}/members/$ref`)
+      .post(ref(ROBOT, 'servicePrincipals'));
     const again = await failure(devices.api(`/groups/${GROUP}/members/$ref`).post(ref(KIOSK)));
     expect(again.statusCode).toBe(400);
-    const missing = await failure(members.api(`/groups/${GROUP}/members/$ref`).post(ref('abababab-0000-4000-8000-00000000dead')));
+    const missing = await failure(
+      members.api(`/groups/${GROUP}/members/$ref`).post(ref('abababab-0000-4000-8000-00000000dead')),
+    );
     expect([missing.statusCode, missing.code]).toEqual([404, 'Request_ResourceNotFound']);
     expect([...h.emu.world.groups.get(GROUP)!.members]).toEqual([U.breakglass, NESTED, KIOSK, ROBOT]);
   });
@@ -788,19 +996,35 @@ describe('Graph emulator: members that are not users', () => {
     const reader = h.client(h.appToken(['GroupMember.Read.All', 'User.Read.All']));
     const v1 = await reader.api(`/groups/${GROUP}/members?$select=id,userPrincipalName,displayName`).get();
     expect(v1['@odata.context']).toContain('#directoryObjects');
-    expect(v1.value).toEqual([
-      { '@odata.type': '#microsoft.graph.user', id: U.breakglass, userPrincipalName: `breakglass@${SEED.domain}`, displayName: 'Break Glass' },
-      { '@odata.type': '#microsoft.graph.group', id: NESTED, displayName: 'Contractors' },
-      { '@odata.type': '#microsoft.graph.device', id: KIOSK, displayName: null },
-    ].sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(v1.value).toEqual(
+      [
+        {
+          '@odata.type': '#microsoft.graph.user',
+          id: U.breakglass,
+          userPrincipalName: `breakglass@${SEED.domain}`,
+          displayName: 'Break Glass',
+        },
+        { '@odata.type': '#microsoft.graph.group', id: NESTED, displayName: 'Contractors' },
+        { '@odata.type': '#microsoft.graph.device', id: KIOSK, displayName: null },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
 
-    const beta = await reader.api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members/microsoft.graph.servicePrincipal?$select=id,displayName`).get();
+    const beta = await reader
+      .api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members/microsoft.graph.servicePrincipal?$select=id,displayName`)
+      .get();
     expect(beta.value).toEqual([{ '@odata.type': '#microsoft.graph.servicePrincipal', id: ROBOT, displayName: null }]);
-    const named = await h.client(h.appToken(['GroupMember.Read.All', 'Application.Read.All', 'Device.Read.All']))
-      .api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members?$select=id,displayName`).get();
-    expect(named.value.map((m: { id: string; displayName: string }) => [m.id, m.displayName]).sort()).toEqual([
-      [NESTED, 'Contractors'], [ROBOT, 'Backup robot'], [KIOSK, 'Lobby kiosk'], [U.breakglass, null],
-    ].sort());
+    const named = await h
+      .client(h.appToken(['GroupMember.Read.All', 'Application.Read.All', 'Device.Read.All']))
+      .api(`${h.emu.baseUrl}/beta/groups/${GROUP}/members?$select=id,displayName`)
+      .get();
+    expect(named.value.map((m: { id: string; displayName: string }) => [m.id, m.displayName]).sort()).toEqual(
+      [
+        [NESTED, 'Contractors'],
+        [ROBOT, 'Backup robot'],
+        [KIOSK, 'Lobby kiosk'],
+        [U.breakglass, null],
+      ].sort(),
+    );
 
     const users = await reader.api(`/groups/${GROUP}/members/microsoft.graph.user?$select=id`).get();
     expect(users.value.map((m: { id: string }) => m.id)).toEqual([U.breakglass]);

@@ -127,7 +127,7 @@ describe('Users', () => {
     expect(none.users.totalResults).toBe(0);
   });
 
-  test('an injected 429 is OCI\'s TooManyRequests, which the SDK retries when configured to', async () => {
+  test("an injected 429 is OCI's TooManyRequests, which the SDK retries when configured to", async () => {
     expect((await control('faults', { service: 'oci', status: 429, count: 1, retryAfterSeconds: 1 })).status).toBe(201);
     const throttled = await expectOciError(client.listUsers({}), 429);
     expect(throttled.serviceCode).toBe('TooManyRequests');
@@ -144,7 +144,8 @@ describe('Users', () => {
   });
 
   test('startIndex/count page the list and totalResults counts all matches', async () => {
-    for (let i = 1; i <= 7; i += 1) createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
+    for (let i = 1; i <= 7; i += 1)
+      createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
     const filter = 'userName sw "page"';
     const seen: string[] = [];
     for (let startIndex = 1; startIndex <= 7; startIndex += 3) {
@@ -158,7 +159,8 @@ describe('Users', () => {
   });
 
   test('limit/page (OCI paging) follow opc-next-page to the end; mixing it with startIndex/count is a 400', async () => {
-    for (let i = 1; i <= 7; i += 1) createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
+    for (let i = 1; i <= 7; i += 1)
+      createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
     const filter = 'userName sw "page"';
     const seen: string[] = [];
     const tokens: (string | undefined)[] = [];
@@ -179,7 +181,8 @@ describe('Users', () => {
   });
 
   test('a domain that serves fewer than asked says so in itemsPerPage; opc-next-page still leads to the rest', async () => {
-    for (let i = 1; i <= 5; i += 1) createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
+    for (let i = 1; i <= 5; i += 1)
+      createOciUser(emu.world, { userName: `page${i}@example.test`, createdBy: 'console' });
     expect((await control('oci/settings', { maxPageSize: 2 })).status).toBe(200);
     const response = await client.listUsers({ filter: 'userName sw "page"', count: 1000 });
     expect(response.users.resources).toHaveLength(2);
@@ -202,16 +205,25 @@ describe('Users', () => {
 
   test('create, get, patch active, delete', async () => {
     const created = await client.createUser({
-      user: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'new.person@example.test', name: { familyName: 'Person', givenName: 'New' } },
+      user: {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: 'new.person@example.test',
+        name: { familyName: 'Person', givenName: 'New' },
+      },
     });
     expect(created.user.id).toMatch(/^[0-9a-f]{32}$/);
     await expectOciError(
-      client.createUser({ user: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'NEW.person@example.test' } }),
+      client.createUser({
+        user: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'NEW.person@example.test' },
+      }),
       409,
     );
     const patched = await client.patchUser({
       userId: created.user.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Replace, path: 'active', value: false }] },
+      patchOp: {
+        schemas: [PATCH_OP],
+        operations: [{ op: identitydomains.models.Operations.Op.Replace, path: 'active', value: false }],
+      },
     });
     expect(patched.user.active).toBe(false);
     expect((await client.getUser({ userId: created.user.id! })).user.active).toBe(false);
@@ -242,46 +254,83 @@ describe('Groups', () => {
 
     await client.patchGroup({
       groupId: group.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Add, path: 'members', value: [{ value: mallory.id, type: 'User' }] }] },
+      patchOp: {
+        schemas: [PATCH_OP],
+        operations: [
+          {
+            op: identitydomains.models.Operations.Op.Add,
+            path: 'members',
+            value: [{ value: mallory.id, type: 'User' }],
+          },
+        ],
+      },
     });
     expect(await memberUserNames(group.id!)).toEqual([upn('breakglass'), upn('mallory')]);
 
     await client.patchGroup({
       groupId: group.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${breakglass.id}"]` }] },
+      patchOp: {
+        schemas: [PATCH_OP],
+        operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${breakglass.id}"]` }],
+      },
     });
     expect(await memberUserNames(group.id!)).toEqual([upn('mallory')]);
 
     // One bad operation fails the whole PATCH: mallory's removal is not applied.
-    await expectOciError(client.patchGroup({
-      groupId: group.id!,
-      patchOp: {
-        schemas: [PATCH_OP],
-        operations: [
-          { op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` },
-          { op: identitydomains.models.Operations.Op.Add, path: 'members', value: [{ value: 'ffffffffffffffffffffffffffffffff', type: 'User' }] },
-        ],
-      },
-    }), 404);
+    await expectOciError(
+      client.patchGroup({
+        groupId: group.id!,
+        patchOp: {
+          schemas: [PATCH_OP],
+          operations: [
+            { op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` },
+            {
+              op: identitydomains.models.Operations.Op.Add,
+              path: 'members',
+              value: [{ value: 'ffffffffffffffffffffffffffffffff', type: 'User' }],
+            },
+          ],
+        },
+      }),
+      404,
+    );
     expect(await memberUserNames(group.id!)).toEqual([upn('mallory')]);
 
-    await expectOciError(client.patchGroup({
-      groupId: 'ffffffffffffffffffffffffffffffff',
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
-    }), 404);
-    await expectOciError(client.patchGroup({
-      groupId: group.id!,
-      patchOp: { schemas: ['urn:wrong'], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
-    }), 400);
+    await expectOciError(
+      client.patchGroup({
+        groupId: 'ffffffffffffffffffffffffffffffff',
+        patchOp: {
+          schemas: [PATCH_OP],
+          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }],
+        },
+      }),
+      404,
+    );
+    await expectOciError(
+      client.patchGroup({
+        groupId: group.id!,
+        patchOp: {
+          schemas: ['urn:wrong'],
+          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }],
+        },
+      }),
+      400,
+    );
   });
 
   test('removing by a filter that matches no member is a 400 noTarget (RFC 7644 3.12), and changes nothing', async () => {
     const group = await tempGroup();
     const mallory = createOciUser(emu.world, { userName: upn('mallory'), createdBy: 'console' });
-    const error = await expectOciError(client.patchGroup({
-      groupId: group.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }] },
-    }), 400);
+    const error = await expectOciError(
+      client.patchGroup({
+        groupId: group.id!,
+        patchOp: {
+          schemas: [PATCH_OP],
+          operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq "${mallory.id}"]` }],
+        },
+      }),
+      400,
+    );
     // The SDK keeps neither the detail nor the scimType: a client cannot tell noTarget from other 400s by the error alone.
     expect(error.message).toBe('Bad Request');
     const answer = emu.world.requestLog.filter((entry) => entry.service === 'oci' && entry.method === 'PATCH').at(-1)!;
@@ -302,14 +351,23 @@ describe('Groups', () => {
     expect(first.group.members).toHaveLength(10_000);
     const last = await client.getGroup({ groupId: group.id!, attributes: 'members[startIndex=10001%26count=10000]' });
     expect(last.group.members).toHaveLength(1);
-    const listed = await client.listGroups({ filter: `displayName eq "${SEED.tempGroupName}"`, attributes: 'members' }).catch((e) => e);
+    const listed = await client
+      .listGroups({ filter: `displayName eq "${SEED.tempGroupName}"`, attributes: 'members' })
+      .catch((e) => e);
     expect(listed.statusCode).toBe(400);
   });
 
   test('create and delete a group', async () => {
-    const created = await client.createGroup({ group: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Auditors' } });
+    const created = await client.createGroup({
+      group: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Auditors' },
+    });
     expect((await client.listGroups({ filter: 'displayName eq "auditors"' })).groups.totalResults).toBe(1);
-    await expectOciError(client.createGroup({ group: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'AUDITORS' } }), 409);
+    await expectOciError(
+      client.createGroup({
+        group: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'AUDITORS' },
+      }),
+      409,
+    );
     await client.deleteGroup({ groupId: created.group.id! });
     await expectOciError(client.getGroup({ groupId: created.group.id! }), 404);
   });
@@ -327,15 +385,18 @@ describe('request signatures', () => {
     const keyFile = path.join(emu.dir, `other-${ownFingerprint.slice(0, 5).replace(':', '')}.pem`);
     await writeFile(keyFile, privateKey, { mode: 0o600 });
     const configFile = `${keyFile}.config`;
-    await writeFile(configFile, [
-      '[DEFAULT]',
-      `user=${userOcid}`,
-      `fingerprint=${fingerprint ?? ownFingerprint}`,
-      `tenancy=${emu.secrets!.ociApiKey.tenancyOcid}`,
-      'region=us-ashburn-1',
-      `key_file=${keyFile}`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      configFile,
+      [
+        '[DEFAULT]',
+        `user=${userOcid}`,
+        `fingerprint=${fingerprint ?? ownFingerprint}`,
+        `tenancy=${emu.secrets!.ociApiKey.tenancyOcid}`,
+        'region=us-ashburn-1',
+        `key_file=${keyFile}`,
+        '',
+      ].join('\n'),
+    );
     return configFile;
   }
 
@@ -346,7 +407,9 @@ describe('request signatures', () => {
   });
 
   test('the registered keyId signed with another private key is refused with 401', async () => {
-    const forged = makeClient(await writeOtherConfig(emu.secrets!.ociApiKey.userOcid, emu.secrets!.ociApiKey.fingerprint));
+    const forged = makeClient(
+      await writeOtherConfig(emu.secrets!.ociApiKey.userOcid, emu.secrets!.ociApiKey.fingerprint),
+    );
     const error = await expectOciError(forged.listGroups({}), 401);
     expect(error.serviceCode).toBe('NotAuthenticated');
     // Same call with the right key works: the refusal is about the signature.
@@ -362,10 +425,15 @@ describe('request signatures', () => {
   test('a signed body that was changed on the way is refused', async () => {
     const group = await tempGroup();
     // Sign one body and send another: x-content-sha256 no longer matches.
-    const signer = new common.DefaultRequestSigner(new common.ConfigFileAuthenticationDetailsProvider(emu.ociConfigFile, 'DEFAULT'));
+    const signer = new common.DefaultRequestSigner(
+      new common.ConfigFileAuthenticationDetailsProvider(emu.ociConfigFile, 'DEFAULT'),
+    );
     const uri = `${emu.baseUrl}/admin/v1/Groups/${group.id}`;
     const headers = new Headers({ 'content-type': 'application/json' });
-    const signedBody = JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'displayName', value: 'A' }] });
+    const signedBody = JSON.stringify({
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'add', path: 'displayName', value: 'A' }],
+    });
     await signer.signHttpRequest({ method: 'PATCH', uri, headers, body: signedBody });
     const sentBody = signedBody.replace('"A"', '"B"');
     const response = await fetch(uri, { method: 'PATCH', headers, body: sentBody, dispatcher } as RequestInit);
@@ -375,7 +443,9 @@ describe('request signatures', () => {
   });
 
   test('a date more than 5 minutes off is refused; the virtual clock counts when asked', async () => {
-    (client as unknown as { _defaultHeaders: Record<string, string> })._defaultHeaders['x-date'] = new Date(emu.world.now() - 10 * 60_000).toUTCString();
+    (client as unknown as { _defaultHeaders: Record<string, string> })._defaultHeaders['x-date'] = new Date(
+      emu.world.now() - 10 * 60_000,
+    ).toUTCString();
     await expectOciError(client.listUsers({}), 401);
     delete (client as unknown as { _defaultHeaders: Record<string, string> })._defaultHeaders['x-date'];
 
@@ -393,20 +463,50 @@ describe('IdentityProviders', () => {
     const list = await client.listIdentityProviders({});
     expect(list.identityProviders.totalResults).toBe(1);
     const idp = list.identityProviders.resources[0]!;
-    expect(idp).toMatchObject({ jitUserProvEnabled: true, jitUserProvGroupAssignmentMethod: 'Overwrite', jitUserProvGroupMappingMode: 'explicit' });
+    expect(idp).toMatchObject({
+      jitUserProvEnabled: true,
+      jitUserProvGroupAssignmentMethod: 'Overwrite',
+      jitUserProvGroupMappingMode: 'explicit',
+    });
     const group = await tempGroup();
-    expect(idp.jitUserProvGroupMappings).toEqual([expect.objectContaining({ idpGroup: SEED.tempGroupId, value: group.id })]);
+    expect(idp.jitUserProvGroupMappings).toEqual([
+      expect.objectContaining({ idpGroup: SEED.tempGroupId, value: group.id }),
+    ]);
 
     const patched = await client.patchIdentityProvider({
       identityProviderId: idp.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Replace, path: 'jitUserProvGroupAssignmentMethod', value: 'Merge' }] },
+      patchOp: {
+        schemas: [PATCH_OP],
+        operations: [
+          {
+            op: identitydomains.models.Operations.Op.Replace,
+            path: 'jitUserProvGroupAssignmentMethod',
+            value: 'Merge',
+          },
+        ],
+      },
     });
     expect(patched.identityProvider.jitUserProvGroupAssignmentMethod).toBe('Merge');
-    expect((await client.getIdentityProvider({ identityProviderId: idp.id! })).identityProvider.jitUserProvGroupAssignmentMethod).toBe('Merge');
-    await expectOciError(client.patchIdentityProvider({
-      identityProviderId: idp.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Replace, path: 'jitUserProvGroupAssignmentMethod', value: 'Sometimes' }] },
-    }), 400);
+    expect(
+      (await client.getIdentityProvider({ identityProviderId: idp.id! })).identityProvider
+        .jitUserProvGroupAssignmentMethod,
+    ).toBe('Merge');
+    await expectOciError(
+      client.patchIdentityProvider({
+        identityProviderId: idp.id!,
+        patchOp: {
+          schemas: [PATCH_OP],
+          operations: [
+            {
+              op: identitydomains.models.Operations.Op.Replace,
+              path: 'jitUserProvGroupAssignmentMethod',
+              value: 'Sometimes',
+            },
+          ],
+        },
+      }),
+      400,
+    );
   });
 });
 
@@ -469,12 +569,21 @@ describe('provisioning engine', () => {
     expect(added.body.createdBy).toBe('console');
     // A nested group inside the assigned group: its member carol must not be provisioned.
     const nestedId = 'abababab-abab-4bab-8bab-abababababab';
-    emu.world.groups.set(nestedId, { ...entraTempGroup(), id: nestedId, displayName: 'Nested', members: new Set([SEED.users.carol]), owners: new Set(), extensions: new Map() });
+    emu.world.groups.set(nestedId, {
+      ...entraTempGroup(),
+      id: nestedId,
+      displayName: 'Nested',
+      members: new Set([SEED.users.carol]),
+      owners: new Set(),
+      extensions: new Map(),
+    });
     entraTempGroup().members.add(nestedId);
     await control('provisioning/cycle');
     expect(await memberUserNames(group.id!)).toEqual([upn('breakglass'), upn('mallory')]);
     expect(await ociUserByName(upn('carol'))).toBeUndefined();
-    expect((await control(`oci/groups/${SEED.tempGroupName}/members`, { user: 'nobody@example.test' })).status).toBe(400);
+    expect((await control(`oci/groups/${SEED.tempGroupName}/members`, { user: 'nobody@example.test' })).status).toBe(
+      400,
+    );
   });
 
   test('a member removed in Entra before any cycle saw it stays in OCI after JIT added it', async () => {
@@ -503,7 +612,10 @@ describe('provisioning engine', () => {
     expect(removed.ok && removed.members[0]!.action).toBe('Removed');
     expect(await memberUserNames(group.id!)).toEqual([upn('breakglass')]);
 
-    const unknown = provisionOnDemand(emu.world, { groupId: SEED.tempGroupId, userIds: ['00000000-0000-4000-8000-000000000000'] });
+    const unknown = provisionOnDemand(emu.world, {
+      groupId: SEED.tempGroupId,
+      userIds: ['00000000-0000-4000-8000-000000000000'],
+    });
     expect(unknown.ok).toBe(false);
   });
 });
@@ -529,7 +641,16 @@ describe('SAML JIT', () => {
     const idp = (await client.listIdentityProviders({})).identityProviders.resources[0]!;
     await client.patchIdentityProvider({
       identityProviderId: idp.id!,
-      patchOp: { schemas: [PATCH_OP], operations: [{ op: identitydomains.models.Operations.Op.Replace, path: 'jitUserProvGroupAssignmentMethod', value: 'Merge' }] },
+      patchOp: {
+        schemas: [PATCH_OP],
+        operations: [
+          {
+            op: identitydomains.models.Operations.Op.Replace,
+            path: 'jitUserProvGroupAssignmentMethod',
+            value: 'Merge',
+          },
+        ],
+      },
     });
     entraTempGroup().members.add(SEED.users.alice);
     expect((await control('jit/signin', { user: upn('alice') })).body.groupsAdded).toEqual([SEED.tempGroupName]);

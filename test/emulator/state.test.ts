@@ -23,7 +23,11 @@ test('users are found by id and by UPN in any case; renames, deletions and addit
   world.users.delete(alice.id);
   expect(world.userByIdOrUpn('alice.renamed@contoso.example')).toBeUndefined();
 
-  const newcomer = { ...alice, id: '99999999-9999-4999-8999-999999999999', userPrincipalName: 'newcomer@contoso.example' };
+  const newcomer = {
+    ...alice,
+    id: '99999999-9999-4999-8999-999999999999',
+    userPrincipalName: 'newcomer@contoso.example',
+  };
   world.users.set(newcomer.id, newcomer);
   expect(world.userByIdOrUpn('Newcomer@contoso.example')).toBe(newcomer);
   expect(world.userByIdOrUpn('nobody@contoso.example')).toBeUndefined();

@@ -35,12 +35,21 @@ async function request(alice: Actor, hours = 2): Promise<string> {
 /** Every way of changing one leaf value of a JSON entry (paths into the object). */
 function leafEdits(entry: unknown, at: (string | number)[] = []): { path: (string | number)[]; value: unknown }[] {
   if (entry === null || typeof entry !== 'object') {
-    const value = typeof entry === 'string' ? (entry === '' ? 'x' : `${entry.slice(0, -1)}${entry.endsWith('0') ? '1' : '0'}`)
-      : typeof entry === 'number' ? entry + 1
-        : typeof entry === 'boolean' ? !entry : 'x';
+    const value =
+      typeof entry === 'string'
+        ? entry === ''
+          ? 'x'
+          : `${entry.slice(0, -1)}${entry.endsWith('0') ? '1' : '0'}`
+        : typeof entry === 'number'
+          ? entry + 1
+          : typeof entry === 'boolean'
+            ? !entry
+            : 'x';
     return [{ path: at, value }];
   }
-  return Object.entries(entry as Record<string, unknown>).flatMap(([key, value]) => leafEdits(value, [...at, Array.isArray(entry) ? Number(key) : key]));
+  return Object.entries(entry as Record<string, unknown>).flatMap(([key, value]) =>
+    leafEdits(value, [...at, Array.isArray(entry) ? Number(key) : key]),
+  );
 }
 
 function setAt(target: any, at: (string | number)[], value: unknown): void {
@@ -93,7 +102,10 @@ describe('audit log: `ociaccess audit verify` detects every edit, deletion and r
     }
     await writeFile(file, original, { mode: 0o600 });
     expect((await rig.run(bob, ['audit', 'verify'])).code).toBe(0);
-    reportTrials('audit/mutations', mutants.length, { detected: mutants.length - missed.length, missed: missed.length });
+    reportTrials('audit/mutations', mutants.length, {
+      detected: mutants.length - missed.length,
+      missed: missed.length,
+    });
     expect(missed).toEqual([]);
   });
 });
@@ -122,24 +134,35 @@ describe('audit log: when it cannot be written', () => {
     },
   ];
 
-  it.each(breakers)('$label: approve fails closed — nothing recorded, nobody added, exit non-zero', async ({ apply }) => {
-    const alice = await rig.machine('alice');
-    const bob = await rig.machine('bob');
-    await rig.run(bob, ['deny', await request(alice), '--reason', 'to have a log']);
-    const id = await request(alice);
-    await apply(bob.home);
-    const decisionsBefore = JSON.stringify(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')?.properties);
-    const stateBefore = await readFile(path.join(bob.home, 'state.json'), 'utf8');
-    const mark = rig.mark();
-    const result = await rig.run(bob, ['approve', id, '--yes']);
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
-    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
-    expect(JSON.stringify(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')?.properties)).toBe(decisionsBefore);
-    // Asking Entra for an approver's token (approve's scopes) changes nothing; no call to Graph or OCI may.
-    expect(rig.requestsSince(mark).filter((e) => e.service !== 'entra' && e.method !== 'GET' && !(e.path.includes('$batch')))).toEqual([]);
-    expect(await readFile(path.join(bob.home, 'state.json'), 'utf8')).toBe(stateBefore);
-  });
+  it.each(breakers)(
+    '$label: approve fails closed — nothing recorded, nobody added, exit non-zero',
+    async ({ apply }) => {
+      const alice = await rig.machine('alice');
+      const bob = await rig.machine('bob');
+      await rig.run(bob, ['deny', await request(alice), '--reason', 'to have a log']);
+      const id = await request(alice);
+      await apply(bob.home);
+      const decisionsBefore = JSON.stringify(
+        rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')?.properties,
+      );
+      const stateBefore = await readFile(path.join(bob.home, 'state.json'), 'utf8');
+      const mark = rig.mark();
+      const result = await rig.run(bob, ['approve', id, '--yes']);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
+      expect(rig.entraMembers()).not.toContain(upnOf('alice'));
+      expect(
+        JSON.stringify(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')?.properties),
+      ).toBe(decisionsBefore);
+      // Asking Entra for an approver's token (approve's scopes) changes nothing; no call to Graph or OCI may.
+      expect(
+        rig
+          .requestsSince(mark)
+          .filter((e) => e.service !== 'entra' && e.method !== 'GET' && !e.path.includes('$batch')),
+      ).toEqual([]);
+      expect(await readFile(path.join(bob.home, 'state.json'), 'utf8')).toBe(stateBefore);
+    },
+  );
 
   it.each(breakers)('$label: revoke still removes the member and records it, and exits non-zero', async ({ apply }) => {
     const alice = await rig.machine('alice');
@@ -152,29 +175,34 @@ describe('audit log: when it cannot be written', () => {
     expect(result.code).not.toBe(6);
     expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
     expect(rig.entraMembers()).not.toContain(upnOf('alice'));
-    const records = JSON.parse(String(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')!.properties.records));
+    const records = JSON.parse(
+      String(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')!.properties.records),
+    );
     expect(records.filter((d: any) => d.r === id && d.d === 'x')).toHaveLength(1);
   });
 
-  it.each(breakers)('$label: the sweep still removes expired and unapproved members, does not auto-approve, and exits non-zero', async ({ apply }) => {
-    const alice = await rig.machine('alice');
-    const bob = await rig.machine('bob');
-    const cron = await rig.machine('cron');
-    // A first sweep gives the cron host a log (it removes a hand-added member).
-    await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('mallory') });
-    expect([0, 6]).toContain((await rig.run(cron, ['sweep'])).code);
-    expect((await rig.run(bob, ['approve', await request(alice), '--yes'])).code).toBe(0);
-    await rig.advance({ minutes: 121 });
-    await request(alice, 1); // auto-approvable: that would be a grant, so it must fail closed
-    await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
-    await apply(cron.home);
-    const result = await rig.run(cron, ['sweep']);
-    expect(result.code).not.toBe(0);
-    expect(result.code).not.toBe(6);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^ {2}PROBLEM +The audit log could not be written \([A-Z_]+\)/m);
-    expect(result.stdout).toMatch(/^ {2}FAILED +alice@\S+ +not approved: /m);
-    expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
-    expect(rig.emu.world.groups.get(SEED.tempGroupId)!.extensions.get('com.ociaccess.decisions')).toBeUndefined();
-  });
+  it.each(breakers)(
+    '$label: the sweep still removes expired and unapproved members, does not auto-approve, and exits non-zero',
+    async ({ apply }) => {
+      const alice = await rig.machine('alice');
+      const bob = await rig.machine('bob');
+      const cron = await rig.machine('cron');
+      // A first sweep gives the cron host a log (it removes a hand-added member).
+      await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('mallory') });
+      expect([0, 6]).toContain((await rig.run(cron, ['sweep'])).code);
+      expect((await rig.run(bob, ['approve', await request(alice), '--yes'])).code).toBe(0);
+      await rig.advance({ minutes: 121 });
+      await request(alice, 1); // auto-approvable: that would be a grant, so it must fail closed
+      await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
+      await apply(cron.home);
+      const result = await rig.run(cron, ['sweep']);
+      expect(result.code).not.toBe(0);
+      expect(result.code).not.toBe(6);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/^ {2}PROBLEM +The audit log could not be written \([A-Z_]+\)/m);
+      expect(result.stdout).toMatch(/^ {2}FAILED +alice@\S+ +not approved: /m);
+      expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
+      expect(rig.emu.world.groups.get(SEED.tempGroupId)!.extensions.get('com.ociaccess.decisions')).toBeUndefined();
+    },
+  );
 });

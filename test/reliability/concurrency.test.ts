@@ -54,7 +54,11 @@ async function approveAs(machine: Actor, id: string): Promise<number> {
 async function checkLocalFiles(machine: Actor): Promise<void> {
   const text = await readFile(path.join(machine.home, 'state.json'), 'utf8').catch(() => undefined);
   if (text !== undefined) expect(validateLocalState(JSON.parse(text)).ok).toBe(true);
-  const verification = await openAuditLog(machine.home, { clock: systemClock, pid: process.pid, hostname: os.hostname() }).verify();
+  const verification = await openAuditLog(machine.home, {
+    clock: systemClock,
+    pid: process.pid,
+    hostname: os.hostname(),
+  }).verify();
   expect(verification).toMatchObject({ ok: true });
 }
 
@@ -78,7 +82,10 @@ function removalWatch() {
     /** Runs a sweep while noting who held a live grant when it started. */
     async sweep(machine: Actor, argv: string[] = ['sweep']) {
       const id = (nextSweep += 1);
-      running.set(id, new Set([...rig.emu.world.users.keys()].filter((u) => liveGrantExpiry(rig.emu.world, u) !== null)));
+      running.set(
+        id,
+        new Set([...rig.emu.world.users.keys()].filter((u) => liveGrantExpiry(rig.emu.world, u) !== null)),
+      );
       try {
         return await rig.run(machine, argv);
       } finally {
@@ -145,7 +152,15 @@ describe('a removal racing an approval', () => {
       const nowS = rig.emu.world.now() / 1000;
       const extension = bobUser.extensions.get('com.ociaccess.decisions')!;
       const records = JSON.parse(String(extension.properties.records));
-      records.push({ r: renewal, u: U.alice, g: SEED.tempGroupId, d: 'a', a: nowS, e: Math.floor(nowS) + 3 * 3600, h: 3 });
+      records.push({
+        r: renewal,
+        u: U.alice,
+        g: SEED.tempGroupId,
+        d: 'a',
+        a: nowS,
+        e: Math.floor(nowS) + 3 * 3600,
+        h: 3,
+      });
       extension.properties = { ...extension.properties, records: JSON.stringify(records) };
     });
     const result = await rig.run(cron, ['sweep', '--json']);
@@ -174,7 +189,8 @@ describe('10 sweeps at once on one host', () => {
     const children = Array.from({ length: 10 }, () => rig.spawn(cron, ['sweep', '--json']));
     const results = await Promise.all(children.map((c) => c.exited));
     stop();
-    for (const result of results) expect([0, 6].includes(result.code ?? -1) ? 'ok' : `exit ${result.code}: ${result.stderr}`).toBe('ok');
+    for (const result of results)
+      expect([0, 6].includes(result.code ?? -1) ? 'ok' : `exit ${result.code}: ${result.stderr}`).toBe('ok');
     // Exactly the three the rule removes, each once (the host's sweep lock serializes the sweeps).
     expect(removed.sort()).toEqual([upnOf('alice'), upnOf('dave'), upnOf('mallory')].sort());
     expect(rig.entraMembers()).toEqual([upnOf('breakglass'), upnOf('carol')]);
@@ -208,25 +224,39 @@ describe('sweeps from two hosts interleaved with approvals', () => {
           return watch.sweep(host, ['sweep', '--json']);
         });
         const approvals = [
-          aliceRequest ? (async () => { await pause(random(600)); return approveAs(carolApproving, aliceRequest); })() : Promise.resolve(-1),
-          carolRequest ? (async () => { await pause(random(600)); return approveAs(bob, carolRequest); })() : Promise.resolve(-1),
+          aliceRequest
+            ? (async () => {
+                await pause(random(600));
+                return approveAs(carolApproving, aliceRequest);
+              })()
+            : Promise.resolve(-1),
+          carolRequest
+            ? (async () => {
+                await pause(random(600));
+                return approveAs(bob, carolRequest);
+              })()
+            : Promise.resolve(-1),
         ];
         const [sweepResults] = await Promise.all([Promise.all(sweeps), Promise.all(approvals)]);
         for (const result of sweepResults) {
-          expect([0, 6].includes(result.code ?? -1) ? 'ok' : `exit ${result.code}: ${result.stderr}\n${result.stdout}`).toBe('ok');
+          expect(
+            [0, 6].includes(result.code ?? -1) ? 'ok' : `exit ${result.code}: ${result.stderr}\n${result.stdout}`,
+          ).toBe('ok');
           outcomes.add(`sweep-exit-${result.code}`);
         }
         // A quiet sweep on each host after the storm: the membership is exactly what the rule says.
         for (const host of [hostA, hostB]) {
           const settle = await watch.sweep(host, ['sweep', '--json']);
-          expect([0, 6].includes(settle.code) ? 'ok' : `exit ${settle.code}: ${settle.stderr}\n${settle.stdout}`).toBe('ok');
+          expect([0, 6].includes(settle.code) ? 'ok' : `exit ${settle.code}: ${settle.stderr}\n${settle.stdout}`).toBe(
+            'ok',
+          );
         }
         expect(memberIds(rig.emu.world).map(nameOf)).toEqual(expectedMembers(rig.emu.world).map(nameOf));
         expect(watch.strict).toEqual([]);
       }
     } finally {
       watch.stop();
-      outcomes.counts["transient-removals-healed"] = watch.transient.length;
+      outcomes.counts['transient-removals-healed'] = watch.transient.length;
       reportTrials('concurrency/two-hosts-with-approvals', rounds, outcomes.counts);
     }
     await checkLocalFiles(hostA);

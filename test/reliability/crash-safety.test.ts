@@ -87,7 +87,11 @@ async function localState(machine: Actor): Promise<any> {
   return JSON.parse(await readFile(path.join(machine.home, 'state.json'), 'utf8'));
 }
 
-interface KillPlan { kind: 'after-request' | 'at-time'; request?: number; delayMs: number }
+interface KillPlan {
+  kind: 'after-request' | 'at-time';
+  request?: number;
+  delayMs: number;
+}
 
 function planKill(requestCount: number, durationMs: number): KillPlan {
   if (Math.random() < 0.8) {
@@ -99,7 +103,11 @@ function planKill(requestCount: number, durationMs: number): KillPlan {
 }
 
 /** Runs the command as a child and kills it as planned; says where the kill landed. */
-async function runAndKill(machine: Actor, argv: string[], plan: KillPlan): Promise<{ outcome: string; requests: number }> {
+async function runAndKill(
+  machine: Actor,
+  argv: string[],
+  plan: KillPlan,
+): Promise<{ outcome: string; requests: number }> {
   let seen = 0;
   let killedAt: number | undefined;
   const started = Date.now();
@@ -150,7 +158,9 @@ async function checkAfterRerun(machine: Actor, linesAtKill: string[]): Promise<v
 /** Undisturbed run: how many requests the command makes and how long it takes. */
 async function calibrate(machine: Actor, argv: string[]): Promise<{ requests: number; durationMs: number }> {
   let requests = 0;
-  onLog = () => { requests += 1; };
+  onLog = () => {
+    requests += 1;
+  };
   const started = Date.now();
   const result = await rig.spawn(machine, argv).exited;
   onLog = undefined;
@@ -159,7 +169,8 @@ async function calibrate(machine: Actor, argv: string[]): Promise<{ requests: nu
 }
 
 function decisionsOf(approver: keyof typeof SEED.users | 'group'): any[] {
-  const holder = approver === 'group' ? rig.emu.world.groups.get(SEED.tempGroupId)! : rig.emu.world.users.get(SEED.users[approver])!;
+  const holder =
+    approver === 'group' ? rig.emu.world.groups.get(SEED.tempGroupId)! : rig.emu.world.users.get(SEED.users[approver])!;
   const records = holder.extensions.get('com.ociaccess.decisions')?.properties.records;
   return typeof records === 'string' ? JSON.parse(records) : [];
 }
@@ -175,16 +186,28 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
     for (let trial = 0; trial < count; trial += 1) {
       rig.resetTenant();
       const id = await requestAs(alice, 2);
-      const { outcome } = await runAndKill(bob, ['approve', id, '--yes'], planKill(calibration.requests, calibration.durationMs));
+      const { outcome } = await runAndKill(
+        bob,
+        ['approve', id, '--yes'],
+        planKill(calibration.requests, calibration.durationMs),
+      );
       const linesAtKill = await checkAfterKill(bob);
       const rerun = await rig.run(bob, ['approve', id, '--yes']);
       outcomes.add(`${outcome.replace(/-\d+$/, '')}/rerun-exit-${rerun.code}`);
       // 0: approved now or completed; 3: the first run had finished everything but the last audit line (REQUEST_NOT_PENDING, approved by you).
-      expect({ trial, outcome, ok: rerun.code === 0 || (rerun.code === 3 && /approved by you/.test(rerun.stderr)), stderr: rerun.stderr }).toEqual({ trial, outcome, ok: true, stderr: rerun.stderr });
+      expect({
+        trial,
+        outcome,
+        ok: rerun.code === 0 || (rerun.code === 3 && /approved by you/.test(rerun.stderr)),
+        stderr: rerun.stderr,
+      }).toEqual({ trial, outcome, ok: true, stderr: rerun.stderr });
       await checkAfterRerun(bob, linesAtKill);
       // The grant: in bob's record in Entra, in bob's local state, and in effect.
       expect(decisionsOf('bob').filter((d) => d.r === id && d.d === 'a')).toHaveLength(1);
-      expect((await localState(bob)).decisions[id]).toMatchObject({ decision: 'approved', requesterId: SEED.users.alice });
+      expect((await localState(bob)).decisions[id]).toMatchObject({
+        decision: 'approved',
+        requesterId: SEED.users.alice,
+      });
       expect(rig.entraMembers()).toEqual([upnOf('alice'), upnOf('breakglass')]);
     }
     reportTrials('crash-safety/approve', count, outcomes.counts);
@@ -207,7 +230,12 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
       const linesAtKill = await checkAfterKill(bob);
       const rerun = await rig.run(bob, argv);
       outcomes.add(`${outcome.replace(/-\d+$/, '')}/rerun-exit-${rerun.code}`);
-      expect({ trial, outcome, ok: [0, 6].includes(rerun.code), stderr: rerun.stderr }).toEqual({ trial, outcome, ok: true, stderr: expect.any(String) });
+      expect({ trial, outcome, ok: [0, 6].includes(rerun.code), stderr: rerun.stderr }).toEqual({
+        trial,
+        outcome,
+        ok: true,
+        stderr: expect.any(String),
+      });
       await checkAfterRerun(bob, linesAtKill);
       expect(rig.entraMembers()).toEqual([upnOf('breakglass')]);
       expect(decisionsOf('bob').filter((d) => d.r === id && d.d === 'x')).toHaveLength(1);
@@ -230,7 +258,8 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
       await approveAs(bob, await requestAs(alice, 2));
       await approveAs(bob, await requestAs(carol, 4));
       await rig.advance({ minutes: 121 });
-      for (const who of ['dave', 'mallory']) await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf(who) });
+      for (const who of ['dave', 'mallory'])
+        await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf(who) });
       if (trial % 4 === 1) rig.emu.world.groups.get(SEED.tempGroupId)!.members.delete(SEED.users.alice);
       if (trial % 2 === 1) await requestAs(alice, 1);
     };
@@ -246,10 +275,18 @@ describe('crash safety: kill -9 at random points, then one re-run', () => {
       const linesAtKill = await checkAfterKill(host);
       const rerun = await rig.run(host, ['sweep', '--json']);
       outcomes.add(`${outcome.replace(/-\d+$/, '')}/rerun-exit-${rerun.code}`);
-      expect({ trial, outcome, ok: [0, 6].includes(rerun.code), out: rerun.code === 0 || rerun.code === 6 ? '' : rerun.stdout + rerun.stderr })
-        .toEqual({ trial, outcome, ok: true, out: '' });
+      expect({
+        trial,
+        outcome,
+        ok: [0, 6].includes(rerun.code),
+        out: rerun.code === 0 || rerun.code === 6 ? '' : rerun.stdout + rerun.stderr,
+      }).toEqual({ trial, outcome, ok: true, out: '' });
       await checkAfterRerun(host, linesAtKill);
-      expect({ trial, outcome, members: memberIds(rig.emu.world).map(name) }).toEqual({ trial, outcome, members: expectedMembers(rig.emu.world).map(name) });
+      expect({ trial, outcome, members: memberIds(rig.emu.world).map(name) }).toEqual({
+        trial,
+        outcome,
+        members: expectedMembers(rig.emu.world).map(name),
+      });
     }
     reportTrials('crash-safety/sweep', count, outcomes.counts);
   });

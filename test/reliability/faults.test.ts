@@ -61,13 +61,22 @@ function newProcess(): void {
   rig.emu.world.retryNotBefore.clear();
 }
 
-interface Attempted { result: RunResult; attempts: RunResult[] }
+interface Attempted {
+  result: RunResult;
+  attempts: RunResult[];
+}
 
 /**
  * Runs a command until it succeeds (at most `max` times). Every attempt must be
  * acceptable, and after every attempt its "ok" audit entries must be true.
  */
-async function untilDone(machine: Actor, argv: string[], okCodes: number[], log: ReturnType<typeof tally>, max = 6): Promise<Attempted> {
+async function untilDone(
+  machine: Actor,
+  argv: string[],
+  okCodes: number[],
+  log: ReturnType<typeof tally>,
+  max = 6,
+): Promise<Attempted> {
   const attempts: RunResult[] = [];
   for (let i = 0; i < max; i += 1) {
     const before = (await auditEntries(machine.home)).length;
@@ -75,11 +84,17 @@ async function untilDone(machine: Actor, argv: string[], okCodes: number[], log:
     const result = await rig.run(machine, argv);
     attempts.push(result);
     log.add(`${argv[0]}-exit-${result.code}`);
-    expect(acceptable(result, okCodes) ? 'acceptable' : `${argv.join(' ')}: exit ${result.code}\n${result.stderr}\n${result.stdout}`).toBe('acceptable');
+    expect(
+      acceptable(result, okCodes)
+        ? 'acceptable'
+        : `${argv.join(' ')}: exit ${result.code}\n${result.stderr}\n${result.stdout}`,
+    ).toBe('acceptable');
     expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
     if (okCodes.includes(result.code)) return { result, attempts };
   }
-  throw new Error(`\`ociaccess ${argv.join(' ')}\` did not succeed in ${max} attempts:\n${attempts.map((a) => a.stderr).join('\n')}`);
+  throw new Error(
+    `\`ociaccess ${argv.join(' ')}\` did not succeed in ${max} attempts:\n${attempts.map((a) => a.stderr).join('\n')}`,
+  );
 }
 
 /** Requests (and $batch items) sent before their Retry-After. */
@@ -87,13 +102,17 @@ function earlyRequests(entries: LoggedRequest[]): string[] {
   const out: string[] = [];
   for (const entry of entries) {
     if (entry.early !== undefined) out.push(`${entry.method} ${entry.path} ${entry.early} ms early`);
-    for (const item of entry.batchItems ?? []) if (item.early !== undefined) out.push(`$batch ${item.method} ${item.url} ${item.early} ms early`);
+    for (const item of entry.batchItems ?? [])
+      if (item.early !== undefined) out.push(`$batch ${item.method} ${item.url} ${item.early} ms early`);
   }
   return out;
 }
 
 function throttled(entries: LoggedRequest[]): number {
-  return entries.reduce((n, e) => n + (e.status === 429 ? 1 : 0) + (e.batchItems ?? []).filter((i) => i.status === 429).length, 0);
+  return entries.reduce(
+    (n, e) => n + (e.status === 429 ? 1 : 0) + (e.batchItems ?? []).filter((i) => i.status === 429).length,
+    0,
+  );
 }
 
 describe('faults: Graph and OCI throttle half of all calls (429, Retry-After 1â€“3 s)', () => {
@@ -108,7 +127,9 @@ describe('faults: Graph and OCI throttle half of all calls (429, Retry-After 1â€
       rig.resetTenant();
       await rig.control('throttle', { service: 'graph', rate: 0.5, retryAfterSeconds: [1, 3] });
       await rig.control('throttle', { service: 'oci', rate: 0.5, retryAfterSeconds: [1, 3] });
-      const id = (await untilDone(alice, ['request', '--hours', '2', '--justification', 'throttled'], [0], log)).result.stdout.trim();
+      const id = (
+        await untilDone(alice, ['request', '--hours', '2', '--justification', 'throttled'], [0], log)
+      ).result.stdout.trim();
       await untilDone(bob, ['approve', id, '--yes'], [0], log);
       expect(rig.entraMembers()).toContain(upnOf('alice'));
       if (stressMode()) await untilDone(alice, ['status'], [0], log);
@@ -132,9 +153,17 @@ describe('faults: Graph and OCI throttle half of all calls (429, Retry-After 1â€
 describe('faults: 500, 503 (with and without Retry-After), timeouts and reset connections', () => {
   const kinds = [
     { label: 'Graph 500 on one call', fault: { service: 'graph', status: 500, count: 1 } },
-    { label: 'Graph 503 with Retry-After on three calls', fault: { service: 'graph', status: 503, retryAfterSeconds: 1, count: 3 } },
-    { label: 'Graph 503 (Retry-After 1 s) on every call', fault: { service: 'graph', status: 503, retryAfterSeconds: 1 } },
-    ...(stressMode() ? [{ label: 'Graph 503 (no Retry-After: backoff) on every call', fault: { service: 'graph', status: 503 } }] : []),
+    {
+      label: 'Graph 503 with Retry-After on three calls',
+      fault: { service: 'graph', status: 503, retryAfterSeconds: 1, count: 3 },
+    },
+    {
+      label: 'Graph 503 (Retry-After 1 s) on every call',
+      fault: { service: 'graph', status: 503, retryAfterSeconds: 1 },
+    },
+    ...(stressMode()
+      ? [{ label: 'Graph 503 (no Retry-After: backoff) on every call', fault: { service: 'graph', status: 503 } }]
+      : []),
     { label: 'Graph connection reset once', fault: { service: 'graph', status: 0, kind: 'reset', count: 1 } },
     { label: 'Graph never answers once', fault: { service: 'graph', status: 0, kind: 'timeout', count: 1 } },
     { label: 'OCI 500 twice', fault: { service: 'oci', status: 500, count: 2 } },
@@ -143,33 +172,40 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
     { label: 'OCI never answers once', fault: { service: 'oci', status: 0, kind: 'timeout', count: 1 } },
   ];
 
-  it.each(kinds)('$label: approve, revoke and sweep succeed or fail clearly; a re-run completes; nothing untrue is recorded', async ({ fault }) => {
-    const log = tally();
-    const alice = await machine('alice');
-    const bob = await machine('bob');
-    const cron = await machine('cron');
-    const mark = rig.mark();
-    const id = (await rig.run(alice, ['request', '--hours', '2', '--justification', 'faults'])).stdout.trim();
-    const withFault = async (argv: string[], machine: Actor, okCodes: number[]) => {
-      await rig.control('faults', fault);
-      const before = (await auditEntries(machine.home)).length;
-      newProcess();
-      const first = await rig.run(machine, argv);
-      log.add(`${argv[0]}-exit-${first.code}`);
-      expect(acceptable(first, okCodes) ? 'acceptable' : `${argv.join(' ')}: exit ${first.code}\n${first.stderr}\n${first.stdout}`).toBe('acceptable');
-      expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
-      await rig.control('faults', undefined, { method: 'DELETE' });
-      if (!okCodes.includes(first.code)) await untilDone(machine, argv, okCodes, log, 2);
-    };
-    await withFault(['approve', id, '--yes'], bob, [0]);
-    expect(rig.entraMembers()).toContain(upnOf('alice'));
-    await withFault(['revoke', '--user', upnOf('alice')], bob, [0, 6]);
-    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
-    await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
-    await withFault(['sweep'], cron, [0, 6]);
-    expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
-    expect(earlyRequests(rig.requestsSince(mark))).toEqual([]);
-  });
+  it.each(kinds)(
+    '$label: approve, revoke and sweep succeed or fail clearly; a re-run completes; nothing untrue is recorded',
+    async ({ fault }) => {
+      const log = tally();
+      const alice = await machine('alice');
+      const bob = await machine('bob');
+      const cron = await machine('cron');
+      const mark = rig.mark();
+      const id = (await rig.run(alice, ['request', '--hours', '2', '--justification', 'faults'])).stdout.trim();
+      const withFault = async (argv: string[], machine: Actor, okCodes: number[]) => {
+        await rig.control('faults', fault);
+        const before = (await auditEntries(machine.home)).length;
+        newProcess();
+        const first = await rig.run(machine, argv);
+        log.add(`${argv[0]}-exit-${first.code}`);
+        expect(
+          acceptable(first, okCodes)
+            ? 'acceptable'
+            : `${argv.join(' ')}: exit ${first.code}\n${first.stderr}\n${first.stdout}`,
+        ).toBe('acceptable');
+        expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
+        await rig.control('faults', undefined, { method: 'DELETE' });
+        if (!okCodes.includes(first.code)) await untilDone(machine, argv, okCodes, log, 2);
+      };
+      await withFault(['approve', id, '--yes'], bob, [0]);
+      expect(rig.entraMembers()).toContain(upnOf('alice'));
+      await withFault(['revoke', '--user', upnOf('alice')], bob, [0, 6]);
+      expect(rig.entraMembers()).not.toContain(upnOf('alice'));
+      await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
+      await withFault(['sweep'], cron, [0, 6]);
+      expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
+      expect(earlyRequests(rig.requestsSince(mark))).toEqual([]);
+    },
+  );
 });
 
 describe('faults: a removal that keeps failing', () => {
@@ -180,7 +216,12 @@ describe('faults: a removal that keeps failing', () => {
     const id = (await rig.run(alice, ['request', '--hours', '1', '--justification', 'irrevocable'])).stdout.trim();
     await rig.run(bob, ['approve', id, '--yes']);
     await rig.advance({ minutes: 61 });
-    await rig.control('faults', { service: 'graph', method: 'DELETE', pathPattern: `/members/${SEED.users.alice}/`, status: 500 });
+    await rig.control('faults', {
+      service: 'graph',
+      method: 'DELETE',
+      pathPattern: `/members/${SEED.users.alice}/`,
+      status: 500,
+    });
     const deletesOfAlice = (entries: LoggedRequest[]) =>
       entries
         .flatMap((e) => [{ method: e.method, url: e.path }, ...(e.batchItems ?? [])])
@@ -194,9 +235,14 @@ describe('faults: a removal that keeps failing', () => {
       if (sweep < 8) {
         const failed = result.json.groups[0].failed as { upn: string; outcome: string }[];
         expect(failed.map((f) => f.upn)).toEqual([upnOf('alice')]);
-        expect({ sweep, irrevocable: failed[0]!.outcome.includes('IRREVOCABLE') }).toEqual({ sweep, irrevocable: sweep >= 6 });
+        expect({ sweep, irrevocable: failed[0]!.outcome.includes('IRREVOCABLE') }).toEqual({
+          sweep,
+          irrevocable: sweep >= 6,
+        });
       } else {
-        expect(result.stdout).toMatch(new RegExp(`FAILED +${upnOf('alice').replace(/\./g, '\\.')} +IRREVOCABLE after 8 attempts`));
+        expect(result.stdout).toMatch(
+          new RegExp(`FAILED +${upnOf('alice').replace(/\./g, '\\.')} +IRREVOCABLE after 8 attempts`),
+        );
       }
       expect(deletesOfAlice(rig.requestsSince(mark))).toBeGreaterThanOrEqual(1); // retried on every sweep
       const state = JSON.parse(await readFile(path.join(cron.home, 'state.json'), 'utf8'));
@@ -217,10 +263,18 @@ describe('faults: an auto-approval whose membership could not be added', () => {
     const alice = await machine('alice');
     const cron = await machine('cron');
     const id = (await rig.run(alice, ['request', '--hours', '1', '--justification', 'auto'])).stdout.trim();
-    await rig.control('faults', { service: 'graph', method: 'POST', pathPattern: '/members/\\$ref$', status: 500, count: 1 });
+    await rig.control('faults', {
+      service: 'graph',
+      method: 'POST',
+      pathPattern: '/members/\\$ref$',
+      status: 500,
+      count: 1,
+    });
     const first = await rig.run(cron, ['sweep', '--json']);
     expect(first.code).toBe(5); // Graph answered 500: unavailable
-    expect(first.json.groups[0].failed.map((f: any) => [f.upn, f.requestId, f.code])).toEqual([[upnOf('alice'), id, 'GRAPH_UNAVAILABLE']]);
+    expect(first.json.groups[0].failed.map((f: any) => [f.upn, f.requestId, f.code])).toEqual([
+      [upnOf('alice'), id, 'GRAPH_UNAVAILABLE'],
+    ]);
     expect(rig.entraMembers()).not.toContain(upnOf('alice'));
     const second = await rig.run(cron, ['sweep', '--json']);
     expect([0, 6]).toContain(second.code);

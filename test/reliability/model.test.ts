@@ -31,7 +31,13 @@ jest.setTimeout(3_600_000);
 const DOMAIN = 'contoso.example';
 const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'breakglass'] as const;
 type Person = (typeof PEOPLE)[number];
-const ID: Record<Person, string> = { alice: 'u-alice', bob: 'u-bob', carol: 'u-carol', dave: 'u-dave', breakglass: 'u-breakglass' };
+const ID: Record<Person, string> = {
+  alice: 'u-alice',
+  bob: 'u-bob',
+  carol: 'u-carol',
+  dave: 'u-dave',
+  breakglass: 'u-breakglass',
+};
 const upn = (p: Person) => `${p}@${DOMAIN}`;
 const ELIGIBLE: Person[] = ['alice', 'bob', 'carol'];
 const APPROVERS: Person[] = ['bob', 'carol'];
@@ -45,18 +51,32 @@ const config: Config = configSchema.parse({
   tenantId: '7f3c2a10-5b1e-4c8d-9a61-0e4b2d9c7a01',
   clientId: '0c1a5e7e-2b6d-4f3a-8c9e-1d2f3a4b5c6d',
   automation: { clientId: 'a9d8c7b6-5e4f-4a3b-9c2d-1e0f9a8b7c6d', clientSecretEnv: 'UNUSED' },
-  groups: [{
-    name: 'OCI-Temp-Admins', entraGroupId: GROUP_ID, ociGroupName: 'OCI-Temp-Admins', maxHours: 8, defaultHours: 2,
-    eligibleRequesters: ELIGIBLE.map(upn), approvers: APPROVERS.map(upn), standingMembers: [upn('breakglass')],
-    autoApproval: { maxHours: 1, requesters: [upn('alice')] }, pendingTimeoutHours: 24,
-  }],
+  groups: [
+    {
+      name: 'OCI-Temp-Admins',
+      entraGroupId: GROUP_ID,
+      ociGroupName: 'OCI-Temp-Admins',
+      maxHours: 8,
+      defaultHours: 2,
+      eligibleRequesters: ELIGIBLE.map(upn),
+      approvers: APPROVERS.map(upn),
+      standingMembers: [upn('breakglass')],
+      autoApproval: { maxHours: 1, requesters: [upn('alice')] },
+      pendingTimeoutHours: 24,
+    },
+  ],
   oci: { domainUrl: 'https://idcs-model.identity.oraclecloud.com', configFile: '/dev/null', profile: 'DEFAULT' },
 });
 const group = config.groups[0]!;
 
 // ---------------------------------------------------------------- the reference model
 
-interface ModelGrant { who: Person; expiresAt: number; revoked: boolean; auto: boolean }
+interface ModelGrant {
+  who: Person;
+  expiresAt: number;
+  revoked: boolean;
+  auto: boolean;
+}
 interface Model {
   now: number;
   pending: Map<Person, { hours: number; requestedAt: number }>;
@@ -85,16 +105,70 @@ type Step = Command & { crash?: { at: number; after: boolean }; pick?: number };
 
 const requester = fc.constantFrom<Person>('alice', 'alice', 'bob', 'carol', 'dave');
 const approver = fc.constantFrom<Person>(...APPROVERS);
-const crash = fc.option(fc.record({ at: fc.integer({ min: 1, max: 24 }), after: fc.boolean() }), { nil: undefined, freq: 2 });
+const crash = fc.option(fc.record({ at: fc.integer({ min: 1, max: 24 }), after: fc.boolean() }), {
+  nil: undefined,
+  freq: 2,
+});
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('request' as const), who: requester, hours: fc.constantFrom(1, 1, 2, 3, 8), crash }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('approve' as const), by: approver, who: requester, pick: fc.nat(), crash }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deny' as const), by: approver, who: requester, pick: fc.nat(), crash }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('revoke' as const), by: approver, who: fc.constantFrom<Person>('alice', 'bob', 'carol', 'dave'), pick: fc.nat(), crash }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('revokeOwn' as const), who: fc.constantFrom<Person>('alice', 'bob', 'carol'), crash }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('handAdd' as const), who: fc.constantFrom<Person>('alice', 'carol', 'dave') }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), minutes: fc.constantFrom(5, 30, 45, 61, 90, 121, 300, 500, 1500) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('sweep' as const), host: fc.constantFrom<'A' | 'B'>('A', 'B'), crash }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('request' as const),
+      who: requester,
+      hours: fc.constantFrom(1, 1, 2, 3, 8),
+      crash,
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('approve' as const),
+      by: approver,
+      who: requester,
+      pick: fc.nat(),
+      crash,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('deny' as const), by: approver, who: requester, pick: fc.nat(), crash }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('revoke' as const),
+      by: approver,
+      who: fc.constantFrom<Person>('alice', 'bob', 'carol', 'dave'),
+      pick: fc.nat(),
+      crash,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('revokeOwn' as const),
+      who: fc.constantFrom<Person>('alice', 'bob', 'carol'),
+      crash,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('handAdd' as const),
+      who: fc.constantFrom<Person>('alice', 'carol', 'dave'),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      minutes: fc.constantFrom(5, 30, 45, 61, 90, 121, 300, 500, 1500),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('sweep' as const), host: fc.constantFrom<'A' | 'B'>('A', 'B'), crash }),
+  },
 );
 
 // ---------------------------------------------------------------- the world under test
@@ -131,7 +205,8 @@ function newWorld(): World {
   };
   tenant.onRemove = (userId, by) => {
     const who = PEOPLE.find((p) => ID[p] === userId)!;
-    if (by === 'app' && (liveGrant(world.model, who) || who === 'breakglass')) world.violations.push(`the sweep removed ${who}, who holds a live grant`);
+    if (by === 'app' && (liveGrant(world.model, who) || who === 'breakglass'))
+      world.violations.push(`the sweep removed ${who}, who holds a live grant`);
   };
   return world;
 }
@@ -145,17 +220,30 @@ function machine(world: World, name: string): FakeMachine {
 /** The id of `who`'s newest request, as stored in their record (ids grow). */
 function newestRequestId(world: World, who: Person): string | undefined {
   const payload = world.tenant.records.get(`user:${ID[who]}:${REQUESTS_EXTENSION}`) ?? null;
-  return decodeRequests(payload, ID[who]).map((r) => r.id).sort().at(-1);
+  return decodeRequests(payload, ID[who])
+    .map((r) => r.id)
+    .sort()
+    .at(-1);
 }
 
-const sweepOptions = { dryRun: false, provisionNow: false, forceOciAfterMs: 0, cycleMs: 40 * MINUTE, actor: { id: 'app', upn: 'automation', kind: 'app' as const } };
+const sweepOptions = {
+  dryRun: false,
+  provisionNow: false,
+  forceOciAfterMs: 0,
+  cycleMs: 40 * MINUTE,
+  actor: { id: 'app', upn: 'automation', kind: 'app' as const },
+};
 
 /** Runs the real operation once (the caller arranges a crash before it, if any). */
 async function operate(world: World, step: Step): Promise<unknown> {
   const { tenant } = world;
   switch (step.kind) {
     case 'request':
-      return requestAccess(machine(world, step.who).deps(tenant, config, ID[step.who]), { group, hours: step.hours, justification: 'model' });
+      return requestAccess(machine(world, step.who).deps(tenant, config, ID[step.who]), {
+        group,
+        hours: step.hours,
+        justification: 'model',
+      });
     case 'approve':
     case 'deny': {
       const id = newestRequestId(world, step.who);
@@ -164,11 +252,19 @@ async function operate(world: World, step: Step): Promise<unknown> {
       return step.kind === 'approve' ? approveRequest(deps, input) : denyRequest(deps, input);
     }
     case 'revoke':
-      return revokeGrant(machine(world, step.by).deps(tenant, config, ID[step.by]), { group, userUpn: upn(step.who), reason: 'model' });
+      return revokeGrant(machine(world, step.by).deps(tenant, config, ID[step.by]), {
+        group,
+        userUpn: upn(step.who),
+        reason: 'model',
+      });
     case 'revokeOwn':
       return revokeGrant(machine(world, step.who).deps(tenant, config, ID[step.who]), { group });
     case 'sweep': {
-      const report = await runSweep(machine(world, `host-${step.host}`).deps(tenant, config, 'app'), [group], sweepOptions);
+      const report = await runSweep(
+        machine(world, `host-${step.host}`).deps(tenant, config, 'app'),
+        [group],
+        sweepOptions,
+      );
       world.lastReport = report;
       return report;
     }
@@ -185,7 +281,12 @@ function acceptableRefusal(step: Step, code: string, crashed: boolean): boolean 
       return code === 'NOT_ELIGIBLE' || code === 'REQUEST_ALREADY_PENDING';
     case 'approve':
     case 'deny':
-      return code === 'SELF_APPROVAL' || code === 'REQUEST_NOT_FOUND' || code === 'REQUEST_NOT_PENDING' || (crashed && code === 'REQUEST_NOT_PENDING');
+      return (
+        code === 'SELF_APPROVAL' ||
+        code === 'REQUEST_NOT_FOUND' ||
+        code === 'REQUEST_NOT_PENDING' ||
+        (crashed && code === 'REQUEST_NOT_PENDING')
+      );
     default:
       return false;
   }
@@ -197,7 +298,8 @@ function applyToModel(world: World, step: Step, refusal: string | undefined): vo
   if (refusal === 'RECORD_FULL') return;
   switch (step.kind) {
     case 'request':
-      if (ELIGIBLE.includes(step.who) && !livePending(m, step.who)) m.pending.set(step.who, { hours: step.hours, requestedAt: m.now });
+      if (ELIGIBLE.includes(step.who) && !livePending(m, step.who))
+        m.pending.set(step.who, { hours: step.hours, requestedAt: m.now });
       return;
     case 'approve': {
       const p = livePending(m, step.who);
@@ -245,9 +347,10 @@ function applyToModel(world: World, step: Step, refusal: string | undefined): vo
 function resolve(world: World, step: Step): Step {
   if (step.pick === undefined || !('who' in step)) return step;
   const m = world.model;
-  const candidates = step.kind === 'revoke'
-    ? PEOPLE.filter((p) => p !== 'breakglass' && (m.members.has(p) || liveGrant(m, p)))
-    : PEOPLE.filter((p) => livePending(m, p));
+  const candidates =
+    step.kind === 'revoke'
+      ? PEOPLE.filter((p) => p !== 'breakglass' && (m.members.has(p) || liveGrant(m, p)))
+      : PEOPLE.filter((p) => livePending(m, p));
   if (candidates.length === 0) return step;
   return { ...step, who: candidates[step.pick % candidates.length]! };
 }
@@ -301,14 +404,18 @@ function staleLedgerOnly(world: World, host: string, report: SweepReport): boole
     const who = PEOPLE.find((p) => upn(p) === name.toLowerCase());
     return who !== undefined && (world.lastMemberAt.get(who) ?? -Infinity) >= since;
   };
-  return g.stuck.every((s) => rejoined(s.upn)) && g.drift.filter((d) => d.state === 'stuck' || d.state === 'failed').every((d) => rejoined(d.userName));
+  return (
+    g.stuck.every((s) => rejoined(s.upn)) &&
+    g.drift.filter((d) => d.state === 'stuck' || d.state === 'failed').every((d) => rejoined(d.userName))
+  );
 }
 
 function check(world: World, step: Step, index: number): void {
   const actual = [...world.tenant.members].map((id) => PEOPLE.find((p) => ID[p] === id)!).sort();
   const expected = [...world.model.members].sort();
   const where = `after step ${index} ${JSON.stringify(step)}`;
-  if (actual.join() !== expected.join()) throw new Error(`${where}: the group holds [${actual}], the model says [${expected}]`);
+  if (actual.join() !== expected.join())
+    throw new Error(`${where}: the group holds [${actual}], the model says [${expected}]`);
   if (world.violations.length) throw new Error(`${where}: ${world.violations.join('; ')}`);
   for (const who of world.model.members) world.lastMemberAt.set(who, world.model.now);
   if (step.kind === 'sweep') {
@@ -320,7 +427,10 @@ function check(world: World, step: Step, index: number): void {
       world.staleAlarms += 1;
       return;
     }
-    if (outcome !== 'clean' && outcome !== 'pending') throw new Error(`${where}: the sweep reported ${outcome}: ${JSON.stringify(world.lastReport?.groups[0], null, 1)}`);
+    if (outcome !== 'clean' && outcome !== 'pending')
+      throw new Error(
+        `${where}: the sweep reported ${outcome}: ${JSON.stringify(world.lastReport?.groups[0], null, 1)}`,
+      );
   }
 }
 
@@ -349,8 +459,15 @@ describe('model check: requests, decisions, clock moves, sweeps and crashes agai
         }
         staleAlarms += world.staleAlarms;
       }),
-      { numRuns: runs, ...(process.env.OCIACCESS_MODEL_SEED ? { seed: Number(process.env.OCIACCESS_MODEL_SEED) } : {}) },
+      {
+        numRuns: runs,
+        ...(process.env.OCIACCESS_MODEL_SEED ? { seed: Number(process.env.OCIACCESS_MODEL_SEED) } : {}),
+      },
     );
-    reportTrials('model-check', runs, { steps, 'sweep-failed-on-stale-ledger (known limitation)': staleAlarms, ...log.counts });
+    reportTrials('model-check', runs, {
+      steps,
+      'sweep-failed-on-stale-ledger (known limitation)': staleAlarms,
+      ...log.counts,
+    });
   });
 });

@@ -75,7 +75,8 @@ function leaks(texts: { what: string; text: string }[]): string[] {
     for (const secret of secrets) if (text.includes(secret)) found.push(`${what}: contains ${secret.slice(0, 12)}…`);
     if (/bearer\s+\S/i.test(text)) found.push(`${what}: an Authorization header`);
     if (/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text)) found.push(`${what}: a JWT`);
-    if (/client_secret|client_assertion|refresh_token=|"refresh_token"|"access_token"/.test(text)) found.push(`${what}: a token request or response body`);
+    if (/client_secret|client_assertion|refresh_token=|"refresh_token"|"access_token"/.test(text))
+      found.push(`${what}: a token request or response body`);
   }
   return found;
 }
@@ -89,7 +90,7 @@ describe('secrets: never in output, logs or debug traces', () => {
       rig.resetTenant();
       const request = await run(alice, [...flags, 'request', '--hours', '2', '--justification', 'secrets']);
       expect(request.code).toBe(0);
-      const id = flags.includes('--json') ? request.json.id ?? request.json.request?.id : request.stdout.trim();
+      const id = flags.includes('--json') ? (request.json.id ?? request.json.request?.id) : request.stdout.trim();
       expect(id).toMatch(/^r-/);
       expect((await run(bob, [...flags, 'list', '--pending'])).code).toBe(0);
       expect((await run(bob, [...flags, 'approve', id, '--yes'])).code).toBe(0);
@@ -101,13 +102,18 @@ describe('secrets: never in output, logs or debug traces', () => {
       expect((await run(bob, [...flags, 'audit'])).code).toBe(0);
     }
     // The debug runs did trace HTTP calls (so the check below is about real traces).
-    const debugText = captured.filter((c) => c.what.includes('--debug')).map((c) => c.text).join('\n');
+    const debugText = captured
+      .filter((c) => c.what.includes('--debug'))
+      .map((c) => c.text)
+      .join('\n');
     expect(debugText).toMatch(/^debug: graph (GET|POST|PATCH|DELETE) /m);
     expect(debugText).toMatch(/^debug: oci /m);
     expect(debugText).toMatch(/^debug: entra POST /m);
     expect(rig.emu.world.tokens.size).toBeGreaterThan(3);
     const files = [...(await localFiles(alice)), ...(await localFiles(bob)), ...(await localFiles(cron))];
-    expect(files.map((f) => f.what)).toEqual(expect.arrayContaining(['bob:audit.jsonl', 'cron:audit.jsonl', 'cron:state.json']));
+    expect(files.map((f) => f.what)).toEqual(
+      expect.arrayContaining(['bob:audit.jsonl', 'cron:audit.jsonl', 'cron:state.json']),
+    );
     expect(leaks([...captured, ...files])).toEqual([]);
   });
 
@@ -147,7 +153,8 @@ describe('secrets: accepted only from files or the environment', () => {
         const takesValue = option.required || option.optional;
         if (!takesValue || !/secret|token|password|passphrase|key|credential/i.test(option.long ?? '')) continue;
         // A value that names a file or an environment variable is fine; the secret itself is not.
-        if (!/<(file|name|path|env)>|\[(file|name|path)\]/i.test(option.flags)) offending.push(`${prefix} ${option.flags}`);
+        if (!/<(file|name|path|env)>|\[(file|name|path)\]/i.test(option.flags))
+          offending.push(`${prefix} ${option.flags}`);
       }
       for (const sub of command.commands) visit(sub, `${prefix} ${sub.name()}`);
     };
@@ -166,11 +173,17 @@ describe('secrets: accepted only from files or the environment', () => {
     const inConfig = await run(cron, ['sweep'], { OCIACCESS_CONFIG: inlineFile });
     expect(inConfig.code).toBe(2);
     expect(inConfig.stderr).toContain('unknown key "clientSecret"');
-    const fromEnv = { ...config, automation: { clientId: config.automation.clientId, clientSecretEnv: 'OCIACCESS_TEST_CLIENT_SECRET' } };
+    const fromEnv = {
+      ...config,
+      automation: { clientId: config.automation.clientId, clientSecretEnv: 'OCIACCESS_TEST_CLIENT_SECRET' },
+    };
     const envFile = path.join(rig.root, 'config-env-secret.json');
     await writeFile(envFile, JSON.stringify(fromEnv), { mode: 0o600 });
     rig.resetTenant();
-    const viaEnv = await run(cron, ['--debug', 'sweep'], { OCIACCESS_CONFIG: envFile, OCIACCESS_TEST_CLIENT_SECRET: CANARY_SECRET });
+    const viaEnv = await run(cron, ['--debug', 'sweep'], {
+      OCIACCESS_CONFIG: envFile,
+      OCIACCESS_TEST_CLIENT_SECRET: CANARY_SECRET,
+    });
     expect(viaEnv.code).toBe(0);
     expect(leaks(captured)).toEqual([]);
   });

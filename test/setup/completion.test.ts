@@ -29,7 +29,14 @@ beforeAll(async () => {
 /** What bash offers for the words typed so far (the last one is being completed). */
 function bashComplete(file: string, typed: string[]): string[] {
   const words = ['ociaccess', ...typed].map((w) => `'${w}'`).join(' ');
-  const out = execFileSync('bash', ['-c', `source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+  const out = execFileSync(
+    'bash',
+    [
+      '-c',
+      `source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ],
+    { encoding: 'utf8' },
+  );
   return out.split('\n').filter(Boolean);
 }
 
@@ -46,7 +53,9 @@ describe('bash', () => {
     expect(spawnSync('bash', ['-n', file]).status).toBe(0);
     const { stdout } = await script('bash');
     const names = commandNames();
-    expect(names).toEqual(expect.arrayContaining(['init', 'doctor', 'completion', 'login', 'request', 'approve', 'sweep']));
+    expect(names).toEqual(
+      expect.arrayContaining(['init', 'doctor', 'completion', 'login', 'request', 'approve', 'sweep']),
+    );
     for (const name of names) expect(stdout).toContain(`    ${name})`);
     expect(stdout).toContain('complete -F _ociaccess ociaccess');
   });
@@ -70,7 +79,9 @@ describe('bash', () => {
 test('an unknown shell is a usage error (exit 2)', async () => {
   const result = await script('powershell');
   expect(result.code).toBe(2);
-  expect(result.stderr).toContain("value 'powershell' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.");
+  expect(result.stderr).toContain(
+    "value 'powershell' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.",
+  );
 });
 
 test('zsh: a #compdef script that lists every command (syntax-checked where zsh is installed)', async () => {
@@ -96,7 +107,11 @@ test('fish: complete lines for every command (syntax-checked where fish is insta
     const checked = spawnSync('fish', ['--no-execute', file], { encoding: 'utf8' });
     expect(checked.stderr).toBe('');
     expect(checked.status).toBe(0);
-    const offered = (line: string) => spawnSync('fish', ['--no-config', '-c', `source '${file}'; complete -C '${line}'`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
+    const offered = (line: string) =>
+      spawnSync('fish', ['--no-config', '-c', `source '${file}'; complete -C '${line}'`], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0]);
     expect(offered('ociaccess doc')).toEqual(['doctor']);
     expect(offered('ociaccess doctor --as ')).toEqual(['app', 'user']);
   }
@@ -106,5 +121,8 @@ test('--json wraps the script in a document', async () => {
   const stdout = new CapturedStream();
   const code = await main(['completion', 'bash', '--json'], actorContext({ env: {}, stdout }));
   expect(code).toBe(0);
-  expect(JSON.parse(stdout.text)).toEqual({ shell: 'bash', script: expect.stringContaining('complete -F _ociaccess ociaccess') });
+  expect(JSON.parse(stdout.text)).toEqual({
+    shell: 'bash',
+    script: expect.stringContaining('complete -F _ociaccess ociaccess'),
+  });
 });

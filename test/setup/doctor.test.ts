@@ -17,16 +17,24 @@ beforeEach(async () => {
   await h().control(`users/${SEED.users.alice}/roles`, { add: ['Cloud Application Administrator'] });
 });
 
-function check(result: RunResult, id: string): { status: string; detail: string; fix: string | null; category: string } {
+function check(
+  result: RunResult,
+  id: string,
+): { status: string; detail: string; fix: string | null; category: string } {
   const found = result.json?.checks?.find((c: { id: string }) => c.id === id);
   if (!found) throw new Error(`no check "${id}" in ${result.stdout}`);
   return found;
 }
 
-const statuses = (result: RunResult) => Object.fromEntries(result.json.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
+const statuses = (result: RunResult) =>
+  Object.fromEntries(result.json.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
 
-
-async function doctor(H: Harness, who: 'alice' | 'carol' | 'cron', args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+async function doctor(
+  H: Harness,
+  who: 'alice' | 'carol' | 'cron',
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
   return H.expectNoChange(() => H.run(who, ['doctor', ...args, '--json'], { env }));
 }
 
@@ -37,8 +45,20 @@ test('a healthy tenant: every check passes, exit 0, nothing written, and the tex
   expect(result.json.ok).toBe(true);
   expect(Object.values(statuses(result)).every((s) => s === 'pass')).toBe(true);
   expect(Object.keys(statuses(result))).toEqual([
-    'config', 'files', 'authority', 'sign-in', 'permissions', 'groups', 'people', 'nested-groups', 'app-assignment', 'provisioning-job',
-    'oci-config', 'oci-domain', 'oci-group', 'jit',
+    'config',
+    'files',
+    'authority',
+    'sign-in',
+    'permissions',
+    'groups',
+    'people',
+    'nested-groups',
+    'app-assignment',
+    'provisioning-job',
+    'oci-config',
+    'oci-domain',
+    'oci-group',
+    'jit',
   ]);
   const text = await H.run('alice', ['doctor']);
   expect(text.code).toBe(0);
@@ -49,7 +69,9 @@ test('a healthy tenant: every check passes, exit 0, nothing written, and the tex
 
 test('no config: config fails with the init hint, everything else is skipped, exit 2', async () => {
   const H = h();
-  const result = await H.run('alice', ['doctor', '--json'], { env: { OCIACCESS_CONFIG: path.join(H.root, 'none.json') } });
+  const result = await H.run('alice', ['doctor', '--json'], {
+    env: { OCIACCESS_CONFIG: path.join(H.root, 'none.json') },
+  });
   expect(result.code).toBe(2);
   expect(check(result, 'config')).toMatchObject({ status: 'fail', fix: expect.stringContaining('ociaccess init') });
   expect(result.json.summary).toEqual({ pass: 0, warn: 0, fail: 1, skip: 13 });
@@ -59,8 +81,18 @@ test('not signed in: sign-in fails with `ociaccess login`, Entra checks are skip
   const H = h();
   const result = await doctor(H, 'carol');
   expect(result.code).toBe(4);
-  expect(check(result, 'sign-in')).toMatchObject({ status: 'fail', detail: 'You are not signed in.', fix: 'Run `ociaccess login`.' });
-  expect(statuses(result)).toMatchObject({ permissions: 'skip', groups: 'skip', 'provisioning-job': 'skip', 'oci-domain': 'pass', jit: 'pass' });
+  expect(check(result, 'sign-in')).toMatchObject({
+    status: 'fail',
+    detail: 'You are not signed in.',
+    fix: 'Run `ociaccess login`.',
+  });
+  expect(statuses(result)).toMatchObject({
+    permissions: 'skip',
+    groups: 'skip',
+    'provisioning-job': 'skip',
+    'oci-domain': 'pass',
+    jit: 'pass',
+  });
   const text = await H.run('carol', ['doctor']);
   expect(text.stdout).toMatch(/FAIL\tsign-in\tYou are not signed in\./);
   expect(text.stdout).toContain('What to do:\n  ✗ sign-in: Run `ociaccess login`.');
@@ -80,7 +112,9 @@ test('--as app: the automation token lacks the group write permissions → permi
     expect(permissions.status).toBe('fail');
     expect(permissions.detail).toContain('GroupMember.ReadWrite.All (sweep:');
     expect(permissions.detail).toContain("Group.ReadWrite.All (sweep: record auto-approvals on the group's object)");
-    expect(permissions.fix).toContain(`Add the application permissions GroupMember.ReadWrite.All, Group.ReadWrite.All to the automation app ${SEED.automationAppId} and grant admin consent`);
+    expect(permissions.fix).toContain(
+      `Add the application permissions GroupMember.ReadWrite.All, Group.ReadWrite.All to the automation app ${SEED.automationAppId} and grant admin consent`,
+    );
   } finally {
     app.applicationPermissions = granted;
   }
@@ -94,7 +128,9 @@ test('--as app: without User.Read.All only that one is named', async () => {
   try {
     const result = await doctor(H, 'cron', ['--as', 'app']);
     expect(result.code).toBe(4);
-    expect(check(result, 'permissions').detail).toBe('missing: User.Read.All (sweep: resolve members and read request and decision records)');
+    expect(check(result, 'permissions').detail).toBe(
+      'missing: User.Read.All (sweep: resolve members and read request and decision records)',
+    );
   } finally {
     app.applicationPermissions = granted;
   }
@@ -105,7 +141,10 @@ test('--as app without an "automation" section: exit 2 naming the section', asyn
   const file = await configWith(H, 'no-automation', (config) => delete config.automation);
   const result = await doctor(H, 'cron', ['--as', 'app'], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(2);
-  expect(check(result, 'sign-in')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no "automation" section') });
+  expect(check(result, 'sign-in')).toMatchObject({
+    status: 'fail',
+    detail: expect.stringContaining('no "automation" section'),
+  });
 });
 
 test('the configured Entra group does not exist: groups fail, exit 1', async () => {
@@ -115,7 +154,11 @@ test('the configured Entra group does not exist: groups fail, exit 1', async () 
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(1);
-  expect(check(result, 'groups')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no Entra group has id 99999999-'), fix: expect.stringContaining('ociaccess init') });
+  expect(check(result, 'groups')).toMatchObject({
+    status: 'fail',
+    detail: expect.stringContaining('no Entra group has id 99999999-'),
+    fix: expect.stringContaining('ociaccess init'),
+  });
   expect(check(result, 'app-assignment').status).toBe('fail');
 });
 
@@ -138,12 +181,17 @@ test('the temp group is not assigned to the OCI enterprise app: app-assignment f
 
 test('the provisioning job is in quarantine: fails with the reason and the next attempt', async () => {
   const H = h();
-  await H.control('provisioning/quarantine', { on: true, reason: 'EncounteredQuarantineException: the OCI SCIM token expired' });
+  await H.control('provisioning/quarantine', {
+    on: true,
+    reason: 'EncounteredQuarantineException: the OCI SCIM token expired',
+  });
   const result = await doctor(H, 'alice');
   expect(result.code).toBe(1);
   const job = check(result, 'provisioning-job');
   expect(job.status).toBe('fail');
-  expect(job.detail).toMatch(/^in quarantine since \S+: EncounteredQuarantineException: the OCI SCIM token expired; next attempt \d{4}-\d\d-\d\dT/);
+  expect(job.detail).toMatch(
+    /^in quarantine since \S+: EncounteredQuarantineException: the OCI SCIM token expired; next attempt \d{4}-\d\d-\d\dT/,
+  );
   expect(job.fix).toContain('Restart provisioning');
   // The same through the app's eyes.
   const app = await doctor(H, 'cron', ['--as', 'app']);
@@ -155,14 +203,27 @@ test('a paused provisioning job fails; one that has not run for hours warns', as
   const job = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!.synchronizationJobs[0]!;
   job.status.code = 'Paused';
   const paused = await doctor(H, 'alice');
-  expect(check(paused, 'provisioning-job')).toMatchObject({ status: 'fail', detail: expect.stringContaining('state Paused'), fix: expect.stringContaining('Start provisioning') });
+  expect(check(paused, 'provisioning-job')).toMatchObject({
+    status: 'fail',
+    detail: expect.stringContaining('state Paused'),
+    fix: expect.stringContaining('Start provisioning'),
+  });
   job.status.code = 'Active';
   const saved = job.status.lastSuccessfulExecution;
-  job.status.lastSuccessfulExecution = { timeBegan: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(), timeEnded: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(), state: 'Succeeded' };
+  job.status.lastSuccessfulExecution = {
+    timeBegan: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(),
+    timeEnded: new Date(H.emu.world.now() - 5 * 3600_000).toISOString(),
+    state: 'Succeeded',
+  };
   try {
     const stale = await doctor(H, 'alice');
     expect(stale.code).toBe(0);
-    expect(check(stale, 'provisioning-job')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^Active, but its last successful cycle was \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(cycle ~\d+m\)$/) });
+    expect(check(stale, 'provisioning-job')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(
+        /^Active, but its last successful cycle was \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(cycle ~\d+m\)$/,
+      ),
+    });
   } finally {
     job.status.lastSuccessfulExecution = saved;
   }
@@ -175,10 +236,17 @@ test('JIT with Merge warns (exit 0); JIT off warns that access waits for the cyc
     idp.jitUserProvGroupAssignmentMethod = 'Merge';
     const merge = await doctor(H, 'alice');
     expect(merge.code).toBe(0);
-    expect(check(merge, 'jit')).toMatchObject({ status: 'warn', detail: expect.stringContaining('Merge'), fix: expect.stringContaining('Overwrite') });
+    expect(check(merge, 'jit')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('Merge'),
+      fix: expect.stringContaining('Overwrite'),
+    });
     idp.jitUserProvEnabled = false;
     const off = await doctor(H, 'alice');
-    expect(check(off, 'jit')).toMatchObject({ status: 'warn', detail: expect.stringContaining('JIT is off on EntraID') });
+    expect(check(off, 'jit')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('JIT is off on EntraID'),
+    });
   } finally {
     idp.jitUserProvGroupAssignmentMethod = 'Overwrite';
     idp.jitUserProvEnabled = true;
@@ -189,14 +257,24 @@ test('a group nested in the temp group warns: provisioning does not follow it', 
   const H = h();
   const nestedId = 'abababab-abab-4bab-8bab-abababababab';
   H.emu.world.groups.set(nestedId, {
-    id: nestedId, displayName: 'DBA-Team', description: null, mailNickname: 'DBATeam', securityEnabled: true, mailEnabled: false,
-    members: new Set([SEED.users.dave]), owners: new Set(), extensions: new Map(),
+    id: nestedId,
+    displayName: 'DBA-Team',
+    description: null,
+    mailNickname: 'DBATeam',
+    securityEnabled: true,
+    mailEnabled: false,
+    members: new Set([SEED.users.dave]),
+    owners: new Set(),
+    extensions: new Map(),
   });
   H.emu.world.groups.get(SEED.tempGroupId)!.members.add(nestedId);
   try {
     const result = await doctor(H, 'alice');
     expect(result.code).toBe(0);
-    expect(check(result, 'nested-groups')).toMatchObject({ status: 'warn', detail: expect.stringContaining('OCI-Temp-Admins contains "DBA-Team"') });
+    expect(check(result, 'nested-groups')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('OCI-Temp-Admins contains "DBA-Team"'),
+    });
   } finally {
     H.emu.world.groups.get(SEED.tempGroupId)!.members.delete(nestedId);
     H.emu.world.groups.delete(nestedId);
@@ -220,13 +298,20 @@ test('an unknown OCI config profile: oci-config fails, the OCI checks are skippe
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(2);
-  expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', detail: expect.stringContaining('profile NOPE') });
+  expect(check(result, 'oci-config')).toMatchObject({
+    status: 'fail',
+    detail: expect.stringContaining('profile NOPE'),
+  });
   expect(statuses(result)).toMatchObject({ 'oci-domain': 'skip', 'oci-group': 'skip', jit: 'skip', groups: 'pass' });
 });
 
 test('an OCI API key the domain does not know: oci-domain fails as an auth problem, exit 4', async () => {
   const H = h();
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   const keyFile = path.join(H.root, 'other-key.pem');
   await writeFile(keyFile, privateKey, { mode: 0o600 });
   const ociConfig = (await readFile(H.emu.ociConfigFile, 'utf8')).replace(/^key_file=.*$/m, `key_file=${keyFile}`);
@@ -237,7 +322,11 @@ test('an OCI API key the domain does not know: oci-domain fails as an auth probl
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(4);
-  expect(check(result, 'oci-domain')).toMatchObject({ status: 'fail', category: 'auth', fix: expect.stringContaining('API key') });
+  expect(check(result, 'oci-domain')).toMatchObject({
+    status: 'fail',
+    category: 'auth',
+    fix: expect.stringContaining('API key'),
+  });
 });
 
 test('--as with an unknown identity is a usage error', async () => {
@@ -266,7 +355,11 @@ test('a sign-in service that does not answer: the authority check fails first, e
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(5);
-  expect(check(result, 'authority')).toMatchObject({ status: 'fail', category: 'upstream', fix: expect.stringContaining('network or proxy') });
+  expect(check(result, 'authority')).toMatchObject({
+    status: 'fail',
+    category: 'upstream',
+    fix: expect.stringContaining('network or proxy'),
+  });
 });
 
 test('a config file others can write: the config check fails with the chmod that fixes it, exit 2', async () => {
@@ -275,7 +368,11 @@ test('a config file others can write: the config check fails with the chmod that
   await chmod(file, 0o664);
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(2);
-  expect(check(result, 'config')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`config file ${file} is writable by other users (mode 0664)`), fix: expect.stringContaining(`chmod go-w ${file}`) });
+  expect(check(result, 'config')).toMatchObject({
+    status: 'fail',
+    detail: expect.stringContaining(`config file ${file} is writable by other users (mode 0664)`),
+    fix: expect.stringContaining(`chmod go-w ${file}`),
+  });
 });
 
 test('an OCI API key others can read: the files check names it with chmod 600, the OCI checks refuse it, exit 2', async () => {
@@ -284,14 +381,27 @@ test('an OCI API key others can read: the files check names it with chmod 600, t
   await copyFile(path.join(H.emu.dir, 'oci-api-key.pem'), key);
   await chmod(key, 0o644);
   const ociConfig = path.join(H.root, 'oci-config-open-key');
-  await writeFile(ociConfig, (await readFile(H.emu.ociConfigFile, 'utf8')).replace(/^key_file=.*$/m, `key_file=${key}`), { mode: 0o600 });
+  await writeFile(
+    ociConfig,
+    (await readFile(H.emu.ociConfigFile, 'utf8')).replace(/^key_file=.*$/m, `key_file=${key}`),
+    { mode: 0o600 },
+  );
   const file = await configWith(H, 'open-oci-key', (config) => {
     config.oci.configFile = ociConfig;
   });
   const result = await doctor(H, 'alice', [], { OCIACCESS_CONFIG: file });
   expect(result.code).toBe(2);
-  expect(check(result, 'files')).toMatchObject({ status: 'fail', category: 'config', detail: expect.stringContaining(`OCI API key file ${key} is readable by other users (mode 0644)`), fix: expect.stringContaining(`chmod 600 ${key}`) });
-  expect(check(result, 'oci-config')).toMatchObject({ status: 'fail', category: 'config', fix: expect.stringContaining(`chmod 600 ${key}`) });
+  expect(check(result, 'files')).toMatchObject({
+    status: 'fail',
+    category: 'config',
+    detail: expect.stringContaining(`OCI API key file ${key} is readable by other users (mode 0644)`),
+    fix: expect.stringContaining(`chmod 600 ${key}`),
+  });
+  expect(check(result, 'oci-config')).toMatchObject({
+    status: 'fail',
+    category: 'config',
+    fix: expect.stringContaining(`chmod 600 ${key}`),
+  });
 });
 
 test('a role-assignable group: groups warns and says what changing its members needs, for people and for the automation app', async () => {
@@ -300,15 +410,21 @@ test('a role-assignable group: groups warns and says what changing its members n
   const person = await doctor(H, 'alice');
   expect(check(person, 'groups')).toMatchObject({
     status: 'warn',
-    detail: expect.stringMatching(/role-assignable.*RoleManagement\.ReadWrite\.Directory permission and the Privileged Role Administrator role/),
+    detail: expect.stringMatching(
+      /role-assignable.*RoleManagement\.ReadWrite\.Directory permission and the Privileged Role Administrator role/,
+    ),
     fix: expect.stringContaining('not role-assignable'),
   });
   expect(check(person, 'groups').detail).toContain(SEED.tempGroupId);
   const cron = await doctor(H, 'cron', ['--as', 'app']);
   expect(check(cron, 'groups')).toMatchObject({
     status: 'warn',
-    detail: expect.stringContaining('RoleManagement.ReadWrite.Directory permission (application permission of the automation app)'),
-    fix: expect.stringContaining('grant the automation app the RoleManagement.ReadWrite.Directory application permission'),
+    detail: expect.stringContaining(
+      'RoleManagement.ReadWrite.Directory permission (application permission of the automation app)',
+    ),
+    fix: expect.stringContaining(
+      'grant the automation app the RoleManagement.ReadWrite.Directory application permission',
+    ),
   });
 });
 
@@ -318,7 +434,9 @@ test('a signed-in user without an application-admin role: provisioning-job warns
   const result = await doctor(H, 'alice');
   expect(check(result, 'provisioning-job')).toMatchObject({
     status: 'warn',
-    detail: expect.stringContaining('Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator'),
+    detail: expect.stringContaining(
+      'Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator',
+    ),
     fix: expect.stringContaining('ociaccess doctor --as app'),
   });
   expect(result.code).toBe(0);

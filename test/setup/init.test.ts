@@ -17,20 +17,34 @@ const h = useHarness({ logins: ['alice'] });
 /** Flags that describe the emulator's tenant, as an administrator would type them. */
 function emulatorFlags(H: Harness): string[] {
   return [
-    '--tenant', SEED.tenantId,
-    '--client-id', SEED.cliAppId,
-    '--authority-host', H.emu.baseUrl,
-    '--graph-url', H.emu.baseUrl,
-    '--ca-file', H.emu.caFile,
-    '--requesters', `${upnOf('alice')},${upnOf('bob')}`,
-    '--approvers', upnOf('bob'),
-    '--standing', upnOf('breakglass'),
-    '--oci-domain-url', H.emu.baseUrl,
-    '--oci-config', H.emu.ociConfigFile,
-    '--service-principal', SEED.ociServicePrincipalId,
-    '--job', SEED.syncJobId,
-    '--automation-client-id', SEED.automationAppId,
-    '--automation-secret-file', H.emu.automationSecretFile,
+    '--tenant',
+    SEED.tenantId,
+    '--client-id',
+    SEED.cliAppId,
+    '--authority-host',
+    H.emu.baseUrl,
+    '--graph-url',
+    H.emu.baseUrl,
+    '--ca-file',
+    H.emu.caFile,
+    '--requesters',
+    `${upnOf('alice')},${upnOf('bob')}`,
+    '--approvers',
+    upnOf('bob'),
+    '--standing',
+    upnOf('breakglass'),
+    '--oci-domain-url',
+    H.emu.baseUrl,
+    '--oci-config',
+    H.emu.ociConfigFile,
+    '--service-principal',
+    SEED.ociServicePrincipalId,
+    '--job',
+    SEED.syncJobId,
+    '--automation-client-id',
+    SEED.automationAppId,
+    '--automation-secret-file',
+    H.emu.automationSecretFile,
   ];
 }
 
@@ -42,7 +56,9 @@ test('without a terminal, every missing required flag is named at once (exit 2),
   const result = await H.run('carol', ['--config', file, 'init', '--json']);
   expect(result.code).toBe(2);
   expect(result.json.error.code).toBe('MISSING_FLAGS');
-  expect(result.json.error.message).toBe('init needs --tenant, --client-id, --requesters, --approvers, --oci-domain-url, --oci-config (there is no terminal to ask on).');
+  expect(result.json.error.message).toBe(
+    'init needs --tenant, --client-id, --requesters, --approvers, --oci-domain-url, --oci-config (there is no terminal to ask on).',
+  );
   await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
@@ -51,7 +67,18 @@ test('with flags: writes a valid config, mode 0600, prints the path; doctor then
   // Graph shows the provisioning job to a person only with an application-admin role (doctor.test.ts does the same).
   await H.control(`users/${SEED.users.alice}/roles`, { add: ['Cloud Application Administrator'] });
   const file = target(H, 'flags');
-  const result = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId, '--max-hours', '4', '--auto-approve-hours', '1']);
+  const result = await H.run('carol', [
+    '--config',
+    file,
+    'init',
+    ...emulatorFlags(H),
+    '--group-id',
+    SEED.tempGroupId,
+    '--max-hours',
+    '4',
+    '--auto-approve-hours',
+    '1',
+  ]);
   expect(result.code).toBe(0);
   expect(result.stdout).toBe(`${file}\n`);
   expect(result.stderr).toContain(`Wrote ${file} (mode 0600).`);
@@ -65,11 +92,19 @@ test('with flags: writes a valid config, mode 0600, prints the path; doctor then
     tls: { caFile: H.emu.caFile },
     automation: { clientId: SEED.automationAppId, clientSecretFile: H.emu.automationSecretFile },
     defaultGroup: 'OCI-Temp-Admins',
-    groups: [{
-      name: 'OCI-Temp-Admins', entraGroupId: SEED.tempGroupId, ociGroupName: 'OCI-Temp-Admins', maxHours: 4, defaultHours: 2,
-      eligibleRequesters: [upnOf('alice'), upnOf('bob')], approvers: [upnOf('bob')], standingMembers: [upnOf('breakglass')],
-      autoApproval: { maxHours: 1, requesters: [] },
-    }],
+    groups: [
+      {
+        name: 'OCI-Temp-Admins',
+        entraGroupId: SEED.tempGroupId,
+        ociGroupName: 'OCI-Temp-Admins',
+        maxHours: 4,
+        defaultHours: 2,
+        eligibleRequesters: [upnOf('alice'), upnOf('bob')],
+        approvers: [upnOf('bob')],
+        standingMembers: [upnOf('breakglass')],
+        autoApproval: { maxHours: 1, requesters: [] },
+      },
+    ],
     oci: { domainUrl: H.emu.baseUrl, configFile: H.emu.ociConfigFile, profile: 'DEFAULT' },
     provisioning: { servicePrincipalId: SEED.ociServicePrincipalId, jobId: SEED.syncJobId, provisionOnDemand: false },
   });
@@ -88,9 +123,20 @@ test('signed in, the group is looked up by name; not signed in, --group-id is re
   expect(found.stderr).toContain(`Found the Entra group "OCI-Temp-Admins": ${SEED.tempGroupId}.`);
   expect(JSON.parse(await readFile(file, 'utf8')).groups[0].entraGroupId).toBe(SEED.tempGroupId);
 
-  const unknown = await H.run('alice', ['--config', target(H, 'unknown'), 'init', ...emulatorFlags(H), '--group', 'No-Such-Group', '--json']);
+  const unknown = await H.run('alice', [
+    '--config',
+    target(H, 'unknown'),
+    'init',
+    ...emulatorFlags(H),
+    '--group',
+    'No-Such-Group',
+    '--json',
+  ]);
   expect(unknown.code).toBe(2);
-  expect(unknown.json.error).toMatchObject({ code: 'GROUP_NOT_FOUND', message: 'No Entra group is called "No-Such-Group".' });
+  expect(unknown.json.error).toMatchObject({
+    code: 'GROUP_NOT_FOUND',
+    message: 'No Entra group is called "No-Such-Group".',
+  });
 
   const anonymous = await H.run('carol', ['--config', target(H, 'anonymous'), 'init', ...emulatorFlags(H), '--json']);
   expect(anonymous.code).toBe(2);
@@ -108,7 +154,15 @@ test('an existing file is not overwritten without --force (exit 2, unchanged); w
   expect(refused.stderr).toContain(`error: ${file} already exists; init does not overwrite it. [CONFIG_EXISTS]`);
   expect(refused.stderr).toContain('hint: Pass --force to replace it');
   expect(await readFile(file, 'utf8')).toBe('{"keep": "me"}\n');
-  const forced = await H.run('carol', ['--config', file, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId, '--force']);
+  const forced = await H.run('carol', [
+    '--config',
+    file,
+    'init',
+    ...emulatorFlags(H),
+    '--group-id',
+    SEED.tempGroupId,
+    '--force',
+  ]);
   expect(forced.code).toBe(0);
   expect(JSON.parse(await readFile(file, 'utf8')).version).toBe(1);
 });
@@ -134,16 +188,35 @@ test('--cloud takes only the known clouds (commander checks the choice, exit 2)'
   const H = h();
   const result = await H.run('carol', ['--config', target(H, 'mars'), 'init', '--cloud', 'mars']);
   expect(result.code).toBe(2);
-  expect(result.stderr).toContain("argument 'mars' is invalid. Allowed choices are public, usgov, usgov-dod, china, custom.");
+  expect(result.stderr).toContain(
+    "argument 'mars' is invalid. Allowed choices are public, usgov, usgov-dod, china, custom.",
+  );
 });
 
 test('--cloud usgov picks the US Government hosts; --dry-run prints the config and writes nothing', async () => {
   const H = h();
   const file = target(H, 'dry');
-  const flags = emulatorFlags(H).filter((_v, i, all) => !['--authority-host', '--graph-url'].includes(all[i]!) && !['--authority-host', '--graph-url'].includes(all[i - 1]!));
-  const result = await H.run('carol', ['--config', file, 'init', ...flags, '--cloud', 'usgov', '--group-id', SEED.tempGroupId, '--dry-run']);
+  const flags = emulatorFlags(H).filter(
+    (_v, i, all) =>
+      !['--authority-host', '--graph-url'].includes(all[i]!) &&
+      !['--authority-host', '--graph-url'].includes(all[i - 1]!),
+  );
+  const result = await H.run('carol', [
+    '--config',
+    file,
+    'init',
+    ...flags,
+    '--cloud',
+    'usgov',
+    '--group-id',
+    SEED.tempGroupId,
+    '--dry-run',
+  ]);
   expect(result.code).toBe(0);
-  expect(JSON.parse(result.stdout).cloud).toEqual({ authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://graph.microsoft.us' });
+  expect(JSON.parse(result.stdout).cloud).toEqual({
+    authorityHost: 'https://login.microsoftonline.us',
+    graphBaseUrl: 'https://graph.microsoft.us',
+  });
   await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
@@ -162,9 +235,10 @@ function scriptedPrompter(script: [RegExp, string | boolean][]): Prompter & { as
     asked,
     async input(message, options) {
       const value = String(answer(message));
-      const text = value === '' ? options?.default ?? '' : value;
+      const text = value === '' ? (options?.default ?? '') : value;
       const verdict = options?.validate?.(value);
-      if (verdict !== undefined && verdict !== true) throw new Error(`answer "${value}" to "${message}" was refused: ${verdict}`);
+      if (verdict !== undefined && verdict !== true)
+        throw new Error(`answer "${value}" to "${message}" was refused: ${verdict}`);
       return text;
     },
     async confirm(message) {
@@ -219,10 +293,19 @@ test('the wizard: asks each question on a terminal, offers the defaults, looks t
   expect(prompter.asked).toHaveLength(26);
   const config = JSON.parse(await readFile(file, 'utf8'));
   expect(config.groups[0]).toMatchObject({
-    name: 'OCI-Temp-Admins', entraGroupId: SEED.tempGroupId, maxHours: 6, defaultHours: 2,
-    eligibleRequesters: [upnOf('alice'), upnOf('carol')], autoApproval: { maxHours: 1, requesters: [upnOf('alice')] },
+    name: 'OCI-Temp-Admins',
+    entraGroupId: SEED.tempGroupId,
+    maxHours: 6,
+    defaultHours: 2,
+    eligibleRequesters: [upnOf('alice'), upnOf('carol')],
+    autoApproval: { maxHours: 1, requesters: [upnOf('alice')] },
   });
-  expect(config.provisioning).toEqual({ servicePrincipalId: SEED.ociServicePrincipalId, jobId: SEED.syncJobId, ruleId: SEED.syncRuleId, provisionOnDemand: true });
+  expect(config.provisioning).toEqual({
+    servicePrincipalId: SEED.ociServicePrincipalId,
+    jobId: SEED.syncJobId,
+    ruleId: SEED.syncRuleId,
+    provisionOnDemand: true,
+  });
   expect(config.automation).toEqual({ clientId: SEED.automationAppId, clientSecretEnv: 'OCIACCESS_CLIENT_SECRET' });
   expect(config.oci.profile).toBe('DEFAULT');
 });
@@ -242,9 +325,15 @@ test('the wizard without a sign-in: declining to sign in asks for the group id i
   ]);
   const stdout = new CapturedStream();
   const stderr = new CapturedStream();
-  const code = await main(['--config', file, 'init', ...flags], actorContext({ env: H.actor('carol').env, stdout, stderr, prompter }));
+  const code = await main(
+    ['--config', file, 'init', ...flags],
+    actorContext({ env: H.actor('carol').env, stdout, stderr, prompter }),
+  );
   expect(stderr.text).not.toContain('error');
   expect(code).toBe(0);
   expect(prompter.asked.some((m) => /tenant/.test(m))).toBe(false); // answered by flags, not asked
-  expect(JSON.parse(await readFile(file, 'utf8')).groups[0]).toMatchObject({ entraGroupId: SEED.tempGroupId, autoApproval: null });
+  expect(JSON.parse(await readFile(file, 'utf8')).groups[0]).toMatchObject({
+    entraGroupId: SEED.tempGroupId,
+    autoApproval: null,
+  });
 });

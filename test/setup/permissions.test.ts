@@ -1,11 +1,22 @@
 /** Reading a token's permissions and naming what each command still lacks. */
-import { applicationNeeds, decodeTokenClaims, delegatedNeeds, grantedPermissions, isSatisfied, missingPermissions } from '../../src/core/permissions.js';
+import {
+  applicationNeeds,
+  decodeTokenClaims,
+  delegatedNeeds,
+  grantedPermissions,
+  isSatisfied,
+  missingPermissions,
+} from '../../src/core/permissions.js';
 
-const jwt = (claims: object) => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+const jwt = (claims: object) =>
+  `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 const options = { autoApproval: true, provisionOnDemand: false, provisioning: true };
 
 test('claims come out of a JWT-shaped token; an opaque token gives null', () => {
-  expect(decodeTokenClaims(jwt({ scp: 'User.ReadWrite User.Read.All', tid: 't' }))).toEqual({ scp: 'User.ReadWrite User.Read.All', tid: 't' });
+  expect(decodeTokenClaims(jwt({ scp: 'User.ReadWrite User.Read.All', tid: 't' }))).toEqual({
+    scp: 'User.ReadWrite User.Read.All',
+    tid: 't',
+  });
   expect(decodeTokenClaims('EwBwA8l6BAAU…opaque')).toBeNull();
   expect(decodeTokenClaims('a.!!!.c')).toBeNull();
   expect(decodeTokenClaims(`a.${Buffer.from('[1]').toString('base64url')}.c`)).toBeNull();
@@ -35,25 +46,50 @@ test("the CLI's own scopes satisfy every required delegated need", async () => {
 });
 
 test('a token without GroupMember.ReadWrite.All misses it for approve and revoke, and nothing else', () => {
-  const missing = missingPermissions(delegatedNeeds(options), ['User.ReadWrite', 'User.Read.All', 'Group.Read.All', 'Synchronization.ReadWrite.All']);
-  expect(missing.map((need) => `${need.command}:${need.permission}`)).toEqual(['approve:GroupMember.ReadWrite.All', 'revoke:GroupMember.ReadWrite.All']);
+  const missing = missingPermissions(delegatedNeeds(options), [
+    'User.ReadWrite',
+    'User.Read.All',
+    'Group.Read.All',
+    'Synchronization.ReadWrite.All',
+  ]);
+  expect(missing.map((need) => `${need.command}:${need.permission}`)).toEqual([
+    'approve:GroupMember.ReadWrite.All',
+    'revoke:GroupMember.ReadWrite.All',
+  ]);
 });
 
 test('provision on demand is optional unless the config turns it on', () => {
   const granted = ['User.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Synchronization.Read.All'];
-  expect(missingPermissions(applicationNeeds(options), granted).map((n) => [n.permission, n.required])).toEqual([['Synchronization.ReadWrite.All', false]]);
-  expect(missingPermissions(applicationNeeds({ ...options, provisionOnDemand: true }), granted).map((n) => [n.permission, n.required])).toEqual([['Synchronization.ReadWrite.All', true]]);
-  expect(applicationNeeds({ autoApproval: false, provisionOnDemand: false, provisioning: false }).map((n) => n.permission)).not.toContain('Group.ReadWrite.All');
+  expect(missingPermissions(applicationNeeds(options), granted).map((n) => [n.permission, n.required])).toEqual([
+    ['Synchronization.ReadWrite.All', false],
+  ]);
+  expect(
+    missingPermissions(applicationNeeds({ ...options, provisionOnDemand: true }), granted).map((n) => [
+      n.permission,
+      n.required,
+    ]),
+  ).toEqual([['Synchronization.ReadWrite.All', true]]);
+  expect(
+    applicationNeeds({ autoApproval: false, provisionOnDemand: false, provisioning: false }).map((n) => n.permission),
+  ).not.toContain('Group.ReadWrite.All');
 });
 
-test('each role asks for exactly what its commands need: a requester\'s scopes satisfy a requester, not an approver', async () => {
+test("each role asks for exactly what its commands need: a requester's scopes satisfy a requester, not an approver", async () => {
   const { delegatedScopes } = await import('../../src/adapters/auth/scopes.js');
   const config = { groups: [{ autoApproval: { maxHours: 1 } }] };
   const requester = delegatedScopes('requester', config);
   expect(requester).toEqual(['User.ReadWrite', 'User.Read.All', 'offline_access', 'Group.Read.All']);
-  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true, role: 'requester' }), requester)).toEqual([]);
-  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), requester).map((n) => n.permission)).toContain('GroupMember.ReadWrite.All');
-  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), delegatedScopes('approver', config)).filter((n) => n.required)).toEqual([]);
+  expect(missingPermissions(delegatedNeeds({ ...options, autoApproval: true, role: 'requester' }), requester)).toEqual(
+    [],
+  );
+  expect(
+    missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), requester).map((n) => n.permission),
+  ).toContain('GroupMember.ReadWrite.All');
+  expect(
+    missingPermissions(delegatedNeeds({ ...options, autoApproval: true }), delegatedScopes('approver', config)).filter(
+      (n) => n.required,
+    ),
+  ).toEqual([]);
   // Without an auto-approval rule nobody asks for Group.Read.All; provisioning on demand is the operator's.
   expect(delegatedScopes('requester', { groups: [{ autoApproval: null }] })).not.toContain('Group.Read.All');
   expect(delegatedScopes('approver', config)).not.toContain('Synchronization.ReadWrite.All');

@@ -89,7 +89,9 @@ describe('writeFileAtomic', () => {
   it('keeps the old file and removes its temp file when the rename fails', async () => {
     const file = path.join(dir, 'state.json');
     await writeFileAtomic(file, 'old');
-    const rename = jest.spyOn(fs, 'rename').mockRejectedValueOnce(Object.assign(new Error('disk gone'), { code: 'EIO' }));
+    const rename = jest
+      .spyOn(fs, 'rename')
+      .mockRejectedValueOnce(Object.assign(new Error('disk gone'), { code: 'EIO' }));
     const error = await caught(() => writeFileAtomic(file, 'new'));
     expect(rename).toHaveBeenCalledTimes(1);
     expect(error.code).toBe('STATE_UNWRITABLE');

@@ -11,7 +11,13 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { GENESIS_HASH, computeEntryHash, openAuditLog, type AuditEntry, type AuditInput } from '../../src/store/audit-log.js';
+import {
+  GENESIS_HASH,
+  computeEntryHash,
+  openAuditLog,
+  type AuditEntry,
+  type AuditInput,
+} from '../../src/store/audit-log.js';
 import { auditKeyFrom, auditKeySource, loadAuditKey, type AuditKey } from '../../src/store/audit-key.js';
 import { main } from '../../src/cli/main.js';
 import { CapturedStream, actorContext } from '../../src/actor-context.js';
@@ -26,10 +32,20 @@ let clock: FakeClock;
 
 const KEY = 'k'.repeat(40);
 const alice = { id: 'u-1', upn: 'alice@example.com', kind: 'user' as const };
-const input = (i: number): AuditInput => ({ actor: alice, action: 'approve', target: { upn: `user${i}@example.com`, requestId: `r-${i}` }, reason: `reason ${i}`, result: 'ok' });
+const input = (i: number): AuditInput => ({
+  actor: alice,
+  action: 'approve',
+  target: { upn: `user${i}@example.com`, requestId: `r-${i}` },
+  reason: `reason ${i}`,
+  result: 'ok',
+});
 
 function log(key?: AuditKey) {
-  return openAuditLog(dir, { clock, pid: 4242, hostname: HOST }, { isProcessAlive: (p) => p === 4242, ...(key ? { key: async () => key } : {}) });
+  return openAuditLog(
+    dir,
+    { clock, pid: 4242, hostname: HOST },
+    { isProcessAlive: (p) => p === 4242, ...(key ? { key: async () => key } : {}) },
+  );
 }
 
 async function write(n: number, key?: AuditKey): Promise<AuditEntry[]> {
@@ -66,10 +82,26 @@ async function rewriteAndRechain(change: (entry: any) => void, seals: 'drop' | '
 async function cli(argv: string[], env: Record<string, string> = {}) {
   const stdout = new CapturedStream();
   const stderr = new CapturedStream();
-  const ctx = actorContext({ env: { OCIACCESS_HOME: dir, OCIACCESS_CONFIG: path.join(root, 'no-config.json'), NO_COLOR: '1', USER: 'op', ...env }, stdout, stderr, cwd: root });
+  const ctx = actorContext({
+    env: {
+      OCIACCESS_HOME: dir,
+      OCIACCESS_CONFIG: path.join(root, 'no-config.json'),
+      NO_COLOR: '1',
+      USER: 'op',
+      ...env,
+    },
+    stdout,
+    stderr,
+    cwd: root,
+  });
   ctx.clock = clock;
   const code = await main(argv, ctx);
-  return { code, stdout: stdout.text, stderr: stderr.text, json: argv.includes('--json') ? JSON.parse(stdout.text) : undefined };
+  return {
+    code,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    json: argv.includes('--json') ? JSON.parse(stdout.text) : undefined,
+  };
 }
 
 beforeEach(async () => {
@@ -88,7 +120,14 @@ afterEach(async () => {
 describe('the head record is required once the log exists', () => {
   it('attack: delete the head and cut the log back → verify fails with head-missing (exit 1, with the fix), and appends refuse', async () => {
     await write(5);
-    await fs.writeFile(file, (await lines()).slice(0, 3).map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    await fs.writeFile(
+      file,
+      (await lines())
+        .slice(0, 3)
+        .map((l) => `${l}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     await fs.rm(headFile);
     expect(await log().verify()).toMatchObject({ ok: false, problem: 'head-missing', entries: 3, firstBadSeq: 4 });
     const result = await cli(['audit', 'verify']);
@@ -114,7 +153,12 @@ describe('the head record is required once the log exists', () => {
     const order: string[] = [];
     const rename = fs.rename;
     (fs as any).rename = async (from: string, to: string) => {
-      order.push(`${path.basename(to)}: ${await fs.stat(file).then((s) => `log of ${s.size} bytes`, () => 'no log')}`);
+      order.push(
+        `${path.basename(to)}: ${await fs.stat(file).then(
+          (s) => `log of ${s.size} bytes`,
+          () => 'no log',
+        )}`,
+      );
       return rename(from, to);
     };
     try {
@@ -162,14 +206,20 @@ describe('audit verify --expect-head', () => {
     await fs.rm(file);
     await fs.rm(headFile);
     expect((await cli(['audit', 'verify'])).code).toBe(0);
-    expect((await cli(['audit', 'verify', '--json', '--expect-head', entries[1]!.hash])).json).toMatchObject({ ok: false, problem: 'head-mismatch' });
+    expect((await cli(['audit', 'verify', '--json', '--expect-head', entries[1]!.hash])).json).toMatchObject({
+      ok: false,
+      problem: 'head-mismatch',
+    });
   });
 
-  it.each(['abc', `sha1:${'a'.repeat(64)}`, 'g'.repeat(64), `${'a'.repeat(63)}`])('a bad hash (%s) is a usage error, exit 2', async (bad) => {
-    const result = await cli(['audit', 'verify', '--expect-head', bad]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/\[INVALID_EXPECT_HEAD\]/);
-  });
+  it.each(['abc', `sha1:${'a'.repeat(64)}`, 'g'.repeat(64), `${'a'.repeat(63)}`])(
+    'a bad hash (%s) is a usage error, exit 2',
+    async (bad) => {
+      const result = await cli(['audit', 'verify', '--expect-head', bad]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/\[INVALID_EXPECT_HEAD\]/);
+    },
+  );
 });
 
 describe('the HMAC key seals entries and the head', () => {
@@ -179,11 +229,18 @@ describe('the HMAC key seals entries and the head', () => {
     const entries = await write(3, key);
     expect(entries.every((e) => e.hmac === key.sealEntry(e.hash))).toBe(true);
     expect(JSON.parse(await fs.readFile(headFile, 'utf8')).hmac).toBe(key.sealHead(3, entries[2]!.hash));
-    expect(await log(key).verify()).toMatchObject({ ok: true, entries: 3, seals: { checked: true, sealed: 3, unsealed: 0 } });
+    expect(await log(key).verify()).toMatchObject({
+      ok: true,
+      entries: 3,
+      seals: { checked: true, sealed: 3, unsealed: 0 },
+    });
     // The key is not in the chain: a sealed log still verifies as a chain without it (and says the seals were not checked).
     expect(await log().verify()).toMatchObject({ ok: true, entries: 3, seals: { checked: false, sealed: 3 } });
     const result = await cli(['audit', 'verify'], { OCIACCESS_AUDIT_KEY_FILE: keyFile });
-    expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 3 entries verified, 3 sealed, head sha256:/) });
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^ok: 3 entries verified, 3 sealed, head sha256:/),
+    });
   });
 
   it('attack: the whole log rewritten and re-chained without the key, seals dropped → unsealed (exit 1)', async () => {
@@ -196,7 +253,10 @@ describe('the HMAC key seals entries and the head', () => {
     expect(result.code).toBe(1);
     expect(result.json).toMatchObject({ ok: false, problem: 'unsealed' });
     // …and the next append does not bless it by sealing on top.
-    expect(await caught(() => log(key).append(input(9)))).toMatchObject({ code: 'AUDIT_UNWRITABLE', details: { reason: 'AUDIT_NOT_SEALED' } });
+    expect(await caught(() => log(key).append(input(9)))).toMatchObject({
+      code: 'AUDIT_UNWRITABLE',
+      details: { reason: 'AUDIT_NOT_SEALED' },
+    });
   });
 
   it('attack: the whole log rewritten and re-chained without the key, old seals kept → bad-seal at the first changed entry', async () => {
@@ -210,11 +270,20 @@ describe('the HMAC key seals entries and the head', () => {
 
   it('attack: cut back with a forged (unsealed) head → bad-seal; with the head deleted → head-missing', async () => {
     const entries = await write(5, key);
-    await fs.writeFile(file, (await lines()).slice(0, 3).map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    await fs.writeFile(
+      file,
+      (await lines())
+        .slice(0, 3)
+        .map((l) => `${l}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     await fs.writeFile(headFile, JSON.stringify({ seq: 3, hash: entries[2]!.hash }), { mode: 0o600 });
     expect(await log(key).verify()).toMatchObject({ ok: false, problem: 'bad-seal' });
     // The entry's own seal copied into the head does not pass for the head's seal.
-    await fs.writeFile(headFile, JSON.stringify({ seq: 3, hash: entries[2]!.hash, hmac: entries[2]!.hmac }), { mode: 0o600 });
+    await fs.writeFile(headFile, JSON.stringify({ seq: 3, hash: entries[2]!.hash, hmac: entries[2]!.hmac }), {
+      mode: 0o600,
+    });
     expect(await log(key).verify()).toMatchObject({ ok: false, problem: 'bad-seal' });
     await fs.rm(headFile);
     expect(await log(key).verify()).toMatchObject({ ok: false, problem: 'head-missing' });
@@ -228,7 +297,11 @@ describe('the HMAC key seals entries and the head', () => {
     ls[1] = JSON.stringify(second);
     await fs.writeFile(file, ls.map((l) => `${l}\n`).join(''), { mode: 0o600 });
     expect(await log(key).verify()).toMatchObject({ ok: false, problem: 'unsealed', firstBadSeq: 2 });
-    expect(await log(auditKeyFrom(Buffer.from('x'.repeat(40)), 'other')).verify()).toMatchObject({ ok: false, problem: 'bad-seal', firstBadSeq: 1 });
+    expect(await log(auditKeyFrom(Buffer.from('x'.repeat(40)), 'other')).verify()).toMatchObject({
+      ok: false,
+      problem: 'bad-seal',
+      firstBadSeq: 1,
+    });
   });
 
   it('an old (unsealed) log: with a key it does not verify and appends refuse until `audit seal`; then the old entries are counted, later ones sealed', async () => {
@@ -240,13 +313,21 @@ describe('the HMAC key seals entries and the head', () => {
     expect(await caught(() => log(key).append(input(4)))).toMatchObject({ details: { reason: 'AUDIT_NOT_SEALED' } });
 
     const sealed = await cli(['audit', 'seal'], { OCIACCESS_AUDIT_KEY_FILE: keyFile });
-    expect(sealed).toMatchObject({ code: 0, stdout: 'sealed: entries 1–3 accepted as written before the key; entry 4 and every later one are sealed\n' });
+    expect(sealed).toMatchObject({
+      code: 0,
+      stdout: 'sealed: entries 1–3 accepted as written before the key; entry 4 and every later one are sealed\n',
+    });
     await log(key).append(input(5));
     const after = await cli(['audit', 'verify'], { OCIACCESS_AUDIT_KEY_FILE: keyFile });
     expect(after.code).toBe(0);
     expect(after.stdout).toMatch(/^ok: 5 entries verified, 2 sealed, /);
-    expect(after.stderr).toMatch(/3 entries were written before sealing started \(entries 1–3, accepted by `audit seal` at entry 4\)/);
-    expect((await log(key).read())[3]).toMatchObject({ action: 'audit.seal', actor: { id: 'local:op', upn: expect.stringMatching(/^op@/) } });
+    expect(after.stderr).toMatch(
+      /3 entries were written before sealing started \(entries 1–3, accepted by `audit seal` at entry 4\)/,
+    );
+    expect((await log(key).read())[3]).toMatchObject({
+      action: 'audit.seal',
+      actor: { id: 'local:op', upn: expect.stringMatching(/^op@/) },
+    });
     expect((await cli(['audit', 'seal'], { OCIACCESS_AUDIT_KEY_FILE: keyFile })).stdout).toMatch(/^nothing to do/);
   });
 
@@ -270,12 +351,20 @@ describe('the HMAC key seals entries and the head', () => {
 
   it('a sealed log and no key configured: appends refuse rather than write unsealed entries', async () => {
     await write(2, key);
-    expect(await caught(() => log().append(input(3)))).toMatchObject({ code: 'AUDIT_UNWRITABLE', details: { reason: 'AUDIT_KEY_MISSING' } });
+    expect(await caught(() => log().append(input(3)))).toMatchObject({
+      code: 'AUDIT_UNWRITABLE',
+      details: { reason: 'AUDIT_KEY_MISSING' },
+    });
   });
 });
 
 describe('where the key comes from', () => {
-  const settings = (env: Record<string, string>, configKeyFile?: string) => ({ env, cwd: root, platform: 'linux' as const, ...(configKeyFile ? { configKeyFile } : {}) });
+  const settings = (env: Record<string, string>, configKeyFile?: string) => ({
+    env,
+    cwd: root,
+    platform: 'linux' as const,
+    ...(configKeyFile ? { configKeyFile } : {}),
+  });
 
   it('no setting: no key; the environment wins over the config; the file may end in a newline', async () => {
     expect(await loadAuditKey(settings({}))).toBeUndefined();
@@ -298,9 +387,15 @@ describe('where the key comes from', () => {
   });
 
   it('a short or empty key, both variables at once, a missing file: typed errors that never echo the key', async () => {
-    await expect(loadAuditKey(settings({ OCIACCESS_AUDIT_KEY: 'short-secret' }))).rejects.toMatchObject({ code: 'AUDIT_KEY_INVALID' });
-    await expect(loadAuditKey(settings({ OCIACCESS_AUDIT_KEY: KEY, OCIACCESS_AUDIT_KEY_FILE: keyFile }))).rejects.toMatchObject({ code: 'AUDIT_KEY_AMBIGUOUS' });
-    await expect(loadAuditKey(settings({ OCIACCESS_AUDIT_KEY_FILE: path.join(root, 'nope') }))).rejects.toMatchObject({ code: 'AUDIT_KEY_UNREADABLE' });
+    await expect(loadAuditKey(settings({ OCIACCESS_AUDIT_KEY: 'short-secret' }))).rejects.toMatchObject({
+      code: 'AUDIT_KEY_INVALID',
+    });
+    await expect(
+      loadAuditKey(settings({ OCIACCESS_AUDIT_KEY: KEY, OCIACCESS_AUDIT_KEY_FILE: keyFile })),
+    ).rejects.toMatchObject({ code: 'AUDIT_KEY_AMBIGUOUS' });
+    await expect(loadAuditKey(settings({ OCIACCESS_AUDIT_KEY_FILE: path.join(root, 'nope') }))).rejects.toMatchObject({
+      code: 'AUDIT_KEY_UNREADABLE',
+    });
     const error = await caught(() => loadAuditKey(settings({ OCIACCESS_AUDIT_KEY: 'short-secret' })));
     expect(`${error.message} ${error.hint}`).not.toContain('short-secret');
   });
@@ -309,7 +404,10 @@ describe('where the key comes from', () => {
     await fs.chmod(keyFile, 0o640);
     const source = auditKeySource(settings({ OCIACCESS_AUDIT_KEY_FILE: keyFile }));
     const l = openAuditLog(dir, { clock, pid: 4242, hostname: HOST }, { key: source });
-    expect(await caught(() => l.append(input(1)))).toMatchObject({ code: 'AUDIT_UNWRITABLE', details: { reason: 'AUDIT_KEY_INSECURE' } });
+    expect(await caught(() => l.append(input(1)))).toMatchObject({
+      code: 'AUDIT_UNWRITABLE',
+      details: { reason: 'AUDIT_KEY_INSECURE' },
+    });
     expect(await fs.stat(file).catch(() => undefined)).toBeUndefined();
   });
 });

@@ -14,7 +14,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { canonicalJson, computeEntryHash, openAuditLog, verifyAuditContent, type AuditHead } from '../../src/store/audit-log.js';
+import {
+  canonicalJson,
+  computeEntryHash,
+  openAuditLog,
+  verifyAuditContent,
+  type AuditHead,
+} from '../../src/store/audit-log.js';
 import { auditKeyFrom } from '../../src/store/audit-key.js';
 import { canonicalJson as legacyCanonicalJson } from './support/legacy-canonical-json.js';
 import { fakeClock, HOST, removeTree, tempRoot } from './support/helpers.js';
@@ -73,12 +79,21 @@ describe.each(logs)('a $name log written by the old code', ({ name, entries, sea
       await fs.chmod(path.join(dir, file), 0o600);
     }
     const { head } = await fixture(name);
-    const log = openAuditLog(dir, { clock: fakeClock('2027-01-01T00:00:00.000Z'), pid: 4242, hostname: HOST }, {
-      isProcessAlive: (pid) => pid === 4242,
-      ...(withKey ? { key: async () => key } : {}),
-    });
+    const log = openAuditLog(
+      dir,
+      { clock: fakeClock('2027-01-01T00:00:00.000Z'), pid: 4242, hostname: HOST },
+      {
+        isProcessAlive: (pid) => pid === 4242,
+        ...(withKey ? { key: async () => key } : {}),
+      },
+    );
     expect(await log.verify({ expectHead: head.hash })).toMatchObject({ ok: true, entries });
-    const entry = await log.append({ actor: { id: 'u-1', upn: 'alice@contoso.example', kind: 'user' }, action: 'approve', result: 'ok', details: { n: 1e21, s: '\u2028' } });
+    const entry = await log.append({
+      actor: { id: 'u-1', upn: 'alice@contoso.example', kind: 'user' },
+      action: 'approve',
+      result: 'ok',
+      details: { n: 1e21, s: '\u2028' },
+    });
     expect(entry).toMatchObject({ seq: entries + 1, prev: head.hash });
     expect(await log.verify()).toMatchObject({ ok: true, entries: entries + 1 });
   });
@@ -86,33 +101,63 @@ describe.each(logs)('a $name log written by the old code', ({ name, entries, sea
 
 describe('the old and the new canonical JSON', () => {
   // What an audit line can hold: anything JSON.parse returns, with keys and strings of any UTF-16 (lone surrogates too).
-  const key = fc.oneof(fc.string({ unit: 'binary', maxLength: 5 }), fc.constantFrom('0', '1', '2', '10', '01', '__proto__', 'toJSON', 'hash', '\uffff', '\ud83d\ude00'));
-  const json = fc.letrec((tie) => ({
-    value: fc.oneof(
-      { depthSize: 'small' },
-      fc.string({ unit: 'binary', maxLength: 8 }),
-      fc.double(),
-      fc.integer(),
-      fc.boolean(),
-      fc.constant(null),
-      fc.array(tie('value'), { maxLength: 4 }),
-      fc.dictionary(key, tie('value'), { maxKeys: 5 }),
-    ),
-  })).value.map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+  const key = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 5 }),
+    fc.constantFrom('0', '1', '2', '10', '01', '__proto__', 'toJSON', 'hash', '\uffff', '\ud83d\ude00'),
+  );
+  const json = fc
+    .letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit: 'binary', maxLength: 8 }),
+        fc.double(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 5 }),
+      ),
+    }))
+    .value.map((value) => JSON.parse(JSON.stringify(value)) as unknown);
 
   it('agree on every JSON value', () => {
-    fc.assert(fc.property(json, (value) => canonicalJson(value as never) === legacyCanonicalJson(value)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(json, (value) => canonicalJson(value as never) === legacyCanonicalJson(value)),
+      { numRuns: 5000 },
+    );
   });
 
   it('give an entry appended today the hash the old code computes for it, whatever its details', async () => {
-    const awkward = { when: new Date(0), nan: Number.NaN, gone: undefined, list: [1, undefined], '10': 'index', '2': 'keys', big: 2 ** 64, tiny: 5e-324 };
+    const awkward = {
+      when: new Date(0),
+      nan: Number.NaN,
+      gone: undefined,
+      list: [1, undefined],
+      '10': 'index',
+      '2': 'keys',
+      big: 2 ** 64,
+      tiny: 5e-324,
+    };
     const dir = path.join(root, 'state');
-    const log = openAuditLog(dir, { clock: fakeClock(), pid: 4242, hostname: HOST }, { isProcessAlive: (pid) => pid === 4242 });
-    await log.append({ actor: { id: 'u-1', upn: 'a@b', kind: 'user' }, action: 'remove', result: 'ok', details: awkward });
+    const log = openAuditLog(
+      dir,
+      { clock: fakeClock(), pid: 4242, hostname: HOST },
+      { isProcessAlive: (pid) => pid === 4242 },
+    );
+    await log.append({
+      actor: { id: 'u-1', upn: 'a@b', kind: 'user' },
+      action: 'remove',
+      result: 'ok',
+      details: awkward,
+    });
     const [line] = (await fs.readFile(path.join(dir, 'audit.jsonl'), 'utf8')).split('\n');
     const { hash, hmac: _hmac, ...body } = JSON.parse(line!);
     expect(computeEntryHash(JSON.parse(line!))).toBe(hash);
     const { createHash } = await import('node:crypto');
-    expect(createHash('sha256').update(body.prev + legacyCanonicalJson(body)).digest('hex')).toBe(hash);
+    expect(
+      createHash('sha256')
+        .update(body.prev + legacyCanonicalJson(body))
+        .digest('hex'),
+    ).toBe(hash);
   });
 });

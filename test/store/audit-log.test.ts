@@ -32,7 +32,13 @@ function input(i: number, extra: Partial<AuditInput> = {}): AuditInput {
   return {
     actor: i % 5 === 0 ? { id: 'app-1', upn: 'sweeper', kind: 'app' } : alice,
     action: ['request', 'approve', 'revoke', 'sweep.remove'][i % 4]!,
-    target: { groupId: 'g-1', groupName: 'OCI-Temp-Admins', userId: `u-${i}`, upn: `user${i}@example.com`, requestId: `r-${i}` },
+    target: {
+      groupId: 'g-1',
+      groupName: 'OCI-Temp-Admins',
+      userId: `u-${i}`,
+      upn: `user${i}@example.com`,
+      requestId: `r-${i}`,
+    },
     ...(i % 3 === 0 ? {} : { reason: `reason ${i}` }),
     result: (['ok', 'failed', 'pending'] as const)[i % 3]!,
     ...(i % 2 === 0 ? { details: { hours: i, nested: { list: [i, 'x', null, true] } } } : {}),
@@ -91,8 +97,14 @@ describe('canonicalJson (RFC 8785)', () => {
   });
 
   it('writes numbers and strings as ECMAScript does (RFC 8785, section 3.2.2)', () => {
-    expect(canonicalJson(JSON.parse('[1E30, 4.50, 2e-3, 0.000000000000000000000000001, -0, 1e21, 1e-7, 333333333.33333329]'))).toBe('[1e+30,4.5,0.002,1e-27,0,1e+21,1e-7,333333333.3333333]');
-    expect(canonicalJson('\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/')).toBe('"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"');
+    expect(
+      canonicalJson(
+        JSON.parse('[1E30, 4.50, 2e-3, 0.000000000000000000000000001, -0, 1e21, 1e-7, 333333333.33333329]'),
+      ),
+    ).toBe('[1e+30,4.5,0.002,1e-27,0,1e+21,1e-7,333333333.3333333]');
+    expect(canonicalJson('\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/')).toBe(
+      '"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"',
+    );
   });
 
   it('refuses what is not JSON data instead of guessing', () => {
@@ -109,7 +121,10 @@ describe('appending', () => {
       {
         actor: fc.record({ id: text, upn: text, kind: fc.constantFrom('user' as const, 'app' as const) }),
         action: fc.string({ minLength: 1, maxLength: 6, unit: 'binary' }),
-        target: fc.record({ groupId: text, groupName: text, userId: text, upn: text, requestId: text }, { requiredKeys: [] }),
+        target: fc.record(
+          { groupId: text, groupName: text, userId: text, upn: text, requestId: text },
+          { requiredKeys: [] },
+        ),
         reason: text,
         result: fc.constantFrom('ok' as const, 'failed' as const, 'pending' as const),
         details: fc.oneof(
@@ -123,7 +138,11 @@ describe('appending', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(inputArb, { minLength: 1, maxLength: 4 }), async (inputs) => {
         const logDir = path.join(root, `property-${(round += 1)}`);
-        const entries = await openAuditLog(logDir, { clock, pid: 4242, hostname: HOST }, { isProcessAlive: (p) => p === 4242 }).appendMany(inputs);
+        const entries = await openAuditLog(
+          logDir,
+          { clock, pid: 4242, hostname: HOST },
+          { isProcessAlive: (p) => p === 4242 },
+        ).appendMany(inputs);
         const written = lines(await fs.readFile(path.join(logDir, 'audit.jsonl'), 'utf8'));
         for (const [index, line] of written.entries()) {
           expect(line).toBe(canonicalJson(JSON.parse(line)));
@@ -158,7 +177,13 @@ describe('appending', () => {
       actor: alice,
       host: HOST,
       action: 'approve',
-      target: { groupId: 'g-1', groupName: 'OCI-Temp-Admins', userId: 'u-1', upn: 'user1@example.com', requestId: 'r-1' },
+      target: {
+        groupId: 'g-1',
+        groupName: 'OCI-Temp-Admins',
+        userId: 'u-1',
+        upn: 'user1@example.com',
+        requestId: 'r-1',
+      },
       reason: 'reason 1',
       result: 'failed',
       prev: GENESIS_HASH,
@@ -166,12 +191,25 @@ describe('appending', () => {
     });
     // Independent of the implementation: sha256(prev + JSON with sorted keys, without hash).
     const { hash, ...rest } = entry!;
-    const sorted = JSON.stringify(rest, Object.keys(rest).sort().concat('groupId', 'groupName', 'userId', 'upn', 'requestId', 'id', 'kind').sort());
-    expect(hash).toBe(createHash('sha256').update(GENESIS_HASH + sorted).digest('hex'));
+    const sorted = JSON.stringify(
+      rest,
+      Object.keys(rest).sort().concat('groupId', 'groupName', 'userId', 'upn', 'requestId', 'id', 'kind').sort(),
+    );
+    expect(hash).toBe(
+      createHash('sha256')
+        .update(GENESIS_HASH + sorted)
+        .digest('hex'),
+    );
   });
 
   it('normalizes what JSON cannot keep, so the stored line still verifies', async () => {
-    const entry = await log().append({ actor: alice, action: 'request', result: 'ok', reason: undefined, details: { when: new Date(0) as unknown, nan: Number.NaN, skip: undefined } });
+    const entry = await log().append({
+      actor: alice,
+      action: 'request',
+      result: 'ok',
+      reason: undefined,
+      details: { when: new Date(0) as unknown, nan: Number.NaN, skip: undefined },
+    });
     expect(entry.details).toEqual({ when: '1970-01-01T00:00:00.000Z', nan: null });
     expect(entry).not.toHaveProperty('reason');
     expect(entry.target).toEqual({});
@@ -230,7 +268,12 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
 
   it('starts from a log that verifies', () => {
     expect(original).toHaveLength(30);
-    expect(verifyAuditContent(join(original), originalHead)).toMatchObject({ ok: true, entries: 30, lastSeq: 30, lastHash: originalHead.hash });
+    expect(verifyAuditContent(join(original), originalHead)).toMatchObject({
+      ok: true,
+      entries: 30,
+      lastSeq: 30,
+      lastHash: originalHead.hash,
+    });
   });
 
   function leafPaths(value: unknown, prefix: string[] = []): string[][] {
@@ -248,7 +291,8 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
     if (typeof v === 'number') node[key] = v + 1;
     else if (typeof v === 'boolean') node[key] = !v;
     else if (v === null) node[key] = 0;
-    else if (/^[0-9a-f]{64}$/.test(v)) node[key] = `${v.slice(0, -1)}${v.endsWith('0') ? '1' : '0'}`; // still valid hex
+    else if (/^[0-9a-f]{64}$/.test(v))
+      node[key] = `${v.slice(0, -1)}${v.endsWith('0') ? '1' : '0'}`; // still valid hex
     else node[key] = `${v}x`;
   }
 
@@ -294,7 +338,7 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
     expect(caughtCount).toBe(tried);
   });
 
-  it('every edit that also recomputes that entry\'s hash → edited (the next link or the head breaks)', () => {
+  it("every edit that also recomputes that entry's hash → edited (the next link or the head breaks)", () => {
     let caughtCount = 0;
     original.forEach((line, index) => {
       const entry = JSON.parse(line) as AuditEntry;
@@ -309,7 +353,9 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
   });
 
   it('every deletion of one entry (first, middle, last) → deleted at that seq', () => {
-    const results = original.map((_, index) => verifyAuditContent(join(original.filter((__, i) => i !== index)), originalHead));
+    const results = original.map((_, index) =>
+      verifyAuditContent(join(original.filter((__, i) => i !== index)), originalHead),
+    );
     expect(results.filter((r) => !r.ok && r.problem === 'deleted')).toHaveLength(30);
     expect(results.map((r) => r.firstBadSeq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
@@ -362,8 +408,18 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
   });
 
   it('a log cut back to an earlier entry, or emptied, is deleted — not truncated-line', () => {
-    expect(verifyAuditContent(join(original.slice(0, 25)), originalHead)).toMatchObject({ ok: false, problem: 'deleted', firstBadSeq: 26, entries: 25 });
-    expect(verifyAuditContent('', originalHead)).toMatchObject({ ok: false, problem: 'deleted', firstBadSeq: 1, entries: 0 });
+    expect(verifyAuditContent(join(original.slice(0, 25)), originalHead)).toMatchObject({
+      ok: false,
+      problem: 'deleted',
+      firstBadSeq: 26,
+      entries: 25,
+    });
+    expect(verifyAuditContent('', originalHead)).toMatchObject({
+      ok: false,
+      problem: 'deleted',
+      firstBadSeq: 1,
+      entries: 0,
+    });
     const chopped = `${join(original.slice(0, 29))}${original[29]!.slice(0, 40)}`;
     expect(verifyAuditContent(chopped, originalHead)).toMatchObject({ ok: false, problem: 'deleted', firstBadSeq: 30 });
   });
@@ -371,14 +427,26 @@ describe('verification catches every single-entry mutation of a 30-entry log', (
   it('a line that is not JSON → not-json', () => {
     const ls = [...original];
     ls[7] = '{"seq":8,';
-    expect(verifyAuditContent(join(ls), originalHead)).toMatchObject({ ok: false, problem: 'not-json', firstBadSeq: 8, entries: 7 });
+    expect(verifyAuditContent(join(ls), originalHead)).toMatchObject({
+      ok: false,
+      problem: 'not-json',
+      firstBadSeq: 8,
+      entries: 7,
+    });
     ls[7] = '';
-    expect(verifyAuditContent(join(ls), originalHead)).toMatchObject({ ok: false, problem: 'not-json', firstBadSeq: 8 });
+    expect(verifyAuditContent(join(ls), originalHead)).toMatchObject({
+      ok: false,
+      problem: 'not-json',
+      firstBadSeq: 8,
+    });
   });
 
   it('accepts a head that lags by the entry a crash interrupted, never one that leads', () => {
     const previous = JSON.parse(original[28]!) as AuditEntry;
-    expect(verifyAuditContent(join(original), { seq: 29, hash: previous.hash })).toMatchObject({ ok: true, entries: 30 });
+    expect(verifyAuditContent(join(original), { seq: 29, hash: previous.hash })).toMatchObject({
+      ok: true,
+      entries: 30,
+    });
     expect(verifyAuditContent(join(original), { seq: 31, hash: originalHead.hash }).problem).toBe('deleted');
     expect(verifyAuditContent(join(original), { seq: 30, hash: previous.hash }).problem).toBe('edited');
   });
@@ -407,7 +475,12 @@ describe('torn last line (an append interrupted by a crash)', () => {
     const all = await log().read();
     expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const repair = all[5]!;
-    expect(repair).toMatchObject({ action: 'audit.repair', result: 'ok', actor: input(6).actor, details: { tornBytes: torn.length, afterSeq: 5 } });
+    expect(repair).toMatchObject({
+      action: 'audit.repair',
+      result: 'ok',
+      actor: input(6).actor,
+      details: { tornBytes: torn.length, afterSeq: 5 },
+    });
     const savedAs = path.join(dir, String(repair.details!.savedAs));
     expect(path.basename(savedAs)).toBe('audit.jsonl.torn-2025-03-01T10-00-05.000Z');
     expect(await fs.readFile(savedAs, 'utf8')).toBe(torn);
@@ -434,7 +507,12 @@ describe('torn last line (an append interrupted by a crash)', () => {
     await probe.close();
     const realWrite = proto.write;
     let calls = 0;
-    jest.spyOn(proto, 'write').mockImplementation(async function (this: any, buffer: Buffer, offset: number, length: number) {
+    jest.spyOn(proto, 'write').mockImplementation(async function (
+      this: any,
+      buffer: Buffer,
+      offset: number,
+      length: number,
+    ) {
       calls += 1;
       if (calls === 1) {
         await realWrite.call(this, buffer, offset, 17); // part of the line reaches the disk…
@@ -511,7 +589,16 @@ describe('when the log cannot be written: AUDIT_UNWRITABLE', () => {
     const now = clock.now;
     clock.now = () => {
       if (existsSync(lockFile)) {
-        writeFileSync(lockFile, JSON.stringify({ pid: 777, hostname: 'other', acquiredAt: now().toISOString(), nonce: 'theirs', purpose: 'an audit log append' }));
+        writeFileSync(
+          lockFile,
+          JSON.stringify({
+            pid: 777,
+            hostname: 'other',
+            acquiredAt: now().toISOString(),
+            nonce: 'theirs',
+            purpose: 'an audit log append',
+          }),
+        );
         clock.now = now;
       }
       return now();

@@ -44,7 +44,12 @@ describe('acquiring and releasing', () => {
     const lock = await tryAcquire(lockFile, opts(100, { purpose: 'a sweep' }));
     expect(lock).not.toBeNull();
     const owner = await readLockOwner(lockFile);
-    expect(owner).toMatchObject({ pid: 100, hostname: HOST, acquiredAt: '2025-03-01T10:00:00.000Z', purpose: 'a sweep' });
+    expect(owner).toMatchObject({
+      pid: 100,
+      hostname: HOST,
+      acquiredAt: '2025-03-01T10:00:00.000Z',
+      purpose: 'a sweep',
+    });
     expect(await modeOf(lockFile)).toBe(0o600);
     expect(await lock!.isHeld()).toBe(true);
     expect(await lock!.release()).toBe(true);
@@ -99,7 +104,7 @@ describe('stale locks', () => {
     expect(await fs.readdir(path.dirname(lockFile))).toEqual(['sweep.lock']); // no guard or aside file left
   });
 
-  it('does not judge a pid from another host by this host\'s processes', async () => {
+  it("does not judge a pid from another host by this host's processes", async () => {
     await plantLock({ pid: 999, hostname: 'other-host', acquiredAt: clock.now().toISOString() });
     expect(await tryAcquire(lockFile, opts(200))).toBeNull();
     clock.advance(60_001);
@@ -140,13 +145,16 @@ describe('stale locks', () => {
 
   it('survives a taker that crashed while holding the takeover guard', async () => {
     await plantLock({ pid: 999, hostname: HOST, acquiredAt: clock.now().toISOString() });
-    await fs.writeFile(`${lockFile}.takeover`, JSON.stringify({ pid: 998, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'g' }));
+    await fs.writeFile(
+      `${lockFile}.takeover`,
+      JSON.stringify({ pid: 998, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'g' }),
+    );
     const lock = await tryAcquire(lockFile, opts(200));
     expect(lock).not.toBeNull();
     expect(await fs.readdir(path.dirname(lockFile))).toEqual(['sweep.lock']);
   });
 
-  it('a holder that was taken over neither thinks it holds the lock nor removes its successor\'s', async () => {
+  it("a holder that was taken over neither thinks it holds the lock nor removes its successor's", async () => {
     const slow = await tryAcquire(lockFile, opts(100));
     clock.advance(61_000); // the slow holder stalled past staleAfterMs
     const successor = await tryAcquire(lockFile, opts(200));
@@ -163,8 +171,12 @@ describe('stale locks', () => {
     const liveAside = `sweep.lock.removing.${HOST}.100.bbbbbbbbbbbb`;
     const otherHostAside = `sweep.lock.removing.other-host.999.cccccccccccc`;
     const deadGuardAside = `sweep.lock.takeover.removing.${HOST}.998.dddddddddddd`;
-    for (const name of [deadAside, liveAside, otherHostAside, deadGuardAside]) await fs.writeFile(path.join(stateDir, name), '{}');
-    await fs.writeFile(`${lockFile}.takeover`, JSON.stringify({ pid: 998, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'g' }));
+    for (const name of [deadAside, liveAside, otherHostAside, deadGuardAside])
+      await fs.writeFile(path.join(stateDir, name), '{}');
+    await fs.writeFile(
+      `${lockFile}.takeover`,
+      JSON.stringify({ pid: 998, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'g' }),
+    );
     const lock = await tryAcquire(lockFile, opts(200));
     expect(lock).not.toBeNull();
     expect((await fs.readdir(stateDir)).sort()).toEqual([liveAside, otherHostAside, 'sweep.lock'].sort());
@@ -178,19 +190,30 @@ describe('stale locks', () => {
  */
 describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
   const timings = { everyMs: 10_000, missedBeats: 3, oldAfterMs: 3_600_000 };
-  const onHost = (hostname: string, pid = 1) => heartbeatLockOptions({ clock, pid, hostname }, 'a sweep', { ...timings, isProcessAlive });
+  const onHost = (hostname: string, pid = 1) =>
+    heartbeatLockOptions({ clock, pid, hostname }, 'a sweep', { ...timings, isProcessAlive });
 
   /** A heartbeat lock as a pod that was then OOM-killed leaves it: acquired at `acquiredAgoMs`, last beat `beatAgoMs` ago. */
   async function plantHeartbeatLock(hostname: string, acquiredAgoMs: number, beatAgoMs: number): Promise<void> {
     const now = clock.now().getTime();
-    await plantLock({ pid: 1, hostname, acquiredAt: new Date(now - acquiredAgoMs).toISOString(), purpose: 'a sweep', heartbeatMs: 10_000 });
+    await plantLock({
+      pid: 1,
+      hostname,
+      acquiredAt: new Date(now - acquiredAgoMs).toISOString(),
+      purpose: 'a sweep',
+      heartbeatMs: 10_000,
+    });
     const beat = new Date(now - beatAgoMs);
     await fs.utimes(lockFile, beat, beat);
   }
 
   it('uses the defaults from one place: a beat every 10 s, stale after 3 missed beats, old after an hour', () => {
     expect(HEARTBEAT_DEFAULTS).toEqual({ everyMs: 10_000, missedBeats: 3, oldAfterMs: 3_600_000 });
-    expect(heartbeatLockOptions({ clock, pid: 1, hostname: 'pod-a' }, 'a sweep')).toMatchObject({ heartbeatMs: 10_000, staleAfterMs: 30_000, oldAfterMs: 3_600_000 });
+    expect(heartbeatLockOptions({ clock, pid: 1, hostname: 'pod-a' }, 'a sweep')).toMatchObject({
+      heartbeatMs: 10_000,
+      staleAfterMs: 30_000,
+      oldAfterMs: 3_600_000,
+    });
   });
 
   it('a lock left by a holder killed on another host is taken over once 3 beats are missed (not after 6 hours)', async () => {
@@ -201,10 +224,19 @@ describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
     // OOM-killed here: no more beats, no release. The next CronJob pod has a new host name (and also pid 1).
     clock.advance(29_000);
     const early = await runWithHeartbeat(lockFile, onHost('sweep-28977320-bbbbb'), async () => 'swept');
-    expect(early).toMatchObject({ ran: false, old: false, holder: { owner: { hostname: 'sweep-28977310-aaaaa', pid: 1 }, sinceBeatMs: 29_000 } });
+    expect(early).toMatchObject({
+      ran: false,
+      old: false,
+      holder: { owner: { hostname: 'sweep-28977310-aaaaa', pid: 1 }, sinceBeatMs: 29_000 },
+    });
     clock.advance(2_000);
     const next = await runWithHeartbeat(lockFile, onHost('sweep-28977320-bbbbb'), async () => 'swept');
-    expect(next).toMatchObject({ ran: true, value: 'swept', stillHeld: true, owner: { hostname: 'sweep-28977320-bbbbb' } });
+    expect(next).toMatchObject({
+      ran: true,
+      value: 'swept',
+      stillHeld: true,
+      owner: { hostname: 'sweep-28977320-bbbbb' },
+    });
     expect(await readLockOwner(lockFile)).toBeNull(); // released
     expect(await fs.readdir(path.dirname(lockFile))).toEqual([]);
   });
@@ -220,7 +252,12 @@ describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
       const other = await runWithHeartbeat(lockFile, onHost('pod-b'), async () => 'swept');
       expect(other.ran).toBe(false);
       if (other.ran) return;
-      expect(other.holder).toMatchObject({ owner: { hostname: 'pod-a' }, heldForMs: minute * 60_000, sinceBeatMs: 0, lastBeatAt: clock.now().toISOString() });
+      expect(other.holder).toMatchObject({
+        owner: { hostname: 'pod-a' },
+        heldForMs: minute * 60_000,
+        sinceBeatMs: 0,
+        lastBeatAt: clock.now().toISOString(),
+      });
       expect(other.old).toBe(minute * 60_000 > 3_600_000);
     }
     expect(await holder!.isHeld()).toBe(true);
@@ -262,7 +299,7 @@ describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
     }
   });
 
-  it('a beat that lands between a taker\'s judgement and its takeover keeps the lock with its holder', async () => {
+  it("a beat that lands between a taker's judgement and its takeover keeps the lock with its holder", async () => {
     const holder = await tryAcquire(lockFile, { ...onHost(HOST, 100) });
     clock.advance(31_000); // the holder was slow to beat
     let beaten = false;
@@ -274,16 +311,25 @@ describe('heartbeat locks across hosts (sweep.lock on a shared volume)', () => {
       }
       return alive.has(pid);
     };
-    const taker = await tryAcquire(lockFile, heartbeatLockOptions({ clock, pid: 200, hostname: HOST }, 'a sweep', { ...timings, isProcessAlive: beatsWhileJudged }));
+    const taker = await tryAcquire(
+      lockFile,
+      heartbeatLockOptions({ clock, pid: 200, hostname: HOST }, 'a sweep', {
+        ...timings,
+        isProcessAlive: beatsWhileJudged,
+      }),
+    );
     expect(beaten).toBe(true);
     expect(taker).toBeNull();
     expect(await holder!.isHeld()).toBe(true);
     expect(await holder!.beat()).toBe(true);
   });
 
-  it('a holder that stalled past 3 beats learns it lost the lock (signal and final check) and leaves the successor\'s lock alone', async () => {
+  it("a holder that stalled past 3 beats learns it lost the lock (signal and final check) and leaves the successor's lock alone", async () => {
     const steps = steppingClock(clock);
-    const options = heartbeatLockOptions({ clock: steps, pid: 1, hostname: 'pod-a' }, 'a sweep', { ...timings, isProcessAlive });
+    const options = heartbeatLockOptions({ clock: steps, pid: 1, hostname: 'pod-a' }, 'a sweep', {
+      ...timings,
+      isProcessAlive,
+    });
     let successor: Awaited<ReturnType<typeof tryAcquire>> = null;
     let lostSeen = false;
     const run = await runWithHeartbeat(lockFile, options, async (lost) => {

@@ -100,7 +100,9 @@ function startWorker(mode: 'state' | 'audit', count: number | 'forever', tag: st
       new Promise<void>((resolve, reject) => {
         if (committed.length >= n) return resolve();
         waiters.push({ n, resolve });
-        void exited.then((e) => reject(new Error(`worker exited (${e.code ?? e.signal}) before ${n} writes: ${e.stderr}`)));
+        void exited.then((e) =>
+          reject(new Error(`worker exited (${e.code ?? e.signal}) before ${n} writes: ${e.stderr}`)),
+        );
       }),
   };
 }
@@ -111,11 +113,14 @@ describe('several processes on one host', () => {
   it('lose no state update', async () => {
     const workers = ['a', 'b', 'c', 'd'].map((tag) => startWorker('state', 15, tag));
     const exits = await Promise.all(workers.map((w) => w.exited));
-    expect(exits.map((e) => [e.code, e.stderr.replace(/.*ExperimentalWarning.*\n?/g, '')])).toEqual(exits.map(() => [0, '']));
+    expect(exits.map((e) => [e.code, e.stderr.replace(/.*ExperimentalWarning.*\n?/g, '')])).toEqual(
+      exits.map(() => [0, '']),
+    );
     const state = await openStateStore(dir, host).read();
     const ids = Object.keys(state.requests).filter((id) => id !== 'blob');
     expect(ids).toHaveLength(60);
-    for (const tag of ['a', 'b', 'c', 'd']) for (let i = 0; i < 15; i += 1) expect(state.requests[`${tag}-${i}`]).toBeDefined();
+    for (const tag of ['a', 'b', 'c', 'd'])
+      for (let i = 0; i < 15; i += 1) expect(state.requests[`${tag}-${i}`]).toBeDefined();
   });
 
   it('append to one unbroken audit chain', async () => {

@@ -1,6 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { emptyState, openStateStore, removalKey, validateLocalState, type LocalRequest, type LocalState } from '../../src/store/state-store.js';
+import {
+  emptyState,
+  openStateStore,
+  removalKey,
+  validateLocalState,
+  type LocalRequest,
+  type LocalState,
+} from '../../src/store/state-store.js';
 import { tryAcquire } from '../../src/store/lock.js';
 import { systemClock } from '../../src/context.js';
 import { caught, fakeClock, HOST, modeOf, removeTree, tempRoot, type FakeClock } from './support/helpers.js';
@@ -183,7 +190,11 @@ describe('concurrent updates', () => {
 
   it('takes over the lock of an updater that died', async () => {
     await fs.mkdir(dir, { mode: 0o700 });
-    await fs.writeFile(`${file}.lock`, JSON.stringify({ pid: 31337, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'x' }), { mode: 0o600 });
+    await fs.writeFile(
+      `${file}.lock`,
+      JSON.stringify({ pid: 31337, hostname: HOST, acquiredAt: clock.now().toISOString(), nonce: 'x' }),
+      { mode: 0o600 },
+    );
     await store().update((s) => {
       s.requests['r-1'] = request('r-1');
     });
@@ -196,7 +207,11 @@ describe('concurrent updates', () => {
     const holder = await tryAcquire(`${file}.lock`, { clock, pid: 777, hostname: HOST, isProcessAlive: () => true });
     expect(holder).not.toBeNull();
     const error = await caught(() =>
-      openStateStore(dir, { clock, pid: 4242, hostname: HOST }, { isProcessAlive: () => true, lockTimeoutMs: 1_000 }).update(() => undefined),
+      openStateStore(
+        dir,
+        { clock, pid: 4242, hostname: HOST },
+        { isProcessAlive: () => true, lockTimeoutMs: 1_000 },
+      ).update(() => undefined),
     );
     expect(error.code).toBe('LOCK_TIMEOUT');
     expect(error.message).toContain('pid 777');
@@ -205,14 +220,39 @@ describe('concurrent updates', () => {
 
 describe('bad files are refused and kept', () => {
   const cases: { name: string; content: () => string; code: string; problem: RegExp }[] = [
-    { name: 'truncated JSON', content: () => JSON.stringify(fullState(), null, 2).slice(0, 200), code: 'STATE_CORRUPT', problem: /not valid JSON/ },
+    {
+      name: 'truncated JSON',
+      content: () => JSON.stringify(fullState(), null, 2).slice(0, 200),
+      code: 'STATE_CORRUPT',
+      problem: /not valid JSON/,
+    },
     { name: 'an empty file', content: () => '', code: 'STATE_CORRUPT', problem: /empty/ },
     { name: 'binary garbage', content: () => '\u0000\u0000\u0000', code: 'STATE_CORRUPT', problem: /not valid JSON/ },
     { name: 'a JSON array', content: () => '[]', code: 'STATE_CORRUPT', problem: /not a JSON object/ },
-    { name: 'no version', content: () => JSON.stringify({ requests: {} }), code: 'STATE_CORRUPT', problem: /no "version"/ },
-    { name: 'a newer version', content: () => JSON.stringify({ ...fullState(), version: 2 }), code: 'STATE_VERSION', problem: /newer ociaccess/ },
-    { name: 'a string version', content: () => JSON.stringify({ ...fullState(), version: '1' }), code: 'STATE_VERSION', problem: /format version "1"/ },
-    { name: 'a missing section', content: () => JSON.stringify({ version: 1, requests: {}, decisions: {} }), code: 'STATE_CORRUPT', problem: /sweep/ },
+    {
+      name: 'no version',
+      content: () => JSON.stringify({ requests: {} }),
+      code: 'STATE_CORRUPT',
+      problem: /no "version"/,
+    },
+    {
+      name: 'a newer version',
+      content: () => JSON.stringify({ ...fullState(), version: 2 }),
+      code: 'STATE_VERSION',
+      problem: /newer ociaccess/,
+    },
+    {
+      name: 'a string version',
+      content: () => JSON.stringify({ ...fullState(), version: '1' }),
+      code: 'STATE_VERSION',
+      problem: /format version "1"/,
+    },
+    {
+      name: 'a missing section',
+      content: () => JSON.stringify({ version: 1, requests: {}, decisions: {} }),
+      code: 'STATE_CORRUPT',
+      problem: /sweep/,
+    },
     {
       name: 'a bad status',
       content: () => JSON.stringify({ ...fullState(), requests: { 'r-1': { ...request('r-1'), status: 'maybe' } } }),
@@ -237,27 +277,34 @@ describe('bad files are refused and kept', () => {
     },
     {
       name: 'a first-seen time that is not a time',
-      content: () => JSON.stringify({ ...fullState(), sweep: { ...fullState().sweep, firstSeen: { 'g-1': { 'u-1': 'yesterday' } } } }),
+      content: () =>
+        JSON.stringify({
+          ...fullState(),
+          sweep: { ...fullState().sweep, firstSeen: { 'g-1': { 'u-1': 'yesterday' } } },
+        }),
       code: 'STATE_CORRUPT',
       problem: /ISO 8601/,
     },
   ];
 
-  it.each(cases)('$name → $code, file named, a byte-exact copy kept, original untouched', async ({ content, code, problem }) => {
-    const bytes = content();
-    await writeRaw(bytes);
-    const error = await caught(() => store().read());
-    expect(error.code).toBe(code);
-    expect(error.message).toContain(file);
-    expect(error.message).toMatch(problem);
-    const copies = await copiesOf();
-    expect(copies).toEqual(['state.json.corrupt-2025-03-01T10-00-00.000Z']);
-    expect(error.details.copy).toBe(path.join(dir, copies[0]!));
-    expect(error.hint).toContain(copies[0]);
-    expect(await fs.readFile(path.join(dir, copies[0]!), 'utf8')).toBe(bytes);
-    expect(await modeOf(path.join(dir, copies[0]!))).toBe(0o600);
-    expect(await fs.readFile(file, 'utf8')).toBe(bytes);
-  });
+  it.each(cases)(
+    '$name → $code, file named, a byte-exact copy kept, original untouched',
+    async ({ content, code, problem }) => {
+      const bytes = content();
+      await writeRaw(bytes);
+      const error = await caught(() => store().read());
+      expect(error.code).toBe(code);
+      expect(error.message).toContain(file);
+      expect(error.message).toMatch(problem);
+      const copies = await copiesOf();
+      expect(copies).toEqual(['state.json.corrupt-2025-03-01T10-00-00.000Z']);
+      expect(error.details.copy).toBe(path.join(dir, copies[0]!));
+      expect(error.hint).toContain(copies[0]);
+      expect(await fs.readFile(path.join(dir, copies[0]!), 'utf8')).toBe(bytes);
+      expect(await modeOf(path.join(dir, copies[0]!))).toBe(0o600);
+      expect(await fs.readFile(file, 'utf8')).toBe(bytes);
+    },
+  );
 
   it('says what to do: restore or move aside, and what moving aside loses', async () => {
     await writeRaw('{"version":1,');
@@ -290,7 +337,10 @@ describe('bad files are refused and kept', () => {
     await writeRaw('bad two');
     await caught(() => store().read());
     const copies = await copiesOf();
-    expect(copies).toEqual(['state.json.corrupt-2025-03-01T10-00-00.000Z', 'state.json.corrupt-2025-03-01T10-00-00.000Z-1']);
+    expect(copies).toEqual([
+      'state.json.corrupt-2025-03-01T10-00-00.000Z',
+      'state.json.corrupt-2025-03-01T10-00-00.000Z-1',
+    ]);
     expect(await fs.readFile(path.join(dir, copies[0]!), 'utf8')).toBe('bad one');
     expect(await fs.readFile(path.join(dir, copies[1]!), 'utf8')).toBe('bad two');
   });
@@ -339,11 +389,27 @@ describe('validateLocalState', () => {
       const checked = validateLocalState(s);
       return checked.ok ? 'accepted' : checked.problem;
     };
-    expect(problem((s) => delete (s.sweep.pendingRemovals['g-1:u-9'] as Partial<LocalState['sweep']['pendingRemovals'][string]>).userId)).toMatch(/sweep\.pendingRemovals\.g-1:u-9\.userId: expected a non-empty string, got undefined/);
-    expect(problem((s) => ((s.decisions as Record<string, unknown>)['d-1'] = { ...Object.values(s.decisions)[0], decision: 'maybe' }))).toMatch(/decisions\.d-1\.decision: expected one of approved, denied, revoked/);
-    expect(problem((s) => (s.sweep.driftSeen = { 'g-1': { 'oci-1': 'soon' } }))).toMatch(/sweep\.driftSeen\.g-1\.oci-1: not an ISO 8601 time/);
-    expect(problem((s) => ((s.sweep as unknown as Record<string, unknown>).failedRemovals = []))).toMatch(/sweep\.failedRemovals: expected an object, got an array/);
-    expect(problem((s) => ((s.requests['r-1'] as unknown as Record<string, unknown>).hours = '2'))).toMatch(/requests\.r-1\.hours: expected a number of hours > 0, got string/);
+    expect(
+      problem(
+        (s) =>
+          delete (s.sweep.pendingRemovals['g-1:u-9'] as Partial<LocalState['sweep']['pendingRemovals'][string]>).userId,
+      ),
+    ).toMatch(/sweep\.pendingRemovals\.g-1:u-9\.userId: expected a non-empty string, got undefined/);
+    expect(
+      problem(
+        (s) =>
+          ((s.decisions as Record<string, unknown>)['d-1'] = { ...Object.values(s.decisions)[0], decision: 'maybe' }),
+      ),
+    ).toMatch(/decisions\.d-1\.decision: expected one of approved, denied, revoked/);
+    expect(problem((s) => (s.sweep.driftSeen = { 'g-1': { 'oci-1': 'soon' } }))).toMatch(
+      /sweep\.driftSeen\.g-1\.oci-1: not an ISO 8601 time/,
+    );
+    expect(problem((s) => ((s.sweep as unknown as Record<string, unknown>).failedRemovals = []))).toMatch(
+      /sweep\.failedRemovals: expected an object, got an array/,
+    );
+    expect(problem((s) => ((s.requests['r-1'] as unknown as Record<string, unknown>).hours = '2'))).toMatch(
+      /requests\.r-1\.hours: expected a number of hours > 0, got string/,
+    );
     expect(problem((s) => ((s.sweep as unknown as Record<string, unknown>).futureTable = { x: 1 }))).toBe('accepted');
   });
 });

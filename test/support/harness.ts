@@ -90,7 +90,11 @@ export interface Harness {
   /** `node bin/ociaccess.js …` as a child process (the harness must have been made with `cli: true`). */
   spawn(actor: Actor, argv: string[], options?: { env?: Record<string, string | undefined> }): Child;
   /** POST (or another method) to /_emulator/<pathName>; fails the test on a non-2xx answer unless `allowFailure`. */
-  control(pathName: string, body?: unknown, options?: { method?: string; allowFailure?: boolean }): Promise<{ status: number; body: any }>;
+  control(
+    pathName: string,
+    body?: unknown,
+    options?: { method?: string; allowFailure?: boolean },
+  ): Promise<{ status: number; body: any }>;
   advance(by: { minutes?: number; hours?: number; seconds?: number }): Promise<void>;
   /** The request log's position now; pass it to requestsSince / writesSince. */
   mark(): number;
@@ -140,7 +144,8 @@ const ALL_PEOPLE = Object.keys(SEED.users) as (keyof typeof SEED.users)[];
 export function isWrite(entry: LoggedRequest): boolean {
   const pathOnly = entry.path.split('?')[0]!;
   if (entry.service === 'graph') {
-    if (pathOnly === '/v1.0/$batch') return (entry.batchItems ?? []).some((item) => item.method !== 'GET') || entry.batchItems === undefined;
+    if (pathOnly === '/v1.0/$batch')
+      return (entry.batchItems ?? []).some((item) => item.method !== 'GET') || entry.batchItems === undefined;
     return entry.method !== 'GET' && entry.method !== 'HEAD';
   }
   if (entry.service === 'oci') {
@@ -177,7 +182,8 @@ export function resetTenant(emu: RunningEmulator): void {
   for (const user of world.users.values()) user.extensions.clear();
   // Directory roles and role-assignability as seeded; Graph behaviours as documented.
   const seedName = new Map(Object.entries(SEED.users).map(([name, id]) => [id as string, name]));
-  for (const user of world.users.values()) user.directoryRoles = new Set(SEED_DIRECTORY_ROLES[seedName.get(user.id) ?? ''] ?? []);
+  for (const user of world.users.values())
+    user.directoryRoles = new Set(SEED_DIRECTORY_ROLES[seedName.get(user.id) ?? ''] ?? []);
   for (const entraGroup of world.groups.values()) entraGroup.isAssignableToRole = false;
   world.graphSettings.extensionPatchAnswer = 204;
   for (const sp of world.servicePrincipals.values()) {
@@ -228,7 +234,10 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
 /** Starts the emulator and signs the `logins` in once, each on a template home, all at the same time. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-test-'));
-  const emu = await startEmulator({ dir: path.join(root, 'emulator'), ...(options.cycleMs ? { cycleMs: options.cycleMs } : {}) });
+  const emu = await startEmulator({
+    dir: path.join(root, 'emulator'),
+    ...(options.cycleMs ? { cycleMs: options.cycleMs } : {}),
+  });
   configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
   const bin = options.cli ? await compileCliInto(path.join(root, 'cli')) : undefined;
   const controlFetch = fetchWithCa(emu.caFile);
@@ -257,7 +266,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const stdout = new CapturedStream({ isTTY: runOptions.tty });
     const stderr = new CapturedStream({ isTTY: runOptions.tty });
     const ctx = actorContext({
-      env: { ...actor.env, ...runOptions.env }, stdout, stderr,
+      env: { ...actor.env, ...runOptions.env },
+      stdout,
+      stderr,
       ...(runOptions.clockSkewMs ? { clock: offsetClock(runOptions.clockSkewMs) } : {}),
       ...(runOptions.prompter ? { prompter: runOptions.prompter } : {}),
       ...(runOptions.uid === undefined ? {} : { uid: runOptions.uid }),
@@ -271,7 +282,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       try {
         json = JSON.parse(stdout.text);
       } catch (error) {
-        throw new Error(`--json output of \`ociaccess ${argv.join(' ')}\` is not one JSON document: ${(error as Error).message}\n${stdout.text}`);
+        throw new Error(
+          `--json output of \`ociaccess ${argv.join(' ')}\` is not one JSON document: ${(error as Error).message}\n${stdout.text}`,
+        );
       }
     }
     return { code, stdout: stdout.text, stderr: stderr.text, json };
@@ -294,7 +307,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       machines += 1;
       const home = path.join(root, 'machines', `${machines}-${label ?? name}`);
       await mkdir(home, { recursive: true, mode: 0o700 });
-      if (signedIn.has(name)) await cp(path.join(templates, name, 'auth'), path.join(home, 'auth'), { recursive: true });
+      if (signedIn.has(name))
+        await cp(path.join(templates, name, 'auth'), path.join(home, 'auth'), { recursive: true });
       const actor = newActor(name, home);
       actors.set(name, actor);
       return actor;
@@ -315,9 +329,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       });
       let stdout = '';
       let stderr = '';
-      child.stdout!.on('data', (chunk) => { stdout += chunk; });
-      child.stderr!.on('data', (chunk) => { stderr += chunk; });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((done) => {
+      child.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const exited = new Promise<{
+        code: number | null;
+        signal: NodeJS.Signals | null;
+        stdout: string;
+        stderr: string;
+      }>((done) => {
         child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
       });
       return { child, exited };
@@ -326,11 +349,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const method = controlOptions.method ?? 'POST';
       const response = await controlFetch(`${emu.baseUrl}/_emulator/${pathName}`, {
         method,
-        ...(method === 'GET' || method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) }),
+        ...(method === 'GET' || method === 'DELETE'
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) }),
       });
       const text = await response.text();
       const parsed = text ? JSON.parse(text) : undefined;
-      if (!response.ok && !controlOptions.allowFailure) throw new Error(`emulator control ${method} ${pathName} answered ${response.status}: ${text}`);
+      if (!response.ok && !controlOptions.allowFailure)
+        throw new Error(`emulator control ${method} ${pathName} answered ${response.status}: ${text}`);
       return { status: response.status, body: parsed };
     },
     async advance(by) {
@@ -340,9 +366,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     requestsSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark),
     writesSince: (mark) => emu.world.requestLog.filter((entry) => entry.seq > mark && isWrite(entry)),
     entraMembers: () =>
-      [...emu.world.groups.get(SEED.tempGroupId)!.members].map((id) => emu.world.users.get(id)?.userPrincipalName ?? id).sort(),
+      [...emu.world.groups.get(SEED.tempGroupId)!.members]
+        .map((id) => emu.world.users.get(id)?.userPrincipalName ?? id)
+        .sort(),
     ociMembers: () =>
-      [...emu.world.ociGroupByName(SEED.tempGroupName)!.members].map((id) => emu.world.ociUsers.get(id)?.userName ?? id).sort(),
+      [...emu.world.ociGroupByName(SEED.tempGroupName)!.members]
+        .map((id) => emu.world.ociUsers.get(id)?.userName ?? id)
+        .sort(),
     resetTenant: () => resetTenant(emu),
     async localFiles(who) {
       const home = resolve(who).home;
@@ -354,8 +384,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return files;
     },
     records(owner) {
-      const holder = owner === 'group' ? emu.world.groups.get(SEED.tempGroupId)! : emu.world.users.get(SEED.users[owner])!;
-      return Object.fromEntries([...holder.extensions.values()].map((ext) => [ext.extensionName, structuredClone(ext.properties)]));
+      const holder =
+        owner === 'group' ? emu.world.groups.get(SEED.tempGroupId)! : emu.world.users.get(SEED.users[owner])!;
+      return Object.fromEntries(
+        [...holder.extensions.values()].map((ext) => [ext.extensionName, structuredClone(ext.properties)]),
+      );
     },
     async snapshot() {
       const owners = [...ALL_PEOPLE, 'group'] as const;
@@ -389,11 +422,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   try {
     const logins = options.logins ?? [];
-    const results = await Promise.all(logins.map(async (name) => {
-      const home = path.join(templates, name);
-      await mkdir(home, { recursive: true, mode: 0o700 });
-      return login(newActor(name, home));
-    }));
+    const results = await Promise.all(
+      logins.map(async (name) => {
+        const home = path.join(templates, name);
+        await mkdir(home, { recursive: true, mode: 0o700 });
+        return login(newActor(name, home));
+      }),
+    );
     results.forEach((result, i) => {
       if (result.code !== 0) throw new Error(`login of ${logins[i]} failed (exit ${result.code}): ${result.stderr}`);
       signedIn.add(logins[i]!);
@@ -426,7 +461,8 @@ export function useHarness(options: HarnessOptions = {}): () => Harness {
   beforeEach(async () => {
     testNumber += 1;
     harness!.resetTenant();
-    for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[]) await harness!.machine(name, `test-${testNumber}-${name}`);
+    for (const name of [...ALL_PEOPLE, 'cron'] as ActorName[])
+      await harness!.machine(name, `test-${testNumber}-${name}`);
   });
 
   // A route the tool needs but the emulator does not implement must not go unnoticed.
@@ -442,7 +478,11 @@ export function useHarness(options: HarnessOptions = {}): () => Harness {
 }
 
 /** The compact records stored in one open extension of `owner` (e.g. a decisions list), parsed. */
-export function storedRecords(h: Harness, owner: keyof typeof SEED.users | 'group', extension: 'com.ociaccess.requests' | 'com.ociaccess.decisions'): any[] {
+export function storedRecords(
+  h: Harness,
+  owner: keyof typeof SEED.users | 'group',
+  extension: 'com.ociaccess.requests' | 'com.ociaccess.decisions',
+): any[] {
   const payload = h.records(owner)[extension] as { records?: string } | undefined;
   return payload?.records ? JSON.parse(payload.records) : [];
 }

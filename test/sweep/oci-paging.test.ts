@@ -17,7 +17,14 @@ const HANDMADE = 10_050;
 
 test('an OCI group of more than 10,000 members: read in pages, the pending removal found and then confirmed, all drift reported', async () => {
   const H = h();
-  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const asked = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect((await H.run('bob', ['approve', asked.json.id, '--yes'])).code).toBe(0);
   await H.control('provisioning/cycle');
   await H.advance({ hours: 2, minutes: 1 });
@@ -37,7 +44,9 @@ test('an OCI group of more than 10,000 members: read in pages, the pending remov
   expect(report.ociGroupMembers).toBe(HANDMADE + 2);
   expect(report.drift).toHaveLength(HANDMADE);
   // The inline read was refused (400), then the members came in pages of 10,000 (as the domain documents).
-  const reads = H.requestsSince(mark).filter((e) => e.service === 'oci' && e.method === 'GET' && e.path.startsWith('/admin/v1/Groups/'));
+  const reads = H.requestsSince(mark).filter(
+    (e) => e.service === 'oci' && e.method === 'GET' && e.path.startsWith('/admin/v1/Groups/'),
+  );
   expect(reads.map((e) => e.status)).toEqual([400, 200, 200]);
   expect(reads.slice(1).map((e) => decodeURIComponent(e.path.split('attributes=')[1]!))).toEqual([
     'members[startIndex=1&count=10000]',
@@ -48,6 +57,8 @@ test('an OCI group of more than 10,000 members: read in pages, the pending remov
   await H.control('provisioning/cycle');
   expect(ociGroup.members.size).toBe(HANDMADE + 1);
   const second = await H.run('cron', ['sweep', '--json']);
-  expect(second.json.groups[0].confirmedInOci).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'not in OCI group' })]);
+  expect(second.json.groups[0].confirmedInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'not in OCI group' }),
+  ]);
   expect(second.json.groups[0].pendingInOci).toEqual([]);
 });

@@ -14,7 +14,14 @@ const ALICE = upnOf('alice');
 const BREAKGLASS = upnOf('breakglass');
 
 async function expiredGrant(H: Harness): Promise<void> {
-  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const asked = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(asked.code).toBe(0);
   expect((await H.run('bob', ['approve', asked.json.id, '--yes'])).code).toBe(0);
   await H.advance({ hours: 2, minutes: 1 });
@@ -24,7 +31,14 @@ async function expiredGrant(H: Harness): Promise<void> {
 async function plantPodLock(H: Harness, hostname: string, acquiredAgoMs: number, beatAgoMs: number): Promise<void> {
   const now = Date.parse(H.emu.world.nowIso());
   const file = path.join(H.actor('cron').home, 'sweep.lock');
-  const owner = { pid: 1, hostname, acquiredAt: new Date(now - acquiredAgoMs).toISOString(), nonce: `pod-${hostname}`, purpose: 'a sweep', heartbeatMs: 10_000 };
+  const owner = {
+    pid: 1,
+    hostname,
+    acquiredAt: new Date(now - acquiredAgoMs).toISOString(),
+    nonce: `pod-${hostname}`,
+    purpose: 'a sweep',
+    heartbeatMs: 10_000,
+  };
   await writeFile(file, `${JSON.stringify(owner)}\n`, { mode: 0o600 });
   const beat = new Date(now - beatAgoMs);
   await utimes(file, beat, beat);
@@ -53,9 +67,16 @@ test('a live sweep on another host is not taken over: exit 0 naming its host, pi
   expect(live.json).toEqual({
     skipped: true,
     reason: 'another sweep is running',
-    holder: expect.objectContaining({ pid: 1, hostname: 'ociaccess-sweep-28977320-b9q4m', purpose: 'a sweep', lastBeatAt: expect.any(String) }),
+    holder: expect.objectContaining({
+      pid: 1,
+      hostname: 'ociaccess-sweep-28977320-b9q4m',
+      purpose: 'a sweep',
+      lastBeatAt: expect.any(String),
+    }),
   });
-  expect(live.stderr).toMatch(/A sweep is already running \(pid 1 on host ociaccess-sweep-28977320-b9q4m since \S+, last heartbeat \S+ \(\d+s ago\)\); nothing to do\./);
+  expect(live.stderr).toMatch(
+    /A sweep is already running \(pid 1 on host ociaccess-sweep-28977320-b9q4m since \S+, last heartbeat \S+ \(\d+s ago\)\); nothing to do\./,
+  );
   expect(live.stderr).not.toMatch(/warning:/);
   expect(H.entraMembers()).toContain(ALICE);
 
@@ -64,7 +85,11 @@ test('a live sweep on another host is not taken over: exit 0 naming its host, pi
   const old = await H.run('cron', ['sweep', '--json']);
   expect(old.code).toBe(0);
   expect(old.json).toMatchObject({ skipped: true, holder: { hostname: 'ociaccess-sweep-28977320-b9q4m' } });
-  expect(old.json.warnings).toEqual([expect.stringMatching(/^The sweep lock has been held for 2h( \d+m)? by pid 1 on host ociaccess-sweep-28977320-b9q4m but its heartbeat is fresh/)]);
+  expect(old.json.warnings).toEqual([
+    expect.stringMatching(
+      /^The sweep lock has been held for 2h( \d+m)? by pid 1 on host ociaccess-sweep-28977320-b9q4m but its heartbeat is fresh/,
+    ),
+  ]);
   expect(old.stderr).toMatch(/warning: The sweep lock has been held for 2h/);
   expect(H.entraMembers()).toContain(ALICE);
 });

@@ -23,7 +23,14 @@ const BREAKGLASS = upnOf('breakglass');
 
 /** Alice holds a 2-hour grant that a provisioning cycle took to OCI, and it has just expired. */
 async function expiredGrant(H: Harness): Promise<string> {
-  const asked = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-4711: rotate the DB wallet', '--json']);
+  const asked = await H.run('alice', [
+    'request',
+    '--hours',
+    '2',
+    '--justification',
+    'INC-4711: rotate the DB wallet',
+    '--json',
+  ]);
   expect(asked.code).toBe(0);
   expect((await H.run('bob', ['approve', asked.json.id, '--yes'])).code).toBe(0);
   await H.control('provisioning/cycle');
@@ -45,21 +52,29 @@ async function sweepHostConfig(H: Harness): Promise<string> {
 }
 
 async function sweep(H: Harness, expectedExit: number, extra: string[] = []): Promise<any> {
-  const result = await H.run('cron', ['sweep', ...extra, '--json'], { env: { OCIACCESS_CONFIG: await sweepHostConfig(H) } });
-  if (result.code !== expectedExit) throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
+  const result = await H.run('cron', ['sweep', ...extra, '--json'], {
+    env: { OCIACCESS_CONFIG: await sweepHostConfig(H) },
+  });
+  if (result.code !== expectedExit)
+    throw new Error(`sweep exited ${result.code}, expected ${expectedExit}:\n${result.stdout}\n${result.stderr}`);
   return result.json.groups[0];
 }
 
 /** The batch items that removed `userId`, in the order they were answered. */
 function removalAttempts(H: Harness, mark: number, userId: string) {
   return H.requestsSince(mark).flatMap((entry) =>
-    (entry.batchItems ?? []).filter((item) => item.method === 'DELETE' && item.url.includes(userId)).map((item) => ({ status: item.status, at: Date.parse(entry.at) })),
+    (entry.batchItems ?? [])
+      .filter((item) => item.method === 'DELETE' && item.url.includes(userId))
+      .map((item) => ({ status: item.status, at: Date.parse(entry.at) })),
   );
 }
 
 async function auditActions(H: Harness): Promise<{ action: string; result: string; target: any }[]> {
   const text = (await H.localFiles('cron'))['audit.jsonl'] ?? '';
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 async function localState(H: Harness): Promise<any> {
@@ -69,7 +84,14 @@ async function localState(H: Harness): Promise<any> {
 test('a removal throttled in its $batch is retried after its own Retry-After, and recorded as removed only on the 204', async () => {
   const H = h();
   await expiredGrant(H);
-  await H.control('faults', { service: 'graph', method: 'DELETE', pathPattern: `members/${SEED.users.alice}/\\$ref`, status: 429, count: 2, retryAfterSeconds: 1 });
+  await H.control('faults', {
+    service: 'graph',
+    method: 'DELETE',
+    pathPattern: `members/${SEED.users.alice}/\\$ref`,
+    status: 429,
+    count: 2,
+    retryAfterSeconds: 1,
+  });
   const mark = H.mark();
   const report = await sweep(H, 6);
   const attempts = removalAttempts(H, mark, SEED.users.alice);
@@ -85,7 +107,13 @@ test('a removal throttled in its $batch is retried after its own Retry-After, an
 test('a removal that stays throttled is not recorded as removed: exit 5, a failed audit entry, done by the next sweep', async () => {
   const H = h();
   await expiredGrant(H);
-  await H.control('faults', { service: 'graph', method: 'DELETE', pathPattern: `members/${SEED.users.alice}/\\$ref`, status: 429, retryAfterSeconds: 0 });
+  await H.control('faults', {
+    service: 'graph',
+    method: 'DELETE',
+    pathPattern: `members/${SEED.users.alice}/\\$ref`,
+    status: 429,
+    retryAfterSeconds: 0,
+  });
   const mark = H.mark();
   const report = await sweep(H, 5);
   // The retry budget was spent on 429s only: no 204 or 404, so no "removed".
@@ -96,7 +124,11 @@ test('a removal that stays throttled is not recorded as removed: exit 5, a faile
   const state = await localState(H);
   expect(Object.keys(state.sweep.pendingRemovals)).toEqual([]);
   expect(Object.values(state.sweep.failedRemovals)).toEqual([expect.objectContaining({ upn: ALICE, attempts: 1 })]);
-  expect(await auditActions(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'remove', result: 'failed', target: expect.objectContaining({ upn: ALICE }) })]));
+  expect(await auditActions(H)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ action: 'remove', result: 'failed', target: expect.objectContaining({ upn: ALICE }) }),
+    ]),
+  );
 
   await H.control('faults', undefined, { method: 'DELETE' });
   const again = await sweep(H, 6);
@@ -113,12 +145,16 @@ test('--dry-run with every option prints the whole plan (removals, direct OCI re
   // Carol is added by hand in the portal, mallory by hand in the OCI console.
   await H.control(`portal/groups/${SEED.tempGroupId}/members`, { user: CAROL });
   await H.control(`oci/groups/${SEED.tempGroupName}/members`, { user: MALLORY });
-  const result = await H.expectNoChange(() => H.run('cron', ['sweep', '--dry-run', '--fix-drift', '--provision-now', '--force-oci-after', '1m', '--json']));
+  const result = await H.expectNoChange(() =>
+    H.run('cron', ['sweep', '--dry-run', '--fix-drift', '--provision-now', '--force-oci-after', '1m', '--json']),
+  );
   expect(result.code).toBe(0);
   const report = result.json.groups[0];
   expect(result.json.dryRun).toBe(true);
   expect(report.removed).toEqual([expect.objectContaining({ upn: CAROL, reason: 'no-grant', outcome: 'planned' })]);
-  expect(report.forcedInOci).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'planned: remove in OCI directly' })]);
+  expect(report.forcedInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'planned: remove in OCI directly' }),
+  ]);
   expect(report.drift).toEqual([expect.objectContaining({ userName: MALLORY, state: 'planned' })]);
   expect(report.provisionedOnDemand).toEqual([]);
   expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS, MALLORY]);
@@ -136,7 +172,9 @@ test('drift: reported (exit 6), a failure once seen for two cycles (exit 1), rem
   await H.advance({ minutes: 81 });
   expect(H.ociMembers()).toContain(MALLORY);
   const later = await sweep(H, 1);
-  expect(later.drift).toEqual([expect.objectContaining({ userName: MALLORY, state: 'stuck', firstSeenAt: first.drift[0].firstSeenAt })]);
+  expect(later.drift).toEqual([
+    expect.objectContaining({ userName: MALLORY, state: 'stuck', firstSeenAt: first.drift[0].firstSeenAt }),
+  ]);
 
   const text = await H.run('cron', ['sweep']);
   expect(text.stdout).toMatch(/DRIFT\s+mallory@contoso\.example/);
@@ -145,8 +183,14 @@ test('drift: reported (exit 6), a failure once seen for two cycles (exit 1), rem
   const fixed = await sweep(H, 0, ['--fix-drift']);
   expect(fixed.drift).toEqual([expect.objectContaining({ userName: MALLORY, state: 'removed' })]);
   expect(H.ociMembers()).toEqual([BREAKGLASS]);
-  expect(H.writesSince(mark).map((w) => `${w.method} ${w.path.split('?')[0]}`)).toEqual([expect.stringMatching(/^PATCH \/admin\/v1\/Groups\//)]);
-  expect(await auditActions(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'fix-drift', result: 'ok', target: expect.objectContaining({ upn: MALLORY }) })]));
+  expect(H.writesSince(mark).map((w) => `${w.method} ${w.path.split('?')[0]}`)).toEqual([
+    expect.stringMatching(/^PATCH \/admin\/v1\/Groups\//),
+  ]);
+  expect(await auditActions(H)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ action: 'fix-drift', result: 'ok', target: expect.objectContaining({ upn: MALLORY }) }),
+    ]),
+  );
   // Clean from now on, and the ledger forgets her.
   await sweep(H, 0);
   expect((await localState(H)).sweep.driftSeen ?? {}).toEqual({});
@@ -156,7 +200,9 @@ test('--force-oci-after: a removal still pending in OCI after that long is remov
   const H = h();
   await expiredGrant(H);
   const first = await sweep(H, 6, ['--force-oci-after', '30m']);
-  expect(first.pendingInOci).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'removed in Entra, pending in OCI' })]);
+  expect(first.pendingInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'removed in Entra, pending in OCI' }),
+  ]);
   expect(first.forcedInOci).toEqual([]);
 
   // 31 minutes later (before the next cycle) OCI still has her.
@@ -167,8 +213,18 @@ test('--force-oci-after: a removal still pending in OCI after that long is remov
   const forced = await sweep(H, 0, ['--force-oci-after', '30m']);
   expect(forced.forcedInOci).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'removed in OCI directly' })]);
   expect(H.ociMembers()).toEqual([BREAKGLASS]);
-  expect(Object.values((await localState(H)).sweep.pendingRemovals)).toEqual([expect.objectContaining({ upn: ALICE, status: 'confirmed', forcedInOciAt: expect.any(String) })]);
-  expect(await auditActions(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'force-remove-oci', result: 'ok', target: expect.objectContaining({ upn: ALICE }) })]));
+  expect(Object.values((await localState(H)).sweep.pendingRemovals)).toEqual([
+    expect.objectContaining({ upn: ALICE, status: 'confirmed', forcedInOciAt: expect.any(String) }),
+  ]);
+  expect(await auditActions(H)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        action: 'force-remove-oci',
+        result: 'ok',
+        target: expect.objectContaining({ upn: ALICE }),
+      }),
+    ]),
+  );
   // Nothing left pending: the next sweep is clean and writes nothing.
   const mark = H.mark();
   await sweep(H, 0);
@@ -181,19 +237,33 @@ test('--provision-now: the removal reaches OCI within the sweep, which confirms 
   const report = await sweep(H, 0, ['--provision-now']);
   expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE })]);
   expect(report.provisionedOnDemand).toEqual([ALICE]);
-  expect(report.confirmedInOci).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'gone after provision on demand' })]);
+  expect(report.confirmedInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'gone after provision on demand' }),
+  ]);
   expect(H.ociMembers()).toEqual([BREAKGLASS]);
 });
 
 test('--provision-now whose export answers 200 with result Failure: nobody is reported as provisioned, the failure is', async () => {
   const H = h();
   await expiredGrant(H);
-  await H.control('provisioning/ondemand', { result: 'Failure', errorCode: 'SystemForCrossDomainIdentityManagementServiceIncompatible', errorMessage: 'The OCI identity domain refused the export.' });
-  const result = await H.run('cron', ['sweep', '--provision-now', '--json'], { env: { OCIACCESS_CONFIG: await sweepHostConfig(H) } });
+  await H.control('provisioning/ondemand', {
+    result: 'Failure',
+    errorCode: 'SystemForCrossDomainIdentityManagementServiceIncompatible',
+    errorMessage: 'The OCI identity domain refused the export.',
+  });
+  const result = await H.run('cron', ['sweep', '--provision-now', '--json'], {
+    env: { OCIACCESS_CONFIG: await sweepHostConfig(H) },
+  });
   const report = result.json.groups[0];
   expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE })]);
   expect(report.provisionedOnDemand).toEqual([]);
-  expect(report.problems).toEqual(expect.arrayContaining([expect.stringContaining('Failure (SystemForCrossDomainIdentityManagementServiceIncompatible: The OCI identity domain refused the export.)')]));
+  expect(report.problems).toEqual(
+    expect.arrayContaining([
+      expect.stringContaining(
+        'Failure (SystemForCrossDomainIdentityManagementServiceIncompatible: The OCI identity domain refused the export.)',
+      ),
+    ]),
+  );
   expect(report.pendingInOci).toEqual([expect.objectContaining({ upn: ALICE })]);
   expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
 });
@@ -210,7 +280,12 @@ test('a provisioning job in quarantine, and a removal pending for more than two 
   await H.control('provisioning/quarantine', { on: true });
   await H.advance({ minutes: 81 });
   const stuck = await sweep(H, 1);
-  expect(stuck.stuck).toEqual([expect.objectContaining({ upn: ALICE, outcome: expect.stringMatching(/still in OCI 8\d min after removal in Entra/) })]);
+  expect(stuck.stuck).toEqual([
+    expect.objectContaining({
+      upn: ALICE,
+      outcome: expect.stringMatching(/still in OCI 8\d min after removal in Entra/),
+    }),
+  ]);
 });
 
 test('one sweep per host: a second sweep at the same time exits 0 saying one is running; a stale lock is taken over', async () => {
@@ -223,13 +298,21 @@ test('one sweep per host: a second sweep at the same time exits 0 saying one is 
     const ran = [a, b].filter((r) => r.json.groups);
     expect(skipped).toHaveLength(1);
     expect(ran).toHaveLength(1);
-    expect(skipped[0]!.stderr).toMatch(new RegExp(`A sweep is already running \\(pid \\d+ on host ${os.hostname()} since `));
+    expect(skipped[0]!.stderr).toMatch(
+      new RegExp(`A sweep is already running \\(pid \\d+ on host ${os.hostname()} since `),
+    );
   } finally {
     await H.control('latency', { service: 'graph', ms: 0 });
   }
   // A lock left by a process that died is stale: the next sweep takes it over and runs.
   const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-  const lock = { pid: dead, hostname: os.hostname(), acquiredAt: new Date().toISOString(), nonce: 'left-by-a-crash', purpose: 'a sweep' };
+  const lock = {
+    pid: dead,
+    hostname: os.hostname(),
+    acquiredAt: new Date().toISOString(),
+    nonce: 'left-by-a-crash',
+    purpose: 'a sweep',
+  };
   await writeFile(path.join(H.actor('cron').home, 'sweep.lock'), JSON.stringify(lock), { mode: 0o600 });
   const after = await H.run('cron', ['sweep', '--json']);
   expect(after.code).toBe(0);
@@ -244,7 +327,9 @@ test('--no-batch --concurrency 1 sends one request per item and reaches the same
   expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE, outcome: 'removed' })]);
   const graph = H.requestsSince(mark).filter((e) => e.service === 'graph');
   expect(graph.some((e) => e.path.startsWith('/v1.0/$batch'))).toBe(false);
-  expect(graph.filter((e) => e.method === 'DELETE').map((e) => e.path)).toEqual([expect.stringContaining(`/members/${SEED.users.alice}/$ref`)]);
+  expect(graph.filter((e) => e.method === 'DELETE').map((e) => e.path)).toEqual([
+    expect.stringContaining(`/members/${SEED.users.alice}/$ref`),
+  ]);
 
   for (const bad of ['0', '17', 'two']) {
     const result = await H.run('cron', ['sweep', '--concurrency', bad, '--json']);
@@ -255,26 +340,36 @@ test('--no-batch --concurrency 1 sends one request per item and reaches the same
 
 test('request --wait: returns once the grant is approved and OCI shows it; a denial ends the wait (exit 3)', async () => {
   const H = h();
-  const waited = await H.run('alice', ['request', '--hours', '1', '--justification', 'INC-9: quick look', '--wait', '--timeout', '1m', '--json'], {
-    during: async (stderr) => {
-      for (let i = 0; i < 500 && !stderr.text.includes('waiting for approval'); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-      // The cron host's sweep auto-approves it and provisions it on demand.
-      const swept = await sweep(H, 0, ['--provision-now']);
-      expect(swept.autoApproved).toEqual([expect.objectContaining({ upn: ALICE })]);
-      expect(swept.provisionedOnDemand).toEqual([ALICE]);
+  const waited = await H.run(
+    'alice',
+    ['request', '--hours', '1', '--justification', 'INC-9: quick look', '--wait', '--timeout', '1m', '--json'],
+    {
+      during: async (stderr) => {
+        for (let i = 0; i < 500 && !stderr.text.includes('waiting for approval'); i += 1)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        // The cron host's sweep auto-approves it and provisions it on demand.
+        const swept = await sweep(H, 0, ['--provision-now']);
+        expect(swept.autoApproved).toEqual([expect.objectContaining({ upn: ALICE })]);
+        expect(swept.provisionedOnDemand).toEqual([ALICE]);
+      },
     },
-  });
+  );
   expect(waited.code).toBe(0);
   expect(waited.json).toMatchObject({ state: 'approved', oci: { state: 'member' } });
   expect(waited.stderr).toMatch(/OCI shows alice@contoso\.example in OCI-Temp-Admins/);
 
-  const denied = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-10: longer look', '--wait', '--timeout', '1m', '--json'], {
-    during: async (stderr) => {
-      for (let i = 0; i < 500 && !stderr.text.includes('waiting for approval'); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-      const id = /request (r-[a-z0-9]+)/.exec(stderr.text)![1]!;
-      expect((await H.run('bob', ['deny', id, '--reason', 'use the read-only group', '--yes'])).code).toBe(0);
+  const denied = await H.run(
+    'alice',
+    ['request', '--hours', '2', '--justification', 'INC-10: longer look', '--wait', '--timeout', '1m', '--json'],
+    {
+      during: async (stderr) => {
+        for (let i = 0; i < 500 && !stderr.text.includes('waiting for approval'); i += 1)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        const id = /request (r-[a-z0-9]+)/.exec(stderr.text)![1]!;
+        expect((await H.run('bob', ['deny', id, '--reason', 'use the read-only group', '--yes'])).code).toBe(0);
+      },
     },
-  });
+  );
   expect(denied.code).toBe(3);
   expect(denied.json.error.code).toBe('REQUEST_DENIED');
 });
@@ -289,7 +384,9 @@ test('approve --wait that OCI does not catch up with exits 6 (OCI_WAIT_TIMEOUT):
   expect(approved.json.error.code).toBe('OCI_WAIT_TIMEOUT');
   expect(H.entraMembers()).toContain(ALICE);
   expect(H.ociMembers()).not.toContain(ALICE);
-  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id: asked.json.id, state: 'approved' })]);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([
+    expect.objectContaining({ id: asked.json.id, state: 'approved' }),
+  ]);
 });
 
 test('status and list show an ended grant as pending in OCI until OCI agrees, then gone (list reads each OCI group once)', async () => {
@@ -297,17 +394,27 @@ test('status and list show an ended grant as pending in OCI until OCI agrees, th
   const id = await expiredGrant(H);
   await sweep(H, 6);
   const status = await H.run('alice', ['status', '--json']);
-  expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' })]);
+  expect(status.json.requests).toEqual([
+    expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' }),
+  ]);
   const mark = H.mark();
   const listed = await H.run('bob', ['list', '--all', '--json']);
-  expect(listed.json.requests).toEqual([expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' })]);
-  expect(H.requestsSince(mark).filter((e) => e.service === 'oci').map((e) => e.path.split('?')[0]!.replace(/[0-9a-f]{32}/, '{id}'))).toEqual(['/admin/v1/Groups', '/admin/v1/Groups/{id}']);
+  expect(listed.json.requests).toEqual([
+    expect.objectContaining({ id, state: 'expired', oci: 'member', ociSync: 'pending-in-oci' }),
+  ]);
+  expect(
+    H.requestsSince(mark)
+      .filter((e) => e.service === 'oci')
+      .map((e) => e.path.split('?')[0]!.replace(/[0-9a-f]{32}/, '{id}')),
+  ).toEqual(['/admin/v1/Groups', '/admin/v1/Groups/{id}']);
   expect((await H.run('bob', ['list', '--all'])).stdout).toMatch(new RegExp(`${id}.*expired.*ended, pending in OCI`));
 
   await H.control('provisioning/cycle');
   const after = await H.run('bob', ['list', '--all', '--json']);
   expect(after.json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
-  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([expect.objectContaining({ id, ociSync: 'gone-from-oci' })]);
+  expect((await H.run('alice', ['status', '--json'])).json.requests).toEqual([
+    expect.objectContaining({ id, ociSync: 'gone-from-oci' }),
+  ]);
 });
 
 /** Mallory's approval (by bob) expired an hour ago; dave's is live. Both are members; neither is an eligible requester. */
@@ -316,12 +423,25 @@ function expiredAndLiveApprovals(H: Harness) {
   const now = world.now();
   const bob = world.users.get(SEED.users.bob)!;
   const approval = (requestId: string, requesterId: string, decidedAt: number, expiresAt: number): Decision => ({
-    requestId, requesterId, groupId: SEED.tempGroupId, kind: 'approved', approverId: bob.id, decidedAt: new Date(decidedAt), expiresAt: new Date(expiresAt), hours: 2,
+    requestId,
+    requesterId,
+    groupId: SEED.tempGroupId,
+    kind: 'approved',
+    approverId: bob.id,
+    decidedAt: new Date(decidedAt),
+    expiresAt: new Date(expiresAt),
+    hours: 2,
   });
   bob.extensions.set(DECISIONS_EXTENSION, {
     extensionName: DECISIONS_EXTENSION,
     creatorAppId: SEED.cliAppId,
-    properties: encodeDecisions([approval('r-mmmmmmmm', SEED.users.mallory, now - 3 * 3600_000, now - 3600_000), approval('r-dddddddd', SEED.users.dave, now - 600_000, now + 3600_000)], new Date(now)),
+    properties: encodeDecisions(
+      [
+        approval('r-mmmmmmmm', SEED.users.mallory, now - 3 * 3600_000, now - 3600_000),
+        approval('r-dddddddd', SEED.users.dave, now - 600_000, now + 3600_000),
+      ],
+      new Date(now),
+    ),
   });
   const group = world.groups.get(SEED.tempGroupId)!;
   group.members.add(SEED.users.mallory);
@@ -340,8 +460,23 @@ test('attack: an approval for someone who is not an eligible requester keeps nob
   expect(report.removed.map((r: any) => r.upn).sort()).toEqual([MALLORY, upnOf('dave')].sort());
   expect(H.entraMembers()).toEqual([BREAKGLASS]);
   // The live one would have kept dave: reported; mallory's expired one keeps nobody anyway.
-  expect(report.untrusted).toEqual([expect.objectContaining({ upn: upnOf('dave'), requestId: 'r-dddddddd', approverUpn: upnOf('bob'), problem: 'not-eligible' })]);
-  expect(await auditActions(H)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'untrusted-record', result: 'failed', target: expect.objectContaining({ upn: upnOf('dave') }) })]));
+  expect(report.untrusted).toEqual([
+    expect.objectContaining({
+      upn: upnOf('dave'),
+      requestId: 'r-dddddddd',
+      approverUpn: upnOf('bob'),
+      problem: 'not-eligible',
+    }),
+  ]);
+  expect(await auditActions(H)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        action: 'untrusted-record',
+        result: 'failed',
+        target: expect.objectContaining({ upn: upnOf('dave') }),
+      }),
+    ]),
+  );
   const requestRecordsRead = H.requestsSince(mark)
     .flatMap((e) => e.batchItems ?? [])
     .filter((item) => item.url.endsWith(`/extensions/${REQUESTS_EXTENSION}`))
@@ -351,7 +486,7 @@ test('attack: an approval for someone who is not an eligible requester keeps nob
   expect(requestRecordsRead).toEqual([SEED.users.alice, SEED.users.bob, SEED.users.carol].sort());
 });
 
-test('progress: a bar redrawn in place on a terminal\'s stderr, quiet lines when piped; stdout holds only the report', async () => {
+test("progress: a bar redrawn in place on a terminal's stderr, quiet lines when piped; stdout holds only the report", async () => {
   const H = h();
   await expiredGrant(H);
   const cron = H.actor('cron');

@@ -65,8 +65,16 @@ describe('parseHours', () => {
   });
 
   test('property: whenever a value is refused with a suggestion, the suggestion is accepted', () => {
-    const decimal = fc.tuple(fc.nat({ max: 200 }), fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 6 })).map(([whole, fraction]) => `${whole}.${fraction}`);
-    const units = fc.tuple(fc.nat({ max: 30 }), fc.constantFrom('h', 'm', 's'), fc.option(fc.tuple(fc.nat({ max: 90 }), fc.constantFrom('m', 's')))).map(([n, unit, more]) => `${n}${unit}${more ? `${more[0]}${more[1]}` : ''}`);
+    const decimal = fc
+      .tuple(fc.nat({ max: 200 }), fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 6 }))
+      .map(([whole, fraction]) => `${whole}.${fraction}`);
+    const units = fc
+      .tuple(
+        fc.nat({ max: 30 }),
+        fc.constantFrom('h', 'm', 's'),
+        fc.option(fc.tuple(fc.nat({ max: 90 }), fc.constantFrom('m', 's'))),
+      )
+      .map(([n, unit, more]) => `${n}${unit}${more ? `${more[0]}${more[1]}` : ''}`);
     fc.assert(
       fc.property(fc.oneof(decimal, units), (raw) => {
         try {

@@ -4,7 +4,13 @@ import { limiter, mapLimit } from '../../src/core/concurrent.js';
 function gate(order: string[], name: string) {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return { run: async () => { order.push(name); await opened; }, open };
+  return {
+    run: async () => {
+      order.push(name);
+      await opened;
+    },
+    open,
+  };
 }
 
 test('a limiter runs at most n tasks at once, and the waiting ones in the order they asked', async () => {

@@ -9,16 +9,54 @@ import { EventBus, type DomainEvent } from '../../src/core/events.js';
 import { auditRecorder } from '../../src/store/audit-trail.js';
 import type { AuditInput } from '../../src/core/deps.js';
 
-const base = { at: '2026-11-29T12:00:00.000Z', actor: { id: 'app', upn: 'sweep', kind: 'app' as const }, group: { id: 'g-1', name: 'OCI-Temp-Admins' } };
-const approved: DomainEvent = { ...base, type: 'request.approved', requester: { id: 'u-1', upn: 'alice@x.example' }, requestId: 'r-00000001', hours: 2, expiresAt: '2026-11-29T14:00:00.000Z', auto: true };
-const removed: DomainEvent = { ...base, type: 'member.removed', member: { id: 'u-2', upn: 'bob@x.example' }, reason: 'expired', requestId: 'r-00000002', outcome: 'removed' };
+const base = {
+  at: '2026-11-29T12:00:00.000Z',
+  actor: { id: 'app', upn: 'sweep', kind: 'app' as const },
+  group: { id: 'g-1', name: 'OCI-Temp-Admins' },
+};
+const approved: DomainEvent = {
+  ...base,
+  type: 'request.approved',
+  requester: { id: 'u-1', upn: 'alice@x.example' },
+  requestId: 'r-00000001',
+  hours: 2,
+  expiresAt: '2026-11-29T14:00:00.000Z',
+  auto: true,
+};
+const removed: DomainEvent = {
+  ...base,
+  type: 'member.removed',
+  member: { id: 'u-2', upn: 'bob@x.example' },
+  reason: 'expired',
+  requestId: 'r-00000002',
+  outcome: 'removed',
+};
 
 test('intend writes the pending entry, and rejects when the audit log cannot: the grant is then not made', async () => {
   const written: AuditInput[][] = [];
   const ok = new EventBus(auditRecorder(async (entries) => void written.push(entries)));
   await ok.intend(approved);
-  expect(written).toEqual([[{ actor: base.actor, action: 'auto-approve', target: { groupId: 'g-1', groupName: 'OCI-Temp-Admins', userId: 'u-1', upn: 'alice@x.example', requestId: 'r-00000001' }, result: 'pending' }]]);
-  const broken = new EventBus(auditRecorder(async () => { throw new Error('disk full'); }));
+  expect(written).toEqual([
+    [
+      {
+        actor: base.actor,
+        action: 'auto-approve',
+        target: {
+          groupId: 'g-1',
+          groupName: 'OCI-Temp-Admins',
+          userId: 'u-1',
+          upn: 'alice@x.example',
+          requestId: 'r-00000001',
+        },
+        result: 'pending',
+      },
+    ],
+  ]);
+  const broken = new EventBus(
+    auditRecorder(async () => {
+      throw new Error('disk full');
+    }),
+  );
   await expect(broken.intend(approved)).rejects.toThrow('disk full');
 });
 
@@ -27,9 +65,16 @@ test('emit writes one append for many events, never rejects, and returns the rec
   const ok = new EventBus(auditRecorder(async (entries) => void written.push(entries)));
   expect(await ok.emit([removed, removed])).toEqual({});
   expect(written).toHaveLength(1);
-  expect(written[0]!.map((e) => [e.action, e.result, e.details])).toEqual([['remove', 'ok', { entra: 'removed' }], ['remove', 'ok', { entra: 'removed' }]]);
+  expect(written[0]!.map((e) => [e.action, e.result, e.details])).toEqual([
+    ['remove', 'ok', { entra: 'removed' }],
+    ['remove', 'ok', { entra: 'removed' }],
+  ]);
   const failure = new Error('disk full');
-  const broken = new EventBus(auditRecorder(async () => { throw failure; }));
+  const broken = new EventBus(
+    auditRecorder(async () => {
+      throw failure;
+    }),
+  );
   expect(await broken.emit(removed)).toEqual({ recordFailure: failure });
 });
 

@@ -18,15 +18,41 @@ import { signedHeaders, verifyWebhook, webhookPayload } from '../../src/adapters
 import { slackProblem, teamsProblem } from '../../src/emulator/webhooks/index.js';
 
 const GROUP_ID = '11111111-2222-3333-4444-555555555555';
-const target = (name: string, kind: NotifyTargetConfig['kind'], ...audiences: NotifyTargetConfig['for']): NotifyTargetConfig =>
-  ({ name, kind, for: audiences, urlEnv: `URL_${name}`, ...(kind === 'webhook' ? { secretEnv: 'SECRET' } : {}) });
+const target = (
+  name: string,
+  kind: NotifyTargetConfig['kind'],
+  ...audiences: NotifyTargetConfig['for']
+): NotifyTargetConfig => ({
+  name,
+  kind,
+  for: audiences,
+  urlEnv: `URL_${name}`,
+  ...(kind === 'webhook' ? { secretEnv: 'SECRET' } : {}),
+});
 
 const group: GroupConfig = {
-  name: 'OCI-Temp-Admins', entraGroupId: GROUP_ID, ociGroupName: 'OCI-Temp-Admins', maxHours: 8, eligibleRequesters: ['alice@contoso.com'],
-  approvers: ['bob@contoso.com'], standingMembers: [], autoApproval: null, pendingTimeoutHours: 24,
-  notify: [target('approvers', 'teams', 'approvers'), target('people', 'slack', 'requester'), target('ops', 'webhook', 'operators'), target('all', 'slack', 'approvers', 'requester', 'operators')],
+  name: 'OCI-Temp-Admins',
+  entraGroupId: GROUP_ID,
+  ociGroupName: 'OCI-Temp-Admins',
+  maxHours: 8,
+  eligibleRequesters: ['alice@contoso.com'],
+  approvers: ['bob@contoso.com'],
+  standingMembers: [],
+  autoApproval: null,
+  pendingTimeoutHours: 24,
+  notify: [
+    target('approvers', 'teams', 'approvers'),
+    target('people', 'slack', 'requester'),
+    target('ops', 'webhook', 'operators'),
+    target('all', 'slack', 'approvers', 'requester', 'operators'),
+  ],
 };
-const quiet: GroupConfig = { ...group, name: 'Quiet', entraGroupId: '99999999-2222-3333-4444-555555555555', notify: [] };
+const quiet: GroupConfig = {
+  ...group,
+  name: 'Quiet',
+  entraGroupId: '99999999-2222-3333-4444-555555555555',
+  notify: [],
+};
 
 const base = {
   at: '2026-11-02T10:00:00.000Z',
@@ -35,25 +61,108 @@ const base = {
 };
 const alice = { id: 'u-alice', upn: 'alice@contoso.com' };
 
-const created: DomainEvent = { ...base, actor: { ...alice, kind: 'user' }, type: 'request.created', requester: alice, requestId: 'r-7k2m9q3a', hours: 2, justification: 'INC-123: restart the DB node', ticket: 'INC-123', autoApprovable: false, approvers: ['bob@contoso.com'] };
-const approved: DomainEvent = { ...base, type: 'request.approved', requester: alice, requestId: 'r-7k2m9q3a', hours: 2, expiresAt: '2026-11-02T12:00:00.000Z', auto: false };
-const denied: DomainEvent = { ...base, type: 'request.denied', requester: alice, requestId: 'r-7k2m9q3a', reason: 'use the read-only group' };
-const revoked: DomainEvent = { ...base, type: 'grant.revoked', requester: alice, requestIds: ['r-7k2m9q3a'], reason: 'done early', own: false };
+const created: DomainEvent = {
+  ...base,
+  actor: { ...alice, kind: 'user' },
+  type: 'request.created',
+  requester: alice,
+  requestId: 'r-7k2m9q3a',
+  hours: 2,
+  justification: 'INC-123: restart the DB node',
+  ticket: 'INC-123',
+  autoApprovable: false,
+  approvers: ['bob@contoso.com'],
+};
+const approved: DomainEvent = {
+  ...base,
+  type: 'request.approved',
+  requester: alice,
+  requestId: 'r-7k2m9q3a',
+  hours: 2,
+  expiresAt: '2026-11-02T12:00:00.000Z',
+  auto: false,
+};
+const denied: DomainEvent = {
+  ...base,
+  type: 'request.denied',
+  requester: alice,
+  requestId: 'r-7k2m9q3a',
+  reason: 'use the read-only group',
+};
+const revoked: DomainEvent = {
+  ...base,
+  type: 'grant.revoked',
+  requester: alice,
+  requestIds: ['r-7k2m9q3a'],
+  reason: 'done early',
+  own: false,
+};
 const app = { id: 'app', upn: 'automation', kind: 'app' as const };
 const sweepEvents: DomainEvent[] = [
   { ...base, actor: app, type: 'member.removed', member: alice, reason: 'expired', outcome: 'removed' },
-  { ...base, actor: app, type: 'member.removed', member: { id: 'u-dave', upn: 'dave@contoso.com' }, reason: 'no grant', outcome: 'failed', error: 'Graph answered 503' },
-  { ...base, actor: app, type: 'member.removed', member: { id: 'u-erin', upn: 'erin@contoso.com' }, reason: 'expired', outcome: 'not-member' },
-  { ...base, actor: app, type: 'removal.irrevocable', member: { id: 'u-frank', upn: 'frank@contoso.com' }, attempts: 3, error: 'Insufficient privileges' },
-  { ...base, actor: app, type: 'oci.drift-seen', userName: 'mallory@contoso.com', ociUserId: 'ocid1', state: 'reported' },
-  { ...base, actor: app, type: 'record.untrusted', requester: alice, requestId: 'r-forged12', approver: alice, problem: 'self-approval' },
+  {
+    ...base,
+    actor: app,
+    type: 'member.removed',
+    member: { id: 'u-dave', upn: 'dave@contoso.com' },
+    reason: 'no grant',
+    outcome: 'failed',
+    error: 'Graph answered 503',
+  },
+  {
+    ...base,
+    actor: app,
+    type: 'member.removed',
+    member: { id: 'u-erin', upn: 'erin@contoso.com' },
+    reason: 'expired',
+    outcome: 'not-member',
+  },
+  {
+    ...base,
+    actor: app,
+    type: 'removal.irrevocable',
+    member: { id: 'u-frank', upn: 'frank@contoso.com' },
+    attempts: 3,
+    error: 'Insufficient privileges',
+  },
+  {
+    ...base,
+    actor: app,
+    type: 'oci.drift-seen',
+    userName: 'mallory@contoso.com',
+    ociUserId: 'ocid1',
+    state: 'reported',
+  },
+  {
+    ...base,
+    actor: app,
+    type: 'record.untrusted',
+    requester: alice,
+    requestId: 'r-forged12',
+    approver: alice,
+    problem: 'self-approval',
+  },
   { ...base, actor: app, type: 'member.added', member: alice, membership: 'added' },
   { ...base, actor: app, type: 'oci.removal-confirmed', member: alice, how: 'scim' },
 ];
-const finished = (extra: Partial<Extract<DomainEvent, { type: 'sweep.finished' }>> = {}): DomainEvent =>
-  ({ ...base, actor: app, type: 'sweep.finished', outcome: 'pending', removed: 1, failed: 1, stuck: 0, drift: 1, untrusted: 1, dryRun: false, ...extra });
+const finished = (extra: Partial<Extract<DomainEvent, { type: 'sweep.finished' }>> = {}): DomainEvent => ({
+  ...base,
+  actor: app,
+  type: 'sweep.finished',
+  outcome: 'pending',
+  removed: 1,
+  failed: 1,
+  stuck: 0,
+  drift: 1,
+  untrusted: 1,
+  dryRun: false,
+  ...extra,
+});
 
-interface Sent { target: string; message: NotifyMessage }
+interface Sent {
+  target: string;
+  message: NotifyMessage;
+}
 
 function rig(options: { fail?: (target: ResolvedTarget) => boolean; unreadable?: string } = {}) {
   const sent: Sent[] = [];
@@ -61,12 +170,23 @@ function rig(options: { fail?: (target: ResolvedTarget) => boolean; unreadable?:
   const notifier = createNotifier({
     config: { groups: [group, quiet] },
     resolve: (t, index) => {
-      if (t.name === options.unreadable) throw new TargetSourceError(`the environment variable URL_${t.name} … is not set`, 'Set it.');
-      return { kind: t.kind, for: t.for, label: t.name ?? `#${index}`, url: `https://hooks.example/${t.name}/SECRETPATH`, masked: 'https://hooks.example/…', host: 'hooks.example', ...(t.kind === 'webhook' ? { secret: 's3cret' } : {}) };
+      if (t.name === options.unreadable)
+        throw new TargetSourceError(`the environment variable URL_${t.name} … is not set`, 'Set it.');
+      return {
+        kind: t.kind,
+        for: t.for,
+        label: t.name ?? `#${index}`,
+        url: `https://hooks.example/${t.name}/SECRETPATH`,
+        masked: 'https://hooks.example/…',
+        host: 'hooks.example',
+        ...(t.kind === 'webhook' ? { secret: 's3cret' } : {}),
+      };
     },
     send: async (resolved, message) => {
       sent.push({ target: resolved.label, message });
-      return options.fail?.(resolved) ? { delivered: false, status: 503, attempts: 4, error: 'answered 503 (after 4 attempts)' } : { delivered: true, status: 200, attempts: 1 };
+      return options.fail?.(resolved)
+        ? { delivered: false, status: 503, attempts: 4, error: 'answered 503 (after 4 attempts)' }
+        : { delivered: true, status: 200, attempts: 1 };
     },
     onFailure: async (report, cause) => {
       failures.push({ report, cause });
@@ -75,17 +195,22 @@ function rig(options: { fail?: (target: ResolvedTarget) => boolean; unreadable?:
   return { notifier, sent, failures };
 }
 
-test('a new request reaches the approvers\' targets only, with requester, hours, justification, ticket and the exact approve command', async () => {
+test("a new request reaches the approvers' targets only, with requester, hours, justification, ticket and the exact approve command", async () => {
   const { notifier, sent } = rig();
   await notifier.subscriber(created);
   await notifier.close();
   expect(sent.map((s) => s.target).sort()).toEqual(['all', 'approvers']);
   const message = sent[0]!.message;
   expect(message.audience).toBe('approvers');
-  expect(message.facts).toEqual(expect.arrayContaining([
-    { name: 'Requester', value: 'alice@contoso.com' }, { name: 'For', value: '2 hours' },
-    { name: 'Justification', value: 'INC-123: restart the DB node' }, { name: 'Ticket', value: 'INC-123' }, { name: 'Request', value: 'r-7k2m9q3a' },
-  ]));
+  expect(message.facts).toEqual(
+    expect.arrayContaining([
+      { name: 'Requester', value: 'alice@contoso.com' },
+      { name: 'For', value: '2 hours' },
+      { name: 'Justification', value: 'INC-123: restart the DB node' },
+      { name: 'Ticket', value: 'INC-123' },
+      { name: 'Request', value: 'r-7k2m9q3a' },
+    ]),
+  );
   expect(message.command).toBe('ociaccess approve r-7k2m9q3a --requester alice@contoso.com');
   expect(message.next).toContain('ociaccess deny r-7k2m9q3a --requester alice@contoso.com');
 });
@@ -99,10 +224,15 @@ test('an auto-approvable request tells the approvers that the sweep approves it'
 });
 
 test.each([
-  ['approved', approved, /Request r-7k2m9q3a approved: alice@contoso.com is in OCI-Temp-Admins until 2026-11-02T12:00:00Z/, 'good'],
+  [
+    'approved',
+    approved,
+    /Request r-7k2m9q3a approved: alice@contoso.com is in OCI-Temp-Admins until 2026-11-02T12:00:00Z/,
+    'good',
+  ],
   ['denied', denied, /Request r-7k2m9q3a of alice@contoso.com denied/, 'attention'],
   ['revoked', revoked, /Access of alice@contoso.com to OCI-Temp-Admins revoked/, 'attention'],
-])('a decision (%s) reaches the requester\'s targets only', async (_name, event, title, tone) => {
+])("a decision (%s) reaches the requester's targets only", async (_name, event, title, tone) => {
   const { notifier, sent } = rig();
   await notifier.subscriber(event);
   await notifier.close();
@@ -118,10 +248,15 @@ test('a denial carries its reason, an approval its expiry and approver', async (
   await notifier.close();
   const byTitle = (pattern: RegExp) => sent.find((s) => pattern.test(s.message.title))!.message;
   expect(byTitle(/denied/).facts).toContainEqual({ name: 'Reason', value: 'use the read-only group' });
-  expect(byTitle(/approved/).facts).toEqual(expect.arrayContaining([{ name: 'Until', value: '2026-11-02T12:00:00Z' }, { name: 'Approved by', value: 'bob@contoso.com' }]));
+  expect(byTitle(/approved/).facts).toEqual(
+    expect.arrayContaining([
+      { name: 'Until', value: '2026-11-02T12:00:00Z' },
+      { name: 'Approved by', value: 'bob@contoso.com' },
+    ]),
+  );
 });
 
-test('a sweep\'s removals, failures, irrevocable removals, drift and untrusted records make ONE operators\' message per group, sent at sweep.finished', async () => {
+test("a sweep's removals, failures, irrevocable removals, drift and untrusted records make ONE operators' message per group, sent at sweep.finished", async () => {
   const { notifier, sent } = rig();
   for (const event of sweepEvents) await notifier.subscriber(event);
   expect(sent).toHaveLength(0); // gathered, not sent one by one
@@ -149,9 +284,14 @@ test('a clean sweep that removed nobody sends nothing; one that found Graph unav
   await clean.notifier.close();
   expect(clean.sent).toHaveLength(0);
   const unavailable = rig();
-  await unavailable.notifier.subscriber(finished({ outcome: 'unavailable', removed: 0, failed: 0, drift: 0, untrusted: 0 }));
+  await unavailable.notifier.subscriber(
+    finished({ outcome: 'unavailable', removed: 0, failed: 0, drift: 0, untrusted: 0 }),
+  );
   await unavailable.notifier.close();
-  expect(unavailable.sent.map((s) => s.message.title)).toEqual(['Sweep of OCI-Temp-Admins: outcome unavailable', 'Sweep of OCI-Temp-Admins: outcome unavailable']);
+  expect(unavailable.sent.map((s) => s.message.title)).toEqual([
+    'Sweep of OCI-Temp-Admins: outcome unavailable',
+    'Sweep of OCI-Temp-Admins: outcome unavailable',
+  ]);
   expect(unavailable.sent[0]!.message.next).toMatch(/did not answer/);
 });
 
@@ -165,7 +305,10 @@ test('a dry run tells nobody; what is gathered outside a sweep is sent when the 
   await revoke.notifier.subscriber(sweepEvents[1]!);
   expect(revoke.sent).toHaveLength(0);
   await revoke.notifier.close();
-  expect(revoke.sent.map((s) => s.message.title)).toEqual(['Changes in OCI-Temp-Admins: 1 failed', 'Changes in OCI-Temp-Admins: 1 failed']);
+  expect(revoke.sent.map((s) => s.message.title)).toEqual([
+    'Changes in OCI-Temp-Admins: 1 failed',
+    'Changes in OCI-Temp-Admins: 1 failed',
+  ]);
 });
 
 test('events of a group without targets, and of types nobody hears of, send nothing', async () => {
@@ -192,11 +335,23 @@ test('a failed delivery and an unreadable target are reported with their cause, 
 
 test('the subscriber returns before the delivery completes (it never holds up the action)', async () => {
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const notifier = createNotifier({
     config: { groups: [group] },
-    resolve: (t) => ({ kind: t.kind, for: t.for, label: t.name!, url: 'https://x/y', masked: 'https://x/…', host: 'x' }),
-    send: async () => { await gate; return { delivered: true, status: 200, attempts: 1 }; },
+    resolve: (t) => ({
+      kind: t.kind,
+      for: t.for,
+      label: t.name!,
+      url: 'https://x/y',
+      masked: 'https://x/…',
+      host: 'x',
+    }),
+    send: async () => {
+      await gate;
+      return { delivered: true, status: 200, attempts: 1 };
+    },
     onFailure: async () => undefined,
   });
   await notifier.subscriber(created); // resolves although no send has finished
@@ -231,17 +386,44 @@ test('remote text reaches every payload without control characters, capped, with
 });
 
 test('the Teams payload is the Workflows envelope around an Adaptive Card; the Slack payload has text and blocks (as the sink checks them)', () => {
-  const message = { title: 'Access request r-1', tone: 'warning', audience: 'approvers', group: { id: GROUP_ID, name: 'G' }, facts: [{ name: 'Requester', value: 'alice@contoso.com' }], lines: ['one'], next: 'Approve it:', command: 'ociaccess approve r-1 --requester alice@contoso.com', events: [] } as NotifyMessage;
+  const message = {
+    title: 'Access request r-1',
+    tone: 'warning',
+    audience: 'approvers',
+    group: { id: GROUP_ID, name: 'G' },
+    facts: [{ name: 'Requester', value: 'alice@contoso.com' }],
+    lines: ['one'],
+    next: 'Approve it:',
+    command: 'ociaccess approve r-1 --requester alice@contoso.com',
+    events: [],
+  } as NotifyMessage;
   const teams = teamsPayload(message) as any;
-  expect(teams).toMatchObject({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: { type: 'AdaptiveCard', version: '1.4' } }] });
+  expect(teams).toMatchObject({
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: { type: 'AdaptiveCard', version: '1.4' },
+      },
+    ],
+  });
   expect(JSON.stringify(teams)).toContain('ociaccess approve r-1 --requester alice@contoso.com');
   expect(teamsProblem(teams)).toBeUndefined();
   const slack = slackPayload(message) as any;
   expect(slack.text).toContain('Access request r-1');
-  expect(slack.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Access request r-1', emoji: false } });
+  expect(slack.blocks[0]).toEqual({
+    type: 'header',
+    text: { type: 'plain_text', text: 'Access request r-1', emoji: false },
+  });
   expect(JSON.stringify(slack.blocks)).toContain('ociaccess approve r-1 --requester alice@contoso.com');
   expect(slackProblem(slack)).toBeUndefined();
-  expect(teamsProblem({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.teams.card.o365connector', content: {} }] })).toMatch(/Adaptive Cards only/);
+  expect(
+    teamsProblem({
+      type: 'message',
+      attachments: [{ contentType: 'application/vnd.microsoft.teams.card.o365connector', content: {} }],
+    }),
+  ).toMatch(/Adaptive Cards only/);
   expect(slackProblem({ blocks: [{ type: 'section', text: { type: 'plain_text', text: 'x' } }] })).toBe('no_text');
 });
 
@@ -255,6 +437,8 @@ test('the generic webhook signature verifies over timestamp and raw body, and fa
   expect(verifyWebhook('s3cret', given, body, now + 1000)).toBeUndefined();
   expect(verifyWebhook('s3cret', given, `${body} `, now)).toMatch(/does not match/);
   expect(verifyWebhook('other', given, body, now)).toMatch(/does not match/);
-  expect(verifyWebhook('s3cret', { ...given, timestamp: String(Number(given.timestamp) + 1) }, body, now)).toMatch(/does not match/);
+  expect(verifyWebhook('s3cret', { ...given, timestamp: String(Number(given.timestamp) + 1) }, body, now)).toMatch(
+    /does not match/,
+  );
   expect(verifyWebhook('s3cret', given, body, now + 6 * 60_000)).toMatch(/too far/);
 });

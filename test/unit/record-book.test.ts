@@ -3,24 +3,59 @@
  * side with resolving the people (decoded once their ids are known), it must
  * hold the same records; addRequesterRecords reads only what it lacks.
  */
-import { addRequesterRecords, loadRecordBook, loadRecordBookByUpn, type RecordBook } from '../../src/core/record-book.js';
-import { DECISIONS_EXTENSION, REQUESTS_EXTENSION, encodeDecisions, encodeRequests, type AccessRequest, type Decision } from '../../src/core/records.js';
+import {
+  addRequesterRecords,
+  loadRecordBook,
+  loadRecordBookByUpn,
+  type RecordBook,
+} from '../../src/core/record-book.js';
+import {
+  DECISIONS_EXTENSION,
+  REQUESTS_EXTENSION,
+  encodeDecisions,
+  encodeRequests,
+  type AccessRequest,
+  type Decision,
+} from '../../src/core/records.js';
 import type { DirectoryPort, DirectoryUser, RecordOwner, RecordPayload } from '../../src/core/ports.js';
 import type { GroupConfig } from '../../src/config/schema.js';
 
 const NOW = new Date('2026-11-29T12:00:00Z');
 const GROUP = { entraGroupId: 'g-1', autoApproval: undefined } as unknown as GroupConfig;
-const person = (name: string): DirectoryUser => ({ id: `id-${name}`, userPrincipalName: `${name}@x.example`, displayName: name });
+const person = (name: string): DirectoryUser => ({
+  id: `id-${name}`,
+  userPrincipalName: `${name}@x.example`,
+  displayName: name,
+});
 
 function request(id: string, requesterId: string): AccessRequest {
-  return { id, groupId: 'g-1', requesterId, hours: 2, justification: 'j', requestedAt: new Date(NOW.getTime() - 3600_000) };
+  return {
+    id,
+    groupId: 'g-1',
+    requesterId,
+    hours: 2,
+    justification: 'j',
+    requestedAt: new Date(NOW.getTime() - 3600_000),
+  };
 }
 function decision(requestId: string, requesterId: string, approverId: string): Decision {
-  return { requestId, requesterId, groupId: 'g-1', kind: 'approved', approverId, decidedAt: new Date(NOW.getTime() - 1800_000), expiresAt: new Date(NOW.getTime() + 3600_000), hours: 2 };
+  return {
+    requestId,
+    requesterId,
+    groupId: 'g-1',
+    kind: 'approved',
+    approverId,
+    decidedAt: new Date(NOW.getTime() - 1800_000),
+    expiresAt: new Date(NOW.getTime() + 3600_000),
+    hours: 2,
+  };
 }
 
 /** Records keyed by owner id and by UPN (Graph takes either), answered in batches of three; `asked` counts the owners read. */
-function port(records: Map<string, { requests?: RecordPayload; decisions?: RecordPayload }>, asked: string[] = []): DirectoryPort {
+function port(
+  records: Map<string, { requests?: RecordPayload; decisions?: RecordPayload }>,
+  asked: string[] = [],
+): DirectoryPort {
   const readRecords = async (owners: RecordOwner[], extension: string) => {
     asked.push(...owners.map((owner) => owner.id));
     const out = new Map<string, RecordPayload | null>();
@@ -28,7 +63,12 @@ function port(records: Map<string, { requests?: RecordPayload; decisions?: Recor
       await new Promise((resolve) => setImmediate(resolve)); // each batch answers in a later turn
       for (const owner of owners.slice(start, start + 3)) {
         const entry = records.get(owner.id);
-        const payload = (extension === REQUESTS_EXTENSION ? entry?.requests : extension === DECISIONS_EXTENSION ? entry?.decisions : undefined) ?? null;
+        const payload =
+          (extension === REQUESTS_EXTENSION
+            ? entry?.requests
+            : extension === DECISIONS_EXTENSION
+              ? entry?.decisions
+              : undefined) ?? null;
         out.set(owner.id, payload);
       }
     }
@@ -42,7 +82,16 @@ const records = new Map<string, { requests?: RecordPayload; decisions?: RecordPa
 for (const [index, p] of people.entries()) {
   const entry = {
     requests: encodeRequests([request(`r-${String(index).padStart(8, '0')}`, p.id)], () => true, NOW),
-    decisions: encodeDecisions([decision(`r-${String((index + 1) % people.length).padStart(8, '0')}`, people[(index + 1) % people.length]!.id, p.id)], NOW),
+    decisions: encodeDecisions(
+      [
+        decision(
+          `r-${String((index + 1) % people.length).padStart(8, '0')}`,
+          people[(index + 1) % people.length]!.id,
+          p.id,
+        ),
+      ],
+      NOW,
+    ),
   };
   records.set(p.id, entry);
   records.set(p.userPrincipalName, entry);

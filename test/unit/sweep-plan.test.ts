@@ -20,15 +20,33 @@ const GROUP: GroupConfig = {
   pendingTimeoutHours: 24,
 };
 const user = (id: string) => ({ id, userPrincipalName: `${id}@x.example`, displayName: id });
-const POLICY: PolicyContext = { group: GROUP, approverIds: new Set(['bob', 'carol']), autoApprovableIds: new Set(), eligibleIds: new Set(['alice', 'eve']), maxSkewMs: 5 * 60_000 };
+const POLICY: PolicyContext = {
+  group: GROUP,
+  approverIds: new Set(['bob', 'carol']),
+  autoApprovableIds: new Set(),
+  eligibleIds: new Set(['alice', 'eve']),
+  maxSkewMs: 5 * 60_000,
+};
 
 function request(id: string, requesterId: string, hours: number, requestedAt = T0): AccessRequest {
   return { id, groupId: GROUP.entraGroupId, requesterId, hours, justification: 'j', requestedAt };
 }
-function approval(requestId: string, requesterId: string, approverId: string, decidedAt: Date, hours: number): Decision {
+function approval(
+  requestId: string,
+  requesterId: string,
+  approverId: string,
+  decidedAt: Date,
+  hours: number,
+): Decision {
   return {
-    requestId, requesterId, groupId: GROUP.entraGroupId, kind: 'approved', approverId, decidedAt,
-    expiresAt: new Date(decidedAt.getTime() + hours * HOUR), hours,
+    requestId,
+    requesterId,
+    groupId: GROUP.entraGroupId,
+    kind: 'approved',
+    approverId,
+    decidedAt,
+    expiresAt: new Date(decidedAt.getTime() + hours * HOUR),
+    hours,
   };
 }
 function plan(over: Partial<GroupSweepInput>) {
@@ -70,7 +88,11 @@ describe('the sweep rule (deny by default)', () => {
       approval('r-1', 'alice', 'mallory', T0, 2),
       { ...approval('r-1', 'alice', 'bob', T0, 2), groupId: '00000000-0000-4000-8000-000000000000' },
     ];
-    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions });
+    const p = plan({
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions,
+    });
     expect(removedIds(p)).toEqual(['alice:no-grant']);
   });
 
@@ -79,7 +101,12 @@ describe('the sweep rule (deny by default)', () => {
     expect(approvalExpiry(forged, GROUP)).toEqual(at(2));
     const noHours: Decision = { ...forged, hours: undefined };
     expect(approvalExpiry(noHours, GROUP)).toEqual(at(8));
-    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions: [noHours], now: at(8) });
+    const p = plan({
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions: [noHours],
+      now: at(8),
+    });
     expect(removedIds(p)).toEqual(['alice:expired']);
   });
 
@@ -91,7 +118,12 @@ describe('the sweep rule (deny by default)', () => {
   test('an extension keeps the member while the older grant expires (regression: peer tool removed them)', () => {
     const requests = [request('r-1', 'alice', 2), request('r-2', 'alice', 2, at(1.5))];
     const decisions = [approval('r-1', 'alice', 'bob', T0, 2), approval('r-2', 'alice', 'carol', at(1.6), 2)];
-    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', requests]]), decisions, now: at(2.5) });
+    const p = plan({
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', requests]]),
+      decisions,
+      now: at(2.5),
+    });
     expect(keptIds(p)).toEqual(['alice:grant']);
     expect(p.keep[0]!.requestId).toBe('r-2');
     expect(p.keep[0]!.expiresAt).toEqual(at(3.6));
@@ -101,23 +133,73 @@ describe('the sweep rule (deny by default)', () => {
     const decisions = [approval('r-1', 'alice', 'bob', T0, 8)];
     const requests = new Map([['alice', [request('r-1', 'alice', 8)]]]);
     // First seen long before the approval: the approval's start counts.
-    expect(keptIds(plan({ members: [user('alice')], requestsByUser: requests, decisions, firstSeen: { alice: at(-20).toISOString() }, now: at(7) }))).toEqual(['alice:grant']);
+    expect(
+      keptIds(
+        plan({
+          members: [user('alice')],
+          requestsByUser: requests,
+          decisions,
+          firstSeen: { alice: at(-20).toISOString() },
+          now: at(7),
+        }),
+      ),
+    ).toEqual(['alice:grant']);
     // First seen after the approval: max duration counts from first seen, and both end at the max.
-    expect(removedIds(plan({ members: [user('alice')], requestsByUser: requests, decisions, firstSeen: { alice: at(0).toISOString() }, now: at(8) }))).toEqual(['alice:expired']);
+    expect(
+      removedIds(
+        plan({
+          members: [user('alice')],
+          requestsByUser: requests,
+          decisions,
+          firstSeen: { alice: at(0).toISOString() },
+          now: at(8),
+        }),
+      ),
+    ).toEqual(['alice:expired']);
   });
 
   test('a revocation by an approver ends the grant; a requester revocation too', () => {
     const decisions: Decision[] = [
       approval('r-1', 'alice', 'bob', T0, 4),
-      { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'revoked', approverId: 'carol', decidedAt: at(1) },
+      {
+        requestId: 'r-1',
+        requesterId: 'alice',
+        groupId: GROUP.entraGroupId,
+        kind: 'revoked',
+        approverId: 'carol',
+        decidedAt: at(1),
+      },
     ];
-    expect(removedIds(plan({ members: [user('alice')], requestsByUser: new Map([['alice', [request('r-1', 'alice', 4)]]]), decisions, now: at(2) }))).toEqual(['alice:revoked']);
+    expect(
+      removedIds(
+        plan({
+          members: [user('alice')],
+          requestsByUser: new Map([['alice', [request('r-1', 'alice', 4)]]]),
+          decisions,
+          now: at(2),
+        }),
+      ),
+    ).toEqual(['alice:revoked']);
     const withdrawn = { ...request('r-1', 'alice', 4), withdrawn: { kind: 'revoked' as const, at: at(1) } };
-    expect(removedIds(plan({ members: [user('alice')], requestsByUser: new Map([['alice', [withdrawn]]]), decisions: [approval('r-1', 'alice', 'bob', T0, 4)], now: at(2) }))).toEqual(['alice:revoked']);
+    expect(
+      removedIds(
+        plan({
+          members: [user('alice')],
+          requestsByUser: new Map([['alice', [withdrawn]]]),
+          decisions: [approval('r-1', 'alice', 'bob', T0, 4)],
+          now: at(2),
+        }),
+      ),
+    ).toEqual(['alice:revoked']);
   });
 
   test('an approval survives the requester deleting their own request record', () => {
-    const p = plan({ members: [user('alice')], requestsByUser: new Map([['alice', []]]), decisions: [approval('r-1', 'alice', 'bob', T0, 2)], now: at(1) });
+    const p = plan({
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', []]]),
+      decisions: [approval('r-1', 'alice', 'bob', T0, 2)],
+      now: at(1),
+    });
     expect(keptIds(p)).toEqual(['alice:grant']);
   });
 
@@ -142,24 +224,41 @@ describe('the sweep rule (deny by default)', () => {
 
   test('first decision settles a race between approvers', () => {
     const decisions: Decision[] = [
-      { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'denied', approverId: 'carol', decidedAt: at(0.1) },
+      {
+        requestId: 'r-1',
+        requesterId: 'alice',
+        groupId: GROUP.entraGroupId,
+        kind: 'denied',
+        approverId: 'carol',
+        decidedAt: at(0.1),
+      },
       approval('r-1', 'alice', 'bob', at(0.2), 2),
     ];
     expect(deriveGrant(request('r-1', 'alice', 2), decisions, POLICY, at(1)).state).toBe('denied');
   });
 
   test('the ledger keeps only current members and their first-seen time', () => {
-    const p = plan({ members: [user('glass')], firstSeen: { glass: at(-5).toISOString(), gone: at(-1).toISOString() } });
+    const p = plan({
+      members: [user('glass')],
+      firstSeen: { glass: at(-5).toISOString(), gone: at(-1).toISOString() },
+    });
     expect(p.firstSeen).toEqual({ glass: at(-5).toISOString() });
   });
 });
 
-describe('GrantViews: each grant derived once, shared by the sweep\'s questions', () => {
+describe("GrantViews: each grant derived once, shared by the sweep's questions", () => {
   const decisions = [
     approval('r-1', 'alice', 'bob', at(0), 2),
     approval('r-2', 'eve', 'eve', at(0), 2), // self-approval: not trusted
     { ...approval('r-3', 'eve', 'carol', at(-10), 2) }, // expired
-    { requestId: 'r-1', requesterId: 'alice', groupId: GROUP.entraGroupId, kind: 'revoked' as const, approverId: 'carol', decidedAt: at(0.5) },
+    {
+      requestId: 'r-1',
+      requesterId: 'alice',
+      groupId: GROUP.entraGroupId,
+      kind: 'revoked' as const,
+      approverId: 'carol',
+      decidedAt: at(0.5),
+    },
   ];
 
   test('answers as deriveGrant does, for request records and for requests known only from a decision', () => {
@@ -170,7 +269,14 @@ describe('GrantViews: each grant derived once, shared by the sweep\'s questions'
       expect(views.of(r)).toBe(views.of(r)); // derived once
     }
     for (const d of decisions) {
-      expect(views.ofDecidedRequest(d)).toEqual(deriveGrant({ id: d.requestId, requesterId: d.requesterId, requestedAt: d.decidedAt }, decisions, POLICY, at(1)));
+      expect(views.ofDecidedRequest(d)).toEqual(
+        deriveGrant(
+          { id: d.requestId, requesterId: d.requesterId, requestedAt: d.decidedAt },
+          decisions,
+          POLICY,
+          at(1),
+        ),
+      );
     }
     expect(views.ofDecidedRequest(decisions[0]!).state).toBe('revoked');
     expect(views.ofDecidedRequest(decisions[2]!).state).toBe('expired');
@@ -202,17 +308,28 @@ describe('GrantViews: each grant derived once, shared by the sweep\'s questions'
 });
 
 describe('members that are not users (nested groups, service principals, devices)', () => {
-  const other = (id: string, kind: 'group' | 'servicePrincipal' | 'device' | 'other') => ({ id, userPrincipalName: '', displayName: `the ${id}`, kind });
-
-  test.each(['group', 'servicePrincipal', 'device', 'other'] as const)('a %s member is removed as not-a-user', (kind) => {
-    const p = plan({ members: [user('glass'), other('x1', kind)] });
-    expect(removedIds(p)).toEqual(['x1:not-a-user']);
-    expect(p.remove[0]!.user).toMatchObject({ kind, displayName: 'the x1' });
-    expect(keptIds(p)).toEqual(['glass:standing']);
+  const other = (id: string, kind: 'group' | 'servicePrincipal' | 'device' | 'other') => ({
+    id,
+    userPrincipalName: '',
+    displayName: `the ${id}`,
+    kind,
   });
 
+  test.each(['group', 'servicePrincipal', 'device', 'other'] as const)(
+    'a %s member is removed as not-a-user',
+    (kind) => {
+      const p = plan({ members: [user('glass'), other('x1', kind)] });
+      expect(removedIds(p)).toEqual(['x1:not-a-user']);
+      expect(p.remove[0]!.user).toMatchObject({ kind, displayName: 'the x1' });
+      expect(keptIds(p)).toEqual(['glass:standing']);
+    },
+  );
+
   test('one listed as standing (by object id) stays, reported with its kind', () => {
-    const p = plan({ members: [other('robot', 'servicePrincipal'), other('kiosk', 'device')], standingIds: new Set(['glass', 'robot']) });
+    const p = plan({
+      members: [other('robot', 'servicePrincipal'), other('kiosk', 'device')],
+      standingIds: new Set(['glass', 'robot']),
+    });
     expect(keptIds(p)).toEqual(['robot:standing']);
     expect(p.keep[0]!.user.kind).toBe('servicePrincipal');
     expect(removedIds(p)).toEqual(['kiosk:not-a-user']);
@@ -260,7 +377,12 @@ describe('approvals that keep nobody although a trusted approver wrote them (iss
     ['a year ahead', 365 * 24 * HOUR, 'remove'],
   ] as const)('dated %s: %s', (_what, aheadMs, outcome) => {
     const now = at(1);
-    const p = plan({ members, requestsByUser, decisions: [approval('r-1', 'alice', 'bob', new Date(now.getTime() + aheadMs), 2)], now });
+    const p = plan({
+      members,
+      requestsByUser,
+      decisions: [approval('r-1', 'alice', 'bob', new Date(now.getTime() + aheadMs), 2)],
+      now,
+    });
     if (outcome === 'keep') {
       expect(keptIds(p)).toEqual(['alice:grant']);
       expect(p.untrusted).toEqual([]);
@@ -274,7 +396,12 @@ describe('approvals that keep nobody although a trusted approver wrote them (iss
     const now = at(1);
     const auto = { ...approval('r-1', 'alice', AUTO_APPROVER, new Date(now.getTime() + 20 * HOUR), 1) };
     // The request asks for more than the rule allows, so this sweep does not approve it itself.
-    const p = plan({ members, requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]), decisions: [auto], now });
+    const p = plan({
+      members,
+      requestsByUser: new Map([['alice', [request('r-1', 'alice', 2)]]]),
+      decisions: [auto],
+      now,
+    });
     expect(p.keep).toEqual([]);
     expect(p.untrusted).toEqual([{ decision: auto, problem: 'future-dated' }]);
   });
@@ -304,10 +431,17 @@ describe('approvals that keep nobody although a trusted approver wrote them (iss
 
   test('an invalid request record is never kept or auto-approved; an invalid approval keeps nobody', () => {
     const invalid = { ...request('r-1', 'alice', 1), invalid: 'its justification contains control characters' };
-    const withApproval = plan({ members, requestsByUser: new Map([['alice', [invalid]]]), decisions: [approval('r-1', 'alice', 'bob', at(0), 1)] });
+    const withApproval = plan({
+      members,
+      requestsByUser: new Map([['alice', [invalid]]]),
+      decisions: [approval('r-1', 'alice', 'bob', at(0), 1)],
+    });
     expect(withApproval.keep).toEqual([]);
     expect(plan({ members: [], requestsByUser: new Map([['alice', [invalid]]]) }).autoApprove).toEqual([]);
-    const badApproval = { ...approval('r-1', 'alice', 'bob', at(0), 2), invalid: 'its reason contains control characters' };
+    const badApproval = {
+      ...approval('r-1', 'alice', 'bob', at(0), 2),
+      invalid: 'its reason contains control characters',
+    };
     const p = plan({ members, requestsByUser, decisions: [badApproval] });
     expect(p.keep).toEqual([]);
     expect(p.untrusted.map((u) => u.problem)).toEqual(['invalid']);

@@ -17,7 +17,11 @@ describe('stripControls', () => {
   test.each([
     ['erase and cursor-up sequences go whole', `alice${ERASE}@contoso.example`, 'alice@contoso.example'],
     ['an OSC title (BEL) goes whole, its text too', `a${TITLE}b`, 'ab'],
-    ['an OSC hyperlink (ST) leaves only its visible text', '\u001b]8;;https://evil.example\u001b\\click\u001b]8;;\u001b\\', 'click'],
+    [
+      'an OSC hyperlink (ST) leaves only its visible text',
+      '\u001b]8;;https://evil.example\u001b\\click\u001b]8;;\u001b\\',
+      'click',
+    ],
     ['C1 CSI', 'x\u009b31my', 'xy'],
     ['bidi overrides, isolates and marks', `r-abc${BIDI}\u2066\u200fdef`, 'r-abcdef'],
     ['line breaks and tabs fold to one space', 'one\r\ntwo\tthree', 'one two three'],
@@ -51,7 +55,9 @@ describe('output layer', () => {
 
   test('terminalText keeps line breaks, tabs and (with colour) our colour codes, and nothing else', () => {
     const rendered = `${colour.bold('GROUP')}\tOCI${ERASE}\nremoved  mallory${TITLE}${BIDI}@contoso.example  ${colour.red('x')}`;
-    expect(terminalText(rendered, { colour: true })).toBe(`${colour.bold('GROUP')}\tOCI\nremoved  mallory@contoso.example  ${colour.red('x')}`);
+    expect(terminalText(rendered, { colour: true })).toBe(
+      `${colour.bold('GROUP')}\tOCI\nremoved  mallory@contoso.example  ${colour.red('x')}`,
+    );
     expect(terminalText(`a${ERASE}\tb\nc${BIDI}`, { colour: false })).toBe('a\tb\nc');
     // Without colour even colour codes go; with colour, codes that hide text or are not ours go.
     expect(terminalText('\u001b[31mred\u001b[39m', { colour: false })).toBe('red');

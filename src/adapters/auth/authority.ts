@@ -53,7 +53,11 @@ export function authorityMetadata(config: AuthorityConfig): AuthorityMetadata {
 }
 
 /** The part of an MSAL configuration's `auth` section that pins the authority. */
-export function msalAuthorityOptions(config: AuthorityConfig): { authority: string; knownAuthorities: string[]; authorityMetadata: string } {
+export function msalAuthorityOptions(config: AuthorityConfig): {
+  authority: string;
+  knownAuthorities: string[];
+  authorityMetadata: string;
+} {
   return {
     authority: authorityUrl(config),
     knownAuthorities: [authorityHostName(config)],
@@ -62,23 +66,37 @@ export function msalAuthorityOptions(config: AuthorityConfig): { authority: stri
 }
 
 /** Reads the authority's published OpenID configuration (for `doctor`). */
-export async function fetchOpenIdConfiguration(config: AuthorityConfig, fetchImpl: HttpFetch = fetchWithCa(config.tls.caFile)): Promise<Record<string, unknown>> {
+export async function fetchOpenIdConfiguration(
+  config: AuthorityConfig,
+  fetchImpl: HttpFetch = fetchWithCa(config.tls.caFile),
+): Promise<Record<string, unknown>> {
   const url = `${authorityUrl(config)}/v2.0/.well-known/openid-configuration`;
   let response: Response;
   try {
     response = await fetchImpl(url, { headers: { accept: 'application/json' } });
   } catch (error) {
-    throw new UpstreamError('ENTRA_UNREACHABLE', `Cannot reach the sign-in service at ${hostBase(config)}: ${(error as Error).message}.`, {
-      hint: 'Check cloud.authorityHost, your network or proxy, and tls.caFile if a proxy inspects TLS.',
-      cause: error,
-    });
+    throw new UpstreamError(
+      'ENTRA_UNREACHABLE',
+      `Cannot reach the sign-in service at ${hostBase(config)}: ${(error as Error).message}.`,
+      {
+        hint: 'Check cloud.authorityHost, your network or proxy, and tls.caFile if a proxy inspects TLS.',
+        cause: error,
+      },
+    );
   }
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
   if (!response.ok || !body) {
-    const description = typeof body?.error_description === 'string' ? body.error_description.split(/\r?\n/)[0] : `HTTP ${response.status}`;
-    throw new UpstreamError('ENTRA_METADATA_UNAVAILABLE', `The sign-in service did not publish an OpenID configuration for tenant ${config.tenantId}: ${description}`, {
-      hint: 'Check tenantId and cloud.authorityHost in the config.',
-    });
+    const description =
+      typeof body?.error_description === 'string'
+        ? body.error_description.split(/\r?\n/)[0]
+        : `HTTP ${response.status}`;
+    throw new UpstreamError(
+      'ENTRA_METADATA_UNAVAILABLE',
+      `The sign-in service did not publish an OpenID configuration for tenant ${config.tenantId}: ${description}`,
+      {
+        hint: 'Check tenantId and cloud.authorityHost in the config.',
+      },
+    );
   }
   return body;
 }

@@ -4,7 +4,14 @@
  * argv, and never echoed: errors name the file or variable, not its content.
  */
 import { readFile } from 'node:fs/promises';
-import { X509Certificate, createPrivateKey, randomUUID, sign, constants as cryptoConstants, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createPrivateKey,
+  randomUUID,
+  sign,
+  constants as cryptoConstants,
+  type KeyObject,
+} from 'node:crypto';
 import type { ClientAssertionCallback } from '@azure/msal-node';
 import type { Clock } from '../../context.js';
 import type { Config } from '../../config/schema.js';
@@ -19,12 +26,17 @@ export function thumbprintOf(certificatePem: string): string {
 export type AutomationConfig = NonNullable<Config['automation']>;
 
 export type AutomationCredential =
-  | { kind: 'secret'; /** Where it came from, for messages: "file /etc/…" or "environment variable X". */ source: string; secret: string }
+  | {
+      kind: 'secret';
+      /** Where it came from, for messages: "file /etc/…" or "environment variable X". */ source: string;
+      secret: string;
+    }
   | { kind: 'certificate'; source: string; thumbprintSha256: string; privateKey: KeyObject };
 
 /** Tells the config's credential settings apart without reading anything (for `whoami`, `doctor`). */
 export function describeAutomationCredential(automation: AutomationConfig): string {
-  if (automation.certificateFile || automation.certificateKeyFile) return `certificate (${automation.certificateKeyFile ?? automation.certificateFile})`;
+  if (automation.certificateFile || automation.certificateKeyFile)
+    return `certificate (${automation.certificateKeyFile ?? automation.certificateFile})`;
   if (automation.clientSecretFile) return `client secret from file ${automation.clientSecretFile}`;
   if (automation.clientSecretEnv) return `client secret from environment variable ${automation.clientSecretEnv}`;
   return 'none configured';
@@ -35,9 +47,21 @@ export function describeAutomationCredential(automation: AutomationConfig): stri
  * owner only, in directories nobody else can change: checked before reading,
  * so a leaked copy is not used as if nothing happened.
  */
-async function readConfiguredFile(file: string, what: string, code: string, files: FileHost | undefined, secret: boolean): Promise<string> {
+async function readConfiguredFile(
+  file: string,
+  what: string,
+  code: string,
+  files: FileHost | undefined,
+  secret: boolean,
+): Promise<string> {
   if (files && secret) {
-    assertSafeFile(file, 'private', files, `automation ${what} file`, 'it holds the credential the sweep signs in with, and other users can read it or swap it');
+    assertSafeFile(
+      file,
+      'private',
+      files,
+      `automation ${what} file`,
+      'it holds the credential the sweep signs in with, and other users can read it or swap it',
+    );
   }
   try {
     return await readFile(file, 'utf8');
@@ -57,53 +81,94 @@ export async function loadAutomationCredential(
   files?: FileHost,
 ): Promise<AutomationCredential> {
   if (!automation) {
-    throw new ConfigError('CONFIG_INVALID', 'The config has no "automation" section, so no app-only token can be requested.', {
-      hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'The config has no "automation" section, so no app-only token can be requested.',
+      {
+        hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
+      },
+    );
   }
   if (automation.certificateFile || automation.certificateKeyFile) return loadCertificate(automation, files);
   if (automation.clientSecretFile) {
-    const secret = (await readConfiguredFile(automation.clientSecretFile, 'client secret', 'AUTOMATION_SECRET_UNREADABLE', files, true)).trim();
+    const secret = (
+      await readConfiguredFile(
+        automation.clientSecretFile,
+        'client secret',
+        'AUTOMATION_SECRET_UNREADABLE',
+        files,
+        true,
+      )
+    ).trim();
     if (!secret) {
-      throw new AuthError('AUTOMATION_SECRET_EMPTY', `The automation client secret file ${automation.clientSecretFile} is empty.`, {
-        hint: 'Write the secret value (not its id) into the file, on one line.',
-      });
+      throw new AuthError(
+        'AUTOMATION_SECRET_EMPTY',
+        `The automation client secret file ${automation.clientSecretFile} is empty.`,
+        {
+          hint: 'Write the secret value (not its id) into the file, on one line.',
+        },
+      );
     }
     return { kind: 'secret', source: `file ${automation.clientSecretFile}`, secret };
   }
   if (automation.clientSecretEnv) {
     const secret = env[automation.clientSecretEnv]?.trim();
     if (!secret) {
-      throw new AuthError('AUTOMATION_SECRET_MISSING', `The environment variable ${automation.clientSecretEnv}, which should hold the automation's client secret, is not set.`, {
-        hint: `Set ${automation.clientSecretEnv} in the scheduler's environment (not on the command line).`,
-      });
+      throw new AuthError(
+        'AUTOMATION_SECRET_MISSING',
+        `The environment variable ${automation.clientSecretEnv}, which should hold the automation's client secret, is not set.`,
+        {
+          hint: `Set ${automation.clientSecretEnv} in the scheduler's environment (not on the command line).`,
+        },
+      );
     }
     return { kind: 'secret', source: `environment variable ${automation.clientSecretEnv}`, secret };
   }
-  throw new ConfigError('CONFIG_INVALID', 'automation has no credential: none of certificateFile, clientSecretFile or clientSecretEnv is set.', {
-    hint: 'Prefer a certificate: set automation.certificateFile and automation.certificateKeyFile.',
-  });
+  throw new ConfigError(
+    'CONFIG_INVALID',
+    'automation has no credential: none of certificateFile, clientSecretFile or clientSecretEnv is set.',
+    {
+      hint: 'Prefer a certificate: set automation.certificateFile and automation.certificateKeyFile.',
+    },
+  );
 }
 
-async function loadCertificate(automation: AutomationConfig, files: FileHost | undefined): Promise<AutomationCredential> {
+async function loadCertificate(
+  automation: AutomationConfig,
+  files: FileHost | undefined,
+): Promise<AutomationCredential> {
   const keyFile = automation.certificateKeyFile ?? automation.certificateFile!;
   const keyPem = await readConfiguredFile(keyFile, 'certificate key', 'AUTOMATION_CERTIFICATE_UNREADABLE', files, true);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);
   } catch {
-    throw new AuthError('AUTOMATION_CERTIFICATE_INVALID', `${keyFile} holds no usable (unencrypted) private key in PEM form.`, {
-      hint: 'Give the PEM private key of the certificate uploaded to the app registration in automation.certificateKeyFile.',
-    });
+    throw new AuthError(
+      'AUTOMATION_CERTIFICATE_INVALID',
+      `${keyFile} holds no usable (unencrypted) private key in PEM form.`,
+      {
+        hint: 'Give the PEM private key of the certificate uploaded to the app registration in automation.certificateKeyFile.',
+      },
+    );
   }
   let thumbprintSha256 = automation.certificateThumbprintSha256?.toUpperCase();
   if (!thumbprintSha256) {
     if (!automation.certificateFile) {
-      throw new ConfigError('CONFIG_INVALID', 'automation.certificateKeyFile is set but neither certificateFile nor certificateThumbprintSha256 says which certificate it belongs to.', {
-        hint: 'Set automation.certificateFile to the public certificate (PEM) uploaded to the app registration.',
-      });
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        'automation.certificateKeyFile is set but neither certificateFile nor certificateThumbprintSha256 says which certificate it belongs to.',
+        {
+          hint: 'Set automation.certificateFile to the public certificate (PEM) uploaded to the app registration.',
+        },
+      );
     }
-    const certificatePem = await readConfiguredFile(automation.certificateFile, 'certificate', 'AUTOMATION_CERTIFICATE_UNREADABLE', files, false);
+    const certificatePem = await readConfiguredFile(
+      automation.certificateFile,
+      'certificate',
+      'AUTOMATION_CERTIFICATE_UNREADABLE',
+      files,
+      false,
+    );
     try {
       thumbprintSha256 = thumbprintOf(certificatePem);
     } catch {
@@ -112,7 +177,12 @@ async function loadCertificate(automation: AutomationConfig, files: FileHost | u
       });
     }
   }
-  return { kind: 'certificate', source: `certificate ${automation.certificateFile ?? keyFile}`, thumbprintSha256, privateKey };
+  return {
+    kind: 'certificate',
+    source: `certificate ${automation.certificateFile ?? keyFile}`,
+    thumbprintSha256,
+    privateKey,
+  };
 }
 
 /**
@@ -127,8 +197,20 @@ export function certificateAssertion(
 ): ClientAssertionCallback {
   return async ({ clientId, tokenEndpoint }) => {
     const now = Math.floor(clock.now().getTime() / 1000);
-    const header = { alg: 'PS256', typ: 'JWT', 'x5t#S256': Buffer.from(credential.thumbprintSha256, 'hex').toString('base64url') };
-    const claims = { aud: tokenEndpoint ?? fallbackTokenEndpoint, iss: clientId, sub: clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 };
+    const header = {
+      alg: 'PS256',
+      typ: 'JWT',
+      'x5t#S256': Buffer.from(credential.thumbprintSha256, 'hex').toString('base64url'),
+    };
+    const claims = {
+      aud: tokenEndpoint ?? fallbackTokenEndpoint,
+      iss: clientId,
+      sub: clientId,
+      jti: randomUUID(),
+      nbf: now,
+      iat: now,
+      exp: now + 600,
+    };
     const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const signature = sign('sha256', Buffer.from(signingInput), {
       key: credential.privateKey,

@@ -78,11 +78,18 @@ export function createMsalPublicClient(config: AuthAdapterConfig, deps: MsalClie
  * assertion signed with deps.clock, so the assertion's times are right under
  * the emulator's virtual clock too.
  */
-export async function createMsalConfidentialClient(config: AuthAdapterConfig, deps: MsalClientDeps): Promise<ConfidentialClientApplication> {
+export async function createMsalConfidentialClient(
+  config: AuthAdapterConfig,
+  deps: MsalClientDeps,
+): Promise<ConfidentialClientApplication> {
   if (!config.automation) {
-    throw new ConfigError('CONFIG_INVALID', 'The config has no "automation" section, so no app-only token can be requested.', {
-      hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'The config has no "automation" section, so no app-only token can be requested.',
+      {
+        hint: 'Add automation.clientId and a credential (certificateFile + certificateKeyFile, clientSecretFile or clientSecretEnv).',
+      },
+    );
   }
   const credential = await loadAutomationCredential(config.automation, deps.env, deps.files);
   const auth: Configuration['auth'] = { clientId: config.automation.clientId, ...msalAuthorityOptions(config) };

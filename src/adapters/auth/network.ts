@@ -11,7 +11,12 @@
  * msal-common 16's AuthError takes (code, correlationId, message): the message
  * is the third argument (no correlation id of our own: '').
  */
-import { AuthError as MsalAuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import {
+  AuthError as MsalAuthError,
+  type INetworkModule,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
 import { limitErrorOf } from '../http/request.js';
 import { headerRecord } from '../http/response.js';
 import { fetchWithCa, type HttpFetch } from '../http/tls.js';
@@ -30,10 +35,19 @@ export interface NetworkObserver {
 /** MSAL's network code for a failed connection; session.ts maps it to ENTRA_UNREACHABLE. */
 export const MSAL_NETWORK_ERROR = 'network_error';
 
-export function caAwareNetworkClient(caFile: string | undefined, observer: NetworkObserver = {}, fetchImpl?: HttpFetch): INetworkModule {
+export function caAwareNetworkClient(
+  caFile: string | undefined,
+  observer: NetworkObserver = {},
+  fetchImpl?: HttpFetch,
+): INetworkModule {
   const doFetch = fetchImpl ?? fetchWithCa(caFile);
 
-  async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions = {}, timeoutMs?: number): Promise<NetworkResponse<T>> {
+  async function send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options: NetworkRequestOptions = {},
+    timeoutMs?: number,
+  ): Promise<NetworkResponse<T>> {
     observer.onRequest?.(method, url);
     const controller = new AbortController();
     const timer = timeoutMs ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
@@ -66,12 +80,14 @@ export function caAwareNetworkClient(caFile: string | undefined, observer: Netwo
       );
     }
     const oauth = body as { error?: unknown; error_description?: unknown };
-    if (typeof oauth?.error === 'string' && typeof oauth.error_description === 'string') observer.onOAuthError?.(oauth.error, oauth.error_description);
+    if (typeof oauth?.error === 'string' && typeof oauth.error_description === 'string')
+      observer.onOAuthError?.(oauth.error, oauth.error_description);
     return { headers: headerRecord(response.headers), body, status: response.status };
   }
 
   return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) => send<T>('GET', url, options, timeout),
+    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) =>
+      send<T>('GET', url, options, timeout),
     sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>('POST', url, options),
   };
 }

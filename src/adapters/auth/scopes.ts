@@ -26,14 +26,19 @@ const ROLE_EXTRAS: Record<DelegatedRole, readonly string[]> = {
 };
 
 /** The delegated scopes for a role; Group.Read.All only when some group keeps auto-approvals on its object. */
-export function delegatedScopes(role: DelegatedRole, config?: { groups: readonly { autoApproval?: unknown }[] }): string[] {
+export function delegatedScopes(
+  role: DelegatedRole,
+  config?: { groups: readonly { autoApproval?: unknown }[] },
+): string[] {
   const autoApproval = config === undefined || config.groups.some((group) => Boolean(group.autoApproval));
   return [...REQUESTER_SCOPES, ...(autoApproval ? ['Group.Read.All'] : []), ...ROLE_EXTRAS[role]];
 }
 
 /** What a role asks for beyond a requester's: named when Entra refuses consent for them. */
 export function scopesBeyondRequester(scopes: readonly string[]): string[] {
-  return scopes.filter((scope) => !(REQUESTER_SCOPES as readonly string[]).includes(scope) && scope !== 'Group.Read.All');
+  return scopes.filter(
+    (scope) => !(REQUESTER_SCOPES as readonly string[]).includes(scope) && scope !== 'Group.Read.All',
+  );
 }
 
 /** Every delegated scope any command may ask for (`init`, run by whoever sets the tool up). */

@@ -24,7 +24,12 @@ import {
 import type { Clock, Context } from '../../context.js';
 import { AuthError, UpstreamError, type OciAccessError } from '../../errors.js';
 import { describeAutomationCredential } from './credentials.js';
-import { createMsalConfidentialClient, createMsalPublicClient, type AuthAdapterConfig, type MsalLogLevel } from './msal.js';
+import {
+  createMsalConfidentialClient,
+  createMsalPublicClient,
+  type AuthAdapterConfig,
+  type MsalLogLevel,
+} from './msal.js';
 import { MSAL_NETWORK_ERROR, type NetworkObserver } from './network.js';
 import { appOnlyGraphScope, delegatedScopes, scopesBeyondRequester } from './scopes.js';
 import { openTokenStore, type KeyringBackend, type TokenStore } from './token-store.js';
@@ -114,10 +119,14 @@ function networkFailure(error: unknown): OciAccessError | undefined {
     if (limit) return limit;
   }
   if (error instanceof MsalAuthError && error.errorCode === MSAL_NETWORK_ERROR) {
-    return new UpstreamError('ENTRA_UNREACHABLE', `Cannot reach the Entra sign-in service. ${stripControls(error.errorMessage)}`, {
-      hint: 'Check the network or proxy, cloud.authorityHost, and tls.caFile if a proxy inspects TLS.',
-      cause: error,
-    });
+    return new UpstreamError(
+      'ENTRA_UNREACHABLE',
+      `Cannot reach the Entra sign-in service. ${stripControls(error.errorMessage)}`,
+      {
+        hint: 'Check the network or proxy, cloud.authorityHost, and tls.caFile if a proxy inspects TLS.',
+        cause: error,
+      },
+    );
   }
   return undefined;
 }
@@ -136,7 +145,13 @@ export class AuthSession {
 
   /** The store the user's tokens live in (opened on first use). */
   tokenStore(): Promise<TokenStore> {
-    this.store ??= openTokenStore({ stateDir: this.deps.stateDir, env: this.deps.env, platform: this.deps.platform, uid: this.deps.uid, keyring: this.deps.keyring });
+    this.store ??= openTokenStore({
+      stateDir: this.deps.stateDir,
+      env: this.deps.env,
+      platform: this.deps.platform,
+      uid: this.deps.uid,
+      keyring: this.deps.keyring,
+    });
     return this.store;
   }
 
@@ -158,7 +173,14 @@ export class AuthSession {
         this.deps.observer?.onOAuthError?.(error, description);
       },
     };
-    return { clock: this.deps.clock, env: this.deps.env, files: { platform: this.deps.platform, uid: this.deps.uid }, observer, log: this.deps.log, fetch: this.deps.fetch };
+    return {
+      clock: this.deps.clock,
+      env: this.deps.env,
+      files: { platform: this.deps.platform, uid: this.deps.uid },
+      observer,
+      log: this.deps.log,
+      fetch: this.deps.fetch,
+    };
   }
 
   private isStale(expiresOn: Date): boolean {
@@ -166,7 +188,10 @@ export class AuthSession {
   }
 
   /** Signs in with a code typed into a browser anywhere (works over SSH and without a local browser). */
-  async loginWithDeviceCode(onPrompt: DevicePrompt, scopes: readonly string[] = delegatedScopes('requester')): Promise<SignedInAccount> {
+  async loginWithDeviceCode(
+    onPrompt: DevicePrompt,
+    scopes: readonly string[] = delegatedScopes('requester'),
+  ): Promise<SignedInAccount> {
     const pca = await this.publicClient();
     this.lastEntraError = undefined;
     const request: DeviceCodeRequest = {
@@ -192,7 +217,9 @@ export class AuthSession {
   async loginInteractive(options: { loginHint?: string; scopes?: readonly string[] } = {}): Promise<SignedInAccount> {
     const openBrowser = this.deps.openBrowser;
     if (!openBrowser) {
-      throw new AuthError('BROWSER_UNAVAILABLE', 'No browser can be opened from this session.', { hint: 'Sign in with a code instead: `ociaccess login --device-code`.' });
+      throw new AuthError('BROWSER_UNAVAILABLE', 'No browser can be opened from this session.', {
+        hint: 'Sign in with a code instead: `ociaccess login --device-code`.',
+      });
     }
     const pca = await this.publicClient();
     this.lastEntraError = undefined;
@@ -212,7 +239,8 @@ export class AuthSession {
 
   /** The CLI holds one signed-in person: a new login replaces whoever was cached before. */
   private async keepOnly(pca: PublicClientApplication, result: AuthenticationResult | null): Promise<SignedInAccount> {
-    if (!result?.account) throw new AuthError('LOGIN_FAILED', 'Entra answered the sign-in without an account.', { hint: LOGIN_HINT });
+    if (!result?.account)
+      throw new AuthError('LOGIN_FAILED', 'Entra answered the sign-in without an account.', { hint: LOGIN_HINT });
     for (const other of await pca.getAllAccounts()) {
       if (other.homeAccountId !== result.account.homeAccountId) await pca.getTokenCache().removeAccount(other);
     }
@@ -226,7 +254,10 @@ export class AuthSession {
     // Device code polling reports the server's error string only (e.g. "expired_token").
     const text = `${error.errorCode} ${error.errorMessage}`;
     if (error.errorCode === 'device_code_polling_cancelled') {
-      return new AuthError('LOGIN_CANCELLED', 'Sign-in was cancelled before it completed.', { hint: LOGIN_HINT, cause: error });
+      return new AuthError('LOGIN_CANCELLED', 'Sign-in was cancelled before it completed.', {
+        hint: LOGIN_HINT,
+        cause: error,
+      });
     }
     if (error.errorCode === 'device_code_expired' || /\bexpired_token\b/.test(text)) {
       return new AuthError('DEVICE_CODE_EXPIRED', 'The sign-in code expired before it was used.', {
@@ -235,15 +266,27 @@ export class AuthSession {
       });
     }
     if (/\bauthorization_declined\b/.test(text)) {
-      return new AuthError('LOGIN_DECLINED', 'The sign-in was declined in the browser.', { hint: LOGIN_HINT, cause: error });
+      return new AuthError('LOGIN_DECLINED', 'The sign-in was declined in the browser.', {
+        hint: LOGIN_HINT,
+        cause: error,
+      });
     }
     // Device code polling keeps only Entra's error string (e.g. "invalid_grant"): the description
     // (AADSTS code, and for consent the missing permissions) comes from Entra's answer itself.
-    const answered = this.lastEntraError?.error === error.errorMessage || this.lastEntraError?.error === error.errorCode ? this.lastEntraError : undefined;
-    const reason = entraReason(error).aadsts ? entraReason(error) : answered ? entraReason(new Error(answered.description)) : {};
+    const answered =
+      this.lastEntraError?.error === error.errorMessage || this.lastEntraError?.error === error.errorCode
+        ? this.lastEntraError
+        : undefined;
+    const reason = entraReason(error).aadsts
+      ? entraReason(error)
+      : answered
+        ? entraReason(new Error(answered.description))
+        : {};
     const missing = answered ? /\bMissing: ([^\r\n]+?)\.(?=\s|$)/.exec(answered.description)?.[1] : undefined;
     // Entra's own text, quoted in ours: one line, no control characters.
-    const said = stripControls(`${reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`}${missing && !reason.summary?.includes(missing) ? ` Missing: ${missing}.` : ''}`);
+    const said = stripControls(
+      `${reason.summary ?? `Entra answered "${error.errorMessage || error.errorCode}"`}${missing && !reason.summary?.includes(missing) ? ` Missing: ${missing}.` : ''}`,
+    );
     return new AuthError('LOGIN_FAILED', `Sign-in failed: ${said.replace(/\.$/, '')}.`, {
       hint: /\binvalid_client\b/.test(text)
         ? `The app registration ${this.config.clientId} must allow public client flows ("Allow public client flows" = Yes).`
@@ -271,16 +314,29 @@ export class AuthSession {
   }
 
   /** A delegated Graph token for the signed-in person, refreshed when due. */
-  async getAccessToken(scopes: readonly string[] = delegatedScopes('requester'), options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
+  async getAccessToken(
+    scopes: readonly string[] = delegatedScopes('requester'),
+    options: { forceRefresh?: boolean } = {},
+  ): Promise<AccessToken> {
     const pca = await this.publicClient();
     const [account] = await pca.getAllAccounts();
     if (!account) throw new AuthError('NOT_SIGNED_IN', 'You are not signed in.', { hint: LOGIN_HINT });
     let result = await this.silent(pca, account, scopes, options.forceRefresh ?? false);
     if (!options.forceRefresh && this.isStale(expiryOf(result))) result = await this.silent(pca, account, scopes, true);
-    return { token: result.accessToken, expiresOn: expiryOf(result), scopes: result.scopes, account: toAccount(result.account ?? account) };
+    return {
+      token: result.accessToken,
+      expiresOn: expiryOf(result),
+      scopes: result.scopes,
+      account: toAccount(result.account ?? account),
+    };
   }
 
-  private async silent(pca: PublicClientApplication, account: AccountInfo, scopes: readonly string[], forceRefresh: boolean): Promise<AuthenticationResult> {
+  private async silent(
+    pca: PublicClientApplication,
+    account: AccountInfo,
+    scopes: readonly string[],
+    forceRefresh: boolean,
+  ): Promise<AuthenticationResult> {
     try {
       return await pca.acquireTokenSilent({ account, scopes: [...scopes], forceRefresh });
     } catch (error) {
@@ -289,28 +345,43 @@ export class AuthSession {
       const reason = entraReason(error);
       // The tenant has not consented to a permission this command asks for (beyond what sign-in asked):
       // not an expired session, and signing in again the same way would not help.
-      if (reason.aadsts === 'AADSTS65001' || (error instanceof MsalAuthError && error.errorCode === 'consent_required')) {
+      if (
+        reason.aadsts === 'AADSTS65001' ||
+        (error instanceof MsalAuthError && error.errorCode === 'consent_required')
+      ) {
         const missing = scopesBeyondRequester(scopes);
         const named = missing.length > 0 ? missing.join(', ') : scopes.join(', ');
-        throw new AuthError('SCOPE_NOT_GRANTED', `Entra has no consent for ${named}, which this command needs for ${account.username} (${reason.summary ?? 'consent required'}).`, {
-          hint: `An administrator grants it to the ociaccess app (docs/setup-entra.md §1: API permissions → add ${named} → Grant admin consent); then run the command again. Where users may consent themselves: \`ociaccess login --role ${missing.includes('Synchronization.ReadWrite.All') ? 'operator' : 'approver'}\`.`,
-          details: { aadsts: reason.aadsts, missing },
-          cause: error,
-        });
+        throw new AuthError(
+          'SCOPE_NOT_GRANTED',
+          `Entra has no consent for ${named}, which this command needs for ${account.username} (${reason.summary ?? 'consent required'}).`,
+          {
+            hint: `An administrator grants it to the ociaccess app (docs/setup-entra.md §1: API permissions → add ${named} → Grant admin consent); then run the command again. Where users may consent themselves: \`ociaccess login --role ${missing.includes('Synchronization.ReadWrite.All') ? 'operator' : 'approver'}\`.`,
+            details: { aadsts: reason.aadsts, missing },
+            cause: error,
+          },
+        );
       }
       if (error instanceof InteractionRequiredAuthError) {
-        throw new AuthError('SESSION_EXPIRED', `Your sign-in as ${account.username} has expired or was revoked${reason.summary ? ` (${reason.summary})` : ''}.`, {
-          hint: LOGIN_HINT,
-          details: { aadsts: reason.aadsts, msalCode: error.errorCode },
-          cause: error,
-        });
+        throw new AuthError(
+          'SESSION_EXPIRED',
+          `Your sign-in as ${account.username} has expired or was revoked${reason.summary ? ` (${reason.summary})` : ''}.`,
+          {
+            hint: LOGIN_HINT,
+            details: { aadsts: reason.aadsts, msalCode: error.errorCode },
+            cause: error,
+          },
+        );
       }
       if (error instanceof MsalAuthError) {
-        throw new AuthError('TOKEN_REQUEST_FAILED', `Entra refused a token for ${account.username}: ${reason.summary ?? error.errorCode}.`, {
-          hint: LOGIN_HINT,
-          details: { aadsts: reason.aadsts, msalCode: error.errorCode },
-          cause: error,
-        });
+        throw new AuthError(
+          'TOKEN_REQUEST_FAILED',
+          `Entra refused a token for ${account.username}: ${reason.summary ?? error.errorCode}.`,
+          {
+            hint: LOGIN_HINT,
+            details: { aadsts: reason.aadsts, msalCode: error.errorCode },
+            cause: error,
+          },
+        );
       }
       throw error;
     }
@@ -329,11 +400,16 @@ export class AuthSession {
     }
     const scopes = [appOnlyGraphScope(this.config.cloud.graphBaseUrl)];
     let result = await this.clientCredential(cca, scopes, options.forceRefresh ?? false);
-    if (!options.forceRefresh && this.isStale(expiryOf(result))) result = await this.clientCredential(cca, scopes, true);
+    if (!options.forceRefresh && this.isStale(expiryOf(result)))
+      result = await this.clientCredential(cca, scopes, true);
     return { token: result.accessToken, expiresOn: expiryOf(result), scopes: result.scopes };
   }
 
-  private async clientCredential(cca: ConfidentialClientApplication, scopes: string[], skipCache: boolean): Promise<AuthenticationResult> {
+  private async clientCredential(
+    cca: ConfidentialClientApplication,
+    scopes: string[],
+    skipCache: boolean,
+  ): Promise<AuthenticationResult> {
     let result: AuthenticationResult | null;
     try {
       result = await cca.acquireTokenByClientCredential({ scopes, skipCache });
@@ -361,7 +437,10 @@ export class AuthSession {
         },
       );
     }
-    if (!result) throw new AuthError('APP_TOKEN_FAILED', 'Entra answered the client credentials request without a token.', { hint: 'Retry; if it persists, run `ociaccess doctor`.' });
+    if (!result)
+      throw new AuthError('APP_TOKEN_FAILED', 'Entra answered the client credentials request without a token.', {
+        hint: 'Retry; if it persists, run `ociaccess doctor`.',
+      });
     return result;
   }
 }

@@ -22,7 +22,13 @@ import path from 'node:path';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import { AuthError, StateError, UsageError, isOciAccessError, quoteInput } from '../../errors.js';
-import { ensureStateDir, errnoCode, inspectPrivateFile, readPrivateFile, writeFileAtomic } from '../../store/atomic-file.js';
+import {
+  ensureStateDir,
+  errnoCode,
+  inspectPrivateFile,
+  readPrivateFile,
+  writeFileAtomic,
+} from '../../store/atomic-file.js';
 
 export type TokenStoreKind = 'keychain' | 'file';
 
@@ -47,7 +53,8 @@ export interface KeyringBackend {
 /** The OS keychain through @napi-rs/keyring, loaded only when a token is needed (so `--help` loads no native code). */
 export async function osKeyring(): Promise<KeyringBackend> {
   const { AsyncEntry } = await import('@napi-rs/keyring');
-  const entry = (service: string, account: string) => new AsyncEntry(service, account, { linux: { store: 'secret-service' } });
+  const entry = (service: string, account: string) =>
+    new AsyncEntry(service, account, { linux: { store: 'secret-service' } });
   return {
     get: (service, account) => entry(service, account).getPassword(),
     set: (service, account, value) => entry(service, account).setPassword(value),
@@ -128,7 +135,8 @@ async function keychainKey(keyring: KeyringBackend, account: string): Promise<Bu
   const encoded = key.toString('base64');
   await keyring.set(KEYCHAIN_SERVICE, account, encoded);
   // Some stores accept a write and keep nothing (a locked collection); only a read-back proves it.
-  if ((await keyring.get(KEYCHAIN_SERVICE, account)) !== encoded) throw new Error('the keychain did not keep the entry it was given');
+  if ((await keyring.get(KEYCHAIN_SERVICE, account)) !== encoded)
+    throw new Error('the keychain did not keep the entry it was given');
   return key;
 }
 
@@ -160,7 +168,10 @@ function decrypt(key: Buffer, blob: string): string | undefined {
   }
 }
 
-function cachePluginOver(read: () => Promise<string | undefined>, write: (serialized: string) => Promise<void>): ICachePlugin {
+function cachePluginOver(
+  read: () => Promise<string | undefined>,
+  write: (serialized: string) => Promise<void>,
+): ICachePlugin {
   return {
     async beforeCacheAccess(context: TokenCacheContext) {
       const serialized = await read();
@@ -227,9 +238,13 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
       if (isOciAccessError(error)) throw error;
       const reason = describeKeyringFailure(error);
       if (requested === 'keychain') {
-        throw new AuthError('TOKEN_STORE_UNAVAILABLE', `${TOKEN_STORE_ENV}=keychain, but no OS keychain is reachable: ${reason}.`, {
-          hint: `Start or unlock a Secret Service (gnome-keyring, KeePassXC), or set ${TOKEN_STORE_ENV}=file to keep tokens in a 0600 file.`,
-        });
+        throw new AuthError(
+          'TOKEN_STORE_UNAVAILABLE',
+          `${TOKEN_STORE_ENV}=keychain, but no OS keychain is reachable: ${reason}.`,
+          {
+            hint: `Start or unlock a Secret Service (gnome-keyring, KeePassXC), or set ${TOKEN_STORE_ENV}=file to keep tokens in a 0600 file.`,
+          },
+        );
       }
       fallbackReason = reason;
     }

@@ -45,7 +45,13 @@ export type BatchSender = (items: BatchItemRequest[]) => Promise<BatchItemRespon
 const RETRIABLE = new Set([429, 503, 504]);
 
 /** The wait before an item's next attempt, or undefined when it is to have none (attempts spent, or a Retry-After too long). */
-export function itemRetryDelayMs(response: BatchItemResponse, attempt: number, nowMs: number, policy: BackoffPolicy, random: () => number): number | undefined {
+export function itemRetryDelayMs(
+  response: BatchItemResponse,
+  attempt: number,
+  nowMs: number,
+  policy: BackoffPolicy,
+  random: () => number,
+): number | undefined {
   const header = response.headers?.['retry-after'] ?? response.headers?.['Retry-After'];
   return backoffDelayMs(policy, attempt, retryAfterMs(header, nowMs), random);
 }
@@ -55,7 +61,11 @@ export function itemRetryDelayMs(response: BatchItemResponse, attempt: number, n
  * flight. Returns the final answer per item id: the first non-retriable
  * answer, or the last retriable one once the budget is spent.
  */
-export async function runBatched(items: BatchItemRequest[], send: BatchSender, options: BatchOptions): Promise<Map<string, BatchItemResponse>> {
+export async function runBatched(
+  items: BatchItemRequest[],
+  send: BatchSender,
+  options: BatchOptions,
+): Promise<Map<string, BatchItemResponse>> {
   const random = options.random ?? Math.random;
   const policy = options.backoff ?? GRAPH_BATCH_ITEM_BACKOFF;
   const results = new Map<string, BatchItemResponse>();
@@ -86,10 +96,17 @@ export async function runBatched(items: BatchItemRequest[], send: BatchSender, o
             for (const item of chunk) {
               const attempt = (attempts.get(item.id) ?? 0) + 1;
               attempts.set(item.id, attempt);
-              const response = byId.get(item.id) ?? { id: item.id, status: 502, headers: {}, body: { error: { code: 'MissingBatchItem', message: 'The batch answer had no item with this id.' } } };
+              const response = byId.get(item.id) ?? {
+                id: item.id,
+                status: 502,
+                headers: {},
+                body: { error: { code: 'MissingBatchItem', message: 'The batch answer had no item with this id.' } },
+              };
               options.onAttempt?.(item, response, attempt);
               const nowMs = options.clock.now().getTime();
-              const delay = RETRIABLE.has(response.status) ? itemRetryDelayMs(response, attempt, nowMs, policy, random) : undefined;
+              const delay = RETRIABLE.has(response.status)
+                ? itemRetryDelayMs(response, attempt, nowMs, policy, random)
+                : undefined;
               if (delay !== undefined) {
                 waiting.push({ item, notBefore: nowMs + delay });
               } else {

@@ -5,7 +5,12 @@ import { graphOriginOf } from './links.js';
 import { GraphRetryHandler, type GraphRetryOptions } from './retry.js';
 import { WholeMessageHandler } from './transport.js';
 
-export function createGraphClient(graphBaseUrl: string, connections: HttpConnections | undefined, getAccessToken: () => Promise<string>, retry?: GraphRetryOptions): Client {
+export function createGraphClient(
+  graphBaseUrl: string,
+  connections: HttpConnections | undefined,
+  getAccessToken: () => Promise<string>,
+  retry?: GraphRetryOptions,
+): Client {
   const base = graphBaseUrl.replace(/\/+$/, '');
   // The client attaches the token only to Graph hosts and customHosts (port and IPv6 brackets stripped).
   const host = new URL(base).hostname.replace(/^\[|\]$/g, '');

@@ -12,7 +12,17 @@ import type { HttpConnections } from '../http/tls.js';
 import type { Clock } from '../../context.js';
 import { AuthError, DeadlineError, ExitCode, UpstreamError, OciAccessError } from '../../errors.js';
 import type {
-  AddResult, DirectoryMember, DirectoryPort, DirectoryUser, MemberKind, OnDemandOutcome, Progress, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
+  AddResult,
+  DirectoryMember,
+  DirectoryPort,
+  DirectoryUser,
+  MemberKind,
+  OnDemandOutcome,
+  Progress,
+  ProvisioningJobStatus,
+  RecordOwner,
+  RecordPayload,
+  RemoveResult,
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
@@ -65,7 +75,9 @@ function membershipRights(identity: 'user' | 'app'): string {
 
 /** A missed deadline, naming Graph and what was being done (as every other "unavailable" error does). */
 function graphDeadline(what: string, error: DeadlineError): DeadlineError {
-  return new DeadlineError(`Microsoft Graph gave no complete answer while trying to ${what}: ${error.message}`, { cause: error });
+  return new DeadlineError(`Microsoft Graph gave no complete answer while trying to ${what}: ${error.message}`, {
+    cause: error,
+  });
 }
 
 /**
@@ -74,7 +86,11 @@ function graphDeadline(what: string, error: DeadlineError): DeadlineError {
  * every later call and record names, and Graph's ids are GUIDs.
  */
 function toUser(raw: any): DirectoryUser {
-  return { id: String(raw.id), userPrincipalName: stripControls(String(raw.userPrincipalName ?? '')), displayName: stripControls(String(raw.displayName ?? '')) };
+  return {
+    id: String(raw.id),
+    userPrincipalName: stripControls(String(raw.userPrincipalName ?? '')),
+    displayName: stripControls(String(raw.displayName ?? '')),
+  };
 }
 
 /**
@@ -99,7 +115,9 @@ export function onDemandResultOf(answer: unknown): Omit<OnDemandOutcome, 'userId
   return {
     result,
     errorCode: text(key?.details?.errorCode ?? value?.statusInfo?.errorCode),
-    reason: text(key?.details?.errorMessage ?? value?.statusInfo?.reason) ?? (result === 'Unknown' ? 'the answer held no readable result' : null),
+    reason:
+      text(key?.details?.errorMessage ?? value?.statusInfo?.reason) ??
+      (result === 'Unknown' ? 'the answer held no readable result' : null),
   };
 }
 
@@ -136,11 +154,15 @@ function graphCodeOf(error: unknown): { status: number; code: string; message: s
   if (error instanceof GraphError) {
     // No HTTP answer at all (connection refused or reset, timed out): the SDK says -1 and
     // keeps only the network error's message or stack. That is "unavailable", not an answer.
-    if (error.statusCode <= 0) return { status: 0, ...cleanGraphError('', error.message || error.stack?.split('\n')[0] || 'no answer') };
+    if (error.statusCode <= 0)
+      return { status: 0, ...cleanGraphError('', error.message || error.stack?.split('\n')[0] || 'no answer') };
     return { status: error.statusCode, ...cleanGraphError(error.code ?? '', error.message) };
   }
   const anyError = error as { statusCode?: number; code?: string; message?: string };
-  return { status: anyError?.statusCode ?? 0, ...cleanGraphError(String(anyError?.code ?? ''), String(anyError?.message ?? error)) };
+  return {
+    status: anyError?.statusCode ?? 0,
+    ...cleanGraphError(String(anyError?.code ?? ''), String(anyError?.message ?? error)),
+  };
 }
 
 export class GraphDirectory implements DirectoryPort {
@@ -196,39 +218,73 @@ export class GraphDirectory implements DirectoryPort {
     }
   }
 
-  private mapError(what: string, permission: string, status: number, code: string, message: string, cause: unknown): OciAccessError {
+  private mapError(
+    what: string,
+    permission: string,
+    status: number,
+    code: string,
+    message: string,
+    cause: unknown,
+  ): OciAccessError {
     if (status === 401) {
-      return new AuthError('SESSION_EXPIRED', `Microsoft Graph refused the sign-in while trying to ${what} (${code || 'HTTP 401'}).`, {
-        hint: this.options.identity === 'user' ? 'Run `ociaccess login`.' : 'Check the automation credentials (client secret or certificate) in the config.',
-        cause,
-      });
+      return new AuthError(
+        'SESSION_EXPIRED',
+        `Microsoft Graph refused the sign-in while trying to ${what} (${code || 'HTTP 401'}).`,
+        {
+          hint:
+            this.options.identity === 'user'
+              ? 'Run `ociaccess login`.'
+              : 'Check the automation credentials (client secret or certificate) in the config.',
+          cause,
+        },
+      );
     }
     if (status === 403) {
       // Provisioning jobs and provision on demand also take an application-admin role from a signed-in user.
-      const roles = /^Synchronization\./.test(permission) && this.options.identity === 'user' ? ' and the Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role' : '';
-      return new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}: ${message}${roles ? ` (a signed-in user needs ${permission}${roles})` : ''}`, {
-        hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}${roles}. Run \`ociaccess doctor\` to check every permission.`,
-        cause,
-      });
+      const roles =
+        /^Synchronization\./.test(permission) && this.options.identity === 'user'
+          ? ' and the Application Administrator, Cloud Application Administrator or Hybrid Identity Administrator role'
+          : '';
+      return new AuthError(
+        'PERMISSION_DENIED',
+        `Microsoft Graph denied the permission to ${what}: ${message}${roles ? ` (a signed-in user needs ${permission}${roles})` : ''}`,
+        {
+          hint: `The ${this.options.identity === 'user' ? 'signed-in user' : 'automation app'} needs ${permission}${permission === PERMISSION_FOR.members ? membershipRights(this.options.identity) : ''}${roles}. Run \`ociaccess doctor\` to check every permission.`,
+          cause,
+        },
+      );
     }
-    const unreachable = status === 0 ? /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(message)?.[1] : undefined;
+    const unreachable =
+      status === 0 ? /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(message)?.[1] : undefined;
     if (unreachable) {
       const host = new URL(this.options.graphBaseUrl).host;
-      return new UpstreamError('GRAPH_UNAVAILABLE', `Microsoft Graph at ${host} could not be reached while trying to ${what} (${unreachable === 'ECONNREFUSED' ? 'connection refused' : `${unreachable}: no such host or no route`}).`, {
-        hint: 'Check the network and any proxy, and cloud.graphBaseUrl in the config.',
-        cause,
-      });
+      return new UpstreamError(
+        'GRAPH_UNAVAILABLE',
+        `Microsoft Graph at ${host} could not be reached while trying to ${what} (${unreachable === 'ECONNREFUSED' ? 'connection refused' : `${unreachable}: no such host or no route`}).`,
+        {
+          hint: 'Check the network and any proxy, and cloud.graphBaseUrl in the config.',
+          cause,
+        },
+      );
     }
     if (status === 0 || status === 429 || status >= 500) {
-      return new UpstreamError('GRAPH_UNAVAILABLE', `Microsoft Graph did not answer successfully while trying to ${what} (${status || 'no answer'}: ${message}).`, {
-        hint: 'Try again in a few minutes; Graph may be throttling or unavailable.',
-        cause,
-      });
+      return new UpstreamError(
+        'GRAPH_UNAVAILABLE',
+        `Microsoft Graph did not answer successfully while trying to ${what} (${status || 'no answer'}: ${message}).`,
+        {
+          hint: 'Try again in a few minutes; Graph may be throttling or unavailable.',
+          cause,
+        },
+      );
     }
-    return new UpstreamError('GRAPH_ERROR', `Microsoft Graph answered ${status} ${code} while trying to ${what}: ${message}`, {
-      cause,
-      details: { status, graphCode: code },
-    });
+    return new UpstreamError(
+      'GRAPH_ERROR',
+      `Microsoft Graph answered ${status} ${code} while trying to ${what}: ${message}`,
+      {
+        cause,
+        details: { status, graphCode: code },
+      },
+    );
   }
 
   private note(method: string, url: string, status: number): void {
@@ -263,16 +319,26 @@ export class GraphDirectory implements DirectoryPort {
     });
     const date = Date.parse(response.headers.get('date') ?? '');
     if (!Number.isFinite(date)) {
-      throw new UpstreamError('GRAPH_ERROR', 'Microsoft Graph answered without a valid Date header, so the time of a decision cannot be taken from it.', {
-        hint: 'A proxy between this machine and Graph may strip the header; try from another network.',
-      });
+      throw new UpstreamError(
+        'GRAPH_ERROR',
+        'Microsoft Graph answered without a valid Date header, so the time of a decision cannot be taken from it.',
+        {
+          hint: 'A proxy between this machine and Graph may strip the header; try from another network.',
+        },
+      );
     }
     return new Date(date);
   }
 
   async getUser(idOrUpn: string): Promise<DirectoryUser | null> {
     try {
-      return toUser(await this.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${USER_FIELDS}`, `read user ${idOrUpn}`, PERMISSION_FOR.users));
+      return toUser(
+        await this.get(
+          `/users/${encodeURIComponent(idOrUpn)}?$select=${USER_FIELDS}`,
+          `read user ${idOrUpn}`,
+          PERMISSION_FOR.users,
+        ),
+      );
     } catch (error) {
       if (error instanceof UpstreamError && error.details?.status === 404) return null;
       throw error;
@@ -290,7 +356,11 @@ export class GraphDirectory implements DirectoryPort {
       });
       return found;
     }
-    const items: BatchItemRequest[] = unique.map((key, index) => ({ id: String(index), method: 'GET', url: `/users/${encodeURIComponent(key)}?$select=${USER_FIELDS}` }));
+    const items: BatchItemRequest[] = unique.map((key, index) => ({
+      id: String(index),
+      method: 'GET',
+      url: `/users/${encodeURIComponent(key)}?$select=${USER_FIELDS}`,
+    }));
     const answers = await this.batch(items, 'read users', PERMISSION_FOR.users);
     unique.forEach((key, index) => {
       const answer = answers.get(String(index));
@@ -312,7 +382,9 @@ export class GraphDirectory implements DirectoryPort {
     const base = this.options.graphBaseUrl.replace(/\/+$/, '');
     const [members, servicePrincipals] = await Promise.all([
       this.listPaged(`/groups/${group}/members?$select=${USER_FIELDS}&$top=999`),
-      this.listPaged(`${base}/beta/groups/${group}/members/microsoft.graph.servicePrincipal?$select=id,displayName&$top=999`),
+      this.listPaged(
+        `${base}/beta/groups/${group}/members/microsoft.graph.servicePrincipal?$select=id,displayName&$top=999`,
+      ),
     ]);
     const seen = new Set(members.map((member) => member.id));
     for (const sp of servicePrincipals) if (!seen.has(sp.id)) members.push({ ...sp, kind: 'servicePrincipal' });
@@ -367,7 +439,11 @@ export class GraphDirectory implements DirectoryPort {
     });
   }
 
-  async removeGroupMembers(groupId: string, userIds: string[], onProgress?: Progress): Promise<Map<string, RemoveResult | Error>> {
+  async removeGroupMembers(
+    groupId: string,
+    userIds: string[],
+    onProgress?: Progress,
+  ): Promise<Map<string, RemoveResult | Error>> {
     const results = new Map<string, RemoveResult | Error>();
     if (!this.batching) {
       await this.oneByOne(userIds, async (userId) => {
@@ -390,7 +466,8 @@ export class GraphDirectory implements DirectoryPort {
       const answer = answers.get(userId);
       if (!answer) results.set(userId, new UpstreamError('GRAPH_UNAVAILABLE', 'No answer for this removal.'));
       else if (answer.status === 204 || answer.status === 200) results.set(userId, 'removed');
-      else if (answer.status === 404) results.set(userId, removalNotFoundOrError(groupId, userId, answer.body?.error?.message));
+      else if (answer.status === 404)
+        results.set(userId, removalNotFoundOrError(groupId, userId, answer.body?.error?.message));
       else results.set(userId, this.itemError(answer, `remove member ${userId}`, PERMISSION_FOR.members));
     }
     return results;
@@ -398,21 +475,29 @@ export class GraphDirectory implements DirectoryPort {
 
   async readRecord(owner: RecordOwner, extensionName: string): Promise<RecordPayload | null> {
     const url = `${ownerPath(owner)}/extensions/${encodeURIComponent(extensionName)}`;
-    return this.call('read an access record', owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.records, async (client) => {
-      try {
-        const body = await client.api(url).get();
-        this.note('GET', url, 200);
-        return stripExtensionEnvelope(body);
-      } catch (error) {
-        const { status } = graphCodeOf(error);
-        this.note('GET', url, status);
-        if (status === 404) return null;
-        throw error;
-      }
-    });
+    return this.call(
+      'read an access record',
+      owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.records,
+      async (client) => {
+        try {
+          const body = await client.api(url).get();
+          this.note('GET', url, 200);
+          return stripExtensionEnvelope(body);
+        } catch (error) {
+          const { status } = graphCodeOf(error);
+          this.note('GET', url, status);
+          if (status === 404) return null;
+          throw error;
+        }
+      },
+    );
   }
 
-  async readRecords(owners: RecordOwner[], extensionName: string, onProgress?: Progress): Promise<Map<string, RecordPayload | null>> {
+  async readRecords(
+    owners: RecordOwner[],
+    extensionName: string,
+    onProgress?: Progress,
+  ): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
     if (!this.batching) {
       await this.oneByOne(owners, async (owner) => {
@@ -431,7 +516,12 @@ export class GraphDirectory implements DirectoryPort {
       const answer = answers.get(String(index));
       if (answer?.status === 200) results.set(owner.id, stripExtensionEnvelope(answer.body));
       else if (answer?.status === 404) results.set(owner.id, null);
-      else throw this.itemError(answer, `read the access record of ${owner.id}`, owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.users);
+      else
+        throw this.itemError(
+          answer,
+          `read the access record of ${owner.id}`,
+          owner.kind === 'group' ? 'Group.Read.All' : PERMISSION_FOR.users,
+        );
     });
     return results;
   }
@@ -448,7 +538,9 @@ export class GraphDirectory implements DirectoryPort {
         this.note('PATCH', url, status);
         if (status !== 404) throw error;
         const createUrl = `${ownerPath(owner)}/extensions`;
-        await client.api(createUrl).post({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName, ...payload });
+        await client
+          .api(createUrl)
+          .post({ '@odata.type': 'microsoft.graph.openTypeExtension', extensionName, ...payload });
         this.note('POST', createUrl, 201);
       }
     });
@@ -486,11 +578,22 @@ export class GraphDirectory implements DirectoryPort {
     }
     const notDone = outcomes.filter((outcome) => outcome.result !== 'Success');
     if (notDone.length > 0) {
-      const said = [...new Set(notDone.map((o) => `${o.result}${o.errorCode ? ` (${o.errorCode}${o.reason ? `: ${o.reason}` : ''})` : o.reason ? ` (${o.reason})` : ''}`))].join('; ');
-      throw new UpstreamError('PROVISION_ON_DEMAND_INCOMPLETE', `Entra did not export ${notDone.length} of ${outcomes.length} user(s) on demand: ${said}.`, {
-        hint: 'Their changes reach OCI at the next provisioning cycle (or not at all while the job fails): check the provisioning logs of the enterprise application; `ociaccess doctor` shows the job.',
-        details: { outcomes },
-      });
+      const said = [
+        ...new Set(
+          notDone.map(
+            (o) =>
+              `${o.result}${o.errorCode ? ` (${o.errorCode}${o.reason ? `: ${o.reason}` : ''})` : o.reason ? ` (${o.reason})` : ''}`,
+          ),
+        ),
+      ].join('; ');
+      throw new UpstreamError(
+        'PROVISION_ON_DEMAND_INCOMPLETE',
+        `Entra did not export ${notDone.length} of ${outcomes.length} user(s) on demand: ${said}.`,
+        {
+          hint: 'Their changes reach OCI at the next provisioning cycle (or not at all while the job fails): check the provisioning logs of the enterprise application; `ociaccess doctor` shows the job.',
+          details: { outcomes },
+        },
+      );
     }
     return outcomes;
   }
@@ -539,19 +642,28 @@ export class GraphDirectory implements DirectoryPort {
    */
   private async oneByOne<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<(R | undefined)[]> {
     let failed = false;
-    return Promise.all(items.map((item) => this.batchSlots.run(async () => {
-      if (failed) return undefined;
-      try {
-        return await run(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    })));
+    return Promise.all(
+      items.map((item) =>
+        this.batchSlots.run(async () => {
+          if (failed) return undefined;
+          try {
+            return await run(item);
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        }),
+      ),
+    );
   }
 
   /** Items in $batch calls of 20, every call in the shared slots (which bound the calls in flight for all bulk work together). */
-  private async batch(items: BatchItemRequest[], what: string, permission: string, onProgress?: Progress): Promise<Map<string, BatchItemResponse>> {
+  private async batch(
+    items: BatchItemRequest[],
+    what: string,
+    permission: string,
+    onProgress?: Progress,
+  ): Promise<Map<string, BatchItemResponse>> {
     let settled = 0;
     return runBatched(items, (chunk) => this.batchSlots.run(() => this.sendBatch(chunk, what, permission)), {
       concurrency: Number.POSITIVE_INFINITY,
@@ -566,7 +678,11 @@ export class GraphDirectory implements DirectoryPort {
       id: item.id,
       method: item.method,
       url: item.url,
-      ...(item.body !== undefined ? { body: item.body, headers: { 'content-type': 'application/json', ...(item.headers ?? {}) } } : item.headers ? { headers: item.headers } : {}),
+      ...(item.body !== undefined
+        ? { body: item.body, headers: { 'content-type': 'application/json', ...(item.headers ?? {}) } }
+        : item.headers
+          ? { headers: item.headers }
+          : {}),
     }));
     try {
       const answer: any = await this.call(what, permission, async (client) => {
@@ -587,7 +703,9 @@ export class GraphDirectory implements DirectoryPort {
       }));
       for (const response of responses) {
         const item = chunk.find((candidate) => candidate.id === response.id);
-        this.options.trace?.(`graph  batch item ${item?.method ?? '?'} ${item?.url ?? response.id} -> ${response.status}`);
+        this.options.trace?.(
+          `graph  batch item ${item?.method ?? '?'} ${item?.url ?? response.id} -> ${response.status}`,
+        );
         // Items are HTTP requests too: count them with their status for the request tally.
       }
       return responses;
@@ -595,7 +713,12 @@ export class GraphDirectory implements DirectoryPort {
       // Worth retrying as the items' own 503s: Graph unavailable, or a missed deadline (its code kept for the last word).
       if (error instanceof UpstreamError) {
         const code = error instanceof DeadlineError ? error.code : 'BatchFailed';
-        return chunk.map((item) => ({ id: item.id, status: 503, headers: {}, body: { error: { code, message: error.message } } }));
+        return chunk.map((item) => ({
+          id: item.id,
+          status: 503,
+          headers: {},
+          body: { error: { code, message: error.message } },
+        }));
       }
       throw error;
     }
@@ -603,7 +726,10 @@ export class GraphDirectory implements DirectoryPort {
 
   private itemError(answer: BatchItemResponse | undefined, what: string, permission: string): OciAccessError {
     const status = answer?.status ?? 0;
-    const { code, message } = cleanGraphError(String(answer?.body?.error?.code ?? ''), String(answer?.body?.error?.message ?? 'no answer'));
+    const { code, message } = cleanGraphError(
+      String(answer?.body?.error?.code ?? ''),
+      String(answer?.body?.error?.message ?? 'no answer'),
+    );
     if (code === 'HTTP_DEADLINE_EXCEEDED') return graphDeadline(what, new DeadlineError(message));
     return this.mapError(what, permission, status, code, message, undefined);
   }
@@ -627,14 +753,23 @@ function removalNotFound(groupId: string, userId: string, message: string | unde
   return result;
 }
 
-function removalNotFoundOrError(groupId: string, userId: string, message: string | undefined): RemoveResult | OciAccessError {
+function removalNotFoundOrError(
+  groupId: string,
+  userId: string,
+  message: string | undefined,
+): RemoveResult | OciAccessError {
   const text = (message ?? '').toLowerCase();
   const namesGroup = text.includes(groupId.toLowerCase());
   const namesMember = text.includes(userId.toLowerCase());
   if (!namesGroup || namesMember) return 'not-member';
-  return new OciAccessError('GRAPH_GROUP_NOT_FOUND', ExitCode.refused, `Microsoft Graph has no group ${groupId}, so member ${userId} was not removed from it.`, {
-    hint: 'Check groups[].entraGroupId in the config (`ociaccess doctor` checks it); the group may have been deleted.',
-  });
+  return new OciAccessError(
+    'GRAPH_GROUP_NOT_FOUND',
+    ExitCode.refused,
+    `Microsoft Graph has no group ${groupId}, so member ${userId} was not removed from it.`,
+    {
+      hint: 'Check groups[].entraGroupId in the config (`ociaccess doctor` checks it); the group may have been deleted.',
+    },
+  );
 }
 
 /** An extension as Graph returns it carries @odata fields, id and extensionName beside the custom properties. */

@@ -39,7 +39,8 @@ export class GraphReadError extends Error {
 
 /** Names and states from Graph are printed by init and doctor: no control characters or bidi controls. */
 const cleanName = (value: unknown): string => stripControls(String(value ?? ''));
-const nameOrNull = (value: unknown): string | null => (value === undefined || value === null ? null : stripControls(String(value)));
+const nameOrNull = (value: unknown): string | null =>
+  value === undefined || value === null ? null : stripControls(String(value));
 
 /** A single-quoted OData string literal. */
 function odataString(value: string): string {
@@ -64,7 +65,11 @@ export class GraphInspector {
       if (typed) throw typed;
       if (error instanceof GraphError) throw new GraphReadError(error.statusCode, error.code ?? '', error.message);
       const anyError = error as { statusCode?: number; code?: string; message?: string };
-      throw new GraphReadError(anyError?.statusCode ?? 0, String(anyError?.code ?? ''), String(anyError?.message ?? error));
+      throw new GraphReadError(
+        anyError?.statusCode ?? 0,
+        String(anyError?.code ?? ''),
+        String(anyError?.message ?? error),
+      );
     }
   }
 
@@ -84,14 +89,22 @@ export class GraphInspector {
 
   async me(): Promise<NamedObject & { userPrincipalName: string }> {
     const body = await this.get('/me?$select=id,displayName,userPrincipalName');
-    return { id: String(body.id), displayName: cleanName(body.displayName), userPrincipalName: cleanName(body.userPrincipalName) };
+    return {
+      id: String(body.id),
+      displayName: cleanName(body.displayName),
+      userPrincipalName: cleanName(body.userPrincipalName),
+    };
   }
 
   /** The group, or null when no group has that id. */
   async getGroup(id: string): Promise<NamedObject | null> {
     try {
       const body = await this.get(`/groups/${encodeURIComponent(id)}?$select=id,displayName,isAssignableToRole`);
-      return { id: String(body.id), displayName: cleanName(body.displayName), isAssignableToRole: body.isAssignableToRole === true };
+      return {
+        id: String(body.id),
+        displayName: cleanName(body.displayName),
+        isAssignableToRole: body.isAssignableToRole === true,
+      };
     } catch (error) {
       if (error instanceof GraphReadError && error.status === 404) return null;
       throw error;
@@ -126,7 +139,9 @@ export class GraphInspector {
 
   /** Users and groups assigned to the enterprise application (its service principal). */
   async appAssignments(servicePrincipalId: string): Promise<AppAssignment[]> {
-    const items = await this.all(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignedTo?$top=999`);
+    const items = await this.all(
+      `/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignedTo?$top=999`,
+    );
     return items.map((item) => ({
       principalId: String(item.principalId),
       principalType: cleanName(item.principalType),
@@ -137,21 +152,29 @@ export class GraphInspector {
   async syncJob(servicePrincipalId: string, jobId: string): Promise<SyncJobInfo | null> {
     let body: any;
     try {
-      body = await this.get(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/synchronization/jobs/${encodeURIComponent(jobId)}`);
+      body = await this.get(
+        `/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/synchronization/jobs/${encodeURIComponent(jobId)}`,
+      );
     } catch (error) {
       if (error instanceof GraphReadError && error.status === 404) return null;
       throw error;
     }
     const status = body?.status ?? {};
     const quarantine = status.quarantine
-      ? { reason: nameOrNull(status.quarantine.reason), nextAttempt: nameOrNull(status.quarantine.nextAttempt), since: nameOrNull(status.quarantine.currentBegan) }
+      ? {
+          reason: nameOrNull(status.quarantine.reason),
+          nextAttempt: nameOrNull(status.quarantine.nextAttempt),
+          since: nameOrNull(status.quarantine.currentBegan),
+        }
       : null;
     return {
       id: cleanName(body.id ?? jobId),
       code: nameOrNull(status.code) ?? 'NotConfigured',
       quarantine,
       lastSuccessfulRun: nameOrNull(status.lastSuccessfulExecution?.timeEnded),
-      lastRun: status.lastExecution ? { ended: nameOrNull(status.lastExecution.timeEnded), state: nameOrNull(status.lastExecution.state) } : null,
+      lastRun: status.lastExecution
+        ? { ended: nameOrNull(status.lastExecution.timeEnded), state: nameOrNull(status.lastExecution.state) }
+        : null,
       interval: nameOrNull(body?.schedule?.interval),
     };
   }

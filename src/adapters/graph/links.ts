@@ -30,14 +30,23 @@ export function checkedGraphLink(link: unknown, graphOrigin: string, what = 'a p
     parsed = undefined;
   }
   if (!parsed) {
-    throw new RefusedAnswerError('GRAPH_BAD_LINK', `Microsoft Graph sent ${what} that is not an absolute URL; it was not followed.`, { details: { graphOrigin } });
+    throw new RefusedAnswerError(
+      'GRAPH_BAD_LINK',
+      `Microsoft Graph sent ${what} that is not an absolute URL; it was not followed.`,
+      { details: { graphOrigin } },
+    );
   }
   if (parsed.origin !== graphOrigin || parsed.username !== '' || parsed.password !== '') {
     const host = parsed.host || parsed.protocol;
-    const reason = parsed.origin === graphOrigin ? 'with a user name or password in it' : `to ${host}, not to ${graphOrigin}`;
-    throw new RefusedAnswerError('GRAPH_BAD_LINK', `Microsoft Graph sent ${what} ${reason}; it was not followed and the token was not sent.`, {
-      details: { host, graphOrigin },
-    });
+    const reason =
+      parsed.origin === graphOrigin ? 'with a user name or password in it' : `to ${host}, not to ${graphOrigin}`;
+    throw new RefusedAnswerError(
+      'GRAPH_BAD_LINK',
+      `Microsoft Graph sent ${what} ${reason}; it was not followed and the token was not sent.`,
+      {
+        details: { host, graphOrigin },
+      },
+    );
   }
   return link as string;
 }

@@ -8,7 +8,13 @@
  * one to its own cap); a Retry-After longer than the policy allows ends the
  * retries and the call fails with the 429 it got.
  */
-import { FeatureUsageFlag, RetryHandlerOptions, TelemetryHandlerOptions, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
+import {
+  FeatureUsageFlag,
+  RetryHandlerOptions,
+  TelemetryHandlerOptions,
+  type Context,
+  type Middleware,
+} from '@microsoft/microsoft-graph-client';
 import { GRAPH_REQUEST_BACKOFF, backoffDelayMs, retryAfterMs, type BackoffPolicy } from '../http/retry.js';
 
 const RETRIABLE = new Set([429, 503, 504]);
@@ -44,7 +50,8 @@ export class GraphRetryHandler implements Middleware {
 
   async execute(context: Context): Promise<void> {
     // A request's own RetryHandlerOptions (the SDK's API: .middlewareOptions([...])) still apply.
-    const given = context.middlewareControl?.getMiddlewareOptions(RetryHandlerOptions) as RetryHandlerOptions | undefined;
+    const given = context.middlewareControl?.getMiddlewareOptions(RetryHandlerOptions) as
+      RetryHandlerOptions | undefined;
     TelemetryHandlerOptions.updateFeatureUsageFlag(context, FeatureUsageFlag.RETRY_HANDLER_ENABLED);
     const maxAttempts = given ? given.maxRetries + 1 : this.policy.maxAttempts;
     const policy = { ...this.policy, maxAttempts };
@@ -53,7 +60,12 @@ export class GraphRetryHandler implements Middleware {
       const response = context.response!;
       // A Request object's body can be read once: only requests the SDK built from a URL are sent again.
       if (!RETRIABLE.has(response.status) || typeof context.request !== 'string') return;
-      const delay = backoffDelayMs(policy, attempt, retryAfterMs(response.headers.get('retry-after'), this.nowMs()), this.random);
+      const delay = backoffDelayMs(
+        policy,
+        attempt,
+        retryAfterMs(response.headers.get('retry-after'), this.nowMs()),
+        this.random,
+      );
       if (delay === undefined) return;
       if (given && !given.shouldRetry(delay / 1000, attempt - 1, context.request, context.options, response)) return;
       await this.sleep(delay);

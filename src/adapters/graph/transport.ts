@@ -35,7 +35,13 @@ import { checkedGraphLink } from './links.js';
 type PlainBody = string | Uint8Array | ArrayBuffer | null | undefined;
 
 function isPlainBody(body: unknown): body is PlainBody {
-  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer;
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer
+  );
 }
 
 /** Our typed error behind a Graph call's failure (see above), if there is one. */
@@ -84,8 +90,15 @@ export class WholeMessageHandler implements Middleware {
     const options = (context.options ?? {}) as RequestInit;
     const url = typeof context.request === 'string' ? context.request : context.request.url;
     if (this.graphOrigin) checkedGraphLink(url, this.graphOrigin, 'a request URL');
-    const request = typeof context.request === 'string' && isPlainBody(options.body) ? undefined : new Request(context.request, { ...options, duplex: 'half' } as RequestInit);
-    const body = request ? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined) : plainBytes(options.body as PlainBody);
+    const request =
+      typeof context.request === 'string' && isPlainBody(options.body)
+        ? undefined
+        : new Request(context.request, { ...options, duplex: 'half' } as RequestInit);
+    const body = request
+      ? request.body
+        ? Buffer.from(await request.arrayBuffer())
+        : undefined
+      : plainBytes(options.body as PlainBody);
     const answer = await requestWhole(url, {
       method: request?.method ?? options.method,
       headers: headerRecord(request?.headers ?? options.headers),
@@ -103,7 +116,11 @@ function plainBytes(body: PlainBody): string | Uint8Array | undefined {
 }
 
 /** A redirect (any 3xx but 304 Not Modified) is an error naming where it pointed; the token never follows it. */
-function refuseRedirect(response: { status: number; url: string; headers: { get(name: string): string | null } }): void {
+function refuseRedirect(response: {
+  status: number;
+  url: string;
+  headers: { get(name: string): string | null };
+}): void {
   if (response.status < 300 || response.status > 399 || response.status === 304) return;
   const location = response.headers.get('location');
   let target = '(no Location header)';
@@ -113,9 +130,13 @@ function refuseRedirect(response: { status: number; url: string; headers: { get(
     target = hostIn(location) ?? hostIn(location, response.url) ?? '(a Location that is not a URL)';
   }
   throw carried(
-    new RefusedAnswerError('GRAPH_REDIRECT_REFUSED', `Microsoft Graph answered ${response.status}, a redirect to ${target}; ociaccess does not follow redirects, so it was not followed and the token was not sent.`, {
-      details: { status: response.status, host: target },
-    }),
+    new RefusedAnswerError(
+      'GRAPH_REDIRECT_REFUSED',
+      `Microsoft Graph answered ${response.status}, a redirect to ${target}; ociaccess does not follow redirects, so it was not followed and the token was not sent.`,
+      {
+        details: { status: response.status, host: target },
+      },
+    ),
   );
 }
 

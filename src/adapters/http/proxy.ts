@@ -31,15 +31,24 @@ export function proxySettings(
   try {
     url = new URL(raw.includes('://') ? raw : `http://${raw}`);
   } catch {
-    throw new UpstreamError('PROXY_INVALID', `The proxy setting is not a URL (${network?.proxy ? 'network.proxy' : 'HTTPS_PROXY'}).`, {
-      hint: 'Give it as http://proxy.example.com:3128 (or https://…).',
-    });
+    throw new UpstreamError(
+      'PROXY_INVALID',
+      `The proxy setting is not a URL (${network?.proxy ? 'network.proxy' : 'HTTPS_PROXY'}).`,
+      {
+        hint: 'Give it as http://proxy.example.com:3128 (or https://…).',
+      },
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UpstreamError('PROXY_INVALID', `The proxy must be an http:// or https:// URL, not ${url.protocol}//.`, { hint: 'Give it as http://proxy.example.com:3128.' });
+    throw new UpstreamError('PROXY_INVALID', `The proxy must be an http:// or https:// URL, not ${url.protocol}//.`, {
+      hint: 'Give it as http://proxy.example.com:3128.',
+    });
   }
-  const noProxyText = network?.noProxy ? network.noProxy.join(',') : env.NO_PROXY ?? env.no_proxy ?? '';
-  const noProxy = noProxyText.split(/[\s,]+/).map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  const noProxyText = network?.noProxy ? network.noProxy.join(',') : (env.NO_PROXY ?? env.no_proxy ?? '');
+  const noProxy = noProxyText
+    .split(/[\s,]+/)
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean);
   return { url, noProxy };
 }
 
@@ -83,17 +92,27 @@ export function describeProxy(proxy: ProxySettings): string {
  * pools direct ones.
  */
 export class TunnelAgent extends https.Agent {
-  constructor(private readonly proxy: ProxySettings, options: https.AgentOptions) {
+  constructor(
+    private readonly proxy: ProxySettings,
+    options: https.AgentOptions,
+  ) {
     super(options);
   }
 
   // Node's agent takes the socket from the callback when createConnection returns nothing.
-  override createConnection(options: http.ClientRequestArgs, callback?: (error: Error | null, socket: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = String(options.host ?? options.hostname);
     const port = Number(options.port ?? 443);
     openTunnel(this.proxy, host, port).then(
       (raw) => {
-        const secure = tls.connect({ ...(options as tls.ConnectionOptions), socket: raw, servername: net.isIP(host) ? undefined : host });
+        const secure = tls.connect({
+          ...(options as tls.ConnectionOptions),
+          socket: raw,
+          servername: net.isIP(host) ? undefined : host,
+        });
         callback?.(null, secure);
       },
       (error: Error) => callback?.(error, undefined as unknown as Duplex),
@@ -126,17 +145,30 @@ function openTunnel(proxy: ProxySettings, host: string, port: number): Promise<n
         return;
       }
       socket.destroy();
-      reject(new UpstreamError('PROXY_REFUSED', `The proxy ${describeProxy(proxy)} refused the tunnel to ${host}:${port} (HTTP ${response.statusCode ?? '?'}).`, {
-        hint: response.statusCode === 407
-          ? 'The proxy wants credentials: put them in the proxy URL (http://user:password@proxy:3128), from a file or the environment.'
-          : `Ask the proxy's administrators to allow ${host}:${port}, or list the host in NO_PROXY (network.noProxy) if it is reachable directly.`,
-      }));
+      reject(
+        new UpstreamError(
+          'PROXY_REFUSED',
+          `The proxy ${describeProxy(proxy)} refused the tunnel to ${host}:${port} (HTTP ${response.statusCode ?? '?'}).`,
+          {
+            hint:
+              response.statusCode === 407
+                ? 'The proxy wants credentials: put them in the proxy URL (http://user:password@proxy:3128), from a file or the environment.'
+                : `Ask the proxy's administrators to allow ${host}:${port}, or list the host in NO_PROXY (network.noProxy) if it is reachable directly.`,
+          },
+        ),
+      );
     });
     request.once('error', (error: Error) => {
-      reject(new UpstreamError('PROXY_UNREACHABLE', `The proxy ${describeProxy(proxy)} could not be reached: ${(error as NodeJS.ErrnoException).code ?? error.message}.`, {
-        hint: 'Check HTTPS_PROXY (or network.proxy) and that the proxy is up; list hosts reached directly in NO_PROXY.',
-        cause: error,
-      }));
+      reject(
+        new UpstreamError(
+          'PROXY_UNREACHABLE',
+          `The proxy ${describeProxy(proxy)} could not be reached: ${(error as NodeJS.ErrnoException).code ?? error.message}.`,
+          {
+            hint: 'Check HTTPS_PROXY (or network.proxy) and that the proxy is up; list hosts reached directly in NO_PROXY.',
+            cause: error,
+          },
+        ),
+      );
     });
     request.end();
   });

@@ -58,14 +58,21 @@ export interface WholeAnswer {
 
 /** The error of a call to `host` that did not complete within `limitMs`. */
 export function deadlineExceeded(host: string, limitMs: number): DeadlineError {
-  return new DeadlineError(`No complete answer from ${host} within ${limitMs / 1000} s (the deadline for one request).`, { details: { host, limitMs } });
+  return new DeadlineError(
+    `No complete answer from ${host} within ${limitMs / 1000} s (the deadline for one request).`,
+    { details: { host, limitMs } },
+  );
 }
 
 /** The error of an answer from `host` whose body is longer than `limitBytes`. */
 export function bodyTooLarge(host: string, limitBytes: number): RefusedAnswerError {
-  return new RefusedAnswerError('HTTP_BODY_TOO_LARGE', `The answer from ${host} is larger than ${sizeOf(limitBytes)}, the most ociaccess reads from one answer.`, {
-    details: { host, limitBytes },
-  });
+  return new RefusedAnswerError(
+    'HTTP_BODY_TOO_LARGE',
+    `The answer from ${host} is larger than ${sizeOf(limitBytes)}, the most ociaccess reads from one answer.`,
+    {
+      details: { host, limitBytes },
+    },
+  );
 }
 
 /**
@@ -74,7 +81,8 @@ export function bodyTooLarge(host: string, limitBytes: number): RefusedAnswerErr
  * client threw.
  */
 export function limitErrorOf(error: unknown): OciAccessError | undefined {
-  if (error instanceof DeadlineError || (error instanceof RefusedAnswerError && error.code === 'HTTP_BODY_TOO_LARGE')) return error;
+  if (error instanceof DeadlineError || (error instanceof RefusedAnswerError && error.code === 'HTTP_BODY_TOO_LARGE'))
+    return error;
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof message !== 'string') return undefined;
   if (code === 'HTTP_DEADLINE_EXCEEDED') return new DeadlineError(message, { cause: error });
@@ -96,14 +104,21 @@ function sizeOf(bytes: number): string {
  * dropped then, so the rest is never read.
  */
 export function requestWhole(url: string, options: RequestOptions = {}): Promise<WholeAnswer> {
-  const fail = (error: unknown) => ((error as Error)?.name === 'AbortError' || error instanceof OciAccessError ? error : new TypeError('fetch failed', { cause: error }));
+  const fail = (error: unknown) =>
+    (error as Error)?.name === 'AbortError' || error instanceof OciAccessError
+      ? error
+      : new TypeError('fetch failed', { cause: error });
   const signal = options.signal;
-  const abortReason = (): Error => (signal?.reason as Error | undefined) ?? new DOMException('This operation was aborted', 'AbortError');
+  const abortReason = (): Error =>
+    (signal?.reason as Error | undefined) ?? new DOMException('This operation was aborted', 'AbortError');
   if (signal?.aborted) return Promise.reject(fail(abortReason()));
   let target: URL;
   try {
     target = new URL(url);
-    if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new TypeError(`${target.protocol} URLs are not supported (host ${target.host || "none"}); only https: and http:.`); // not the whole URL: webhook URLs are secrets
+    if (target.protocol !== 'https:' && target.protocol !== 'http:')
+      throw new TypeError(
+        `${target.protocol} URLs are not supported (host ${target.host || 'none'}); only https: and http:.`,
+      ); // not the whole URL: webhook URLs are secrets
   } catch (error) {
     return Promise.reject(fail(error));
   }
@@ -126,25 +141,43 @@ export function requestWhole(url: string, options: RequestOptions = {}): Promise
       call.destroy(error);
     };
     const onAbort = () => abandon(abortReason());
-    const call = transport.request(target, { method: (options.method ?? 'GET').toUpperCase(), headers: options.headers, agent }, (answer) => {
-      const declared = Number(answer.headers['content-length']);
-      if (Number.isFinite(declared) && declared > maxBodyBytes) {
-        abandon(bodyTooLarge(target.host, maxBodyBytes));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let received = 0;
-      answer.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > maxBodyBytes) abandon(bodyTooLarge(target.host, maxBodyBytes));
-        else chunks.push(chunk);
-      });
-      answer.on('error', (error) => settle(() => reject(fail(error))));
-      const brokeOff = () => settle(() => reject(fail(Object.assign(new Error('The answer broke off before its end.'), { code: 'ECONNRESET' }))));
-      answer.on('end', () => (answer.complete ? settle(() => resolve({ status: answer.statusCode ?? 0, statusText: answer.statusMessage ?? '', headers: new Headers(pairsOf(answer.rawHeaders)), bytes: Buffer.concat(chunks) })) : brokeOff()));
-      // An answer cut short closes without 'end' (and without 'error' on some Node releases).
-      answer.on('close', brokeOff);
-    });
+    const call = transport.request(
+      target,
+      { method: (options.method ?? 'GET').toUpperCase(), headers: options.headers, agent },
+      (answer) => {
+        const declared = Number(answer.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBodyBytes) {
+          abandon(bodyTooLarge(target.host, maxBodyBytes));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let received = 0;
+        answer.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > maxBodyBytes) abandon(bodyTooLarge(target.host, maxBodyBytes));
+          else chunks.push(chunk);
+        });
+        answer.on('error', (error) => settle(() => reject(fail(error))));
+        const brokeOff = () =>
+          settle(() =>
+            reject(fail(Object.assign(new Error('The answer broke off before its end.'), { code: 'ECONNRESET' }))),
+          );
+        answer.on('end', () =>
+          answer.complete
+            ? settle(() =>
+                resolve({
+                  status: answer.statusCode ?? 0,
+                  statusText: answer.statusMessage ?? '',
+                  headers: new Headers(pairsOf(answer.rawHeaders)),
+                  bytes: Buffer.concat(chunks),
+                }),
+              )
+            : brokeOff(),
+        );
+        // An answer cut short closes without 'end' (and without 'error' on some Node releases).
+        answer.on('close', brokeOff);
+      },
+    );
     call.on('error', (error) => settle(() => reject(fail(error))));
     // One timer for the whole call: sending, waiting, and reading the body to its end.
     const deadline = setTimeout(() => abandon(deadlineExceeded(target.host, deadlineMs)), deadlineMs);

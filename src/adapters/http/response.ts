@@ -86,11 +86,23 @@ export class BufferedResponse {
 
   clone(): BufferedResponse {
     if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.bytes && Buffer.from(this.bytes), this.status, new Headers(this.headers), this.url, this.statusText);
+    return new BufferedResponse(
+      this.bytes && Buffer.from(this.bytes),
+      this.status,
+      new Headers(this.headers),
+      this.url,
+      this.statusText,
+    );
   }
 }
 
 /** The Response for an answer to `url`: a null body where the status allows none. */
 export function bufferedResponseOf(answer: WholeAnswer, url: string): BufferedResponse {
-  return new BufferedResponse(NULL_BODY_STATUSES.has(answer.status) ? null : answer.bytes, answer.status, answer.headers, url, answer.statusText);
+  return new BufferedResponse(
+    NULL_BODY_STATUSES.has(answer.status) ? null : answer.bytes,
+    answer.status,
+    answer.headers,
+    url,
+    answer.statusText,
+  );
 }

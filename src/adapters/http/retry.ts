@@ -58,7 +58,12 @@ export interface BackoffPolicy {
  * (`random` in [0, 1) picks where), so calls that failed together spread out
  * while every wait keeps a known minimum.
  */
-export function backoffDelayMs(policy: BackoffPolicy, attempt: number, retryAfter: number | undefined, random: () => number = Math.random): number | undefined {
+export function backoffDelayMs(
+  policy: BackoffPolicy,
+  attempt: number,
+  retryAfter: number | undefined,
+  random: () => number = Math.random,
+): number | undefined {
   if (attempt >= policy.maxAttempts) return undefined;
   if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) return undefined;
   // The server said when: that is the wait (Graph's and OCI's guidance), neither earlier nor padded.
@@ -70,7 +75,8 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, retryAfte
 /** The least a policy waits in all before giving up, when no Retry-After comes (the jitter's low end every time). */
 export function minimumTotalWaitMs(policy: BackoffPolicy): number {
   let total = 0;
-  for (let attempt = 1; attempt < policy.maxAttempts; attempt += 1) total += Math.min(policy.capMs, policy.firstMs * 2 ** (attempt - 1)) / 2;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt += 1)
+    total += Math.min(policy.capMs, policy.firstMs * 2 ** (attempt - 1)) / 2;
   return total;
 }
 
@@ -78,10 +84,20 @@ export function minimumTotalWaitMs(policy: BackoffPolicy): number {
 const GRAPH_LONGEST_RETRY_AFTER_MS = 180_000;
 
 /** Graph whole requests (429/503/504): as many attempts as the Graph SDK's RetryHandler makes by default. */
-export const GRAPH_REQUEST_BACKOFF: BackoffPolicy = { firstMs: 2_000, capMs: 30_000, maxAttempts: 4, maxRetryAfterMs: GRAPH_LONGEST_RETRY_AFTER_MS };
+export const GRAPH_REQUEST_BACKOFF: BackoffPolicy = {
+  firstMs: 2_000,
+  capMs: 30_000,
+  maxAttempts: 4,
+  maxRetryAfterMs: GRAPH_LONGEST_RETRY_AFTER_MS,
+};
 
 /** $batch items (429/503/504 of their own): more attempts, since other items go on while one waits. */
-export const GRAPH_BATCH_ITEM_BACKOFF: BackoffPolicy = { firstMs: 500, capMs: 30_000, maxAttempts: 6, maxRetryAfterMs: GRAPH_LONGEST_RETRY_AFTER_MS };
+export const GRAPH_BATCH_ITEM_BACKOFF: BackoffPolicy = {
+  firstMs: 500,
+  capMs: 30_000,
+  maxAttempts: 6,
+  maxRetryAfterMs: GRAPH_LONGEST_RETRY_AFTER_MS,
+};
 
 /**
  * OCI throttling (429). An identity domain's limits are per second and per
@@ -89,10 +105,20 @@ export const GRAPH_BATCH_ITEM_BACKOFF: BackoffPolicy = { firstMs: 500, capMs: 30
  * outlast a one-minute window even at the jitter's low end
  * (minimumTotalWaitMs; docs/architecture.md has the numbers).
  */
-export const OCI_THROTTLE_BACKOFF: BackoffPolicy = { firstMs: 2_000, capMs: 40_000, maxAttempts: 8, maxRetryAfterMs: 120_000 };
+export const OCI_THROTTLE_BACKOFF: BackoffPolicy = {
+  firstMs: 2_000,
+  capMs: 40_000,
+  maxAttempts: 8,
+  maxRetryAfterMs: 120_000,
+};
 
 /** OCI server errors and lost connections: a few quick attempts, then report it. */
-export const OCI_FAILURE_BACKOFF: BackoffPolicy = { firstMs: 1_000, capMs: 8_000, maxAttempts: 4, maxRetryAfterMs: 120_000 };
+export const OCI_FAILURE_BACKOFF: BackoffPolicy = {
+  firstMs: 1_000,
+  capMs: 8_000,
+  maxAttempts: 4,
+  maxRetryAfterMs: 120_000,
+};
 
 /** Notifications (webhooks): short waits, since a person's command waits for them within a few seconds' budget. */
 export const NOTIFY_BACKOFF: BackoffPolicy = { firstMs: 500, capMs: 2_000, maxAttempts: 4, maxRetryAfterMs: Infinity };

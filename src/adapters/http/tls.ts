@@ -79,7 +79,11 @@ export function connectionsForCaFile(caFile: string | undefined, options: Connec
     pool = poolFor(caFile === undefined ? undefined : readCaFile(caFile), perOrigin, proxy);
     pools.set(key, pool);
   }
-  return { agentFor: pool.agentFor, timeoutMs: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
+  return {
+    agentFor: pool.agentFor,
+    timeoutMs: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  };
 }
 
 function poolFor(extraCaPem: string | undefined, perOrigin: number, proxy: ProxySettings | undefined): Pool {
@@ -161,7 +165,11 @@ export function httpFetch(connections: HttpConnections): HttpFetch {
     const answer = await requestWhole(url, {
       method: request?.method ?? init.method,
       headers: headerRecord(request?.headers ?? init.headers),
-      body: request ? (request.body ? Buffer.from(await request.arrayBuffer()) : undefined) : (body as string | Uint8Array | undefined),
+      body: request
+        ? request.body
+          ? Buffer.from(await request.arrayBuffer())
+          : undefined
+        : (body as string | Uint8Array | undefined),
       connections,
       signal: request?.signal ?? init.signal ?? undefined,
     });

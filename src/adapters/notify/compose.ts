@@ -41,7 +41,15 @@ const name = (text: string) => clean(text, MAX_NAME);
 const hoursText = (hours: number) => `${hours} hour${hours === 1 ? '' : 's'}`;
 const utc = (iso: string) => clean(iso, 40).replace(/\.\d{3}Z$/, 'Z');
 
-function base(event: DomainEvent, audience: Audience, title: string, tone: Tone, facts: (NotifyFact | false | undefined)[], next: string, command?: string): NotifyMessage {
+function base(
+  event: DomainEvent,
+  audience: Audience,
+  title: string,
+  tone: Tone,
+  facts: (NotifyFact | false | undefined)[],
+  next: string,
+  command?: string,
+): NotifyMessage {
   return {
     title,
     tone,
@@ -70,44 +78,80 @@ export function messageFor(event: DomainEvent): NotifyMessage | undefined {
         { name: 'Request', value: id },
       ];
       if (event.autoApprovable) {
-        return base(event, 'approvers', `Access request ${id}: ${upn} asks for ${hoursText(event.hours)} in ${name(event.group.name)}`, 'info', facts,
-          'Within the group\'s auto-approval rule: the next sweep approves it. Nothing to do unless you want to deny it:',
-          `ociaccess deny ${shellQuote(id)} --requester ${shellQuote(upn)} --reason "…"`);
+        return base(
+          event,
+          'approvers',
+          `Access request ${id}: ${upn} asks for ${hoursText(event.hours)} in ${name(event.group.name)}`,
+          'info',
+          facts,
+          "Within the group's auto-approval rule: the next sweep approves it. Nothing to do unless you want to deny it:",
+          `ociaccess deny ${shellQuote(id)} --requester ${shellQuote(upn)} --reason "…"`,
+        );
       }
-      return base(event, 'approvers', `Access request ${id}: ${upn} asks for ${hoursText(event.hours)} in ${name(event.group.name)}`, 'warning', facts,
+      return base(
+        event,
+        'approvers',
+        `Access request ${id}: ${upn} asks for ${hoursText(event.hours)} in ${name(event.group.name)}`,
+        'warning',
+        facts,
         `Approve it with the command below, or deny it: ociaccess deny ${shellQuote(id)} --requester ${shellQuote(upn)} --reason "…"`,
-        `ociaccess approve ${shellQuote(id)} --requester ${shellQuote(upn)}`);
+        `ociaccess approve ${shellQuote(id)} --requester ${shellQuote(upn)}`,
+      );
     }
     case 'request.approved': {
       const id = name(event.requestId);
-      const by = event.auto ? 'the group\'s auto-approval rule' : name(event.actor.upn);
-      return base(event, 'requester', `Request ${id} approved: ${name(event.requester.upn)} is in ${name(event.group.name)} until ${utc(event.expiresAt)}`, 'good', [
-        { name: 'Requester', value: name(event.requester.upn) },
-        { name: 'Group', value: name(event.group.name) },
-        { name: 'For', value: hoursText(event.hours) },
-        { name: 'Until', value: utc(event.expiresAt) },
-        { name: 'Approved by', value: by },
-        event.reason !== undefined && { name: 'Note', value: clean(event.reason) },
-      ], 'Sign in to the OCI console (a new sign-in picks the group up). The access ends by itself; `ociaccess status` shows whether OCI has caught up.', 'ociaccess status');
+      const by = event.auto ? "the group's auto-approval rule" : name(event.actor.upn);
+      return base(
+        event,
+        'requester',
+        `Request ${id} approved: ${name(event.requester.upn)} is in ${name(event.group.name)} until ${utc(event.expiresAt)}`,
+        'good',
+        [
+          { name: 'Requester', value: name(event.requester.upn) },
+          { name: 'Group', value: name(event.group.name) },
+          { name: 'For', value: hoursText(event.hours) },
+          { name: 'Until', value: utc(event.expiresAt) },
+          { name: 'Approved by', value: by },
+          event.reason !== undefined && { name: 'Note', value: clean(event.reason) },
+        ],
+        'Sign in to the OCI console (a new sign-in picks the group up). The access ends by itself; `ociaccess status` shows whether OCI has caught up.',
+        'ociaccess status',
+      );
     }
     case 'request.denied': {
       const id = name(event.requestId);
-      return base(event, 'requester', `Request ${id} of ${name(event.requester.upn)} denied`, 'attention', [
-        { name: 'Requester', value: name(event.requester.upn) },
-        { name: 'Group', value: name(event.group.name) },
-        { name: 'Denied by', value: name(event.actor.upn) },
-        event.reason !== undefined && { name: 'Reason', value: clean(event.reason) },
-      ], 'Nothing was granted. Talk to the approver, or ask again with what the reason asks for (`ociaccess request`).');
+      return base(
+        event,
+        'requester',
+        `Request ${id} of ${name(event.requester.upn)} denied`,
+        'attention',
+        [
+          { name: 'Requester', value: name(event.requester.upn) },
+          { name: 'Group', value: name(event.group.name) },
+          { name: 'Denied by', value: name(event.actor.upn) },
+          event.reason !== undefined && { name: 'Reason', value: clean(event.reason) },
+        ],
+        'Nothing was granted. Talk to the approver, or ask again with what the reason asks for (`ociaccess request`).',
+      );
     }
     case 'grant.revoked': {
       const upn = name(event.requester.upn);
-      return base(event, 'requester', event.own ? `${upn} ended their access to ${name(event.group.name)}` : `Access of ${upn} to ${name(event.group.name)} revoked`, event.own ? 'info' : 'attention', [
-        { name: 'Member', value: upn },
-        { name: 'Group', value: name(event.group.name) },
-        { name: 'Requests', value: event.requestIds.map(name).join(', ') },
-        { name: 'By', value: name(event.actor.upn) },
-        event.reason !== undefined && { name: 'Reason', value: clean(event.reason) },
-      ], 'The membership is removed in Entra; OCI follows at the next provisioning cycle. Request again if you still need access.');
+      return base(
+        event,
+        'requester',
+        event.own
+          ? `${upn} ended their access to ${name(event.group.name)}`
+          : `Access of ${upn} to ${name(event.group.name)} revoked`,
+        event.own ? 'info' : 'attention',
+        [
+          { name: 'Member', value: upn },
+          { name: 'Group', value: name(event.group.name) },
+          { name: 'Requests', value: event.requestIds.map(name).join(', ') },
+          { name: 'By', value: name(event.actor.upn) },
+          event.reason !== undefined && { name: 'Reason', value: clean(event.reason) },
+        ],
+        'The membership is removed in Entra; OCI follows at the next provisioning cycle. Request again if you still need access.',
+      );
     }
     default:
       return undefined;
@@ -135,8 +179,13 @@ function lineOf(event: OperatorEvent): string {
  * removed, failed to remove, found drifting and did not trust, with what to
  * do. Undefined when there is nothing to tell (a clean sweep that removed no one).
  */
-export function operatorReport(group: { id: string; name: string }, gathered: OperatorEvent[], finished?: EventOf<'sweep.finished'>): NotifyMessage | undefined {
-  const of = <T extends OperatorEvent['type']>(type: T) => gathered.filter((event): event is EventOf<T> => event.type === type);
+export function operatorReport(
+  group: { id: string; name: string },
+  gathered: OperatorEvent[],
+  finished?: EventOf<'sweep.finished'>,
+): NotifyMessage | undefined {
+  const of = <T extends OperatorEvent['type']>(type: T) =>
+    gathered.filter((event): event is EventOf<T> => event.type === type);
   const removed = of('member.removed').filter((event) => event.outcome === 'removed');
   const failed = of('member.removed').filter((event) => event.outcome === 'failed');
   const irrevocable = of('removal.irrevocable');
@@ -154,21 +203,41 @@ export function operatorReport(group: { id: string; name: string }, gathered: Op
     untrusted: count(finished?.untrusted, untrusted.length),
     stuck: finished?.stuck ?? 0,
   };
-  const tone: Tone = counts.failed > 0 || counts.untrusted > 0 || outcome === 'failed' || outcome === 'unavailable'
-    ? 'attention'
-    : counts.drift > 0 || counts.stuck > 0 || outcome === 'pending' ? 'warning' : 'info';
+  const tone: Tone =
+    counts.failed > 0 || counts.untrusted > 0 || outcome === 'failed' || outcome === 'unavailable'
+      ? 'attention'
+      : counts.drift > 0 || counts.stuck > 0 || outcome === 'pending'
+        ? 'warning'
+        : 'info';
   const summary = [
-    counts.removed && `${counts.removed} removed`, counts.failed && `${counts.failed} failed`, counts.stuck && `${counts.stuck} stuck in OCI`,
-    counts.drift && `${counts.drift} drift`, counts.untrusted && `${counts.untrusted} untrusted record(s)`,
-  ].filter(Boolean).join(', ');
+    counts.removed && `${counts.removed} removed`,
+    counts.failed && `${counts.failed} failed`,
+    counts.stuck && `${counts.stuck} stuck in OCI`,
+    counts.drift && `${counts.drift} drift`,
+    counts.untrusted && `${counts.untrusted} untrusted record(s)`,
+  ]
+    .filter(Boolean)
+    .join(', ');
   const what = finished ? `Sweep of ${name(group.name)}` : `Changes in ${name(group.name)}`;
   const title = `${what}: ${summary || (outcome ? `outcome ${outcome}` : 'report')}`;
 
   const next: string[] = [];
-  if (irrevocable.length || failed.length || outcome === 'failed') next.push('Remove what failed by hand (Entra admin center → the group → Members) and find out why: the sweep host\'s `ociaccess audit` has each attempt.');
-  if (outcome === 'unavailable') next.push('Graph or OCI did not answer: the next sweep tries again; check `ociaccess doctor --as app` if it persists.');
-  if (untrusted.length) next.push('A decision the sweep does not trust was written: check the approver\'s account and who could write their record.');
-  if (drift.length || counts.stuck) next.push('OCI lags Entra: `ociaccess doctor --as app` checks provisioning; `ociaccess sweep --fix-drift` on the sweep host removes drift.');
+  if (irrevocable.length || failed.length || outcome === 'failed')
+    next.push(
+      "Remove what failed by hand (Entra admin center → the group → Members) and find out why: the sweep host's `ociaccess audit` has each attempt.",
+    );
+  if (outcome === 'unavailable')
+    next.push(
+      'Graph or OCI did not answer: the next sweep tries again; check `ociaccess doctor --as app` if it persists.',
+    );
+  if (untrusted.length)
+    next.push(
+      "A decision the sweep does not trust was written: check the approver's account and who could write their record.",
+    );
+  if (drift.length || counts.stuck)
+    next.push(
+      'OCI lags Entra: `ociaccess doctor --as app` checks provisioning; `ociaccess sweep --fix-drift` on the sweep host removes drift.',
+    );
   if (next.length === 0) next.push('Nothing to do: this is the record of what the sweep changed.');
 
   const lines = capLines([...irrevocable, ...failed, ...untrusted, ...drift, ...removed].map(lineOf));
@@ -191,7 +260,11 @@ export function operatorReport(group: { id: string; name: string }, gathered: Op
 }
 
 /** The message `notify test` sends. */
-export function testMessage(group: { id: string; name: string }, target: { label: string; kind: string; for: Audience[] }, sentBy: string): NotifyMessage {
+export function testMessage(
+  group: { id: string; name: string },
+  target: { label: string; kind: string; for: Audience[] },
+  sentBy: string,
+): NotifyMessage {
   return {
     title: `ociaccess test notification for ${name(group.name)}`,
     tone: 'good',

@@ -52,8 +52,10 @@ export interface Notifier {
 }
 
 function groupOf(config: Pick<Config, 'groups'>, event: DomainEvent): GroupConfig | undefined {
-  return config.groups.find((group) => group.entraGroupId.toLowerCase() === event.group.id.toLowerCase())
-    ?? config.groups.find((group) => group.name === event.group.name);
+  return (
+    config.groups.find((group) => group.entraGroupId.toLowerCase() === event.group.id.toLowerCase()) ??
+    config.groups.find((group) => group.name === event.group.name)
+  );
 }
 
 export function createNotifier(options: NotifierOptions): Notifier {
@@ -74,7 +76,13 @@ export function createNotifier(options: NotifierOptions): Notifier {
     });
   };
 
-  const deliverOne = async (group: GroupConfig, target: NotifyTargetConfig, index: number, message: NotifyMessage, cause: DomainEvent | undefined): Promise<DeliveryReport> => {
+  const deliverOne = async (
+    group: GroupConfig,
+    target: NotifyTargetConfig,
+    index: number,
+    message: NotifyMessage,
+    cause: DomainEvent | undefined,
+  ): Promise<DeliveryReport> => {
     const about = cause ? (message.audience === 'operators' ? 'sweep.report' : cause.type) : 'report';
     const report = await deliverToTarget(options, group, target, index, message, about);
     if (!report.delivered) await options.onFailure(report, cause).catch(() => undefined);
@@ -133,16 +141,35 @@ export function createNotifier(options: NotifierOptions): Notifier {
 
 /** Reads the target's sources and delivers `message` to it; the outcome, never an exception. */
 export async function deliverToTarget(
-  options: Pick<NotifierOptions, 'resolve' | 'send'>, group: GroupConfig, target: NotifyTargetConfig, index: number, message: NotifyMessage, about: string,
+  options: Pick<NotifierOptions, 'resolve' | 'send'>,
+  group: GroupConfig,
+  target: NotifyTargetConfig,
+  index: number,
+  message: NotifyMessage,
+  about: string,
 ): Promise<DeliveryReport> {
-  const base = { group: group.name, target: targetLabel(target, index), kind: target.kind, for: [...target.for], about };
+  const base = {
+    group: group.name,
+    target: targetLabel(target, index),
+    kind: target.kind,
+    for: [...target.for],
+    about,
+  };
   try {
     const resolved = options.resolve(target, index);
     const result = await options.send(resolved, message);
-    return { ...base, host: resolved.masked, delivered: result.delivered, status: result.status ?? null, attempts: result.attempts, error: result.error ?? null };
+    return {
+      ...base,
+      host: resolved.masked,
+      delivered: result.delivered,
+      status: result.status ?? null,
+      attempts: result.attempts,
+      error: result.error ?? null,
+    };
   } catch (error) {
     // A source that cannot be read (TargetSourceError) names the file or variable; anything else is ours, said without its text.
-    const said = error instanceof TargetSourceError ? error.message : `could not be sent (${(error as Error)?.name ?? 'error'})`;
+    const said =
+      error instanceof TargetSourceError ? error.message : `could not be sent (${(error as Error)?.name ?? 'error'})`;
     return { ...base, host: '(unknown)', delivered: false, status: null, attempts: 0, error: said };
   }
 }
@@ -153,6 +180,11 @@ export function sendTestMessages(
   groups: GroupConfig[],
   message: (group: GroupConfig, target: NotifyTargetConfig, label: string) => NotifyMessage,
 ): Promise<DeliveryReport[]> {
-  return Promise.all(groups.flatMap((group) => (group.notify ?? []).map((target, index) =>
-    deliverToTarget(options, group, target, index, message(group, target, targetLabel(target, index)), 'test'))));
+  return Promise.all(
+    groups.flatMap((group) =>
+      (group.notify ?? []).map((target, index) =>
+        deliverToTarget(options, group, target, index, message(group, target, targetLabel(target, index)), 'test'),
+      ),
+    ),
+  );
 }

@@ -56,7 +56,10 @@ export function clean(text: string | undefined, max = MAX_VALUE): string {
 /** The lines, at most MAX_LINES of them, the rest counted in a last line. */
 export function capLines(lines: string[]): string[] {
   if (lines.length <= MAX_LINES) return lines;
-  return [...lines.slice(0, MAX_LINES - 1), `…and ${lines.length - (MAX_LINES - 1)} more (see \`ociaccess audit\` on the sweep host)`];
+  return [
+    ...lines.slice(0, MAX_LINES - 1),
+    `…and ${lines.length - (MAX_LINES - 1)} more (see \`ociaccess audit\` on the sweep host)`,
+  ];
 }
 
 /** The events as the generic webhook sends them: every string cleaned and capped. */

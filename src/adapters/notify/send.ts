@@ -20,17 +20,37 @@ export interface PostAnswer {
 }
 
 /** One POST of a JSON body; rejects on a network failure or when `signal` fires. */
-export type PostJson = (url: string, body: string, headers: Record<string, string>, signal: AbortSignal) => Promise<PostAnswer>;
+export type PostJson = (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+) => Promise<PostAnswer>;
 
 /**
  * The one function through which notifications reach the HTTP layer: the
  * project's connections (system roots plus tls.caFile) and requestWhole.
  */
-export function httpPost(caFile: string | undefined, timeoutMs: number, nowMs: () => number, proxy?: ProxySettings): PostJson {
+export function httpPost(
+  caFile: string | undefined,
+  timeoutMs: number,
+  nowMs: () => number,
+  proxy?: ProxySettings,
+): PostJson {
   return async (url, body, headers, signal) => {
     const connections = connectionsForCaFile(caFile, { timeoutMs, proxy });
-    const answer = await requestWhole(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body, connections, signal });
-    return { status: answer.status, retryAfterMs: retryAfterMs(answer.headers.get('retry-after') ?? undefined, nowMs()), text: textOf(answer.bytes.subarray(0, 300)) };
+    const answer = await requestWhole(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+      body,
+      connections,
+      signal,
+    });
+    return {
+      status: answer.status,
+      retryAfterMs: retryAfterMs(answer.headers.get('retry-after') ?? undefined, nowMs()),
+      text: textOf(answer.bytes.subarray(0, 300)),
+    };
   };
 }
 
@@ -66,7 +86,11 @@ export function retryable(status: number): boolean {
  * Delivers `prepare()`'s body (prepared again for each attempt, so a
  * signature carries the time it is sent) to `url`.
  */
-export async function deliver(url: string, prepare: () => { body: string; headers: Record<string, string> }, options: DeliveryOptions): Promise<DeliveryResult> {
+export async function deliver(
+  url: string,
+  prepare: () => { body: string; headers: Record<string, string> },
+  options: DeliveryOptions,
+): Promise<DeliveryResult> {
   const deadline = options.now() + options.budgetMs;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const budgetText = `${Math.round(options.budgetMs / 100) / 10} s`;
@@ -74,7 +98,8 @@ export async function deliver(url: string, prepare: () => { body: string; header
   let status: number | undefined;
   let error = `no answer within the time budget (${budgetText})`;
   for (;;) {
-    if (options.signal?.aborted) return { delivered: false, status, attempts, error: 'stopped before it was delivered' };
+    if (options.signal?.aborted)
+      return { delivered: false, status, attempts, error: 'stopped before it was delivered' };
     const remaining = deadline - options.now();
     if (remaining <= 0) return { delivered: false, status, attempts, error };
     attempts += 1;
@@ -92,15 +117,24 @@ export async function deliver(url: string, prepare: () => { body: string; header
       if (!retryable(answer.status)) return { delivered: false, status, attempts, error };
       waitMs = answer.retryAfterMs ?? backoff(attempts);
       if (answer.retryAfterMs !== undefined && options.now() + waitMs >= deadline) {
-        return { delivered: false, status, attempts, error: `${error}; it asked to wait ${Math.ceil(waitMs / 1000)} s (Retry-After), beyond the time budget (${budgetText})` };
+        return {
+          delivered: false,
+          status,
+          attempts,
+          error: `${error}; it asked to wait ${Math.ceil(waitMs / 1000)} s (Retry-After), beyond the time budget (${budgetText})`,
+        };
       }
     } catch (failure) {
-      error = timer.signal.aborted && !options.signal?.aborted ? `no answer within the time budget (${budgetText})` : describeFailure(failure);
+      error =
+        timer.signal.aborted && !options.signal?.aborted
+          ? `no answer within the time budget (${budgetText})`
+          : describeFailure(failure);
       waitMs = backoff(attempts);
     } finally {
       clearTimeout(timeout);
     }
-    if (attempts >= maxAttempts) return { delivered: false, status, attempts, error: `${error} (after ${attempts} attempts)` };
+    if (attempts >= maxAttempts)
+      return { delivered: false, status, attempts, error: `${error} (after ${attempts} attempts)` };
     if (options.now() + waitMs >= deadline) return { delivered: false, status, attempts, error };
     await options.sleep(waitMs, options.signal);
   }
@@ -117,12 +151,18 @@ function backoff(attempt: number): number {
  * secret.
  */
 export function describeFailure(failure: unknown): string {
-  if (failure instanceof OciAccessError && failure.code === 'HTTP_DEADLINE_EXCEEDED') return 'no complete answer within the deadline for one request';
+  if (failure instanceof OciAccessError && failure.code === 'HTTP_DEADLINE_EXCEEDED')
+    return 'no complete answer within the deadline for one request';
   if (failure instanceof OciAccessError && failure.code === 'HTTP_BODY_TOO_LARGE') return 'the answer was too large';
   if (failure instanceof OciAccessError) return `cannot send (${failure.code})`;
   if ((failure as Error)?.name === 'AbortError') return 'stopped before it was delivered';
   const cause = (failure as { cause?: { code?: unknown } })?.cause;
-  const code = typeof cause?.code === 'string' ? cause.code : typeof (failure as { code?: unknown })?.code === 'string' ? (failure as { code: string }).code : undefined;
+  const code =
+    typeof cause?.code === 'string'
+      ? cause.code
+      : typeof (failure as { code?: unknown })?.code === 'string'
+        ? (failure as { code: string }).code
+        : undefined;
   switch (code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -136,7 +176,8 @@ export function describeFailure(failure: unknown): string {
     case 'ERR_INVALID_URL':
       return 'the URL is not valid';
     default:
-      if (code && /CERT|ERR_TLS|ERR_SSL|LEAF_SIGNATURE|ISSUER/.test(code)) return `the TLS certificate was not accepted (${code}); set tls.caFile for a private CA`;
+      if (code && /CERT|ERR_TLS|ERR_SSL|LEAF_SIGNATURE|ISSUER/.test(code))
+        return `the TLS certificate was not accepted (${code}); set tls.caFile for a private CA`;
       return code ? `network error (${code})` : 'network error';
   }
 }

@@ -35,7 +35,10 @@ export interface SourceHost {
 
 /** A target that cannot be used; its message names the source, never the secret. */
 export class TargetSourceError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
     this.name = 'TargetSourceError';
   }
@@ -56,27 +59,46 @@ export function maskUrl(url: string): string {
   }
 }
 
-function readSecret(kind: 'URL' | 'signing secret', file: string | undefined, envName: string | undefined, host: SourceHost, label: string): string {
+function readSecret(
+  kind: 'URL' | 'signing secret',
+  file: string | undefined,
+  envName: string | undefined,
+  host: SourceHost,
+  label: string,
+): string {
   if (file !== undefined) {
     const full = path.resolve(host.cwd, file);
     const problems = fileSafetyProblems(full, 'private', host.files);
     if (problems.length > 0) {
-      throw new TargetSourceError(`the ${kind} file of notify target "${label}": ${describeFileProblem(problems[0]!, `notify ${kind} file`)}; it is not used`, problems[0]!.fix);
+      throw new TargetSourceError(
+        `the ${kind} file of notify target "${label}": ${describeFileProblem(problems[0]!, `notify ${kind} file`)}; it is not used`,
+        problems[0]!.fix,
+      );
     }
     let text: string;
     try {
       text = readFileSync(full, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new TargetSourceError(`the ${kind} file ${full} of notify target "${label}" cannot be read (${code})`, `Create it (one line, mode 0600) or fix groups[].notify[].${kind === 'URL' ? 'urlFile' : 'secretFile'}.`);
+      throw new TargetSourceError(
+        `the ${kind} file ${full} of notify target "${label}" cannot be read (${code})`,
+        `Create it (one line, mode 0600) or fix groups[].notify[].${kind === 'URL' ? 'urlFile' : 'secretFile'}.`,
+      );
     }
     const value = text.trim();
-    if (!value) throw new TargetSourceError(`the ${kind} file ${full} of notify target "${label}" is empty`, `Write the ${kind} into it, on one line.`);
+    if (!value)
+      throw new TargetSourceError(
+        `the ${kind} file ${full} of notify target "${label}" is empty`,
+        `Write the ${kind} into it, on one line.`,
+      );
     return value;
   }
   const value = envName === undefined ? undefined : host.env[envName]?.trim();
   if (!value) {
-    throw new TargetSourceError(`the environment variable ${envName ?? '(none)'}, which should hold the ${kind} of notify target "${label}", is not set`, `Set ${envName ?? 'it'} in this machine's (or the scheduler's) environment.`);
+    throw new TargetSourceError(
+      `the environment variable ${envName ?? '(none)'}, which should hold the ${kind} of notify target "${label}", is not set`,
+      `Set ${envName ?? 'it'} in this machine's (or the scheduler's) environment.`,
+    );
   }
   return value;
 }
@@ -92,15 +114,35 @@ export function resolveTarget(target: NotifyTargetConfig, index: number, host: S
     parsed = undefined;
   }
   if (!parsed || parsed.protocol !== 'https:' || !parsed.host) {
-    const source = target.urlFile !== undefined ? `file ${path.resolve(host.cwd, target.urlFile)}` : `environment variable ${target.urlEnv}`;
-    throw new TargetSourceError(`the URL of notify target "${label}" (from ${source}) is not an https:// URL`, 'Paste the webhook URL exactly as the service gave it (https://…).');
+    const source =
+      target.urlFile !== undefined
+        ? `file ${path.resolve(host.cwd, target.urlFile)}`
+        : `environment variable ${target.urlEnv}`;
+    throw new TargetSourceError(
+      `the URL of notify target "${label}" (from ${source}) is not an https:// URL`,
+      'Paste the webhook URL exactly as the service gave it (https://…).',
+    );
   }
-  const secret = target.kind === 'webhook' ? readSecret('signing secret', target.secretFile, target.secretEnv, host, label) : undefined;
-  return { kind: target.kind, for: [...target.for], label, url, ...(secret !== undefined ? { secret } : {}), masked: maskUrl(url), host: parsed.host };
+  const secret =
+    target.kind === 'webhook'
+      ? readSecret('signing secret', target.secretFile, target.secretEnv, host, label)
+      : undefined;
+  return {
+    kind: target.kind,
+    for: [...target.for],
+    label,
+    url,
+    ...(secret !== undefined ? { secret } : {}),
+    masked: maskUrl(url),
+    host: parsed.host,
+  };
 }
 
 /** For doctor: every target of every group read (not sent to); the problems, naming sources only. */
-export function checkNotifyTargets(config: Pick<Config, 'groups'>, host: SourceHost): { checked: number; problems: { message: string; fix: string }[] } {
+export function checkNotifyTargets(
+  config: Pick<Config, 'groups'>,
+  host: SourceHost,
+): { checked: number; problems: { message: string; fix: string }[] } {
   const problems: { message: string; fix: string }[] = [];
   let checked = 0;
   for (const group of config.groups) {

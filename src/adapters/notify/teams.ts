@@ -25,12 +25,30 @@ export function teamsText(text: string): string {
 
 export function teamsPayload(message: NotifyMessage): unknown {
   const body: unknown[] = [
-    { type: 'TextBlock', text: teamsText(message.title), weight: 'Bolder', size: 'Medium', color: COLOUR[message.tone], wrap: true },
-    { type: 'FactSet', facts: message.facts.map((fact) => ({ title: teamsText(fact.name), value: teamsText(fact.value) })) },
+    {
+      type: 'TextBlock',
+      text: teamsText(message.title),
+      weight: 'Bolder',
+      size: 'Medium',
+      color: COLOUR[message.tone],
+      wrap: true,
+    },
+    {
+      type: 'FactSet',
+      facts: message.facts.map((fact) => ({ title: teamsText(fact.name), value: teamsText(fact.value) })),
+    },
   ];
-  for (const line of message.lines) body.push({ type: 'TextBlock', text: `• ${teamsText(line)}`, wrap: true, spacing: 'None' });
+  for (const line of message.lines)
+    body.push({ type: 'TextBlock', text: `• ${teamsText(line)}`, wrap: true, spacing: 'None' });
   body.push({ type: 'TextBlock', text: teamsText(message.next), wrap: true, spacing: 'Medium' });
-  if (message.command) body.push({ type: 'TextBlock', text: teamsText(message.command), fontType: 'Monospace', wrap: true, spacing: 'Small' });
+  if (message.command)
+    body.push({
+      type: 'TextBlock',
+      text: teamsText(message.command),
+      fontType: 'Monospace',
+      wrap: true,
+      spacing: 'Small',
+    });
   return {
     type: 'message',
     attachments: [

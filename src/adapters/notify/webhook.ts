@@ -59,7 +59,12 @@ export function webhookSignature(secret: string, timestampSeconds: number, rawBo
 }
 
 /** The headers that sign one attempt (signed again at each attempt, with its own time). */
-export function signedHeaders(secret: string, rawBody: string, nowMs: number, deliveryId: string): Record<string, string> {
+export function signedHeaders(
+  secret: string,
+  rawBody: string,
+  nowMs: number,
+  deliveryId: string,
+): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000);
   return {
     [TIMESTAMP_HEADER]: String(timestamp),
@@ -73,10 +78,16 @@ export function signedHeaders(secret: string, rawBody: string, nowMs: number, de
  * signature over the raw bytes received, compare in constant time, and check
  * the timestamp. Returns the problem, or undefined when the delivery is genuine.
  */
-export function verifyWebhook(secret: string, headers: { timestamp?: string; signature?: string }, rawBody: string, nowMs: number): string | undefined {
+export function verifyWebhook(
+  secret: string,
+  headers: { timestamp?: string; signature?: string },
+  rawBody: string,
+  nowMs: number,
+): string | undefined {
   const timestamp = Number(headers.timestamp);
   if (!headers.timestamp || !Number.isInteger(timestamp)) return 'missing or malformed timestamp header';
-  if (Math.abs(nowMs / 1000 - timestamp) > MAX_SIGNATURE_AGE_SECONDS) return 'timestamp too far from now (a replay, or a wrong clock)';
+  if (Math.abs(nowMs / 1000 - timestamp) > MAX_SIGNATURE_AGE_SECONDS)
+    return 'timestamp too far from now (a replay, or a wrong clock)';
   const expected = Buffer.from(webhookSignature(secret, timestamp, rawBody));
   const given = Buffer.from(headers.signature ?? '');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'signature does not match';

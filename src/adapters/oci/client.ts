@@ -33,7 +33,10 @@ export interface OciClientOptions {
  */
 function describeOciConfigFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/^(Found line with no key-value pair|Found line with no key|Cannot have empty profile name|Config parse error[^:]*):[\s\S]*$/, '$1 (the line is not shown)');
+  return message.replace(
+    /^(Found line with no key-value pair|Found line with no key|Cannot have empty profile name|Config parse error[^:]*):[\s\S]*$/,
+    '$1 (the line is not shown)',
+  );
 }
 
 /**
@@ -42,9 +45,13 @@ function describeOciConfigFailure(error: unknown): string {
  * write; ociaccess does not try.
  */
 export function ociReadOnlyError(operation: string): PolicyError {
-  return new PolicyError('OCI_READ_ONLY', `Refused to ${operation}: this config's OCI key is declared read-only (oci.access is "read"), so ociaccess sends no change to OCI.`, {
-    hint: 'Only the sweep host changes OCI. There, set "access": "write" in the "oci" section (docs/setup-oci.md); people\'s machines keep "read" or no "oci" section at all.',
-  });
+  return new PolicyError(
+    'OCI_READ_ONLY',
+    `Refused to ${operation}: this config's OCI key is declared read-only (oci.access is "read"), so ociaccess sends no change to OCI.`,
+    {
+      hint: 'Only the sweep host changes OCI. There, set "access": "write" in the "oci" section (docs/setup-oci.md); people\'s machines keep "read" or no "oci" section at all.',
+    },
+  );
 }
 
 /**
@@ -68,14 +75,25 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
   try {
     provider = new common.ConfigFileAuthenticationDetailsProvider(options.configFile, options.profile);
   } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${describeOciConfigFailure(error)}`, {
-      hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `The OCI config file ${options.configFile} (profile ${options.profile}) cannot be used: ${describeOciConfigFailure(error)}`,
+      {
+        hint: 'Check oci.configFile and oci.profile in the config; the profile needs user, fingerprint, tenancy, region and key_file.',
+      },
+    );
   }
   const client = new identitydomains.IdentityDomainsClient(
     // The client signs with the provider's key through the http client (the SDK takes one or the other).
     // A read-only config's client refuses writes below the SDK, so no operation (ours or a future one) can send one.
-    { httpClient: new WholeHttpClient(new common.DefaultRequestSigner(provider), options.connections, options.onAnswer, (options.access ?? 'read') === 'read' ? refuseWrites : undefined) },
+    {
+      httpClient: new WholeHttpClient(
+        new common.DefaultRequestSigner(provider),
+        options.connections,
+        options.onAnswer,
+        (options.access ?? 'read') === 'read' ? refuseWrites : undefined,
+      ),
+    },
     {
       // No client breaker: our callers retry (OciDomain.call), and the breaker would count
       // their attempts as its own.
@@ -94,5 +112,8 @@ export function createOciClient(options: OciClientOptions): identitydomains.Iden
 function refuseWrites(method: string, uri: string): void {
   if (isOciRead(method, uri)) return;
   // shouldBeRetried: read by the SDK's retrier, which would otherwise count this as a network failure.
-  throw Object.assign(ociReadOnlyError(`send ${method.toUpperCase()} ${new URL(uri).pathname} to the OCI identity domain`), { shouldBeRetried: false });
+  throw Object.assign(
+    ociReadOnlyError(`send ${method.toUpperCase()} ${new URL(uri).pathname} to the OCI identity domain`),
+    { shouldBeRetried: false },
+  );
 }

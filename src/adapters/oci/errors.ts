@@ -18,12 +18,20 @@ export function ociErrorOf(operation: string, error: unknown, authHint: string):
   // The domain's own text, quoted in ours: one line, no control characters.
   const message = stripControls((error as Error | null)?.message ?? String(error));
   if (status === 401 || status === 403) {
-    return new AuthError('OCI_AUTH_FAILED', `The OCI identity domain refused the request to ${operation} (${status}): ${message}`, { hint: authHint, cause: error });
+    return new AuthError(
+      'OCI_AUTH_FAILED',
+      `The OCI identity domain refused the request to ${operation} (${status}): ${message}`,
+      { hint: authHint, cause: error },
+    );
   }
   const unavailable = status === 429 || status >= 500 || status === 0;
-  return new UpstreamError(unavailable ? 'OCI_UNAVAILABLE' : 'OCI_ERROR', `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`, {
-    hint: unavailable ? 'Try again later; the domain may be throttling or unreachable.' : undefined,
-    cause: error,
-    details: { status },
-  });
+  return new UpstreamError(
+    unavailable ? 'OCI_UNAVAILABLE' : 'OCI_ERROR',
+    `The OCI identity domain failed to ${operation} (${status || 'no answer'}): ${message}`,
+    {
+      hint: unavailable ? 'Try again later; the domain may be throttling or unreachable.' : undefined,
+      cause: error,
+      details: { status },
+    },
+  );
 }

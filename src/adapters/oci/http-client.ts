@@ -31,8 +31,12 @@ export class WholeHttpClient implements common.HttpClient {
     const whole = await wholeBody(request.body);
     const sent = whole === '' || (whole !== undefined && whole.length === 0) ? undefined : whole;
     // As FetchHttpClient: the signer sees the body unless it is excluded from signing, and adds its headers to request.headers.
-    const signed = forceExcludeBody || sent === undefined ? undefined : typeof sent === 'string' ? sent : sent.toString('utf8');
-    await this.signer.signHttpRequest({ method: request.method, headers: request.headers, uri: request.uri, body: signed }, forceExcludeBody);
+    const signed =
+      forceExcludeBody || sent === undefined ? undefined : typeof sent === 'string' ? sent : sent.toString('utf8');
+    await this.signer.signHttpRequest(
+      { method: request.method, headers: request.headers, uri: request.uri, body: signed },
+      forceExcludeBody,
+    );
     const answer = await requestWhole(request.uri, {
       method: request.method,
       headers: headerRecord(request.headers),
@@ -52,7 +56,8 @@ async function wholeBody(body: unknown): Promise<string | Buffer | undefined> {
   if (body instanceof ArrayBuffer) return Buffer.from(body);
   if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     const chunks: Buffer[] = [];
-    for await (const chunk of body as AsyncIterable<string | Uint8Array>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    for await (const chunk of body as AsyncIterable<string | Uint8Array>)
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
     return Buffer.concat(chunks);
   }
   return Buffer.from(await new Response(body as ConstructorParameters<typeof Response>[0]).arrayBuffer());

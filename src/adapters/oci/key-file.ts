@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { assertSafeFile, type FileHost } from '../../file-safety.js';
 
-const AT_STAKE = "it leads to an API key that can change the identity domain's groups, and other users can read it or swap it";
+const AT_STAKE =
+  "it leads to an API key that can change the identity domain's groups, and other users can read it or swap it";
 
 /**
  * The key_file of `profile` (else of DEFAULT) in an OCI config file, `~/`

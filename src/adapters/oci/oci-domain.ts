@@ -7,7 +7,13 @@
 import * as identitydomains from 'oci-identitydomains';
 import { OciAccessError, UpstreamError } from '../../errors.js';
 import type { OciPort, OciUserRef } from '../../core/ports.js';
-import { OCI_FAILURE_BACKOFF, OCI_THROTTLE_BACKOFF, backoffDelayMs, watchRetryAfter, type RetryAfterWatch } from '../http/retry.js';
+import {
+  OCI_FAILURE_BACKOFF,
+  OCI_THROTTLE_BACKOFF,
+  backoffDelayMs,
+  watchRetryAfter,
+  type RetryAfterWatch,
+} from '../http/retry.js';
 import { limitErrorOf } from '../http/request.js';
 import { ociErrorOf } from './errors.js';
 import type { HttpConnections } from '../http/tls.js';
@@ -35,7 +41,8 @@ export interface OciDomainOptions {
  * does not retry (a 404 included), which would garble our stderr and break
  * --json consumers. Those lines (and only those) go to the --debug trace.
  */
-const SDK_RETRIER_NOISE = /^(Request cannot be retried|All retry attempts have exhausted|Request failed with Exception)/;
+const SDK_RETRIER_NOISE =
+  /^(Request cannot be retried|All retry attempts have exhausted|Request failed with Exception)/;
 let sdkTrace: ((line: string) => void) | undefined;
 let consoleFiltered = false;
 function filterSdkConsoleNoise(trace: ((line: string) => void) | undefined): void {
@@ -46,7 +53,8 @@ function filterSdkConsoleNoise(trace: ((line: string) => void) | undefined): voi
   const original = console.warn.bind(console);
   // eslint-disable-next-line no-console
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && SDK_RETRIER_NOISE.test(args[0])) sdkTrace?.(`oci sdk: ${args[0].split('\n')[0]}`);
+    if (typeof args[0] === 'string' && SDK_RETRIER_NOISE.test(args[0]))
+      sdkTrace?.(`oci sdk: ${args[0].split('\n')[0]}`);
     else original(...args);
   };
 }
@@ -80,8 +88,13 @@ export class OciDomain implements OciPort {
   private client(): Promise<identitydomains.IdentityDomainsClient> {
     this.clientPromise ??= (async () =>
       createOciClient({
-        domainUrl: this.options.domainUrl, configFile: this.options.configFile, profile: this.options.profile, access: this.options.access,
-        connections: this.options.connections, onAnswer: this.retryAfter.note, files: this.options.files,
+        domainUrl: this.options.domainUrl,
+        configFile: this.options.configFile,
+        profile: this.options.profile,
+        access: this.options.access,
+        connections: this.options.connections,
+        onAnswer: this.retryAfter.note,
+        files: this.options.files,
       }))();
     return this.clientPromise;
   }
@@ -92,7 +105,10 @@ export class OciDomain implements OciPort {
    * connections (a few quick attempts, OCI_FAILURE_BACKOFF); never before a
    * Retry-After the domain sent.
    */
-  private async call<T>(operation: string, run: (client: identitydomains.IdentityDomainsClient) => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: string,
+    run: (client: identitydomains.IdentityDomainsClient) => Promise<T>,
+  ): Promise<T> {
     const client = await this.client();
     for (let attempt = 1; ; attempt += 1) {
       this.options.onRequest?.(operation);
@@ -101,10 +117,18 @@ export class OciDomain implements OciPort {
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode ?? 0;
         // An answer over the body cap would be as large the next time; a missed deadline is retried as a lost connection is.
-        const retriable = (status === 429 || status === 0 || status >= 500) && limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE' && !isOciReadOnlyRefusal(error);
-        const delay = retriable && !(error instanceof OciAccessError)
-          ? backoffDelayMs(status === 429 ? OCI_THROTTLE_BACKOFF : OCI_FAILURE_BACKOFF, attempt, this.retryAfter.waitMs())
-          : undefined;
+        const retriable =
+          (status === 429 || status === 0 || status >= 500) &&
+          limitErrorOf(error)?.code !== 'HTTP_BODY_TOO_LARGE' &&
+          !isOciReadOnlyRefusal(error);
+        const delay =
+          retriable && !(error instanceof OciAccessError)
+            ? backoffDelayMs(
+                status === 429 ? OCI_THROTTLE_BACKOFF : OCI_FAILURE_BACKOFF,
+                attempt,
+                this.retryAfter.waitMs(),
+              )
+            : undefined;
         if (delay === undefined) throw this.mapError(operation, error);
         await this.options.sleep(delay);
       }
@@ -113,7 +137,11 @@ export class OciDomain implements OciPort {
 
   private mapError(operation: string, error: unknown): Error {
     if (!(error instanceof OciAccessError) && isOciReadOnlyRefusal(error)) return ociReadOnlyError(operation);
-    return ociErrorOf(operation, error, 'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).');
+    return ociErrorOf(
+      operation,
+      error,
+      'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
+    );
   }
 
   async findUser(userName: string): Promise<OciUserRef | null> {
@@ -149,11 +177,15 @@ export class OciDomain implements OciPort {
    * its name, the group's users are paged through Users instead.
    */
   private async readMembers(groupId: string, needNames: boolean): Promise<OciUserRef[]> {
-    const named = (members: { value: string; name?: string }[]) => !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
-    const refs = (members: { value: string; name?: string }[]) => members.map((member) => ({ id: member.value, userName: stripControls(member.name ?? '') }));
+    const named = (members: { value: string; name?: string }[]) =>
+      !needNames || members.every((member) => typeof member.name === 'string' && member.name !== '');
+    const refs = (members: { value: string; name?: string }[]) =>
+      members.map((member) => ({ id: member.value, userName: stripControls(member.name ?? '') }));
     let members: identitydomains.models.GroupMembers[] | undefined;
     try {
-      const response = await this.call('read the group members', (client) => client.getGroup({ groupId, attributes: 'members' }));
+      const response = await this.call('read the group members', (client) =>
+        client.getGroup({ groupId, attributes: 'members' }),
+      );
       members = response.group?.members ?? [];
     } catch (error) {
       if (!(error instanceof UpstreamError) || error.details?.status !== 400) throw error;
@@ -188,14 +220,20 @@ export class OciDomain implements OciPort {
   private async membersThroughUsers(groupId: string): Promise<OciUserRef[]> {
     const page = async (startIndex: number) => {
       const response = await this.call('page through the group members', (client) =>
-        client.listUsers({ filter: `groups.value eq ${scimString(groupId)}`, attributes: 'userName', startIndex, count: PAGE_SIZE }),
+        client.listUsers({
+          filter: `groups.value eq ${scimString(groupId)}`,
+          attributes: 'userName',
+          startIndex,
+          count: PAGE_SIZE,
+        }),
       );
       return { startIndex, users: response.users?.resources ?? [], total: response.users?.totalResults ?? 0 };
     };
     const first = await page(1);
     const step = first.users.length;
     const starts: number[] = [];
-    for (let start = 1 + step; step > 0 && start <= first.total && starts.length < 10_000; start += step) starts.push(start);
+    for (let start = 1 + step; step > 0 && start <= first.total && starts.length < 10_000; start += step)
+      starts.push(start);
     const planned = [first, ...(await mapLimit(starts, PAGE_CONCURRENCY, page))];
     const pages = [...planned];
     for (let index = 0; index < planned.length; index += 1) {
@@ -211,7 +249,8 @@ export class OciDomain implements OciPort {
     }
     const byId = new Map<string, OciUserRef>();
     for (const { users } of pages) {
-      for (const user of users) if (user.id) byId.set(user.id, { id: user.id, userName: stripControls(user.userName ?? '') });
+      for (const user of users)
+        if (user.id) byId.set(user.id, { id: user.id, userName: stripControls(user.userName ?? '') });
     }
     return [...byId.values()];
   }
@@ -225,7 +264,9 @@ export class OciDomain implements OciPort {
           groupId,
           patchOp: {
             schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-            operations: [{ op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` }],
+            operations: [
+              { op: identitydomains.models.Operations.Op.Remove, path: `members[value eq ${scimString(userId)}]` },
+            ],
           },
         }),
       );

@@ -22,7 +22,11 @@ export class OciInspector {
     try {
       response = await this.client.listIdentityProviders({ count: 100 });
     } catch (error) {
-      throw ociErrorOf('list identity providers', error, 'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).');
+      throw ociErrorOf(
+        'list identity providers',
+        error,
+        'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).',
+      );
     }
     return (response.identityProviders?.resources ?? []).map((idp) => ({
       id: idp.id ?? '',
@@ -30,7 +34,9 @@ export class OciInspector {
       enabled: idp.enabled !== false,
       jitEnabled: idp.jitUserProvEnabled === true,
       createUsers: idp.jitUserProvCreateUserEnabled === true,
-      groupAssignmentMethod: idp.jitUserProvGroupAssignmentMethod ? stripControls(String(idp.jitUserProvGroupAssignmentMethod)) : null,
+      groupAssignmentMethod: idp.jitUserProvGroupAssignmentMethod
+        ? stripControls(String(idp.jitUserProvGroupAssignmentMethod))
+        : null,
       mappingMode: idp.jitUserProvGroupMappingMode ? stripControls(String(idp.jitUserProvGroupMappingMode)) : null,
       mappedOciGroupIds: (idp.jitUserProvGroupMappings ?? []).map((mapping) => mapping.value),
     }));

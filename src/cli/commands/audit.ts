@@ -12,7 +12,10 @@ function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   try {
     return new Date(env.ctx.clock.now().getTime() - parseDuration(raw, '--since'));
   } catch {
-    throw new UsageError(`--since ${quoteInput(raw)} is neither a date nor a duration.`, { code: 'INVALID_SINCE', hint: 'Use e.g. --since 2026-11-01 or --since 24h.' });
+    throw new UsageError(`--since ${quoteInput(raw)} is neither a date nor a duration.`, {
+      code: 'INVALID_SINCE',
+      hint: 'Use e.g. --since 2026-11-01 or --since 24h.',
+    });
   }
 }
 
@@ -50,7 +53,13 @@ async function auditKeyOf(env: CommandEnv) {
 
 async function auditLogOf(env: CommandEnv, withKey = false) {
   const { openAuditLog } = await import('../../store/audit-log.js');
-  const host = { clock: env.ctx.clock, pid: env.ctx.pid, hostname: env.ctx.hostname, platform: env.ctx.platform, uid: env.ctx.uid };
+  const host = {
+    clock: env.ctx.clock,
+    pid: env.ctx.pid,
+    hostname: env.ctx.hostname,
+    platform: env.ctx.platform,
+    uid: env.ctx.uid,
+  };
   return openAuditLog(env.ctx.paths.stateDir, host, withKey ? { key: await auditKeyOf(env) } : {});
 }
 
@@ -59,53 +68,83 @@ export function registerAudit(program: Command, run: Runner): void {
     .command('audit')
     .description("this machine's audit log (append-only, hash-chained)")
     .option('--since <when>', 'only entries since a date (2026-11-01) or a duration ago (24h)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess audit --since 24h
   $ ociaccess audit --json
-  $ ociaccess audit verify`)
+  $ ociaccess audit verify`,
+    )
     .action(async (options: { since?: string }, command: Command) =>
       run(command, async (env) => {
         const from = since(env, options.since);
         const entries = await (await auditLogOf(env)).read(from ? { since: from } : {});
         env.out.data({ entries }, () =>
-          entries.length === 0 ? '' : table(env.out, ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'REASON'], entries.map((e) => [
-            String(e.seq), e.at.replace(/\.\d{3}Z$/, 'Z'), e.actor.upn, e.action,
-            [e.target.upn, e.target.groupName, e.target.requestId].filter(Boolean).join(' '), e.result, e.reason ?? '',
-          ])),
+          entries.length === 0
+            ? ''
+            : table(
+                env.out,
+                ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'REASON'],
+                entries.map((e) => [
+                  String(e.seq),
+                  e.at.replace(/\.\d{3}Z$/, 'Z'),
+                  e.actor.upn,
+                  e.action,
+                  [e.target.upn, e.target.groupName, e.target.requestId].filter(Boolean).join(' '),
+                  e.result,
+                  e.reason ?? '',
+                ]),
+              ),
         );
         if (entries.length === 0) env.out.info('The audit log has no entries' + (from ? ' in that period.' : ' yet.'));
       }),
     );
   audit
     .command('verify')
-    .description('check the hash chain, the head record and (with an audit key) the seals; exit 1 when anything is wrong')
-    .option('--expect-head <hash>', 'also require the chain to end at this hash (as printed after "head", e.g. kept off this machine)')
-    .addHelpText('after', `
+    .description(
+      'check the hash chain, the head record and (with an audit key) the seals; exit 1 when anything is wrong',
+    )
+    .option(
+      '--expect-head <hash>',
+      'also require the chain to end at this hash (as printed after "head", e.g. kept off this machine)',
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess audit verify && echo intact     # exit 1 when the log does not verify
   $ ociaccess audit verify --expect-head sha256:95967aca…   # the head you kept elsewhere
 
-With an audit key configured (OCIACCESS_AUDIT_KEY_FILE or audit.keyFile) every seal is checked.`)
+With an audit key configured (OCIACCESS_AUDIT_KEY_FILE or audit.keyFile) every seal is checked.`,
+    )
     .action(async (options: { expectHead?: string }, command: Command) =>
       run(command, async (env) => {
         const expectHead = options.expectHead === undefined ? undefined : parseExpectHead(options.expectHead);
         const result = await (await auditLogOf(env, true)).verify(expectHead === undefined ? {} : { expectHead });
         const seals = result.seals;
         const sealNote = seals?.checked ? `, ${seals.sealed} sealed` : '';
-        env.out.data(result, () => (result.ok
-          ? `ok: ${result.entries} entries verified${sealNote}, head sha256:${result.lastHash}${result.lastSeq > 0 ? ` (seq ${result.lastSeq})` : ''}`
-          : `BROKEN at seq ${result.firstBadSeq}: ${result.problem} — ${result.message ?? ''}`));
+        env.out.data(result, () =>
+          result.ok
+            ? `ok: ${result.entries} entries verified${sealNote}, head sha256:${result.lastHash}${result.lastSeq > 0 ? ` (seq ${result.lastSeq})` : ''}`
+            : `BROKEN at seq ${result.firstBadSeq}: ${result.problem} — ${result.message ?? ''}`,
+        );
         if (!result.ok) {
-          env.out.warn(`The audit log does not verify (${result.problem}); entries from seq ${result.firstBadSeq} on cannot be trusted.`);
+          env.out.warn(
+            `The audit log does not verify (${result.problem}); entries from seq ${result.firstBadSeq} on cannot be trusted.`,
+          );
           if (result.hint) env.out.warn(`hint: ${result.hint}`);
           return ExitCode.unexpected;
         }
         if (seals?.checked && seals.unsealed > 0) {
-          env.out.warn(`${seals.unsealed} entr${seals.unsealed === 1 ? 'y was' : 'ies were'} written before sealing started (entries 1–${seals.unsealed}, accepted by \`audit seal\` at entry ${seals.unsealed + 1}): the chain covers them, the key does not.`);
+          env.out.warn(
+            `${seals.unsealed} entr${seals.unsealed === 1 ? 'y was' : 'ies were'} written before sealing started (entries 1–${seals.unsealed}, accepted by \`audit seal\` at entry ${seals.unsealed + 1}): the chain covers them, the key does not.`,
+          );
         }
         if (seals && !seals.checked) {
-          env.out.warn(`${seals.sealed} entries are sealed, but no audit key is configured here, so their seals were not checked (set OCIACCESS_AUDIT_KEY_FILE to check them).`);
+          env.out.warn(
+            `${seals.sealed} entries are sealed, but no audit key is configured here, so their seals were not checked (set OCIACCESS_AUDIT_KEY_FILE to check them).`,
+          );
         }
         return ExitCode.ok;
       }),
@@ -113,9 +152,12 @@ With an audit key configured (OCIACCESS_AUDIT_KEY_FILE or audit.keyFile) every s
   audit
     .command('seal')
     .description('start sealing an existing log with the configured audit key (checks it first)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Run once after configuring an audit key on a machine whose log already has entries:
-  $ ociaccess audit verify && ociaccess audit seal`)
+  $ ociaccess audit verify && ociaccess audit seal`,
+    )
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const log = await auditLogOf(env, true);
@@ -125,7 +167,8 @@ Run once after configuring an audit key on a machine whose log already has entri
         env.out.data({ sealed: entry !== undefined, ...(entry === undefined ? {} : { entry }) }, () =>
           entry === undefined
             ? 'nothing to do: the log is empty or already sealed'
-            : `sealed: entries 1–${entry.seq - 1} accepted as written before the key; entry ${entry.seq} and every later one are sealed`);
+            : `sealed: entries 1–${entry.seq - 1} accepted as written before the key; entry ${entry.seq} and every later one are sealed`,
+        );
         return ExitCode.ok;
       }),
     );

@@ -7,10 +7,17 @@ import { terminalText } from '../output.js';
 export function registerAuth(program: Command, run: Runner): void {
   program
     .command('login')
-    .description('sign in to Entra ID (device code by default; --browser for this machine\'s browser)')
+    .description("sign in to Entra ID (device code by default; --browser for this machine's browser)")
     .option('--browser', 'sign in through the local browser (loopback redirect) instead of a device code')
-    .addOption(new Option('--role <role>', 'the permissions to consent to at sign-in: requester (default), approver, operator (--provision-now)').choices(['requester', 'approver', 'operator']))
-    .addHelpText('after', `
+    .addOption(
+      new Option(
+        '--role <role>',
+        'the permissions to consent to at sign-in: requester (default), approver, operator (--provision-now)',
+      ).choices(['requester', 'approver', 'operator']),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess login                   # prints a code to enter at the sign-in page
   $ ociaccess login --browser
@@ -18,20 +25,33 @@ Examples:
 
 A requester's permissions are asked for at sign-in; an approver's and an
 operator's when a command first needs them (no new sign-in where an admin has
-granted consent; see docs/setup-entra.md).`)
+granted consent; see docs/setup-entra.md).`,
+    )
     .action(async (options: { browser?: boolean; role?: DelegatedRole }, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
         const scopes = delegatedScopes(options.role ?? 'requester', services.config);
         const account = options.browser
           ? await services.session.loginInteractive({ scopes })
-          // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
-          // The message is Entra's own text: cleaned like everything else printed.
-          : await services.session.loginWithDeviceCode((message) => env.ctx.stderr.write(`${terminalText(message, { colour: false })}\n`), scopes);
+          : // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
+            // The message is Entra's own text: cleaned like everything else printed.
+            await services.session.loginWithDeviceCode(
+              (message) => env.ctx.stderr.write(`${terminalText(message, { colour: false })}\n`),
+              scopes,
+            );
         const store = await services.session.tokenStore();
         const warning = await store.takeFallbackWarning();
         if (warning) env.out.warn(warning);
-        env.out.data({ user: account.username, name: account.name ?? null, tenantId: account.tenantId, objectId: account.objectId, tokenStore: store.kind }, () => account.username);
+        env.out.data(
+          {
+            user: account.username,
+            name: account.name ?? null,
+            tenantId: account.tenantId,
+            objectId: account.objectId,
+            tokenStore: store.kind,
+          },
+          () => account.username,
+        );
         env.out.success(`Signed in as ${account.username}${account.name ? ` (${account.name})` : ''}.`);
       }),
     );
@@ -39,9 +59,12 @@ granted consent; see docs/setup-entra.md).`)
   program
     .command('logout')
     .description('forget the cached sign-in on this machine')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
-  $ ociaccess logout`)
+  $ ociaccess logout`,
+    )
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
@@ -54,10 +77,13 @@ Example:
   program
     .command('whoami')
     .description('who is signed in, to which tenant, until when, and where the tokens are kept')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess whoami
-  $ ociaccess whoami --json | jq -r .tokenExpiresAt`)
+  $ ociaccess whoami --json | jq -r .tokenExpiresAt`,
+    )
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
@@ -66,7 +92,9 @@ Examples:
         // A cached access token proves nothing: it outlives a revoked session by up to an hour.
         // A refresh proves the sign-in still works (and renews it), and reading one's own
         // profile in Graph proves the token is accepted; either failing is exit 4.
-        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config), { forceRefresh: true });
+        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config), {
+          forceRefresh: true,
+        });
         await (await services.userDeps()).directory.me();
         const store = await services.session.tokenStore();
         const now = services.clock.now();
@@ -89,7 +117,8 @@ Examples:
               `token store: ${store.description}`,
             ].join('\n'),
         );
-        if (store.fallbackReason) env.out.warn(`tokens are in a plain file because no keychain is reachable (${store.fallbackReason}).`);
+        if (store.fallbackReason)
+          env.out.warn(`tokens are in a plain file because no keychain is reachable (${store.fallbackReason}).`);
       }),
     );
 }

@@ -4,15 +4,32 @@ import type { CommandEnv } from '../command-env.js';
 import { checkReason, checkRequestId, checkUpn } from '../args.js';
 import { findGroup, groupsOrAll } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
-import { approveRequest, denyRequest, listRequests, type DecideResult, type RequestView } from '../../core/lifecycle.js';
+import {
+  approveRequest,
+  denyRequest,
+  listRequests,
+  type DecideResult,
+  type RequestView,
+} from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 import { stripControls } from '../../core/text.js';
 import { waitForOci } from './wait.js';
 
-interface DecideOptions { group?: string; requester?: string; reason?: string; yes?: boolean; provisionNow?: boolean; wait?: boolean; timeout?: string }
+interface DecideOptions {
+  group?: string;
+  requester?: string;
+  reason?: string;
+  yes?: boolean;
+  provisionNow?: boolean;
+  wait?: boolean;
+  timeout?: string;
+}
 
 /** A request as the pick list offers it: the id alone is not enough, since a requester can copy another's. */
-interface Picked { id: string; requesterUpn: string }
+interface Picked {
+  id: string;
+  requesterUpn: string;
+}
 
 /** Without an id, offers the pending requests to pick from (terminal only). */
 async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string): Promise<Picked> {
@@ -35,7 +52,9 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
     pending.map((p) => ({
       value: { id: p.request.id, requesterUpn: p.requester.userPrincipalName },
       // The prompt library prints choices as they are: no remote text reaches it uncleaned.
-      name: stripControls(`${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${formatDuration(p.request.hours * 3600_000)}  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`),
+      name: stripControls(
+        `${p.request.id}  ${p.requester.userPrincipalName}  ${p.group.name}  ${formatDuration(p.request.hours * 3600_000)}  "${p.request.justification}"  (${formatDuration(now.getTime() - p.request.requestedAt.getTime())} ago)`,
+      ),
     })),
   );
 }
@@ -87,9 +106,18 @@ export function registerDecide(program: Command, run: Runner): void {
   for (const verb of ['approve', 'deny'] as const) {
     const command = program
       .command(`${verb} [id]`)
-      .description(verb === 'approve' ? 'approve a pending request: adds the member and records the expiry' : 'deny a pending request')
+      .description(
+        verb === 'approve'
+          ? 'approve a pending request: adds the member and records the expiry'
+          : 'deny a pending request',
+      )
       .option('-g, --group <name>', 'only requests of this group (for the pick list)')
-      .option('-r, --reason <text>', verb === 'deny' ? 'why (shown to the requester; asked for on a terminal, else required)' : 'a note for the record')
+      .option(
+        '-r, --reason <text>',
+        verb === 'deny'
+          ? 'why (shown to the requester; asked for on a terminal, else required)'
+          : 'a note for the record',
+      )
       .option('--requester <upn>', 'whose request it is (needed when the id is found under several requesters)')
       .option('-y, --yes', 'never prompt (no pick list, no confirmation); the id is then required');
     if (verb === 'approve') {
@@ -98,23 +126,30 @@ export function registerDecide(program: Command, run: Runner): void {
         .option('--wait', 'wait until OCI shows the membership')
         .option('--timeout <duration>', 'how long --wait waits (e.g. 30m, 1h)', '10m');
     }
-    command.addHelpText('after', verb === 'approve'
-      ? `
+    command.addHelpText(
+      'after',
+      verb === 'approve'
+        ? `
 Examples:
   $ ociaccess approve                      # pick from the pending requests
   $ ociaccess approve r-7k2m9q3a --provision-now --wait
   $ ociaccess approve r-7k2m9q3a --yes --json
   $ ociaccess approve r-7k2m9q3a --requester alice@contoso.com   # when the id is found under several requesters`
-      : `
+        : `
 Examples:
-  $ ociaccess deny r-7k2m9q3a --reason "use the read-only group"`);
+  $ ociaccess deny r-7k2m9q3a --reason "use the read-only group"`,
+    );
     command.action(async (id: string | undefined, options: DecideOptions, cmd: Command) =>
       run(cmd, async (env) => {
         let requestId = checkRequestId(id);
         // A denial needs a reason: on a terminal it is asked for after the pick list; elsewhere the flag is required.
-        const askReason = verb === 'deny' && options.reason === undefined && !options.yes && env.ctx.prompter.interactive;
+        const askReason =
+          verb === 'deny' && options.reason === undefined && !options.yes && env.ctx.prompter.interactive;
         let reason = checkReason(options.reason, verb === 'deny' && !askReason);
-        const timeoutMs = verb === 'approve' && options.wait ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout') : 0;
+        const timeoutMs =
+          verb === 'approve' && options.wait
+            ? (await import('../args.js')).parseDuration(options.timeout ?? '10m', '--timeout')
+            : 0;
         const config = await env.config();
         if (options.group) findGroup(config, options.group);
         let requesterUpn = options.requester === undefined ? undefined : checkUpn(options.requester, '--requester');
@@ -125,20 +160,47 @@ Examples:
         // An approval adds the member (and may provision on demand); a denial only writes one's own record.
         const deps = await services.userDeps(verb === 'deny' ? 'requester' : provisionNow ? 'operator' : 'approver');
         const groups = groupsOrAll(config, options.group);
-        const input = { groups, requestId, requesterUpn, reason, provisionNow, confirm: confirmation(env, options, verb) };
+        const input = {
+          groups,
+          requestId,
+          requesterUpn,
+          reason,
+          provisionNow,
+          confirm: confirmation(env, options, verb),
+        };
         const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
           env.out.success(
             `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} for ${formatDuration(result.request.hours * 3600_000)}; it expires ${env.out.time(result.decision.expiresAt!, deps.clock.now())}.`,
           );
-          if (result.provisionError) env.out.warn(`Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`);
-          if (options.wait) data.oci = await waitForOci(env, deps, result.group, result.requester.userPrincipalName, 'member', timeoutMs);
-          else env.out.info(provisionNow ? 'Asked Entra to provision it to OCI now.' : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).');
+          if (result.provisionError)
+            env.out.warn(
+              `Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`,
+            );
+          if (options.wait)
+            data.oci = await waitForOci(
+              env,
+              deps,
+              result.group,
+              result.requester.userPrincipalName,
+              'member',
+              timeoutMs,
+            );
+          else
+            env.out.info(
+              provisionNow
+                ? 'Asked Entra to provision it to OCI now.'
+                : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).',
+            );
         } else {
           env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);
         }
-        env.out.data(data, () => `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${env.out.time(result.decision.expiresAt, deps.clock.now())}`);
+        env.out.data(
+          data,
+          () =>
+            `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${env.out.time(result.decision.expiresAt, deps.clock.now())}`,
+        );
       }),
     );
   }

@@ -6,15 +6,18 @@ export function registerDemo(program: Command, run: Runner): void {
   program
     .command('demo')
     .description('play the whole story on the embedded emulator (no tenant needed)')
-    .option('--dir <path>', 'keep the emulator files and each actor\'s state here')
-    .addHelpText('after', `
+    .option('--dir <path>', "keep the emulator files and each actor's state here")
+    .addHelpText(
+      'after',
+      `
 Starts the emulator, then runs real commands as alice (requester), bob
 (approver) and a cron host (sweep), checking each outcome. Exit 0 only if
 every step's outcome was as expected.
 
 Examples:
   $ npx ociaccess demo
-  $ ociaccess demo --dir ./demo-run    # keep the files to look at afterwards`)
+  $ ociaccess demo --dir ./demo-run    # keep the files to look at afterwards`,
+    )
     .action(async (options: { dir?: string }, command: Command) =>
       run(command, async (env) => {
         const { playStory } = await import('../../demo/story.js');

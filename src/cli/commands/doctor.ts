@@ -10,15 +10,33 @@ const MARK: Record<CheckStatus, string> = { pass: 'pass', warn: 'WARN', fail: 'F
 
 function render(out: Output, report: DoctorReport): string {
   const paint = (status: CheckStatus) =>
-    status === 'pass' ? out.style.green(MARK[status]) : status === 'warn' ? out.style.yellow(MARK[status]) : status === 'fail' ? out.style.red(MARK[status]) : out.style.dim(MARK[status]);
-  const lines = [table(out, ['STATUS', 'CHECK', 'DETAIL'], report.checks.map((check) => [paint(check.status), check.title, check.detail]))];
+    status === 'pass'
+      ? out.style.green(MARK[status])
+      : status === 'warn'
+        ? out.style.yellow(MARK[status])
+        : status === 'fail'
+          ? out.style.red(MARK[status])
+          : out.style.dim(MARK[status]);
+  const lines = [
+    table(
+      out,
+      ['STATUS', 'CHECK', 'DETAIL'],
+      report.checks.map((check) => [paint(check.status), check.title, check.detail]),
+    ),
+  ];
   const fixes = report.checks.filter((check) => check.fix && (check.status === 'fail' || check.status === 'warn'));
   if (fixes.length) {
     lines.push('', out.style.bold('What to do:'));
-    for (const check of fixes) lines.push(`  ${check.status === 'fail' ? out.style.red('✗') : out.style.yellow('!')} ${check.title}: ${check.fix}`);
+    for (const check of fixes)
+      lines.push(
+        `  ${check.status === 'fail' ? out.style.red('✗') : out.style.yellow('!')} ${check.title}: ${check.fix}`,
+      );
   }
   const { pass, warn, fail, skip } = report.summary;
-  lines.push('', `${pass} passed, ${warn} warning(s), ${fail} failed, ${skip} skipped (checked as ${report.identity === 'app' ? 'the automation app' : 'the signed-in user'})`);
+  lines.push(
+    '',
+    `${pass} passed, ${warn} warning(s), ${fail} failed, ${skip} skipped (checked as ${report.identity === 'app' ? 'the automation app' : 'the signed-in user'})`,
+  );
   return lines.join('\n');
 }
 
@@ -46,11 +64,17 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       const ociKey = config.oci && ociConfig ? ociKeyFileOf(ociConfig, config.oci.profile) : undefined;
       type Target = [file: string, rule: 'private' | 'owner-writes', what: string];
       const targets: Target[] = [[env.configFile, 'owner-writes', 'config file']];
-      if (automation?.clientSecretFile) targets.push([resolve(automation.clientSecretFile), 'private', 'automation client secret file']);
+      if (automation?.clientSecretFile)
+        targets.push([resolve(automation.clientSecretFile), 'private', 'automation client secret file']);
       if (keyFile) targets.push([resolve(keyFile), 'private', 'automation certificate key file']);
       if (ociConfig) targets.push([ociConfig, 'private', 'OCI config file']);
       if (ociKey) targets.push([ociKey, 'private', 'OCI API key file']);
-      const problems = targets.flatMap(([file, rule, what]) => fileSafetyProblems(file, rule, host).map((problem) => ({ message: describeFileProblem(problem, what), fix: problem.fix })));
+      const problems = targets.flatMap(([file, rule, what]) =>
+        fileSafetyProblems(file, rule, host).map((problem) => ({
+          message: describeFileProblem(problem, what),
+          fix: problem.fix,
+        })),
+      );
       try {
         await inspectStateDir(env.ctx.paths.stateDir, host);
       } catch (error) {
@@ -60,12 +84,19 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       return { checked: targets.length, problems };
     },
     notifyTargets(config) {
-      return adapters.checkNotifyTargets(config, { env: env.ctx.env, cwd: env.ctx.cwd, files: { platform: env.ctx.platform, uid: env.ctx.uid } });
+      return adapters.checkNotifyTargets(config, {
+        env: env.ctx.env,
+        cwd: env.ctx.cwd,
+        files: { platform: env.ctx.platform, uid: env.ctx.uid },
+      });
     },
     async authority(config) {
       const { authorityMetadata, fetchOpenIdConfiguration } = await import('../../adapters/auth/authority.js');
       const published = await fetchOpenIdConfiguration(config);
-      return { tokenEndpoint: String(published.token_endpoint ?? ''), expectedTokenEndpoint: authorityMetadata(config).token_endpoint };
+      return {
+        tokenEndpoint: String(published.token_endpoint ?? ''),
+        expectedTokenEndpoint: authorityMetadata(config).token_endpoint,
+      };
     },
     async token(config) {
       const { session } = await services();
@@ -73,20 +104,32 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
         const { describeAutomationCredential } = await import('../../adapters/auth/credentials.js');
         const { ConfigError } = await import('../../errors.js');
         if (!config.automation) {
-          throw new ConfigError('CONFIG_INVALID', 'The config has no "automation" section, so there is no app to check.', {
-            hint: 'Add automation.clientId and a credential (docs/setup-entra.md), or run doctor without --as app.',
-          });
+          throw new ConfigError(
+            'CONFIG_INVALID',
+            'The config has no "automation" section, so there is no app to check.',
+            {
+              hint: 'Add automation.clientId and a credential (docs/setup-entra.md), or run doctor without --as app.',
+            },
+          );
         }
         const token = await session.getAppToken();
         accessToken = token.token;
-        return { token: token.token, expiresOn: token.expiresOn, who: `app ${config.automation.clientId} with its ${describeAutomationCredential(config.automation)}` };
+        return {
+          token: token.token,
+          expiresOn: token.expiresOn,
+          who: `app ${config.automation.clientId} with its ${describeAutomationCredential(config.automation)}`,
+        };
       }
       // The broadest token the tenant consents to (its checks read groups, the provisioning job, the
       // app assignment), falling back role by role; the permissions are then judged for this person's
       // role: an approver's when the config names them as one.
       const { delegatedScopes } = await import('../../adapters/auth/scopes.js');
       const account = await session.currentAccount();
-      const approver = Boolean(account) && config.groups.some((group) => group.approvers.some((upn) => upn.toLowerCase() === account!.username.toLowerCase()));
+      const approver =
+        Boolean(account) &&
+        config.groups.some((group) =>
+          group.approvers.some((upn) => upn.toLowerCase() === account!.username.toLowerCase()),
+        );
       let token;
       for (const role of ['operator', 'approver', 'requester'] as const) {
         try {
@@ -98,21 +141,47 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       }
       if (!token) throw new Error('unreachable: the requester attempt either returns or throws');
       accessToken = token.token;
-      return { token: token.token, expiresOn: token.expiresOn, who: `signed in as ${token.account?.username ?? 'unknown'}`, role: approver ? 'approver' : 'requester' };
+      return {
+        token: token.token,
+        expiresOn: token.expiresOn,
+        who: `signed in as ${token.account?.username ?? 'unknown'}`,
+        role: approver ? 'approver' : 'requester',
+      };
     },
     graph(config: Config) {
       // Imported eagerly below (see loadAdapters) so this stays synchronous.
-      return new adapters.GraphInspector({ graphBaseUrl: config.cloud.graphBaseUrl, getToken: async () => accessToken, connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }) });
+      return new adapters.GraphInspector({
+        graphBaseUrl: config.cloud.graphBaseUrl,
+        getToken: async () => accessToken,
+        connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }),
+      });
     },
     async oci(config) {
       const { requireOci } = await import('../../config/oci.js');
       const oci = requireOci(config, 'doctor');
       const configFile = path.resolve(env.ctx.cwd, oci.configFile);
-      const connections = connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) });
+      const connections = connectionsForCaFile(config.tls.caFile, {
+        proxy: proxySettings(env.ctx.env, config.network),
+      });
       // Doctor only reads: both clients are read-only whatever oci.access says.
       const files = { platform: env.ctx.platform, uid: env.ctx.uid };
-      const inspector = new adapters.OciInspector({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, files });
-      const domain = new adapters.OciDomain({ domainUrl: oci.domainUrl, configFile, profile: oci.profile, access: 'read', connections, files, sleep: (ms) => env.ctx.clock.sleep(ms) });
+      const inspector = new adapters.OciInspector({
+        domainUrl: oci.domainUrl,
+        configFile,
+        profile: oci.profile,
+        access: 'read',
+        connections,
+        files,
+      });
+      const domain = new adapters.OciDomain({
+        domainUrl: oci.domainUrl,
+        configFile,
+        profile: oci.profile,
+        access: 'read',
+        connections,
+        files,
+        sleep: (ms) => env.ctx.clock.sleep(ms),
+      });
       return { domain, identityProviders: () => inspector.identityProviders() };
     },
   };
@@ -134,9 +203,20 @@ async function loadAdapters() {
 export function registerDoctor(program: Command, run: Runner): void {
   program
     .command('doctor')
-    .description('check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix')
-    .addOption(new Option('--as <identity>', 'whose access to check: the signed-in person, or the automation app that runs sweep').choices(['user', 'app']).default('user'))
-    .addHelpText('after', `
+    .description(
+      'check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix',
+    )
+    .addOption(
+      new Option(
+        '--as <identity>',
+        'whose access to check: the signed-in person, or the automation app that runs sweep',
+      )
+        .choices(['user', 'app'])
+        .default('user'),
+    )
+    .addHelpText(
+      'after',
+      `
 Read-only: changes nothing in Entra or OCI.
 
 Examples:
@@ -145,7 +225,8 @@ Examples:
 
 Exit codes: 0 nothing failed (warnings allowed); otherwise the first failed
 check decides: 2 config, 4 sign-in/permission/OCI key, 5 a service did not
-answer, 1 anything else.`)
+answer, 1 anything else.`,
+    )
     .action(async (options: { as: 'user' | 'app' }, command: Command) =>
       run(command, async (env) => {
         adapters ??= await loadAdapters();

@@ -20,52 +20,81 @@ export function registerRequest(program: Command, run: Runner): void {
     .command('request')
     .description('ask for time-bound membership of a managed group')
     .option('-g, --group <name>', 'managed group (default: defaultGroup from the config)')
-    .option('-H, --hours <duration>', 'how long: hours (2, 1.5) or a duration (90m, 1h30m); at most the group\'s maximum')
+    .option(
+      '-H, --hours <duration>',
+      "how long: hours (2, 1.5) or a duration (90m, 1h30m); at most the group's maximum",
+    )
     .option('-j, --justification <text>', 'why you need it (required; shown to approvers)')
     .option('-t, --ticket <id>', 'a ticket or incident id')
     .option('--wait', 'wait until the request is approved and OCI shows the membership')
     .option('--timeout <duration>', 'how long --wait waits (e.g. 30m, 1h)', '10m')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess request --hours 2 --justification "INC-4711: rotate the DB wallet"
   $ ociaccess request -H 1 -j "INC-4712: read the audit logs" --wait --timeout 30m
-  $ ociaccess request -g OCI-Temp-Admins -H 20m -j "check a policy" -t CHG-99 --json`)
-    .action(async (options: { group?: string; hours?: string; justification?: string; ticket?: string; wait?: boolean; timeout?: string }, command: Command) =>
-      run(command, async (env) => {
-        // Flags first: nothing is read or sent when they are wrong.
-        const justification = checkJustification(options.justification);
-        const ticket = checkTicket(options.ticket);
-        const hoursFlag = options.hours === undefined ? undefined : parseHours(options.hours);
-        const timeoutMs = options.wait ? parseDuration(options.timeout ?? '10m', '--timeout') : 0;
-        const config = await env.config();
-        const group = findGroup(config, options.group);
-        const hours = hoursFlag ?? (group.defaultHours || parseHours(undefined));
-        checkRequestHours(group, hours);
-        const services = await env.services();
-        const deps = await services.userDeps();
-        const result = await requestAccess(deps, { group, hours, justification, ticket });
-        const next = result.autoApprovable
-          ? 'It is covered by the auto-approval rule: the next sweep approves it.'
-          : approversOtherThan(group.approvers, result.requester.userPrincipalName, result.request.id, group.name);
-        env.out.success(`Requested ${formatDuration(hours * 3600_000)} in ${group.name} as ${result.requester.userPrincipalName} (request ${result.request.id}).`);
-        if (result.activeGrant) env.out.info(`You already hold a grant that expires ${env.out.time(result.activeGrant.expiresAt, deps.clock.now())}; this one would extend it.`);
-        env.out.info(next);
-        const waited = options.wait ? await waitForGrant(env, deps, group, result.request.id, timeoutMs) : undefined;
-        env.out.data(
-          {
-            id: result.request.id,
-            group: group.name,
-            hours,
-            justification,
-            ticket: ticket ?? null,
-            requestedAt: result.request.requestedAt.toISOString(),
-            state: 'pending',
-            autoApprovable: result.autoApprovable,
-            activeGrant: result.activeGrant ? { requestId: result.activeGrant.requestId, expiresAt: result.activeGrant.expiresAt.toISOString() } : null,
-            ...(waited ? { state: 'approved', oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs } } : {}),
-          },
-          () => result.request.id,
-        );
-      }),
+  $ ociaccess request -g OCI-Temp-Admins -H 20m -j "check a policy" -t CHG-99 --json`,
+    )
+    .action(
+      async (
+        options: {
+          group?: string;
+          hours?: string;
+          justification?: string;
+          ticket?: string;
+          wait?: boolean;
+          timeout?: string;
+        },
+        command: Command,
+      ) =>
+        run(command, async (env) => {
+          // Flags first: nothing is read or sent when they are wrong.
+          const justification = checkJustification(options.justification);
+          const ticket = checkTicket(options.ticket);
+          const hoursFlag = options.hours === undefined ? undefined : parseHours(options.hours);
+          const timeoutMs = options.wait ? parseDuration(options.timeout ?? '10m', '--timeout') : 0;
+          const config = await env.config();
+          const group = findGroup(config, options.group);
+          const hours = hoursFlag ?? (group.defaultHours || parseHours(undefined));
+          checkRequestHours(group, hours);
+          const services = await env.services();
+          const deps = await services.userDeps();
+          const result = await requestAccess(deps, { group, hours, justification, ticket });
+          const next = result.autoApprovable
+            ? 'It is covered by the auto-approval rule: the next sweep approves it.'
+            : approversOtherThan(group.approvers, result.requester.userPrincipalName, result.request.id, group.name);
+          env.out.success(
+            `Requested ${formatDuration(hours * 3600_000)} in ${group.name} as ${result.requester.userPrincipalName} (request ${result.request.id}).`,
+          );
+          if (result.activeGrant)
+            env.out.info(
+              `You already hold a grant that expires ${env.out.time(result.activeGrant.expiresAt, deps.clock.now())}; this one would extend it.`,
+            );
+          env.out.info(next);
+          const waited = options.wait ? await waitForGrant(env, deps, group, result.request.id, timeoutMs) : undefined;
+          env.out.data(
+            {
+              id: result.request.id,
+              group: group.name,
+              hours,
+              justification,
+              ticket: ticket ?? null,
+              requestedAt: result.request.requestedAt.toISOString(),
+              state: 'pending',
+              autoApprovable: result.autoApprovable,
+              activeGrant: result.activeGrant
+                ? { requestId: result.activeGrant.requestId, expiresAt: result.activeGrant.expiresAt.toISOString() }
+                : null,
+              ...(waited
+                ? {
+                    state: 'approved',
+                    oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs },
+                  }
+                : {}),
+            },
+            () => result.request.id,
+          );
+        }),
     );
 }

@@ -14,48 +14,74 @@ export function registerRevoke(program: Command, run: Runner): void {
     .option('-g, --group <name>', 'managed group (default: defaultGroup)')
     .option('-r, --reason <text>', 'why, for the record')
     .option('--provision-now', 'ask Entra to push the removal to OCI at once')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess revoke                                   # your own grant
   $ ociaccess revoke --user alice@contoso.com --reason "done early"
 
 Exit code 6 when the removal has not reached OCI yet: the next provisioning cycle
-removes it there, and the sweep reports it as drift until it does.`)
-    .action(async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
-      run(command, async (env) => {
-        const reason = checkReason(options.reason);
-        if (options.user !== undefined && !/^[^\s@]+@[^\s@]+$/.test(options.user.trim())) {
-          throw new UsageError(`--user ${quoteInput(options.user)} is not a user principal name.`, { code: 'INVALID_USER', hint: 'Use e.g. --user alice@contoso.com.' });
-        }
-        const config = await env.config();
-        const group = findGroup(config, options.group);
-        const services = await env.services();
-        const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
-        // One's own revoke only writes one's own record (the sweep removes the member); someone else's removes them.
-        const role = options.user === undefined ? 'requester' : provisionNow ? 'operator' : 'approver';
-        const result = await revokeGrant(await services.userDeps(role), { group, userUpn: options.user?.trim(), reason, provisionNow });
-        env.out.data(
-          {
-            user: result.user.userPrincipalName,
-            group: group.name,
-            revokedRequests: result.revokedRequestIds,
-            membership: result.membership,
-            oci: result.oci.state,
-            provisionError: result.provisionError ?? null,
-          },
-          () => `${result.user.userPrincipalName}\t${result.membership}\t${result.oci.state}`,
-        );
-        const what = result.membership === 'removed' ? 'removed from' : result.membership === 'not-member' ? 'was not a member of' : 'is marked revoked in';
-        env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in Entra.`);
-        if (result.provisionError) env.out.warn(`Provisioning on demand did not push the removal (${result.provisionError}); the next provisioning cycle (or the sweep's direct removal) does.`);
-        if (result.membership === 'left-for-sweep') env.out.info('You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.');
-        if (result.oci.state === 'member') {
-          env.out.warn(`OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`);
-          return ExitCode.pendingInOci;
-        }
-        if (result.oci.state === 'not-checked') env.out.info(`OCI: ${describeOci(result.oci)}; provisioning (and the sweep) remove the membership there.`);
-        else env.out.info(`OCI: ${describeOci(result.oci)}.`);
-        return ExitCode.ok;
-      }),
+removes it there, and the sweep reports it as drift until it does.`,
+    )
+    .action(
+      async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
+        run(command, async (env) => {
+          const reason = checkReason(options.reason);
+          if (options.user !== undefined && !/^[^\s@]+@[^\s@]+$/.test(options.user.trim())) {
+            throw new UsageError(`--user ${quoteInput(options.user)} is not a user principal name.`, {
+              code: 'INVALID_USER',
+              hint: 'Use e.g. --user alice@contoso.com.',
+            });
+          }
+          const config = await env.config();
+          const group = findGroup(config, options.group);
+          const services = await env.services();
+          const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
+          // One's own revoke only writes one's own record (the sweep removes the member); someone else's removes them.
+          const role = options.user === undefined ? 'requester' : provisionNow ? 'operator' : 'approver';
+          const result = await revokeGrant(await services.userDeps(role), {
+            group,
+            userUpn: options.user?.trim(),
+            reason,
+            provisionNow,
+          });
+          env.out.data(
+            {
+              user: result.user.userPrincipalName,
+              group: group.name,
+              revokedRequests: result.revokedRequestIds,
+              membership: result.membership,
+              oci: result.oci.state,
+              provisionError: result.provisionError ?? null,
+            },
+            () => `${result.user.userPrincipalName}\t${result.membership}\t${result.oci.state}`,
+          );
+          const what =
+            result.membership === 'removed'
+              ? 'removed from'
+              : result.membership === 'not-member'
+                ? 'was not a member of'
+                : 'is marked revoked in';
+          env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in Entra.`);
+          if (result.provisionError)
+            env.out.warn(
+              `Provisioning on demand did not push the removal (${result.provisionError}); the next provisioning cycle (or the sweep's direct removal) does.`,
+            );
+          if (result.membership === 'left-for-sweep')
+            env.out.info(
+              'You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.',
+            );
+          if (result.oci.state === 'member') {
+            env.out.warn(
+              `OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`,
+            );
+            return ExitCode.pendingInOci;
+          }
+          if (result.oci.state === 'not-checked')
+            env.out.info(`OCI: ${describeOci(result.oci)}; provisioning (and the sweep) remove the membership there.`);
+          else env.out.info(`OCI: ${describeOci(result.oci)}.`);
+          return ExitCode.ok;
+        }),
     );
 }

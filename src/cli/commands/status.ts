@@ -2,7 +2,14 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { groupsOrAll } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
-import { NOT_CHECKED, checkOciMemberships, checksOci, describeOciFor, ociSyncOf, type OciMembership } from '../../core/oci-check.js';
+import {
+  NOT_CHECKED,
+  checkOciMemberships,
+  checksOci,
+  describeOciFor,
+  ociSyncOf,
+  type OciMembership,
+} from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';
 import { table, type Output } from '../output.js';
 import { UsageError } from '../../errors.js';
@@ -28,11 +35,18 @@ function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView
 }
 
 /** An invalid record's justification is not shown as if it were one: the rule it breaks is. */
-const shownJustification = (request: RequestView['request']) => (request.invalid ? `INVALID: ${request.invalid}` : request.justification);
+const shownJustification = (request: RequestView['request']) =>
+  request.invalid ? `INVALID: ${request.invalid}` : request.justification;
 
 function colourState(out: Output, state: RequestState): string {
   const s = out.style;
-  return state === 'approved' ? s.green(state) : state === 'pending' ? s.yellow(state) : state === 'denied' || state === 'revoked' || state === 'invalid' ? s.red(state) : s.dim(state);
+  return state === 'approved'
+    ? s.green(state)
+    : state === 'pending'
+      ? s.yellow(state)
+      : state === 'denied' || state === 'revoked' || state === 'invalid'
+        ? s.red(state)
+        : s.dim(state);
 }
 
 export function registerStatus(program: Command, run: Runner): void {
@@ -41,10 +55,13 @@ export function registerStatus(program: Command, run: Runner): void {
     .description('your requests and grants: state, time left, and whether OCI has caught up')
     .option('-g, --group <name>', 'only this group')
     .option('--no-oci', 'skip the OCI check (faster)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess status
-  $ ociaccess status --json | jq '.requests[] | select(.state=="approved")'`)
+  $ ociaccess status --json | jq '.requests[] | select(.state=="approved")'`,
+    )
     .action(async (options: { group?: string; oci: boolean }, command: Command) =>
       run(command, async (env) => {
         const config = await env.config();
@@ -54,12 +71,24 @@ Examples:
         const now = services.clock.now();
         env.out.data({ user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) }, () => {
           if (entries.length === 0) return '';
-          return table(env.out, ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'], entries.map((e) => [
-            e.request.id, e.group.name, colourState(env.out, e.grant.state), formatHours(e.request.hours),
-            e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-', options.oci ? describeOciFor(e.grant.state, e.oci) : '-', shownJustification(e.request),
-          ]));
+          return table(
+            env.out,
+            ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'],
+            entries.map((e) => [
+              e.request.id,
+              e.group.name,
+              colourState(env.out, e.grant.state),
+              formatHours(e.request.hours),
+              e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-',
+              options.oci ? describeOciFor(e.grant.state, e.oci) : '-',
+              shownJustification(e.request),
+            ]),
+          );
         });
-        if (entries.length === 0) env.out.info(`No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`);
+        if (entries.length === 0)
+          env.out.info(
+            `No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`,
+          );
       }),
     );
 
@@ -71,37 +100,63 @@ Examples:
     .option('--active', 'only live grants')
     .option('--all', 'also closed ones (denied, expired, revoked, …)')
     .option('--no-oci', 'skip the OCI check (one read of each OCI group)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ ociaccess list --pending
   $ ociaccess list --all             # ended grants show "ended, pending in OCI" until OCI catches up
-  $ ociaccess list --active --json`)
-    .action(async (options: { group?: string; pending?: boolean; active?: boolean; all?: boolean; oci: boolean }, command: Command) =>
-      run(command, async (env) => {
-        if (options.all && (options.pending || options.active)) {
-          throw new UsageError('--all cannot be combined with --pending or --active.', { code: 'CONFLICTING_FLAGS' });
-        }
-        const config = await env.config();
-        const groups = groupsOrAll(config, options.group);
-        const states = new Set<RequestState>();
-        // A record that breaks the input rules is shown (as invalid) wherever a pending one would be: approvers should see it.
-        if (options.pending) { states.add('pending'); states.add('invalid'); }
-        if (options.active) states.add('approved');
-        if (!options.pending && !options.active && !options.all) { states.add('pending'); states.add('approved'); states.add('invalid'); }
-        const services = await env.services();
-        const deps = await services.userDeps();
-        const views = await listRequests(deps, { groups, states: options.all ? undefined : states });
-        const now = services.clock.now();
-        const ociOf = options.oci ? await ociMemberships(deps, views, (message) => env.out.warn(message)) : undefined;
-        env.out.data({ requests: views.map((v) => entryJson(v, ociOf)) }, () =>
-          views.length === 0 ? '' : table(env.out, ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'], views.map((v) => [
-            v.request.id, v.requester.userPrincipalName, v.group.name, colourState(env.out, v.grant.state), formatHours(v.request.hours),
-            env.out.time(v.request.requestedAt, now), v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
-            ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-', shownJustification(v.request),
-          ])),
-        );
-        if (views.length === 0) env.out.info('Nothing to show.');
-      }),
+  $ ociaccess list --active --json`,
+    )
+    .action(
+      async (
+        options: { group?: string; pending?: boolean; active?: boolean; all?: boolean; oci: boolean },
+        command: Command,
+      ) =>
+        run(command, async (env) => {
+          if (options.all && (options.pending || options.active)) {
+            throw new UsageError('--all cannot be combined with --pending or --active.', { code: 'CONFLICTING_FLAGS' });
+          }
+          const config = await env.config();
+          const groups = groupsOrAll(config, options.group);
+          const states = new Set<RequestState>();
+          // A record that breaks the input rules is shown (as invalid) wherever a pending one would be: approvers should see it.
+          if (options.pending) {
+            states.add('pending');
+            states.add('invalid');
+          }
+          if (options.active) states.add('approved');
+          if (!options.pending && !options.active && !options.all) {
+            states.add('pending');
+            states.add('approved');
+            states.add('invalid');
+          }
+          const services = await env.services();
+          const deps = await services.userDeps();
+          const views = await listRequests(deps, { groups, states: options.all ? undefined : states });
+          const now = services.clock.now();
+          const ociOf = options.oci ? await ociMemberships(deps, views, (message) => env.out.warn(message)) : undefined;
+          env.out.data({ requests: views.map((v) => entryJson(v, ociOf)) }, () =>
+            views.length === 0
+              ? ''
+              : table(
+                  env.out,
+                  ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'],
+                  views.map((v) => [
+                    v.request.id,
+                    v.requester.userPrincipalName,
+                    v.group.name,
+                    colourState(env.out, v.grant.state),
+                    formatHours(v.request.hours),
+                    env.out.time(v.request.requestedAt, now),
+                    v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
+                    ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-',
+                    shownJustification(v.request),
+                  ]),
+                ),
+          );
+          if (views.length === 0) env.out.info('Nothing to show.');
+        }),
     );
 }
 
@@ -111,14 +166,25 @@ Examples:
  * the column, with a warning; a machine without an "oci" section says "not
  * checked from this machine", without one.
  */
-async function ociMemberships(deps: CoreDeps, views: RequestView[], warn: (message: string) => void): Promise<(view: RequestView) => OciMembership | undefined> {
+async function ociMemberships(
+  deps: CoreDeps,
+  views: RequestView[],
+  warn: (message: string) => void,
+): Promise<(view: RequestView) => OciMembership | undefined> {
   const byGroup = new Map<string, Map<string, OciMembership>>();
   const relevant = views.filter((v) => ['approved', 'expired', 'revoked'].includes(v.grant.state));
   // No "oci" section (people's machines need no OCI key): not an error, and nothing to warn about.
   if (!checksOci(deps)) return (view) => (relevant.includes(view) ? NOT_CHECKED : undefined);
   for (const group of new Set(relevant.map((v) => v.group))) {
     try {
-      byGroup.set(group.entraGroupId, await checkOciMemberships(await deps.oci(), group, relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName)));
+      byGroup.set(
+        group.entraGroupId,
+        await checkOciMemberships(
+          await deps.oci(),
+          group,
+          relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName),
+        ),
+      );
     } catch (error) {
       warn(`Could not read the OCI group ${group.ociGroupName}: ${(error as Error).message}`);
     }

@@ -3,7 +3,13 @@ import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { groupsOrAll } from '../../config/groups.js';
 import { requireOci } from '../../config/oci.js';
-import { describeNonUser, runSweep, type SweepMemberAction, type SweepReport, type SweepStep } from '../../core/sweep.js';
+import {
+  describeNonUser,
+  runSweep,
+  type SweepMemberAction,
+  type SweepReport,
+  type SweepStep,
+} from '../../core/sweep.js';
 import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 import { formatDuration, type Output } from '../output.js';
 import { describeLockStatus, HEARTBEAT_DEFAULTS, type HeartbeatRun } from '../../store/lock.js';
@@ -19,7 +25,12 @@ interface SweepFlags {
   batch?: boolean;
 }
 
-const PHASES: Record<SweepStep['phase'], string> = { reading: 'reading members', records: 'reading records', removing: 'removing', oci: 'checking OCI' };
+const PHASES: Record<SweepStep['phase'], string> = {
+  reading: 'reading members',
+  records: 'reading records',
+  removing: 'removing',
+  oci: 'checking OCI',
+};
 
 /** A user by UPN; anything else (nested group, service principal, device) by kind, name and id. */
 function who(a: SweepMemberAction): string {
@@ -29,16 +40,25 @@ function who(a: SweepMemberAction): string {
 function summary(out: Output, report: SweepReport): string {
   const lines: string[] = [];
   for (const g of report.groups) {
-    lines.push(`${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}, drift ${g.drift.length}`);
+    lines.push(
+      `${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}, drift ${g.drift.length}`,
+    );
     for (const r of g.removed) lines.push(`  removed    ${who(r)}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''})`);
     for (const a of g.autoApproved) lines.push(`  approved   ${a.upn}  (${a.requestId}, until ${a.expiresAt ?? '-'})`);
-    for (const c of g.confirmedInOci) lines.push(`  confirmed  ${c.upn}  gone from OCI${c.outcome === 'gone after provision on demand' ? ' (provisioned on demand)' : ''}`);
+    for (const c of g.confirmedInOci)
+      lines.push(
+        `  confirmed  ${c.upn}  gone from OCI${c.outcome === 'gone after provision on demand' ? ' (provisioned on demand)' : ''}`,
+      );
     for (const c of g.forcedInOci) lines.push(`  forced     ${c.upn}  ${c.outcome ?? 'removed in OCI directly'}`);
     for (const p of g.pendingInOci) lines.push(`  pending    ${p.upn}  ${p.outcome ?? ''}`);
     for (const s of g.stuck) lines.push(`  STUCK      ${s.upn}  ${s.outcome ?? ''}`);
     for (const f of g.failed) lines.push(`  FAILED     ${who(f)}  ${f.outcome ?? ''}`);
-    for (const u of g.untrusted) lines.push(`  UNTRUSTED  ${u.upn}  ${u.requestId}: ${u.outcome} (dated ${u.decidedAt})`);
-    for (const d of g.drift) lines.push(`  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`);
+    for (const u of g.untrusted)
+      lines.push(`  UNTRUSTED  ${u.upn}  ${u.requestId}: ${u.outcome} (dated ${u.decidedAt})`);
+    for (const d of g.drift)
+      lines.push(
+        `  ${d.state === 'stuck' || d.state === 'failed' ? 'DRIFT     ' : 'drift     '} ${d.userName}  ${d.outcome}`,
+      );
     for (const problem of g.problems) lines.push(`  PROBLEM    ${problem}`);
     for (const problem of g.unavailable ?? []) lines.push(`  UNAVAILABLE ${problem}`);
   }
@@ -82,7 +102,10 @@ function parseConcurrency(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < 1 || value > 16) {
-    throw new UsageError(`--concurrency must be a whole number from 1 to 16, not ${quoteInput(raw)}.`, { code: 'INVALID_CONCURRENCY', hint: 'The default is 4 (sweep.concurrency in the config).' });
+    throw new UsageError(`--concurrency must be a whole number from 1 to 16, not ${quoteInput(raw)}.`, {
+      code: 'INVALID_CONCURRENCY',
+      hint: 'The default is 4 (sweep.concurrency in the config).',
+    });
   }
   return value;
 }
@@ -90,15 +113,28 @@ function parseConcurrency(raw: string | undefined): number | undefined {
 export function registerSweep(program: Command, run: Runner): void {
   program
     .command('sweep')
-    .description('remove expired and unapproved members, auto-approve, and confirm removals reached OCI (run from cron)')
+    .description(
+      'remove expired and unapproved members, auto-approve, and confirm removals reached OCI (run from cron)',
+    )
     .option('-g, --group <name>', 'only this group (default: all managed groups)')
     .option('--dry-run', 'print the plan, change nothing')
-    .option('--provision-now', 'ask Entra to provision removals to OCI at once (default: provisioning.provisionOnDemand)')
-    .option('--force-oci-after <duration>', 'remove in OCI directly when still there this long after the Entra removal (e.g. 30m)')
-    .option('--fix-drift', 'remove OCI group members that have no Entra membership and no grant (otherwise only reported)')
+    .option(
+      '--provision-now',
+      'ask Entra to provision removals to OCI at once (default: provisioning.provisionOnDemand)',
+    )
+    .option(
+      '--force-oci-after <duration>',
+      'remove in OCI directly when still there this long after the Entra removal (e.g. 30m)',
+    )
+    .option(
+      '--fix-drift',
+      'remove OCI group members that have no Entra membership and no grant (otherwise only reported)',
+    )
     .option('--concurrency <n>', 'Graph $batch calls in flight at once, 1-16 (default: sweep.concurrency, 4)')
     .option('--no-batch', 'one Graph request per item instead of $batch (slow; for comparison and troubleshooting)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Runs as the automation app (automation.* in the config) and needs the "oci" section;
 --fix-drift and --force-oci-after need oci.access "write". Non-interactive.
 One sweep at a time per state directory, across hosts that share it: a second
@@ -111,10 +147,12 @@ Examples:
   $ ociaccess sweep --provision-now --force-oci-after 30m --fix-drift --json
 
 Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
-1 anything else (failures, stuck removals, quarantine, lasting drift; see the report).`)
+1 anything else (failures, stuck removals, quarantine, lasting drift; see the report).`,
+    )
     .action(async (options: SweepFlags, command: Command) =>
       run(command, async (env) => {
-        const forceMs = options.forceOciAfter !== undefined ? parseDuration(options.forceOciAfter, '--force-oci-after') : undefined;
+        const forceMs =
+          options.forceOciAfter !== undefined ? parseDuration(options.forceOciAfter, '--force-oci-after') : undefined;
         if (forceMs === 0) throw new UsageError('--force-oci-after must be more than 0.', { code: 'INVALID_DURATION' });
         const concurrency = parseConcurrency(options.concurrency);
         const config = await env.config();
@@ -124,10 +162,15 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         const forceOciAfterMs = forceMs ?? config.sweep.forceOciAfterMinutes * 60_000;
         if (oci.access !== 'write' && (options.fixDrift || forceOciAfterMs > 0)) {
           // Said once here; each refused OCI removal is also in the report (OCI_READ_ONLY), and the sweep's Entra work still runs.
-          env.out.warn(`${options.fixDrift ? '--fix-drift' : 'Forced OCI removals'} need${options.fixDrift ? 's' : ''} oci.access "write"; this config's OCI key is read-only, so OCI removals will be refused.`);
+          env.out.warn(
+            `${options.fixDrift ? '--fix-drift' : 'Forced OCI removals'} need${options.fixDrift ? 's' : ''} oci.access "write"; this config's OCI key is read-only, so OCI removals will be refused.`,
+          );
         }
         const services = await env.services({ concurrency: concurrency ?? config.sweep.concurrency, unattended: true });
-        const deps = await services.appDeps({ concurrency: concurrency ?? config.sweep.concurrency, batching: options.batch !== false });
+        const deps = await services.appDeps({
+          concurrency: concurrency ?? config.sweep.concurrency,
+          batching: options.batch !== false,
+        });
         env.ctx.preferSmallMemory?.();
         const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
         const startedMs = env.ctx.clock.now().getTime();
@@ -143,7 +186,8 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
               ociConcurrency: concurrency ?? config.sweep.concurrency,
               actor: { id: config.automation?.clientId ?? 'automation', upn: 'automation', kind: 'app' },
               onProgress: (message) => progress.message(message),
-              onStep: (step) => progress.step({ label: `${step.group}: ${PHASES[step.phase]}`, done: step.done, total: step.total }),
+              onStep: (step) =>
+                progress.step({ label: `${step.group}: ${PHASES[step.phase]}`, done: step.done, total: step.total }),
             }),
           );
         } finally {
@@ -152,13 +196,26 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
         if (!run.ran) {
           // Said on stderr; --json still gets its one document.
           const { warnings, holder } = reportSkipped(env.out, run);
-          env.out.data({ skipped: true, reason: 'another sweep is running', ...(holder ? { holder } : {}), ...(warnings.length ? { warnings } : {}) }, () => '');
+          env.out.data(
+            {
+              skipped: true,
+              reason: 'another sweep is running',
+              ...(holder ? { holder } : {}),
+              ...(warnings.length ? { warnings } : {}),
+            },
+            () => '',
+          );
           return ExitCode.ok;
         }
         const finished = run.value;
         if (!run.stillHeld) env.out.warn(LOCK_LOST_WARNING);
-        const stats = { durationMs: env.ctx.clock.now().getTime() - startedMs, requests: { ...services.requestCounts } };
-        env.out.data({ ...finished, stats, ...(run.stillHeld ? {} : { warnings: [LOCK_LOST_WARNING] }) }, () => summary(env.out, finished));
+        const stats = {
+          durationMs: env.ctx.clock.now().getTime() - startedMs,
+          requests: { ...services.requestCounts },
+        };
+        env.out.data({ ...finished, stats, ...(run.stillHeld ? {} : { warnings: [LOCK_LOST_WARNING] }) }, () =>
+          summary(env.out, finished),
+        );
         return EXIT_FOR[finished.outcome];
       }),
     );

@@ -10,11 +10,19 @@ import { formatDuration } from '../output.js';
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export async function waitForOci(
-  env: CommandEnv, deps: CoreDeps, group: GroupConfig, userName: string, wanted: 'member' | 'gone', timeoutMs: number, pollMs = 2000,
+  env: CommandEnv,
+  deps: CoreDeps,
+  group: GroupConfig,
+  userName: string,
+  wanted: 'member' | 'gone',
+  timeoutMs: number,
+  pollMs = 2000,
 ): Promise<{ state: OciMembership['state']; waitedMs: number }> {
   if (!checksOci(deps)) {
     // No OCI key here (people's machines need none): the change is made in Entra; provisioning and the sweep carry it to OCI.
-    env.out.info(`OCI is not checked from this machine (no "oci" section in the config); provisioning carries the change to ${group.ociGroupName}.`);
+    env.out.info(
+      `OCI is not checked from this machine (no "oci" section in the config); provisioning carries the change to ${group.ociGroupName}.`,
+    );
     return { state: 'not-checked', waitedMs: 0 };
   }
   const started = env.ctx.clock.now().getTime();
@@ -26,17 +34,27 @@ export async function waitForOci(
     const done = wanted === 'member' ? membership.state === 'member' : membership.state !== 'member';
     if (done) {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      env.out.success(`OCI ${wanted === 'member' ? 'shows' : 'no longer shows'} ${userName} in ${group.ociGroupName} (after ${formatDuration(waitedMs)}).`);
+      env.out.success(
+        `OCI ${wanted === 'member' ? 'shows' : 'no longer shows'} ${userName} in ${group.ociGroupName} (after ${formatDuration(waitedMs)}).`,
+      );
       return { state: membership.state, waitedMs };
     }
     if (waitedMs >= timeoutMs || env.ctx.abortSignal.aborted) {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
       // Exit 6, as a sweep's: the change is made and only OCI is behind (5 would say Entra or OCI is down).
-      throw new OciAccessError('OCI_WAIT_TIMEOUT', ExitCode.pendingInOci, `OCI still says "${describeOci(membership)}" for ${userName} after ${formatDuration(waitedMs)}.`, {
-        hint: 'The provisioning cycle may not have run yet; check with `ociaccess status`, or use --provision-now.',
-      });
+      throw new OciAccessError(
+        'OCI_WAIT_TIMEOUT',
+        ExitCode.pendingInOci,
+        `OCI still says "${describeOci(membership)}" for ${userName} after ${formatDuration(waitedMs)}.`,
+        {
+          hint: 'The provisioning cycle may not have run yet; check with `ociaccess status`, or use --provision-now.',
+        },
+      );
     }
-    if (tty) env.ctx.stderr.write(`\r${FRAMES[frame++ % FRAMES.length]} waiting for OCI (${describeOci(membership)}, ${formatDuration(waitedMs)})`);
+    if (tty)
+      env.ctx.stderr.write(
+        `\r${FRAMES[frame++ % FRAMES.length]} waiting for OCI (${describeOci(membership)}, ${formatDuration(waitedMs)})`,
+      );
     else env.out.info(`waiting for OCI: ${describeOci(membership)}`);
     await env.ctx.clock.sleep(pollMs);
   }
@@ -48,7 +66,12 @@ export async function waitForOci(
  * (or a cancellation, revocation or pending timeout) ends the wait at once.
  */
 export async function waitForGrant(
-  env: CommandEnv, deps: CoreDeps, group: GroupConfig, requestId: string, timeoutMs: number, pollMs = 2000,
+  env: CommandEnv,
+  deps: CoreDeps,
+  group: GroupConfig,
+  requestId: string,
+  timeoutMs: number,
+  pollMs = 2000,
 ): Promise<{ state: OciMembership['state']; waitedMs: number; approvedAfterMs: number }> {
   const started = env.ctx.clock.now().getTime();
   const tty = Boolean(env.ctx.stderr.isTTY) && !env.out.json;
@@ -61,23 +84,45 @@ export async function waitForGrant(
     const waitedMs = env.ctx.clock.now().getTime() - started;
     if (state === 'approved') {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      env.out.success(`${requestId} was approved (after ${formatDuration(waitedMs)}); it expires ${env.out.time(entry!.grant.expiresAt!, deps.clock.now())}.`);
-      const oci = await waitForOci(env, deps, group, entry!.requester.userPrincipalName, 'member', Math.max(0, timeoutMs - waitedMs), pollMs);
+      env.out.success(
+        `${requestId} was approved (after ${formatDuration(waitedMs)}); it expires ${env.out.time(entry!.grant.expiresAt!, deps.clock.now())}.`,
+      );
+      const oci = await waitForOci(
+        env,
+        deps,
+        group,
+        entry!.requester.userPrincipalName,
+        'member',
+        Math.max(0, timeoutMs - waitedMs),
+        pollMs,
+      );
       return { ...oci, waitedMs: waitedMs + oci.waitedMs, approvedAfterMs: waitedMs };
     }
     if (state !== 'pending') {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      throw new PolicyError(state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING', `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` (${quoteInput(entry.grant.decision.reason)})` : ''}.`, {
-        hint: 'See `ociaccess status`; ask again with `ociaccess request` if it still makes sense.',
-      });
+      throw new PolicyError(
+        state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING',
+        `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` (${quoteInput(entry.grant.decision.reason)})` : ''}.`,
+        {
+          hint: 'See `ociaccess status`; ask again with `ociaccess request` if it still makes sense.',
+        },
+      );
     }
     if (waitedMs >= timeoutMs || env.ctx.abortSignal.aborted) {
       if (tty) env.ctx.stderr.write('\r\u001b[K');
-      throw new OciAccessError('APPROVAL_WAIT_TIMEOUT', ExitCode.unexpected, `${requestId} is still waiting for approval after ${formatDuration(waitedMs)}.`, {
-        hint: `It stays pending: \`ociaccess status\` shows it, and \`ociaccess request --wait\` is not needed to keep it (approvers: ${group.approvers.join(', ')}).`,
-      });
+      throw new OciAccessError(
+        'APPROVAL_WAIT_TIMEOUT',
+        ExitCode.unexpected,
+        `${requestId} is still waiting for approval after ${formatDuration(waitedMs)}.`,
+        {
+          hint: `It stays pending: \`ociaccess status\` shows it, and \`ociaccess request --wait\` is not needed to keep it (approvers: ${group.approvers.join(', ')}).`,
+        },
+      );
     }
-    if (tty) env.ctx.stderr.write(`\r${FRAMES[frame++ % FRAMES.length]} waiting for approval of ${requestId} (${formatDuration(waitedMs)})`);
+    if (tty)
+      env.ctx.stderr.write(
+        `\r${FRAMES[frame++ % FRAMES.length]} waiting for approval of ${requestId} (${formatDuration(waitedMs)})`,
+      );
     else if (!said) env.out.info(`waiting for approval of ${requestId}`);
     said = true;
     await env.ctx.clock.sleep(pollMs);

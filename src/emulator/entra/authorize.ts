@@ -35,15 +35,25 @@ function isLoopbackRedirect(uri: string): boolean {
  */
 function authorizeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   const tenant = req.params.tenant!;
-  if (!resolvesToTenant(emu.world, tenant)) return htmlPage(400, 'Sign in failed', `<p>AADSTS90002: Tenant '${escapeHtml(tenant)}' not found.</p>`);
+  if (!resolvesToTenant(emu.world, tenant))
+    return htmlPage(400, 'Sign in failed', `<p>AADSTS90002: Tenant '${escapeHtml(tenant)}' not found.</p>`);
   const query = req.query;
   const clientId = query.get('client_id') ?? '';
   const app = emu.world.apps.get(clientId);
-  if (!app) return htmlPage(400, 'Sign in failed', `<p>AADSTS700016: Application with identifier '${escapeHtml(clientId)}' was not found in the directory.</p>`);
+  if (!app)
+    return htmlPage(
+      400,
+      'Sign in failed',
+      `<p>AADSTS700016: Application with identifier '${escapeHtml(clientId)}' was not found in the directory.</p>`,
+    );
   const redirectUri = query.get('redirect_uri') ?? '';
   // Native public clients may use any loopback port (RFC 8252); the emulator registers no other reply URLs.
   if (!isLoopbackRedirect(redirectUri)) {
-    return htmlPage(400, 'Sign in failed', `<p>AADSTS50011: The redirect URI '${escapeHtml(redirectUri)}' specified in the request does not match the redirect URIs configured for the application '${escapeHtml(clientId)}'.</p>`);
+    return htmlPage(
+      400,
+      'Sign in failed',
+      `<p>AADSTS50011: The redirect URI '${escapeHtml(redirectUri)}' specified in the request does not match the redirect URIs configured for the application '${escapeHtml(clientId)}'.</p>`,
+    );
   }
   const responseMode = query.get('response_mode') ?? 'query';
   const state = query.get('state');
@@ -64,16 +74,27 @@ function authorizeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     return { status: 302, headers: { location: target.toString() } };
   };
   if (query.get('response_type') !== 'code') {
-    return reply({ error: 'unsupported_response_type', error_description: 'AADSTS70005: response_type must be code for this application.' });
+    return reply({
+      error: 'unsupported_response_type',
+      error_description: 'AADSTS70005: response_type must be code for this application.',
+    });
   }
   const codeChallenge = query.get('code_challenge');
   const codeChallengeMethod = query.get('code_challenge_method') ?? (codeChallenge ? 'plain' : null);
   if (!codeChallenge && app.isPublicClient) {
-    return reply({ error: 'invalid_request', error_description: "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption." });
+    return reply({
+      error: 'invalid_request',
+      error_description:
+        'AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption.',
+    });
   }
   const loginHint = query.get('login_hint');
   const entraState = emu.world.entra;
-  const user = loginHint ? emu.world.userByIdOrUpn(loginHint) : entraState.browserUserId ? emu.world.users.get(entraState.browserUserId) : undefined;
+  const user = loginHint
+    ? emu.world.userByIdOrUpn(loginHint)
+    : entraState.browserUserId
+      ? emu.world.users.get(entraState.browserUserId)
+      : undefined;
   if (!user) {
     // Nobody signed in: offer the tenant's users, each link carrying login_hint (the demo's "browser").
     const links = [...emu.world.users.values()]
@@ -85,7 +106,8 @@ function authorizeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
       .join('');
     return htmlPage(200, 'Pick an account', `<ul>${links}</ul>`);
   }
-  if (!user.accountEnabled) return reply({ error: 'access_denied', error_description: 'AADSTS50057: The user account is disabled.' });
+  if (!user.accountEnabled)
+    return reply({ error: 'access_denied', error_description: 'AADSTS50057: The user account is disabled.' });
   const code = `1.AQ${randomBytes(48).toString('base64url')}`;
   entraState.authorizationCodes.set(code, {
     code,
@@ -104,9 +126,21 @@ function authorizeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   return reply(params);
 }
 
-export function authorizationCodeGrant(req: EmuRequest, emu: EmulatorApi, form: URLSearchParams, auth: AuthenticatedClient): EmuResponse {
+export function authorizationCodeGrant(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  form: URLSearchParams,
+  auth: AuthenticatedClient,
+): EmuResponse {
   const code = form.get('code');
-  if (!code) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
+  if (!code)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'code'.",
+    );
   const notAuthenticated = requireDelegatedClient(req, emu, auth);
   if (notAuthenticated) return notAuthenticated;
   const grant = emu.world.entra.authorizationCodes.get(code);
@@ -114,10 +148,22 @@ export function authorizationCodeGrant(req: EmuRequest, emu: EmulatorApi, form: 
     return entraError(req, emu, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
   }
   if (grant.redeemed) {
-    return entraError(req, emu, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.');
+    return entraError(
+      req,
+      emu,
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    );
   }
   if (grant.expiresAt <= emu.world.now()) {
-    return entraError(req, emu, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.');
+    return entraError(
+      req,
+      emu,
+      'invalid_grant',
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+    );
   }
   const redirectUri = form.get('redirect_uri');
   if (redirectUri !== grant.redirectUri) {
@@ -131,9 +177,16 @@ export function authorizationCodeGrant(req: EmuRequest, emu: EmulatorApi, form: 
   }
   if (grant.codeChallenge) {
     const verifier = form.get('code_verifier') ?? '';
-    const computed = grant.codeChallengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+    const computed =
+      grant.codeChallengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
     if (computed !== grant.codeChallenge) {
-      return entraError(req, emu, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
+      return entraError(
+        req,
+        emu,
+        'invalid_grant',
+        501481,
+        'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
+      );
     }
   }
   const user = emu.world.users.get(grant.userId);

@@ -11,7 +11,8 @@ import { issuerOf } from './metadata.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-export type ClientAuth = { ok: true; app: AppRegistration; authenticated: boolean } | { ok: false; response: EmuResponse };
+export type ClientAuth =
+  { ok: true; app: AppRegistration; authenticated: boolean } | { ok: false; response: EmuResponse };
 
 function basicCredentials(req: EmuRequest): { clientId: string; secret: string } | undefined {
   const header = req.headers.authorization;
@@ -19,7 +20,10 @@ function basicCredentials(req: EmuRequest): { clientId: string; secret: string }
   const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  return { clientId: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  return {
+    clientId: decodeURIComponent(decoded.slice(0, colon)),
+    secret: decodeURIComponent(decoded.slice(colon + 1)),
+  };
 }
 
 function decodeJwtPart(part: string | undefined): Record<string, any> | undefined {
@@ -38,7 +42,12 @@ function verifySignature(alg: string, signingInput: string, signature: Buffer, p
   try {
     if (alg === 'RS256') return cryptoVerify('sha256', data, key, signature);
     if (alg === 'PS256') {
-      return cryptoVerify('sha256', data, { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST }, signature);
+      return cryptoVerify(
+        'sha256',
+        data,
+        { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST },
+        signature,
+      );
     }
   } catch {
     return false;
@@ -47,8 +56,14 @@ function verifySignature(alg: string, signingInput: string, signature: Buffer, p
 }
 
 /** Checks a private_key_jwt client assertion against the app's registered certificates and the virtual clock. */
-function checkClientAssertion(req: EmuRequest, emu: EmulatorApi, app: AppRegistration, assertion: string): EmuResponse | undefined {
-  const invalid = (aadsts: number, description: string) => entraError(req, emu, 'invalid_client', aadsts, description, { status: 401 });
+function checkClientAssertion(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  app: AppRegistration,
+  assertion: string,
+): EmuResponse | undefined {
+  const invalid = (aadsts: number, description: string) =>
+    entraError(req, emu, 'invalid_client', aadsts, description, { status: 401 });
   const parts = assertion.split('.');
   const header = decodeJwtPart(parts[0]);
   const claims = decodeJwtPart(parts[1]);
@@ -56,7 +71,10 @@ function checkClientAssertion(req: EmuRequest, emu: EmulatorApi, app: AppRegistr
     return entraError(req, emu, 'invalid_request', 50027, 'Invalid JWT token. The token is malformed.');
   }
   if (header.alg !== 'RS256' && header.alg !== 'PS256') {
-    return invalid(5002738, `Invalid JWT token. '${String(header.alg)}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256,RS384,RS512,PS256,PS384,PS512'.`);
+    return invalid(
+      5002738,
+      `Invalid JWT token. '${String(header.alg)}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256,RS384,RS512,PS256,PS384,PS512'.`,
+    );
   }
   const state = emu.world.entra;
   let thumbprintSha256: string | undefined;
@@ -69,7 +87,10 @@ function checkClientAssertion(req: EmuRequest, emu: EmulatorApi, app: AppRegistr
     thumbprintSha256 = state.sha1Thumbprints.get(presented);
   }
   if (!presented) {
-    return invalid(700027, 'Client assertion failed signature validation. The assertion header names no key (x5t#S256 or x5t).');
+    return invalid(
+      700027,
+      'Client assertion failed signature validation. The assertion header names no key (x5t#S256 or x5t).',
+    );
   }
   const certificate = app.certificates.find((entry) => entry.thumbprintSha256.toUpperCase() === thumbprintSha256);
   if (!certificate) {
@@ -78,22 +99,40 @@ function checkClientAssertion(req: EmuRequest, emu: EmulatorApi, app: AppRegistr
       `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${presented}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.appId}'.]`,
     );
   }
-  if (!verifySignature(header.alg, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, 'base64url'), certificate.publicKeyPem)) {
+  if (
+    !verifySignature(
+      header.alg,
+      `${parts[0]}.${parts[1]}`,
+      Buffer.from(parts[2]!, 'base64url'),
+      certificate.publicKeyPem,
+    )
+  ) {
     return invalid(700027, 'Client assertion failed signature validation.');
   }
   if (claims.iss !== claims.sub) return invalid(50048, 'Subject mismatches Issuer claim in the client assertion.');
-  if (claims.iss !== app.appId) return invalid(700021, "Client assertion application identifier doesn't match 'client_id' parameter.");
+  if (claims.iss !== app.appId)
+    return invalid(700021, "Client assertion application identifier doesn't match 'client_id' parameter.");
   const tenant = req.params.tenant!;
   const acceptedAudiences = new Set(
-    [`${emu.baseUrl}/${tenant}/oauth2/v2.0/token`, `${emu.baseUrl}/${emu.world.tenantId}/oauth2/v2.0/token`, issuerOf(emu)].map((value) => value.toLowerCase()),
+    [
+      `${emu.baseUrl}/${tenant}/oauth2/v2.0/token`,
+      `${emu.baseUrl}/${emu.world.tenantId}/oauth2/v2.0/token`,
+      issuerOf(emu),
+    ].map((value) => value.toLowerCase()),
   );
-  const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map((value: unknown) => String(value).toLowerCase());
+  const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map((value: unknown) =>
+    String(value).toLowerCase(),
+  );
   if (!audiences.some((audience: string) => acceptedAudiences.has(audience))) {
     return invalid(50027, `Invalid JWT token. Unexpected audience '${String(claims.aud)}'.`);
   }
   const now = Math.floor(emu.world.now() / 1000);
   const skew = state.settings.assertionClockSkewSeconds;
-  if (typeof claims.exp !== 'number' || claims.exp + skew < now || (typeof claims.nbf === 'number' && claims.nbf - skew > now)) {
+  if (
+    typeof claims.exp !== 'number' ||
+    claims.exp + skew < now ||
+    (typeof claims.nbf === 'number' && claims.nbf - skew > now)
+  ) {
     const iso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'none');
     return invalid(
       700024,
@@ -112,7 +151,16 @@ export function authenticateClient(req: EmuRequest, emu: EmulatorApi, form: URLS
   const basic = basicCredentials(req);
   const clientId = form.get('client_id') ?? basic?.clientId;
   if (!clientId) {
-    return { ok: false, response: entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.") };
+    return {
+      ok: false,
+      response: entraError(
+        req,
+        emu,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'client_id'.",
+      ),
+    };
   }
   const app = emu.world.apps.get(clientId);
   if (!app) {
@@ -133,7 +181,14 @@ export function authenticateClient(req: EmuRequest, emu: EmulatorApi, form: URLS
   if (app.isPublicClient) {
     return {
       ok: false,
-      response: entraError(req, emu, 'invalid_client', 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.", { status: 401 }),
+      response: entraError(
+        req,
+        emu,
+        'invalid_client',
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        { status: 401 },
+      ),
     };
   }
   if (assertion !== null) {
@@ -164,11 +219,22 @@ export function authenticateClient(req: EmuRequest, emu: EmulatorApi, form: URLS
 }
 
 /** Delegated grants: a public client must not authenticate, a confidential one must. */
-export function requireDelegatedClient(req: EmuRequest, emu: EmulatorApi, auth: AuthenticatedClient): EmuResponse | undefined {
+export function requireDelegatedClient(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  auth: AuthenticatedClient,
+): EmuResponse | undefined {
   if (!auth.app.isPublicClient && !auth.authenticated) {
-    return entraError(req, emu, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", {
-      status: 401,
-    });
+    return entraError(
+      req,
+      emu,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      {
+        status: 401,
+      },
+    );
   }
   return undefined;
 }

@@ -6,17 +6,42 @@ import { entraError } from './errors.js';
 import { MULTI_TENANT_ALIASES } from './metadata.js';
 import { graphResourcePrefixes } from './scopes.js';
 
-export function clientCredentialsGrant(req: EmuRequest, emu: EmulatorApi, form: URLSearchParams, auth: AuthenticatedClient): EmuResponse {
+export function clientCredentialsGrant(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  form: URLSearchParams,
+  auth: AuthenticatedClient,
+): EmuResponse {
   if (MULTI_TENANT_ALIASES.has(req.params.tenant!.toLowerCase())) {
-    return entraError(req, emu, 'invalid_request', 9001023, 'The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.');
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      9001023,
+      'The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.',
+    );
   }
   if (!auth.authenticated) {
-    return entraError(req, emu, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", {
-      status: 401,
-    });
+    return entraError(
+      req,
+      emu,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      {
+        status: 401,
+      },
+    );
   }
   const scope = form.get('scope');
-  if (!scope) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+  if (!scope)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope'.",
+    );
   const scopes = scope.split(/\s+/).filter(Boolean);
   const single = scopes[0]!;
   if (scopes.length !== 1 || !single.toLowerCase().endsWith('/.default')) {
@@ -39,7 +64,16 @@ export function clientCredentialsGrant(req: EmuRequest, emu: EmulatorApi, form: 
     );
   }
   const lifetime = emu.world.entra.settings.accessTokenLifetimeSeconds;
-  const token = issueToken(emu.world, { principalType: 'app', appId: auth.app.appId, roles: [...auth.app.applicationPermissions], lifetimeSeconds: lifetime });
+  const token = issueToken(emu.world, {
+    principalType: 'app',
+    appId: auth.app.appId,
+    roles: [...auth.app.applicationPermissions],
+    lifetimeSeconds: lifetime,
+  });
   req.principal = auth.app.appId;
-  return json(200, { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: token.token }, { 'cache-control': 'no-store', pragma: 'no-cache' });
+  return json(
+    200,
+    { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: token.token },
+    { 'cache-control': 'no-store', pragma: 'no-cache' },
+  );
 }

@@ -19,24 +19,38 @@ export function entraControlRoutes(): Route[] {
     route('control', 'POST', /^\/_emulator\/devicelogin$/, (req, emu) => {
       const form = formOf(req);
       try {
-        const grant = completeDeviceCode(emu.world, form.get('code') ?? '', form.get('user') ?? '', { deny: form.get('action') === 'deny' });
-        return htmlPage(200, grant.denied ? 'Sign-in cancelled' : 'You are signed in', '<p>You can close this window and return to the command line.</p>');
+        const grant = completeDeviceCode(emu.world, form.get('code') ?? '', form.get('user') ?? '', {
+          deny: form.get('action') === 'deny',
+        });
+        return htmlPage(
+          200,
+          grant.denied ? 'Sign-in cancelled' : 'You are signed in',
+          '<p>You can close this window and return to the command line.</p>',
+        );
       } catch (error) {
-        if (error instanceof EmulatorInputError) return deviceLoginPage(emu.world, `<p><strong>${escapeHtml(error.message)}</strong></p>`);
+        if (error instanceof EmulatorInputError)
+          return deviceLoginPage(emu.world, `<p><strong>${escapeHtml(error.message)}</strong></p>`);
         throw error;
       }
     }),
     route('control', 'POST', /^\/_emulator\/devicecode\/complete$/, (req, emu) => {
       const body = parseJsonBody<{ userCode?: string; user?: string; deny?: boolean }>(req) ?? {};
-      if (!body.userCode || !body.user) return json(400, { error: 'bad_request', message: 'give "userCode" and "user" (UPN or object id)' });
+      if (!body.userCode || !body.user)
+        return json(400, { error: 'bad_request', message: 'give "userCode" and "user" (UPN or object id)' });
       try {
         const grant = completeDeviceCode(emu.world, body.userCode, body.user, { deny: body.deny === true });
-        return json(200, { userCode: grant.userCode, status: grant.denied ? 'denied' : 'completed', userId: grant.completedByUserId });
+        return json(200, {
+          userCode: grant.userCode,
+          status: grant.denied ? 'denied' : 'completed',
+          userId: grant.completedByUserId,
+        });
       } catch (error) {
         return controlFailure(error);
       }
     }),
-    route('control', 'GET', /^\/_emulator\/devicecodes$/, (_req, emu) => json(200, { pending: pendingDeviceCodes(emu.world) })),
+    route('control', 'GET', /^\/_emulator\/devicecodes$/, (_req, emu) =>
+      json(200, { pending: pendingDeviceCodes(emu.world) }),
+    ),
     route('control', 'POST', /^\/_emulator\/tokens\/revoke$/, (req, emu) => {
       const body = parseJsonBody<{ user?: string; accessTokens?: boolean }>(req) ?? {};
       if (!body.user) return json(400, { error: 'bad_request', message: 'give "user" (UPN or object id)' });

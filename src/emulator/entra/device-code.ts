@@ -48,11 +48,18 @@ export function completeDeviceCode(
 }
 
 /** Device codes still waiting for someone to sign in (for the demo and tests that read the prompt from elsewhere). */
-export function pendingDeviceCodes(world: World): { userCode: string; clientId: string; scopes: string[]; expiresAt: string }[] {
+export function pendingDeviceCodes(
+  world: World,
+): { userCode: string; clientId: string; scopes: string[]; expiresAt: string }[] {
   const now = world.now();
   return [...world.deviceCodes.values()]
     .filter((grant) => !grant.consumed && !grant.completedByUserId && !grant.denied && grant.expiresAt > now)
-    .map((grant) => ({ userCode: grant.userCode, clientId: grant.clientId, scopes: grant.scopes, expiresAt: new Date(grant.expiresAt).toISOString() }));
+    .map((grant) => ({
+      userCode: grant.userCode,
+      clientId: grant.clientId,
+      scopes: grant.scopes,
+      expiresAt: new Date(grant.expiresAt).toISOString(),
+    }));
 }
 
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ23456789';
@@ -71,13 +78,33 @@ function deviceCodeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (!resolvesToTenant(emu.world, tenant)) return unknownTenant(req, emu, tenant);
   const form = formOf(req);
   const clientId = form.get('client_id');
-  if (!clientId) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+  if (!clientId)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'client_id'.",
+    );
   const app = emu.world.apps.get(clientId);
   if (!app) {
-    return entraError(req, emu, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${emu.world.tenantId}'.`);
+    return entraError(
+      req,
+      emu,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${emu.world.tenantId}'.`,
+    );
   }
   const scope = form.get('scope');
-  if (!scope) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+  if (!scope)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope'.",
+    );
   // Only the syntax and the resource are checked here; consent is decided when the user signs in.
   const scopes = resolveDelegatedScopes(scope, app, emu);
   if (!scopes.ok) return entraError(req, emu, scopes.error, scopes.aadsts, scopes.description);
@@ -104,26 +131,58 @@ function deviceCodeEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   });
 }
 
-export function deviceCodeGrant(req: EmuRequest, emu: EmulatorApi, form: URLSearchParams, auth: AuthenticatedClient): EmuResponse {
+export function deviceCodeGrant(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  form: URLSearchParams,
+  auth: AuthenticatedClient,
+): EmuResponse {
   const deviceCode = form.get('device_code');
-  if (!deviceCode) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'device_code'.");
+  if (!deviceCode)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'device_code'.",
+    );
   const grant = emu.world.deviceCodes.get(deviceCode);
-  if (!grant) return entraError(req, emu, 'bad_verification_code', 70000, "The provided value for the input parameter 'device_code' is not valid.");
+  if (!grant)
+    return entraError(
+      req,
+      emu,
+      'bad_verification_code',
+      70000,
+      "The provided value for the input parameter 'device_code' is not valid.",
+    );
   if (grant.clientId !== auth.app.appId) {
     return entraError(req, emu, 'invalid_grant', 70000, 'The provided device code was issued to a different client.');
   }
   const notAuthenticated = requireDelegatedClient(req, emu, auth);
   if (notAuthenticated) return notAuthenticated;
-  if (grant.consumed) return entraError(req, emu, 'invalid_grant', 70000, 'The provided device code has already been redeemed.');
+  if (grant.consumed)
+    return entraError(req, emu, 'invalid_grant', 70000, 'The provided device code has already been redeemed.');
   if (grant.expiresAt <= emu.world.now()) {
-    return entraError(req, emu, 'expired_token', 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired.");
+    return entraError(
+      req,
+      emu,
+      'expired_token',
+      70020,
+      "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+    );
   }
   if (grant.denied) {
     grant.consumed = true;
     return entraError(req, emu, 'authorization_declined', 70000, 'The end user denied the authorization request.');
   }
   if (!grant.completedByUserId) {
-    return entraError(req, emu, 'authorization_pending', 70016, 'The provided request has not yet been authorized by the user. The user must input their code.');
+    return entraError(
+      req,
+      emu,
+      'authorization_pending',
+      70016,
+      'The provided request has not yet been authorized by the user. The user must input their code.',
+    );
   }
   const user = emu.world.users.get(grant.completedByUserId);
   if (!user) return entraError(req, emu, 'invalid_grant', 50034, 'The user account does not exist in the directory.');
@@ -140,7 +199,10 @@ export function deviceCodeGrant(req: EmuRequest, emu: EmulatorApi, form: URLSear
 
 export function deviceLoginPage(world: World, notice = ''): EmuResponse {
   const options = [...world.users.values()]
-    .map((user) => `<option value="${escapeHtml(user.userPrincipalName)}">${escapeHtml(user.displayName)} (${escapeHtml(user.userPrincipalName)})</option>`)
+    .map(
+      (user) =>
+        `<option value="${escapeHtml(user.userPrincipalName)}">${escapeHtml(user.displayName)} (${escapeHtml(user.userPrincipalName)})</option>`,
+    )
     .join('');
   return htmlPage(
     200,

@@ -25,7 +25,11 @@ export function requireUser(world: World, idOrUpn: string | undefined): EntraUse
  * receives claims challenges from popular services like Microsoft Graph only if
  * it declares its client capabilities", Entra: claims-challenge).
  */
-export function revokeUserTokens(world: World, user: string, options: { accessTokens?: boolean } = {}): { userId: string; revoked: number } {
+export function revokeUserTokens(
+  world: World,
+  user: string,
+  options: { accessTokens?: boolean } = {},
+): { userId: string; revoked: number } {
   const target = requireUser(world, user);
   world.entra.tokensValidFrom.set(target.id, world.now());
   let revoked = 0;
@@ -42,7 +46,11 @@ export function revokeUserTokens(world: World, user: string, options: { accessTo
  * Registers a certificate credential on an app registration (what uploading a
  * .cer in the portal does). Returns its thumbprints, hex upper case.
  */
-export function registerAppCertificate(world: World, appId: string, certPem: string): { thumbprintSha256: string; thumbprintSha1: string } {
+export function registerAppCertificate(
+  world: World,
+  appId: string,
+  certPem: string,
+): { thumbprintSha256: string; thumbprintSha1: string } {
   const app = world.apps.get(appId);
   if (!app) throw new EmulatorInputError(404, `no app registration "${appId}"`);
   let certificate: X509Certificate;

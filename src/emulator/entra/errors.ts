@@ -19,7 +19,10 @@ export class EmulatorInputError extends Error {
 }
 
 function entraTimestamp(world: World): string {
-  return world.nowIso().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return world
+    .nowIso()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 interface EntraErrorOptions {

@@ -18,7 +18,12 @@ export function resolvesToTenant(world: World, tenant: string): boolean {
   return false;
 }
 
-export function unknownTenant(req: EmuRequest, emu: EmulatorApi, tenant: string, error = 'invalid_request'): EmuResponse {
+export function unknownTenant(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  tenant: string,
+  error = 'invalid_request',
+): EmuResponse {
   return entraError(
     req,
     emu,
@@ -55,8 +60,25 @@ function openIdConfiguration(emu: EmulatorApi, tenant: string): Record<string, u
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base}/${tenant}/oauth2/v2.0/logout`,
     claims_supported: [
-      'sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp',
-      'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email',
+      'sub',
+      'iss',
+      'cloud_instance_name',
+      'cloud_instance_host_name',
+      'cloud_graph_host_name',
+      'msgraph_host',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
     ],
     kerberos_endpoint: `${base}/${tenant}/kerberos`,
     tenant_region_scope: 'EU',
@@ -84,7 +106,7 @@ function instanceDiscovery(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     const own = new URL(emu.baseUrl);
     const samePort = url !== undefined && (url.port === '' || url.port === own.port);
     if (!url || url.hostname.toLowerCase() !== own.hostname.toLowerCase() || !samePort) {
-      return entraError(req, emu, 'invalid_instance', 50049, "Unknown or invalid instance.");
+      return entraError(req, emu, 'invalid_instance', 50049, 'Unknown or invalid instance.');
     }
     tenant = url.pathname.split('/').filter(Boolean)[0] ?? 'common';
   }
@@ -92,7 +114,13 @@ function instanceDiscovery(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     tenant_discovery_endpoint: `${emu.baseUrl}/${tenant}/v2.0/.well-known/openid-configuration`,
     'api-version': '1.1',
     // The host name alone is an alias too, as a client that dropped the port keys its cache by it.
-    metadata: [{ preferred_network: host, preferred_cache: host, aliases: host === new URL(emu.baseUrl).hostname ? [host] : [host, new URL(emu.baseUrl).hostname] }],
+    metadata: [
+      {
+        preferred_network: host,
+        preferred_cache: host,
+        aliases: host === new URL(emu.baseUrl).hostname ? [host] : [host, new URL(emu.baseUrl).hostname],
+      },
+    ],
   });
 }
 

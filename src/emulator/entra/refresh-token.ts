@@ -5,9 +5,21 @@ import { requireDelegatedClient, type AuthenticatedClient } from './client-auth.
 import { entraError } from './errors.js';
 import { userTokenResponse } from './user-tokens.js';
 
-export function refreshTokenGrant(req: EmuRequest, emu: EmulatorApi, form: URLSearchParams, auth: AuthenticatedClient): EmuResponse {
+export function refreshTokenGrant(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  form: URLSearchParams,
+  auth: AuthenticatedClient,
+): EmuResponse {
   const raw = form.get('refresh_token');
-  if (!raw) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'refresh_token'.");
+  if (!raw)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'refresh_token'.",
+    );
   const notAuthenticated = requireDelegatedClient(req, emu, auth);
   if (notAuthenticated) return notAuthenticated;
   const token: IssuedToken | undefined = emu.world.tokens.get(raw);
@@ -15,11 +27,19 @@ export function refreshTokenGrant(req: EmuRequest, emu: EmulatorApi, form: URLSe
     return entraError(req, emu, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
   }
   if (token.appId !== auth.app.appId) {
-    return entraError(req, emu, 'invalid_grant', 70000, 'Provided grant is invalid or malformed. The refresh token was issued to a different client.');
+    return entraError(
+      req,
+      emu,
+      'invalid_grant',
+      70000,
+      'Provided grant is invalid or malformed. The refresh token was issued to a different client.',
+    );
   }
   const state = emu.world.entra;
   const info = state.refreshTokens.get(raw);
-  const issuedAt = new Date(info?.issuedAt ?? token.expiresAt - state.settings.refreshTokenLifetimeSeconds * 1000).toISOString();
+  const issuedAt = new Date(
+    info?.issuedAt ?? token.expiresAt - state.settings.refreshTokenLifetimeSeconds * 1000,
+  ).toISOString();
   if (token.revoked) {
     const validFrom = state.tokensValidFrom.get(token.userId);
     return entraError(

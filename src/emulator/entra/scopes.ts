@@ -15,7 +15,11 @@ type ScopeResolution =
   | { ok: false; error: 'invalid_scope' | 'invalid_resource'; aadsts: number; description: string };
 
 /** Splits a delegated scope string into OIDC scopes and Graph permissions (canonical names, as consented). */
-export function resolveDelegatedScopes(raw: string, app: AppRegistration, emu: EmulatorApi): ScopeResolution & { unconsented?: string[] } {
+export function resolveDelegatedScopes(
+  raw: string,
+  app: AppRegistration,
+  emu: EmulatorApi,
+): ScopeResolution & { unconsented?: string[] } {
   const oidc = new Set<string>();
   const graph = new Set<string>();
   const unconsented: string[] = [];
@@ -40,10 +44,16 @@ export function resolveDelegatedScopes(raw: string, app: AppRegistration, emu: E
       };
     }
     if (name === '' || /\s/.test(name)) {
-      return { ok: false, error: 'invalid_scope', aadsts: 70011, description: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.` };
+      return {
+        ok: false,
+        error: 'invalid_scope',
+        aadsts: 70011,
+        description: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+      };
     }
     if (name.toLowerCase() === '.default') {
-      for (const permission of app.delegatedPermissions) if (!OIDC_SCOPES.has(permission.toLowerCase())) graph.add(permission);
+      for (const permission of app.delegatedPermissions)
+        if (!OIDC_SCOPES.has(permission.toLowerCase())) graph.add(permission);
       continue;
     }
     const canonical = consented.get(name.toLowerCase());

@@ -14,7 +14,14 @@ function tokenEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (!resolvesToTenant(emu.world, tenant)) return unknownTenant(req, emu, tenant);
   const form = formOf(req);
   const grantType = form.get('grant_type');
-  if (!grantType) return entraError(req, emu, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+  if (!grantType)
+    return entraError(
+      req,
+      emu,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'grant_type'.",
+    );
   const auth = authenticateClient(req, emu, form);
   if (!auth.ok) return auth.response;
   switch (grantType) {
@@ -28,7 +35,13 @@ function tokenEndpoint(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     case 'authorization_code':
       return authorizationCodeGrant(req, emu, form, auth);
     default:
-      return entraError(req, emu, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+      return entraError(
+        req,
+        emu,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${grantType}'.`,
+      );
   }
 }
 

@@ -57,7 +57,8 @@ export function clientInfo(world: World, user: EntraUser): string {
 function declaredCapabilities(claims: string | null): string[] | undefined {
   if (!claims) return undefined;
   try {
-    const values = (JSON.parse(claims) as { access_token?: { xms_cc?: { values?: unknown } } }).access_token?.xms_cc?.values;
+    const values = (JSON.parse(claims) as { access_token?: { xms_cc?: { values?: unknown } } }).access_token?.xms_cc
+      ?.values;
     return Array.isArray(values) ? values.filter((value): value is string => typeof value === 'string') : undefined;
   } catch {
     return undefined;
@@ -78,7 +79,13 @@ export function userTokenResponse(req: EmuRequest, emu: EmulatorApi, grant: User
   const { user, app } = grant;
   const state = emu.world.entra;
   if (!user.accountEnabled) {
-    return entraError(req, emu, 'invalid_grant', 50057, 'The user account is disabled. The user object in Active Directory backing this account has been disabled.');
+    return entraError(
+      req,
+      emu,
+      'invalid_grant',
+      50057,
+      'The user account is disabled. The user object in Active Directory backing this account has been disabled.',
+    );
   }
   const scopes = resolveDelegatedScopes(grant.scope, app, emu);
   if (!scopes.ok) return entraError(req, emu, scopes.error, scopes.aadsts, scopes.description);
@@ -96,7 +103,14 @@ export function userTokenResponse(req: EmuRequest, emu: EmulatorApi, grant: User
   const graphScopes = scopes.graph.length > 0 ? scopes.graph : ['User.Read'];
   const lifetime = state.settings.accessTokenLifetimeSeconds;
   const clientCapabilities = declaredCapabilities(formOf(req).get('claims'));
-  const access = issueToken(emu.world, { principalType: 'user', appId: app.appId, userId: user.id, scopes: graphScopes, lifetimeSeconds: lifetime, clientCapabilities });
+  const access = issueToken(emu.world, {
+    principalType: 'user',
+    appId: app.appId,
+    userId: user.id,
+    scopes: graphScopes,
+    lifetimeSeconds: lifetime,
+    clientCapabilities,
+  });
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
     scope: [...graphScopes, ...[...scopes.oidc].filter((scope) => scope !== 'offline_access')].join(' '),

@@ -34,13 +34,23 @@ export function authenticate(req: EmuRequest, world: World): Caller | EmuRespons
   const user = delegated && token.userId ? world.users.get(token.userId) : undefined;
   if (delegated && !user) {
     // A user deleted after sign-in: Graph refuses the token's subject.
-    return errorFor(req, 401, 'InvalidAuthenticationToken', 'Access token validation failure. The user does not exist.');
+    return errorFor(
+      req,
+      401,
+      'InvalidAuthenticationToken',
+      'Access token validation failure. The user does not exist.',
+    );
   }
   return { token, permissions, delegated, user, appId: token.appId };
 }
 
 export function isResponse(value: unknown): value is EmuResponse {
-  return typeof value === 'object' && value !== null && 'status' in value && typeof (value as EmuResponse).status === 'number';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'status' in value &&
+    typeof (value as EmuResponse).status === 'number'
+  );
 }
 
 export function hasAny(caller: Caller, ...names: string[]): boolean {
@@ -49,7 +59,8 @@ export function hasAny(caller: Caller, ...names: string[]): boolean {
 
 /** The signed-in user for /me routes; app-only tokens get Graph's 400. */
 export function meOf(req: EmuRequest, caller: Caller): EntraUser | EmuResponse {
-  if (!caller.delegated || !caller.user) return badRequest(req, '/me request is only valid with delegated authentication flow.');
+  if (!caller.delegated || !caller.user)
+    return badRequest(req, '/me request is only valid with delegated authentication flow.');
   return caller.user;
 }
 
@@ -98,7 +109,12 @@ export const GROUP_READ = [
   'Directory.ReadWrite.All',
 ];
 export const GROUP_MEMBER_WRITE = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
-export const GROUP_EXTENSION_READ = ['Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+export const GROUP_EXTENSION_READ = [
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];
 export const GROUP_EXTENSION_WRITE = ['Group.ReadWrite.All', 'Directory.ReadWrite.All'];
 export const SYNC_READ = ['Synchronization.Read.All', 'Synchronization.ReadWrite.All'];
 export const SYNC_WRITE = ['Synchronization.ReadWrite.All'];

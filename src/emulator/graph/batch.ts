@@ -51,7 +51,9 @@ function itemThrottle(world: World): number | undefined {
       continue;
     }
     throttleCredit.set(plan, credit - 1);
-    const [low, high] = Array.isArray(plan.retryAfterSeconds) ? plan.retryAfterSeconds : [plan.retryAfterSeconds, plan.retryAfterSeconds];
+    const [low, high] = Array.isArray(plan.retryAfterSeconds)
+      ? plan.retryAfterSeconds
+      : [plan.retryAfterSeconds, plan.retryAfterSeconds];
     return low + Math.floor(Math.random() * (high - low + 1));
   }
   return undefined;
@@ -71,10 +73,25 @@ function itemFault(world: World, method: string, path: string): FaultRule | unde
 
 function faultAnswer(status: number, retryAfterSeconds?: number): EmuResponse {
   // An injected 403 reads as Graph's own refusal (e.g. a permission the app lacks for this object).
-  const code = status === 403 ? 'Authorization_RequestDenied' : status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : status === 504 ? 'gatewayTimeout' : 'generalException';
-  const message = status === 403 ? INSUFFICIENT_PRIVILEGES : status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.';
+  const code =
+    status === 403
+      ? 'Authorization_RequestDenied'
+      : status === 429
+        ? 'TooManyRequests'
+        : status === 503
+          ? 'serviceNotAvailable'
+          : status === 504
+            ? 'gatewayTimeout'
+            : 'generalException';
+  const message =
+    status === 403
+      ? INSUFFICIENT_PRIVILEGES
+      : status === 429
+        ? 'Too many requests.'
+        : 'The service is temporarily unavailable.';
   const response = graphError(status, code, message);
-  if (retryAfterSeconds !== undefined) response.headers = { ...response.headers, 'retry-after': String(retryAfterSeconds) };
+  if (retryAfterSeconds !== undefined)
+    response.headers = { ...response.headers, 'retry-after': String(retryAfterSeconds) };
   return response;
 }
 
@@ -90,8 +107,13 @@ const CANONICAL_HEADERS: Record<string, string> = {
 /** Item headers as Graph writes them (Content-Type, Retry-After): the SDK looks them up case-sensitively. */
 function itemHeaders(response: EmuResponse): Record<string, string> {
   const headers: Record<string, string> = { 'Cache-Control': 'no-cache' };
-  for (const [name, value] of Object.entries(response.headers ?? {})) headers[CANONICAL_HEADERS[name.toLowerCase()] ?? name] = value;
-  if (response.body !== undefined && response.status !== 204 && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
+  for (const [name, value] of Object.entries(response.headers ?? {}))
+    headers[CANONICAL_HEADERS[name.toLowerCase()] ?? name] = value;
+  if (
+    response.body !== undefined &&
+    response.status !== 204 &&
+    !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')
+  ) {
     headers['Content-Type'] = typeof response.body === 'string' ? 'text/plain' : 'application/json';
   }
   return headers;
@@ -111,7 +133,11 @@ function parseBatch(req: EmuRequest): BatchItem[] | EmuResponse {
   }
   if (payload.requests.length === 0) return badRequest(req, 'Invalid batch payload format.');
   if (payload.requests.length > MAX_BATCH_REQUESTS) {
-    return badRequest(req, `Number of batch request steps exceeds the maximum value of ${MAX_BATCH_REQUESTS}.`, 'MaximumValueExceeded');
+    return badRequest(
+      req,
+      `Number of batch request steps exceeds the maximum value of ${MAX_BATCH_REQUESTS}.`,
+      'MaximumValueExceeded',
+    );
   }
   const items: BatchItem[] = [];
   const seen = new Set<string>();
@@ -119,13 +145,16 @@ function parseBatch(req: EmuRequest): BatchItem[] | EmuResponse {
     if (!raw || typeof raw !== 'object') return badRequest(req, 'Invalid batch payload format.');
     const { id, method, url, headers, body, dependsOn } = raw;
     if (typeof id !== 'string' || id === '') return badRequest(req, "A batch request step must have a string 'id'.");
-    if (seen.has(id.toLowerCase())) return badRequest(req, `Batch request ids must be unique: '${id}' is used more than once.`);
+    if (seen.has(id.toLowerCase()))
+      return badRequest(req, `Batch request ids must be unique: '${id}' is used more than once.`);
     seen.add(id.toLowerCase());
-    if (typeof method !== 'string' || method === '') return badRequest(req, `Batch request step '${id}' has no 'method'.`);
+    if (typeof method !== 'string' || method === '')
+      return badRequest(req, `Batch request step '${id}' has no 'method'.`);
     if (typeof url !== 'string' || url === '') return badRequest(req, `Batch request step '${id}' has no 'url'.`);
     const itemHeaderMap: Record<string, string> = {};
     if (headers !== undefined) {
-      if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return badRequest(req, `Batch request step '${id}' has invalid 'headers'.`);
+      if (!headers || typeof headers !== 'object' || Array.isArray(headers))
+        return badRequest(req, `Batch request step '${id}' has invalid 'headers'.`);
       for (const [name, value] of Object.entries(headers)) itemHeaderMap[name.toLowerCase()] = String(value);
     }
     if (body !== undefined && itemHeaderMap['content-type'] === undefined) {
@@ -134,7 +163,14 @@ function parseBatch(req: EmuRequest): BatchItem[] | EmuResponse {
     if (dependsOn !== undefined && (!Array.isArray(dependsOn) || dependsOn.some((dep) => typeof dep !== 'string'))) {
       return badRequest(req, `Batch request step '${id}' has an invalid 'dependsOn'.`);
     }
-    items.push({ id, method: method.toUpperCase(), url, headers: itemHeaderMap, body, dependsOn: (dependsOn as string[] | undefined) ?? [] });
+    items.push({
+      id,
+      method: method.toUpperCase(),
+      url,
+      headers: itemHeaderMap,
+      body,
+      dependsOn: (dependsOn as string[] | undefined) ?? [],
+    });
   }
   const ids = new Map(items.map((item) => [item.id.toLowerCase(), item]));
   for (const item of items) {
@@ -162,7 +198,8 @@ function executionOrder(req: EmuRequest, items: BatchItem[]): BatchItem[] | EmuR
     ordered.push(item);
     return true;
   };
-  for (const item of items) if (!visit(item)) return badRequest(req, 'The dependsOn references in the batch form a cycle.');
+  for (const item of items)
+    if (!visit(item)) return badRequest(req, 'The dependsOn references in the batch form a cycle.');
   return ordered;
 }
 
@@ -184,7 +221,8 @@ function itemRequest(batch: EmuRequest, item: BatchItem): EmuRequest | undefined
   }
   let body: Buffer;
   if (item.body === undefined) body = Buffer.alloc(0);
-  else if (typeof item.body === 'string' && !/json/i.test(item.headers['content-type'] ?? '')) body = Buffer.from(item.body, 'base64');
+  else if (typeof item.body === 'string' && !/json/i.test(item.headers['content-type'] ?? ''))
+    body = Buffer.from(item.body, 'base64');
   else body = Buffer.from(JSON.stringify(item.body), 'utf8');
   const headers: EmuRequest['headers'] = { ...item.headers, authorization: batch.headers.authorization };
   return {
@@ -199,10 +237,16 @@ function itemRequest(batch: EmuRequest, item: BatchItem): EmuRequest | undefined
   };
 }
 
-async function runItem(batch: EmuRequest, emu: EmulatorApi, item: BatchItem, early: Map<string, number>): Promise<EmuResponse> {
+async function runItem(
+  batch: EmuRequest,
+  emu: EmulatorApi,
+  item: BatchItem,
+  early: Map<string, number>,
+): Promise<EmuResponse> {
   const request = itemRequest(batch, item);
   if (!request) return errorFor(batch, 400, 'BadRequest', `Invalid request URI '${item.url}'.`);
-  if (/^\/v1\.0\/\$batch$/i.test(request.path)) return errorFor(batch, 400, 'BadRequest', 'A batch request cannot contain another batch request.');
+  if (/^\/v1\.0\/\$batch$/i.test(request.path))
+    return errorFor(batch, 400, 'BadRequest', 'A batch request cannot contain another batch request.');
   // Items keep their own Retry-After, per client and item (see retry-after.ts).
   const key = retryKey(clientOf(batch.headers), request.method, request.rawUrl, request.body);
   const earlyMs = earlyBy(emu.world, key);
@@ -223,7 +267,12 @@ async function answerItem(batch: EmuRequest, emu: EmulatorApi, request: EmuReque
   try {
     return await emu.dispatch(request);
   } catch (error) {
-    return errorFor(batch, 500, 'generalException', `The emulator failed on this batch item: ${String((error as Error)?.message ?? error)}`);
+    return errorFor(
+      batch,
+      500,
+      'generalException',
+      `The emulator failed on this batch item: ${String((error as Error)?.message ?? error)}`,
+    );
   }
 }
 

@@ -15,7 +15,8 @@ export function graphControlRoutes(): Route[] {
     route('control', 'POST', /^\/_emulator\/graph\/settings$/, (req, emu) => {
       const body = parseJsonBody<{ extensionPatchAnswer?: unknown }>(req) ?? {};
       if (body.extensionPatchAnswer !== undefined) {
-        if (body.extensionPatchAnswer !== 200 && body.extensionPatchAnswer !== 204) return badRequest('"extensionPatchAnswer" must be 200 or 204');
+        if (body.extensionPatchAnswer !== 200 && body.extensionPatchAnswer !== 204)
+          return badRequest('"extensionPatchAnswer" must be 200 or 204');
         emu.world.graphSettings.extensionPatchAnswer = body.extensionPatchAnswer;
       }
       return json(200, emu.world.graphSettings);
@@ -24,7 +25,12 @@ export function graphControlRoutes(): Route[] {
       const user = emu.world.userByIdOrUpn(decodeURIComponent(req.params.user!));
       if (!user) return json(404, { error: 'not_found', message: `no user ${req.params.user}` });
       const body = parseJsonBody<{ add?: unknown; remove?: unknown }>(req) ?? {};
-      const list = (value: unknown) => (value === undefined ? [] : Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined);
+      const list = (value: unknown) =>
+        value === undefined
+          ? []
+          : Array.isArray(value) && value.every((v) => typeof v === 'string')
+            ? (value as string[])
+            : undefined;
       const add = list(body.add);
       const remove = list(body.remove);
       if (!add || !remove) return badRequest('"add" and "remove" must be lists of directory role names');

@@ -12,7 +12,11 @@ export function graphError(status: number, code: string, message: string, client
       error: {
         code,
         message,
-        innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, ''), 'request-id': requestId, 'client-request-id': clientRequestId ?? requestId },
+        innerError: {
+          date: new Date().toISOString().replace(/\.\d{3}Z$/, ''),
+          'request-id': requestId,
+          'client-request-id': clientRequestId ?? requestId,
+        },
       },
     },
   };

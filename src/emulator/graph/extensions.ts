@@ -3,7 +3,15 @@
  * create, list, read, replace (PATCH) and delete, with Graph's limits: two
  * extensions per creating app per object and 2 KB per extension.
  */
-import { json, parseJsonBody, route, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
+import {
+  json,
+  parseJsonBody,
+  route,
+  type EmuRequest,
+  type EmuResponse,
+  type EmulatorApi,
+  type Route,
+} from '../http.js';
 import type { EntraGroup, EntraUser, OpenExtension } from '../state.js';
 import {
   authenticate,
@@ -23,7 +31,13 @@ import { mayReadUserExtensions } from './users.js';
 export const MAX_EXTENSIONS_PER_APP = 2;
 /** Graph counts the extension's name and its custom data. */
 export const MAX_EXTENSION_BYTES = 2048;
-const RESERVED_PROPERTIES: ReadonlySet<string> = new Set(['@odata.type', '@odata.context', '@odata.id', 'extensionName', 'id']);
+const RESERVED_PROPERTIES: ReadonlySet<string> = new Set([
+  '@odata.type',
+  '@odata.context',
+  '@odata.id',
+  'extensionName',
+  'id',
+]);
 
 interface Target {
   kind: 'user' | 'group';
@@ -125,7 +139,10 @@ function readBody(req: EmuRequest): Record<string, unknown> | EmuResponse {
   if (req.body.length === 0) return badRequest(req, 'Empty Payload. JSON content expected.');
   const body = parseJsonBody<unknown>(req);
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    return badRequest(req, 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+    return badRequest(
+      req,
+      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+    );
   }
   return body as Record<string, unknown>;
 }
@@ -150,16 +167,24 @@ function createExtension(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   }
   const mine = [...target.extensions.values()].filter((ext) => ext.creatorAppId === caller.appId).length;
   if (mine >= MAX_EXTENSIONS_PER_APP) {
-    return badRequest(req, `Maximum number of extensions values supported per application is ${MAX_EXTENSIONS_PER_APP}.`);
+    return badRequest(
+      req,
+      `Maximum number of extensions values supported per application is ${MAX_EXTENSIONS_PER_APP}.`,
+    );
   }
   const properties = customProperties(body);
   const invalid = nonPrimitive(req, properties);
   if (invalid) return invalid;
-  if (tooLarge(extensionName, properties)) return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
+  if (tooLarge(extensionName, properties))
+    return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
   const extension: OpenExtension = { extensionName, creatorAppId: caller.appId, properties };
   target.extensions.set(extensionName, extension);
   const location = `${emu.baseUrl}/v1.0/${target.kind}s/${target.id}/extensions/${encodeURIComponent(extensionName)}`;
-  return json(201, { '@odata.context': odataContext(emu, `${target.contextSegment}/extensions/$entity`), ...extensionJson(extension) }, { location });
+  return json(
+    201,
+    { '@odata.context': odataContext(emu, `${target.contextSegment}/extensions/$entity`), ...extensionJson(extension) },
+    { location },
+  );
 }
 
 function listExtensions(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -197,13 +222,17 @@ function updateExtension(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(extension)) return extension;
   const body = readBody(req);
   if (isResponse(body)) return body;
-  if (typeof body.extensionName === 'string' && body.extensionName.toLowerCase() !== extension.extensionName.toLowerCase()) {
+  if (
+    typeof body.extensionName === 'string' &&
+    body.extensionName.toLowerCase() !== extension.extensionName.toLowerCase()
+  ) {
     return badRequest(req, "The property 'extensionName' cannot be changed.");
   }
   const properties = customProperties(body);
   const invalid = nonPrimitive(req, properties);
   if (invalid) return invalid;
-  if (tooLarge(extension.extensionName, properties)) return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
+  if (tooLarge(extension.extensionName, properties))
+    return badRequest(req, 'Maximum size supported for each extension is : 2 KB.');
   extension.properties = properties;
   // The update page: "204 No Content … for directory objects or a 200 OK … and an updated
   // openTypeExtension object for other resources"; older versions of the v1.0 page showed 200.

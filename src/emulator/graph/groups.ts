@@ -3,9 +3,27 @@
  * changes through $ref, with Graph's answers for the repeated add (400) and
  * the repeated remove (404).
  */
-import { json, parseJsonBody, route, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
+import {
+  json,
+  parseJsonBody,
+  route,
+  type EmuRequest,
+  type EmuResponse,
+  type EmulatorApi,
+  type Route,
+} from '../http.js';
 import type { EntraGroup } from '../state.js';
-import { authenticate, GROUP_EXTENSION_READ, GROUP_MEMBER_WRITE, GROUP_READ, hasAny, isResponse, mayManageGroup, USER_READ_BASIC, type Caller } from './auth.js';
+import {
+  authenticate,
+  GROUP_EXTENSION_READ,
+  GROUP_MEMBER_WRITE,
+  GROUP_READ,
+  hasAny,
+  isResponse,
+  mayManageGroup,
+  USER_READ_BASIC,
+  type Caller,
+} from './auth.js';
 import { badRequest, errorFor, forbidden, resourceNotFound } from './errors.js';
 import {
   directoryObjectJson,
@@ -20,14 +38,31 @@ import {
   USER_PROPERTIES,
   type DirectoryKind,
 } from './objects.js';
-import { collection, matchesFilter, odataContext, pageOf, parseExpand, parseFilter, parseSelect, wantsCount, type Json } from './odata.js';
+import {
+  collection,
+  matchesFilter,
+  odataContext,
+  pageOf,
+  parseExpand,
+  parseFilter,
+  parseSelect,
+  wantsCount,
+  type Json,
+} from './odata.js';
 
 const GROUP_TYPE = 'microsoft.graph.group';
 /** $select on member listings may name properties of any member type. */
-const DIRECTORY_OBJECT_PROPERTIES = [...new Set([...USER_PROPERTIES, ...GROUP_PROPERTIES, ...SERVICE_PRINCIPAL_PROPERTIES, ...DEVICE_PROPERTIES])].filter((name) => name !== 'extensions');
+const DIRECTORY_OBJECT_PROPERTIES = [
+  ...new Set([...USER_PROPERTIES, ...GROUP_PROPERTIES, ...SERVICE_PRINCIPAL_PROPERTIES, ...DEVICE_PROPERTIES]),
+].filter((name) => name !== 'extensions');
 
 /** Reading a kind's properties in a directoryObject collection (permissions reference; GroupMember.* reads basic group properties). */
-const SERVICE_PRINCIPAL_READ_ALL = ['Application.Read.All', 'Application.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const SERVICE_PRINCIPAL_READ_ALL = [
+  'Application.Read.All',
+  'Application.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];
 const DEVICE_READ_ALL = ['Device.Read.All', 'Device.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 function mayReadKind(caller: Caller): (kind: DirectoryKind) => boolean {
   return (kind) => {
@@ -45,18 +80,37 @@ function mayReadKind(caller: Caller): (kind: DirectoryKind) => boolean {
  * only (group-delete-members).
  */
 function mayAddKind(caller: Caller, kind: DirectoryKind): boolean {
-  if (kind === 'device') return hasAny(caller, ...(caller.delegated ? ['Device.Read.All', ...DEVICE_READ_ALL] : ['Device.ReadWrite.All', 'Directory.ReadWrite.All']));
+  if (kind === 'device')
+    return hasAny(
+      caller,
+      ...(caller.delegated
+        ? ['Device.Read.All', ...DEVICE_READ_ALL]
+        : ['Device.ReadWrite.All', 'Directory.ReadWrite.All']),
+    );
   if (kind === 'servicePrincipal') return hasAny(caller, 'Application.ReadWrite.All', 'Directory.ReadWrite.All');
   return true;
 }
 
 type MemberCast = 'user' | 'servicePrincipal' | undefined;
 const CAST_SELECT: Record<'user' | 'servicePrincipal', { type: string; properties: string[]; context: string }> = {
-  user: { type: 'microsoft.graph.user', properties: USER_PROPERTIES.filter((name) => name !== 'extensions'), context: 'users' },
-  servicePrincipal: { type: 'microsoft.graph.servicePrincipal', properties: SERVICE_PRINCIPAL_PROPERTIES, context: 'servicePrincipals' },
+  user: {
+    type: 'microsoft.graph.user',
+    properties: USER_PROPERTIES.filter((name) => name !== 'extensions'),
+    context: 'users',
+  },
+  servicePrincipal: {
+    type: 'microsoft.graph.servicePrincipal',
+    properties: SERVICE_PRINCIPAL_PROPERTIES,
+    context: 'servicePrincipals',
+  },
 };
 
-function renderGroup(req: EmuRequest, emu: EmulatorApi, group: EntraGroup, permissions: { extensions: boolean }): Json | EmuResponse {
+function renderGroup(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  group: EntraGroup,
+  permissions: { extensions: boolean },
+): Json | EmuResponse {
   const selected = parseSelect(req, GROUP_TYPE, GROUP_PROPERTIES);
   if (isResponse(selected)) return selected;
   const expand = parseExpand(req, GROUP_TYPE);
@@ -115,7 +169,13 @@ function listRelation(relation: 'members' | 'owners', cast: MemberCast, version:
     if (!hasAny(caller, ...GROUP_READ)) return forbidden(req);
     const group = emu.world.groups.get(req.params.id!);
     if (!group) return resourceNotFound(req, req.params.id!);
-    const shape = cast ? CAST_SELECT[cast] : { type: 'microsoft.graph.directoryObject', properties: DIRECTORY_OBJECT_PROPERTIES, context: 'directoryObjects' };
+    const shape = cast
+      ? CAST_SELECT[cast]
+      : {
+          type: 'microsoft.graph.directoryObject',
+          properties: DIRECTORY_OBJECT_PROPERTIES,
+          context: 'directoryObjects',
+        };
     const selected = parseSelect(req, shape.type, shape.properties);
     if (isResponse(selected)) return selected;
     const count = wantsCount(req);
@@ -126,10 +186,17 @@ function listRelation(relation: 'members' | 'owners', cast: MemberCast, version:
       if (!kind || (cast && kind !== cast)) return false;
       return !(hidesServicePrincipals && kind === 'servicePrincipal');
     });
-    const page = pageOf(req, emu, ids.map((id) => ({ id })));
+    const page = pageOf(
+      req,
+      emu,
+      ids.map((id) => ({ id })),
+    );
     if (isResponse(page)) return page;
     const value = page.items.map((item) => directoryObjectJson(emu.world, item.id, selected, mayReadKind(caller))!);
-    return json(200, collection(odataContext(emu, shape.context), value, page.nextLink, count ? ids.length : undefined));
+    return json(
+      200,
+      collection(odataContext(emu, shape.context), value, page.nextLink, count ? ids.length : undefined),
+    );
   };
 }
 
@@ -142,9 +209,17 @@ function referencedId(emu: EmulatorApi, reference: unknown): string | undefined 
   } catch {
     return undefined;
   }
-  const allowedHosts = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'microsoftgraph.chinacloudapi.cn', new URL(emu.baseUrl).host]);
+  const allowedHosts = new Set([
+    'graph.microsoft.com',
+    'graph.microsoft.us',
+    'dod-graph.microsoft.us',
+    'microsoftgraph.chinacloudapi.cn',
+    new URL(emu.baseUrl).host,
+  ]);
   if (url.protocol !== 'https:' || !allowedHosts.has(url.host)) return undefined;
-  const match = /^\/(?:v1\.0|beta)\/(?:directoryObjects|users|groups|servicePrincipals|devices)\/(?<id>[^/]+)$/.exec(decodeURIComponent(url.pathname));
+  const match = /^\/(?:v1\.0|beta)\/(?:directoryObjects|users|groups|servicePrincipals|devices)\/(?<id>[^/]+)$/.exec(
+    decodeURIComponent(url.pathname),
+  );
   return match?.groups?.id;
 }
 
@@ -158,11 +233,15 @@ function addMember(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (req.body.length === 0) return badRequest(req, 'Empty Payload. JSON content expected.');
   const body = parseJsonBody<Record<string, unknown>>(req);
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    return badRequest(req, 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+    return badRequest(
+      req,
+      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+    );
   }
   const reference = body['@odata.id'];
   const memberId = referencedId(emu, reference);
-  if (!memberId) return errorFor(req, 400, 'Request_BadRequest', `Invalid object identifier '${String(reference ?? '')}'.`);
+  if (!memberId)
+    return errorFor(req, 400, 'Request_BadRequest', `Invalid object identifier '${String(reference ?? '')}'.`);
   // Users, groups, service principals and devices can be members of a security group.
   const member = findDirectoryObject(emu.world, memberId);
   if (!member) return resourceNotFound(req, memberId);
@@ -201,9 +280,19 @@ export function groupRoutes(): Route[] {
     route('graph', 'GET', /^\/v1\.0\/groups$/, listGroups),
     route('graph', 'GET', new RegExp(`^${group}$`), getGroup),
     route('graph', 'GET', new RegExp(`^${group}\\/members$`), listRelation('members', undefined)),
-    route('graph', 'GET', new RegExp(`^${group}\\/members\\/microsoft\\.graph\\.user$`), listRelation('members', 'user')),
+    route(
+      'graph',
+      'GET',
+      new RegExp(`^${group}\\/members\\/microsoft\\.graph\\.user$`),
+      listRelation('members', 'user'),
+    ),
     route('graph', 'GET', new RegExp(`^${betaGroup}\\/members$`), listRelation('members', undefined, 'beta')),
-    route('graph', 'GET', new RegExp(`^${betaGroup}\\/members\\/microsoft\\.graph\\.servicePrincipal$`), listRelation('members', 'servicePrincipal', 'beta')),
+    route(
+      'graph',
+      'GET',
+      new RegExp(`^${betaGroup}\\/members\\/microsoft\\.graph\\.servicePrincipal$`),
+      listRelation('members', 'servicePrincipal', 'beta'),
+    ),
     route('graph', 'GET', new RegExp(`^${group}\\/owners$`), listRelation('owners', undefined)),
     route('graph', 'POST', new RegExp(`^${group}\\/members\\/\\$ref$`), addMember),
     route('graph', 'DELETE', new RegExp(`^${group}\\/members\\/(?<memberId>[^/]+)\\/\\$ref$`), removeMember),

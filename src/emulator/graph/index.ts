@@ -18,5 +18,12 @@ export { graphError } from './errors.js';
 
 export function graphRoutes(): Route[] {
   // Extension routes first: /users/{id}/extensions must not be taken for a user id.
-  return [...extensionRoutes(), ...userRoutes(), ...groupRoutes(), ...batchRoutes(), ...synchronizationRoutes(), ...graphControlRoutes()];
+  return [
+    ...extensionRoutes(),
+    ...userRoutes(),
+    ...groupRoutes(),
+    ...batchRoutes(),
+    ...synchronizationRoutes(),
+    ...graphControlRoutes(),
+  ];
 }

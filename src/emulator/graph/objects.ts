@@ -20,7 +20,15 @@ export const USER_DEFAULT_PROPERTIES = [
 /** Properties anyone with User.ReadBasic.All may read of another user. */
 export const USER_BASIC_PROPERTIES = ['id', 'displayName', 'givenName', 'surname', 'mail', 'userPrincipalName'];
 export const USER_PROPERTIES = [...USER_DEFAULT_PROPERTIES, 'accountEnabled', 'extensions'];
-export const USER_FILTERABLE = ['id', 'userPrincipalName', 'mail', 'displayName', 'givenName', 'surname', 'accountEnabled'];
+export const USER_FILTERABLE = [
+  'id',
+  'userPrincipalName',
+  'mail',
+  'displayName',
+  'givenName',
+  'surname',
+  'accountEnabled',
+];
 
 export const GROUP_PROPERTIES = [
   'id',
@@ -141,7 +149,8 @@ export function findExtension(extensions: Map<string, OpenExtension>, name: stri
 
 export function expandedExtensions(extensions: Map<string, OpenExtension>, expand: ExtensionExpand): Json[] {
   const all = [...extensions.values()];
-  const chosen = expand.id === undefined ? all : all.filter((ext) => ext.extensionName.toLowerCase() === expand.id!.toLowerCase());
+  const chosen =
+    expand.id === undefined ? all : all.filter((ext) => ext.extensionName.toLowerCase() === expand.id!.toLowerCase());
   return chosen.map(extensionJson);
 }
 
@@ -179,24 +188,33 @@ export type DirectoryKind = 'user' | 'group' | 'servicePrincipal' | 'device';
  * `mayRead(kind)` false: "limited information returned for inaccessible member objects" — the
  * caller may not read that kind, so only @odata.type and id come back, the other properties null.
  */
-export function directoryObjectJson(world: World, id: string, selected: string[] | undefined, mayRead: (kind: DirectoryKind) => boolean = () => true): Json | undefined {
+export function directoryObjectJson(
+  world: World,
+  id: string,
+  selected: string[] | undefined,
+  mayRead: (kind: DirectoryKind) => boolean = () => true,
+): Json | undefined {
   const found = findDirectoryObject(world, id);
   if (!found) return undefined;
   const type = `#microsoft.graph.${found.kind}`;
-  const shaped = found.kind === 'user'
-    ? shapeUser(found.object as EntraUser, selected, false)
-    : found.kind === 'group'
-      ? shapeGroup(found.object as EntraGroup, selected)
-      : found.kind === 'servicePrincipal'
-        ? pick(servicePrincipalJson(found.object as ServicePrincipal), selected)
-        : pick(deviceJson(found.object as EntraDevice), selected);
+  const shaped =
+    found.kind === 'user'
+      ? shapeUser(found.object as EntraUser, selected, false)
+      : found.kind === 'group'
+        ? shapeGroup(found.object as EntraGroup, selected)
+        : found.kind === 'servicePrincipal'
+          ? pick(servicePrincipalJson(found.object as ServicePrincipal), selected)
+          : pick(deviceJson(found.object as EntraDevice), selected);
   if (mayRead(found.kind)) return { '@odata.type': type, ...shaped };
   const limited: Json = { '@odata.type': type, id };
   for (const name of Object.keys(shaped)) if (name !== 'id') limited[name] = null;
   return limited;
 }
 
-export function findDirectoryObject(world: World, id: string): { kind: DirectoryKind; object: EntraUser | EntraGroup | ServicePrincipal | EntraDevice } | undefined {
+export function findDirectoryObject(
+  world: World,
+  id: string,
+): { kind: DirectoryKind; object: EntraUser | EntraGroup | ServicePrincipal | EntraDevice } | undefined {
   const user = world.users.get(id);
   if (user) return { kind: 'user', object: user };
   const group = world.groups.get(id);

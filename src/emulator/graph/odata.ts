@@ -14,16 +14,26 @@ export function odataContext(emu: EmulatorApi, fragment: string): string {
 }
 
 /** The properties named in $select, or undefined when absent; unknown names give Graph's 400. */
-export function parseSelect(req: EmuRequest, typeName: string, known: readonly string[]): string[] | undefined | EmuResponse {
+export function parseSelect(
+  req: EmuRequest,
+  typeName: string,
+  known: readonly string[],
+): string[] | undefined | EmuResponse {
   const raw = req.query.get('$select');
   if (raw === null || raw.trim() === '') return undefined;
-  const wanted = raw.split(',').map((name) => name.trim()).filter(Boolean);
+  const wanted = raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const byLower = new Map(known.map((name) => [name.toLowerCase(), name]));
   const selected: string[] = [];
   for (const name of wanted) {
     const canonical = byLower.get(name.toLowerCase());
     if (!canonical) {
-      return badRequest(req, `Parsing OData Select and Expand failed: Could not find a property named '${name}' on type '${typeName}'.`);
+      return badRequest(
+        req,
+        `Parsing OData Select and Expand failed: Could not find a property named '${name}' on type '${typeName}'.`,
+      );
     }
     if (!selected.includes(canonical)) selected.push(canonical);
   }
@@ -58,7 +68,10 @@ export function parseExpand(req: EmuRequest, typeName: string): ExtensionExpand 
   if (!match) {
     const name = raw.split('(')[0]!.trim();
     if (name.toLowerCase() === 'extensions') return badRequest(req, `Invalid $expand option for extensions: '${raw}'.`);
-    return badRequest(req, `Parsing OData Select and Expand failed: Could not find a property named '${name}' on type '${typeName}'.`);
+    return badRequest(
+      req,
+      `Parsing OData Select and Expand failed: Could not find a property named '${name}' on type '${typeName}'.`,
+    );
   }
   const id = match.groups?.id;
   return id === undefined ? {} : { id: id.replace(/''/g, "'") };
@@ -123,7 +136,9 @@ export function matchesFilter(entity: Json, clauses: FilterClause[] | undefined)
   return clauses.every((clause) => {
     const actual = entity[clause.property];
     const same = (expected: string | boolean) =>
-      typeof actual === 'string' && typeof expected === 'string' ? actual.toLowerCase() === expected.toLowerCase() : actual === expected;
+      typeof actual === 'string' && typeof expected === 'string'
+        ? actual.toLowerCase() === expected.toLowerCase()
+        : actual === expected;
     if (clause.op === 'startswith') {
       return typeof actual === 'string' && actual.toLowerCase().startsWith(String(clause.values[0]).toLowerCase());
     }
@@ -151,7 +166,12 @@ export function pageSize(req: EmuRequest): number | EmuResponse {
   if (!/^-?\d+$/.test(raw.trim())) return badRequest(req, `Invalid value '${raw}' for $top query option.`);
   const top = Number(raw);
   if (top < 1 || top > 999) {
-    return errorFor(req, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${raw}'. Must be between 1 and 999 inclusive.`);
+    return errorFor(
+      req,
+      400,
+      'Request_UnsupportedQuery',
+      `Invalid page size specified: '${raw}'. Must be between 1 and 999 inclusive.`,
+    );
   }
   return top;
 }

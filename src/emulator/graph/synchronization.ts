@@ -5,7 +5,15 @@
  * 10 seconds). The provisioning itself is the emulator's provisioning engine's
  * (../provisioning.ts); this module does Graph's checks and answer.
  */
-import { json, parseJsonBody, route, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
+import {
+  json,
+  parseJsonBody,
+  route,
+  type EmuRequest,
+  type EmuResponse,
+  type EmulatorApi,
+  type Route,
+} from '../http.js';
 import { onDemandResponseBody, provisionOnDemand as provisionGroupOnDemand } from '../provisioning.js';
 import type { ServicePrincipal, SynchronizationJob, World } from '../state.js';
 import {
@@ -21,7 +29,16 @@ import {
 } from './auth.js';
 import { badRequest, errorFor, forbidden, resourceNotFound } from './errors.js';
 import { SERVICE_PRINCIPAL_PROPERTIES, servicePrincipalJson } from './objects.js';
-import { applySelect, collection, matchesFilter, odataContext, pageOf, parseFilter, parseSelect, type Json } from './odata.js';
+import {
+  applySelect,
+  collection,
+  matchesFilter,
+  odataContext,
+  pageOf,
+  parseFilter,
+  parseSelect,
+  type Json,
+} from './odata.js';
 
 export const PROVISION_ON_DEMAND_LIMIT = { calls: 5, windowMs: 10_000 } as const;
 export const PROVISION_ON_DEMAND_MAX_MEMBERS = 5;
@@ -86,7 +103,9 @@ function servicePrincipal(req: EmuRequest, emu: EmulatorApi): ServicePrincipal |
 
 function job(req: EmuRequest, sp: ServicePrincipal): SynchronizationJob | EmuResponse {
   const found = sp.synchronizationJobs.find((candidate) => candidate.id === req.params.jobId);
-  return found ?? errorFor(req, 404, 'ResourceNotFound', `The synchronization job '${req.params.jobId}' was not found.`);
+  return (
+    found ?? errorFor(req, 404, 'ResourceNotFound', `The synchronization job '${req.params.jobId}' was not found.`)
+  );
 }
 
 function getServicePrincipal(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -96,7 +115,10 @@ function getServicePrincipal(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(sp)) return sp;
   const selected = parseSelect(req, 'microsoft.graph.servicePrincipal', SERVICE_PRINCIPAL_PROPERTIES);
   if (isResponse(selected)) return selected;
-  return json(200, { '@odata.context': odataContext(emu, 'servicePrincipals/$entity'), ...applySelect(servicePrincipalJson(sp), selected) });
+  return json(200, {
+    '@odata.context': odataContext(emu, 'servicePrincipals/$entity'),
+    ...applySelect(servicePrincipalJson(sp), selected),
+  });
 }
 
 function listServicePrincipals(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -106,7 +128,9 @@ function listServicePrincipals(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(filter)) return filter;
   const selected = parseSelect(req, 'microsoft.graph.servicePrincipal', SERVICE_PRINCIPAL_PROPERTIES);
   if (isResponse(selected)) return selected;
-  const matching = [...emu.world.servicePrincipals.values()].filter((sp) => matchesFilter(servicePrincipalJson(sp), filter));
+  const matching = [...emu.world.servicePrincipals.values()].filter((sp) =>
+    matchesFilter(servicePrincipalJson(sp), filter),
+  );
   const page = pageOf(req, emu, matching);
   if (isResponse(page)) return page;
   const value = page.items.map((sp) => applySelect(servicePrincipalJson(sp), selected));
@@ -138,7 +162,10 @@ function listAppRoleAssignedTo(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   });
   const page = pageOf(req, emu, assignments);
   if (isResponse(page)) return page;
-  return json(200, collection(odataContext(emu, `servicePrincipals('${sp.id}')/appRoleAssignedTo`), page.items, page.nextLink));
+  return json(
+    200,
+    collection(odataContext(emu, `servicePrincipals('${sp.id}')/appRoleAssignedTo`), page.items, page.nextLink),
+  );
 }
 
 /**
@@ -158,7 +185,13 @@ function listJobs(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
   if (isResponse(sp)) return sp;
-  return json(200, collection(odataContext(emu, `servicePrincipals('${sp.id}')/synchronization/jobs`), sp.synchronizationJobs.map(jobJson)));
+  return json(
+    200,
+    collection(
+      odataContext(emu, `servicePrincipals('${sp.id}')/synchronization/jobs`),
+      sp.synchronizationJobs.map(jobJson),
+    ),
+  );
 }
 
 function getJob(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -168,7 +201,10 @@ function getJob(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(sp)) return sp;
   const found = job(req, sp);
   if (isResponse(found)) return found;
-  return json(200, { '@odata.context': odataContext(emu, `servicePrincipals('${sp.id}')/synchronization/jobs/$entity`), ...jobJson(found) });
+  return json(200, {
+    '@odata.context': odataContext(emu, `servicePrincipals('${sp.id}')/synchronization/jobs/$entity`),
+    ...jobJson(found),
+  });
 }
 
 interface OnDemandSubject {
@@ -201,11 +237,19 @@ function provisionOnDemand(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(found)) return found;
   const retryAfter = takeRateLimit(emu.world);
   if (retryAfter !== undefined) {
-    const throttled = errorFor(req, 429, 'TooManyRequests', 'Too many requests. The rate limit for provisionOnDemand is 5 requests per 10 seconds.');
+    const throttled = errorFor(
+      req,
+      429,
+      'TooManyRequests',
+      'Too many requests. The rate limit for provisionOnDemand is 5 requests per 10 seconds.',
+    );
     return { ...throttled, headers: { ...throttled.headers, 'retry-after': String(retryAfter) } };
   }
   if (found.status.code === 'Quarantine') {
-    return badRequest(req, `The synchronization job '${found.id}' is in quarantine (${found.status.quarantine?.reason ?? 'unknown reason'}); on-demand provisioning is not available until the job leaves quarantine.`);
+    return badRequest(
+      req,
+      `The synchronization job '${found.id}' is in quarantine (${found.status.quarantine?.reason ?? 'unknown reason'}); on-demand provisioning is not available until the job leaves quarantine.`,
+    );
   }
   if (found.status.code === 'NotConfigured') {
     return badRequest(req, `The synchronization job '${found.id}' is not configured.`);
@@ -217,17 +261,31 @@ function provisionOnDemand(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     return badRequest(req, "The request body must hold exactly one entry in 'parameters'.");
   }
   const [parameter] = parameters;
-  if (parameter.ruleId !== found.ruleId) return badRequest(req, `The ruleId '${String(parameter.ruleId)}' does not belong to the synchronization job '${found.id}'.`);
+  if (parameter.ruleId !== found.ruleId)
+    return badRequest(
+      req,
+      `The ruleId '${String(parameter.ruleId)}' does not belong to the synchronization job '${found.id}'.`,
+    );
   const subjects = parameter.subjects;
-  if (!Array.isArray(subjects) || subjects.length !== 1) return badRequest(req, "The request must name exactly one subject in 'subjects'.");
+  if (!Array.isArray(subjects) || subjects.length !== 1)
+    return badRequest(req, "The request must name exactly one subject in 'subjects'.");
   const subject = subjects[0]!;
   if (String(subject.objectTypeName).toLowerCase() !== 'group' || typeof subject.objectId !== 'string') {
-    return errorFor(req, 501, 'NotImplemented', 'The emulator provisions on demand only a Group subject with links.members.');
+    return errorFor(
+      req,
+      501,
+      'NotImplemented',
+      'The emulator provisions on demand only a Group subject with links.members.',
+    );
   }
   const members = subject.links?.members;
-  if (!Array.isArray(members) || members.length === 0) return badRequest(req, "A Group subject must list the users to provision in 'links.members'.");
+  if (!Array.isArray(members) || members.length === 0)
+    return badRequest(req, "A Group subject must list the users to provision in 'links.members'.");
   if (members.length > PROVISION_ON_DEMAND_MAX_MEMBERS) {
-    return badRequest(req, `At most ${PROVISION_ON_DEMAND_MAX_MEMBERS} group members can be provisioned on demand in one request.`);
+    return badRequest(
+      req,
+      `At most ${PROVISION_ON_DEMAND_MAX_MEMBERS} group members can be provisioned on demand in one request.`,
+    );
   }
   const userIds: string[] = [];
   for (const member of members) {
@@ -237,9 +295,16 @@ function provisionOnDemand(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     userIds.push(member.objectId);
   }
   // Scoping (a group not assigned to the app) is reported like Graph does: 200 with result "Skipped".
-  const result = provisionGroupOnDemand(emu.world, { groupId: subject.objectId, userIds, servicePrincipalId: sp.id, jobId: found.id });
+  const result = provisionGroupOnDemand(emu.world, {
+    groupId: subject.objectId,
+    userIds,
+    servicePrincipalId: sp.id,
+    jobId: found.id,
+  });
   if (!result.ok) {
-    return result.status === 404 ? resourceNotFound(req, subject.objectId) : badRequest(req, result.message, result.code);
+    return result.status === 404
+      ? resourceNotFound(req, subject.objectId)
+      : badRequest(req, result.message, result.code);
   }
   return json(200, {
     ...onDemandResponseBody(result),

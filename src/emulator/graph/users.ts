@@ -51,7 +51,13 @@ export function mayReadUserExtensions(caller: Caller, target: EntraUser): boolea
   return self ? hasAny(caller, ...USER_READ_SELF) : hasAny(caller, ...USER_READ_ALL);
 }
 
-function renderUser(req: EmuRequest, emu: EmulatorApi, caller: Caller, user: EntraUser, withContext: boolean): Json | EmuResponse {
+function renderUser(
+  req: EmuRequest,
+  emu: EmulatorApi,
+  caller: Caller,
+  user: EntraUser,
+  withContext: boolean,
+): Json | EmuResponse {
   const access = userAccess(caller, user);
   if (!access) return forbidden(req);
   const selected = parseSelect(req, USER_TYPE, USER_PROPERTIES);
@@ -100,14 +106,24 @@ function myMemberOf(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (isResponse(caller)) return caller;
   const me = meOf(req, caller);
   if (isResponse(me)) return me;
-  if (!hasAny(caller, ...USER_READ_SELF, 'GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All')) return forbidden(req);
+  if (!hasAny(caller, ...USER_READ_SELF, 'GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All'))
+    return forbidden(req);
   const count = wantsCount(req);
   if (isResponse(count)) return count;
-  const selected = parseSelect(req, 'microsoft.graph.directoryObject', ['id', 'displayName', 'description', 'roleTemplateId', 'mailNickname', 'securityEnabled', 'mailEnabled']);
+  const selected = parseSelect(req, 'microsoft.graph.directoryObject', [
+    'id',
+    'displayName',
+    'description',
+    'roleTemplateId',
+    'mailNickname',
+    'securityEnabled',
+    'mailEnabled',
+  ]);
   if (isResponse(selected)) return selected;
   const entries: { id: string; render: () => Json }[] = [];
   for (const group of emu.world.groups.values()) {
-    if (group.members.has(me.id)) entries.push({ id: group.id, render: () => directoryObjectJson(emu.world, group.id, selected)! });
+    if (group.members.has(me.id))
+      entries.push({ id: group.id, render: () => directoryObjectJson(emu.world, group.id, selected)! });
   }
   for (const role of me.directoryRoles) {
     const roleJson = directoryRoleJson(emu.world, role);
@@ -116,7 +132,10 @@ function myMemberOf(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   const page = pageOf(req, emu, entries);
   if (isResponse(page)) return page;
   const value = page.items.map((entry) => entry.render());
-  return json(200, collection(odataContext(emu, 'directoryObjects'), value, page.nextLink, count ? entries.length : undefined));
+  return json(
+    200,
+    collection(odataContext(emu, 'directoryObjects'), value, page.nextLink, count ? entries.length : undefined),
+  );
 }
 
 export function userRoutes(): Route[] {

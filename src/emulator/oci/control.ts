@@ -19,16 +19,28 @@ function consoleUser(world: World, ref: string): OciUser | undefined {
   if (existing) return existing;
   const entra = world.userByIdOrUpn(ref);
   if (!entra) return undefined;
-  return world.ociUserByUserName(entra.userPrincipalName)
-    ?? createOciUser(world, { userName: entra.userPrincipalName, displayName: entra.displayName, externalId: null, createdBy: 'console' });
+  return (
+    world.ociUserByUserName(entra.userPrincipalName) ??
+    createOciUser(world, {
+      userName: entra.userPrincipalName,
+      displayName: entra.displayName,
+      externalId: null,
+      createdBy: 'console',
+    })
+  );
 }
 
 export function ociControlRoutes(): Route[] {
   return [
     route('control', 'POST', /^\/_emulator\/jit\/signin$/, (req, emu) => {
       const body = parseJsonBody<{ user?: unknown; identityProviderId?: unknown }>(req);
-      if (!body || typeof body.user !== 'string' || !body.user) return badRequest('"user" (a user principal name or id) is required');
-      const result = jitSignIn(emu.world, body.user, typeof body.identityProviderId === 'string' ? body.identityProviderId : undefined);
+      if (!body || typeof body.user !== 'string' || !body.user)
+        return badRequest('"user" (a user principal name or id) is required');
+      const result = jitSignIn(
+        emu.world,
+        body.user,
+        typeof body.identityProviderId === 'string' ? body.identityProviderId : undefined,
+      );
       if (!result.ok) return json(result.status, { error: result.error, message: result.message });
       const { ok: _ok, ...answer } = result;
       return json(200, answer);
@@ -46,7 +58,8 @@ export function ociControlRoutes(): Route[] {
     }),
     route('control', 'POST', /^\/_emulator\/oci\/signature$/, (req, emu) => {
       const body = parseJsonBody<{ clock?: unknown }>(req);
-      if (body?.clock !== 'virtual' && body?.clock !== 'either') return badRequest('"clock" must be "virtual" or "either"');
+      if (body?.clock !== 'virtual' && body?.clock !== 'either')
+        return badRequest('"clock" must be "virtual" or "either"');
       setSignatureClock(emu.world, body.clock);
       return json(200, { clock: signatureClock(emu.world) });
     }),
@@ -57,19 +70,28 @@ export function ociControlRoutes(): Route[] {
       const settings = emu.world.oci;
       const positive = (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value > 0;
       if (body.domainType !== undefined && body.domainType !== null && !isOciDomainType(body.domainType)) {
-        return badRequest('"domainType" must be null or one of free, oracleApps, oracleAppsPremium, premium, externalUser');
+        return badRequest(
+          '"domainType" must be null or one of free, oracleApps, oracleAppsPremium, premium, externalUser',
+        );
       }
       const limits = body.limits as { perSecond?: unknown; perMinute?: unknown } | null | undefined;
       if (limits !== undefined && limits !== null && !(positive(limits.perSecond) && positive(limits.perMinute))) {
         return badRequest('"limits" must be null or {"perSecond": n, "perMinute": n} with positive integers');
       }
       for (const name of ['maxPageSize', 'maxMemberPageSize'] as const) {
-        if (body[name] !== undefined && !positive(body[name])) return badRequest(`"${name}" must be a positive integer`);
+        if (body[name] !== undefined && !positive(body[name]))
+          return badRequest(`"${name}" must be a positive integer`);
       }
-      if (body.maxPageSize !== undefined && (body.maxPageSize as number) > 1000) return badRequest('"maxPageSize" is at most 1000');
-      if (body.maxMemberPageSize !== undefined && (body.maxMemberPageSize as number) > 10_000) return badRequest('"maxMemberPageSize" is at most 10000');
+      if (body.maxPageSize !== undefined && (body.maxPageSize as number) > 1000)
+        return badRequest('"maxPageSize" is at most 1000');
+      if (body.maxMemberPageSize !== undefined && (body.maxMemberPageSize as number) > 10_000)
+        return badRequest('"maxMemberPageSize" is at most 10000');
       if (body.domainType !== undefined) settings.domainType = body.domainType as typeof settings.domainType;
-      if (limits !== undefined) settings.limitsOverride = limits === null ? undefined : { perSecond: limits.perSecond as number, perMinute: limits.perMinute as number };
+      if (limits !== undefined)
+        settings.limitsOverride =
+          limits === null
+            ? undefined
+            : { perSecond: limits.perSecond as number, perMinute: limits.perMinute as number };
       if (body.maxPageSize !== undefined) settings.maxPageSize = body.maxPageSize as number;
       if (body.maxMemberPageSize !== undefined) settings.maxMemberPageSize = body.maxMemberPageSize as number;
       settings.rateWindows = [];

@@ -9,9 +9,7 @@
 export class FilterError extends Error {}
 
 type Token =
-  | { kind: 'word'; text: string }
-  | { kind: 'string'; text: string }
-  | { kind: 'punct'; text: '(' | ')' | '[' | ']' };
+  { kind: 'word'; text: string } | { kind: 'string'; text: string } | { kind: 'punct'; text: '(' | ')' | '[' | ']' };
 
 type Literal = string | number | boolean | null;
 
@@ -81,7 +79,8 @@ class Parser {
 
   private expect(text: string): void {
     const token = this.tokens[this.pos];
-    if (!token || token.text !== text || token.kind === 'string') throw new FilterError(`Expected "${text}" in filter.`);
+    if (!token || token.text !== text || token.kind === 'string')
+      throw new FilterError(`Expected "${text}" in filter.`);
     this.pos += 1;
   }
 
@@ -185,7 +184,9 @@ function valuesAt(resource: unknown, path: string[]): unknown[] {
     current = next;
   }
   // A complex multi-valued attribute compared directly compares its "value" sub-attribute.
-  return current.map((value) => (value !== null && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value));
+  return current.map((value) =>
+    value !== null && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value,
+  );
 }
 
 function compare(actual: unknown, op: string, expected: Literal): boolean {
@@ -193,25 +194,40 @@ function compare(actual: unknown, op: string, expected: Literal): boolean {
     const a = actual.toLowerCase();
     const e = expected.toLowerCase();
     switch (op) {
-      case 'eq': return a === e;
-      case 'ne': return a !== e;
-      case 'co': return a.includes(e);
-      case 'sw': return a.startsWith(e);
-      case 'ew': return a.endsWith(e);
-      case 'gt': return a > e;
-      case 'ge': return a >= e;
-      case 'lt': return a < e;
-      case 'le': return a <= e;
+      case 'eq':
+        return a === e;
+      case 'ne':
+        return a !== e;
+      case 'co':
+        return a.includes(e);
+      case 'sw':
+        return a.startsWith(e);
+      case 'ew':
+        return a.endsWith(e);
+      case 'gt':
+        return a > e;
+      case 'ge':
+        return a >= e;
+      case 'lt':
+        return a < e;
+      case 'le':
+        return a <= e;
     }
   }
   if (typeof actual === 'number' && typeof expected === 'number') {
     switch (op) {
-      case 'eq': return actual === expected;
-      case 'ne': return actual !== expected;
-      case 'gt': return actual > expected;
-      case 'ge': return actual >= expected;
-      case 'lt': return actual < expected;
-      case 'le': return actual <= expected;
+      case 'eq':
+        return actual === expected;
+      case 'ne':
+        return actual !== expected;
+      case 'gt':
+        return actual > expected;
+      case 'ge':
+        return actual >= expected;
+      case 'lt':
+        return actual < expected;
+      case 'le':
+        return actual <= expected;
     }
   }
   if (op === 'eq') return actual === expected;
@@ -221,16 +237,20 @@ function compare(actual: unknown, op: string, expected: Literal): boolean {
 
 export function matchesFilter(resource: unknown, node: FilterNode): boolean {
   switch (node.type) {
-    case 'and': return matchesFilter(resource, node.left) && matchesFilter(resource, node.right);
-    case 'or': return matchesFilter(resource, node.left) || matchesFilter(resource, node.right);
-    case 'not': return !matchesFilter(resource, node.inner);
+    case 'and':
+      return matchesFilter(resource, node.left) && matchesFilter(resource, node.right);
+    case 'or':
+      return matchesFilter(resource, node.left) || matchesFilter(resource, node.right);
+    case 'not':
+      return !matchesFilter(resource, node.inner);
     case 'present': {
       const values = valuesAt(resource, node.path);
       return values.some((value) => value !== null && value !== '' && value !== undefined);
     }
     case 'compare': {
       const values = valuesAt(resource, node.path);
-      if (node.op === 'ne') return values.length === 0 ? node.value !== null : values.every((value) => compare(value, 'ne', node.value));
+      if (node.op === 'ne')
+        return values.length === 0 ? node.value !== null : values.every((value) => compare(value, 'ne', node.value));
       if (values.length === 0) return node.value === null && node.op === 'eq';
       return values.some((value) => compare(value, node.op, node.value));
     }

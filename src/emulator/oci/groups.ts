@@ -7,10 +7,30 @@ import { route, type EmuRequest, type EmuResponse, type Route } from '../http.js
 import type { OciGroup, World } from '../state.js';
 import { createOciGroup, deleteOciGroup, ociGroupByNameInsensitive } from './domain.js';
 import { matchesFilter } from './filter.js';
-import { MAX_MEMBERS_PER_RESPONSE, SCHEMA, groupResource, memberEntry, project, projection, type Projection } from './resources.js';
 import {
-  ScimFailure, hostOf, listParamsFromQuery, listParamsFromSearch, listResponse, notFound, parsePatchOp, requireJsonBody,
-  scimError, scimJson, signed, splitPatchPath, type ListParams, type PatchOperation,
+  MAX_MEMBERS_PER_RESPONSE,
+  SCHEMA,
+  groupResource,
+  memberEntry,
+  project,
+  projection,
+  type Projection,
+} from './resources.js';
+import {
+  ScimFailure,
+  hostOf,
+  listParamsFromQuery,
+  listParamsFromSearch,
+  listResponse,
+  notFound,
+  parsePatchOp,
+  requireJsonBody,
+  scimError,
+  scimJson,
+  signed,
+  splitPatchPath,
+  type ListParams,
+  type PatchOperation,
 } from './scim.js';
 
 /** The identity domain's refusal to return an unpaged member list above 10,000. */
@@ -63,7 +83,9 @@ function memberIds(world: World, value: unknown, where: string): string[] {
       throw new ScimFailure(scimError(400, `${where}[${index}] needs a string "value" (the user id).`, 'invalidValue'));
     }
     if (member.type !== undefined && member.type !== 'User') {
-      throw new ScimFailure(scimError(400, `${where}[${index}]: only members of type "User" are supported.`, 'invalidValue'));
+      throw new ScimFailure(
+        scimError(400, `${where}[${index}]: only members of type "User" are supported.`, 'invalidValue'),
+      );
     }
     if (!world.ociUsers.has(member.value)) throw new ScimFailure(notFound('User', member.value));
     return member.value;
@@ -76,7 +98,13 @@ interface GroupDraft {
   members: Set<string>;
 }
 
-function applyGroupOperation(world: World, group: OciGroup, draft: GroupDraft, operation: PatchOperation, host: string): void {
+function applyGroupOperation(
+  world: World,
+  group: OciGroup,
+  draft: GroupDraft,
+  operation: PatchOperation,
+  host: string,
+): void {
   if (!operation.path) {
     const value = operation.value;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -89,18 +117,23 @@ function applyGroupOperation(world: World, group: OciGroup, draft: GroupDraft, o
   }
   const { attribute, filter, subAttribute } = splitPatchPath(operation.path);
   if (attribute === 'members') {
-    if (subAttribute) throw new ScimFailure(scimError(400, `Members cannot be patched by sub-attribute ("${operation.path}").`, 'invalidPath'));
+    if (subAttribute)
+      throw new ScimFailure(
+        scimError(400, `Members cannot be patched by sub-attribute ("${operation.path}").`, 'invalidPath'),
+      );
     if (operation.op === 'remove') {
       if (filter) {
         // RFC 7644 3.12: a path whose filter yields no match is a 400 noTarget (a member that is not there, included).
         const matched = [...draft.members].filter((id) => matchesFilter(memberEntry(world, id, host), filter));
-        if (matched.length === 0) throw new ScimFailure(scimError(400, `No member matches the path "${operation.path}".`, 'noTarget'));
+        if (matched.length === 0)
+          throw new ScimFailure(scimError(400, `No member matches the path "${operation.path}".`, 'noTarget'));
         for (const id of matched) draft.members.delete(id);
       } else if (operation.value !== undefined) {
         const list = Array.isArray(operation.value) ? operation.value : [operation.value];
         for (const entry of list) {
           const id = (entry as { value?: unknown })?.value;
-          if (typeof id !== 'string') throw new ScimFailure(scimError(400, 'Each member to remove needs a string "value".', 'invalidValue'));
+          if (typeof id !== 'string')
+            throw new ScimFailure(scimError(400, 'Each member to remove needs a string "value".', 'invalidValue'));
           draft.members.delete(id);
         }
       } else {
@@ -108,7 +141,8 @@ function applyGroupOperation(world: World, group: OciGroup, draft: GroupDraft, o
       }
       return;
     }
-    if (filter) throw new ScimFailure(scimError(400, `${operation.op} cannot take a filtered members path.`, 'invalidPath'));
+    if (filter)
+      throw new ScimFailure(scimError(400, `${operation.op} cannot take a filtered members path.`, 'invalidPath'));
     const ids = memberIds(world, operation.value, 'members');
     if (operation.op === 'replace') draft.members.clear();
     for (const id of ids) draft.members.add(id);
@@ -117,12 +151,14 @@ function applyGroupOperation(world: World, group: OciGroup, draft: GroupDraft, o
   if (filter) throw new ScimFailure(scimError(400, `Invalid path "${operation.path}".`, 'invalidPath'));
   switch (attribute) {
     case 'displayname': {
-      if (operation.op === 'remove') throw new ScimFailure(scimError(400, 'displayName is required and cannot be removed.', 'mutability'));
+      if (operation.op === 'remove')
+        throw new ScimFailure(scimError(400, 'displayName is required and cannot be removed.', 'mutability'));
       if (typeof operation.value !== 'string' || !operation.value.trim()) {
         throw new ScimFailure(scimError(400, 'displayName must be a non-empty string.', 'invalidValue'));
       }
       const clash = ociGroupByNameInsensitive(world, operation.value);
-      if (clash && clash.id !== group.id) throw new ScimFailure(scimError(409, `A group named ${operation.value} already exists.`, 'uniqueness'));
+      if (clash && clash.id !== group.id)
+        throw new ScimFailure(scimError(409, `A group named ${operation.value} already exists.`, 'uniqueness'));
       draft.displayName = operation.value;
       return;
     }
@@ -146,7 +182,11 @@ function patchGroup(req: EmuRequest, world: World): EmuResponse {
   const operations = parsePatchOp(req);
   const host = hostOf(req);
   // SCIM PATCH is atomic: work on a draft, commit only when every operation applied.
-  const draft: GroupDraft = { displayName: group.displayName, externalId: group.externalId, members: new Set(group.members) };
+  const draft: GroupDraft = {
+    displayName: group.displayName,
+    externalId: group.externalId,
+    members: new Set(group.members),
+  };
   for (const operation of operations) applyGroupOperation(world, group, draft, operation, host);
   group.displayName = draft.displayName;
   group.externalId = draft.externalId;
@@ -157,27 +197,62 @@ function patchGroup(req: EmuRequest, world: World): EmuResponse {
 function createGroup(req: EmuRequest, world: World): EmuResponse {
   const body = requireJsonBody(req);
   const schemas = Array.isArray(body.schemas) ? body.schemas : [];
-  if (!schemas.includes(SCHEMA.group)) return scimError(400, `The schemas attribute must include ${SCHEMA.group}.`, 'invalidSyntax');
+  if (!schemas.includes(SCHEMA.group))
+    return scimError(400, `The schemas attribute must include ${SCHEMA.group}.`, 'invalidSyntax');
   const displayName = typeof body.displayName === 'string' ? body.displayName.trim() : '';
   if (!displayName) return scimError(400, 'The attribute displayName is required.', 'invalidValue');
-  if (ociGroupByNameInsensitive(world, displayName)) return scimError(409, `A group named ${displayName} already exists.`, 'uniqueness');
+  if (ociGroupByNameInsensitive(world, displayName))
+    return scimError(409, `A group named ${displayName} already exists.`, 'uniqueness');
   const members = body.members === undefined ? [] : memberIds(world, body.members, 'members');
-  const group = createOciGroup(world, { displayName, externalId: typeof body.externalId === 'string' ? body.externalId : null });
+  const group = createOciGroup(world, {
+    displayName,
+    externalId: typeof body.externalId === 'string' ? body.externalId : null,
+  });
   for (const id of members) group.members.add(id);
   return respondGroup(world, req, group, 201);
 }
 
 export function groupRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/Groups$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req, emu.world)))),
-    route('oci', 'POST', /^\/admin\/v1\/Groups\/\.search$/, signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req, emu.world)))),
-    route('oci', 'POST', /^\/admin\/v1\/Groups$/, signed((req, emu) => createGroup(req, emu.world))),
-    route('oci', 'GET', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => respondGroup(emu.world, req, groupOr404(emu.world, req.params.id!)))),
-    route('oci', 'PATCH', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => patchGroup(req, emu.world))),
-    route('oci', 'DELETE', /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/, signed((req, emu) => {
-      groupOr404(emu.world, req.params.id!);
-      deleteOciGroup(emu.world, req.params.id!);
-      return { status: 204 };
-    })),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/Groups$/,
+      signed((req, emu) => listGroups(emu.world, req, listParamsFromQuery(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'POST',
+      /^\/admin\/v1\/Groups\/\.search$/,
+      signed((req, emu) => listGroups(emu.world, req, listParamsFromSearch(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'POST',
+      /^\/admin\/v1\/Groups$/,
+      signed((req, emu) => createGroup(req, emu.world)),
+    ),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/,
+      signed((req, emu) => respondGroup(emu.world, req, groupOr404(emu.world, req.params.id!))),
+    ),
+    route(
+      'oci',
+      'PATCH',
+      /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/,
+      signed((req, emu) => patchGroup(req, emu.world)),
+    ),
+    route(
+      'oci',
+      'DELETE',
+      /^\/admin\/v1\/Groups\/(?<id>[^/]+)$/,
+      signed((req, emu) => {
+        groupOr404(emu.world, req.params.id!);
+        deleteOciGroup(emu.world, req.params.id!);
+        return { status: 204 };
+      }),
+    ),
   ];
 }

@@ -4,8 +4,19 @@ import type { OciIdentityProvider, World } from '../state.js';
 import { matchesFilter } from './filter.js';
 import { identityProviderResource, project, projection } from './resources.js';
 import {
-  ScimFailure, hostOf, listParamsFromQuery, listParamsFromSearch, listResponse, notFound, parsePatchOp, scimError, scimJson, signed,
-  splitPatchPath, type ListParams, type PatchOperation,
+  ScimFailure,
+  hostOf,
+  listParamsFromQuery,
+  listParamsFromSearch,
+  listResponse,
+  notFound,
+  parsePatchOp,
+  scimError,
+  scimJson,
+  signed,
+  splitPatchPath,
+  type ListParams,
+  type PatchOperation,
 } from './scim.js';
 
 type Mapping = OciIdentityProvider['jitUserProvGroupMappings'][number];
@@ -74,7 +85,9 @@ function applyIdpOperation(world: World, draft: OciIdentityProvider, operation: 
   if (attribute === 'jituserprovgroupmappings') {
     if (operation.op === 'remove') {
       draft.jitUserProvGroupMappings = filter
-        ? draft.jitUserProvGroupMappings.filter((m) => !matchesFilter({ value: m.ociGroupId, idpGroup: m.idpGroup }, filter))
+        ? draft.jitUserProvGroupMappings.filter(
+            (m) => !matchesFilter({ value: m.ociGroupId, idpGroup: m.idpGroup }, filter),
+          )
         : [];
       return;
     }
@@ -84,7 +97,8 @@ function applyIdpOperation(world: World, draft: OciIdentityProvider, operation: 
     return;
   }
   if (filter) throw new ScimFailure(scimError(400, `Invalid path "${operation.path}".`, 'invalidPath'));
-  if (operation.op === 'remove') throw new ScimFailure(scimError(400, `The attribute ${attribute} cannot be removed.`, 'mutability'));
+  if (operation.op === 'remove')
+    throw new ScimFailure(scimError(400, `The attribute ${attribute} cannot be removed.`, 'mutability'));
   if (attribute in BOOLEAN_SETTINGS) {
     const name = BOOLEAN_SETTINGS[attribute as keyof typeof BOOLEAN_SETTINGS];
     draft[name] = boolean(operation.value, name);
@@ -92,15 +106,18 @@ function applyIdpOperation(world: World, draft: OciIdentityProvider, operation: 
   }
   switch (attribute) {
     case 'jituserprovgroupassignmentmethod':
-      if (operation.value !== 'Overwrite' && operation.value !== 'Merge') throw invalid('jitUserProvGroupAssignmentMethod must be Overwrite or Merge.');
+      if (operation.value !== 'Overwrite' && operation.value !== 'Merge')
+        throw invalid('jitUserProvGroupAssignmentMethod must be Overwrite or Merge.');
       draft.jitUserProvGroupAssignmentMethod = operation.value;
       return;
     case 'jituserprovgroupmappingmode':
-      if (operation.value !== 'implicit' && operation.value !== 'explicit') throw invalid('jitUserProvGroupMappingMode must be implicit or explicit.');
+      if (operation.value !== 'implicit' && operation.value !== 'explicit')
+        throw invalid('jitUserProvGroupMappingMode must be implicit or explicit.');
       draft.jitUserProvGroupMappingMode = operation.value;
       return;
     case 'partnername':
-      if (typeof operation.value !== 'string' || !operation.value.trim()) throw invalid('partnerName must be a non-empty string.');
+      if (typeof operation.value !== 'string' || !operation.value.trim())
+        throw invalid('partnerName must be a non-empty string.');
       draft.partnerName = operation.value;
       return;
     case 'id':
@@ -109,7 +126,9 @@ function applyIdpOperation(world: World, draft: OciIdentityProvider, operation: 
     case 'type':
       throw new ScimFailure(scimError(400, `The attribute ${attribute} is read-only.`, 'mutability'));
     default:
-      throw new ScimFailure(scimError(501, `The emulator does not model the identity provider attribute "${attribute}".`));
+      throw new ScimFailure(
+        scimError(501, `The emulator does not model the identity provider attribute "${attribute}".`),
+      );
   }
 }
 
@@ -124,9 +143,29 @@ function patchIdp(req: EmuRequest, world: World): EmuResponse {
 
 export function identityProviderRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/IdentityProviders$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromQuery(req, emu.world)))),
-    route('oci', 'POST', /^\/admin\/v1\/IdentityProviders\/\.search$/, signed((req, emu) => listIdps(emu.world, req, listParamsFromSearch(req, emu.world)))),
-    route('oci', 'GET', /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/, signed((req, emu) => respondIdp(req, idpOr404(emu.world, req.params.id!)))),
-    route('oci', 'PATCH', /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/, signed((req, emu) => patchIdp(req, emu.world))),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/IdentityProviders$/,
+      signed((req, emu) => listIdps(emu.world, req, listParamsFromQuery(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'POST',
+      /^\/admin\/v1\/IdentityProviders\/\.search$/,
+      signed((req, emu) => listIdps(emu.world, req, listParamsFromSearch(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/,
+      signed((req, emu) => respondIdp(req, idpOr404(emu.world, req.params.id!))),
+    ),
+    route(
+      'oci',
+      'PATCH',
+      /^\/admin\/v1\/IdentityProviders\/(?<id>[^/]+)$/,
+      signed((req, emu) => patchIdp(req, emu.world)),
+    ),
   ];
 }

@@ -14,5 +14,11 @@ import { userRoutes } from './users.js';
 export { scimError } from './scim.js';
 
 export function ociRoutes(): Route[] {
-  return [...userRoutes(), ...groupRoutes(), ...identityProviderRoutes(), ...ociControlRoutes(), ...provisioningControlRoutes()];
+  return [
+    ...userRoutes(),
+    ...groupRoutes(),
+    ...identityProviderRoutes(),
+    ...ociControlRoutes(),
+    ...provisioningControlRoutes(),
+  ];
 }

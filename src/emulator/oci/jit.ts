@@ -76,21 +76,48 @@ export function pickIdentityProvider(world: World, idpId?: string): OciIdentityP
 export function jitSignIn(world: World, userRef: string, idpId?: string): JitSignInResult {
   const entra: EntraUser | undefined = world.userByIdOrUpn(userRef);
   if (!entra) return { ok: false, status: 400, error: 'unknown_user', message: `No Entra user "${userRef}".` };
-  if (!entra.accountEnabled) return { ok: false, status: 403, error: 'account_disabled', message: 'Entra refuses the sign-in: the account is disabled.' };
+  if (!entra.accountEnabled)
+    return {
+      ok: false,
+      status: 403,
+      error: 'account_disabled',
+      message: 'Entra refuses the sign-in: the account is disabled.',
+    };
   const idp = pickIdentityProvider(world, idpId);
-  if (!idp || !idp.enabled) return { ok: false, status: 400, error: 'no_identity_provider', message: 'The OCI domain has no enabled SAML identity provider.' };
+  if (!idp || !idp.enabled)
+    return {
+      ok: false,
+      status: 400,
+      error: 'no_identity_provider',
+      message: 'The OCI domain has no enabled SAML identity provider.',
+    };
 
   let user = world.ociUserByUserName(entra.userPrincipalName);
   let created = false;
   if (!user) {
     if (!idp.jitUserProvEnabled || !idp.jitUserProvCreateUserEnabled) {
-      return { ok: false, status: 403, error: 'user_not_found', message: `The OCI domain has no user ${entra.userPrincipalName} and JIT user creation is off.` };
+      return {
+        ok: false,
+        status: 403,
+        error: 'user_not_found',
+        message: `The OCI domain has no user ${entra.userPrincipalName} and JIT user creation is off.`,
+      };
     }
-    user = createOciUser(world, { userName: entra.userPrincipalName, displayName: entra.displayName, externalId: null, createdBy: 'jit' });
+    user = createOciUser(world, {
+      userName: entra.userPrincipalName,
+      displayName: entra.displayName,
+      externalId: null,
+      createdBy: 'jit',
+    });
     created = true;
   }
   if (!user.active) {
-    return { ok: false, status: 403, error: 'user_inactive', message: `The OCI user ${user.userName} is deactivated; the domain refuses the sign-in.` };
+    return {
+      ok: false,
+      status: 403,
+      error: 'user_inactive',
+      message: `The OCI user ${user.userName} is deactivated; the domain refuses the sign-in.`,
+    };
   }
 
   const groupsAdded: string[] = [];
@@ -111,6 +138,8 @@ export function jitSignIn(world: World, userRef: string, idpId?: string): JitSig
       }
     }
   }
-  const groups = [...world.ociGroups.values()].filter((group) => group.members.has(user.id)).map((group) => group.displayName);
+  const groups = [...world.ociGroups.values()]
+    .filter((group) => group.members.has(user.id))
+    .map((group) => group.displayName);
   return { ok: true, ociUserId: user.id, userName: user.userName, created, method, groupsAdded, groupsRemoved, groups };
 }

@@ -55,7 +55,11 @@ const CORE_PREFIX = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i;
  * Parses `attributes` ("userName,groups", "members[startIndex=1&count=10]")
  * and `attributeSets` ("all", "default", "always", "request", "never").
  */
-export function projection(kind: ResourceKind, attributes: string | null | string[], attributeSets: string | null | string[]): Projection {
+export function projection(
+  kind: ResourceKind,
+  attributes: string | null | string[],
+  attributeSets: string | null | string[],
+): Projection {
   const always = new Set(ALWAYS[kind]);
   const requestOnly = new Set(REQUEST_ONLY[kind]);
   const requested = new Set<string>();
@@ -69,14 +73,16 @@ export function projection(kind: ResourceKind, attributes: string | null | strin
     const name = match[1]!.replace(CORE_PREFIX, '').split('.')[0]!.toLowerCase();
     requested.add(name);
     if (match[2] !== undefined) {
-      if (name !== 'members' || kind !== 'Group') throw new AttributesError(`Paging is only supported on members, not "${item}".`);
+      if (name !== 'members' || kind !== 'Group')
+        throw new AttributesError(`Paging is only supported on members, not "${item}".`);
       const params = new URLSearchParams(match[2]);
       const startIndex = Number(params.get('startIndex') ?? '1');
       const count = Number(params.get('count') ?? String(MAX_MEMBERS_PER_RESPONSE));
       if (!Number.isInteger(startIndex) || !Number.isInteger(count) || count < 0) {
         throw new AttributesError(`Invalid member paging "${item}": startIndex and count must be integers.`);
       }
-      if (count > MAX_MEMBERS_PER_RESPONSE) throw new AttributesError(`Member page count ${count} exceeds ${MAX_MEMBERS_PER_RESPONSE}.`);
+      if (count > MAX_MEMBERS_PER_RESPONSE)
+        throw new AttributesError(`Member page count ${count} exceeds ${MAX_MEMBERS_PER_RESPONSE}.`);
       memberPage = { startIndex: Math.max(1, startIndex), count };
     }
   }
@@ -113,9 +119,12 @@ function splitName(displayName: string): { givenName: string; familyName: string
 
 function createdBy(user: OciUser): Record<string, string> {
   switch (user.createdBy) {
-    case 'scim': return { type: 'App', display: 'Microsoft Entra ID provisioning', value: 'entra-provisioning' };
-    case 'jit': return { type: 'App', display: 'SAML JIT provisioning', value: 'saml-jit' };
-    case 'console': return { type: 'User', display: 'Domain Administrator', value: 'console-admin' };
+    case 'scim':
+      return { type: 'App', display: 'Microsoft Entra ID provisioning', value: 'entra-provisioning' };
+    case 'jit':
+      return { type: 'App', display: 'SAML JIT provisioning', value: 'saml-jit' };
+    case 'console':
+      return { type: 'User', display: 'Domain Administrator', value: 'console-admin' };
   }
 }
 

@@ -22,7 +22,11 @@ const SCIM_JSON = 'application/scim+json';
  */
 export function scimError(status: number, detail: string, scimType?: string): EmuResponse {
   if (status === 429) {
-    return { status, headers: { 'content-type': 'application/json' }, body: { code: 'TooManyRequests', message: detail } };
+    return {
+      status,
+      headers: { 'content-type': 'application/json' },
+      body: { code: 'TooManyRequests', message: detail },
+    };
   }
   return {
     status,
@@ -60,14 +64,18 @@ export function signed(handler: Handler): Handler {
   return async (req, emu) => {
     // The domain's rate limits come first, at its front door: a 429 with no Retry-After (none is documented).
     if (!admitOciCall(emu.world, emu.world.now())) {
-      return scimError(429, 'Too many requests: the identity domain\'s rate limit was reached.');
+      return scimError(429, "Too many requests: the identity domain's rate limit was reached.");
     }
     const result = verifyOciSignature(emu.world, req);
     if (!result.ok) {
       return {
         status: 401,
         // x-emulator-auth-failure is the emulator's own: it says why, so a failing test can too.
-        headers: { 'content-type': 'application/json', 'opc-request-id': randomUUID(), 'x-emulator-auth-failure': result.reason },
+        headers: {
+          'content-type': 'application/json',
+          'opc-request-id': randomUUID(),
+          'x-emulator-auth-failure': result.reason,
+        },
         body: {
           code: 'NotAuthenticated',
           message: 'The required information to complete authentication was not provided or was incorrect.',
@@ -116,15 +124,19 @@ export function listParamsFromQuery(req: EmuRequest, world: World): ListParams {
     const raw = req.query.get(name);
     if (raw === null || raw === '') return undefined;
     const value = Number(raw);
-    if (!Number.isInteger(value)) throw new ScimFailure(scimError(400, `Query parameter ${name} must be an integer.`, 'invalidValue'));
+    if (!Number.isInteger(value))
+      throw new ScimFailure(scimError(400, `Query parameter ${name} must be an integer.`, 'invalidValue'));
     return value;
   };
   const limit = number('limit');
   const page = req.query.get('page') ?? undefined;
   if ((limit !== undefined || page !== undefined) && (req.query.has('startIndex') || req.query.has('count'))) {
-    throw new ScimFailure(scimError(400, 'Use either startIndex/count or limit/page paging, not both.', 'invalidValue'));
+    throw new ScimFailure(
+      scimError(400, 'Use either startIndex/count or limit/page paging, not both.', 'invalidValue'),
+    );
   }
-  if (limit !== undefined && limit < 1) throw new ScimFailure(scimError(400, 'Query parameter limit must be at least 1.', 'invalidValue'));
+  if (limit !== undefined && limit < 1)
+    throw new ScimFailure(scimError(400, 'Query parameter limit must be at least 1.', 'invalidValue'));
   return {
     filter: req.query.get('filter') ?? undefined,
     startIndex: number('startIndex'),
@@ -151,7 +163,8 @@ function queryKey(params: ListParams): string {
 function offsetOfPageToken(token: string, params: ListParams): number {
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown; q?: unknown };
-    if (Number.isInteger(parsed.o) && (parsed.o as number) >= 0 && parsed.q === queryKey(params)) return parsed.o as number;
+    if (Number.isInteger(parsed.o) && (parsed.o as number) >= 0 && parsed.q === queryKey(params))
+      return parsed.o as number;
   } catch {
     // falls through to the refusal
   }
@@ -161,10 +174,13 @@ function offsetOfPageToken(token: string, params: ListParams): number {
 /** POST …/.search body (SearchRequest). */
 export function listParamsFromSearch(req: EmuRequest, world: World): ListParams {
   const body = parseJsonBody<Record<string, unknown>>(req);
-  if (!body || typeof body !== 'object') throw new ScimFailure(scimError(400, 'The request body is not valid JSON.', 'invalidSyntax'));
+  if (!body || typeof body !== 'object')
+    throw new ScimFailure(scimError(400, 'The request body is not valid JSON.', 'invalidSyntax'));
   const schemas = Array.isArray(body.schemas) ? body.schemas : [];
   if (!schemas.includes(SCHEMA.searchRequest)) {
-    throw new ScimFailure(scimError(400, `A search request must declare the schema ${SCHEMA.searchRequest}.`, 'invalidSyntax'));
+    throw new ScimFailure(
+      scimError(400, `A search request must declare the schema ${SCHEMA.searchRequest}.`, 'invalidSyntax'),
+    );
   }
   return {
     filter: typeof body.filter === 'string' ? body.filter : undefined,
@@ -186,7 +202,9 @@ function sortKey(resource: Record<string, unknown>, path: string): string {
   let value: unknown = resource;
   for (const segment of path.split('.')) {
     if (value === null || typeof value !== 'object') return '';
-    const entry = Object.entries(value as Record<string, unknown>).find(([name]) => name.toLowerCase() === segment.toLowerCase());
+    const entry = Object.entries(value as Record<string, unknown>).find(
+      ([name]) => name.toLowerCase() === segment.toLowerCase(),
+    );
     value = entry?.[1];
   }
   return value === undefined || value === null ? '' : String(value).toLowerCase();
@@ -213,20 +231,26 @@ export function listResponse<T>(
   }
   const serverMax = Math.min(MAX_COUNT, params.serverMaxPage ?? MAX_COUNT);
   const ociPaging = params.limit !== undefined || params.page !== undefined;
-  const offset = params.page !== undefined ? offsetOfPageToken(params.page, params) : Math.max(1, params.startIndex ?? 1) - 1;
+  const offset =
+    params.page !== undefined ? offsetOfPageToken(params.page, params) : Math.max(1, params.startIndex ?? 1) - 1;
   // A domain may serve fewer than asked (RFC 7644 3.4.2.4): itemsPerPage is the page size in effect, totalResults how many match.
   const count = Math.min(serverMax, Math.max(0, (ociPaging ? params.limit : params.count) ?? DEFAULT_COUNT));
   const page = matched.slice(offset, offset + count);
   const next = offset + page.length;
   // opc-next-page: present while more remain (the SDKs' List responses expose it as opcNextPage).
-  const headers: Record<string, string> = count > 0 && next < matched.length ? { 'opc-next-page': pageToken(next, params) } : {};
-  return scimJson(200, {
-    schemas: [SCHEMA.listResponse],
-    totalResults: matched.length,
-    ...(count > 0 ? { Resources: page.map(render) } : {}),
-    startIndex: offset + 1,
-    itemsPerPage: count,
-  }, headers);
+  const headers: Record<string, string> =
+    count > 0 && next < matched.length ? { 'opc-next-page': pageToken(next, params) } : {};
+  return scimJson(
+    200,
+    {
+      schemas: [SCHEMA.listResponse],
+      totalResults: matched.length,
+      ...(count > 0 ? { Resources: page.map(render) } : {}),
+      startIndex: offset + 1,
+      itemsPerPage: count,
+    },
+    headers,
+  );
 }
 
 export interface PatchOperation {
@@ -238,10 +262,13 @@ export interface PatchOperation {
 /** Validates a PatchOp body: the PatchOp schema, and add/remove/replace operations. */
 export function parsePatchOp(req: EmuRequest): PatchOperation[] {
   const body = parseJsonBody<Record<string, unknown>>(req);
-  if (!body || typeof body !== 'object') throw new ScimFailure(scimError(400, 'The request body is not valid JSON.', 'invalidSyntax'));
+  if (!body || typeof body !== 'object')
+    throw new ScimFailure(scimError(400, 'The request body is not valid JSON.', 'invalidSyntax'));
   const schemas = Array.isArray(body.schemas) ? body.schemas : [];
   if (!schemas.includes(SCHEMA.patchOp)) {
-    throw new ScimFailure(scimError(400, `A PATCH request must declare the schema ${SCHEMA.patchOp}.`, 'invalidSyntax'));
+    throw new ScimFailure(
+      scimError(400, `A PATCH request must declare the schema ${SCHEMA.patchOp}.`, 'invalidSyntax'),
+    );
   }
   const operations = (body.Operations ?? body.operations) as unknown;
   if (!Array.isArray(operations) || operations.length === 0) {
@@ -251,10 +278,17 @@ export function parsePatchOp(req: EmuRequest): PatchOperation[] {
     const operation = raw as Record<string, unknown>;
     const op = String(operation?.op ?? '').toLowerCase();
     if (op !== 'add' && op !== 'remove' && op !== 'replace') {
-      throw new ScimFailure(scimError(400, `Operations[${index}].op "${String(operation?.op)}" is not add, remove or replace.`, 'invalidSyntax'));
+      throw new ScimFailure(
+        scimError(
+          400,
+          `Operations[${index}].op "${String(operation?.op)}" is not add, remove or replace.`,
+          'invalidSyntax',
+        ),
+      );
     }
     const path = typeof operation.path === 'string' && operation.path.trim() ? operation.path.trim() : undefined;
-    if (op === 'remove' && !path) throw new ScimFailure(scimError(400, `Operations[${index}]: remove needs a path.`, 'noTarget'));
+    if (op === 'remove' && !path)
+      throw new ScimFailure(scimError(400, `Operations[${index}]: remove needs a path.`, 'noTarget'));
     if (op !== 'remove' && operation.value === undefined) {
       throw new ScimFailure(scimError(400, `Operations[${index}]: ${op} needs a value.`, 'invalidValue'));
     }
@@ -270,7 +304,8 @@ export function splitPatchPath(path: string): { attribute: string; filter?: Filt
   try {
     return { attribute, filter: match[2] ? parseFilter(match[2]) : undefined, subAttribute: match[3] };
   } catch (error) {
-    if (error instanceof FilterError) throw new ScimFailure(scimError(400, `Invalid path "${path}": ${error.message}`, 'invalidPath'));
+    if (error instanceof FilterError)
+      throw new ScimFailure(scimError(400, `Invalid path "${path}": ${error.message}`, 'invalidPath'));
     throw error;
   }
 }

@@ -21,9 +21,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 
-export type SignatureResult =
-  | { ok: true; key: OciApiKey }
-  | { ok: false; reason: string };
+export type SignatureResult = { ok: true; key: OciApiKey } | { ok: false; reason: string };
 
 /**
  * Which clock a request's date is compared with. 'virtual' is the real
@@ -61,19 +59,28 @@ export function verifyOciSignature(world: World, req: EmuRequest): SignatureResu
   const params = parseAuthorization(header(req.headers, 'authorization'));
   if (!params) return { ok: false, reason: 'missing or malformed Signature authorization header' };
   if (params.version !== '1') return { ok: false, reason: 'unsupported signature version' };
-  if ((params.algorithm ?? '').toLowerCase() !== 'rsa-sha256') return { ok: false, reason: 'unsupported signature algorithm' };
-  if (!params.keyId || !params.signature || !params.headers) return { ok: false, reason: 'keyId, headers and signature are required' };
+  if ((params.algorithm ?? '').toLowerCase() !== 'rsa-sha256')
+    return { ok: false, reason: 'unsupported signature algorithm' };
+  if (!params.keyId || !params.signature || !params.headers)
+    return { ok: false, reason: 'keyId, headers and signature are required' };
 
   const [tenancyOcid, userOcid, fingerprint, ...rest] = params.keyId.split('/');
-  const key = rest.length === 0
-    ? world.ociApiKeys.find((candidate) => candidate.tenancyOcid === tenancyOcid && candidate.userOcid === userOcid && candidate.fingerprint === fingerprint)
-    : undefined;
+  const key =
+    rest.length === 0
+      ? world.ociApiKeys.find(
+          (candidate) =>
+            candidate.tenancyOcid === tenancyOcid &&
+            candidate.userOcid === userOcid &&
+            candidate.fingerprint === fingerprint,
+        )
+      : undefined;
   if (!key) return { ok: false, reason: 'unknown keyId' };
 
   const signed = params.headers.toLowerCase().split(/\s+/).filter(Boolean);
   const required = ['(request-target)', 'host'];
   if (BODY_METHODS.has(req.method)) required.push('content-length', 'content-type', 'x-content-sha256');
-  for (const name of required) if (!signed.includes(name)) return { ok: false, reason: `header "${name}" must be signed` };
+  for (const name of required)
+    if (!signed.includes(name)) return { ok: false, reason: `header "${name}" must be signed` };
   const dateHeader = signed.includes('x-date') ? 'x-date' : signed.includes('date') ? 'date' : undefined;
   if (!dateHeader) return { ok: false, reason: 'date or x-date must be signed' };
 
@@ -90,7 +97,12 @@ export function verifyOciSignature(world: World, req: EmuRequest): SignatureResu
 
   let valid = false;
   try {
-    valid = verify('sha256', Buffer.from(lines.join('\n'), 'utf8'), createPublicKey(key.publicKeyPem), Buffer.from(params.signature, 'base64'));
+    valid = verify(
+      'sha256',
+      Buffer.from(lines.join('\n'), 'utf8'),
+      createPublicKey(key.publicKeyPem),
+      Buffer.from(params.signature, 'base64'),
+    );
   } catch {
     valid = false;
   }
@@ -107,8 +119,10 @@ export function verifyOciSignature(world: World, req: EmuRequest): SignatureResu
 
   if (BODY_METHODS.has(req.method)) {
     const digest = createHash('sha256').update(req.body).digest('base64');
-    if (header(req.headers, 'x-content-sha256') !== digest) return { ok: false, reason: 'x-content-sha256 does not match the body' };
-    if (Number(header(req.headers, 'content-length')) !== req.body.length) return { ok: false, reason: 'content-length does not match the body' };
+    if (header(req.headers, 'x-content-sha256') !== digest)
+      return { ok: false, reason: 'x-content-sha256 does not match the body' };
+    if (Number(header(req.headers, 'content-length')) !== req.body.length)
+      return { ok: false, reason: 'content-length does not match the body' };
   }
   return { ok: true, key };
 }

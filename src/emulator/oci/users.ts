@@ -4,8 +4,19 @@ import type { OciUser, World } from '../state.js';
 import { createOciUser, deleteOciUser } from './domain.js';
 import { SCHEMA, project, projection, userResource } from './resources.js';
 import {
-  ScimFailure, hostOf, listParamsFromQuery, listParamsFromSearch, listResponse, notFound, parsePatchOp, requireJsonBody,
-  scimError, scimJson, signed, splitPatchPath, type ListParams,
+  ScimFailure,
+  hostOf,
+  listParamsFromQuery,
+  listParamsFromSearch,
+  listResponse,
+  notFound,
+  parsePatchOp,
+  requireJsonBody,
+  scimError,
+  scimJson,
+  signed,
+  splitPatchPath,
+  type ListParams,
 } from './scim.js';
 
 function listUsers(world: World, req: EmuRequest, params: ListParams): EmuResponse {
@@ -21,7 +32,11 @@ function listUsers(world: World, req: EmuRequest, params: ListParams): EmuRespon
 
 function renderUser(world: World, req: EmuRequest, user: OciUser, status = 200): EmuResponse {
   const view = projection('User', req.query.get('attributes'), req.query.get('attributeSets'));
-  return scimJson(status, project(userResource(world, user, hostOf(req)), view), status === 201 ? { location: `https://${hostOf(req)}/admin/v1/Users/${user.id}` } : {});
+  return scimJson(
+    status,
+    project(userResource(world, user, hostOf(req)), view),
+    status === 201 ? { location: `https://${hostOf(req)}/admin/v1/Users/${user.id}` } : {},
+  );
 }
 
 function userOr404(world: World, id: string): OciUser {
@@ -40,14 +55,16 @@ function assertUniqueUserName(world: World, userName: string, exceptId?: string)
 function createUser(req: EmuRequest, world: World): EmuResponse {
   const body = requireJsonBody(req);
   const schemas = Array.isArray(body.schemas) ? body.schemas : [];
-  if (!schemas.includes(SCHEMA.user)) return scimError(400, `The schemas attribute must include ${SCHEMA.user}.`, 'invalidSyntax');
+  if (!schemas.includes(SCHEMA.user))
+    return scimError(400, `The schemas attribute must include ${SCHEMA.user}.`, 'invalidSyntax');
   const userName = typeof body.userName === 'string' ? body.userName.trim() : '';
   if (!userName) return scimError(400, 'The attribute userName is required.', 'invalidValue');
   assertUniqueUserName(world, userName);
   const name = body.name as { formatted?: string; givenName?: string; familyName?: string } | undefined;
-  const displayName = typeof body.displayName === 'string' && body.displayName.trim()
-    ? body.displayName
-    : name?.formatted ?? ([name?.givenName, name?.familyName].filter(Boolean).join(' ') || userName);
+  const displayName =
+    typeof body.displayName === 'string' && body.displayName.trim()
+      ? body.displayName
+      : (name?.formatted ?? ([name?.givenName, name?.familyName].filter(Boolean).join(' ') || userName));
   const user = createOciUser(world, {
     userName,
     displayName,
@@ -62,20 +79,24 @@ function createUser(req: EmuRequest, world: World): EmuResponse {
 function setUserAttribute(world: World, user: OciUser, attribute: string, value: unknown): boolean {
   switch (attribute.toLowerCase()) {
     case 'active':
-      if (typeof value !== 'boolean') throw new ScimFailure(scimError(400, 'active must be a boolean.', 'invalidValue'));
+      if (typeof value !== 'boolean')
+        throw new ScimFailure(scimError(400, 'active must be a boolean.', 'invalidValue'));
       user.active = value;
       return true;
     case 'displayname':
-      if (typeof value !== 'string') throw new ScimFailure(scimError(400, 'displayName must be a string.', 'invalidValue'));
+      if (typeof value !== 'string')
+        throw new ScimFailure(scimError(400, 'displayName must be a string.', 'invalidValue'));
       user.displayName = value;
       return true;
     case 'username':
-      if (typeof value !== 'string' || !value.trim()) throw new ScimFailure(scimError(400, 'userName must be a non-empty string.', 'invalidValue'));
+      if (typeof value !== 'string' || !value.trim())
+        throw new ScimFailure(scimError(400, 'userName must be a non-empty string.', 'invalidValue'));
       assertUniqueUserName(world, value, user.id);
       user.userName = value;
       return true;
     case 'externalid':
-      if (typeof value !== 'string' && value !== null) throw new ScimFailure(scimError(400, 'externalId must be a string.', 'invalidValue'));
+      if (typeof value !== 'string' && value !== null)
+        throw new ScimFailure(scimError(400, 'externalId must be a string.', 'invalidValue'));
       user.externalId = value;
       return true;
     default:
@@ -116,15 +137,45 @@ function patchUser(req: EmuRequest, world: World): EmuResponse {
 
 export function userRoutes(): Route[] {
   return [
-    route('oci', 'GET', /^\/admin\/v1\/Users$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromQuery(req, emu.world)))),
-    route('oci', 'POST', /^\/admin\/v1\/Users\/\.search$/, signed((req, emu) => listUsers(emu.world, req, listParamsFromSearch(req, emu.world)))),
-    route('oci', 'POST', /^\/admin\/v1\/Users$/, signed((req, emu) => createUser(req, emu.world))),
-    route('oci', 'GET', /^\/admin\/v1\/Users\/(?<id>[^/]+)$/, signed((req, emu) => renderUser(emu.world, req, userOr404(emu.world, req.params.id!)))),
-    route('oci', 'PATCH', /^\/admin\/v1\/Users\/(?<id>[^/]+)$/, signed((req, emu) => patchUser(req, emu.world))),
-    route('oci', 'DELETE', /^\/admin\/v1\/Users\/(?<id>[^/]+)$/, signed((req, emu) => {
-      userOr404(emu.world, req.params.id!);
-      deleteOciUser(emu.world, req.params.id!);
-      return { status: 204 };
-    })),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/Users$/,
+      signed((req, emu) => listUsers(emu.world, req, listParamsFromQuery(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'POST',
+      /^\/admin\/v1\/Users\/\.search$/,
+      signed((req, emu) => listUsers(emu.world, req, listParamsFromSearch(req, emu.world))),
+    ),
+    route(
+      'oci',
+      'POST',
+      /^\/admin\/v1\/Users$/,
+      signed((req, emu) => createUser(req, emu.world)),
+    ),
+    route(
+      'oci',
+      'GET',
+      /^\/admin\/v1\/Users\/(?<id>[^/]+)$/,
+      signed((req, emu) => renderUser(emu.world, req, userOr404(emu.world, req.params.id!))),
+    ),
+    route(
+      'oci',
+      'PATCH',
+      /^\/admin\/v1\/Users\/(?<id>[^/]+)$/,
+      signed((req, emu) => patchUser(req, emu.world)),
+    ),
+    route(
+      'oci',
+      'DELETE',
+      /^\/admin\/v1\/Users\/(?<id>[^/]+)$/,
+      signed((req, emu) => {
+        userOr404(emu.world, req.params.id!);
+        deleteOciUser(emu.world, req.params.id!);
+        return { status: 204 };
+      }),
+    ),
   ];
 }

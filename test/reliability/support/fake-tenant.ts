@@ -21,9 +21,23 @@ import type { AuditInput, CoreDeps } from '../../../src/core/deps.js';
 import { EventBus } from '../../../src/core/events.js';
 import { auditRecorder } from '../../../src/store/audit-trail.js';
 import type {
-  AddResult, DirectoryPort, DirectoryUser, OciPort, OciUserRef, ProvisioningJobStatus, RecordOwner, RecordPayload, RemoveResult,
+  AddResult,
+  DirectoryPort,
+  DirectoryUser,
+  OciPort,
+  OciUserRef,
+  ProvisioningJobStatus,
+  RecordOwner,
+  RecordPayload,
+  RemoveResult,
 } from '../../../src/core/ports.js';
-import { emptyState, stateLedger, validateLocalState, type LocalState, type StateStore } from '../../../src/store/state-store.js';
+import {
+  emptyState,
+  stateLedger,
+  validateLocalState,
+  type LocalState,
+  type StateStore,
+} from '../../../src/store/state-store.js';
 import type { Config } from '../../../src/config/schema.js';
 
 export class Crash extends Error {
@@ -118,60 +132,87 @@ export class FakeTenant {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the port's methods are arrow functions over this tenant
     const tenant = this;
     const mayChangeMembers = () => identity === 'app' || tenant.owners.has(identity);
-    const denied = (what: string) => new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}.`);
+    const denied = (what: string) =>
+      new AuthError('PERMISSION_DENIED', `Microsoft Graph denied the permission to ${what}.`);
     return {
-      me: () => tenant.port(() => {
-        const me = tenant.users.get(identity);
-        if (!me) throw new AuthError('SESSION_EXPIRED', 'app-only token has no /me');
-        return me;
-      }),
+      me: () =>
+        tenant.port(() => {
+          const me = tenant.users.get(identity);
+          if (!me) throw new AuthError('SESSION_EXPIRED', 'app-only token has no /me');
+          return me;
+        }),
       // Whole seconds, as an HTTP Date header has them.
       serviceTime: () => tenant.port(() => new Date(Math.floor(tenant.now / 1000) * 1000)),
       getUser: (idOrUpn) => tenant.port(() => tenant.user(idOrUpn) ?? null),
-      getUsers: (keys) => tenant.port(() => {
-        const found = new Map<string, DirectoryUser>();
-        for (const key of keys) {
-          const user = tenant.user(key);
-          if (user) found.set(key, user);
-        }
-        return found;
-      }),
-      listGroupMembers: () => tenant.port(() => [...tenant.members].map((id) => ({ ...tenant.users.get(id)!, kind: 'user' as const }))),
-      addGroupMember: (_groupId, userId) => tenant.port((): AddResult => {
-        if (!mayChangeMembers()) throw denied('add the member to the group');
-        if (tenant.members.has(userId)) return 'already-member';
-        tenant.members.add(userId);
-        return 'added';
-      }),
-      removeGroupMember: (_groupId, userId) => tenant.port((): RemoveResult => {
-        if (!mayChangeMembers()) throw denied('remove the member from the group');
-        if (!tenant.members.has(userId)) return 'not-member';
-        tenant.onRemove?.(userId, identity);
-        tenant.members.delete(userId);
-        return 'removed';
-      }),
-      removeGroupMembers: (_groupId, userIds) => tenant.port(() => {
-        const results = new Map<string, RemoveResult | Error>();
-        for (const userId of userIds) {
-          if (!mayChangeMembers()) results.set(userId, denied('remove members'));
-          else if (!tenant.members.has(userId)) results.set(userId, 'not-member');
-          else {
-            tenant.onRemove?.(userId, identity);
-            tenant.members.delete(userId);
-            results.set(userId, 'removed');
+      getUsers: (keys) =>
+        tenant.port(() => {
+          const found = new Map<string, DirectoryUser>();
+          for (const key of keys) {
+            const user = tenant.user(key);
+            if (user) found.set(key, user);
           }
-        }
-        return results;
-      }),
-      readRecord: (owner, name) => tenant.port(() => structuredClone(tenant.records.get(tenant.recordKey(owner, name)) ?? null)),
-      readRecords: (owners, name) => tenant.port(() => new Map(owners.map((owner) => [owner.id, structuredClone(tenant.records.get(tenant.recordKey(owner, name)) ?? null)]))),
-      writeRecord: (owner, name, payload) => tenant.port(() => {
-        const allowed = owner.kind === 'user' ? owner.id === identity : identity === 'app';
-        if (!allowed) throw denied('write an access record');
-        tenant.records.set(tenant.recordKey(owner, name), structuredClone(payload));
-      }),
-      provisionOnDemand: (_groupId: string, userIds: string[]) => tenant.port(() => userIds.map((userId) => ({ userId, result: 'Success' as const, errorCode: null, reason: null }))),
-      provisioningJob: () => tenant.port((): ProvisioningJobStatus => ({ code: 'Active', quarantineReason: null, nextAttempt: null, lastSuccessfulRun: null })),
+          return found;
+        }),
+      listGroupMembers: () =>
+        tenant.port(() => [...tenant.members].map((id) => ({ ...tenant.users.get(id)!, kind: 'user' as const }))),
+      addGroupMember: (_groupId, userId) =>
+        tenant.port((): AddResult => {
+          if (!mayChangeMembers()) throw denied('add the member to the group');
+          if (tenant.members.has(userId)) return 'already-member';
+          tenant.members.add(userId);
+          return 'added';
+        }),
+      removeGroupMember: (_groupId, userId) =>
+        tenant.port((): RemoveResult => {
+          if (!mayChangeMembers()) throw denied('remove the member from the group');
+          if (!tenant.members.has(userId)) return 'not-member';
+          tenant.onRemove?.(userId, identity);
+          tenant.members.delete(userId);
+          return 'removed';
+        }),
+      removeGroupMembers: (_groupId, userIds) =>
+        tenant.port(() => {
+          const results = new Map<string, RemoveResult | Error>();
+          for (const userId of userIds) {
+            if (!mayChangeMembers()) results.set(userId, denied('remove members'));
+            else if (!tenant.members.has(userId)) results.set(userId, 'not-member');
+            else {
+              tenant.onRemove?.(userId, identity);
+              tenant.members.delete(userId);
+              results.set(userId, 'removed');
+            }
+          }
+          return results;
+        }),
+      readRecord: (owner, name) =>
+        tenant.port(() => structuredClone(tenant.records.get(tenant.recordKey(owner, name)) ?? null)),
+      readRecords: (owners, name) =>
+        tenant.port(
+          () =>
+            new Map(
+              owners.map((owner) => [
+                owner.id,
+                structuredClone(tenant.records.get(tenant.recordKey(owner, name)) ?? null),
+              ]),
+            ),
+        ),
+      writeRecord: (owner, name, payload) =>
+        tenant.port(() => {
+          const allowed = owner.kind === 'user' ? owner.id === identity : identity === 'app';
+          if (!allowed) throw denied('write an access record');
+          tenant.records.set(tenant.recordKey(owner, name), structuredClone(payload));
+        }),
+      provisionOnDemand: (_groupId: string, userIds: string[]) =>
+        tenant.port(() =>
+          userIds.map((userId) => ({ userId, result: 'Success' as const, errorCode: null, reason: null })),
+        ),
+      provisioningJob: () =>
+        tenant.port((): ProvisioningJobStatus => ({
+          code: 'Active',
+          quarantineReason: null,
+          nextAttempt: null,
+          lastSuccessfulRun: null,
+        })),
     };
   }
 
@@ -180,16 +221,18 @@ export class FakeTenant {
     const tenant = this;
     const ref = (id: string): OciUserRef => ({ id: `oci-${id}`, userName: tenant.users.get(id)!.userPrincipalName });
     return {
-      findUser: (userName) => tenant.port(() => {
-        const user = tenant.user(userName);
-        return user ? ref(user.id) : null;
-      }),
+      findUser: (userName) =>
+        tenant.port(() => {
+          const user = tenant.user(userName);
+          return user ? ref(user.id) : null;
+        }),
       findGroup: (displayName) => tenant.port(() => ({ id: 'oci-group', displayName })),
       groupMemberIds: () => tenant.port(() => new Set([...tenant.ociMembers].map((id) => `oci-${id}`))),
       groupMembers: () => tenant.port(() => [...tenant.ociMembers].map(ref)),
-      removeGroupMember: (_groupId, ociUserId) => tenant.port(() => {
-        tenant.ociMembers.delete(ociUserId.replace(/^oci-/, ''));
-      }),
+      removeGroupMember: (_groupId, ociUserId) =>
+        tenant.port(() => {
+          tenant.ociMembers.delete(ociUserId.replace(/^oci-/, ''));
+        }),
     };
   }
 }
@@ -225,9 +268,13 @@ export class FakeMachine {
       directory: tenant.directory(identity),
       oci: async () => tenant.oci(),
       state: stateLedger(this.statePort()),
-      events: new EventBus(auditRecorder((entries) => tenant.port(() => {
-        this.audit.push(...entries);
-      }))),
+      events: new EventBus(
+        auditRecorder((entries) =>
+          tenant.port(() => {
+            this.audit.push(...entries);
+          }),
+        ),
+      ),
     };
   }
 }

@@ -35,8 +35,22 @@ export const DEFAULT_POLICY: RulePolicy = {
   autoApproval: { maxHours: 1, requesters: [SEED.users.alice] },
 };
 
-interface StoredDecision { r: string; u: string; g: string; d: 'a' | 'n' | 'x'; a: number; e?: number; h?: number }
-interface StoredRequest { i: string; g: string; h: number; a: number; w?: 'c' | 'r' }
+interface StoredDecision {
+  r: string;
+  u: string;
+  g: string;
+  d: 'a' | 'n' | 'x';
+  a: number;
+  e?: number;
+  h?: number;
+}
+interface StoredRequest {
+  i: string;
+  g: string;
+  h: number;
+  a: number;
+  w?: 'c' | 'r';
+}
 
 function recordsOf(extensions: Map<string, { properties: Record<string, unknown> }>, name: string): any[] {
   const records = extensions.get(name)?.properties.records;
@@ -54,11 +68,13 @@ function snapshot(world: World, policy: RulePolicy) {
   const decisions: { approver: string; record: StoredDecision }[] = [];
   for (const approver of policy.approvers) {
     const user = world.users.get(approver);
-    if (user) for (const record of recordsOf(user.extensions, 'com.ociaccess.decisions')) decisions.push({ approver, record });
+    if (user)
+      for (const record of recordsOf(user.extensions, 'com.ociaccess.decisions')) decisions.push({ approver, record });
   }
   const group = world.groups.get(policy.groupId);
   if (group && policy.autoApproval) {
-    for (const record of recordsOf(group.extensions, 'com.ociaccess.decisions')) decisions.push({ approver: 'auto', record });
+    for (const record of recordsOf(group.extensions, 'com.ociaccess.decisions'))
+      decisions.push({ approver: 'auto', record });
   }
   const requests = new Map<string, StoredRequest[]>();
   for (const user of world.users.values()) requests.set(user.id, recordsOf(user.extensions, 'com.ociaccess.requests'));
@@ -66,7 +82,12 @@ function snapshot(world: World, policy: RulePolicy) {
 }
 
 /** The expiry (Unix seconds) of the live grant `userId` holds at `nowS`, or null. */
-export function liveGrantExpiry(world: World, userId: string, nowS = Math.floor(world.now() / 1000), policy: RulePolicy = DEFAULT_POLICY): number | null {
+export function liveGrantExpiry(
+  world: World,
+  userId: string,
+  nowS = Math.floor(world.now() / 1000),
+  policy: RulePolicy = DEFAULT_POLICY,
+): number | null {
   const { decisions, requests } = snapshot(world, policy);
   const mine = requests.get(userId) ?? [];
   let best: number | null = null;
@@ -81,12 +102,17 @@ export function liveGrantExpiry(world: World, userId: string, nowS = Math.floor(
     const request = mine.find((r) => r.i === record.r);
     if (request && request.g !== policy.groupId) continue;
     if (request?.w === 'r') continue;
-    const revoked = decisions.some(({ approver: by, record: other }) =>
-      other.d === 'x' && other.r === record.r && other.u === userId && other.g === policy.groupId && by !== userId);
+    const revoked = decisions.some(
+      ({ approver: by, record: other }) =>
+        other.d === 'x' && other.r === record.r && other.u === userId && other.g === policy.groupId && by !== userId,
+    );
     if (revoked) continue;
     // Two approvers racing: the first decision settles the request.
     const settling = decisions
-      .filter(({ approver: by, record: other }) => other.r === record.r && other.u === userId && other.g === policy.groupId && other.d !== 'x' && by !== userId)
+      .filter(
+        ({ approver: by, record: other }) =>
+          other.r === record.r && other.u === userId && other.g === policy.groupId && other.d !== 'x' && by !== userId,
+      )
       .sort((x, y) => x.record.a - y.record.a)[0];
     if (settling && settling.record.d !== 'a') continue;
     const bounds = [record.a + policy.maxHours * HOUR_S];
@@ -100,7 +126,12 @@ export function liveGrantExpiry(world: World, userId: string, nowS = Math.floor(
 }
 
 /** Object ids that must be in the group at `nowS` per the rule (only among `candidates`: the group cannot hold anyone else legitimately). */
-export function mustBeMember(world: World, userId: string, nowS?: number, policy: RulePolicy = DEFAULT_POLICY): boolean {
+export function mustBeMember(
+  world: World,
+  userId: string,
+  nowS?: number,
+  policy: RulePolicy = DEFAULT_POLICY,
+): boolean {
   return policy.standing.includes(userId) || liveGrantExpiry(world, userId, nowS, policy) !== null;
 }
 
@@ -125,7 +156,11 @@ export function expectedMembers(world: World, policy: RulePolicy = DEFAULT_POLIC
  * Watches the Entra group: calls `onRemove(userId)` synchronously whenever a
  * member is taken out (by any route), before it happens.
  */
-export function watchRemovals(world: World, onRemove: (userId: string) => void, groupId = SEED.tempGroupId): () => void {
+export function watchRemovals(
+  world: World,
+  onRemove: (userId: string) => void,
+  groupId = SEED.tempGroupId,
+): () => void {
   const group = world.groups.get(groupId)!;
   const original = group.members;
   class WatchedSet extends Set<string> {

@@ -17,7 +17,9 @@ export const stressMode = () => process.env.OCIACCESS_STRESS === '1';
 
 /** Prints one line with a test's trial count and outcomes (the stress script's figures). */
 export function reportTrials(name: string, total: number, outcomes: Record<string, number>): void {
-  const parts = Object.entries(outcomes).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  const parts = Object.entries(outcomes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
   process.stderr.write(`[reliability] ${name}: ${total} trials; ${parts.join(', ')}\n`);
 }
 

@@ -11,7 +11,10 @@ import { SEED } from '../../../src/emulator/seed.js';
 
 export async function auditEntries(home: string): Promise<any[]> {
   const text = await readFile(path.join(home, 'audit.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
 }
 
 function entraMember(world: World, userId: string): boolean {
@@ -47,10 +50,12 @@ export async function untrueAuditEntries(world: World, home: string, from: numbe
         if (userId && entraMember(world, userId)) problems.push(`${what}: ok, but still a member`);
         break;
       case 'confirm-oci':
-        if (entry.target?.upn && ociMember(world, entry.target.upn)) problems.push(`${what}: ok, but still in the OCI group`);
+        if (entry.target?.upn && ociMember(world, entry.target.upn))
+          problems.push(`${what}: ok, but still in the OCI group`);
         break;
       case 'request':
-        if (userId && entry.target?.requestId && !requestRecorded(world, userId, entry.target.requestId)) problems.push(`${what}: ok, but no record in Entra`);
+        if (userId && entry.target?.requestId && !requestRecorded(world, userId, entry.target.requestId))
+          problems.push(`${what}: ok, but no record in Entra`);
         break;
       default:
         break;

@@ -4,7 +4,8 @@ import type { LoggedRequest } from '../../../src/emulator/state.js';
 export function isWrite(entry: LoggedRequest): boolean {
   const pathOnly = entry.path.split('?')[0]!;
   if (entry.service === 'graph') {
-    if (pathOnly === '/v1.0/$batch') return entry.batchItems === undefined || entry.batchItems.some((item) => item.method !== 'GET');
+    if (pathOnly === '/v1.0/$batch')
+      return entry.batchItems === undefined || entry.batchItems.some((item) => item.method !== 'GET');
     return entry.method !== 'GET' && entry.method !== 'HEAD';
   }
   if (entry.service === 'oci') {

@@ -12,7 +12,8 @@ export function canonicalJson(value: unknown): string {
 /** The member-by-member canonical JSON, for any value (exported for the test that it agrees with canonicalJson). */
 export function canonicalJsonByMembers(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJsonByMembers(item))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((item) => (item === undefined ? 'null' : canonicalJsonByMembers(item))).join(',')}]`;
   return joinMembers(canonicalMembers(value as Record<string, unknown>, canonicalJsonByMembers));
 }
 
@@ -71,7 +72,10 @@ function joinMembers(members: [string, string][]): string {
 }
 
 /** The members of canonicalJson(record), in order: [key, canonical JSON of the value]. */
-function canonicalMembers(record: Record<string, unknown>, valueJson: (value: unknown) => string = canonicalJson): [string, string][] {
+function canonicalMembers(
+  record: Record<string, unknown>,
+  valueJson: (value: unknown) => string = canonicalJson,
+): [string, string][] {
   return Object.keys(record)
     .filter((key) => record[key] !== undefined)
     .sort()
