@@ -30,6 +30,9 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
   let configPromise: Promise<Config> | undefined;
   let servicesPromise: Promise<Services> | undefined;
   let notifier: { close(): Promise<unknown> } | undefined;
+  // Aborted once the command has settled: work it started and no longer waits for (a retry of a call
+  // whose sibling failed) ends instead of keeping the process alive for the rest of a Retry-After.
+  const finished = new AbortController();
   const configFile = globals.config ? path.resolve(ctx.cwd, globals.config) : ctx.paths.configFile;
   const env: CommandEnv = {
     ctx,
@@ -50,6 +53,7 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
         const services = await createServices(ctx, out, config, {
           debug: globals.debug,
           concurrency: options.concurrency,
+          stop: finished.signal,
         });
         // Notifications are the event port's first subscriber, where any group names a target.
         if (config.groups.some((group) => (group.notify?.length ?? 0) > 0)) {
@@ -75,6 +79,7 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
       await services?.events.settled();
       // What was gathered for the operators goes out now; every delivery is bounded by its budget.
       await notifier?.close();
+      finished.abort();
     },
   };
   return env;

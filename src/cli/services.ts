@@ -111,6 +111,8 @@ export async function createServices(
   options: {
     debug: boolean;
     /** $batch calls the command keeps in flight (default sweep.concurrency). */ concurrency?: number;
+    /** Aborted when the command is over: Graph and OCI retries still waiting give up instead of holding the process. */
+    stop?: AbortSignal;
   },
 ): Promise<Services> {
   // Connections per host: the $batch slots and the reads beside them, no more (each one more is
@@ -171,7 +173,8 @@ export async function createServices(
           access: ociConfig.access,
           connections,
           files: { platform: ctx.platform, uid: ctx.uid },
-          sleep: (ms) => clock.sleep(ms),
+          sleep: (ms) => clock.sleep(ms, options.stop),
+          stop: options.stop,
           trace,
           onRequest: (operation) => {
             requestCounts.oci += 1;
@@ -195,6 +198,7 @@ export async function createServices(
       concurrency: extra.concurrency ?? config.sweep.concurrency,
       batching: extra.batching,
       provisioning: config.provisioning,
+      stop: options.stop,
       onRequest: () => {
         requestCounts.graph += 1;
       },

@@ -214,4 +214,25 @@ describe('GraphRetryHandler (whole Graph requests)', () => {
     expect(await run([[429, '4']], { given })).toEqual({ waits: [4_000], calls: 2, status: 429 });
     expect(seen).toEqual([4]);
   });
+
+  it('a retry still waiting when the command is over gives up at once with the answer it has (no timer outlives the command)', async () => {
+    const stop = new AbortController();
+    const handler = new GraphRetryHandler({ stop: stop.signal, random: () => 0, nowMs: () => NOW });
+    const last = answering([[429, '50']]);
+    const counted = {
+      async execute(context: Context) {
+        await last.execute(context);
+        // The command ends while this call waits out its Retry-After of 50 s.
+        setImmediate(() => stop.abort());
+      },
+    } as Middleware;
+    handler.setNext(counted);
+    const context: Context = { request: 'https://graph.example/v1.0/users', options: { method: 'GET' } };
+    const timersBefore = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    await handler.execute(context);
+    expect({ calls: last.calls, status: context.response!.status }).toEqual({ calls: 1, status: 429 });
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBeLessThanOrEqual(
+      timersBefore,
+    );
+  });
 });

@@ -44,6 +44,8 @@ export interface GraphDirectoryOptions {
   onRequest?: (method: string, url: string, status: number) => void;
   /** Redacted trace lines for --debug. */
   trace?: (line: string) => void;
+  /** Aborted when the command is over: retries still waiting give up (see GraphRetryOptions.stop). */
+  stop?: AbortSignal;
 }
 
 const USER_FIELDS = 'id,userPrincipalName,displayName';
@@ -178,18 +180,23 @@ export class GraphDirectory implements DirectoryPort {
   constructor(options: GraphDirectoryOptions) {
     this.options = options;
     this.batchSlots = limiter(options.concurrency ?? 4);
-    this.client = createGraphClient(options.graphBaseUrl, options.connections, async () => {
-      const force = this.forceRefresh;
-      this.forceRefresh = false;
-      try {
-        const token = await options.getToken(force);
-        this.tokenError = undefined;
-        return token;
-      } catch (error) {
-        this.tokenError = error;
-        throw error;
-      }
-    });
+    this.client = createGraphClient(
+      options.graphBaseUrl,
+      options.connections,
+      async () => {
+        const force = this.forceRefresh;
+        this.forceRefresh = false;
+        try {
+          const token = await options.getToken(force);
+          this.tokenError = undefined;
+          return token;
+        } catch (error) {
+          this.tokenError = error;
+          throw error;
+        }
+      },
+      { stop: options.stop },
+    );
   }
 
   /** Runs a call; after a 401 asks once for a fresh token, then maps errors to typed ones. */

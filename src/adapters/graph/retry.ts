@@ -8,6 +8,7 @@
  * one to its own cap); a Retry-After longer than the policy allows ends the
  * retries and the call fails with the 429 it got.
  */
+import { systemClock } from '../../context.js';
 import {
   FeatureUsageFlag,
   RetryHandlerOptions,
@@ -26,9 +27,12 @@ export interface GraphRetryOptions {
   /** The wall clock an HTTP-date Retry-After is read against. */
   nowMs?: () => number;
   random?: () => number;
+  /**
+   * Aborted when the command is over: a retry still waiting then gives up at once with the answer it
+   * has, instead of holding the process (and its connections) for the rest of a Retry-After.
+   */
+  stop?: AbortSignal;
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class GraphRetryHandler implements Middleware {
   private next: Middleware | undefined;
@@ -36,10 +40,12 @@ export class GraphRetryHandler implements Middleware {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly nowMs: () => number;
   private readonly random: () => number;
+  private readonly stop: AbortSignal | undefined;
 
   constructor(options: GraphRetryOptions = {}) {
     this.policy = options.policy ?? GRAPH_REQUEST_BACKOFF;
-    this.sleep = options.sleep ?? realSleep;
+    this.stop = options.stop;
+    this.sleep = options.sleep ?? ((ms) => systemClock.sleep(ms, options.stop));
     this.nowMs = options.nowMs ?? (() => new Date().getTime());
     this.random = options.random ?? Math.random;
   }
@@ -69,6 +75,7 @@ export class GraphRetryHandler implements Middleware {
       if (delay === undefined) return;
       if (given && !given.shouldRetry(delay / 1000, attempt - 1, context.request, context.options, response)) return;
       await this.sleep(delay);
+      if (this.stop?.aborted) return;
     }
   }
 }

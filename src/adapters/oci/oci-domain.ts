@@ -31,6 +31,8 @@ export interface OciDomainOptions {
   connections?: HttpConnections;
   onRequest?: (operation: string) => void;
   sleep: (ms: number) => Promise<void>;
+  /** Aborted when the command is over: a retry still waiting gives up with the error it has. */
+  stop?: AbortSignal;
   trace?: (line: string) => void;
   /** The machine's platform and uid: the OCI config and API key must be private (see createOciClient). */
   files?: FileHost;
@@ -131,6 +133,7 @@ export class OciDomain implements OciPort {
             : undefined;
         if (delay === undefined) throw this.mapError(operation, error);
         await this.options.sleep(delay);
+        if (this.options.stop?.aborted) throw this.mapError(operation, error);
       }
     }
   }
