@@ -16,9 +16,10 @@ import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { expectedMembers, memberIds } from './support/rule.js';
-import { startHarness, upnOf, type Actor, type Harness, type RunResult } from '../support/harness.js';
-import { reportTrials, stressMode, tally, trials } from './support/trials.js';
+import { startHarness, upnOf, type Actor, type Harness } from '../support/harness.js';
+import { stressMode, tally } from './support/trials.js';
 import { auditEntries, untrueAuditEntries } from './support/truth.js';
+import { acceptable, earlyRequests, faultsMachine, newProcess, untilDone } from './support/faults.js';
 
 jest.setTimeout(1_800_000);
 
@@ -26,129 +27,8 @@ let rig: Harness;
 beforeAll(async () => {
   rig = await startHarness({ logins: ['alice', 'bob'] });
 });
-
-/** A request that gets no answer fails after 2 s here (the default is 30 s). */
-async function machine(name: 'alice' | 'bob' | 'cron'): Promise<Actor> {
-  const m = await rig.machine(name);
-  m.env.OCIACCESS_HTTP_TIMEOUT_SECONDS = '2';
-  return m;
-}
 afterAll(() => rig?.stop());
 beforeEach(() => rig.resetTenant());
-
-const CLEAR_UPSTREAM_ERROR = /^error: .*(Microsoft Graph|OCI|Entra|identity domain).* \[[A-Z_]+\]\nhint: \S/m;
-
-/** A sweep's report line for what stayed unavailable, naming the service. */
-const UNAVAILABLE_IN_REPORT = /^ {2}(UNAVAILABLE|FAILED) +.*(Microsoft Graph|OCI)/m;
-
-/**
- * A result is acceptable when it succeeded, or failed as "upstream unavailable"
- * (exit 5) with a clear message: an error line naming the service, its code and
- * a hint, or — for a sweep, which reports instead of stopping — report lines
- * naming what could not be done and why.
- */
-function acceptable(result: RunResult, okCodes: number[]): boolean {
-  if (okCodes.includes(result.code)) return true;
-  return result.code === 5 && (CLEAR_UPSTREAM_ERROR.test(result.stderr) || UNAVAILABLE_IN_REPORT.test(result.stdout));
-}
-
-/**
- * Each command is a new process, hence a new client: a Retry-After given to an
- * earlier command does not bind the next one (the emulator keys clients by
- * credential, and a person's commands share one).
- */
-function newProcess(): void {
-  rig.emu.world.retryNotBefore.clear();
-}
-
-interface Attempted {
-  result: RunResult;
-  attempts: RunResult[];
-}
-
-/**
- * Runs a command until it succeeds (at most `max` times). Every attempt must be
- * acceptable, and after every attempt its "ok" audit entries must be true.
- */
-async function untilDone(
-  machine: Actor,
-  argv: string[],
-  okCodes: number[],
-  log: ReturnType<typeof tally>,
-  max = 6,
-): Promise<Attempted> {
-  const attempts: RunResult[] = [];
-  for (let i = 0; i < max; i += 1) {
-    const before = (await auditEntries(machine.home)).length;
-    newProcess();
-    const result = await rig.run(machine, argv);
-    attempts.push(result);
-    log.add(`${argv[0]}-exit-${result.code}`);
-    expect(
-      acceptable(result, okCodes)
-        ? 'acceptable'
-        : `${argv.join(' ')}: exit ${result.code}\n${result.stderr}\n${result.stdout}`,
-    ).toBe('acceptable');
-    expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
-    if (okCodes.includes(result.code)) return { result, attempts };
-  }
-  throw new Error(
-    `\`ociaccess ${argv.join(' ')}\` did not succeed in ${max} attempts:\n${attempts.map((a) => a.stderr).join('\n')}`,
-  );
-}
-
-/** Requests (and $batch items) sent before their Retry-After. */
-function earlyRequests(entries: LoggedRequest[]): string[] {
-  const out: string[] = [];
-  for (const entry of entries) {
-    if (entry.early !== undefined) out.push(`${entry.method} ${entry.path} ${entry.early} ms early`);
-    for (const item of entry.batchItems ?? [])
-      if (item.early !== undefined) out.push(`$batch ${item.method} ${item.url} ${item.early} ms early`);
-  }
-  return out;
-}
-
-function throttled(entries: LoggedRequest[]): number {
-  return entries.reduce(
-    (n, e) => n + (e.status === 429 ? 1 : 0) + (e.batchItems ?? []).filter((i) => i.status === 429).length,
-    0,
-  );
-}
-
-describe('faults: Graph and OCI throttle half of all calls (429, Retry-After 1–3 s)', () => {
-  it('every command succeeds or fails clearly, nothing is sent before its Retry-After, nothing is recorded that was not done', async () => {
-    const rounds = trials(1, 5);
-    const log = tally();
-    const alice = await machine('alice');
-    const bob = await machine('bob');
-    const cron = await machine('cron');
-    const mark = rig.mark();
-    for (let round = 0; round < rounds; round += 1) {
-      rig.resetTenant();
-      await rig.control('throttle', { service: 'graph', rate: 0.5, retryAfterSeconds: [1, 3] });
-      await rig.control('throttle', { service: 'oci', rate: 0.5, retryAfterSeconds: [1, 3] });
-      const id = (
-        await untilDone(alice, ['request', '--hours', '2', '--justification', 'throttled'], [0], log)
-      ).result.stdout.trim();
-      await untilDone(bob, ['approve', id, '--yes'], [0], log);
-      expect(rig.entraMembers()).toContain(upnOf('alice'));
-      if (stressMode()) await untilDone(alice, ['status'], [0], log);
-      await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
-      await rig.advance({ minutes: 121 });
-      await untilDone(cron, ['sweep'], [0, 6], log);
-      expect(memberIds(rig.emu.world)).toEqual(expectedMembers(rig.emu.world));
-      if (stressMode()) {
-        await rig.control('provisioning/cycle', {});
-        await untilDone(cron, ['sweep'], [0], log);
-      }
-    }
-    const entries = rig.requestsSince(mark);
-    const served429 = throttled(entries);
-    reportTrials('faults/throttled-half', rounds, { ...log.counts, '429-served': served429, requests: entries.length });
-    expect(served429).toBeGreaterThan(5 * rounds);
-    expect(earlyRequests(entries)).toEqual([]);
-  });
-});
 
 describe('faults: 500, 503 (with and without Retry-After), timeouts and reset connections', () => {
   const kinds = [
@@ -176,15 +56,15 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
     '$label: approve, revoke and sweep succeed or fail clearly; a re-run completes; nothing untrue is recorded',
     async ({ fault }) => {
       const log = tally();
-      const alice = await machine('alice');
-      const bob = await machine('bob');
-      const cron = await machine('cron');
+      const alice = await faultsMachine(rig, 'alice');
+      const bob = await faultsMachine(rig, 'bob');
+      const cron = await faultsMachine(rig, 'cron');
       const mark = rig.mark();
       const id = (await rig.run(alice, ['request', '--hours', '2', '--justification', 'faults'])).stdout.trim();
       const withFault = async (argv: string[], machine: Actor, okCodes: number[]) => {
         await rig.control('faults', fault);
         const before = (await auditEntries(machine.home)).length;
-        newProcess();
+        newProcess(rig);
         const first = await rig.run(machine, argv);
         log.add(`${argv[0]}-exit-${first.code}`);
         expect(
@@ -194,7 +74,7 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
         ).toBe('acceptable');
         expect(await untrueAuditEntries(rig.emu.world, machine.home, before)).toEqual([]);
         await rig.control('faults', undefined, { method: 'DELETE' });
-        if (!okCodes.includes(first.code)) await untilDone(machine, argv, okCodes, log, 2);
+        if (!okCodes.includes(first.code)) await untilDone(rig, machine, argv, okCodes, log, 2);
       };
       await withFault(['approve', id, '--yes'], bob, [0]);
       expect(rig.entraMembers()).toContain(upnOf('alice'));
@@ -210,9 +90,9 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
 
 describe('faults: a removal that keeps failing', () => {
   it('is flagged irrevocable after 6 failed attempts, reported on every sweep with a failing exit code, and retried until it succeeds', async () => {
-    const alice = await machine('alice');
-    const bob = await machine('bob');
-    const cron = await machine('cron');
+    const alice = await faultsMachine(rig, 'alice');
+    const bob = await faultsMachine(rig, 'bob');
+    const cron = await faultsMachine(rig, 'cron');
     const id = (await rig.run(alice, ['request', '--hours', '1', '--justification', 'irrevocable'])).stdout.trim();
     await rig.run(bob, ['approve', id, '--yes']);
     await rig.advance({ minutes: 61 });
@@ -260,8 +140,8 @@ describe('faults: a removal that keeps failing', () => {
 
 describe('faults: an auto-approval whose membership could not be added', () => {
   it('is reported as failed, and the next sweep adds the member (the grant is not lost)', async () => {
-    const alice = await machine('alice');
-    const cron = await machine('cron');
+    const alice = await faultsMachine(rig, 'alice');
+    const cron = await faultsMachine(rig, 'cron');
     const id = (await rig.run(alice, ['request', '--hours', '1', '--justification', 'auto'])).stdout.trim();
     await rig.control('faults', {
       service: 'graph',

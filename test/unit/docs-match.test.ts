@@ -4,7 +4,7 @@
  * program has is documented. A renamed flag or a new error code without its
  * line in docs/ fails here, not in front of a user.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { actorContext } from '../../src/actor-context.js';
@@ -192,5 +192,41 @@ describe('docs and program name the same commands, flags and error codes', () =>
     const documented = [...exitTable.matchAll(/^\| (\d{1,3}) \|/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
     expect(documented.length).toBeGreaterThan(5);
     expect(inHelp).toEqual(documented);
+  });
+
+  it('every link between the docs leads to a file that exists and, with an #anchor, to one of its headings', () => {
+    /** GitHub's heading anchors: lower case, punctuation dropped, each space a hyphen. */
+    const slug = (heading: string) =>
+      heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-');
+    const anchorsOf = (text: string) =>
+      new Set(
+        text
+          .replace(/^```[\s\S]*?^```/gm, '')
+          .split('\n')
+          .filter((line) => /^#{1,6} /.test(line))
+          .map((line) => slug(line.replace(/^#+ /, ''))),
+      );
+    const broken: string[] = [];
+    for (const [doc, text] of Object.entries(docs)) {
+      // Links are read from the prose, not from code (a code span may show Markdown as text).
+      const prose = text.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+      for (const m of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue;
+        const [file, anchor] = target.split('#') as [string, string | undefined];
+        const base = doc === 'README.md' ? root : docsDir;
+        const targetName = file === '' ? doc : path.relative(docsDir, path.resolve(base, file));
+        const targetText =
+          file === '' ? text : (docs[targetName] ?? (existsSync(path.resolve(base, file)) ? '' : undefined));
+        if (targetText === undefined) broken.push(`${doc}: ${target} (no such file)`);
+        else if (anchor && targetName.endsWith('.md') && !anchorsOf(targetText).has(anchor))
+          broken.push(`${doc}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
