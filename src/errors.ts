@@ -12,6 +12,12 @@ export const ExitCode = {
   auth: 4,
   upstream: 5,
   pendingInOci: 6,
+  /**
+   * The command did what it was asked (e.g. removed the member in Entra), then
+   * something after it failed (the OCI check, writing local state, the audit
+   * entry): the problems are reported as warnings with their own codes.
+   */
+  doneWithProblems: 7,
   /** The person said no at a prompt (or pressed Ctrl-C): nothing was changed. */
   cancelled: 130,
 } as const;
