@@ -21,6 +21,7 @@ import { mapLimit } from './concurrent.js';
 import { stripControls } from './text.js';
 import { GroupRun, action, errorCode, type Who } from './sweep-run.js';
 import { IRREVOCABLE_AFTER_ATTEMPTS, describeNonUser } from './sweep-names.js';
+import { UpstreamError } from '../errors.js';
 
 const HOUR = 3600_000;
 /** Graph adds (one call per member: Graph has no bulk add by reference in $batch) in flight at once. */
@@ -187,18 +188,39 @@ function notApproved(run: GroupRun, requests: AccessRequest[], error: unknown): 
   return true;
 }
 
-/** Another host may write the same record at the same time: write, read back, merge again if ours is missing. */
+const RECORD_WRITE_ROUNDS = 4;
+
+/** Graph's answer when two writers create the same extension at once: the other one's create won. */
+function isCreateConflict(error: unknown): boolean {
+  return (error as { details?: { status?: unknown } })?.details?.status === 409;
+}
+
+/**
+ * Another host may write the same record at the same time: write, read back,
+ * merge again if ours is missing. When both create the record at once, the
+ * loser's create is refused (409): it reads the winner's record and patches it.
+ */
 async function writeAutoApprovals(run: GroupRun, fresh: Decision[]): Promise<void> {
   const owner = { kind: 'group' as const, id: run.group.entraGroupId };
-  for (let attempt = 1; attempt <= 3; attempt += 1) {
+  for (let round = 1; ; round += 1) {
     const existing = decodeDecisions(await run.deps.directory.readRecord(owner, DECISIONS_EXTENSION), AUTO_APPROVER);
     const missing = fresh.filter((d) => !existing.some((e) => e.requestId === d.requestId && e.kind === 'approved'));
     if (missing.length === 0) return;
-    await run.deps.directory.writeRecord(
-      owner,
-      DECISIONS_EXTENSION,
-      encodeDecisions([...existing, ...missing], run.now),
-    );
+    if (round === RECORD_WRITE_ROUNDS)
+      throw new UpstreamError(
+        'RECORD_WRITE_CONFLICT',
+        `The group's decisions record kept changing under this sweep (${RECORD_WRITE_ROUNDS - 1} writes): the auto-approvals were not recorded.`,
+        { hint: 'Another sweep is writing it at the same time; the next sweep tries again.' },
+      );
+    try {
+      await run.deps.directory.writeRecord(
+        owner,
+        DECISIONS_EXTENSION,
+        encodeDecisions([...existing, ...missing], run.now),
+      );
+    } catch (error) {
+      if (!isCreateConflict(error)) throw error;
+    }
   }
 }
 

@@ -10,7 +10,12 @@ import { mapLimit } from './concurrent.js';
 import { GroupRun, action, errorCode, type OciView, type Who } from './sweep-run.js';
 
 /** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
-export const UNAVAILABLE_CODES = new Set(['GRAPH_UNAVAILABLE', 'OCI_UNAVAILABLE', 'HTTP_DEADLINE_EXCEEDED']);
+export const UNAVAILABLE_CODES = new Set([
+  'GRAPH_UNAVAILABLE',
+  'OCI_UNAVAILABLE',
+  'HTTP_DEADLINE_EXCEEDED',
+  'RECORD_WRITE_CONFLICT',
+]);
 /** OCI calls made one per member (direct removals) in flight at once, unless --oci-concurrency says otherwise. */
 const DEFAULT_OCI_CONCURRENCY = 4;
 
