@@ -63,6 +63,7 @@ export async function checkOci(
   }
   const direct = removesDirectly(run.deps.config, run.group);
   if (direct) stillInOci = await removeDirectly(run, view, stillInOci);
+  if (direct && run.dryRun) planDirectRemovals(run, byName);
   // provisionOnDemand's effect on a removed member is undocumented: with direct removal, it is asked only to add.
   stillInOci = await provisionNow(run, view, stillInOci, byName, direct);
   const forced = direct ? new Set<string>() : await forceRemovals(run, view, stillInOci);
@@ -159,6 +160,13 @@ async function removeDirectly(run: GroupRun, view: Readable, stillInOci: StillIn
     }
   }
   return left;
+}
+
+/** A dry run: the members it would remove in Entra that OCI lists would go from OCI in the same run. */
+function planDirectRemovals(run: GroupRun, byName: Map<string, OciUserRef>): void {
+  for (const r of run.report.removed)
+    if (!r.kind && byName.has(r.upn.toLowerCase()))
+      run.report.removedInOci.push({ ...r, outcome: 'planned: remove from OCI directly' });
 }
 
 const requestOf = (removal: PendingRemoval) => (removal.requestId ? { requestId: removal.requestId } : {});

@@ -5,7 +5,7 @@
  * Waits are injected: each backoff moves the emulator's virtual clock (on
  * which its rate windows run) instead of sleeping.
  */
-import { OciDomain } from '../../src/adapters/oci/oci-domain.js';
+import { OciDomain, removalPatch } from '../../src/adapters/oci/oci-domain.js';
 import { connectionsForCaFile } from '../../src/adapters/http/tls.js';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { createOciUser } from '../../src/emulator/oci/domain.js';
@@ -113,6 +113,16 @@ describe('removeGroupMembers (the sweep host direct removal)', () => {
       'read the group members',
     ]);
     expect(group.members).toEqual(others);
+  });
+
+  test('the PATCH only removes: one remove operation per member, named by value, no value to add', () => {
+    expect(removalPatch(['a1', 'b"2'])).toEqual({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      operations: [
+        { op: 'REMOVE', path: 'members[value eq "a1"]' },
+        { op: 'REMOVE', path: 'members[value eq "b\\"2"]' },
+      ],
+    });
   });
 
   test('50 members take one PATCH, 51 take two', async () => {

@@ -13,6 +13,7 @@ import { configWith, upnOf, useHarness, type Harness } from '../support/harness.
 const h = useHarness({ logins: ['alice', 'bob'] });
 const ALICE = upnOf('alice');
 const BREAKGLASS = upnOf('breakglass');
+const MALLORY = upnOf('mallory');
 
 /** Alice asks for 2 hours (or `hours`) and Bob approves (Entra membership added); returns the request id. */
 async function approvedGrant(H: Harness, hours = '2'): Promise<string> {
@@ -277,4 +278,40 @@ test('more than 50 members: 120 removed from OCI in three PATCHes and one confir
     'PATCH /admin/v1/Groups/{id}',
     'GET /admin/v1/Groups/{id}',
   ]);
+});
+
+test('direct removal touches only members this host removed in Entra: drift in the OCI group stays (reported) without --fix-drift', async () => {
+  const H = h();
+  await approvedGrant(H);
+  await H.control('provisioning/cycle');
+  // Someone adds mallory to the OCI group by hand in the OCI console.
+  await H.control(`oci/groups/${SEED.tempGroupName}/members`, { user: MALLORY });
+  await H.advance({ hours: 2, minutes: 1 });
+
+  const result = await sweep(H, await sweepHost(H));
+  expect(result.code).toBe(6);
+  const report = result.json.groups[0];
+  expect(report.removedInOci).toEqual([expect.objectContaining({ upn: ALICE })]);
+  expect(report.drift).toEqual([expect.objectContaining({ userName: MALLORY, state: 'reported' })]);
+  expect(H.ociMembers()).toEqual([BREAKGLASS, MALLORY]);
+});
+
+test('--dry-run on the sweep host plans the direct removal and changes nothing', async () => {
+  const H = h();
+  const requestId = await approvedGrant(H);
+  await H.control('provisioning/cycle');
+  await H.advance({ hours: 2, minutes: 1 });
+  const config = await sweepHost(H);
+  const result = await H.expectNoChange(() => sweep(H, config, ['--dry-run']));
+  expect(result.code).toBe(0);
+  expect(result.json.groups[0].removedInOci).toEqual([
+    {
+      userId: SEED.users.alice,
+      upn: ALICE,
+      reason: 'expired',
+      requestId,
+      outcome: 'planned: remove from OCI directly',
+    },
+  ]);
+  expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
 });

@@ -71,7 +71,7 @@ export const REMOVALS_PER_PATCH = 50;
 const REMOVE_MEMBERS = 'remove members from the OCI group';
 
 /** A PatchOp that only removes: one operation per member, each naming the member by value. */
-function removalsOf(userIds: string[]): identitydomains.models.PatchOp {
+export function removalPatch(userIds: string[]): identitydomains.models.PatchOp {
   return {
     schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
     operations: userIds.map((id) => ({
@@ -338,7 +338,7 @@ export class OciDomain implements OciPort {
     while (remaining.length > 0) {
       const members = remaining;
       try {
-        await this.call(REMOVE_MEMBERS, (client) => client.patchGroup({ groupId, patchOp: removalsOf(members) }));
+        await this.call(REMOVE_MEMBERS, (client) => client.patchGroup({ groupId, patchOp: removalPatch(members) }));
         return undefined;
       } catch (error) {
         if (!isBadRequest(error)) return error as Error;
