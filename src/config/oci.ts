@@ -14,7 +14,7 @@ export function requireOci(config: Config, what: string): OciConfig {
     {
       hint:
         'Add an "oci" section with domainUrl, configFile and profile (docs/configuration.md); set "access": "write" only on the sweep host, ' +
-        'and only if it removes members in OCI directly (--fix-drift, --force-oci-after). docs/setup-oci.md says which OCI roles the key needs.',
+        'where it removes members in OCI directly (oci.removeDirectly, --fix-drift, --force-oci-after). docs/setup-oci.md says which OCI roles the key needs.',
     },
   );
 }
