@@ -315,3 +315,20 @@ test('--dry-run on the sweep host plans the direct removal and changes nothing',
   ]);
   expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
 });
+
+test("re-approved before Entra's next cycle: the cycle does not put her back (the engine believes it exported her), her next sign-in (JIT) does", async () => {
+  const H = h();
+  await approvedGrant(H);
+  await H.control('provisioning/cycle');
+  await H.advance({ hours: 2, minutes: 1 });
+  expect((await sweep(H, await sweepHost(H))).code).toBe(0);
+  expect(H.ociMembers()).toEqual([BREAKGLASS]);
+
+  await approvedGrant(H);
+  const cycle = await H.control('provisioning/cycle');
+  expect(cycle.body.cycles[0]).toMatchObject({ ran: true, membersAdded: [], membersAlreadyGone: [] });
+  expect(H.ociMembers()).toEqual([BREAKGLASS]);
+  const signIn = await H.control('jit/signin', { user: ALICE });
+  expect(signIn.body.groupsAdded).toEqual([SEED.tempGroupName]);
+  expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
+});
