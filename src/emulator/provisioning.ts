@@ -215,15 +215,11 @@ function exportMembership(
 }
 
 /**
- * One member's removal as Entra sends it: PATCH with
- * `{"op":"Remove","path":"members","value":[{"value":<id>}]}` (the request
- * Microsoft documents for its SCIM client, answered 204 No Content). That
- * form names the member by value, not by a filter, so a member no longer in
- * the group is no failure (RFC 7644's noTarget is for a filter that matches
- * nothing): the target answers 2xx, the engine records a success, and
- * nothing counts towards escrow or quarantine, which only follow failed
- * calls. The engine forgets the export either way, so a later re-add is
- * exported again. See docs/emulator.md ("A removal the target already made").
+ * One member's removal as Entra sends it: a remove that names the member by
+ * value, which the target answers with success whether or not the member is
+ * still there. A member already gone is a success, counted apart, and never a
+ * failure towards escrow or quarantine. Sources: docs/emulator.md, "A removal
+ * the target already made".
  */
 function exportRemoval(ociGroup: OciGroup, oci: OciUser, summary: CycleSummary): void {
   const entry = { group: ociGroup.displayName, user: oci.userName };
