@@ -34,7 +34,7 @@ export function renderSweepReport(out: Output, report: SweepReport): string {
     lines.push(
       `${out.style.bold(g.group)}: ${g.members} member(s), kept ${g.kept.length}, removed ${g.removed.length}, auto-approved ${g.autoApproved.length}, timed out ${g.timedOut.length}, drift ${g.drift.length}`,
     );
-    for (const r of g.removed) lines.push(`  removed    ${who(r)}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''})`);
+    lines.push(...removedLines(g));
     for (const a of g.autoApproved) lines.push(`  approved   ${a.upn}  (${a.requestId}, until ${a.expiresAt ?? '-'})`);
     for (const c of g.confirmedInOci)
       lines.push(
@@ -55,6 +55,19 @@ export function renderSweepReport(out: Output, report: SweepReport): string {
   }
   lines.push(`outcome: ${report.outcome}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);
   return lines.join('\n');
+}
+
+/** Each removal, saying "gone from OCI" when this sweep also removed the member there; then those an earlier sweep removed in Entra. */
+function removedLines(g: SweepReport['groups'][number]): string[] {
+  const goneFromOci = new Map(g.removedInOci.map((r) => [r.userId, r]));
+  const lines = g.removed.map((r) => {
+    const gone = goneFromOci.get(r.userId);
+    goneFromOci.delete(r.userId);
+    const oci = gone ? `; ${gone.outcome === 'removed from OCI directly' ? 'gone from OCI' : gone.outcome}` : '';
+    return `  removed    ${who(r)}  (${r.reason}${r.outcome ? `, ${r.outcome}` : ''}${oci})`;
+  });
+  for (const r of goneFromOci.values()) lines.push(`  gone       ${r.upn}  ${r.outcome ?? ''}`);
+  return lines;
 }
 
 export type SkippedSweep = Extract<HeartbeatRun<unknown>, { ran: false }>;

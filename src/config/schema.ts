@@ -109,6 +109,8 @@ export const groupSchema = z
     pendingTimeoutHours: z.number().positive().default(24),
     /** Where this group's notifications go (docs/notifications.md); none when absent (optional, so code that builds a group by hand need not name it). */
     notify: z.array(notifyTargetSchema).optional(),
+    /** Overrides oci.removeDirectly for this group (true needs oci.access "write"). */
+    removeDirectly: z.boolean().optional(),
   })
   .strict()
   .superRefine((group, issue) => {
@@ -137,10 +139,16 @@ export const ociSchema = z
     /**
      * What the key is for. "read" (the default): ociaccess refuses every OCI
      * write before sending it, whatever the key's user could do. "write":
-     * only on the sweep host, for --fix-drift and forced removals
-     * (sweep.forceOciAfterMinutes / --force-oci-after).
+     * only on the sweep host, for direct removals (removeDirectly), --fix-drift
+     * and forced removals (sweep.forceOciAfterMinutes / --force-oci-after).
      */
     access: z.enum(['read', 'write']).default('read'),
+    /**
+     * Remove a member from the OCI group in the same sweep that removed them
+     * in Entra (SCIM stays the backstop). Default: on when access is "write";
+     * true with a read key is refused (a read key sends no change).
+     */
+    removeDirectly: z.boolean().optional(),
   })
   .strict();
 
@@ -261,6 +269,8 @@ export const configSchema = z
         message: `names no group in "groups" (have: ${[...names].map((name) => quoteInput(name)).join(', ')})`,
       });
     }
+    for (const { path, message } of directRemovalWithoutWriteKey(config))
+      issue.addIssue({ code: 'custom', path, message });
     const controlUrl = config.emulator?.controlUrl;
     if (controlUrl !== undefined) {
       // The control URL sets this CLI's clock, and so every expiry: only the local emulator may do that.
@@ -274,6 +284,25 @@ export const configSchema = z
       if (problem) issue.addIssue({ code: 'custom', path: ['emulator', 'controlUrl'], message: problem });
     }
   });
+
+/** removeDirectly true (for all groups or one) needs a key declared for writing: said at load time, not at the first removal. */
+function directRemovalWithoutWriteKey(config: {
+  oci?: { access: 'read' | 'write'; removeDirectly?: boolean };
+  groups: { removeDirectly?: boolean }[];
+}): { path: (string | number)[]; message: string }[] {
+  const access = config.oci?.access;
+  if (access === 'write') return [];
+  const reason =
+    access === 'read'
+      ? 'needs oci.access "write" (the sweep host\'s key); this config\'s OCI key is declared read-only, and a read key sends no change to OCI'
+      : 'needs an "oci" section with "access": "write" (the sweep host\'s key)';
+  const found: { path: (string | number)[]; message: string }[] = [];
+  if (config.oci?.removeDirectly === true) found.push({ path: ['oci', 'removeDirectly'], message: reason });
+  config.groups.forEach((group, index) => {
+    if (group.removeDirectly === true) found.push({ path: ['groups', index, 'removeDirectly'], message: reason });
+  });
+  return found;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;

@@ -110,6 +110,16 @@ export type DomainEvent =
       kind?: string;
       displayName?: string;
     })
+  /** The sweep removed the member from the OCI group itself, right after their Entra removal (removeDirectly), or failed to. */
+  | (Base & {
+      type: 'oci.member-removed';
+      member: EventPerson;
+      reason: string;
+      requestId?: string;
+      outcome: 'removed' | 'failed';
+      error?: string;
+      code?: string;
+    })
   /** `forced`: removed in OCI directly (--force-oci-after), after waiting that long. */
   | (Base & { type: 'oci.removal-confirmed'; member: EventPerson; how: string; forced?: { pendingForMs: number } })
   | (Base & {

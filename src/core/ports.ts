@@ -110,7 +110,17 @@ export interface OciPort {
   /** Every member with its user name, in as few calls as the domain allows (paged above 10,000 members). */
   groupMembers(groupId: string): Promise<OciUserRef[]>;
   removeGroupMember(groupId: string, userId: string): Promise<void>;
+  /**
+   * Removes these OCI users from the group (PATCHes of remove operations
+   * only), then reads the group once: 'removed' for each user it no longer
+   * lists, the error for each it still does (or when a call failed). Never
+   * rejects for one user; a read-only config refuses before anything is sent.
+   */
+  removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, OciRemovalOutcome>>;
 }
+
+/** What a direct removal did for one OCI user. */
+export type OciRemovalOutcome = 'removed' | Error;
 
 // ---------------------------------------------------------------- local state
 
@@ -152,7 +162,11 @@ export interface PendingRemoval {
   attempts: number;
   lastCheckedAt?: string;
   status: 'pending-oci' | 'confirmed' | 'irrevocable';
+  /** The request whose grant ended (the audit log's remove-oci entry names it); absent for members without one. */
+  requestId?: string;
   forcedInOciAt?: string;
+  /** When this host removed the member from the OCI group itself (removeDirectly) and saw them gone. */
+  removedInOciAt?: string;
   /** When the sweep started watching for two cycles (later than removedInEntraAt after a long gap without a look). */
   watchingSince?: string;
 }

@@ -271,6 +271,7 @@ function removed(run: GroupRun, removal: PlannedRemoval, result: 'removed' | 'no
     removedInEntraAt:
       result === 'not-member' && previous?.status === 'pending-oci' ? previous.removedInEntraAt : run.nowIso,
     reason,
+    ...(requestId ? { requestId } : {}),
     attempts: 0,
     status: 'pending-oci',
   });

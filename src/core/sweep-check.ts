@@ -1,11 +1,14 @@
 /**
  * Proof in OCI, from one read of the OCI group: confirms
- * removals that arrived, asks Entra to provision the others on demand (and
- * looks again), removes in OCI directly those pending for longer than
- * --force-oci-after, reports the rest (stuck after two cycles), and finds
- * drift. Returns the drift ledger to keep.
+ * removals that arrived; where the group removes directly (removeDirectly,
+ * the sweep host's write key) removes the others from the OCI group itself
+ * and reads the group again; elsewhere asks Entra to provision them on
+ * demand (and looks again) and removes in OCI directly those pending for
+ * longer than --force-oci-after; reports the rest (stuck after two cycles),
+ * and finds drift. Returns the drift ledger to keep.
  */
 import type { OciPort, OciUserRef, PendingRemoval } from './ports.js';
+import { removesDirectly } from '../config/oci.js';
 import { mapLimit } from './concurrent.js';
 import { GroupRun, action, errorCode, type OciView, type Who } from './sweep-run.js';
 
@@ -58,8 +61,12 @@ export async function checkOci(
     if (member) stillInOci.push({ removal, ociUserId: member.id });
     else confirm(run, removal, 'not in OCI group');
   }
-  stillInOci = await provisionNow(run, view, stillInOci, byName);
-  const forced = await forceRemovals(run, view, stillInOci);
+  const direct = removesDirectly(run.deps.config, run.group);
+  if (direct) stillInOci = await removeDirectly(run, view, stillInOci);
+  if (direct && run.dryRun) planDirectRemovals(run, byName);
+  // provisionOnDemand's effect on a removed member is undocumented: with direct removal, it is asked only to add.
+  stillInOci = await provisionNow(run, view, stillInOci, byName, direct);
+  const forced = direct ? new Set<string>() : await forceRemovals(run, view, stillInOci);
   for (const s of stillInOci) if (!forced.has(s.removal.userId)) stillWaiting(run, s.removal);
   return findDrift(run, view, entitledUpns, new Set(relevant.map((p) => p.upn.toLowerCase())));
 }
@@ -94,19 +101,22 @@ async function provisionNow(
   view: Readable,
   stillInOci: StillInOci[],
   byName: Map<string, OciUserRef>,
+  additionsOnly: boolean,
 ): Promise<StillInOci[]> {
   const additions = run.report.autoApproved.filter(
     (a) => (a.outcome === 'added' || a.outcome === 'already-member') && !byName.has(a.upn.toLowerCase()),
   );
-  if (!run.options.provisionNow || stillInOci.length + additions.length === 0 || !view.group || run.dryRun)
+  const removals = additionsOnly ? [] : stillInOci;
+  if (!run.options.provisionNow || removals.length + additions.length === 0 || !view.group || run.dryRun)
     return stillInOci;
   try {
     await run.deps.directory.provisionOnDemand(run.group.entraGroupId, [
-      ...stillInOci.map((s) => s.removal.userId),
+      ...removals.map((s) => s.removal.userId),
       ...additions.map((a) => a.userId),
     ]);
-    run.report.provisionedOnDemand = [...stillInOci.map((s) => s.removal.upn), ...additions.map((a) => a.upn)];
+    run.report.provisionedOnDemand = [...removals.map((s) => s.removal.upn), ...additions.map((a) => a.upn)];
     run.tell({ ...run.base(), type: 'provisioning.requested', users: run.report.provisionedOnDemand });
+    if (removals.length === 0) return stillInOci;
     // Provisioning on demand takes seconds: look again, so the report says what OCI says now.
     const after = new Set((await view.oci.groupMembers(view.group.id)).map((member) => member.id));
     for (const s of stillInOci) if (!after.has(s.ociUserId)) confirm(run, s.removal, 'gone after provision on demand');
@@ -115,6 +125,88 @@ async function provisionNow(
     run.report.problems.push(`provision on demand failed: ${(error as Error).message}`);
     return stillInOci;
   }
+}
+
+/**
+ * Removes from the OCI group, in this sweep, the members removed in Entra
+ * that OCI still lists (PATCHes of remove operations, then one read of the
+ * group: the adapter's removeGroupMembers). Returns those still there; each
+ * failure is reported, and the removal stays pending for the next sweep.
+ */
+async function removeDirectly(run: GroupRun, view: Readable, stillInOci: StillInOci[]): Promise<StillInOci[]> {
+  if (stillInOci.length === 0 || !view.group) return stillInOci;
+  if (run.dryRun) {
+    for (const s of stillInOci)
+      run.report.removedInOci.push(
+        action(who(s.removal), s.removal.reason, {
+          ...requestOf(s.removal),
+          outcome: 'planned: remove from OCI directly',
+        }),
+      );
+    return [];
+  }
+  run.progress(`removing ${stillInOci.length} member(s) from the OCI group`);
+  const outcomes = await view.oci.removeGroupMembers(
+    view.group.id,
+    stillInOci.map((s) => s.ociUserId),
+  );
+  const left: StillInOci[] = [];
+  for (const s of stillInOci) {
+    const outcome = outcomes.get(s.ociUserId) ?? new Error('no answer for this member');
+    if (outcome === 'removed') removedFromOci(run, s.removal);
+    else {
+      directRemovalFailed(run, s.removal, outcome);
+      left.push(s);
+    }
+  }
+  return left;
+}
+
+/** A dry run: the members it would remove in Entra that OCI lists would go from OCI in the same run. */
+function planDirectRemovals(run: GroupRun, byName: Map<string, OciUserRef>): void {
+  for (const r of run.report.removed)
+    if (!r.kind && byName.has(r.upn.toLowerCase()))
+      run.report.removedInOci.push({ ...r, outcome: 'planned: remove from OCI directly' });
+}
+
+const requestOf = (removal: PendingRemoval) => (removal.requestId ? { requestId: removal.requestId } : {});
+
+function removedFromOci(run: GroupRun, removal: PendingRemoval): void {
+  run.changes.removals.set(removal.userId, {
+    ...removal,
+    status: 'confirmed',
+    lastCheckedAt: run.nowIso,
+    attempts: removal.attempts + 1,
+    removedInOciAt: run.nowIso,
+  });
+  run.report.removedInOci.push(
+    action(who(removal), removal.reason, { ...requestOf(removal), outcome: 'removed from OCI directly' }),
+  );
+  run.tell({
+    ...run.base(),
+    type: 'oci.member-removed',
+    member: run.person(who(removal)),
+    reason: removal.reason,
+    ...requestOf(removal),
+    outcome: 'removed',
+  });
+}
+
+function directRemovalFailed(run: GroupRun, removal: PendingRemoval, error: Error): void {
+  const code = errorCode(error);
+  const message = `direct OCI removal of ${removal.upn} failed (the next sweep tries again): ${error.message}`;
+  if (UNAVAILABLE_CODES.has(code ?? '')) (run.report.unavailable ??= []).push(message);
+  else run.report.problems.push(message);
+  run.tell({
+    ...run.base(),
+    type: 'oci.member-removed',
+    member: run.person(who(removal)),
+    reason: removal.reason,
+    ...requestOf(removal),
+    outcome: 'failed',
+    error: error.message,
+    ...(code ? { code } : {}),
+  });
 }
 
 const pendingFor = (run: GroupRun, removal: PendingRemoval) => run.now.getTime() - Date.parse(removal.removedInEntraAt);

@@ -76,6 +76,8 @@ export interface GroupSweepReport {
   timedOut: SweepMemberAction[];
   pendingInOci: SweepMemberAction[];
   confirmedInOci: SweepMemberAction[];
+  /** Removed from the OCI group by this sweep itself, right after the Entra removal (removeDirectly), and seen gone. */
+  removedInOci: SweepMemberAction[];
   forcedInOci: SweepMemberAction[];
   stuck: SweepMemberAction[];
   failed: SweepMemberAction[];

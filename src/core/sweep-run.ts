@@ -88,6 +88,7 @@ export class GroupRun {
       timedOut: [],
       pendingInOci: [],
       confirmedInOci: [],
+      removedInOci: [],
       forcedInOci: [],
       stuck: [],
       failed: [],

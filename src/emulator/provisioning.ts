@@ -51,6 +51,11 @@ export interface CycleSummary {
   groupsCreated: string[];
   membersAdded: { group: string; user: string }[];
   membersRemoved: { group: string; user: string }[];
+  /**
+   * Removals whose OCI membership was already gone (removed by hand or by the
+   * sweep's direct removal): exported as successes, no error, no escrow.
+   */
+  membersAlreadyGone: { group: string; user: string }[];
 }
 
 function* jobsOf(world: World): Generator<{ sp: ServicePrincipal; job: SynchronizationJob }> {
@@ -91,6 +96,7 @@ function emptySummary(sp: ServicePrincipal, job: SynchronizationJob): CycleSumma
     groupsCreated: [],
     membersAdded: [],
     membersRemoved: [],
+    membersAlreadyGone: [],
   };
 }
 
@@ -203,10 +209,22 @@ function exportMembership(
   for (const userId of [...exported]) {
     if (wanted.has(userId)) continue;
     const oci = ociUserByExternalId(world, userId);
-    if (oci && ociGroup.members.delete(oci.id))
-      summary.membersRemoved.push({ group: ociGroup.displayName, user: oci.userName });
+    if (oci) exportRemoval(ociGroup, oci, summary);
     exported.delete(userId);
   }
+}
+
+/**
+ * One member's removal as Entra sends it: a remove that names the member by
+ * value, which the target answers with success whether or not the member is
+ * still there. A member already gone is a success, counted apart, and never a
+ * failure towards escrow or quarantine. Sources: docs/emulator.md, "A removal
+ * the target already made".
+ */
+function exportRemoval(ociGroup: OciGroup, oci: OciUser, summary: CycleSummary): void {
+  const entry = { group: ociGroup.displayName, user: oci.userName };
+  if (ociGroup.members.delete(oci.id)) summary.membersRemoved.push(entry);
+  else summary.membersAlreadyGone.push(entry);
 }
 
 const NOT_RUNNING: ReadonlySet<string> = new Set(['Paused', 'Quarantine', 'NotConfigured']);

@@ -121,6 +121,14 @@ function outcomeEntry(event: DomainEvent): Entry | undefined {
       };
     case 'member.removed':
       return memberRemovedEntry(event);
+    case 'oci.member-removed':
+      return {
+        action: 'remove-oci',
+        target: target(event.group, event.member, event.requestId),
+        reason: event.reason,
+        result: event.outcome === 'removed' ? 'ok' : 'failed',
+        details: event.outcome === 'removed' ? { how: 'scim-patch' } : { error: event.error, code: event.code },
+      };
     case 'oci.removal-confirmed':
       return event.forced
         ? {

@@ -136,6 +136,8 @@ const pendingRemovalSchema = object({
   lastCheckedAt: isoTime.optional(),
   status: oneOf('pending-oci', 'confirmed', 'irrevocable'),
   forcedInOciAt: isoTime.optional(),
+  removedInOciAt: isoTime.optional(),
+  requestId: anyString.optional(),
   watchingSince: isoTime.optional(),
 });
 

@@ -5,7 +5,7 @@
  * Waits are injected: each backoff moves the emulator's virtual clock (on
  * which its rate windows run) instead of sleeping.
  */
-import { OciDomain } from '../../src/adapters/oci/oci-domain.js';
+import { OciDomain, removalPatch } from '../../src/adapters/oci/oci-domain.js';
 import { connectionsForCaFile } from '../../src/adapters/http/tls.js';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { createOciUser } from '../../src/emulator/oci/domain.js';
@@ -84,4 +84,101 @@ test('a domain at its per-minute limit (429, no Retry-After): the backoff outlas
   expect(statuses.slice(5, -1).length).toBeGreaterThan(2);
   expect(statuses.at(-1)).toBe(200);
   expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(55_000);
+});
+
+describe('removeGroupMembers (the sweep host direct removal)', () => {
+  function members(count: number): string[] {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const user = createOciUser(emu.world, { userName: `d${i}@example.test`, createdBy: 'scim' });
+      group.members.add(user.id);
+      ids.push(user.id);
+    }
+    return ids;
+  }
+  const calls = () => ociRequests().map((entry) => `${entry.method} ${entry.status}`);
+
+  test('120 members: three PATCHes of at most 50 remove operations, then one read; everyone else stays', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const others = new Set(group.members);
+    const ids = members(120);
+    const outcomes = await domain().removeGroupMembers(group.id, ids);
+    expect([...outcomes.values()]).toEqual(ids.map(() => 'removed'));
+    expect(calls()).toEqual(['PATCH 200', 'PATCH 200', 'PATCH 200', 'GET 200']);
+    expect(operations).toEqual([
+      'remove members from the OCI group',
+      'remove members from the OCI group',
+      'remove members from the OCI group',
+      'read the group members',
+    ]);
+    expect(group.members).toEqual(others);
+  });
+
+  test('the PATCH only removes: one remove operation per member, named by value, no value to add', () => {
+    expect(removalPatch(['a1', 'b"2'])).toEqual({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      operations: [
+        { op: 'REMOVE', path: 'members[value eq "a1"]' },
+        { op: 'REMOVE', path: 'members[value eq "b\\"2"]' },
+      ],
+    });
+  });
+
+  test('50 members take one PATCH, 51 take two', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    await domain().removeGroupMembers(group.id, members(50));
+    expect(calls()).toEqual(['PATCH 200', 'GET 200']);
+    emu.world.requestLog.length = 0;
+    await domain().removeGroupMembers(group.id, members(51));
+    expect(calls()).toEqual(['PATCH 200', 'PATCH 200', 'GET 200']);
+  });
+
+  test('one of them already gone: the atomic PATCH fails 400 noTarget, the group is re-read, the rest removed in a second PATCH', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const [kept, gone] = members(2);
+    group.members.delete(gone!);
+    const outcomes = await domain().removeGroupMembers(group.id, [kept!, gone!]);
+    expect(outcomes).toEqual(
+      new Map([
+        [kept, 'removed'],
+        [gone, 'removed'],
+      ]),
+    );
+    expect(calls()).toEqual(['PATCH 400', 'GET 200', 'PATCH 200', 'GET 200']);
+    expect(group.members.has(kept!)).toBe(false);
+  });
+
+  test('a 400 that is not about a missing member: reported for each, nobody taken as removed', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const ids = members(2);
+    emu.world.faults.push({ status: 400, service: 'oci', method: 'PATCH', remaining: 1 });
+    const outcomes = await domain().removeGroupMembers(group.id, ids);
+    for (const id of ids) expect(outcomes.get(id)).toMatchObject({ code: 'OCI_ERROR' });
+    expect(calls()).toEqual(['PATCH 400', 'GET 200', 'GET 200']);
+    expect(ids.every((id) => group.members.has(id))).toBe(true);
+  });
+
+  test('throttled (429) and failing (503) PATCHes are retried with the backoff; a 503 that lasts is OCI_UNAVAILABLE', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const [first, second] = members(2);
+    emu.world.faults.push({ status: 429, service: 'oci', method: 'PATCH', remaining: 1 });
+    expect(await domain().removeGroupMembers(group.id, [first!])).toEqual(new Map([[first, 'removed']]));
+    expect(calls()).toEqual(['PATCH 429', 'PATCH 200', 'GET 200']);
+    expect(slept).toHaveLength(1);
+
+    emu.world.faults.push({ status: 503, service: 'oci', method: 'PATCH', remaining: Number.POSITIVE_INFINITY });
+    const failed = await domain().removeGroupMembers(group.id, [second!]);
+    expect(failed.get(second!)).toMatchObject({ code: 'OCI_UNAVAILABLE' });
+    expect(group.members.has(second!)).toBe(true);
+  });
+
+  test('a read-only config refuses before anything is signed or sent', async () => {
+    const group = emu.world.ociGroupByName(SEED.tempGroupName)!;
+    const ids = members(1);
+    const outcomes = await domain('read').removeGroupMembers(group.id, ids);
+    expect(outcomes.get(ids[0]!)).toMatchObject({ code: 'OCI_READ_ONLY' });
+    expect(ociRequests()).toEqual([]);
+    expect(group.members.has(ids[0]!)).toBe(true);
+  });
 });

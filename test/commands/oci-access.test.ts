@@ -201,7 +201,10 @@ test('access "read": status shows the OCI state, but a forced OCI removal is ref
   expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
   expect(ociWritesSince(H, mark)).toEqual([]);
 
-  const sweepHost = await configWith(H, 'sweep-host', (config) => (config.oci.access = 'write'));
+  const sweepHost = await configWith(H, 'sweep-host', (config) => {
+    config.oci.access = 'write';
+    config.oci.removeDirectly = false;
+  });
   const forced = await H.run('cron', ['sweep', '--force-oci-after', '30m', '--json'], {
     env: { OCIACCESS_CONFIG: sweepHost },
   });

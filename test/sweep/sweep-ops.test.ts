@@ -47,6 +47,8 @@ async function sweepHostConfig(H: Harness): Promise<string> {
   const file = path.join(H.root, 'sweep-host-config.json');
   const config = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
   config.oci.access = 'write';
+  // These tests are about the SCIM path (pending, stuck, forced): the sweep host's direct removal is off.
+  config.oci.removeDirectly = false;
   await writeFile(file, JSON.stringify(config), { mode: 0o600 });
   return file;
 }

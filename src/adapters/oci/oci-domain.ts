@@ -6,7 +6,7 @@
  */
 import * as identitydomains from 'oci-identitydomains';
 import { OciAccessError, UpstreamError } from '../../errors.js';
-import type { OciPort, OciUserRef } from '../../core/ports.js';
+import type { OciPort, OciRemovalOutcome, OciUserRef } from '../../core/ports.js';
 import {
   OCI_FAILURE_BACKOFF,
   OCI_THROTTLE_BACKOFF,
@@ -66,6 +66,22 @@ const GROUP_MEMBERS_INLINE_LIMIT = 10_000;
 const PAGE_SIZE = 1000;
 /** Pages read side by side after the first (OCI allows tens of requests per second per domain). */
 const PAGE_CONCURRENCY = 4;
+/** Remove operations in one PATCH at most; more members take more PATCHes. */
+export const REMOVALS_PER_PATCH = 50;
+const REMOVE_MEMBERS = 'remove members from the OCI group';
+
+/** A PatchOp that only removes: one operation per member, each naming the member by value. */
+export function removalPatch(userIds: string[]): identitydomains.models.PatchOp {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+    operations: userIds.map((id) => ({
+      op: identitydomains.models.Operations.Op.Remove,
+      path: `members[value eq ${scimString(id)}]`,
+    })),
+  };
+}
+
+const isBadRequest = (error: unknown) => error instanceof UpstreamError && error.details?.status === 400;
 
 /** SCIM string literal: quotes and backslashes escaped, so a user name cannot break out of the filter. */
 export function scimString(value: string): string {
@@ -280,4 +296,72 @@ export class OciDomain implements OciPort {
       if ((await this.groupMemberIds(groupId)).has(userId)) throw error;
     }
   }
+
+  async removeGroupMembers(groupId: string, userIds: string[]): Promise<Map<string, OciRemovalOutcome>> {
+    const ids = [...new Set(userIds)];
+    const outcomes = new Map<string, OciRemovalOutcome>();
+    if (ids.length === 0) return outcomes;
+    if ((this.options.access ?? 'read') !== 'write') {
+      const refusal = ociReadOnlyError(REMOVE_MEMBERS);
+      for (const id of ids) outcomes.set(id, refusal);
+      return outcomes;
+    }
+    const failures = new Map<string, Error>();
+    for (let start = 0; start < ids.length; start += REMOVALS_PER_PATCH) {
+      const chunk = ids.slice(start, start + REMOVALS_PER_PATCH);
+      const error = await this.patchRemovals(groupId, chunk);
+      if (error) for (const id of chunk) failures.set(id, error);
+    }
+    // Confirmed by what the group says now, not by the PATCH answers: a member SCIM removed meanwhile is gone too.
+    let members: Set<string>;
+    try {
+      members = await this.groupMemberIds(groupId);
+    } catch (error) {
+      for (const id of ids) outcomes.set(id, failures.get(id) ?? (error as Error));
+      return outcomes;
+    }
+    for (const id of ids) {
+      if (!members.has(id)) outcomes.set(id, 'removed');
+      else outcomes.set(id, failures.get(id) ?? stillListed());
+    }
+    return outcomes;
+  }
+
+  /**
+   * One PATCH for these members. SCIM PATCH is atomic, so a 400 (noTarget: one
+   * of them is no longer a member) removed nobody: the group is re-read and
+   * the PATCH sent again for those it still lists. Returns the error that
+   * stopped it, if any.
+   */
+  private async patchRemovals(groupId: string, chunk: string[]): Promise<Error | undefined> {
+    let remaining = chunk;
+    while (remaining.length > 0) {
+      const members = remaining;
+      try {
+        await this.call(REMOVE_MEMBERS, (client) => client.patchGroup({ groupId, patchOp: removalPatch(members) }));
+        return undefined;
+      } catch (error) {
+        if (!isBadRequest(error)) return error as Error;
+        let listed: Set<string>;
+        try {
+          listed = await this.groupMemberIds(groupId);
+        } catch (readError) {
+          return readError as Error;
+        }
+        const still = members.filter((id) => listed.has(id));
+        // Every one of them is still there: the 400 is about something else.
+        if (still.length === members.length) return error as Error;
+        remaining = still;
+      }
+    }
+    return undefined;
+  }
+}
+
+function stillListed(): UpstreamError {
+  return new UpstreamError(
+    'OCI_ERROR',
+    'The OCI identity domain accepted the removal but still lists the member in the group.',
+    { hint: 'The next sweep removes the member again; SCIM provisioning removes them too.' },
+  );
 }

@@ -27,8 +27,11 @@ export function registerSweep(program: Command, run: Runner): void {
     .addHelpText(
       'after',
       `
-Runs as the automation app (automation.* in the config) and needs the "oci" section;
---fix-drift and --force-oci-after need oci.access "write". Non-interactive.
+Runs as the automation app (automation.* in the config) and needs the "oci" section.
+With oci.access "write" (the sweep host) a member removed in Entra is removed from
+the OCI group in the same sweep (oci.removeDirectly, on by default there); SCIM
+provisioning stays the backstop. --fix-drift and --force-oci-after need "write" too.
+Non-interactive.
 One sweep at a time per state directory, across hosts that share it: a second
 one exits 0 saying which host and pid hold the lock and when it last beat. A
 lock whose heartbeat stopped for 30s (the holder was killed) is taken over.

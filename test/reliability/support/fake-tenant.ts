@@ -233,6 +233,11 @@ export class FakeTenant {
         tenant.port(() => {
           tenant.ociMembers.delete(ociUserId.replace(/^oci-/, ''));
         }),
+      removeGroupMembers: (_groupId, ociUserIds) =>
+        tenant.port(() => {
+          for (const id of ociUserIds) tenant.ociMembers.delete(id.replace(/^oci-/, ''));
+          return new Map(ociUserIds.map((id) => [id, 'removed' as const]));
+        }),
     };
   }
 }
