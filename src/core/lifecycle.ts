@@ -6,7 +6,7 @@
  * next run or the sweep completes — never a grant without a record.
  */
 import type { GroupConfig } from '../config/schema.js';
-import { CancelledError, PolicyError, quoteInput } from '../errors.js';
+import { CancelledError, PolicyError, problemOf, quoteInput, type Problem, type ProblemCode } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser, LocalDecision } from './ports.js';
@@ -68,11 +68,35 @@ const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventP
 });
 const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
 
-/** The change stands, but a command whose audit entry could not be written fails (and says why). */
+/** An audit entry of nothing changed (a refusal): a command whose entry could not be written fails (and says why). */
 async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]): Promise<void> {
   const delivery: Delivery = await deps.events.emit(events);
   if (delivery.recordFailure !== undefined) throw delivery.recordFailure;
 }
+
+/**
+ * A step after the change was made (local state, the OCI check): its failure
+ * cannot undo the change, so it becomes a problem of `code` for the command
+ * to report, and the command goes on.
+ */
+async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await step();
+  } catch (error) {
+    problems.push(problemOf(code, error));
+    return undefined;
+  }
+}
+
+/** The audit entry of a change already made: not written is a problem (AUDIT_NOT_WRITTEN), never an error. */
+async function recordOutcome(deps: CoreDeps, problems: Problem[], events: DomainEvent | DomainEvent[]): Promise<void> {
+  const delivery: Delivery = await deps.events.emit(events);
+  if (delivery.recordFailure !== undefined) problems.push(problemOf('AUDIT_NOT_WRITTEN', delivery.recordFailure));
+}
+
+/** The problems as an audit entry keeps them: each code with what its cause said. */
+const problemDetails = (problems: readonly Problem[]) =>
+  problems.length === 0 ? {} : { problems: problems.map((p) => ({ code: p.code, cause: p.cause })) };
 
 // ---------------------------------------------------------------- request
 
@@ -107,10 +131,14 @@ export interface RequestAccessResult {
   autoApprovable: boolean;
   /** A grant the requester already holds in this group (the new request would extend it). */
   activeGrant?: { requestId: string; expiresAt: Date };
+  /** What failed after the request was written (local state, audit entry). */
+  problems: Problem[];
 }
 
 export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): Promise<RequestAccessResult> {
   const { group } = input;
+  // Read (and so validated) before anything is written: a corrupt state file stops the command while nothing has changed.
+  await deps.state.readLocal();
   const me = await deps.directory.me();
   if (!group.eligibleRequesters.some((upn) => sameUpn(upn, me.userPrincipalName))) {
     throw new PolicyError('NOT_ELIGIBLE', `${me.userPrincipalName} may not request access to ${group.name}.`, {
@@ -165,23 +193,27 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   };
   await deps.events.intend(created);
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
-  await deps.state.recordRequest({
-    id: request.id,
-    groupId: group.entraGroupId,
-    groupName: group.name,
-    userId: me.id,
-    upn: me.userPrincipalName,
-    hours: input.hours,
-    justification: input.justification,
-    ...(input.ticket ? { ticket: input.ticket } : {}),
-    requestedAt: now.toISOString(),
-    status: 'pending',
-  });
-  await emitOrThrow(deps, created);
+  const problems: Problem[] = [];
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordRequest({
+      id: request.id,
+      groupId: group.entraGroupId,
+      groupName: group.name,
+      userId: me.id,
+      upn: me.userPrincipalName,
+      hours: input.hours,
+      justification: input.justification,
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+      requestedAt: now.toISOString(),
+      status: 'pending',
+    }),
+  );
+  await recordOutcome(deps, problems, { ...created, ...problemDetails(problems) });
   return {
     request,
     requester: me,
     autoApprovable,
+    problems,
     ...(active?.grant.expiresAt
       ? { activeGrant: { requestId: active.request.id, expiresAt: active.grant.expiresAt } }
       : {}),
@@ -283,6 +315,8 @@ export interface DecideResult {
   provisionedOnDemand?: boolean;
   /** Why provisioning on demand failed (the approval itself stands). */
   provisionError?: string;
+  /** What failed after the decision was written (local state, audit entry). */
+  problems: Problem[];
 }
 
 type Located = {
@@ -367,6 +401,8 @@ async function decisionTime(deps: CoreDeps, serviceTime: Promise<Date>): Promise
 }
 
 async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied'): Promise<DecideResult> {
+  // Read (and so validated) before anything is sent or written: a corrupt state file stops the command while nothing has changed.
+  await deps.state.readLocal();
   // The service's time is asked for beside the other reads: it costs no round trip of its own.
   const serviceTime = deps.directory.serviceTime();
   serviceTime.catch(() => undefined); // awaited in decisionTime
@@ -418,11 +454,14 @@ async function decideAt(
       );
     }
     if (!members.some((member) => member.id === request.requesterId)) {
+      const problems: Problem[] = [];
       // It may also have stopped before this machine's record of the decision.
-      await deps.state.recordDecisions([localDecision(request, requester, group, grant.decision)], {
-        keepExisting: true,
-      });
-      return completeApproval(deps, {
+      await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+        deps.state.recordDecisions([localDecision(request, requester, group, grant.decision!)], {
+          keepExisting: true,
+        }),
+      );
+      return completeApproval(deps, problems, {
         request,
         requester,
         group,
@@ -496,9 +535,12 @@ async function decideAt(
     encodeDecisions([...myDecisions, decision], now, retentionOf(deps)),
   );
   await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, requester, verb });
-  await deps.state.recordDecisions([localDecision(request, requester, group, decision)]);
+  const problems: Problem[] = [];
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordDecisions([localDecision(request, requester, group, decision)]),
+  );
   if (kind === 'approved') {
-    return completeApproval(deps, {
+    return completeApproval(deps, problems, {
       request,
       requester,
       group,
@@ -508,8 +550,8 @@ async function decideAt(
       provisionNow: input.provisionNow,
     });
   }
-  await emitOrThrow(deps, announced);
-  return { request, requester, group, decision };
+  await recordOutcome(deps, problems, { ...announced, ...problemDetails(problems) } as DomainEvent);
+  return { request, requester, group, decision, problems };
 }
 
 /** The event of an approval or a denial, as announced before it is written (an approval's membership follows in completeApproval). */
@@ -559,6 +601,7 @@ function localDecision(
 /** The second half of an approval: the membership (idempotent), provisioning on demand if asked, the audit entry. */
 async function completeApproval(
   deps: CoreDeps,
+  problems: Problem[],
   input: {
     request: AccessRequest;
     requester: RequestView['requester'];
@@ -570,7 +613,7 @@ async function completeApproval(
   },
 ): Promise<DecideResult> {
   const { request, requester, group, decision, me } = input;
-  const result: DecideResult = { request, requester, group, decision };
+  const result: DecideResult = { request, requester, group, decision, problems };
   result.membership = await deps.directory.addGroupMember(group.entraGroupId, requester.id);
   if (input.provisionNow) {
     // The grant stands even when provisioning on demand is refused (it needs an
@@ -587,7 +630,7 @@ async function completeApproval(
   const expiresAt = (
     decision.expiresAt ?? new Date(decision.decidedAt.getTime() + (decision.hours ?? request.hours) * HOUR)
   ).toISOString();
-  await emitOrThrow(deps, [
+  await recordOutcome(deps, problems, [
     {
       ...base,
       type: 'request.approved',
@@ -599,6 +642,7 @@ async function completeApproval(
       reason: input.reason,
       membership: result.membership,
       ...(result.provisionError ? { provisionOnDemandError: result.provisionError } : {}),
+      ...problemDetails(problems),
     },
     {
       ...base,
@@ -685,9 +729,12 @@ export interface RevokeResult {
   group: GroupConfig;
   revokedRequestIds: string[];
   membership: 'removed' | 'not-member' | 'left-for-sweep';
-  oci: OciMembership;
+  /** What OCI says after the change; "check-failed" when it could not be asked (an OCI_CHECK_FAILED problem says why). */
+  oci: OciMembership | { state: 'check-failed' };
   /** Why provisioning on demand did not push the removal (the revocation itself stands: SCIM or the sweep follows). */
   provisionError?: string;
+  /** What failed after the revocation was made (the OCI check, local state, audit entry). */
+  problems: Problem[];
 }
 
 export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
@@ -718,7 +765,8 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       },
     );
   }
-  const now = deps.clock.now();
+  // Records keep decision times in whole seconds: this machine's note of the revocation says the same time.
+  const now = wholeSecond(deps.clock.now());
   const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
   const open = (book.requestsByUser.get(user.id) ?? []).filter(
     (request) =>
@@ -733,11 +781,9 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     reason: input.reason,
     own,
   };
-  // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
-  const auditFailure = await deps.events.intend(revoked).then(
-    () => undefined,
-    (error: unknown) => ({ error }),
-  );
+  // Revocations go ahead even when the audit log cannot be written: the outcome's entry (or its
+  // AUDIT_NOT_WRITTEN problem) follows the change.
+  await deps.events.intend(revoked).catch(() => undefined);
   if (open.length > 0) {
     if (own) {
       const mine = book.requestsByUser.get(user.id) ?? [];
@@ -804,27 +850,32 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       provisionError = (error as Error).message;
     }
   }
-  const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
-  await deps.state.recordRevocation(
-    open.map((r) => r.id),
-    membership === 'left-for-sweep'
-      ? undefined
-      : {
-          groupId: group.entraGroupId,
-          userId: user.id,
-          upn: user.userPrincipalName,
-          removedInEntraAt: now.toISOString(),
-          reason: 'revoked',
-          attempts: 1,
-          lastCheckedAt: now.toISOString(),
-          // Not checked (no OCI key on this machine) is not a confirmation.
-          status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
-        },
+  const problems: Problem[] = [];
+  const oci: RevokeResult['oci'] = (await afterChange(problems, 'OCI_CHECK_FAILED', () =>
+    ociMembershipFromHere(deps, group, user.userPrincipalName),
+  )) ?? { state: 'check-failed' };
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordRevocation(
+      open.map((r) => r.id),
+      membership === 'left-for-sweep'
+        ? undefined
+        : {
+            groupId: group.entraGroupId,
+            userId: user.id,
+            upn: user.userPrincipalName,
+            removedInEntraAt: now.toISOString(),
+            reason: 'revoked',
+            attempts: 1,
+            lastCheckedAt: now.toISOString(),
+            // Only OCI's answer that the member is gone confirms the removal (not checked or a failed check does not).
+            status:
+              oci.state === 'not-member' || oci.state === 'no-user' || oci.state === 'no-group'
+                ? 'confirmed'
+                : 'pending-oci',
+          },
+    ),
   );
-  const delivery = await deps.events.emit({ ...revoked, membership, oci: oci.state });
-  const failure =
-    auditFailure ?? (delivery.recordFailure === undefined ? undefined : { error: delivery.recordFailure });
-  if (failure) throw failure.error;
+  await recordOutcome(deps, problems, { ...revoked, membership, oci: oci.state, ...problemDetails(problems) });
   return {
     user,
     group,
@@ -832,5 +883,11 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
     membership,
     oci,
     ...(provisionError ? { provisionError } : {}),
+    problems,
   };
+}
+
+/** A time cut to its whole second (the precision records keep). */
+function wholeSecond(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
