@@ -83,7 +83,8 @@ async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () =
   try {
     return await step();
   } catch (error) {
-    problems.push(problemOf(code, error));
+    // Two writes of the local state that fail are one problem to fix (the first one's cause).
+    if (!problems.some((problem) => problem.code === code)) problems.push(problemOf(code, error));
     return undefined;
   }
 }
@@ -741,6 +742,63 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
   const me = await deps.directory.me();
   const { group } = input;
   const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
+  const { user, own } = await whoseGrant(deps, input, me, people);
+  // Records keep decision times in whole seconds: this machine's note of the revocation says the same time.
+  const now = wholeSecond(deps.clock.now());
+  const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
+  const open = (book.requestsByUser.get(user.id) ?? []).filter(
+    (request) =>
+      request.groupId === group.entraGroupId &&
+      isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
+  );
+  const revoked = {
+    ...eventBase(group, actorOf(me), now),
+    type: 'grant.revoked' as const,
+    requester: personOf(user),
+    requestIds: open.map((r) => r.id),
+    reason: input.reason,
+    own,
+  };
+  // Revocations go ahead even when the audit log cannot be written: the outcome's entry (or its
+  // AUDIT_NOT_WRITTEN problem) follows the change.
+  await deps.events.intend(revoked).catch(() => undefined);
+  const problems: Problem[] = [];
+  const revocation: Revocation = { group, me, user, own, open, now, reason: input.reason };
+  if (open.length > 0) await writeRevocation(deps, revocation, book, people.policy, problems);
+  const { membership, provisionError } = await removeMembership(deps, revocation, input.provisionNow);
+  const oci = await checkAfterRevocation(deps, revocation, membership, problems);
+  await recordOutcome(deps, problems, { ...revoked, membership, oci: oci.state, ...problemDetails(problems) });
+  return {
+    user,
+    group,
+    revokedRequestIds: open.map((r) => r.id),
+    membership,
+    oci,
+    ...(provisionError ? { provisionError } : {}),
+    problems,
+  };
+}
+
+/** One revocation as its steps share it. */
+interface Revocation {
+  group: GroupConfig;
+  me: DirectoryUser;
+  user: DirectoryUser;
+  own: boolean;
+  /** The user's open (pending or approved) requests in the group: the ones revoked. */
+  open: AccessRequest[];
+  now: Date;
+  reason?: string;
+}
+
+/** The user whose grant is revoked: one's own, or (approvers only) someone else's; never a standing member. */
+async function whoseGrant(
+  deps: CoreDeps,
+  input: RevokeInput,
+  me: DirectoryUser,
+  people: Awaited<ReturnType<typeof resolvePeople>>,
+): Promise<{ user: DirectoryUser; own: boolean }> {
+  const { group } = input;
   const own = !input.userUpn || sameUpn(input.userUpn, me.userPrincipalName);
   let user: DirectoryUser = me;
   if (!own) {
@@ -765,95 +823,94 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       },
     );
   }
-  // Records keep decision times in whole seconds: this machine's note of the revocation says the same time.
-  const now = wholeSecond(deps.clock.now());
-  const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
-  const open = (book.requestsByUser.get(user.id) ?? []).filter(
-    (request) =>
-      request.groupId === group.entraGroupId &&
-      isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
+  return { user, own };
+}
+
+/**
+ * The revocation's record in Entra: one's own requests marked revoked, or the
+ * approver's revocation decisions; then (someone else's) this machine's note.
+ */
+async function writeRevocation(
+  deps: CoreDeps,
+  revocation: Revocation,
+  book: RecordBook,
+  policy: Parameters<typeof deriveGrant>[2],
+  problems: Problem[],
+): Promise<void> {
+  const { group, me, user, own, open, now, reason } = revocation;
+  if (own) {
+    const mine = book.requestsByUser.get(user.id) ?? [];
+    for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
+    const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, policy, now).state);
+    await deps.directory.writeRecord(
+      { kind: 'user', id: user.id },
+      REQUESTS_EXTENSION,
+      encodeRequests(mine, isLive, now, retentionOf(deps)),
+    );
+    return;
+  }
+  const revocations: Decision[] = open.map((request) => ({
+    requestId: request.id,
+    requesterId: user.id,
+    groupId: group.entraGroupId,
+    kind: 'revoked',
+    approverId: me.id,
+    decidedAt: now,
+    ...(reason ? { reason } : {}),
+  }));
+  const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
+  await deps.directory.writeRecord(
+    { kind: 'user', id: me.id },
+    DECISIONS_EXTENSION,
+    encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)),
   );
-  const revoked = {
-    ...eventBase(group, actorOf(me), now),
-    type: 'grant.revoked' as const,
-    requester: personOf(user),
-    requestIds: open.map((r) => r.id),
-    reason: input.reason,
-    own,
-  };
-  // Revocations go ahead even when the audit log cannot be written: the outcome's entry (or its
-  // AUDIT_NOT_WRITTEN problem) follows the change.
-  await deps.events.intend(revoked).catch(() => undefined);
-  if (open.length > 0) {
-    if (own) {
-      const mine = book.requestsByUser.get(user.id) ?? [];
-      for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
-      const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
-      await deps.directory.writeRecord(
-        { kind: 'user', id: user.id },
-        REQUESTS_EXTENSION,
-        encodeRequests(mine, isLive, now, retentionOf(deps)),
-      );
-    } else {
-      const revocations: Decision[] = open.map((request) => ({
-        requestId: request.id,
-        requesterId: user.id,
-        groupId: group.entraGroupId,
-        kind: 'revoked',
-        approverId: me.id,
-        decidedAt: now,
-        ...(input.reason ? { reason: input.reason } : {}),
-      }));
-      const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-      await deps.directory.writeRecord(
-        { kind: 'user', id: me.id },
-        DECISIONS_EXTENSION,
-        encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)),
-      );
-    }
-  }
-  if (!own && open.length > 0) {
-    // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the records say later.
-    // Best effort: a local file that cannot be written must not hold up the removal (the state write below reports it).
-    await deps.state
-      .recordDecisions(
-        open.map((request) =>
-          localDecision(request, user, group, {
-            requestId: request.id,
-            requesterId: user.id,
-            groupId: group.entraGroupId,
-            kind: 'revoked',
-            approverId: me.id,
-            decidedAt: now,
-            ...(input.reason ? { reason: input.reason } : {}),
-          }),
-        ),
-      )
-      .catch(() => undefined);
-  }
+  // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the
+  // records say later. A local file that cannot be written must not hold up the removal.
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordDecisions(open.map((request, index) => localDecision(request, user, group, revocations[index]!))),
+  );
+}
+
+/** The membership removed in Entra (or left for the sweep), and provisioning on demand when asked. */
+async function removeMembership(
+  deps: CoreDeps,
+  revocation: Revocation,
+  provisionNow: boolean | undefined,
+): Promise<{ membership: RevokeResult['membership']; provisionError?: string }> {
+  const { group, user, own } = revocation;
   let membership: RevokeResult['membership'];
   try {
     membership = await deps.directory.removeGroupMember(group.entraGroupId, user.id);
   } catch (error) {
     // A requester who does not own the group cannot remove themselves in Graph;
     // their record now says "revoked", so the next sweep removes them.
-    if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') membership = 'left-for-sweep';
-    else throw error;
+    if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') return { membership: 'left-for-sweep' };
+    throw error;
   }
+  if (!provisionNow) return { membership };
   // The revocation stands whatever provisioning on demand answers (a user no longer in the group is
   // often Skipped): it is reported, never allowed to fail the revoke after the removal was made.
-  let provisionError: string | undefined;
-  if (membership !== 'left-for-sweep' && input.provisionNow) {
-    try {
-      await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
-    } catch (error) {
-      provisionError = (error as Error).message;
-    }
+  try {
+    await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
+    return { membership };
+  } catch (error) {
+    return { membership, provisionError: (error as Error).message };
   }
-  const problems: Problem[] = [];
+}
+
+/** What OCI says after the revocation, and this machine's note of the removal to confirm there. */
+async function checkAfterRevocation(
+  deps: CoreDeps,
+  revocation: Revocation,
+  membership: RevokeResult['membership'],
+  problems: Problem[],
+): Promise<RevokeResult['oci']> {
+  const { group, user, open, now } = revocation;
   const oci: RevokeResult['oci'] = (await afterChange(problems, 'OCI_CHECK_FAILED', () =>
     ociMembershipFromHere(deps, group, user.userPrincipalName),
   )) ?? { state: 'check-failed' };
+  // Only OCI's answer that the member is gone confirms the removal (not checked, or a failed check, does not).
+  const gone = oci.state === 'not-member' || oci.state === 'no-user' || oci.state === 'no-group';
   await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
     deps.state.recordRevocation(
       open.map((r) => r.id),
@@ -867,24 +924,11 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
             reason: 'revoked',
             attempts: 1,
             lastCheckedAt: now.toISOString(),
-            // Only OCI's answer that the member is gone confirms the removal (not checked or a failed check does not).
-            status:
-              oci.state === 'not-member' || oci.state === 'no-user' || oci.state === 'no-group'
-                ? 'confirmed'
-                : 'pending-oci',
+            status: gone ? 'confirmed' : 'pending-oci',
           },
     ),
   );
-  await recordOutcome(deps, problems, { ...revoked, membership, oci: oci.state, ...problemDetails(problems) });
-  return {
-    user,
-    group,
-    revokedRequestIds: open.map((r) => r.id),
-    membership,
-    oci,
-    ...(provisionError ? { provisionError } : {}),
-    problems,
-  };
+  return oci;
 }
 
 /** A time cut to its whole second (the precision records keep). */
