@@ -199,3 +199,44 @@ test('decision times are whole seconds in the records (a revocation too), as doc
   expect(times).toHaveLength(2);
   for (const time of times) expect(Number.isInteger(time)).toBe(true);
 });
+
+test('revoke with a corrupt state file still revokes (revocations go ahead): exit 7, [STATE_NOT_WRITTEN] caused by STATE_CORRUPT', async () => {
+  const H = h();
+  await approvedGrant(H);
+  await writeFile(path.join(H.actor('bob').home, 'state.json'), 'garbage', { mode: 0o600 });
+  const result = await H.run('bob', ['revoke', '--user', ALICE, '--json']);
+  expect(result.code).toBe(7);
+  expect(result.json).toMatchObject({ membership: 'removed' });
+  expect(result.json.problems).toEqual([
+    expect.objectContaining({ code: 'STATE_NOT_WRITTEN', cause: expect.objectContaining({ code: 'STATE_CORRUPT' }) }),
+  ]);
+  expect(H.entraMembers()).toEqual([upnOf('breakglass')]);
+});
+
+test('approve and deny whose local state cannot be written after the decision: exit 7, the decision stands and is said first, then [STATE_NOT_WRITTEN]', async () => {
+  const H = h();
+  const first = await H.run('alice', ['request', '--hours', '2', '--justification', 'INC-15: a', '--json']);
+  await blockWrites(H, 'bob', 'state.json');
+  const approved = await H.run('bob', ['approve', first.json.id, '--yes', '--json']);
+  expect(approved.code).toBe(7);
+  expect(approved.json).toMatchObject({ id: first.json.id, decision: 'approved', membership: 'added' });
+  expect(approved.json.problems).toEqual([expect.objectContaining({ code: 'STATE_NOT_WRITTEN' })]);
+  const said = lines(approved.stderr);
+  expect(said.findIndex((line) => line.startsWith('✓ Approved'))).toBeLessThan(
+    said.findIndex((line) => /^warning: .* \[STATE_NOT_WRITTEN\]$/.test(line)),
+  );
+  expect(said.findIndex((line) => line.startsWith('✓ Approved'))).toBeGreaterThanOrEqual(0);
+  expect(H.entraMembers()).toContain(ALICE);
+  const approveEntry = (await auditEntries(H, 'bob')).filter((entry) => entry.action === 'approve').at(-1);
+  expect(approveEntry).toMatchObject({
+    result: 'ok',
+    details: { problems: [expect.objectContaining({ code: 'STATE_NOT_WRITTEN' })] },
+  });
+
+  const second = await H.run('alice', ['request', '--hours', '1', '--justification', 'INC-15: d', '--json']);
+  const denied = await H.run('bob', ['deny', second.json.id, '--yes', '--reason', 'no', '--json']);
+  expect(denied.code).toBe(7);
+  expect(denied.json).toMatchObject({ decision: 'denied' });
+  expect(denied.json.problems).toEqual([expect.objectContaining({ code: 'STATE_NOT_WRITTEN' })]);
+  expect(lines(denied.stderr).find((line) => line.startsWith('✓'))).toBe(`✓ Denied ${second.json.id} of ${ALICE}.`);
+});
