@@ -3,7 +3,10 @@
  * views behind status and list. Each one reads the remote records, decides
  * with the pure rules (grants.ts), writes the remote record first and the
  * local state and audit log after, so a crash in between leaves something the
- * next run or the sweep completes — never a grant without a record.
+ * next run or the sweep completes — never a grant without a record. The local
+ * state is read before anything is written (a corrupt file stops a command
+ * that has changed nothing); a step that fails after the remote change cannot
+ * undo it, so it comes back as one of the result's `problems` (exit 7).
  */
 import type { GroupConfig } from '../config/schema.js';
 import { CancelledError, PolicyError, problemOf, quoteInput, type Problem, type ProblemCode } from '../errors.js';
