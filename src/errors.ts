@@ -88,7 +88,6 @@ export class UpstreamError extends OciAccessError {
   }
 }
 
-/** Local state or audit log that cannot be read or written safely: exit 1 with a precise code. */
 /** The person declined at a confirmation prompt: nothing was changed. */
 export class CancelledError extends OciAccessError {
   constructor(message = 'Cancelled; nothing was changed.', options: ErrorOptions = {}) {
@@ -96,6 +95,7 @@ export class CancelledError extends OciAccessError {
   }
 }
 
+/** Local state or audit log that cannot be read or written safely: exit 1 with a precise code. */
 export class StateError extends OciAccessError {
   constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(code, ExitCode.unexpected, message, options);
@@ -184,4 +184,43 @@ export class RefusedAnswerError extends OciAccessError {
   ) {
     super(code, ExitCode.upstream, message, { hint: REFUSED_HINTS[code], ...options });
   }
+}
+
+/**
+ * What failed after a command made its change (exit 7): the change stands, so
+ * this is a warning with its own code, never an error that would say
+ * "nothing was changed".
+ */
+export type ProblemCode = 'OCI_CHECK_FAILED' | 'STATE_NOT_WRITTEN' | 'AUDIT_NOT_WRITTEN';
+
+export interface Problem {
+  code: ProblemCode;
+  message: string;
+  hint: string;
+  /** The failure behind it, as its own error reported it. */
+  cause: { code: string; message: string };
+}
+
+const PROBLEM_TEXT: Record<ProblemCode, { what: string; hint: string }> = {
+  OCI_CHECK_FAILED: {
+    what: 'OCI could not be checked after the change',
+    hint: '`ociaccess status` shows what OCI says once it answers; the sweep checks it too.',
+  },
+  STATE_NOT_WRITTEN: {
+    what: "This machine's local state could not be written after the change",
+    hint: 'The records in Entra hold the change; fix what the cause names so that the next command can write the state.',
+  },
+  AUDIT_NOT_WRITTEN: {
+    what: 'The audit entry of the change could not be written',
+    hint: 'Run `ociaccess audit verify`; keep the files as evidence and fix what the cause names.',
+  },
+};
+
+/** The problem `code` caused by `error`, carrying the error's own code and message. */
+export function problemOf(code: ProblemCode, error: unknown): Problem {
+  const cause = isOciAccessError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) };
+  const text = PROBLEM_TEXT[code];
+  return { code, message: `${text.what}: ${cause.message}`, hint: text.hint, cause };
 }

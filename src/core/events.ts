@@ -36,6 +36,12 @@ export interface EventPerson {
   upn: string;
 }
 
+/** What failed after the change an event reports (exit 7's problems), as the audit entry keeps it. */
+export interface EventProblem {
+  code: string;
+  cause: { code: string; message: string };
+}
+
 interface Base {
   /** ISO time the core took it at (its clock). */
   at: string;
@@ -53,6 +59,7 @@ export type DomainEvent =
       ticket?: string;
       autoApprovable: boolean;
       approvers: string[];
+      problems?: EventProblem[];
     })
   | (Base & {
       type: 'request.approved';
@@ -65,8 +72,15 @@ export type DomainEvent =
       /** Human approvals: the membership the approver's command made, and why provisioning on demand failed (the approval stands). */
       membership?: 'added' | 'already-member';
       provisionOnDemandError?: string;
+      problems?: EventProblem[];
     })
-  | (Base & { type: 'request.denied'; requester: EventPerson; requestId: string; reason?: string })
+  | (Base & {
+      type: 'request.denied';
+      requester: EventPerson;
+      requestId: string;
+      reason?: string;
+      problems?: EventProblem[];
+    })
   /** A decision this command wrote and withdrew again: another one on the request was settled first. */
   | (Base & {
       type: 'decision.refused';
@@ -84,6 +98,7 @@ export type DomainEvent =
       /** What happened to the membership, and whether OCI still shows it (absent on `intend`). */
       membership?: 'removed' | 'not-member' | 'left-for-sweep';
       oci?: string;
+      problems?: EventProblem[];
     })
   | (Base & {
       type: 'member.added';

@@ -3,10 +3,13 @@
  * views behind status and list. Each one reads the remote records, decides
  * with the pure rules (grants.ts), writes the remote record first and the
  * local state and audit log after, so a crash in between leaves something the
- * next run or the sweep completes — never a grant without a record.
+ * next run or the sweep completes — never a grant without a record. The local
+ * state is read before anything is written (a corrupt file stops a command
+ * that has changed nothing); a step that fails after the remote change cannot
+ * undo it, so it comes back as one of the result's `problems` (exit 7).
  */
 import type { GroupConfig } from '../config/schema.js';
-import { CancelledError, PolicyError, quoteInput } from '../errors.js';
+import { CancelledError, PolicyError, problemOf, quoteInput, type Problem, type ProblemCode } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser, LocalDecision } from './ports.js';
@@ -68,11 +71,36 @@ const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventP
 });
 const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
 
-/** The change stands, but a command whose audit entry could not be written fails (and says why). */
+/** An audit entry of nothing changed (a refusal): a command whose entry could not be written fails (and says why). */
 async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]): Promise<void> {
   const delivery: Delivery = await deps.events.emit(events);
   if (delivery.recordFailure !== undefined) throw delivery.recordFailure;
 }
+
+/**
+ * A step after the change was made (local state, the OCI check): its failure
+ * cannot undo the change, so it becomes a problem of `code` for the command
+ * to report, and the command goes on.
+ */
+async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await step();
+  } catch (error) {
+    // Two writes of the local state that fail are one problem to fix (the first one's cause).
+    if (!problems.some((problem) => problem.code === code)) problems.push(problemOf(code, error));
+    return undefined;
+  }
+}
+
+/** The audit entry of a change already made: not written is a problem (AUDIT_NOT_WRITTEN), never an error. */
+async function recordOutcome(deps: CoreDeps, problems: Problem[], events: DomainEvent | DomainEvent[]): Promise<void> {
+  const delivery: Delivery = await deps.events.emit(events);
+  if (delivery.recordFailure !== undefined) problems.push(problemOf('AUDIT_NOT_WRITTEN', delivery.recordFailure));
+}
+
+/** The problems as an audit entry keeps them: each code with what its cause said. */
+const problemDetails = (problems: readonly Problem[]) =>
+  problems.length === 0 ? {} : { problems: problems.map((p) => ({ code: p.code, cause: p.cause })) };
 
 // ---------------------------------------------------------------- request
 
@@ -107,10 +135,14 @@ export interface RequestAccessResult {
   autoApprovable: boolean;
   /** A grant the requester already holds in this group (the new request would extend it). */
   activeGrant?: { requestId: string; expiresAt: Date };
+  /** What failed after the request was written (local state, audit entry). */
+  problems: Problem[];
 }
 
 export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): Promise<RequestAccessResult> {
   const { group } = input;
+  // Read (and so validated) before anything is written: a corrupt state file stops the command while nothing has changed.
+  await deps.state.readLocal();
   const me = await deps.directory.me();
   if (!group.eligibleRequesters.some((upn) => sameUpn(upn, me.userPrincipalName))) {
     throw new PolicyError('NOT_ELIGIBLE', `${me.userPrincipalName} may not request access to ${group.name}.`, {
@@ -165,23 +197,27 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   };
   await deps.events.intend(created);
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
-  await deps.state.recordRequest({
-    id: request.id,
-    groupId: group.entraGroupId,
-    groupName: group.name,
-    userId: me.id,
-    upn: me.userPrincipalName,
-    hours: input.hours,
-    justification: input.justification,
-    ...(input.ticket ? { ticket: input.ticket } : {}),
-    requestedAt: now.toISOString(),
-    status: 'pending',
-  });
-  await emitOrThrow(deps, created);
+  const problems: Problem[] = [];
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordRequest({
+      id: request.id,
+      groupId: group.entraGroupId,
+      groupName: group.name,
+      userId: me.id,
+      upn: me.userPrincipalName,
+      hours: input.hours,
+      justification: input.justification,
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+      requestedAt: now.toISOString(),
+      status: 'pending',
+    }),
+  );
+  await recordOutcome(deps, problems, { ...created, ...problemDetails(problems) });
   return {
     request,
     requester: me,
     autoApprovable,
+    problems,
     ...(active?.grant.expiresAt
       ? { activeGrant: { requestId: active.request.id, expiresAt: active.grant.expiresAt } }
       : {}),
@@ -283,6 +319,8 @@ export interface DecideResult {
   provisionedOnDemand?: boolean;
   /** Why provisioning on demand failed (the approval itself stands). */
   provisionError?: string;
+  /** What failed after the decision was written (local state, audit entry). */
+  problems: Problem[];
 }
 
 type Located = {
@@ -367,6 +405,8 @@ async function decisionTime(deps: CoreDeps, serviceTime: Promise<Date>): Promise
 }
 
 async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'denied'): Promise<DecideResult> {
+  // Read (and so validated) before anything is sent or written: a corrupt state file stops the command while nothing has changed.
+  await deps.state.readLocal();
   // The service's time is asked for beside the other reads: it costs no round trip of its own.
   const serviceTime = deps.directory.serviceTime();
   serviceTime.catch(() => undefined); // awaited in decisionTime
@@ -418,11 +458,14 @@ async function decideAt(
       );
     }
     if (!members.some((member) => member.id === request.requesterId)) {
+      const problems: Problem[] = [];
       // It may also have stopped before this machine's record of the decision.
-      await deps.state.recordDecisions([localDecision(request, requester, group, grant.decision)], {
-        keepExisting: true,
-      });
-      return completeApproval(deps, {
+      await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+        deps.state.recordDecisions([localDecision(request, requester, group, grant.decision!)], {
+          keepExisting: true,
+        }),
+      );
+      return completeApproval(deps, problems, {
         request,
         requester,
         group,
@@ -496,9 +539,12 @@ async function decideAt(
     encodeDecisions([...myDecisions, decision], now, retentionOf(deps)),
   );
   await refuseIfAnotherDecisionSettled(deps, { group, people, request, me, requester, verb });
-  await deps.state.recordDecisions([localDecision(request, requester, group, decision)]);
+  const problems: Problem[] = [];
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordDecisions([localDecision(request, requester, group, decision)]),
+  );
   if (kind === 'approved') {
-    return completeApproval(deps, {
+    return completeApproval(deps, problems, {
       request,
       requester,
       group,
@@ -508,8 +554,8 @@ async function decideAt(
       provisionNow: input.provisionNow,
     });
   }
-  await emitOrThrow(deps, announced);
-  return { request, requester, group, decision };
+  await recordOutcome(deps, problems, { ...announced, ...problemDetails(problems) } as DomainEvent);
+  return { request, requester, group, decision, problems };
 }
 
 /** The event of an approval or a denial, as announced before it is written (an approval's membership follows in completeApproval). */
@@ -559,6 +605,7 @@ function localDecision(
 /** The second half of an approval: the membership (idempotent), provisioning on demand if asked, the audit entry. */
 async function completeApproval(
   deps: CoreDeps,
+  problems: Problem[],
   input: {
     request: AccessRequest;
     requester: RequestView['requester'];
@@ -570,7 +617,7 @@ async function completeApproval(
   },
 ): Promise<DecideResult> {
   const { request, requester, group, decision, me } = input;
-  const result: DecideResult = { request, requester, group, decision };
+  const result: DecideResult = { request, requester, group, decision, problems };
   result.membership = await deps.directory.addGroupMember(group.entraGroupId, requester.id);
   if (input.provisionNow) {
     // The grant stands even when provisioning on demand is refused (it needs an
@@ -587,7 +634,7 @@ async function completeApproval(
   const expiresAt = (
     decision.expiresAt ?? new Date(decision.decidedAt.getTime() + (decision.hours ?? request.hours) * HOUR)
   ).toISOString();
-  await emitOrThrow(deps, [
+  await recordOutcome(deps, problems, [
     {
       ...base,
       type: 'request.approved',
@@ -599,6 +646,7 @@ async function completeApproval(
       reason: input.reason,
       membership: result.membership,
       ...(result.provisionError ? { provisionOnDemandError: result.provisionError } : {}),
+      ...problemDetails(problems),
     },
     {
       ...base,
@@ -685,15 +733,75 @@ export interface RevokeResult {
   group: GroupConfig;
   revokedRequestIds: string[];
   membership: 'removed' | 'not-member' | 'left-for-sweep';
-  oci: OciMembership;
+  /** What OCI says after the change; "check-failed" when it could not be asked (an OCI_CHECK_FAILED problem says why). */
+  oci: OciMembership | { state: 'check-failed' };
   /** Why provisioning on demand did not push the removal (the revocation itself stands: SCIM or the sweep follows). */
   provisionError?: string;
+  /** What failed after the revocation was made (the OCI check, local state, audit entry). */
+  problems: Problem[];
 }
 
 export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
   const me = await deps.directory.me();
   const { group } = input;
   const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
+  const { user, own } = await whoseGrant(deps, input, me, people);
+  // Records keep decision times in whole seconds: this machine's note of the revocation says the same time.
+  const now = wholeSecond(deps.clock.now());
+  const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
+  const open = (book.requestsByUser.get(user.id) ?? []).filter(
+    (request) =>
+      request.groupId === group.entraGroupId &&
+      isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
+  );
+  const revoked = {
+    ...eventBase(group, actorOf(me), now),
+    type: 'grant.revoked' as const,
+    requester: personOf(user),
+    requestIds: open.map((r) => r.id),
+    reason: input.reason,
+    own,
+  };
+  // Revocations go ahead even when the audit log cannot be written: the outcome's entry (or its
+  // AUDIT_NOT_WRITTEN problem) follows the change.
+  await deps.events.intend(revoked).catch(() => undefined);
+  const problems: Problem[] = [];
+  const revocation: Revocation = { group, me, user, own, open, now, reason: input.reason };
+  if (open.length > 0) await writeRevocation(deps, revocation, book, people.policy, problems);
+  const { membership, provisionError } = await removeMembership(deps, revocation, input.provisionNow);
+  const oci = await checkAfterRevocation(deps, revocation, membership, problems);
+  await recordOutcome(deps, problems, { ...revoked, membership, oci: oci.state, ...problemDetails(problems) });
+  return {
+    user,
+    group,
+    revokedRequestIds: open.map((r) => r.id),
+    membership,
+    oci,
+    ...(provisionError ? { provisionError } : {}),
+    problems,
+  };
+}
+
+/** One revocation as its steps share it. */
+interface Revocation {
+  group: GroupConfig;
+  me: DirectoryUser;
+  user: DirectoryUser;
+  own: boolean;
+  /** The user's open (pending or approved) requests in the group: the ones revoked. */
+  open: AccessRequest[];
+  now: Date;
+  reason?: string;
+}
+
+/** The user whose grant is revoked: one's own, or (approvers only) someone else's; never a standing member. */
+async function whoseGrant(
+  deps: CoreDeps,
+  input: RevokeInput,
+  me: DirectoryUser,
+  people: Awaited<ReturnType<typeof resolvePeople>>,
+): Promise<{ user: DirectoryUser; own: boolean }> {
+  const { group } = input;
   const own = !input.userUpn || sameUpn(input.userUpn, me.userPrincipalName);
   let user: DirectoryUser = me;
   if (!own) {
@@ -718,119 +826,115 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       },
     );
   }
-  const now = deps.clock.now();
-  const book = await loadRecordBook(deps.directory, group, [user.id], people.policy.approverIds);
-  const open = (book.requestsByUser.get(user.id) ?? []).filter(
-    (request) =>
-      request.groupId === group.entraGroupId &&
-      isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
-  );
-  const revoked = {
-    ...eventBase(group, actorOf(me), now),
-    type: 'grant.revoked' as const,
-    requester: personOf(user),
-    requestIds: open.map((r) => r.id),
-    reason: input.reason,
-    own,
-  };
-  // Revocations go ahead even when the audit log cannot be written; the failure is reported at the end.
-  const auditFailure = await deps.events.intend(revoked).then(
-    () => undefined,
-    (error: unknown) => ({ error }),
-  );
-  if (open.length > 0) {
-    if (own) {
-      const mine = book.requestsByUser.get(user.id) ?? [];
-      for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
-      const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
-      await deps.directory.writeRecord(
-        { kind: 'user', id: user.id },
-        REQUESTS_EXTENSION,
-        encodeRequests(mine, isLive, now, retentionOf(deps)),
-      );
-    } else {
-      const revocations: Decision[] = open.map((request) => ({
-        requestId: request.id,
-        requesterId: user.id,
-        groupId: group.entraGroupId,
-        kind: 'revoked',
-        approverId: me.id,
-        decidedAt: now,
-        ...(input.reason ? { reason: input.reason } : {}),
-      }));
-      const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
-      await deps.directory.writeRecord(
-        { kind: 'user', id: me.id },
-        DECISIONS_EXTENSION,
-        encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)),
-      );
-    }
+  return { user, own };
+}
+
+/**
+ * The revocation's record in Entra: one's own requests marked revoked, or the
+ * approver's revocation decisions; then (someone else's) this machine's note.
+ */
+async function writeRevocation(
+  deps: CoreDeps,
+  revocation: Revocation,
+  book: RecordBook,
+  policy: Parameters<typeof deriveGrant>[2],
+  problems: Problem[],
+): Promise<void> {
+  const { group, me, user, own, open, now, reason } = revocation;
+  if (own) {
+    const mine = book.requestsByUser.get(user.id) ?? [];
+    for (const request of open) request.withdrawn = { kind: 'revoked', at: now };
+    const isLive = (r: AccessRequest) => isOpenState(deriveGrant(r, book.decisions, policy, now).state);
+    await deps.directory.writeRecord(
+      { kind: 'user', id: user.id },
+      REQUESTS_EXTENSION,
+      encodeRequests(mine, isLive, now, retentionOf(deps)),
+    );
+    return;
   }
-  if (!own && open.length > 0) {
-    // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the records say later.
-    // Best effort: a local file that cannot be written must not hold up the removal (the state write below reports it).
-    await deps.state
-      .recordDecisions(
-        open.map((request) =>
-          localDecision(request, user, group, {
-            requestId: request.id,
-            requesterId: user.id,
-            groupId: group.entraGroupId,
-            kind: 'revoked',
-            approverId: me.id,
-            decidedAt: now,
-            ...(input.reason ? { reason: input.reason } : {}),
-          }),
-        ),
-      )
-      .catch(() => undefined);
-  }
+  const revocations: Decision[] = open.map((request) => ({
+    requestId: request.id,
+    requesterId: user.id,
+    groupId: group.entraGroupId,
+    kind: 'revoked',
+    approverId: me.id,
+    decidedAt: now,
+    ...(reason ? { reason } : {}),
+  }));
+  const myDecisions = book.decisionsByApprover.get(me.id) ?? [];
+  await deps.directory.writeRecord(
+    { kind: 'user', id: me.id },
+    DECISIONS_EXTENSION,
+    encodeDecisions([...myDecisions, ...revocations], now, retentionOf(deps)),
+  );
+  // Kept here too: `approve`'s recovery of an unfinished approval never overrides it, whatever the
+  // records say later. A local file that cannot be written must not hold up the removal.
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordDecisions(open.map((request, index) => localDecision(request, user, group, revocations[index]!))),
+  );
+}
+
+/** The membership removed in Entra (or left for the sweep), and provisioning on demand when asked. */
+async function removeMembership(
+  deps: CoreDeps,
+  revocation: Revocation,
+  provisionNow: boolean | undefined,
+): Promise<{ membership: RevokeResult['membership']; provisionError?: string }> {
+  const { group, user, own } = revocation;
   let membership: RevokeResult['membership'];
   try {
     membership = await deps.directory.removeGroupMember(group.entraGroupId, user.id);
   } catch (error) {
     // A requester who does not own the group cannot remove themselves in Graph;
     // their record now says "revoked", so the next sweep removes them.
-    if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') membership = 'left-for-sweep';
-    else throw error;
+    if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') return { membership: 'left-for-sweep' };
+    throw error;
   }
+  if (!provisionNow) return { membership };
   // The revocation stands whatever provisioning on demand answers (a user no longer in the group is
   // often Skipped): it is reported, never allowed to fail the revoke after the removal was made.
-  let provisionError: string | undefined;
-  if (membership !== 'left-for-sweep' && input.provisionNow) {
-    try {
-      await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
-    } catch (error) {
-      provisionError = (error as Error).message;
-    }
+  try {
+    await deps.directory.provisionOnDemand(group.entraGroupId, [user.id]);
+    return { membership };
+  } catch (error) {
+    return { membership, provisionError: (error as Error).message };
   }
-  const oci = await ociMembershipFromHere(deps, group, user.userPrincipalName);
-  await deps.state.recordRevocation(
-    open.map((r) => r.id),
-    membership === 'left-for-sweep'
-      ? undefined
-      : {
-          groupId: group.entraGroupId,
-          userId: user.id,
-          upn: user.userPrincipalName,
-          removedInEntraAt: now.toISOString(),
-          reason: 'revoked',
-          attempts: 1,
-          lastCheckedAt: now.toISOString(),
-          // Not checked (no OCI key on this machine) is not a confirmation.
-          status: oci.state === 'member' || oci.state === 'not-checked' ? 'pending-oci' : 'confirmed',
-        },
+}
+
+/** What OCI says after the revocation, and this machine's note of the removal to confirm there. */
+async function checkAfterRevocation(
+  deps: CoreDeps,
+  revocation: Revocation,
+  membership: RevokeResult['membership'],
+  problems: Problem[],
+): Promise<RevokeResult['oci']> {
+  const { group, user, open, now } = revocation;
+  const oci: RevokeResult['oci'] = (await afterChange(problems, 'OCI_CHECK_FAILED', () =>
+    ociMembershipFromHere(deps, group, user.userPrincipalName),
+  )) ?? { state: 'check-failed' };
+  // Only OCI's answer that the member is gone confirms the removal (not checked, or a failed check, does not).
+  const gone = oci.state === 'not-member' || oci.state === 'no-user' || oci.state === 'no-group';
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordRevocation(
+      open.map((r) => r.id),
+      membership === 'left-for-sweep'
+        ? undefined
+        : {
+            groupId: group.entraGroupId,
+            userId: user.id,
+            upn: user.userPrincipalName,
+            removedInEntraAt: now.toISOString(),
+            reason: 'revoked',
+            attempts: 1,
+            lastCheckedAt: now.toISOString(),
+            status: gone ? 'confirmed' : 'pending-oci',
+          },
+    ),
   );
-  const delivery = await deps.events.emit({ ...revoked, membership, oci: oci.state });
-  const failure =
-    auditFailure ?? (delivery.recordFailure === undefined ? undefined : { error: delivery.recordFailure });
-  if (failure) throw failure.error;
-  return {
-    user,
-    group,
-    revokedRequestIds: open.map((r) => r.id),
-    membership,
-    oci,
-    ...(provisionError ? { provisionError } : {}),
-  };
+  return oci;
+}
+
+/** A time cut to its whole second (the precision records keep). */
+function wholeSecond(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

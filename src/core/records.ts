@@ -80,9 +80,12 @@ export interface Decision {
   invalid?: string;
 }
 
+/**
+ * Every time in a record is whole Unix seconds (docs/records.md). Decisions
+ * need no more: approvals are dated by Graph's Date (whole seconds), two in the
+ * same second are ordered by approver id, and a revocation wins whatever its time.
+ */
 const toSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
-/** Decision times keep milliseconds: two approvers deciding in the same second must still be ordered. */
-const toMillisecondSeconds = (date: Date) => date.getTime() / 1000;
 const fromSeconds = (value: unknown) =>
   typeof value === 'number' && Number.isFinite(value) ? new Date(Math.round(value * 1000)) : undefined;
 
@@ -234,7 +237,7 @@ function encodeDecision(decision: Decision): CompactDecision {
     u: decision.requesterId,
     g: decision.groupId,
     d: KIND_TO_CODE[decision.kind],
-    a: toMillisecondSeconds(decision.decidedAt),
+    a: toSeconds(decision.decidedAt),
   };
   if (decision.expiresAt) compact.e = toSeconds(decision.expiresAt);
   if (decision.hours !== undefined) compact.h = decision.hours;

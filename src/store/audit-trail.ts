@@ -5,7 +5,7 @@
  * An intent becomes the "pending" entry written before the change.
  */
 import type { AuditInput } from '../core/deps.js';
-import type { DomainEvent, EventGroup, EventPerson, EventRecorder } from '../core/events.js';
+import type { DomainEvent, EventGroup, EventPerson, EventProblem, EventRecorder } from '../core/events.js';
 
 type Entry = Omit<AuditInput, 'actor'>;
 
@@ -74,10 +74,16 @@ function intentEntry(event: DomainEvent): Entry | undefined {
   }
 }
 
+/** What failed after the change (exit 7's problems), in an outcome entry's details. */
+const problemsOf = (event: { problems?: EventProblem[] }) =>
+  event.problems && event.problems.length > 0 ? { problems: event.problems } : {};
+
 function outcomeEntry(event: DomainEvent): Entry | undefined {
   switch (event.type) {
-    case 'request.created':
-      return { ...intentEntry(event)!, result: 'ok' };
+    case 'request.created': {
+      const entry = intentEntry(event)!;
+      return { ...entry, result: 'ok', details: { ...entry.details, ...problemsOf(event) } };
+    }
     case 'request.approved':
       // An auto-approval's entry is its membership's (member.added / member.add-failed).
       if (event.auto) return undefined;
@@ -90,10 +96,15 @@ function outcomeEntry(event: DomainEvent): Entry | undefined {
           expiresAt: event.expiresAt,
           membership: event.membership,
           ...(event.provisionOnDemandError ? { provisionOnDemandError: event.provisionOnDemandError } : {}),
+          ...problemsOf(event),
         },
       };
     case 'request.denied':
-      return { ...intentEntry(event)!, result: 'ok' };
+      return {
+        ...intentEntry(event)!,
+        result: 'ok',
+        ...(event.problems?.length ? { details: problemsOf(event) } : {}),
+      };
     case 'decision.refused':
       return {
         action: event.verb,
@@ -107,7 +118,7 @@ function outcomeEntry(event: DomainEvent): Entry | undefined {
         target: target(event.group, event.requester),
         reason: event.reason,
         result: event.oci === 'member' ? 'pending' : 'ok',
-        details: { membership: event.membership, oci: event.oci },
+        details: { membership: event.membership, oci: event.oci, ...problemsOf(event) },
       };
     case 'member.added':
       return memberAddedEntry(event);

@@ -173,6 +173,7 @@ test('revoke --user (approver) ends a grant early: removed in Entra, exit 6 whil
     membership: 'removed',
     oci: 'member',
     provisionError: null,
+    problems: [],
   });
   expect(revoked.stderr).toContain(`OCI still lists ${ALICE}`);
   expect(writes(H, mark)).toEqual([

@@ -164,22 +164,28 @@ describe('audit log: when it cannot be written', () => {
     },
   );
 
-  it.each(breakers)('$label: revoke still removes the member and records it, and exits non-zero', async ({ apply }) => {
-    const alice = await rig.machine('alice');
-    const bob = await rig.machine('bob');
-    const id = await request(alice);
-    expect((await rig.run(bob, ['approve', id, '--yes'])).code).toBe(0);
-    await apply(bob.home);
-    const result = await rig.run(bob, ['revoke', '--user', upnOf('alice')]);
-    expect(result.code).not.toBe(0);
-    expect(result.code).not.toBe(6);
-    expect(result.stderr).toMatch(/^error: .*audit.*\[[A-Z_]+\]$/im);
-    expect(rig.entraMembers()).not.toContain(upnOf('alice'));
-    const records = JSON.parse(
-      String(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')!.properties.records),
-    );
-    expect(records.filter((d: any) => d.r === id && d.d === 'x')).toHaveLength(1);
-  });
+  it.each(breakers)(
+    '$label: revoke still removes the member and records it, says so first, and exits 7 with [AUDIT_NOT_WRITTEN]',
+    async ({ apply }) => {
+      const alice = await rig.machine('alice');
+      const bob = await rig.machine('bob');
+      const id = await request(alice);
+      expect((await rig.run(bob, ['approve', id, '--yes'])).code).toBe(0);
+      await apply(bob.home);
+      const result = await rig.run(bob, ['revoke', '--user', upnOf('alice')]);
+      expect(result.code).toBe(7);
+      expect(result.stderr.split('\n')[0]).toBe(`✓ ${upnOf('alice')} removed from ${SEED.tempGroupName} in Entra.`);
+      expect(result.stderr).toMatch(
+        /^warning: The audit entry of the change could not be written: .* \[AUDIT_NOT_WRITTEN\]$/m,
+      );
+      expect(result.stderr).not.toMatch(/^error:/m);
+      expect(rig.entraMembers()).not.toContain(upnOf('alice'));
+      const records = JSON.parse(
+        String(rig.emu.world.users.get(SEED.users.bob)!.extensions.get('com.ociaccess.decisions')!.properties.records),
+      );
+      expect(records.filter((d: any) => d.r === id && d.d === 'x')).toHaveLength(1);
+    },
+  );
 
   it.each(breakers)(
     '$label: the sweep still removes expired and unapproved members, does not auto-approve, and exits non-zero',

@@ -78,7 +78,8 @@ describe('faults: 500, 503 (with and without Retry-After), timeouts and reset co
       };
       await withFault(['approve', id, '--yes'], bob, [0]);
       expect(rig.entraMembers()).toContain(upnOf('alice'));
-      await withFault(['revoke', '--user', upnOf('alice')], bob, [0, 6]);
+      // Exit 7: revoked in Entra, and the OCI check after it failed (a warning with its code, not an error).
+      await withFault(['revoke', '--user', upnOf('alice')], bob, [0, 6, 7]);
       expect(rig.entraMembers()).not.toContain(upnOf('alice'));
       await rig.control(`portal/groups/${SEED.tempGroupId}/members`, { user: upnOf('dave') });
       await withFault(['sweep'], cron, [0, 6]);

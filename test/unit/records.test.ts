@@ -73,3 +73,15 @@ test('when live records alone do not fit, the write is refused (RECORD_FULL)', (
   const live = Array.from({ length: 12 }, (_, i) => req(i));
   expect(() => encodeRequests(live, () => true, T0)).toThrow(PolicyError);
 });
+
+test('decision times are stored in whole Unix seconds, as docs/records.md says (milliseconds are cut, never rounded up)', () => {
+  const decidedAt = new Date(T0.getTime() + 999);
+  const payload = encodeDecisions(
+    [{ requestId: 'r-00000001', requesterId: 'u', groupId: 'g', kind: 'revoked', approverId: 'a', decidedAt }],
+    T0,
+  );
+  const [stored] = JSON.parse(payload.records as string) as { a: number }[];
+  expect(stored!.a).toBe(T0.getTime() / 1000);
+  expect(Number.isInteger(stored!.a)).toBe(true);
+  expect(decodeDecisions(payload, 'a')[0]!.decidedAt).toEqual(T0);
+});

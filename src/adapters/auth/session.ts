@@ -10,7 +10,7 @@
  * refreshed even when MSAL would still hand it out.
  */
 import type { HttpFetch } from '../http/tls.js';
-import { limitErrorOf } from '../http/request.js';
+import { describeUnreachable, limitErrorOf, unreachableCodeIn } from '../http/request.js';
 import {
   AuthError as MsalAuthError,
   InteractionRequiredAuthError,
@@ -119,9 +119,17 @@ function networkFailure(error: unknown): OciAccessError | undefined {
     if (limit) return limit;
   }
   if (error instanceof MsalAuthError && error.errorCode === MSAL_NETWORK_ERROR) {
+    const text = stripControls(error.errorMessage);
+    const unreachable = unreachableCodeIn(text);
+    const host = /Network request to (\S+) failed/
+      .exec(text)?.[1]
+      ?.replace(/^https?:\/\//, '')
+      .replace(/\/.*$/, '');
     return new UpstreamError(
       'ENTRA_UNREACHABLE',
-      `Cannot reach the Entra sign-in service. ${stripControls(error.errorMessage)}`,
+      unreachable && host
+        ? `The Entra sign-in service at ${host} could not be reached (${describeUnreachable(unreachable)}).`
+        : `Cannot reach the Entra sign-in service. ${text}`,
       {
         hint: 'Check the network or proxy, cloud.authorityHost, and tls.caFile if a proxy inspects TLS.',
         cause: error,

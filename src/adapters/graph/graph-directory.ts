@@ -719,7 +719,8 @@ export class GraphDirectory implements DirectoryPort {
     } catch (error) {
       // Worth retrying as the items' own 503s: Graph unavailable, or a missed deadline (its code kept for the last word).
       if (error instanceof UpstreamError) {
-        const code = error instanceof DeadlineError ? error.code : 'BatchFailed';
+        // A failed sign-in keeps its own code, so that the items' error is it, not "Graph did not answer".
+        const code = error instanceof DeadlineError || error === this.tokenError ? error.code : 'BatchFailed';
         return chunk.map((item) => ({
           id: item.id,
           status: 503,
@@ -738,6 +739,7 @@ export class GraphDirectory implements DirectoryPort {
       String(answer?.body?.error?.message ?? 'no answer'),
     );
     if (code === 'HTTP_DEADLINE_EXCEEDED') return graphDeadline(what, new DeadlineError(message));
+    if (this.tokenError instanceof OciAccessError && code === this.tokenError.code) return this.tokenError;
     return this.mapError(what, permission, status, code, message, undefined);
   }
 }

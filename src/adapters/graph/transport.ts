@@ -27,7 +27,7 @@
  */
 import type { HttpConnections } from '../http/tls.js';
 import { GraphClientError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
-import { requestWhole } from '../http/request.js';
+import { requestWhole, withNetworkCode } from '../http/request.js';
 import { bufferedResponseOf, headerRecord } from '../http/response.js';
 import { OciAccessError, RefusedAnswerError } from '../../errors.js';
 import { checkedGraphLink } from './links.js';
@@ -49,17 +49,6 @@ export function typedErrorOf(error: unknown): OciAccessError | undefined {
   if (error instanceof OciAccessError) return error;
   const cause = (error as { cause?: unknown } | null)?.cause;
   return error instanceof GraphClientError && cause instanceof OciAccessError ? cause : undefined;
-}
-
-/**
- * The SDK keeps only a failed request's message ("fetch failed"), not its
- * cause: the network error's code (ECONNREFUSED, ENOTFOUND, …) is added to the
- * message so that graph-directory can say the host could not be reached.
- */
-function withNetworkCode(error: unknown): unknown {
-  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  if (!(error instanceof TypeError) || typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) return error;
-  return new TypeError(`${error.message} (${code})`, { cause: (error as { cause?: unknown }).cause });
 }
 
 /** Carries `error` through the SDK unchanged (it rethrows a GraphClientError as it is). */

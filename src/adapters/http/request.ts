@@ -90,6 +90,27 @@ export function limitErrorOf(error: unknown): OciAccessError | undefined {
   return undefined;
 }
 
+/**
+ * The SDKs keep only a failed request's message ("fetch failed"), not its
+ * cause: the network error's code (ECONNREFUSED, ENOTFOUND, …) is added to the
+ * message, so that the adapters can say the host could not be reached.
+ */
+export function withNetworkCode(error: unknown): unknown {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (!(error instanceof TypeError) || typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) return error;
+  return new TypeError(`${error.message} (${code})`, { cause: (error as { cause?: unknown }).cause });
+}
+
+/** The network code in a failure's message that means the host was not reached at all, if there is one. */
+export function unreachableCodeIn(message: string): string | undefined {
+  return /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(message)?.[1];
+}
+
+/** "connection refused", or "ENOTFOUND: no such host or no route". */
+export function describeUnreachable(code: string): string {
+  return code === 'ECONNREFUSED' ? 'connection refused' : `${code}: no such host or no route`;
+}
+
 function sizeOf(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }

@@ -5,11 +5,23 @@
  * OCI_UNAVAILABLE (exit 5, "try again later"), anything else as OCI_ERROR.
  */
 import { AuthError, OciAccessError, UpstreamError } from '../../errors.js';
-import { limitErrorOf } from '../http/request.js';
+import { describeUnreachable, limitErrorOf, unreachableCodeIn } from '../http/request.js';
 import { stripControls } from '../../core/text.js';
 
-/** `operation` says what was being done ("list identity providers"); `authHint` what the key's user needs for it. */
-export function ociErrorOf(operation: string, error: unknown, authHint: string): OciAccessError {
+/** The host of oci.domainUrl, as messages name it. */
+export function domainHostOf(domainUrl: string): string | undefined {
+  try {
+    return new URL(domainUrl).host;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `operation` says what was being done ("list identity providers"); `authHint` what the key's user needs
+ * for it; `domainHost` (oci.domainUrl's host) is named when it could not be reached at all.
+ */
+export function ociErrorOf(operation: string, error: unknown, authHint: string, domainHost?: string): OciAccessError {
   if (error instanceof OciAccessError) return error;
   // oci-common's retrier keeps only the code and message of what our http client threw: HTTP_DEADLINE_EXCEEDED, HTTP_BODY_TOO_LARGE.
   const limit = limitErrorOf(error);
@@ -22,6 +34,14 @@ export function ociErrorOf(operation: string, error: unknown, authHint: string):
       'OCI_AUTH_FAILED',
       `The OCI identity domain refused the request to ${operation} (${status}): ${message}`,
       { hint: authHint, cause: error },
+    );
+  }
+  const unreachable = status === 0 ? unreachableCodeIn(message) : undefined;
+  if (unreachable) {
+    return new UpstreamError(
+      'OCI_UNAVAILABLE',
+      `The OCI identity domain${domainHost ? ` at ${domainHost}` : ''} could not be reached while trying to ${operation} (${describeUnreachable(unreachable)}).`,
+      { hint: 'Check the network and any proxy, and oci.domainUrl in the config.', cause: error, details: { status } },
     );
   }
   const unavailable = status === 429 || status >= 500 || status === 0;

@@ -10,7 +10,7 @@
  * signer sees it only when it is not excluded from signing.
  */
 import * as common from 'oci-common';
-import { requestWhole } from '../http/request.js';
+import { requestWhole, withNetworkCode } from '../http/request.js';
 import { bufferedResponseOf, headerRecord } from '../http/response.js';
 import type { HttpConnections } from '../http/tls.js';
 
@@ -43,6 +43,9 @@ export class WholeHttpClient implements common.HttpClient {
       // What was signed is what is sent (the signer reads a body as UTF-8 text, as FetchHttpClient's does).
       body: forceExcludeBody ? sent : signed,
       connections: this.connections,
+    }).catch((error: unknown) => {
+      // The SDK's retrier keeps only the message: the network code goes in it (errors.ts names the unreachable host).
+      throw withNetworkCode(error);
     });
     this.onAnswer?.(answer.status, answer.headers);
     return bufferedResponseOf(answer, request.uri) as unknown as Response;

@@ -15,7 +15,7 @@ import {
   type RetryAfterWatch,
 } from '../http/retry.js';
 import { limitErrorOf } from '../http/request.js';
-import { ociErrorOf } from './errors.js';
+import { domainHostOf, ociErrorOf } from './errors.js';
 import type { HttpConnections } from '../http/tls.js';
 import { mapLimit } from '../../core/concurrent.js';
 import { createOciClient, isOciReadOnlyRefusal, ociReadOnlyError, type OciAccess } from './client.js';
@@ -160,6 +160,7 @@ export class OciDomain implements OciPort {
       operation,
       error,
       'Check the API key in the OCI config file and that its user may manage the identity domain (User Administrator or Identity Domain Administrator).',
+      domainHostOf(this.options.domainUrl),
     );
   }
 

@@ -6,15 +6,17 @@
  */
 import * as identitydomains from 'oci-identitydomains';
 import { createOciClient, type OciClientOptions } from './client.js';
-import { ociErrorOf } from './errors.js';
+import { domainHostOf, ociErrorOf } from './errors.js';
 import type { JitSettings } from '../../core/doctor.js';
 import { stripControls } from '../../core/text.js';
 
 export class OciInspector {
   private readonly client: identitydomains.IdentityDomainsClient;
+  private readonly domainHost: string | undefined;
 
   constructor(options: OciClientOptions) {
     this.client = createOciClient(options);
+    this.domainHost = domainHostOf(options.domainUrl);
   }
 
   async identityProviders(): Promise<JitSettings[]> {
@@ -26,6 +28,7 @@ export class OciInspector {
         'list identity providers',
         error,
         'The OCI API key user needs to read the identity domain (e.g. Security Administrator or Identity Domain Administrator).',
+        this.domainHost,
       );
     }
     return (response.identityProviders?.resources ?? []).map((idp) => ({

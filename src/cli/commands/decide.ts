@@ -14,6 +14,7 @@ import {
 import { formatDuration } from '../output.js';
 import { stripControls } from '../../core/text.js';
 import { waitForOci } from './wait.js';
+import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 
 interface DecideOptions {
   group?: string;
@@ -99,6 +100,7 @@ function render(env: CommandEnv, result: DecideResult) {
     membership: result.membership ?? null,
     provisionedOnDemand: result.provisionedOnDemand ?? false,
     provisionError: result.provisionError ?? null,
+    problems: problemsJson(result.problems),
   };
 }
 
@@ -178,6 +180,7 @@ Examples:
             env.out.warn(
               `Provisioning on demand failed (${result.provisionError}); OCI catches up at the next cycle or when the user signs in.`,
             );
+          warnProblems(env.out, result.problems);
           if (options.wait)
             data.oci = await waitForOci(
               env,
@@ -195,12 +198,14 @@ Examples:
             );
         } else {
           env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);
+          warnProblems(env.out, result.problems);
         }
         env.out.data(
           data,
           () =>
             `${result.request.id}\t${result.decision.kind}\t${result.requester.userPrincipalName}\t${env.out.time(result.decision.expiresAt, deps.clock.now())}`,
         );
+        return exitCodeWith(result.problems);
       }),
     );
   }

@@ -5,6 +5,7 @@ import { findGroup } from '../../config/groups.js';
 import { checkRequestHours, requestAccess } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
 import { waitForGrant } from './wait.js';
+import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 
 /** Who can approve: never the requester, who cannot approve their own request. */
 function approversOtherThan(approvers: readonly string[], requesterUpn: string, id: string, groupName: string): string {
@@ -72,6 +73,7 @@ Examples:
               `You already hold a grant that expires ${env.out.time(result.activeGrant.expiresAt, deps.clock.now())}; this one would extend it.`,
             );
           env.out.info(next);
+          warnProblems(env.out, result.problems);
           const waited = options.wait ? await waitForGrant(env, deps, group, result.request.id, timeoutMs) : undefined;
           env.out.data(
             {
@@ -92,9 +94,11 @@ Examples:
                     oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs },
                   }
                 : {}),
+              problems: problemsJson(result.problems),
             },
             () => result.request.id,
           );
+          return exitCodeWith(result.problems);
         }),
     );
 }

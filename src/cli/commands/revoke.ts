@@ -5,6 +5,7 @@ import { findGroup } from '../../config/groups.js';
 import { revokeGrant } from '../../core/lifecycle.js';
 import { describeOci } from '../../core/oci-check.js';
 import { ExitCode, UsageError, quoteInput } from '../../errors.js';
+import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 
 export function registerRevoke(program: Command, run: Runner): void {
   program
@@ -22,7 +23,9 @@ Examples:
   $ ociaccess revoke --user alice@contoso.com --reason "done early"
 
 Exit code 6 when the removal has not reached OCI yet: the next provisioning cycle
-removes it there, and the sweep reports it as drift until it does.`,
+removes it there, and the sweep reports it as drift until it does. Exit code 7
+when the revocation was made but something after it failed (the OCI check, local
+state, the audit entry): each is a warning with its code.`,
     )
     .action(
       async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
@@ -54,6 +57,7 @@ removes it there, and the sweep reports it as drift until it does.`,
               membership: result.membership,
               oci: result.oci.state,
               provisionError: result.provisionError ?? null,
+              problems: problemsJson(result.problems),
             },
             () => `${result.user.userPrincipalName}\t${result.membership}\t${result.oci.state}`,
           );
@@ -72,16 +76,16 @@ removes it there, and the sweep reports it as drift until it does.`,
             env.out.info(
               'You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.',
             );
-          if (result.oci.state === 'member') {
+          const oci = result.oci;
+          if (oci.state === 'member')
             env.out.warn(
-              `OCI still lists ${result.user.userPrincipalName} (${describeOci(result.oci)}); the next provisioning cycle or sweep removes it.`,
+              `OCI still lists ${result.user.userPrincipalName} (${describeOci(oci)}); the next provisioning cycle or sweep removes it.`,
             );
-            return ExitCode.pendingInOci;
-          }
-          if (result.oci.state === 'not-checked')
-            env.out.info(`OCI: ${describeOci(result.oci)}; provisioning (and the sweep) remove the membership there.`);
-          else env.out.info(`OCI: ${describeOci(result.oci)}.`);
-          return ExitCode.ok;
+          else if (oci.state === 'not-checked')
+            env.out.info(`OCI: ${describeOci(oci)}; provisioning (and the sweep) remove the membership there.`);
+          else if (oci.state !== 'check-failed') env.out.info(`OCI: ${describeOci(oci)}.`);
+          warnProblems(env.out, result.problems);
+          return exitCodeWith(result.problems, oci.state === 'member' ? ExitCode.pendingInOci : ExitCode.ok);
         }),
     );
 }
