@@ -384,8 +384,8 @@ function removeInOci(
 export const STUCK_HINT =
   'Likely cause: the user joined the OCI group through JIT (a console sign-in) before any provisioning cycle, ' +
   'and provisioning does not remove a membership it did not create. ' +
-  'Fix: remove it in OCI directly: run the sweep with --force-oci-after (e.g. 30m) and oci.access "write", ' +
-  'or set oci.removeDirectly; otherwise check the provisioning logs (docs/troubleshooting.md).';
+  'Fix: remove it in OCI directly: sweep from a host whose OCI key has oci.access "write", with oci.removeDirectly ' +
+  '(the default there) or --force-oci-after (e.g. 30m); otherwise check the provisioning logs (docs/troubleshooting.md).';
 
 /**
  * A removal OCI still shows: pending, or stuck after two cycles of watching.

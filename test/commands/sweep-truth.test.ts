@@ -91,6 +91,30 @@ test("a requester's own revoke: the first sweep after it, on any host, says pend
   expect((await sweep(H, hostB, 0)).json.groups[0].confirmedInOci).toEqual([]);
 });
 
+test("a requester's own revoke removed in Entra by another host: a sweep host with direct removal takes her out of OCI at once", async () => {
+  const H = h();
+  const id = await approvedGrant(H);
+  await H.control('provisioning/cycle');
+  expect((await H.run('alice', ['revoke', '--json'])).json.membership).toBe('left-for-sweep');
+  await sweep(H, await H.machine('cron', 'host-a'), 6);
+  expect(H.entraMembers()).toEqual([BREAKGLASS]);
+
+  const writer = await configWith(H, 'write-key', (config) => {
+    config.oci.access = 'write';
+  });
+  const hostB = await H.machine('cron', 'host-b');
+  const result = await H.run(hostB, ['sweep', '--json'], { env: { OCIACCESS_CONFIG: writer } });
+  expect(result.code).toBe(0);
+  expect(firstLine(result.stderr)).toBe(FIRST_PROGRESS_LINE);
+  expect(result.json.outcome).toBe('clean');
+  expect(result.json.groups[0]).toMatchObject({
+    removed: [],
+    drift: [],
+    removedInOci: [expect.objectContaining({ upn: ALICE, reason: 'revoked', requestId: id })],
+  });
+  expect(H.ociMembers()).toEqual([BREAKGLASS]);
+});
+
 test("the removal after a requester's revoke names the revoked request and reason (report and audit log), not an older expired grant", async () => {
   const H = h();
   const older = await approvedGrant(H);
