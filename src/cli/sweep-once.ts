@@ -13,7 +13,16 @@ import { runSweep, type SweepOptions, type SweepReport } from '../core/sweep.js'
 import { ExitCode, UsageError, quoteInput } from '../errors.js';
 import type { HeartbeatRun } from '../store/lock.js';
 import { createProgress } from './progress.js';
-import { EXIT_FOR, LOCK_LOST_WARNING, PHASES, renderSweepReport, reportSkipped } from './sweep-output.js';
+import {
+  EXIT_FOR,
+  LOCK_LOST_WARNING,
+  PHASES,
+  printSweepFailure,
+  renderSweepReport,
+  reportSkipped,
+  sweepWarnings,
+  type SweepDocumentWithoutReport,
+} from './sweep-output.js';
 
 export interface SweepFlags {
   group?: string;
@@ -79,13 +88,53 @@ export async function sweepSettings(env: CommandEnv, flags: SweepFlags): Promise
   };
 }
 
-/** One sweep under the lock: prints the report (or why it was skipped) and returns the exit code. */
+/**
+ * The `sweep` command: settings, then one sweep. With --json a failure before
+ * the report (config, sign-in, Graph) still prints the report's shape.
+ */
+export async function sweepCommand(env: CommandEnv, flags: SweepFlags): Promise<number> {
+  const startedAt = env.ctx.clock.now();
+  let settings: SweepSettings;
+  try {
+    settings = await sweepSettings(env, flags);
+  } catch (error) {
+    if (!env.out.json) throw error;
+    return printSweepFailure(env.ctx, env.out, error, {
+      startedAt,
+      finishedAt: env.ctx.clock.now(),
+      dryRun: Boolean(flags.dryRun),
+    });
+  }
+  return sweepOnce(env, settings);
+}
+
+/**
+ * One sweep under the lock: prints the report (or why it was skipped) and
+ * returns the exit code. With --json every outcome is one report-shaped
+ * document: a sweep that failed says why in `error`, a skipped one is
+ * `skipped` with no groups.
+ */
 export async function sweepOnce(env: CommandEnv, settings: SweepSettings): Promise<number> {
+  const startedAt = env.ctx.clock.now();
+  try {
+    return await sweepUnderLock(env, settings);
+  } catch (error) {
+    if (!env.out.json) throw error;
+    return printSweepFailure(env.ctx, env.out, error, {
+      startedAt,
+      finishedAt: env.ctx.clock.now(),
+      dryRun: settings.options.dryRun,
+    });
+  }
+}
+
+async function sweepUnderLock(env: CommandEnv, settings: SweepSettings): Promise<number> {
   const services = await env.services({ concurrency: settings.concurrency, unattended: true });
   const deps = await services.appDeps({ concurrency: settings.concurrency, batching: settings.batching });
+  // Read once the services are up: with the emulator, they set the clock the report's times come from.
+  const startedAt = env.ctx.clock.now();
   env.ctx.preferSmallMemory?.();
   const progress = createProgress(env.ctx, env.out, { quiet: env.globals.quiet });
-  const startedMs = env.ctx.clock.now().getTime();
   let run: HeartbeatRun<SweepReport>;
   try {
     run = await services.withSweepLock(async () =>
@@ -100,10 +149,18 @@ export async function sweepOnce(env: CommandEnv, settings: SweepSettings): Promi
     progress.stop();
   }
   if (!run.ran) {
-    // Said on stderr; --json still gets its one document.
+    // Said on stderr; --json still gets its one document, in the report's shape.
     const { warnings, holder } = reportSkipped(env.out, run);
+    const skipped: SweepDocumentWithoutReport = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: env.ctx.clock.now().toISOString(),
+      dryRun: settings.options.dryRun,
+      outcome: 'skipped',
+      groups: [],
+    };
     env.out.data(
       {
+        ...skipped,
         skipped: true,
         reason: 'another sweep is running',
         ...(holder ? { holder } : {}),
@@ -115,8 +172,9 @@ export async function sweepOnce(env: CommandEnv, settings: SweepSettings): Promi
   }
   const finished = run.value;
   if (!run.stillHeld) env.out.warn(LOCK_LOST_WARNING);
+  for (const warning of sweepWarnings(finished)) env.out.warn(warning);
   const stats = {
-    durationMs: env.ctx.clock.now().getTime() - startedMs,
+    durationMs: env.ctx.clock.now().getTime() - startedAt.getTime(),
     requests: { ...services.requestCounts },
   };
   env.out.data({ ...finished, stats, ...(run.stillHeld ? {} : { warnings: [LOCK_LOST_WARNING] }) }, () =>

@@ -158,7 +158,7 @@ export type DomainEvent =
     })
   | (Base & {
       type: 'sweep.finished';
-      outcome: 'clean' | 'pending' | 'unavailable' | 'failed';
+      outcome: 'clean' | 'pending' | 'unavailable' | 'failed' | 'planned';
       removed: number;
       failed: number;
       stuck: number;

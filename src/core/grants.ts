@@ -19,6 +19,10 @@ export interface GrantView {
   expiresAt?: Date;
   /** For expired: it ended only because of the bound from when a sweep first saw the approval. */
   endedByFirstSeen?: boolean;
+  /** For a grant that was held and ended (expired, or revoked after its approval): when it ended. */
+  endedAt?: Date;
+  /** For an ended grant whose requester holds a newer live grant in the same group: that grant's request id (their access is still due). */
+  coveredBy?: string;
 }
 
 export interface PolicyContext {
@@ -138,11 +142,18 @@ export function deriveGrant(
   // The earliest revocation wins over everything; otherwise the first decision settles the
   // request: a later contrary one (a race between two approvers) is ignored.
   let settling: Decision | undefined;
+  // A revocation ends a grant only if an approval came first; its time is when the grant ended (unless it had expired before).
+  const endedBy = (at: Date): { endedAt?: Date } =>
+    settling?.kind === 'approved'
+      ? {
+          endedAt: new Date(Math.min(at.getTime(), approvalBounds(settling, policy.group, localExpiry, firstSeen).end)),
+        }
+      : {};
   for (const d of mine) {
-    if (d.kind === 'revoked') return { state: 'revoked', decision: d };
+    if (d.kind === 'revoked') return { state: 'revoked', decision: d, ...endedBy(d.decidedAt) };
     if (settling === undefined && (d.kind === 'approved' || d.kind === 'denied')) settling = d;
   }
-  if (request.withdrawn?.kind === 'revoked') return { state: 'revoked' };
+  if (request.withdrawn?.kind === 'revoked') return { state: 'revoked', ...endedBy(request.withdrawn.at) };
   if (settling?.kind === 'denied') return { state: 'denied', decision: settling };
   if (settling?.kind === 'approved') {
     const { end, byFirstSeen } = approvalBounds(settling, policy.group, localExpiry, firstSeen);
@@ -151,6 +162,7 @@ export function deriveGrant(
       state: live ? 'approved' : 'expired',
       decision: settling,
       expiresAt: new Date(end),
+      ...(live ? {} : { endedAt: new Date(end) }),
       ...(byFirstSeen && !live ? { endedByFirstSeen: true } : {}),
     };
   }
@@ -158,6 +170,53 @@ export function deriveGrant(
   if (now.getTime() - request.requestedAt.getTime() >= policy.group.pendingTimeoutHours * HOUR)
     return { state: 'timed-out' };
   return { state: 'pending' };
+}
+
+/** One grant of a requester: the request id, its record when the requester's own record holds it, and what it has become. */
+export interface RequesterGrant {
+  requestId: string;
+  request?: AccessRequest;
+  view: GrantView;
+}
+
+const isEnded = (view: GrantView) => view.state === 'expired' || view.state === 'revoked' || view.state === 'denied';
+
+/**
+ * Why a member without a live grant has none: the grant that ended last
+ * (expired or revoked after it was held), so a revocation today is not
+ * reported as last week's expiry; else any denied, or revoked-while-pending,
+ * request. Undefined when nothing ended.
+ */
+export function lastEndedGrant(grants: readonly RequesterGrant[]): RequesterGrant | undefined {
+  let last: RequesterGrant | undefined;
+  for (const grant of grants) {
+    const at = grant.view.endedAt?.getTime();
+    if (at === undefined) continue;
+    const lastAt = last?.view.endedAt?.getTime() ?? -Infinity;
+    if (at > lastAt || (at === lastAt && grant.requestId > last!.requestId)) last = grant;
+  }
+  if (last) return last;
+  const ended = grants.filter((grant) => isEnded(grant.view));
+  return ended.find((grant) => grant.view.state !== 'denied') ?? ended[0];
+}
+
+/** The live grant that lasts longest, if any. */
+export function liveGrant(grants: readonly RequesterGrant[]): RequesterGrant | undefined {
+  let best: RequesterGrant | undefined;
+  for (const grant of grants) {
+    if (grant.view.state !== 'approved' || !grant.view.expiresAt) continue;
+    if (!best || grant.view.expiresAt > best.view.expiresAt!) best = grant;
+  }
+  return best;
+}
+
+/** The same grants, each ended one marked as covered by the requester's live grant when there is one. */
+function withCoverage(grants: RequesterGrant[]): RequesterGrant[] {
+  const live = liveGrant(grants);
+  if (!live) return grants;
+  return grants.map((grant) =>
+    grant.view.endedAt ? { ...grant, view: { ...grant.view, coveredBy: live.requestId } } : grant,
+  );
 }
 
 /** The key of a grant in the sweep's ledger of when it first saw each approval: a request id means nothing without its requester. */
@@ -215,6 +274,29 @@ export class GrantViews {
       this.ofRequests.set(request, view);
     }
     return view;
+  }
+
+  /**
+   * Every grant of one requester in this group: the requests their own record
+   * holds, and approvals whose request record is not at hand (the approver's
+   * record is the proof), each ended one with `coveredBy` when a live one
+   * covers it.
+   */
+  grantsOf(requesterId: string, requests: readonly AccessRequest[] = []): RequesterGrant[] {
+    const groupId = this.policy.group.entraGroupId;
+    const grants: RequesterGrant[] = [];
+    const known = new Set<string>();
+    for (const request of requests) {
+      if (request.groupId !== groupId || request.requesterId !== requesterId) continue;
+      known.add(request.id);
+      grants.push({ requestId: request.id, request, view: this.of(request) });
+    }
+    for (const decision of this.byRequester.get(requesterId) ?? []) {
+      if (decision.groupId !== groupId || known.has(decision.requestId)) continue;
+      known.add(decision.requestId);
+      grants.push({ requestId: decision.requestId, view: this.ofDecidedRequest(decision) });
+    }
+    return withCoverage(grants);
   }
 
   /**

@@ -162,7 +162,7 @@ export interface PendingRemoval {
   attempts: number;
   lastCheckedAt?: string;
   status: 'pending-oci' | 'confirmed' | 'irrevocable';
-  /** The request whose grant ended (the audit log's remove-oci entry names it); absent for members without one. */
+  /** The request whose grant ended (the one that ended last; the audit log's remove-oci entry names it); absent for members without one. */
   requestId?: string;
   forcedInOciAt?: string;
   /** When this host removed the member from the OCI group itself (removeDirectly) and saw them gone. */

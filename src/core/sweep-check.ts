@@ -7,10 +7,12 @@
  * longer than --force-oci-after; reports the rest (stuck after two cycles),
  * and finds drift. Returns the drift ledger to keep.
  */
-import type { OciPort, OciUserRef, PendingRemoval } from './ports.js';
+import type { OciPort, OciUserRef, OnDemandOutcome, PendingRemoval } from './ports.js';
 import { removesDirectly } from '../config/oci.js';
 import { mapLimit } from './concurrent.js';
 import { GroupRun, action, errorCode, type OciView, type Who } from './sweep-run.js';
+import { lastEndedGrant, type RequesterGrant } from './grants.js';
+import { endReason } from './sweep-plan.js';
 
 /** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
 export const UNAVAILABLE_CODES = new Set([
@@ -41,9 +43,10 @@ export async function checkOci(
   const known = new Map(run.read.ledger.pendingRemovals);
   for (const [userId, removal] of run.changes.removals) known.set(userId, removal);
   const pending = [...known.values()].filter((p) => p.status !== 'confirmed');
-  // Someone re-added in Entra (a new grant) is no longer a pending removal.
-  for (const p of pending) if (entraMemberIds.has(p.userId)) run.changes.forgottenRemovals.add(p.userId);
-  const relevant = pending.filter((p) => !entraMemberIds.has(p.userId));
+  // Someone re-added in Entra, or holding a newer live grant, is no longer a pending removal.
+  const covered = (p: PendingRemoval) => entraMemberIds.has(p.userId) || entitledUpns.has(p.upn.toLowerCase());
+  for (const p of pending) if (covered(p)) run.changes.forgottenRemovals.add(p.userId);
+  const relevant = pending.filter((p) => !covered(p));
   if ('error' in view) {
     const message = `OCI check failed: ${view.error.message}`;
     if (UNAVAILABLE_CODES.has(errorCode(view.error) ?? '')) (run.report.unavailable ??= []).push(message);
@@ -55,6 +58,8 @@ export async function checkOci(
     run.report.problems.push(`The OCI group "${run.group.ociGroupName}" does not exist in the identity domain.`);
   run.report.ociGroupMembers = view.group ? view.members.length : null;
   const byName = new Map(view.members.map((member) => [member.userName.toLowerCase(), member]));
+  reportCovered(run, view.members, entitledUpns);
+  relevant.push(...removalsFromRecords(run, view.members, entitledUpns, relevant));
   let stillInOci: StillInOci[] = [];
   for (const removal of relevant) {
     const member = byName.get(removal.upn.toLowerCase());
@@ -69,6 +74,71 @@ export async function checkOci(
   const forced = direct ? new Set<string>() : await forceRemovals(run, view, stillInOci);
   for (const s of stillInOci) if (!forced.has(s.removal.userId)) stillWaiting(run, s.removal);
   return findDrift(run, view, entitledUpns, new Set(relevant.map((p) => p.upn.toLowerCase())));
+}
+
+/** A user of this group's records (an eligible requester or approver) by OCI user name, with their grants here. */
+function grantsByUserName(run: GroupRun, userName: string): { user: Who; grants: RequesterGrant[] } | undefined {
+  const user = run.read.people.byUpn.get(userName.toLowerCase());
+  if (!user || run.read.people.standingIds.has(user.id)) return undefined;
+  return { user, grants: run.grants.grantsOf(user.id, run.read.book.requestsByUser.get(user.id)) };
+}
+
+/**
+ * OCI members whose grant ended in the records (revoked, expired) and who
+ * hold no live grant nor Entra membership, and for whom this host waits for
+ * no removal yet: the removal was made elsewhere (another sweep host, an
+ * approver's revoke) or is only in the records (a requester's own revoke).
+ * They are pending removals from now on, on every host, not drift and not
+ * "clean"; the watch starts at the end of the grant.
+ */
+function removalsFromRecords(
+  run: GroupRun,
+  ociMembers: OciUserRef[],
+  entitledUpns: ReadonlySet<string>,
+  waiting: PendingRemoval[],
+): PendingRemoval[] {
+  const waitingFor = new Set(waiting.map((p) => p.upn.toLowerCase()));
+  const adopted: PendingRemoval[] = [];
+  for (const member of ociMembers) {
+    const name = member.userName?.toLowerCase();
+    if (!name || entitledUpns.has(name) || waitingFor.has(name)) continue;
+    const found = grantsByUserName(run, name);
+    const ended = found && lastEndedGrant(found.grants);
+    if (!found || !ended?.view.endedAt) continue;
+    const previous = run.read.ledger.pendingRemovals.get(found.user.id);
+    adopted.push({
+      groupId: run.group.entraGroupId,
+      userId: found.user.id,
+      upn: found.user.userPrincipalName,
+      removedInEntraAt: ended.view.endedAt.toISOString(),
+      reason: endReason(ended.view),
+      requestId: ended.requestId,
+      attempts: 0,
+      status: 'pending-oci',
+      // A removal this host confirmed before (an older grant) says nothing about this one: the watch starts afresh.
+      ...(previous?.status === 'confirmed' ? { lastCheckedAt: run.nowIso, watchingSince: run.nowIso } : {}),
+    });
+  }
+  return adopted;
+}
+
+/** OCI members whose older grant ended while a newer live one keeps them: "covered by" that grant, not a removal to wait for. */
+function reportCovered(run: GroupRun, ociMembers: OciUserRef[], entitledUpns: ReadonlySet<string>): void {
+  for (const member of ociMembers) {
+    const name = member.userName?.toLowerCase();
+    if (!name || !entitledUpns.has(name)) continue;
+    const ended = grantsByUserName(run, name)?.grants.filter((g) => g.view.coveredBy && g.view.endedAt);
+    const last = ended && lastEndedGrant(ended);
+    if (!last) continue;
+    const user = run.read.people.byUpn.get(name)!;
+    run.report.covered.push(
+      action(user, endReason(last.view), {
+        requestId: last.requestId,
+        coveredBy: last.view.coveredBy,
+        outcome: `ended, covered by ${last.view.coveredBy}`,
+      }),
+    );
+  }
 }
 
 function confirm(run: GroupRun, removal: PendingRemoval, how: string, forced?: { pendingForMs: number }): void {
@@ -109,20 +179,34 @@ async function provisionNow(
   const removals = additionsOnly ? [] : stillInOci;
   if (!run.options.provisionNow || removals.length + additions.length === 0 || !view.group || run.dryRun)
     return stillInOci;
+  const asked = [
+    ...removals.map((s) => who(s.removal)),
+    ...additions.map((a) => ({ id: a.userId, userPrincipalName: a.upn })),
+  ];
+  let outcomes: OnDemandOutcome[];
   try {
-    await run.deps.directory.provisionOnDemand(run.group.entraGroupId, [
-      ...removals.map((s) => s.removal.userId),
-      ...additions.map((a) => a.userId),
-    ]);
-    run.report.provisionedOnDemand = [...removals.map((s) => s.removal.upn), ...additions.map((a) => a.upn)];
-    run.tell({ ...run.base(), type: 'provisioning.requested', users: run.report.provisionedOnDemand });
+    outcomes = await run.deps.directory.provisionOnDemand(
+      run.group.entraGroupId,
+      asked.map((user) => user.id),
+    );
+  } catch (error) {
+    const told = (error as { details?: { outcomes?: unknown } }).details?.outcomes;
+    if (!Array.isArray(told)) {
+      run.report.problems.push(`provision on demand failed: ${(error as Error).message}`);
+      return stillInOci;
+    }
+    outcomes = told as OnDemandOutcome[];
+  }
+  const exported = noteOnDemandOutcomes(run, asked, outcomes);
+  if (exported.size === 0) return stillInOci;
+  try {
     if (removals.length === 0) return stillInOci;
     // Provisioning on demand takes seconds: look again, so the report says what OCI says now.
     const after = new Set((await view.oci.groupMembers(view.group.id)).map((member) => member.id));
     for (const s of stillInOci) if (!after.has(s.ociUserId)) confirm(run, s.removal, 'gone after provision on demand');
     return stillInOci.filter((s) => after.has(s.ociUserId));
   } catch (error) {
-    run.report.problems.push(`provision on demand failed: ${(error as Error).message}`);
+    run.report.problems.push(`OCI could not be read again after provisioning on demand: ${(error as Error).message}`);
     return stillInOci;
   }
 }
@@ -209,6 +293,38 @@ function directRemovalFailed(run: GroupRun, removal: PendingRemoval, error: Erro
   });
 }
 
+/**
+ * Only what Graph said it exported (result Success) counts as provisioned on
+ * demand; the others are listed with Graph's result and warned about: their
+ * change waits for the next provisioning cycle. Returns the ids exported.
+ */
+function noteOnDemandOutcomes(run: GroupRun, asked: Who[], outcomes: OnDemandOutcome[]): Set<string> {
+  const outcomeOf = new Map(outcomes.map((o) => [o.userId, o]));
+  const exported = new Set<string>();
+  for (const user of asked) {
+    const outcome = outcomeOf.get(user.id);
+    if (outcome?.result === 'Success') {
+      exported.add(user.id);
+      run.report.provisionedOnDemand.push(user.userPrincipalName);
+      continue;
+    }
+    const result = outcome?.result ?? 'Unknown';
+    const detail = [outcome?.errorCode, outcome?.reason].filter(Boolean).join(': ');
+    run.report.notProvisionedOnDemand.push({
+      upn: user.userPrincipalName,
+      result,
+      ...(outcome?.errorCode ? { errorCode: outcome.errorCode } : {}),
+      ...(outcome?.reason ? { reason: outcome.reason } : {}),
+    });
+    run.report.warnings.push(
+      `Entra did not export ${user.userPrincipalName} on demand (${result}${detail ? `: ${detail}` : ''}); the change reaches OCI at the next provisioning cycle.`,
+    );
+  }
+  if (run.report.provisionedOnDemand.length > 0)
+    run.tell({ ...run.base(), type: 'provisioning.requested', users: run.report.provisionedOnDemand });
+  return exported;
+}
+
 const pendingFor = (run: GroupRun, removal: PendingRemoval) => run.now.getTime() - Date.parse(removal.removedInEntraAt);
 
 /** Removes in OCI directly those pending for longer than --force-oci-after; returns who was (or, in a dry run, would be). */
@@ -261,6 +377,17 @@ function removeInOci(
 }
 
 /**
+ * Why a removal is usually stuck, and what ends it: Entra's provisioning only
+ * removes an OCI group membership it created, so a member that JIT put in the
+ * OCI group at a sign-in before any provisioning cycle stays there.
+ */
+export const STUCK_HINT =
+  'Likely cause: the user joined the OCI group through JIT (a console sign-in) before any provisioning cycle, ' +
+  'and provisioning does not remove a membership it did not create. ' +
+  'Fix: remove it in OCI directly: sweep from a host whose OCI key has oci.access "write", with oci.removeDirectly ' +
+  '(the default there) or --force-oci-after (e.g. 30m); otherwise check the provisioning logs (docs/troubleshooting.md).';
+
+/**
  * A removal OCI still shows: pending, or stuck after two cycles of watching.
  * After more than three cycles without a look (this host was down, or sweeps
  * rarely) the member may have been re-added and removed again unseen, so the
@@ -282,10 +409,16 @@ function stillWaiting(run: GroupRun, removal: PendingRemoval): void {
     run.report.stuck.push(
       action(who(removal), removal.reason, {
         outcome: `still in OCI ${Math.round(pendingFor(run, removal) / 60000)} min after removal in Entra`,
+        hint: STUCK_HINT,
       }),
     );
   } else {
-    run.report.pendingInOci.push(action(who(removal), removal.reason, { outcome: 'removed in Entra, pending in OCI' }));
+    run.report.pendingInOci.push(
+      action(who(removal), removal.reason, {
+        ...(removal.requestId ? { requestId: removal.requestId } : {}),
+        outcome: 'removed in Entra, pending in OCI',
+      }),
+    );
   }
 }
 

@@ -15,6 +15,8 @@ import {
   approvalExpiry,
   approvalProblem,
   grantKey,
+  lastEndedGrant,
+  liveGrant,
   type ApprovalProblem,
   type PolicyContext,
 } from './grants.js';
@@ -151,39 +153,18 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
     }
     // Any live grant keeps the member: an older grant expiring must not remove
     // someone whose newer grant (an extension or a re-approval) is still valid.
-    let best: PlannedKeep | undefined;
-    let why: PlannedRemoval | undefined;
-    const memberRequests = input.requestsByUser.get(member.id) ?? [];
-    for (const request of memberRequests) {
-      if (request.groupId !== group.entraGroupId) continue;
-      const view = grants.of(request);
-      if (view.state === 'approved' && view.decision && view.expiresAt) {
-        if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
-          best = { user: member, reason: 'grant', requestId: request.id, expiresAt: view.expiresAt };
-        }
-      } else if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
-        if (!why || why.reason === 'denied') why = { user: member, reason: endReason(view), requestId: request.id };
-      }
-    }
     // Approvals whose request record the requester deleted still count (the
-    // approver's record is the proof); approvals for unknown requests are
-    // checked the same way through a stand-in request.
-    if (!best) {
-      const knownIds = memberRequests.length > 0 ? new Set(memberRequests.map((r) => r.id)) : undefined;
-      for (const decision of grants.byRequester.get(member.id) ?? []) {
-        if (knownIds?.has(decision.requestId)) continue;
-        const view = grants.ofDecidedRequest(decision);
-        // The decisions alone say why there is no grant (the sweep reads a member's own record only when they hold a live approval).
-        if (view.state === 'expired' || view.state === 'revoked' || view.state === 'denied') {
-          if (!why || why.reason === 'denied')
-            why = { user: member, reason: endReason(view), requestId: decision.requestId };
-        }
-        if (decision.kind !== 'approved' || view.state !== 'approved' || !view.expiresAt) continue;
-        if (!best || (best.expiresAt && view.expiresAt > best.expiresAt)) {
-          best = { user: member, reason: 'grant', requestId: decision.requestId, expiresAt: view.expiresAt };
-        }
-      }
-    }
+    // approver's record is the proof). Without one, the grant that ended last
+    // says why (a revocation today, not last week's expiry).
+    const memberGrants = grants.grantsOf(member.id, input.requestsByUser.get(member.id));
+    const live = liveGrant(memberGrants);
+    let best: PlannedKeep | undefined = live
+      ? { user: member, reason: 'grant', requestId: live.requestId, expiresAt: live.view.expiresAt }
+      : undefined;
+    const ended = lastEndedGrant(memberGrants);
+    const why: PlannedRemoval | undefined = ended
+      ? { user: member, reason: endReason(ended.view), requestId: ended.requestId }
+      : undefined;
     const renewal = autoApprovedNow.get(member.id);
     if (!best && renewal) {
       best = {
@@ -211,7 +192,7 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
 }
 
 /** Why an ended grant ended, as a removal reason. */
-function endReason(view: GrantView): RemoveReason {
+export function endReason(view: GrantView): RemoveReason {
   if (view.state === 'expired' && view.endedByFirstSeen) return 'max-duration';
   return view.state as RemoveReason;
 }

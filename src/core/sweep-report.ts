@@ -37,6 +37,10 @@ export interface SweepMemberAction {
   expiresAt?: string;
   /** For failures: the error code (GRAPH_UNAVAILABLE, PERMISSION_DENIED, …). */
   code?: string;
+  /** For an ended grant whose member a newer live grant keeps: that grant's request id. */
+  coveredBy?: string;
+  /** For stuck removals: the likely cause and what ends it. */
+  hint?: string;
   /** Only for members that are not users (upn is then ''): what they are, and their display name ('' when the sweep may not read it). */
   kind?: Exclude<MemberKind, 'user'>;
   displayName?: string;
@@ -66,6 +70,13 @@ export interface UntrustedDecision {
   outcome: string;
 }
 
+export interface NotProvisioned {
+  upn: string;
+  result: string;
+  errorCode?: string;
+  reason?: string;
+}
+
 export interface GroupSweepReport {
   group: string;
   entraGroupId: string;
@@ -75,6 +86,8 @@ export interface GroupSweepReport {
   autoApproved: SweepMemberAction[];
   timedOut: SweepMemberAction[];
   pendingInOci: SweepMemberAction[];
+  /** OCI members whose older grant ended while a newer live grant keeps them (requestId: the ended one, coveredBy: the live one). */
+  covered: SweepMemberAction[];
   confirmedInOci: SweepMemberAction[];
   /** Removed from the OCI group by this sweep itself, right after the Entra removal (removeDirectly), and seen gone. */
   removedInOci: SweepMemberAction[];
@@ -84,8 +97,12 @@ export interface GroupSweepReport {
   drift: DriftAction[];
   /** Approvals by trusted approvers (or the group's rule) that keep nobody: dated ahead of the sweep's clock, malformed, or for someone not eligible (exit 1). */
   untrusted: UntrustedDecision[];
-  /** UPNs Entra was asked to provision on demand in this sweep. */
+  /** UPNs Entra exported on demand in this sweep (Graph answered Success for them). */
   provisionedOnDemand: string[];
+  /** Users Entra was asked to provision on demand but did not export (Graph's result: Skipped, Failure, …); each is also a warning. */
+  notProvisionedOnDemand: NotProvisioned[];
+  /** What went wrong without failing the sweep (the change waits for the next provisioning cycle); said on stderr too. */
+  warnings: string[];
   ociGroupMembers: number | null;
   provisioning?: { code: string; quarantineReason: string | null } | null;
   problems: string[];
@@ -98,6 +115,18 @@ export interface SweepReport {
   finishedAt: string;
   dryRun: boolean;
   groups: GroupSweepReport[];
-  /** clean (exit 0), pending in OCI (6), unavailable: only upstream failures (5), failed: anything else (1). */
-  outcome: 'clean' | 'pending' | 'unavailable' | 'failed';
+  /**
+   * clean (exit 0), pending in OCI (6), unavailable: only upstream failures (5), failed: anything else (1);
+   * planned (0): a dry run that would change something (what, in `planned`).
+   */
+  outcome: 'clean' | 'pending' | 'unavailable' | 'failed' | 'planned';
+  /** Dry run only: how many of each change the sweep would make. */
+  planned?: PlannedCounts;
+}
+
+export interface PlannedCounts {
+  remove: number;
+  autoApprove: number;
+  removeInOci: number;
+  fixDrift: number;
 }

@@ -87,6 +87,7 @@ export class GroupRun {
       autoApproved: [],
       timedOut: [],
       pendingInOci: [],
+      covered: [],
       confirmedInOci: [],
       removedInOci: [],
       forcedInOci: [],
@@ -95,6 +96,8 @@ export class GroupRun {
       drift: [],
       untrusted: [],
       provisionedOnDemand: [],
+      notProvisionedOnDemand: [],
+      warnings: [],
       ociGroupMembers: null,
       problems: [],
     };

@@ -22,12 +22,12 @@ import type { ProvisioningJobStatus } from './ports.js';
 import { isObjectId } from '../config/object-id.js';
 import { loadRecordBookByUpn, type RecordBook } from './record-book.js';
 import { planGroupSweep, type GroupSweepPlan } from './sweep-plan.js';
-import { GrantViews, type ApprovalProblem } from './grants.js';
+import { GrantViews, liveGrant, type ApprovalProblem } from './grants.js';
 import { AUTO_APPROVER, type Decision } from './records.js';
 import { GroupRun, action, type GroupRead, type OciView } from './sweep-run.js';
 import { act } from './sweep-act.js';
 import { UNAVAILABLE_CODES, checkOci } from './sweep-check.js';
-import type { GroupSweepReport, SweepOptions, SweepReport } from './sweep-report.js';
+import type { GroupSweepReport, PlannedCounts, SweepOptions, SweepReport } from './sweep-report.js';
 
 export type * from './sweep-report.js';
 export { IRREVOCABLE_AFTER_ATTEMPTS, describeNonUser } from './sweep-names.js';
@@ -50,11 +50,35 @@ export async function runSweep(deps: CoreDeps, groups: GroupConfig[], options: S
     finishedAt: deps.clock.now().toISOString(),
     dryRun: options.dryRun,
     groups: reports,
-    outcome: outcomeOf(reports),
+    outcome: outcomeOf(reports, options.dryRun),
+    ...(options.dryRun ? { planned: plannedCounts(reports) } : {}),
   };
 }
 
-export function outcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
+/** What a dry run would change, counted over every group. */
+export function plannedCounts(reports: GroupSweepReport[]): PlannedCounts {
+  const count = (list: (r: GroupSweepReport) => { outcome?: string; state?: string }[]) =>
+    reports.reduce(
+      (sum, r) => sum + list(r).filter((a) => (a.outcome ?? a.state ?? '').startsWith('planned')).length,
+      0,
+    );
+  return {
+    remove: count((r) => r.removed),
+    autoApprove: count((r) => r.autoApproved),
+    removeInOci: count((r) => [...r.forcedInOci, ...r.removedInOci]),
+    fixDrift: count((r) => r.drift.map((d) => ({ state: d.state }))),
+  };
+}
+
+/** Failed before unavailable before pending in OCI; a dry run that would change something is "planned", else clean. */
+export function outcomeOf(reports: GroupSweepReport[], dryRun = false): SweepReport['outcome'] {
+  const outcome = realOutcomeOf(reports);
+  if (outcome !== 'clean' || !dryRun) return outcome;
+  const planned = plannedCounts(reports);
+  return planned.remove + planned.autoApprove + planned.removeInOci + planned.fixDrift > 0 ? 'planned' : 'clean';
+}
+
+function realOutcomeOf(reports: GroupSweepReport[]): SweepReport['outcome'] {
   const failures = reports.flatMap((r) => [...r.failed, ...r.drift.filter((d) => d.state === 'failed')]);
   const hardFailure =
     reports.some(
@@ -249,21 +273,11 @@ function entitledUpns(run: GroupRun, memberIds: Set<string>): Set<string> {
   return entitled;
 }
 
-/** Who holds a live grant, from the book's requests and decisions. */
+/** Who holds a live grant, from the book's requests and decisions (a request the requester revoked counts as revoked). */
 function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   const holders = new Set<string>();
-  const groupId = grants.policy.group.entraGroupId;
-  for (const [userId, requests] of book.requestsByUser) {
-    if (requests.some((request) => request.groupId === groupId && grants.of(request).state === 'approved'))
-      holders.add(userId);
-  }
-  for (const decision of book.decisions) {
-    if (
-      decision.kind === 'approved' &&
-      !holders.has(decision.requesterId) &&
-      grants.ofDecidedRequest(decision).state === 'approved'
-    )
-      holders.add(decision.requesterId);
+  for (const userId of new Set([...book.requestsByUser.keys(), ...grants.byRequester.keys()])) {
+    if (liveGrant(grants.grantsOf(userId, book.requestsByUser.get(userId)))) holders.add(userId);
   }
   return holders;
 }
@@ -283,7 +297,7 @@ async function finish(run: GroupRun, job: JobRead): Promise<void> {
     );
   }
   await run.emitPending();
-  const outcome = outcomeOf([report]);
+  const outcome = outcomeOf([report], run.dryRun);
   await run.deps.events.emit({
     ...run.base(),
     type: 'sweep.finished',

@@ -187,7 +187,7 @@ test('sweep: a member added by hand whose user principal name holds escape seque
 
     const terminal = await H.run('cron', ['sweep', '--dry-run'], { tty: true });
     expectClean(terminal);
-    expect(terminal.stdout).toMatch(new RegExp(`removed +${upnOf('mallory')}`));
+    expect(terminal.stdout).toMatch(new RegExp(`would remove +${upnOf('mallory')}`));
 
     const swept = await H.run('cron', ['sweep']);
     expect(swept.code).toBe(0);

@@ -218,6 +218,7 @@ test('--dry-run prints the plan and changes nothing anywhere', async () => {
   const result = await H.expectNoChange(() => H.run('cron', ['sweep', '--dry-run', '--json']));
   expect(result.code).toBe(0);
   expect(result.json.dryRun).toBe(true);
+  expect(result.json).toMatchObject({ outcome: 'planned', planned: { remove: 1, autoApprove: 1 } });
   expect(result.json.groups[0].removed).toEqual([
     expect.objectContaining({ upn: CAROL, reason: 'no-grant', outcome: 'planned' }),
   ]);

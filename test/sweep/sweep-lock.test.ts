@@ -65,6 +65,11 @@ test('a live sweep on another host is not taken over: exit 0 naming its host, pi
   const live = await H.expectNoChange(() => H.run('cron', ['sweep', '--json']));
   expect(live.code).toBe(0);
   expect(live.json).toEqual({
+    startedAt: expect.any(String),
+    finishedAt: expect.any(String),
+    dryRun: false,
+    outcome: 'skipped',
+    groups: [],
     skipped: true,
     reason: 'another sweep is running',
     holder: expect.objectContaining({

@@ -1,5 +1,12 @@
 import { planGroupSweep, type GroupSweepInput } from '../../src/core/sweep-plan.js';
-import { GrantViews, deriveGrant, approvalExpiry, type PolicyContext } from '../../src/core/grants.js';
+import {
+  GrantViews,
+  deriveGrant,
+  approvalExpiry,
+  lastEndedGrant,
+  liveGrant,
+  type PolicyContext,
+} from '../../src/core/grants.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from '../../src/core/records.js';
 import type { GroupConfig } from '../../src/config/schema.js';
 
@@ -445,5 +452,52 @@ describe('approvals that keep nobody although a trusted approver wrote them (iss
     const p = plan({ members, requestsByUser, decisions: [badApproval] });
     expect(p.keep).toEqual([]);
     expect(p.untrusted.map((u) => u.problem)).toEqual(['invalid']);
+  });
+});
+
+describe('the grant that ended last, and grants a live one covers (grants.ts)', () => {
+  const withdrawn = (r: AccessRequest, hours: number): AccessRequest => ({
+    ...r,
+    withdrawn: { kind: 'revoked', at: at(hours) },
+  });
+  const older = request('r-older', 'alice', 2);
+  const newer = request('r-newer', 'alice', 4, at(3));
+  const decisions = [approval('r-older', 'alice', 'bob', at(0), 2), approval('r-newer', 'alice', 'bob', at(3), 4)];
+
+  it("a requester's own revoke of the newer grant is the grant that ended last, not the older expiry", () => {
+    const grants = new GrantViews(decisions, POLICY, at(5), undefined);
+    const all = grants.grantsOf('alice', [older, withdrawn(newer, 4)]);
+    const last = lastEndedGrant(all);
+    expect(last?.requestId).toBe('r-newer');
+    expect(last?.view).toMatchObject({ state: 'revoked', endedAt: at(4) });
+    expect(liveGrant(all)).toBeUndefined();
+    expect(all.every((g) => g.view.coveredBy === undefined)).toBe(true);
+    // The plan says the same: removed as revoked, for the newer request.
+    const planned = plan({
+      members: [user('alice')],
+      requestsByUser: new Map([['alice', [older, withdrawn(newer, 4)]]]),
+      decisions,
+      now: at(5),
+    });
+    expect(planned.remove).toEqual([expect.objectContaining({ reason: 'revoked', requestId: 'r-newer' })]);
+  });
+
+  it('an ended older grant is covered by the live newer one; a revoke of a request never approved ended no grant', () => {
+    const grants = new GrantViews(decisions, POLICY, at(4), undefined);
+    const all = grants.grantsOf('alice', [older, newer, withdrawn(request('r-pending', 'alice', 1, at(3)), 3.5)]);
+    expect(liveGrant(all)?.requestId).toBe('r-newer');
+    expect(all.find((g) => g.requestId === 'r-older')?.view).toMatchObject({
+      state: 'expired',
+      endedAt: at(2),
+      coveredBy: 'r-newer',
+    });
+    expect(all.find((g) => g.requestId === 'r-pending')?.view).toEqual({ state: 'revoked' });
+  });
+
+  it("approvals whose request record is gone still count (the approver's record is the proof)", () => {
+    const grants = new GrantViews(decisions, POLICY, at(4), undefined);
+    expect(liveGrant(grants.grantsOf('alice', []))?.requestId).toBe('r-newer');
+    // The requester's own record says revoked: the approval alone does not make her a holder.
+    expect(liveGrant(grants.grantsOf('alice', [older, withdrawn(newer, 3.5)]))).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { sweepOnce, sweepSettings, type SweepFlags } from '../sweep-once.js';
+import { sweepCommand, type SweepFlags } from '../sweep-once.js';
 
 export function registerSweep(program: Command, run: Runner): void {
   program
@@ -44,7 +44,5 @@ Examples:
 Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
 1 anything else (failures, stuck removals, quarantine, lasting drift; see the report).`,
     )
-    .action(async (options: SweepFlags, command: Command) =>
-      run(command, async (env) => sweepOnce(env, await sweepSettings(env, options))),
-    );
+    .action(async (options: SweepFlags, command: Command) => run(command, async (env) => sweepCommand(env, options)));
 }
