@@ -914,7 +914,10 @@ describe('Graph emulator: service principal and provisioning job', () => {
     job.status.quarantine = {
       reason: 'EncounteredQuarantineException',
       currentBegan: h.emu.world.nowIso(),
-      nextAttempt: h.emu.world.nowIso(),
+      seriesBegan: h.emu.world.nowIso(),
+      seriesCount: 0,
+      nextAttempt: new Date(h.emu.world.now() + 6 * 3_600_000).toISOString(),
+      error: null,
     };
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     const read = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs/${JOB}`).get();
