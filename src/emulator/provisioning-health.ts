@@ -83,8 +83,13 @@ export function failCycleIfInjected(
     quarantine.seriesCount += 1;
     quarantine.currentBegan = world.nowIso();
     quarantine.error = failure.error;
-    quarantine.nextAttempt = new Date(nextQuarantineAttempt(Date.parse(quarantine.seriesBegan), world.now())).toISOString();
-  } else if (failure.quarantineAfter !== undefined && status.countSuccessiveCompleteFailures >= failure.quarantineAfter) {
+    quarantine.nextAttempt = new Date(
+      nextQuarantineAttempt(Date.parse(quarantine.seriesBegan), world.now()),
+    ).toISOString();
+  } else if (
+    failure.quarantineAfter !== undefined &&
+    status.countSuccessiveCompleteFailures >= failure.quarantineAfter
+  ) {
     imposeQuarantine(world, job, failure.reason, failure.error);
   }
   return failure.error;

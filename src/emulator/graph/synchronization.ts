@@ -17,6 +17,7 @@ import {
 import { onDemandResponseBody, provisionOnDemand as provisionGroupOnDemand } from '../provisioning.js';
 import type { ServicePrincipal, SynchronizationExecution, SynchronizationJob, World } from '../state.js';
 import {
+  APP_ROLE_ASSIGNMENT_READ,
   authenticate,
   hasAny,
   hasRole,
@@ -150,10 +151,7 @@ function listServicePrincipals(req: EmuRequest, emu: EmulatorApi): EmuResponse {
 
 /** The groups (and users) assigned to the enterprise application, as appRoleAssignments. */
 function listAppRoleAssignedTo(req: EmuRequest, emu: EmulatorApi): EmuResponse {
-  // serviceprincipal-list-approleassignedto documents Application.Read.All (or Directory.Read.All);
-  // the emulator still accepts the Synchronization permissions here (see SERVICE_PRINCIPAL_READ):
-  // doctor asks people for no Application.Read.All yet.
-  const caller = authorized(req, emu, SERVICE_PRINCIPAL_READ);
+  const caller = authorized(req, emu, APP_ROLE_ASSIGNMENT_READ);
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
   if (isResponse(sp)) return sp;
