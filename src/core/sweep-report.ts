@@ -2,6 +2,7 @@
 import type { AuditInput } from './deps.js';
 import type { MemberKind } from './ports.js';
 import type { ApprovalProblem } from './grants.js';
+import type { ProvisioningState } from './provisioning-health.js';
 
 export interface SweepOptions {
   dryRun: boolean;
@@ -85,7 +86,15 @@ export interface GroupSweepReport {
   /** UPNs Entra was asked to provision on demand in this sweep. */
   provisionedOnDemand: string[];
   ociGroupMembers: number | null;
-  provisioning?: { code: string; quarantineReason: string | null } | null;
+  /** The provisioning job's state (core/provisioning-health.ts); failing and quarantined are also problems (exit 1). */
+  provisioning?: {
+    code: string;
+    state: ProvisioningState;
+    quarantineReason: string | null;
+    /** The job's last error, "CODE: message". */
+    error: string | null;
+    nextAttempt: string | null;
+  } | null;
   problems: string[];
   /** What could not be checked because Graph or OCI stayed unavailable (exit 5, not 1: try again later). */
   unavailable?: string[];
