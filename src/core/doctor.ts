@@ -649,6 +649,12 @@ function jobCheck(
         "Open the OCI app's Provisioning logs and fix the cause named there; Entra retries at every cycle and puts the job in quarantine if it keeps failing.",
       ];
     case 'stopped':
+      if (health.disabled)
+        return [
+          'fail',
+          `disabled by Entra after four weeks in quarantine${health.since ? ` (since ${time(health.since)})` : ''}: ${health.reason ?? 'no reason given'}${error ? `; error ${error}` : ''} — no cycle runs until provisioning is restarted`,
+          'Open the OCI app\'s Provisioning logs and fix the cause, then "Restart provisioning" (it clears the quarantine and runs a full cycle).',
+        ];
       return [
         'fail',
         `state ${health.code}: changes are not provisioned to OCI`,

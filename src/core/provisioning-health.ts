@@ -10,8 +10,10 @@
  *  - quarantined: Entra retries on a growing schedule (6 h, 12 h, 24 h after
  *    the first failure, then daily) and leaves quarantine by itself at the
  *    first retry that succeeds; nothing reaches OCI meanwhile;
- *  - stopped: Paused, NotConfigured, or a code this version does not know:
- *    no cycle runs at all.
+ *  - stopped: Paused, NotConfigured, disabled (the schedule's state, as Entra
+ *    leaves a job that stayed in quarantine for four weeks), or a code this
+ *    version does not know: no cycle runs at all.
+ * Every state but healthy keeps changes, removals included, from reaching OCI.
  */
 
 /** synchronizationError, as Graph gives it (control characters removed). */
@@ -43,6 +45,8 @@ export interface SyncJobStatus {
   } | null;
   /** The schedule's interval, ISO 8601 (PT40M). */
   interval: string | null;
+  /** The schedule's state: Active, Paused, or Disabled (Entra gave up after four weeks in quarantine). */
+  scheduleState: string | null;
 }
 
 export type ProvisioningState = 'healthy' | 'failing' | 'quarantined' | 'stopped';
@@ -61,6 +65,8 @@ export interface ProvisioningHealth {
   since: string | null;
   /** Failed cycles in a row (failing, quarantined). */
   failures: number;
+  /** Stopped because Entra disabled it after four weeks in quarantine. */
+  disabled: boolean;
   lastSuccessfulRun: string | null;
 }
 
@@ -75,9 +81,21 @@ export function provisioningHealth(job: SyncJobStatus): ProvisioningHealth {
     nextAttempt: null,
     error: null,
     since: null,
+    disabled: false,
   };
+  const q = job.quarantine;
+  if (job.scheduleState === 'Disabled') {
+    // Its quarantine (when Graph still shows it) says why; no retry is coming, whatever nextAttempt says.
+    return {
+      ...base,
+      state: 'stopped',
+      disabled: true,
+      reason: q?.reason ?? null,
+      error: q?.error ?? job.lastExecution?.error ?? null,
+      since: q?.seriesBegan ?? q?.since ?? null,
+    };
+  }
   if (job.code === 'Quarantine') {
-    const q = job.quarantine;
     return {
       ...base,
       state: 'quarantined',
@@ -111,9 +129,9 @@ export function describeSyncError(error: SyncError | null): string | null {
 }
 
 /**
- * One sentence for a job that keeps changes from reaching OCI (failing or
- * quarantined), naming the error, the reason code and the next attempt; null
- * for a healthy or stopped job. `time` shows a timestamp (ISO by default).
+ * One sentence for a job that keeps changes from reaching OCI (failing,
+ * quarantined or stopped), naming the error, the reason code and the next
+ * attempt; null for a healthy job. `time` shows a timestamp (ISO by default).
  */
 export function provisioningProblem(
   health: ProvisioningHealth,
@@ -135,6 +153,16 @@ export function provisioningProblem(
       `${error ? `: ${error}` : ''}. ` +
       'Removals will not reach OCI until a cycle succeeds; Entra quarantines a job that keeps failing.'
     );
+  }
+  if (health.state === 'stopped' && health.disabled) {
+    return (
+      `The provisioning job was disabled after four weeks in quarantine (${health.reason ?? 'no reason given'})` +
+      `${health.since ? ` since ${time(health.since)}` : ''}${error ? `: ${error}` : ''}. ` +
+      'Removals will not reach OCI until the cause is fixed and provisioning is restarted.'
+    );
+  }
+  if (health.state === 'stopped') {
+    return `The provisioning job is stopped (${health.code}): removals will not reach OCI until provisioning is started.`;
   }
   return null;
 }

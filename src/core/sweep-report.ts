@@ -86,7 +86,7 @@ export interface GroupSweepReport {
   /** UPNs Entra was asked to provision on demand in this sweep. */
   provisionedOnDemand: string[];
   ociGroupMembers: number | null;
-  /** The provisioning job's state (core/provisioning-health.ts); failing and quarantined are also problems (exit 1). */
+  /** The provisioning job's state (core/provisioning-health.ts); every state but healthy is also a problem (exit 1). */
   provisioning?: {
     code: string;
     state: ProvisioningState;

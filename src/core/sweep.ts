@@ -269,7 +269,7 @@ function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   return holders;
 }
 
-/** The provisioning job's state in the report (a failing or quarantined job first among the problems), and the events of the check. */
+/** The provisioning job's state in the report (a job that is not healthy first among the problems), and the events of the check. */
 async function finish(run: GroupRun, job: JobRead): Promise<void> {
   const { report } = run;
   const jobState = await job();

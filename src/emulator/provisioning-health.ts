@@ -13,7 +13,9 @@
  *    failure of the series, then every 24 h; each failed retry counts in
  *    seriesCount and moves currentBegan and nextAttempt;
  *  - a retry that succeeds takes the job out of quarantine by itself and
- *    regular cycles resume.
+ *    regular cycles resume;
+ *  - retries go on for 28 days after the first failure; then the job is
+ *    disabled (schedule state Disabled) until provisioning is restarted.
  * The cause is injected by the control routes below (/failure, /quarantine);
  * it lasts a number of cycles, or until "quarantine": off (the cause fixed
  * and provisioning restarted with the quarantine cleared).
@@ -25,6 +27,8 @@ const HOUR_MS = 3_600_000;
 /** Retries after the first failure of a quarantine series; then one every day. */
 export const QUARANTINE_RETRY_OFFSETS_MS = [6 * HOUR_MS, 12 * HOUR_MS, 24 * HOUR_MS] as const;
 export const QUARANTINE_DAILY_RETRY_MS = 24 * HOUR_MS;
+/** How long retries go on after the first failure; then the job is disabled. */
+export const QUARANTINE_GIVE_UP_MS = 28 * 24 * HOUR_MS;
 
 const DEFAULT_ERROR: SynchronizationError = {
   code: 'SystemForCrossDomainIdentityManagementCredentialValidationUnavailable',
@@ -83,9 +87,11 @@ export function failCycleIfInjected(
     quarantine.seriesCount += 1;
     quarantine.currentBegan = world.nowIso();
     quarantine.error = failure.error;
-    quarantine.nextAttempt = new Date(
-      nextQuarantineAttempt(Date.parse(quarantine.seriesBegan), world.now()),
-    ).toISOString();
+    const seriesBegan = Date.parse(quarantine.seriesBegan);
+    const next = nextQuarantineAttempt(seriesBegan, world.now());
+    // Past four weeks Entra gives up: the job is disabled, and its quarantine says when it would have retried.
+    if (next - seriesBegan > QUARANTINE_GIVE_UP_MS) job.disabled = true;
+    quarantine.nextAttempt = new Date(next).toISOString();
   } else if (
     failure.quarantineAfter !== undefined &&
     status.countSuccessiveCompleteFailures >= failure.quarantineAfter
@@ -108,6 +114,7 @@ export function recordSuccessfulCycle(job: SynchronizationJob, execution: Synchr
 /** Back to a healthy job (the harness's reset, and "quarantine": off): cause fixed, quarantine cleared. */
 export function clearJobFailure(job: SynchronizationJob): void {
   job.failure = undefined;
+  job.disabled = false;
   if (job.status.code === 'Quarantine') job.status.code = 'Active';
   job.status.quarantine = null;
   job.status.countSuccessiveCompleteFailures = 0;

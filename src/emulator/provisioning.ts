@@ -231,8 +231,8 @@ function waitingInQuarantine(world: World, job: SynchronizationJob): boolean {
 
 function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): CycleSummary {
   const summary = emptySummary(sp, job);
-  if (NOT_RUNNING.has(job.status.code) || waitingInQuarantine(world, job)) {
-    summary.skippedBecause = job.status.code;
+  if (NOT_RUNNING.has(job.status.code) || job.disabled || waitingInQuarantine(world, job)) {
+    summary.skippedBecause = job.disabled ? 'Disabled' : job.status.code;
     return summary;
   }
   const timeBegan = world.nowIso();

@@ -121,6 +121,8 @@ export interface SynchronizationJob {
   };
   /** Set by /_emulator/provisioning/failure or …/quarantine: why the next cycles fail, and how many more will. */
   failure?: SynchronizationFailure;
+  /** Disabled by Entra after four weeks in quarantine (schedule state Disabled): no cycle runs until a restart. */
+  disabled?: boolean;
   /** Cycle length in virtual milliseconds (Entra's is ~40 minutes; the emulator can be faster). */
   intervalMs: number;
   /** Set by /_emulator/provisioning/ondemand: the next provisionOnDemand calls answer 200 with this result and export nothing. */

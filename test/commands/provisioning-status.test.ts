@@ -141,7 +141,7 @@ test('quarantined: doctor and the sweep name the reason, the error and the next 
   expect(problemLines(swept.text)[0]).toBe(`  PROBLEM    ${report.problems[0]}`);
 });
 
-test('stopped (Paused): doctor fails naming the state; the sweep records it and is not failed by it', async () => {
+test('stopped (Paused): doctor fails naming the state; the sweep reports a problem (exit 1)', async () => {
   const H = h();
   const job = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!.synchronizationJobs[0]!;
   job.status.code = 'Paused';
@@ -156,10 +156,44 @@ test('stopped (Paused): doctor fails naming the state; the sweep records it and 
     expect(doctorLine(text)).toBe('FAIL\tprovisioning job\tstate Paused: changes are not provisioned to OCI');
 
     const swept = await sweep(H);
-    expect(swept.json.code).toBe(0);
-    expect(swept.json.json.groups[0].provisioning).toMatchObject({ code: 'Paused', state: 'stopped' });
-    expect(swept.json.json.groups[0].problems).toEqual([]);
+    expect(swept.json.code).toBe(1);
+    expect(swept.json.json.groups[0].provisioning).toEqual({
+      code: 'Paused',
+      state: 'stopped',
+      quarantineReason: null,
+      error: null,
+      nextAttempt: null,
+    });
+    const problem =
+      'The provisioning job is stopped (Paused): removals will not reach OCI until provisioning is started.';
+    expect(swept.json.json.groups[0].problems).toEqual([problem]);
+    expect(problemLines(swept.text)).toEqual([`  PROBLEM    ${problem}`]);
   } finally {
     job.status.code = 'Active';
   }
+});
+
+test('disabled after four weeks in quarantine: doctor and the sweep say so, not "next attempt"', async () => {
+  const H = h();
+  await H.control('provisioning/quarantine', { on: true, code: ERROR_CODE, message: ERROR_MESSAGE });
+  const job = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!.synchronizationJobs[0]!;
+  for (let step = 0; step < 40 && !job.disabled; step += 1)
+    await H.control('clock/advance', { ms: Date.parse(job.status.quarantine!.nextAttempt) - H.emu.world.now() });
+  expect(job.disabled).toBe(true);
+  // The sign-in and the app's token are weeks old by now: sign in again.
+  expect((await H.login('alice')).code).toBe(0);
+
+  const { json } = await doctor(H);
+  expect(json.code).toBe(1);
+  expect(jobCheck(json).detail).toMatch(
+    new RegExp(
+      `^disabled by Entra after four weeks in quarantine \\(since ${ISO}\\): EncounteredQuarantineException; error ${ERROR_CODE}: .+ — no cycle runs until provisioning is restarted$`,
+    ),
+  );
+  const swept = await sweep(H);
+  expect(swept.json.code).toBe(1);
+  expect(swept.json.json.groups[0].provisioning).toMatchObject({ code: 'Quarantine', state: 'stopped' });
+  expect(swept.json.json.groups[0].problems[0]).toMatch(
+    /^The provisioning job was disabled after four weeks in quarantine \(EncounteredQuarantineException\) since /,
+  );
 });

@@ -193,6 +193,32 @@ test('a job that keeps failing goes into quarantine after the failures asked for
   expect((await statusAfter(CYCLE_MS)).lastExecution.state).toBe('Succeeded');
 });
 
+test('retries go on for 28 days after the first failure; then Entra disables the job until provisioning is restarted', async () => {
+  await control('provisioning/quarantine', { on: true });
+  const job = async () =>
+    graph().api(`/servicePrincipals/${SEED.ociServicePrincipalId}/synchronization/jobs/${SEED.syncJobId}`).get();
+  let read = await job();
+  const began = Date.parse(read.status.quarantine.seriesBegan);
+  const retriedAt: number[] = [];
+  for (let step = 0; step < 40 && read.schedule.state === 'Active'; step += 1) {
+    await control('clock/advance', { ms: Date.parse(read.status.quarantine.nextAttempt) - emu.world.now() });
+    read = await job();
+    retriedAt.push(Math.floor((Date.parse(read.status.quarantine.currentBegan) - began) / HOUR));
+  }
+  // 6, 12, 24 hours, then daily up to the 28th day: 30 retries, the last one disabling the job.
+  expect(retriedAt).toEqual([6, 12, 24, ...Array.from({ length: 27 }, (_, day) => 48 + day * 24)]);
+  expect(read.schedule.state).toBe('Disabled');
+  expect(read.status).toMatchObject({ code: 'Quarantine', quarantine: { seriesCount: 30 } });
+
+  // Disabled: no retry any more, whatever nextAttempt says.
+  await control('clock/advance', { ms: 3 * 24 * HOUR });
+  expect((await job()).status.quarantine.seriesCount).toBe(30);
+
+  await control('provisioning/quarantine', { on: false });
+  read = await job();
+  expect([read.schedule.state, read.status.code, read.status.quarantine]).toEqual(['Active', 'Active', null]);
+});
+
 test('the control routes refuse what they cannot mean', async () => {
   expect((await control('provisioning/failure', { cycles: 0 })).status).toBe(400);
   expect((await control('provisioning/failure', { cycles: 1, quarantineAfter: -1 })).status).toBe(400);

@@ -193,6 +193,7 @@ export function resetTenant(emu: RunningEmulator): void {
       job.status.lastExecution = undefined;
       job.status.countSuccessiveCompleteFailures = 0;
       job.failure = undefined;
+      job.disabled = false;
       job.onDemandOutcome = undefined;
     }
   }

@@ -59,6 +59,20 @@ const cases: [string, Record<string, unknown>, ProvisioningState][] = [
   ['a code this version does not know', { code: 'SomethingNew' }, 'stopped'],
 ];
 
+test('a job Entra disabled after four weeks in quarantine is stopped, whatever its quarantine says', () => {
+  const quarantined = job(cases[4]![1]);
+  const health = provisioningHealth(parseSyncJob({ ...quarantined, schedule: { state: 'Disabled' } }));
+  expect(health).toMatchObject({ state: 'stopped', disabled: true, reason: 'EncounteredQuarantineException' });
+  expect(provisioningProblem(health)).toBe(
+    'The provisioning job was disabled after four weeks in quarantine (EncounteredQuarantineException) since 2026-03-01T10:00:05Z: ' +
+      'SystemForCrossDomainIdentityManagementCredentialValidationUnavailable: Token expired. ' +
+      'Removals will not reach OCI until the cause is fixed and provisioning is restarted.',
+  );
+  expect(provisioningProblem(provisioningHealth(parseSyncJob(job({ code: 'Paused' }))))).toBe(
+    'The provisioning job is stopped (Paused): removals will not reach OCI until provisioning is started.',
+  );
+});
+
 test.each(cases)('%s → %s', (_name, status, state) => {
   expect(provisioningHealth(parseSyncJob(job(status))).state).toBe(state);
 });
@@ -73,6 +87,7 @@ test('a quarantined job: the reason, the error, the next attempt and since when,
     nextAttempt: '2026-03-03T10:00:05Z',
     since: '2026-03-01T10:00:05Z',
     failures: 4,
+    disabled: false,
     lastSuccessfulRun: '2026-03-01T09:01:00Z',
   });
   expect(provisioningProblem(health)).toBe(
@@ -82,7 +97,7 @@ test('a quarantined job: the reason, the error, the next attempt and since when,
   );
 });
 
-test('a failing job: the failures in a row, the last success and the error; healthy and stopped jobs are no problem here', () => {
+test('a failing job: the failures in a row, the last success and the error; a healthy job is no problem', () => {
   const failing = provisioningHealth(parseSyncJob(job(cases[2]![1])));
   expect(provisioningProblem(failing)).toBe(
     'The provisioning job is failing (2 cycle(s) in a row, last success 2026-03-01T09:01:00Z): ' +
@@ -90,7 +105,6 @@ test('a failing job: the failures in a row, the last success and the error; heal
       'Removals will not reach OCI until a cycle succeeds; Entra quarantines a job that keeps failing.',
   );
   expect(provisioningProblem(provisioningHealth(parseSyncJob(job(cases[0]![1]))))).toBeNull();
-  expect(provisioningProblem(provisioningHealth(parseSyncJob(job(cases[5]![1]))))).toBeNull();
 });
 
 test("Graph's text is printed: control and bidi characters are removed, wrong types become null", () => {

@@ -48,5 +48,6 @@ export function parseSyncJob(body: unknown, fallbackId: string | null = null): S
         }
       : null,
     interval: text(record(job.schedule)?.interval),
+    scheduleState: text(record(job.schedule)?.state),
   };
 }

@@ -83,7 +83,7 @@ function jobJson(job: SynchronizationJob): Json {
     schedule: {
       expiration: null,
       interval: isoDuration(job.intervalMs),
-      state: status.code === 'Paused' ? 'Paused' : 'Active',
+      state: job.disabled ? 'Disabled' : status.code === 'Paused' ? 'Paused' : 'Active',
     },
     status: {
       code: status.code,

@@ -215,6 +215,7 @@ export class FakeTenant {
           successiveFailures: 0,
           quarantine: null,
           interval: null,
+          scheduleState: 'Active',
         })),
     };
   }
