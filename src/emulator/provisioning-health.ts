@@ -52,6 +52,12 @@ export function quarantineAttemptAt(job: SynchronizationJob): number | undefined
   return quarantine ? Date.parse(quarantine.nextAttempt) : undefined;
 }
 
+/** Whether a quarantined job's retry is due now: never once Entra disabled it. */
+export function quarantineRetryDue(world: World, job: SynchronizationJob): boolean {
+  const attemptAt = quarantineAttemptAt(job);
+  return !job.disabled && attemptAt !== undefined && world.now() >= attemptAt;
+}
+
 function imposeQuarantine(world: World, job: SynchronizationJob, reason: string, error: SynchronizationError): void {
   const now = world.now();
   job.status.code = 'Quarantine';

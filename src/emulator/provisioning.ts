@@ -45,6 +45,7 @@ import {
   failCycleIfInjected,
   provisioningHealthControlRoutes,
   quarantineAttemptAt,
+  quarantineRetryDue,
   recordSuccessfulCycle,
 } from './provisioning-health.js';
 
@@ -221,17 +222,13 @@ function exportMembership(
   }
 }
 
-const NOT_RUNNING: ReadonlySet<string> = new Set(['Paused', 'NotConfigured']);
-
-/** A quarantined job runs only at its next attempt. */
-function waitingInQuarantine(world: World, job: SynchronizationJob): boolean {
-  const attemptAt = quarantineAttemptAt(job);
-  return attemptAt !== undefined && world.now() < attemptAt;
-}
+const NOT_RUNNING: ReadonlySet<string> = new Set(['Paused', 'Quarantine', 'NotConfigured']);
 
 function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): CycleSummary {
   const summary = emptySummary(sp, job);
-  if (NOT_RUNNING.has(job.status.code) || job.disabled || waitingInQuarantine(world, job)) {
+  // A quarantined job runs only at its next attempt (provisioning-health.ts).
+  const blocked = job.status.code === 'Quarantine' ? !quarantineRetryDue(world, job) : NOT_RUNNING.has(job.status.code);
+  if (blocked) {
     summary.skippedBecause = job.disabled ? 'Disabled' : job.status.code;
     return summary;
   }
