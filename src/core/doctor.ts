@@ -600,9 +600,12 @@ async function entraChecks(
         'Copy the job id from GET /servicePrincipals/{id}/synchronization/jobs (docs/setup-entra.md).',
       );
     } else {
-      const [status, detail, fix] = jobCheck(provisioningHealth(job), provisioning.cycleMinutes, now, (iso) =>
-        (probes.time ?? absoluteTime)(new Date(iso), now),
-      );
+      // Graph's times, shown as every other time; a text that is no time is shown as it is.
+      const shown = (text: string) => {
+        const when = new Date(text);
+        return Number.isNaN(when.getTime()) ? text : (probes.time ?? absoluteTime)(when, now);
+      };
+      const [status, detail, fix] = jobCheck(provisioningHealth(job), provisioning.cycleMinutes, now, shown);
       add('provisioning-job', 'provisioning job', 'entra', status, detail, fix);
     }
   } catch (error) {

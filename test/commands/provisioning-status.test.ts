@@ -197,3 +197,13 @@ test('disabled after four weeks in quarantine: doctor and the sweep say so, not 
     /^The provisioning job was disabled after four weeks in quarantine \(EncounteredQuarantineException\) since /,
   );
 });
+
+test('a time Graph sends that is no time is shown as it is, not a crash', async () => {
+  const H = h();
+  await H.control('provisioning/quarantine', { on: true, code: ERROR_CODE, message: ERROR_MESSAGE });
+  const job = H.emu.world.servicePrincipals.get(SEED.ociServicePrincipalId)!.synchronizationJobs[0]!;
+  job.status.quarantine!.seriesBegan = 'yesterday';
+  const { json } = await doctor(H);
+  expect(json.code).toBe(1);
+  expect(jobCheck(json).detail).toMatch(/^in quarantine since yesterday: EncounteredQuarantineException; error /);
+});
