@@ -12,6 +12,12 @@ import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
 import {
+  describeSyncError,
+  provisioningHealth,
+  type ProvisioningHealth,
+  type SyncJobStatus,
+} from './provisioning-health.js';
+import {
   applicationNeeds,
   decodeTokenClaims,
   delegatedNeeds,
@@ -34,15 +40,8 @@ export interface AppAssignment {
   principalDisplayName: string | null;
 }
 
-/** A provisioning (synchronization) job's state, as doctor needs it. */
-export interface SyncJobInfo {
-  id: string;
-  code: string;
-  quarantine: { reason: string | null; nextAttempt: string | null; since: string | null } | null;
-  lastSuccessfulRun: string | null;
-  lastRun: { ended: string | null; state: string | null } | null;
-  interval: string | null;
-}
+/** A provisioning (synchronization) job's status, as doctor needs it. */
+export type SyncJobInfo = SyncJobStatus;
 
 /** How one SAML identity provider of the OCI domain does JIT provisioning. */
 export interface JitSettings {
@@ -583,12 +582,9 @@ async function entraChecks(
         "provisioning.servicePrincipalId is the OCI enterprise application's object id (Enterprise applications → the app → Overview → Object ID).",
       );
     } else {
-      const failure = graphFailure(error, 'Application.Read.All');
-      // Reading an app's assignments is the one thing only doctor does: a 403 here is not a problem for the other commands.
-      if ((error as { status?: number }).status === 403)
-        failure.fix =
-          'Check it by hand (Enterprise applications → the OCI app → Users and groups), or grant Application.Read.All to this identity so doctor can.';
-      add('app-assignment', 'OCI app assignment', ...statusOf('warn', failure));
+      // Reading an app's assignments is the one thing only doctor does: a refusal here is not a problem for the other commands.
+      const refused = assignmentReadRefused(probes, config, error);
+      add('app-assignment', 'OCI app assignment', ...statusOf('warn', refused ?? graphFailure(error, APP_READ)));
     }
   }
 
@@ -603,56 +599,14 @@ async function entraChecks(
         `no provisioning job ${provisioning.jobId} on service principal ${provisioning.servicePrincipalId}`,
         'Copy the job id from GET /servicePrincipals/{id}/synchronization/jobs (docs/setup-entra.md).',
       );
-    } else if (job.code === 'Quarantine') {
-      const q = job.quarantine;
-      add(
-        'provisioning-job',
-        'provisioning job',
-        'entra',
-        'fail',
-        `in quarantine${q?.since ? ` since ${q.since}` : ''}: ${q?.reason ?? 'no reason given'}${q?.nextAttempt ? `; next attempt ${q.nextAttempt}` : ''} — no change reaches OCI until it leaves quarantine`,
-        'Open the OCI app\'s Provisioning logs, fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s token), then "Restart provisioning".',
-      );
-    } else if (job.code !== 'Active') {
-      add(
-        'provisioning-job',
-        'provisioning job',
-        'entra',
-        'fail',
-        `state ${job.code}: changes are not provisioned to OCI`,
-        job.code === 'Paused'
-          ? 'Start provisioning on the OCI enterprise application (Provisioning → Start provisioning).'
-          : 'Configure and start provisioning on the OCI enterprise application (docs/setup-entra.md).',
-      );
     } else {
-      const cycleMs = provisioning.cycleMinutes * 60_000;
-      const last = job.lastSuccessfulRun;
-      if (!last)
-        add(
-          'provisioning-job',
-          'provisioning job',
-          'entra',
-          'warn',
-          'Active, but it has not completed a cycle yet',
-          'Wait for the first cycle (up to 40 minutes), then run doctor again.',
-        );
-      else if (now.getTime() - new Date(last).getTime() > 3 * cycleMs) {
-        add(
-          'provisioning-job',
-          'provisioning job',
-          'entra',
-          'warn',
-          `Active, but its last successful cycle was ${(probes.time ?? absoluteTime)(new Date(last), now)} (cycle ~${provisioning.cycleMinutes}m)`,
-          'Check the Provisioning logs of the OCI enterprise application.',
-        );
-      } else
-        add(
-          'provisioning-job',
-          'provisioning job',
-          'entra',
-          'pass',
-          `Active; last successful cycle ${(probes.time ?? absoluteTime)(new Date(last), now)}`,
-        );
+      // Graph's times, shown as every other time; a text that is no time is shown as it is.
+      const shown = (text: string) => {
+        const when = new Date(text);
+        return Number.isNaN(when.getTime()) ? text : (probes.time ?? absoluteTime)(when, now);
+      };
+      const [status, detail, fix] = jobCheck(provisioningHealth(job), provisioning.cycleMinutes, now, shown);
+      add('provisioning-job', 'provisioning job', 'entra', status, detail, fix);
     }
   } catch (error) {
     if ((error as { status?: number }).status === 403 && probes.identity === 'user') {
@@ -669,6 +623,92 @@ async function entraChecks(
     } else
       add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
   }
+}
+
+const APP_READ = 'Application.Read.All';
+
+const QUARANTINE_FIX =
+  'Open the OCI app\'s Provisioning logs and fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s secret token and enter it under Provisioning → Admin credentials). Entra retries 6 h, 12 h and 24 h after the first failure, then daily, and leaves quarantine by itself at the first retry that succeeds; to retry now, "Restart provisioning" (it clears the quarantine).';
+
+/** The provisioning-job check for a job Graph showed: status, detail, fix. */
+function jobCheck(
+  health: ProvisioningHealth,
+  cycleMinutes: number,
+  now: Date,
+  time: (iso: string) => string,
+): [CheckStatus, string, string | null] {
+  const error = describeSyncError(health.error);
+  switch (health.state) {
+    case 'quarantined':
+      return [
+        'fail',
+        `in quarantine${health.since ? ` since ${time(health.since)}` : ''}: ${health.reason ?? 'no reason given'}${error ? `; error ${error}` : ''}; next attempt ${health.nextAttempt ? time(health.nextAttempt) : 'not given'} — no change reaches OCI until a retry succeeds`,
+        QUARANTINE_FIX,
+      ];
+    case 'failing':
+      return [
+        'fail',
+        `${health.code}, but its last ${health.failures} cycle(s) failed${error ? `: ${error}` : ''}${health.lastSuccessfulRun ? `; last successful cycle ${time(health.lastSuccessfulRun)}` : ''} — changes do not reach OCI`,
+        "Open the OCI app's Provisioning logs and fix the cause named there; Entra retries at every cycle and puts the job in quarantine if it keeps failing.",
+      ];
+    case 'stopped':
+      if (health.disabled)
+        return [
+          'fail',
+          `disabled by Entra after four weeks in quarantine${health.since ? ` (since ${time(health.since)})` : ''}: ${health.reason ?? 'no reason given'}${error ? `; error ${error}` : ''} — no cycle runs until provisioning is restarted`,
+          'Open the OCI app\'s Provisioning logs and fix the cause, then "Restart provisioning" (it clears the quarantine and runs a full cycle).',
+        ];
+      return [
+        'fail',
+        `state ${health.code}: changes are not provisioned to OCI`,
+        health.code === 'Paused'
+          ? 'Start provisioning on the OCI enterprise application (Provisioning → Start provisioning).'
+          : 'Configure and start provisioning on the OCI enterprise application (docs/setup-entra.md).',
+      ];
+  }
+  const last = health.lastSuccessfulRun;
+  if (!last)
+    return [
+      'warn',
+      `${health.code}, but it has not completed a cycle yet`,
+      'Wait for the first cycle (up to 40 minutes), then run doctor again.',
+    ];
+  if (now.getTime() - new Date(last).getTime() > 3 * cycleMinutes * 60_000)
+    return [
+      'warn',
+      `${health.code}, but its last successful cycle was ${time(last)} (cycle ~${cycleMinutes}m)`,
+      'Check the Provisioning logs of the OCI enterprise application.',
+    ];
+  return ['pass', `${health.code}; last successful cycle ${time(last)}`, null];
+}
+
+/**
+ * Listing the groups assigned to the OCI app takes Application.Read.All
+ * (serviceprincipal-list-approleassignedto), delegated or application: said the
+ * same way as docs/setup-entra.md, whether Entra refused to consent to it
+ * (SCOPE_NOT_GRANTED, a person's token) or Graph refused the read (403).
+ */
+function assignmentReadRefused(
+  probes: DoctorProbes,
+  config: Config,
+  error: unknown,
+): Pick<CheckResult, 'detail' | 'fix' | 'category'> | null {
+  const notConsented = (error as { code?: string }).code === 'SCOPE_NOT_GRANTED';
+  if (!notConsented && (error as { status?: number }).status !== 403) return null;
+  const app = probes.identity === 'app';
+  const where = app
+    ? `the application permission ${APP_READ} to the automation app ${config.automation?.clientId ?? ''}`.replace(
+        / $/,
+        '',
+      )
+    : `the delegated permission ${APP_READ} to the CLI app ${config.clientId}`;
+  return {
+    category: 'auth',
+    detail: notConsented
+      ? `reading the groups assigned to the OCI enterprise application needs ${APP_READ}, and Entra has no consent for it: ${(error as Error).message}`
+      : `Graph denied the read (403): reading the groups assigned to the OCI enterprise application needs ${APP_READ}: ${(error as Error).message}`,
+    fix: `An administrator adds ${where} and grants admin consent (docs/setup-entra.md), so doctor can check it; or check it by hand: Enterprise applications → the OCI app → Users and groups.`,
+  };
 }
 
 /** The directory roles Graph asks of a signed-in user to read provisioning jobs or provision on demand. */

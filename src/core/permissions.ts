@@ -192,6 +192,14 @@ export function applicationNeeds(options: NeedsOptions): PermissionNeed[] {
       required: true,
     });
   }
+  if (options.provisioning) {
+    needs.push({
+      command: 'doctor --as app',
+      permission: 'Application.Read.All',
+      why: 'check that the groups are assigned to the OCI enterprise application',
+      required: false,
+    });
+  }
   if (!options.provisionOnDemand) {
     needs.push({
       command: 'sweep --provision-now',

@@ -4,6 +4,8 @@
  * use in-memory versions.
  */
 
+import type { SyncJobStatus } from './provisioning-health.js';
+
 export interface DirectoryUser {
   id: string;
   userPrincipalName: string;
@@ -38,12 +40,8 @@ export type Progress = (settled: number) => void;
 export type AddResult = 'added' | 'already-member';
 export type RemoveResult = 'removed' | 'not-member';
 
-export interface ProvisioningJobStatus {
-  code: 'NotConfigured' | 'NotRun' | 'Active' | 'Paused' | 'Quarantine' | string;
-  quarantineReason: string | null;
-  nextAttempt: string | null;
-  lastSuccessfulRun: string | null;
-}
+/** The provisioning job's status (core/provisioning-health.ts classifies it). */
+export type ProvisioningJobStatus = SyncJobStatus;
 
 /** Microsoft Graph, as the core needs it. */
 export interface DirectoryPort {

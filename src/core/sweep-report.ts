@@ -2,6 +2,7 @@
 import type { AuditInput } from './deps.js';
 import type { MemberKind } from './ports.js';
 import type { ApprovalProblem } from './grants.js';
+import type { ProvisioningState } from './provisioning-health.js';
 
 export interface SweepOptions {
   dryRun: boolean;
@@ -104,7 +105,15 @@ export interface GroupSweepReport {
   /** What went wrong without failing the sweep (the change waits for the next provisioning cycle); said on stderr too. */
   warnings: string[];
   ociGroupMembers: number | null;
-  provisioning?: { code: string; quarantineReason: string | null } | null;
+  /** The provisioning job's state (core/provisioning-health.ts); every state but healthy is also a problem (exit 1). */
+  provisioning?: {
+    code: string;
+    state: ProvisioningState;
+    quarantineReason: string | null;
+    /** The job's last error, "CODE: message". */
+    error: string | null;
+    nextAttempt: string | null;
+  } | null;
   problems: string[];
   /** What could not be checked because Graph or OCI stayed unavailable (exit 5, not 1: try again later). */
   unavailable?: string[];

@@ -19,6 +19,7 @@ import type { GroupConfig } from '../config/schema.js';
 import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople } from './deps.js';
 import type { ProvisioningJobStatus } from './ports.js';
+import { describeSyncError, provisioningHealth, provisioningProblem } from './provisioning-health.js';
 import { isObjectId } from '../config/object-id.js';
 import { loadRecordBookByUpn, type RecordBook } from './record-book.js';
 import { planGroupSweep, type GroupSweepPlan } from './sweep-plan.js';
@@ -282,20 +283,24 @@ function liveGrantHolders(book: RecordBook, grants: GrantViews): Set<string> {
   return holders;
 }
 
-/** The provisioning job's state in the report (quarantine first among the problems), and the events of the check. */
+/** The provisioning job's state in the report (a job that is not healthy first among the problems), and the events of the check. */
 async function finish(run: GroupRun, job: JobRead): Promise<void> {
   const { report } = run;
   const jobState = await job();
-  report.provisioning = jobState
-    ? { code: jobState.code, quarantineReason: jobState.quarantineReason }
+  const health = jobState ? provisioningHealth(jobState) : undefined;
+  report.provisioning = health
+    ? {
+        code: health.code,
+        state: health.state,
+        quarantineReason: health.reason,
+        error: describeSyncError(health.error),
+        nextAttempt: health.nextAttempt,
+      }
     : jobState === null
       ? null
       : undefined;
-  if (jobState && jobState.code === 'Quarantine') {
-    report.problems.unshift(
-      `The provisioning job is in quarantine (${jobState.quarantineReason ?? 'no reason given'}): removals will not reach OCI until it is fixed.`,
-    );
-  }
+  const problem = health && provisioningProblem(health);
+  if (problem) report.problems.unshift(problem);
   await run.emitPending();
   const outcome = outcomeOf([report], run.dryRun);
   await run.deps.events.emit({

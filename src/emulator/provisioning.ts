@@ -2,7 +2,8 @@
  * Entra's provisioning engine between the tenant and the OCI identity domain,
  * as the Oracle Cloud Infrastructure Console gallery app runs it.
  *
- * What it does on each cycle, for every job not Paused or in Quarantine:
+ * What it does on each cycle, for every job not Paused (a job in Quarantine
+ * only at its next attempt):
  *  - Scope: users that are *direct* members of a group assigned to the
  *    enterprise application. Nested groups are not expanded: Entra's app
  *    provisioning neither flattens nested group membership nor provisions
@@ -24,6 +25,9 @@
  *    linked to Entra users (externalId set) as "already exported", which is
  *    what the seed describes: the domain as the last cycle left it.
  *
+ * A job can fail and go into quarantine (provisioning-health.ts): a
+ * quarantined job's next cycle is due at its quarantine's nextAttempt.
+ *
  * Time is virtual: a job's next cycle is due at nextCycleAt; after a large
  * clock jump one cycle runs and the next is scheduled intervalMs later (the
  * engine does not replay the cycles it "missed").
@@ -37,6 +41,13 @@ import {
   ociGroupByNameInsensitive,
   ociUserByExternalId,
 } from './oci/domain.js';
+import {
+  failCycleIfInjected,
+  provisioningHealthControlRoutes,
+  quarantineAttemptAt,
+  quarantineRetryDue,
+  recordSuccessfulCycle,
+} from './provisioning-health.js';
 
 export interface CycleSummary {
   servicePrincipalId: string;
@@ -44,6 +55,8 @@ export interface CycleSummary {
   ran: boolean;
   /** Why the cycle did not run (the job's status code). */
   skippedBecause?: string;
+  /** The cycle ran and failed (an injected cause, see provisioning-health.ts): nothing was exported. */
+  failedWith?: { code: string; message: string };
   usersCreated: string[];
   usersLinked: string[];
   usersDisabled: string[];
@@ -231,11 +244,18 @@ const NOT_RUNNING: ReadonlySet<string> = new Set(['Paused', 'Quarantine', 'NotCo
 
 function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): CycleSummary {
   const summary = emptySummary(sp, job);
-  if (NOT_RUNNING.has(job.status.code)) {
-    summary.skippedBecause = job.status.code;
+  // A quarantined job runs only at its next attempt (provisioning-health.ts).
+  const blocked = job.status.code === 'Quarantine' ? !quarantineRetryDue(world, job) : NOT_RUNNING.has(job.status.code);
+  if (blocked) {
+    summary.skippedBecause = job.disabled ? 'Disabled' : job.status.code;
     return summary;
   }
   const timeBegan = world.nowIso();
+  const failed = failCycleIfInjected(world, job, timeBegan);
+  if (failed) {
+    summary.failedWith = { code: failed.code, message: failed.message };
+    return summary;
+  }
   const scope = scopeOf(world, sp);
   const before = previousScope(world, job);
   for (const userId of scope) exportUser(world, world.users.get(userId)!, summary);
@@ -255,8 +275,7 @@ function runCycle(world: World, sp: ServicePrincipal, job: SynchronizationJob): 
     exportMembership(world, job, group, directUserMembers(world, group), summary, ociGroup);
   }
   summary.ran = true;
-  job.status.lastSuccessfulExecution = { timeBegan, timeEnded: world.nowIso(), state: 'Succeeded' };
-  if (job.status.code === 'NotRun') job.status.code = 'Active';
+  recordSuccessfulCycle(job, { timeBegan, timeEnded: world.nowIso(), state: 'Succeeded', error: null });
   return summary;
 }
 
@@ -265,7 +284,7 @@ export function runDueProvisioningCycles(world: World): CycleSummary[] {
   const summaries: CycleSummary[] = [];
   const now = world.now();
   for (const { sp, job } of jobsOf(world)) {
-    if (now < job.nextCycleAt) continue;
+    if (now < (quarantineAttemptAt(job) ?? job.nextCycleAt)) continue;
     summaries.push(runCycle(world, sp, job));
     job.nextCycleAt = now + job.intervalMs;
   }
@@ -568,26 +587,7 @@ export function provisioningControlRoutes(): Route[] {
       const cycles = runProvisioningCycleNow(emu.world);
       return json(200, { now: emu.world.nowIso(), cycles });
     }),
-    route('control', 'POST', /^\/_emulator\/provisioning\/quarantine$/, (req, emu) => {
-      const body = parseJsonBody<{ on?: unknown; reason?: unknown; jobId?: unknown }>(req);
-      if (!body || typeof body.on !== 'boolean') return badRequest('"on" must be true or false');
-      const jobs = selectJobs(emu.world, body.jobId);
-      if (jobs.length === 0) return badRequest('no such synchronization job');
-      for (const job of jobs) {
-        if (body.on) {
-          job.status.code = 'Quarantine';
-          job.status.quarantine = {
-            reason: typeof body.reason === 'string' && body.reason ? body.reason : 'EncounteredQuarantineException',
-            currentBegan: emu.world.nowIso(),
-            nextAttempt: new Date(emu.world.now() + job.intervalMs).toISOString(),
-          };
-        } else {
-          job.status.code = 'Active';
-          job.status.quarantine = null;
-        }
-      }
-      return json(200, { jobs: jobs.map((job) => ({ id: job.id, status: job.status })) });
-    }),
+    ...provisioningHealthControlRoutes(),
     route('control', 'POST', /^\/_emulator\/provisioning\/ondemand$/, (req, emu) => {
       const body = parseJsonBody<{
         result?: unknown;

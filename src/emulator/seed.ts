@@ -39,6 +39,7 @@ export const SEED = {
     'GroupMember.ReadWrite.All',
     'Group.Read.All',
     'Synchronization.ReadWrite.All',
+    'Application.Read.All',
   ],
   /** Application permissions granted to the automation (sweep). */
   automationApplicationPermissions: [
@@ -46,6 +47,7 @@ export const SEED = {
     'GroupMember.ReadWrite.All',
     'Group.ReadWrite.All',
     'Synchronization.ReadWrite.All',
+    'Application.Read.All',
   ],
 } as const;
 

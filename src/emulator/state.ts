@@ -69,6 +69,42 @@ export interface AppRegistration {
 
 export type SyncStatusCode = 'NotConfigured' | 'NotRun' | 'Active' | 'Paused' | 'Quarantine';
 
+/** synchronizationError: what Graph says went wrong in a cycle or put the job in quarantine. */
+export interface SynchronizationError {
+  code: string;
+  message: string;
+  tenantActionable: boolean;
+}
+
+/** synchronizationTaskExecution, as far as the emulator keeps it. */
+export interface SynchronizationExecution {
+  timeBegan: string;
+  timeEnded: string;
+  state: 'Succeeded' | 'Failed' | 'EntryLevelErrors' | string;
+  error?: SynchronizationError | null;
+}
+
+/** synchronizationQuarantine. */
+export interface SynchronizationQuarantine {
+  reason: string;
+  currentBegan: string;
+  nextAttempt: string;
+  seriesBegan: string;
+  seriesCount: number;
+  error: SynchronizationError | null;
+}
+
+/** The cause injected into the engine: the next `remaining` cycles fail with `error`. */
+export interface SynchronizationFailure {
+  error: SynchronizationError;
+  /** Cycles still to fail; Infinity until the cause is fixed (quarantine "on": false). */
+  remaining: number;
+  /** The job goes into quarantine after this many successive failures (never when absent). */
+  quarantineAfter?: number;
+  /** The quarantine's reason code when it does. */
+  reason: string;
+}
+
 export interface SynchronizationJob {
   id: string;
   templateId: string;
@@ -76,9 +112,17 @@ export interface SynchronizationJob {
   ruleId: string;
   status: {
     code: SyncStatusCode;
-    quarantine: null | { reason: string; currentBegan: string; nextAttempt: string };
-    lastSuccessfulExecution: null | { timeBegan: string; timeEnded: string; state: string };
+    quarantine: null | SynchronizationQuarantine;
+    /** The last cycle, failed or not; absent before the engine ran one on this world (then lastSuccessfulExecution stands for it). */
+    lastExecution?: null | SynchronizationExecution;
+    lastSuccessfulExecution: null | SynchronizationExecution;
+    /** Cycles that failed one after the other (0 after a success). */
+    countSuccessiveCompleteFailures?: number;
   };
+  /** Set by /_emulator/provisioning/failure or …/quarantine: why the next cycles fail, and how many more will. */
+  failure?: SynchronizationFailure;
+  /** Disabled by Entra after four weeks in quarantine (schedule state Disabled): no cycle runs until a restart. */
+  disabled?: boolean;
   /** Cycle length in virtual milliseconds (Entra's is ~40 minutes; the emulator can be faster). */
   intervalMs: number;
   /** Set by /_emulator/provisioning/ondemand: the next provisionOnDemand calls answer 200 with this result and export nothing. */

@@ -798,7 +798,10 @@ describe('Graph emulator: service principal and provisioning job', () => {
     const graph = h.client(h.appToken(['Synchronization.Read.All']));
     const byAppId = await graph.api('/servicePrincipals').filter(`appId eq '${SEED.ociAppId}'`).get();
     expect(byAppId.value.map((sp: { id: string }) => sp.id)).toEqual([SP]);
-    const assigned = await graph.api(`/servicePrincipals/${SP}/appRoleAssignedTo`).get();
+    const assigned = await h
+      .client(h.appToken(['Application.Read.All']))
+      .api(`/servicePrincipals/${SP}/appRoleAssignedTo`)
+      .get();
     expect(assigned.value).toEqual([
       expect.objectContaining({ principalId: GROUP, principalType: 'Group', resourceId: SP }),
     ]);
@@ -820,6 +823,26 @@ describe('Graph emulator: service principal and provisioning job', () => {
         .get(),
     );
     expect(denied.statusCode).toBe(403);
+  });
+
+  it('lists the app role assignments only with Application.Read.All (or Directory.*), for application and delegated tokens', async () => {
+    const path = `/servicePrincipals/${SP}/appRoleAssignedTo`;
+    for (const token of [
+      h.appToken(['Synchronization.ReadWrite.All', 'GroupMember.ReadWrite.All']),
+      h.userToken(U.alice, ['Synchronization.ReadWrite.All', 'User.Read.All']),
+      h.appToken(['Application.ReadWrite.OwnedBy']),
+    ]) {
+      const denied = await failure(h.client(token).api(path).get());
+      expect([denied.statusCode, denied.code]).toEqual([403, 'Authorization_RequestDenied']);
+    }
+    for (const token of [
+      h.appToken(['Application.Read.All']),
+      h.appToken(['Directory.Read.All']),
+      h.userToken(U.alice, ['Application.Read.All']),
+    ]) {
+      const read = await h.client(token).api(path).get();
+      expect(read.value.map((a: { principalId: string }) => a.principalId)).toEqual([GROUP]);
+    }
   });
 
   it('provisions a group member on demand and answers a stringKeyStringValuePair', async () => {
@@ -914,7 +937,10 @@ describe('Graph emulator: service principal and provisioning job', () => {
     job.status.quarantine = {
       reason: 'EncounteredQuarantineException',
       currentBegan: h.emu.world.nowIso(),
-      nextAttempt: h.emu.world.nowIso(),
+      seriesBegan: h.emu.world.nowIso(),
+      seriesCount: 0,
+      nextAttempt: new Date(h.emu.world.now() + 6 * 3_600_000).toISOString(),
+      error: null,
     };
     const graph = h.client(h.appToken(['Synchronization.ReadWrite.All']));
     const read = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs/${JOB}`).get();

@@ -31,7 +31,7 @@ const statuses = (result: RunResult) =>
 
 async function doctor(
   H: Harness,
-  who: 'alice' | 'carol' | 'cron',
+  who: 'alice' | 'carol' | 'dave' | 'cron',
   args: string[] = [],
   env: Record<string, string> = {},
 ): Promise<RunResult> {
@@ -190,9 +190,10 @@ test('the provisioning job is in quarantine: fails with the reason and the next 
   const job = check(result, 'provisioning-job');
   expect(job.status).toBe('fail');
   expect(job.detail).toMatch(
-    /^in quarantine since \S+: EncounteredQuarantineException: the OCI SCIM token expired; next attempt \d{4}-\d\d-\d\dT/,
+    /^in quarantine since \S+: EncounteredQuarantineException: the OCI SCIM token expired; error SystemForCrossDomainIdentityManagementCredentialValidationUnavailable: .+; next attempt \d{4}-\d\d-\d\dT\S+ — no change reaches OCI until a retry succeeds$/,
   );
   expect(job.fix).toContain('Restart provisioning');
+  expect(job.fix).toContain('leaves quarantine by itself');
   // The same through the app's eyes.
   const app = await doctor(H, 'cron', ['--as', 'app']);
   expect(check(app, 'provisioning-job').status).toBe('fail');
@@ -345,6 +346,64 @@ test('reading the app assignment is refused (403): that check only warns, with t
     detail: expect.stringContaining('Graph denied the read (403)'),
     fix: expect.stringContaining('Enterprise applications → the OCI app → Users and groups'),
   });
+});
+
+test('no consent for Application.Read.All: doctor asks for it only for the app-assignment check, which warns naming it and the admin-consent step', async () => {
+  const H = h();
+  const app = H.emu.world.apps.get(SEED.cliAppId)!;
+  const consented = app.delegatedPermissions;
+  app.delegatedPermissions = consented.filter((p) => p !== 'Application.Read.All');
+  try {
+    expect((await H.login('dave')).code).toBe(0);
+    const mark = H.mark();
+    const result = await doctor(H, 'dave');
+    expect(result.code).toBe(0);
+    expect(check(result, 'app-assignment')).toEqual({
+      id: 'app-assignment',
+      title: 'OCI app assignment',
+      category: 'auth',
+      status: 'warn',
+      detail: expect.stringMatching(
+        /^reading the groups assigned to the OCI enterprise application needs Application\.Read\.All, and Entra has no consent for it: /,
+      ),
+      fix: `An administrator adds the delegated permission Application.Read.All to the CLI app ${SEED.cliAppId} and grants admin consent (docs/setup-entra.md), so doctor can check it; or check it by hand: Enterprise applications → the OCI app → Users and groups.`,
+    });
+    // The other checks got their token without it: nothing else is refused.
+    expect(check(result, 'groups').status).toBe('pass');
+    expect(check(result, 'permissions').status).toBe('pass');
+    expect(H.writesSince(mark)).toEqual([]);
+    // Only that one read asked Graph, and it was never sent: Entra refused the token first.
+    expect(H.requestsSince(mark).filter((r) => r.path.includes('/appRoleAssignedTo'))).toEqual([]);
+  } finally {
+    app.delegatedPermissions = consented;
+  }
+});
+
+test('--as app without Application.Read.All: Graph refuses the read (403); app-assignment and permissions warn naming it (exit 0)', async () => {
+  const H = h();
+  const app = H.emu.world.apps.get(SEED.automationAppId)!;
+  const granted = [...app.applicationPermissions];
+  app.applicationPermissions = granted.filter((p) => p !== 'Application.Read.All');
+  try {
+    const result = await doctor(H, 'cron', ['--as', 'app']);
+    expect(result.code).toBe(0);
+    expect(check(result, 'app-assignment')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining(
+        'Graph denied the read (403): reading the groups assigned to the OCI enterprise application needs Application.Read.All',
+      ),
+      fix: expect.stringContaining(
+        `adds the application permission Application.Read.All to the automation app ${SEED.automationAppId} and grants admin consent (docs/setup-entra.md)`,
+      ),
+    });
+    expect(check(result, 'permissions')).toMatchObject({
+      status: 'warn',
+      detail:
+        'optional features unavailable: Application.Read.All (doctor --as app: check that the groups are assigned to the OCI enterprise application)',
+    });
+  } finally {
+    app.applicationPermissions = granted;
+  }
 });
 
 test('a sign-in service that does not answer: the authority check fails first, exit 5 (upstream), with the network hint', async () => {

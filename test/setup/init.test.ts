@@ -144,6 +144,37 @@ test('signed in, the group is looked up by name; not signed in, --group-id is re
   expect(anonymous.json.error.message).toContain('init needs --group-id');
 });
 
+test("init's lookup asks for no more than a requester's sign-in did: a tenant consenting only to those finds the group", async () => {
+  const H = h();
+  const app = H.emu.world.apps.get(SEED.cliAppId)!;
+  const consented = app.delegatedPermissions;
+  // A least-privilege tenant: a requester's permissions (Group.Read.All included) and what sign-in needs.
+  app.delegatedPermissions = [
+    'openid',
+    'profile',
+    'offline_access',
+    'User.Read',
+    'User.ReadWrite',
+    'User.Read.All',
+    'Group.Read.All',
+  ];
+  try {
+    expect((await H.login('dave')).code).toBe(0);
+    const file = target(H, 'least-privilege');
+    const found = await H.run('dave', ['--config', file, 'init', ...emulatorFlags(H), '--group', 'OCI-Temp-Admins']);
+    expect(found.code).toBe(0);
+    expect(found.stderr).toContain(`Found the Entra group "OCI-Temp-Admins": ${SEED.tempGroupId}.`);
+    const daveTokens = [...H.emu.world.tokens.values()].filter((t) => t.userId === SEED.users.dave);
+    expect(daveTokens.length).toBeGreaterThan(0);
+    for (const token of daveTokens) {
+      expect(token.scopes).not.toContain('GroupMember.ReadWrite.All');
+      expect(token.scopes).not.toContain('Synchronization.ReadWrite.All');
+    }
+  } finally {
+    app.delegatedPermissions = consented;
+  }
+});
+
 test('an existing file is not overwritten without --force (exit 2, unchanged); with --force it is replaced', async () => {
   const H = h();
   const file = target(H, 'exists');

@@ -61,6 +61,7 @@ test('a token without GroupMember.ReadWrite.All misses it for approve and revoke
 test('provision on demand is optional unless the config turns it on', () => {
   const granted = ['User.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Synchronization.Read.All'];
   expect(missingPermissions(applicationNeeds(options), granted).map((n) => [n.permission, n.required])).toEqual([
+    ['Application.Read.All', false],
     ['Synchronization.ReadWrite.All', false],
   ]);
   expect(
@@ -68,7 +69,10 @@ test('provision on demand is optional unless the config turns it on', () => {
       n.permission,
       n.required,
     ]),
-  ).toEqual([['Synchronization.ReadWrite.All', true]]);
+  ).toEqual([
+    ['Synchronization.ReadWrite.All', true],
+    ['Application.Read.All', false],
+  ]);
   expect(
     applicationNeeds({ autoApproval: false, provisionOnDemand: false, provisioning: false }).map((n) => n.permission),
   ).not.toContain('Group.ReadWrite.All');
@@ -94,4 +98,23 @@ test("each role asks for exactly what its commands need: a requester's scopes sa
   expect(delegatedScopes('requester', { groups: [{ autoApproval: null }] })).not.toContain('Group.Read.All');
   expect(delegatedScopes('approver', config)).not.toContain('Synchronization.ReadWrite.All');
   expect(delegatedScopes('operator', config)).toContain('Synchronization.ReadWrite.All');
+});
+
+test("Application.Read.All is asked for by doctor's app-assignment check only: no role's scopes, nor init's, hold it", async () => {
+  const { APP_ASSIGNMENT_SCOPES, INIT_SCOPES, delegatedScopes } = await import('../../src/adapters/auth/scopes.js');
+  expect([...APP_ASSIGNMENT_SCOPES]).toEqual(['Application.Read.All']);
+  for (const role of ['requester', 'approver', 'operator'] as const)
+    expect(delegatedScopes(role, { groups: [{ autoApproval: { maxHours: 1 } }] })).not.toContain(
+      'Application.Read.All',
+    );
+  // init looks the group up with what its sign-in asked for: a requester's scopes, nothing that writes.
+  expect(INIT_SCOPES).toEqual(delegatedScopes('requester'));
+  expect(INIT_SCOPES).not.toContain('GroupMember.ReadWrite.All');
+  expect(INIT_SCOPES).not.toContain('Synchronization.ReadWrite.All');
+  // The automation's token is judged for it, as an optional need of doctor --as app.
+  expect(
+    applicationNeeds(options)
+      .filter((n) => n.permission === 'Application.Read.All')
+      .map((n) => [n.command, n.required]),
+  ).toEqual([['doctor --as app', false]]);
 });

@@ -190,6 +190,10 @@ export function resetTenant(emu: RunningEmulator): void {
     for (const job of sp.synchronizationJobs) {
       job.status.code = 'Active';
       job.status.quarantine = null;
+      job.status.lastExecution = undefined;
+      job.status.countSuccessiveCompleteFailures = 0;
+      job.failure = undefined;
+      job.disabled = false;
       job.onDemandOutcome = undefined;
     }
   }

@@ -41,8 +41,23 @@ export function scopesBeyondRequester(scopes: readonly string[]): string[] {
   );
 }
 
-/** Every delegated scope any command may ask for (`init`, run by whoever sets the tool up). */
+/** Every delegated scope a role may ask for (the operator's: the broadest set the commands use). */
 export const CLI_SCOPES = delegatedScopes('operator');
+
+/**
+ * What `init` asks for to look the temp group up by name: the requester's
+ * scopes its sign-in already asked for (Group.Read.All among them, as no
+ * config is read yet), so that whoever runs init is asked for nothing more.
+ */
+export const INIT_SCOPES = delegatedScopes('requester');
+
+/**
+ * Asked only by `doctor`'s app-assignment check, and only when it runs:
+ * listing the groups assigned to the OCI enterprise application
+ * (`appRoleAssignedTo`) takes Application.Read.All, which no other command
+ * uses and which needs an administrator's consent.
+ */
+export const APP_ASSIGNMENT_SCOPES = ['Application.Read.All'] as const;
 
 /**
  * The only scope an app-only (client credentials) token can ask for: every

@@ -26,6 +26,7 @@ import type {
 } from '../../core/ports.js';
 import { runBatched, type BatchItemRequest, type BatchItemResponse } from './batch.js';
 import { limiter, type Limiter } from '../../core/concurrent.js';
+import { parseSyncJob } from './sync-job.js';
 import { stripControls } from '../../core/text.js';
 
 export interface GraphDirectoryOptions {
@@ -613,15 +614,8 @@ export class GraphDirectory implements DirectoryPort {
       'read the provisioning job',
       'Synchronization.Read.All',
     );
-    const status = body?.status ?? {};
-    // The job's status and quarantine reason are Graph's text, shown in sweep and doctor reports.
-    const text = (value: unknown) => (value === undefined || value === null ? null : stripControls(String(value)));
-    return {
-      code: text(status.code) ?? 'NotConfigured',
-      quarantineReason: text(status.quarantine?.reason),
-      nextAttempt: text(status.quarantine?.nextAttempt),
-      lastSuccessfulRun: text(status.lastSuccessfulExecution?.timeEnded),
-    };
+    // The job's status, reason and error are Graph's text, shown in sweep and doctor reports.
+    return parseSyncJob(body, provisioning.jobId);
   }
 
   private get batching(): boolean {

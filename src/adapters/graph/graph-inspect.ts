@@ -16,6 +16,7 @@ import { typedErrorOf } from './transport.js';
 import type { HttpConnections } from '../http/tls.js';
 import type { AppAssignment, NamedObject, SyncJobInfo } from '../../core/doctor.js';
 import { stripControls } from '../../core/text.js';
+import { parseSyncJob } from './sync-job.js';
 
 export type { AppAssignment, NamedObject, SyncJobInfo };
 
@@ -159,23 +160,6 @@ export class GraphInspector {
       if (error instanceof GraphReadError && error.status === 404) return null;
       throw error;
     }
-    const status = body?.status ?? {};
-    const quarantine = status.quarantine
-      ? {
-          reason: nameOrNull(status.quarantine.reason),
-          nextAttempt: nameOrNull(status.quarantine.nextAttempt),
-          since: nameOrNull(status.quarantine.currentBegan),
-        }
-      : null;
-    return {
-      id: cleanName(body.id ?? jobId),
-      code: nameOrNull(status.code) ?? 'NotConfigured',
-      quarantine,
-      lastSuccessfulRun: nameOrNull(status.lastSuccessfulExecution?.timeEnded),
-      lastRun: status.lastExecution
-        ? { ended: nameOrNull(status.lastExecution.timeEnded), state: nameOrNull(status.lastExecution.state) }
-        : null,
-      interval: nameOrNull(body?.schedule?.interval),
-    };
+    return parseSyncJob(body, cleanName(jobId));
   }
 }

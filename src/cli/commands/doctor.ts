@@ -150,11 +150,29 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
     },
     graph(config: Config) {
       // Imported eagerly below (see loadAdapters) so this stays synchronous.
-      return new adapters.GraphInspector({
-        graphBaseUrl: config.cloud.graphBaseUrl,
-        getToken: async () => accessToken,
-        connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }),
-      });
+      const inspector = (getToken: () => Promise<string>) =>
+        new adapters.GraphInspector({
+          graphBaseUrl: config.cloud.graphBaseUrl,
+          getToken,
+          connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }),
+        });
+      const main = inspector(async () => accessToken);
+      if (identity === 'app') return main;
+      // Application.Read.All is asked for here only, when this check runs: no other command needs it.
+      const assignmentToken = async () =>
+        (await (await services()).session.getAccessToken(adapters.APP_ASSIGNMENT_SCOPES)).token;
+      const assignments = inspector(assignmentToken);
+      return {
+        getGroup: (id) => main.getGroup(id),
+        nestedGroups: (id) => main.nestedGroups(id),
+        userExists: (upn) => main.userExists(upn),
+        syncJob: (sp, job) => main.syncJob(sp, job),
+        // The token first, outside the Graph client: a missing consent then fails as itself (SCOPE_NOT_GRANTED).
+        appAssignments: async (sp) => {
+          await assignmentToken();
+          return assignments.appAssignments(sp);
+        },
+      };
     },
     async oci(config) {
       const { requireOci } = await import('../../config/oci.js');
@@ -197,7 +215,8 @@ async function loadAdapters() {
   const { OciDomain } = await import('../../adapters/oci/oci-domain.js');
   const { OciInspector } = await import('../../adapters/oci/oci-inspect.js');
   const { checkNotifyTargets } = await import('../../adapters/notify/targets.js');
-  return { GraphInspector, OciInspector, OciDomain, checkNotifyTargets };
+  const { APP_ASSIGNMENT_SCOPES } = await import('../../adapters/auth/scopes.js');
+  return { GraphInspector, OciInspector, OciDomain, checkNotifyTargets, APP_ASSIGNMENT_SCOPES };
 }
 
 export function registerDoctor(program: Command, run: Runner): void {

@@ -18,7 +18,7 @@ export async function resolveGroupId(
 ): Promise<string> {
   if (groupIdFlag !== undefined)
     return (await ask.ask(groupIdFlag, { flag: '--group-id', message: '', parse: parseGuid }))!;
-  const { authSessionFromContext, CLI_SCOPES } = await import('../../adapters/auth/index.js');
+  const { authSessionFromContext, INIT_SCOPES } = await import('../../adapters/auth/index.js');
   const session = authSessionFromContext(env.ctx, { ...base, automation: undefined } as AuthAdapterConfig);
   let account = await session.currentAccount().catch(() => null);
   if (account && account.tenantId !== base.tenantId) account = null;
@@ -49,7 +49,7 @@ export async function resolveGroupId(
       },
     );
   }
-  const token = await session.getAccessToken(CLI_SCOPES);
+  const token = await session.getAccessToken(INIT_SCOPES);
   const { GraphInspector } = await import('../../adapters/graph/graph-inspect.js');
   const { connectionsForCaFile } = await import('../../adapters/http/tls.js');
   const { proxySettings } = await import('../../adapters/http/proxy.js');

@@ -131,3 +131,15 @@ export const SERVICE_PRINCIPAL_READ = [
   'Directory.ReadWrite.All',
   ...SYNC_READ,
 ];
+/**
+ * Listing an app's role assignments (serviceprincipal-list-approleassignedto): Application.Read.All,
+ * or Directory.Read.All, Application.ReadWrite.All, Directory.ReadWrite.All, for delegated and
+ * application tokens alike. Application.ReadWrite.OwnedBy (application) reaches only apps the caller
+ * owns, and the emulator models no owners of service principals, so it is not accepted.
+ */
+export const APP_ROLE_ASSIGNMENT_READ = [
+  'Application.Read.All',
+  'Application.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];

@@ -15,8 +15,9 @@ import {
   type Route,
 } from '../http.js';
 import { onDemandResponseBody, provisionOnDemand as provisionGroupOnDemand } from '../provisioning.js';
-import type { ServicePrincipal, SynchronizationJob, World } from '../state.js';
+import type { ServicePrincipal, SynchronizationExecution, SynchronizationJob, World } from '../state.js';
 import {
+  APP_ROLE_ASSIGNMENT_READ,
   authenticate,
   hasAny,
   hasRole,
@@ -53,16 +54,27 @@ function isoDuration(ms: number): string {
   return `PT${parts || '0S'}`;
 }
 
+function executionJson(execution: SynchronizationExecution | null | undefined): Json | null {
+  if (!execution) return null;
+  return {
+    timeBegan: execution.timeBegan,
+    timeEnded: execution.timeEnded,
+    state: execution.state,
+    error: execution.error ?? null,
+  };
+}
+
 function jobJson(job: SynchronizationJob): Json {
-  const last = job.status.lastSuccessfulExecution;
-  const quarantine = job.status.quarantine
+  const status = job.status;
+  const last = status.lastSuccessfulExecution;
+  const quarantine = status.quarantine
     ? {
-        currentBegan: job.status.quarantine.currentBegan,
-        nextAttempt: job.status.quarantine.nextAttempt,
-        reason: job.status.quarantine.reason,
-        seriesBegan: job.status.quarantine.currentBegan,
-        seriesCount: 1,
-        error: null,
+        currentBegan: status.quarantine.currentBegan,
+        nextAttempt: status.quarantine.nextAttempt,
+        reason: status.quarantine.reason,
+        seriesBegan: status.quarantine.seriesBegan,
+        seriesCount: status.quarantine.seriesCount,
+        error: status.quarantine.error,
       }
     : null;
   return {
@@ -71,15 +83,15 @@ function jobJson(job: SynchronizationJob): Json {
     schedule: {
       expiration: null,
       interval: isoDuration(job.intervalMs),
-      state: job.status.code === 'Paused' ? 'Paused' : 'Active',
+      state: job.disabled ? 'Disabled' : status.code === 'Paused' ? 'Paused' : 'Active',
     },
     status: {
-      code: job.status.code,
-      countSuccessiveCompleteFailures: 0,
+      code: status.code,
+      countSuccessiveCompleteFailures: status.countSuccessiveCompleteFailures ?? 0,
       escrowsPruned: false,
-      lastExecution: last,
-      lastSuccessfulExecution: last,
-      lastSuccessfulExecutionWithExports: last,
+      lastExecution: executionJson(status.lastExecution === undefined ? last : status.lastExecution),
+      lastSuccessfulExecution: executionJson(last),
+      lastSuccessfulExecutionWithExports: executionJson(last),
       quarantine,
       steadyStateFirstAchievedTime: last?.timeEnded ?? null,
       steadyStateLastAchievedTime: last?.timeEnded ?? null,
@@ -139,10 +151,7 @@ function listServicePrincipals(req: EmuRequest, emu: EmulatorApi): EmuResponse {
 
 /** The groups (and users) assigned to the enterprise application, as appRoleAssignments. */
 function listAppRoleAssignedTo(req: EmuRequest, emu: EmulatorApi): EmuResponse {
-  // serviceprincipal-list-approleassignedto documents Application.Read.All (or Directory.Read.All);
-  // the emulator still accepts the Synchronization permissions here (see SERVICE_PRINCIPAL_READ):
-  // doctor asks people for no Application.Read.All yet.
-  const caller = authorized(req, emu, SERVICE_PRINCIPAL_READ);
+  const caller = authorized(req, emu, APP_ROLE_ASSIGNMENT_READ);
   if (isResponse(caller)) return caller;
   const sp = servicePrincipal(req, emu);
   if (isResponse(sp)) return sp;

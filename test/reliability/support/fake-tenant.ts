@@ -208,10 +208,14 @@ export class FakeTenant {
         ),
       provisioningJob: () =>
         tenant.port((): ProvisioningJobStatus => ({
+          id: 'job',
           code: 'Active',
-          quarantineReason: null,
-          nextAttempt: null,
+          lastExecution: null,
           lastSuccessfulRun: null,
+          successiveFailures: 0,
+          quarantine: null,
+          interval: null,
+          scheduleState: 'Active',
         })),
     };
   }
