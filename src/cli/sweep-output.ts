@@ -145,7 +145,6 @@ export function printSweepFailure(
     groups: [],
     error: { code: known.code, message, hint: known.hint === undefined ? null : capErrorText(known.hint) },
   };
-  ctx.stderr.write(`${terminalText(`error: ${message} [${known.code}]`, { colour: false })}\n`);
   out.data(document, () => '');
   return known.exitCode;
 }

@@ -76,14 +76,14 @@ test('a nested group, a service principal and a device are removed as not-a-user
         displayName: 'Contractors',
         outcome: 'removed',
       },
-      // The automation app may not read service principals or devices (no Application.Read.All,
-      // Device.Read.All): Graph gives their type and id only, so their names are unknown.
+      // The seeded automation app holds Application.Read.All (for doctor --as app), so Graph names
+      // the service principal; it may not read devices (no Device.Read.All): type and id only.
       {
         userId: IDS.buildAgent,
         upn: '',
         reason: 'not-a-user',
         kind: 'servicePrincipal',
-        displayName: '',
+        displayName: 'Build agent',
         outcome: 'removed',
       },
       { userId: IDS.kiosk, upn: '', reason: 'not-a-user', kind: 'device', displayName: '', outcome: 'removed' },
@@ -146,7 +146,7 @@ test('without the standing entry the service principal goes too; --dry-run plans
   // Text output names a member that is not a user by kind, name and id.
   const text = await sweep(H, config, 0, ['--dry-run']);
   expect(text.stdout).toContain(`would remove nested group "Contractors" (${IDS.contractors})  (not-a-user)`);
-  expect(text.stdout).toContain(`would remove service principal (${IDS.buildAgent})  (not-a-user)`);
+  expect(text.stdout).toContain(`would remove service principal "Build agent" (${IDS.buildAgent})  (not-a-user)`);
   expect(text.stdout).toContain(`would remove device (${IDS.kiosk})  (not-a-user)`);
 });
 
