@@ -4,17 +4,43 @@ import { groupsOrAll } from '../../config/groups.js';
 import { myStatus, listRequests, type RequestView, type StatusEntry } from '../../core/lifecycle.js';
 import {
   NOT_CHECKED,
+  UNKNOWN,
   checkOciMemberships,
   checksOci,
   describeOciFor,
   ociSyncOf,
+  readOciOrProblem,
   type OciMembership,
+  type OciProblem,
 } from '../../core/oci-check.js';
 import type { RequestState } from '../../core/grants.js';
 import { table, type Output } from '../output.js';
 import { UsageError } from '../../errors.js';
 import { formatHours } from '../args.js';
 import type { CoreDeps } from '../../core/deps.js';
+import { ociProblemsJson, reportOciProblems } from '../oci-problems.js';
+import { AUTO_APPROVER } from '../../core/records.js';
+
+/** Who settled a request, when and why: what a requester needs to see about a denial (or a revocation). */
+function decisionJson(entry: RequestView) {
+  const decision = entry.grant.decision;
+  if (!decision) return null;
+  return {
+    kind: decision.kind,
+    by: entry.decidedBy ?? decision.approverId,
+    at: decision.decidedAt.toISOString(),
+    reason: decision.reason ?? null,
+  };
+}
+
+/** The DECISION column: "denied by bob@… 5m ago (14:05 UTC): use the read-only group". */
+function describeDecision(out: Output, entry: RequestView, now: Date): string {
+  const decision = decisionJson(entry);
+  if (!decision) return '-';
+  const by = decision.by === AUTO_APPROVER ? 'the auto-approval rule' : decision.by;
+  const reason = decision.reason ? `: ${decision.reason}` : '';
+  return `${decision.kind} by ${by} ${out.time(decision.at, now)}${reason}`;
+}
 
 function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView) => OciMembership | undefined) {
   const oci = 'oci' in entry ? entry.oci : ociOf?.(entry);
@@ -28,6 +54,7 @@ function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: RequestView
     ticket: entry.request.ticket ?? null,
     requestedAt: entry.request.requestedAt.toISOString(),
     decidedBy: entry.grant.decision?.approverId ?? null,
+    decision: decisionJson(entry),
     expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
     ...(entry.request.invalid ? { invalid: entry.request.invalid } : {}),
     ...('oci' in entry || ociOf ? { oci: oci?.state ?? null, ociSync: ociSyncOf(entry.grant.state, oci) } : {}),
@@ -67,13 +94,16 @@ Examples:
         const config = await env.config();
         const groups = groupsOrAll(config, options.group);
         const services = await env.services();
-        const { me, entries } = await myStatus(await services.userDeps(), groups, { checkOci: options.oci });
+        const { me, entries, ociProblems } = await myStatus(await services.userDeps(), groups, {
+          checkOci: options.oci,
+        });
         const now = services.clock.now();
-        env.out.data({ user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) }, () => {
+        const document = { user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) };
+        env.out.data(withProblems(document, ociProblems), () => {
           if (entries.length === 0) return '';
           return table(
             env.out,
-            ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'JUSTIFICATION'],
+            ['ID', 'GROUP', 'STATE', 'HOURS', 'EXPIRES', 'OCI', 'DECISION', 'JUSTIFICATION'],
             entries.map((e) => [
               e.request.id,
               e.group.name,
@@ -81,6 +111,7 @@ Examples:
               formatHours(e.request.hours),
               e.grant.expiresAt ? env.out.time(e.grant.expiresAt, now) : '-',
               options.oci ? describeOciFor(e.grant.state, e.oci) : '-',
+              describeDecision(env.out, e, now),
               shownJustification(e.request),
             ]),
           );
@@ -89,6 +120,7 @@ Examples:
           env.out.info(
             `No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`,
           );
+        return reportOciProblems(env.out, ociProblems);
       }),
     );
 
@@ -135,8 +167,9 @@ Examples:
           const deps = await services.userDeps();
           const views = await listRequests(deps, { groups, states: options.all ? undefined : states });
           const now = services.clock.now();
-          const ociOf = options.oci ? await ociMemberships(deps, views, (message) => env.out.warn(message)) : undefined;
-          env.out.data({ requests: views.map((v) => entryJson(v, ociOf)) }, () =>
+          const ociProblems: OciProblem[] = [];
+          const ociOf = options.oci ? await ociMemberships(deps, views, ociProblems) : undefined;
+          env.out.data(withProblems({ requests: views.map((v) => entryJson(v, ociOf)) }, ociProblems), () =>
             views.length === 0
               ? ''
               : table(
@@ -156,38 +189,42 @@ Examples:
                 ),
           );
           if (views.length === 0) env.out.info('Nothing to show.');
+          return reportOciProblems(env.out, ociProblems);
         }),
     );
 }
 
+/** `problems` only when there are any: a document without them is complete. */
+function withProblems<T extends object>(document: T, problems: readonly OciProblem[]) {
+  return problems.length === 0 ? document : { ...document, problems: ociProblemsJson(problems) };
+}
+
 /**
  * For `list`: the OCI membership of every requester whose grant is live or
- * ended, from one read of each OCI group. OCI being unreachable only costs
- * the column, with a warning; a machine without an "oci" section says "not
- * checked from this machine", without one.
+ * ended, from one read of each OCI group. A group OCI fails to read shows
+ * "unknown" and adds to `problems`; a machine without an "oci" section says
+ * "not checked from this machine", without a problem.
  */
 async function ociMemberships(
   deps: CoreDeps,
   views: RequestView[],
-  warn: (message: string) => void,
+  problems: OciProblem[],
 ): Promise<(view: RequestView) => OciMembership | undefined> {
   const byGroup = new Map<string, Map<string, OciMembership>>();
   const relevant = views.filter((v) => ['approved', 'expired', 'revoked'].includes(v.grant.state));
   // No "oci" section (people's machines need no OCI key): not an error, and nothing to warn about.
   if (!checksOci(deps)) return (view) => (relevant.includes(view) ? NOT_CHECKED : undefined);
+  const unreadable = new Set<string>();
   for (const group of new Set(relevant.map((v) => v.group))) {
-    try {
-      byGroup.set(
-        group.entraGroupId,
-        await checkOciMemberships(
-          await deps.oci(),
-          group,
-          relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName),
-        ),
-      );
-    } catch (error) {
-      warn(`Could not read the OCI group ${group.ociGroupName}: ${(error as Error).message}`);
-    }
+    const userNames = relevant.filter((v) => v.group === group).map((v) => v.requester.userPrincipalName);
+    const read = await readOciOrProblem(group, problems, async () =>
+      checkOciMemberships(await deps.oci(), group, userNames),
+    );
+    if (read) byGroup.set(group.entraGroupId, read);
+    else unreadable.add(group.entraGroupId);
   }
-  return (view) => byGroup.get(view.group.entraGroupId)?.get(view.requester.userPrincipalName);
+  return (view) =>
+    unreadable.has(view.group.entraGroupId) && relevant.includes(view)
+      ? UNKNOWN
+      : byGroup.get(view.group.entraGroupId)?.get(view.requester.userPrincipalName);
 }
