@@ -203,7 +203,7 @@ test('sweep: a member added by hand whose user principal name holds escape seque
     expect(log).not.toMatch(RAW);
     expect(log).not.toContain('\\u001b');
     expect(log).not.toContain('\\u0007');
-    const audit = await H.run('cron', ['audit', '--json']);
+    const audit = await H.run('cron', ['audit', '--raw', '--json']);
     expect(audit.code).toBe(0);
     expectClean(audit);
   } finally {
