@@ -14,6 +14,7 @@ import { registerDoctor } from './doctor.js';
 import { registerNotify } from './notify.js';
 import { registerInit } from './init.js';
 import { registerCompletion } from './completion.js';
+import { registerComplete } from './complete.js';
 
 export function registerCommands(program: Command, run: Runner): void {
   registerInit(program, run);
@@ -29,4 +30,5 @@ export function registerCommands(program: Command, run: Runner): void {
   registerDemo(program, run);
   registerEmulator(program, run);
   registerCompletion(program, run);
+  registerComplete(program, run);
 }
