@@ -97,3 +97,34 @@ test('a denied request: status shows who denied it, when and why (table and --js
     `${id}\tOCI-Temp-Admins\tdenied\t2\t-\t-\tdenied by ${BOB} ${denied.json.decidedAt.replace(/\.\d{3}Z$/, 'Z')}: use the read-only group\tINC-4711: rotate`,
   );
 });
+
+describe('a spinner on stderr while status and list wait more than a second (terminal only)', () => {
+  const SPUN = (label: string) => new RegExp(`^(\\r\\u001b\\[K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] ${label})+\\r\\u001b\\[K$`);
+
+  test('status on a terminal: frames with the label, the line cleared at the end; piped and --json: nothing', async () => {
+    const H = h();
+    const id = await request(H);
+    await H.control('latency', { service: 'graph', ms: 1200 });
+    const terminal = await H.run('alice', ['status', '--no-oci'], { tty: true });
+    expect(terminal.code).toBe(0);
+    expect(terminal.stderr).toMatch(SPUN('reading your requests'));
+    expect(terminal.stdout).toContain(id);
+    const piped = await H.run('alice', ['status', '--no-oci']);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+    const json = await H.run('alice', ['status', '--no-oci', '--json'], { tty: true });
+    expect(json.code).toBe(0);
+    expect(json.stderr).toBe('');
+    expect(json.json.requests).toEqual([expect.objectContaining({ id, state: 'pending' })]);
+  });
+
+  test('list on a terminal: the same spinner, cleared before the table', async () => {
+    const H = h();
+    const id = await request(H);
+    await H.control('latency', { service: 'graph', ms: 1200 });
+    const terminal = await H.run('bob', ['list', '--pending'], { tty: true });
+    expect(terminal.code).toBe(0);
+    expect(terminal.stderr).toMatch(SPUN('reading the requests'));
+    expect(terminal.stdout).toContain(id);
+  });
+});

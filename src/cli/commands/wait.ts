@@ -6,8 +6,7 @@ import { checkOciMembership, checksOci, describeOci, type OciMembership } from '
 import { ExitCode, OciAccessError, PolicyError, quoteInput } from '../../errors.js';
 import { myStatus } from '../../core/lifecycle.js';
 import { formatDuration } from '../output.js';
-
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+import { SPINNER_FRAMES as FRAMES } from '../progress.js';
 
 export async function waitForOci(
   env: CommandEnv,
