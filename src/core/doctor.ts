@@ -11,6 +11,7 @@ import { requireOci } from '../config/oci.js';
 import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
+import { isoSeconds } from './time-text.js';
 import {
   applicationNeeds,
   decodeTokenClaims,
@@ -166,8 +167,12 @@ function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'de
 }
 
 /** Absolute UTC to the second, for probes that do not say how to show a time. */
-function absoluteTime(when: Date): string {
-  return when.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const absoluteTime = (when: Date): string => isoSeconds(when);
+
+/** A time Graph sent as text, shown as every other time (a text that is no time is shown as it is). */
+function shownTime(probes: DoctorProbes, text: string, now: Date): string {
+  const when = new Date(text);
+  return Number.isNaN(when.getTime()) ? text : (probes.time ?? absoluteTime)(when, now);
 }
 
 export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
@@ -311,7 +316,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
         'sign-in',
         'auth',
         'pass',
-        `${token.who}; token valid until ${token.expiresOn.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+        `${token.who}; token expires ${(probes.time ?? absoluteTime)(token.expiresOn, probes.now())}`,
       );
     }
     if (!claims) {
@@ -610,7 +615,7 @@ async function entraChecks(
         'provisioning job',
         'entra',
         'fail',
-        `in quarantine${q?.since ? ` since ${q.since}` : ''}: ${q?.reason ?? 'no reason given'}${q?.nextAttempt ? `; next attempt ${q.nextAttempt}` : ''} — no change reaches OCI until it leaves quarantine`,
+        `in quarantine${q?.since ? ` since ${shownTime(probes, q.since, probes.now())}` : ''}: ${q?.reason ?? 'no reason given'}${q?.nextAttempt ? `; next attempt ${shownTime(probes, q.nextAttempt, probes.now())}` : ''} — no change reaches OCI until it leaves quarantine`,
         'Open the OCI app\'s Provisioning logs, fix the cause (usually the OCI SCIM credentials: regenerate the confidential app\'s token), then "Restart provisioning".',
       );
     } else if (job.code !== 'Active') {
