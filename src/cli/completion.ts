@@ -100,7 +100,9 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
   const valued = [...new Set(all.filter((o) => o.takesValue).flatMap((o) => o.names))];
   const files = [...new Set(all.filter((o) => o.isFile).flatMap((o) => o.names))];
   const dynamic = [...new Set(all.filter((o) => o.dynamic).flatMap((o) => o.names))];
-  const ask = `$(${name} __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)`;
+  // Read line by line into an array: through compgen -W a value would be expanded ($(…), $VAR) by bash.
+  const ask = (into: string) =>
+    `mapfile -t ${into} < <(${name} __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)`;
   const choiceCases = all
     .filter((o) => o.choices.length)
     .map((o) => `    ${o.names.join('|')}) COMPREPLY=( $(compgen -W "${o.choices.join(' ')}" -- "$cur") ); return ;;`);
@@ -112,7 +114,7 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
       `    ${command.name})`,
       `      opts="${words(command.options)}"`,
       positional ? `      [[ -z "$sub" ]] && opts="$opts ${positional}"` : '',
-      command.dynamicArgument ? `      [[ -z "$sub" && "$cur" != -* ]] && opts="$opts ${ask}"` : '',
+      command.dynamicArgument ? `      [[ -z "$sub" && "$cur" != -* ]] && ${ask('found')}` : '',
       subCases.length ? `      case "$sub" in\n${subCases.join('\n')}\n      esac` : '',
       '      ;;',
     ]
@@ -123,6 +125,7 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
 # Install: ${name} completion bash > ~/.local/share/bash-completion/completions/${name}
 ${fn(name)}() {
   local cur prev cmd="" sub="" opts="" i word
+  local -a found=()
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -135,7 +138,7 @@ ${fn(name)}() {
   done
   case "$prev" in
 ${choiceCases.join('\n')}
-    ${dynamic.length ? `${dynamic.join('|')}) COMPREPLY=( $(compgen -W "${ask}" -- "$cur") ); return ;;` : ''}
+    ${dynamic.length ? `${dynamic.join('|')}) ${ask('COMPREPLY')}; return ;;` : ''}
     ${files.length ? `${files.join('|')}) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;` : ''}
     ${valued.length ? `${valued.join('|')}) COMPREPLY=(); return ;;` : ''}
   esac
@@ -143,7 +146,7 @@ ${choiceCases.join('\n')}
     "") opts="${spec.commands.map((c) => c.name).join(' ')}" ;;
 ${commandCases.join('\n')}
   esac
-  COMPREPLY=( $(compgen -W "$opts ${words(spec.globals)}" -- "$cur") )
+  COMPREPLY=( "\${found[@]}" $(compgen -W "$opts ${words(spec.globals)}" -- "$cur") )
 }
 complete -F ${fn(name)} ${name}
 `;

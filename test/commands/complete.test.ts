@@ -85,3 +85,14 @@ test('an access token that has expired is refreshed for the answer, and the refr
   // The stored sign-in still works as before.
   expect((await H.run('bob', ['list', '--pending', '--no-oci'])).code).toBe(0);
 });
+
+test('attack: a group name a shell would expand ($(…), spaces) is never offered', async () => {
+  const H = h();
+  const { configWith } = await import('../support/harness.js');
+  const config = await configWith(H, 'hostile-name', (c) => {
+    c.groups[0].name = 'ops$(touch pwned)';
+    c.defaultGroup = 'ops$(touch pwned)';
+  });
+  const result = await H.run('bob', ['__complete', '--', 'status', '-g', ''], { env: { OCIACCESS_CONFIG: config } });
+  expect(result).toEqual({ code: 0, stdout: '', stderr: '', json: undefined });
+});

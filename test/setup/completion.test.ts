@@ -96,7 +96,8 @@ describe('bash', () => {
   });
 
   test('asks `ociaccess __complete` for the request id of approve and deny and for the value of -g, and nowhere else', () => {
-    expect(bashComplete(file, ['approve', 'r-a'])).toEqual(['r-aaaa2222']);
+    // The values as `__complete` printed them (it filters by the word typed, tested in test/commands/complete.test.ts).
+    expect(bashComplete(file, ['approve', 'r-a'])).toEqual(['r-aaaa2222', 'r-bbbb3333']);
     expect(bashComplete(file, ['deny', ''])).toEqual(expect.arrayContaining(['r-aaaa2222', 'r-bbbb3333', '--reason']));
     expect(bashCalls(file, ['deny', '-g', 'OCI', 'r-'])).toEqual(['__complete|--|deny|-g|OCI|r-|']);
     expect(bashCalls(file, ['status', '--group', ''])).toEqual(['__complete|--|status|--group||']);
@@ -104,6 +105,26 @@ describe('bash', () => {
     expect(bashCalls(file, ['approve', '--re'])).toEqual([]);
     expect(bashCalls(file, ['request', '--hours', ''])).toEqual([]);
     expect(bashCalls(file, ['sw'])).toEqual([]);
+  });
+
+  test('attack: a value `__complete` printed is offered as it is, never expanded by bash ($(…), $VAR, globs)', () => {
+    const pwned = path.join(dir, 'pwned');
+    const hostile = `$(touch ${pwned})`;
+    const words = ['ociaccess', 'approve', ''].map((w) => `'${w}'`).join(' ');
+    const fake = `ociaccess() { printf '%s\\n' '${hostile}' '$HOME' '*'; }`;
+    for (const typed of [words, ['ociaccess', 'status', '-g', ''].map((w) => `'${w}'`).join(' ')]) {
+      const count = typed.split(' ').length - 1;
+      const out = execFileSync(
+        'bash',
+        [
+          '-c',
+          `${fake}; source '${file}'; COMP_WORDS=(${typed}); COMP_CWORD=${count}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ],
+        { encoding: 'utf8', cwd: dir },
+      );
+      expect(out.split('\n').slice(0, 3)).toEqual([hostile, '$HOME', '*']);
+      expect(spawnSync('test', ['-e', pwned]).status).toBe(1);
+    }
   });
 });
 

@@ -12,7 +12,9 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { ExitCode } from '../../errors.js';
-import { stripControls } from '../../core/text.js';
+
+/** What a completion may offer: letters, digits and . _ @ : + = , - (no space, quote, $, backtick, glob or control). */
+const SHELL_SAFE_WORD = /^[A-Za-z0-9._@:+=,-]+$/;
 
 /** Options whose value is a managed group's name. */
 export const GROUP_OPTIONS = new Set(['-g', '--group']);
@@ -78,8 +80,8 @@ export async function completionValues(env: CommandEnv, program: Command, words:
     !current.startsWith('-')
   )
     values = await pendingIds(env, typed.group);
-  // Values from Graph or the config reach a shell: one clean word each.
-  return values.map(stripControls).filter((value) => value.startsWith(current) && !/\s/.test(value));
+  // Values from Graph or the config reach a shell: only plain words, never one a shell could expand.
+  return values.filter((value) => SHELL_SAFE_WORD.test(value) && value.startsWith(current));
 }
 
 export function registerComplete(program: Command, run: Runner): void {
