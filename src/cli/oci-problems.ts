@@ -2,16 +2,19 @@
  * What `status` and `list` do when OCI cannot be read: the OCI column says
  * "unknown", one warning per group names the failure with its own code, a
  * hint offers --no-oci, and the command exits 7 (what is shown is true, but
- * incomplete). `--json` carries the same failures under `problems`.
+ * incomplete). `--json` carries the same failures under `problems` ([] when none).
  */
 import type { OciProblem } from '../core/oci-check.js';
 import { ExitCode } from '../errors.js';
 import type { Output } from './output.js';
 
+/** The shape of every command's `problems` entry (code, message, hint, cause), plus the group it is about. */
 export interface ProblemJson {
   code: string;
   message: string;
-  hint: string | null;
+  hint: string;
+  /** The failure as its own error reported it (here the code is that failure's own). */
+  cause: { code: string; message: string };
   group: string;
 }
 
@@ -22,6 +25,7 @@ export function ociProblemsJson(problems: readonly OciProblem[]): ProblemJson[] 
     code: error.code,
     message: `OCI was not checked for ${group.ociGroupName}: ${error.message}`,
     hint: NO_OCI_HINT,
+    cause: { code: error.code, message: error.message },
     group: group.name,
   }));
 }

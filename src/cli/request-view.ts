@@ -65,7 +65,7 @@ export function colourState(out: Output, state: RequestState): string {
         : s.dim(state);
 }
 
-/** `problems` only when there are any: a document without them is complete. */
+/** The document with its `problems` ([] when OCI answered or was not asked). */
 export function withProblems<T extends object>(document: T, problems: readonly OciProblem[]) {
-  return problems.length === 0 ? document : { ...document, problems: ociProblemsJson(problems) };
+  return { ...document, problems: ociProblemsJson(problems) };
 }

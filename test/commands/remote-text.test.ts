@@ -159,7 +159,7 @@ test('status: a signed-in user whose user principal name and display name hold e
     const json = await H.run('carol', ['status', '--json']);
     expect(json.code).toBe(0);
     expectClean(json);
-    expect(json.json).toEqual({ user: upnOf('carol'), requests: [] });
+    expect(json.json).toEqual({ user: upnOf('carol'), requests: [], problems: [] });
 
     for (const tty of [false, true]) {
       const text = await H.run('carol', ['status'], { tty });

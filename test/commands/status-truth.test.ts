@@ -44,6 +44,7 @@ describe('OCI down: status and list show what Entra says, OCI "unknown", and exi
         code: 'OCI_UNAVAILABLE',
         message: expect.stringMatching(/^OCI was not checked for OCI-Temp-Admins: The OCI identity domain failed to /),
         hint: HINT,
+        cause: { code: 'OCI_UNAVAILABLE', message: expect.stringMatching(/^The OCI identity domain failed to /) },
         group: 'OCI-Temp-Admins',
       },
     ]);
@@ -70,7 +71,7 @@ describe('OCI down: status and list show what Entra says, OCI "unknown", and exi
     const result = await H.run('alice', ['status', '--no-oci', '--json']);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.json).not.toHaveProperty('problems');
+    expect(result.json.problems).toEqual([]);
     expect(H.requestsSince(mark).filter((entry) => entry.service === 'oci')).toEqual([]);
   });
 });
