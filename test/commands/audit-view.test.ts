@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SEED } from '../../src/emulator/seed.js';
+import { ociSchema } from '../../src/config/schema.js';
 import { upnOf, useHarness, type Harness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice', 'bob'] });
@@ -81,6 +82,9 @@ test('a forced OCI removal: its row says why (still in OCI that long after the r
   const config = path.join(H.root, 'sweep-host.json');
   const content = JSON.parse(await readFile(H.emu.configFile, 'utf8'));
   content.oci.access = 'write';
+  // This is about the forced removal after the SCIM path: where the program removes in OCI directly
+  // (oci.removeDirectly), that is turned off, as the sweep tests of the SCIM path do.
+  if ('removeDirectly' in ociSchema.shape) content.oci.removeDirectly = false;
   await writeFile(config, JSON.stringify(content), { mode: 0o600 });
   const env = { OCIACCESS_CONFIG: config };
   expect((await H.run('cron', ['sweep', '--json'], { env })).code).toBe(6);
