@@ -19,9 +19,9 @@ export interface CommandEnv {
   /**
    * The services, made on first call; `concurrency`: the $batch calls the command keeps in flight
    * (default sweep.concurrency); `unattended`: nobody waits for the command (sweep), so notifications
-   * get the longer delivery budget.
+   * get the longer delivery budget; `readOnly`: the sign-in is read and never written (shell completion).
    */
-  services(options?: { concurrency?: number; unattended?: boolean }): Promise<Services>;
+  services(options?: { concurrency?: number; unattended?: boolean; readOnly?: boolean }): Promise<Services>;
   /** Waits for the event subscribers (notifications) to finish what the command told them; nothing when no services were made. */
   settle(): Promise<void>;
 }
@@ -54,6 +54,7 @@ export function createCommandEnv(ctx: Context, out: Output, globals: CommandEnv[
           debug: globals.debug,
           concurrency: options.concurrency,
           stop: finished.signal,
+          readOnly: options.readOnly,
         });
         // Notifications are the event port's first subscriber, where any group names a target.
         if (config.groups.some((group) => (group.notify?.length ?? 0) > 0)) {

@@ -3,9 +3,12 @@
  * new command or flag is completed without anyone editing a script: the
  * commands, their subcommands and options (global ones everywhere), file
  * names after options that take a file, and fixed choices where commander
- * knows them.
+ * knows them. Values only the tenant knows (group names, pending request
+ * ids) come from the hidden `__complete` command, called with the words typed
+ * so far (see commands/complete.ts).
  */
 import type { Argument, Command, Option } from 'commander';
+import { GROUP_OPTIONS, PENDING_ID_COMMANDS } from './commands/complete.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -16,6 +19,8 @@ interface OptionSpec {
   takesValue: boolean;
   isFile: boolean;
   choices: string[];
+  /** Its value is asked of `__complete` (a group name). */
+  dynamic: boolean;
 }
 
 interface CommandSpec {
@@ -25,6 +30,8 @@ interface CommandSpec {
   subcommands: CommandSpec[];
   /** Choices of the first positional argument, when commander has them. */
   argumentChoices: string[];
+  /** Its first positional argument is asked of `__complete` (a pending request id). */
+  dynamicArgument: boolean;
 }
 
 const FILE_VALUE = /<(file|path|dir|directory)>/i;
@@ -36,6 +43,7 @@ function optionSpec(option: Option): OptionSpec {
     takesValue: option.required || option.optional,
     isFile: FILE_VALUE.test(option.flags),
     choices: option.argChoices ?? [],
+    dynamic: (option.required || option.optional) && GROUP_OPTIONS.has(option.long ?? ''),
   };
 }
 
@@ -50,10 +58,15 @@ function commandSpec(command: Command): CommandSpec {
     name: command.name(),
     description: firstLine(command.description()),
     options: command.options.map(optionSpec),
-    subcommands: command.commands.map(commandSpec),
+    subcommands: visible(command.commands).map(commandSpec),
     argumentChoices: args[0]?.argChoices ?? [],
+    dynamicArgument: PENDING_ID_COMMANDS.has(command.name()),
   };
 }
+
+/** Hidden commands (`__complete`) are for the scripts, not for people to complete. */
+const visible = (commands: readonly Command[]) =>
+  commands.filter((command) => !(command as Command & { _hidden?: boolean })._hidden);
 
 /** The program's shape, plus the help flags commander adds implicitly. */
 function programSpec(program: Command): { globals: OptionSpec[]; commands: CommandSpec[] } {
@@ -63,8 +76,9 @@ function programSpec(program: Command): { globals: OptionSpec[]; commands: Comma
     takesValue: false,
     isFile: false,
     choices: [],
+    dynamic: false,
   };
-  return { globals: [...program.options.map(optionSpec), help], commands: program.commands.map(commandSpec) };
+  return { globals: [...program.options.map(optionSpec), help], commands: visible(program.commands).map(commandSpec) };
 }
 
 export function completionScript(program: Command, shell: Shell): string {
@@ -85,6 +99,10 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
   ].flat();
   const valued = [...new Set(all.filter((o) => o.takesValue).flatMap((o) => o.names))];
   const files = [...new Set(all.filter((o) => o.isFile).flatMap((o) => o.names))];
+  const dynamic = [...new Set(all.filter((o) => o.dynamic).flatMap((o) => o.names))];
+  // Read line by line into an array: through compgen -W a value would be expanded ($(…), $VAR) by bash.
+  const ask = (into: string) =>
+    `mapfile -t ${into} < <(${name} __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)`;
   const choiceCases = all
     .filter((o) => o.choices.length)
     .map((o) => `    ${o.names.join('|')}) COMPREPLY=( $(compgen -W "${o.choices.join(' ')}" -- "$cur") ); return ;;`);
@@ -96,6 +114,7 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
       `    ${command.name})`,
       `      opts="${words(command.options)}"`,
       positional ? `      [[ -z "$sub" ]] && opts="$opts ${positional}"` : '',
+      command.dynamicArgument ? `      [[ -z "$sub" && "$cur" != -* ]] && ${ask('found')}` : '',
       subCases.length ? `      case "$sub" in\n${subCases.join('\n')}\n      esac` : '',
       '      ;;',
     ]
@@ -106,6 +125,7 @@ function bashScript(name: string, spec: ReturnType<typeof programSpec>): string 
 # Install: ${name} completion bash > ~/.local/share/bash-completion/completions/${name}
 ${fn(name)}() {
   local cur prev cmd="" sub="" opts="" i word
+  local -a found=()
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -118,6 +138,7 @@ ${fn(name)}() {
   done
   case "$prev" in
 ${choiceCases.join('\n')}
+    ${dynamic.length ? `${dynamic.join('|')}) ${ask('COMPREPLY')}; return ;;` : ''}
     ${files.length ? `${files.join('|')}) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;` : ''}
     ${valued.length ? `${valued.join('|')}) COMPREPLY=(); return ;;` : ''}
   esac
@@ -125,7 +146,7 @@ ${choiceCases.join('\n')}
     "") opts="${spec.commands.map((c) => c.name).join(' ')}" ;;
 ${commandCases.join('\n')}
   esac
-  COMPREPLY=( $(compgen -W "$opts ${words(spec.globals)}" -- "$cur") )
+  COMPREPLY=( "\${found[@]}" $(compgen -W "$opts ${words(spec.globals)}" -- "$cur") )
 }
 complete -F ${fn(name)} ${name}
 `;
@@ -135,30 +156,40 @@ complete -F ${fn(name)} ${name}
 const zshText = (text: string) =>
   text.replace(/\\/g, '\\\\').replace(/'/g, `'\\''`).replace(/\[/g, '(').replace(/\]/g, ')').replace(/:/g, '\\:');
 
-function zshOption(option: OptionSpec): string[] {
+/** `values`: the zsh function that asks `__complete` (for options whose value only the tenant knows). */
+function zshOption(option: OptionSpec, values: string): string[] {
   const action = !option.takesValue
     ? ''
     : option.choices.length
       ? `:value:(${option.choices.join(' ')})`
       : option.isFile
         ? ':file:_files'
-        : ':value: ';
+        : option.dynamic
+          ? `:value:{${values}}`
+          : ':value: ';
   return option.names.map((flag) => `'${flag}[${zshText(option.description)}]${action}'`);
 }
 
 function zshScript(name: string, spec: ReturnType<typeof programSpec>): string {
-  const globals = spec.globals.flatMap(zshOption);
+  const values = `${fn(name)}_values`;
+  const globals = spec.globals.flatMap((option) => zshOption(option, values));
   const commandCases = spec.commands.map((command) => {
     const positional = [...command.subcommands.map((s) => s.name), ...command.argumentChoices];
     const specs = [
-      ...command.options.flatMap(zshOption),
+      ...command.options.flatMap((option) => zshOption(option, values)),
       ...(positional.length ? [`'1:argument:(${positional.join(' ')})'`] : []),
+      ...(command.dynamicArgument ? [`'1:request id:{${values}}'`] : []),
     ];
     return `        ${command.name}) _arguments -s "\${globals[@]}" ${specs.join(' ')} ;;`;
   });
   return `#compdef ${name}
 # zsh completion for ${name} (generated by \`${name} completion zsh\`)
 # Install: ${name} completion zsh > "\${fpath[1]}/_${name}"  (then restart zsh)
+${values}() {
+  local -a found
+  found=(\${(f)"$(${name} __complete -- "\${(@)words[1,CURRENT]}" 2>/dev/null)"})
+  compadd -a found
+}
 ${fn(name)}() {
   local -a globals commands
   local state
@@ -184,12 +215,23 @@ fi
 
 const fishText = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
+/** What fish runs for a value only the tenant knows: `__complete` with the words typed so far. */
+const fishAsk = (name: string) => `(${name} __complete -- (commandline -opc)[2..-1] (commandline -ct))`;
+
 function fishOption(name: string, option: OptionSpec, condition: string | null): string {
   const parts = [`complete -c ${name}`];
   if (condition) parts.push(`-n ${fishText(condition)}`);
   for (const flag of option.names) parts.push(flag.startsWith('--') ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`);
   if (option.takesValue)
-    parts.push(option.choices.length ? `-x -a ${fishText(option.choices.join(' '))}` : option.isFile ? '-r -F' : '-x');
+    parts.push(
+      option.choices.length
+        ? `-x -a ${fishText(option.choices.join(' '))}`
+        : option.isFile
+          ? '-r -F'
+          : option.dynamic
+            ? `-x -a ${fishText(fishAsk(name))}`
+            : '-x',
+    );
   parts.push(`-d ${fishText(option.description)}`);
   return parts.join(' ');
 }
@@ -209,6 +251,7 @@ function fishScript(name: string, spec: ReturnType<typeof programSpec>): string 
       lines.push(`complete -c ${name} -n ${fishText(seen)} -a ${sub.name} -d ${fishText(sub.description)}`);
     if (command.argumentChoices.length)
       lines.push(`complete -c ${name} -n ${fishText(seen)} -a ${fishText(command.argumentChoices.join(' '))}`);
+    if (command.dynamicArgument) lines.push(`complete -c ${name} -n ${fishText(seen)} -a ${fishText(fishAsk(name))}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -6,6 +6,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Context } from '../context.js';
 import { stripControls, stripControlsDeep } from '../core/text.js';
+import { humanTime } from '../core/time-text.js';
 
 export interface GlobalOptions {
   json: boolean;
@@ -65,42 +66,11 @@ export function createOutput(ctx: Context, options: GlobalOptions): Output {
       const text = terminalText(render(), { colour });
       if (text) ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
-    time(when, now) {
-      if (!when) return '-';
-      const date = typeof when === 'string' ? new Date(when) : when;
-      if (Number.isNaN(date.getTime())) return '-';
-      if (!tty) return isoSeconds(date);
-      const delta = date.getTime() - now.getTime();
-      const relative = delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
-      return `${relative} (${clockTime(date, now)})`;
-    },
+    time: (when, now) => humanTime(when, now, tty),
   };
 }
 
-/** ISO 8601 UTC to the second: what piped output and messages show (no milliseconds). */
-export function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** "14:05 UTC" on the same UTC day as `now`, else "2026-11-03 14:05 UTC". */
-export function clockTime(date: Date, now: Date): string {
-  const iso = date.toISOString();
-  const day = iso.slice(0, 10);
-  return `${day === now.toISOString().slice(0, 10) ? '' : `${day} `}${iso.slice(11, 16)} UTC`;
-}
-
-/** "1h 12m", "3m", "45s", "2d 4h". */
-export function formatDuration(ms: number): string {
-  const totalSeconds = Math.round(ms / 1000);
-  if (totalSeconds < 60) return `${totalSeconds}s`;
-  const totalMinutes = Math.floor(totalSeconds / 60);
-  if (totalMinutes < 60) return `${totalMinutes}m`;
-  const hours = Math.floor(totalMinutes / 60);
-  const minutes = totalMinutes % 60;
-  if (hours < 48) return minutes ? `${hours}h ${minutes}m` : `${hours}h`;
-  const days = Math.floor(hours / 24);
-  return hours % 24 ? `${days}d ${hours % 24}h` : `${days}d`;
-}
+export { clockTime, formatDuration, isoSeconds } from '../core/time-text.js';
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;

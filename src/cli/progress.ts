@@ -57,3 +57,44 @@ export function createProgress(ctx: Context, out: Output, options: { quiet: bool
     stop: clear,
   };
 }
+
+/** The frames wait.ts and the spinner draw. */
+export const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/** A call quicker than this shows nothing: a spinner that flashes is noise. */
+export const SPINNER_DELAY_MS = 1000;
+const SPINNER_FRAME_MS = 100;
+
+/**
+ * Runs `work`; when it takes longer than SPINNER_DELAY_MS and both stdout and
+ * stderr are terminals (never piped, never with --json or --quiet), a spinner
+ * and `label` turn on stderr until it settles, then the line is cleared. Its
+ * sleeps are the clock's, aborted when the work settles: no timer outlives
+ * the call.
+ */
+export async function withSpinner<T>(
+  ctx: Context,
+  out: Output,
+  options: { quiet: boolean },
+  label: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!out.tty || out.json || options.quiet || !ctx.stderr.isTTY) return work();
+  const settled = new AbortController();
+  let drawn = false;
+  const spin = async () => {
+    await ctx.clock.sleep(SPINNER_DELAY_MS, settled.signal);
+    for (let frame = 0; !settled.signal.aborted; frame += 1) {
+      ctx.stderr.write(`\r\u001b[K${SPINNER_FRAMES[frame % SPINNER_FRAMES.length]} ${stripControls(label)}`);
+      drawn = true;
+      await ctx.clock.sleep(SPINNER_FRAME_MS, settled.signal);
+    }
+  };
+  const spinning = spin();
+  try {
+    return await work();
+  } finally {
+    settled.abort();
+    await spinning;
+    if (drawn) ctx.stderr.write('\r\u001b[K');
+  }
+}

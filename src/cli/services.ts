@@ -113,6 +113,8 @@ export async function createServices(
     /** $batch calls the command keeps in flight (default sweep.concurrency). */ concurrency?: number;
     /** Aborted when the command is over: Graph and OCI retries still waiting give up instead of holding the process. */
     stop?: AbortSignal;
+    /** Sign-in is only read, never written (shell completion): see TokenStoreOptions.readOnly. */
+    readOnly?: boolean;
   },
 ): Promise<Services> {
   // Connections per host: the $batch slots and the reads beside them, no more (each one more is
@@ -145,6 +147,7 @@ export async function createServices(
     observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
     // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
     fetch: httpFetch(connections),
+    readOnly: options.readOnly,
   });
   const state = openStateStore(ctx.paths.stateDir, host);
   const auditLog = openAuditLog(ctx.paths.stateDir, host, {

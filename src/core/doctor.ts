@@ -11,6 +11,7 @@ import { requireOci } from '../config/oci.js';
 import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
 import type { OciPort } from './ports.js';
+import { isoSeconds } from './time-text.js';
 import {
   describeSyncError,
   provisioningHealth,
@@ -165,8 +166,12 @@ function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'de
 }
 
 /** Absolute UTC to the second, for probes that do not say how to show a time. */
-function absoluteTime(when: Date): string {
-  return when.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const absoluteTime = (when: Date): string => isoSeconds(when);
+
+/** A time Graph sent as text, shown as every other time (a text that is no time is shown as it is). */
+function shownTime(probes: DoctorProbes, text: string, now: Date): string {
+  const when = new Date(text);
+  return Number.isNaN(when.getTime()) ? text : (probes.time ?? absoluteTime)(when, now);
 }
 
 export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
@@ -310,7 +315,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
         'sign-in',
         'auth',
         'pass',
-        `${token.who}; token valid until ${token.expiresOn.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+        `${token.who}; token expires ${(probes.time ?? absoluteTime)(token.expiresOn, probes.now())}`,
       );
     }
     if (!claims) {
@@ -601,10 +606,7 @@ async function entraChecks(
       );
     } else {
       // Graph's times, shown as every other time; a text that is no time is shown as it is.
-      const shown = (text: string) => {
-        const when = new Date(text);
-        return Number.isNaN(when.getTime()) ? text : (probes.time ?? absoluteTime)(when, now);
-      };
+      const shown = (text: string) => shownTime(probes, text, now);
       const [status, detail, fix] = jobCheck(provisioningHealth(job), provisioning.cycleMinutes, now, shown);
       add('provisioning-job', 'provisioning job', 'entra', status, detail, fix);
     }

@@ -27,7 +27,7 @@ import {
   type Decision,
   type RetentionOf,
 } from './records.js';
-import { ociMembershipFromHere, type OciMembership } from './oci-check.js';
+import { UNKNOWN, ociMembershipFromHere, readOciOrProblem, type OciMembership, type OciProblem } from './oci-check.js';
 
 const HOUR = 3600_000;
 
@@ -47,6 +47,15 @@ export interface RequestView {
   requester: DirectoryUser | { id: string; userPrincipalName: string; displayName: string };
   group: GroupConfig;
   grant: GrantView;
+  /** Who took the settling decision: an approver's UPN, or AUTO_APPROVER for the group's rule. */
+  decidedBy?: string;
+}
+
+/** The UPN of whoever took `grant`'s decision (only trusted decisions settle a grant, so its approver is configured). */
+function deciderOf(grant: GrantView, approvers: readonly DirectoryUser[]): string | undefined {
+  const id = grant.decision?.approverId;
+  if (id === undefined || id === AUTO_APPROVER) return id;
+  return approvers.find((approver) => approver.id === id)?.userPrincipalName ?? id;
 }
 
 function view(
@@ -243,7 +252,8 @@ export async function listRequests(deps: CoreDeps, input: ListInput): Promise<Re
         if (request.groupId !== group.entraGroupId) continue;
         const requester = byId.get(userId) ?? { id: userId, userPrincipalName: userId, displayName: userId };
         const v = view(book, people.policy, group, request, requester, now);
-        if (!input.states || input.states.has(v.grant.state)) out.push(v);
+        if (!input.states || input.states.has(v.grant.state))
+          out.push({ ...v, decidedBy: deciderOf(v.grant, people.approvers) });
       }
     }
   }
@@ -254,15 +264,20 @@ export interface StatusEntry extends RequestView {
   oci?: OciMembership;
 }
 
-/** The signed-in user's own requests and grants, with whether OCI shows the membership yet. */
+/**
+ * The signed-in user's own requests and grants, with whether OCI shows the
+ * membership yet. OCI failing costs only its answer: those entries say
+ * "unknown" and `ociProblems` says why (Entra's part is still true).
+ */
 export async function myStatus(
   deps: CoreDeps,
   groups: GroupConfig[],
   options: { checkOci: boolean },
-): Promise<{ me: DirectoryUser; entries: StatusEntry[] }> {
+): Promise<{ me: DirectoryUser; entries: StatusEntry[]; ociProblems: OciProblem[] }> {
   const me = await deps.directory.me();
   const now = deps.clock.now();
   const entries: StatusEntry[] = [];
+  const ociProblems: OciProblem[] = [];
   for (const group of groups) {
     const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, [me.id], people.policy.approverIds);
@@ -277,7 +292,7 @@ export async function myStatus(
         now,
         localExpiry ? new Date(localExpiry) : undefined,
       );
-      entries.push({ request, requester: me, group, grant });
+      entries.push({ request, requester: me, group, grant, decidedBy: deciderOf(grant, people.approvers) });
     }
     if (
       options.checkOci &&
@@ -287,11 +302,14 @@ export async function myStatus(
           (e.grant.state === 'approved' || e.grant.state === 'expired' || e.grant.state === 'revoked'),
       )
     ) {
-      const oci = await ociMembershipFromHere(deps, group, me.userPrincipalName);
+      const oci =
+        (await readOciOrProblem(group, ociProblems, () => ociMembershipFromHere(deps, group, me.userPrincipalName))) ??
+        UNKNOWN;
       for (const entry of entries) if (entry.group === group) entry.oci = oci;
     }
   }
-  return { me, entries: entries.sort((a, b) => b.request.requestedAt.getTime() - a.request.requestedAt.getTime()) };
+  entries.sort((a, b) => b.request.requestedAt.getTime() - a.request.requestedAt.getTime());
+  return { me, entries, ociProblems };
 }
 
 // ---------------------------------------------------------------- approve / deny

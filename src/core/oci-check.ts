@@ -2,6 +2,7 @@
 import type { GroupConfig } from '../config/schema.js';
 import type { CoreDeps } from './deps.js';
 import type { OciPort } from './ports.js';
+import { isOciAccessError, type OciAccessError } from '../errors.js';
 
 export type OciMembership =
   | { state: 'member'; ociUserId: string; ociGroupId: string }
@@ -10,9 +11,37 @@ export type OciMembership =
   | { state: 'no-user'; ociGroupId: string }
   | { state: 'no-group' }
   /** This machine's config has no "oci" section (people's machines need no OCI key): OCI was not asked. */
-  | { state: 'not-checked' };
+  | { state: 'not-checked' }
+  /** OCI was asked and failed (down, refused, misconfigured): what it holds is not known; an OciProblem says why. */
+  | { state: 'unknown' };
 
 export const NOT_CHECKED: OciMembership = { state: 'not-checked' };
+export const UNKNOWN: OciMembership = { state: 'unknown' };
+
+/** A group whose OCI twin could not be read, and the typed error that says why. */
+export interface OciProblem {
+  group: GroupConfig;
+  error: OciAccessError;
+}
+
+/**
+ * Runs one OCI read for `group`. A typed failure (OCI down, a refused key, a
+ * missing key file) is added to `problems` and gives undefined, so that what
+ * Entra said can still be shown; anything else is a bug and is thrown.
+ */
+export async function readOciOrProblem<T>(
+  group: GroupConfig,
+  problems: OciProblem[],
+  read: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isOciAccessError(error)) throw error;
+    problems.push({ group, error });
+    return undefined;
+  }
+}
 
 /** Whether this machine reads OCI at all (its config has an "oci" section). */
 export const checksOci = (deps: Pick<CoreDeps, 'config'>): boolean => Boolean(deps.config.oci);
@@ -53,6 +82,8 @@ export const describeOci = (membership: OciMembership | undefined): string => {
       return 'OCI group missing';
     case 'not-checked':
       return 'not checked from this machine';
+    case 'unknown':
+      return 'unknown';
     default:
       return '-';
   }
@@ -87,7 +118,7 @@ export async function checkOciMemberships(
 export type OciSync = 'in-oci' | 'not-yet-in-oci' | 'pending-in-oci' | 'gone-from-oci' | 'oci-group-missing';
 
 export function ociSyncOf(grantState: string, membership: OciMembership | undefined): OciSync | null {
-  if (!membership || membership.state === 'not-checked') return null;
+  if (!membership || membership.state === 'not-checked' || membership.state === 'unknown') return null;
   if (membership.state === 'no-group') return 'oci-group-missing';
   const inOci = membership.state === 'member';
   if (grantState === 'approved') return inOci ? 'in-oci' : 'not-yet-in-oci';

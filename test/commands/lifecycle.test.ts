@@ -20,7 +20,7 @@ async function localState(H: Harness, who: 'alice' | 'bob' | 'carol'): Promise<a
 }
 
 async function auditEntries(H: Harness, who: 'alice' | 'bob' | 'carol'): Promise<any[]> {
-  const result = await H.run(who, ['audit', '--json']);
+  const result = await H.run(who, ['audit', '--raw', '--json']);
   expect(result.code).toBe(0);
   return result.json.entries;
 }

@@ -294,7 +294,7 @@ test("request → approvers' target gets the approve command; a 503ing target le
   const failing = await H.run('carol', ['request', '--hours', '1', '--justification', 'INC-124', '--json'], { env });
   expect(failing.code).toBe(0);
   expect(failing.stderr).toMatch(/Notification to the teams target "approvers" .* failed/);
-  const audit = await H.run('carol', ['audit', '--json'], { env });
+  const audit = await H.run('carol', ['audit', '--raw', '--json'], { env });
   expect(
     audit.json.entries.some(
       (e: any) => e.action === 'notify' && e.result === 'failed' && e.details.targetKind === 'teams',

@@ -159,7 +159,7 @@ test('status: a signed-in user whose user principal name and display name hold e
     const json = await H.run('carol', ['status', '--json']);
     expect(json.code).toBe(0);
     expectClean(json);
-    expect(json.json).toEqual({ user: upnOf('carol'), requests: [] });
+    expect(json.json).toEqual({ user: upnOf('carol'), requests: [], problems: [] });
 
     for (const tty of [false, true]) {
       const text = await H.run('carol', ['status'], { tty });
@@ -203,7 +203,7 @@ test('sweep: a member added by hand whose user principal name holds escape seque
     expect(log).not.toMatch(RAW);
     expect(log).not.toContain('\\u001b');
     expect(log).not.toContain('\\u0007');
-    const audit = await H.run('cron', ['audit', '--json']);
+    const audit = await H.run('cron', ['audit', '--raw', '--json']);
     expect(audit.code).toBe(0);
     expectClean(audit);
   } finally {

@@ -113,7 +113,7 @@ test('a nested group, a service principal and a device are removed as not-a-user
   );
   expect(reads).not.toContain(`/v1.0/groups/${SEED.tempGroupId}/members/microsoft.graph.user`);
 
-  const audit = await H.run('cron', ['audit', '--json'], { env: { OCIACCESS_CONFIG: config } });
+  const audit = await H.run('cron', ['audit', '--raw', '--json'], { env: { OCIACCESS_CONFIG: config } });
   expect(audit.code).toBe(0);
   const removals = audit.json.entries.filter((e: any) => e.action === 'remove');
   expect(removals.map((e: any) => [e.target.userId, e.reason, e.result, e.details.kind]).sort()).toEqual([
@@ -181,7 +181,7 @@ test('a removal Graph refuses (403) fails the sweep (exit 1), naming the member 
   expect(result.json.outcome).toBe('failed');
   expect(H.entraMembers()).toEqual([BREAKGLASS, IDS.backupRobot, IDS.contractors].sort());
 
-  const audit = await H.run('cron', ['audit', '--json'], { env: { OCIACCESS_CONFIG: config } });
+  const audit = await H.run('cron', ['audit', '--raw', '--json'], { env: { OCIACCESS_CONFIG: config } });
   expect(audit.json.entries).toEqual(
     expect.arrayContaining([
       expect.objectContaining({

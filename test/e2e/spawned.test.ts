@@ -241,9 +241,9 @@ test('requester, approver and sweeper in separate processes: request → approve
     [alice, bob, cron].map((actor) => ociaccess(actor, ['audit', 'verify', '--json'], 0)),
   );
   expect(verified.map((v) => v.json.ok)).toEqual([true, true, true]);
-  const bobAudit = await ociaccess(bob, ['audit', '--json'], 0);
+  const bobAudit = await ociaccess(bob, ['audit', '--raw', '--json'], 0);
   expect(bobAudit.json.entries.map((e: any) => `${e.action}:${e.result}`)).toEqual(['approve:pending', 'approve:ok']);
-  const cronAudit = await ociaccess(cron, ['audit', '--json'], 0);
+  const cronAudit = await ociaccess(cron, ['audit', '--raw', '--json'], 0);
   expect(cronAudit.json.entries).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ action: 'remove', result: 'ok', target: expect.objectContaining({ upn: ALICE }) }),

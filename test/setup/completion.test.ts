@@ -18,7 +18,11 @@ async function script(shell: string): Promise<{ code: number; stdout: string; st
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-const commandNames = () => buildProgram(actorContext({ env: {} }), async () => undefined).commands.map((c) => c.name());
+/** The commands people type: `__complete` is hidden, for the scripts. */
+const commandNames = () =>
+  buildProgram(actorContext({ env: {} }), async () => undefined)
+    .commands.map((c) => c.name())
+    .filter((name) => !name.startsWith('__'));
 const has = (binary: string) => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
 
 let dir: string;
@@ -26,18 +30,34 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ociaccess-completion-'));
 });
 
-/** What bash offers for the words typed so far (the last one is being completed). */
+/**
+ * What bash offers for the words typed so far (the last one is being completed).
+ * `ociaccess` itself is a shell function here that answers `__complete` with two request ids.
+ */
 function bashComplete(file: string, typed: string[]): string[] {
   const words = ['ociaccess', ...typed].map((w) => `'${w}'`).join(' ');
+  const fake = `ociaccess() { printf 'r-aaaa2222\\nr-bbbb3333\\n'; }`;
   const out = execFileSync(
     'bash',
     [
       '-c',
-      `source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      `${fake}; source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`,
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return out.split('\n').filter(Boolean);
+}
+
+/** The calls bash made to `ociaccess` while completing (each as its arguments joined by |). */
+function bashCalls(file: string, typed: string[]): string[] {
+  const words = ['ociaccess', ...typed].map((w) => `'${w}'`).join(' ');
+  const log = path.join(dir, 'calls.log');
+  const fake = `ociaccess() { printf '%s|' "$@" >> '${log}'; echo >> '${log}'; }`;
+  execFileSync('bash', [
+    '-c',
+    `: > '${log}'; ${fake}; source '${file}'; COMP_WORDS=(${words}); COMP_CWORD=${typed.length}; _ociaccess; true`,
+  ]);
+  return execFileSync('cat', [log], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
 describe('bash', () => {
@@ -73,6 +93,38 @@ describe('bash', () => {
     expect(bashComplete(file, ['--config', 'x.json', 'in'])).toEqual(['init']);
     await writeFile(path.join(dir, 'my-config.json'), '{}');
     expect(bashComplete(file, ['--config', path.join(dir, 'my-con')])).toEqual([path.join(dir, 'my-config.json')]);
+  });
+
+  test('asks `ociaccess __complete` for the request id of approve and deny and for the value of -g, and nowhere else', () => {
+    // The values as `__complete` printed them (it filters by the word typed, tested in test/commands/complete.test.ts).
+    expect(bashComplete(file, ['approve', 'r-a'])).toEqual(['r-aaaa2222', 'r-bbbb3333']);
+    expect(bashComplete(file, ['deny', ''])).toEqual(expect.arrayContaining(['r-aaaa2222', 'r-bbbb3333', '--reason']));
+    expect(bashCalls(file, ['deny', '-g', 'OCI', 'r-'])).toEqual(['__complete|--|deny|-g|OCI|r-|']);
+    expect(bashCalls(file, ['status', '--group', ''])).toEqual(['__complete|--|status|--group||']);
+    expect(bashCalls(file, ['approve', 'r-aaaa2222', ''])).toEqual([]);
+    expect(bashCalls(file, ['approve', '--re'])).toEqual([]);
+    expect(bashCalls(file, ['request', '--hours', ''])).toEqual([]);
+    expect(bashCalls(file, ['sw'])).toEqual([]);
+  });
+
+  test('attack: a value `__complete` printed is offered as it is, never expanded by bash ($(…), $VAR, globs)', () => {
+    const pwned = path.join(dir, 'pwned');
+    const hostile = `$(touch ${pwned})`;
+    const words = ['ociaccess', 'approve', ''].map((w) => `'${w}'`).join(' ');
+    const fake = `ociaccess() { printf '%s\\n' '${hostile}' '$HOME' '*'; }`;
+    for (const typed of [words, ['ociaccess', 'status', '-g', ''].map((w) => `'${w}'`).join(' ')]) {
+      const count = typed.split(' ').length - 1;
+      const out = execFileSync(
+        'bash',
+        [
+          '-c',
+          `${fake}; source '${file}'; COMP_WORDS=(${typed}); COMP_CWORD=${count}; _ociaccess; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ],
+        { encoding: 'utf8', cwd: dir },
+      );
+      expect(out.split('\n').slice(0, 3)).toEqual([hostile, '$HOME', '*']);
+      expect(spawnSync('test', ['-e', pwned]).status).toBe(1);
+    }
   });
 });
 

@@ -385,6 +385,10 @@ test('request --wait: returns once the grant is approved and OCI shows it; a den
   );
   expect(denied.code).toBe(3);
   expect(denied.json.error.code).toBe('REQUEST_DENIED');
+  // The requester learns who denied it, when, and why.
+  expect(denied.json.error.message).toMatch(
+    /^r-[0-9a-z]{8} was not approved: it is denied by bob@contoso\.example \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \("use the read-only group"\)\.$/,
+  );
 });
 
 test('approve --wait that OCI does not catch up with exits 6 (OCI_WAIT_TIMEOUT): the approval stands, only OCI is behind', async () => {

@@ -71,6 +71,8 @@ export interface AuthSessionDeps {
   observer?: NetworkObserver;
   log?: (level: MsalLogLevel, message: string) => void;
   fetch?: HttpFetch;
+  /** The token cache is read and never written (shell completion): see TokenStoreOptions.readOnly. */
+  readOnly?: boolean;
 }
 
 export type DevicePrompt = (message: string, userCode: string, verificationUri: string) => void;
@@ -159,6 +161,7 @@ export class AuthSession {
       platform: this.deps.platform,
       uid: this.deps.uid,
       keyring: this.deps.keyring,
+      readOnly: this.deps.readOnly,
     });
     return this.store;
   }
@@ -457,7 +460,7 @@ export class AuthSession {
 export function authSessionFromContext(
   ctx: Context,
   config: AuthAdapterConfig,
-  extra: Pick<AuthSessionDeps, 'openBrowser' | 'keyring' | 'observer' | 'log' | 'fetch'> = {},
+  extra: Pick<AuthSessionDeps, 'openBrowser' | 'keyring' | 'observer' | 'log' | 'fetch' | 'readOnly'> = {},
 ): AuthSession {
   return new AuthSession(config, {
     clock: ctx.clock,

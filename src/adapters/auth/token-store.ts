@@ -72,6 +72,12 @@ export interface TokenStoreOptions {
   uid?: number;
   /** Defaults to osKeyring(). */
   keyring?: () => Promise<KeyringBackend>;
+  /**
+   * Reads the cache and never writes: no directory, keychain key, cache file or
+   * marker is created or changed (shell completion). A refreshed token is then
+   * used once and forgotten.
+   */
+  readOnly?: boolean;
 }
 
 export interface TokenStore {
@@ -170,7 +176,7 @@ function decrypt(key: Buffer, blob: string): string | undefined {
 
 function cachePluginOver(
   read: () => Promise<string | undefined>,
-  write: (serialized: string) => Promise<void>,
+  write: ((serialized: string) => Promise<void>) | undefined,
 ): ICachePlugin {
   return {
     async beforeCacheAccess(context: TokenCacheContext) {
@@ -178,9 +184,16 @@ function cachePluginOver(
       if (serialized !== undefined) context.tokenCache.deserialize(serialized);
     },
     async afterCacheAccess(context: TokenCacheContext) {
-      if (context.cacheHasChanged) await write(context.tokenCache.serialize());
+      if (context.cacheHasChanged && write) await write(context.tokenCache.serialize());
     },
   };
+}
+
+/** The keychain's key for this cache, if there is one: a read-only store never creates it. */
+async function existingKeychainKey(keyring: KeyringBackend, account: string): Promise<Buffer | undefined> {
+  const existing = await keyring.get(KEYCHAIN_SERVICE, account);
+  const key = existing ? Buffer.from(existing, 'base64') : undefined;
+  return key?.length === 32 ? key : undefined;
 }
 
 function requestedKind(env: Readonly<Record<string, string | undefined>>): TokenStoreKind | 'auto' {
@@ -198,9 +211,12 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
   const requested = requestedKind(options.env);
   const authDir = authDirOf(options.stateDir);
   const fsOptions = { platform: options.platform, uid: options.uid };
+  const readOnly = options.readOnly ?? false;
   // The state directory first: one owned by someone else is theirs, whatever its auth/ looks like.
-  await ensureStateDir(options.stateDir, fsOptions);
-  await guarded(() => ensureStateDir(authDir, fsOptions));
+  if (!readOnly) {
+    await ensureStateDir(options.stateDir, fsOptions);
+    await guarded(() => ensureStateDir(authDir, fsOptions));
+  }
   const plainFile = path.join(authDir, CACHE_FILE);
   const encryptedFile = path.join(authDir, ENCRYPTED_CACHE_FILE);
   // Check both up front so a widened mode is reported before any sign-in happens.
@@ -220,16 +236,18 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
     const keyAccount = `token-cache-key:${authDir}`;
     try {
       const keyring = await (options.keyring ?? osKeyring)();
-      const key = await keychainKey(keyring, keyAccount);
+      const key = readOnly ? await existingKeychainKey(keyring, keyAccount) : await keychainKey(keyring, keyAccount);
       return {
         kind: 'keychain',
         description: `OS keychain (service "${KEYCHAIN_SERVICE}") + encrypted ${encryptedFile}`,
         cachePlugin: cachePluginOver(
           async () => {
-            const blob = await guarded(() => readPrivateFile(encryptedFile, fsOptions));
-            return blob === undefined ? undefined : decrypt(key, blob.toString('utf8'));
+            const blob = key && (await guarded(() => readPrivateFile(encryptedFile, fsOptions)));
+            return key && blob ? decrypt(key, blob.toString('utf8')) : undefined;
           },
-          (serialized) => guarded(() => writeFileAtomic(encryptedFile, encrypt(key, serialized), fsOptions)),
+          readOnly || !key
+            ? undefined
+            : (serialized) => guarded(() => writeFileAtomic(encryptedFile, encrypt(key, serialized), fsOptions)),
         ),
         takeFallbackWarning: async () => undefined,
         clear,
@@ -257,10 +275,10 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
     fallbackReason,
     cachePlugin: cachePluginOver(
       async () => (await guarded(() => readPrivateFile(plainFile, fsOptions)))?.toString('utf8'),
-      (serialized) => guarded(() => writeFileAtomic(plainFile, serialized, fsOptions)),
+      readOnly ? undefined : (serialized) => guarded(() => writeFileAtomic(plainFile, serialized, fsOptions)),
     ),
     takeFallbackWarning: async () => {
-      if (fallbackReason === undefined) return undefined;
+      if (fallbackReason === undefined || readOnly) return undefined;
       if (await guarded(() => inspectPrivateFile(marker, fsOptions))) return undefined;
       await guarded(() => writeFileAtomic(marker, `${fallbackReason}\n`, fsOptions));
       return fileStoreWarning(plainFile, fallbackReason!);

@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { parseDuration } from '../args.js';
 import { ExitCode, UsageError, isOciAccessError, quoteInput } from '../../errors.js';
-import { table } from '../output.js';
+import { isoSeconds, table } from '../output.js';
 import type { CommandEnv } from '../command-env.js';
+import type { AuditEntry } from '../../store/audit-entry.js';
+import { foldAuditActions, type AuditAction } from '../../store/audit-actions.js';
 
 function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
@@ -63,40 +65,69 @@ async function auditLogOf(env: CommandEnv, withKey = false) {
   return openAuditLog(env.ctx.paths.stateDir, host, withKey ? { key: await auditKeyOf(env) } : {});
 }
 
+const targetText = (target: AuditEntry['target']) =>
+  [target.upn, target.groupName, target.requestId].filter(Boolean).join(' ');
+
+function renderEntries(env: CommandEnv, entries: AuditEntry[]): void {
+  env.out.data({ entries }, () =>
+    entries.length === 0
+      ? ''
+      : table(
+          env.out,
+          ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'REASON'],
+          entries.map((e) => [
+            String(e.seq),
+            isoSeconds(new Date(e.at)),
+            e.actor.upn,
+            e.action,
+            targetText(e.target),
+            e.result,
+            e.reason ?? '',
+          ]),
+        ),
+  );
+}
+
+function renderActions(env: CommandEnv, actions: AuditAction[]): void {
+  env.out.data({ actions }, () =>
+    actions.length === 0
+      ? ''
+      : table(
+          env.out,
+          ['AT', 'ACTOR', 'ACTION', 'TARGET', 'STATE', 'REASON'],
+          actions.map((a) => [
+            isoSeconds(new Date(a.at)),
+            a.actor.upn,
+            a.action,
+            targetText(a.target),
+            a.state,
+            a.reason ?? '',
+          ]),
+        ),
+  );
+}
+
 export function registerAudit(program: Command, run: Runner): void {
   const audit = program
     .command('audit')
     .description("this machine's audit log (append-only, hash-chained)")
     .option('--since <when>', 'only entries since a date (2026-11-01) or a duration ago (24h)')
+    .option('--raw', 'one row per entry as written (an action writes "pending", then its outcome)')
     .addHelpText(
       'after',
       `
 Examples:
   $ ociaccess audit --since 24h
   $ ociaccess audit --json
+  $ ociaccess audit --raw            # every entry, with its seq
   $ ociaccess audit verify`,
     )
-    .action(async (options: { since?: string }, command: Command) =>
+    .action(async (options: { since?: string; raw?: boolean }, command: Command) =>
       run(command, async (env) => {
         const from = since(env, options.since);
         const entries = await (await auditLogOf(env)).read(from ? { since: from } : {});
-        env.out.data({ entries }, () =>
-          entries.length === 0
-            ? ''
-            : table(
-                env.out,
-                ['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'REASON'],
-                entries.map((e) => [
-                  String(e.seq),
-                  e.at.replace(/\.\d{3}Z$/, 'Z'),
-                  e.actor.upn,
-                  e.action,
-                  [e.target.upn, e.target.groupName, e.target.requestId].filter(Boolean).join(' '),
-                  e.result,
-                  e.reason ?? '',
-                ]),
-              ),
-        );
+        if (options.raw) renderEntries(env, entries);
+        else renderActions(env, foldAuditActions(entries));
         if (entries.length === 0) env.out.info('The audit log has no entries' + (from ? ' in that period.' : ' yet.'));
       }),
     );

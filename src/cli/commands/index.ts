@@ -5,6 +5,7 @@ import { registerAuth } from './auth.js';
 import { registerRequest } from './request.js';
 import { registerDecide } from './decide.js';
 import { registerStatus } from './status.js';
+import { registerList } from './list.js';
 import { registerRevoke } from './revoke.js';
 import { registerSweep } from './sweep.js';
 import { registerAudit } from './audit.js';
@@ -14,6 +15,7 @@ import { registerDoctor } from './doctor.js';
 import { registerNotify } from './notify.js';
 import { registerInit } from './init.js';
 import { registerCompletion } from './completion.js';
+import { registerComplete } from './complete.js';
 
 export function registerCommands(program: Command, run: Runner): void {
   registerInit(program, run);
@@ -21,6 +23,7 @@ export function registerCommands(program: Command, run: Runner): void {
   registerRequest(program, run);
   registerDecide(program, run);
   registerStatus(program, run);
+  registerList(program, run);
   registerRevoke(program, run);
   registerSweep(program, run);
   registerAudit(program, run);
@@ -29,4 +32,5 @@ export function registerCommands(program: Command, run: Runner): void {
   registerDemo(program, run);
   registerEmulator(program, run);
   registerCompletion(program, run);
+  registerComplete(program, run);
 }

@@ -4,10 +4,10 @@ import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, checksOci, describeOci, type OciMembership } from '../../core/oci-check.js';
 import { ExitCode, OciAccessError, PolicyError, quoteInput } from '../../errors.js';
-import { myStatus } from '../../core/lifecycle.js';
+import { myStatus, type RequestView } from '../../core/lifecycle.js';
+import { AUTO_APPROVER } from '../../core/records.js';
 import { formatDuration } from '../output.js';
-
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+import { SPINNER_FRAMES as FRAMES } from '../progress.js';
 
 export async function waitForOci(
   env: CommandEnv,
@@ -60,6 +60,14 @@ export async function waitForOci(
   }
 }
 
+/** " by bob@… 2026-…Z" for a request someone settled; nothing when nobody did (a timeout, a withdrawal). */
+function settledBy(env: CommandEnv, entry: RequestView | undefined): string {
+  const decision = entry?.grant.decision;
+  if (!entry?.decidedBy || !decision) return '';
+  const who = entry.decidedBy === AUTO_APPROVER ? 'the auto-approval rule' : entry.decidedBy;
+  return ` by ${who} ${env.out.time(decision.decidedAt, env.ctx.clock.now())}`;
+}
+
 /**
  * `request --wait`: first until the request is decided (an approver, or the
  * sweep's auto-approval rule), then until OCI shows the membership. A denial
@@ -102,7 +110,7 @@ export async function waitForGrant(
       if (tty) env.ctx.stderr.write('\r\u001b[K');
       throw new PolicyError(
         state === 'denied' ? 'REQUEST_DENIED' : 'REQUEST_NOT_PENDING',
-        `${requestId} was not approved: it is ${state}${entry?.grant.decision?.reason ? ` (${quoteInput(entry.grant.decision.reason)})` : ''}.`,
+        `${requestId} was not approved: it is ${state}${settledBy(env, entry)}${entry?.grant.decision?.reason ? ` (${quoteInput(entry.grant.decision.reason)})` : ''}.`,
         {
           hint: 'See `ociaccess status`; ask again with `ociaccess request` if it still makes sense.',
         },
