@@ -131,7 +131,7 @@ test("the removal after a requester's revoke names the revoked request and reaso
   expect(result.json.groups[0].removed).toEqual([
     expect.objectContaining({ upn: ALICE, reason: 'revoked', requestId: newer, outcome: 'removed' }),
   ]);
-  const audit = await H.run('cron', ['audit', '--json']);
+  const audit = await H.run('cron', ['audit', '--raw', '--json']);
   const removals = audit.json.entries.filter((e: any) => e.action === 'remove');
   expect(removals.at(-1)).toMatchObject({ reason: 'revoked', target: { upn: ALICE, requestId: newer } });
 });
