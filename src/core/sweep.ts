@@ -175,6 +175,9 @@ export function nextDueOf(plan: GroupSweepPlan, read: GroupRead, grants: GrantVi
     const at = keep.expiresAt?.getTime();
     if (at !== undefined && at > now.getTime()) earliest = Math.min(earliest, at);
   }
+  // What this sweep auto-approves (or completes) ends later: its expiry is due like any other.
+  for (const request of plan.autoApprove) earliest = Math.min(earliest, now.getTime() + request.hours * 3600_000);
+  for (const { expiresAt } of plan.completeAutoApprovals) earliest = Math.min(earliest, expiresAt.getTime());
   const timeoutMs = group.pendingTimeoutHours * 3600_000;
   for (const requests of read.book.requestsByUser.values()) {
     for (const request of requests) {

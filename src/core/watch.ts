@@ -71,35 +71,49 @@ export function backoffMs(failures: number, intervalMs: number, maxBackoffMs: nu
   return Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures - 1, 20));
 }
 
-/** Tells an outage once when it starts (or changes kind) and once when it ends. */
+/** Tells an outage once when it starts (whatever failed first) and once when it ends. */
 export class OutageNotes {
-  private current: string | undefined;
   private since: Date | undefined;
   failures = 0;
 
   constructor(private readonly log: WatchPorts['log']) {}
 
-  failed(kind: string, message: string, at: Date): void {
+  failed(message: string, at: Date): void {
     this.failures += 1;
-    if (this.current === kind) return;
-    this.current = kind;
-    this.since ??= at;
+    if (this.since !== undefined) return;
+    this.since = at;
     this.log.warn(`${message} The watcher keeps trying, less often, and says when it recovers.`);
   }
 
   recovered(at: Date): void {
-    if (this.current !== undefined && this.since) {
+    if (this.since !== undefined) {
       const seconds = Math.round((at.getTime() - this.since.getTime()) / 1000);
       this.log.info(`Recovered after ${seconds}s and ${this.failures} failed sweep(s); watching again.`);
     }
-    this.current = undefined;
     this.since = undefined;
     this.failures = 0;
   }
 }
 
-function anyOf(signals: (AbortSignal | undefined)[]): AbortSignal {
-  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+/**
+ * A signal that fires when any of `signals` does, and a function that stops
+ * listening. Made by hand: the listeners hold the combined signal strongly,
+ * for as long as the wait lasts.
+ */
+function anyOf(signals: (AbortSignal | undefined)[]): { signal: AbortSignal; dispose(): void } {
+  const combined = new AbortController();
+  const sources = signals.filter((s): s is AbortSignal => s !== undefined);
+  const fire = () => combined.abort();
+  for (const source of sources) {
+    if (source.aborted) combined.abort();
+    else source.addEventListener('abort', fire, { once: true });
+  }
+  return {
+    signal: combined.signal,
+    dispose: () => {
+      for (const source of sources) source.removeEventListener('abort', fire);
+    },
+  };
 }
 
 /** Sleeps until `until`, in steps of at most the interval so the health signal stays fresh; ends early on `signal`. */
@@ -126,12 +140,12 @@ async function sweepOnce(ports: WatchPorts, outage: OutageNotes): Promise<number
     await ports.beforeSweep?.();
     result = await ports.sweep();
   } catch (error) {
-    outage.failed(errorKind(error), `The sweep failed: ${(error as Error).message} [${errorKind(error)}]`, clock.now());
+    outage.failed(`The sweep failed: ${(error as Error).message} [${errorKind(error)}]`, clock.now());
     return clock.now().getTime() + backoffMs(outage.failures, intervalMs, maxBackoffMs);
   }
   const now = clock.now();
   if (result.outcome === 'unavailable') {
-    outage.failed('unavailable', `Graph or OCI is unavailable: ${result.reason ?? 'see the report'}.`, now);
+    outage.failed(`Graph or OCI is unavailable: ${result.reason ?? 'see the report'}.`, now);
     return now.getTime() + backoffMs(outage.failures, intervalMs, maxBackoffMs);
   }
   outage.recovered(now);
@@ -154,7 +168,7 @@ export async function runWatch(ports: WatchPorts): Promise<WatchSummary> {
       }
       if (lost === undefined) {
         const taken = await ports.lease.tryTake().catch((error: unknown) => {
-          outage.failed('LOCK', `The sweep lock cannot be used: ${(error as Error).message}`, clock.now());
+          outage.failed(`The sweep lock cannot be used: ${(error as Error).message}`, clock.now());
           return { taken: false as const, holder: undefined };
         });
         if (!taken.taken) {
@@ -172,7 +186,12 @@ export async function runWatch(ports: WatchPorts): Promise<WatchSummary> {
       const wakeAt = await sweepOnce(ports, outage);
       summary.sweeps += 1;
       await ports.alive('active');
-      await sleepUntil(ports, wakeAt, 'active', anyOf([stop, lost, ports.wake?.()]));
+      const wake = anyOf([stop, lost, ports.wake?.()]);
+      try {
+        await sleepUntil(ports, wakeAt, 'active', wake.signal);
+      } finally {
+        wake.dispose();
+      }
     }
   } finally {
     if (lost !== undefined) await ports.lease.release().catch(() => undefined);
