@@ -186,17 +186,16 @@ test('an outage of Graph: one warning when it starts, one note when it ends, and
   // The outage ends, and with it the Retry-After the emulator remembers (on its real-time clock).
   H.emu.world.faults.length = 0;
   H.emu.world.retryNotBefore.clear();
-  await vc.runFor(6 * MIN, () => H.entraMembers().includes(ALICE));
-  if (!H.entraMembers().includes(ALICE))
-    throw new Error(
-      `${watcher.stderr.text}\n${watcher.stdout.text}\n${JSON.stringify(H.emu.world.requestLog.slice(-8).map((e) => [e.service, e.method, e.path, e.status]))}`,
-    );
+  // A sweep caught in the outage may still be waiting out retries (some on real time): bounded steps until it is done.
+  for (let step = 0; step < 40 && !H.entraMembers().includes(ALICE); step += 1)
+    await vc.runFor(30_000, () => H.entraMembers().includes(ALICE));
+  expect(H.entraMembers()).toContain(ALICE);
   expect(await stopWatcher(watcher)).toBe(0);
   const warnings = watcher.stderr.text.split('\n').filter((line) => line.startsWith('warning:'));
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/The watcher keeps trying, less often, and says when it recovers\.$/);
   expect(watcher.stderr.text).toMatch(/Recovered after \d+s and \d+ failed sweep\(s\); watching again\./);
-});
+}, 180_000);
 
 test('two watchers share one lock: the second stands by and takes over within a minute of the first dying', async () => {
   const H = h();
