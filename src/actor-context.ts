@@ -56,6 +56,8 @@ export interface ActorContextOptions {
   cwd?: string;
   stdin?: string;
   abortSignal?: AbortSignal;
+  /** Stands in for SIGHUP: each dispatched 'hangup' event calls the command's listener. */
+  hangup?: EventTarget;
   /** This machine's clock (tests: a machine whose clock is off). */
   clock?: Clock;
   /** The user id the run acts as (file owner checks); the process's own by default. */
@@ -81,6 +83,14 @@ export function actorContext(options: ActorContextOptions): Context {
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: options.abortSignal ?? new AbortController().signal,
+    ...(options.hangup ? { onHangup: hangupFrom(options.hangup) } : {}),
     ...(options.openUrl ? { openUrl: options.openUrl } : {}),
+  };
+}
+
+function hangupFrom(target: EventTarget): NonNullable<Context['onHangup']> {
+  return (listener) => {
+    target.addEventListener('hangup', listener);
+    return () => target.removeEventListener('hangup', listener);
   };
 }

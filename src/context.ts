@@ -65,6 +65,11 @@ export interface Context {
   /** Called when the process receives SIGINT/SIGTERM (long waits stop early). */
   readonly abortSignal: AbortSignal;
   /**
+   * Calls `listener` on each SIGHUP until the returned function is called
+   * (`sweep --watch` reloads its config). Absent where there are no signals.
+   */
+  onHangup?(listener: () => void): () => void;
+  /**
    * Opens a URL in the user's browser (login --browser). Absent where there is
    * no browser to open (tests, unless they pass one); it may fail, so callers
    * print the URL too.

@@ -75,6 +75,10 @@ export function processContext(): Context {
     pid: process.pid,
     hostname: os.hostname(),
     abortSignal: controller.signal,
+    onHangup: (listener) => {
+      process.on('SIGHUP', listener);
+      return () => process.off('SIGHUP', listener);
+    },
     openUrl: openInDefaultBrowser,
     // The sweep trades a little speed for a smaller peak (docs/performance.md has the figures).
     preferSmallMemory: () => v8.setFlagsFromString('--optimize-for-size'),

@@ -32,6 +32,10 @@ export interface SweepFlags {
   fixDrift?: boolean;
   concurrency?: string;
   batch?: boolean;
+  watch?: boolean;
+  interval?: string;
+  health?: boolean;
+  healthFile?: string;
 }
 
 /** What every sweep of this command does: the flags and the config, resolved once. */
@@ -42,7 +46,7 @@ export interface SweepSettings {
   batching: boolean;
 }
 
-function parseConcurrency(raw: string | undefined): number | undefined {
+export function parseConcurrency(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < 1 || value > 16) {

@@ -20,6 +20,12 @@ export interface SweepOptions {
   onProgress?: (message: string) => void;
   /** Counted steps, for a progress bar. */
   onStep?: (step: SweepStep) => void;
+  /**
+   * Told once per group, after its plan: the next moment something falls due
+   * without anyone writing a record (a kept grant's expiry, a pending request's
+   * timeout), or null when nothing will. `sweep --watch` sleeps until then.
+   */
+  onNextDue?: (due: Date | null, group: string) => void;
 }
 
 export interface SweepStep {

@@ -120,6 +120,7 @@ async function sweepGroup(
     now,
   });
   reportPlan(run, plan);
+  options.onNextDue?.(nextDueOf(plan, read, grants), group.name);
   try {
     if (!run.dryRun) await act(run, plan);
     await run.emitPending();
@@ -183,6 +184,34 @@ async function readOci(deps: CoreDeps, group: GroupConfig): Promise<OciView> {
   } catch (error) {
     return { error: error as Error };
   }
+}
+
+/**
+ * When this group next needs a sweep although no record changes: the earliest
+ * expiry of a grant that keeps a member, and the earliest timeout of a request
+ * still pending. Auto-approvals are done by this sweep; new requests and
+ * revocations are records, which a watcher re-reads on its interval.
+ */
+export function nextDueOf(plan: GroupSweepPlan, read: GroupRead, grants: GrantViews): Date | null {
+  const { now } = grants;
+  const group = grants.policy.group;
+  let earliest = Infinity;
+  for (const keep of plan.keep) {
+    const at = keep.expiresAt?.getTime();
+    if (at !== undefined && at > now.getTime()) earliest = Math.min(earliest, at);
+  }
+  // What this sweep auto-approves (or completes) ends later: its expiry is due like any other.
+  for (const request of plan.autoApprove) earliest = Math.min(earliest, now.getTime() + request.hours * 3600_000);
+  for (const { expiresAt } of plan.completeAutoApprovals) earliest = Math.min(earliest, expiresAt.getTime());
+  const timeoutMs = group.pendingTimeoutHours * 3600_000;
+  for (const requests of read.book.requestsByUser.values()) {
+    for (const request of requests) {
+      if (request.groupId !== group.entraGroupId || grants.of(request).state !== 'pending') continue;
+      const at = request.requestedAt.getTime() + timeoutMs;
+      if (at > now.getTime()) earliest = Math.min(earliest, at);
+    }
+  }
+  return Number.isFinite(earliest) ? new Date(earliest) : null;
 }
 
 /** What the plan says before anything is done: kept, untrusted, timed out; in a dry run, what would be done. */

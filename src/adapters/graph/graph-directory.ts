@@ -196,7 +196,8 @@ export class GraphDirectory implements DirectoryPort {
           throw error;
         }
       },
-      { stop: options.stop },
+      // Retries wait on the command's clock, as OCI's do (a watcher on virtual time waits virtually).
+      { stop: options.stop, sleep: (ms) => options.clock.sleep(ms, options.stop) },
     );
   }
 
