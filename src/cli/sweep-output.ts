@@ -12,7 +12,7 @@ import {
   type SweepStep,
 } from '../core/sweep.js';
 import { ExitCode, OciAccessError, capErrorText, isOciAccessError } from '../errors.js';
-import { formatDuration, terminalText, type Output } from './output.js';
+import { formatDuration, type Output } from './output.js';
 import { describeLockStatus, HEARTBEAT_DEFAULTS, type HeartbeatRun } from '../store/lock.js';
 
 export const PHASES: Record<SweepStep['phase'], string> = {
