@@ -116,7 +116,8 @@ export type DomainEvent =
       member: EventPerson;
       reason: string;
       requestId?: string;
-      outcome: 'removed' | 'not-member' | 'failed';
+      /** Absent on `intend`: the sweep announces its removals before the batch that makes them. */
+      outcome?: 'removed' | 'not-member' | 'failed';
       error?: string;
       /** Failed removals: attempts so far on this host, and whether that makes it irrevocable. */
       attempts?: number;

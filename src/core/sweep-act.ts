@@ -6,7 +6,7 @@
  */
 import type { GroupSweepPlan, PlannedRemoval } from './sweep-plan.js';
 import type { AddResult } from './ports.js';
-import type { MemberAddCause } from './events.js';
+import type { DomainEvent, MemberAddCause } from './events.js';
 import {
   AUTO_APPROVER,
   DECISIONS_EXTENSION,
@@ -231,6 +231,11 @@ async function completeAutoApprovals(run: GroupRun, items: GroupSweepPlan['compl
 
 /** Removes the members in one batched call; records each outcome in the report, the ledger and the events. */
 async function removeMembers(run: GroupRun, removals: PlannedRemoval[]): Promise<void> {
+  // Announced before the batch, so that a sweep killed after Graph removed them and before their
+  // outcome was written leaves "pending" entries, not none. Removals go ahead whatever the log says.
+  await run.deps.events.intend(removals.map((removal) => removalIntent(run, removal))).catch((error: unknown) => {
+    run.noteRecordFailure(error);
+  });
   const results = await run.deps.directory.removeGroupMembers(
     run.group.entraGroupId,
     removals.map((r) => r.user.id),
@@ -241,6 +246,17 @@ async function removeMembers(run: GroupRun, removals: PlannedRemoval[]): Promise
     if (result === 'removed' || result === 'not-member') removed(run, removal, result);
     else notRemoved(run, removal, result);
   }
+}
+
+function removalIntent(run: GroupRun, { user, reason, requestId }: PlannedRemoval): DomainEvent {
+  return {
+    ...run.base(),
+    type: 'member.removed',
+    member: run.person(user),
+    reason,
+    ...(requestId ? { requestId } : {}),
+    ...(isNonUser(user) ? { kind: user.kind, displayName: stripControls(user.displayName) } : {}),
+  };
 }
 
 const isNonUser = (user: Who) => user.kind !== undefined && user.kind !== 'user';

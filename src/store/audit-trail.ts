@@ -69,6 +69,14 @@ function intentEntry(event: DomainEvent): Entry | undefined {
         result: 'pending',
         details: { requests: event.requestIds },
       };
+    case 'member.removed':
+      return {
+        action: 'remove',
+        target: target(event.group, event.member, event.requestId),
+        reason: event.reason,
+        result: 'pending',
+        ...(event.kind ? { details: { kind: event.kind, displayName: event.displayName } } : {}),
+      };
     default:
       return undefined;
   }

@@ -116,11 +116,17 @@ test('a nested group, a service principal and a device are removed as not-a-user
   const audit = await H.run('cron', ['audit', '--raw', '--json'], { env: { OCIACCESS_CONFIG: config } });
   expect(audit.code).toBe(0);
   const removals = audit.json.entries.filter((e: any) => e.action === 'remove');
-  expect(removals.map((e: any) => [e.target.userId, e.reason, e.result, e.details.kind]).sort()).toEqual([
-    [IDS.contractors, 'not-a-user', 'ok', 'group'],
-    [IDS.buildAgent, 'not-a-user', 'ok', 'servicePrincipal'],
-    [IDS.kiosk, 'not-a-user', 'ok', 'device'],
-  ]);
+  // Each removal: its intent (pending, written before the batch), then its outcome.
+  expect(removals.map((e: any) => [e.target.userId, e.reason, e.result, e.details.kind]).sort()).toEqual(
+    [
+      [IDS.contractors, 'not-a-user', 'pending', 'group'],
+      [IDS.contractors, 'not-a-user', 'ok', 'group'],
+      [IDS.buildAgent, 'not-a-user', 'pending', 'servicePrincipal'],
+      [IDS.buildAgent, 'not-a-user', 'ok', 'servicePrincipal'],
+      [IDS.kiosk, 'not-a-user', 'pending', 'device'],
+      [IDS.kiosk, 'not-a-user', 'ok', 'device'],
+    ].sort(),
+  );
 
   // Mallory's next sign-in no longer carries the temp group (JIT Overwrite takes the OCI group away).
   expect((await H.control('jit/signin', { user: MALLORY })).body.groupsRemoved).toEqual([SEED.tempGroupName]);

@@ -238,6 +238,7 @@ test('OCI unavailable during the direct removal: reported (exit 5), the Entra re
   expect(await pendingRemovals(H)).toEqual([expect.objectContaining({ upn: ALICE, status: 'pending-oci' })]);
   const entries = await audit(H);
   expect(entries.filter((entry) => entry.action === 'remove')).toEqual([
+    expect.objectContaining({ result: 'pending', target: expect.objectContaining({ upn: ALICE, requestId }) }),
     expect.objectContaining({ result: 'ok', target: expect.objectContaining({ upn: ALICE, requestId }) }),
   ]);
   expect(entries.filter((entry) => entry.action === 'remove-oci')).toEqual([
