@@ -107,7 +107,9 @@ function virtualClock(emu, onMoved) {
 
 async function directRemovalAccepted(config, dir) {
   const file = path.join(dir, 'probe.json');
-  await writeFile(file, JSON.stringify({ ...config, oci: { ...config.oci, removeDirectly: true } }), { mode: 0o600 });
+  // Direct removal needs the sweep host's write key (oci.access "write").
+  const probe = { ...config, oci: { ...config.oci, access: 'write', removeDirectly: true } };
+  await writeFile(file, JSON.stringify(probe), { mode: 0o600 });
   try {
     await loadConfig(file);
     return true;
@@ -131,8 +133,10 @@ async function simulate(scenario, { ends, revoked }) {
     // Only an eligible requester's approval keeps anyone (docs/records.md): the members are the group's requesters.
     config.groups[0].eligibleRequesters.push(...seeded.memberUpns);
     config.groups[0].maxHours = 24;
-    const direct = scenario !== 'a' && (await directRemovalAccepted(config, root));
-    if (direct) config.oci.removeDirectly = true;
+    const schemaHasDirect = await directRemovalAccepted(config, root);
+    const direct = scenario !== 'a' && schemaHasDirect;
+    // (a) is SCIM only: with a write key direct removal is on by default, so it is turned off there.
+    if (schemaHasDirect) config.oci = { ...config.oci, access: 'write', removeDirectly: direct };
     if (scenario === 'c') delete config.emulator;
     const configFile = path.join(root, 'config.json');
     await writeFile(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
