@@ -191,7 +191,7 @@ export class RefusedAnswerError extends OciAccessError {
  * this is a warning with its own code, never an error that would say
  * "nothing was changed".
  */
-export type ProblemCode = 'OCI_CHECK_FAILED' | 'STATE_NOT_WRITTEN' | 'AUDIT_NOT_WRITTEN';
+export type ProblemCode = 'MEMBER_NOT_REMOVED' | 'OCI_CHECK_FAILED' | 'STATE_NOT_WRITTEN' | 'AUDIT_NOT_WRITTEN';
 
 export interface Problem {
   code: ProblemCode;
@@ -202,6 +202,10 @@ export interface Problem {
 }
 
 const PROBLEM_TEXT: Record<ProblemCode, { what: string; hint: string }> = {
+  MEMBER_NOT_REMOVED: {
+    what: 'The revocation is recorded, but the member could not be removed from the Entra group now',
+    hint: 'Nothing to do for the revocation: the next sweep removes a member whose grant is revoked. Run `ociaccess revoke` again to remove them sooner.',
+  },
   OCI_CHECK_FAILED: {
     what: 'OCI could not be checked after the change',
     hint: '`ociaccess status` shows what OCI says once it answers; the sweep checks it too.',

@@ -786,7 +786,7 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
   const problems: Problem[] = [];
   const revocation: Revocation = { group, me, user, own, open, now, reason: input.reason };
   if (open.length > 0) await writeRevocation(deps, revocation, book, people.policy, problems);
-  const { membership, provisionError } = await removeMembership(deps, revocation, input.provisionNow);
+  const { membership, provisionError } = await removeMembership(deps, revocation, input.provisionNow, problems);
   const oci = await checkAfterRevocation(deps, revocation, membership, problems);
   await recordOutcome(deps, problems, { ...revoked, membership, oci: oci.state, ...problemDetails(problems) });
   return {
@@ -897,8 +897,9 @@ async function removeMembership(
   deps: CoreDeps,
   revocation: Revocation,
   provisionNow: boolean | undefined,
+  problems: Problem[],
 ): Promise<{ membership: RevokeResult['membership']; provisionError?: string }> {
-  const { group, user, own } = revocation;
+  const { group, user, own, open } = revocation;
   let membership: RevokeResult['membership'];
   try {
     membership = await deps.directory.removeGroupMember(group.entraGroupId, user.id);
@@ -906,7 +907,11 @@ async function removeMembership(
     // A requester who does not own the group cannot remove themselves in Graph;
     // their record now says "revoked", so the next sweep removes them.
     if (own && (error as { code?: string }).code === 'PERMISSION_DENIED') return { membership: 'left-for-sweep' };
-    throw error;
+    // The revocation is already in the records (the change this command made): the failed removal is a
+    // problem after it, and the sweep removes a member whose grant is revoked. With nothing recorded, it fails.
+    if (open.length === 0) throw error;
+    problems.push(problemOf('MEMBER_NOT_REMOVED', error));
+    return { membership: 'left-for-sweep' };
   }
   if (!provisionNow) return { membership };
   // The revocation stands whatever provisioning on demand answers (a user no longer in the group is

@@ -240,3 +240,41 @@ test('approve and deny whose local state cannot be written after the decision: e
   expect(denied.json.problems).toEqual([expect.objectContaining({ code: 'STATE_NOT_WRITTEN' })]);
   expect(lines(denied.stderr).find((line) => line.startsWith('✓'))).toBe(`✓ Denied ${second.json.id} of ${ALICE}.`);
 });
+
+test('revoke whose Entra removal fails after the revocation was recorded: exit 7, marked revoked first, then [MEMBER_NOT_REMOVED]; the next sweep removes the member', async () => {
+  const H = h();
+  const id = await approvedGrant(H);
+  await H.control('faults', {
+    service: 'graph',
+    method: 'DELETE',
+    pathPattern: `/groups/${SEED.tempGroupId}/members/`,
+    status: 503,
+    code: 'ServiceUnavailable',
+    message: 'The service is unavailable.',
+  });
+  let result;
+  try {
+    result = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early', '--json']);
+  } finally {
+    await H.control('faults', undefined, { method: 'DELETE' });
+  }
+  expect(result.code).toBe(7);
+  expect(firstLine(result.stderr)).toBe(`✓ ${ALICE} is marked revoked in OCI-Temp-Admins in Entra.`);
+  expect(result.stderr).toMatch(
+    /^warning: The revocation is recorded, but the member could not be removed .* \[MEMBER_NOT_REMOVED\]$/m,
+  );
+  expect(result.json).toMatchObject({
+    revokedRequests: [id],
+    membership: 'left-for-sweep',
+    problems: [{ code: 'MEMBER_NOT_REMOVED', cause: { code: expect.stringMatching(/^GRAPH_/) } }],
+  });
+  // The revocation stands in the records, and the member is still in the group until the sweep.
+  expect(storedRecords(H, 'bob', 'com.ociaccess.decisions').map((d) => [d.r, d.d])).toEqual([
+    [id, 'a'],
+    [id, 'x'],
+  ]);
+  expect(H.entraMembers()).toContain(ALICE);
+  const sweep = await H.run('cron', ['sweep', '--json']);
+  expect(sweep.json.groups[0].removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'revoked' })]);
+  expect(H.entraMembers()).not.toContain(ALICE);
+});

@@ -72,7 +72,7 @@ state, the audit entry): each is a warning with its code.`,
             env.out.warn(
               `Provisioning on demand did not push the removal (${result.provisionError}); the next provisioning cycle (or the sweep's direct removal) does.`,
             );
-          if (result.membership === 'left-for-sweep')
+          if (result.membership === 'left-for-sweep' && !result.problems.some((p) => p.code === 'MEMBER_NOT_REMOVED'))
             env.out.info(
               'You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.',
             );
