@@ -266,14 +266,7 @@ function removedFromOci(run: GroupRun, removal: PendingRemoval): void {
   run.report.removedInOci.push(
     action(who(removal), removal.reason, { ...requestOf(removal), outcome: 'removed from OCI directly' }),
   );
-  run.tell({
-    ...run.base(),
-    type: 'oci.member-removed',
-    member: run.person(who(removal)),
-    reason: removal.reason,
-    ...requestOf(removal),
-    outcome: 'removed',
-  });
+  tellOciRemoval(run, removal, { outcome: 'removed' });
 }
 
 function directRemovalFailed(run: GroupRun, removal: PendingRemoval, error: Error): void {
@@ -281,15 +274,22 @@ function directRemovalFailed(run: GroupRun, removal: PendingRemoval, error: Erro
   const message = `direct OCI removal of ${removal.upn} failed (the next sweep tries again): ${error.message}`;
   if (UNAVAILABLE_CODES.has(code ?? '')) (run.report.unavailable ??= []).push(message);
   else run.report.problems.push(message);
+  tellOciRemoval(run, removal, { outcome: 'failed', error: error.message, ...(code ? { code } : {}) });
+}
+
+/** The event of a direct OCI removal (the audit log's remove-oci entry): its outcome, and the error if it failed. */
+function tellOciRemoval(
+  run: GroupRun,
+  removal: PendingRemoval,
+  result: { outcome: 'removed' | 'failed'; error?: string; code?: string },
+): void {
   run.tell({
     ...run.base(),
     type: 'oci.member-removed',
     member: run.person(who(removal)),
     reason: removal.reason,
     ...requestOf(removal),
-    outcome: 'failed',
-    error: error.message,
-    ...(code ? { code } : {}),
+    ...result,
   });
 }
 
