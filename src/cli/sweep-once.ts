@@ -46,7 +46,7 @@ export interface SweepSettings {
   batching: boolean;
 }
 
-export function parseConcurrency(raw: string | undefined): number | undefined {
+function parseConcurrency(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < 1 || value > 16) {

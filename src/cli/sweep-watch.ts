@@ -7,9 +7,6 @@
 import path from 'node:path';
 import { parseDuration } from './args.js';
 import { createCommandEnv, type CommandEnv } from './command-env.js';
-import { groupsOrAll } from '../config/groups.js';
-import { requireOci } from '../config/oci.js';
-import type { Config } from '../config/schema.js';
 import type { CoreDeps } from '../core/deps.js';
 import { runSweep, type SweepOptions, type SweepReport } from '../core/sweep.js';
 import { runWatch, type TickResult, type WatchLease } from '../core/watch.js';
@@ -25,18 +22,7 @@ import {
 } from '../store/lock.js';
 import { HEALTH_FILE_NAME, readHealth, staleAfterMs, writeHealth } from '../store/health-file.js';
 import type { Services } from './services.js';
-
-export interface WatchFlags {
-  group?: string;
-  dryRun?: boolean;
-  provisionNow?: boolean;
-  forceOciAfter?: string;
-  fixDrift?: boolean;
-  concurrency?: number;
-  batch?: boolean;
-  interval?: string;
-  healthFile?: string;
-}
+import { sweepSettings, type SweepFlags, type SweepSettings } from './sweep-once.js';
 
 export const DEFAULT_INTERVAL_MS = 30_000;
 const MIN_INTERVAL_MS = 5_000;
@@ -108,19 +94,6 @@ function sweepLease(env: CommandEnv, clock: Clock): WatchLease {
   };
 }
 
-function sweepOptionsOf(config: Config, flags: WatchFlags, forceMs: number | undefined): SweepOptions {
-  const concurrency = flags.concurrency ?? config.sweep.concurrency;
-  return {
-    dryRun: false,
-    provisionNow: flags.provisionNow ?? config.provisioning?.provisionOnDemand ?? false,
-    forceOciAfterMs: forceMs ?? config.sweep.forceOciAfterMinutes * 60_000,
-    fixDrift: Boolean(flags.fixDrift),
-    cycleMs: (config.provisioning?.cycleMinutes ?? 40) * 60_000,
-    ociConcurrency: concurrency,
-    actor: { id: config.automation?.clientId ?? 'automation', upn: 'automation', kind: 'app' },
-  };
-}
-
 /** What a sweep did, as one line per change (nothing when it changed nothing). */
 function changesOf(report: SweepReport): string[] {
   const lines: string[] = [];
@@ -140,27 +113,24 @@ function changesOf(report: SweepReport): string[] {
 /** The config and what it builds, replaced whole on SIGHUP. */
 interface Generation {
   env: CommandEnv;
-  config: Config;
+  settings: SweepSettings;
   services: Services;
   deps: CoreDeps;
 }
 
-async function generation(env: CommandEnv, flags: WatchFlags): Promise<Generation> {
-  const config = await env.config();
-  groupsOrAll(config, flags.group);
-  requireOci(config, 'sweep');
-  const concurrency = flags.concurrency ?? config.sweep.concurrency;
+/** The flags and the config resolved as for a one-off sweep (sweep-once.ts), and the services they build. */
+async function generation(env: CommandEnv, flags: SweepFlags): Promise<Generation> {
+  const settings = await sweepSettings(env, flags);
+  const { concurrency, batching } = settings;
   const services = await env.services({ concurrency, unattended: true });
-  const deps = await services.appDeps({ concurrency, batching: flags.batch !== false });
-  return { env, config, services, deps };
+  const deps = await services.appDeps({ concurrency, batching });
+  return { env, settings, services, deps };
 }
 
 /** `sweep --watch`: runs until SIGTERM/SIGINT, then exits 0. */
-export async function watchSweep(env: CommandEnv, flags: WatchFlags): Promise<number> {
+export async function watchSweep(env: CommandEnv, flags: SweepFlags): Promise<number> {
   if (flags.dryRun) throw new UsageError('--watch cannot be combined with --dry-run: a watcher acts.');
   const intervalMs = parseInterval(flags.interval);
-  const forceMs =
-    flags.forceOciAfter !== undefined ? parseDuration(flags.forceOciAfter, '--force-oci-after') : undefined;
   const { ctx, out } = env;
   const baseClock = ctx.clock;
   let current = await generation(env, flags);
@@ -192,12 +162,12 @@ export async function watchSweep(env: CommandEnv, flags: WatchFlags): Promise<nu
   const sweep = async (): Promise<TickResult> => {
     let nextDue: Date | null = null;
     const options: SweepOptions = {
-      ...sweepOptionsOf(current.config, flags, forceMs),
+      ...current.settings.options,
       onNextDue: (due) => {
         if (due && (!nextDue || due < nextDue)) nextDue = due;
       },
     };
-    const report = await runSweep(current.deps, groupsOrAll(current.config, flags.group), options);
+    const report = await runSweep(current.deps, current.settings.groups, options);
     const changes = changesOf(report);
     if (changes.length > 0 || report.outcome !== lastOutcome) {
       const requests = { ...current.services.requestCounts };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { parseConcurrency, sweepCommand, type SweepFlags } from '../sweep-once.js';
+import { sweepCommand, type SweepFlags } from '../sweep-once.js';
 import { checkHealth, watchSweep } from '../sweep-watch.js';
 
 export function registerSweep(program: Command, run: Runner): void {
@@ -62,7 +62,7 @@ Exit codes: 0 clean, 6 changes still pending in OCI, 5 Graph/OCI unavailable,
     .action(async (options: SweepFlags, command: Command) =>
       run(command, async (env) => {
         if (options.health) return checkHealth(env, options.healthFile);
-        if (options.watch) return watchSweep(env, { ...options, concurrency: parseConcurrency(options.concurrency) });
+        if (options.watch) return watchSweep(env, options);
         return sweepCommand(env, options);
       }),
     );
