@@ -100,8 +100,15 @@ export const groupSchema = z
     ociGroupName: z.string().min(1),
     maxHours: z.number().positive().max(168),
     defaultHours: z.number().positive().optional(),
-    eligibleRequesters: z.array(upn).min(1),
-    approvers: z.array(upn).min(1),
+    /**
+     * Where requests, approvals and schedules live: "records" (open extensions kept by this tool, the
+     * default when absent) or "pim" (Entra PIM for Groups keeps them and ends memberships itself; docs/pim.md).
+     */
+    backend: z.enum(['records', 'pim']).optional(),
+    /** Who may ask (records). With the "pim" backend PIM's eligibility schedules decide, and this list may be empty. */
+    eligibleRequesters: z.array(upn).default([]),
+    /** Who may decide (records). With the "pim" backend the group's PIM policy names the approvers, and this list may be empty. */
+    approvers: z.array(upn).default([]),
     /** Break-glass members: never removed by sweep, always reported. UPNs, or object ids for non-user members. */
     standingMembers: z.array(standingMember).default([]),
     autoApproval: autoApprovalSchema.nullable().default(null),
@@ -114,6 +121,16 @@ export const groupSchema = z
   })
   .strict()
   .superRefine((group, issue) => {
+    if ((group.backend ?? 'records') === 'records') {
+      for (const list of ['eligibleRequesters', 'approvers'] as const) {
+        if (group[list].length === 0)
+          issue.addIssue({
+            code: 'custom',
+            path: [list],
+            message: 'must name at least one user principal name (the "records" backend has no other source of them)',
+          });
+      }
+    }
     if (group.defaultHours !== undefined && group.defaultHours > group.maxHours) {
       issue.addIssue({
         code: 'custom',
