@@ -5,149 +5,26 @@
  * Entra, the provisioning cycle runs, and the sweep confirms the user is gone
  * from the OCI group. Every step's outcome is checked, not just printed.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { actorContext, CapturedStream } from '../actor-context.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
-import { completeDeviceCode, configureEntra, pendingDeviceCodes } from '../emulator/entra/index.js';
 import { SEED } from '../emulator/seed.js';
-import { main } from '../cli/main.js';
+import { playOnStage, StoryFailure, type StoryOptions, type StoryResult } from './harness.js';
 
-export interface StoryOptions {
-  /** Where the narration and each command's output go. */
-  write: (text: string) => void;
-  style: {
-    bold(s: string): string;
-    dim(s: string): string;
-    green(s: string): string;
-    red(s: string): string;
-    cyan(s: string): string;
-  };
-  /** Keep the emulator's files here (default: a temp dir). */
-  dir?: string;
-}
+export type { StoryOptions, StoryStep } from './harness.js';
 
-export interface StoryStep {
-  title: string;
-  ok: boolean;
-  detail: string;
-}
-
-interface Actor {
-  name: string;
-  upn: string;
-  env: Record<string, string | undefined>;
-}
-
-class StoryFailure extends Error {}
-
-export async function playStory(options: StoryOptions): Promise<{ ok: boolean; steps: StoryStep[] }> {
-  const { write, style } = options;
-  const steps: StoryStep[] = [];
-  const root = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ociaccess-demo-')));
-  const emulator = await startEmulator({ dir: path.join(root, 'emulator') });
-  configureEntra(emulator.world, { deviceCodeIntervalSeconds: 1 });
-  const actor = (name: string): Actor => ({
-    name,
-    upn: `${name}@${SEED.domain}`,
-    env: {
-      OCIACCESS_CONFIG: emulator.configFile,
-      OCIACCESS_HOME: path.join(root, `${name}-machine`),
-      OCIACCESS_TOKEN_STORE: 'file',
-      NO_COLOR: '1',
-      PATH: process.env.PATH,
-    },
-  });
-  const alice = actor('alice');
-  const bob = actor('bob');
-  const cron = actor('cron-host');
-
-  const indent = (text: string) =>
-    text
-      .split('\n')
-      .filter((line, i, all) => line !== '' || i < all.length - 1)
-      .map((line) => `    ${line}`)
-      .join('\n');
-
-  async function ociaccess(
-    who: Actor,
-    args: string[],
-    expectExit: number,
-    during?: () => Promise<void>,
-  ): Promise<string> {
+export async function playStory(options: StoryOptions): Promise<StoryResult> {
+  return playOnStage(options, async (stage) => {
+    const { write, style, ociaccess, signInInBrowser, step, control, emulator } = stage;
+    const alice = stage.actor('alice');
+    const bob = stage.actor('bob');
+    const cron = stage.actor('cron-host');
+    const entraMembers = () => stage.entraMembers(SEED.tempGroupId);
+    const ociMembers = () => stage.ociMembers(SEED.tempGroupName);
+    write(`${style.bold('ociaccess demo')} — the whole story on the embedded emulator (${emulator.baseUrl})\n`);
     write(
-      `\n${style.cyan(`${who.name}$`)} ociaccess ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`,
+      style.dim(
+        `Entra tenant ${SEED.domain}: alice may request, bob and carol approve, breakglass is a standing member.\n`,
+      ),
     );
-    const stdout = new CapturedStream();
-    const stderr = new CapturedStream();
-    const ctx = actorContext({ env: who.env, stdout, stderr });
-    const running = main(args, ctx);
-    if (during) await during();
-    const code = await running;
-    const out = stdout.take();
-    const err = stderr.take();
-    if (err.trim()) write(`${style.dim(indent(err))}\n`);
-    if (out.trim()) write(`${indent(out)}\n`);
-    if (code !== expectExit) throw new StoryFailure(`expected exit ${expectExit}, got ${code}`);
-    return out;
-  }
-
-  /** What the person does in the browser: enter the code shown, sign in as themselves. */
-  async function signInInBrowser(who: Actor): Promise<void> {
-    // Bounded wait (60 s): a loaded machine can take seconds to start the login.
-    for (let i = 0; i < 2400; i += 1) {
-      const pending = pendingDeviceCodes(emulator.world);
-      if (pending.length > 0) {
-        completeDeviceCode(emulator.world, pending[0]!.userCode, who.upn);
-        write(style.dim(`    [browser] ${who.upn} enters code ${pending[0]!.userCode} and signs in\n`));
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new StoryFailure('no device code appeared');
-  }
-
-  async function step(title: string, body: () => Promise<string>): Promise<void> {
-    write(`\n${style.bold(`▶ ${title}`)}\n`);
-    try {
-      const detail = await body();
-      steps.push({ title, ok: true, detail });
-      write(`${style.green(`  ✓ ${detail}`)}\n`);
-    } catch (error) {
-      steps.push({ title, ok: false, detail: (error as Error).message });
-      write(`${style.red(`  ✗ ${(error as Error).message}`)}\n`);
-      throw error;
-    }
-  }
-
-  const entraMembers = () =>
-    [...(emulator.world.groups.get(SEED.tempGroupId)?.members ?? [])].map(
-      (id) => emulator.world.users.get(id)?.userPrincipalName,
-    );
-  const ociMembers = () => {
-    const group = emulator.world.ociGroupByName(SEED.tempGroupName);
-    return [...(group?.members ?? [])].map((id) => emulator.world.ociUsers.get(id)?.userName);
-  };
-  const control = async (pathName: string, body: unknown) => {
-    const { fetchWithCa } = await import('../adapters/http/tls.js');
-    const response = await fetchWithCa(emulator.caFile)(`${emulator.baseUrl}/_emulator/${pathName}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new StoryFailure(`emulator control ${pathName} answered ${response.status}`);
-    return response.json();
-  };
-
-  write(`${style.bold('ociaccess demo')} — the whole story on the embedded emulator (${emulator.baseUrl})\n`);
-  write(
-    style.dim(
-      `Entra tenant ${SEED.domain}: alice may request, bob and carol approve, breakglass is a standing member.\n`,
-    ),
-  );
-  let requestId = '';
-  try {
+    let requestId = '';
     await step('alice and bob sign in (device code)', async () => {
       await ociaccess(alice, ['login'], 0, () => signInInBrowser(alice));
       await ociaccess(bob, ['login'], 0, () => signInInBrowser(bob));
@@ -209,17 +86,5 @@ export async function playStory(options: StoryOptions): Promise<{ ok: boolean; s
       for (const who of [alice, bob, cron]) await ociaccess(who, ['audit', 'verify'], 0);
       return "every machine's hash chain is intact";
     });
-  } catch (error) {
-    if (!(error instanceof StoryFailure) && !steps.some((s) => !s.ok))
-      steps.push({ title: 'unexpected', ok: false, detail: String(error) });
-  } finally {
-    await emulator.stop();
-  }
-  const ok = steps.length > 0 && steps.every((s) => s.ok);
-  write(
-    `\n${ok ? style.green(`demo complete: ${steps.length} steps, every outcome checked`) : style.red('demo FAILED')}\n`,
-  );
-  return { ok, steps };
+  });
 }
-
-export type { RunningEmulator };
