@@ -199,6 +199,16 @@ export class GraphPim implements PimPort {
     return items.map(toPimRequest).filter((r) => r.groupId === groupId);
   }
 
+  async groupRequests(groupId: string): Promise<PimRequest[]> {
+    const items = await this.graph.listAll(
+      `${PAG}/assignmentScheduleRequests?${byGroup(groupId)}`,
+      "read the group's PIM requests",
+      PIM_PERMISSIONS.read,
+      pimErrorOf,
+    );
+    return items.map(toPimRequest).filter((r) => r.groupId === groupId);
+  }
+
   async awaitingMyApproval(): Promise<PimRequest[]> {
     const items = await this.graph.listAll(
       `${PAG}/assignmentScheduleRequests/filterByCurrentUser(on='approver')?${filter("status eq 'PendingApproval'")}`,

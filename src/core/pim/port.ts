@@ -109,6 +109,8 @@ export interface PimPort {
   submit(input: PimScheduleRequestInput): Promise<PimRequest>;
   /** The signed-in user's own schedule requests for the group. */
   myRequests(groupId: string): Promise<PimRequest[]>;
+  /** Every schedule request of the group (the sweep reads extensions from them). */
+  groupRequests(groupId: string): Promise<PimRequest[]>;
   /** Requests waiting for the signed-in user's approval (any group). */
   awaitingMyApproval(): Promise<PimRequest[]>;
   /** One request by id; null when Graph does not know it. */
