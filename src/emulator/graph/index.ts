@@ -13,6 +13,7 @@ import { extensionRoutes } from './extensions.js';
 import { groupRoutes } from './groups.js';
 import { synchronizationRoutes } from './synchronization.js';
 import { userRoutes } from './users.js';
+import { pimRoutes } from '../pim/routes.js';
 
 export { graphError } from './errors.js';
 
@@ -24,6 +25,7 @@ export function graphRoutes(): Route[] {
     ...groupRoutes(),
     ...batchRoutes(),
     ...synchronizationRoutes(),
+    ...pimRoutes(),
     ...graphControlRoutes(),
   ];
 }
