@@ -14,6 +14,7 @@ import { groupRoutes } from './groups.js';
 import { synchronizationRoutes } from './synchronization.js';
 import { userRoutes } from './users.js';
 import { pimRoutes } from '../pim/routes.js';
+import { pimControlRoutes } from '../pim/control.js';
 
 export { graphError } from './errors.js';
 
@@ -26,6 +27,7 @@ export function graphRoutes(): Route[] {
     ...batchRoutes(),
     ...synchronizationRoutes(),
     ...pimRoutes(),
+    ...pimControlRoutes(),
     ...graphControlRoutes(),
   ];
 }
