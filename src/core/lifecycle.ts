@@ -91,7 +91,11 @@ export async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEv
  * cannot undo the change, so it becomes a problem of `code` for the command
  * to report, and the command goes on.
  */
-export async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () => Promise<T>): Promise<T | undefined> {
+export async function afterChange<T>(
+  problems: Problem[],
+  code: ProblemCode,
+  step: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await step();
   } catch (error) {
@@ -102,7 +106,11 @@ export async function afterChange<T>(problems: Problem[], code: ProblemCode, ste
 }
 
 /** The audit entry of a change already made: not written is a problem (AUDIT_NOT_WRITTEN), never an error. */
-export async function recordOutcome(deps: CoreDeps, problems: Problem[], events: DomainEvent | DomainEvent[]): Promise<void> {
+export async function recordOutcome(
+  deps: CoreDeps,
+  problems: Problem[],
+  events: DomainEvent | DomainEvent[],
+): Promise<void> {
   const delivery: Delivery = await deps.events.emit(events);
   if (delivery.recordFailure !== undefined) problems.push(problemOf('AUDIT_NOT_WRITTEN', delivery.recordFailure));
 }
