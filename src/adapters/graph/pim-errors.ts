@@ -14,7 +14,7 @@ const RULE_CODES: [RegExp, string, string][] = [
   [/TicketingRule/i, 'TICKET_REQUIRED', "the group's PIM policy requires a ticket"],
   [
     /MfaRule|MultiFactorAuthentication/i,
-    'PIM_MFA_REQUIRED',
+    'PIM_POLICY_REFUSED',
     "the group's PIM policy requires multifactor authentication",
   ],
 ];
