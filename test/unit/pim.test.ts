@@ -576,3 +576,23 @@ test("PIM's marker is trusted only in a group whose backend is pim", () => {
 test('PolicyError is what refusals are', () => {
   expect(pimErrorOf(400, 'RoleAssignmentExists', 'x')).toBeInstanceOf(PolicyError);
 });
+
+test("approve refuses a request longer than the config's maxHours, whatever PIM's policy allows; nothing is decided", async () => {
+  const w = world('bob');
+  w.pim.requests.push({
+    id: 'long',
+    action: 'selfActivate',
+    status: 'PendingApproval',
+    principalId: 'alice',
+    groupId: GROUP.entraGroupId,
+    justification: 'j',
+    createdAt: T0,
+    approvalId: 'a1',
+    hours: 9,
+    startAt: T0,
+  });
+  await expect(decidePim(w.deps, { groups: [GROUP], requestId: 'long' }, 'approved')).rejects.toMatchObject({
+    code: 'DURATION_TOO_LONG',
+  });
+  expect(w.pim.decided).toEqual([]);
+});
