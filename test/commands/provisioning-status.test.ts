@@ -29,8 +29,9 @@ async function doctor(H: Harness): Promise<{ json: RunResult; text: RunResult }>
 }
 
 async function sweep(H: Harness): Promise<{ json: RunResult; text: RunResult }> {
-  const json = await H.run('cron', ['sweep', '--json']);
-  const text = await H.run('cron', ['sweep']);
+  // The records group only: each swept group reports the job's health (the emulator's config also lists a pim group).
+  const json = await H.run('cron', ['sweep', '-g', SEED.tempGroupName, '--json']);
+  const text = await H.run('cron', ['sweep', '-g', SEED.tempGroupName]);
   return { json, text };
 }
 

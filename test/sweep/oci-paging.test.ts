@@ -36,7 +36,7 @@ test('an OCI group of more than 10,000 members: read in pages, the pending remov
   expect(ociGroup.members.size).toBe(HANDMADE + 2);
 
   const mark = H.mark();
-  const first = await H.run('cron', ['sweep', '--json']);
+  const first = await H.run('cron', ['sweep', '-g', SEED.tempGroupName, '--json']);
   expect(first.code).toBe(6);
   const report = first.json.groups[0];
   expect(report.removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'expired' })]);
@@ -56,7 +56,7 @@ test('an OCI group of more than 10,000 members: read in pages, the pending remov
   // Entra's provisioning takes her out of OCI: the next sweep confirms it.
   await H.control('provisioning/cycle');
   expect(ociGroup.members.size).toBe(HANDMADE + 1);
-  const second = await H.run('cron', ['sweep', '--json']);
+  const second = await H.run('cron', ['sweep', '-g', SEED.tempGroupName, '--json']);
   expect(second.json.groups[0].confirmedInOci).toEqual([
     expect.objectContaining({ upn: ALICE, outcome: 'not in OCI group' }),
   ]);
