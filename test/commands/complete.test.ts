@@ -99,6 +99,6 @@ test('attack: a group name a shell would expand ($(…), spaces) is never offere
     c.defaultGroup = 'ops$(touch pwned)';
   });
   const result = await H.run('bob', ['__complete', '--', 'status', '-g', ''], { env: { OCIACCESS_CONFIG: config } });
-  // Only the harmless name of the other group is offered.
+  // Only the seeded config's other (PIM) group, whose name is plain.
   expect(result).toEqual({ code: 0, stdout: `${SEED.pimGroupName}\n`, stderr: '', json: undefined });
 });
