@@ -238,6 +238,7 @@ test.each([
   ['RoleAssignmentExists', 'exists', 'PIM_ALREADY_ACTIVE'],
   ['RoleAssignmentDoesNotExist', 'none', 'PIM_NO_ASSIGNMENT'],
   ['PendingRoleAssignmentRequest', 'pending', 'REQUEST_ALREADY_PENDING'],
+  ['RoleEligibilityScheduleDoesNotExist', 'not eligible', 'NOT_ELIGIBLE'],
   ['Request_BadRequest', 'anything else', undefined],
 ])('PIM error %s (%s) → %s', (code, message, ours) => {
   const error = pimErrorOf(400, code, message);

@@ -51,6 +51,11 @@ export function pimErrorOf(status: number, code: string, message: string): OciAc
         hint: 'See with `ociaccess status` what is active.',
         details,
       });
+    case 'RoleEligibilityScheduleDoesNotExist':
+      return new PolicyError('NOT_ELIGIBLE', 'PIM holds no eligibility of yours for membership of this group.', {
+        hint: 'Ask a PIM administrator to make you eligible for the group (Privileged Identity Management > Groups).',
+        details,
+      });
     case 'PendingRoleAssignmentRequest':
       return new PolicyError('REQUEST_ALREADY_PENDING', 'PIM already holds a pending request for this membership.', {
         hint: 'Wait for an approver, or withdraw it with `ociaccess revoke` and request again.',
