@@ -132,3 +132,36 @@ test("the policy's limits are refused before anything is sent, in the policy's w
   expect(notEligible.json.error.code).toBe('NOT_ELIGIBLE');
   expect(H.writesSince(mark)).toEqual([]);
 });
+
+test('a stricter PIM policy is read and its own limits refused before anything is sent: at most 4 hours, a ticket', async () => {
+  const H = h();
+  await H.control(
+    `pim/groups/${SEED.pimGroupId}/policy`,
+    {
+      maxHours: 4,
+      justificationRequired: true,
+      ticketRequired: true,
+      approvalRequired: true,
+      approvers: [upnOf('bob')],
+    },
+    { method: 'PUT' },
+  );
+  const mark = H.mark();
+  const long = await H.run('alice', ['request', '-g', PIM, '-H', '5', '-j', 'too long', '-t', 'CHG-1', '--json']);
+  expect(long.code).toBe(3);
+  expect(long.json.error).toMatchObject({
+    code: 'DURATION_TOO_LONG',
+    message: `PIM allows at most 4 hours for ${PIM}.`,
+  });
+  const noTicket = await H.run('alice', ['request', '-g', PIM, '-H', '2', '-j', 'no ticket', '--json']);
+  expect(noTicket.code).toBe(3);
+  expect(noTicket.json.error).toMatchObject({
+    code: 'TICKET_REQUIRED',
+    message: `${PIM}'s PIM policy requires a ticket: add --ticket.`,
+  });
+  expect(H.writesSince(mark)).toEqual([]);
+  // Within the policy: sent, with the ticket PIM asked for.
+  const ok = await H.run('alice', ['request', '-g', PIM, '-H', '4', '-j', 'within', '-t', 'CHG-1', '--json']);
+  expect(ok.code).toBe(0);
+  expect(ok.json).toMatchObject({ hours: 4, ticket: 'CHG-1', state: 'pending', backend: 'pim' });
+});
