@@ -9,6 +9,9 @@ import {
 } from '../core/records.js';
 import { hasControls, stripControls } from '../core/text.js';
 
+/** PIM's request ids (a pim group's): GUIDs, compared in lower case. */
+const PIM_REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const UNIT_SECONDS = { d: 86_400n, h: 3_600n, m: 60n, s: 1n } as const;
 type Unit = keyof typeof UNIT_SECONDS;
 /** Longer input is refused before any arithmetic: no duration anyone means is written with more characters. */
@@ -191,9 +194,9 @@ export function checkRequestId(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   // Ids are lower case by construction; a retyped id in capitals is the same id.
   const id = value.trim().toLowerCase();
-  if (!REQUEST_ID_PATTERN.test(id)) {
+  if (!REQUEST_ID_PATTERN.test(id) && !PIM_REQUEST_ID_PATTERN.test(id)) {
     throw new UsageError(
-      `${quoteInput(value)} is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits).`,
+      `${quoteInput(value)} is not a request id (they look like r-7k2m9q3a: "r-" and 8 letters or digits; a PIM group's are GUIDs).`,
       {
         code: 'INVALID_REQUEST_ID',
         hint: 'Run `ociaccess list --pending` to see the ids.',

@@ -36,6 +36,7 @@ export function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: Requ
   return {
     id: entry.request.id,
     group: entry.group.name,
+    backend: entry.group.backend ?? 'records',
     requester: entry.requester.userPrincipalName,
     state: entry.grant.state,
     hours: entry.request.hours,

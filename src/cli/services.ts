@@ -20,6 +20,7 @@ import {
   type HttpConnections,
 } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
+import { GraphPim } from '../adapters/graph/pim.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { proxySettings } from '../adapters/http/proxy.js';
 import { AuthSession, authSessionFromContext, type AccessToken } from '../adapters/auth/index.js';
@@ -215,6 +216,8 @@ export async function createServices(
     oci,
     state: ledger,
     events,
+    // Over the same Graph client (and so the same sign-in) as the directory.
+    pim: new GraphPim(directory, clock),
   });
   let warned = false;
   return {

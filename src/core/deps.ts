@@ -3,6 +3,7 @@ import type { Clock, IdSource } from '../context.js';
 import type { Config, GroupConfig } from '../config/schema.js';
 import type { DirectoryPort, DirectoryUser, OciPort, StatePort } from './ports.js';
 import type { EventPort } from './events.js';
+import type { PimPort } from './pim/port.js';
 import { DEFAULT_MAX_SKEW_MS, type PolicyContext } from './grants.js';
 import { isObjectId } from '../config/object-id.js';
 
@@ -28,6 +29,8 @@ export interface CoreDeps {
   state: StatePort;
   /** What happened, to the audit log (the recorder) and every other subscriber (core/events.ts). */
   events: EventPort;
+  /** PIM for Groups, for groups whose backend is "pim" (absent where nothing can reach it: the use cases then refuse). */
+  pim?: PimPort;
 }
 
 /** How far ahead of this machine's clock a decision may be dated (the config's maxClockSkewMinutes). */

@@ -294,6 +294,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
     autoApproval: config.groups.some((group) => group.autoApproval),
     provisionOnDemand: config.provisioning?.provisionOnDemand ?? false,
     provisioning: Boolean(config.provisioning),
+    pim: config.groups.some((group) => group.backend === 'pim'),
     ...(token?.role ? { role: token.role } : {}),
   };
   if (token) {

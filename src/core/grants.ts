@@ -5,7 +5,7 @@
  * `sweep`, so every machine reaches the same answer from the same records.
  */
 import type { GroupConfig } from '../config/schema.js';
-import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
+import { AUTO_APPROVER, PIM_APPROVER, type AccessRequest, type Decision } from './records.js';
 import { groupBy } from './group-by.js';
 
 export type RequestState =
@@ -55,6 +55,8 @@ export function approvalProblem(decision: Decision, policy: PolicyContext, now: 
   if (decision.kind !== 'approved') return undefined;
   if (decision.invalid) return 'invalid';
   if (decision.decidedAt.getTime() > now.getTime() + policy.maxSkewMs) return 'future-dated';
+  // PIM decides eligibility itself (and an admin's assignment needs none): the config lists nobody for a pim group.
+  if (decision.approverId === PIM_APPROVER) return undefined;
   if (!policy.eligibleIds.has(decision.requesterId)) return 'not-eligible';
   return undefined;
 }
@@ -66,6 +68,8 @@ export function approvalProblem(decision: Decision, policy: PolicyContext, now: 
 export function isTrustedDecision(decision: Decision, policy: PolicyContext, now: Date): boolean {
   if (decision.groupId !== policy.group.entraGroupId) return false;
   if (approvalProblem(decision, policy, now)) return false;
+  // Built by the sweep from PIM's active assignments, never read from a record: only a pim group has them.
+  if (decision.approverId === PIM_APPROVER) return policy.group.backend === 'pim';
   if (decision.approverId === AUTO_APPROVER) {
     const rule = policy.group.autoApproval;
     if (!rule || decision.kind === 'denied') return decision.kind === 'revoked';

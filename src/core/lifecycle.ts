@@ -70,18 +70,18 @@ function view(
 }
 
 /** The fields every event of a command shares. */
-function eventBase(group: GroupConfig, actor: EventActor, now: Date) {
+export function eventBase(group: GroupConfig, actor: EventActor, now: Date) {
   return { at: now.toISOString(), actor, group: { id: group.entraGroupId, name: group.name } };
 }
 
-const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventPerson => ({
+export const personOf = (user: Pick<DirectoryUser, 'id' | 'userPrincipalName'>): EventPerson => ({
   id: user.id,
   upn: user.userPrincipalName,
 });
-const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
+export const actorOf = (me: DirectoryUser): EventActor => ({ id: me.id, upn: me.userPrincipalName, kind: 'user' });
 
 /** An audit entry of nothing changed (a refusal): a command whose entry could not be written fails (and says why). */
-async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]): Promise<void> {
+export async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]): Promise<void> {
   const delivery: Delivery = await deps.events.emit(events);
   if (delivery.recordFailure !== undefined) throw delivery.recordFailure;
 }
@@ -91,7 +91,11 @@ async function emitOrThrow(deps: CoreDeps, events: DomainEvent | DomainEvent[]):
  * cannot undo the change, so it becomes a problem of `code` for the command
  * to report, and the command goes on.
  */
-async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () => Promise<T>): Promise<T | undefined> {
+export async function afterChange<T>(
+  problems: Problem[],
+  code: ProblemCode,
+  step: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await step();
   } catch (error) {
@@ -102,13 +106,17 @@ async function afterChange<T>(problems: Problem[], code: ProblemCode, step: () =
 }
 
 /** The audit entry of a change already made: not written is a problem (AUDIT_NOT_WRITTEN), never an error. */
-async function recordOutcome(deps: CoreDeps, problems: Problem[], events: DomainEvent | DomainEvent[]): Promise<void> {
+export async function recordOutcome(
+  deps: CoreDeps,
+  problems: Problem[],
+  events: DomainEvent | DomainEvent[],
+): Promise<void> {
   const delivery: Delivery = await deps.events.emit(events);
   if (delivery.recordFailure !== undefined) problems.push(problemOf('AUDIT_NOT_WRITTEN', delivery.recordFailure));
 }
 
 /** The problems as an audit entry keeps them: each code with what its cause said. */
-const problemDetails = (problems: readonly Problem[]) =>
+export const problemDetails = (problems: readonly Problem[]) =>
   problems.length === 0 ? {} : { problems: problems.map((p) => ({ code: p.code, cause: p.cause })) };
 
 // ---------------------------------------------------------------- request
@@ -601,7 +609,7 @@ function decisionEvent(
 }
 
 /** This machine's record of a decision it took (local state). */
-function localDecision(
+export function localDecision(
   request: AccessRequest,
   requester: RequestView['requester'],
   group: GroupConfig,
@@ -801,7 +809,7 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
 }
 
 /** One revocation as its steps share it. */
-interface Revocation {
+export interface Revocation {
   group: GroupConfig;
   me: DirectoryUser;
   user: DirectoryUser;
@@ -813,7 +821,7 @@ interface Revocation {
 }
 
 /** The user whose grant is revoked: one's own, or (approvers only) someone else's; never a standing member. */
-async function whoseGrant(
+export async function whoseGrant(
   deps: CoreDeps,
   input: RevokeInput,
   me: DirectoryUser,
@@ -925,7 +933,7 @@ async function removeMembership(
 }
 
 /** What OCI says after the revocation, and this machine's note of the removal to confirm there. */
-async function checkAfterRevocation(
+export async function checkAfterRevocation(
   deps: CoreDeps,
   revocation: Revocation,
   membership: RevokeResult['membership'],
@@ -958,6 +966,6 @@ async function checkAfterRevocation(
 }
 
 /** A time cut to its whole second (the precision records keep). */
-function wholeSecond(date: Date): Date {
+export function wholeSecond(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

@@ -77,6 +77,26 @@ const SATISFIED_BY: Record<string, string[]> = {
   'Group.ReadWrite.All': ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
   'Synchronization.Read.All': ['Synchronization.Read.All', 'Synchronization.ReadWrite.All'],
   'Synchronization.ReadWrite.All': ['Synchronization.ReadWrite.All'],
+  'RoleManagementPolicy.Read.AzureADGroup': [
+    'RoleManagementPolicy.Read.AzureADGroup',
+    'RoleManagementPolicy.ReadWrite.AzureADGroup',
+  ],
+  'PrivilegedEligibilitySchedule.Read.AzureADGroup': [
+    'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+    'PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup',
+    'PrivilegedAccess.Read.AzureADGroup',
+    'PrivilegedAccess.ReadWrite.AzureADGroup',
+  ],
+  'PrivilegedAssignmentSchedule.Read.AzureADGroup': [
+    'PrivilegedAssignmentSchedule.Read.AzureADGroup',
+    'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+    'PrivilegedAccess.Read.AzureADGroup',
+    'PrivilegedAccess.ReadWrite.AzureADGroup',
+  ],
+  'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup': [
+    'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+    'PrivilegedAccess.ReadWrite.AzureADGroup',
+  ],
   'Application.Read.All': [
     'Application.Read.All',
     'Application.ReadWrite.All',
@@ -108,6 +128,41 @@ export interface NeedsOptions {
   provisioning: boolean;
   /** Whose needs (delegated only): a requester's are a subset of an approver's (default: approver). */
   role?: 'requester' | 'approver';
+  /** Some group uses the "pim" backend (docs/pim.md). */
+  pim?: boolean;
+}
+
+/** What PIM for Groups takes from a person (docs/pim.md): the same for requesters and approvers. */
+function pimDelegatedNeeds(role: 'requester' | 'approver'): PermissionNeed[] {
+  const needs: PermissionNeed[] = [
+    {
+      command: 'request',
+      permission: 'RoleManagementPolicy.Read.AzureADGroup',
+      why: "read a PIM group's policy (maximum duration, approval, justification and ticket rules)",
+      required: true,
+    },
+    {
+      command: 'request',
+      permission: 'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+      why: 'read your PIM eligibility for a group',
+      required: true,
+    },
+    {
+      command: 'request',
+      permission: 'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+      why: 'activate, extend or deactivate your membership of a PIM group',
+      required: true,
+    },
+  ];
+  if (role === 'approver') {
+    needs.push({
+      command: 'approve',
+      permission: 'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+      why: "decide the PIM approvals assigned to you (and, for revoke --user, end someone's assignment: also needs the group's ownership or the Privileged Role Administrator role)",
+      required: true,
+    });
+  }
+  return needs;
 }
 
 /**
@@ -133,6 +188,7 @@ export function delegatedNeeds(options: NeedsOptions): PermissionNeed[] {
       required: true,
     });
   }
+  if (options.pim) needs.push(...pimDelegatedNeeds(options.role ?? 'approver'));
   if (options.role === 'requester') return needs;
   needs.push(
     { command: 'approve', permission: 'User.ReadWrite', why: 'write your own decision record', required: true },
@@ -174,6 +230,22 @@ export function applicationNeeds(options: NeedsOptions): PermissionNeed[] {
       required: true,
     },
   ];
+  if (options.pim) {
+    needs.push(
+      {
+        command: 'sweep',
+        permission: 'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+        why: "read a PIM group's active assignments, and end (adminRemove) those no grant covers",
+        required: true,
+      },
+      {
+        command: 'doctor --as app',
+        permission: 'RoleManagementPolicy.Read.AzureADGroup',
+        why: "read a PIM group's policy",
+        required: false,
+      },
+    );
+  }
   if (options.autoApproval) {
     needs.push({
       command: 'sweep',

@@ -63,6 +63,12 @@ export interface AccessRequest {
 
 export type DecisionKind = 'approved' | 'denied' | 'revoked';
 export const AUTO_APPROVER = 'auto';
+/**
+ * The approver of the decisions the sweep builds from a PIM group's active
+ * assignments (core/pim/sweep-input.ts): Entra's PIM, which holds the real
+ * approval. Never read from a record; trusted only for groups whose backend is "pim".
+ */
+export const PIM_APPROVER = 'pim';
 
 export interface Decision {
   requestId: string;

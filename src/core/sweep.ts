@@ -27,6 +27,8 @@ import { GrantViews, liveGrant, type ApprovalProblem } from './grants.js';
 import { AUTO_APPROVER, type Decision } from './records.js';
 import { GroupRun, action, type GroupRead, type OciView } from './sweep-run.js';
 import { act } from './sweep-act.js';
+import { pimRemovals, readPimGroup } from './pim/sweep-input.js';
+import { requirePim } from './pim/policy.js';
 import { UNAVAILABLE_CODES, checkOci } from './sweep-check.js';
 import type { GroupSweepReport, PlannedCounts, SweepOptions, SweepReport } from './sweep-report.js';
 
@@ -104,9 +106,14 @@ async function sweepGroup(
   options.onProgress?.(`${group.name}: reading members and records`);
   options.onStep?.({ group: group.name, phase: 'reading', done: 0, total: 1 });
   const now = deps.clock.now();
-  const read = await readGroup(deps, group, options);
+  // A pim group is read from PIM into the same inputs, and its removals go through PIM (pim/sweep-input.ts).
+  const pimRead = group.backend === 'pim' ? await readPimGroup(deps, group) : undefined;
+  const read = pimRead ?? (await readGroup(deps, group, options));
+  const runDeps = pimRead
+    ? { ...deps, directory: pimRemovals(deps.directory, requirePim(deps, group), group, pimRead.holders) }
+    : deps;
   const grants = new GrantViews(read.book.decisions, read.people.policy, now, read.ledger.grantsFirstSeen);
-  const run = new GroupRun(deps, group, options, read, grants);
+  const run = new GroupRun(runDeps, group, options, read, grants);
   const plan = planGroupSweep({
     grants,
     policy: read.people.policy,

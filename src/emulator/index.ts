@@ -82,6 +82,18 @@ export function clientConfig(
         autoApproval: { maxHours: 1, requesters: [upn('alice')] },
         pendingTimeoutHours: 24,
       },
+      {
+        // Governed by PIM for Groups: its policy names the approvers, its eligibility schedules the requesters.
+        name: SEED.pimGroupName,
+        entraGroupId: SEED.pimGroupId,
+        ociGroupName: SEED.pimGroupName,
+        backend: 'pim',
+        maxHours: 8,
+        defaultHours: 2,
+        eligibleRequesters: [],
+        approvers: [],
+        pendingTimeoutHours: 24,
+      },
     ],
     // Read-only, as on people's machines: a sweep host that removes in OCI directly (--fix-drift, forced removals) sets "write".
     oci: { domainUrl: baseUrl, configFile: files.ociConfigFile, profile: 'DEFAULT', access: 'read' },

@@ -4,9 +4,13 @@
  * eligible (mallory), a break-glass member (breakglass), the Entra group
  * OCI-Temp-Admins assigned to the OCI enterprise app with its provisioning
  * job, and an OCI domain holding the same group, JIT on (Overwrite).
+ * A second managed group, OCI-Temp-Admins-PIM, is governed by PIM for Groups
+ * instead of the tool's records: alice is eligible, bob and carol approve
+ * (see seedPim), assigned to the same app and mapped to its own OCI group.
  */
 import { generateKeyPairSync, randomBytes, createHash } from 'node:crypto';
 import { World, type EntraUser, type EntraGroup } from './state.js';
+import { makeEligible } from './pim/control.js';
 
 export const SEED = {
   tenantId: '7f3c2a10-5b1e-4c8d-9a61-0e4b2d9c7a01',
@@ -19,6 +23,9 @@ export const SEED = {
   syncRuleId: '03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8',
   tempGroupId: '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
   tempGroupName: 'OCI-Temp-Admins',
+  /** The group PIM for Groups governs (backend "pim"). */
+  pimGroupId: '7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d',
+  pimGroupName: 'OCI-Temp-Admins-PIM',
   users: {
     alice: '11111111-1111-4111-8111-111111111111',
     bob: '22222222-2222-4222-8222-222222222222',
@@ -40,6 +47,10 @@ export const SEED = {
     'Group.Read.All',
     'Synchronization.ReadWrite.All',
     'Application.Read.All',
+    // PIM for Groups (docs/pim.md): the policy, eligibility, requests and approvals.
+    'RoleManagementPolicy.Read.AzureADGroup',
+    'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+    'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
   ],
   /** Application permissions granted to the automation (sweep). */
   automationApplicationPermissions: [
@@ -48,6 +59,9 @@ export const SEED = {
     'Group.ReadWrite.All',
     'Synchronization.ReadWrite.All',
     'Application.Read.All',
+    'RoleManagementPolicy.Read.AzureADGroup',
+    'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+    'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
   ],
 } as const;
 
@@ -91,6 +105,26 @@ function group(id: string, displayName: string, owners: string[], members: strin
   };
 }
 
+/**
+ * PIM as seeded: OCI-Temp-Admins-PIM governed with at most 8 hours, a justification, and
+ * bob's or carol's approval (one day to decide); alice eligible without end. Clears any
+ * other PIM state (tests put the tenant back with it).
+ */
+export function seedPim(world: World): void {
+  const u = SEED.users;
+  world.pim.clear();
+  world.pim.policies.set(SEED.pimGroupId, {
+    maximumDuration: 'PT8H',
+    isExpirationRequired: true,
+    enabledRules: ['Justification'],
+    isApprovalRequired: true,
+    approverUserIds: [u.bob, u.carol],
+    approverGroupIds: [],
+    approvalStageTimeOutInDays: 1,
+  });
+  makeEligible(world, SEED.pimGroupId, u.alice);
+}
+
 export function ociOcid(kind: string): string {
   return `ocid1.${kind}.oc1..aaaaaaaa${randomBytes(20).toString('hex').slice(0, 32)}`;
 }
@@ -109,6 +143,8 @@ export function seedDefault(world: World): SeedSecrets {
     world.users.set(entry.id, entry);
   }
   world.groups.set(SEED.tempGroupId, group(SEED.tempGroupId, SEED.tempGroupName, [u.bob, u.carol], [u.breakglass]));
+  world.groups.set(SEED.pimGroupId, group(SEED.pimGroupId, SEED.pimGroupName, [u.bob, u.carol], []));
+  seedPim(world);
 
   const automationClientSecret = `emu~${randomBytes(24).toString('base64url')}`;
   world.apps.set(SEED.cliAppId, {
@@ -143,7 +179,7 @@ export function seedDefault(world: World): SeedSecrets {
     id: SEED.ociServicePrincipalId,
     appId: SEED.ociAppId,
     displayName: 'Oracle Cloud Infrastructure Console',
-    assignedGroupIds: new Set([SEED.tempGroupId]),
+    assignedGroupIds: new Set([SEED.tempGroupId, SEED.pimGroupId]),
     synchronizationJobs: [
       {
         id: SEED.syncJobId,
@@ -183,6 +219,14 @@ export function seedDefault(world: World): SeedSecrets {
     externalId: SEED.tempGroupId,
     members: new Set([ociBreakglassId]),
   });
+  const ociPimGroupId = randomBytes(16).toString('hex');
+  world.ociGroups.set(ociPimGroupId, {
+    id: ociPimGroupId,
+    ocid: ociOcid('group'),
+    displayName: SEED.pimGroupName,
+    externalId: SEED.pimGroupId,
+    members: new Set(),
+  });
   const idpId = randomBytes(16).toString('hex');
   world.identityProviders.set(idpId, {
     id: idpId,
@@ -193,7 +237,10 @@ export function seedDefault(world: World): SeedSecrets {
     jitUserProvGroupAssertionAttributeEnabled: true,
     jitUserProvGroupAssignmentMethod: 'Overwrite',
     jitUserProvGroupMappingMode: 'explicit',
-    jitUserProvGroupMappings: [{ idpGroup: SEED.tempGroupId, ociGroupId }],
+    jitUserProvGroupMappings: [
+      { idpGroup: SEED.tempGroupId, ociGroupId },
+      { idpGroup: SEED.pimGroupId, ociGroupId: ociPimGroupId },
+    ],
   });
 
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {

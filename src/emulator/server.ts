@@ -21,6 +21,7 @@ import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { webhookRoutes } from './webhooks/index.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
+import { applyPimClock } from './pim/clock.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
 import { groupBy } from '../core/group-by.js';
 
@@ -148,6 +149,8 @@ export class EmulatorServer implements EmulatorApi {
   }
 
   runDueCycles(): void {
+    // PIM first: a membership that ended before a due cycle is not exported by that cycle.
+    applyPimClock(this.world);
     runDueProvisioningCycles(this.world);
   }
 

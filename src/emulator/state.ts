@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EntraState } from './entra/state.js';
+import { PimState } from './pim/state.js';
 
 /** Graph open extension (microsoft.graph.openTypeExtension) as stored. */
 export interface OpenExtension {
@@ -311,6 +312,8 @@ export class World {
   readonly batchThrottleCredit = new WeakMap<ThrottlePlan, number>();
   /** Sign-in state the directory does not model: lifetimes, signing key, authorization codes (see entra/state.ts). */
   readonly entra = new EntraState();
+  /** PIM for Groups: policies, eligibility, active assignments, requests and approvals (see pim/). */
+  readonly pim = new PimState();
   private seq = 0;
 
   constructor(tenantId: string = randomUUID()) {

@@ -138,7 +138,7 @@ describe('refused by policy or state: exit 3, nothing changes anywhere', () => {
     expect(result.json.error).toMatchObject({
       code: 'UNKNOWN_GROUP',
       message: 'Unknown group "OCI-Prod-Admins".',
-      hint: 'Configured groups: OCI-Temp-Admins.',
+      hint: 'Configured groups: OCI-Temp-Admins, OCI-Temp-Admins-PIM.',
     });
   });
 

@@ -57,7 +57,12 @@ test('-g <Tab>: the managed groups of the config, without asking Graph', async (
   const H = h();
   const mark = H.mark();
   const result = await complete(H, 'bob', ['status', '-g', '']);
-  expect(result).toEqual({ code: 0, stdout: `${SEED.tempGroupName}\n`, stderr: '', json: undefined });
+  expect(result).toEqual({
+    code: 0,
+    stdout: `${SEED.tempGroupName}\n${SEED.pimGroupName}\n`,
+    stderr: '',
+    json: undefined,
+  });
   expect(H.requestsSince(mark).filter((entry) => entry.service === 'graph')).toEqual([]);
   // init's --group names a group to create.
   expect((await complete(H, 'bob', ['init', '--group', ''])).stdout).toBe('');
@@ -94,5 +99,6 @@ test('attack: a group name a shell would expand ($(…), spaces) is never offere
     c.defaultGroup = 'ops$(touch pwned)';
   });
   const result = await H.run('bob', ['__complete', '--', 'status', '-g', ''], { env: { OCIACCESS_CONFIG: config } });
-  expect(result).toEqual({ code: 0, stdout: '', stderr: '', json: undefined });
+  // Only the seeded config's other (PIM) group, whose name is plain.
+  expect(result).toEqual({ code: 0, stdout: `${SEED.pimGroupName}\n`, stderr: '', json: undefined });
 });

@@ -99,7 +99,11 @@ test('failing, not quarantined: doctor fails (exit 1) and the sweep reports a pr
       ),
     ),
   ]);
-  expect(problemLines(swept.text)).toEqual([`  PROBLEM    ${report.problems[0]}`]);
+  // Once per configured group: the seeded PIM group shares the job.
+  expect(problemLines(swept.text)).toEqual([
+    `  PROBLEM    ${report.problems[0]}`,
+    `  PROBLEM    ${report.problems[0]}`,
+  ]);
   expect(swept.text.code).toBe(1);
 });
 
@@ -167,7 +171,7 @@ test('stopped (Paused): doctor fails naming the state; the sweep reports a probl
     const problem =
       'The provisioning job is stopped (Paused): removals will not reach OCI until provisioning is started.';
     expect(swept.json.json.groups[0].problems).toEqual([problem]);
-    expect(problemLines(swept.text)).toEqual([`  PROBLEM    ${problem}`]);
+    expect(problemLines(swept.text)).toEqual([`  PROBLEM    ${problem}`, `  PROBLEM    ${problem}`]);
   } finally {
     job.status.code = 'Active';
   }

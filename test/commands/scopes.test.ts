@@ -17,6 +17,10 @@ const REQUESTER_CONSENT = [
   'User.ReadWrite',
   'User.Read.All',
   'Group.Read.All',
+  // The emulator's config also lists a pim group: a requester activates there, so these are hers too.
+  'RoleManagementPolicy.Read.AzureADGroup',
+  'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+  'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
 ];
 
 function consent(H: Harness, permissions: string[]): () => void {

@@ -804,6 +804,7 @@ describe('Graph emulator: service principal and provisioning job', () => {
       .get();
     expect(assigned.value).toEqual([
       expect.objectContaining({ principalId: GROUP, principalType: 'Group', resourceId: SP }),
+      expect.objectContaining({ principalId: SEED.pimGroupId, principalType: 'Group', resourceId: SP }),
     ]);
 
     const jobs = await graph.api(`/servicePrincipals/${SP}/synchronization/jobs`).get();
@@ -841,7 +842,7 @@ describe('Graph emulator: service principal and provisioning job', () => {
       h.userToken(U.alice, ['Application.Read.All']),
     ]) {
       const read = await h.client(token).api(path).get();
-      expect(read.value.map((a: { principalId: string }) => a.principalId)).toEqual([GROUP]);
+      expect(read.value.map((a: { principalId: string }) => a.principalId)).toEqual([GROUP, SEED.pimGroupId]);
     }
   });
 

@@ -413,7 +413,8 @@ describe('request signatures', () => {
     const error = await expectOciError(forged.listGroups({}), 401);
     expect(error.serviceCode).toBe('NotAuthenticated');
     // Same call with the right key works: the refusal is about the signature.
-    expect((await client.listGroups({})).groups.totalResults).toBe(1);
+    // The seed's two groups: OCI-Temp-Admins and OCI-Temp-Admins-PIM.
+    expect((await client.listGroups({})).groups.totalResults).toBe(2);
   });
 
   test('an unsigned request is refused with 401', async () => {
@@ -471,6 +472,7 @@ describe('IdentityProviders', () => {
     const group = await tempGroup();
     expect(idp.jitUserProvGroupMappings).toEqual([
       expect.objectContaining({ idpGroup: SEED.tempGroupId, value: group.id }),
+      expect.objectContaining({ idpGroup: SEED.pimGroupId }),
     ]);
 
     const patched = await client.patchIdentityProvider({

@@ -26,7 +26,7 @@ import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { completeDeviceCode, configureEntra } from '../../src/emulator/entra/index.js';
-import { SEED, SEED_DIRECTORY_ROLES } from '../../src/emulator/seed.js';
+import { SEED, SEED_DIRECTORY_ROLES, seedPim } from '../../src/emulator/seed.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { compileCliInto } from './compile-cli.js';
 
@@ -164,7 +164,8 @@ export function unimplementedRoutes(log: readonly LoggedRequest[], afterSeq: num
 
 /**
  * Puts the tenant back as seeded: the temp group holds only the break-glass
- * member in Entra and in OCI, no access records anywhere, no faults,
+ * member in Entra and in OCI (the PIM group none, its PIM state as seeded),
+ * no access records anywhere, no faults,
  * throttling, latency or remembered Retry-After. A provisioning cycle runs in
  * between so that the provisioning engine's memory of what it exported agrees
  * with both sides again.
@@ -179,6 +180,9 @@ export function resetTenant(emu: RunningEmulator): void {
   group.members.clear();
   group.members.add(SEED.users.breakglass);
   group.extensions.clear();
+  // The PIM group: no active membership, its policy and eligibility as seeded.
+  seedPim(world);
+  world.groups.get(SEED.pimGroupId)?.members.clear();
   for (const user of world.users.values()) user.extensions.clear();
   // Directory roles and role-assignability as seeded; Graph behaviours as documented.
   const seedName = new Map(Object.entries(SEED.users).map(([name, id]) => [id as string, name]));
@@ -202,6 +206,7 @@ export function resetTenant(emu: RunningEmulator): void {
   const ociBreakglass = world.ociUserByUserName(upnOf('breakglass'))!;
   ociGroup.members.clear();
   ociGroup.members.add(ociBreakglass.id);
+  world.ociGroupByName(SEED.pimGroupName)?.members.clear();
 }
 
 /** The user code in a device code prompt ("… enter the code ABCD1234 to authenticate."). */

@@ -81,6 +81,9 @@ test('expiry: the sweep host removes the member from the OCI group in the same s
     'OCI-Temp-Admins: removing 1 member(s)',
     'OCI-Temp-Admins: checking OCI',
     'OCI-Temp-Admins: removing 1 member(s) from the OCI group',
+    // The seeded config's PIM-governed group, with nothing to do.
+    'OCI-Temp-Admins-PIM: reading members and records',
+    'OCI-Temp-Admins-PIM: checking OCI',
     '',
   ]);
   const report = result.json.groups[0];
@@ -103,6 +106,9 @@ test('expiry: the sweep host removes the member from the OCI group in the same s
   expect(calls.filter((call) => call.startsWith('PATCH'))).toEqual(['PATCH /admin/v1/Groups/{id}']);
   expect(calls.slice(calls.indexOf('PATCH /admin/v1/Groups/{id}'))).toEqual([
     'PATCH /admin/v1/Groups/{id}',
+    'GET /admin/v1/Groups/{id}',
+    // Then the seeded PIM group's check: found by name, read.
+    'GET /admin/v1/Groups',
     'GET /admin/v1/Groups/{id}',
   ]);
   expect((await audit(H)).filter((entry) => entry.action === 'remove-oci')).toEqual([
@@ -277,6 +283,9 @@ test('more than 50 members: 120 removed from OCI in three PATCHes and one confir
     'PATCH /admin/v1/Groups/{id}',
     'PATCH /admin/v1/Groups/{id}',
     'PATCH /admin/v1/Groups/{id}',
+    'GET /admin/v1/Groups/{id}',
+    // Then the seeded PIM group's check: found by name, read.
+    'GET /admin/v1/Groups',
     'GET /admin/v1/Groups/{id}',
   ]);
 });

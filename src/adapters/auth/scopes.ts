@@ -15,6 +15,13 @@
  * - approver: also add and remove the temp group's members
  *   (GroupMember.ReadWrite.All);
  * - operator: also provision on demand (Synchronization.ReadWrite.All).
+ *
+ * Only where a group uses the "pim" backend (docs/pim.md), every role also
+ * asks for what PIM for Groups takes from a signed-in user: read the group's
+ * policy (RoleManagementPolicy.Read.AzureADGroup), read one's eligibility
+ * (PrivilegedEligibilitySchedule.Read.AzureADGroup), and submit, read and
+ * decide schedule requests (PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup:
+ * a requester's self-activation is a write, as is an approver's decision).
  */
 export type DelegatedRole = 'requester' | 'approver' | 'operator';
 
@@ -25,19 +32,38 @@ const ROLE_EXTRAS: Record<DelegatedRole, readonly string[]> = {
   operator: ['GroupMember.ReadWrite.All', 'Synchronization.ReadWrite.All'],
 };
 
-/** The delegated scopes for a role; Group.Read.All only when some group keeps auto-approvals on its object. */
+/** What every role asks for where a group uses the "pim" backend. */
+export const PIM_DELEGATED_SCOPES = [
+  'RoleManagementPolicy.Read.AzureADGroup',
+  'PrivilegedEligibilitySchedule.Read.AzureADGroup',
+  'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+] as const;
+
+/**
+ * The delegated scopes for a role; Group.Read.All only when some group keeps auto-approvals on its
+ * object, the PIM scopes only when some group uses the "pim" backend.
+ */
 export function delegatedScopes(
   role: DelegatedRole,
-  config?: { groups: readonly { autoApproval?: unknown }[] },
+  config?: { groups: readonly { autoApproval?: unknown; backend?: string }[] },
 ): string[] {
   const autoApproval = config === undefined || config.groups.some((group) => Boolean(group.autoApproval));
-  return [...REQUESTER_SCOPES, ...(autoApproval ? ['Group.Read.All'] : []), ...ROLE_EXTRAS[role]];
+  const pim = config !== undefined && config.groups.some((group) => group.backend === 'pim');
+  return [
+    ...REQUESTER_SCOPES,
+    ...(autoApproval ? ['Group.Read.All'] : []),
+    ...ROLE_EXTRAS[role],
+    ...(pim ? PIM_DELEGATED_SCOPES : []),
+  ];
 }
 
 /** What a role asks for beyond a requester's: named when Entra refuses consent for them. */
 export function scopesBeyondRequester(scopes: readonly string[]): string[] {
   return scopes.filter(
-    (scope) => !(REQUESTER_SCOPES as readonly string[]).includes(scope) && scope !== 'Group.Read.All',
+    (scope) =>
+      !(REQUESTER_SCOPES as readonly string[]).includes(scope) &&
+      scope !== 'Group.Read.All' &&
+      !(PIM_DELEGATED_SCOPES as readonly string[]).includes(scope),
   );
 }
 

@@ -49,6 +49,20 @@ export interface GraphDirectoryOptions {
   stop?: AbortSignal;
 }
 
+/** Maps an API's own error answer to a typed error; undefined when it is not one of its own. */
+export type GraphErrorMapper = (status: number, code: string, message: string) => OciAccessError | undefined;
+
+export interface GraphCallSpec {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  body?: unknown;
+  /** What was being done, for messages ("submit the PIM request"). */
+  what: string;
+  /** The least permission that allows the call, named when Graph refuses it. */
+  permission: string;
+  mapOwnError?: GraphErrorMapper;
+}
+
 const USER_FIELDS = 'id,userPrincipalName,displayName';
 /** provisionOnDemand: at most 5 members a call and 5 calls per 10 seconds. */
 const POD_MEMBERS_PER_CALL = 5;
@@ -202,7 +216,13 @@ export class GraphDirectory implements DirectoryPort {
   }
 
   /** Runs a call; after a 401 asks once for a fresh token, then maps errors to typed ones. */
-  private async call<T>(what: string, permission: string, run: (client: Client) => Promise<T>): Promise<T> {
+  private async call<T>(
+    what: string,
+    permission: string,
+    run: (client: Client) => Promise<T>,
+    /** An API's own errors (PIM's policy refusals), mapped before the generic ones; undefined leaves them to mapError. */
+    mapOwnError?: GraphErrorMapper,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await run(this.client);
@@ -222,7 +242,7 @@ export class GraphDirectory implements DirectoryPort {
           this.forceRefresh = true;
           continue;
         }
-        throw this.mapError(what, permission, status, code, message, error);
+        throw mapOwnError?.(status, code, message) ?? this.mapError(what, permission, status, code, message, error);
       }
     }
   }
@@ -312,6 +332,52 @@ export class GraphDirectory implements DirectoryPort {
         throw error;
       }
     });
+  }
+
+  /**
+   * One Graph call for adapters of other Graph APIs (pim.ts) over this same
+   * client: the same transport, retries, token refresh and error mapping, with
+   * the API's own errors mapped first by `mapOwnError`. Resolves with the
+   * answer's body (undefined for 204).
+   */
+  async send(spec: GraphCallSpec): Promise<any> {
+    return this.call(
+      spec.what,
+      spec.permission,
+      async (client) => {
+        const request = client.api(spec.url);
+        try {
+          const body =
+            spec.method === 'GET'
+              ? await request.get()
+              : spec.method === 'POST'
+                ? await request.post(spec.body ?? {})
+                : spec.method === 'PATCH'
+                  ? await request.patch(spec.body ?? {})
+                  : await request.delete();
+          this.note(spec.method, spec.url, spec.method === 'GET' ? 200 : body === undefined ? 204 : 201);
+          return body;
+        } catch (error) {
+          this.note(spec.method, spec.url, graphCodeOf(error).status);
+          throw error;
+        }
+      },
+      spec.mapOwnError,
+    );
+  }
+
+  /** Every item of a paged Graph list (`value`, following @odata.nextLink to the Graph origin only). */
+  async listAll(first: string, what: string, permission: string, mapOwnError?: GraphErrorMapper): Promise<any[]> {
+    const items: any[] = [];
+    const graphOrigin = graphOriginOf(this.options.graphBaseUrl);
+    let url: string | undefined = first;
+    for (let page = 0; url && page < 10_000; page += 1) {
+      const body: any = await this.send({ method: 'GET', url, what, permission, mapOwnError });
+      for (const raw of body?.value ?? []) items.push(raw);
+      const next: unknown = body?.['@odata.nextLink'];
+      url = next === undefined || next === null ? undefined : checkedGraphLink(next, graphOrigin);
+    }
+    return items;
   }
 
   async me(): Promise<DirectoryUser> {

@@ -61,8 +61,8 @@ async function pendingIds(env: CommandEnv, groupName: string | undefined): Promi
   const config = await env.config();
   const groups = config.groups.filter((group) => groupName === undefined || group.name === groupName);
   const services = await env.services({ readOnly: true });
-  const { listRequests } = await import('../../core/lifecycle.js');
-  const pending = await listRequests(await services.userDeps(), { groups, states: new Set(['pending']) });
+  const { listRequestsFor } = await import('../../core/access.js');
+  const pending = await listRequestsFor(await services.userDeps(), { groups, states: new Set(['pending']) });
   return pending.map((view) => view.request.id);
 }
 

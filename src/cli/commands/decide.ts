@@ -4,13 +4,8 @@ import type { CommandEnv } from '../command-env.js';
 import { checkReason, checkRequestId, checkUpn } from '../args.js';
 import { findGroup, groupsOrAll } from '../../config/groups.js';
 import { UsageError } from '../../errors.js';
-import {
-  approveRequest,
-  denyRequest,
-  listRequests,
-  type DecideResult,
-  type RequestView,
-} from '../../core/lifecycle.js';
+import type { DecideResult, RequestView } from '../../core/lifecycle.js';
+import { approveFor, denyFor, listRequestsFor, type PimDecideResult } from '../../core/access.js';
 import { formatDuration } from '../output.js';
 import { stripControls } from '../../core/text.js';
 import { waitForOci } from './wait.js';
@@ -44,7 +39,7 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
   const groups = groupsOrAll(config, options.group);
   const services = await env.services();
   const now = services.clock.now();
-  const pending = await listRequests(await services.userDeps(), { groups, states: new Set(['pending']) });
+  const pending = await listRequestsFor(await services.userDeps(), { groups, states: new Set(['pending']) });
   if (pending.length === 0) {
     throw new UsageError('There are no pending requests.', { code: 'NO_PENDING_REQUESTS', hint: 'Nothing to do.' });
   }
@@ -87,8 +82,9 @@ function confirmation(env: CommandEnv, options: DecideOptions, verb: 'approve' |
   };
 }
 
-function render(env: CommandEnv, result: DecideResult) {
+function render(env: CommandEnv, result: DecideResult | PimDecideResult) {
   return {
+    ...('backend' in result ? { backend: result.backend, pimStatus: result.pimStatus } : {}),
     id: result.request.id,
     group: result.group.name,
     requester: result.requester.userPrincipalName,
@@ -170,7 +166,7 @@ Examples:
           provisionNow,
           confirm: confirmation(env, options, verb),
         };
-        const result = verb === 'approve' ? await approveRequest(deps, input) : await denyRequest(deps, input);
+        const result = verb === 'approve' ? await approveFor(deps, input) : await denyFor(deps, input);
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
           env.out.success(

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { groupsOrAll } from '../../config/groups.js';
-import { listRequests, type RequestView } from '../../core/lifecycle.js';
+import type { RequestView } from '../../core/lifecycle.js';
+import { listRequestsFor } from '../../core/access.js';
 import {
   NOT_CHECKED,
   UNKNOWN,
@@ -70,7 +71,7 @@ Examples:
             'reading the requests',
             async () => {
               const deps = await services.userDeps();
-              const found = await listRequests(deps, { groups, states: options.all ? undefined : states });
+              const found = await listRequestsFor(deps, { groups, states: options.all ? undefined : states });
               return { views: found, ociOf: options.oci ? await ociMemberships(deps, found, ociProblems) : undefined };
             },
           );

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { checkJustification, checkTicket, parseDuration, parseHours } from '../args.js';
 import { findGroup } from '../../config/groups.js';
-import { checkRequestHours, requestAccess } from '../../core/lifecycle.js';
+import { checkRequestHours } from '../../core/lifecycle.js';
+import { requestAccessFor } from '../../core/access.js';
+import { pimNextStep } from '../backend-view.js';
 import { formatDuration } from '../output.js';
 import { waitForGrant } from './wait.js';
 import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
@@ -61,10 +63,18 @@ Examples:
           checkRequestHours(group, hours);
           const services = await env.services();
           const deps = await services.userDeps();
-          const result = await requestAccess(deps, { group, hours, justification, ticket });
-          const next = result.autoApprovable
-            ? 'It is covered by the auto-approval rule: the next sweep approves it.'
-            : approversOtherThan(group.approvers, result.requester.userPrincipalName, result.request.id, group.name);
+          const result = await requestAccessFor(deps, { group, hours, justification, ticket });
+          const next =
+            'backend' in result
+              ? pimNextStep(env.out, result, deps.clock.now())
+              : result.autoApprovable
+                ? 'It is covered by the auto-approval rule: the next sweep approves it.'
+                : approversOtherThan(
+                    group.approvers,
+                    result.requester.userPrincipalName,
+                    result.request.id,
+                    group.name,
+                  );
           env.out.success(
             `Requested ${formatDuration(hours * 3600_000)} in ${group.name} as ${result.requester.userPrincipalName} (request ${result.request.id}).`,
           );
@@ -83,8 +93,15 @@ Examples:
               justification,
               ticket: ticket ?? null,
               requestedAt: result.request.requestedAt.toISOString(),
-              state: 'pending',
+              state: 'backend' in result ? result.state : 'pending',
               autoApprovable: result.autoApprovable,
+              ...('backend' in result
+                ? {
+                    backend: result.backend,
+                    pimStatus: result.pimStatus,
+                    expiresAt: result.expiresAt?.toISOString() ?? null,
+                  }
+                : {}),
               activeGrant: result.activeGrant
                 ? { requestId: result.activeGrant.requestId, expiresAt: result.activeGrant.expiresAt.toISOString() }
                 : null,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { checkReason } from '../args.js';
 import { findGroup } from '../../config/groups.js';
-import { revokeGrant } from '../../core/lifecycle.js';
+import { revokeFor } from '../../core/access.js';
 import { describeOci } from '../../core/oci-check.js';
 import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
@@ -43,7 +43,7 @@ state, the audit entry): each is a warning with its code.`,
           const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
           // One's own revoke only writes one's own record (the sweep removes the member); someone else's removes them.
           const role = options.user === undefined ? 'requester' : provisionNow ? 'operator' : 'approver';
-          const result = await revokeGrant(await services.userDeps(role), {
+          const result = await revokeFor(await services.userDeps(role), {
             group,
             userUpn: options.user?.trim(),
             reason,
@@ -54,6 +54,9 @@ state, the audit entry): each is a warning with its code.`,
               user: result.user.userPrincipalName,
               group: group.name,
               revokedRequests: result.revokedRequestIds,
+              ...('backend' in result
+                ? { backend: result.backend, cancelledRequests: result.cancelledRequestIds }
+                : {}),
               membership: result.membership,
               oci: result.oci.state,
               provisionError: result.provisionError ?? null,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { groupsOrAll } from '../../config/groups.js';
-import { myStatus } from '../../core/lifecycle.js';
+import { myStatusFor } from '../../core/access.js';
 import { describeOciFor } from '../../core/oci-check.js';
 import { table } from '../output.js';
 import { formatHours } from '../args.js';
@@ -32,7 +32,7 @@ Examples:
           env.out,
           env.globals,
           'reading your requests',
-          async () => myStatus(await services.userDeps(), groups, { checkOci: options.oci }),
+          async () => myStatusFor(await services.userDeps(), groups, { checkOci: options.oci }),
         );
         const now = services.clock.now();
         const document = { user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) };

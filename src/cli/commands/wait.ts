@@ -4,7 +4,8 @@ import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, checksOci, describeOci, type OciMembership } from '../../core/oci-check.js';
 import { ExitCode, OciAccessError, PolicyError, quoteInput } from '../../errors.js';
-import { myStatus, type RequestView } from '../../core/lifecycle.js';
+import type { RequestView } from '../../core/lifecycle.js';
+import { myStatusFor } from '../../core/access.js';
 import { AUTO_APPROVER } from '../../core/records.js';
 import { formatDuration } from '../output.js';
 import { SPINNER_FRAMES as FRAMES } from '../progress.js';
@@ -86,7 +87,7 @@ export async function waitForGrant(
   let frame = 0;
   let said = false;
   for (;;) {
-    const { entries } = await myStatus(deps, [group], { checkOci: false });
+    const { entries } = await myStatusFor(deps, [group], { checkOci: false });
     const entry = entries.find((e) => e.request.id === requestId);
     const state = entry?.grant.state ?? 'pending';
     const waitedMs = env.ctx.clock.now().getTime() - started;

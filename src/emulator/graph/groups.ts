@@ -268,6 +268,16 @@ function removeMember(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (!mayManageGroup(caller, group)) return forbidden(req);
   const memberId = req.params.memberId!;
   if (!group.members.has(memberId)) return resourceNotFound(req, memberId);
+  // The docs are silent on removing a membership that an active PIM assignment holds; the emulator
+  // refuses it (the stricter choice, docs/emulator.md "PIM for Groups"): end it with adminRemove.
+  const pimHeld = emu.world.pim.activeAssignment(group.id, memberId, emu.world.now());
+  if (pimHeld?.addedMember)
+    return errorFor(
+      req,
+      400,
+      'Request_BadRequest',
+      'The membership is held by an active Privileged Identity Management assignment; end it with an assignment schedule request (adminRemove or selfDeactivate).',
+    );
   group.members.delete(memberId);
   return { status: 204 };
 }

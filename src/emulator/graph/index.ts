@@ -13,6 +13,8 @@ import { extensionRoutes } from './extensions.js';
 import { groupRoutes } from './groups.js';
 import { synchronizationRoutes } from './synchronization.js';
 import { userRoutes } from './users.js';
+import { pimRoutes } from '../pim/routes.js';
+import { pimControlRoutes } from '../pim/control.js';
 
 export { graphError } from './errors.js';
 
@@ -24,6 +26,8 @@ export function graphRoutes(): Route[] {
     ...groupRoutes(),
     ...batchRoutes(),
     ...synchronizationRoutes(),
+    ...pimRoutes(),
+    ...pimControlRoutes(),
     ...graphControlRoutes(),
   ];
 }
