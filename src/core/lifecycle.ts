@@ -15,7 +15,7 @@ import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser, LocalDecision } from './ports.js';
 import type { Delivery, DomainEvent, EventActor, EventPerson } from './events.js';
 import { GrantViews, deriveGrant, isOpenState, type GrantView } from './grants.js';
-import { refuseLapsedExtension } from './extension.js';
+import { isLapsedExtension, refuseLapsedExtension } from './extension.js';
 import { findRequests, loadRecordBook, type RecordBook } from './record-book.js';
 import {
   AUTO_APPROVER,
@@ -172,7 +172,14 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   const now = deps.clock.now();
   const mine = book.requestsByUser.get(me.id) ?? [];
   const views = mine.map((request) => ({ request, grant: deriveGrant(request, book.decisions, people.policy, now) }));
-  const pending = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'pending');
+  // An extension whose grant has ended can no longer be approved (extension.ts): it does not hold up a new request.
+  const grants = new GrantViews(book.decisions, people.policy, now);
+  const pending = views.find(
+    (v) =>
+      v.request.groupId === group.entraGroupId &&
+      v.grant.state === 'pending' &&
+      !isLapsedExtension(grants, v.request, mine),
+  );
   if (pending) {
     throw new PolicyError(
       'REQUEST_ALREADY_PENDING',
