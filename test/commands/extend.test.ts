@@ -266,8 +266,10 @@ describe('the boundary: the old grant ends at T', () => {
  * $batch or not) and runs `between` first or after it: the sweep has read
  * the records and planned before either.
  */
+type RouteHandler = (request: EmuRequest, emu: unknown) => Promise<EmuResponse>;
+
 function aroundAliceRemoval(H: Harness, when: 'before' | 'after', between: () => Promise<unknown>): () => boolean {
-  const server = H.emu.server as unknown as { routes: Map<string, { pattern: RegExp; handler: Function }[]> };
+  const server = H.emu.server as unknown as { routes: Map<string, { pattern: RegExp; handler: RouteHandler }[]> };
   const routes = server.routes.get('DELETE')!;
   const index = routes.findIndex((r) =>
     r.pattern.test(`/v1.0/groups/${SEED.tempGroupId}/members/${SEED.users.alice}/$ref`),
