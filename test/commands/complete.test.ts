@@ -58,6 +58,7 @@ test('-g <Tab>: the managed groups of the config, without asking Graph', async (
   const mark = H.mark();
   const result = await complete(H, 'bob', ['status', '-g', '']);
   expect(result).toEqual({ code: 0, stdout: `${SEED.tempGroupName}\n`, stderr: '', json: undefined });
+  expect((await complete(H, 'alice', ['extend', '--group', ''])).stdout).toBe(`${SEED.tempGroupName}\n`);
   expect(H.requestsSince(mark).filter((entry) => entry.service === 'graph')).toEqual([]);
   // init's --group names a group to create.
   expect((await complete(H, 'bob', ['init', '--group', ''])).stdout).toBe('');
