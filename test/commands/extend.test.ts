@@ -112,6 +112,12 @@ test('extend → approve: a request that continues the live grant; approve shows
     expect.objectContaining({ i: id, c: first, h: 3, j: JUSTIFICATION }),
   );
 
+  // list and status name the grant it continues.
+  const listed = await H.run('bob', ['list', '--pending', '--json', '--no-oci']);
+  expect(listed.json.requests).toEqual([expect.objectContaining({ id, extends: first, state: 'pending' })]);
+  const status = await H.run('alice', ['status', '--json', '--no-oci']);
+  expect(status.json.requests).toContainEqual(expect.objectContaining({ id, extends: first }));
+
   const approved = await H.run('bob', ['approve', id, '--yes', '--json']);
   expect(approved.code).toBe(0);
   expect(approved.json).toMatchObject({
