@@ -46,6 +46,8 @@ export function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: Requ
     decidedBy: entry.grant.decision?.approverId ?? null,
     decision: decisionJson(entry),
     expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
+    // An extension names the grant it continues (`extend`); absent for a plain request.
+    ...(entry.request.continues !== undefined ? { extends: entry.request.continues } : {}),
     ...(entry.request.invalid ? { invalid: entry.request.invalid } : {}),
     ...('oci' in entry || ociOf ? { oci: oci?.state ?? null, ociSync: ociSyncOf(entry.grant.state, oci) } : {}),
   };

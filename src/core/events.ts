@@ -59,6 +59,8 @@ export type DomainEvent =
       ticket?: string;
       autoApprovable: boolean;
       approvers: string[];
+      /** For an extension: the request whose live grant it continues. */
+      continues?: string;
       problems?: EventProblem[];
     })
   | (Base & {

@@ -14,7 +14,8 @@ import type { CoreDeps } from './deps.js';
 import { maxSkewMsOf, resolvePeople, sameUpn } from './deps.js';
 import type { DirectoryUser, LocalDecision } from './ports.js';
 import type { Delivery, DomainEvent, EventActor, EventPerson } from './events.js';
-import { deriveGrant, isOpenState, type GrantView } from './grants.js';
+import { GrantViews, deriveGrant, isOpenState, type GrantView } from './grants.js';
+import { isLapsedExtension, refuseLapsedExtension } from './extension.js';
 import { findRequests, loadRecordBook, type RecordBook } from './record-book.js';
 import {
   AUTO_APPROVER,
@@ -49,6 +50,8 @@ export interface RequestView {
   grant: GrantView;
   /** Who took the settling decision: an approver's UPN, or AUTO_APPROVER for the group's rule. */
   decidedBy?: string;
+  /** For an extension being decided: the grant it continues and when that grant ends. */
+  continues?: { requestId: string; expiresAt?: Date };
 }
 
 /** The UPN of whoever took `grant`'s decision (only trusted decisions settle a grant, so its approver is configured). */
@@ -145,6 +148,11 @@ export interface RequestAccessInput {
   hours: number;
   justification: string;
   ticket?: string;
+  /**
+   * An extension (`extend`): refused without a live grant in the group
+   * (NO_ACTIVE_GRANT), and recorded as continuing it (AccessRequest.continues).
+   */
+  extend?: boolean;
 }
 export interface RequestAccessResult {
   request: AccessRequest;
@@ -172,7 +180,14 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   const now = deps.clock.now();
   const mine = book.requestsByUser.get(me.id) ?? [];
   const views = mine.map((request) => ({ request, grant: deriveGrant(request, book.decisions, people.policy, now) }));
-  const pending = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'pending');
+  // An extension whose grant has ended can no longer be approved (extension.ts): it does not hold up a new request.
+  const grants = new GrantViews(book.decisions, people.policy, now);
+  const pending = views.find(
+    (v) =>
+      v.request.groupId === group.entraGroupId &&
+      v.grant.state === 'pending' &&
+      !isLapsedExtension(grants, v.request, mine),
+  );
   if (pending) {
     throw new PolicyError(
       'REQUEST_ALREADY_PENDING',
@@ -182,7 +197,15 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
       },
     );
   }
-  const active = views.find((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'approved');
+  // The live grant that lasts longest: the one an extension continues.
+  const active = views
+    .filter((v) => v.request.groupId === group.entraGroupId && v.grant.state === 'approved' && v.grant.expiresAt)
+    .sort((a, b) => b.grant.expiresAt!.getTime() - a.grant.expiresAt!.getTime())[0];
+  if (input.extend && !active) {
+    throw new PolicyError('NO_ACTIVE_GRANT', `You hold no live grant in ${group.name} to extend.`, {
+      hint: `Ask for access instead: \`ociaccess request --group ${group.name} --hours ${input.hours} --justification …\`.`,
+    });
+  }
   const request: AccessRequest = {
     id: deps.ids.requestId(),
     groupId: group.entraGroupId,
@@ -191,6 +214,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
     justification: input.justification,
     ...(input.ticket ? { ticket: input.ticket } : {}),
     requestedAt: now,
+    ...(input.extend && active ? { continues: active.request.id } : {}),
   };
   const isLive = (r: AccessRequest) =>
     r === request || isOpenState(deriveGrant(r, book.decisions, people.policy, now).state);
@@ -211,6 +235,7 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
     ...(input.ticket ? { ticket: input.ticket } : {}),
     autoApprovable,
     approvers: group.approvers,
+    ...(request.continues ? { continues: request.continues } : {}),
   };
   await deps.events.intend(created);
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
@@ -345,6 +370,8 @@ export interface DecideResult {
   provisionedOnDemand?: boolean;
   /** Why provisioning on demand failed (the approval itself stands). */
   provisionError?: string;
+  /** For an approved extension: the grant it continues and when that one ends (the new grant runs from the decision). */
+  continues?: { requestId: string; expiresAt?: Date };
   /** What failed after the decision was written (local state, audit entry). */
   problems: Problem[];
 }
@@ -542,7 +569,23 @@ async function decideAt(
     );
   }
   const decidedAt = await decisionTime(deps, serviceTime);
-  if (input.confirm && !(await input.confirm({ request, requester, group, grant }))) throw new CancelledError();
+  // An extension is approved only while the grant it continues is live at the decision's own time
+  // (extension.ts); a denial of one is always allowed.
+  const continued =
+    kind === 'approved'
+      ? refuseLapsedExtension(
+          new GrantViews(book.decisions, people.policy, decidedAt),
+          request,
+          book.requestsByUser.get(request.requesterId),
+          requester.userPrincipalName,
+        )
+      : undefined;
+  const continues = continued && { requestId: continued.requestId, expiresAt: continued.view.expiresAt };
+  if (
+    input.confirm &&
+    !(await input.confirm({ request, requester, group, grant, ...(continues ? { continues } : {}) }))
+  )
+    throw new CancelledError();
   const decision: Decision = {
     requestId: request.id,
     requesterId: request.requesterId,
@@ -570,7 +613,7 @@ async function decideAt(
     deps.state.recordDecisions([localDecision(request, requester, group, decision)]),
   );
   if (kind === 'approved') {
-    return completeApproval(deps, problems, {
+    const result = await completeApproval(deps, problems, {
       request,
       requester,
       group,
@@ -579,6 +622,7 @@ async function decideAt(
       reason: input.reason,
       provisionNow: input.provisionNow,
     });
+    return continues ? { ...result, continues } : result;
   }
   await recordOutcome(deps, problems, { ...announced, ...problemDetails(problems) } as DomainEvent);
   return { request, requester, group, decision, problems };

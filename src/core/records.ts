@@ -51,6 +51,13 @@ export interface AccessRequest {
   justification: string;
   ticket?: string;
   requestedAt: Date;
+  /**
+   * For an extension (`ociaccess extend`): the id of the request whose live
+   * grant this one continues. An extension is approved like any request and
+   * counts from its own decision time; it is approved only while that grant
+   * is live (docs/records.md, "Extensions").
+   */
+  continues?: string;
   /** Set when the requester cancelled a pending request or revoked their own grant. */
   withdrawn?: { kind: 'cancelled' | 'revoked'; at: Date };
   /**
@@ -102,6 +109,8 @@ interface CompactRequest {
   j: string;
   t?: string;
   a: number;
+  /** continues: the request id an extension continues (readers before it ignore the key). */
+  c?: string;
   w?: 'c' | 'r';
   wa?: number;
 }
@@ -149,9 +158,11 @@ export function decodeRequests(payload: RecordPayload | null, requesterId: strin
       requestedAt,
     };
     if (typeof r.t === 'string') request.ticket = stripControls(r.t);
+    if (r.c !== undefined) request.continues = typeof r.c === 'string' ? stripControls(r.c).slice(0, 40) : '';
     if (r.w === 'c' || r.w === 'r')
       request.withdrawn = { kind: r.w === 'c' ? 'cancelled' : 'revoked', at: fromSeconds(r.wa) ?? requestedAt };
-    const invalid = requestProblem(r.i, r.h, justification, typeof r.t === 'string' ? r.t : undefined);
+    const invalid =
+      requestProblem(r.i, r.h, justification, typeof r.t === 'string' ? r.t : undefined) ?? continuesProblem(r.i, r.c);
     if (invalid) request.invalid = invalid;
     out.push(request);
   }
@@ -172,6 +183,15 @@ function requestProblem(
     describeText('its justification', justification, MAX_JUSTIFICATION_LENGTH) ??
     (ticket === undefined ? undefined : describeText('its ticket', ticket, MAX_TICKET_LENGTH))
   );
+}
+
+/** What is wrong with an extension's `c` (the request it continues), if anything: held to the id rules. */
+function continuesProblem(id: string, continues: unknown): string | undefined {
+  if (continues === undefined) return undefined;
+  if (typeof continues !== 'string' || !REQUEST_ID_PATTERN.test(continues))
+    return 'the request it continues is not named r-xxxxxxxx';
+  if (continues === id) return 'it continues itself';
+  return undefined;
 }
 
 export function decodeDecisions(payload: RecordPayload | null, approverId: string): Decision[] {
@@ -230,6 +250,7 @@ function encodeRequest(request: AccessRequest): CompactRequest {
     a: toSeconds(request.requestedAt),
   };
   if (request.ticket) compact.t = request.ticket;
+  if (request.continues !== undefined) compact.c = request.continues;
   if (request.withdrawn) {
     compact.w = request.withdrawn.kind === 'cancelled' ? 'c' : 'r';
     compact.wa = toSeconds(request.withdrawn.at);

@@ -10,6 +10,7 @@
 import type { DirectoryUser, MemberKind } from './ports.js';
 import { AUTO_APPROVER, type AccessRequest, type Decision } from './records.js';
 import type { GrantView } from './grants.js';
+import { isLapsedExtension } from './extension.js';
 import {
   GrantViews,
   approvalExpiry,
@@ -128,6 +129,8 @@ export function planGroupSweep(input: GroupSweepInput): GroupSweepPlan {
       if (request.hours > rule.maxHours) continue;
       if (policy.autoApprovableIds && policy.autoApprovableIds.size > 0 && !policy.autoApprovableIds.has(userId))
         continue;
+      // An extension whose grant has ended is not approved, by the rule as by a person (extension.ts).
+      if (isLapsedExtension(grants, request, requests)) continue;
       autoApprove.push(request);
     }
   }

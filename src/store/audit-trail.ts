@@ -43,7 +43,11 @@ function intentEntry(event: DomainEvent): Entry | undefined {
         target: target(event.group, event.requester, event.requestId),
         reason: event.justification,
         result: 'pending',
-        details: { hours: event.hours, ticket: event.ticket ?? null },
+        details: {
+          hours: event.hours,
+          ticket: event.ticket ?? null,
+          ...(event.continues ? { continues: event.continues } : {}),
+        },
       };
     case 'request.approved':
       return event.auto

@@ -63,6 +63,9 @@ test('-g <Tab>: the managed groups of the config, without asking Graph', async (
     stderr: '',
     json: undefined,
   });
+  expect((await complete(H, 'alice', ['extend', '--group', ''])).stdout).toBe(
+    `${SEED.tempGroupName}\n${SEED.pimGroupName}\n`,
+  );
   expect(H.requestsSince(mark).filter((entry) => entry.service === 'graph')).toEqual([]);
   // init's --group names a group to create.
   expect((await complete(H, 'bob', ['init', '--group', ''])).stdout).toBe('');

@@ -87,6 +87,8 @@ describe('bash', () => {
     expect(bashComplete(file, ['doctor', '--as', ''])).toEqual(['user', 'app']);
     expect(bashComplete(file, ['--json', 'sweep', '--dry'])).toEqual(['--dry-run']);
     expect(bashComplete(file, ['request', '--j'])).toEqual(['--justification', '--json']);
+    expect(bashComplete(file, ['ext'])).toEqual(['extend']);
+    expect(bashComplete(file, ['extend', '--h'])).toEqual(['--hours', '--help']);
     expect(bashComplete(file, ['completion', ''])).toEqual(expect.arrayContaining(['bash', 'zsh', 'fish']));
     expect(bashComplete(file, ['audit', 'v'])).toEqual(['verify']);
     // After an option that takes a value, the value is not mistaken for the command.
@@ -104,6 +106,8 @@ describe('bash', () => {
     expect(bashCalls(file, ['approve', 'r-aaaa2222', ''])).toEqual([]);
     expect(bashCalls(file, ['approve', '--re'])).toEqual([]);
     expect(bashCalls(file, ['request', '--hours', ''])).toEqual([]);
+    expect(bashCalls(file, ['extend', '-g', ''])).toEqual(['__complete|--|extend|-g||']);
+    expect(bashCalls(file, ['extend', ''])).toEqual([]);
     expect(bashCalls(file, ['sw'])).toEqual([]);
   });
 

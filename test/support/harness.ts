@@ -21,7 +21,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../../src/actor-context.js';
-import { offsetClock, type Prompter } from '../../src/context.js';
+import { offsetClock, type Clock, type Prompter } from '../../src/context.js';
 import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -66,6 +66,8 @@ export interface RunOptions {
   tty?: boolean;
   /** This machine's clock is off by this much (the emulator's virtual clock is added on top, as for any machine). */
   clockSkewMs?: number;
+  /** This machine's own clock (the emulator's offset is still added on top); wins over clockSkewMs. */
+  clock?: Clock;
   /** Answers the command's prompts (and makes it interactive). */
   prompter?: Prompter;
   /** Runs while the command is running (e.g. completes a device code sign-in). */
@@ -278,7 +280,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       env: { ...actor.env, ...runOptions.env },
       stdout,
       stderr,
-      ...(runOptions.clockSkewMs ? { clock: offsetClock(runOptions.clockSkewMs) } : {}),
+      ...(runOptions.clock
+        ? { clock: runOptions.clock }
+        : runOptions.clockSkewMs
+          ? { clock: offsetClock(runOptions.clockSkewMs) }
+          : {}),
       ...(runOptions.prompter ? { prompter: runOptions.prompter } : {}),
       ...(runOptions.uid === undefined ? {} : { uid: runOptions.uid }),
       ...(runOptions.openUrl ? { openUrl: runOptions.openUrl } : {}),

@@ -72,9 +72,13 @@ async function askDenyReason(env: CommandEnv, requestId: string): Promise<string
 /** What is about to be decided, on stderr; on a terminal (without --yes) the person confirms it. */
 function confirmation(env: CommandEnv, options: DecideOptions, verb: 'approve' | 'deny') {
   return async (view: RequestView): Promise<boolean> => {
-    const { request, requester, group } = view;
+    const { request, requester, group, continues } = view;
+    // An extension says which grant it continues and when that one ends: the new grant runs from the approval.
+    const extension = continues
+      ? ` (an extension of ${continues.requestId}${continues.expiresAt ? `, which ends ${env.out.time(continues.expiresAt, (await env.services()).clock.now())}` : ''})`
+      : '';
     env.out.info(
-      `${verb === 'approve' ? 'Approving' : 'Denying'} ${request.id}: ${requester.userPrincipalName} asks for ${formatDuration(request.hours * 3600_000)} in ${group.name}` +
+      `${verb === 'approve' ? 'Approving' : 'Denying'} ${request.id}: ${requester.userPrincipalName} asks for ${formatDuration(request.hours * 3600_000)} in ${group.name}${extension}` +
         ` — "${request.justification}"${request.ticket ? ` (ticket ${request.ticket})` : ''}.`,
     );
     if (options.yes || !env.ctx.prompter.interactive) return true;
@@ -90,6 +94,8 @@ function render(env: CommandEnv, result: DecideResult | PimDecideResult) {
     requester: result.requester.userPrincipalName,
     decision: result.decision.kind,
     hours: result.request.hours,
+    extends: result.continues?.requestId ?? result.request.continues ?? null,
+    previousExpiresAt: result.continues?.expiresAt?.toISOString() ?? null,
     decidedAt: result.decision.decidedAt.toISOString(),
     expiresAt: result.decision.expiresAt?.toISOString() ?? null,
     reason: result.decision.reason ?? null,
@@ -169,8 +175,11 @@ Examples:
         const result = verb === 'approve' ? await approveFor(deps, input) : await denyFor(deps, input);
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
+          const extension = result.continues
+            ? ` (an extension of ${result.continues.requestId}${result.continues.expiresAt ? `, which was to end ${env.out.time(result.continues.expiresAt, deps.clock.now())}` : ''})`
+            : '';
           env.out.success(
-            `Approved ${result.request.id}: ${result.requester.userPrincipalName} is in ${result.group.name} for ${formatDuration(result.request.hours * 3600_000)}; it expires ${env.out.time(result.decision.expiresAt!, deps.clock.now())}.`,
+            `Approved ${result.request.id}${extension}: ${result.requester.userPrincipalName} is in ${result.group.name} for ${formatDuration(result.request.hours * 3600_000)}; it expires ${env.out.time(result.decision.expiresAt!, deps.clock.now())}.`,
           );
           if (result.provisionError)
             env.out.warn(

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { registerAuth } from './auth.js';
 import { registerRequest } from './request.js';
+import { registerExtend } from './extend.js';
 import { registerDecide } from './decide.js';
 import { registerStatus } from './status.js';
 import { registerList } from './list.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command, run: Runner): void {
   registerInit(program, run);
   registerAuth(program, run);
   registerRequest(program, run);
+  registerExtend(program, run);
   registerDecide(program, run);
   registerStatus(program, run);
   registerList(program, run);
