@@ -12,7 +12,7 @@
 import { systemClock, type Clock } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
 import type { EmuRequest, EmuResponse } from '../../src/emulator/http.js';
-import { configWith, storedRecords, upnOf, useHarness, userIdOf, type Harness } from '../support/harness.js';
+import { storedRecords, upnOf, useHarness, userIdOf, type Harness } from '../support/harness.js';
 import { watchRemovals } from '../reliability/support/rule.js';
 
 const h = useHarness({ logins: ['alice', 'bob', 'carol'] });
