@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 
 export function registerDemo(program: Command, run: Runner): void {
   program
     .command('demo')
     .description('play the whole story on the embedded emulator (no tenant needed)')
     .option('--dir <path>', "keep the emulator files and each actor's state here")
+    .option('--backend <backend>', 'records (open extensions, the default) or pim (PIM for Groups)', 'records')
     .addHelpText(
       'after',
       `
@@ -16,11 +17,20 @@ every step's outcome was as expected.
 
 Examples:
   $ npx ociaccess demo
-  $ ociaccess demo --dir ./demo-run    # keep the files to look at afterwards`,
+  $ ociaccess demo --dir ./demo-run    # keep the files to look at afterwards
+  $ ociaccess demo --backend pim       # the same story with PIM for Groups`,
     )
-    .action(async (options: { dir?: string }, command: Command) =>
+    .action(async (options: { dir?: string; backend: string }, command: Command) =>
       run(command, async (env) => {
-        const { playStory } = await import('../../demo/story.js');
+        if (options.backend !== 'records' && options.backend !== 'pim')
+          throw new UsageError(`--backend must be records or pim, not ${JSON.stringify(options.backend)}.`, {
+            code: 'INVALID_BACKEND',
+            hint: 'Run `ociaccess demo` or `ociaccess demo --backend pim`.',
+          });
+        const playStory =
+          options.backend === 'pim'
+            ? (await import('../../demo/pim-story.js')).playPimStory
+            : (await import('../../demo/story.js')).playStory;
         const style = env.out.style;
         // With --json the narration goes to stderr so stdout holds only the JSON document.
         const narrate = env.out.json ? env.ctx.stderr : env.ctx.stdout;
