@@ -6,7 +6,8 @@
  * earlier one warned; a check whose input is missing (no sign-in, no OCI
  * client) is skipped and says why. The probes are the only I/O.
  */
-import type { Config, OciConfig } from '../config/schema.js';
+import type { Config, GroupConfig, OciConfig } from '../config/schema.js';
+import type { PimPolicy } from './pim/port.js';
 import { requireOci } from '../config/oci.js';
 import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
@@ -106,6 +107,8 @@ export interface DoctorGraph {
   userExists(upn: string): Promise<boolean>;
   appAssignments(servicePrincipalId: string): Promise<AppAssignment[]>;
   syncJob(servicePrincipalId: string, jobId: string): Promise<SyncJobInfo | null>;
+  /** The PIM for Groups policy of a group's membership; null when PIM does not govern it (pim groups only). */
+  pimPolicy?(groupId: string): Promise<PimPolicy | null>;
 }
 
 export interface DoctorProbes {
@@ -431,6 +434,8 @@ async function entraChecks(
     ['app-assignment', 'OCI app assignment'],
     ['provisioning-job', 'provisioning job'],
   ];
+  const pimGroups = config.groups.filter((group) => group.backend === 'pim');
+  if (pimGroups.length > 0) ids.push(['pim-policy', 'PIM for Groups policy']);
   if (!signedIn) {
     for (const [id, title] of ids) add(id, title, 'entra', 'skip', 'needs a sign-in');
     return;
@@ -626,6 +631,63 @@ async function entraChecks(
     } else
       add('provisioning-job', 'provisioning job', ...statusOf('fail', graphFailure(error, 'Synchronization.Read.All')));
   }
+  await pimPolicyCheck(graph, pimGroups, add);
+}
+
+/**
+ * For each group with the pim backend: PIM must govern its membership, and
+ * what its policy says (the longest activation, approval and approvers,
+ * justification and ticket) is shown, since PIM, not the config, enforces it.
+ */
+async function pimPolicyCheck(graph: DoctorGraph, groups: GroupConfig[], add: Add): Promise<void> {
+  if (groups.length === 0 || !graph.pimPolicy) return;
+  const said: string[] = [];
+  const ungoverned: string[] = [];
+  const wider: string[] = [];
+  try {
+    for (const group of groups) {
+      const policy = await graph.pimPolicy(group.entraGroupId);
+      if (!policy) {
+        ungoverned.push(group.name);
+        continue;
+      }
+      const longest = policy.maxActivationHours === null ? 'no limit' : `at most ${policy.maxActivationHours} h`;
+      const approval = policy.approvalRequired
+        ? `approval by ${policy.approverIds.length + policy.approverGroupIds.length} approver(s)`
+        : 'no approval';
+      const needs = [policy.justificationRequired && 'justification', policy.ticketRequired && 'ticket'].filter(
+        Boolean,
+      );
+      said.push(`${group.name}: ${longest}, ${approval}${needs.length ? `, ${needs.join(' and ')} required` : ''}`);
+      if (!policy.approvalRequired) wider.push(`${group.name} activates without approval`);
+    }
+  } catch (error) {
+    add(
+      'pim-policy',
+      'PIM for Groups policy',
+      ...statusOf('fail', graphFailure(error, 'RoleManagementPolicy.Read.AzureADGroup')),
+    );
+    return;
+  }
+  if (ungoverned.length)
+    add(
+      'pim-policy',
+      'PIM for Groups policy',
+      'entra',
+      'fail',
+      `PIM for Groups does not govern ${ungoverned.join(', ')} (no policy assignment for its membership)`,
+      'Bring the group under PIM (Entra admin center → Identity Governance → Privileged Identity Management → Groups → Discover groups), or set its "backend" to "records" (docs/pim.md).',
+    );
+  else if (wider.length)
+    add(
+      'pim-policy',
+      'PIM for Groups policy',
+      'entra',
+      'warn',
+      `${said.join('; ')}. ${wider.join('; ')}: anyone eligible gets the membership at once`,
+      "Require approval in the group's PIM settings (Role settings → Member → Require approval to activate) unless self-service is intended.",
+    );
+  else add('pim-policy', 'PIM for Groups policy', 'entra', 'pass', said.join('; '));
 }
 
 const APP_READ = 'Application.Read.All';

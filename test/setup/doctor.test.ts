@@ -55,6 +55,7 @@ test('a healthy tenant: every check passes, exit 0, nothing written, and the tex
     'nested-groups',
     'app-assignment',
     'provisioning-job',
+    'pim-policy',
     'oci-config',
     'oci-domain',
     'oci-group',
@@ -64,7 +65,7 @@ test('a healthy tenant: every check passes, exit 0, nothing written, and the tex
   expect(text.code).toBe(0);
   expect(text.stdout).toMatch(/^STATUS\tCHECK\tDETAIL\n/);
   expect(text.stdout).toMatch(/pass\tJIT provisioning\ton \(EntraID: Overwrite\)/);
-  expect(text.stdout).toContain('14 passed, 0 warning(s), 0 failed, 0 skipped (checked as the signed-in user)');
+  expect(text.stdout).toContain('15 passed, 0 warning(s), 0 failed, 0 skipped (checked as the signed-in user)');
 });
 
 test('no config: config fails with the init hint, everything else is skipped, exit 2', async () => {
@@ -499,4 +500,35 @@ test('a signed-in user without an application-admin role: provisioning-job warns
     fix: expect.stringContaining('ociaccess doctor --as app'),
   });
   expect(result.code).toBe(0);
+});
+
+describe('pim-policy: a group with the pim backend', () => {
+  test("shows what the group's PIM policy says", async () => {
+    const H = h();
+    const result = await doctor(H, 'alice');
+    expect(check(result, 'pim-policy')).toMatchObject({
+      status: 'pass',
+      detail: `${SEED.pimGroupName}: at most 8 h, approval by 2 approver(s), justification required`,
+    });
+  });
+
+  test('a policy without approval warns: anyone eligible gets the membership at once', async () => {
+    const H = h();
+    H.emu.world.pim.policies.get(SEED.pimGroupId)!.isApprovalRequired = false;
+    const result = await doctor(H, 'alice');
+    expect(result.code).toBe(0);
+    expect(check(result, 'pim-policy')).toMatchObject({ status: 'warn' });
+    expect(check(result, 'pim-policy').detail).toContain('activates without approval');
+  });
+
+  test('a group PIM does not govern fails, naming the PIM blade and the records backend', async () => {
+    const H = h();
+    H.emu.world.pim.policies.delete(SEED.pimGroupId);
+    const result = await doctor(H, 'alice');
+    expect(result.code).toBe(1);
+    const found = check(result, 'pim-policy');
+    expect(found.status).toBe('fail');
+    expect(found.detail).toContain(`does not govern ${SEED.pimGroupName}`);
+    expect(found.fix).toContain('"records"');
+  });
 });

@@ -157,7 +157,12 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
           connections: connectionsForCaFile(config.tls.caFile, { proxy: proxySettings(env.ctx.env, config.network) }),
         });
       const main = inspector(async () => accessToken);
-      if (identity === 'app') return main;
+      // PIM's policy through the same adapter the commands use (its scopes are asked for only when a group uses pim).
+      const pimPolicy = async (groupId: string) => {
+        const deps = identity === 'app' ? await (await services()).appDeps() : await (await services()).userDeps();
+        return deps.pim ? deps.pim.policy(groupId) : null;
+      };
+      if (identity === 'app') return Object.assign(main, { pimPolicy });
       // Application.Read.All is asked for here only, when this check runs: no other command needs it.
       const assignmentToken = async () =>
         (await (await services()).session.getAccessToken(adapters.APP_ASSIGNMENT_SCOPES)).token;
@@ -167,6 +172,7 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
         nestedGroups: (id) => main.nestedGroups(id),
         userExists: (upn) => main.userExists(upn),
         syncJob: (sp, job) => main.syncJob(sp, job),
+        pimPolicy,
         // The token first, outside the Graph client: a missing consent then fails as itself (SCOPE_NOT_GRANTED).
         appAssignments: async (sp) => {
           await assignmentToken();
