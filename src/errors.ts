@@ -126,11 +126,30 @@ export function quoteInput(value: unknown, limit = ECHO_LIMIT): string {
  * quote longer than ECHO_LIMIT is cut the way quoteInput cuts.
  */
 export function capQuotedEchoes(text: string): string {
-  return text.replace(new RegExp(`'([^'\\n]{${ECHO_LIMIT + 1},})'`, 'g'), (_whole, inner: string) => {
-    const quoted = quoteInput(inner);
-    const close = quoted.lastIndexOf('"');
-    return `'${quoted.slice(1, close)}'${quoted.slice(close + 1)}`;
-  });
+  // A scan, not a regular expression: the echo can be megabytes long, and a regex over it can
+  // overflow V8's backtracking stack ("Maximum call stack size exceeded") on a loaded machine.
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const open = text.indexOf("'", from);
+    if (open < 0) break;
+    let close = open + 1;
+    while (close < text.length && text[close] !== "'" && text[close] !== '\n') close += 1;
+    if (close >= text.length) break;
+    if (text[close] === '\n') {
+      out += text.slice(from, close);
+      from = close;
+      continue;
+    }
+    const inner = text.slice(open + 1, close);
+    if (inner.length > ECHO_LIMIT) {
+      const quoted = quoteInput(inner);
+      const end = quoted.lastIndexOf('"');
+      out += `${text.slice(from, open)}'${quoted.slice(1, end)}'${quoted.slice(end + 1)}`;
+    } else out += text.slice(from, close + 1);
+    from = close + 1;
+  }
+  return out + text.slice(from);
 }
 
 /** The longest message or hint main prints: a backstop for an echo that escaped quoteInput. */

@@ -209,7 +209,7 @@ export function checkRequestId(value: string | undefined): string | undefined {
 /** A user principal name given on the command line. */
 export function checkUpn(value: string, flag: string): string {
   const upn = value.trim();
-  if (!/^[^\s@]+@[^\s@]+$/.test(upn) || hasControls(upn) || upn.length > 256) {
+  if (upn.length > 256 || !/^[^\s@]+@[^\s@]+$/.test(upn) || hasControls(upn)) {
     throw new UsageError(`${flag} "${stripControls(upn).slice(0, 80)}" is not a user principal name.`, {
       code: 'INVALID_USER',
       hint: `Give it as ${flag} alice@contoso.com.`,

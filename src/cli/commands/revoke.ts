@@ -31,7 +31,9 @@ state, the audit entry): each is a warning with its code.`,
       async (options: { user?: string; group?: string; reason?: string; provisionNow?: boolean }, command: Command) =>
         run(command, async (env) => {
           const reason = checkReason(options.reason);
-          if (options.user !== undefined && !/^[^\s@]+@[^\s@]+$/.test(options.user.trim())) {
+          // Length first: a regular expression over megabytes of input can overflow V8's backtracking stack.
+          const user = options.user?.trim();
+          if (user !== undefined && (user.length > 256 || !/^[^\s@]+@[^\s@]+$/.test(user))) {
             throw new UsageError(`--user ${quoteInput(options.user)} is not a user principal name.`, {
               code: 'INVALID_USER',
               hint: 'Use e.g. --user alice@contoso.com.',
