@@ -31,6 +31,9 @@ export function similarWords(word: string, candidates: readonly string[]): strin
   const bare = (text: string) => text.replace(/^--/, '');
   for (const candidate of new Set(candidates)) {
     if (bare(candidate).length <= 1) continue;
+    // The distance is at least the difference in length: a far longer word (megabytes typed by
+    // mistake) is skipped without building its distance table, which would take gigabytes.
+    if (Math.abs(bare(word).length - bare(candidate).length) > bestDistance) continue;
     const distance = editDistance(bare(word).toLowerCase(), bare(candidate).toLowerCase());
     const length = Math.max(bare(word).length, bare(candidate).length);
     if ((length - distance) / length <= MIN_SIMILARITY) continue;

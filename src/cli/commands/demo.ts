@@ -7,7 +7,7 @@ export function registerDemo(program: Command, run: Runner): void {
     .command('demo')
     .description('play the whole story on the embedded emulator (no tenant needed)')
     .option('--dir <path>', "keep the emulator files and each actor's state here")
-    .option('--backend <backend>', 'records (open extensions, the default) or pim (PIM for Groups)', 'records')
+    .option('--backend <backend>', 'records (open extensions) or pim (PIM for Groups)', 'records')
     .addHelpText(
       'after',
       `
