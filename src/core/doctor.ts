@@ -8,6 +8,7 @@
  */
 import type { Config, GroupConfig, OciConfig } from '../config/schema.js';
 import type { PimPolicy } from './pim/port.js';
+import { describePolicy } from './pim/policy.js';
 import { requireOci } from '../config/oci.js';
 import { isObjectId } from '../config/object-id.js';
 import { ExitCode, OciAccessError } from '../errors.js';
@@ -651,14 +652,7 @@ async function pimPolicyCheck(graph: DoctorGraph, groups: GroupConfig[], add: Ad
         ungoverned.push(group.name);
         continue;
       }
-      const longest = policy.maxActivationHours === null ? 'no limit' : `at most ${policy.maxActivationHours} h`;
-      const approval = policy.approvalRequired
-        ? `approval by ${policy.approverIds.length + policy.approverGroupIds.length} approver(s)`
-        : 'no approval';
-      const needs = [policy.justificationRequired && 'justification', policy.ticketRequired && 'ticket'].filter(
-        Boolean,
-      );
-      said.push(`${group.name}: ${longest}, ${approval}${needs.length ? `, ${needs.join(' and ')} required` : ''}`);
+      said.push(`${group.name}: ${describePolicy(policy)}`);
       if (!policy.approvalRequired) wider.push(`${group.name} activates without approval`);
     }
   } catch (error) {

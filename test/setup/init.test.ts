@@ -10,7 +10,8 @@ import { actorContext, CapturedStream } from '../../src/actor-context.js';
 import { main } from '../../src/cli/main.js';
 import type { Prompter } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
-import { upnOf, useHarness, type Harness } from '../support/harness.js';
+import { completeDeviceCode } from '../../src/emulator/entra/index.js';
+import { upnOf, userCodeIn, useHarness, type Harness } from '../support/harness.js';
 
 const h = useHarness({ logins: ['alice'] });
 
@@ -142,6 +143,175 @@ test('signed in, the group is looked up by name; not signed in, --group-id is re
   expect(anonymous.code).toBe(2);
   expect(anonymous.json.error.code).toBe('MISSING_FLAGS');
   expect(anonymous.json.error.message).toContain('init needs --group-id');
+});
+
+describe("the backend: read from the group's PIM policy when signed in", () => {
+  /** The emulator's flags without the people lists (a pim group may leave them out). */
+  const withoutLists = (H: Harness) =>
+    emulatorFlags(H).filter(
+      (_v, i, all) =>
+        !['--requesters', '--approvers'].includes(all[i]!) && !['--requesters', '--approvers'].includes(all[i - 1]!),
+    );
+
+  test('PIM governs the group: init writes "backend": "pim", prints the policy, and doctor passes on it', async () => {
+    const H = h();
+    const file = target(H, 'pim-detected');
+    const result = await H.run('alice', [
+      '--config',
+      file,
+      'init',
+      ...withoutLists(H),
+      '--group',
+      SEED.pimGroupName,
+      '--backend',
+      'pim',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      `PIM for Groups governs "${SEED.pimGroupName}" (at most 8 h, approval by 2 approver(s), justification required): writing the pim backend`,
+    );
+    const group = JSON.parse(await readFile(file, 'utf8')).groups[0];
+    expect(group).toMatchObject({
+      entraGroupId: SEED.pimGroupId,
+      backend: 'pim',
+      eligibleRequesters: [],
+      approvers: [],
+    });
+    const doctor = await H.run('alice', ['--config', file, 'doctor', '--json']);
+    expect(doctor.json.checks.find((c: { id: string }) => c.id === 'pim-policy')).toMatchObject({ status: 'pass' });
+
+    // Left out, the backend is detected the same way (the lists given are kept for a switch back to records).
+    const detected = await H.run('alice', [
+      '--config',
+      target(H, 'pim-auto'),
+      'init',
+      ...emulatorFlags(H),
+      '--group',
+      SEED.pimGroupName,
+    ]);
+    expect(detected.code).toBe(0);
+    expect(JSON.parse(await readFile(target(H, 'pim-auto'), 'utf8')).groups[0].backend).toBe('pim');
+  });
+
+  test('--backend records for a group PIM governs is refused (exit 3): the sweep would remove what PIM activates', async () => {
+    const H = h();
+    const file = target(H, 'pim-as-records');
+    const result = await H.run('alice', [
+      '--config',
+      file,
+      'init',
+      ...emulatorFlags(H),
+      '--group',
+      SEED.pimGroupName,
+      '--backend',
+      'records',
+      '--json',
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.json.error.code).toBe('PIM_GOVERNS_GROUP');
+    expect(result.json.error.hint).toContain('the sweep would remove every member PIM activates');
+    await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('a group PIM does not govern: records by default, --backend pim refused (exit 3)', async () => {
+    const H = h();
+    const file = target(H, 'records-detected');
+    const records = await H.run('alice', ['--config', file, 'init', ...emulatorFlags(H), '--group', 'OCI-Temp-Admins']);
+    expect(records.code).toBe(0);
+    expect(records.stderr).toContain('PIM for Groups does not govern "OCI-Temp-Admins": writing the records backend.');
+    expect(JSON.parse(await readFile(file, 'utf8')).groups[0].backend).toBeUndefined();
+
+    const refused = await H.run('alice', [
+      '--config',
+      target(H, 'records-as-pim'),
+      'init',
+      ...withoutLists(H),
+      '--group',
+      'OCI-Temp-Admins',
+      '--backend',
+      'pim',
+      '--json',
+    ]);
+    expect(refused.code).toBe(3);
+    expect(refused.json.error).toMatchObject({
+      code: 'PIM_NOT_GOVERNED',
+      message: 'PIM for Groups does not govern "OCI-Temp-Admins", so it cannot use the pim backend.',
+    });
+    await expect(stat(target(H, 'records-as-pim'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('nobody signed in: --backend pim is written as given, without the people lists; left out, records, said unchecked', async () => {
+    const H = h();
+    const file = target(H, 'pim-anonymous');
+    const result = await H.run('carol', [
+      '--config',
+      file,
+      'init',
+      ...withoutLists(H),
+      '--group',
+      SEED.pimGroupName,
+      '--group-id',
+      SEED.pimGroupId,
+      '--backend',
+      'pim',
+    ]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(await readFile(file, 'utf8')).groups[0]).toMatchObject({ backend: 'pim', approvers: [] });
+
+    const unchecked = await H.run('carol', [
+      '--config',
+      target(H, 'unchecked'),
+      'init',
+      ...emulatorFlags(H),
+      '--group-id',
+      SEED.tempGroupId,
+    ]);
+    expect(unchecked.code).toBe(0);
+    expect(unchecked.stderr).toContain(
+      'was not checked: writing the records backend (pass --backend pim if PIM governs it',
+    );
+
+    // Without --backend pim the lists are still required.
+    const missing = await H.run('carol', [
+      '--config',
+      target(H, 'no-lists'),
+      'init',
+      ...withoutLists(H),
+      '--group-id',
+      SEED.tempGroupId,
+      '--json',
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.json.error.message).toBe('init needs --requesters, --approvers (there is no terminal to ask on).');
+  });
+
+  test('a tenant that has not consented to reading PIM policies: a warning, and the records backend, unchecked', async () => {
+    const H = h();
+    const app = H.emu.world.apps.get(SEED.cliAppId)!;
+    const consented = app.delegatedPermissions;
+    app.delegatedPermissions = consented.filter((p) => p !== 'RoleManagementPolicy.Read.AzureADGroup');
+    try {
+      // dave signs in with a records-only config, so his sign-in asks for nothing the tenant refuses.
+      const recordsOnly = target(H, 'records-only');
+      await H.run('carol', ['--config', recordsOnly, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId]);
+      const login = await H.run('dave', ['--config', recordsOnly, 'login'], {
+        during: async (stderr) => {
+          for (let tries = 0; tries < 1500 && !userCodeIn(stderr.text); tries += 1)
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          completeDeviceCode(H.emu.world, userCodeIn(stderr.text)!, upnOf('dave'));
+        },
+      });
+      expect(login.code).toBe(0);
+      const file = target(H, 'no-pim-consent');
+      const result = await H.run('dave', ['--config', file, 'init', ...emulatorFlags(H), '--group', SEED.pimGroupName]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`warning: Could not read the PIM for Groups policy of "${SEED.pimGroupName}"`);
+      expect(result.stderr).toContain('RoleManagementPolicy.Read.AzureADGroup');
+      expect(JSON.parse(await readFile(file, 'utf8')).groups[0].backend).toBeUndefined();
+    } finally {
+      app.delegatedPermissions = consented;
+    }
+  });
 });
 
 test("init's lookup asks for no more than a requester's sign-in did: a tenant consenting only to those finds the group", async () => {

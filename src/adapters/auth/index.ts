@@ -8,7 +8,7 @@ export {
   type DevicePrompt,
   type SignedInAccount,
 } from './session.js';
-export { APP_ASSIGNMENT_SCOPES, CLI_SCOPES, INIT_SCOPES, appOnlyGraphScope } from './scopes.js';
+export { APP_ASSIGNMENT_SCOPES, CLI_SCOPES, INIT_SCOPES, PIM_POLICY_SCOPE, appOnlyGraphScope } from './scopes.js';
 export {
   createMsalConfidentialClient,
   createMsalPublicClient,

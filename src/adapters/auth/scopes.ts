@@ -32,9 +32,12 @@ const ROLE_EXTRAS: Record<DelegatedRole, readonly string[]> = {
   operator: ['GroupMember.ReadWrite.All', 'Synchronization.ReadWrite.All'],
 };
 
+/** Reading a group's PIM for Groups policy (doctor, and init's check of whether PIM governs the group). */
+export const PIM_POLICY_SCOPE = 'RoleManagementPolicy.Read.AzureADGroup';
+
 /** What every role asks for where a group uses the "pim" backend. */
 export const PIM_DELEGATED_SCOPES = [
-  'RoleManagementPolicy.Read.AzureADGroup',
+  PIM_POLICY_SCOPE,
   'PrivilegedEligibilitySchedule.Read.AzureADGroup',
   'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
 ] as const;

@@ -7,6 +7,7 @@ import { UsageError } from '../../errors.js';
 import { CLOUDS, cloudPreset } from '../../config/clouds.js';
 import type { ConfigInput } from '../../config/schema.js';
 import { resolveGroupId } from './init-group.js';
+import { chooseBackend, type Backend } from './init-backend.js';
 
 export interface InitOptions {
   tenant?: string;
@@ -17,6 +18,7 @@ export interface InitOptions {
   caFile?: string;
   group?: string;
   groupId?: string;
+  backend?: Backend;
   ociGroup?: string;
   requesters?: string;
   approvers?: string;
@@ -117,17 +119,19 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
     parse: parseText,
     default: groupName,
   }))!;
+  // With pim, PIM's eligibility and policy say who may ask and approve: the lists may stay empty.
+  const listRequirement = options.backend === 'pim' ? { default: '' } : { required: true };
   const requesters = await ask.ask(options.requesters, {
     flag: '--requesters',
     message: 'Who may request access (user principal names, comma-separated):',
     parse: parseUpnList,
-    required: true,
+    ...listRequirement,
   });
   const approvers = await ask.ask(options.approvers, {
     flag: '--approvers',
     message: 'Who may approve (user principal names, comma-separated):',
     parse: parseUpnList,
-    required: true,
+    ...listRequirement,
   });
   const standing = await ask.ask(options.standing, {
     flag: '--standing',
@@ -223,18 +227,14 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
   const automation = await gatherAutomation(env, ask, options);
   ask.assertComplete('init');
 
-  const groupId = await resolveGroupId(
-    env,
-    ask,
-    {
-      tenantId: tenantId!,
-      clientId: clientId!,
-      cloud: { authorityHost: authorityHost!, graphBaseUrl: graphBaseUrl! },
-      tls: caFile ? { caFile } : {},
-    },
-    groupName,
-    options.groupId,
-  );
+  const signIn = {
+    tenantId: tenantId!,
+    clientId: clientId!,
+    cloud: { authorityHost: authorityHost!, graphBaseUrl: graphBaseUrl! },
+    tls: caFile ? { caFile } : {},
+  };
+  const groupId = await resolveGroupId(env, ask, signIn, groupName, options.groupId);
+  const backend = await chooseBackend(env, signIn, { id: groupId, name: groupName }, options.backend);
   return {
     version: 1,
     tenantId: tenantId!,
@@ -247,11 +247,12 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
       {
         name: groupName,
         entraGroupId: groupId,
+        ...(backend === 'pim' ? { backend } : {}),
         ociGroupName,
         maxHours,
         defaultHours,
-        eligibleRequesters: requesters!,
-        approvers: approvers!,
+        eligibleRequesters: requesters ?? [],
+        approvers: approvers ?? [],
         standingMembers: standing ?? [],
         autoApproval: autoHours ? { maxHours: autoHours, requesters: autoRequesters ?? [] } : null,
       },
@@ -364,6 +365,12 @@ export function registerInit(program: Command, run: Runner): void {
       'the Entra group that grants access (default OCI-Temp-Admins); looked up by name when signed in',
     )
     .option('--group-id <id>', "the group's object id (needed when nobody is signed in)")
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'where requests and approvals live: records, or pim (PIM for Groups); checked against the group when signed in, detected when left out',
+      ).choices(['records', 'pim']),
+    )
     .option('--oci-group <name>', 'the OCI group it is provisioned to (default: the same name)')
     .option('--requesters <upns>', 'who may request, comma-separated')
     .option('--approvers <upns>', 'who may approve, comma-separated')

@@ -36,6 +36,16 @@ export async function governingPolicy(pim: PimPort, group: GroupConfig): Promise
   return policy;
 }
 
+/** What a policy says, in one line (doctor and init print it): "at most 8 h, approval by 2 approver(s), justification required". */
+export function describePolicy(policy: PimPolicy): string {
+  const longest = policy.maxActivationHours === null ? 'no limit' : `at most ${policy.maxActivationHours} h`;
+  const approval = policy.approvalRequired
+    ? `approval by ${policy.approverIds.length + policy.approverGroupIds.length} approver(s)`
+    : 'no approval';
+  const needs = [policy.justificationRequired && 'justification', policy.ticketRequired && 'ticket'].filter(Boolean);
+  return `${longest}, ${approval}${needs.length ? `, ${needs.join(' and ')} required` : ''}`;
+}
+
 /** The longest activation: the config's maxHours, or the policy's maximum when it is shorter. */
 export function maxHoursOf(group: GroupConfig, policy: PimPolicy): number {
   return policy.maxActivationHours === null ? group.maxHours : Math.min(group.maxHours, policy.maxActivationHours);
