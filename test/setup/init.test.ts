@@ -49,6 +49,10 @@ function emulatorFlags(H: Harness): string[] {
   ];
 }
 
+/** The flags without these options and their values. */
+const withoutFlags = (flags: string[], drop: string[]) =>
+  flags.filter((_v, i, all) => !drop.includes(all[i]!) && !drop.includes(all[i - 1]!));
+
 const target = (H: Harness, name: string) => path.join(H.root, `init-${name}`, 'config.json');
 
 test('without a terminal, every missing required flag is named at once (exit 2), and nothing is written', async () => {
@@ -147,19 +151,15 @@ test('signed in, the group is looked up by name; not signed in, --group-id is re
 
 describe("the backend: read from the group's PIM policy when signed in", () => {
   /** The emulator's flags without the people lists (a pim group may leave them out). */
-  const withoutLists = (H: Harness) =>
-    emulatorFlags(H).filter(
-      (_v, i, all) =>
-        !['--requesters', '--approvers'].includes(all[i]!) && !['--requesters', '--approvers'].includes(all[i - 1]!),
-    );
+  const withoutLists = (H: Harness) => withoutFlags(emulatorFlags(H), ['--requesters', '--approvers']);
+  /** `init` run by `who`, writing `file`. */
+  const runInit = (H: Harness, who: 'alice' | 'carol' | 'dave', file: string, flags: string[]) =>
+    H.run(who, ['--config', file, 'init', ...flags]);
 
   test('PIM governs the group: init writes "backend": "pim", prints the policy, and doctor passes on it', async () => {
     const H = h();
     const file = target(H, 'pim-detected');
-    const result = await H.run('alice', [
-      '--config',
-      file,
-      'init',
+    const result = await runInit(H, 'alice', file, [
       ...withoutLists(H),
       '--group',
       SEED.pimGroupName,
@@ -181,10 +181,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
     expect(doctor.json.checks.find((c: { id: string }) => c.id === 'pim-policy')).toMatchObject({ status: 'pass' });
 
     // Left out, the backend is detected the same way (the lists given are kept for a switch back to records).
-    const detected = await H.run('alice', [
-      '--config',
-      target(H, 'pim-auto'),
-      'init',
+    const detected = await runInit(H, 'alice', target(H, 'pim-auto'), [
       ...emulatorFlags(H),
       '--group',
       SEED.pimGroupName,
@@ -196,10 +193,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
   test('--backend records for a group PIM governs is refused (exit 3): the sweep would remove what PIM activates', async () => {
     const H = h();
     const file = target(H, 'pim-as-records');
-    const result = await H.run('alice', [
-      '--config',
-      file,
-      'init',
+    const result = await runInit(H, 'alice', file, [
       ...emulatorFlags(H),
       '--group',
       SEED.pimGroupName,
@@ -216,15 +210,12 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
   test('a group PIM does not govern: records by default, --backend pim refused (exit 3)', async () => {
     const H = h();
     const file = target(H, 'records-detected');
-    const records = await H.run('alice', ['--config', file, 'init', ...emulatorFlags(H), '--group', 'OCI-Temp-Admins']);
+    const records = await runInit(H, 'alice', file, [...emulatorFlags(H), '--group', 'OCI-Temp-Admins']);
     expect(records.code).toBe(0);
     expect(records.stderr).toContain('PIM for Groups does not govern "OCI-Temp-Admins": writing the records backend.');
     expect(JSON.parse(await readFile(file, 'utf8')).groups[0].backend).toBeUndefined();
 
-    const refused = await H.run('alice', [
-      '--config',
-      target(H, 'records-as-pim'),
-      'init',
+    const refused = await runInit(H, 'alice', target(H, 'records-as-pim'), [
       ...withoutLists(H),
       '--group',
       'OCI-Temp-Admins',
@@ -243,10 +234,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
   test('nobody signed in: --backend pim is written as given, without the people lists; left out, records, said unchecked', async () => {
     const H = h();
     const file = target(H, 'pim-anonymous');
-    const result = await H.run('carol', [
-      '--config',
-      file,
-      'init',
+    const result = await runInit(H, 'carol', file, [
       ...withoutLists(H),
       '--group',
       SEED.pimGroupName,
@@ -258,10 +246,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(await readFile(file, 'utf8')).groups[0]).toMatchObject({ backend: 'pim', approvers: [] });
 
-    const unchecked = await H.run('carol', [
-      '--config',
-      target(H, 'unchecked'),
-      'init',
+    const unchecked = await runInit(H, 'carol', target(H, 'unchecked'), [
       ...emulatorFlags(H),
       '--group-id',
       SEED.tempGroupId,
@@ -272,10 +257,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
     );
 
     // Without --backend pim the lists are still required.
-    const missing = await H.run('carol', [
-      '--config',
-      target(H, 'no-lists'),
-      'init',
+    const missing = await runInit(H, 'carol', target(H, 'no-lists'), [
       ...withoutLists(H),
       '--group-id',
       SEED.tempGroupId,
@@ -293,7 +275,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
     try {
       // dave signs in with a records-only config, so his sign-in asks for nothing the tenant refuses.
       const recordsOnly = target(H, 'records-only');
-      await H.run('carol', ['--config', recordsOnly, 'init', ...emulatorFlags(H), '--group-id', SEED.tempGroupId]);
+      await runInit(H, 'carol', recordsOnly, [...emulatorFlags(H), '--group-id', SEED.tempGroupId]);
       const login = await H.run('dave', ['--config', recordsOnly, 'login'], {
         during: async (stderr) => {
           for (let tries = 0; tries < 1500 && !userCodeIn(stderr.text); tries += 1)
@@ -303,7 +285,7 @@ describe("the backend: read from the group's PIM policy when signed in", () => {
       });
       expect(login.code).toBe(0);
       const file = target(H, 'no-pim-consent');
-      const result = await H.run('dave', ['--config', file, 'init', ...emulatorFlags(H), '--group', SEED.pimGroupName]);
+      const result = await runInit(H, 'dave', file, [...emulatorFlags(H), '--group', SEED.pimGroupName]);
       expect(result.code).toBe(0);
       expect(result.stderr).toContain(`warning: Could not read the PIM for Groups policy of "${SEED.pimGroupName}"`);
       expect(result.stderr).toContain('RoleManagementPolicy.Read.AzureADGroup');
@@ -401,11 +383,7 @@ test('--cloud takes only the known clouds (commander checks the choice, exit 2)'
 test('--cloud usgov picks the US Government hosts; --dry-run prints the config and writes nothing', async () => {
   const H = h();
   const file = target(H, 'dry');
-  const flags = emulatorFlags(H).filter(
-    (_v, i, all) =>
-      !['--authority-host', '--graph-url'].includes(all[i]!) &&
-      !['--authority-host', '--graph-url'].includes(all[i - 1]!),
-  );
+  const flags = withoutFlags(emulatorFlags(H), ['--authority-host', '--graph-url']);
   const result = await H.run('carol', [
     '--config',
     file,
