@@ -89,7 +89,11 @@ function grantsByUserName(run: GroupRun, userName: string): { user: Who; grants:
  * no removal yet: the removal was made elsewhere (another sweep host, an
  * approver's revoke) or is only in the records (a requester's own revoke).
  * They are pending removals from now on, on every host, not drift and not
- * "clean"; the watch starts at the end of the grant.
+ * "clean". They are dated at the end of the grant, but the watch for a stuck
+ * removal starts now: the removal in Entra happened at some unknown time since
+ * (another host's sweep may have made it only just now, after its sweeps were
+ * down), so counting from the grant's end would call a fresh removal stuck;
+ * the host that made it watches from the real time.
  */
 function removalsFromRecords(
   run: GroupRun,
@@ -105,7 +109,6 @@ function removalsFromRecords(
     const found = grantsByUserName(run, name);
     const ended = found && lastEndedGrant(found.grants);
     if (!found || !ended?.view.endedAt) continue;
-    const previous = run.read.ledger.pendingRemovals.get(found.user.id);
     adopted.push({
       groupId: run.group.entraGroupId,
       userId: found.user.id,
@@ -115,8 +118,8 @@ function removalsFromRecords(
       requestId: ended.requestId,
       attempts: 0,
       status: 'pending-oci',
-      // A removal this host confirmed before (an older grant) says nothing about this one: the watch starts afresh.
-      ...(previous?.status === 'confirmed' ? { lastCheckedAt: run.nowIso, watchingSince: run.nowIso } : {}),
+      lastCheckedAt: run.nowIso,
+      watchingSince: run.nowIso,
     });
   }
   return adopted;

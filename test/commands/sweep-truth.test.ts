@@ -232,6 +232,34 @@ test('an ended grant whose member a newer live grant keeps in OCI is "covered by
   expect(text.stdout).toContain(`covered    ${ALICE}  ${older} ended, covered by ${newer}`);
 });
 
+test('a removal another host made long after the grant ended is watched from when this host learns of it: not called stuck at once, stuck two cycles later', async () => {
+  const H = h();
+  const CYCLE_MS = 40 * 60_000;
+  await approvedGrant(H);
+  await H.control('provisioning/cycle');
+  expect(H.ociMembers()).toEqual([ALICE, BREAKGLASS]);
+  // The sweep hosts were down: her grant ended 100 minutes (between two and three cycles) before host A removes her.
+  await H.advance({ hours: 2, minutes: 100 });
+  await sweep(H, await H.machine('cron', 'host-a'), 6);
+  expect(H.entraMembers()).toEqual([BREAKGLASS]);
+
+  const hostB = await H.machine('cron', 'host-b');
+  const learnt = await sweep(H, hostB, 6);
+  expect(learnt.json.groups[0].stuck).toEqual([]);
+  expect(learnt.json.groups[0].pendingInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'removed in Entra, pending in OCI' }),
+  ]);
+  // OCI still holds her two cycles after host B learnt of the removal (provisioning held back): stuck, on host B too.
+  await H.control('provisioning/interval', { ms: 10 * 3600_000 });
+  try {
+    await H.advance({ minutes: 85 });
+    const stuck = await sweep(H, hostB, 1);
+    expect(stuck.json.groups[0].stuck).toEqual([expect.objectContaining({ upn: ALICE })]);
+  } finally {
+    await H.control('provisioning/interval', { ms: CYCLE_MS });
+  }
+});
+
 test('a removal stuck because JIT put the member in OCI before any provisioning cycle names the cause and the fix', async () => {
   const H = h();
   const CYCLE_MS = 40 * 60_000;
