@@ -108,6 +108,42 @@ export async function afterChange<T>(
   }
 }
 
+/**
+ * This machine's note of a request it made (after the request reached the
+ * service): a failure to write it is a STATE_NOT_WRITTEN problem, since the
+ * request itself stands.
+ */
+export async function noteLocalRequest(
+  deps: CoreDeps,
+  problems: Problem[],
+  note: {
+    id: string;
+    group: GroupConfig;
+    requester: DirectoryUser;
+    input: RequestAccessInput;
+    requestedAt: Date;
+    status: 'pending' | 'approved';
+    expiresAt?: Date;
+  },
+): Promise<void> {
+  const { group, requester, input } = note;
+  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
+    deps.state.recordRequest({
+      id: note.id,
+      groupId: group.entraGroupId,
+      groupName: group.name,
+      userId: requester.id,
+      upn: requester.userPrincipalName,
+      hours: input.hours,
+      justification: input.justification,
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+      requestedAt: note.requestedAt.toISOString(),
+      status: note.status,
+      ...(note.expiresAt ? { expiresAt: note.expiresAt.toISOString() } : {}),
+    }),
+  );
+}
+
 /** The audit entry of a change already made: not written is a problem (AUDIT_NOT_WRITTEN), never an error. */
 export async function recordOutcome(
   deps: CoreDeps,
@@ -240,20 +276,14 @@ export async function requestAccess(deps: CoreDeps, input: RequestAccessInput): 
   await deps.events.intend(created);
   await deps.directory.writeRecord({ kind: 'user', id: me.id }, REQUESTS_EXTENSION, payload);
   const problems: Problem[] = [];
-  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
-    deps.state.recordRequest({
-      id: request.id,
-      groupId: group.entraGroupId,
-      groupName: group.name,
-      userId: me.id,
-      upn: me.userPrincipalName,
-      hours: input.hours,
-      justification: input.justification,
-      ...(input.ticket ? { ticket: input.ticket } : {}),
-      requestedAt: now.toISOString(),
-      status: 'pending',
-    }),
-  );
+  await noteLocalRequest(deps, problems, {
+    id: request.id,
+    group,
+    requester: me,
+    input,
+    requestedAt: now,
+    status: 'pending',
+  });
   await recordOutcome(deps, problems, { ...created, ...problemDetails(problems) });
   return {
     request,
@@ -811,6 +841,35 @@ export interface RevokeResult {
   problems: Problem[];
 }
 
+/**
+ * The grant.revoked event, announced before anything is changed. A revocation
+ * goes ahead even when the audit log cannot be written: the outcome's entry
+ * (or its AUDIT_NOT_WRITTEN problem) follows the change. Both backends use it.
+ */
+export async function announceRevocation(
+  deps: CoreDeps,
+  revocation: {
+    group: GroupConfig;
+    actor: DirectoryUser;
+    user: DirectoryUser;
+    requestIds: string[];
+    reason: string | undefined;
+    own: boolean;
+    at: Date;
+  },
+) {
+  const revoked = {
+    ...eventBase(revocation.group, actorOf(revocation.actor), revocation.at),
+    type: 'grant.revoked' as const,
+    requester: personOf(revocation.user),
+    requestIds: revocation.requestIds,
+    reason: revocation.reason,
+    own: revocation.own,
+  };
+  await deps.events.intend(revoked).catch(() => undefined);
+  return revoked;
+}
+
 export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<RevokeResult> {
   const me = await deps.directory.me();
   const { group } = input;
@@ -824,17 +883,15 @@ export async function revokeGrant(deps: CoreDeps, input: RevokeInput): Promise<R
       request.groupId === group.entraGroupId &&
       isOpenState(deriveGrant(request, book.decisions, people.policy, now).state),
   );
-  const revoked = {
-    ...eventBase(group, actorOf(me), now),
-    type: 'grant.revoked' as const,
-    requester: personOf(user),
+  const revoked = await announceRevocation(deps, {
+    group,
+    actor: me,
+    user,
     requestIds: open.map((r) => r.id),
     reason: input.reason,
     own,
-  };
-  // Revocations go ahead even when the audit log cannot be written: the outcome's entry (or its
-  // AUDIT_NOT_WRITTEN problem) follows the change.
-  await deps.events.intend(revoked).catch(() => undefined);
+    at: now,
+  });
   const problems: Problem[] = [];
   const revocation: Revocation = { group, me, user, own, open, now, reason: input.reason };
   if (open.length > 0) await writeRevocation(deps, revocation, book, people.policy, problems);

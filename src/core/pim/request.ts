@@ -12,8 +12,8 @@ import type { DomainEvent } from '../events.js';
 import type { RequestState } from '../grants.js';
 import {
   actorOf,
-  afterChange,
   eventBase,
+  noteLocalRequest,
   personOf,
   problemDetails,
   recordOutcome,
@@ -130,21 +130,15 @@ export async function requestPimAccess(deps: CoreDeps, input: RequestAccessInput
   const state: RequestState = granted ? 'approved' : submitted.status === 'Denied' ? 'denied' : 'pending';
   const expiresAt = granted ? new Date((submitted.startAt ?? now).getTime() + input.hours * HOUR) : undefined;
   const problems: Problem[] = [];
-  await afterChange(problems, 'STATE_NOT_WRITTEN', () =>
-    deps.state.recordRequest({
-      id: submitted.id,
-      groupId: group.entraGroupId,
-      groupName: group.name,
-      userId: me.id,
-      upn: me.userPrincipalName,
-      hours: input.hours,
-      justification: input.justification,
-      ...(input.ticket ? { ticket: input.ticket } : {}),
-      requestedAt: now.toISOString(),
-      status: granted ? 'approved' : 'pending',
-      ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
-    }),
-  );
+  await noteLocalRequest(deps, problems, {
+    id: submitted.id,
+    group,
+    requester: me,
+    input,
+    requestedAt: now,
+    status: granted ? 'approved' : 'pending',
+    ...(expiresAt ? { expiresAt } : {}),
+  });
   const created: DomainEvent = { ...announced, requestId: submitted.id };
   const outcome: DomainEvent[] = [{ ...created, ...problemDetails(problems) } as DomainEvent];
   if (granted && expiresAt) {

@@ -15,6 +15,7 @@ import type { DomainEvent } from '../events.js';
 import type { RequestState } from '../grants.js';
 import {
   actorOf,
+  announceRevocation,
   checkAfterRevocation,
   eventBase,
   personOf,
@@ -88,16 +89,15 @@ export async function revokePimGrant(deps: CoreDeps, input: RevokeInput): Promis
     ...pending.map(accessRequestOf),
     ...active.map((instance) => instanceView(group, instance, user).request),
   ];
-  const revoked = {
-    ...eventBase(group, actorOf(me), now),
-    type: 'grant.revoked' as const,
-    requester: personOf(user),
+  const revoked = await announceRevocation(deps, {
+    group,
+    actor: me,
+    user,
     requestIds: open.map((r) => r.id),
     reason: input.reason,
     own,
-  };
-  // As for records: a revocation goes ahead even when its announcement cannot be written.
-  await deps.events.intend(revoked).catch(() => undefined);
+    at: now,
+  });
   for (const request of pending) await pim.cancel(request.id);
   let membership: RevokeResult['membership'] = 'not-member';
   if (active.length > 0) {
