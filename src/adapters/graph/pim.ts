@@ -130,6 +130,24 @@ export class GraphPim implements PimPort {
     private readonly clock: Clock,
   ) {}
 
+  /** Every item of a PIM list (all pages), read with the permission that allows it. */
+  private list(path: string, what: string, permission: string = PIM_PERMISSIONS.read): Promise<any[]> {
+    return this.graph.listAll(`${PAG}/${path}`, what, permission, pimErrorOf);
+  }
+
+  /** The requests of one group from a list (filters are re-applied: a list may hold other groups'). */
+  private async requestsOf(groupId: string, path: string, what: string): Promise<PimRequest[]> {
+    return (await this.list(path, what)).map(toPimRequest).filter((r) => r.groupId === groupId);
+  }
+
+  /** The membership instances of one group from a list (ownership never keeps anyone a member). */
+  private async instancesOf(groupId: string, path: string, what: string): Promise<PimInstance[]> {
+    return (await this.list(path, what))
+      .filter(isMembership)
+      .map(toPimInstance)
+      .filter((i) => i.groupId === groupId);
+  }
+
   async policy(groupId: string): Promise<PimPolicy | null> {
     const query =
       filter(`scopeId eq ${odataString(groupId)} and scopeType eq 'Group' and roleDefinitionId eq 'member'`) +
@@ -154,11 +172,10 @@ export class GraphPim implements PimPort {
   }
 
   async myEligibility(groupId: string): Promise<PimEligibility[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/eligibilityScheduleInstances/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
+    const items = await this.list(
+      `eligibilityScheduleInstances/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
       'read your PIM eligibility',
       PIM_PERMISSIONS.eligibility,
-      pimErrorOf,
     );
     return items.map(toEligibility).filter((e) => e.groupId === groupId);
   }
@@ -190,31 +207,21 @@ export class GraphPim implements PimPort {
   }
 
   async myRequests(groupId: string): Promise<PimRequest[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/assignmentScheduleRequests/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
+    return this.requestsOf(
+      groupId,
+      `assignmentScheduleRequests/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
       'read your PIM requests',
-      PIM_PERMISSIONS.read,
-      pimErrorOf,
     );
-    return items.map(toPimRequest).filter((r) => r.groupId === groupId);
   }
 
   async groupRequests(groupId: string): Promise<PimRequest[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/assignmentScheduleRequests?${byGroup(groupId)}`,
-      "read the group's PIM requests",
-      PIM_PERMISSIONS.read,
-      pimErrorOf,
-    );
-    return items.map(toPimRequest).filter((r) => r.groupId === groupId);
+    return this.requestsOf(groupId, `assignmentScheduleRequests?${byGroup(groupId)}`, "read the group's PIM requests");
   }
 
   async awaitingMyApproval(): Promise<PimRequest[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/assignmentScheduleRequests/filterByCurrentUser(on='approver')?${filter("status eq 'PendingApproval'")}`,
+    const items = await this.list(
+      `assignmentScheduleRequests/filterByCurrentUser(on='approver')?${filter("status eq 'PendingApproval'")}`,
       'read the PIM requests waiting for your approval',
-      PIM_PERMISSIONS.read,
-      pimErrorOf,
     );
     return items.map(toPimRequest);
   }
@@ -280,29 +287,19 @@ export class GraphPim implements PimPort {
   }
 
   async activeInstances(groupId: string): Promise<PimInstance[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/assignmentScheduleInstances?${byGroup(groupId)}`,
+    return this.instancesOf(
+      groupId,
+      `assignmentScheduleInstances?${byGroup(groupId)}`,
       "read the group's active PIM assignments",
-      PIM_PERMISSIONS.read,
-      pimErrorOf,
     );
-    return items
-      .filter(isMembership)
-      .map(toPimInstance)
-      .filter((i) => i.groupId === groupId);
   }
 
   async myActiveInstances(groupId: string): Promise<PimInstance[]> {
-    const items = await this.graph.listAll(
-      `${PAG}/assignmentScheduleInstances/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
+    return this.instancesOf(
+      groupId,
+      `assignmentScheduleInstances/filterByCurrentUser(on='principal')?${byGroup(groupId)}`,
       'read your active PIM assignments',
-      PIM_PERMISSIONS.read,
-      pimErrorOf,
     );
-    return items
-      .filter(isMembership)
-      .map(toPimInstance)
-      .filter((i) => i.groupId === groupId);
   }
 }
 

@@ -79,16 +79,23 @@ function listPolicyAssignments(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   return listAnswer(req, emu, 'policies/roleManagementPolicyAssignments', items);
 }
 
+/**
+ * The filter of a schedule-instance list: filterByCurrentUser(on='principal')
+ * needs a signed-in user and takes an optional filter; the tenant-wide list
+ * requires one on groupId or principalId.
+ */
+function schedulesFilter(req: EmuRequest, caller: { user?: unknown }, currentUser: boolean) {
+  if (!currentUser) return requiredFilter(req, ['groupId', 'principalId']);
+  if (!caller.user || req.params.on !== 'principal')
+    return badRequest(req, "filterByCurrentUser(on='principal') needs a signed-in user.");
+  return parseFilter(req, ['groupId', 'principalId']);
+}
+
 function listEligibility(currentUser: boolean) {
   return (req: EmuRequest, emu: EmulatorApi): EmuResponse => {
     const caller = authorize(req, emu, ELIGIBILITY_READ);
     if (isResponse(caller)) return caller;
-    let filter;
-    if (currentUser) {
-      if (!caller.user || req.params.on !== 'principal')
-        return badRequest(req, "filterByCurrentUser(on='principal') needs a signed-in user.");
-      filter = parseFilter(req, ['groupId', 'principalId']);
-    } else filter = requiredFilter(req, ['groupId', 'principalId']);
+    const filter = schedulesFilter(req, caller, currentUser);
     if (isResponse(filter)) return filter;
     const now = emu.world.now();
     const items = [...emu.world.pim.eligibilities.values()]
@@ -104,12 +111,7 @@ function listAssignments(currentUser: boolean) {
   return (req: EmuRequest, emu: EmulatorApi): EmuResponse => {
     const caller = authorize(req, emu, ASSIGNMENT_READ);
     if (isResponse(caller)) return caller;
-    let filter;
-    if (currentUser) {
-      if (!caller.user || req.params.on !== 'principal')
-        return badRequest(req, "filterByCurrentUser(on='principal') needs a signed-in user.");
-      filter = parseFilter(req, ['groupId', 'principalId']);
-    } else filter = requiredFilter(req, ['groupId', 'principalId']);
+    const filter = schedulesFilter(req, caller, currentUser);
     if (isResponse(filter)) return filter;
     const now = emu.world.now();
     const items = [...emu.world.pim.assignments.values()]
