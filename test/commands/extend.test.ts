@@ -199,14 +199,19 @@ test('a PIM group: extend sends selfExtend to PIM; approved by bob, the membersh
   expect(active?.endDateTime).toBeLessThanOrEqual(previousEnd + 151 * 60_000);
 });
 
+/** A 2-hour grant approved, 110 minutes gone (it ends at T), and an extension of 2 hours asked for. */
+async function extensionNearTheEnd(H: Harness): Promise<{ first: string; T: number; id: string }> {
+  const first = await request(H, '2');
+  expect((await approve(H, first)).code).toBe(0);
+  const T = recordedEnd(H, first);
+  await H.advance({ minutes: 110 });
+  return { first, T, id: (await extend(H, '2')).json.id };
+}
+
 describe('the boundary: the old grant ends at T', () => {
   test('approved at T-1s: the sweeps at T and T+1s keep the member, covered by the extension; nothing removes them', async () => {
     const H = h();
-    const first = await request(H, '2');
-    expect((await approve(H, first)).code).toBe(0);
-    const T = recordedEnd(H, first);
-    await H.advance({ minutes: 110 });
-    const id: string = (await extend(H, '2')).json.id;
+    const { T, id } = await extensionNearTheEnd(H);
     const removals: string[] = [];
     const stop = watchRemovals(H.emu.world, (userId) => removals.push(userId));
     try {
@@ -228,11 +233,7 @@ describe('the boundary: the old grant ends at T', () => {
 
   test('approved at T+1s: refused (EXTENSION_LAPSED); the member the sweep removed at T stays out', async () => {
     const H = h();
-    const first = await request(H, '2');
-    expect((await approve(H, first)).code).toBe(0);
-    const T = recordedEnd(H, first);
-    await H.advance({ minutes: 110 });
-    const id: string = (await extend(H, '2')).json.id;
+    const { first, T, id } = await extensionNearTheEnd(H);
 
     const atT = await at(H, T, (clock) => sweep(H, clock));
     expect(atT.removed).toEqual([expect.objectContaining({ upn: ALICE, reason: 'expired', requestId: first })]);
@@ -315,11 +316,7 @@ describe('a sweep that read the records before the extension was approved', () =
   for (const when of ['before', 'after'] as const) {
     test(`approved at T-1s, landing ${when} the removal of a sweep at T: the member ends in the group`, async () => {
       const H = h();
-      const first = await request(H, '2');
-      expect((await approve(H, first)).code).toBe(0);
-      const T = recordedEnd(H, first);
-      await H.advance({ minutes: 110 });
-      const id: string = (await extend(H, '2')).json.id;
+      const { T, id } = await extensionNearTheEnd(H);
       let approved: any;
       const report = await at(H, T, async (clock) => {
         // The sweep at T has read the records (the extension pending) and planned alice's removal.
