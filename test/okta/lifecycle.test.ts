@@ -6,8 +6,8 @@
  * that a person writes only their own record.
  */
 import { SEED_OKTA } from '../../src/emulator/seed.js';
-import { setRateLimit } from '../../src/emulator/okta/index.js';
-import { startHarness, upnOf, type Harness } from '../support/harness.js';
+import { approveOktaDevice } from '../../src/emulator/okta/index.js';
+import { startHarness, upnOf, userCodeIn, type Harness } from '../support/harness.js';
 
 let H: Harness;
 let testNumber = 0;
@@ -141,4 +141,24 @@ test('a requester cannot approve their own request on Okta either', async () => 
   const self = await H.run('alice', ['approve', id, '--json']);
   expect(self.code).not.toBe(0);
   expect(oktaMembers()).toEqual([upnOf('breakglass')]);
+});
+
+test('login: a code denied in the browser fails as LOGIN_DECLINED (exit 4) and caches nobody', async () => {
+  const mallory = await H.machine('mallory', `okta-${testNumber}-denied`);
+  const result = await H.run(mallory, ['login', '--json'], {
+    during: async (stderr) => {
+      let code: string | undefined;
+      while (!(code = userCodeIn(stderr.text))) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(typeof approveOktaDevice(H.emu.world, code, 'mallory@contoso.example', { deny: true })).toBe('object');
+    },
+  });
+  expect(result.code).toBe(4);
+  expect(result.json.error.code).toBe('LOGIN_DECLINED');
+  expect((await H.run(mallory, ['whoami', '--json'])).json.error.code).toBe('NOT_SIGNED_IN');
+});
+
+test('logout forgets the Okta sign-in on this machine', async () => {
+  const out = await H.run('alice', ['logout', '--json']);
+  expect(out.json).toEqual({ signedOut: ALICE });
+  expect((await H.run('alice', ['whoami', '--json'])).code).toBe(4);
 });
