@@ -11,7 +11,6 @@ import { OktaDirectory, OktaSession } from '../../src/adapters/idp/okta/index.js
 import { OktaApi } from '../../src/adapters/idp/okta/api.js';
 import { REQUESTS_EXTENSION } from '../../src/core/records.js';
 import { SEED_OKTA } from '../../src/emulator/seed.js';
-import { setRateLimit } from '../../src/emulator/okta/index.js';
 import { offsetClock, type Clock } from '../../src/context.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import type { OciAccessError } from '../../src/errors.js';
@@ -27,8 +26,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await H?.stop();
 });
-afterEach(() => {
-  setRateLimit(H.emu, null);
+afterEach(async () => {
+  await H.control('okta/rate-limits', { limit: null });
   H.emu.world.okta.groups.get(GROUP)!.members = new Set([SEED_OKTA.users.breakglass]);
 });
 
@@ -95,24 +94,24 @@ test('members are read page by page, following rel="next" to the end', async () 
 
 test("a 429 is waited out until X-Rate-Limit-Reset (read against Okta's Date), then the call succeeds", async () => {
   const waits: number[] = [];
-  // The wait moves the emulator's clock instead of the test's: the window resets, no real minute passes.
+  // The wait moves the emulator's clock instead of the test's (no real minute passes), and the
+  // budget comes back with the new window.
   const sleep = async (ms: number) => {
     waits.push(ms);
+    await H.control('okta/rate-limits', { limit: null, bucket: 'api/v1/groups/{id}' });
     await H.advance({ seconds: Math.ceil(ms / 1000) });
   };
   const groups = appDirectory(sleep);
   await groups.listGroupMembers(GROUP); // a token first, so only the group calls count below
-  setRateLimit(H.emu, 0, 'api/v1/groups/{id}');
+  await H.control('okta/rate-limits', { limit: 0, bucket: 'api/v1/groups/{id}' });
   const mark = H.mark();
-  const pending = groups.listGroupMembers(GROUP);
-  // Lift the limit once the 429 has come, as the reset of a window would.
-  const lifted = (async () => {
-    while (!H.requestsSince(mark).some((entry) => entry.status === 429)) await new Promise((r) => setTimeout(r, 10));
-    setRateLimit(H.emu, null, 'api/v1/groups/{id}');
-  })();
-  const members = await pending;
-  await lifted;
+  const members = await groups.listGroupMembers(GROUP);
   expect(members.map((member) => member.id)).toEqual([SEED_OKTA.users.breakglass]);
+  expect(
+    H.requestsSince(mark)
+      .filter((entry) => entry.path.includes('/api/v1/groups/'))
+      .map((entry) => entry.status),
+  ).toEqual([429, 200]);
   expect(waits).toHaveLength(1);
   // Until the window's end (at most a minute) plus the margin; never a blind zero.
   expect(waits[0]).toBeGreaterThan(1000);
@@ -126,7 +125,7 @@ test('a 429 that does not end gives up after a bounded number of attempts as OKT
     await H.advance({ seconds: Math.ceil(ms / 1000) });
   });
   await groups.listGroupMembers(GROUP);
-  setRateLimit(H.emu, 0, 'api/v1/groups/{id}');
+  await H.control('okta/rate-limits', { limit: 0, bucket: 'api/v1/groups/{id}' });
   await expect(groups.listGroupMembers(GROUP)).rejects.toMatchObject({ code: 'OKTA_UNAVAILABLE' });
   expect(waits).toHaveLength(4);
 });
