@@ -162,3 +162,18 @@ test('logout forgets the Okta sign-in on this machine', async () => {
   expect(out.json).toEqual({ signedOut: ALICE });
   expect((await H.run('alice', ['whoami', '--json'])).code).toBe(4);
 });
+
+test("an approval found on a non-approver's (or the requester's) own profile keeps nobody: the sweep removes the member", async () => {
+  const id = await request();
+  expect((await H.run('bob', ['approve', id, '--json'])).code).toBe(0);
+  expect(oktaMembers()).toContain(ALICE);
+  // The same decision text, moved to profiles whose owners may write it (their own) but are no approvers.
+  const decision = profileOf('bob').ociaccessDecisions;
+  delete profileOf('bob').ociaccessDecisions;
+  profileOf('mallory').ociaccessDecisions = decision;
+  profileOf('alice').ociaccessDecisions = decision;
+  const sweep = await H.run('cron', ['sweep', '--json']);
+  expect(oktaMembers()).toEqual([upnOf('breakglass')]);
+  const status = await H.run('alice', ['status', '--json']);
+  expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'pending' })]);
+});
