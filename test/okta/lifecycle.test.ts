@@ -73,6 +73,7 @@ test('request → approve → status → revoke → sweep: the member comes and 
   const approved = await H.run('bob', ['approve', id, '--json']);
   expect(approved.code).toBe(0);
   expect(approved.json).toMatchObject({ id, decision: 'approved', membership: 'added' });
+  expect(approved.stderr).toContain("Okta's Push Groups carries the membership to OCI within seconds.");
   expect(oktaMembers()).toEqual([ALICE, upnOf('breakglass')]);
   // The decision lives in bob's own profile, not alice's.
   expect(JSON.parse(String(profileOf('bob').ociaccessDecisions)).records).toEqual([

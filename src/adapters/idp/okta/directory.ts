@@ -301,7 +301,8 @@ export function encodeAttribute(payload: RecordPayload): string {
 /** The payload the core's codec reads, or null for an absent or empty attribute; anything else is left to it to judge. */
 export function decodeAttribute(value: unknown): RecordPayload | null {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') return { v: 1, records: '[]', unreadable: true };
+  // Not the string the schema declares: handed on as text, for the codec to judge (and refuse).
+  if (typeof value !== 'string') return { v: 1, records: JSON.stringify(value) };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
