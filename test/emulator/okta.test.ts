@@ -352,6 +352,35 @@ describe('Users and Groups APIs', () => {
     expect(seen.sort()).toEqual([U.alice, U.bob, U.breakglass, U.carol, U.dave, U.mallory].sort());
   });
 
+  test('users are found by search (pr, or) a page at a time, the next link keeping the search', async () => {
+    const alice = await signIn('alice');
+    await api('/api/v1/users/me', alice.access_token, {
+      method: 'POST',
+      body: JSON.stringify({ profile: { ociaccessRequests: '{"v":1,"records":[]}' } }),
+    });
+    const withRecords = await api(
+      `/api/v1/users?search=${encodeURIComponent('profile.ociaccessRequests pr')}`,
+      alice.access_token,
+    );
+    expect(((await withRecords.json()) as { id: string }[]).map((user) => user.id)).toEqual([U.alice]);
+    const search = encodeURIComponent(
+      'profile.login eq "bob@contoso.example" or profile.login eq "CAROL@contoso.example"',
+    );
+    let next: string | undefined = `${org()}/api/v1/users?search=${search}&limit=1`;
+    const seen: string[] = [];
+    while (next) {
+      const response = await http(next, { headers: { authorization: `Bearer ${alice.access_token}` } });
+      seen.push(...((await response.json()) as { id: string }[]).map((user) => user.id));
+      next = /<([^>]+)>; rel="next"/.exec(response.headers.get('link') ?? '')?.[1];
+    }
+    expect(seen).toEqual([U.bob, U.carol]);
+    const bad = await api(
+      `/api/v1/users?search=${encodeURIComponent('profile.ociaccessRequests co "x"')}`,
+      alice.access_token,
+    );
+    expect(bad.status).toBe(400);
+  });
+
   test('the schema lists the record attributes with their SELF permission and maxLength', async () => {
     const service = await serviceAccess();
     const schema = (await (await api('/api/v1/meta/schemas/user/default', service)).json()) as {
