@@ -444,6 +444,15 @@ describe('Group Push', () => {
     expect(ociMembers()).toEqual(['breakglass@contoso.example']);
   });
 
+  test('a member added by hand in the Admin Console is pushed too', async () => {
+    const added = (await (await control('okta/groups/OCI-Temp-Admins/members', { user: 'dave' })).json()) as {
+      changed: boolean;
+    };
+    expect(added.changed).toBe(true);
+    await control('clock/advance', { seconds: 5 });
+    expect(ociMembers()).toContain('dave@contoso.example');
+  });
+
   test('a paused push leaves OCI as it was until it is resumed; the mappings API shows the status', async () => {
     const service = await serviceAccess();
     await api(`/api/v1/groups/${GROUP}/users/${U.carol}`, service, { method: 'PUT' });
