@@ -8,7 +8,7 @@ import { json, parseJsonBody, route, type EmuResponse, type Route } from '../htt
 import type { World } from '../state.js';
 import { escapeHtml, formOf, htmlPage } from '../entra/html.js';
 import { orgPattern } from './org.js';
-import { pushNow, setPushStatus } from './push.js';
+import { pushNow, schedulePush, setPushStatus } from './push.js';
 import { RATE_LIMIT_BUCKETS, setRateLimit } from './rate-limits.js';
 import type { OktaDeviceGrant, OktaSettings, SelfPermission } from './state.js';
 
@@ -124,6 +124,24 @@ export function oktaControlRoutes(): Route[] {
     route('control', 'POST', /^\/_emulator\/okta\/push\/now$/, (_req, emu) =>
       json(200, { pushed: pushNow(emu.world) }),
     ),
+    route('control', 'POST', /^\/_emulator\/okta\/groups\/(?<group>[^/]+)\/members$/, (req, emu) => {
+      // The admin in the Okta Admin Console: no token, no rate limit; the change is pushed as any other.
+      const body = parseJsonBody<{ user?: string; remove?: boolean }>(req) ?? {};
+      const okta = emu.world.okta;
+      const group =
+        okta.groups.get(req.params.group!) ??
+        [...okta.groups.values()].find((candidate) => candidate.profile.name === req.params.group);
+      if (!group) return bad(`no Okta group "${req.params.group}" (id or name)`);
+      const user = body.user ? okta.userByIdOrLogin(body.user) : undefined;
+      if (!user) return bad('"user" must name an Okta user (login, short name or id)');
+      const changed = body.remove ? group.members.delete(user.id) : !group.members.has(user.id);
+      if (!body.remove) group.members.add(user.id);
+      if (changed) {
+        group.lastMembershipUpdated = emu.world.nowIso();
+        schedulePush(emu.world, group.id);
+      }
+      return json(200, { groupId: group.id, userId: user.id, changed, members: [...group.members] });
+    }),
     route('control', 'POST', /^\/_emulator\/okta\/schema\/user$/, (req, emu) => {
       const body = parseJsonBody<{ attribute?: string; self?: string }>(req) ?? {};
       const attribute = body.attribute ? emu.world.okta.userSchema.get(body.attribute) : undefined;

@@ -11,7 +11,8 @@ import { groupJson, profileErrors, userJson } from './objects.js';
 import { oktaOrgUrl, orgPattern } from './org.js';
 import { schedulePush } from './push.js';
 import { oktaRoute } from './rate-limits.js';
-import type { OktaGroup } from './state.js';
+import { page, parseLimit } from './paging.js';
+import { lookupIn, parseSearch } from './search.js';
 
 /** listGroupUsers: "default: 1000"; the spec gives no maximum, the emulator caps at 1000 (its choice). */
 const MEMBERS_DEFAULT_LIMIT = 1000;
@@ -20,50 +21,7 @@ const MEMBERS_MAX_LIMIT = 1000;
 const GROUPS_MAX_LIMIT = 10_000;
 const QUERY_LIMIT = 300;
 
-function propertyOf(group: OktaGroup, name: string): unknown {
-  if (name.startsWith('profile.')) return group.profile[name.slice('profile.'.length)];
-  if (name === 'id') return group.id;
-  if (name === 'type') return 'OKTA_GROUP';
-  return undefined;
-}
-
-/** One `property op "value"` clause (eq, sw, co), or why it cannot be read. */
-function searchPredicate(search: string): ((group: OktaGroup) => boolean) | string {
-  const clause = /^\s*([A-Za-z0-9_.]+)\s+(eq|sw|co)\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(search);
-  if (!clause) return `Invalid search criteria: ${search}`;
-  const [, property, operator, quoted] = clause as unknown as [string, string, string, string];
-  const op = operator.toLowerCase();
-  if (op === 'co' && property !== 'profile.name' && property !== 'profile.description') {
-    return `Invalid search criteria: co is only supported on profile.name and profile.description`;
-  }
-  const wanted = quoted.replace(/\\(.)/g, '$1').toLowerCase();
-  return (group) => {
-    const value = propertyOf(group, property);
-    if (typeof value !== 'string') return false;
-    const have = value.toLowerCase();
-    return op === 'eq' ? have === wanted : op === 'sw' ? have.startsWith(wanted) : have.includes(wanted);
-  };
-}
-
-function parseLimit(raw: string | null, fallback: number, max: number): number | string {
-  if (raw === null) return fallback;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1) return `limit: '${raw}' is not a valid page size`;
-  return Math.min(limit, max);
-}
-
-/** The page after `after` (an id) of `ids` in order, and the Link header for it. */
-function page(ids: string[], after: string | null, limit: number, selfUrl: string): { ids: string[]; link: string } {
-  const start = after === null ? 0 : ids.findIndex((id) => id > after);
-  const from = start === -1 ? ids.length : start;
-  const slice = ids.slice(from, from + limit);
-  const selfLink = `<${selfUrl}?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}>; rel="self"`;
-  const more = from + limit < ids.length;
-  const next = more
-    ? `, <${selfUrl}?after=${encodeURIComponent(slice[slice.length - 1]!)}&limit=${limit}>; rel="next"`
-    : '';
-  return { ids: slice, link: `${selfLink}${next}` };
-}
+const GROUP_CONTAINS = new Set(['profile.name', 'profile.description']);
 
 function listGroups(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   const caller = authorize(req, emu, 'okta.groups.read', 'groups.read');
@@ -85,9 +43,12 @@ function listGroups(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   const search = req.query.get('search');
   let matching = groups;
   if (search !== null) {
-    const predicate = searchPredicate(search);
+    const predicate = parseSearch(search, GROUP_CONTAINS);
     if (typeof predicate === 'string') return validationFailed('search', [predicate]);
-    matching = groups.filter(predicate);
+    matching = groups.filter((group) => {
+      const lookup = lookupIn(group);
+      return predicate((property) => (property === 'type' ? 'OKTA_GROUP' : lookup(property)));
+    });
   }
   const limit = parseLimit(req.query.get('limit'), GROUPS_MAX_LIMIT, GROUPS_MAX_LIMIT);
   if (typeof limit === 'string') return validationFailed('limit', [limit]);
@@ -96,6 +57,7 @@ function listGroups(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     req.query.get('after'),
     limit,
     `${oktaOrgUrl(emu.baseUrl)}/api/v1/groups`,
+    search === null ? '' : `&search=${encodeURIComponent(search)}`,
   );
   return json(
     200,

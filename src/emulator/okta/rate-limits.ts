@@ -14,6 +14,7 @@ export const RATE_LIMIT_BUCKETS: Readonly<Record<string, number>> = {
   'oauth2/v1/token': 600,
   'oauth2/v1/device/authorize': 600,
   'oauth2/v1/other': 600,
+  'api/v1/users': 600,
   'api/v1/users/me': 600,
   'api/v1/users/{id}': 600,
   'api/v1/groups': 500,

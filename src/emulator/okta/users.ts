@@ -1,14 +1,16 @@
 /**
- * The Users API (docs/okta.md U1–U4): the current user, a user by id or
- * login, and the partial profile update (POST) of one's own profile through
+ * The Users API (docs/okta.md U1–U5): the current user, a user by id or
+ * login, users found by `search` (Link paging), and the partial profile update (POST) of one's own profile through
  * /users/me (okta.users.manage.self; only attributes SELF may READ_WRITE) or
  * of anyone's by an admin or a service app (okta.users.manage).
  */
 import { json, parseJsonBody, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
 import { authorize, isCaller } from './auth.js';
-import { accessDenied, notFound, validationFailed } from './errors.js';
+import { accessDenied, notFound, oktaError, validationFailed } from './errors.js';
 import { profileErrors, userJson } from './objects.js';
-import { orgPattern } from './org.js';
+import { oktaOrgUrl, orgPattern } from './org.js';
+import { page, parseLimit } from './paging.js';
+import { lookupIn, parseSearch } from './search.js';
 import { oktaRoute } from './rate-limits.js';
 import type { OktaUser } from './state.js';
 
@@ -18,6 +20,37 @@ function getMe(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   // A service app has no "me": Okta answers it as a user it cannot find.
   if (!caller.userId) return notFound('User', 'me');
   return json(200, userJson(emu, emu.world.okta.users.get(caller.userId)!, true));
+}
+
+/** listUsers' `limit`: "default: 200"; the spec gives no maximum, the emulator caps at 200 (its choice). */
+const USERS_PAGE_LIMIT = 200;
+const USER_CONTAINS = new Set(['profile.firstName', 'profile.lastName', 'profile.email', 'profile.login']);
+
+function listUsers(req: EmuRequest, emu: EmulatorApi): EmuResponse {
+  const caller = authorize(req, emu, 'okta.users.read', 'users.read');
+  if (!isCaller(caller)) return caller;
+  const search = req.query.get('search');
+  const users = [...emu.world.okta.users.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  let matching = users.filter((user) => user.status !== 'DEPROVISIONED');
+  if (search !== null) {
+    const predicate = parseSearch(search, USER_CONTAINS);
+    if (typeof predicate === 'string') return oktaError(400, 'E0000031', 'Invalid search criteria.', [predicate]);
+    matching = users.filter((user) => predicate(lookupIn(user)));
+  }
+  const limit = parseLimit(req.query.get('limit'), USERS_PAGE_LIMIT, USERS_PAGE_LIMIT);
+  if (typeof limit === 'string') return validationFailed('limit', [limit]);
+  const shown = page(
+    matching.map((user) => user.id),
+    req.query.get('after'),
+    limit,
+    `${oktaOrgUrl(emu.baseUrl)}/api/v1/users`,
+    search === null ? '' : `&search=${encodeURIComponent(search)}`,
+  );
+  return json(
+    200,
+    shown.ids.map((id) => userJson(emu, emu.world.okta.users.get(id)!)),
+    { link: shown.link },
+  );
 }
 
 function getUser(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -79,6 +112,7 @@ function updateUser(req: EmuRequest, emu: EmulatorApi): EmuResponse {
 
 export function userRoutes(): Route[] {
   return [
+    oktaRoute('GET', orgPattern('/api/v1/users'), 'api/v1/users', listUsers),
     oktaRoute('GET', orgPattern('/api/v1/users/me'), 'api/v1/users/me', getMe),
     oktaRoute('POST', orgPattern('/api/v1/users/me'), 'api/v1/users/me', updateMe),
     oktaRoute('GET', orgPattern('/api/v1/users/(?<id>[^/]+)'), 'api/v1/users/{id}', getUser),
