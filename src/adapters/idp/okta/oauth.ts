@@ -295,7 +295,7 @@ export function loginFailure(refusal: OktaOAuthRefusal, clientId: string): OciAc
   const said = `${refusal.error}${refusal.description ? ` (${refusal.description})` : ''}`;
   return new AuthError('LOGIN_FAILED', `Sign-in failed: Okta answered ${said}.`, {
     hint:
-      refusal.error === 'invalid_client'
+      refusal.error === 'invalid_client' || refusal.error === 'unauthorized_client'
         ? `idp.clientId ${clientId} must be an OIDC native app with the Device Authorization and Refresh Token grants.`
         : refusal.error === 'invalid_scope'
           ? `Grant the scopes on the app ${clientId}'s Okta API Scopes tab (docs/configuration.md#idp-okta).`
