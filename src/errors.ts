@@ -185,6 +185,8 @@ const REFUSED_HINTS: Record<string, string> = {
     'No answer ociaccess asks for comes near this size: check that the cloud URLs in the config point at the real service (a proxy or a wrong endpoint may be answering).',
   GRAPH_BAD_LINK:
     'Graph (or something answering in its place) sent a link to another host; nothing was sent there. Check cloud.graphBaseUrl and any proxy in between.',
+  OKTA_BAD_LINK:
+    'Okta (or something answering in its place) sent a paging link outside the org; nothing was sent there. Check idp.orgUrl and any proxy in between.',
   GRAPH_REDIRECT_REFUSED:
     'ociaccess does not follow redirects from Graph. Check cloud.graphBaseUrl (it must be the Graph endpoint itself) and any proxy in between.',
 };
@@ -197,7 +199,7 @@ const REFUSED_HINTS: Record<string, string> = {
  */
 export class RefusedAnswerError extends OciAccessError {
   constructor(
-    code: 'HTTP_BODY_TOO_LARGE' | 'GRAPH_BAD_LINK' | 'GRAPH_REDIRECT_REFUSED',
+    code: 'HTTP_BODY_TOO_LARGE' | 'GRAPH_BAD_LINK' | 'GRAPH_REDIRECT_REFUSED' | 'OKTA_BAD_LINK',
     message: string,
     options: ErrorOptions = {},
   ) {

@@ -20,6 +20,7 @@ import {
   type HttpConnections,
 } from '../adapters/http/tls.js';
 import { GraphDirectory } from '../adapters/graph/graph-directory.js';
+import type { DirectoryPort } from '../core/ports.js';
 import { GraphPim } from '../adapters/graph/pim.js';
 import type { OciDomain } from '../adapters/oci/oci-domain.js';
 import { proxySettings } from '../adapters/http/proxy.js';
@@ -32,10 +33,24 @@ import { openAuditLog, type AuditLog } from '../store/audit-log.js';
 import { heartbeatLockOptions, runWithHeartbeat, type HeartbeatRun } from '../store/lock.js';
 import { auditKeySource } from '../store/audit-key.js';
 
+/** Sign-in as the commands use it, whichever the identity provider (Entra through MSAL, or Okta). */
+export type SignInSession = Pick<
+  AuthSession,
+  | 'loginWithDeviceCode'
+  | 'loginInteractive'
+  | 'currentAccount'
+  | 'logout'
+  | 'getAccessToken'
+  | 'getAppToken'
+  | 'tokenStore'
+>;
+
 export interface Services {
   config: Config;
   clock: Clock;
-  session: AuthSession;
+  session: SignInSession;
+  /** The delegated scopes a role signs in with, in the configured identity provider's terms. */
+  scopesFor(role: DelegatedRole): string[];
   state: StateStore;
   auditLog: AuditLog;
   /**
@@ -140,16 +155,31 @@ export async function createServices(
     ? (line: string) => ctx.stderr.write(`debug: ${terminalText(line, { colour: false })}\n`)
     : undefined;
   const requestCounts = { graph: 0, oci: 0 };
-  const session = authSessionFromContext(ctx, config, {
-    openBrowser: async (url) => {
-      out.info(`Opening the sign-in page in your browser. If it does not open, visit:\n  ${url}`);
-      await openInBrowser(ctx, url);
-    },
-    observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
-    // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
-    fetch: httpFetch(connections),
-    readOnly: options.readOnly,
-  });
+  const okta = config.idp?.type === 'okta' ? config.idp : undefined;
+  const oktaModule = okta ? await import('../adapters/idp/okta/index.js') : undefined;
+  const session: SignInSession = oktaModule
+    ? new oktaModule.OktaSession(okta!, {
+        clock,
+        env: ctx.env,
+        stateDir: ctx.paths.stateDir,
+        platform: ctx.platform,
+        uid: ctx.uid,
+        abortSignal: ctx.abortSignal,
+        // Sign-in goes out on the same connections as every other call: one pool per origin.
+        fetch: httpFetch(connections),
+        readOnly: options.readOnly,
+        cwd: ctx.cwd,
+      })
+    : authSessionFromContext(ctx, config, {
+        openBrowser: async (url) => {
+          out.info(`Opening the sign-in page in your browser. If it does not open, visit:\n  ${url}`);
+          await openInBrowser(ctx, url);
+        },
+        observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
+        // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
+        fetch: httpFetch(connections),
+        readOnly: options.readOnly,
+      });
   const state = openStateStore(ctx.paths.stateDir, host);
   const auditLog = openAuditLog(ctx.paths.stateDir, host, {
     key: auditKeySource({ env: ctx.env, configKeyFile: config.audit?.keyFile, cwd: ctx.cwd, platform: ctx.platform }),
@@ -208,7 +238,23 @@ export async function createServices(
       },
       trace,
     });
-  const deps = (directory: GraphDirectory): CoreDeps => ({
+  const oktaDirectory = (identity: 'user' | 'app', getToken: (force: boolean) => Promise<string>) =>
+    new oktaModule!.OktaDirectory({
+      orgUrl: okta!.orgUrl,
+      fetch: httpFetch(connections),
+      getToken,
+      identity,
+      clock,
+      concurrency: options.concurrency ?? config.sweep.concurrency,
+      stop: options.stop,
+      onRequest: (method, url, status) => {
+        requestCounts.graph += 1;
+        trace?.(`okta ${method} ${url.split('?')[0]} -> ${status}`);
+      },
+    });
+  const scopesFor = (role: DelegatedRole) =>
+    oktaModule ? oktaModule.oktaDelegatedScopes(role) : delegatedScopes(role, config);
+  const deps = (directory: DirectoryPort): CoreDeps => ({
     config,
     clock,
     ids: ctx.ids,
@@ -216,8 +262,8 @@ export async function createServices(
     oci,
     state: ledger,
     events,
-    // Over the same Graph client (and so the same sign-in) as the directory.
-    pim: new GraphPim(directory, clock),
+    // Over the same Graph client (and so the same sign-in) as the directory; Okta has no PIM (the schema refuses it).
+    pim: directory instanceof GraphDirectory ? new GraphPim(directory, clock) : undefined,
   });
   let warned = false;
   return {
@@ -228,14 +274,15 @@ export async function createServices(
     auditLog,
     events,
     requestCounts,
+    scopesFor,
     async userDeps(role = 'requester') {
       // Only what this role uses: a tenant that consents to no more than that signs everyone in.
-      const scopes = delegatedScopes(role, config);
+      const scopes = scopesFor(role);
       // Ask for the token before the first Graph call: a missing, expired or
       // revoked sign-in (or a permission without consent) then fails as itself
       // (exit 4, naming the fix) instead of inside the Graph client, which wraps it as an unknown error.
       await session.getAccessToken(scopes);
-      const directory = graph('user', async (force) => {
+      const directory = (okta ? oktaDirectory : graph)('user', async (force) => {
         const token = await session.getAccessToken(scopes, { forceRefresh: force });
         if (!warned) {
           warned = true;
@@ -247,7 +294,7 @@ export async function createServices(
       return deps(directory);
     },
     async appDeps(extra = {}) {
-      if (!config.automation) {
+      if (!config.automation && !okta) {
         throw new ConfigError(
           'CONFIG_INVALID',
           'This command runs as the automation app, but the config has no "automation" section.',
@@ -278,7 +325,7 @@ export async function createServices(
       };
       // Asked for now, while the caller takes the sweep lock and reads its state; a failure shows at the first call.
       appToken(false).catch(() => undefined);
-      return deps(graph('app', appToken, extra));
+      return deps(okta ? oktaDirectory('app', appToken) : graph('app', appToken, extra));
     },
     async withSweepLock(fn) {
       const file = path.join(ctx.paths.stateDir, 'sweep.lock');

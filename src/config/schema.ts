@@ -30,6 +30,11 @@ const standingMember = z
     'must be a user principal name such as alice@contoso.com, or the object id (GUID) of a member that is not a user (nested group, service principal, device)',
   );
 
+/** Okta object ids: a three-character type prefix (00u user, 00g group, 0oa app) and 17 more characters. */
+function oktaId(prefix: string, example: string) {
+  return z.string().regex(new RegExp(`^${prefix}[0-9A-Za-z]{17}$`), `must be ${example}`);
+}
+
 const httpsUrl = z
   .string()
   .url()
@@ -95,7 +100,14 @@ export const groupSchema = z
   .object({
     /** The name used on the command line (`--group`), usually the Entra group's display name. */
     name: z.string().min(1),
-    entraGroupId: guid,
+    /**
+     * The group's id in the identity provider. Given as entraGroupId (an Entra object id) or, with
+     * idp.type "okta", as oktaGroupId (00g…); after parsing it is always here, whichever the IdP,
+     * because the core names groups by it (see the config's transform below).
+     */
+    entraGroupId: guid.optional(),
+    /** With idp.type "okta": the Okta group's id (00g…, Groups API). */
+    oktaGroupId: oktaId('00g', 'an Okta group id such as 00g1a2b3c4d5e6f7g8h9').optional(),
     /** The OCI group that SCIM/JIT keep in step with the Entra group. */
     ociGroupName: z.string().min(1),
     maxHours: z.number().positive().max(168),
@@ -169,13 +181,50 @@ export const ociSchema = z
   })
   .strict();
 
+/**
+ * Okta as the identity provider (docs/configuration.md#okta). People sign in to the OIDC native
+ * app `clientId` with the device authorization grant; the sweep host's automation signs in as an
+ * API service app with private_key_jwt. No SSWS API token is accepted anywhere: it cannot be
+ * scoped or made short-lived, and an OAuth service app can.
+ */
+export const oktaIdpSchema = z
+  .object({
+    type: z.literal('okta'),
+    /** The org URL, e.g. https://example.okta.com (the org authorization server lives under it). */
+    orgUrl: httpsUrl,
+    /** The OIDC native app people sign in with (device authorization grant enabled). */
+    clientId: oktaId('0oa', 'an Okta client id such as 0oa1a2b3c4d5e6f7g8h9'),
+    automation: z
+      .object({
+        /** The API service app's client id. */
+        clientId: oktaId('0oa', 'an Okta client id such as 0oa1a2b3c4d5e6f7g8h9'),
+        /** A PEM private key (mode 0600) whose public key is registered on the service app. */
+        privateKeyFile: z.string().min(1),
+        /** The key's id (kid) as Okta shows it; needed when the app has more than one key. */
+        keyId: z.string().min(1).max(128).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const entraIdpSchema = z.object({ type: z.literal('entra') }).strict();
+
+export const idpSchema = z.discriminatedUnion('type', [entraIdpSchema, oktaIdpSchema]);
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
     version: z.literal(1),
-    tenantId: guid,
-    /** The public client (device code / browser sign-in) used by people. */
-    clientId: guid,
+    /**
+     * Which identity provider holds the people and the groups: Entra ID (the default when absent,
+     * so configs written before Okta support are unchanged) or Okta.
+     */
+    idp: idpSchema.optional(),
+    /** Entra only (required there): the directory (tenant) id. */
+    tenantId: guid.optional(),
+    /** Entra only (required there): the public client (device code / browser sign-in) used by people. */
+    clientId: guid.optional(),
     cloud: z
       .object({
         /** Authority host, e.g. https://login.microsoftonline.com (sovereign clouds and the emulator differ). */
@@ -269,6 +318,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, issue) => {
+    for (const { path, message } of identityProviderProblems(config)) issue.addIssue({ code: 'custom', path, message });
     const names = new Set<string>();
     config.groups.forEach((group, index) => {
       if (names.has(group.name))
@@ -295,12 +345,101 @@ export const configSchema = z
         ? 'must be an https:// URL (the emulator serves only https)'
         : !isLoopbackHttps(controlUrl)
           ? 'must be on this machine (https://127.0.0.1, https://[::1] or https://localhost)'
-          : !isEmulatorCloud(config.cloud, controlUrl)
+          : !emulatorServesIdp(config, controlUrl)
             ? `is honoured only in the emulator's own config, whose cloud.authorityHost and cloud.graphBaseUrl are the emulator's address; this config's cloud is ${cloudOf(config.cloud.authorityHost, config.cloud.graphBaseUrl)} (${quoteInput(config.cloud.authorityHost)}). Remove the "emulator" section`
             : undefined;
       if (problem) issue.addIssue({ code: 'custom', path: ['emulator', 'controlUrl'], message: problem });
     }
+  })
+  // The core names a group by its IdP id under one key, whichever IdP holds it (validated above:
+  // exactly one of the two is present).
+  .transform((config) => ({
+    ...config,
+    groups: config.groups.map((group) => ({ ...group, entraGroupId: (group.entraGroupId ?? group.oktaGroupId)! })),
+  }));
+
+/** Whether the control URL is the emulator that also serves this config's IdP (Entra's cloud, or the Okta org). */
+function emulatorServesIdp(
+  config: { idp?: { type: string; orgUrl?: string }; cloud: { authorityHost: string; graphBaseUrl: string } },
+  controlUrl: string,
+): boolean {
+  if (config.idp?.type !== 'okta') return isEmulatorCloud(config.cloud, controlUrl);
+  try {
+    return new URL(config.idp.orgUrl!).origin === new URL(controlUrl).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What each identity provider requires and refuses: Entra needs tenantId, clientId and Entra group
+ * ids; Okta needs Okta group ids and has no tenant, Graph app registration, SCIM job or PIM.
+ */
+function identityProviderProblems(config: {
+  idp?: { type: 'entra' } | { type: 'okta' };
+  tenantId?: string;
+  clientId?: string;
+  automation?: unknown;
+  provisioning?: unknown;
+  groups: { entraGroupId?: string; oktaGroupId?: string; backend?: string }[];
+}): { path: (string | number)[]; message: string }[] {
+  const found: { path: (string | number)[]; message: string }[] = [];
+  if (config.idp?.type === 'okta') {
+    const entraOnly: [keyof typeof config, string][] = [
+      ['tenantId', 'Okta has no tenant id: the org is idp.orgUrl. Remove tenantId'],
+      ['clientId', 'with Okta, people sign in to idp.clientId (the OIDC native app). Remove the top-level clientId'],
+      [
+        'automation',
+        'with Okta, the automation is idp.automation (clientId and privateKeyFile). Move it there and remove the top-level "automation"',
+      ],
+      [
+        'provisioning',
+        'Okta carries memberships to OCI with Push Groups, which has no SCIM job to read or trigger. Remove "provisioning"',
+      ],
+    ];
+    for (const [key, message] of entraOnly) if (config[key] !== undefined) found.push({ path: [key], message });
+    config.groups.forEach((group, index) => {
+      if (group.oktaGroupId === undefined)
+        found.push({
+          path: ['groups', index, 'oktaGroupId'],
+          message:
+            'is required with idp.type "okta": the Okta group id (00g…, Admin Console → Groups → the group\'s URL)',
+        });
+      if (group.entraGroupId !== undefined)
+        found.push({
+          path: ['groups', index, 'entraGroupId'],
+          message: 'is an Entra object id; with idp.type "okta" name the group by oktaGroupId and remove entraGroupId',
+        });
+      if (group.backend === 'pim')
+        found.push({
+          path: ['groups', index, 'backend'],
+          message:
+            '"pim" is Entra PIM for Groups and does not exist in Okta; with idp.type "okta" use "records" (or remove "backend")',
+        });
+    });
+    return found;
+  }
+  if (config.tenantId === undefined)
+    found.push({ path: ['tenantId'], message: 'is required (the Entra directory id, a GUID); or set idp.type "okta"' });
+  if (config.clientId === undefined)
+    found.push({
+      path: ['clientId'],
+      message: 'is required (the Entra app registration people sign in with, a GUID); or set idp.type "okta"',
+    });
+  config.groups.forEach((group, index) => {
+    if (group.entraGroupId === undefined)
+      found.push({
+        path: ['groups', index, 'entraGroupId'],
+        message: "is required (the Entra group's object id, a GUID)",
+      });
+    if (group.oktaGroupId !== undefined)
+      found.push({
+        path: ['groups', index, 'oktaGroupId'],
+        message: 'is an Okta group id, but this config\'s identity provider is Entra; set idp.type "okta" or remove it',
+      });
   });
+  return found;
+}
 
 /** removeDirectly true (for all groups or one) needs a key declared for writing: said at load time, not at the first removal. */
 function directRemovalWithoutWriteKey(config: {
@@ -322,7 +461,8 @@ function directRemovalWithoutWriteKey(config: {
 }
 
 export type Config = z.infer<typeof configSchema>;
-export type GroupConfig = z.infer<typeof groupSchema>;
+export type GroupConfig = Config['groups'][number];
+export type OktaIdpConfig = z.infer<typeof oktaIdpSchema>;
 export type OciConfig = z.infer<typeof ociSchema>;
 export type NotifyTargetConfig = z.infer<typeof notifyTargetSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -17,6 +17,7 @@ import { endReason } from './sweep-plan.js';
 /** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
 export const UNAVAILABLE_CODES = new Set([
   'GRAPH_UNAVAILABLE',
+  'OKTA_UNAVAILABLE',
   'OCI_UNAVAILABLE',
   'HTTP_DEADLINE_EXCEEDED',
   'RECORD_WRITE_CONFLICT',

@@ -8,7 +8,7 @@ import { json, parseJsonBody, route, type Route } from './http.js';
 import { randomUUID } from 'node:crypto';
 import type { FaultRule, LoggedRequest, ThrottlePlan, World } from './state.js';
 
-const SERVICES = new Set(['entra', 'graph', 'oci', 'webhooks', 'control', 'unknown']);
+const SERVICES = new Set(['entra', 'graph', 'oci', 'okta', 'webhooks', 'control', 'unknown']);
 
 function badRequest(message: string) {
   return json(400, { error: 'bad_request', message });

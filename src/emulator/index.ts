@@ -11,6 +11,7 @@ import { generateTls, type EmulatorTls } from './tls.js';
 import { World } from './state.js';
 import { generateSigningKey, prepareEntra, type SigningKey } from './entra/index.js';
 import { SEED, seedDefault, type SeedSecrets } from './seed.js';
+import { generateOktaServiceKey, oktaOrgUrl, seedOkta, type OktaServiceKey } from './okta/index.js';
 import type { ConfigInput } from '../config/schema.js';
 
 export interface StartEmulatorOptions {
@@ -34,10 +35,12 @@ export interface StartEmulatorOptions {
 export interface EmulatorKeys {
   tls: EmulatorTls;
   idTokenSigningKey: SigningKey;
+  /** The Okta service app's RSA key (made when absent). */
+  oktaServiceKey?: OktaServiceKey;
 }
 
 export function generateEmulatorKeys(): EmulatorKeys {
-  return { tls: generateTls(), idTokenSigningKey: generateSigningKey() };
+  return { tls: generateTls(), idTokenSigningKey: generateSigningKey(), oktaServiceKey: generateOktaServiceKey() };
 }
 
 export interface RunningEmulator {
@@ -49,6 +52,10 @@ export interface RunningEmulator {
   configFile: string;
   ociConfigFile: string;
   automationSecretFile: string;
+  /** The Okta org URL (base URL + /okta). */
+  oktaOrgUrl: string;
+  /** PEM private key of the seeded Okta service app (0600), for private_key_jwt; absent with seed 'empty'. */
+  oktaServiceKeyFile: string;
   secrets: SeedSecrets | null;
   /** Environment a client process needs (the CA to trust, the config to read). */
   env: Record<string, string>;
@@ -113,6 +120,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const secrets = options.seed === 'empty' ? null : seedDefault(world);
   const keys = options.keys ?? generateEmulatorKeys();
   prepareEntra(world, keys.idTokenSigningKey);
+  const oktaServiceKey = keys.oktaServiceKey ?? generateOktaServiceKey();
+  if (secrets) seedOkta(world, oktaServiceKey);
   if (options.cycleMs !== undefined) {
     for (const sp of world.servicePrincipals.values()) {
       for (const job of sp.synchronizationJobs) {
@@ -130,9 +139,11 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const ociConfigFile = path.join(dir, 'oci-config');
   const ociKeyFile = path.join(dir, 'oci-api-key.pem');
   const automationSecretFile = path.join(dir, 'automation-secret');
+  const oktaServiceKeyFile = path.join(dir, 'okta-service-key.pem');
   await writeFile(caFile, server.tls.caCertPem, { mode: 0o644 });
   if (secrets) {
     await writeFile(automationSecretFile, secrets.automationClientSecret, { mode: 0o600 });
+    await writeFile(oktaServiceKeyFile, oktaServiceKey.privateKeyPem, { mode: 0o600 });
     await writeFile(ociKeyFile, secrets.ociApiKey.privateKeyPem, { mode: 0o600 });
     await writeFile(
       ociConfigFile,
@@ -159,6 +170,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     configFile,
     ociConfigFile,
     automationSecretFile,
+    oktaOrgUrl: oktaOrgUrl(server.baseUrl),
+    oktaServiceKeyFile,
     secrets,
     env: { NODE_EXTRA_CA_CERTS: caFile, OCIACCESS_CONFIG: configFile },
     stop: () => server.stop(),

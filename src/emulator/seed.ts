@@ -12,6 +12,10 @@ import { generateKeyPairSync, randomBytes, createHash } from 'node:crypto';
 import { World, type EntraUser, type EntraGroup } from './state.js';
 import { makeEligible } from './pim/control.js';
 
+/** The Okta org (docs/okta.md): its URL is the base URL plus OKTA_ORG_PATH; SEED_OKTA holds its ids. */
+export { OKTA_ORG_PATH, oktaOrgUrl } from './okta/org.js';
+export { SEED_OKTA } from './okta/seed.js';
+
 export const SEED = {
   tenantId: '7f3c2a10-5b1e-4c8d-9a61-0e4b2d9c7a01',
   domain: 'contoso.example',

@@ -20,6 +20,7 @@ import { INSUFFICIENT_PRIVILEGES } from './graph/errors.js';
 import { ociRoutes, scimError } from './oci/index.js';
 import { controlRoutes } from './control.js';
 import { webhookRoutes } from './webhooks/index.js';
+import { OKTA_ORG_PATH, oktaError, oktaRoutes, runDueOktaPushes } from './okta/index.js';
 import { runDueProvisioningCycles, runProvisioningCycleNow } from './provisioning.js';
 import { applyPimClock } from './pim/clock.js';
 import { clientOf, earlyBy, noteRetryAfter, retryAfterHeader, retryKey } from './retry-after.js';
@@ -39,6 +40,8 @@ export function serviceOf(path: string): Service {
   if (path.startsWith('/v1.0/') || path === '/v1.0' || path.startsWith('/beta/')) return 'graph';
   if (path.startsWith('/admin/v1/')) return 'oci';
   if (path.startsWith('/_hooks/')) return 'webhooks';
+  // Before Entra's pattern, which /okta/oauth2/… would also match.
+  if (path === OKTA_ORG_PATH || path.startsWith(`${OKTA_ORG_PATH}/`)) return 'okta';
   if (/^\/[^/]+\/(oauth2\/|v2\.0\/|discovery\/)/.test(path) || path.startsWith('/common/')) return 'entra';
   return 'unknown';
 }
@@ -47,6 +50,7 @@ function unimplemented(service: Service, method: string, path: string): EmuRespo
   const message = `The emulator does not implement ${method} ${path}.`;
   if (service === 'graph') return graphError(501, 'NotImplemented', message);
   if (service === 'oci') return scimError(501, message);
+  if (service === 'okta') return oktaError(501, 'E0000060', 'Unsupported operation.', [message]);
   return { status: 501, body: { error: 'not_implemented', error_description: message } };
 }
 
@@ -79,6 +83,15 @@ function faultResponse(
     const response = graphError(status, code, message);
     return { ...response, headers: { ...response.headers, ...headers } };
   }
+  if (service === 'okta') {
+    const response =
+      status === 429
+        ? oktaError(429, 'E0000047', 'API call exceeded rate limit due to too many requests.')
+        : status === 403
+          ? oktaError(403, 'E0000006', 'You do not have permission to perform the requested action')
+          : oktaError(status, said.code ?? 'E0000009', said.message ?? 'Internal Server Error');
+    return { ...response, headers: { ...response.headers, ...headers } };
+  }
   if (service === 'oci') {
     const response = scimError(status, said.message ?? (status === 429 ? 'Too many requests.' : 'Internal error.'));
     return { ...response, headers: { ...response.headers, ...headers } };
@@ -102,7 +115,7 @@ export class EmulatorServer implements EmulatorApi {
     this.world = options.world ?? new World();
     this.tls = options.tls ?? generateTls();
     this.routes = groupBy(
-      [...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes(), ...webhookRoutes()],
+      [...oktaRoutes(), ...entraRoutes(), ...graphRoutes(), ...ociRoutes(), ...controlRoutes(), ...webhookRoutes()],
       (route) => route.method,
     );
     this.server = https.createServer({ cert: this.tls.serverCertPem, key: this.tls.serverKeyPem }, (req, res) => {
@@ -152,6 +165,7 @@ export class EmulatorServer implements EmulatorApi {
     // PIM first: a membership that ended before a due cycle is not exported by that cycle.
     applyPimClock(this.world);
     runDueProvisioningCycles(this.world);
+    runDueOktaPushes(this.world);
   }
 
   runCycleNow(): void {

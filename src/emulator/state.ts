@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { EntraState } from './entra/state.js';
 import { PimState } from './pim/state.js';
+import { OktaState } from './okta/state.js';
 
 /** Graph open extension (microsoft.graph.openTypeExtension) as stored. */
 export interface OpenExtension {
@@ -183,7 +184,7 @@ export interface OciApiKey {
 export interface LoggedRequest {
   seq: number;
   at: string;
-  service: 'entra' | 'graph' | 'oci' | 'webhooks' | 'control' | 'unknown';
+  service: 'entra' | 'graph' | 'oci' | 'okta' | 'webhooks' | 'control' | 'unknown';
   method: string;
   path: string;
   status: number;
@@ -314,6 +315,8 @@ export class World {
   readonly entra = new EntraState();
   /** PIM for Groups: policies, eligibility, active assignments, requests and approvals (see pim/). */
   readonly pim = new PimState();
+  /** The Okta org: people, groups, schemas, apps, tokens, rate windows, Group Push (see okta/). */
+  readonly okta = new OktaState();
   private seq = 0;
 
   constructor(tenantId: string = randomUUID()) {

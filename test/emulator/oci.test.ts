@@ -10,7 +10,7 @@ import * as common from 'oci-common';
 import * as identitydomains from 'oci-identitydomains';
 import type { Dispatcher } from 'undici';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
-import { SEED } from '../../src/emulator/seed.js';
+import { SEED, SEED_OKTA } from '../../src/emulator/seed.js';
 import { referenceDispatcher } from '../support/reference-fetch.js';
 import { provisionOnDemand, runDueProvisioningCycles } from '../../src/emulator/provisioning.js';
 import { createOciUser } from '../../src/emulator/oci/domain.js';
@@ -200,7 +200,11 @@ describe('Users', () => {
     expect(user.groups).toBeUndefined();
 
     const withGroups = await client.listUsers({ filter: `userName eq "${upn('breakglass')}"`, attributes: 'groups' });
-    expect(withGroups.users.resources[0]!.groups?.map((group) => group.display)).toEqual([SEED.tempGroupName]);
+    // breakglass is a standing member of Entra's group and of the group Okta pushes.
+    expect(withGroups.users.resources[0]!.groups?.map((group) => group.display).sort()).toEqual([
+      SEED.tempGroupName,
+      SEED_OKTA.ociGroupName,
+    ]);
   });
 
   test('create, get, patch active, delete', async () => {
@@ -413,8 +417,8 @@ describe('request signatures', () => {
     const error = await expectOciError(forged.listGroups({}), 401);
     expect(error.serviceCode).toBe('NotAuthenticated');
     // Same call with the right key works: the refusal is about the signature.
-    // The seed's two groups: OCI-Temp-Admins and OCI-Temp-Admins-PIM.
-    expect((await client.listGroups({})).groups.totalResults).toBe(2);
+    // The seed's three groups: OCI-Temp-Admins, OCI-Temp-Admins-PIM and Okta's pushed OCI-Temp-Admins-Okta.
+    expect((await client.listGroups({})).groups.totalResults).toBe(3);
   });
 
   test('an unsigned request is refused with 401', async () => {

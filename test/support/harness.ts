@@ -26,7 +26,8 @@ import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { completeDeviceCode, configureEntra } from '../../src/emulator/entra/index.js';
-import { SEED, SEED_DIRECTORY_ROLES, seedPim } from '../../src/emulator/seed.js';
+import { SEED, SEED_DIRECTORY_ROLES, SEED_OKTA, seedPim } from '../../src/emulator/seed.js';
+import { approveOktaDevice } from '../../src/emulator/okta/index.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { compileCliInto } from './compile-cli.js';
 
@@ -131,6 +132,47 @@ export interface HarnessOptions {
   cli?: boolean;
   /** Provisioning cycle length in virtual milliseconds. */
   cycleMs?: number;
+  /**
+   * "okta": everyone runs with oktaConfigOf's config (the emulator's Okta org, its temp group and
+   * the OCI group Push Groups fills) and signs in to Okta; default "entra".
+   */
+  idp?: 'entra' | 'okta';
+}
+
+/**
+ * The emulator's config turned to Okta: the org at ${baseUrl}/okta, the seeded native and
+ * service apps, the temp group by its Okta id (pushed to OCI-Temp-Admins-Okta); no Entra settings.
+ */
+export function oktaConfigOf(entraConfig: any, emu: RunningEmulator): any {
+  const {
+    tenantId: _tenant,
+    clientId: _client,
+    automation: _automation,
+    provisioning: _provisioning,
+    ...rest
+  } = entraConfig;
+  const temp = entraConfig.groups.find((group: any) => group.name === SEED.tempGroupName);
+  return {
+    ...rest,
+    idp: {
+      type: 'okta',
+      orgUrl: emu.oktaOrgUrl,
+      clientId: SEED_OKTA.nativeAppClientId,
+      automation: {
+        clientId: SEED_OKTA.serviceAppClientId,
+        privateKeyFile: emu.oktaServiceKeyFile,
+        keyId: SEED_OKTA.serviceAppKeyId,
+      },
+    },
+    groups: [
+      {
+        ...temp,
+        entraGroupId: undefined,
+        oktaGroupId: SEED_OKTA.tempGroupId,
+        ociGroupName: SEED_OKTA.ociGroupName,
+      },
+    ],
+  };
 }
 
 export interface TenantSnapshot {
@@ -250,6 +292,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.cycleMs ? { cycleMs: options.cycleMs } : {}),
   });
   configureEntra(emu.world, { deviceCodeIntervalSeconds: 1 });
+  emu.world.okta.settings.deviceCodeIntervalSeconds = 1;
+  const okta = options.idp === 'okta';
+  const configFile = okta ? path.join(root, 'okta-config.json') : emu.configFile;
+  if (okta)
+    await writeFile(
+      configFile,
+      JSON.stringify(oktaConfigOf(JSON.parse(await readFile(emu.configFile, 'utf8')), emu), null, 2),
+      { mode: 0o600 },
+    );
   const bin = options.cli ? await compileCliInto(path.join(root, 'cli')) : undefined;
   const controlFetch = fetchWithCa(emu.caFile);
   const templates = path.join(root, 'signed-in');
@@ -263,7 +314,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     upn: name === 'cron' ? 'automation' : upnOf(name),
     home,
     env: {
-      OCIACCESS_CONFIG: emu.configFile,
+      OCIACCESS_CONFIG: configFile,
       OCIACCESS_HOME: home,
       OCIACCESS_TOKEN_STORE: 'file',
       NO_COLOR: '1',
@@ -307,10 +358,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   async function login(who: Actor | ActorName, signInAs?: string): Promise<RunResult> {
     const actor = resolve(who);
-    return run(actor, ['login'], {
+    // Okta adds no scope to a sign-in afterwards: the approvers sign in for their role at once.
+    const approver = okta && ['bob', 'carol'].includes(actor.name);
+    return run(actor, approver ? ['login', '--role', 'approver'] : ['login'], {
       during: async (stderr) => {
         const code = await waitFor(`the device code prompt of ${actor.name}`, () => userCodeIn(stderr.text));
-        completeDeviceCode(emu.world, code, signInAs ?? actor.upn);
+        if (!okta) completeDeviceCode(emu.world, code, signInAs ?? actor.upn);
+        else {
+          const done = approveOktaDevice(emu.world, code, signInAs ?? actor.upn);
+          if (typeof done === 'string') throw new Error(done);
+        }
       },
     });
   }

@@ -64,6 +64,11 @@ function systemOptions(config: AuthAdapterConfig, deps: MsalClientDeps): NodeSys
 }
 
 export function createMsalPublicClient(config: AuthAdapterConfig, deps: MsalClientDeps): PublicClientApplication {
+  // The schema requires it for Entra; an Okta config never signs in through MSAL (cli/services.ts).
+  if (config.clientId === undefined)
+    throw new ConfigError('CONFIG_INVALID', 'Entra sign-in needs the top-level clientId, which this config lacks.', {
+      hint: 'Add clientId (the Entra app registration people sign in with); with idp.type "okta" sign-in goes to Okta instead.',
+    });
   const configuration: Configuration = {
     auth: { clientId: config.clientId, ...msalAuthorityOptions(config) },
     cache: deps.cachePlugin ? { cachePlugin: deps.cachePlugin } : undefined,

@@ -88,6 +88,13 @@ export interface TokenStore {
   readonly fallbackReason?: string;
   readonly cachePlugin: ICachePlugin;
   /**
+   * The cache's text as stored (decrypted), for a sign-in that is not MSAL's (Okta,
+   * adapters/idp/okta/session.ts): the same file, the same keychain key, the same checks.
+   */
+  readText(): Promise<string | undefined>;
+  /** Replaces the cache's text (nothing is written by a read-only store). */
+  writeText(text: string): Promise<void>;
+  /**
    * The warning about the plain-file fallback, the first time it is asked for
    * on this machine (a marker in the state directory remembers it); undefined
    * afterwards and whenever the keychain is in use or the file was asked for.
@@ -237,18 +244,20 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
     try {
       const keyring = await (options.keyring ?? osKeyring)();
       const key = readOnly ? await existingKeychainKey(keyring, keyAccount) : await keychainKey(keyring, keyAccount);
+      const readEncrypted = async () => {
+        const blob = key && (await guarded(() => readPrivateFile(encryptedFile, fsOptions)));
+        return key && blob ? decrypt(key, blob.toString('utf8')) : undefined;
+      };
+      const writeEncrypted =
+        readOnly || !key
+          ? undefined
+          : (serialized: string) => guarded(() => writeFileAtomic(encryptedFile, encrypt(key, serialized), fsOptions));
       return {
         kind: 'keychain',
         description: `OS keychain (service "${KEYCHAIN_SERVICE}") + encrypted ${encryptedFile}`,
-        cachePlugin: cachePluginOver(
-          async () => {
-            const blob = key && (await guarded(() => readPrivateFile(encryptedFile, fsOptions)));
-            return key && blob ? decrypt(key, blob.toString('utf8')) : undefined;
-          },
-          readOnly || !key
-            ? undefined
-            : (serialized) => guarded(() => writeFileAtomic(encryptedFile, encrypt(key, serialized), fsOptions)),
-        ),
+        cachePlugin: cachePluginOver(readEncrypted, writeEncrypted),
+        readText: readEncrypted,
+        writeText: async (text) => writeEncrypted?.(text),
         takeFallbackWarning: async () => undefined,
         clear,
       };
@@ -269,14 +278,17 @@ export async function openTokenStore(options: TokenStoreOptions): Promise<TokenS
   }
 
   const marker = path.join(authDir, WARNED_MARKER);
+  const readPlain = async () => (await guarded(() => readPrivateFile(plainFile, fsOptions)))?.toString('utf8');
+  const writePlain = readOnly
+    ? undefined
+    : (serialized: string) => guarded(() => writeFileAtomic(plainFile, serialized, fsOptions));
   return {
     kind: 'file',
     description: `file ${plainFile} (mode 0600, not encrypted)`,
     fallbackReason,
-    cachePlugin: cachePluginOver(
-      async () => (await guarded(() => readPrivateFile(plainFile, fsOptions)))?.toString('utf8'),
-      readOnly ? undefined : (serialized) => guarded(() => writeFileAtomic(plainFile, serialized, fsOptions)),
-    ),
+    cachePlugin: cachePluginOver(readPlain, writePlain),
+    readText: readPlain,
+    writeText: async (text) => writePlain?.(text),
     takeFallbackWarning: async () => {
       if (fallbackReason === undefined || readOnly) return undefined;
       if (await guarded(() => inspectPrivateFile(marker, fsOptions))) return undefined;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
-import { delegatedScopes, type DelegatedRole } from '../../adapters/auth/scopes.js';
+import type { DelegatedRole } from '../../adapters/auth/scopes.js';
 import { AuthError } from '../../errors.js';
 import { terminalText } from '../output.js';
 
@@ -30,7 +30,7 @@ granted consent; see docs/setup-entra.md).`,
     .action(async (options: { browser?: boolean; role?: DelegatedRole }, command: Command) =>
       run(command, async (env) => {
         const services = await env.services();
-        const scopes = delegatedScopes(options.role ?? 'requester', services.config);
+        const scopes = services.scopesFor(options.role ?? 'requester');
         const account = options.browser
           ? await services.session.loginInteractive({ scopes })
           : // Not env.out.info: the code must show even with --quiet, or the login waits for nothing.
@@ -92,7 +92,7 @@ Examples:
         // A cached access token proves nothing: it outlives a revoked session by up to an hour.
         // A refresh proves the sign-in still works (and renews it), and reading one's own
         // profile in Graph proves the token is accepted; either failing is exit 4.
-        const token = await services.session.getAccessToken(delegatedScopes('requester', services.config), {
+        const token = await services.session.getAccessToken(services.scopesFor('requester'), {
           forceRefresh: true,
         });
         await (await services.userDeps()).directory.me();

@@ -197,9 +197,11 @@ Examples:
             );
           else
             env.out.info(
-              provisionNow
-                ? 'Asked Entra to provision it to OCI now.'
-                : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).',
+              config.idp?.type === 'okta'
+                ? "Okta's Push Groups carries the membership to OCI within seconds."
+                : provisionNow
+                  ? 'Asked Entra to provision it to OCI now.'
+                  : 'OCI sees the membership at the next provisioning cycle (or when the user signs in, through JIT).',
             );
         } else {
           env.out.success(`Denied ${result.request.id} of ${result.requester.userPrincipalName}.`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
+import { UsageError } from '../../errors.js';
 import type { CommandEnv } from '../command-env.js';
 import { table, type Output } from '../output.js';
 import type { Config } from '../../config/schema.js';
@@ -254,6 +255,13 @@ answer, 1 anything else.`,
     )
     .action(async (options: { as: 'user' | 'app' }, command: Command) =>
       run(command, async (env) => {
+        // Its checks are Entra's (tenant metadata, Graph permissions, the SCIM job): say so rather than fail them one by one.
+        const config = await env.config().catch(() => undefined);
+        if (config?.idp?.type === 'okta')
+          throw new UsageError('`doctor` does not check an Okta org yet (idp.type "okta").', {
+            code: 'IDP_NOT_SUPPORTED',
+            hint: '`ociaccess whoami` checks the sign-in; the lifecycle commands and `sweep` run on Okta. docs/okta.md lists what the org needs.',
+          });
         adapters ??= await loadAdapters();
         const { runDoctor } = await import('../../core/doctor.js');
         // The services set the emulator-aware clock; load them first when the config allows.

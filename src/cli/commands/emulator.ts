@@ -42,10 +42,12 @@ Example:
             authority: `${emulator.baseUrl}/${emulator.world.tenantId}`,
             graph: `${emulator.baseUrl}/v1.0`,
             ociDomain: `${emulator.baseUrl}/admin/v1`,
+            oktaOrgUrl: emulator.oktaOrgUrl,
             control: `${emulator.baseUrl}/_emulator`,
             caFile: emulator.caFile,
             configFile: emulator.configFile,
             ociConfigFile: emulator.ociConfigFile,
+            oktaServiceKeyFile: emulator.oktaServiceKeyFile,
             env: emulator.env,
           })}\n`,
         );
