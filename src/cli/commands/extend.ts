@@ -4,7 +4,7 @@ import { extendAccess } from '../../core/extend.js';
 import { extendPimGrant } from '../../core/pim/revoke.js';
 import { reportPimExtension } from '../backend-view.js';
 import { formatDuration } from '../output.js';
-import { waitForGrant } from './wait.js';
+import { waitForGrant, waitedJson } from './wait.js';
 import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 import { addRequestOptions, approversOtherThan, readRequestFlags, type RequestFlags } from '../request-flags.js';
 
@@ -68,12 +68,7 @@ Examples:
             state: 'pending',
             autoApprovable: result.autoApprovable,
             activeGrant: { requestId: active.requestId, expiresAt: active.expiresAt.toISOString() },
-            ...(waited
-              ? {
-                  state: 'approved',
-                  oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs },
-                }
-              : {}),
+            ...waitedJson(waited),
             problems: problemsJson(result.problems),
           },
           () => result.request.id,

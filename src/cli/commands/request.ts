@@ -3,7 +3,7 @@ import type { Runner } from '../main.js';
 import { requestAccessFor } from '../../core/access.js';
 import { pimNextStep } from '../backend-view.js';
 import { formatDuration } from '../output.js';
-import { waitForGrant } from './wait.js';
+import { waitForGrant, waitedJson } from './wait.js';
 import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 import { addRequestOptions, approversOtherThan, readRequestFlags, type RequestFlags } from '../request-flags.js';
 
@@ -63,12 +63,7 @@ Examples:
             activeGrant: result.activeGrant
               ? { requestId: result.activeGrant.requestId, expiresAt: result.activeGrant.expiresAt.toISOString() }
               : null,
-            ...(waited
-              ? {
-                  state: 'approved',
-                  oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs },
-                }
-              : {}),
+            ...waitedJson(waited),
             problems: problemsJson(result.problems),
           },
           () => result.request.id,

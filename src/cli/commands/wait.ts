@@ -137,3 +137,13 @@ export async function waitForGrant(
     await env.ctx.clock.sleep(pollMs);
   }
 }
+
+/** What --wait adds to the --json document of request and extend: approved, and what OCI showed when. */
+export function waitedJson(waited: Awaited<ReturnType<typeof waitForGrant>> | undefined) {
+  return waited
+    ? {
+        state: 'approved' as const,
+        oci: { state: waited.state, waitedMs: waited.waitedMs, approvedAfterMs: waited.approvedAfterMs },
+      }
+    : {};
+}
