@@ -59,6 +59,26 @@ function rejectUnknownCommand(program: Command, name: string): never {
   });
 }
 
+/** No flag of ours has a name this long; anything longer is refused before the parser sees it. */
+const LONGEST_FLAG_NAME = 64;
+
+/**
+ * An option-like argument too long to be any of our flags (`--` and no `=`
+ * within LONGEST_FLAG_NAME characters), refused as an unknown option before
+ * commander reads it: commander tests each unknown `--…` argument with a
+ * regular expression, and one over megabytes of input can be stopped by V8
+ * mid-match with "Maximum call stack size exceeded" on a loaded machine
+ * (exit 1 instead of a usage error). Arguments after `--` are operands.
+ */
+function rejectOverlongFlag(program: Command, argv: string[]): void {
+  for (const arg of argv) {
+    if (arg === '--') return;
+    if (arg.startsWith('--') && arg.length > LONGEST_FLAG_NAME && !arg.slice(0, LONGEST_FLAG_NAME).includes('=')) {
+      program.error(`error: unknown option '${arg}'`, { code: 'commander.unknownOption', exitCode: ExitCode.usage });
+    }
+  }
+}
+
 /**
  * `help <name>` for a name that is no command: commander would print the
  * whole help on stderr and succeed; it is a usage error like `<name>` alone.
@@ -149,6 +169,7 @@ export async function main(argv: string[], givenCtx: Context): Promise<number> {
   };
   const program = buildProgram(ctx, runHandler);
   try {
+    rejectOverlongFlag(program, argv);
     const helpSubject = unknownHelpSubject(program, argv);
     if (helpSubject !== undefined) rejectUnknownCommand(program, helpSubject);
     await program.parseAsync(argv, { from: 'user' });
