@@ -162,7 +162,7 @@ export function checkText(
   // would garble tables and logs on other people's terminals.
   const problem = textProblem(text, options.max);
   if (problem === 'too-long') {
-    throw new UsageError(`${flag} is ${text.length} characters; at most ${options.max} fit in the Entra record.`, {
+    throw new UsageError(`${flag} is ${text.length} characters; at most ${options.max} fit in the request record.`, {
       code: options.code,
       hint: TOO_LONG_HINT[flag] ?? 'Shorten it.',
     });

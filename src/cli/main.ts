@@ -101,7 +101,7 @@ function unknownHelpSubject(program: Command, argv: string[]): string | undefine
 
 export function buildProgram(ctx: Context, runHandler: Runner): Command {
   const program = new Command('ociaccess')
-    .description('Time-bound administrator access to Oracle Cloud (OCI) through Microsoft Entra ID.')
+    .description('Time-bound administrator access to Oracle Cloud (OCI) through Microsoft Entra ID or Okta.')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--json', 'print one JSON document on stdout (errors too)')
     .option('--no-color', 'no colour (also NO_COLOR=1)')

@@ -7,6 +7,7 @@
 import type { OciProblem } from '../core/oci-check.js';
 import { ExitCode } from '../errors.js';
 import type { Output } from './output.js';
+import type { IdpWords } from '../core/idp-words.js';
 
 /** The shape of every command's `problems` entry (code, message, hint, cause), plus the group it is about. */
 export interface ProblemJson {
@@ -18,22 +19,23 @@ export interface ProblemJson {
   group: string;
 }
 
-const NO_OCI_HINT = 'What Entra says is current; OCI shows "unknown". Add --no-oci to skip the OCI check.';
+const noOciHint = (idp: IdpWords) =>
+  `What ${idp.name} says is current; OCI shows "unknown". Add --no-oci to skip the OCI check.`;
 
-export function ociProblemsJson(problems: readonly OciProblem[]): ProblemJson[] {
+export function ociProblemsJson(problems: readonly OciProblem[], idp: IdpWords): ProblemJson[] {
   return problems.map(({ group, error }) => ({
     code: error.code,
     message: `OCI was not checked for ${group.ociGroupName}: ${error.message}`,
-    hint: NO_OCI_HINT,
+    hint: noOciHint(idp),
     cause: { code: error.code, message: error.message },
     group: group.name,
   }));
 }
 
 /** Warns about each problem (the hint once) and gives the exit code: 7 when there is any, else 0. */
-export function reportOciProblems(out: Output, problems: readonly OciProblem[]): number {
-  for (const problem of ociProblemsJson(problems)) out.warn(`${problem.message} [${problem.code}]`);
+export function reportOciProblems(out: Output, problems: readonly OciProblem[], idp: IdpWords): number {
+  for (const problem of ociProblemsJson(problems, idp)) out.warn(`${problem.message} [${problem.code}]`);
   if (problems.length === 0) return ExitCode.ok;
-  out.info(`hint: ${NO_OCI_HINT}`);
+  out.info(`hint: ${noOciHint(idp)}`);
   return ExitCode.doneWithProblems;
 }

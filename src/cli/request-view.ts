@@ -9,6 +9,7 @@ import type { RequestState } from '../core/grants.js';
 import { AUTO_APPROVER } from '../core/records.js';
 import type { Output } from './output.js';
 import { ociProblemsJson } from './oci-problems.js';
+import type { IdpWords } from '../core/idp-words.js';
 
 /** Who settled a request, when and why: what a requester needs to see about a denial (or a revocation). */
 export function decisionJson(entry: RequestView) {
@@ -69,6 +70,6 @@ export function colourState(out: Output, state: RequestState): string {
 }
 
 /** The document with its `problems` ([] when OCI answered or was not asked). */
-export function withProblems<T extends object>(document: T, problems: readonly OciProblem[]) {
-  return { ...document, problems: ociProblemsJson(problems) };
+export function withProblems<T extends object>(document: T, problems: readonly OciProblem[], idp: IdpWords) {
+  return { ...document, problems: ociProblemsJson(problems, idp) };
 }

@@ -305,7 +305,7 @@ function fit<T>(
   if (byteSize(payload) > RECORD_BYTE_BUDGET) {
     throw new PolicyError(
       'RECORD_FULL',
-      `Your ${what} record in Entra is full (open extensions hold about 2 KB); nothing was written.`,
+      `Your ${what} record is full (it holds about 2 KB: an open extension in Entra, a profile attribute in Okta); nothing was written.`,
       {
         hint:
           what === 'decisions'

@@ -13,6 +13,7 @@ import { mapLimit } from './concurrent.js';
 import { GroupRun, action, errorCode, type OciView, type Who } from './sweep-run.js';
 import { lastEndedGrant, type RequesterGrant } from './grants.js';
 import { endReason } from './sweep-plan.js';
+import { idpWordsOf, type IdpWords } from './idp-words.js';
 
 /** Error codes that mean "the service is unavailable" (exit 5) rather than "something is wrong" (exit 1). */
 export const UNAVAILABLE_CODES = new Set([
@@ -381,15 +382,25 @@ function removeInOci(
 }
 
 /**
- * Why a removal is usually stuck, and what ends it: Entra's provisioning only
+ * Why a removal is usually stuck, and what ends it. Entra's provisioning only
  * removes an OCI group membership it created, so a member that JIT put in the
- * OCI group at a sign-in before any provisioning cycle stays there.
+ * OCI group at a sign-in before any provisioning cycle stays there. Okta's
+ * Push Groups works within seconds, so a removal still there after two cycles
+ * means the push stopped or the membership was made outside Okta.
  */
-export const STUCK_HINT =
-  'Likely cause: the user joined the OCI group through JIT (a console sign-in) before any provisioning cycle, ' +
-  'and provisioning does not remove a membership it did not create. ' +
+const DIRECT_FIX =
   'Fix: remove it in OCI directly: sweep from a host whose OCI key has oci.access "write", with oci.removeDirectly ' +
-  '(the default there) or --force-oci-after (e.g. 30m); otherwise check the provisioning logs (docs/troubleshooting.md).';
+  '(the default there) or --force-oci-after (e.g. 30m)';
+
+export function stuckHint(idp: IdpWords): string {
+  return idp.name === 'Okta'
+    ? "Likely cause: Okta's Push Groups to OCI stopped (its status in the Okta Admin Console → Applications → the OCI app → Push Groups), " +
+        'or the user joined the OCI group outside Okta (a JIT console sign-in). ' +
+        `${DIRECT_FIX}; otherwise push the group again there (docs/okta.md).`
+    : 'Likely cause: the user joined the OCI group through JIT (a console sign-in) before any provisioning cycle, ' +
+        'and provisioning does not remove a membership it did not create. ' +
+        `${DIRECT_FIX}; otherwise check the provisioning logs (docs/troubleshooting.md).`;
+}
 
 /**
  * A removal OCI still shows: pending, or stuck after two cycles of watching.
@@ -399,6 +410,7 @@ export const STUCK_HINT =
  */
 function stillWaiting(run: GroupRun, removal: PendingRemoval): void {
   const { cycleMs } = run.options;
+  const idp = idpWordsOf(run.deps.config);
   const nowMs = run.now.getTime();
   const lastLook = Date.parse(removal.lastCheckedAt ?? removal.removedInEntraAt);
   const watchingSince =
@@ -412,21 +424,22 @@ function stillWaiting(run: GroupRun, removal: PendingRemoval): void {
   if (nowMs - Date.parse(watchingSince) > 2 * cycleMs) {
     run.report.stuck.push(
       action(who(removal), removal.reason, {
-        outcome: `still in OCI ${Math.round(pendingFor(run, removal) / 60000)} min after removal in Entra`,
-        hint: STUCK_HINT,
+        outcome: `still in OCI ${Math.round(pendingFor(run, removal) / 60000)} min after removal in ${idp.name}`,
+        hint: stuckHint(idp),
       }),
     );
   } else {
     run.report.pendingInOci.push(
       action(who(removal), removal.reason, {
         ...(removal.requestId ? { requestId: removal.requestId } : {}),
-        outcome: 'removed in Entra, pending in OCI',
+        outcome: `removed in ${idp.name}, pending in OCI`,
       }),
     );
   }
 }
 
-const DRIFT = 'in the OCI group without an Entra membership or grant';
+const driftOf = (run: GroupRun) =>
+  `in the OCI group without an ${idpWordsOf(run.deps.config).name} membership or grant`;
 
 /**
  * Drift: OCI members that are neither entitled (an Entra member, a standing
@@ -486,6 +499,6 @@ function stillDrifting(
 ): GroupRun['report']['drift'][number] {
   const age = run.now.getTime() - new Date(base.firstSeenAt).getTime();
   if (age > 2 * run.options.cycleMs)
-    return { ...base, state: 'stuck', outcome: `${DRIFT} for ${Math.round(age / 60000)} min (use --fix-drift)` };
-  return { ...base, state: 'reported', outcome: DRIFT };
+    return { ...base, state: 'stuck', outcome: `${driftOf(run)} for ${Math.round(age / 60000)} min (use --fix-drift)` };
+  return { ...base, state: 'reported', outcome: driftOf(run) };
 }

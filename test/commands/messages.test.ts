@@ -158,7 +158,7 @@ test('INVALID_TICKET: the hint says a ticket is an id, details stay in the ticke
   ]);
   expect(result.code).toBe(2);
   expect(result.stderr).toBe(
-    'error: --ticket is 84 characters; at most 64 fit in the Entra record. [INVALID_TICKET]\nhint: A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.\n',
+    'error: --ticket is 84 characters; at most 64 fit in the request record. [INVALID_TICKET]\nhint: A ticket is an id such as INC-4711: give the id only, and keep the details in the ticket itself.\n',
   );
 });
 

@@ -104,6 +104,26 @@ test('request → approve → status → revoke → sweep: the member comes and 
   expect(oktaMembers()).toEqual([upnOf('breakglass')]);
 });
 
+test('on Okta the messages speak of Okta and its Push Groups, never of Entra or a provisioning cycle', async () => {
+  const id = await request();
+  expect((await H.run('bob', ['approve', id])).code).toBe(0);
+  await H.advance({ seconds: 10 });
+  expect(ociMembers()).toContain(ALICE);
+
+  const revoked = await H.run('bob', ['revoke', '--user', ALICE, '--reason', 'done early']);
+  expect([0, 6]).toContain(revoked.code);
+  expect(revoked.stderr.split('\n')[0]).toBe(`✓ ${ALICE} removed from ${SEED_OKTA.tempGroupName} in Okta.`);
+
+  // Before the push has run, the sweep sees the removal pending in OCI and says where it was made.
+  const sweep = await H.run('cron', ['sweep', '--json']);
+  expect(sweep.code).toBe(6);
+  expect(sweep.json.groups[0].pendingInOci).toEqual([
+    expect.objectContaining({ upn: ALICE, outcome: 'removed in Okta, pending in OCI' }),
+  ]);
+  for (const text of [revoked.stdout, revoked.stderr, JSON.stringify(sweep.json), sweep.stderr])
+    expect(text).not.toMatch(/Entra|provisioning cycle/);
+});
+
 test('an expired grant is removed by the sweep, in Okta and then in OCI', async () => {
   const id = await request('1');
   expect((await H.run('bob', ['approve', id, '--json'])).code).toBe(0);

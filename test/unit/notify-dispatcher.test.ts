@@ -164,11 +164,13 @@ interface Sent {
   message: NotifyMessage;
 }
 
-function rig(options: { fail?: (target: ResolvedTarget) => boolean; unreadable?: string } = {}) {
+function rig(
+  options: { fail?: (target: ResolvedTarget) => boolean; unreadable?: string; idp?: { type: 'okta' } } = {},
+) {
   const sent: Sent[] = [];
   const failures: { report: DeliveryReport; cause?: DomainEvent }[] = [];
   const notifier = createNotifier({
-    config: { groups: [group, quiet] },
+    config: { groups: [group, quiet], ...(options.idp ? { idp: options.idp as any } : {}) },
     resolve: (t, index) => {
       if (t.name === options.unreadable)
         throw new TargetSourceError(`the environment variable URL_${t.name} … is not set`, 'Set it.');
@@ -276,6 +278,25 @@ test("a sweep's removals, failures, irrevocable removals, drift and untrusted re
   expect(message.next).toMatch(/Remove what failed by hand/);
   expect(message.next).toMatch(/--fix-drift/);
   expect(message.events.map((e) => e.type)).toContain('sweep.finished');
+});
+
+test('on Okta the messages name Okta, its Admin Console and Push Groups, never Entra or a provisioning cycle', async () => {
+  const { notifier, sent } = rig({ idp: { type: 'okta' } });
+  await notifier.subscriber(revoked);
+  for (const event of sweepEvents) await notifier.subscriber(event);
+  await notifier.subscriber(finished({ stuck: 1 }));
+  await notifier.close();
+  const toRequester = sent.find((s) => s.message.audience === 'requester')!.message;
+  expect(toRequester.next).toBe(
+    "The membership is removed in Okta; OCI follows through Okta's Push Groups (within seconds). Request again if you still need access.",
+  );
+  const report = sent.find((s) => s.message.audience === 'operators')!.message;
+  expect(report.lines).toContain(
+    'drift: mallory@contoso.com is in the OCI group without an Okta membership (reported)',
+  );
+  expect(report.next).toMatch(/Okta Admin Console → Directory → Groups → the group → People/);
+  expect(report.next).toMatch(/OCI lags Okta: `ociaccess doctor --as app` checks Push Groups/);
+  for (const message of [toRequester, report]) expect(JSON.stringify(message)).not.toMatch(/Entra|provisioning cycle/);
 });
 
 test('a clean sweep that removed nobody sends nothing; one that found Graph unavailable does', async () => {

@@ -7,6 +7,7 @@
 import type { DomainEvent } from '../../core/events.js';
 import { shellQuote } from '../../file-safety.js';
 import { MAX_NAME, capLines, clean, type Audience, type NotifyFact, type NotifyMessage, type Tone } from './message.js';
+import { idpWordsOf, type IdpWords } from '../../core/idp-words.js';
 
 type EventOf<T extends DomainEvent['type']> = Extract<DomainEvent, { type: T }>;
 
@@ -64,7 +65,7 @@ function base(
 }
 
 /** The message an approver, requester event makes; undefined for events that go to the operators or to nobody. */
-export function messageFor(event: DomainEvent): NotifyMessage | undefined {
+export function messageFor(event: DomainEvent, idp: IdpWords = idpWordsOf(undefined)): NotifyMessage | undefined {
   switch (event.type) {
     case 'request.created': {
       const upn = name(event.requester.upn);
@@ -150,7 +151,7 @@ export function messageFor(event: DomainEvent): NotifyMessage | undefined {
           { name: 'By', value: name(event.actor.upn) },
           event.reason !== undefined && { name: 'Reason', value: clean(event.reason) },
         ],
-        'The membership is removed in Entra; OCI follows at the next provisioning cycle. Request again if you still need access.',
+        `The membership is removed in ${idp.name}; OCI follows through ${idp.nextPush}. Request again if you still need access.`,
       );
     }
     default:
@@ -159,7 +160,7 @@ export function messageFor(event: DomainEvent): NotifyMessage | undefined {
 }
 
 /** One line of the operators' report for a gathered event. */
-function lineOf(event: OperatorEvent): string {
+function lineOf(event: OperatorEvent, idp: IdpWords): string {
   switch (event.type) {
     case 'member.removed':
       return event.outcome === 'failed'
@@ -168,7 +169,7 @@ function lineOf(event: OperatorEvent): string {
     case 'removal.irrevocable':
       return `IRREVOCABLE: ${name(event.member.upn)} still a member after ${event.attempts} attempt(s): ${clean(event.error, 200)}`;
     case 'oci.drift-seen':
-      return `drift: ${name(event.userName)} is in the OCI group without an Entra membership (${event.state})`;
+      return `drift: ${name(event.userName)} is in the OCI group without an ${idp.name} membership (${event.state})`;
     case 'record.untrusted':
       return `untrusted record ${name(event.requestId)} of ${name(event.requester.upn)} (approver ${name(event.approver.upn)}): ${clean(event.problem, 200)}`;
   }
@@ -183,6 +184,7 @@ export function operatorReport(
   group: { id: string; name: string },
   gathered: OperatorEvent[],
   finished?: EventOf<'sweep.finished'>,
+  idp: IdpWords = idpWordsOf(undefined),
 ): NotifyMessage | undefined {
   const of = <T extends OperatorEvent['type']>(type: T) =>
     gathered.filter((event): event is EventOf<T> => event.type === type);
@@ -224,7 +226,7 @@ export function operatorReport(
   const next: string[] = [];
   if (irrevocable.length || failed.length || outcome === 'failed')
     next.push(
-      "Remove what failed by hand (Entra admin center → the group → Members) and find out why: the sweep host's `ociaccess audit` has each attempt.",
+      `Remove what failed by hand (${idp.membersConsole}) and find out why: the sweep host's \`ociaccess audit\` has each attempt.`,
     );
   if (outcome === 'unavailable')
     next.push(
@@ -236,11 +238,13 @@ export function operatorReport(
     );
   if (drift.length || counts.stuck)
     next.push(
-      'OCI lags Entra: `ociaccess doctor --as app` checks provisioning; `ociaccess sweep --fix-drift` on the sweep host removes drift.',
+      `OCI lags ${idp.name}: \`ociaccess doctor --as app\` checks ${idp.carrier}; \`ociaccess sweep --fix-drift\` on the sweep host removes drift.`,
     );
   if (next.length === 0) next.push('Nothing to do: this is the record of what the sweep changed.');
 
-  const lines = capLines([...irrevocable, ...failed, ...untrusted, ...drift, ...removed].map(lineOf));
+  const lines = capLines(
+    [...irrevocable, ...failed, ...untrusted, ...drift, ...removed].map((event) => lineOf(event, idp)),
+  );
   const facts: NotifyFact[] = [{ name: 'Group', value: name(group.name) }];
   if (outcome) facts.push({ name: 'Outcome', value: outcome });
   facts.push({ name: 'Removed', value: String(counts.removed) }, { name: 'Failed', value: String(counts.failed) });

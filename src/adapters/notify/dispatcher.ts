@@ -14,6 +14,7 @@ import { audienceOf, messageFor, operatorReport, type OperatorEvent } from './co
 import type { Audience, NotifyMessage } from './message.js';
 import { TargetSourceError, targetLabel, type ResolvedTarget } from './targets.js';
 import type { DeliveryResult } from './send.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 
 /** What the event port calls: the notifications subscriber. */
 export type EventSubscriber = (event: DomainEvent) => Promise<void>;
@@ -35,7 +36,7 @@ export interface DeliveryReport {
 }
 
 export interface NotifierOptions {
-  config: Pick<Config, 'groups'>;
+  config: Pick<Config, 'groups' | 'idp'>;
   /** Reads the target's URL and secret (targets.ts, resolveTarget); throws TargetSourceError when it cannot. */
   resolve(target: NotifyTargetConfig, index: number): ResolvedTarget;
   /** Shapes the message for the target's kind and delivers it (never throws). */
@@ -94,7 +95,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
     gathered.delete(key);
     const group = entry?.group ?? (finished ? groupOf(options.config, finished) : undefined);
     if (!group) return;
-    const report = operatorReport({ id: group.entraGroupId, name: group.name }, entry?.events ?? [], finished);
+    const report = operatorReport(
+      { id: group.entraGroupId, name: group.name },
+      entry?.events ?? [],
+      finished,
+      idpWordsOf(options.config),
+    );
     if (report) sendTo(group, 'operators', report, finished ?? entry?.event);
   };
 
@@ -121,7 +127,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         flush(key, finished);
         return;
       }
-      const message = messageFor(event);
+      const message = messageFor(event, idpWordsOf(options.config));
       if (message) sendTo(group, audience, message, event);
     } catch {
       // A notification must never fail the action: a bug here loses a message, not the change.

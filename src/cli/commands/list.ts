@@ -21,6 +21,7 @@ import type { CoreDeps } from '../../core/deps.js';
 import { reportOciProblems } from '../oci-problems.js';
 import { withSpinner } from '../progress.js';
 import { colourState, entryJson, shownJustification, withProblems } from '../request-view.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 
 export function registerList(program: Command, run: Runner): void {
   program
@@ -76,27 +77,29 @@ Examples:
             },
           );
           const now = services.clock.now();
-          env.out.data(withProblems({ requests: views.map((v) => entryJson(v, ociOf)) }, ociProblems), () =>
-            views.length === 0
-              ? ''
-              : table(
-                  env.out,
-                  ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'],
-                  views.map((v) => [
-                    v.request.id,
-                    v.requester.userPrincipalName,
-                    v.group.name,
-                    colourState(env.out, v.grant.state),
-                    formatHours(v.request.hours),
-                    env.out.time(v.request.requestedAt, now),
-                    v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
-                    ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-',
-                    shownJustification(v.request),
-                  ]),
-                ),
+          env.out.data(
+            withProblems({ requests: views.map((v) => entryJson(v, ociOf)) }, ociProblems, idpWordsOf(config)),
+            () =>
+              views.length === 0
+                ? ''
+                : table(
+                    env.out,
+                    ['ID', 'REQUESTER', 'GROUP', 'STATE', 'HOURS', 'REQUESTED', 'EXPIRES', 'OCI', 'JUSTIFICATION'],
+                    views.map((v) => [
+                      v.request.id,
+                      v.requester.userPrincipalName,
+                      v.group.name,
+                      colourState(env.out, v.grant.state),
+                      formatHours(v.request.hours),
+                      env.out.time(v.request.requestedAt, now),
+                      v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
+                      ociOf ? describeOciFor(v.grant.state, ociOf(v)) : '-',
+                      shownJustification(v.request),
+                    ]),
+                  ),
           );
           if (views.length === 0) env.out.info('Nothing to show.');
-          return reportOciProblems(env.out, ociProblems);
+          return reportOciProblems(env.out, ociProblems, idpWordsOf(config));
         }),
     );
 }

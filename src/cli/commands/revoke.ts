@@ -4,6 +4,7 @@ import { checkReason } from '../args.js';
 import { findGroup } from '../../config/groups.js';
 import { revokeFor } from '../../core/access.js';
 import { describeOci } from '../../core/oci-check.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 import { ExitCode, UsageError, quoteInput } from '../../errors.js';
 import { exitCodeWith, problemsJson, warnProblems } from '../problems.js';
 
@@ -72,22 +73,23 @@ state, the audit entry): each is a warning with its code.`,
               : result.membership === 'not-member'
                 ? 'was not a member of'
                 : 'is marked revoked in';
-          env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in Entra.`);
+          const idp = idpWordsOf(config);
+          env.out.success(`${result.user.userPrincipalName} ${what} ${group.name} in ${idp.name}.`);
           if (result.provisionError)
             env.out.warn(
-              `Provisioning on demand did not push the removal (${result.provisionError}); the next provisioning cycle (or the sweep's direct removal) does.`,
+              `Provisioning on demand did not push the removal (${result.provisionError}); ${idp.nextPush} (or the sweep's direct removal) does.`,
             );
           if (result.membership === 'left-for-sweep' && !result.problems.some((p) => p.code === 'MEMBER_NOT_REMOVED'))
             env.out.info(
-              'You cannot remove yourself in Entra (you do not own the group); the next sweep removes the membership.',
+              `You cannot remove yourself in ${idp.name} (you do not manage the group); the next sweep removes the membership.`,
             );
           const oci = result.oci;
           if (oci.state === 'member')
             env.out.warn(
-              `OCI still lists ${result.user.userPrincipalName} (${describeOci(oci)}); the next provisioning cycle or sweep removes it.`,
+              `OCI still lists ${result.user.userPrincipalName} (${describeOci(oci)}); ${idp.nextPush} or the sweep removes it.`,
             );
           else if (oci.state === 'not-checked')
-            env.out.info(`OCI: ${describeOci(oci)}; provisioning (and the sweep) remove the membership there.`);
+            env.out.info(`OCI: ${describeOci(oci)}; ${idp.carrier} (and the sweep) remove the membership there.`);
           else if (oci.state !== 'check-failed') env.out.info(`OCI: ${describeOci(oci)}.`);
           warnProblems(env.out, result.problems);
           return exitCodeWith(result.problems, oci.state === 'member' ? ExitCode.pendingInOci : ExitCode.ok);

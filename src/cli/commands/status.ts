@@ -8,6 +8,7 @@ import { formatHours } from '../args.js';
 import { reportOciProblems } from '../oci-problems.js';
 import { withSpinner } from '../progress.js';
 import { colourState, describeDecision, entryJson, shownJustification, withProblems } from '../request-view.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 
 export function registerStatus(program: Command, run: Runner): void {
   program
@@ -36,7 +37,7 @@ Examples:
         );
         const now = services.clock.now();
         const document = { user: me.userPrincipalName, requests: entries.map((e) => entryJson(e)) };
-        env.out.data(withProblems(document, ociProblems), () => {
+        env.out.data(withProblems(document, ociProblems, idpWordsOf(config)), () => {
           if (entries.length === 0) return '';
           return table(
             env.out,
@@ -57,7 +58,7 @@ Examples:
           env.out.info(
             `No requests for ${me.userPrincipalName}. Ask with \`ociaccess request --hours 2 --justification "…"\`.`,
           );
-        return reportOciProblems(env.out, ociProblems);
+        return reportOciProblems(env.out, ociProblems, idpWordsOf(config));
       }),
     );
 }

@@ -3,6 +3,7 @@ import type { CommandEnv } from '../command-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import type { GroupConfig } from '../../config/schema.js';
 import { checkOciMembership, checksOci, describeOci, type OciMembership } from '../../core/oci-check.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 import { ExitCode, OciAccessError, PolicyError, quoteInput } from '../../errors.js';
 import type { RequestView } from '../../core/lifecycle.js';
 import { myStatusFor } from '../../core/access.js';
@@ -20,9 +21,9 @@ export async function waitForOci(
   pollMs = 2000,
 ): Promise<{ state: OciMembership['state']; waitedMs: number }> {
   if (!checksOci(deps)) {
-    // No OCI key here (people's machines need none): the change is made in Entra; provisioning and the sweep carry it to OCI.
+    // No OCI key here (people's machines need none): the change is made in the IdP; provisioning or Push Groups, and the sweep, carry it to OCI.
     env.out.info(
-      `OCI is not checked from this machine (no "oci" section in the config); provisioning carries the change to ${group.ociGroupName}.`,
+      `OCI is not checked from this machine (no "oci" section in the config); ${idpWordsOf(deps.config).carrier} carries the change to ${group.ociGroupName}.`,
     );
     return { state: 'not-checked', waitedMs: 0 };
   }
@@ -48,7 +49,10 @@ export async function waitForOci(
         ExitCode.pendingInOci,
         `OCI still says "${describeOci(membership)}" for ${userName} after ${formatDuration(waitedMs)}.`,
         {
-          hint: 'The provisioning cycle may not have run yet; check with `ociaccess status`, or use --provision-now.',
+          hint:
+            deps.config.idp?.type === 'okta'
+              ? "Okta's Push Groups has not carried it yet: check the push's status in the Okta Admin Console (Applications → the OCI app → Push Groups), or `ociaccess status`."
+              : 'The provisioning cycle may not have run yet; check with `ociaccess status`, or use --provision-now.',
         },
       );
     }
