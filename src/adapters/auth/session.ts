@@ -155,14 +155,7 @@ export class AuthSession {
 
   /** The store the user's tokens live in (opened on first use). */
   tokenStore(): Promise<TokenStore> {
-    this.store ??= openTokenStore({
-      stateDir: this.deps.stateDir,
-      env: this.deps.env,
-      platform: this.deps.platform,
-      uid: this.deps.uid,
-      keyring: this.deps.keyring,
-      readOnly: this.deps.readOnly,
-    });
+    this.store ??= openTokenStore(this.deps);
     return this.store;
   }
 

@@ -49,29 +49,24 @@ export type Permission =
   | 'schemas.read'
   | 'apps.read';
 
+/** What the org's two top roles may do here (the super admin's extra rights are over admins, which the emulator has none of). */
+const EVERY_PERMISSION: readonly Permission[] = [
+  'users.read',
+  'users.manage',
+  'groups.read',
+  'groups.members.manage',
+  'groups.profile.manage',
+  'schemas.read',
+  'apps.read',
+];
+
 const ROLE_PERMISSIONS: Readonly<Record<OktaRole['type'], readonly Permission[]>> = {
   OCIACCESS_READER: ['users.read', 'groups.read'],
   GROUP_MEMBERSHIP_ADMIN: ['groups.read', 'groups.members.manage'],
   GROUP_ADMIN: ['users.read', 'groups.read', 'groups.members.manage', 'groups.profile.manage'],
   USER_ADMIN: ['users.read', 'users.manage', 'groups.read'],
-  ORG_ADMIN: [
-    'users.read',
-    'users.manage',
-    'groups.read',
-    'groups.members.manage',
-    'groups.profile.manage',
-    'schemas.read',
-    'apps.read',
-  ],
-  SUPER_ADMIN: [
-    'users.read',
-    'users.manage',
-    'groups.read',
-    'groups.members.manage',
-    'groups.profile.manage',
-    'schemas.read',
-    'apps.read',
-  ],
+  ORG_ADMIN: EVERY_PERMISSION,
+  SUPER_ADMIN: EVERY_PERMISSION,
 };
 
 /** Whether one of the caller's roles grants `permission` (on `groupId`, for group-targeted roles). */

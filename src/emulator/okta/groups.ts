@@ -11,7 +11,7 @@ import { groupJson, profileErrors, userJson } from './objects.js';
 import { oktaOrgUrl, orgPattern } from './org.js';
 import { schedulePush } from './push.js';
 import { oktaRoute } from './rate-limits.js';
-import { page, parseLimit } from './paging.js';
+import { pagedList } from './paging.js';
 import { lookupIn, parseSearch } from './search.js';
 
 /** listGroupUsers: "default: 1000"; the spec gives no maximum, the emulator caps at 1000 (its choice). */
@@ -50,19 +50,13 @@ function listGroups(req: EmuRequest, emu: EmulatorApi): EmuResponse {
       return predicate((property) => (property === 'type' ? 'OKTA_GROUP' : lookup(property)));
     });
   }
-  const limit = parseLimit(req.query.get('limit'), GROUPS_MAX_LIMIT, GROUPS_MAX_LIMIT);
-  if (typeof limit === 'string') return validationFailed('limit', [limit]);
-  const shown = page(
+  return pagedList(
+    req,
     matching.map((group) => group.id),
-    req.query.get('after'),
-    limit,
     `${oktaOrgUrl(emu.baseUrl)}/api/v1/groups`,
-    search === null ? '' : `&search=${encodeURIComponent(search)}`,
-  );
-  return json(
-    200,
-    shown.ids.map((id) => groupJson(emu, emu.world.okta.groups.get(id)!)),
-    { link: shown.link },
+    { fallback: GROUPS_MAX_LIMIT, max: GROUPS_MAX_LIMIT },
+    (id) => groupJson(emu, emu.world.okta.groups.get(id)!),
+    search,
   );
 }
 
@@ -97,18 +91,12 @@ function listMembers(req: EmuRequest, emu: EmulatorApi): EmuResponse {
   if (!isCaller(caller)) return caller;
   const group = emu.world.okta.groups.get(req.params.groupId!);
   if (!group) return notFound('UserGroup', req.params.groupId!);
-  const limit = parseLimit(req.query.get('limit'), MEMBERS_DEFAULT_LIMIT, MEMBERS_MAX_LIMIT);
-  if (typeof limit === 'string') return validationFailed('limit', [limit]);
-  const shown = page(
+  return pagedList(
+    req,
     [...group.members].sort(),
-    req.query.get('after'),
-    limit,
     `${oktaOrgUrl(emu.baseUrl)}/api/v1/groups/${group.id}/users`,
-  );
-  return json(
-    200,
-    shown.ids.map((id) => userJson(emu, emu.world.okta.users.get(id)!)),
-    { link: shown.link },
+    { fallback: MEMBERS_DEFAULT_LIMIT, max: MEMBERS_MAX_LIMIT },
+    (id) => userJson(emu, emu.world.okta.users.get(id)!),
   );
 }
 

@@ -9,7 +9,7 @@ import { authorize, isCaller } from './auth.js';
 import { accessDenied, notFound, oktaError, validationFailed } from './errors.js';
 import { profileErrors, userJson } from './objects.js';
 import { oktaOrgUrl, orgPattern } from './org.js';
-import { page, parseLimit } from './paging.js';
+import { pagedList } from './paging.js';
 import { lookupIn, parseSearch } from './search.js';
 import { oktaRoute } from './rate-limits.js';
 import type { OktaUser } from './state.js';
@@ -37,19 +37,13 @@ function listUsers(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     if (typeof predicate === 'string') return oktaError(400, 'E0000031', 'Invalid search criteria.', [predicate]);
     matching = users.filter((user) => predicate(lookupIn(user)));
   }
-  const limit = parseLimit(req.query.get('limit'), USERS_PAGE_LIMIT, USERS_PAGE_LIMIT);
-  if (typeof limit === 'string') return validationFailed('limit', [limit]);
-  const shown = page(
+  return pagedList(
+    req,
     matching.map((user) => user.id),
-    req.query.get('after'),
-    limit,
     `${oktaOrgUrl(emu.baseUrl)}/api/v1/users`,
-    search === null ? '' : `&search=${encodeURIComponent(search)}`,
-  );
-  return json(
-    200,
-    shown.ids.map((id) => userJson(emu, emu.world.okta.users.get(id)!)),
-    { link: shown.link },
+    { fallback: USERS_PAGE_LIMIT, max: USERS_PAGE_LIMIT },
+    (id) => userJson(emu, emu.world.okta.users.get(id)!),
+    search,
   );
 }
 

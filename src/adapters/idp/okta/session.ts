@@ -87,14 +87,7 @@ export class OktaSession {
   }
 
   tokenStore(): Promise<TokenStore> {
-    this.store ??= openTokenStore({
-      stateDir: this.deps.stateDir,
-      env: this.deps.env,
-      platform: this.deps.platform,
-      uid: this.deps.uid,
-      keyring: this.deps.keyring,
-      readOnly: this.deps.readOnly,
-    });
+    this.store ??= openTokenStore(this.deps);
     return this.store;
   }
 
