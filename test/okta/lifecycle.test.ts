@@ -124,6 +124,53 @@ test('on Okta the messages speak of Okta and its Push Groups, never of Entra or 
     expect(text).not.toMatch(/Entra|provisioning cycle/);
 });
 
+test("list, extend and audit on Okta: bob lists alice's request, alice extends her grant and bob approves it, the audit logs verify", async () => {
+  const first = await request();
+  const listed = await H.run('bob', ['list', '--pending', '--json']);
+  expect(listed.code).toBe(0);
+  expect(listed.json.requests).toEqual([
+    expect.objectContaining({ id: first, requester: ALICE, state: 'pending', hours: 2 }),
+  ]);
+  expect((await H.run('bob', ['approve', first, '--yes', '--json'])).code).toBe(0);
+  expect((await H.run('bob', ['list', '--pending', '--json'])).json.requests).toEqual([]);
+
+  // An hour in, alice asks for 3 more hours; the request names the grant it continues, in her own profile.
+  await H.advance({ hours: 1 });
+  const asked = await H.run('alice', [
+    'extend',
+    '--hours',
+    '3',
+    '--justification',
+    'INC-4711: still running',
+    '--json',
+  ]);
+  expect(asked.code).toBe(0);
+  const id: string = asked.json.id;
+  expect(JSON.parse(String(profileOf('alice').ociaccessRequests)).records).toContainEqual(
+    expect.objectContaining({ i: id, c: first, h: 3 }),
+  );
+  const approved = await H.run('bob', ['approve', id, '--yes', '--json']);
+  expect(approved.code).toBe(0);
+  expect(approved.json).toMatchObject({ id, extends: first, decision: 'approved' });
+
+  // Past the first grant's end, the extension keeps alice in, in Okta and in OCI.
+  await H.advance({ hours: 1, minutes: 30 });
+  const sweep = await H.run('cron', ['sweep', '--json']);
+  expect(sweep.code).toBe(0);
+  expect(oktaMembers()).toEqual([ALICE, upnOf('breakglass')].sort());
+  await H.advance({ seconds: 10 });
+  expect(ociMembers()).toContain(ALICE);
+
+  for (const who of ['alice', 'bob', 'cron'] as const) {
+    const verified = await H.run(who, ['audit', 'verify', '--json']);
+    expect(verified.code).toBe(0);
+    expect(verified.json.ok).toBe(true);
+  }
+  const log = await H.run('bob', ['audit', '--json']);
+  expect(log.code).toBe(0);
+  expect(JSON.stringify(log.json)).toContain(id);
+});
+
 test('an expired grant is removed by the sweep, in Okta and then in OCI', async () => {
   const id = await request('1');
   expect((await H.run('bob', ['approve', id, '--json'])).code).toBe(0);
