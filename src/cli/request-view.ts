@@ -49,6 +49,8 @@ export function entryJson(entry: StatusEntry | RequestView, ociOf?: (entry: Requ
     expiresAt: entry.grant.expiresAt?.toISOString() ?? null,
     // An extension names the grant it continues (`extend`); absent for a plain request.
     ...(entry.request.continues !== undefined ? { extends: entry.request.continues } : {}),
+    // A pending extension whose grant has ended: it can only be denied (or left to time out).
+    ...(entry.lapsed ? { lapsed: true } : {}),
     ...(entry.request.invalid ? { invalid: entry.request.invalid } : {}),
     ...('oci' in entry || ociOf ? { oci: oci?.state ?? null, ociSync: ociSyncOf(entry.grant.state, oci) } : {}),
   };

@@ -52,6 +52,11 @@ export interface RequestView {
   decidedBy?: string;
   /** For an extension being decided: the grant it continues and when that grant ends. */
   continues?: { requestId: string; expiresAt?: Date };
+  /**
+   * A pending extension whose grant has ended (or was revoked): it can no
+   * longer be approved (EXTENSION_LAPSED), only denied or left to time out.
+   */
+  lapsed?: boolean;
 }
 
 /** The UPN of whoever took `grant`'s decision (only trusted decisions settle a grant, so its approver is configured). */
@@ -310,13 +315,15 @@ export async function listRequests(deps: CoreDeps, input: ListInput): Promise<Re
     const people = await resolvePeople(deps.directory, group, maxSkewMsOf(deps.config));
     const book = await loadRecordBook(deps.directory, group, people.eligibleIds, people.policy.approverIds);
     const byId = new Map([...people.byUpn.values()].map((user) => [user.id, user]));
+    const grants = new GrantViews(book.decisions, people.policy, now);
     for (const [userId, requests] of book.requestsByUser) {
       for (const request of requests) {
         if (request.groupId !== group.entraGroupId) continue;
         const requester = byId.get(userId) ?? { id: userId, userPrincipalName: userId, displayName: userId };
         const v = view(book, people.policy, group, request, requester, now);
-        if (!input.states || input.states.has(v.grant.state))
-          out.push({ ...v, decidedBy: deciderOf(v.grant, people.approvers) });
+        if (input.states && !input.states.has(v.grant.state)) continue;
+        const lapsed = v.grant.state === 'pending' && isLapsedExtension(grants, request, requests);
+        out.push({ ...v, decidedBy: deciderOf(v.grant, people.approvers), ...(lapsed ? { lapsed } : {}) });
       }
     }
   }

@@ -14,6 +14,7 @@ import { SEED } from '../../src/emulator/seed.js';
 import type { EmuRequest, EmuResponse } from '../../src/emulator/http.js';
 import { storedRecords, upnOf, useHarness, userIdOf, type Harness } from '../support/harness.js';
 import { watchRemovals } from '../reliability/support/rule.js';
+import type { Prompter } from '../../src/context.js';
 
 const h = useHarness({ logins: ['alice', 'bob', 'carol'] });
 const ALICE = upnOf('alice');
@@ -251,6 +252,50 @@ describe('the boundary: the old grant ends at T', () => {
     const after = await at(H, T + 2000, (clock) => sweep(H, clock));
     expect(after.autoApproved).toEqual([]);
     expect(H.entraMembers()).not.toContain(ALICE);
+  });
+
+  test('list shows a lapsed extension as lapsed (only deny is left); the approve picker leaves it out, deny offers it', async () => {
+    const H = h();
+    const { T, id } = await extensionNearTheEnd(H);
+    const before = await at(H, T - 1000, (clock) =>
+      H.run('bob', ['list', '--pending', '--json', '--no-oci'], { clock }),
+    );
+    expect(before.json.requests).toEqual([expect.objectContaining({ id, state: 'pending' })]);
+    expect(before.json.requests[0].lapsed).toBeUndefined();
+
+    const listed = await at(H, T + 1000, (clock) =>
+      H.run('bob', ['list', '--pending', '--json', '--no-oci'], { clock }),
+    );
+    expect(listed.json.requests).toEqual([expect.objectContaining({ id, state: 'pending', lapsed: true })]);
+    const table = await at(H, T + 1000, (clock) => H.run('bob', ['list', '--pending', '--no-oci'], { clock }));
+    expect(table.stdout.split('\n')[1]!.split('\t')[3]).toBe('lapsed');
+    expect(table.stderr).toContain(
+      `lapsed: ${id} extends a grant that has ended; it can no longer be approved, only denied`,
+    );
+
+    const offered: string[][] = [];
+    const prompter = (verb: string): Prompter => ({
+      interactive: true,
+      select: async <T>(_message: string, choices: { name: string; value: T }[]) => {
+        offered.push([verb, ...choices.map((c) => (c.value as { id: string }).id)]);
+        return choices[0]!.value;
+      },
+      input: async () => 'the grant had ended',
+      confirm: async () => true,
+    });
+    const approve = await at(H, T + 1000, (clock) =>
+      H.run('bob', ['approve', '--json'], { clock, prompter: prompter('approve') }),
+    );
+    expect(approve.code).toBe(2);
+    expect(approve.json.error).toMatchObject({
+      code: 'NO_PENDING_REQUESTS',
+      hint: expect.stringContaining('ociaccess deny'),
+    });
+    const deny = await at(H, T + 1000, (clock) =>
+      H.run('bob', ['deny', '--json'], { clock, prompter: prompter('deny') }),
+    );
+    expect(deny.code).toBe(0);
+    expect(offered).toEqual([['deny', id]]);
   });
 
   test('the auto-approval rule: approves an extension while the grant is live, never one that has lapsed', async () => {

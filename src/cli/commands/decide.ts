@@ -39,9 +39,18 @@ async function pickRequest(env: CommandEnv, options: DecideOptions, verb: string
   const groups = groupsOrAll(config, options.group);
   const services = await env.services();
   const now = services.clock.now();
-  const pending = await listRequestsFor(await services.userDeps(), { groups, states: new Set(['pending']) });
+  const listed = await listRequestsFor(await services.userDeps(), { groups, states: new Set(['pending']) });
+  // A lapsed extension can only be denied: approve does not offer it.
+  const pending = verb === 'approve' ? listed.filter((p) => !p.lapsed) : listed;
   if (pending.length === 0) {
-    throw new UsageError('There are no pending requests.', { code: 'NO_PENDING_REQUESTS', hint: 'Nothing to do.' });
+    const lapsed = listed.length > 0;
+    throw new UsageError(
+      lapsed ? 'The only pending requests are extensions of grants that have ended.' : 'There are no pending requests.',
+      {
+        code: 'NO_PENDING_REQUESTS',
+        hint: lapsed ? 'They can only be denied: `ociaccess deny`.' : 'Nothing to do.',
+      },
+    );
   }
   return env.ctx.prompter.select<Picked>(
     `Which request do you want to ${verb}?`,

@@ -89,7 +89,7 @@ Examples:
                       v.request.id,
                       v.requester.userPrincipalName,
                       v.group.name,
-                      colourState(env.out, v.grant.state),
+                      v.lapsed ? env.out.style.dim('lapsed') : colourState(env.out, v.grant.state),
                       formatHours(v.request.hours),
                       env.out.time(v.request.requestedAt, now),
                       v.grant.expiresAt ? env.out.time(v.grant.expiresAt, now) : '-',
@@ -99,6 +99,11 @@ Examples:
                   ),
           );
           if (views.length === 0) env.out.info('Nothing to show.');
+          const lapsed = views.filter((v) => v.lapsed);
+          if (lapsed.length > 0)
+            env.out.info(
+              `lapsed: ${lapsed.map((v) => v.request.id).join(', ')} extend${lapsed.length === 1 ? 's' : ''} a grant that has ended; it can no longer be approved, only denied (\`ociaccess deny <id> --reason …\`) or left to time out.`,
+            );
           return reportOciProblems(env.out, ociProblems, idpWordsOf(config));
         }),
     );
