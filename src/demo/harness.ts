@@ -58,7 +58,6 @@ export class StoryFailure extends Error {}
 
 export interface Stage {
   emulator: RunningEmulator;
-  idp: 'entra' | 'okta';
   actor(name: string): Actor;
   /** Runs `ociaccess args` as `who`, narrates it, and fails the step unless it exits with `expectExit`. */
   ociaccess(who: Actor, args: string[], expectExit: number, during?: () => Promise<void>): Promise<string>;
@@ -138,7 +137,6 @@ export async function playOnStage(
 
   const stage: Stage = {
     emulator,
-    idp,
     write,
     style,
     actor: (name) => ({
