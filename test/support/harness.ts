@@ -26,10 +26,11 @@ import { main } from '../../src/cli/main.js';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { completeDeviceCode, configureEntra } from '../../src/emulator/entra/index.js';
-import { SEED, SEED_DIRECTORY_ROLES, SEED_OKTA, seedPim } from '../../src/emulator/seed.js';
+import { SEED, SEED_DIRECTORY_ROLES, seedPim } from '../../src/emulator/seed.js';
 import { approveOktaDevice } from '../../src/emulator/okta/index.js';
 import type { LoggedRequest } from '../../src/emulator/state.js';
 import { compileCliInto } from './compile-cli.js';
+import { writeOktaConfig } from '../../src/demo/okta-setting.js';
 
 export const upnOf = (name: string) => `${name}@${SEED.domain}`;
 export type Person = keyof typeof SEED.users;
@@ -139,41 +140,8 @@ export interface HarnessOptions {
   idp?: 'entra' | 'okta';
 }
 
-/**
- * The emulator's config turned to Okta: the org at ${baseUrl}/okta, the seeded native and
- * service apps, the temp group by its Okta id (pushed to OCI-Temp-Admins-Okta); no Entra settings.
- */
-export function oktaConfigOf(entraConfig: any, emu: RunningEmulator): any {
-  const {
-    tenantId: _tenant,
-    clientId: _client,
-    automation: _automation,
-    provisioning: _provisioning,
-    ...rest
-  } = entraConfig;
-  const temp = entraConfig.groups.find((group: any) => group.name === SEED.tempGroupName);
-  return {
-    ...rest,
-    idp: {
-      type: 'okta',
-      orgUrl: emu.oktaOrgUrl,
-      clientId: SEED_OKTA.nativeAppClientId,
-      automation: {
-        clientId: SEED_OKTA.serviceAppClientId,
-        privateKeyFile: emu.oktaServiceKeyFile,
-        keyId: SEED_OKTA.serviceAppKeyId,
-      },
-    },
-    groups: [
-      {
-        ...temp,
-        entraGroupId: undefined,
-        oktaGroupId: SEED_OKTA.tempGroupId,
-        ociGroupName: SEED_OKTA.ociGroupName,
-      },
-    ],
-  };
-}
+/** The emulator's config turned to Okta; the demo (`demo --idp okta`) writes the same one. */
+export { oktaConfigOf } from '../../src/demo/okta-setting.js';
 
 export interface TenantSnapshot {
   entraMembers: string[];
@@ -295,12 +263,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   emu.world.okta.settings.deviceCodeIntervalSeconds = 1;
   const okta = options.idp === 'okta';
   const configFile = okta ? path.join(root, 'okta-config.json') : emu.configFile;
-  if (okta)
-    await writeFile(
-      configFile,
-      JSON.stringify(oktaConfigOf(JSON.parse(await readFile(emu.configFile, 'utf8')), emu), null, 2),
-      { mode: 0o600 },
-    );
+  if (okta) await writeOktaConfig(emu, configFile);
   const bin = options.cli ? await compileCliInto(path.join(root, 'cli')) : undefined;
   const controlFetch = fetchWithCa(emu.caFile);
   const templates = path.join(root, 'signed-in');
