@@ -3,6 +3,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import { defaultPaths, randomIds, systemClock, type Context, type Prompter } from './context.js';
 import { UsageError } from './errors.js';
+import { setMaxListeners } from 'node:events';
 
 function inquirerPrompter(interactive: boolean): Prompter {
   const refuse = (message: string): never => {
@@ -52,6 +53,9 @@ export function processContext(): Context {
     });
   }
   const controller = new AbortController();
+  // Every HTTP call in flight listens on this one signal until it settles: sweep.concurrency (up to 16)
+  // plus the reads and OCI calls beside it pass Node's default warning mark of 10. A leak still warns.
+  setMaxListeners(100, controller.signal);
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

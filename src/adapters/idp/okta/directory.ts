@@ -23,7 +23,7 @@ import type {
   RemoveResult,
 } from '../../../core/ports.js';
 import { DECISIONS_EXTENSION, REQUESTS_EXTENSION } from '../../../core/records.js';
-import { mapLimit } from '../../../core/concurrent.js';
+import { limiter, type Limiter } from '../../../core/concurrent.js';
 import { OciAccessError, UpstreamError, ExitCode } from '../../../errors.js';
 import { OKTA_PERMISSION, OktaApi, type OktaApiOptions } from './api.js';
 import { displayNameOf } from './session.js';
@@ -52,9 +52,20 @@ export interface OktaDirectoryOptions extends OktaApiOptions {
 export class OktaDirectory implements DirectoryPort {
   private readonly api: OktaApi;
   private meCache: Promise<DirectoryUser> | undefined;
+  /**
+   * Shared by all bulk work of this directory (the requests' and the decisions'
+   * records are read side by side): together they keep `concurrency` calls in
+   * flight at most, as Graph's batches do, and stay within Okta's rate limits.
+   */
+  private readonly bulkSlots: Limiter;
 
   constructor(private readonly options: OktaDirectoryOptions) {
     this.api = new OktaApi(options);
+    this.bulkSlots = limiter(options.concurrency);
+  }
+
+  private async eachBounded<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+    await Promise.all(items.map((item) => this.bulkSlots.run(() => fn(item))));
   }
 
   me(): Promise<DirectoryUser> {
@@ -92,7 +103,7 @@ export class OktaDirectory implements DirectoryPort {
 
   async getUsers(idsOrLogins: string[]): Promise<Map<string, DirectoryUser>> {
     const found = new Map<string, DirectoryUser>();
-    await mapLimit(idsOrLogins, this.options.concurrency, async (key) => {
+    await this.eachBounded(idsOrLogins, async (key) => {
       const user = await this.getUser(key);
       if (user) found.set(key, user);
     });
@@ -148,7 +159,7 @@ export class OktaDirectory implements DirectoryPort {
       for (const userId of userIds) results.set(userId, error as Error);
       return results;
     }
-    await mapLimit(userIds, this.options.concurrency, async (userId) => {
+    await this.eachBounded(userIds, async (userId) => {
       try {
         results.set(userId, await this.remove(groupId, userId, members.has(userId)));
       } catch (error) {
@@ -177,7 +188,7 @@ export class OktaDirectory implements DirectoryPort {
     onProgress?: Progress,
   ): Promise<Map<string, RecordPayload | null>> {
     const results = new Map<string, RecordPayload | null>();
-    await mapLimit(owners, this.options.concurrency, async (owner) => {
+    await this.eachBounded(owners, async (owner) => {
       results.set(owner.id, await this.readRecord(owner, extensionName));
       onProgress?.(results.size);
     });
