@@ -60,6 +60,9 @@ test('whoami on Okta names the Okta user and the token store', async () => {
   const result = await H.run('alice', ['whoami', '--json']);
   expect(result.code).toBe(0);
   expect(result.json).toMatchObject({ user: ALICE, objectId: SEED_OKTA.users.alice, tokenStore: 'file' });
+  const text = await H.run('alice', ['whoami']);
+  expect(text.stdout).toContain(`org:         ${H.emu.oktaOrgUrl}`);
+  expect(text.stdout).not.toContain('tenant');
 });
 
 test('request → approve → status → revoke → sweep: the member comes and goes in Okta and (pushed) in OCI', async () => {

@@ -86,6 +86,7 @@ Examples:
     )
     .action(async (_options: unknown, command: Command) =>
       run(command, async (env) => {
+        const config = await env.config();
         const services = await env.services();
         const account = await services.session.currentAccount();
         if (!account) throw new AuthError('NOT_SIGNED_IN', 'Nobody is signed in on this machine.');
@@ -112,7 +113,8 @@ Examples:
           () =>
             [
               `user:        ${account.username}${account.name ? ` (${account.name})` : ''}`,
-              `tenant:      ${account.tenantId}`,
+              // With Okta the account's tenantId is the org URL: an org, not a tenant.
+              `${config.idp?.type === 'okta' ? 'org:   ' : 'tenant:'}      ${account.tenantId}`,
               `token:       expires ${env.out.time(token.expiresOn, now)}`,
               `token store: ${store.description}`,
             ].join('\n'),
