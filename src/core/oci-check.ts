@@ -126,8 +126,12 @@ export function ociSyncOf(grantState: string, membership: OciMembership | undefi
   return null;
 }
 
-/** The OCI column of `status` and `list`: what OCI says, read against the grant. */
+/** Request states that never gave a grant: OCI says nothing about them (a membership there is another grant's). */
+const GRANTLESS = new Set(['pending', 'denied', 'cancelled', 'timed-out', 'invalid']);
+
+/** The OCI column of `status` and `list`: what OCI says, read against the grant ("-" for a request that gave none). */
 export function describeOciFor(grantState: string, membership: OciMembership | undefined): string {
+  if (GRANTLESS.has(grantState) && membership?.state !== 'no-group') return '-';
   switch (ociSyncOf(grantState, membership)) {
     // The grant is over: removed in Entra (or about to be, at the next sweep), and OCI has not caught up yet.
     case 'pending-in-oci':

@@ -129,3 +129,21 @@ describe('a spinner on stderr while status and list wait more than a second (ter
     expect(terminal.stdout).toContain(id);
   });
 });
+
+test("a request that gave no grant has no OCI column of its own: a denied one shows '-' while another grant holds the member in OCI", async () => {
+  const H = h();
+  const granted = await approvedRequest(H);
+  await H.advance({ minutes: 41 }); // a provisioning cycle: alice is in the OCI group through the approved grant
+  const second = await request(H);
+  expect((await H.run('bob', ['deny', second, '--reason', 'one is enough', '--yes'])).code).toBe(0);
+  const piped = await H.run('alice', ['status']);
+  expect(piped.code).toBe(0);
+  const ociColumn = Object.fromEntries(
+    piped.stdout
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => [line.split('\t')[0], line.split('\t')[5]]),
+  );
+  expect(ociColumn).toEqual({ [granted]: 'in OCI group', [second]: '-' });
+});
