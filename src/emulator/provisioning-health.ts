@@ -59,12 +59,14 @@ export function quarantineRetryDue(world: World, job: SynchronizationJob): boole
 }
 
 function imposeQuarantine(world: World, job: SynchronizationJob, reason: string, error: SynchronizationError): void {
+  // One reading of the clock: the series and its first quarantine begin at the same instant.
   const now = world.now();
+  const nowIso = new Date(now).toISOString();
   job.status.code = 'Quarantine';
   job.status.quarantine = {
     reason,
-    currentBegan: world.nowIso(),
-    seriesBegan: world.nowIso(),
+    currentBegan: nowIso,
+    seriesBegan: nowIso,
     seriesCount: 0,
     nextAttempt: new Date(nextQuarantineAttempt(now, now)).toISOString(),
     error,
@@ -90,11 +92,12 @@ export function failCycleIfInjected(
   status.countSuccessiveCompleteFailures = (status.countSuccessiveCompleteFailures ?? 0) + 1;
   const quarantine = status.code === 'Quarantine' ? status.quarantine : null;
   if (quarantine) {
+    const now = world.now();
     quarantine.seriesCount += 1;
-    quarantine.currentBegan = world.nowIso();
+    quarantine.currentBegan = new Date(now).toISOString();
     quarantine.error = failure.error;
     const seriesBegan = Date.parse(quarantine.seriesBegan);
-    const next = nextQuarantineAttempt(seriesBegan, world.now());
+    const next = nextQuarantineAttempt(seriesBegan, now);
     // Past four weeks Entra gives up: the job is disabled, and its quarantine says when it would have retried.
     if (next - seriesBegan > QUARANTINE_GIVE_UP_MS) job.disabled = true;
     quarantine.nextAttempt = new Date(next).toISOString();
