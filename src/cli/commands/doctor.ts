@@ -231,7 +231,7 @@ export function registerDoctor(program: Command, run: Runner): void {
   program
     .command('doctor')
     .description(
-      'check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix',
+      'check the whole chain (config, sign-in, permissions, groups, provisioning or Okta Push Groups, OCI) and say what to fix',
     )
     .addOption(
       new Option(

@@ -380,7 +380,11 @@ Examples:
         await writeConfigFile(file, config, { force: Boolean(options.force) });
         env.out.data({ configFile: file, config }, () => file);
         env.out.success(`Wrote ${file} (mode 0600).`);
-        env.out.info('Next: `ociaccess login`, then `ociaccess doctor` to check the whole chain.');
+        env.out.info(
+          config.idp?.type === 'okta'
+            ? 'Next: `ociaccess login` (approvers: `ociaccess login --role approver`), then `ociaccess doctor`; on the sweep host `ociaccess doctor --as app` also checks the record attributes and Push Groups.'
+            : 'Next: `ociaccess login`, then `ociaccess doctor` to check the whole chain.',
+        );
       }),
     );
 }
