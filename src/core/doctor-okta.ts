@@ -188,15 +188,14 @@ async function orgCheck(okta: OktaDoctorPort, idp: OktaIdp, app: boolean, add: A
   try {
     const meta = await okta.metadata();
     const org = idp.orgUrl.replace(/\/+$/, '');
-    const missing = [
-      ...(app
+    const missing = app
+      ? [
+          ...(meta.grantTypes.includes('client_credentials') ? [] : ['the client credentials grant']),
+          ...(meta.authMethods.includes('private_key_jwt') ? [] : ['private_key_jwt client authentication']),
+        ]
+      : meta.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')
         ? []
-        : meta.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')
-          ? []
-          : ['the device authorization grant']),
-      ...(app && !meta.grantTypes.includes('client_credentials') ? ['the client credentials grant'] : []),
-      ...(app && !meta.authMethods.includes('private_key_jwt') ? ['private_key_jwt client authentication'] : []),
-    ];
+        : ['the device authorization grant'];
     if (meta.issuer.replace(/\/+$/, '') !== org)
       add(
         'okta-org',
@@ -345,7 +344,7 @@ async function scopesCheck(
         title,
         'auth',
         'warn',
-        `${service} holds the sweep's scopes, but not ${optional.join(', ')}: doctor cannot read ${optional.includes('okta.schemas.read') ? 'the profile schemas' : ''}${optional.length > 1 ? ' or ' : ''}${optional.includes('okta.apps.read') ? 'the push mapping' : ''}`,
+        `${service} holds the sweep's scopes, but not ${optional.join(', ')}: doctor cannot read ${optional.map((scope) => (scope === 'okta.schemas.read' ? 'the profile schemas' : 'the push mapping')).join(' or ')}`,
         grantFix(optional),
       );
     else

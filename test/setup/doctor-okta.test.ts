@@ -242,3 +242,24 @@ test('without idp.ociAppId the push mapping cannot be read: a warning that says 
   );
   expect(check(result, 'oci-group').status).toBe('pass');
 });
+
+test('an org URL that is not the org authorization server fails the first Okta check with what idp.orgUrl must be', async () => {
+  const H = h();
+  const env = await oktaConfigWith(H, 'wrong-org', (config) => {
+    config.idp.orgUrl = `${H.emu.baseUrl}/not-okta`;
+  });
+  const result = await doctor(H, 'cron', ['--as', 'app'], env);
+  // The emulator serves nothing there: those requests are the point of this test.
+  expect(H.takeUnimplemented().length).toBeGreaterThan(0);
+  expect(result.code).toBe(1);
+  expect(check(result, 'okta-org')).toEqual(
+    expect.objectContaining({
+      status: 'fail',
+      detail: expect.stringMatching(
+        /\/not-okta publishes no authorization server metadata \(\/\.well-known\/openid-configuration answered \d+\)\.$/,
+      ),
+      fix: expect.stringContaining('idp.orgUrl is the org URL'),
+    }),
+  );
+  expect(result.json.checks.find((c: { status: string }) => c.status === 'fail').id).toBe('okta-org');
+});

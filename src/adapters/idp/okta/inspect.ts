@@ -51,7 +51,7 @@ export class OktaInspector implements OktaDoctorPort {
 
   /** O1: the OpenID configuration, else the OAuth authorization server metadata (both published by the org AS). */
   async metadata(): Promise<OktaMetadata> {
-    let lastStatus = 0;
+    let firstStatus = 0;
     for (const name of ['openid-configuration', 'oauth-authorization-server']) {
       const url = `${this.org}/.well-known/${name}`;
       let response: Response;
@@ -68,7 +68,7 @@ export class OktaInspector implements OktaDoctorPort {
         );
       }
       const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-      lastStatus = response.status;
+      firstStatus ||= response.status;
       if (!response.ok || !body || typeof body !== 'object') continue;
       const list = (value: unknown) =>
         Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
@@ -85,7 +85,7 @@ export class OktaInspector implements OktaDoctorPort {
     }
     throw new UpstreamError(
       'OKTA_ERROR',
-      `${this.org} publishes no authorization server metadata (/.well-known/openid-configuration answered ${lastStatus}).`,
+      `${this.org} publishes no authorization server metadata (/.well-known/openid-configuration answered ${firstStatus}).`,
       { hint: 'idp.orgUrl is the org URL, e.g. https://example.okta.com, without /oauth2/… or a custom server id.' },
     );
   }
