@@ -43,7 +43,7 @@ function oktaFlags(H: Harness): string[] {
     SEED_OKTA.serviceAppClientId,
     '--automation-key',
     H.emu.oktaServiceKeyFile,
-    '--automation-key-id',
+    '--automation-kid',
     SEED_OKTA.serviceAppKeyId,
     '--oci-app-id',
     SEED_OKTA.ociAppId,

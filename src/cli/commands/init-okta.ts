@@ -30,7 +30,7 @@ const ENTRA_ONLY: [keyof InitOptions, string][] = [
 ];
 const OKTA_ONLY: [keyof InitOptions, string][] = [
   ['orgUrl', '--org-url'],
-  ['automationKeyId', '--automation-key-id'],
+  ['automationKid', '--automation-kid'],
   ['ociAppId', '--oci-app-id'],
 ];
 
@@ -63,7 +63,7 @@ export async function chooseIdp(ask: Asker, options: InitOptions): Promise<Idp> 
         code: 'FLAG_NOT_FOR_IDP',
         hint:
           idp === 'okta'
-            ? 'With Okta: --org-url, --client-id (the native app), --group-id (00g…), --automation-client-id with --automation-key (and --automation-key-id), --oci-app-id. Okta has no tenant, cloud or provisioning job (see `ociaccess init --help`).'
+            ? 'With Okta: --org-url, --client-id (the native app), --group-id (00g…), --automation-client-id with --automation-key (and --automation-kid), --oci-app-id. Okta has no tenant, cloud or provisioning job (see `ociaccess init --help`).'
             : 'Remove them, or pass --idp okta.',
         details: { flags: foreign },
       },
@@ -145,15 +145,15 @@ export async function gatherOkta(env: CommandEnv, ask: Asker, options: InitOptio
       parse: parsePath(ctx.cwd),
       required: true,
     });
-    const keyId = await ask.ask(options.automationKeyId, {
-      flag: '--automation-key-id',
+    const keyId = await ask.ask(options.automationKid, {
+      flag: '--automation-kid',
       message: "The key's id (kid) as Okta shows it (empty when the app has one key):",
       parse: parseText,
       default: '',
     });
     if (privateKeyFile) automation = { clientId: automationClientId, privateKeyFile, ...(keyId ? { keyId } : {}) };
-  } else if (options.automationKey !== undefined || options.automationKeyId !== undefined) {
-    throw new UsageError('--automation-key and --automation-key-id need --automation-client-id.', {
+  } else if (options.automationKey !== undefined || options.automationKid !== undefined) {
+    throw new UsageError('--automation-key and --automation-kid need --automation-client-id.', {
       code: 'INVALID_VALUE',
     });
   }

@@ -14,7 +14,7 @@ import { chooseIdp, gatherOkta, type Idp } from './init-okta.js';
 export interface InitOptions {
   idp?: Idp;
   orgUrl?: string;
-  automationKeyId?: string;
+  automationKid?: string;
   ociAppId?: string;
   tenant?: string;
   clientId?: string;
@@ -337,7 +337,7 @@ export function registerInit(program: Command, run: Runner): void {
     .option('--automation-client-id <id>', 'client id of the automation app (sweep)')
     .option('--automation-certificate <file>', "the automation app's certificate (PEM)")
     .option('--automation-key <file>', "its private key (PEM); Okta: the service app's private_key_jwt key")
-    .option('--automation-key-id <kid>', "Okta: the key's id as Okta shows it (when the app has several)")
+    .option('--automation-kid <kid>', "Okta: the key's id as Okta shows it (when the app has several)")
     .option('--oci-app-id <id>', 'Okta: the OCI IAM app (0oa…) whose Push Groups doctor checks')
     .option('--automation-secret-file <file>', 'or: a file holding its client secret')
     .option('--automation-secret-env <name>', 'or: an environment variable holding its client secret')
