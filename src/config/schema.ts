@@ -205,6 +205,8 @@ export const oktaIdpSchema = z
       })
       .strict()
       .optional(),
+    /** The OCI IAM app in Okta (0oa…) whose Push Groups carry the group to OCI: doctor reads its push mapping. */
+    ociAppId: oktaId('0oa', 'an Okta app id such as 0oa1a2b3c4d5e6f7g8h9').optional(),
   })
   .strict();
 

@@ -65,11 +65,12 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
  * permissions, OCI key) → 4, upstream (a service that does not answer) → 5,
  * anything else → 1.
  */
-export type CheckCategory = 'config' | 'auth' | 'upstream' | 'entra' | 'oci';
+export type CheckCategory = 'config' | 'auth' | 'upstream' | 'entra' | 'okta' | 'oci';
 
 /** Codes of a service that did not answer (after retries), as opposed to one that answered "no". */
 const NO_ANSWER = new Set([
   'ENTRA_UNREACHABLE',
+  'OKTA_UNAVAILABLE',
   'GRAPH_UNAVAILABLE',
   'OCI_UNAVAILABLE',
   'EMULATOR_UNREACHABLE',
@@ -77,7 +78,7 @@ const NO_ANSWER = new Set([
 ]);
 
 /** The category of a typed error's failure, by its exit code; `fallback` for the rest. */
-function categoryOf(error: unknown, fallback: CheckCategory): CheckCategory {
+export function categoryOf(error: unknown, fallback: CheckCategory): CheckCategory {
   if (!(error instanceof OciAccessError)) return fallback;
   if (error.exitCode === ExitCode.usage) return 'config';
   if (error.exitCode === ExitCode.auth) return 'auth';
@@ -170,7 +171,7 @@ function graphFailure(error: unknown, permission: string): Pick<CheckResult, 'de
 }
 
 /** Absolute UTC to the second, for probes that do not say how to show a time. */
-const absoluteTime = (when: Date): string => isoSeconds(when);
+export const absoluteTime = (when: Date): string => isoSeconds(when);
 
 /** A time Graph sent as text, shown as every other time (a text that is no time is shown as it is). */
 function shownTime(probes: DoctorProbes, text: string, now: Date): string {
@@ -221,31 +222,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   }
   const now = probes.now();
 
-  if (probes.files) {
-    try {
-      const { checked, problems } = await probes.files(config);
-      if (problems.length)
-        add(
-          'files',
-          'file permissions',
-          'config',
-          'fail',
-          problems.map((p) => p.message).join('; '),
-          `Check that nobody else changed them, then run: ${[...new Set(problems.map((p) => p.fix))].join(' && ')}`,
-        );
-      else
-        add(
-          'files',
-          'file permissions',
-          'config',
-          'pass',
-          `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`,
-        );
-    } catch (error) {
-      const e = error as OciAccessError;
-      add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
-    }
-  }
+  await filesCheck(probes, config, add);
 
   if (probes.notifyTargets) {
     try {
@@ -382,7 +359,35 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   return finish(probes.identity, checks);
 }
 
-type Add = (
+/** Who can read or change the files that hold authority: one check, failing with the commands that fix it. */
+export async function filesCheck(probes: Pick<DoctorProbes, 'files'>, config: Config, add: Add): Promise<void> {
+  if (!probes.files) return;
+  try {
+    const { checked, problems } = await probes.files(config);
+    if (problems.length)
+      add(
+        'files',
+        'file permissions',
+        'config',
+        'fail',
+        problems.map((p) => p.message).join('; '),
+        `Check that nobody else changed them, then run: ${[...new Set(problems.map((p) => p.fix))].join(' && ')}`,
+      );
+    else
+      add(
+        'files',
+        'file permissions',
+        'config',
+        'pass',
+        `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`,
+      );
+  } catch (error) {
+    const e = error as OciAccessError;
+    add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
+  }
+}
+
+export type Add = (
   id: string,
   title: string,
   category: CheckCategory,
@@ -396,7 +401,7 @@ type Add = (
  * target's URL may be set only where it is used (the sweep host's
  * environment), not on every machine that runs doctor.
  */
-function notifyCheck(
+export function notifyCheck(
   { checked, problems }: { checked: number; problems: { message: string; fix: string }[] },
   add: Add,
 ): void {
@@ -782,7 +787,7 @@ export const PROVISIONING_ROLES =
  * ociaccess refuses writes with a "read" config whatever the key can do.
  */
 function keyRole(
-  probes: DoctorProbes,
+  probes: Pick<DoctorProbes, 'identity'>,
   config: Config,
   oci: OciConfig,
 ): { status: CheckStatus; detail: string; fix: string | null } {
@@ -818,12 +823,23 @@ function keyRole(
   };
 }
 
-async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promise<void> {
-  const rest = [
-    ['oci-domain', 'OCI identity domain'],
-    ['oci-group', 'OCI groups'],
-    ['jit', 'JIT provisioning'],
-  ] as const;
+/**
+ * The OCI checks. With Okta (`idp` "okta") the group reaches OCI through Push Groups, not SAML JIT
+ * or Entra's provisioning: no JIT row, and the missing-group fix names the push.
+ */
+export async function ociChecks(
+  probes: Pick<DoctorProbes, 'identity' | 'oci'>,
+  config: Config,
+  add: Add,
+  idp: 'entra' | 'okta' = 'entra',
+): Promise<void> {
+  const rest = (
+    [
+      ['oci-domain', 'OCI identity domain'],
+      ['oci-group', 'OCI groups'],
+      ['jit', 'JIT provisioning'],
+    ] as const
+  ).filter(([id]) => idp === 'entra' || id !== 'jit');
   if (!config.oci) {
     if (probes.identity === 'app') {
       // The sweep needs the domain: the same error the sweep itself gives.
@@ -895,10 +911,13 @@ async function ociChecks(probes: DoctorProbes, config: Config, add: Add): Promis
         'oci',
         'fail',
         `not in the identity domain: ${missing.map((g) => g.ociGroupName).join(', ')}`,
-        'Provisioning creates the OCI group at its first cycle once the Entra group is assigned; check groups[].ociGroupName and the provisioning logs (docs/setup-oci.md).',
+        idp === 'okta'
+          ? "Push Groups creates the OCI group (under the Okta group's name) at its first push: check groups[].ociGroupName and the OCI app's Push Groups tab in Okta (docs/okta.md, Push Groups)."
+          : 'Provisioning creates the OCI group at its first cycle once the Entra group is assigned; check groups[].ociGroupName and the provisioning logs (docs/setup-oci.md).',
       );
     } else add('oci-group', 'OCI groups', 'oci', 'pass', config.groups.map((g) => g.ociGroupName).join(', '));
   }
+  if (idp === 'okta') return;
 
   try {
     const providers = (await oci.identityProviders()).filter((idp) => idp.enabled);
@@ -968,7 +987,7 @@ function statusOf(
 }
 
 /** The exit code is the first failure's, in chain order: the root cause, not its echoes. */
-function finish(identity: 'user' | 'app', checks: CheckResult[]): DoctorReport {
+export function finish(identity: 'user' | 'app', checks: CheckResult[]): DoctorReport {
   const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
   for (const check of checks) summary[check.status] += 1;
   const firstFailure = checks.find((check) => check.status === 'fail');

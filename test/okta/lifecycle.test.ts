@@ -249,9 +249,3 @@ test("an approval found on a non-approver's (or the requester's) own profile kee
   const status = await H.run('alice', ['status', '--json']);
   expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'pending' })]);
 });
-
-test('doctor says it does not check an Okta org yet (exit 2), instead of failing Entra checks', async () => {
-  const result = await H.run('alice', ['doctor', '--json']);
-  expect(result.code).toBe(2);
-  expect(result.json.error.code).toBe('IDP_NOT_SUPPORTED');
-});

@@ -8,10 +8,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { actorContext, CapturedStream } from '../../src/actor-context.js';
 import { main } from '../../src/cli/main.js';
-import type { Prompter } from '../../src/context.js';
 import { SEED } from '../../src/emulator/seed.js';
 import { completeDeviceCode } from '../../src/emulator/entra/index.js';
 import { upnOf, userCodeIn, useHarness, type Harness } from '../support/harness.js';
+import { scriptedPrompter } from '../support/scripted-prompter.js';
 
 const h = useHarness({ logins: ['alice'] });
 
@@ -403,43 +403,11 @@ test('--cloud usgov picks the US Government hosts; --dry-run prints the config a
   await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
 });
 
-/** Answers prompts by matching their message; an unexpected prompt fails the test. */
-function scriptedPrompter(script: [RegExp, string | boolean][]): Prompter & { asked: string[] } {
-  const asked: string[] = [];
-  const answer = (message: string) => {
-    asked.push(message);
-    const index = script.findIndex(([pattern]) => pattern.test(message));
-    if (index < 0) throw new Error(`unexpected prompt: ${message}`);
-    const [, value] = script.splice(index, 1)[0]!;
-    return value;
-  };
-  return {
-    interactive: true,
-    asked,
-    async input(message, options) {
-      const value = String(answer(message));
-      const text = value === '' ? (options?.default ?? '') : value;
-      const verdict = options?.validate?.(value);
-      if (verdict !== undefined && verdict !== true)
-        throw new Error(`answer "${value}" to "${message}" was refused: ${verdict}`);
-      return text;
-    },
-    async confirm(message) {
-      return Boolean(answer(message));
-    },
-    async select(message, choices) {
-      const wanted = String(answer(message));
-      const choice = choices.find((c) => String(c.value) === wanted);
-      if (!choice) throw new Error(`no choice ${wanted} for ${message}`);
-      return choice.value;
-    },
-  };
-}
-
 test('the wizard: asks each question on a terminal, offers the defaults, looks the group up, writes the file', async () => {
   const H = h();
   const file = target(H, 'wizard');
   const prompter = scriptedPrompter([
+    [/Which identity provider/, 'entra'],
     [/tenant/, SEED.tenantId],
     [/client\) id/, SEED.cliAppId],
     [/Which Microsoft cloud/, 'custom'],
@@ -473,7 +441,7 @@ test('the wizard: asks each question on a terminal, offers the defaults, looks t
   const code = await main(['--config', file, 'init'], actorContext({ env: alice.env, stdout, stderr, prompter }));
   expect(stderr.text).toContain(`Found the Entra group "OCI-Temp-Admins": ${SEED.tempGroupId}.`);
   expect(code).toBe(0);
-  expect(prompter.asked).toHaveLength(26);
+  expect(prompter.asked).toHaveLength(27);
   const config = JSON.parse(await readFile(file, 'utf8'));
   expect(config.groups[0]).toMatchObject({
     name: 'OCI-Temp-Admins',

@@ -119,4 +119,15 @@ describe('config: idp', () => {
       }),
     ).toEqual([expect.stringMatching(/^groups\[0\]\.oktaGroupId: is an Okta group id/)]);
   });
+
+  it('idp.ociAppId (the OCI app whose push doctor reads) is optional and must be an Okta app id', () => {
+    const config = parseConfig(
+      JSON.stringify({ ...okta, idp: { ...okta.idp, ociAppId: '0oaocipush0000000003' } }),
+      'c.json',
+    );
+    expect(config.idp).toMatchObject({ ociAppId: '0oaocipush0000000003' });
+    expect(problemsOf({ ...okta, idp: { ...okta.idp, ociAppId: 'oci-app' } })).toEqual([
+      expect.stringMatching(/^idp\.ociAppId: must be an Okta app id/),
+    ]);
+  });
 });

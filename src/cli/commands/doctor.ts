@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
-import { UsageError } from '../../errors.js';
 import type { CommandEnv } from '../command-env.js';
 import { table, type Output } from '../output.js';
 import type { Config } from '../../config/schema.js';
@@ -68,6 +67,8 @@ async function probesFor(env: CommandEnv, identity: 'user' | 'app'): Promise<Doc
       if (automation?.clientSecretFile)
         targets.push([resolve(automation.clientSecretFile), 'private', 'automation client secret file']);
       if (keyFile) targets.push([resolve(keyFile), 'private', 'automation certificate key file']);
+      if (config.idp?.type === 'okta' && config.idp.automation)
+        targets.push([resolve(config.idp.automation.privateKeyFile), 'private', 'Okta automation key file']);
       if (ociConfig) targets.push([ociConfig, 'private', 'OCI config file']);
       if (ociKey) targets.push([ociKey, 'private', 'OCI API key file']);
       const problems = targets.flatMap(([file, rule, what]) =>
@@ -230,7 +231,7 @@ export function registerDoctor(program: Command, run: Runner): void {
   program
     .command('doctor')
     .description(
-      'check the whole chain (config, sign-in, Graph permissions, groups, provisioning, OCI, JIT) and say what to fix',
+      'check the whole chain (config, sign-in, permissions, groups, provisioning or Okta Push Groups, OCI) and say what to fix',
     )
     .addOption(
       new Option(
@@ -243,7 +244,9 @@ export function registerDoctor(program: Command, run: Runner): void {
     .addHelpText(
       'after',
       `
-Read-only: changes nothing in Entra or OCI.
+Read-only: changes nothing in Entra, Okta or OCI. With an Okta config
+(idp.type "okta") the checks are Okta's (docs/okta.md, Doctor); the record
+attributes and the Push Groups mapping are read with --as app.
 
 Examples:
   $ ociaccess doctor
@@ -255,18 +258,18 @@ answer, 1 anything else.`,
     )
     .action(async (options: { as: 'user' | 'app' }, command: Command) =>
       run(command, async (env) => {
-        // Its checks are Entra's (tenant metadata, Graph permissions, the SCIM job): say so rather than fail them one by one.
         const config = await env.config().catch(() => undefined);
-        if (config?.idp?.type === 'okta')
-          throw new UsageError('`doctor` does not check an Okta org yet (idp.type "okta").', {
-            code: 'IDP_NOT_SUPPORTED',
-            hint: '`ociaccess whoami` checks the sign-in; the lifecycle commands and `sweep` run on Okta. docs/okta.md lists what the org needs.',
-          });
         adapters ??= await loadAdapters();
         const { runDoctor } = await import('../../core/doctor.js');
         // The services set the emulator-aware clock; load them first when the config allows.
         await env.services().catch(() => undefined);
-        const report = await runDoctor(await probesFor(env, options.as));
+        const probes = await probesFor(env, options.as);
+        let report;
+        if (config?.idp?.type === 'okta') {
+          const { runOktaDoctor } = await import('../../core/doctor-okta.js');
+          const { oktaProbesFor } = await import('../doctor-okta.js');
+          report = await runOktaDoctor(await oktaProbesFor(env, options.as, probes));
+        } else report = await runDoctor(probes);
         env.out.data(report, () => render(env.out, report));
         return report.exitCode;
       }),

@@ -2,14 +2,20 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
-import { Asker, parseGuid, parseHoursUpTo, parseHttpsUrl, parseText, parseUpnList } from '../ask.js';
+import { Asker, parseGuid, parseHttpsUrl, parseText } from '../ask.js';
 import { UsageError } from '../../errors.js';
 import { CLOUDS, cloudPreset } from '../../config/clouds.js';
 import type { ConfigInput } from '../../config/schema.js';
 import { resolveGroupId } from './init-group.js';
 import { chooseBackend, type Backend } from './init-backend.js';
+import { askGroupRules, askOci, parsePath } from './init-questions.js';
+import { chooseIdp, gatherOkta, type Idp } from './init-okta.js';
 
 export interface InitOptions {
+  idp?: Idp;
+  orgUrl?: string;
+  automationKid?: string;
+  ociAppId?: string;
   tenant?: string;
   clientId?: string;
   cloud?: string;
@@ -43,8 +49,6 @@ export interface InitOptions {
   dryRun?: boolean;
 }
 
-const parsePath = (cwd: string) => (raw: string) =>
-  raw.trim() ? { value: path.resolve(cwd, raw.trim()) } : { error: 'must not be empty' };
 const parseEnvName = (raw: string) =>
   /^[A-Za-z_][A-Za-z0-9_]*$/.test(raw.trim())
     ? { value: raw.trim() }
@@ -56,6 +60,7 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
   const ask = new Asker(ctx.prompter);
   if (ask.interactive)
     out.info('Setting up ociaccess. Every answer can also be given as a flag (see `ociaccess init --help`).\n');
+  if ((await chooseIdp(ask, options)) === 'okta') return gatherOkta(env, ask, options);
 
   const tenantId = await ask.ask(options.tenant, {
     flag: '--tenant',
@@ -119,79 +124,12 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
     parse: parseText,
     default: groupName,
   }))!;
-  // With pim, PIM's eligibility and policy say who may ask and approve: the lists may stay empty.
-  const listRequirement = options.backend === 'pim' ? { default: '' } : { required: true };
-  const requesters = await ask.ask(options.requesters, {
-    flag: '--requesters',
-    message: 'Who may request access (user principal names, comma-separated):',
-    parse: parseUpnList,
-    ...listRequirement,
-  });
-  const approvers = await ask.ask(options.approvers, {
-    flag: '--approvers',
-    message: 'Who may approve (user principal names, comma-separated):',
-    parse: parseUpnList,
-    ...listRequirement,
-  });
-  const standing = await ask.ask(options.standing, {
-    flag: '--standing',
-    message: 'Break-glass members the sweep must never remove (empty for none):',
-    parse: parseUpnList,
-    default: '',
-  });
-  const maxHours = (await ask.ask(options.maxHours, {
-    flag: '--max-hours',
-    message: 'Longest grant, in hours:',
-    parse: parseHoursUpTo(168),
-    default: '8',
-  }))!;
-  const defaultHours = (await ask.ask(options.defaultHours, {
-    flag: '--default-hours',
-    message: 'Default grant, in hours:',
-    parse: parseHoursUpTo(maxHours),
-    default: String(Math.min(2, maxHours)),
-  }))!;
-  const autoWanted = await ask.yesNo(options.autoApproveHours !== undefined ? true : undefined, {
-    message: 'Approve short requests automatically (during sweep)?',
-    default: false,
-  });
-  const autoHours = autoWanted
-    ? await ask.ask(options.autoApproveHours, {
-        flag: '--auto-approve-hours',
-        message: 'Auto-approve requests of at most how many hours:',
-        parse: parseHoursUpTo(Math.min(24, maxHours)),
-        default: String(Math.min(1, maxHours)),
-      })
-    : undefined;
-  const autoRequesters = autoHours
-    ? await ask.ask(options.autoApproveRequesters, {
-        flag: '--auto-approve-requesters',
-        message: 'Only for these requesters (empty for every eligible requester):',
-        parse: parseUpnList,
-        default: '',
-      })
-    : undefined;
-
-  const domainUrl = await ask.ask(options.ociDomainUrl, {
-    flag: '--oci-domain-url',
-    message: 'OCI identity domain URL (https://idcs-….identity.oraclecloud.com):',
-    parse: parseHttpsUrl,
-    required: true,
-  });
-  const home = ctx.env.HOME ?? ctx.env.USERPROFILE;
-  const ociConfigFile = await ask.ask(options.ociConfig, {
-    flag: '--oci-config',
-    message: 'OCI config file (API key):',
-    parse: parsePath(ctx.cwd),
-    default: home ? path.join(home, '.oci', 'config') : undefined,
-    required: true,
-  });
-  const ociProfile = (await ask.ask(options.ociProfile, {
-    flag: '--oci-profile',
-    message: 'OCI config profile:',
-    parse: parseText,
-    default: 'DEFAULT',
-  }))!;
+  const { requesters, approvers, standing, maxHours, defaultHours, autoHours, autoRequesters } = await askGroupRules(
+    ask,
+    options,
+    'user principal names',
+  );
+  const { domainUrl, ociConfigFile, ociProfile } = await askOci(env, ask, options);
 
   const servicePrincipalId = await ask.ask(options.servicePrincipal, {
     flag: '--service-principal',
@@ -346,8 +284,18 @@ export function registerInit(program: Command, run: Runner): void {
     .description(
       'write a config file: asks for the tenant, apps, group, people, limits, OCI domain and provisioning job (or takes flags)',
     )
+    .addOption(
+      new Option('--idp <name>', 'the identity provider: entra (default) or okta; asked first in a terminal').choices([
+        'entra',
+        'okta',
+      ]),
+    )
     .option('--tenant <id>', 'Entra tenant (directory) id')
-    .option('--client-id <id>', 'application id of the public client app people sign in with')
+    .option(
+      '--client-id <id>',
+      'application id of the public client app people sign in with (Okta: the OIDC native app, 0oa…)',
+    )
+    .option('--org-url <url>', 'Okta: the org URL, e.g. https://example.okta.com')
     .addOption(
       new Option('--cloud <name>', 'which Microsoft cloud').choices([
         'public',
@@ -388,7 +336,9 @@ export function registerInit(program: Command, run: Runner): void {
     .option('--provision-on-demand', 'push every change to OCI at once')
     .option('--automation-client-id <id>', 'client id of the automation app (sweep)')
     .option('--automation-certificate <file>', "the automation app's certificate (PEM)")
-    .option('--automation-key <file>', 'its private key (PEM)')
+    .option('--automation-key <file>', "its private key (PEM); Okta: the service app's private_key_jwt key")
+    .option('--automation-kid <kid>', "Okta: the key's id as Okta shows it (when the app has several)")
+    .option('--oci-app-id <id>', 'Okta: the OCI IAM app (0oa…) whose Push Groups doctor checks')
     .option('--automation-secret-file <file>', 'or: a file holding its client secret')
     .option('--automation-secret-env <name>', 'or: an environment variable holding its client secret')
     .option('--force', 'overwrite an existing config file')
@@ -404,7 +354,11 @@ Examples:
   $ ociaccess init
   $ ociaccess init --tenant 7f3c… --client-id 0c1a… --group-id 5e6f… \\
       --requesters alice@contoso.com --approvers bob@contoso.com \\
-      --oci-domain-url https://idcs-abc.identity.oraclecloud.com`,
+      --oci-domain-url https://idcs-abc.identity.oraclecloud.com
+  $ ociaccess init --idp okta --org-url https://example.okta.com \\
+      --client-id 0oa1… --group-id 00g1… --requesters alice@example.com \\
+      --approvers bob@example.com --oci-domain-url https://idcs-abc.identity.oraclecloud.com \\
+      --automation-client-id 0oa2… --automation-key /etc/ociaccess/okta.pem`,
     )
     .action(async (options: InitOptions, command: Command) =>
       run(command, async (env) => {
@@ -426,7 +380,11 @@ Examples:
         await writeConfigFile(file, config, { force: Boolean(options.force) });
         env.out.data({ configFile: file, config }, () => file);
         env.out.success(`Wrote ${file} (mode 0600).`);
-        env.out.info('Next: `ociaccess login`, then `ociaccess doctor` to check the whole chain.');
+        env.out.info(
+          config.idp?.type === 'okta'
+            ? 'Next: `ociaccess login` (approvers: `ociaccess login --role approver`), then `ociaccess doctor`; on the sweep host `ociaccess doctor --as app` also checks the record attributes and Push Groups.'
+            : 'Next: `ociaccess login`, then `ociaccess doctor` to check the whole chain.',
+        );
       }),
     );
 }

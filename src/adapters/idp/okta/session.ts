@@ -202,7 +202,15 @@ export class OktaSession {
   }
 
   /** The automation's token (O5): client credentials with a fresh private_key_jwt assertion. */
-  async getAppToken(): Promise<AccessToken> {
+  getAppToken(): Promise<AccessToken> {
+    return this.appTokenFor(OKTA_APP_SCOPES);
+  }
+
+  /**
+   * A client-credentials token for these scopes (doctor asks for its own, and for one scope at a
+   * time to name the ones the service app lacks: Okta's invalid_scope does not say which).
+   */
+  async appTokenFor(scopes: readonly string[]): Promise<AccessToken> {
     const automation = this.idp.automation;
     if (!automation)
       throw new ConfigError(
@@ -218,7 +226,7 @@ export class OktaSession {
     });
     const key = await this.appKey;
     try {
-      const token = await this.oauth.clientCredentials(automation.clientId, key, automation.keyId, OKTA_APP_SCOPES);
+      const token = await this.oauth.clientCredentials(automation.clientId, key, automation.keyId, scopes);
       return { token: token.accessToken, expiresOn: token.expiresOn, scopes: token.scopes };
     } catch (error) {
       if (!(error instanceof OktaOAuthRefusal)) throw error;
@@ -231,7 +239,7 @@ export class OktaSession {
         {
           hint: rejected
             ? `Check that the key's public half is registered on the service app ${automation.clientId} (and idp.automation.keyId when it has several keys), and this machine's clock.`
-            : `Grant ${OKTA_APP_SCOPES.join(', ')} on the service app's Okta API Scopes tab, with an admin role that covers them.`,
+            : `Grant ${scopes.join(', ')} on the service app's Okta API Scopes tab, with an admin role that covers them.`,
           details: { oauthError: error.error },
         },
       );
