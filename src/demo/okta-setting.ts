@@ -1,7 +1,8 @@
 /**
  * The emulator's config turned to Okta (docs/okta.md, "The emulator's seed"):
  * the org at ${baseUrl}/okta, the seeded native app for people and service app
- * for the sweep (private_key_jwt with the emulator's key), and the temp group
+ * for the sweep (private_key_jwt with the emulator's key), the OCI app whose
+ * Push Groups mappings doctor checks, and the temp group
  * by its Okta id, which Push Groups sends to OCI-Temp-Admins-Okta. The Entra
  * settings are dropped, as a real Okta config has none; the PIM group too,
  * PIM for Groups being Entra's. Used by `demo --idp okta` and by the tests.
@@ -35,6 +36,7 @@ export function oktaConfigOf(
         privateKeyFile: emulator.oktaServiceKeyFile,
         keyId: SEED_OKTA.serviceAppKeyId,
       },
+      ociAppId: SEED_OKTA.ociAppId,
     },
     groups: [
       {

@@ -21,25 +21,19 @@ function check(result: RunResult, id: string): { status: string; detail: string;
 const statuses = (result: RunResult) =>
   Object.fromEntries(result.json.checks.map((c: { id: string; status: string }) => [c.id, c.status]));
 
-/** The harness's Okta config, plus the OCI app whose push mapping doctor reads. */
-let withPush: Record<string, string>;
-beforeEach(async () => {
-  withPush = await oktaConfigWith(h(), 'with-push', () => undefined);
-});
-
 async function doctor(
   H: Harness,
   who: 'alice' | 'bob' | 'cron',
   args: string[] = [],
-  env = withPush,
+  env: Record<string, string> = {},
 ): Promise<RunResult> {
   return H.expectNoChange(() => H.run(who, ['doctor', ...args, '--json'], { env }));
 }
 
-/** A copy of the Okta config with idp.ociAppId and `change` applied; returns the env that points at it. */
+/** A copy of the Okta config (which names the seeded OCI app) with `change` applied; returns the env that points at it. */
 async function oktaConfigWith(H: Harness, name: string, change: (config: any) => void) {
   const config = JSON.parse(await readFile(H.actor('cron').env.OCIACCESS_CONFIG!, 'utf8'));
-  config.idp.ociAppId = SEED_OKTA.ociAppId;
+  expect(config.idp.ociAppId).toBe(SEED_OKTA.ociAppId);
   change(config);
   const file = path.join(H.root, `${name}.json`);
   await writeFile(file, JSON.stringify(config), { mode: 0o600 });
@@ -77,7 +71,7 @@ test('the seeded org: as the automation every check passes; as a person nothing 
     Object.entries(statuses(person)).filter(([id, status]) => status !== 'pass' && !['schema', 'push'].includes(id)),
   ).toEqual([]);
 
-  const text = await H.run('cron', ['doctor', '--as', 'app'], { env: withPush });
+  const text = await H.run('cron', ['doctor', '--as', 'app'], {});
   expect(text.code).toBe(0);
   expect(text.stdout).toContain('13 passed, 0 warning(s), 0 failed, 0 skipped (checked as the automation app)');
 });
@@ -235,7 +229,10 @@ test("an approver signed in with a requester's scopes fails the scopes check wit
 
 test('without idp.ociAppId the push mapping cannot be read: a warning that says how to add it, exit 0', async () => {
   const H = h();
-  const result = await doctor(H, 'cron', ['--as', 'app'], {});
+  const env = await oktaConfigWith(H, 'no-oci-app', (config) => {
+    delete config.idp.ociAppId;
+  });
+  const result = await doctor(H, 'cron', ['--as', 'app'], env);
   expect(result.code).toBe(0);
   expect(check(result, 'push')).toEqual(
     expect.objectContaining({ status: 'warn', fix: expect.stringContaining('Add idp.ociAppId') }),
