@@ -10,11 +10,11 @@ import type { Config } from '../config/schema.js';
 import type { OciAccessError } from '../errors.js';
 import {
   absoluteTime,
-  categoryOf,
   filesCheck,
   finish,
   notifyCheck,
   ociChecks,
+  addError,
   type Add,
   type CheckResult,
   type DoctorProbes,
@@ -141,8 +141,7 @@ export async function runOktaDoctor(probes: OktaDoctorProbes): Promise<DoctorRep
     );
   } catch (error) {
     signInError = error;
-    const e = error as OciAccessError;
-    add('sign-in', 'sign-in', categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'sign-in', 'sign-in', error, 'okta');
   }
   const doctorScopes = await scopesCheck(probes, config, signIn, signInError, add);
 
@@ -216,8 +215,7 @@ async function orgCheck(okta: OktaDoctorPort, idp: OktaIdp, app: boolean, add: A
       );
     else add('okta-org', title, 'okta', 'pass', `${org} answers as the org authorization server`);
   } catch (error) {
-    const e = error as OciAccessError;
-    add('okta-org', title, categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'okta-org', title, error, 'okta');
   }
 }
 
@@ -270,8 +268,7 @@ async function nativeAppCheck(
         : `idp.clientId is the Client ID of the OIDC native app people sign in with (Applications → the app → General), with the Device Authorization and Refresh Token grants.`,
     );
   } catch (error) {
-    const e = error as OciAccessError;
-    add('native-app', title, categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'native-app', title, error, 'okta');
   }
 }
 
@@ -356,8 +353,7 @@ async function scopesCheck(
         `${service} holds ${[...probes.scopes.app, ...OKTA_DOCTOR_APP_SCOPES].join(', ')}`,
       );
   } catch (error) {
-    const e = error as OciAccessError;
-    add('scopes', title, categoryOf(error, 'auth'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'scopes', title, error, 'auth');
   }
   return held;
 }
@@ -403,8 +399,7 @@ async function groupCheck(okta: OktaDoctorPort, config: Config, add: Add): Promi
       );
     else add('group', title, 'okta', 'pass', found.join(', '));
   } catch (error) {
-    const e = error as OciAccessError;
-    add('group', title, categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'group', title, error, 'okta');
   }
 }
 
@@ -429,8 +424,7 @@ async function peopleCheck(okta: OktaDoctorPort, config: Config, add: Add): Prom
       );
     else add('people', title, 'okta', 'pass', `${logins.length} user(s) found`);
   } catch (error) {
-    const e = error as OciAccessError;
-    add('people', title, categoryOf(error, 'okta'), 'warn', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'people', title, error, 'okta', 'warn');
   }
 }
 
@@ -501,8 +495,7 @@ async function schemaCheck(okta: OktaDoctorPort, granted: boolean, add: Add): Pr
         `user: ociaccessRequests, ociaccessDecisions (string, self READ_WRITE); group: ociaccessDecisions (string)`,
       );
   } catch (error) {
-    const e = error as OciAccessError;
-    add('schema', title, categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'schema', title, error, 'okta');
   }
 }
 
@@ -566,7 +559,6 @@ async function pushCheck(
     if (problems.length) add('push', title, 'okta', 'fail', problems.join('; '), [...fixes].join(' '));
     else add('push', title, 'okta', 'pass', fine.join('; '));
   } catch (error) {
-    const e = error as OciAccessError;
-    add('push', title, categoryOf(error, 'okta'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'push', title, error, 'okta');
   }
 }

@@ -259,8 +259,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
         'Check cloud.authorityHost (sovereign clouds use their own host).',
       );
   } catch (error) {
-    const e = error as OciAccessError;
-    add('authority', 'sign-in service', categoryOf(error, 'auth'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'authority', 'sign-in service', error, 'auth');
   }
 
   // Sign-in and permissions.
@@ -268,8 +267,7 @@ export async function runDoctor(probes: DoctorProbes): Promise<DoctorReport> {
   try {
     token = await probes.token(config);
   } catch (error) {
-    const e = error as OciAccessError;
-    add('sign-in', 'sign-in', categoryOf(error, 'entra'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'sign-in', 'sign-in', error, 'entra');
   }
   const needsOptions: NeedsOptions = {
     autoApproval: config.groups.some((group) => group.autoApproval),
@@ -382,8 +380,7 @@ export async function filesCheck(probes: Pick<DoctorProbes, 'files'>, config: Co
         `${checked} file(s) and the state directory: secrets and keys readable by their owner only, nothing writable by others`,
       );
   } catch (error) {
-    const e = error as OciAccessError;
-    add('files', 'file permissions', categoryOf(error, 'config'), 'fail', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'files', 'file permissions', error, 'config');
   }
 }
 
@@ -395,6 +392,20 @@ export type Add = (
   detail: string,
   fix?: string | null,
 ) => void;
+
+/** Adds a check that a thrown error decided: its message and hint, its category by exit code or `fallback`. */
+export function addError(
+  add: Add,
+  id: string,
+  title: string,
+  error: unknown,
+  fallback: CheckCategory,
+  status: CheckStatus = 'fail',
+): void {
+  const detail = error instanceof Error ? error.message : String(error);
+  const fix = error instanceof OciAccessError ? (error.hint ?? null) : null;
+  add(id, title, categoryOf(error, fallback), status, detail, fix);
+}
 
 /**
  * A warning, not a failure: a notification never blocks an action, and a
@@ -974,8 +985,7 @@ export async function ociChecks(
         );
     }
   } catch (error) {
-    const e = error as OciAccessError;
-    add('jit', 'JIT provisioning', categoryOf(error, 'oci'), 'warn', e.message ?? String(error), e.hint ?? null);
+    addError(add, 'jit', 'JIT provisioning', error, 'oci', 'warn');
   }
 }
 

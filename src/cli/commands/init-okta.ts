@@ -10,7 +10,7 @@ import { Asker, parseHttpsUrl, parseText, type Parse } from '../ask.js';
 import { UsageError } from '../../errors.js';
 import type { ConfigInput } from '../../config/schema.js';
 import type { InitOptions } from './init.js';
-import { askGroupRules, askOci, parsePath } from './init-questions.js';
+import { askCaFile, askGroupRules, askOci, parsePath } from './init-questions.js';
 
 export type Idp = 'entra' | 'okta';
 
@@ -102,12 +102,7 @@ export async function gatherOkta(env: CommandEnv, ask: Asker, options: InitOptio
     parse: oktaId('0oa', 'an Okta client id'),
     required: true,
   });
-  const caFile = await ask.ask(options.caFile, {
-    flag: '--ca-file',
-    message: 'Extra CA certificate file (PEM) to trust, e.g. a TLS-inspecting proxy (empty for none):',
-    parse: parsePath(ctx.cwd),
-    default: '',
-  });
+  const caFile = await askCaFile(ask, options, ctx.cwd);
   const groupName = (await ask.ask(options.group, {
     flag: '--group',
     message: 'Okta group that grants OCI admin access (its name):',

@@ -10,6 +10,16 @@ import type { InitOptions } from './init.js';
 export const parsePath = (cwd: string) => (raw: string) =>
   raw.trim() ? { value: path.resolve(cwd, raw.trim()) } : { error: 'must not be empty' };
 
+/** An extra CA certificate to trust (a TLS-inspecting proxy), or '' for none. */
+export async function askCaFile(ask: Asker, options: InitOptions, cwd: string) {
+  return ask.ask(options.caFile, {
+    flag: '--ca-file',
+    message: 'Extra CA certificate file (PEM) to trust, e.g. a TLS-inspecting proxy (empty for none):',
+    parse: parsePath(cwd),
+    default: '',
+  });
+}
+
 /** The group's people and limits; `people` names what the lists hold (UPNs in Entra, logins in Okta). */
 export async function askGroupRules(ask: Asker, options: InitOptions, people: string) {
   // With pim, PIM's eligibility and policy say who may ask and approve: the lists may stay empty.

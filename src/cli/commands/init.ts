@@ -8,7 +8,7 @@ import { CLOUDS, cloudPreset } from '../../config/clouds.js';
 import type { ConfigInput } from '../../config/schema.js';
 import { resolveGroupId } from './init-group.js';
 import { chooseBackend, type Backend } from './init-backend.js';
-import { askGroupRules, askOci, parsePath } from './init-questions.js';
+import { askCaFile, askGroupRules, askOci } from './init-questions.js';
 import { chooseIdp, gatherOkta, type Idp } from './init-okta.js';
 
 export interface InitOptions {
@@ -105,12 +105,7 @@ async function gather(env: CommandEnv, options: InitOptions): Promise<ConfigInpu
     throw new UsageError(`--authority-host and --graph-url go with --cloud custom, not --cloud ${cloud}.`, {
       code: 'INVALID_VALUE',
     });
-  const caFile = await ask.ask(options.caFile, {
-    flag: '--ca-file',
-    message: 'Extra CA certificate file (PEM) to trust, e.g. a TLS-inspecting proxy (empty for none):',
-    parse: parsePath(ctx.cwd),
-    default: '',
-  });
+  const caFile = await askCaFile(ask, options, ctx.cwd);
 
   const groupName = (await ask.ask(options.group, {
     flag: '--group',
