@@ -35,21 +35,22 @@ const keyOf = (entry: AuditEntry) =>
   ]);
 
 /** Why an action was taken, where the entry says it only in its details (a forced OCI removal). */
-function reasonOf(entry: AuditEntry): string | undefined {
+function reasonOf(entry: AuditEntry, idpName: string): string | undefined {
   if (entry.reason) return entry.reason;
   const pendingForMs = entry.details?.pendingForMs;
   if (entry.action === 'force-remove-oci' && typeof pendingForMs === 'number')
-    return `still in OCI ${Math.round(pendingForMs / 60_000)} minutes after the removal in Entra (sweep.forceOciAfterMinutes)`;
+    return `still in OCI ${Math.round(pendingForMs / 60_000)} minutes after the removal in ${idpName} (sweep.forceOciAfterMinutes)`;
   return undefined;
 }
 
-export function foldAuditActions(entries: readonly AuditEntry[]): AuditAction[] {
+/** `idpName` names where this machine's removals are made ("Entra", "Okta"): one machine, one config. */
+export function foldAuditActions(entries: readonly AuditEntry[], idpName = 'Entra'): AuditAction[] {
   const actions: AuditAction[] = [];
   const open = new Map<string, AuditAction>();
   for (const entry of entries) {
     const key = keyOf(entry);
     const pending = open.get(key);
-    const reason = reasonOf(entry);
+    const reason = reasonOf(entry, idpName);
     if (pending) {
       pending.seqs.push(entry.seq);
       pending.lastAt = entry.at;

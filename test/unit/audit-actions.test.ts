@@ -89,3 +89,11 @@ test('force-remove-oci says why from its details; an entry that is complete at o
     ['force-remove-oci', 'ok', [2], 'still in OCI 31 minutes after the removal in Entra (sweep.forceOciAfterMinutes)'],
   ]);
 });
+
+test("on an Okta machine a forced OCI removal's reason names Okta, not Entra", () => {
+  const [action] = foldAuditActions(
+    [entry({ action: 'force-remove-oci', result: 'ok', details: { pendingForMs: 12 * 60_000 } })],
+    'Okta',
+  );
+  expect(action.reason).toBe('still in OCI 12 minutes after the removal in Okta (sweep.forceOciAfterMinutes)');
+});

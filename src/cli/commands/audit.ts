@@ -6,6 +6,7 @@ import { isoSeconds, table } from '../output.js';
 import type { CommandEnv } from '../command-env.js';
 import type { AuditEntry } from '../../store/audit-entry.js';
 import { foldAuditActions, type AuditAction } from '../../store/audit-actions.js';
+import { idpWordsOf } from '../../core/idp-words.js';
 
 function since(env: CommandEnv, raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
@@ -127,7 +128,11 @@ Examples:
         const from = since(env, options.since);
         const entries = await (await auditLogOf(env)).read(from ? { since: from } : {});
         if (options.raw) renderEntries(env, entries);
-        else renderActions(env, foldAuditActions(entries));
+        else {
+          // A machine without a readable config still shows its log, in Entra's words.
+          const idp = await env.config().then(idpWordsOf, () => idpWordsOf(undefined));
+          renderActions(env, foldAuditActions(entries, idp.name));
+        }
         if (entries.length === 0) env.out.info('The audit log has no entries' + (from ? ' in that period.' : ' yet.'));
       }),
     );
