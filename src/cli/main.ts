@@ -128,10 +128,9 @@ Examples:
   $ ociaccess demo                    # the whole story on the embedded emulator
 
 Exit codes: 0 done, 1 failed (read the report) or unexpected, 2 usage (nothing
-changed), 3 refused by policy/state, 4 sign-in/permission, 5 Graph/Entra/OCI
-unavailable, 6 done in Entra but pending in OCI, 7 done with a problem (see the
-warnings), 130 cancelled. docs/exit-codes.md
-has every code.`,
+changed), 3 refused by policy/state, 4 sign-in/permission, 5 Entra/Okta/OCI
+unavailable, 6 done in Entra or Okta but pending in OCI, 7 done with a problem
+(see the warnings), 130 cancelled. docs/exit-codes.md has every code.`,
     );
   registerCommands(program, runHandler);
   // An unknown command gets commander's "Did you mean …?", with --version among the candidates (people type `ociaccess version`).

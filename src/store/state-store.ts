@@ -294,7 +294,7 @@ export function openStateStore(stateDir: string, host: StateStoreHost, options: 
     const hint = result.newerVersion
       ? `Upgrade ociaccess on this machine. ${kept}`
       : `Restore ${shellQuote(file)} from a backup, or move it aside (mv ${shellQuote(file)} ${shellQuote(`${file}.bad`)}) to start an empty one. ` +
-        "Requests and decisions live in Entra, so moving it aside loses only this machine's ledger: the sweep then counts current members as first seen now, " +
+        "Requests and decisions live in the identity provider (Entra or Okta), so moving it aside loses only this machine's ledger: the sweep then counts current members as first seen now, " +
         `and removals still awaiting OCI are re-discovered by the next sweep. ${kept}`;
     throw new StateError(result.code, `The local state file ${file} cannot be used: ${result.problem}.`, {
       hint,

@@ -311,7 +311,7 @@ describe('bad files are refused and kept', () => {
     const error = await caught(() => store().read());
     expect(error.hint).toContain(`mv ${file} ${file}.bad`);
     expect(error.hint).toMatch(/Restore/);
-    expect(error.hint).toMatch(/live in Entra/);
+    expect(error.hint).toMatch(/live in the identity provider \(Entra or Okta\)/);
     expect(error.hint).toMatch(/first seen now/);
   });
 
