@@ -9,6 +9,7 @@ import { PolicyError, quoteInput } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import {
   approveRequest,
+  refuseDecisionByReading,
   denyRequest,
   listRequests,
   myStatus,
@@ -80,6 +81,22 @@ function decideFor(
   const groups = input.groups.filter(isPim);
   if (groups.length === 0) throw notFound(input.requestId);
   return decidePim(deps, { ...input, groups }, kind);
+}
+
+/**
+ * With a sign-in that cannot make the decision: the refusals that reading
+ * alone decides, for a records request (lifecycle.refuseDecisionByReading).
+ * PIM requests are left to PIM, which refuses self-approval itself.
+ */
+export async function refuseDecisionByReadingFor(
+  deps: CoreDeps,
+  input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>,
+  kind: 'approved' | 'denied',
+): Promise<void> {
+  if (!REQUEST_ID_PATTERN.test(input.requestId)) return;
+  const groups = input.groups.filter((g) => !isPim(g));
+  if (groups.length === 0) throw notFound(input.requestId);
+  await refuseDecisionByReading(deps, { ...input, groups }, kind);
 }
 
 const notFound = (id: string) =>

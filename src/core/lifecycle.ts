@@ -509,14 +509,8 @@ async function decide(deps: CoreDeps, input: DecideInput, kind: 'approved' | 'de
   }
 }
 
-async function decideAt(
-  deps: CoreDeps,
-  input: DecideInput,
-  kind: 'approved' | 'denied',
-  serviceTime: Promise<Date>,
-): Promise<DecideResult> {
-  const me = await deps.directory.me();
-  const { group, people, book, request, requester } = await locate(deps, input);
+/** Refuses a decider who may not decide this request: its requester, or someone who is not an approver of its group. */
+function refuseDecider(me: DirectoryUser, { group, people, request }: Located, kind: 'approved' | 'denied'): void {
   const verb = kind === 'approved' ? 'approve' : 'deny';
   if (request.requesterId === me.id) {
     throw new PolicyError('SELF_APPROVAL', `You cannot ${verb} your own request ${request.id}.`, {
@@ -528,6 +522,33 @@ async function decideAt(
       hint: `Approvers of ${group.name}: ${group.approvers.join(', ')}.`,
     });
   }
+}
+
+/**
+ * The refusals that reading alone decides (no such request, your own request,
+ * not an approver), with a reader's sign-in: asked when the sign-in lacks the
+ * approver's scopes, so that the real reason is given before "sign in as an approver".
+ */
+export async function refuseDecisionByReading(
+  deps: CoreDeps,
+  input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>,
+  kind: 'approved' | 'denied',
+): Promise<void> {
+  const me = await deps.directory.me();
+  refuseDecider(me, await locate(deps, input), kind);
+}
+
+async function decideAt(
+  deps: CoreDeps,
+  input: DecideInput,
+  kind: 'approved' | 'denied',
+  serviceTime: Promise<Date>,
+): Promise<DecideResult> {
+  const me = await deps.directory.me();
+  const located = await locate(deps, input);
+  refuseDecider(me, located, kind);
+  const { group, people, book, request, requester } = located;
+  const verb = kind === 'approved' ? 'approve' : 'deny';
   const now = deps.clock.now();
   const grant = deriveGrant(request, book.decisions, people.policy, now);
   if (kind === 'approved' && grant.state === 'approved' && grant.decision?.approverId === me.id) {

@@ -67,13 +67,13 @@ async function oktaStory(stage: Stage): Promise<void> {
   });
 
   await step('alice cannot approve her own request', async () => {
-    // Her requester's sign-in does not carry okta.groups.manage: refused before anything is read.
-    await ociaccess(alice, ['approve', requestId, '--yes'], 4);
-    // Signed in for the approver's scopes, the rule itself refuses her.
+    // Her requester's sign-in cannot add members, but what she can read already decides: her own request.
+    await ociaccess(alice, ['approve', requestId, '--yes'], 3);
+    // Signed in for the approver's scopes, the rule refuses her the same way.
     await ociaccess(alice, ['login', '--role', 'approver'], 0, () => signInInBrowser(alice));
     await ociaccess(alice, ['approve', requestId, '--yes'], 3);
     if (oktaMembers().includes(alice.upn)) throw new StoryFailure('alice became a member');
-    return "refused: without the approver's scopes (exit 4), and with them SELF_APPROVAL (exit 3); nothing changed";
+    return "refused as SELF_APPROVAL (exit 3), with a requester's sign-in and with an approver's; nothing changed";
   });
 
   await step('bob sees the request and approves it', async () => {

@@ -207,11 +207,45 @@ test("deny: the decision is in the approver's own profile, nobody is added, stat
   expect(status.json.requests).toEqual([expect.objectContaining({ id, state: 'denied' })]);
 });
 
-test('a requester cannot approve their own request on Okta either', async () => {
+/** A fresh machine of `name` signed in with a requester's scopes only (no okta.groups.manage). */
+async function requesterSignIn(name: 'bob' | 'mallory') {
+  const machine = await H.machine(name, `okta-${testNumber}-${name}-requester`);
+  const result = await H.run(machine, ['login'], {
+    during: async (stderr) => {
+      let code: string | undefined;
+      for (let tries = 0; !(code = userCodeIn(stderr.text)); tries += 1) {
+        if (tries > 500) throw new Error(`no device code prompt for ${name}: ${stderr.text}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(typeof approveOktaDevice(H.emu.world, code, upnOf(name))).toBe('object');
+    },
+  });
+  expect(result.code).toBe(0);
+  return machine;
+}
+
+test('a requester cannot approve their own request on Okta either: SELF_APPROVAL first, not "sign in as an approver"', async () => {
   const id = await request();
+  // alice's requester sign-in lacks the approver's scope; reading alone already refuses her.
   const self = await H.run('alice', ['approve', id, '--json']);
-  expect(self.code).not.toBe(0);
+  expect(self.code).toBe(3);
+  expect(self.json.error.code).toBe('SELF_APPROVAL');
   expect(oktaMembers()).toEqual([upnOf('breakglass')]);
+  expect(profileOf('alice').ociaccessDecisions).toBeUndefined();
+});
+
+test("a requester's sign-in: a non-approver is told NOT_AN_APPROVER; an approver is told to sign in as one (exit 4), and nothing changes", async () => {
+  const id = await request();
+  const mallory = await H.run(await requesterSignIn('mallory'), ['approve', id, '--json']);
+  expect(mallory.code).toBe(3);
+  expect(mallory.json.error.code).toBe('NOT_AN_APPROVER');
+  const bob = await H.run(await requesterSignIn('bob'), ['approve', id, '--json']);
+  expect(bob.code).toBe(4);
+  expect(bob.json.error.code).toBe('SCOPE_NOT_GRANTED');
+  expect(bob.json.error.hint).toContain('ociaccess login --role approver');
+  expect(oktaMembers()).toEqual([upnOf('breakglass')]);
+  expect(profileOf('bob').ociaccessDecisions).toBeUndefined();
+  expect(profileOf('mallory').ociaccessDecisions).toBeUndefined();
 });
 
 test('login: a code denied in the browser fails as LOGIN_DECLINED (exit 4) and caches nobody', async () => {

@@ -3,9 +3,15 @@ import type { Runner } from '../main.js';
 import type { CommandEnv } from '../command-env.js';
 import { checkReason, checkRequestId, checkUpn } from '../args.js';
 import { findGroup, groupsOrAll } from '../../config/groups.js';
-import { UsageError } from '../../errors.js';
+import { PolicyError, UsageError } from '../../errors.js';
 import type { DecideResult, RequestView } from '../../core/lifecycle.js';
-import { approveFor, denyFor, listRequestsFor, type PimDecideResult } from '../../core/access.js';
+import {
+  approveFor,
+  denyFor,
+  listRequestsFor,
+  refuseDecisionByReadingFor,
+  type PimDecideResult,
+} from '../../core/access.js';
 import { formatDuration } from '../output.js';
 import { stripControls } from '../../core/text.js';
 import { waitForOci } from './wait.js';
@@ -170,8 +176,6 @@ Examples:
         if (askReason) reason = await askDenyReason(env, requestId);
         const services = await env.services();
         const provisionNow = options.provisionNow ?? config.provisioning?.provisionOnDemand ?? false;
-        // An approval adds the member (and may provision on demand); a denial only writes one's own record.
-        const deps = await services.userDeps(verb === 'deny' ? 'requester' : provisionNow ? 'operator' : 'approver');
         const groups = groupsOrAll(config, options.group);
         const input = {
           groups,
@@ -181,6 +185,21 @@ Examples:
           provisionNow,
           confirm: confirmation(env, options, verb),
         };
+        // An approval adds the member (and may provision on demand); a denial only writes one's own record.
+        const role = verb === 'deny' ? 'requester' : provisionNow ? 'operator' : 'approver';
+        const deps = await services.userDeps(role).catch(async (error: unknown) => {
+          if (role === 'requester' || (error as { code?: string }).code !== 'SCOPE_NOT_GRANTED') throw error;
+          // A requester's sign-in (Okta adds no scope later): when the request is one's own, or one
+          // is no approver, say that, not "sign in as an approver", which would only lead to it.
+          const refusal = await services
+            .userDeps('requester')
+            .then((reader) => refuseDecisionByReadingFor(reader, input, 'approved'))
+            .then(
+              () => undefined,
+              (refused: unknown) => (refused instanceof PolicyError ? refused : undefined),
+            );
+          throw refusal ?? error;
+        });
         const result = verb === 'approve' ? await approveFor(deps, input) : await denyFor(deps, input);
         const data: Record<string, unknown> = render(env, result);
         if (verb === 'approve') {
