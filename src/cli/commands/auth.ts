@@ -7,7 +7,9 @@ import { terminalText } from '../output.js';
 export function registerAuth(program: Command, run: Runner): void {
   program
     .command('login')
-    .description("sign in to Entra ID (device code by default; --browser for this machine's browser)")
+    .description(
+      "sign in to Entra ID or Okta (device code by default; --browser, Entra only, for this machine's browser)",
+    )
     .option('--browser', 'sign in through the local browser (loopback redirect) instead of a device code')
     .addOption(
       new Option(
@@ -23,9 +25,10 @@ Examples:
   $ ociaccess login --browser
   $ ociaccess login --role approver   # where users consent themselves: ask for an approver's permissions now
 
-A requester's permissions are asked for at sign-in; an approver's and an
+Entra: a requester's permissions are asked for at sign-in; an approver's and an
 operator's when a command first needs them (no new sign-in where an admin has
-granted consent; see docs/setup-entra.md).`,
+granted consent; see docs/setup-entra.md). Okta adds no scope to a sign-in
+later: approvers sign in with --role approver (docs/okta.md).`,
     )
     .action(async (options: { browser?: boolean; role?: DelegatedRole }, command: Command) =>
       run(command, async (env) => {
@@ -76,7 +79,7 @@ Example:
 
   program
     .command('whoami')
-    .description('who is signed in, to which tenant, until when, and where the tokens are kept')
+    .description('who is signed in, to which tenant or Okta org, until when, and where the tokens are kept')
     .addHelpText(
       'after',
       `

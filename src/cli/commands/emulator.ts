@@ -5,7 +5,7 @@ import { UsageError, quoteInput } from '../../errors.js';
 export function registerEmulator(program: Command, run: Runner): void {
   program
     .command('emulator')
-    .description('start the local Entra + Graph + OCI emulator (for trying the tool and for tests)')
+    .description('start the local Entra + Graph + Okta + OCI emulator (for trying the tool and for tests)')
     .option('--port <n>', 'port on 127.0.0.1 (default: any free port)')
     .option('--dir <path>', 'where to write ca.pem, config.json and the OCI config (default: a new temp dir)')
     .option('--cycle <ms>', 'provisioning cycle length in virtual ms (default 2400000 = 40 min)')

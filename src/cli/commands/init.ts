@@ -277,7 +277,7 @@ export function registerInit(program: Command, run: Runner): void {
   program
     .command('init')
     .description(
-      'write a config file: asks for the tenant, apps, group, people, limits, OCI domain and provisioning job (or takes flags)',
+      'write a config file: asks for the identity provider (Entra tenant or Okta org), apps, group, people, limits, OCI domain and provisioning (or takes flags)',
     )
     .addOption(
       new Option('--idp <name>', 'the identity provider: entra (default) or okta; asked first in a terminal').choices([
