@@ -16,9 +16,12 @@ export async function oktaProbesFor(
 ): Promise<OktaDoctorProbes> {
   const { oktaDelegatedScopes, OKTA_APP_SCOPES } = await import('../adapters/idp/okta/session.js');
   const { OktaInspector } = await import('../adapters/idp/okta/inspect.js');
+  const { bearer } = await import('../adapters/idp/okta/api.js');
   const { connectionsForCaFile, httpFetch } = await import('../adapters/http/tls.js');
   const { proxySettings } = await import('../adapters/http/proxy.js');
-  const session = async () => (await env.services()).session as unknown as OktaSession;
+  // Kept once known: a call's headers are made synchronously, after its token was asked for.
+  let known: OktaSession | undefined;
+  const session = async () => (known = (await env.services()).session as unknown as OktaSession);
   const requester = oktaDelegatedScopes('requester');
   // One token per scope set: the app's tokens are asked for by scope, a person's is the one sign-in.
   const appTokens = new Map<string, Promise<string>>();
@@ -89,6 +92,7 @@ export async function oktaProbesFor(
           identity === 'app'
             ? appToken(scopes, force)
             : (await (await session()).getAccessToken(requester, { forceRefresh: force })).token,
+        authorization: (token, method, url) => known?.authorizationFor(token, method, url) ?? bearer(token),
       });
     },
   };

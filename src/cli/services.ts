@@ -3,6 +3,7 @@
  * by commands that need the network), so `--help`, `--version` and flag
  * validation never import an SDK.
  */
+import type { OktaSession } from '../adapters/idp/okta/session.js';
 import path from 'node:path';
 import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
@@ -243,6 +244,8 @@ export async function createServices(
       orgUrl: okta!.orgUrl,
       fetch: httpFetch(connections),
       getToken,
+      // A DPoP-bound token (a service app that requires DPoP) is presented with a proof on every call.
+      authorization: (token, method, url) => (session as unknown as OktaSession).authorizationFor(token, method, url),
       identity,
       clock,
       concurrency: options.concurrency ?? config.sweep.concurrency,

@@ -1,9 +1,10 @@
 /**
  * The Okta emulator through plain HTTPS, as docs/okta.md describes the org:
  * device authorization, private_key_jwt, Users and Groups with Link paging,
- * profile attribute permissions, rate limits and Group Push to OCI.
+ * profile attribute permissions, rate limits, Group Push to OCI, and DPoP
+ * for a service app that requires it.
  */
-import { randomUUID, sign, generateKeyPairSync } from 'node:crypto';
+import { createHash, randomUUID, sign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { generateEmulatorKeys, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -26,6 +27,8 @@ beforeEach(async () => {
   emu = await startEmulator({ keys });
   http = fetchWithCa(emu.caFile) as typeof fetch;
   servicePem = await readFile(emu.oktaServiceKeyFile, 'utf8');
+  // These tests speak bearer tokens; the seeded service app's DPoP requirement has its own tests (DPoP, below).
+  emu.world.okta.apps.get(SERVICE)!.requireDpop = false;
 });
 afterEach(async () => emu.stop());
 
@@ -468,5 +471,124 @@ describe('Group Push', () => {
     await control('okta/push', { status: 'ACTIVE' });
     await control('clock/advance', { seconds: 5 });
     expect(ociMembers()).not.toContain('carol@contoso.example');
+  });
+});
+
+describe('DPoP (a service app with "Require DPoP header in token requests")', () => {
+  /** A proof as RFC 9449 §4.2 spells it, made here by hand (not by the CLI's adapter). */
+  function proof(
+    key: { privateKey: KeyObject; publicKey: KeyObject },
+    claims: { htm: string; htu: string; nonce?: string; accessToken?: string; iat?: number; jti?: string },
+  ): string {
+    const jwk = key.publicKey.export({ format: 'jwk' });
+    const input = `${b64url({ typ: 'dpop+jwt', alg: 'ES256', jwk })}.${b64url({
+      htm: claims.htm,
+      htu: claims.htu,
+      iat: claims.iat ?? Math.floor(emu.world.now() / 1000),
+      jti: claims.jti ?? randomUUID(),
+      ...(claims.nonce ? { nonce: claims.nonce } : {}),
+      ...(claims.accessToken ? { ath: createHash('sha256').update(claims.accessToken).digest('base64url') } : {}),
+    })}`;
+    const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${signature.toString('base64url')}`;
+  }
+  const tokenUrl = () => `${org()}/oauth2/v1/token`;
+  const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+  function tokenRequest(dpop?: string): Promise<Response> {
+    const request = form({
+      grant_type: 'client_credentials',
+      scope: 'okta.groups.read okta.users.read',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion(),
+    });
+    return http(tokenUrl(), {
+      ...request,
+      headers: { ...(request.headers as Record<string, string>), ...(dpop ? { dpop } : {}) },
+    });
+  }
+
+  /** The token endpoint's dance: no proof, then a proof without the nonce, then with it. */
+  async function boundToken(key: { privateKey: KeyObject; publicKey: KeyObject }) {
+    const asked = await tokenRequest(proof(key, { htm: 'POST', htu: tokenUrl() }));
+    const nonce = asked.headers.get('dpop-nonce')!;
+    const response = await tokenRequest(proof(key, { htm: 'POST', htu: tokenUrl(), nonce }));
+    expect(response.status).toBe(200);
+    return (await response.json()) as { access_token: string; token_type: string };
+  }
+
+  beforeEach(() => {
+    emu.world.okta.apps.get(SERVICE)!.requireDpop = true;
+  });
+
+  test('the token endpoint wants a proof, then its nonce; the token comes back as DPoP', async () => {
+    const metadata = (await (await http(`${org()}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(metadata.dpop_signing_alg_values_supported).toContain('ES256');
+
+    const none = await tokenRequest();
+    expect(none.status).toBe(400);
+    expect(await none.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+
+    const key = newKey();
+    const noNonce = await tokenRequest(proof(key, { htm: 'POST', htu: tokenUrl() }));
+    expect(noNonce.status).toBe(400);
+    expect(await noNonce.json()).toMatchObject({ error: 'use_dpop_nonce' });
+    const nonce = noNonce.headers.get('dpop-nonce');
+    expect(nonce).toBeTruthy();
+
+    const wrongUrl = await tokenRequest(proof(key, { htm: 'POST', htu: `${org()}/oauth2/v1/other`, nonce: nonce! }));
+    expect(await wrongUrl.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+
+    const good = await tokenRequest(proof(key, { htm: 'POST', htu: tokenUrl(), nonce: nonce! }));
+    expect(good.status).toBe(200);
+    expect(await good.json()).toMatchObject({ token_type: 'DPoP' });
+  });
+
+  test('a bound token is accepted only as DPoP with a fresh proof of this request by its key', async () => {
+    const key = newKey();
+    const { access_token: token } = await boundToken(key);
+    const url = `${org()}/api/v1/groups/${GROUP}`;
+    const call = (headers: Record<string, string>) =>
+      http(url, { headers: { accept: 'application/json', ...headers } });
+    const good = proof(key, { htm: 'GET', htu: url, accessToken: token });
+
+    expect((await call({ authorization: `DPoP ${token}`, dpop: good })).status).toBe(200);
+    // Replayed, as bearer, without a proof, for another URL, without ath, or by another key: 401.
+    const refused: Record<string, string>[] = [
+      { authorization: `DPoP ${token}`, dpop: good },
+      { authorization: `Bearer ${token}` },
+      { authorization: `DPoP ${token}` },
+      {
+        authorization: `DPoP ${token}`,
+        dpop: proof(key, { htm: 'GET', htu: `${org()}/api/v1/users`, accessToken: token }),
+      },
+      { authorization: `DPoP ${token}`, dpop: proof(key, { htm: 'GET', htu: url }) },
+      { authorization: `DPoP ${token}`, dpop: proof(newKey(), { htm: 'GET', htu: url, accessToken: token }) },
+      {
+        authorization: `DPoP ${token}`,
+        dpop: proof(key, { htm: 'GET', htu: url, accessToken: token, iat: Math.floor(emu.world.now() / 1000) - 3600 }),
+      },
+    ];
+    for (const headers of refused) {
+      const response = await call(headers);
+      expect(response.status).toBe(401);
+      expect(await errorCode(response)).toBe('E0000011');
+    }
+    const challenged = await call({ authorization: `DPoP ${token}` });
+    expect(challenged.headers.get('www-authenticate')).toMatch(/^DPoP .*error="invalid_dpop_proof"/);
+  });
+
+  test('an app without the requirement gets bearer tokens, which are refused under the DPoP scheme', async () => {
+    await control(`okta/apps/${SERVICE}`, { requireDpop: false });
+    const response = await tokenRequest();
+    expect(response.status).toBe(200);
+    const { access_token: token, token_type } = (await response.json()) as { access_token: string; token_type: string };
+    expect(token_type).toBe('Bearer');
+    expect((await api(`/api/v1/groups/${GROUP}`, token)).status).toBe(200);
+    const asDpop = await http(`${org()}/api/v1/groups/${GROUP}`, { headers: { authorization: `DPoP ${token}` } });
+    expect(asDpop.status).toBe(401);
   });
 });

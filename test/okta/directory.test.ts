@@ -8,7 +8,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fetchWithCa } from '../../src/adapters/http/tls.js';
 import { OktaDirectory, OktaSession } from '../../src/adapters/idp/okta/index.js';
-import { OktaApi } from '../../src/adapters/idp/okta/api.js';
+import { OktaApi, bearer } from '../../src/adapters/idp/okta/api.js';
 import { REQUESTS_EXTENSION } from '../../src/core/records.js';
 import { SEED_OKTA } from '../../src/emulator/seed.js';
 import { offsetClock, type Clock } from '../../src/context.js';
@@ -52,11 +52,13 @@ function directory(
   identity: 'user' | 'app',
   getToken: () => Promise<string>,
   sleep?: (ms: number) => Promise<void>,
+  authorization: (token: string, method: string, url: string) => Record<string, string> = bearer,
 ): OktaDirectory {
   return new OktaDirectory({
     orgUrl: config.idp.orgUrl,
     fetch: fetchWithCa(H.emu.caFile),
     getToken,
+    authorization,
     identity,
     clock: emulatorClock(),
     concurrency: 4,
@@ -66,7 +68,13 @@ function directory(
 
 const appDirectory = (sleep?: (ms: number) => Promise<void>) => {
   const automation = session(path.join(H.root, 'app-state'));
-  return directory('app', async () => (await automation.getAppToken()).token, sleep);
+  // The seeded service app requires DPoP: its tokens are presented with the session's proofs.
+  return directory(
+    'app',
+    async () => (await automation.getAppToken()).token,
+    sleep,
+    (token, method, url) => automation.authorizationFor(token, method, url),
+  );
 };
 
 test('members are read page by page, following rel="next" to the end', async () => {
@@ -170,10 +178,52 @@ test('a paging link outside the org is not followed and the token is not sent (O
         return answer(link);
       }) as typeof fetch,
       getToken: async () => 'token',
+      authorization: bearer,
       identity: 'app',
       clock: emulatorClock(),
     });
     await expect(api.list('/api/v1/groups/x/users', 'list', 'scope')).rejects.toMatchObject({ code: 'OKTA_BAD_LINK' });
   }
   expect(sent.every((url) => url.startsWith(`${config.idp.orgUrl}/api/v1/groups/x/users`))).toBe(true);
+});
+
+test('the service app requires DPoP (as the seeded one does): its token is bound to a key held only in memory, every call carries a proof, and the token alone is refused', async () => {
+  const automation = session(path.join(H.root, 'dpop-state'));
+  const bound = directory(
+    'app',
+    async () => (await automation.getAppToken()).token,
+    undefined,
+    (token, method, url) => automation.authorizationFor(token, method, url),
+  );
+  expect((await bound.listGroupMembers(GROUP)).map((member) => member.id)).toEqual([SEED_OKTA.users.breakglass]);
+  const { token } = await automation.getAppToken();
+  expect(H.emu.world.okta.tokens.get(token)?.jkt).toEqual(expect.any(String));
+  expect(automation.authorizationFor(token, 'GET', `${config.idp.orgUrl}/api/v1/groups`)).toEqual({
+    authorization: `DPoP ${token}`,
+    dpop: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
+  });
+  // The token copied off this machine, without the key: refused (exit 4), nothing read.
+  const copied = directory('app', async () => token);
+  await expect(copied.listGroupMembers(GROUP)).rejects.toMatchObject({ exitCode: 4 });
+});
+
+test('a service app without the DPoP requirement gets bearer tokens, presented as Bearer', async () => {
+  await H.control(`okta/apps/${SEED_OKTA.serviceAppClientId}`, { requireDpop: false });
+  try {
+    const automation = session(path.join(H.root, 'bearer-state'));
+    const { token } = await automation.getAppToken();
+    expect(H.emu.world.okta.tokens.get(token)?.jkt).toBeUndefined();
+    expect(automation.authorizationFor(token, 'GET', `${config.idp.orgUrl}/api/v1/groups`)).toEqual({
+      authorization: `Bearer ${token}`,
+    });
+    const plain = directory(
+      'app',
+      async () => (await automation.getAppToken()).token,
+      undefined,
+      (t, method, url) => automation.authorizationFor(t, method, url),
+    );
+    expect((await plain.listGroupMembers(GROUP)).map((member) => member.id)).toEqual([SEED_OKTA.users.breakglass]);
+  } finally {
+    await H.control(`okta/apps/${SEED_OKTA.serviceAppClientId}`, { requireDpop: true });
+  }
 });

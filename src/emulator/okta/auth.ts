@@ -6,7 +6,8 @@
  * permission 403 E0000006.
  */
 import type { EmuRequest, EmuResponse, EmulatorApi } from '../http.js';
-import { accessDenied, invalidToken } from './errors.js';
+import { accessDenied, invalidDpopProof, invalidToken } from './errors.js';
+import { verifyDpopProof } from './dpop.js';
 import type { OktaRole, OktaToken } from './state.js';
 
 export interface OktaCaller {
@@ -19,11 +20,23 @@ export interface OktaCaller {
 /** The caller, or the 401 to answer. */
 export function authenticate(req: EmuRequest, emu: EmulatorApi): OktaCaller | EmuResponse {
   const header = req.headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  const match = typeof header === 'string' ? /^(Bearer|DPoP)\s+(\S+)$/i.exec(header) : null;
   if (!match) return invalidToken();
   const okta = emu.world.okta;
-  const token = okta.tokens.get(match[1]!);
+  const token = okta.tokens.get(match[2]!);
   if (!token || token.kind !== 'access' || token.revoked || token.expiresAt <= emu.world.now()) return invalidToken();
+  // A DPoP-bound token only with the DPoP scheme and a proof of this request by its key; a bearer one only as Bearer.
+  const dpopScheme = match[1]!.toLowerCase() === 'dpop';
+  if (dpopScheme !== Boolean(token.jkt)) return invalidToken();
+  if (token.jkt) {
+    const proof = verifyDpopProof(emu, req.headers.dpop, {
+      htm: req.method,
+      htu: `${emu.baseUrl}${req.rawUrl.split('?')[0]}`,
+      accessToken: token.token,
+      jkt: token.jkt,
+    });
+    if (!proof.ok) return invalidDpopProof(proof.description);
+  }
   if (token.userId) {
     const user = okta.users.get(token.userId);
     if (!user || user.status !== 'ACTIVE') return invalidToken();

@@ -101,6 +101,15 @@ export function oktaControlRoutes(): Route[] {
       }
       return json(200, settings);
     }),
+    route('control', 'POST', /^\/_emulator\/okta\/apps\/(?<app>[^/]+)$/, (req, emu) => {
+      // The app's "Require DPoP header in token requests" checkbox.
+      const app = emu.world.okta.apps.get(req.params.app!);
+      if (!app || app.kind !== 'service') return bad(`no service app "${req.params.app}"`);
+      const body = parseJsonBody<{ requireDpop?: unknown }>(req) ?? {};
+      if (typeof body.requireDpop !== 'boolean') return bad('"requireDpop" must be true or false');
+      app.requireDpop = body.requireDpop;
+      return json(200, { clientId: app.clientId, requireDpop: app.requireDpop });
+    }),
     route('control', 'POST', /^\/_emulator\/okta\/rate-limits$/, (req, emu) => {
       const body = parseJsonBody<{ limit?: number | null; bucket?: string }>(req) ?? {};
       if (body.bucket !== undefined && !(body.bucket in RATE_LIMIT_BUCKETS)) {

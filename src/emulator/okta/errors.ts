@@ -32,6 +32,12 @@ export const invalidToken = (): EmuResponse =>
       'Bearer authorization_uri="http://{yourOktaDomain}/oauth2/v1/authorize", realm="http://{yourOktaDomain}", scope="okta.users.read", error="invalid_token", error_description="The access token is invalid.", resource="/api/v1/users"',
   });
 
+/** RFC 9449 §7.1: a bound token whose proof is missing or wrong is refused with a DPoP challenge. */
+export const invalidDpopProof = (description: string): EmuResponse =>
+  oktaError(401, 'E0000011', 'Invalid token provided', [], {
+    'www-authenticate': `DPoP algs="ES256 ES384 ES512 RS256 RS384 RS512", error="invalid_dpop_proof", error_description="${description.replace(/"/g, "'")}"`,
+  });
+
 export const accessDenied = (): EmuResponse =>
   oktaError(403, 'E0000006', 'You do not have permission to perform the requested action');
 

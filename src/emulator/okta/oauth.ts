@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { json, type EmuRequest, type EmuResponse, type EmulatorApi, type Route } from '../http.js';
 import { formOf } from '../entra/html.js';
 import { JWT_BEARER, verifyClientAssertion } from './client-assertion.js';
+import { currentDpopNonce, verifyDpopProof } from './dpop.js';
 import { oauthError } from './errors.js';
 import { oktaOrgUrl, orgPattern } from './org.js';
 import { oktaRoute } from './rate-limits.js';
@@ -56,6 +57,7 @@ function metadata(_req: EmuRequest, emu: EmulatorApi): EmuResponse {
       'none',
     ],
     code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'],
   });
 }
 
@@ -181,7 +183,7 @@ function refreshTokenGrant(emu: EmulatorApi, form: URLSearchParams): EmuResponse
   });
 }
 
-function clientCredentialsGrant(emu: EmulatorApi, form: URLSearchParams): EmuResponse {
+function clientCredentialsGrant(req: EmuRequest, emu: EmulatorApi, form: URLSearchParams): EmuResponse {
   const assertion = form.get('client_assertion');
   const assertionType = form.get('client_assertion_type');
   if (!assertion && !assertionType) {
@@ -196,14 +198,26 @@ function clientCredentialsGrant(emu: EmulatorApi, form: URLSearchParams): EmuRes
   }
   if (assertionType !== JWT_BEARER)
     return oauthError(400, 'invalid_request', 'The `client_assertion_type` is invalid.');
-  const checked = verifyClientAssertion(emu, assertion ?? '', `${oktaOrgUrl(emu.baseUrl)}/oauth2/v1/token`);
+  const tokenEndpoint = `${oktaOrgUrl(emu.baseUrl)}/oauth2/v1/token`;
+  const checked = verifyClientAssertion(emu, assertion ?? '', tokenEndpoint);
   if (!checked.ok) return oauthError(401, 'invalid_client', checked.description);
   if (form.get('client_id') && form.get('client_id') !== checked.app.clientId) {
     return oauthError(400, 'invalid_request', 'The client_id does not match the client_assertion.');
   }
   const scopes = grantableScopes(checked.app, form.get('scope'));
   if (!Array.isArray(scopes)) return scopes;
-  return json(200, tokenSet(emu, { clientId: checked.app.clientId, scopes }), { 'cache-control': 'no-store' });
+  let jkt: string | undefined;
+  if (checked.app.requireDpop) {
+    const proof = verifyDpopProof(emu, req.headers.dpop, { htm: 'POST', htu: tokenEndpoint });
+    if (!proof.ok) return oauthError(400, 'invalid_dpop_proof', proof.description);
+    const nonce = currentDpopNonce(emu);
+    if (proof.nonce !== nonce) {
+      const refusal = oauthError(400, 'use_dpop_nonce', 'Authorization server requires nonce in DPoP proof.');
+      return { ...refusal, headers: { ...refusal.headers, 'dpop-nonce': nonce } };
+    }
+    jkt = proof.jkt;
+  }
+  return json(200, tokenSet(emu, { clientId: checked.app.clientId, scopes, jkt }), { 'cache-control': 'no-store' });
 }
 
 function token(req: EmuRequest, emu: EmulatorApi): EmuResponse {
@@ -214,7 +228,7 @@ function token(req: EmuRequest, emu: EmulatorApi): EmuResponse {
     case 'refresh_token':
       return refreshTokenGrant(emu, form);
     case 'client_credentials':
-      return clientCredentialsGrant(emu, form);
+      return clientCredentialsGrant(req, emu, form);
     default:
       return oauthError(400, 'unsupported_grant_type', "The grant type in the request isn't supported.");
   }

@@ -153,6 +153,8 @@ export function seedOkta(world: World, serviceKey: OktaServiceKey): void {
     grantedScopes: [...SEED_OKTA.serviceAppScopes],
     publicKeys: new Map([[serviceKey.kid, publicKey]]),
     roles: [{ type: 'ORG_ADMIN' }],
+    // As a new API Services app is created: "Require DPoP header in token requests" on (docs/okta.md, DPoP).
+    requireDpop: true,
   });
   okta.apps.set(SEED_OKTA.ociAppId, {
     clientId: SEED_OKTA.ociAppId,

@@ -60,6 +60,8 @@ export interface OktaApp {
   publicKeys: Map<string, KeyObject>;
   /** Service apps: admin roles assigned to the app. */
   roles: OktaRole[];
+  /** "Require Demonstrating Proof of Possession (DPoP) header in token requests" (docs/okta.md, DPoP). */
+  requireDpop?: boolean;
 }
 
 export interface OktaToken {
@@ -71,6 +73,8 @@ export interface OktaToken {
   scopes: string[];
   expiresAt: number;
   revoked: boolean;
+  /** A DPoP-bound token: the JWK thumbprint (RFC 7638) of the key its every use must prove. */
+  jkt?: string;
 }
 
 export interface OktaDeviceGrant {
@@ -143,6 +147,10 @@ export class OktaState {
   readonly rateWindows = new Map<string, RateWindow>();
   /** Per-minute budgets set by tests (bucket → limit), over the defaults. */
   readonly rateLimitOverrides = new Map<string, number>();
+  /** The nonce the token endpoint wants in DPoP proofs now (DPoP-Nonce). */
+  dpopNonce = '';
+  /** DPoP proof `jkt jti` → virtual time until which it is remembered. */
+  readonly usedDpopProofs = new Map<string, number>();
 
   userByIdOrLogin(idOrLogin: string): OktaUser | undefined {
     const direct = this.users.get(idOrLogin);

@@ -29,7 +29,7 @@ function issue(
 }
 
 export interface TokenSet {
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   access_token: string;
   scope: string;
@@ -62,7 +62,7 @@ function idToken(emu: EmulatorApi, userId: string, clientId: string): string {
 /** The token response for a person (device code, refresh) or a service app (client credentials). */
 export function tokenSet(
   emu: EmulatorApi,
-  grant: { clientId: string; userId?: string; scopes: string[]; refreshToken?: OktaToken },
+  grant: { clientId: string; userId?: string; scopes: string[]; refreshToken?: OktaToken; jkt?: string },
 ): TokenSet {
   const settings = emu.world.okta.settings;
   const now = emu.world.now();
@@ -76,6 +76,7 @@ export function tokenSet(
       ...(grant.userId ? { userId: grant.userId } : {}),
       scopes: grant.scopes,
       expiresAt: now + lifetime * 1000,
+      ...(grant.jkt ? { jkt: grant.jkt } : {}),
     },
     {
       iss: oktaOrgUrl(emu.baseUrl),
@@ -87,10 +88,11 @@ export function tokenSet(
         ? { uid: grant.userId, sub: emu.world.okta.users.get(grant.userId)?.profile.login }
         : { sub: grant.clientId }),
       scp: grant.scopes,
+      ...(grant.jkt ? { cnf: { jkt: grant.jkt } } : {}),
     },
   );
   const set: TokenSet = {
-    token_type: 'Bearer',
+    token_type: grant.jkt ? 'DPoP' : 'Bearer',
     expires_in: lifetime,
     access_token: access.token,
     scope: grant.scopes.join(' '),

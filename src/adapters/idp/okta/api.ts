@@ -47,6 +47,11 @@ export interface OktaApiOptions {
   fetch: HttpFetch;
   /** A bearer token; `force` after a 401 (the token was revoked or expired early). */
   getToken(force: boolean): Promise<string>;
+  /**
+   * The headers that present `token` on this call: `bearer` for a bearer token; a DPoP-bound one
+   * (a service app that requires DPoP) needs a new proof each time (OktaSession.authorizationFor).
+   */
+  authorization(token: string, method: string, url: string): Record<string, string>;
   /** Who the token speaks for: the hints differ (a person signs in again; the automation checks its key). */
   identity: 'user' | 'app';
   clock: Clock;
@@ -69,6 +74,9 @@ export const OKTA_PERMISSION = {
   members: 'okta.groups.manage and the Group Membership Administrator role on the group',
   groupWrite: 'okta.groups.manage and the Group Administrator role on the group',
 } as const;
+
+/** The plain presentation of a bearer token. */
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 export class OktaApi {
   private readonly org: URL;
@@ -104,7 +112,7 @@ export class OktaApi {
           method,
           headers: {
             accept: 'application/json',
-            authorization: `Bearer ${token}`,
+            ...this.options.authorization(token, method, url),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: body === undefined ? undefined : JSON.stringify(body),

@@ -27,6 +27,8 @@ export interface OktaInspectorOptions {
   identity: 'user' | 'app';
   /** A bearer token with the scopes of the call at hand (`scopes`), `force` after a 401. */
   getToken(scopes: readonly string[], force: boolean): Promise<string>;
+  /** As OktaApiOptions.authorization: how a token is presented (DPoP-bound app tokens need a proof). */
+  authorization(token: string, method: string, url: string): Record<string, string>;
 }
 
 const SCHEMAS_READ = 'okta.schemas.read';
@@ -46,6 +48,7 @@ export class OktaInspector implements OktaDoctorPort {
       clock: this.options.clock,
       identity: this.options.identity,
       getToken: (force) => this.options.getToken(scopes, force),
+      authorization: this.options.authorization,
     });
   }
 

@@ -13,6 +13,7 @@ import { AuthError, OciAccessError, UpstreamError } from '../../../errors.js';
 import type { HttpFetch } from '../../http/tls.js';
 import { describeUnreachable, unreachableCodeIn } from '../../http/request.js';
 import { stripControls } from '../../../core/text.js';
+import type { DpopKey } from './dpop.js';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -23,6 +24,8 @@ const SLOW_DOWN_STEP_S = 5;
 
 export interface OktaTokenAnswer {
   accessToken: string;
+  /** DPoP when Okta bound the token to the proof's key (RFC 9449 §5): calls then carry a proof. */
+  tokenType: 'Bearer' | 'DPoP';
   /** By the expires_in of the answer, on our clock. */
   expiresOn: Date;
   scopes: string[];
@@ -57,6 +60,8 @@ export class OktaOAuthRefusal extends Error {
     readonly error: string,
     readonly description: string,
     readonly status: number,
+    /** The DPoP-Nonce header of the answer (use_dpop_nonce, RFC 9449 §8). */
+    readonly dpopNonce?: string,
   ) {
     super(`${error}${description ? `: ${description}` : ''}`);
   }
@@ -154,23 +159,32 @@ export class OktaOAuth {
     });
   }
 
-  /** O5: the automation's token, authenticated by a fresh RS256 client assertion signed with its key. */
+  /**
+   * O5: the automation's token, authenticated by a fresh RS256 client assertion signed with its key;
+   * with `dpop`, the request carries a DPoP proof (and the nonce Okta asked for), for an app that requires it.
+   */
   clientCredentials(
     clientId: string,
     key: KeyObject,
     keyId: string | undefined,
     scopes: readonly string[],
+    dpop?: { key: DpopKey; nonce?: string },
   ): Promise<OktaTokenAnswer> {
-    return this.token({
-      grant_type: 'client_credentials',
-      scope: scopes.join(' '),
-      client_assertion_type: JWT_BEARER_ASSERTION,
-      client_assertion: clientAssertion(clientId, this.tokenEndpoint, key, keyId, this.options.clock.now()),
-    });
+    const now = this.options.clock.now();
+    return this.token(
+      {
+        grant_type: 'client_credentials',
+        scope: scopes.join(' '),
+        client_assertion_type: JWT_BEARER_ASSERTION,
+        client_assertion: clientAssertion(clientId, this.tokenEndpoint, key, keyId, now),
+      },
+      dpop ? { dpop: dpop.key.proof({ method: 'POST', url: this.tokenEndpoint, now, nonce: dpop.nonce }) } : {},
+    );
   }
 
-  private async token(form: Record<string, string>): Promise<OktaTokenAnswer> {
-    const body = (await this.post(this.tokenEndpoint, form)) as {
+  private async token(form: Record<string, string>, headers: Record<string, string> = {}): Promise<OktaTokenAnswer> {
+    const body = (await this.post(this.tokenEndpoint, form, headers)) as {
+      token_type?: unknown;
       access_token?: unknown;
       expires_in?: unknown;
       scope?: unknown;
@@ -183,6 +197,7 @@ export class OktaOAuth {
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
     return {
       accessToken: body.access_token,
+      tokenType: typeof body.token_type === 'string' && body.token_type.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer',
       expiresOn: new Date(this.options.clock.now().getTime() + expiresIn * 1000),
       scopes: typeof body.scope === 'string' ? body.scope.split(/\s+/).filter(Boolean) : [],
       refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
@@ -190,12 +205,16 @@ export class OktaOAuth {
   }
 
   /** A form POST; an OAuth error answer becomes OktaOAuthRefusal, anything else unusable a typed error. */
-  private async post(url: string, form: Record<string, string>): Promise<unknown> {
+  private async post(
+    url: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<unknown> {
     let response: Response;
     try {
       response = await this.options.fetch(url, {
         method: 'POST',
-        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', ...headers },
         body: new URLSearchParams(form).toString(),
       });
     } catch (error) {
@@ -228,6 +247,7 @@ export class OktaOAuth {
         stripControls(refusal.error).slice(0, 64),
         typeof refusal.error_description === 'string' ? stripControls(refusal.error_description).slice(0, 300) : '',
         response.status,
+        response.headers.get('dpop-nonce')?.slice(0, 256) ?? undefined,
       );
     throw new UpstreamError(
       'OKTA_UNAVAILABLE',

@@ -20,7 +20,8 @@ import type { HttpFetch } from '../../http/tls.js';
 import type { AccessToken, DevicePrompt, SignedInAccount } from '../../auth/session.js';
 import type { DelegatedRole } from '../../auth/scopes.js';
 import { openTokenStore, type KeyringBackend, type TokenStore } from '../../auth/token-store.js';
-import { OktaOAuth, OktaOAuthRefusal, loginFailure, rsaPrivateKey } from './oauth.js';
+import { OktaOAuth, OktaOAuthRefusal, loginFailure, rsaPrivateKey, type OktaTokenAnswer } from './oauth.js';
+import { DpopKey } from './dpop.js';
 import { stripControls } from '../../../core/text.js';
 
 /** docs/okta.md, Scopes: what each role asks for at sign-in. */
@@ -73,6 +74,10 @@ export class OktaSession {
   private readonly oauth: OktaOAuth;
   private store: Promise<TokenStore> | undefined;
   private appKey: Promise<KeyObject> | undefined;
+  /** Made when Okta first asks for DPoP (the service app requires it), kept for this process only. */
+  private dpop: { key: DpopKey; nonce?: string } | undefined;
+  /** The access tokens Okta bound to `dpop`'s key: calls with them carry a proof. */
+  private readonly dpopBound = new Set<string>();
 
   constructor(
     private readonly idp: OktaIdpConfig,
@@ -226,7 +231,8 @@ export class OktaSession {
     });
     const key = await this.appKey;
     try {
-      const token = await this.oauth.clientCredentials(automation.clientId, key, automation.keyId, scopes);
+      const token = await this.clientCredentials(automation.clientId, key, automation.keyId, scopes);
+      if (token.tokenType === 'DPoP') this.dpopBound.add(token.accessToken);
       return { token: token.accessToken, expiresOn: token.expiresOn, scopes: token.scopes };
     } catch (error) {
       if (!(error instanceof OktaOAuthRefusal)) throw error;
@@ -239,11 +245,54 @@ export class OktaSession {
         {
           hint: rejected
             ? `Check that the key's public half is registered on the service app ${automation.clientId} (and idp.automation.keyId when it has several keys), and this machine's clock.`
-            : `Grant ${scopes.join(', ')} on the service app's Okta API Scopes tab, with an admin role that covers them.`,
+            : error.error.includes('dpop')
+              ? 'The service app requires DPoP and refused this machine\'s proof: check this machine\'s clock (a proof carries the time), and docs/okta.md, "DPoP".'
+              : `Grant ${scopes.join(', ')} on the service app's Okta API Scopes tab, with an admin role that covers them.`,
           details: { oauthError: error.error },
         },
       );
     }
+  }
+
+  /**
+   * O5, and DPoP when the app requires it (docs/okta.md, "DPoP"): Okta answers invalid_dpop_proof
+   * to a request without a proof, then use_dpop_nonce with the nonce to put in it (RFC 9449 §8).
+   * Each attempt signs a new client assertion (its jti is single-use); at most three attempts.
+   */
+  private async clientCredentials(
+    clientId: string,
+    key: KeyObject,
+    keyId: string | undefined,
+    scopes: readonly string[],
+  ): Promise<OktaTokenAnswer> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.oauth.clientCredentials(clientId, key, keyId, scopes, this.dpop);
+      } catch (error) {
+        if (!(error instanceof OktaOAuthRefusal) || attempt >= 3) throw error;
+        if (error.error === 'invalid_dpop_proof' && !this.dpop) this.dpop = { key: new DpopKey() };
+        else if (
+          error.error === 'use_dpop_nonce' &&
+          this.dpop &&
+          error.dpopNonce &&
+          error.dpopNonce !== this.dpop.nonce
+        )
+          this.dpop.nonce = error.dpopNonce;
+        else throw error;
+      }
+    }
+  }
+
+  /**
+   * The headers that authorize a call with `token`: a bearer token as it is; a DPoP-bound one as
+   * `Authorization: DPoP` with a fresh proof of this request (method, URL, the token's hash).
+   */
+  authorizationFor(token: string, method: string, url: string): Record<string, string> {
+    if (!this.dpop || !this.dpopBound.has(token)) return { authorization: `Bearer ${token}` };
+    return {
+      authorization: `DPoP ${token}`,
+      dpop: this.dpop.key.proof({ method, url, now: this.deps.clock.now(), accessToken: token }),
+    };
   }
 
   private async readAppKey(file: string): Promise<KeyObject> {
