@@ -3,7 +3,6 @@
  * by commands that need the network), so `--help`, `--version` and flag
  * validation never import an SDK.
  */
-import type { OktaSession } from '../adapters/idp/okta/session.js';
 import path from 'node:path';
 import { offsetClock, type Clock, type Context } from '../context.js';
 import type { Config } from '../config/schema.js';
@@ -158,7 +157,7 @@ export async function createServices(
   const requestCounts = { graph: 0, oci: 0 };
   const okta = config.idp?.type === 'okta' ? config.idp : undefined;
   const oktaModule = okta ? await import('../adapters/idp/okta/index.js') : undefined;
-  const session: SignInSession = oktaModule
+  const oktaSession = oktaModule
     ? new oktaModule.OktaSession(okta!, {
         clock,
         env: ctx.env,
@@ -171,16 +170,19 @@ export async function createServices(
         readOnly: options.readOnly,
         cwd: ctx.cwd,
       })
-    : authSessionFromContext(ctx, config, {
-        openBrowser: async (url) => {
-          out.info(`Opening the sign-in page in your browser. If it does not open, visit:\n  ${url}`);
-          await openInBrowser(ctx, url);
-        },
-        observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
-        // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
-        fetch: httpFetch(connections),
-        readOnly: options.readOnly,
-      });
+    : undefined;
+  const session: SignInSession =
+    oktaSession ??
+    authSessionFromContext(ctx, config, {
+      openBrowser: async (url) => {
+        out.info(`Opening the sign-in page in your browser. If it does not open, visit:\n  ${url}`);
+        await openInBrowser(ctx, url);
+      },
+      observer: trace ? { onRequest: (method, url) => trace(`entra ${method} ${url.split('?')[0]}`) } : undefined,
+      // Sign-in goes out on the same connections as Graph and OCI: one pool per origin.
+      fetch: httpFetch(connections),
+      readOnly: options.readOnly,
+    });
   const state = openStateStore(ctx.paths.stateDir, host);
   const auditLog = openAuditLog(ctx.paths.stateDir, host, {
     key: auditKeySource({ env: ctx.env, configKeyFile: config.audit?.keyFile, cwd: ctx.cwd, platform: ctx.platform }),
@@ -245,7 +247,7 @@ export async function createServices(
       fetch: httpFetch(connections),
       getToken,
       // A DPoP-bound token (a service app that requires DPoP) is presented with a proof on every call.
-      authorization: (token, method, url) => (session as unknown as OktaSession).authorizationFor(token, method, url),
+      authorization: (token, method, url) => oktaSession!.authorizationFor(token, method, url),
       identity,
       clock,
       concurrency: options.concurrency ?? config.sweep.concurrency,

@@ -66,21 +66,22 @@ export async function myStatusFor(
   return { me: second.me, entries, ociProblems: [...(first?.ociProblems ?? []), ...second.ociProblems] };
 }
 
-/** Record ids look like r-xxxxxxxx; PIM's are GUIDs: the id says which backend holds the request. */
+/** Record ids look like r-xxxxxxxx; PIM's are GUIDs: the id says which backend holds the request, and so in which groups. */
+function holdersOf(input: Pick<DecideInput, 'groups' | 'requestId'>): { pim: boolean; groups: GroupConfig[] } {
+  const pim = !REQUEST_ID_PATTERN.test(input.requestId);
+  return { pim, groups: input.groups.filter((g) => isPim(g) === pim) };
+}
+
 function decideFor(
   deps: CoreDeps,
   input: DecideInput,
   kind: 'approved' | 'denied',
 ): Promise<DecideResult | PimDecideResult> {
-  if (REQUEST_ID_PATTERN.test(input.requestId)) {
-    const groups = input.groups.filter((g) => !isPim(g));
-    if (groups.length === 0) throw notFound(input.requestId);
-    const records = { ...input, groups };
-    return kind === 'approved' ? approveRequest(deps, records) : denyRequest(deps, records);
-  }
-  const groups = input.groups.filter(isPim);
+  const { pim, groups } = holdersOf(input);
   if (groups.length === 0) throw notFound(input.requestId);
-  return decidePim(deps, { ...input, groups }, kind);
+  if (pim) return decidePim(deps, { ...input, groups }, kind);
+  const records = { ...input, groups };
+  return kind === 'approved' ? approveRequest(deps, records) : denyRequest(deps, records);
 }
 
 /**
@@ -93,8 +94,8 @@ export async function refuseDecisionByReadingFor(
   input: Pick<DecideInput, 'groups' | 'requestId' | 'requesterUpn'>,
   kind: 'approved' | 'denied',
 ): Promise<void> {
-  if (!REQUEST_ID_PATTERN.test(input.requestId)) return;
-  const groups = input.groups.filter((g) => !isPim(g));
+  const { pim, groups } = holdersOf(input);
+  if (pim) return;
   if (groups.length === 0) throw notFound(input.requestId);
   await refuseDecisionByReading(deps, { ...input, groups }, kind);
 }

@@ -66,9 +66,11 @@ function directory(
   });
 }
 
-const appDirectory = (sleep?: (ms: number) => Promise<void>) => {
-  const automation = session(path.join(H.root, 'app-state'));
-  // The seeded service app requires DPoP: its tokens are presented with the session's proofs.
+/** The automation's directory over `automation`; its tokens are presented as the session says (DPoP-bound or bearer). */
+const appDirectory = (
+  sleep?: (ms: number) => Promise<void>,
+  automation: OktaSession = session(path.join(H.root, 'app-state')),
+) => {
   return directory(
     'app',
     async () => (await automation.getAppToken()).token,
@@ -189,12 +191,7 @@ test('a paging link outside the org is not followed and the token is not sent (O
 
 test('the service app requires DPoP (as the seeded one does): its token is bound to a key held only in memory, every call carries a proof, and the token alone is refused', async () => {
   const automation = session(path.join(H.root, 'dpop-state'));
-  const bound = directory(
-    'app',
-    async () => (await automation.getAppToken()).token,
-    undefined,
-    (token, method, url) => automation.authorizationFor(token, method, url),
-  );
+  const bound = appDirectory(undefined, automation);
   expect((await bound.listGroupMembers(GROUP)).map((member) => member.id)).toEqual([SEED_OKTA.users.breakglass]);
   const { token } = await automation.getAppToken();
   expect(H.emu.world.okta.tokens.get(token)?.jkt).toEqual(expect.any(String));
@@ -216,12 +213,7 @@ test('a service app without the DPoP requirement gets bearer tokens, presented a
     expect(automation.authorizationFor(token, 'GET', `${config.idp.orgUrl}/api/v1/groups`)).toEqual({
       authorization: `Bearer ${token}`,
     });
-    const plain = directory(
-      'app',
-      async () => (await automation.getAppToken()).token,
-      undefined,
-      (t, method, url) => automation.authorizationFor(t, method, url),
-    );
+    const plain = appDirectory(undefined, automation);
     expect((await plain.listGroupMembers(GROUP)).map((member) => member.id)).toEqual([SEED_OKTA.users.breakglass]);
   } finally {
     await H.control(`okta/apps/${SEED_OKTA.serviceAppClientId}`, { requireDpop: true });

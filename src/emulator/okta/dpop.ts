@@ -11,6 +11,7 @@
  */
 import { createHash, createPublicKey, randomBytes, verify, type JsonWebKey } from 'node:crypto';
 import type { EmulatorApi } from '../http.js';
+import { decodePart } from './client-assertion.js';
 
 /** How far a proof's iat may be from the server's time (emulator's choice: Okta does not publish it). */
 const IAT_WINDOW_S = 300;
@@ -23,15 +24,6 @@ const ALGORITHMS: Readonly<Record<string, { hash: string; ec: boolean }>> = {
   RS384: { hash: 'sha384', ec: false },
   RS512: { hash: 'sha512', ec: false },
 };
-
-function decodePart(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** RFC 7638: the SHA-256 thumbprint of a public JWK's required members, in lexicographic order. */
 export function jwkThumbprint(jwk: Record<string, unknown>): string {

@@ -22,6 +22,7 @@ import type { DelegatedRole } from '../../auth/scopes.js';
 import { openTokenStore, type KeyringBackend, type TokenStore } from '../../auth/token-store.js';
 import { OktaOAuth, OktaOAuthRefusal, loginFailure, rsaPrivateKey, type OktaTokenAnswer } from './oauth.js';
 import { DpopKey } from './dpop.js';
+import { bearer } from './api.js';
 import { stripControls } from '../../../core/text.js';
 
 /** docs/okta.md, Scopes: what each role asks for at sign-in. */
@@ -288,7 +289,7 @@ export class OktaSession {
    * `Authorization: DPoP` with a fresh proof of this request (method, URL, the token's hash).
    */
   authorizationFor(token: string, method: string, url: string): Record<string, string> {
-    if (!this.dpop || !this.dpopBound.has(token)) return { authorization: `Bearer ${token}` };
+    if (!this.dpop || !this.dpopBound.has(token)) return bearer(token);
     return {
       authorization: `DPoP ${token}`,
       dpop: this.dpop.key.proof({ method, url, now: this.deps.clock.now(), accessToken: token }),
